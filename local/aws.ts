@@ -1,0 +1,124 @@
+/**
+ * AWS-compatible servers on this machine, all bound to 127.0.0.1: dynalite (DynamoDB), fauxqs (SQS,
+ * SNS, S3) and aws-ses-v2-local (SES v2 with an inbox page). Used by `npm start` and by the tests, so
+ * both exercise the same servers. `env` points AWS SDK v3 clients at them. S3 clients need
+ * `forcePathStyle: true` here (no bucket subdomains on 127.0.0.1).
+ */
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { TABLES, TableName } from "../runtime/tables";
+
+export interface LocalAwsOptions {
+  /** 0 = any free port. */
+  dynamodbPort?: number;
+  sqsPort?: number;
+  sesPort?: number;
+  region?: string;
+}
+
+export interface LocalAws {
+  region: string;
+  endpoints: { dynamodb: string; sqs: string; sns: string; s3: string; ses: string };
+  /** Env vars that point SDK v3 clients here (with fake credentials). */
+  env: Record<string, string>;
+  /** Applies `env` to process.env. */
+  applyEnv(): void;
+  /** Creates tables with the layouts the components use; returns the names given. */
+  createTables(names: Partial<Record<TableName, string>>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const LOCAL_ACCOUNT = "000000000000";
+
+export async function startLocalAws(options: LocalAwsOptions = {}): Promise<LocalAws> {
+  const region = options.region ?? "us-east-1";
+  const host = "127.0.0.1";
+
+  const dynalite = require("dynalite")({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    dynalite.once("error", reject);
+    dynalite.listen(options.dynamodbPort ?? 0, host, () => resolve());
+  });
+
+  // fauxqs is ESM-only; its own startFauxqs() binds 0.0.0.0, so build the app and bind loopback ourselves.
+  // Its queue URLs name sqs.<region>.localhost: resolve *.localhost to loopback in this process.
+  const { buildApp, interceptLocalhostDns } = await import("fauxqs");
+  const restoreDns = interceptLocalhostDns();
+  const fauxqs = buildApp({ logger: false, defaultRegion: region });
+  await fauxqs.listen({ port: options.sqsPort ?? 0, host });
+
+  const startSes: (config: { host: string; port: number }) => Promise<Server> = require("aws-ses-v2-local").default;
+  const sesServer = await startSes({ host, port: options.sesPort ?? 0 });
+
+  const url = (port: number) => `http://${host}:${port}`;
+  const fauxqsPort = (fauxqs.server.address() as AddressInfo).port;
+  const endpoints = {
+    dynamodb: url((dynalite.address() as AddressInfo).port),
+    // The same origin as fauxqs's queue URLs, so SQS clients do not warn that they differ.
+    sqs: `http://sqs.${region}.localhost:${fauxqsPort}`,
+    sns: url(fauxqsPort),
+    s3: url(fauxqsPort),
+    ses: url((sesServer.address() as AddressInfo).port),
+  };
+  const env: Record<string, string> = {
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    AWS_ACCESS_KEY_ID: "local",
+    AWS_SECRET_ACCESS_KEY: "local",
+    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+    AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+    AWS_ENDPOINT_URL_SNS: endpoints.sns,
+    AWS_ENDPOINT_URL_S3: endpoints.s3,
+    AWS_ENDPOINT_URL_SESV2: endpoints.ses,
+    AWS_ENDPOINT_URL_SES: endpoints.ses,
+  };
+
+  return {
+    region,
+    endpoints,
+    env,
+    applyEnv() {
+      Object.assign(process.env, env);
+    },
+    async createTables(names) {
+      const ddb = new DynamoDBClient({ region, endpoint: endpoints.dynamodb, credentials: { accessKeyId: "local", secretAccessKey: "local" } });
+      for (const [key, tableName] of Object.entries(names) as [TableName, string][]) {
+        const layout: { hashKey: string; rangeKey?: string; indexes?: Record<string, string> } = TABLES[key];
+        const attributes = [layout.hashKey, layout.rangeKey, ...Object.values(layout.indexes ?? {})].filter(
+          (a, i, all): a is string => !!a && all.indexOf(a) === i,
+        );
+        await ddb.send(
+          new CreateTableCommand({
+            TableName: tableName,
+            BillingMode: "PAY_PER_REQUEST",
+            AttributeDefinitions: attributes.map((a) => ({ AttributeName: a, AttributeType: "S" })),
+            KeySchema: [
+              { AttributeName: layout.hashKey, KeyType: "HASH" },
+              ...(layout.rangeKey ? [{ AttributeName: layout.rangeKey, KeyType: "RANGE" as const }] : []),
+            ],
+            GlobalSecondaryIndexes: layout.indexes
+              ? Object.entries(layout.indexes).map(([IndexName, key]) => ({
+                  IndexName,
+                  KeySchema: [{ AttributeName: key, KeyType: "HASH" as const }],
+                  Projection: { ProjectionType: "ALL" as const },
+                }))
+              : undefined,
+          }),
+        );
+      }
+      ddb.destroy();
+    },
+    async stop() {
+      restoreDns();
+      await Promise.all([
+        new Promise<void>((resolve) => dynalite.close(() => resolve())),
+        fauxqs.close(),
+        new Promise<void>((resolve) => {
+          sesServer.close(() => resolve());
+          sesServer.closeAllConnections?.();
+        }),
+      ]);
+    },
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * The stack configuration (namespace `tidings`), typed and validated in one place. `index.ts` reads it
+ * from Pulumi config, the local mode from `Pulumi.dev.yaml`: both go through `parseTidingsConfig`, so a
+ * wrong key fails early with a message naming it, wherever it is read.
+ */
+import { z } from "zod";
+
+export const CHANNEL_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
+export const TYPE_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/** Providers each built-in channel knows, primary and fallback alike. */
+export const PROVIDERS_BY_CHANNEL = {
+  websocket: ["websocket"],
+  email: ["ses"],
+  sms: ["sns"],
+  slack: ["webhook"],
+  push: ["sns"],
+} as const;
+
+export class TidingsConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid Tidings config:\n  - ${problems.join("\n  - ")}`);
+    this.name = "TidingsConfigError";
+  }
+}
+
+const positiveInt = (max: number) => z.number().int().min(1).max(max);
+
+function channelSchema() {
+  return z.strictObject({
+    enabled: z.boolean().default(true),
+    provider: z.string().optional(),
+    /** Provider used after `failoverAfter` retryable failures of the primary for one message. */
+    fallback: z.string().optional(),
+    failoverAfter: positiveInt(100).default(3),
+    /** Sends per second across all workers of the channel (token bucket). */
+    ratePerSecond: z.number().positive().max(10_000).optional(),
+    /** Lambda event source mapping maximumConcurrency: AWS accepts 2–1000. */
+    maxConcurrency: z.number().int().min(2).max(1000).default(2),
+    batchSize: positiveInt(10).default(10),
+    /** Receives before a message moves to the channel's DLQ. */
+    maxReceiveCount: positiveInt(1000).default(5),
+    workerTimeoutSeconds: positiveInt(900).default(30),
+    perUser: z
+      .strictObject({ limit: positiveInt(1_000_000), windowSeconds: positiveInt(86_400) })
+      .optional(),
+    /** email: verified SES sender. */
+    from: z.email().optional(),
+    configurationSet: z.string().optional(),
+    /** sms: SNS SMS type. */
+    smsType: z.enum(["Transactional", "Promotional"]).optional(),
+    senderId: z.string().regex(/^[A-Za-z0-9]{1,11}$/).optional(),
+    /** push: SNS platform applications. */
+    apnsPlatformApplicationArn: z.string().startsWith("arn:").optional(),
+    fcmPlatformApplicationArn: z.string().startsWith("arn:").optional(),
+  });
+}
+
+function typeSchema() {
+  return z.strictObject({
+    /** Channels this type may use; default: every enabled channel. */
+    channels: z.array(z.string().regex(CHANNEL_NAME_PATTERN)).optional(),
+    /** false: users must opt in to this type. */
+    defaultOptIn: z.boolean().default(true),
+  });
+}
+
+function configSchema() {
+  return z.strictObject({
+    /** WebSocket stage name. */
+    stage: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default("dev"),
+    auth: z
+      .strictObject({ issuer: z.string().min(1), audience: z.string().min(1) })
+      .default({ issuer: "tidings", audience: "tidings" }),
+    /** Pulumi secret (`pulumi config set --secret tidings:tokenSigningSecret`), read separately. */
+    tokenSigningSecret: z.string().min(32).optional(),
+    /** Optional e-mail subscribed to the alerts topic. */
+    alertEmail: z.email().optional(),
+    logRetentionDays: z
+      .union([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365].map((d) => z.literal(d)) as any)
+      .default(14),
+    connectionTtlHours: positiveInt(24 * 30).default(24),
+    /** Days a notification-log row is kept. */
+    logTtlDays: positiveInt(3650).default(90),
+    channels: z.record(z.string().regex(CHANNEL_NAME_PATTERN, "channel names are lower-case words"), channelSchema()),
+    notificationTypes: z.record(z.string().regex(TYPE_NAME_PATTERN, "type names match ^[a-z0-9][a-z0-9._-]{0,63}$"), typeSchema()),
+  });
+}
+
+export type ChannelConfig = z.infer<ReturnType<typeof channelSchema>> & { provider: string };
+export type NotificationTypeConfig = z.infer<ReturnType<typeof typeSchema>>;
+export type TidingsConfig = Omit<z.infer<ReturnType<typeof configSchema>>, "channels" | "logRetentionDays"> & {
+  channels: Record<string, ChannelConfig>;
+  logRetentionDays: number;
+};
+
+/**
+ * Validates raw config (keys without the `tidings:` prefix). Throws TidingsConfigError listing every
+ * problem as `tidings:<path>: <what is wrong>`.
+ */
+export function parseTidingsConfig(raw: Record<string, unknown>): TidingsConfig {
+  const parsed = configSchema().safeParse(raw);
+  if (!parsed.success) {
+    throw new TidingsConfigError(
+      parsed.error.issues.map((issue) => {
+        const path = issue.path.map(String);
+        if (issue.code === "unrecognized_keys") {
+          return issue.keys.map((k) => `tidings:${[...path, k].join(".")}: unknown key`).join("; ");
+        }
+        return `tidings:${path.join(".")}: ${issue.message}`;
+      }),
+    );
+  }
+  const config = parsed.data as unknown as TidingsConfig;
+  const problems: string[] = [];
+  for (const [name, channel] of Object.entries(config.channels)) {
+    const known = (PROVIDERS_BY_CHANNEL as Record<string, readonly string[]>)[name];
+    if (known) {
+      channel.provider ??= known[0];
+      for (const key of ["provider", "fallback"] as const) {
+        const value = channel[key];
+        if (value !== undefined && !known.includes(value)) {
+          problems.push(`tidings:channels.${name}.${key}: "${value}" is not a provider of ${name} (one of: ${known.join(", ")})`);
+        }
+      }
+    } else if (!channel.provider) {
+      problems.push(`tidings:channels.${name}.provider: required for a channel Tidings does not ship`);
+    }
+    if (name === "email" && channel.enabled && !channel.from) {
+      problems.push(`tidings:channels.email.from: required: the verified SES sender address`);
+    }
+  }
+  for (const [type, def] of Object.entries(config.notificationTypes)) {
+    for (const channel of def.channels ?? []) {
+      if (!config.channels[channel]) {
+        problems.push(`tidings:notificationTypes.${type}.channels: "${channel}" is not a configured channel`);
+      }
+    }
+  }
+  if (problems.length) throw new TidingsConfigError(problems);
+  return config;
+}
+
+/** Names of the channels switched on, in config order. */
+export function enabledChannels(config: TidingsConfig): string[] {
+  return Object.entries(config.channels)
+    .filter(([, c]) => c.enabled)
+    .map(([name]) => name);
+}

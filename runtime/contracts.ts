@@ -1,0 +1,162 @@
+/**
+ * The public shapes that cross process boundaries: producer request, EventBridge event, SQS-carried
+ * delivery, WebSocket frames, provider results and the notification log. One place, imported by the
+ * runtime handlers, the components and the local mode. Types only: nothing here runs.
+ */
+
+/** Built-in channel names. A stack may add its own channel with any name matching CHANNEL_NAME_PATTERN. */
+export type BuiltInChannel = "websocket" | "email" | "sms" | "slack" | "push";
+
+/** EventBridge `source` of every event Tidings puts on its bus. */
+export const EVENT_SOURCE = "tidings";
+
+/** EventBridge `detail-type` of a delivery for one channel: `notification.<channel>`. */
+export function detailTypeFor(channel: string): string {
+  return `notification.${channel}`;
+}
+
+/** Body of `POST /notifications`, as sent by a producer. */
+export interface NotificationRequest {
+  /** Makes retries idempotent; ^[A-Za-z0-9_-]{1,128}$. Assigned by the service when absent. */
+  eventId?: string;
+  userId: string;
+  /** Notification type, ^[a-z0-9][a-z0-9._-]{0,63}$, declared in stack config. */
+  type: string;
+  /** Distinct names of enabled channels; default: every channel the type allows. */
+  channels?: string[];
+  /** Template name to use instead of the type's own. */
+  template?: string;
+  /** Template variables. */
+  data?: Record<string, unknown>;
+  /** Literal message: no template needed. */
+  message?: string;
+  /** https URL the user can act on; makes the notification actionable. */
+  callback?: string;
+  /** 0–100: progress of long work, for feedback notifications. */
+  progress?: number;
+}
+
+/** Where one channel delivers to, resolved from the contacts table (websocket needs none). */
+export interface ChannelAddress {
+  email?: string;
+  /** E.164 */
+  phone?: string;
+  /** Slack incoming-webhook URL: a secret, never logged. */
+  webhookUrl?: string;
+  deviceTokens?: DeviceToken[];
+}
+
+export interface DeviceToken {
+  platform: "apns" | "fcm";
+  token: string;
+}
+
+/** Rendered content of one notification on one channel. */
+export interface RenderedContent {
+  subject?: string;
+  text: string;
+  html?: string;
+}
+
+/**
+ * `detail` of the EventBridge event (and so the SQS message body's `detail`): everything a channel
+ * worker needs, so that it never reads the producer request or the contacts table again.
+ */
+export interface ChannelDelivery {
+  eventId: string;
+  userId: string;
+  type: string;
+  channel: string;
+  /** actionable = has a callback; feedback = progress of long work. */
+  kind: "actionable" | "feedback";
+  content: RenderedContent;
+  callback?: string;
+  progress?: number;
+  address: ChannelAddress;
+  /** ISO-8601 time the service accepted the request. */
+  createdAt: string;
+}
+
+/** The EventBridge event as SQS receives it from a rule target. */
+export interface DeliveryEvent {
+  id: string;
+  source: typeof EVENT_SOURCE;
+  "detail-type": string;
+  time?: string;
+  detail: ChannelDelivery;
+}
+
+/** Frames sent to WebSocket clients. */
+export type NotificationFrame =
+  | { type: "notification"; id: string; message: string; callback: string }
+  | { type: "feedback"; id: string; message: string; progress?: number };
+export type ErrorFrame = { type: "error"; error: string; message: string };
+
+/** What a provider says about one send. Providers never throw for a delivery problem. */
+export type ProviderResult =
+  | { outcome: "sent"; providerMessageId?: string }
+  | { outcome: "retryable"; reason: string }
+  | { outcome: "permanent"; reason: string };
+
+/** A delivery provider as the channel worker sees it. Built inside the Lambda from injected clients. */
+export interface Provider {
+  /** e.g. "ses", "sns-sms", "slack-webhook", "websocket", "sns-push" */
+  name: string;
+  send(delivery: ChannelDelivery): Promise<ProviderResult>;
+}
+
+/** Status of one eventId×channel in the notification log. */
+export type DeliveryStatus = "created" | "pending" | "sent" | "opened" | "clicked" | "error" | "unsubscribed";
+
+/** A row of the notification log table (pk eventId, sk channel). */
+export interface LogEntry {
+  eventId: string;
+  channel: string;
+  userId: string;
+  type: string;
+  status: DeliveryStatus;
+  createdAt: string;
+  updatedAt: string;
+  provider?: string;
+  providerMessageId?: string;
+  reason?: string;
+  attempts?: number;
+  ttl?: number;
+}
+
+/** Minimal shapes of the Lambda events the handlers take (no @types/aws-lambda dependency). */
+export interface SqsRecord {
+  messageId: string;
+  receiptHandle?: string;
+  body: string;
+  attributes?: { ApproximateReceiveCount?: string; [k: string]: string | undefined };
+  eventSourceARN?: string;
+}
+export interface SqsEvent {
+  Records: SqsRecord[];
+}
+export interface SqsBatchResponse {
+  batchItemFailures: { itemIdentifier: string }[];
+}
+
+export interface WebSocketRequestContext {
+  connectionId: string;
+  routeKey: string;
+  domainName?: string;
+  stage?: string;
+  identity?: { sourceIp?: string };
+  /** What the authorizer put in its context. */
+  authorizer?: { userId?: string; principalId?: string; [k: string]: unknown };
+}
+export interface WebSocketEvent {
+  requestContext: WebSocketRequestContext;
+  body?: string;
+  queryStringParameters?: Record<string, string | undefined> | null;
+  headers?: Record<string, string | undefined>;
+  methodArn?: string;
+}
+export interface HttpResult {
+  statusCode: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
