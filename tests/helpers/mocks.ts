@@ -25,7 +25,11 @@ function computedState(type: string, name: string, inputs: any): Record<string, 
   const state: Record<string, unknown> = { name: physical, arn, id: `${physical}-id` };
   switch (type) {
     case "aws:sqs/queue:Queue":
-      state.url = `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${physical}`;
+      // With local servers running (startLocalAws().applyEnv()), queue URLs are fauxqs's, so shipped
+      // workers reach real queues created under the same names.
+      state.url = process.env.AWS_ENDPOINT_URL_SQS
+        ? `${process.env.AWS_ENDPOINT_URL_SQS}/000000000000/${physical}`
+        : `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${physical}`;
       state.arn = `arn:aws:sqs:${REGION}:${ACCOUNT}:${physical}`;
       break;
     case "aws:dynamodb/table:Table":
