@@ -66,6 +66,8 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     AWS_DEFAULT_REGION: region,
     AWS_ACCESS_KEY_ID: "local",
     AWS_SECRET_ACCESS_KEY: "local",
+    // This machine runs Node 20 on purpose (Lambda runs 22); the SDK's notice about that is noise here.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
     AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
     AWS_ENDPOINT_URL_SQS: endpoints.sqs,
     AWS_ENDPOINT_URL_SNS: endpoints.sns,
