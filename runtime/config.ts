@@ -107,7 +107,8 @@ export function parseTidingsConfig(raw: Record<string, unknown>): TidingsConfig 
         if (issue.code === "unrecognized_keys") {
           return issue.keys.map((k) => `tidings:${[...path, k].join(".")}: unknown key`).join("; ");
         }
-        return `tidings:${path.join(".")}: ${issue.message}`;
+        const message = issue.code === "invalid_key" ? issue.issues.map((inner) => inner.message).join("; ") : issue.message;
+        return `tidings:${path.join(".")}: ${message}`;
       }),
     );
   }

@@ -1,0 +1,79 @@
+import * as fs from "node:fs";
+import { expect } from "chai";
+import YAML from "yaml";
+import { enabledChannels, parseTidingsConfig, TidingsConfigError } from "../runtime/config";
+
+/** Pulumi.dev.yaml's `tidings:` keys, without the prefix: what the stack and the local mode read. */
+function devConfig(): Record<string, any> {
+  const doc = YAML.parse(fs.readFileSync(`${__dirname}/../Pulumi.dev.yaml`, "utf8"));
+  return Object.fromEntries(
+    Object.entries(doc.config)
+      .filter(([key]) => key.startsWith("tidings:"))
+      .map(([key, value]) => [key.slice("tidings:".length), value]),
+  );
+}
+
+function problemsOf(raw: Record<string, unknown>): string[] {
+  try {
+    parseTidingsConfig(raw);
+  } catch (error) {
+    expect(error).to.be.instanceOf(TidingsConfigError);
+    return (error as TidingsConfigError).problems;
+  }
+  throw new Error("expected the config to be refused");
+}
+
+describe("stack config", () => {
+  it("accepts Pulumi.dev.yaml and fills defaults", () => {
+    const config = parseTidingsConfig(devConfig());
+    expect(enabledChannels(config)).to.deep.equal(["websocket", "email", "sms", "slack"]);
+    expect(config.channels.websocket).to.include({ provider: "websocket", batchSize: 10, maxReceiveCount: 5, failoverAfter: 3 });
+    expect(config.channels.email.perUser).to.deep.equal({ limit: 10, windowSeconds: 3600 });
+    expect(config.notificationTypes["marketing.digest"].defaultOptIn).to.equal(false);
+    expect(config.notificationTypes["job.progress"].defaultOptIn).to.equal(true);
+  });
+
+  it("names an unknown key with its full path", () => {
+    const raw = devConfig();
+    raw.channels.email.fromm = "x@example.com";
+    raw.chanels = {};
+    const problems = problemsOf(raw);
+    expect(problems).to.include("tidings:channels.email.fromm: unknown key");
+    expect(problems).to.include("tidings:chanels: unknown key");
+  });
+
+  it("names wrong values: types, ranges, providers, missing sender, unknown channels of a type", () => {
+    const raw = devConfig();
+    raw.channels.sms.maxConcurrency = 1;
+    raw.channels.email.enabled = "yes";
+    raw.channels.slack.provider = "ses";
+    raw.channels.push.fallback = "carrier-pigeon";
+    raw.notificationTypes["order.shipped"].channels.push("fax");
+    const problems = problemsOf(raw).join("\n");
+    expect(problems).to.match(/tidings:channels\.sms\.maxConcurrency: .*2/);
+    expect(problems).to.match(/tidings:channels\.email\.enabled: .*boolean/);
+    expect(problems).to.not.match(/channels\.slack\.provider/); // reported after the schema passes
+    const second = devConfig();
+    second.channels.slack.provider = "ses";
+    second.channels.push.fallback = "carrier-pigeon";
+    delete second.channels.email.from;
+    second.notificationTypes["order.shipped"].channels.push("fax");
+    const all = problemsOf(second).join("\n");
+    expect(all).to.include('tidings:channels.slack.provider: "ses" is not a provider of slack (one of: webhook)');
+    expect(all).to.include('tidings:channels.push.fallback: "carrier-pigeon" is not a provider of push');
+    expect(all).to.include("tidings:channels.email.from: required");
+    expect(all).to.include('tidings:notificationTypes.order.shipped.channels: "fax" is not a configured channel');
+  });
+
+  it("refuses a bad channel or type name and a custom channel without a provider", () => {
+    const raw = devConfig();
+    raw.channels["Bad Name"] = { enabled: true };
+    raw.notificationTypes["-nope"] = {};
+    const problems = problemsOf(raw).join("\n");
+    expect(problems).to.include("channel names are lower-case words");
+    expect(problems).to.include("type names match");
+    const custom = devConfig();
+    custom.channels.pager = { enabled: true };
+    expect(problemsOf(custom)).to.deep.equal(["tidings:channels.pager.provider: required for a channel Tidings does not ship"]);
+  });
+});
