@@ -1,0 +1,42 @@
+/**
+ * SMS through SNS Publish to a phone number. SNS validates the number (E.164); a rejected number is a
+ * permanent failure, throttling a retryable one.
+ */
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import type { ChannelDelivery, Provider, ProviderResult } from "../contracts";
+import { withCallbackLink } from "./email";
+import { classifyError } from "./errors";
+
+export interface SnsSmsProviderDeps {
+  sns: SNSClient;
+  /** Transactional messages get the better route (and price); @default "Transactional" */
+  smsType?: "Transactional" | "Promotional";
+  /** Alphanumeric sender id, where the destination country supports one. */
+  senderId?: string;
+}
+
+export function makeSnsSmsProvider(deps: SnsSmsProviderDeps): Provider {
+  const attributes: Record<string, { DataType: string; StringValue: string }> = {
+    "AWS.SNS.SMS.SMSType": { DataType: "String", StringValue: deps.smsType ?? "Transactional" },
+  };
+  if (deps.senderId) attributes["AWS.SNS.SMS.SenderID"] = { DataType: "String", StringValue: deps.senderId };
+  return {
+    name: "sns-sms",
+    async send(delivery: ChannelDelivery): Promise<ProviderResult> {
+      const phone = delivery.address.phone;
+      if (!phone) return { outcome: "permanent", reason: "no phone number for this user" };
+      try {
+        const result = await deps.sns.send(
+          new PublishCommand({
+            PhoneNumber: phone,
+            Message: withCallbackLink(delivery.content.text, delivery.callback),
+            MessageAttributes: attributes,
+          }),
+        );
+        return { outcome: "sent", providerMessageId: result.MessageId };
+      } catch (error) {
+        return classifyError(error, "SNS Publish (SMS)");
+      }
+    },
+  };
+}
