@@ -17,16 +17,8 @@ import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer } from "ws";
 import type { WebSocketEvent } from "../runtime/contracts";
 
-/** What API Gateway expects from a Lambda REQUEST authorizer: an IAM policy plus a context map. */
-export interface AuthResult {
-  principalId: string;
-  policyDocument: {
-    Version: string;
-    Statement: { Action: string | string[]; Effect: "Allow" | "Deny"; Resource: string | string[] }[];
-  };
-  /** Values reach every route as `requestContext.authorizer` (API GW allows strings, numbers, booleans). */
-  context?: Record<string, string | number | boolean>;
-}
+import type { AuthResult } from "../runtime/authorizer";
+export type { AuthResult } from "../runtime/authorizer";
 
 export type RouteHandler = (event: WebSocketEvent) => Promise<{ statusCode: number; body?: string } | void>;
 
