@@ -1,0 +1,61 @@
+/**
+ * The websocket channel's provider: posts the delivery as a frame to every open connection of the user.
+ */
+import type { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { ChannelDelivery, NotificationFrame, Provider, ProviderResult } from "../contracts";
+import { makeUserDelivery } from "../deliver";
+import type { DecisionLogger } from "../log";
+
+export interface WebSocketProviderDeps {
+  ddb: DynamoDBDocumentClient;
+  mgmt: ApiGatewayManagementApiClient;
+  connectionsTable: string;
+  /** Posts in flight at once per delivery. @default 10 */
+  concurrency?: number;
+  logger?: DecisionLogger;
+}
+
+/** The reason logged when a user has no open connection: the notification log keeps the notification. */
+export const NO_OPEN_CONNECTION = "user has no open connection";
+
+/** The frame a client receives for a delivery, or a reason it cannot be framed. */
+export function frameFor(delivery: ChannelDelivery): { ok: true; frame: NotificationFrame } | { ok: false; reason: string } {
+  const message = delivery.content?.text;
+  if (typeof message !== "string") return { ok: false, reason: "delivery has no content.text" };
+  if (delivery.kind === "actionable") {
+    if (typeof delivery.callback !== "string") return { ok: false, reason: "actionable delivery without a callback" };
+    return { ok: true, frame: { type: "notification", id: delivery.eventId, message, callback: delivery.callback } };
+  }
+  if (delivery.kind === "feedback") {
+    const frame: NotificationFrame = { type: "feedback", id: delivery.eventId, message };
+    if (typeof delivery.progress === "number") frame.progress = delivery.progress;
+    return { ok: true, frame };
+  }
+  return { ok: false, reason: `unknown kind "${String((delivery as { kind?: unknown }).kind)}"` };
+}
+
+/**
+ * sent: at least one connection got the frame. permanent: nothing to send to (no open connection, or
+ * an unframeable delivery). retryable: every post failed for a reason other than 410 Gone, or the
+ * connections could not be read.
+ */
+export function makeWebSocketProvider(deps: WebSocketProviderDeps): Provider {
+  const deliverToUser = makeUserDelivery(deps);
+  return {
+    name: "websocket",
+    async send(delivery): Promise<ProviderResult> {
+      const framed = frameFor(delivery);
+      if (!framed.ok) return { outcome: "permanent", reason: framed.reason };
+      let report;
+      try {
+        report = await deliverToUser(delivery.userId, framed.frame);
+      } catch (error) {
+        return { outcome: "retryable", reason: `cannot read connections: ${(error as Error)?.name ?? "error"}` };
+      }
+      if (report.delivered > 0) return { outcome: "sent" };
+      if (report.failed > 0) return { outcome: "retryable", reason: `every post failed: ${report.errors.slice(0, 3).join("; ")}` };
+      return { outcome: "permanent", reason: NO_OPEN_CONNECTION };
+    },
+  };
+}
