@@ -1,0 +1,88 @@
+/**
+ * Where a user is reached on each channel, from the contacts table (TABLES.contacts): `email`,
+ * `phone` (E.164), `device_tokens` [{ platform, token }], `external_channels.slack.webhookUrl`.
+ * Addresses are checked before anything is sent; problems say what is wrong without repeating the
+ * value (addresses are personal data, webhook URLs are secrets).
+ */
+import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import type { ChannelAddress, DeviceToken } from "./contracts";
+import { isDeviceToken, isE164, isEmail, isSlackWebhookUrl } from "./validate";
+
+export interface ContactRow {
+  userId: string;
+  email?: unknown;
+  phone?: unknown;
+  device_tokens?: unknown;
+  external_channels?: { slack?: { webhookUrl?: unknown } } & Record<string, unknown>;
+}
+
+export type AddressResult =
+  | { ok: true; address: ChannelAddress }
+  /** `missing`: the contact has nothing for the channel; `invalid`: it has something unusable. */
+  | { ok: false; reason: "missing" | "invalid"; field: string; problem: string };
+
+export interface AddressOptions {
+  /** Origins besides hooks.slack.com a Slack webhook URL may use (the local mode's sink). */
+  webhookOrigins?: string[];
+}
+
+export function makeContactReader(deps: { ddb: DynamoDBDocumentClient; table: string }) {
+  return {
+    async get(userId: string): Promise<ContactRow | undefined> {
+      const result = await deps.ddb.send(new GetCommand({ TableName: deps.table, Key: { userId } }));
+      return result.Item as ContactRow | undefined;
+    },
+  };
+}
+
+export type ContactReader = ReturnType<typeof makeContactReader>;
+
+const missing = (field: string): AddressResult => ({ ok: false, reason: "missing", field, problem: `contact has no ${field}` });
+const invalid = (field: string, problem: string): AddressResult => ({ ok: false, reason: "invalid", field, problem: `${field} ${problem}` });
+
+/**
+ * The address `channel` delivers to. websocket needs none (it reaches the user's open connections);
+ * a channel Tidings does not ship gets an empty address and its own provider decides.
+ */
+export function resolveAddress(channel: string, contact: ContactRow | undefined, options: AddressOptions = {}): AddressResult {
+  switch (channel) {
+    case "websocket":
+      return { ok: true, address: {} };
+    case "email": {
+      const email = contact?.email;
+      if (email === undefined || email === null || email === "") return missing("email");
+      return isEmail(email) ? { ok: true, address: { email } } : invalid("email", "is not a valid e-mail address");
+    }
+    case "sms": {
+      const phone = contact?.phone;
+      if (phone === undefined || phone === null || phone === "") return missing("phone");
+      return isE164(phone) ? { ok: true, address: { phone } } : invalid("phone", "is not an E.164 number (+ and up to 15 digits)");
+    }
+    case "slack": {
+      const slack = contact?.external_channels?.slack;
+      const webhookUrl = slack && typeof slack === "object" ? slack.webhookUrl : undefined;
+      if (webhookUrl === undefined || webhookUrl === null || webhookUrl === "") return missing("external_channels.slack.webhookUrl");
+      return isSlackWebhookUrl(webhookUrl, options.webhookOrigins)
+        ? { ok: true, address: { webhookUrl } }
+        : invalid("external_channels.slack.webhookUrl", "is not a Slack incoming-webhook URL (https://hooks.slack.com/services/…)");
+    }
+    case "push": {
+      const tokens = contact?.device_tokens;
+      if (tokens === undefined || tokens === null || (Array.isArray(tokens) && tokens.length === 0)) return missing("device_tokens");
+      if (!Array.isArray(tokens)) return invalid("device_tokens", "is not a list of { platform, token }");
+      // Deliver to the tokens that are usable; only when none is does the channel fail.
+      const usable: DeviceToken[] = [];
+      const problems: string[] = [];
+      tokens.forEach((entry: any, index) => {
+        const platform = entry?.platform;
+        if (platform !== "apns" && platform !== "fcm") problems.push(`[${index}].platform is not apns or fcm`);
+        else if (!isDeviceToken(platform, entry.token)) {
+          problems.push(`[${index}].token is not ${platform === "apns" ? "64 hex characters" : "100–4096 characters of A-Z a-z 0-9 _ : -"}`);
+        } else usable.push({ platform, token: entry.token });
+      });
+      return usable.length ? { ok: true, address: { deviceTokens: usable } } : invalid("device_tokens", problems.join("; "));
+    }
+    default:
+      return { ok: true, address: {} };
+  }
+}

@@ -1,0 +1,284 @@
+/**
+ * The notification service behind `POST /notifications`: validate → settings → contact → content →
+ * notification log → EventBridge, one event per channel. Nothing is put on the bus unless every channel
+ * that is to be delivered has its content; a retry with the same eventId puts only what is not yet on
+ * the bus.
+ */
+import { randomUUID } from "node:crypto";
+import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { NotificationTypeConfig } from "./config";
+import { makeContactReader, resolveAddress } from "./contacts";
+import { detailTypeFor, EVENT_SOURCE, type ChannelDelivery, type HttpResult, type NotificationRequest, type RenderedContent } from "./contracts";
+import { logDecision, type DecisionLogger } from "./log";
+import { makeNotificationLog } from "./notificationLog";
+import { isOptedIn, makeSettingsReader } from "./settings";
+import { contentFromMessage, makeTemplateStore, renderTemplate, templateKey } from "./templates";
+import { channelsOfType, validateNotificationRequest, type Problem } from "./validate";
+
+/** EventBridge takes at most 10 entries per PutEvents call. */
+export const PUT_EVENTS_BATCH = 10;
+/** EventBridge's entry limit, less room for Source and DetailType. */
+const MAX_DETAIL_BYTES = 256 * 1024 - 512;
+
+export interface NotificationServiceDeps {
+  ddb: DynamoDBDocumentClient;
+  s3: S3Client;
+  events: EventBridgeClient;
+  tables: { contacts: string; settings: string; log: string };
+  templatesBucket: string;
+  busName: string;
+  enabledChannels: string[];
+  types: Record<string, NotificationTypeConfig>;
+  /** Origins a Slack webhook URL may use besides hooks.slack.com (the local mode's sink). */
+  webhookOrigins?: string[];
+  /** Days a notification-log row is kept. @default 90 */
+  logTtlDays?: number;
+  /** How long a loaded template is reused. @default 60000 */
+  templateCacheMs?: number;
+  logger?: DecisionLogger;
+  now?: () => number;
+}
+
+/** Outcome of one channel in the 202 answer. */
+export type ChannelOutcome = "queued" | "duplicate" | `skipped: ${string}` | `invalid_address: ${string}`;
+
+export type NotificationService = (rawBody: string | undefined) => Promise<HttpResult>;
+
+const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
+
+function respond(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
+  return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
+}
+
+/** What the service decided for one channel before writing anything. */
+type Plan =
+  | { channel: string; action: "deliver"; delivery: ChannelDelivery }
+  | { channel: string; action: "opted-out" }
+  | { channel: string; action: "no-address"; reason: "missing" | "invalid"; field: string; problem: string };
+
+export function makeNotificationService(deps: NotificationServiceDeps): NotificationService {
+  const now = deps.now ?? Date.now;
+  const log = deps.logger ?? logDecision;
+  const contacts = makeContactReader({ ddb: deps.ddb, table: deps.tables.contacts });
+  const settings = makeSettingsReader({ ddb: deps.ddb, table: deps.tables.settings });
+  const templates = makeTemplateStore({ s3: deps.s3, bucket: deps.templatesBucket, cacheTtlMs: deps.templateCacheMs, now });
+  const notificationLog = makeNotificationLog({ ddb: deps.ddb, table: deps.tables.log, ttlDays: deps.logTtlDays, now });
+  const context = { enabledChannels: deps.enabledChannels, types: deps.types };
+
+  /** Content for one channel: the literal message, or the template rendered with data. */
+  async function contentFor(request: NotificationRequest, channel: string): Promise<{ ok: true; content: RenderedContent } | { ok: false; problems: Problem[] }> {
+    if (request.message !== undefined) return { ok: true, content: contentFromMessage(request.message) };
+    const name = request.template ?? request.type;
+    const loaded = await templates.load(name, channel);
+    if (!loaded.ok) {
+      if (loaded.reason === "invalid") throw new Error(loaded.problem); // ours to fix, not the producer's: 500
+      const field = request.template ? "template" : "type";
+      return { ok: false, problems: [{ field, problem: `no template for ${request.template ? "template" : "type"} ${name} on channel ${channel} (${templateKey(name, channel)})` }] };
+    }
+    const rendered = renderTemplate(loaded.template, request.data ?? {});
+    if (!rendered.ok) {
+      return {
+        ok: false,
+        problems: rendered.missing.map((variable) => ({ field: `data.${variable}`, problem: `is missing: template ${name} on channel ${channel} uses it` })),
+      };
+    }
+    return { ok: true, content: rendered.content };
+  }
+
+  const serve: NotificationService = async (rawBody) => {
+    const validated = validateNotificationRequest(rawBody, context);
+    if (!validated.ok) {
+      log({ component: "notify", outcome: "rejected", reason: validated.problems.map((p) => `${p.field}: ${p.problem}`).join("; ").slice(0, 1000) });
+      const error = validated.status === 413 ? "request too large" : "invalid request";
+      return respond(validated.status, { error, problems: validated.problems });
+    }
+    const request = validated.request;
+    const eventId = request.eventId ?? randomUUID();
+    const { userId, type } = request;
+    const typeConfig = deps.types[type];
+    const channels = request.channels ?? channelsOfType(typeConfig, deps.enabledChannels);
+    const createdAt = new Date(now()).toISOString();
+
+    // 1. Decide every channel without writing anything.
+    const [userSettings, contact] = await Promise.all([settings.get(userId), contacts.get(userId)]);
+    const plans: Plan[] = [];
+    const contentProblems: Problem[] = [];
+    for (const channel of channels) {
+      if (!isOptedIn(userSettings, type, channel, typeConfig)) {
+        plans.push({ channel, action: "opted-out" });
+        continue;
+      }
+      const address = resolveAddress(channel, contact, { webhookOrigins: deps.webhookOrigins });
+      if (!address.ok) {
+        plans.push({ channel, action: "no-address", reason: address.reason, field: address.field, problem: address.problem });
+        continue;
+      }
+      const content = await contentFor(request, channel);
+      if (!content.ok) {
+        contentProblems.push(...content.problems);
+        continue;
+      }
+      const delivery: ChannelDelivery = {
+        eventId,
+        userId,
+        type,
+        channel,
+        kind: request.callback ? "actionable" : "feedback",
+        content: content.content,
+        ...(request.callback !== undefined ? { callback: request.callback } : {}),
+        ...(request.progress !== undefined ? { progress: request.progress } : {}),
+        address: address.address,
+        createdAt,
+      };
+      if (Buffer.byteLength(JSON.stringify(delivery), "utf8") > MAX_DETAIL_BYTES) {
+        contentProblems.push({ field: "data", problem: `the rendered notification for ${channel} is larger than an event may be (256 KB)` });
+        continue;
+      }
+      plans.push({ channel, action: "deliver", delivery });
+    }
+
+    if (contentProblems.length) {
+      log({ component: "notify", outcome: "unrenderable", eventId, userId, reason: contentProblems.map((p) => `${p.field}: ${p.problem}`).join("; ") });
+      return respond(422, { error: "cannot render the notification", eventId, problems: dedupe(contentProblems) });
+    }
+    const unreachable = plans.filter((p): p is Extract<Plan, { action: "no-address" }> => p.action === "no-address");
+    if (plans.length > 0 && unreachable.length === plans.length) {
+      // Not one channel can reach the user: say so instead of accepting a notification nobody gets.
+      for (const plan of unreachable) log({ component: "notify", outcome: plan.reason === "missing" ? "no_address" : "invalid_address", eventId, userId, channel: plan.channel, reason: plan.problem });
+      return respond(422, {
+        error: "no channel can reach the user",
+        eventId,
+        problems: unreachable.map((p) => ({ field: `contact.${p.field}`, problem: `${p.channel}: ${p.problem}` })),
+      });
+    }
+
+    // 2. Record and put. A row that exists but is still `created` was never put (a crash or a failed
+    //    put between create and pending): put it again.
+    const outcomes: Record<string, ChannelOutcome> = {};
+    const toPut: ChannelDelivery[] = [];
+    for (const plan of plans) {
+      const { channel } = plan;
+      if (plan.action === "opted-out") {
+        await notificationLog.create({ eventId, channel, userId, type, status: "unsubscribed", reason: "opted out" });
+        outcomes[channel] = "skipped: opted out";
+        log({ component: "notify", outcome: "skipped", eventId, userId, channel, reason: "opted out" });
+      } else if (plan.action === "no-address") {
+        outcomes[channel] = plan.reason === "missing" ? "skipped: no address" : `invalid_address: ${plan.problem}`;
+        log({ component: "notify", outcome: plan.reason === "missing" ? "no_address" : "invalid_address", eventId, userId, channel, reason: plan.problem });
+      } else {
+        const created = await notificationLog.create({ eventId, channel, userId, type, status: "created" });
+        if (created === "exists") {
+          const row = await notificationLog.get(eventId, channel);
+          if (row?.status !== "created") {
+            outcomes[channel] = "duplicate";
+            log({ component: "notify", outcome: "duplicate", eventId, userId, channel, reason: `already ${row?.status ?? "logged"}` });
+            continue;
+          }
+        }
+        toPut.push(plan.delivery);
+      }
+    }
+
+    const failed: { channel: string; reason: string }[] = [];
+    for (let start = 0; start < toPut.length; start += PUT_EVENTS_BATCH) {
+      const batch = toPut.slice(start, start + PUT_EVENTS_BATCH);
+      const entries: PutEventsRequestEntry[] = batch.map((delivery) => ({
+        EventBusName: deps.busName,
+        Source: EVENT_SOURCE,
+        DetailType: detailTypeFor(delivery.channel),
+        Detail: JSON.stringify(delivery),
+      }));
+      let results: { ErrorCode?: string; ErrorMessage?: string }[];
+      try {
+        const answer = await deps.events.send(new PutEventsCommand({ Entries: entries }));
+        results = answer.Entries ?? [];
+      } catch (error) {
+        const reason = `PutEvents failed: ${(error as Error).name ?? "Error"}`;
+        results = batch.map(() => ({ ErrorCode: "RequestFailed", ErrorMessage: reason }));
+      }
+      for (const [index, delivery] of batch.entries()) {
+        const result = results[index];
+        const { channel } = delivery;
+        if (!result || result.ErrorCode) {
+          const reason = result ? `${result.ErrorCode}: ${result.ErrorMessage ?? ""}`.trim() : "no result for the entry";
+          failed.push({ channel, reason });
+          log({ component: "notify", outcome: "put_failed", eventId, userId, channel, reason });
+          continue;
+        }
+        await notificationLog.setStatus(eventId, channel, "pending");
+        outcomes[channel] = "queued";
+        log({ component: "notify", outcome: "queued", eventId, userId, channel });
+      }
+    }
+
+    if (failed.length) {
+      // The failed rows stay `created`, so the same request again puts exactly those.
+      return respond(
+        503,
+        { error: "the event bus did not take every channel; retry with the same eventId", retryable: true, eventId, channels: outcomes, failed },
+        { "retry-after": "1" },
+      );
+    }
+    return respond(202, { eventId, channels: outcomes });
+  };
+
+  // A table, bucket or bus that cannot be reached is a 500 that leaks nothing; never an unhandled throw.
+  return async (rawBody) => {
+    try {
+      return await serve(rawBody);
+    } catch (error) {
+      log({ component: "notify", outcome: "error", reason: describeError(error) });
+      return respond(500, { error: "internal error; retry with the same eventId" });
+    }
+  };
+}
+
+function describeError(error: unknown): string {
+  const e = error as { name?: string; message?: string } | undefined;
+  return `${e?.name ?? "Error"}: ${e?.message ?? String(error)}`.slice(0, 500);
+}
+
+function dedupe(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.field}\u0000${p.problem}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** The API Gateway HTTP API (payload format 2.0) event, as much of it as the service reads. */
+export interface HttpApiEvent {
+  body?: string | null;
+  isBase64Encoded?: boolean;
+  headers?: Record<string, string | undefined>;
+  requestContext?: { http?: { method?: string; path?: string }; requestId?: string };
+}
+
+/**
+ * Adapts the service to an HTTP API Lambda integration: decodes base64 bodies (rejecting bytes that are
+ * not UTF-8), answers JSON, and turns any unexpected error into a 500 that leaks nothing.
+ */
+export function makeHttpApiHandler(service: NotificationService, logger: DecisionLogger = logDecision) {
+  return async (event: HttpApiEvent): Promise<HttpResult> => {
+    try {
+      let body = event?.body ?? undefined;
+      if (body !== undefined && event.isBase64Encoded) {
+        const bytes = Buffer.from(body, "base64");
+        if (bytes.length > 256 * 1024) return respond(413, { error: "request too large", problems: [{ field: "body", problem: `is ${bytes.length} bytes; the limit is ${256 * 1024}` }] });
+        try {
+          body = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+        } catch {
+          return respond(400, { error: "invalid request", problems: [{ field: "body", problem: "is not UTF-8 text" }] });
+        }
+      }
+      return await service(body);
+    } catch (error) {
+      logger({ component: "notify", outcome: "error", reason: describeError(error) });
+      return respond(500, { error: "internal error; retry with the same eventId" });
+    }
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * A user's notification preferences (TABLES.settings): `{ userId, channels?: { <channel>: boolean },
+ * types?: { <type>: { <channel>: boolean } } }`. The most specific answer wins:
+ * `types[type][channel] ?? channels[channel] ?? the type's defaultOptIn`.
+ */
+import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import type { NotificationTypeConfig } from "./config";
+
+export interface UserSettings {
+  userId: string;
+  channels?: Record<string, unknown>;
+  types?: Record<string, unknown>;
+}
+
+export function makeSettingsReader(deps: { ddb: DynamoDBDocumentClient; table: string }) {
+  return {
+    /** The user's settings row, or undefined when the user never set any. */
+    async get(userId: string): Promise<UserSettings | undefined> {
+      const result = await deps.ddb.send(new GetCommand({ TableName: deps.table, Key: { userId } }));
+      return result.Item as UserSettings | undefined;
+    },
+  };
+}
+
+export type SettingsReader = ReturnType<typeof makeSettingsReader>;
+
+/** Own boolean at `record[key]`; anything else (absent, wrong type, inherited) counts as unset. */
+function flag(record: unknown, key: string): boolean | undefined {
+  if (record === null || typeof record !== "object" || !Object.prototype.hasOwnProperty.call(record, key)) return undefined;
+  const value = (record as Record<string, unknown>)[key];
+  return typeof value === "boolean" ? value : undefined;
+}
+
+/** Whether the user receives `type` on `channel`. */
+export function isOptedIn(
+  settings: UserSettings | undefined,
+  type: string,
+  channel: string,
+  typeConfig: Pick<NotificationTypeConfig, "defaultOptIn"> | undefined,
+): boolean {
+  const types = settings?.types;
+  const ofType = types && typeof types === "object" && Object.prototype.hasOwnProperty.call(types, type) ? types[type] : undefined;
+  return flag(ofType, channel) ?? flag(settings?.channels, channel) ?? typeConfig?.defaultOptIn ?? true;
+}

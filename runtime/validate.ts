@@ -1,0 +1,312 @@
+/**
+ * Validation of what producers send (`POST /notifications`) and of the contact data a delivery goes to.
+ * Every problem is named with the field it is in, all at once, so a producer fixes a request in one go.
+ * Schemas are built inside functions: module-level zod objects do not survive closure serialization.
+ */
+import { z } from "zod";
+import type { NotificationTypeConfig } from "./config";
+import type { NotificationRequest } from "./contracts";
+
+/** Largest producer request body, in bytes (the EventBridge entry limit). */
+export const MAX_BODY_BYTES = 256 * 1024;
+export const MAX_MESSAGE_BYTES = 4 * 1024;
+export const MAX_DATA_DEPTH = 5;
+export const MAX_DATA_KEYS = 100;
+export const MAX_DATA_STRING_BYTES = 4 * 1024;
+export const MAX_CALLBACK_LENGTH = 2048;
+
+export const EVENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+/** Same as a type name: a template is stored as `templates/<name>/<channel>.json`. */
+export const TEMPLATE_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const TYPE_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** Data keys are template variable names: no dots (mustache reads them as nesting), no tags. */
+const DATA_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
+/** Keys that reach an object's prototype when used as a property name. */
+const RESERVED_KEYS = ["__proto__", "constructor", "prototype"];
+/** Control (Cc), format (Cf: zero-width, bidi overrides), lone surrogates (Cs), line/paragraph separators. */
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+const LONE_SURROGATE = /\p{Cs}/u;
+/** Control characters other than tab, line feed and carriage return. */
+const CONTROL_EXCEPT_WHITESPACE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
+
+export interface Problem {
+  field: string;
+  problem: string;
+}
+
+export interface ValidationContext {
+  /** Channels switched on in this stack. */
+  enabledChannels: string[];
+  /** Declared notification types. */
+  types: Record<string, NotificationTypeConfig>;
+}
+
+export type ValidationResult =
+  | { ok: true; request: NotificationRequest }
+  | { ok: false; status: 400 | 413; problems: Problem[] };
+
+const byteLength = (s: string) => Buffer.byteLength(s, "utf8");
+
+/** Channels a type may use in this stack: its declared channels that are enabled, else every enabled one. */
+export function channelsOfType(type: NotificationTypeConfig | undefined, enabledChannels: string[]): string[] {
+  if (!type?.channels) return [...enabledChannels];
+  return enabledChannels.filter((channel) => type.channels!.includes(channel));
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** `["data", "items", 0, "id"]` → `data.items[0].id` */
+export function fieldName(path: PropertyKey[]): string {
+  let name = "";
+  for (const part of path) {
+    if (typeof part === "number") name += `[${part}]`;
+    else name += name ? `.${String(part)}` : String(part);
+  }
+  return name || "body";
+}
+
+interface PathProblem {
+  /** Relative to `data`. */
+  path: PropertyKey[];
+  problem: string;
+}
+
+/** Problems of a `data` object: depth, key count, key names, value types and string sizes. */
+function dataProblems(data: Record<string, unknown>): PathProblem[] {
+  const problems: { field: PropertyKey[]; problem: string }[] = [];
+  let keys = 0;
+  const walk = (value: unknown, path: PropertyKey[], depth: number): void => {
+    const field = path;
+    if (typeof value === "string") {
+      if (byteLength(value) > MAX_DATA_STRING_BYTES) problems.push({ field, problem: `must be at most ${MAX_DATA_STRING_BYTES} bytes` });
+      if (LONE_SURROGATE.test(value)) problems.push({ field, problem: "is not valid Unicode (lone surrogate)" });
+      if (CONTROL_EXCEPT_WHITESPACE.test(value)) problems.push({ field, problem: "must not contain control characters" });
+      return;
+    }
+    if (typeof value === "number") {
+      if (!Number.isFinite(value)) problems.push({ field, problem: "must be a finite number" });
+      return;
+    }
+    if (typeof value === "boolean" || value === null) return;
+    const isArray = Array.isArray(value);
+    if (!isArray && !isPlainObject(value)) {
+      problems.push({ field, problem: "must be a string, number, boolean, null, array or object" });
+      return;
+    }
+    if (depth > MAX_DATA_DEPTH) {
+      problems.push({ field, problem: `nests deeper than ${MAX_DATA_DEPTH} levels` });
+      return;
+    }
+    const entries: [PropertyKey, unknown][] = isArray
+      ? (value as unknown[]).map((item, index) => [index, item])
+      : Object.keys(value as object).map((key) => [key, (value as Record<string, unknown>)[key]]);
+    keys += entries.length;
+    if (keys > MAX_DATA_KEYS) {
+      problems.push({ field, problem: `data holds more than ${MAX_DATA_KEYS} keys and array items in all` });
+      return;
+    }
+    for (const [key, item] of entries) {
+      if (typeof key === "string") {
+        if (RESERVED_KEYS.includes(key)) {
+          problems.push({ field: [...path, key], problem: `"${key}" is a reserved key` });
+          continue;
+        }
+        if (!DATA_KEY_PATTERN.test(key)) {
+          problems.push({
+            field: path,
+            problem: `key ${JSON.stringify(key.slice(0, 70))} is not a variable name (^[A-Za-z_][A-Za-z0-9_-]{0,63}$)`,
+          });
+          continue;
+        }
+      }
+      walk(item, [...path, key], depth + 1);
+    }
+  };
+  walk(data, [], 1);
+  return problems.map(({ field, problem }) => ({ path: field, problem }));
+}
+
+/** Problem with a callback URL, or undefined when it is acceptable. */
+export function callbackProblem(value: string): string | undefined {
+  if (value.length > MAX_CALLBACK_LENGTH) return `must be at most ${MAX_CALLBACK_LENGTH} characters`;
+  if (UNPRINTABLE.test(value) || /\s/.test(value)) return "must not contain spaces or control characters";
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return "must be an absolute URL";
+  }
+  if (url.username || url.password) return "must not carry credentials";
+  const local = url.hostname === "localhost" || url.hostname === "127.0.0.1";
+  if (url.protocol === "https:") return undefined;
+  if (url.protocol === "http:" && local) return undefined;
+  return url.protocol === "http:" ? "must use https (http only for localhost)" : `must be an https URL, not ${url.protocol}`;
+}
+
+function requestSchema(ctx: ValidationContext) {
+  const enabled = ctx.enabledChannels;
+  const maxChannels = Math.max(enabled.length, 1);
+  return z.strictObject({
+    eventId: z
+      .string({ error: "must be a string" })
+      .regex(EVENT_ID_PATTERN, { error: "must be 1–128 characters of A-Z, a-z, 0-9, _ or -" })
+      .optional(),
+    userId: z
+      .string({ error: "is required: a string" })
+      .min(1, { error: "must not be empty" })
+      .refine((v) => [...v].length <= 128, { error: "must be at most 128 characters" })
+      .refine((v) => !UNPRINTABLE.test(v), { error: "must be printable (no control, format or zero-width characters, no lone surrogates)" }),
+    type: z
+      .string({ error: "is required: a string" })
+      .regex(TYPE_PATTERN, { error: "must match ^[a-z0-9][a-z0-9._-]{0,63}$", abort: true })
+      .refine((v) => Object.prototype.hasOwnProperty.call(ctx.types, v), { error: "is not a notification type of this stack" }),
+    channels: z
+      .array(
+        z
+          .string({ error: "must be a channel name" })
+          .refine((v) => enabled.includes(v), { error: `is not an enabled channel (one of: ${enabled.join(", ")})` }),
+        { error: "must be an array of channel names" },
+      )
+      .min(1, { error: "must name at least one channel (omit it for every channel of the type)" })
+      .max(maxChannels, { error: `must name at most ${maxChannels} channels` })
+      .refine((list) => new Set(list).size === list.length, { error: "must not name a channel twice" })
+      .optional(),
+    template: z
+      .string({ error: "must be a string" })
+      .regex(TEMPLATE_NAME_PATTERN, { error: "must be a template name matching ^[a-z0-9][a-z0-9._-]{0,63}$" })
+      .optional(),
+    data: z
+      .unknown()
+      .superRefine((value, refine) => {
+        if (!isPlainObject(value)) {
+          refine.addIssue({ code: "custom", message: "must be an object" });
+          return;
+        }
+        for (const { path, problem } of dataProblems(value)) {
+          refine.addIssue({ code: "custom", message: problem, path });
+        }
+      })
+      .optional(),
+    message: z
+      .string({ error: "must be a string" })
+      .min(1, { error: "must not be empty" })
+      .refine((v) => byteLength(v) <= MAX_MESSAGE_BYTES, { error: `must be at most ${MAX_MESSAGE_BYTES} bytes` })
+      .refine((v) => !LONE_SURROGATE.test(v), { error: "is not valid Unicode (lone surrogate)" })
+      .refine((v) => !CONTROL_EXCEPT_WHITESPACE.test(v), { error: "must not contain control characters" })
+      .optional(),
+    callback: z
+      .string({ error: "must be a URL string" })
+      .superRefine((v, refine) => {
+        const problem = callbackProblem(v);
+        if (problem) refine.addIssue({ code: "custom", message: problem });
+      })
+      .optional(),
+    progress: z
+      .number({ error: "must be a number" })
+      .min(0, { error: "must be between 0 and 100" })
+      .max(100, { error: "must be between 0 and 100" })
+      .optional(),
+  });
+}
+
+/**
+ * Checks a producer request body. 413 when the body is larger than 256 KB (measured in bytes, before
+ * parsing); 400 naming every problem otherwise.
+ */
+export function validateNotificationRequest(rawBody: string | undefined, ctx: ValidationContext): ValidationResult {
+  if (rawBody === undefined || rawBody === null || rawBody === "") {
+    return { ok: false, status: 400, problems: [{ field: "body", problem: "is required: a JSON object" }] };
+  }
+  if (typeof rawBody !== "string") {
+    return { ok: false, status: 400, problems: [{ field: "body", problem: "must be JSON text" }] };
+  }
+  const bytes = byteLength(rawBody);
+  if (bytes > MAX_BODY_BYTES) {
+    return { ok: false, status: 413, problems: [{ field: "body", problem: `is ${bytes} bytes; the limit is ${MAX_BODY_BYTES}` }] };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(rawBody);
+  } catch (error) {
+    return { ok: false, status: 400, problems: [{ field: "body", problem: `is not valid JSON (${(error as Error).message})` }] };
+  }
+  if (!isPlainObject(parsed)) {
+    const kind = parsed === null ? "null" : Array.isArray(parsed) ? "an array" : `a ${typeof parsed}`;
+    return { ok: false, status: 400, problems: [{ field: "body", problem: `must be a JSON object, not ${kind}` }] };
+  }
+
+  const problems: Problem[] = [];
+  const result = requestSchema(ctx).safeParse(parsed);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      if (issue.code === "unrecognized_keys") {
+        for (const key of issue.keys) problems.push({ field: key, problem: "is not a field of a notification request" });
+      } else {
+        problems.push({ field: fieldName(issue.path), problem: issue.message });
+      }
+    }
+  }
+
+  // Cross-field rules, checked on whatever parts are individually valid.
+  const type = typeof parsed.type === "string" && Object.prototype.hasOwnProperty.call(ctx.types, parsed.type) ? parsed.type : undefined;
+  if (type && Array.isArray(parsed.channels)) {
+    const allowed = channelsOfType(ctx.types[type], ctx.enabledChannels);
+    parsed.channels.forEach((channel, index) => {
+      if (typeof channel === "string" && ctx.enabledChannels.includes(channel) && !allowed.includes(channel)) {
+        problems.push({ field: `channels[${index}]`, problem: `"${channel}" is not a channel of type ${type} (one of: ${allowed.join(", ")})` });
+      }
+    });
+  }
+  if (type && channelsOfType(ctx.types[type], ctx.enabledChannels).length === 0) {
+    problems.push({ field: "type", problem: `${type} has no enabled channel in this stack` });
+  }
+  if (parsed.message !== undefined && parsed.template !== undefined) {
+    problems.push({ field: "template", problem: "give either message or template, not both" });
+  }
+
+  if (problems.length) return { ok: false, status: 400, problems };
+  return { ok: true, request: result.data as NotificationRequest };
+}
+
+// ---- Contact data --------------------------------------------------------------------------------
+
+/** A deliverable e-mail address: at most 254 characters, one @, a dotted domain. */
+export function isEmail(value: unknown): value is string {
+  if (typeof value !== "string" || value.length > 254 || UNPRINTABLE.test(value)) return false;
+  const at = value.lastIndexOf("@");
+  if (at < 1 || at > 64) return false;
+  return z.email().safeParse(value).success;
+}
+
+/** A phone number in E.164: `+`, country code, at most 15 digits. */
+export function isE164(value: unknown): value is string {
+  return typeof value === "string" && /^\+[1-9]\d{1,14}$/.test(value);
+}
+
+/** APNs: 64 hex characters. FCM: 100–4096 characters of letters, digits, `_`, `:` and `-`. */
+export function isDeviceToken(platform: unknown, token: unknown): boolean {
+  if (typeof token !== "string") return false;
+  if (platform === "apns") return /^[0-9a-fA-F]{64}$/.test(token);
+  if (platform === "fcm") return /^[A-Za-z0-9_:-]{100,4096}$/.test(token);
+  return false;
+}
+
+/**
+ * A Slack incoming-webhook URL (`https://hooks.slack.com/services/T…/B…/…`), or a URL on one of
+ * `allowedOrigins` (the local mode's sink, e.g. `http://127.0.0.1:4567`).
+ */
+export function isSlackWebhookUrl(value: unknown, allowedOrigins: string[] = []): value is string {
+  if (typeof value !== "string" || value.length > 2048) return false;
+  if (/^https:\/\/hooks\.slack\.com\/services\/[A-Za-z0-9]+\/[A-Za-z0-9]+\/[A-Za-z0-9]+$/.test(value)) return true;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  return !url.username && !url.password && allowedOrigins.includes(url.origin);
+}
