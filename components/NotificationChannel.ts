@@ -1,0 +1,362 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { channelQueueSettings, ChannelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
+import { CHANNEL_NAME_PATTERN } from "../runtime/config";
+import { detailTypeFor, EVENT_SOURCE, SqsBatchResponse, SqsEvent } from "../runtime/contracts";
+import { makeNotificationLog } from "../runtime/notificationLog";
+import { makePolitenessLimiter } from "../runtime/politeness";
+import { makeChannelWorker } from "../runtime/worker";
+import { childOf, ScopedStatement, TidingsError, Transform } from "./common";
+import { DlqAlarm } from "./DlqAlarm";
+import { InlineFunction } from "./InlineFunction";
+import type { NotificationLogTable } from "./NotificationLogTable";
+import type { PolitenessTable } from "./PolitenessTable";
+import type { ProviderSpec } from "./providers";
+
+export interface NotificationChannelArgs {
+  /**
+   * Channel name: the rule matches `detail-type: notification.<channel>`.
+   * @example channel: "email"
+   */
+  channel: string;
+  /** The Tidings event bus the notification service puts deliveries on. */
+  bus: aws.cloudwatch.EventBus;
+  /**
+   * How the worker delivers.
+   * @example provider: sesProvider({ from: "notify@example.com", identityArn })
+   */
+  provider: ProviderSpec;
+  /** Used for a message once the primary has failed it retryably `failoverAfter` times. */
+  fallback?: ProviderSpec;
+  /** Retryable failures of one message before the fallback takes over. @default 3 */
+  failoverAfter?: number;
+  /** Sends per second across all workers (split evenly over `maxConcurrency`). @default unlimited */
+  ratePerSecond?: number;
+  /** Concurrent worker instances (event source mapping maximumConcurrency, 2–1000). @default 2 */
+  maxConcurrency?: number;
+  /** Messages per worker invocation (1–10). @default 10 */
+  batchSize?: number;
+  /** Receives before a message moves to the DLQ. @default 5 */
+  maxReceiveCount?: number;
+  /** @default 30 */
+  workerTimeoutSeconds?: number;
+  /** Overrides the derived visibility timeout (6 × worker timeout); must exceed the worker timeout. */
+  visibilityTimeoutSeconds?: number;
+  /**
+   * At most `limit` deliveries per user on this channel in each `windowSeconds`; more are delayed.
+   * @example perUser: { limit: 10, windowSeconds: 3600 }
+   */
+  perUser?: { limit: number; windowSeconds: number };
+  notificationLogTable: NotificationLogTable;
+  politenessTable: PolitenessTable;
+  /** Days a notification-log row is kept. @default 90 */
+  logTtlDays?: number;
+  /** The stack's KMS key: queues and the worker's logs are encrypted with it. */
+  kmsKeyArn: pulumi.Input<string>;
+  /** SNS topic the DLQ alarms notify. */
+  alertsTopicArn: pulumi.Input<string>;
+  /** @default 14 */
+  logRetentionDays?: pulumi.Input<number>;
+  transform?: {
+    queue?: Transform<aws.sqs.QueueArgs>;
+    deadLetterQueue?: Transform<aws.sqs.QueueArgs>;
+    ruleDeadLetterQueue?: Transform<aws.sqs.QueueArgs>;
+    rule?: Transform<aws.cloudwatch.EventRuleArgs>;
+    target?: Transform<aws.cloudwatch.EventTargetArgs>;
+    worker?: Transform<aws.lambda.CallbackFunctionArgs<SqsEvent, SqsBatchResponse>>;
+    eventSourceMapping?: Transform<aws.lambda.EventSourceMappingArgs>;
+  };
+}
+
+/** How long EventBridge keeps retrying a queue it cannot reach before the event goes to the rule DLQ. */
+const RULE_RETRY = { maximumEventAgeInSeconds: 86_400, maximumRetryAttempts: 185 };
+
+/**
+ * One delivery channel: EventBridge rule → encrypted SQS queue (redrive to a DLQ) → worker Lambda →
+ * provider, with a DLQ alarm on the queue's DLQ and on the rule's own DLQ (events EventBridge could
+ * not deliver to the queue). The worker may touch only its own queue, the log tables and its provider.
+ *
+ * @example
+ * new NotificationChannel("email", {
+ *   channel: "email", bus, kmsKeyArn: key.arn, alertsTopicArn: alerts.arn,
+ *   notificationLogTable, politenessTable,
+ *   provider: sesProvider({ from: "notify@example.com", identityArn }),
+ * });
+ * @example
+ * // A channel of your own: one call, with an inline provider.
+ * new NotificationChannel("pager", {
+ *   channel: "pager", bus, kmsKeyArn: key.arn, alertsTopicArn: alerts.arn, notificationLogTable, politenessTable,
+ *   provider: { name: "pager", statements: () => [], create: () => ({ name: "pager", send: async () => ({ outcome: "sent" }) }) },
+ * });
+ */
+export class NotificationChannel extends pulumi.ComponentResource {
+  readonly queue: aws.sqs.Queue;
+  readonly deadLetterQueue: aws.sqs.Queue;
+  readonly ruleDeadLetterQueue: aws.sqs.Queue;
+  readonly rule: aws.cloudwatch.EventRule;
+  readonly target: aws.cloudwatch.EventTarget;
+  readonly worker: InlineFunction<SqsEvent, SqsBatchResponse>;
+  readonly eventSourceMapping: aws.lambda.EventSourceMapping;
+  readonly alarms: DlqAlarm[];
+  /** The queue settings the channel was built with (the local mode uses the same). */
+  readonly settings: ChannelQueueSettings;
+
+  constructor(name: string, args: NotificationChannelArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("tidings:aws:NotificationChannel", name, {}, opts);
+    const withTransform = childOf(this);
+    const settings = normalizeSettings(args);
+    this.settings = settings;
+    const workerTimeoutSeconds = args.workerTimeoutSeconds ?? 30;
+
+    this.deadLetterQueue = createDeadLetterQueue(this, `${name}-dlq`, args.transform?.deadLetterQueue);
+    this.ruleDeadLetterQueue = createDeadLetterQueue(this, `${name}-rule-dlq`, args.transform?.ruleDeadLetterQueue);
+    this.queue = createQueue(this);
+    this.rule = createRule(this);
+    const policies = [allowRuleToSend(this, this.queue, `${name}-queue-policy`), allowRuleToSend(this, this.ruleDeadLetterQueue, `${name}-rule-dlq-policy`)];
+    new aws.sqs.RedriveAllowPolicy(
+      `${name}-dlq-redrive-allow`,
+      {
+        queueUrl: this.deadLetterQueue.url,
+        redriveAllowPolicy: pulumi.jsonStringify({ redrivePermission: "byQueue", sourceQueueArns: [this.queue.arn] }),
+      },
+      { parent: this },
+    );
+    this.target = createTarget(this, policies);
+    this.worker = createWorker(this);
+    this.eventSourceMapping = createEventSourceMapping(this);
+    this.alarms = [
+      new DlqAlarm(`${name}-dlq-alarm`, {
+        queue: this.deadLetterQueue,
+        alertsTopicArn: args.alertsTopicArn,
+        description: `Channel ${args.channel}: deliveries that failed ${settings.maxReceiveCount} times. Inspect, fix, then redrive to the channel queue.`,
+      }, { parent: this }),
+      new DlqAlarm(`${name}-rule-dlq-alarm`, {
+        queue: this.ruleDeadLetterQueue,
+        alertsTopicArn: args.alertsTopicArn,
+        description: `Channel ${args.channel}: events EventBridge could not put on the channel queue (queue policy or KMS key?).`,
+      }, { parent: this }),
+    ];
+    this.registerOutputs({
+      queueUrl: this.queue.url,
+      deadLetterQueueUrl: this.deadLetterQueue.url,
+      ruleDeadLetterQueueUrl: this.ruleDeadLetterQueue.url,
+      workerArn: this.worker.function.arn,
+    });
+
+    function createDeadLetterQueue(self: NotificationChannel, queueName: string, transform?: Transform<aws.sqs.QueueArgs>) {
+      return new aws.sqs.Queue(
+        ...withTransform(transform, queueName, {
+          messageRetentionSeconds: settings.deadLetterRetentionSeconds,
+          kmsMasterKeyId: args.kmsKeyArn,
+          kmsDataKeyReusePeriodSeconds: 300,
+        }),
+      );
+    }
+
+    function createQueue(self: NotificationChannel) {
+      return new aws.sqs.Queue(
+        ...withTransform(args.transform?.queue, `${name}-queue`, {
+          visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds,
+          messageRetentionSeconds: settings.messageRetentionSeconds,
+          kmsMasterKeyId: args.kmsKeyArn,
+          kmsDataKeyReusePeriodSeconds: 300,
+          redrivePolicy: self.deadLetterQueue.arn.apply((arn) => redrivePolicy(arn, settings)),
+        }),
+      );
+    }
+
+    function createRule(self: NotificationChannel) {
+      return new aws.cloudwatch.EventRule(
+        ...withTransform(args.transform?.rule, `${name}-rule`, {
+          eventBusName: args.bus.name,
+          description: `Tidings deliveries for the ${args.channel} channel`,
+          eventPattern: JSON.stringify({ source: [EVENT_SOURCE], "detail-type": [detailTypeFor(args.channel)] }),
+        }),
+      );
+    }
+
+    /** EventBridge may send to this queue, and only on behalf of this channel's rule. */
+    function allowRuleToSend(self: NotificationChannel, queue: aws.sqs.Queue, policyName: string) {
+      return new aws.sqs.QueuePolicy(
+        policyName,
+        {
+          queueUrl: queue.url,
+          policy: pulumi.jsonStringify({
+            Version: "2012-10-17",
+            Statement: [
+              {
+                Sid: "RuleSendsEvents",
+                Effect: "Allow",
+                Principal: { Service: "events.amazonaws.com" },
+                Action: "sqs:SendMessage",
+                Resource: queue.arn,
+                Condition: { ArnEquals: { "aws:SourceArn": self.rule.arn } },
+              },
+            ],
+          }),
+        },
+        { parent: self },
+      );
+    }
+
+    function createTarget(self: NotificationChannel, dependsOn: pulumi.Resource[]) {
+      const [targetName, targetArgs, targetOpts] = withTransform(args.transform?.target, `${name}-target`, {
+        rule: self.rule.name,
+        eventBusName: args.bus.name,
+        arn: self.queue.arn,
+        deadLetterConfig: { arn: self.ruleDeadLetterQueue.arn },
+        retryPolicy: RULE_RETRY,
+      });
+      return new aws.cloudwatch.EventTarget(targetName, targetArgs, { ...targetOpts, dependsOn });
+    }
+
+    function createWorker(self: NotificationChannel) {
+      const region = aws.getRegionOutput({}, { parent: self });
+      const account = aws.getCallerIdentityOutput({}, { parent: self });
+      const providerContext = { channel: args.channel, region: region.region, accountId: account.accountId };
+      const statements: ScopedStatement[] = [
+        {
+          Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:SendMessage"],
+          Resource: [self.queue.arn],
+        },
+        { Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [args.kmsKeyArn] },
+        { Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
+        ...(args.perUser ? [{ Action: ["dynamodb:UpdateItem"], Resource: [args.politenessTable.arn] }] : []),
+        ...args.provider.statements(providerContext),
+        ...(args.fallback ? args.fallback.statements(providerContext) : []),
+      ];
+      return new InlineFunction<SqsEvent, SqsBatchResponse>(
+        `${name}-worker`,
+        {
+          description: `Tidings ${args.channel} worker (${args.provider.name}${args.fallback ? `, fallback ${args.fallback.name}` : ""})`,
+          factory: workerFactory({
+            channel: args.channel,
+            queueUrl: self.queue.url,
+            logTable: args.notificationLogTable.name,
+            politenessTable: args.politenessTable.name,
+            perUser: args.perUser,
+            logTtlDays: args.logTtlDays ?? 90,
+            failoverAfter: args.failoverAfter ?? 3,
+            ratePerSecond: args.ratePerSecond === undefined ? undefined : args.ratePerSecond / settings.maxConcurrency,
+            createPrimary: args.provider.create,
+            createFallback: args.fallback?.create,
+          }),
+          statements,
+          timeoutSeconds: workerTimeoutSeconds,
+          kmsKeyArn: args.kmsKeyArn,
+          logRetentionDays: args.logRetentionDays,
+          transform: { function: args.transform?.worker },
+        },
+        { parent: self },
+      );
+    }
+
+    function createEventSourceMapping(self: NotificationChannel) {
+      return new aws.lambda.EventSourceMapping(
+        ...withTransform(args.transform?.eventSourceMapping, `${name}-mapping`, {
+          eventSourceArn: self.queue.arn,
+          functionName: self.worker.function.arn,
+          batchSize: settings.batchSize,
+          maximumBatchingWindowInSeconds: settings.maximumBatchingWindowSeconds || undefined,
+          functionResponseTypes: ["ReportBatchItemFailures"],
+          scalingConfig: { maximumConcurrency: settings.maxConcurrency },
+        }),
+      );
+    }
+  }
+}
+
+/** Applies defaults and refuses combinations that cannot work, saying what to change. */
+function normalizeSettings(args: NotificationChannelArgs): ChannelQueueSettings {
+  const channel = args.channel;
+  if (!CHANNEL_NAME_PATTERN.test(channel ?? "")) {
+    throw new TidingsError(`Channel name "${channel}" is not allowed: use a lower-case word matching ${CHANNEL_NAME_PATTERN}.`);
+  }
+  const maxConcurrency = args.maxConcurrency ?? 2;
+  if (!Number.isInteger(maxConcurrency) || maxConcurrency < 2 || maxConcurrency > 1000) {
+    throw new TidingsError(`Channel "${channel}": maxConcurrency is ${maxConcurrency}, but AWS accepts 2–1000 for an SQS event source. Use at least 2.`);
+  }
+  let settings: ChannelQueueSettings;
+  try {
+    settings = channelQueueSettings({
+      workerTimeoutSeconds: args.workerTimeoutSeconds,
+      maxReceiveCount: args.maxReceiveCount,
+      batchSize: args.batchSize,
+      maxConcurrency,
+    });
+  } catch (error) {
+    throw new TidingsError(`Channel "${channel}": ${(error as Error).message}.`);
+  }
+  const timeout = args.workerTimeoutSeconds ?? 30;
+  if (args.visibilityTimeoutSeconds !== undefined) {
+    if (args.visibilityTimeoutSeconds <= timeout) {
+      throw new TidingsError(
+        `Channel "${channel}": visibilityTimeoutSeconds (${args.visibilityTimeoutSeconds}) must exceed workerTimeoutSeconds (${timeout}), or SQS hands a message to a second worker while the first still sends it. AWS recommends 6 × the timeout (${6 * timeout}).`,
+      );
+    }
+    settings = { ...settings, visibilityTimeoutSeconds: args.visibilityTimeoutSeconds };
+  }
+  const failoverAfter = args.failoverAfter ?? 3;
+  if (args.fallback && (!Number.isInteger(failoverAfter) || failoverAfter < 1 || failoverAfter >= settings.maxReceiveCount)) {
+    throw new TidingsError(
+      `Channel "${channel}": failoverAfter (${failoverAfter}) must be at least 1 and below maxReceiveCount (${settings.maxReceiveCount}), or the fallback never gets a message before the DLQ does.`,
+    );
+  }
+  if (args.ratePerSecond !== undefined) {
+    if (!(args.ratePerSecond > 0)) throw new TidingsError(`Channel "${channel}": ratePerSecond must be a positive number, got ${args.ratePerSecond}.`);
+    const secondsPerBatch = settings.batchSize / (args.ratePerSecond / maxConcurrency);
+    if (secondsPerBatch >= timeout) {
+      throw new TidingsError(
+        `Channel "${channel}": at ${args.ratePerSecond}/s over ${maxConcurrency} workers, a batch of ${settings.batchSize} takes ${secondsPerBatch.toFixed(1)} s, longer than workerTimeoutSeconds (${timeout}). Lower batchSize or maxConcurrency, or raise the rate or the timeout.`,
+      );
+    }
+  }
+  if (args.perUser) {
+    const { limit, windowSeconds } = args.perUser;
+    if (!Number.isInteger(limit) || limit < 1 || !Number.isInteger(windowSeconds) || windowSeconds < 1) {
+      throw new TidingsError(`Channel "${channel}": perUser needs a positive whole limit and windowSeconds, got ${JSON.stringify(args.perUser)}.`);
+    }
+  }
+  return settings;
+}
+
+interface WorkerSettings {
+  channel: string;
+  queueUrl: pulumi.Output<string>;
+  logTable: pulumi.Output<string>;
+  politenessTable: pulumi.Output<string>;
+  perUser?: { limit: number; windowSeconds: number };
+  logTtlDays: number;
+  failoverAfter: number;
+  ratePerSecond?: number;
+  createPrimary: ProviderSpec["create"];
+  createFallback?: ProviderSpec["create"];
+}
+
+/**
+ * The worker's Lambda factory. Kept outside the class so the serialized closure captures exactly
+ * these settings (plain values, Outputs and the providers' `create`), never the component.
+ */
+function workerFactory(s: WorkerSettings): () => (event: SqsEvent) => Promise<SqsBatchResponse> {
+  const { channel, queueUrl, logTable, politenessTable, perUser, logTtlDays, failoverAfter, ratePerSecond, createPrimary, createFallback } = s;
+  return () => {
+    const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+    const sqs = new SQSClient({});
+    const url = queueUrl.get();
+    return makeChannelWorker({
+      channel,
+      primary: createPrimary(),
+      fallback: createFallback ? createFallback() : undefined,
+      failoverAfter,
+      log: makeNotificationLog({ ddb, table: logTable.get(), ttlDays: logTtlDays }),
+      politeness: perUser ? makePolitenessLimiter({ ddb, table: politenessTable.get(), ...perUser }) : undefined,
+      requeue: async (body, delaySeconds) => {
+        await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body, DelaySeconds: delaySeconds }));
+      },
+      ratePerSecond,
+    });
+  };
+}

@@ -1,0 +1,181 @@
+/**
+ * The channel worker: takes a batch of SQS records (EventBridge events for one channel) and delivers
+ * each through the channel's provider. Per record, in order:
+ *   parse → dedupe on the notification log → per-user politeness → rate pacing → send → log status.
+ * Failures stay with their record: a retryable one is reported in batchItemFailures (SQS redelivers
+ * it, and moves it to the DLQ after maxReceiveCount), a permanent one is logged as `error` and
+ * acknowledged, so nothing retries what cannot succeed. Nothing here throws for one record.
+ */
+import { detailTypeFor, EVENT_SOURCE } from "./contracts";
+import type { ChannelDelivery, Provider, ProviderResult, SqsBatchResponse, SqsEvent, SqsRecord } from "./contracts";
+import { DecisionLogger, logDecision } from "./log";
+import type { NotificationLog } from "./notificationLog";
+import type { PolitenessLimiter } from "./politeness";
+import { MAX_DELAY_SECONDS } from "./channelQueues";
+import { safeReason } from "./providers/errors";
+
+export interface ChannelWorkerDeps {
+  /** The channel this worker serves; records for another channel are refused. */
+  channel: string;
+  primary: Provider;
+  /** Used instead of the primary once a message has failed retryably `failoverAfter` times. */
+  fallback?: Provider;
+  /** @default 3 */
+  failoverAfter?: number;
+  log: NotificationLog;
+  politeness?: PolitenessLimiter;
+  /** Sends a copy of a message body back to the channel's queue, delayed. */
+  requeue: (body: string, delaySeconds: number) => Promise<void>;
+  /** Sends per second for this worker instance (token bucket); unlimited when absent. */
+  ratePerSecond?: number;
+  logger?: DecisionLogger;
+  /** Epoch ms and sleep, injectable for tests of the pacing. */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Log statuses that mean the user already got this notification on this channel. */
+const DELIVERED_STATUSES = ["sent", "opened", "clicked"];
+
+type Parsed = { ok: true; delivery: ChannelDelivery } | { ok: false; reason: string; eventId?: string; userId?: string };
+
+/** Checks that a record body is the EventBridge event of one delivery for `channel`. */
+export function parseDeliveryRecord(body: string, channel: string): Parsed {
+  let event: any;
+  try {
+    event = JSON.parse(body);
+  } catch {
+    return { ok: false, reason: "body is not JSON" };
+  }
+  if (typeof event !== "object" || event === null) return { ok: false, reason: "body is not a JSON object" };
+  const detail = event.detail;
+  const ids = { eventId: typeof detail?.eventId === "string" ? detail.eventId : undefined, userId: typeof detail?.userId === "string" ? detail.userId : undefined };
+  const problems: string[] = [];
+  if (event.source !== EVENT_SOURCE) problems.push(`source must be "${EVENT_SOURCE}"`);
+  if (event["detail-type"] !== detailTypeFor(channel)) problems.push(`detail-type must be "${detailTypeFor(channel)}"`);
+  if (typeof detail !== "object" || detail === null) {
+    problems.push("detail must be an object");
+  } else {
+    for (const field of ["eventId", "userId", "type", "createdAt"]) {
+      if (typeof detail[field] !== "string" || detail[field] === "") problems.push(`detail.${field} must be a non-empty string`);
+    }
+    if (detail.channel !== channel) problems.push(`detail.channel must be "${channel}"`);
+    if (detail.kind !== "actionable" && detail.kind !== "feedback") problems.push(`detail.kind must be "actionable" or "feedback"`);
+    if (typeof detail.content?.text !== "string") problems.push("detail.content.text must be a string");
+    if (typeof detail.address !== "object" || detail.address === null) problems.push("detail.address must be an object");
+  }
+  if (problems.length) return { ok: false, reason: `invalid delivery event: ${problems.join("; ")}`, ...ids };
+  return { ok: true, delivery: detail as ChannelDelivery };
+}
+
+/**
+ * Token bucket of `ratePerSecond` tokens, holding at most one second's worth. Callers reserve a token
+ * synchronously (so concurrent records queue up fairly) and wait until it is theirs.
+ */
+function makeTokenBucket(ratePerSecond: number, now: () => number, sleep: (ms: number) => Promise<void>) {
+  const capacity = Math.max(1, ratePerSecond);
+  let tokens = capacity;
+  let refilledAt = now();
+  return async function acquire(): Promise<void> {
+    const at = now();
+    tokens = Math.min(capacity, tokens + ((at - refilledAt) / 1000) * ratePerSecond);
+    refilledAt = at;
+    tokens -= 1;
+    if (tokens < 0) await sleep((-tokens / ratePerSecond) * 1000);
+  };
+}
+
+export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) => Promise<SqsBatchResponse> {
+  const { channel, primary, fallback, log, politeness } = deps;
+  const failoverAfter = deps.failoverAfter ?? 3;
+  const logger = deps.logger ?? logDecision;
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  if (deps.ratePerSecond !== undefined && !(deps.ratePerSecond > 0)) {
+    throw new Error(`ratePerSecond must be a positive number, got ${deps.ratePerSecond}`);
+  }
+  const acquire = deps.ratePerSecond ? makeTokenBucket(deps.ratePerSecond, now, sleep) : undefined;
+
+  /** true = acknowledged (delete from the queue); false = report as a batch item failure. */
+  async function handle(record: SqsRecord): Promise<boolean> {
+    const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? "1") || 1;
+    const decide = (outcome: string, fields: Record<string, unknown> = {}) =>
+      logger({ component: "worker", channel, messageId: record.messageId, receiveCount, outcome, ...fields });
+
+    const parsed = parseDeliveryRecord(record.body, channel);
+    if (!parsed.ok) {
+      // Left to SQS: after maxReceiveCount receives it lands in the DLQ, where someone can look at it.
+      decide("invalid", { eventId: parsed.eventId, userId: parsed.userId, reason: parsed.reason });
+      return false;
+    }
+    const delivery = parsed.delivery;
+    const ids = { eventId: delivery.eventId, userId: delivery.userId };
+
+    let entry = await log.get(delivery.eventId, channel);
+    if (entry && DELIVERED_STATUSES.includes(entry.status)) {
+      decide("duplicate", { ...ids, reason: `already ${entry.status}` });
+      return true;
+    }
+    if (!entry) {
+      // Events put on the bus without the service (replays, tests) still get a log row to move on.
+      await log.create({ eventId: delivery.eventId, channel, userId: delivery.userId, type: delivery.type, status: "created" });
+      entry = await log.get(delivery.eventId, channel);
+    }
+
+    // A message that already made a provider call (or was received before) already took its politeness
+    // token: only a fresh message takes one, so a retry never counts twice.
+    const fresh = receiveCount === 1 && !(entry?.attempts ?? 0);
+    if (politeness && fresh) {
+      const decision = await politeness.take(channel, delivery.userId);
+      if (!decision.allowed) {
+        const delaySeconds = Math.min(decision.retryAfterSeconds, MAX_DELAY_SECONDS);
+        await deps.requeue(record.body, delaySeconds);
+        const reason = `per-user limit reached: delayed ${delaySeconds}s`;
+        await log.setStatus(delivery.eventId, channel, "pending", { reason });
+        decide("delayed", { ...ids, reason, delaySeconds });
+        return true;
+      }
+    }
+
+    const provider = fallback && receiveCount > failoverAfter ? fallback : primary;
+    if (acquire) await acquire();
+    let result: ProviderResult;
+    try {
+      result = await provider.send(delivery);
+    } catch (error) {
+      // Providers should not throw; a custom one that does gets another chance, like a retryable failure.
+      result = { outcome: "retryable", reason: safeReason(`${provider.name} threw: ${(error as Error)?.message ?? String(error)}`) };
+    }
+    const via = { ...ids, provider: provider.name, failover: provider !== primary };
+
+    if (result.outcome === "sent") {
+      await log.setStatus(delivery.eventId, channel, "sent", { provider: provider.name, providerMessageId: result.providerMessageId, countAttempt: true });
+      decide("sent", { ...via, providerMessageId: result.providerMessageId });
+      return true;
+    }
+    if (result.outcome === "retryable") {
+      await log.setStatus(delivery.eventId, channel, "pending", { provider: provider.name, reason: result.reason, countAttempt: true });
+      decide("retry", { ...via, reason: result.reason });
+      return false;
+    }
+    await log.setStatus(delivery.eventId, channel, "error", { provider: provider.name, reason: result.reason, countAttempt: true });
+    decide("failed", { ...via, reason: result.reason });
+    return true;
+  }
+
+  return async (event: SqsEvent): Promise<SqsBatchResponse> => {
+    const records = event?.Records ?? [];
+    const acknowledged = await Promise.all(
+      records.map(async (record) => {
+        try {
+          return await handle(record);
+        } catch (error) {
+          // Infrastructure trouble (log table, requeue): this record is retried, the others are unaffected.
+          logger({ component: "worker", channel, messageId: record.messageId, outcome: "error", reason: safeReason(String((error as Error)?.message ?? error)) });
+          return false;
+        }
+      }),
+    );
+    return { batchItemFailures: records.filter((_, i) => !acknowledged[i]).map((r) => ({ itemIdentifier: r.messageId })) };
+  };
+}
