@@ -1,0 +1,387 @@
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { makeSecretKeyLoader, makeTokenVerifier, makeWebSocketAuthorizer } from "../runtime/authorizer";
+import {
+  makeBroadcastHandler,
+  makeConnectHandler,
+  makeDefaultHandler,
+  makeDisconnectHandler,
+  managementClientsByEndpoint,
+} from "../runtime/websocket";
+import { childOf, ScopedStatement, TidingsError, Transform } from "./common";
+import { ConnectionsTable } from "./ConnectionsTable";
+import { InlineFunction } from "./InlineFunction";
+
+export interface WebSocketApiArgs {
+  /**
+   * Where open connections are kept (connectionId, userId, ttl; GSI `byUser`).
+   * @example
+   * connectionsTable: new ConnectionsTable("connections", { kmsKeyArn: key.arn })
+   */
+  connectionsTable: ConnectionsTable;
+  /** The stack's customer managed key: encrypts the signing secret, the log groups and Lambda env. */
+  kmsKeyArn: pulumi.Input<string>;
+  /**
+   * HS256 key (≥ 32 characters) that signs user tokens. Stored in a Secrets Manager secret; the Lambdas
+   * receive only the secret's ARN, never the value.
+   * @example
+   * tokenSigningSecret: new pulumi.Config("tidings").requireSecret("tokenSigningSecret")
+   */
+  tokenSigningSecret: pulumi.Input<string>;
+  /**
+   * Claims a token must carry (`iss`, `aud`).
+   * @example
+   * auth: { issuer: "https://login.example.com", audience: "tidings" }
+   */
+  auth: { issuer: pulumi.Input<string>; audience: pulumi.Input<string> };
+  /**
+   * Stage name: the last segment of the `wss://` URL.
+   * @default "dev"
+   */
+  stage?: string;
+  /**
+   * Hours after which a connection row counts as stale even without a `$disconnect` (API Gateway
+   * closes every connection after 2 hours; DynamoDB TTL removes the row later).
+   * @default 24
+   */
+  connectionTtlHours?: number;
+  /**
+   * Retention of the access log and of each function's log group.
+   * @default 14
+   */
+  logRetentionDays?: number;
+  /**
+   * Stage-wide throttling of messages and connects.
+   * @default { burstLimit: 200, rateLimit: 100 }
+   * @example
+   * throttling: { burstLimit: 1000, rateLimit: 500 }
+   */
+  throttling?: { burstLimit: number; rateLimit: number };
+  /** Change the args of the underlying resources. */
+  transform?: {
+    api?: Transform<aws.apigatewayv2.ApiArgs>;
+    stage?: Transform<aws.apigatewayv2.StageArgs>;
+    authorizer?: Transform<aws.apigatewayv2.AuthorizerArgs>;
+    secret?: Transform<aws.secretsmanager.SecretArgs>;
+    accessLogGroup?: Transform<aws.cloudwatch.LogGroupArgs>;
+  };
+}
+
+/** Route keys the API serves, and the function behind each. */
+export type WebSocketFunctionName = "authorizer" | "connect" | "disconnect" | "default" | "sendmessage";
+
+const ROUTES: Record<Exclude<WebSocketFunctionName, "authorizer">, string> = {
+  connect: "$connect",
+  disconnect: "$disconnect",
+  default: "$default",
+  sendmessage: "sendmessage",
+};
+
+const DEFAULTS = { stage: "dev", connectionTtlHours: 24, logRetentionDays: 14, throttling: { burstLimit: 200, rateLimit: 100 } };
+
+/**
+ * The WebSocket side of Tidings: an API Gateway WebSocket API whose `$connect` is guarded by a token
+ * authorizer (HS256 JWT in `?token=`, `sub` = user id), with routes that keep the connections table
+ * current and a `sendmessage` broadcast. Notifications reach users through the websocket channel's
+ * worker, which posts to `managementEndpoint` (see `deliveryStatements`).
+ *
+ * @example
+ * const key = new EncryptionKey("tidings");
+ * const connections = new ConnectionsTable("connections", { kmsKeyArn: key.arn });
+ * const ws = new WebSocketApi("ws", {
+ *   connectionsTable: connections,
+ *   kmsKeyArn: key.arn,
+ *   tokenSigningSecret: config.requireSecret("tokenSigningSecret"),
+ *   auth: { issuer: "tidings", audience: "tidings" },
+ * });
+ * export const websocketUrl = ws.url; // wss://abc123.execute-api.eu-west-1.amazonaws.com/dev
+ *
+ * @example
+ * // Tighter throttling and a production stage
+ * new WebSocketApi("ws", { ...args, stage: "prod", throttling: { burstLimit: 50, rateLimit: 20 } });
+ *
+ * @example
+ * // A client (browser)
+ * const socket = new WebSocket(`${url}?token=${encodeURIComponent(token)}`);
+ * socket.send(JSON.stringify({ action: "sendmessage", message: "hello" }));
+ */
+export class WebSocketApi extends pulumi.ComponentResource {
+  readonly api: aws.apigatewayv2.Api;
+  readonly stage: aws.apigatewayv2.Stage;
+  readonly authorizer: aws.apigatewayv2.Authorizer;
+  /** Holds the token signing key; functions get its ARN. */
+  readonly secret: aws.secretsmanager.Secret;
+  /** The secret's value, a Pulumi secret in the state. */
+  readonly secretVersion: aws.secretsmanager.SecretVersion;
+  readonly accessLogGroup: aws.cloudwatch.LogGroup;
+  readonly functions: Record<WebSocketFunctionName, InlineFunction<any, any>>;
+  /** `wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}` */
+  readonly url: pulumi.Output<string>;
+  /** `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: the management API (PostToConnection). */
+  readonly managementEndpoint: pulumi.Output<string>;
+  readonly executionArn: pulumi.Output<string>;
+  readonly stageName: string;
+  /** What a function posting to this API's connections needs (the websocket channel's worker). */
+  readonly deliveryStatements: ScopedStatement[];
+
+  constructor(name: string, args: WebSocketApiArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("tidings:aws:WebSocketApi", name, {}, opts);
+    const withTransform = childOf(this);
+    const settings = normalizeArgs(args);
+    this.stageName = settings.stage;
+
+    this.api = createApi();
+    this.executionArn = this.api.executionArn;
+    [this.secret, this.secretVersion] = createSecret(this);
+    const statements = scopedStatements(this);
+    this.deliveryStatements = statements.delivery;
+    this.functions = createFunctions(this);
+    this.authorizer = createAuthorizer(this);
+    const routes = createRoutes(this);
+    this.accessLogGroup = createAccessLogGroup();
+    this.stage = createStage(this, routes);
+    this.url = pulumi.interpolate`${this.api.apiEndpoint}/${settings.stage}`;
+    this.managementEndpoint = this.api.apiEndpoint.apply((endpoint) => `${endpoint.replace(/^wss:/, "https:")}/${settings.stage}`);
+
+    this.registerOutputs({
+      url: this.url,
+      managementEndpoint: this.managementEndpoint,
+      executionArn: this.executionArn,
+      stageName: this.stageName,
+    });
+
+    function createApi() {
+      return new aws.apigatewayv2.Api(
+        ...withTransform(args.transform?.api, name, {
+          protocolType: "WEBSOCKET",
+          routeSelectionExpression: "$request.body.action",
+          description: "Tidings: live notifications to signed-in users",
+        }),
+      );
+    }
+
+    function createSecret(self: WebSocketApi) {
+      const secret = new aws.secretsmanager.Secret(
+        ...withTransform(args.transform?.secret, `${name}-token-signing`, {
+          description: "Tidings: HS256 key that signs user tokens for the WebSocket API",
+          kmsKeyId: args.kmsKeyArn,
+        }),
+      );
+      const version = new aws.secretsmanager.SecretVersion(
+        `${name}-token-signing`,
+        { secretId: secret.id, secretString: pulumi.secret(args.tokenSigningSecret) },
+        { parent: self },
+      );
+      return [secret, version] as const;
+    }
+
+    function scopedStatements(self: WebSocketApi) {
+      const table = args.connectionsTable;
+      const postToConnections = pulumi.interpolate`${self.executionArn}/${settings.stage}/POST/@connections/*`;
+      const useKey: ScopedStatement = { Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [args.kmsKeyArn] };
+      const manage: ScopedStatement = { Action: ["execute-api:ManageConnections"], Resource: [postToConnections] };
+      return {
+        authorizer: [
+          { Action: ["secretsmanager:GetSecretValue"], Resource: [self.secret.arn] },
+          { Action: ["kms:Decrypt"], Resource: [args.kmsKeyArn] },
+        ],
+        connect: [{ Action: ["dynamodb:PutItem"], Resource: [table.arn] }, useKey],
+        disconnect: [{ Action: ["dynamodb:DeleteItem"], Resource: [table.arn] }, useKey],
+        default: [manage],
+        sendmessage: [{ Action: ["dynamodb:Scan", "dynamodb:DeleteItem"], Resource: [table.arn] }, useKey, manage],
+        delivery: [
+          { Action: ["dynamodb:Query"], Resource: [pulumi.interpolate`${table.arn}/index/*`] },
+          { Action: ["dynamodb:DeleteItem"], Resource: [table.arn] },
+          useKey,
+          manage,
+        ],
+      } satisfies Record<WebSocketFunctionName | "delivery", ScopedStatement[]>;
+    }
+
+    function createFunctions(self: WebSocketApi): Record<WebSocketFunctionName, InlineFunction<any, any>> {
+      // Only these Outputs are captured by the shipped code: the table name, the secret's ARN and the claims.
+      const tableName = args.connectionsTable.name;
+      const secretArn = self.secret.arn;
+      const issuer = pulumi.output(args.auth.issuer);
+      const audience = pulumi.output(args.auth.audience);
+      const ttlSeconds = settings.connectionTtlHours * 3600;
+      const factories: Record<WebSocketFunctionName, () => (event: any) => Promise<any>> = {
+        authorizer: () =>
+          makeWebSocketAuthorizer({
+            verify: makeTokenVerifier({
+              getKey: makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: secretArn.get() }),
+              issuer: issuer.get(),
+              audience: audience.get(),
+            }),
+          }),
+        connect: () =>
+          makeConnectHandler({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), connectionsTable: tableName.get(), ttlSeconds }),
+        disconnect: () => makeDisconnectHandler({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), connectionsTable: tableName.get() }),
+        default: () => makeDefaultHandler({ mgmt: managementClientsByEndpoint() }),
+        sendmessage: () =>
+          makeBroadcastHandler({
+            ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+            mgmt: managementClientsByEndpoint(),
+            connectionsTable: tableName.get(),
+          }),
+      };
+      const descriptions: Record<WebSocketFunctionName, string> = {
+        authorizer: "Tidings: checks the token of a WebSocket $connect",
+        connect: "Tidings: stores a new WebSocket connection",
+        disconnect: "Tidings: removes a closed WebSocket connection",
+        default: "Tidings: answers WebSocket frames no route matched",
+        sendmessage: "Tidings: broadcasts a message to every WebSocket connection",
+      };
+      const functions = {} as Record<WebSocketFunctionName, InlineFunction<any, any>>;
+      for (const key of Object.keys(factories) as WebSocketFunctionName[]) {
+        functions[key] = new InlineFunction(
+          `${name}-${key}`,
+          {
+            factory: factories[key],
+            statements: statements[key],
+            description: descriptions[key],
+            kmsKeyArn: args.kmsKeyArn,
+            logRetentionDays: settings.logRetentionDays,
+            // sendmessage walks every connection; the others touch one row.
+            timeoutSeconds: key === "sendmessage" ? 29 : 10,
+          },
+          { parent: self },
+        );
+      }
+      return functions;
+    }
+
+    function createAuthorizer(self: WebSocketApi) {
+      const fn = self.functions.authorizer.function;
+      const authorizer = new aws.apigatewayv2.Authorizer(
+        ...withTransform(args.transform?.authorizer, `${name}-token`, {
+          apiId: self.api.id,
+          authorizerType: "REQUEST",
+          authorizerUri: fn.invokeArn,
+          identitySources: ["route.request.querystring.token"],
+          name: `${name}-token`,
+        }),
+      );
+      new aws.lambda.Permission(
+        `${name}-authorizer-invoke`,
+        {
+          action: "lambda:InvokeFunction",
+          function: fn.name,
+          principal: "apigateway.amazonaws.com",
+          sourceArn: pulumi.interpolate`${self.executionArn}/authorizers/${authorizer.id}`,
+        },
+        { parent: self },
+      );
+      return authorizer;
+    }
+
+    function createRoutes(self: WebSocketApi) {
+      return (Object.entries(ROUTES) as [Exclude<WebSocketFunctionName, "authorizer">, string][]).map(([key, routeKey]) => {
+        const fn = self.functions[key].function;
+        const integration = new aws.apigatewayv2.Integration(
+          `${name}-${key}`,
+          { apiId: self.api.id, integrationType: "AWS_PROXY", integrationMethod: "POST", integrationUri: fn.invokeArn },
+          { parent: self },
+        );
+        new aws.lambda.Permission(
+          `${name}-${key}-invoke`,
+          {
+            action: "lambda:InvokeFunction",
+            function: fn.name,
+            principal: "apigateway.amazonaws.com",
+            sourceArn: pulumi.interpolate`${self.executionArn}/${settings.stage}/${routeKey}`,
+          },
+          { parent: self },
+        );
+        const guarded = routeKey === "$connect";
+        return new aws.apigatewayv2.Route(
+          `${name}-${key}`,
+          {
+            apiId: self.api.id,
+            routeKey,
+            target: pulumi.interpolate`integrations/${integration.id}`,
+            authorizationType: guarded ? "CUSTOM" : "NONE",
+            authorizerId: guarded ? self.authorizer.id : undefined,
+          },
+          { parent: self },
+        );
+      });
+    }
+
+    function createAccessLogGroup() {
+      return new aws.cloudwatch.LogGroup(
+        ...withTransform(args.transform?.accessLogGroup, `${name}-access`, {
+          retentionInDays: settings.logRetentionDays,
+          kmsKeyId: args.kmsKeyArn,
+        }),
+      );
+    }
+
+    function createStage(self: WebSocketApi, routes: aws.apigatewayv2.Route[]) {
+      const [stageArgs, stageOpts] = [
+        {
+          apiId: self.api.id,
+          name: settings.stage,
+          autoDeploy: true,
+          defaultRouteSettings: {
+            throttlingBurstLimit: settings.throttling.burstLimit,
+            throttlingRateLimit: settings.throttling.rateLimit,
+            dataTraceEnabled: false,
+          },
+          accessLogSettings: { destinationArn: self.accessLogGroup.arn, format: ACCESS_LOG_FORMAT },
+        } satisfies aws.apigatewayv2.StageArgs,
+        { dependsOn: routes },
+      ];
+      return new aws.apigatewayv2.Stage(...withTransformAndOpts(self, args.transform?.stage, `${name}-${settings.stage}`, stageArgs, stageOpts));
+    }
+  }
+}
+
+/** One JSON line per connect, message and disconnect: who, which route, what status. No tokens. */
+const ACCESS_LOG_FORMAT = JSON.stringify({
+  requestId: "$context.requestId",
+  connectionId: "$context.connectionId",
+  eventType: "$context.eventType",
+  routeKey: "$context.routeKey",
+  status: "$context.status",
+  sourceIp: "$context.identity.sourceIp",
+  requestTime: "$context.requestTimeEpoch",
+  userId: "$context.authorizer.userId",
+  authorizerError: "$context.authorizer.error",
+  integrationError: "$context.integrationErrorMessage",
+});
+
+function withTransformAndOpts<T extends object>(
+  parent: pulumi.Resource,
+  transform: Transform<T> | undefined,
+  name: string,
+  args: T,
+  opts: pulumi.CustomResourceOptions,
+) {
+  const [resourceName, finalArgs, finalOpts] = childOf(parent)(transform, name, args);
+  return [resourceName, finalArgs, { ...opts, ...finalOpts }] as const;
+}
+
+function normalizeArgs(args: WebSocketApiArgs) {
+  const stage = args.stage ?? DEFAULTS.stage;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(stage)) {
+    throw new TidingsError(`WebSocketApi stage "${stage}" is not a valid stage name: use 1–64 letters, digits, "-" or "_".`);
+  }
+  const connectionTtlHours = args.connectionTtlHours ?? DEFAULTS.connectionTtlHours;
+  if (!Number.isInteger(connectionTtlHours) || connectionTtlHours < 1) {
+    throw new TidingsError(`WebSocketApi connectionTtlHours must be a whole number of hours ≥ 1, got ${connectionTtlHours}.`);
+  }
+  const throttling = args.throttling ?? DEFAULTS.throttling;
+  if (!(throttling.burstLimit > 0) || !(throttling.rateLimit > 0)) {
+    throw new TidingsError(
+      `WebSocketApi throttling needs positive burstLimit and rateLimit, got ${JSON.stringify(throttling)}; leave it out for the defaults.`,
+    );
+  }
+  if (!args.connectionsTable) {
+    throw new TidingsError("WebSocketApi needs connectionsTable: pass a ConnectionsTable (new ConnectionsTable(\"connections\", { kmsKeyArn })).");
+  }
+  return { stage, connectionTtlHours, throttling, logRetentionDays: args.logRetentionDays ?? DEFAULTS.logRetentionDays };
+}
