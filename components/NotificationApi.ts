@@ -1,0 +1,289 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { S3Client } from "@aws-sdk/client-s3";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { NotificationTypeConfig } from "../runtime/config";
+import type { HttpResult } from "../runtime/contracts";
+import { HttpApiEvent, makeHttpApiHandler, makeNotificationService } from "../runtime/notify";
+import { childOf, TidingsError, Transform } from "./common";
+import { InlineFunction, InlineFunctionArgs } from "./InlineFunction";
+
+/** Who may call `POST /notifications`. */
+export type NotificationApiAuth =
+  /** SigV4-signed requests from principals your IAM policies allow `execute-api:Invoke` on the route. */
+  | { type: "iam" }
+  /** A bearer JWT from your identity provider, checked by API Gateway before the function runs. */
+  | { type: "jwt"; issuer: string; audience: string | string[] };
+
+/** A table as the API needs it: name for the handler, ARN for the policy. */
+export interface TableRef {
+  name: pulumi.Input<string>;
+  arn: pulumi.Input<string>;
+}
+
+export interface NotificationApiArgs {
+  /** The EventBridge bus the service puts one event per channel on. */
+  bus: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
+  /** Where users' addresses live (read with GetItem only). */
+  contactsTable: TableRef;
+  /** Users' opt-in/opt-out settings (read with GetItem only). */
+  settingsTable: TableRef;
+  /** The dedupe log: one row per eventId×channel (GetItem, PutItem, UpdateItem). */
+  notificationLogTable: TableRef;
+  /** Where the templates are (`s3:GetObject` on `templates/*` only). */
+  templates: { bucketName: pulumi.Input<string>; arn: pulumi.Input<string> };
+  /** Channels switched on in the stack, in config order. */
+  enabledChannels: string[];
+  /** Declared notification types (`tidings:notificationTypes`). */
+  types: Record<string, NotificationTypeConfig>;
+  /** The stack key: encrypts the logs and lets the function read SSE-KMS templates. */
+  kmsKeyArn: pulumi.Input<string>;
+  /**
+   * Days the function's and the stage's access logs are kept.
+   * @default 14
+   */
+  logRetentionDays?: number;
+  /**
+   * Requests per second (steady) and burst the `$default` stage lets through before answering 429.
+   * @default { rateLimit: 50, burstLimit: 100 }
+   * @example throttling: { rateLimit: 200, burstLimit: 400 }
+   */
+  throttling?: { rateLimit?: number; burstLimit?: number };
+  /**
+   * How producers authenticate.
+   * @default { type: "iam" }
+   * @example auth: { type: "jwt", issuer: "https://auth.example.com", audience: "tidings-producers" }
+   */
+  auth?: NotificationApiAuth;
+  transform?: {
+    api?: Transform<aws.apigatewayv2.ApiArgs>;
+    route?: Transform<aws.apigatewayv2.RouteArgs>;
+    integration?: Transform<aws.apigatewayv2.IntegrationArgs>;
+    stage?: Transform<aws.apigatewayv2.StageArgs>;
+    authorizer?: Transform<aws.apigatewayv2.AuthorizerArgs>;
+    accessLogs?: Transform<aws.cloudwatch.LogGroupArgs>;
+    function?: InlineFunctionArgs<HttpApiEvent, HttpResult>["transform"];
+  };
+}
+
+/**
+ * The producer API: an HTTP API with one route, `POST /notifications`, behind IAM (or JWT) auth,
+ * throttled, with KMS-encrypted access logs. Its function validates the request, resolves each
+ * channel's address and content, records the eventId×channel in the notification log and puts one
+ * event per channel on the bus. Its role reads exactly the contacts and settings tables, the
+ * `templates/*` objects, and writes the log table and the one bus.
+ *
+ * @example
+ * const api = new NotificationApi("producer-api", {
+ *   bus, contactsTable, settingsTable, notificationLogTable, templates,
+ *   enabledChannels: ["websocket", "email"],
+ *   types: { "order.shipped": { defaultOptIn: true } },
+ *   kmsKeyArn: key.arn,
+ * });
+ * export const notificationsEndpoint = api.endpoint;
+ *
+ * @example
+ * // Producers present a JWT from your identity provider instead of signing with SigV4:
+ * new NotificationApi("producer-api", { ...args, auth: { type: "jwt", issuer: "https://auth.example.com", audience: "tidings" } });
+ */
+export class NotificationApi extends pulumi.ComponentResource {
+  readonly api: aws.apigatewayv2.Api;
+  readonly stage: aws.apigatewayv2.Stage;
+  readonly route: aws.apigatewayv2.Route;
+  readonly authorizer?: aws.apigatewayv2.Authorizer;
+  /** The notification service (its `factory` is what the Lambda runs). */
+  readonly function: InlineFunction<HttpApiEvent, HttpResult>;
+  /** `https://<id>.execute-api.<region>.amazonaws.com` */
+  readonly url: pulumi.Output<string>;
+  /** `<url>/notifications`: where producers POST. */
+  readonly endpoint: pulumi.Output<string>;
+
+  constructor(name: string, args: NotificationApiArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("tidings:aws:NotificationApi", name, {}, opts);
+    const withTransform = childOf(this);
+    const parent = this;
+    const auth = normalizeAuth(args.auth);
+    const throttling = normalizeThrottling(args.throttling);
+    const logRetentionDays = args.logRetentionDays ?? 14;
+
+    const fn = createFunction();
+    const api = createApi();
+    const integration = createIntegration();
+    const authorizer = auth.type === "jwt" ? createJwtAuthorizer(auth) : undefined;
+    const route = createRoute();
+    const stage = createStage();
+    allowApiToInvoke();
+
+    this.api = api;
+    this.stage = stage;
+    this.route = route;
+    this.authorizer = authorizer;
+    this.function = fn;
+    this.url = api.apiEndpoint;
+    this.endpoint = pulumi.interpolate`${api.apiEndpoint}/notifications`;
+    this.registerOutputs({ url: this.url, endpoint: this.endpoint });
+
+    function createFunction() {
+      // Only plain values and Outputs are captured by the factory: it is serialized into the Lambda.
+      const tableNames = {
+        contacts: pulumi.output(args.contactsTable.name),
+        settings: pulumi.output(args.settingsTable.name),
+        log: pulumi.output(args.notificationLogTable.name),
+      };
+      const bucketName = pulumi.output(args.templates.bucketName);
+      const busName = pulumi.output(args.bus.name);
+      const enabledChannels = [...args.enabledChannels];
+      const types = JSON.parse(JSON.stringify(args.types)) as Record<string, NotificationTypeConfig>;
+      return new InlineFunction<HttpApiEvent, HttpResult>(
+        `${name}-service`,
+        {
+          description: "Tidings producer API: POST /notifications",
+          factory: () => {
+            const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+            // Local S3 stand-ins have no bucket subdomains on 127.0.0.1: path style when an endpoint is set.
+            const s3 = new S3Client({ forcePathStyle: !!process.env.AWS_ENDPOINT_URL_S3 });
+            const service = makeNotificationService({
+              ddb,
+              s3,
+              events: new EventBridgeClient({}),
+              tables: { contacts: tableNames.contacts.get(), settings: tableNames.settings.get(), log: tableNames.log.get() },
+              templatesBucket: bucketName.get(),
+              busName: busName.get(),
+              enabledChannels,
+              types,
+            });
+            return makeHttpApiHandler(service);
+          },
+          statements: [
+            { Action: ["dynamodb:GetItem"], Resource: [args.contactsTable.arn, args.settingsTable.arn] },
+            { Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
+            { Action: ["s3:GetObject"], Resource: [pulumi.interpolate`${args.templates.arn}/templates/*`] },
+            { Action: ["kms:Decrypt"], Resource: [args.kmsKeyArn] },
+            { Action: ["events:PutEvents"], Resource: [args.bus.arn] },
+          ],
+          kmsKeyArn: args.kmsKeyArn,
+          logRetentionDays,
+          transform: args.transform?.function,
+        },
+        { parent },
+      );
+    }
+
+    function createApi() {
+      return new aws.apigatewayv2.Api(
+        ...withTransform(args.transform?.api, name, {
+          protocolType: "HTTP",
+          description: "Tidings producer API",
+        }),
+      );
+    }
+
+    function createIntegration() {
+      return new aws.apigatewayv2.Integration(
+        ...withTransform(args.transform?.integration, `${name}-service`, {
+          apiId: api.id,
+          integrationType: "AWS_PROXY",
+          integrationMethod: "POST",
+          integrationUri: fn.function.invokeArn,
+          payloadFormatVersion: "2.0",
+        }),
+      );
+    }
+
+    function createJwtAuthorizer(jwt: Extract<NotificationApiAuth, { type: "jwt" }>) {
+      return new aws.apigatewayv2.Authorizer(
+        ...withTransform(args.transform?.authorizer, `${name}-jwt`, {
+          apiId: api.id,
+          authorizerType: "JWT",
+          identitySources: ["$request.header.Authorization"],
+          jwtConfiguration: { issuer: jwt.issuer, audiences: Array.isArray(jwt.audience) ? jwt.audience : [jwt.audience] },
+        }),
+      );
+    }
+
+    function createRoute() {
+      return new aws.apigatewayv2.Route(
+        ...withTransform(args.transform?.route, `${name}-notifications`, {
+          apiId: api.id,
+          routeKey: "POST /notifications",
+          target: pulumi.interpolate`integrations/${integration.id}`,
+          authorizationType: authorizer ? "JWT" : "AWS_IAM",
+          authorizerId: authorizer?.id,
+        }),
+      );
+    }
+
+    function createStage() {
+      const accessLogs = new aws.cloudwatch.LogGroup(
+        ...withTransform(args.transform?.accessLogs, `${name}-access-logs`, {
+          retentionInDays: logRetentionDays,
+          kmsKeyId: args.kmsKeyArn,
+        }),
+      );
+      return new aws.apigatewayv2.Stage(
+        ...withTransform(args.transform?.stage, `${name}-default`, {
+          apiId: api.id,
+          name: "$default",
+          autoDeploy: true,
+          defaultRouteSettings: { throttlingRateLimit: throttling.rateLimit, throttlingBurstLimit: throttling.burstLimit },
+          accessLogSettings: {
+            destinationArn: accessLogs.arn,
+            // Who called and what happened; never the body (it holds personal data).
+            format: JSON.stringify({
+              requestId: "$context.requestId",
+              time: "$context.requestTime",
+              caller: "$context.identity.caller",
+              userArn: "$context.identity.userArn",
+              sourceIp: "$context.identity.sourceIp",
+              route: "$context.routeKey",
+              status: "$context.status",
+              latencyMs: "$context.responseLatency",
+              error: "$context.error.message",
+              authorizerError: "$context.authorizer.error",
+            }),
+          },
+        }),
+      );
+    }
+
+    function allowApiToInvoke() {
+      new aws.lambda.Permission(
+        `${name}-invoke`,
+        {
+          action: "lambda:InvokeFunction",
+          function: fn.function.name,
+          principal: "apigateway.amazonaws.com",
+          sourceArn: pulumi.interpolate`${api.executionArn}/*/POST/notifications`,
+        },
+        { parent: fn },
+      );
+    }
+  }
+}
+
+function normalizeAuth(auth: NotificationApiAuth | undefined): NotificationApiAuth {
+  if (!auth) return { type: "iam" };
+  if (auth.type === "iam") return auth;
+  if (auth.type === "jwt") {
+    const audiences = Array.isArray(auth.audience) ? auth.audience : [auth.audience];
+    if (!auth.issuer || !/^https:\/\//.test(auth.issuer)) {
+      throw new TidingsError(`NotificationApi: auth.issuer must be your identity provider's https:// issuer URL (got "${auth.issuer ?? ""}").`);
+    }
+    if (audiences.length === 0 || audiences.some((a) => typeof a !== "string" || a === "")) {
+      throw new TidingsError("NotificationApi: auth.audience must name the audience (aud claim) producers' tokens carry.");
+    }
+    return auth;
+  }
+  throw new TidingsError(`NotificationApi: auth.type must be "iam" or "jwt" (got "${(auth as { type?: string }).type}").`);
+}
+
+function normalizeThrottling(throttling: NotificationApiArgs["throttling"]) {
+  const rateLimit = throttling?.rateLimit ?? 50;
+  const burstLimit = throttling?.burstLimit ?? 100;
+  if (!(rateLimit > 0) || !(burstLimit >= 1) || !Number.isInteger(burstLimit)) {
+    throw new TidingsError(`NotificationApi: throttling needs rateLimit > 0 and a whole burstLimit ≥ 1 (got ${rateLimit} and ${burstLimit}).`);
+  }
+  return { rateLimit, burstLimit };
+}

@@ -1,0 +1,167 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { CHANNEL_NAME_PATTERN, TYPE_NAME_PATTERN } from "../runtime/config";
+import { parseTemplate, templateKey } from "../runtime/templates";
+import { childOf, TidingsError, Transform } from "./common";
+
+export interface TemplatesBucketArgs {
+  /** The stack's KMS key: objects are encrypted with it (SSE-KMS, with an S3 bucket key). */
+  kmsKeyArn: pulumi.Input<string>;
+  /**
+   * Folder holding `<type>/<channel>.json` templates (`{ "subject"?, "text", "html"? }`, mustache).
+   * Each file becomes the object `templates/<type>/<channel>.json`; every file is checked at preview
+   * time, so a broken template fails `pulumi preview`, not a notification.
+   * @default the repository's `templates/` folder
+   * @example templatesDir: path.join(__dirname, "my-templates")
+   */
+  templatesDir?: string;
+  /**
+   * Let `pulumi destroy` delete the bucket with its objects and their old versions.
+   * @default false
+   */
+  forceDestroy?: boolean;
+  transform?: {
+    bucket?: Transform<aws.s3.BucketArgs>;
+    encryption?: Transform<aws.s3.BucketServerSideEncryptionConfigurationArgs>;
+    publicAccessBlock?: Transform<aws.s3.BucketPublicAccessBlockArgs>;
+    versioning?: Transform<aws.s3.BucketVersioningArgs>;
+    object?: Transform<aws.s3.BucketObjectv2Args>;
+  };
+}
+
+/** One template file found under `templatesDir`. */
+export interface TemplateFile {
+  type: string;
+  channel: string;
+  key: string;
+  file: string;
+  content: string;
+}
+
+/**
+ * The private S3 bucket the notification service reads templates from: SSE-KMS with the stack key,
+ * every kind of public access blocked, versioning on (a bad template edit can be rolled back), and one
+ * object per template file.
+ *
+ * @example
+ * const templates = new TemplatesBucket("templates", { kmsKeyArn: key.arn });
+ *
+ * @example
+ * // Your own templates, one folder per notification type:
+ * new TemplatesBucket("templates", { kmsKeyArn: key.arn, templatesDir: "./notification-templates" });
+ */
+export class TemplatesBucket extends pulumi.ComponentResource {
+  readonly bucket: aws.s3.Bucket;
+  readonly bucketName: pulumi.Output<string>;
+  readonly arn: pulumi.Output<string>;
+  readonly objects: aws.s3.BucketObjectv2[];
+  /** The template files uploaded, by S3 key. */
+  readonly templates: TemplateFile[];
+
+  constructor(name: string, args: TemplatesBucketArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("tidings:aws:TemplatesBucket", name, {}, opts);
+    const withTransform = childOf(this);
+    const templates = readTemplates(args.templatesDir ?? defaultTemplatesDir());
+    const bucket = createBucket();
+    const dependsOn = [createEncryption(), createPublicAccessBlock(), createVersioning()];
+    const objects = templates.map(uploadTemplate);
+
+    this.bucket = bucket;
+    this.bucketName = bucket.bucket;
+    this.arn = bucket.arn;
+    this.objects = objects;
+    this.templates = templates;
+    this.registerOutputs({ bucketName: this.bucketName, arn: this.arn, keys: templates.map((t) => t.key) });
+
+    function createBucket() {
+      return new aws.s3.Bucket(...withTransform(args.transform?.bucket, name, { forceDestroy: args.forceDestroy ?? false }));
+    }
+
+    function createEncryption() {
+      return new aws.s3.BucketServerSideEncryptionConfiguration(
+        ...withTransform(args.transform?.encryption, `${name}-encryption`, {
+          bucket: bucket.id,
+          rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: args.kmsKeyArn }, bucketKeyEnabled: true }],
+        }),
+      );
+    }
+
+    function createPublicAccessBlock() {
+      return new aws.s3.BucketPublicAccessBlock(
+        ...withTransform(args.transform?.publicAccessBlock, `${name}-public-access`, {
+          bucket: bucket.id,
+          blockPublicAcls: true,
+          blockPublicPolicy: true,
+          ignorePublicAcls: true,
+          restrictPublicBuckets: true,
+        }),
+      );
+    }
+
+    function createVersioning() {
+      return new aws.s3.BucketVersioning(
+        ...withTransform(args.transform?.versioning, `${name}-versioning`, {
+          bucket: bucket.id,
+          versioningConfiguration: { status: "Enabled" },
+        }),
+      );
+    }
+
+    function uploadTemplate(template: TemplateFile) {
+      const [objectName, objectArgs, objectOpts] = withTransform(args.transform?.object, `${name}-${template.type}-${template.channel}`, {
+        bucket: bucket.id,
+        key: template.key,
+        content: template.content,
+        contentType: "application/json",
+        serverSideEncryption: "aws:kms",
+        kmsKeyId: args.kmsKeyArn,
+        bucketKeyEnabled: true,
+      });
+      // Written after encryption is configured, so no object is ever stored under the default key.
+      return new aws.s3.BucketObjectv2(objectName, objectArgs, { ...objectOpts, dependsOn });
+    }
+  }
+}
+
+/** The repository's `templates/` folder. */
+export function defaultTemplatesDir(): string {
+  return path.join(__dirname, "..", "templates");
+}
+
+/**
+ * Reads and checks every `<type>/<channel>.json` under `dir`. Throws TidingsError naming each file
+ * that is misplaced or is not a valid template.
+ */
+export function readTemplates(dir: string): TemplateFile[] {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    throw new TidingsError(`TemplatesBucket: templatesDir "${dir}" is not a folder. Point it at a folder of <type>/<channel>.json templates.`);
+  }
+  const templates: TemplateFile[] = [];
+  const problems: string[] = [];
+  for (const type of fs.readdirSync(dir).sort()) {
+    const typeDir = path.join(dir, type);
+    if (!fs.statSync(typeDir).isDirectory()) {
+      problems.push(`${type}: expected only folders named after notification types at the top level`);
+      continue;
+    }
+    if (!TYPE_NAME_PATTERN.test(type)) problems.push(`${type}/: folder name is not a notification type name (${TYPE_NAME_PATTERN})`);
+    for (const file of fs.readdirSync(typeDir).sort()) {
+      const channel = file.replace(/\.json$/, "");
+      if (!file.endsWith(".json") || !CHANNEL_NAME_PATTERN.test(channel)) {
+        problems.push(`${type}/${file}: name templates <channel>.json, e.g. email.json`);
+        continue;
+      }
+      const filePath = path.join(typeDir, file);
+      const content = fs.readFileSync(filePath, "utf8");
+      const checked = parseTemplate(content, `${type}/${file}`);
+      if (!checked.ok) problems.push(checked.problem);
+      else templates.push({ type, channel, key: templateKey(type, channel), file: filePath, content });
+    }
+  }
+  if (problems.length) {
+    throw new TidingsError(`TemplatesBucket: fix these templates in ${dir}:\n  - ${problems.join("\n  - ")}`);
+  }
+  return templates;
+}
