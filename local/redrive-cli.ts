@@ -1,0 +1,161 @@
+/**
+ * `npm run redrive -- <channel> [--local]`: moves a channel's dead-lettered messages back to its queue.
+ *
+ *   AWS:   queue URLs from `pulumi stack output --json` (channels.<name>.queueUrl / deadLetterQueueUrl),
+ *          then an SQS message move task. `--stack <name>` picks the stack; `--outputs <file>` reads a
+ *          saved `pulumi stack output --json` instead of running pulumi.
+ *   local: queue URLs from the running `npm start`'s state file (.tidings-local.json in the repo root,
+ *          or `--state <file>`), then receive → send → delete against the local SQS.
+ */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { redrive, type ChannelQueues, type RedriveResult } from "../runtime/redrive";
+
+export const LOCAL_STATE_FILE = path.join(__dirname, "..", ".tidings-local.json");
+
+const USAGE = "usage: npm run redrive -- <channel> [--local] [--state <file>] [--stack <name>] [--outputs <file>]";
+
+export interface RedriveCliArgs {
+  channel: string;
+  local: boolean;
+  stack?: string;
+  outputsFile?: string;
+  stateFile?: string;
+}
+
+/** Parses the CLI arguments; throws with the usage line for anything it does not understand. */
+export function parseRedriveArgs(argv: string[]): RedriveCliArgs {
+  const positional: string[] = [];
+  const args: Partial<RedriveCliArgs> = { local: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      const next = argv[++i];
+      if (next === undefined || next.startsWith("--")) throw new Error(`${arg} needs a value.\n${USAGE}`);
+      return next;
+    };
+    if (arg === "--local") args.local = true;
+    else if (arg === "--stack") args.stack = value();
+    else if (arg === "--outputs") args.outputsFile = value();
+    else if (arg === "--state") args.stateFile = value();
+    else if (arg === "--help" || arg === "-h") throw new Error(USAGE);
+    else if (arg.startsWith("-")) throw new Error(`Unknown option ${arg}.\n${USAGE}`);
+    else positional.push(arg);
+  }
+  if (positional.length !== 1) throw new Error(`Give exactly one channel name (e.g. email).\n${USAGE}`);
+  if (args.local && (args.stack || args.outputsFile)) throw new Error(`--local reads the local state file; --stack and --outputs are for AWS.\n${USAGE}`);
+  return { ...args, channel: positional[0] } as RedriveCliArgs;
+}
+
+/** The channel's queues from stack outputs or local state (both hold `channels.<name>`). */
+export function channelQueuesFrom(source: unknown, channel: string, where: string): ChannelQueues {
+  const channels = (source as { channels?: Record<string, Partial<ChannelQueues>> })?.channels;
+  if (!channels || typeof channels !== "object") throw new Error(`${where} has no "channels" entry.`);
+  const queues = channels[channel];
+  if (!queues) {
+    const known = Object.keys(channels);
+    throw new Error(`No channel "${channel}" in ${where}; channels there: ${known.length ? known.join(", ") : "none"}.`);
+  }
+  if (!queues.queueUrl || !queues.deadLetterQueueUrl) {
+    throw new Error(`Channel "${channel}" in ${where} lacks queueUrl or deadLetterQueueUrl.`);
+  }
+  return {
+    queueUrl: queues.queueUrl,
+    deadLetterQueueUrl: queues.deadLetterQueueUrl,
+    queueArn: queues.queueArn,
+    deadLetterQueueArn: queues.deadLetterQueueArn,
+  };
+}
+
+function readJson(file: string, missing: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new Error(missing);
+    throw error;
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`${file} is not valid JSON.`);
+  }
+}
+
+function stackOutputs(stack: string | undefined): unknown {
+  const args = ["stack", "output", "--json", ...(stack ? ["--stack", stack] : [])];
+  let text: string;
+  try {
+    text = execFileSync("pulumi", args, { cwd: path.join(__dirname, ".."), encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException & { stderr?: string };
+    if (e.code === "ENOENT") {
+      throw new Error("The pulumi CLI is not on PATH: install it, or save `pulumi stack output --json` to a file and pass --outputs <file>, or use --local.");
+    }
+    throw new Error(`pulumi ${args.join(" ")} failed: ${(e.stderr ?? e.message).trim()}`);
+  }
+  return JSON.parse(text);
+}
+
+/** Runs the command; returns the process exit code. */
+export async function runRedriveCli(argv: string[], print: (line: string) => void = console.log): Promise<number> {
+  let args: RedriveCliArgs;
+  try {
+    args = parseRedriveArgs(argv);
+  } catch (error) {
+    print((error as Error).message);
+    return 2;
+  }
+  let sqs: SQSClient | undefined;
+  let restoreDns: (() => void) | undefined;
+  try {
+    let queues: ChannelQueues;
+    if (args.local) {
+      const stateFile = args.stateFile ?? LOCAL_STATE_FILE;
+      const state = readJson(stateFile, `No local Tidings state at ${stateFile}: start the local mode with \`npm start\` first.`) as {
+        aws?: { sqs?: string };
+        region?: string;
+      };
+      queues = channelQueuesFrom(state, args.channel, stateFile);
+      // Local queue URLs name sqs.<region>.localhost: resolve that to loopback in this process.
+      const { interceptLocalhostDns } = await import("fauxqs");
+      restoreDns = interceptLocalhostDns();
+      const endpoint = state.aws?.sqs ?? new URL(queues.queueUrl).origin;
+      const region = /sqs\.([a-z0-9-]+)\./.exec(queues.queueUrl)?.[1] ?? "us-east-1";
+      sqs = new SQSClient({ endpoint, region, credentials: { accessKeyId: "local", secretAccessKey: "local" } });
+    } else {
+      const outputs = args.outputsFile ? readJson(args.outputsFile, `No outputs file at ${args.outputsFile}.`) : stackOutputs(args.stack);
+      queues = channelQueuesFrom(outputs, args.channel, args.outputsFile ?? "the stack outputs");
+      sqs = new SQSClient({});
+    }
+    const result = await redrive(sqs, queues, { method: args.local ? "copy" : "auto" });
+    print(describeResult(args.channel, queues, result));
+    return result.method === "copy" && result.failed.length > 0 ? 1 : 0;
+  } catch (error) {
+    print(`redrive ${args.channel}: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  } finally {
+    sqs?.destroy();
+    restoreDns?.();
+  }
+}
+
+function describeResult(channel: string, queues: ChannelQueues, result: RedriveResult): string {
+  if (result.method === "move-task") {
+    const about = result.approximateNumberOfMessagesToMove === undefined ? "" : ` (about ${result.approximateNumberOfMessagesToMove} messages, ${result.status})`;
+    return [
+      `Started an SQS message move task for "${channel}"${about}: ${queues.deadLetterQueueUrl} → ${queues.queueUrl}.`,
+      `Task handle: ${result.taskHandle}`,
+      `Follow it with: aws sqs list-message-move-tasks --source-arn ${result.sourceArn}`,
+    ].join("\n");
+  }
+  const lines = [`Moved ${result.moved} message(s) of "${channel}" from ${queues.deadLetterQueueUrl} back to ${queues.queueUrl}.`];
+  for (const f of result.failed) lines.push(`  not moved: ${f.messageId}: ${f.reason}`);
+  return lines.join("\n");
+}
+
+if (require.main === module) {
+  runRedriveCli(process.argv.slice(2)).then((code) => process.exit(code));
+}

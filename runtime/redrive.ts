@@ -1,0 +1,162 @@
+/**
+ * Redrive: move a channel's dead-lettered messages back to its source queue, once its cause is fixed.
+ * In AWS this is an SQS message move task (StartMessageMoveTask, DLQ → source queue). Local SQS
+ * (fauxqs) has no move tasks, so there, or wherever the call is unsupported, the messages are copied one
+ * by one: receive from the DLQ, send the same body and attributes to the queue, delete from the DLQ.
+ * No Pulumi import: the CLI (local/redrive-cli.ts) and the tests use it directly.
+ */
+import {
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ListMessageMoveTasksCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  StartMessageMoveTaskCommand,
+  type Message,
+  type MessageAttributeValue,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+
+/** A channel's queue pair, as in the stack output `channels.<name>` or the local state file. */
+export interface ChannelQueues {
+  queueUrl: string;
+  deadLetterQueueUrl: string;
+  /** Looked up with GetQueueAttributes when absent. */
+  queueArn?: string;
+  deadLetterQueueArn?: string;
+}
+
+export interface RedriveOptions {
+  /**
+   * "move-task": SQS StartMessageMoveTask (AWS). "copy": receive/send/delete. "auto": copy for a local
+   * endpoint (localhost / 127.0.0.1 queue URLs), else a move task, falling back to copy when SQS answers
+   * that move tasks are unsupported.
+   * @default "auto"
+   */
+  method?: "auto" | "move-task" | "copy";
+  /** "auto" only: whether SQS is a local server without move tasks. @default guessed from the DLQ URL */
+  local?: boolean;
+  /** Move task only: messages per second; SQS picks a rate when absent. */
+  maxMessagesPerSecond?: number;
+  /** Copy only: how long a received DLQ message stays hidden while it is being copied. @default 30 */
+  visibilityTimeoutSeconds?: number;
+}
+
+export type RedriveResult =
+  | { method: "move-task"; taskHandle: string; sourceArn: string; destinationArn: string; status?: string; approximateNumberOfMessagesToMove?: number }
+  | { method: "copy"; moved: number; failed: { messageId: string; reason: string }[] };
+
+/** Moves the DLQ's messages back to the source queue; see RedriveOptions for how. */
+export async function redrive(sqs: SQSClient, queues: ChannelQueues, options: RedriveOptions = {}): Promise<RedriveResult> {
+  const method = options.method ?? "auto";
+  if (!queues.queueUrl || !queues.deadLetterQueueUrl) {
+    throw new Error("redrive needs both queueUrl and deadLetterQueueUrl for the channel.");
+  }
+  if (method === "copy" || (method === "auto" && (options.local ?? isLocalQueueUrl(queues.deadLetterQueueUrl)))) {
+    return copyMessages(sqs, queues, options);
+  }
+  try {
+    return await startMoveTask(sqs, queues, options);
+  } catch (error) {
+    if (method === "auto" && isUnsupported(error)) return copyMessages(sqs, queues, options);
+    throw error;
+  }
+}
+
+async function startMoveTask(sqs: SQSClient, queues: ChannelQueues, options: RedriveOptions): Promise<RedriveResult> {
+  const sourceArn = queues.deadLetterQueueArn ?? (await queueArnOf(sqs, queues.deadLetterQueueUrl));
+  const destinationArn = queues.queueArn ?? (await queueArnOf(sqs, queues.queueUrl));
+  const started = await sqs.send(
+    new StartMessageMoveTaskCommand({
+      SourceArn: sourceArn,
+      DestinationArn: destinationArn,
+      MaxNumberOfMessagesPerSecond: options.maxMessagesPerSecond,
+    }),
+  );
+  const result: RedriveResult = { method: "move-task", taskHandle: started.TaskHandle ?? "", sourceArn, destinationArn };
+  try {
+    // Best effort: the task's first status says how many messages it is about to move.
+    const listed = await sqs.send(new ListMessageMoveTasksCommand({ SourceArn: sourceArn, MaxResults: 1 }));
+    const task = listed.Results?.[0];
+    if (task) {
+      result.status = task.Status;
+      result.approximateNumberOfMessagesToMove = task.ApproximateNumberOfMessagesToMove;
+    }
+  } catch {
+    // The task has started; its status is a nicety.
+  }
+  return result;
+}
+
+async function copyMessages(sqs: SQSClient, queues: ChannelQueues, options: RedriveOptions): Promise<RedriveResult> {
+  let moved = 0;
+  const failed: { messageId: string; reason: string }[] = [];
+  const skip = new Set<string>();
+  for (;;) {
+    const out = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queues.deadLetterQueueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        VisibilityTimeout: options.visibilityTimeoutSeconds ?? 30,
+        MessageAttributeNames: ["All"],
+        MessageSystemAttributeNames: ["All"],
+      }),
+    );
+    // A message that failed to copy stays hidden for the visibility timeout, so it cannot loop here.
+    const messages = (out.Messages ?? []).filter((m) => !skip.has(m.MessageId ?? ""));
+    if (messages.length === 0) break;
+    for (const message of messages) {
+      try {
+        await sqs.send(new SendMessageCommand({ QueueUrl: queues.queueUrl, ...copyOf(message) }));
+      } catch (error) {
+        skip.add(message.MessageId ?? "");
+        failed.push({ messageId: message.MessageId ?? "?", reason: error instanceof Error ? error.message : String(error) });
+        continue;
+      }
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: queues.deadLetterQueueUrl, ReceiptHandle: message.ReceiptHandle }));
+      moved++;
+    }
+  }
+  return { method: "copy", moved, failed };
+}
+
+/** Body, attributes and (for FIFO queues) group of a received message, ready to send again. */
+function copyOf(message: Message): Pick<SendMessageCommand["input"], "MessageBody" | "MessageAttributes" | "MessageGroupId" | "MessageDeduplicationId" | "MessageSystemAttributes"> {
+  const attributes: Record<string, MessageAttributeValue> = {};
+  for (const [name, value] of Object.entries(message.MessageAttributes ?? {})) {
+    // SQS rejects the (reserved, always empty) list fields on send.
+    attributes[name] = { DataType: value.DataType, StringValue: value.StringValue, BinaryValue: value.BinaryValue };
+  }
+  const trace = message.Attributes?.AWSTraceHeader;
+  return {
+    MessageBody: message.Body ?? "",
+    MessageAttributes: Object.keys(attributes).length > 0 ? attributes : undefined,
+    MessageGroupId: message.Attributes?.MessageGroupId,
+    MessageDeduplicationId: message.Attributes?.MessageDeduplicationId,
+    MessageSystemAttributes: trace ? { AWSTraceHeader: { DataType: "String", StringValue: trace } } : undefined,
+  };
+}
+
+async function queueArnOf(sqs: SQSClient, queueUrl: string): Promise<string> {
+  const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }));
+  const arn = out.Attributes?.QueueArn;
+  if (!arn) throw new Error(`SQS did not return the ARN of ${queueUrl}.`);
+  return arn;
+}
+
+/** Queue URLs of the local SQS server name localhost (sqs.<region>.localhost) or a loopback address. */
+export function isLocalQueueUrl(queueUrl: string): boolean {
+  try {
+    const host = new URL(queueUrl).hostname;
+    return host === "localhost" || host.endsWith(".localhost") || host === "127.0.0.1" || host === "[::1]";
+  } catch {
+    return false;
+  }
+}
+
+function isUnsupported(error: unknown): boolean {
+  const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const text = `${e?.name ?? ""} ${e?.message ?? ""}`;
+  return /UnsupportedOperation|UnknownOperation|InvalidAction|not (?:supported|implemented)/i.test(text) || e?.$metadata?.httpStatusCode === 501;
+}
