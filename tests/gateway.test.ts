@@ -8,58 +8,13 @@ import {
 } from "@aws-sdk/client-apigatewaymanagementapi";
 import { AuthResult, startWebSocketGateway, WebSocketGateway } from "../local/gateway";
 import type { WebSocketEvent } from "../runtime/contracts";
+import { frames, openSocket, until } from "./helpers/sockets";
 
 const allow = (userId: string, methodArn = "*"): AuthResult => ({
   principalId: userId,
   policyDocument: { Version: "2012-10-17", Statement: [{ Action: "execute-api:Invoke", Effect: "Allow", Resource: methodArn }] },
   context: { userId },
 });
-
-/** Opens a socket; resolves once open, or rejects with the HTTP status of a refused upgrade. */
-export function openSocket(url: string, headers?: Record<string, string>): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers });
-    ws.once("open", () => resolve(ws));
-    ws.once("unexpected-response", (_req, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })));
-    ws.once("error", reject);
-  });
-}
-
-/** Collects text frames so a test can wait for the next one. */
-export function frames(ws: WebSocket) {
-  const queue: string[] = [];
-  const waiting: ((frame: string) => void)[] = [];
-  ws.on("message", (data) => {
-    const frame = data.toString();
-    const waiter = waiting.shift();
-    if (waiter) waiter(frame);
-    else queue.push(frame);
-  });
-  return {
-    next(timeoutMs = 2000): Promise<string> {
-      const queued = queue.shift();
-      if (queued !== undefined) return Promise.resolve(queued);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("no frame within " + timeoutMs + " ms")), timeoutMs);
-        waiting.push((frame) => {
-          clearTimeout(timer);
-          resolve(frame);
-        });
-      });
-    },
-    get queued() {
-      return queue.length;
-    },
-  };
-}
-
-async function until(condition: () => boolean, timeoutMs = 2000) {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe("local WebSocket gateway", () => {
   let gateway: WebSocketGateway;

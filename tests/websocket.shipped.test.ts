@@ -1,0 +1,283 @@
+/**
+ * The code `pulumi up` would ship for the WebSocketApi, run for real: each InlineFunction's factory is
+ * serialized and loaded, its handlers wired into the local gateway, with dynalite for the connections
+ * table and the Secrets Manager stand-in holding the signing key under the mocked secret ARN.
+ */
+import { expect } from "chai";
+import * as pulumi from "@pulumi/pulumi";
+import WebSocket from "ws";
+import { SignJWT, UnsecuredJWT } from "jose";
+import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { settle, useMocks, valueOf } from "./helpers/mocks";
+import { loadShipped, ShippedModule } from "./helpers/shipped";
+import { frames, openSocket, until, upgradeStatus } from "./helpers/sockets";
+import { ConnectionsTable } from "../components/ConnectionsTable";
+import { EncryptionKey } from "../components/EncryptionKey";
+import { WebSocketApi, WebSocketFunctionName } from "../components/WebSocketApi";
+import { LocalAws, startLocalAws } from "../local/aws";
+import { startWebSocketGateway, WebSocketGateway } from "../local/gateway";
+import { LocalSecretsManager, startSecretsManager } from "../local/secretsManager";
+import { signDevToken } from "../local/tokens";
+import type { ChannelDelivery } from "../runtime/contracts";
+import { makeWebSocketProvider, NO_OPEN_CONNECTION } from "../runtime/providers/websocket";
+
+const SECRET = "shipped-test-signing-secret-9f8e7d6c5b4a39281706";
+const ISSUER = "tidings-test";
+const AUDIENCE = "tidings-clients";
+const TTL_HOURS = 3;
+
+describe("WebSocketApi shipped code against the local gateway", function () {
+  this.timeout(60_000);
+  let aws: LocalAws;
+  let secrets: LocalSecretsManager;
+  let gateway: WebSocketGateway;
+  let ddb: DynamoDBDocumentClient;
+  let mgmt: ApiGatewayManagementApiClient;
+  let tableName: string;
+  const shipped = {} as Record<WebSocketFunctionName, ShippedModule<any, any>>;
+  const sockets: WebSocket[] = [];
+  const savedEnv = { ...process.env };
+  /** Simulates API Gateway losing a `$disconnect` (it is best effort), leaving a stale row behind. */
+  let dropDisconnects = false;
+
+  before(async () => {
+    aws = await startLocalAws();
+    aws.applyEnv();
+    secrets = await startSecretsManager();
+    Object.assign(process.env, secrets.env);
+    // The gateway must exist before the handlers load (they read its endpoint from the env), so its
+    // routes call whatever `shipped` holds at the time of the event.
+    gateway = await startWebSocketGateway({
+      stage: "dev",
+      authorize: (event) => shipped.authorizer.handler(event),
+      routes: {
+        $connect: (event) => shipped.connect.handler(event),
+        $disconnect: async (event) => (dropDisconnects ? undefined : shipped.disconnect.handler(event)),
+        $default: (event) => shipped.default.handler(event),
+        sendmessage: (event) => shipped.sendmessage.handler(event),
+      },
+      onError: (route, error) => console.error(`route ${route} failed:`, error),
+    });
+    process.env.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI = gateway.managementEndpoint;
+
+    useMocks();
+    const key = new EncryptionKey("tidings");
+    const table = new ConnectionsTable("connections", { kmsKeyArn: key.arn });
+    const ws = new WebSocketApi("ws", {
+      connectionsTable: table,
+      kmsKeyArn: key.arn,
+      tokenSigningSecret: pulumi.secret(SECRET),
+      auth: { issuer: ISSUER, audience: AUDIENCE },
+      connectionTtlHours: TTL_HOURS,
+    });
+    await settle();
+    tableName = await valueOf(table.name);
+    await aws.createTables({ connections: tableName });
+    secrets.put(await valueOf(ws.secret.arn), SECRET);
+    for (const [name, fn] of Object.entries(ws.functions) as [WebSocketFunctionName, any][]) {
+      shipped[name] = await loadShipped(fn);
+    }
+
+    ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+    mgmt = new ApiGatewayManagementApiClient({ endpoint: gateway.managementEndpoint });
+  });
+
+  after(async () => {
+    for (const socket of sockets) socket.terminate();
+    await gateway?.stop();
+    ddb?.destroy();
+    mgmt?.destroy();
+    await secrets?.stop();
+    await aws?.stop();
+    process.env = savedEnv;
+  });
+
+  const token = (userId: string, overrides: { secret?: string; issuer?: string; audience?: string; expiresIn?: string | number } = {}) =>
+    signDevToken({ secret: overrides.secret ?? SECRET, userId, issuer: overrides.issuer ?? ISSUER, audience: overrides.audience ?? AUDIENCE, expiresIn: overrides.expiresIn });
+  const urlWith = (jwt: string) => `${gateway.url}/?token=${encodeURIComponent(jwt)}`;
+  const connectAs = async (userId: string) => {
+    const socket = await openSocket(urlWith(await token(userId)));
+    sockets.push(socket);
+    return { socket, inbox: frames(socket) };
+  };
+  const rows = async () => ((await ddb.send(new ScanCommand({ TableName: tableName }))).Items ?? []) as Record<string, any>[];
+  const rowsOf = async (userId: string) => (await rows()).filter((r) => r.userId === userId);
+  const key = () => new TextEncoder().encode(SECRET);
+
+  it("ships no copy of the signing secret in any function", () => {
+    for (const [name, module] of Object.entries(shipped)) expect(module.text, name).not.to.include(SECRET);
+  });
+
+  it("connects with a valid token and stores userId, sourceIp, connectedAt and ttl", async () => {
+    const before = Math.floor(Date.now() / 1000);
+    await connectAs("alice");
+    const [row] = await rowsOf("alice");
+    expect(row).to.exist;
+    expect(gateway.connections()).to.include(row.connectionId);
+    expect(row.sourceIp).to.equal("127.0.0.1");
+    expect(Date.parse(row.connectedAt)).to.be.closeTo(Date.now(), 5000);
+    expect(row.ttl).to.be.within(before + TTL_HOURS * 3600, before + TTL_HOURS * 3600 + 5);
+  });
+
+  it("refuses bad tokens at $connect and stores nothing for them", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const refused: Record<string, Promise<number>> = {
+      "forged signature": token("mallory", { secret: "another-secret-of-at-least-32-characters!!" }).then((t) => upgradeStatus(urlWith(t))),
+      expired: token("mallory", { expiresIn: now - 60 }).then((t) => upgradeStatus(urlWith(t))),
+      "wrong issuer": token("mallory", { issuer: "someone-else" }).then((t) => upgradeStatus(urlWith(t))),
+      "wrong audience": token("mallory", { audience: "another-app" }).then((t) => upgradeStatus(urlWith(t))),
+      "alg none": upgradeStatus(urlWith(new UnsecuredJWT({}).setSubject("mallory").setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime("1h").encode())),
+      "HS512 with the right key": new SignJWT({})
+        .setProtectedHeader({ alg: "HS512" })
+        .setSubject("mallory").setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime("1h")
+        .sign(key())
+        .then((t) => upgradeStatus(urlWith(t))),
+      "missing sub": new SignJWT({})
+        .setProtectedHeader({ alg: "HS256" })
+        .setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime("1h")
+        .sign(key())
+        .then((t) => upgradeStatus(urlWith(t))),
+      "missing token": upgradeStatus(gateway.url),
+      "empty token": upgradeStatus(`${gateway.url}/?token=`),
+      "garbage token": upgradeStatus(urlWith("not.a.jwt")),
+      "token in a header": token("mallory").then((t) => upgradeStatus(gateway.url, { Authorization: `Bearer ${t}`, token: t })),
+    };
+    for (const [what, status] of Object.entries(refused)) expect(await status, what).to.equal(403);
+    expect(await rowsOf("mallory")).to.deep.equal([]);
+    expect((await rows()).every((r) => typeof r.userId === "string" && r.userId !== "mallory")).to.equal(true);
+  });
+
+  it("reads the signing key from Secrets Manager once per cold start", async () => {
+    await connectAs("carol");
+    expect(secrets.calls).to.equal(1);
+  });
+
+  it("answers unknown actions and non-JSON with an error frame and keeps the socket usable", async () => {
+    const { socket, inbox } = await connectAs("dave");
+    socket.send(JSON.stringify({ action: "dance" }));
+    expect(await inbox.nextJson()).to.deep.equal({
+      type: "error",
+      error: "unknown_action",
+      message: 'Unknown action "dance". Known actions: sendmessage',
+    });
+    socket.send("hello there");
+    expect(await inbox.nextJson()).to.include({ type: "error", error: "invalid_json" });
+    socket.send(JSON.stringify({ hello: 1 }));
+    expect(await inbox.nextJson()).to.include({ type: "error", error: "missing_action" });
+
+    expect(socket.readyState).to.equal(WebSocket.OPEN);
+    socket.send(JSON.stringify({ action: "sendmessage", message: "still here" }));
+    expect(await inbox.nextJson()).to.deep.equal({ type: "message", from: "dave", message: "still here" });
+  });
+
+  it("broadcasts sendmessage to every connection, and answers an invalid message only to the sender", async () => {
+    const erin = await connectAs("erin");
+    const frank = await connectAs("frank");
+    erin.socket.send(JSON.stringify({ action: "sendmessage", message: "hi all" }));
+    const expected = { type: "message", from: "erin", message: "hi all" };
+    expect(await erin.inbox.nextJson()).to.deep.equal(expected);
+    expect(await frank.inbox.nextJson()).to.deep.equal(expected);
+
+    erin.socket.send(JSON.stringify({ action: "sendmessage" }));
+    expect(await erin.inbox.nextJson()).to.include({ type: "error", error: "invalid_message" });
+    erin.socket.send(JSON.stringify({ action: "sendmessage", message: "x".repeat(32 * 1024 + 1) }));
+    expect(await erin.inbox.nextJson()).to.include({ type: "error", error: "invalid_message" });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(frank.inbox.queued).to.equal(0);
+  });
+
+  it("deletes the row when the socket closes", async () => {
+    const { socket } = await connectAs("gina");
+    const [row] = await rowsOf("gina");
+    socket.close();
+    await until(async () => (await rowsOf("gina")).length === 0, 3000, "gina's row deleted");
+    expect(gateway.connections()).not.to.include(row.connectionId);
+  });
+
+  describe("websocket provider (makeUserDelivery)", () => {
+    const delivery = (userId: string, extra: Partial<ChannelDelivery> = {}): ChannelDelivery => ({
+      eventId: `evt-${userId}-${Math.random().toString(36).slice(2, 8)}`,
+      userId,
+      type: "order.shipped",
+      channel: "websocket",
+      kind: "actionable",
+      content: { text: "Your order has shipped" },
+      callback: "https://shop.example.com/orders/42",
+      address: {},
+      createdAt: new Date().toISOString(),
+      ...extra,
+    });
+    const provider = () => makeWebSocketProvider({ ddb, mgmt, connectionsTable: tableName, concurrency: 2 });
+
+    it("reaches both sockets of user A and none of user B", async () => {
+      const a1 = await connectAs("userA");
+      const a2 = await connectAs("userA");
+      const b = await connectAs("userB");
+      const sent = delivery("userA");
+      expect(await provider().send(sent)).to.deep.equal({ outcome: "sent" });
+      const frame = { type: "notification", id: sent.eventId, message: "Your order has shipped", callback: "https://shop.example.com/orders/42" };
+      expect(await a1.inbox.nextJson()).to.deep.equal(frame);
+      expect(await a2.inbox.nextJson()).to.deep.equal(frame);
+
+      const progress = delivery("userA", { kind: "feedback", callback: undefined, content: { text: "Exporting…" }, progress: 40 });
+      expect((await provider().send(progress)).outcome).to.equal("sent");
+      expect(await a1.inbox.nextJson()).to.deep.equal({ type: "feedback", id: progress.eventId, message: "Exporting…", progress: 40 });
+      expect(await a2.inbox.nextJson()).to.deep.equal({ type: "feedback", id: progress.eventId, message: "Exporting…", progress: 40 });
+
+      await new Promise((r) => setTimeout(r, 100));
+      expect(b.inbox.queued).to.equal(0);
+    });
+
+    it("removes the row of a closed socket on its 410 and still delivers to the live one", async () => {
+      const live = await connectAs("userC");
+      const openBefore = gateway.connections();
+      const closing = await connectAs("userC");
+      const closedId = gateway.connections().find((id) => !openBefore.includes(id))!;
+      expect(await rowsOf("userC")).to.have.length(2);
+
+      dropDisconnects = true;
+      closing.socket.close();
+      await until(() => !gateway.connections().includes(closedId), 3000, "socket closed at the gateway");
+      dropDisconnects = false;
+      expect(await rowsOf("userC")).to.have.length(2);
+
+      expect((await provider().send(delivery("userC"))).outcome).to.equal("sent");
+      const remaining = await rowsOf("userC");
+      expect(remaining).to.have.length(1);
+      expect(remaining[0].connectionId).not.to.equal(closedId);
+      expect((await live.inbox.nextJson()).type).to.equal("notification");
+    });
+
+    it("is permanent with 'user has no open connection' when only stale or expired rows remain", async () => {
+      const now = Math.floor(Date.now() / 1000);
+      await ddb.send(new PutCommand({ TableName: tableName, Item: { connectionId: "gone+id/1=", userId: "userD", ttl: now + 3600 } }));
+      await ddb.send(new PutCommand({ TableName: tableName, Item: { connectionId: "expired+id/2=", userId: "userD", ttl: now - 10 } }));
+      expect(await provider().send(delivery("userD"))).to.deep.equal({ outcome: "permanent", reason: NO_OPEN_CONNECTION });
+      // The 410 removed the stale row; the expired one was never posted to and waits for DynamoDB TTL.
+      expect((await ddb.send(new GetCommand({ TableName: tableName, Key: { connectionId: "gone+id/1=" } }))).Item).to.equal(undefined);
+      expect((await ddb.send(new GetCommand({ TableName: tableName, Key: { connectionId: "expired+id/2=" } }))).Item).to.exist;
+
+      expect(await provider().send(delivery("nobody-at-all"))).to.deep.equal({ outcome: "permanent", reason: NO_OPEN_CONNECTION });
+    });
+
+    it("is retryable when every post fails for another reason than 410", async () => {
+      await connectAs("userE");
+      const unreachable = new ApiGatewayManagementApiClient({ endpoint: "http://127.0.0.1:9", maxAttempts: 1 });
+      try {
+        const result = await makeWebSocketProvider({ ddb, mgmt: unreachable, connectionsTable: tableName }).send(delivery("userE"));
+        expect(result.outcome).to.equal("retryable");
+        expect((result as { reason: string }).reason).to.match(/^every post failed: /);
+        expect(await rowsOf("userE")).to.have.length(1);
+      } finally {
+        unreachable.destroy();
+      }
+    });
+
+    it("refuses an actionable delivery without a callback as permanent", async () => {
+      const result = await provider().send(delivery("userA", { callback: undefined }));
+      expect(result).to.deep.equal({ outcome: "permanent", reason: "actionable delivery without a callback" });
+    });
+  });
+});
