@@ -1,0 +1,340 @@
+/**
+ * Runs the worker code `pulumi up` would ship (serialized factories) against local servers: fauxqs
+ * queues with the channel's redrive settings, dynalite tables, aws-ses-v2-local, and the SNS and Slack
+ * sinks. A small poller plays the Lambda event source mapping: receive, invoke, delete what succeeded,
+ * make reported failures visible again.
+ */
+import { expect } from "chai";
+import { randomUUID } from "node:crypto";
+import * as aws from "@pulumi/aws";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  ChangeMessageVisibilityCommand,
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import { EncryptionKey } from "../components/EncryptionKey";
+import { NotificationChannel } from "../components/NotificationChannel";
+import { NotificationLogTable } from "../components/NotificationLogTable";
+import { PolitenessTable } from "../components/PolitenessTable";
+import { sesProvider, slackWebhookProvider, snsSmsProvider } from "../components/providers";
+import { LocalAws, startLocalAws } from "../local/aws";
+import { SlackSink, SnsSink, startSlackSink, startSnsSink } from "../local/sinks";
+import { redrivePolicy } from "../runtime/channelQueues";
+import type { ChannelDelivery, SqsBatchResponse, SqsEvent } from "../runtime/contracts";
+import { makeNotificationLog, NotificationLog } from "../runtime/notificationLog";
+import { makeChannelWorker } from "../runtime/worker";
+import { loadShipped } from "./helpers/shipped";
+import { MockedResource, settle, useMocks } from "./helpers/mocks";
+
+type Handler = (event: SqsEvent) => Promise<SqsBatchResponse>;
+
+interface LiveChannel {
+  channel: NotificationChannel;
+  queueUrl: string;
+  handler: Handler;
+}
+
+const SENDER = "notify@tidings.example";
+
+function deliveryEvent(channel: string, detail: Partial<ChannelDelivery> & { userId: string }): { eventId: string; body: string } {
+  const eventId = detail.eventId ?? `evt-${randomUUID()}`;
+  const full: ChannelDelivery = {
+    eventId,
+    type: "order.shipped",
+    channel,
+    kind: "actionable",
+    content: { subject: "Shipped", text: `Order for ${detail.userId} shipped` },
+    callback: "https://shop.example.com/orders/42",
+    address: {},
+    createdAt: new Date().toISOString(),
+    ...detail,
+  };
+  const body = JSON.stringify({ version: "0", id: randomUUID(), source: "tidings", "detail-type": `notification.${channel}`, time: full.createdAt, detail: full });
+  return { eventId, body };
+}
+
+/** Decision lines the shipped worker prints while `fn` runs (and keeps them off the test output). */
+async function decisionsDuring<T>(fn: () => Promise<T>): Promise<{ result: T; decisions: any[] }> {
+  const original = console.log;
+  const decisions: any[] = [];
+  console.log = (line?: unknown) => {
+    try {
+      decisions.push(JSON.parse(String(line)));
+    } catch {
+      original(line);
+    }
+  };
+  try {
+    return { result: await fn(), decisions };
+  } finally {
+    console.log = original;
+  }
+}
+
+describe("channel workers as shipped (local AWS)", function () {
+  this.timeout(60_000);
+  let localAws: LocalAws;
+  let snsSink: SnsSink;
+  let slackSink: SlackSink;
+  let sqs: SQSClient;
+  let ddb: DynamoDBDocumentClient;
+  let log: NotificationLog;
+  let resources: MockedResource[];
+  let politenessTableName: string;
+  const live: Record<string, LiveChannel> = {};
+
+  before(async () => {
+    localAws = await startLocalAws();
+    localAws.applyEnv();
+    snsSink = await startSnsSink();
+    slackSink = await startSlackSink();
+    // SMS and push go to the SNS sink (fauxqs has no phone numbers or platform endpoints).
+    process.env.AWS_ENDPOINT_URL_SNS = snsSink.endpoint;
+    sqs = new SQSClient({});
+    ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+
+    resources = useMocks();
+    const key = new EncryptionKey("tidings");
+    const bus = new aws.cloudwatch.EventBus("bus", {});
+    const logTable = new NotificationLogTable("log", { kmsKeyArn: key.arn });
+    const politenessTable = new PolitenessTable("politeness", { kmsKeyArn: key.arn });
+    const common = { bus, notificationLogTable: logTable, politenessTable, kmsKeyArn: key.arn, alertsTopicArn: "arn:aws:sns:us-east-1:000000000000:alerts" };
+    const localSlack = slackWebhookProvider({ allowedHosts: ["127.0.0.1"] });
+    const channels = {
+      email: new NotificationChannel("email", { ...common, channel: "email", provider: sesProvider({ from: SENDER, identityArn: "arn:aws:ses:us-east-1:000000000000:identity/tidings.example" }) }),
+      sms: new NotificationChannel("sms", { ...common, channel: "sms", provider: snsSmsProvider({ senderId: "Tidings" }) }),
+      slack: new NotificationChannel("slack", { ...common, channel: "slack", provider: localSlack, perUser: { limit: 10, windowSeconds: 3 } }),
+      alerts: new NotificationChannel("alerts", { ...common, channel: "alerts", provider: localSlack, fallback: snsSmsProvider(), failoverAfter: 2 }),
+    };
+    for (let i = 0; i < 300 && resources.filter((r) => r.type === "aws:lambda/function:Function").length < 4; i++) await settle();
+
+    const physical = (name: string, type: string) => resources.find((r) => r.name === name && r.type === type)!.state.name as string;
+    await localAws.createTables({
+      notificationLog: physical("log", "aws:dynamodb/table:Table"),
+      politeness: physical("politeness", "aws:dynamodb/table:Table"),
+    });
+    log = makeNotificationLog({ ddb, table: physical("log", "aws:dynamodb/table:Table") });
+    politenessTableName = physical("politeness", "aws:dynamodb/table:Table");
+
+    for (const [name, channel] of Object.entries(channels)) {
+      // The same queues the component declares, under the names the mocks gave them, with its redrive policy.
+      const dlq = await sqs.send(new CreateQueueCommand({ QueueName: physical(`${name}-dlq`, "aws:sqs/queue:Queue") }));
+      const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
+      const queue = await sqs.send(
+        new CreateQueueCommand({
+          QueueName: physical(`${name}-queue`, "aws:sqs/queue:Queue"),
+          Attributes: { RedrivePolicy: redrivePolicy(dlqArn, channel.settings), VisibilityTimeout: String(channel.settings.visibilityTimeoutSeconds) },
+        }),
+      );
+      const shipped = await loadShipped(channel.worker);
+      live[name] = { channel, queueUrl: queue.QueueUrl!, handler: shipped.handler };
+    }
+  });
+
+  after(async () => {
+    sqs?.destroy();
+    ddb?.destroy();
+    await Promise.all([snsSink?.stop(), slackSink?.stop(), localAws?.stop()]);
+  });
+
+  async function enqueue(name: string, body: string): Promise<void> {
+    await sqs.send(new SendMessageCommand({ QueueUrl: live[name].queueUrl, MessageBody: body }));
+  }
+
+  /**
+   * One poll of the event source mapping: receive up to 10, invoke the shipped handler, delete the
+   * acknowledged ones and make the reported failures visible again at once.
+   */
+  async function pollOnce(name: string): Promise<{ received: number; response: SqsBatchResponse; decisions: any[] }> {
+    const { queueUrl, handler } = live[name];
+    const batch = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageSystemAttributeNames: ["ApproximateReceiveCount"] }),
+    );
+    const messages = batch.Messages ?? [];
+    if (messages.length === 0) return { received: 0, response: { batchItemFailures: [] }, decisions: [] };
+    const event: SqsEvent = {
+      Records: messages.map((m) => ({
+        messageId: m.MessageId!,
+        receiptHandle: m.ReceiptHandle,
+        body: m.Body!,
+        attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount },
+      })),
+    };
+    const { result: response, decisions } = await decisionsDuring(() => handler(event));
+    const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+    for (const m of messages) {
+      if (failed.has(m.MessageId!)) {
+        await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 }));
+      } else {
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
+      }
+    }
+    return { received: messages.length, response, decisions };
+  }
+
+  async function storedMailsTo(address: string): Promise<any[]> {
+    const store = (await (await fetch(`${localAws.endpoints.ses}/store`)).json()) as { emails: any[] };
+    return store.emails.filter((m) => m.destination.to.includes(address));
+  }
+
+  it("delivers e-mail once through SES, logs it sent, and a redelivered copy sends nothing new", async () => {
+    const to = `ada-${Date.now()}@example.com`;
+    const { eventId, body } = deliveryEvent("email", { userId: "ada", channel: "email", address: { email: to } });
+    await enqueue("email", body);
+    const first = await pollOnce("email");
+    expect(first.response.batchItemFailures).to.deep.equal([]);
+    expect(first.decisions.map((d) => d.outcome)).to.deep.equal(["sent"]);
+    const mails = await storedMailsTo(to);
+    expect(mails).to.have.length(1);
+    expect(mails[0]).to.include({ from: SENDER, subject: "Shipped" });
+    expect(await log.get(eventId, "email")).to.include({ status: "sent", provider: "ses", providerMessageId: mails[0].messageId, attempts: 1, userId: "ada" });
+
+    await enqueue("email", body);
+    const again = await pollOnce("email");
+    expect(again.decisions.map((d) => d.outcome)).to.deep.equal(["duplicate"]);
+    expect(await storedMailsTo(to)).to.have.length(1);
+  });
+
+  it("delivers SMS through SNS with its sender id; an invalid number ends `error` without a batch failure", async () => {
+    const before = snsSink.received.length;
+    const ok = deliveryEvent("sms", { userId: "bob", channel: "sms", address: { phone: "+15555550123" } });
+    const bad = deliveryEvent("sms", { userId: "bob", channel: "sms", address: { phone: "555-0123" } });
+    await enqueue("sms", ok.body);
+    await enqueue("sms", bad.body);
+    let failures = 0;
+    for (let round = 0; round < 3; round++) failures += (await pollOnce("sms")).response.batchItemFailures.length;
+    expect(failures).to.equal(0);
+    const sent = snsSink.received.slice(before);
+    expect(sent).to.have.length(1);
+    expect(sent[0]).to.deep.include({ phoneNumber: "+15555550123", attributes: { "AWS.SNS.SMS.SMSType": "Transactional", "AWS.SNS.SMS.SenderID": "Tidings" } });
+    expect(await log.get(ok.eventId, "sms")).to.include({ status: "sent", provider: "sns-sms", providerMessageId: sent[0].messageId });
+    const failed = await log.get(bad.eventId, "sms");
+    expect(failed).to.include({ status: "error", provider: "sns-sms", attempts: 1 });
+    expect(failed!.reason).to.contain("InvalidParameterException");
+  });
+
+  it("retries a Slack post that failed retryably twice, and ends `sent` with exactly one post", async () => {
+    const webhookUrl = slackSink.webhookUrl();
+    const { eventId, body } = deliveryEvent("slack", { userId: "cy", channel: "slack", address: { webhookUrl } });
+    slackSink.failNext(2, 503);
+    await enqueue("slack", body);
+    const outcomes: string[] = [];
+    for (let round = 0; round < 5 && outcomes.at(-1) !== "sent"; round++) {
+      const poll = await pollOnce("slack");
+      outcomes.push(...poll.decisions.map((d) => d.outcome));
+      if (poll.decisions[0]?.outcome === "retry") expect(poll.response.batchItemFailures).to.have.length(1);
+    }
+    expect(outcomes).to.deep.equal(["retry", "retry", "sent"]);
+    expect(slackSink.received.filter((p) => webhookUrl.endsWith(p.path))).to.have.length(1);
+    expect(await log.get(eventId, "slack")).to.include({ status: "sent", provider: "slack-webhook", attempts: 3 });
+    expect(JSON.stringify(await log.get(eventId, "slack"))).not.to.contain(webhookUrl);
+    // Three receives, one politeness token: a retry does not count against the user again.
+    const counters = await ddb.send(
+      new QueryCommand({ TableName: politenessTableName, KeyConditionExpression: "counterKey = :k", ExpressionAttributeValues: { ":k": "slack#cy" } }),
+    );
+    expect(counters.Items!.map((i) => i.count)).to.deep.equal([1]);
+  });
+
+  it("fails over to the fallback provider after failoverAfter retryable failures of the primary", async () => {
+    const webhookUrl = slackSink.webhookUrl();
+    const { eventId, body } = deliveryEvent("alerts", { userId: "dee", channel: "alerts", address: { webhookUrl, phone: "+15555550199" } });
+    slackSink.failNext(2, 500);
+    await enqueue("alerts", body);
+    const providers: string[] = [];
+    for (let round = 0; round < 5 && !providers.includes("sns-sms"); round++) {
+      providers.push(...(await pollOnce("alerts")).decisions.map((d) => `${d.provider}:${d.outcome}`.replace(/:sent$/, "")));
+    }
+    expect(providers).to.deep.equal(["slack-webhook:retry", "slack-webhook:retry", "sns-sms"]);
+    expect(snsSink.received.filter((m) => m.phoneNumber === "+15555550199")).to.have.length(1);
+    expect(await log.get(eventId, "alerts")).to.include({ status: "sent", provider: "sns-sms", attempts: 3 });
+  });
+
+  it("delays the 11th message of a user in one politeness window, then delivers it", async () => {
+    // Start right after a window boundary, so all eleven fall into one 3-second window.
+    const windowMs = 3000;
+    await new Promise((r) => setTimeout(r, windowMs - (Date.now() % windowMs) + 50));
+    const webhookUrl = slackSink.webhookUrl();
+    const events = Array.from({ length: 11 }, () => deliveryEvent("slack", { userId: "eve", channel: "slack", address: { webhookUrl } }));
+    for (const e of events) await enqueue("slack", e.body);
+    const decisions: any[] = [];
+    while (decisions.length < 11) {
+      const poll = await pollOnce("slack");
+      if (poll.received === 0) break;
+      expect(poll.response.batchItemFailures).to.deep.equal([]);
+      decisions.push(...poll.decisions);
+    }
+    const posts = () => slackSink.received.filter((p) => webhookUrl.endsWith(p.path)).length;
+    expect(decisions.filter((d) => d.outcome === "sent")).to.have.length(10);
+    const delayed = decisions.filter((d) => d.outcome === "delayed");
+    expect(delayed).to.have.length(1);
+    expect(delayed[0].delaySeconds).to.be.within(1, 3);
+    expect(posts()).to.equal(10);
+    expect(await log.get(delayed[0].eventId, "slack")).to.include({ status: "pending", attempts: 0 });
+
+    // The re-queued copy is invisible until its delay is over, then goes out in the next window.
+    expect((await pollOnce("slack")).received).to.equal(0);
+    await new Promise((r) => setTimeout(r, delayed[0].delaySeconds * 1000 + 200));
+    const later = await pollOnce("slack");
+    expect(later.decisions.map((d) => `${d.eventId}:${d.outcome}`)).to.deep.equal([`${delayed[0].eventId}:sent`]);
+    expect(posts()).to.equal(11);
+  });
+
+  it("reports a poison record in batchItemFailures while the others of its batch are delivered", async () => {
+    const webhookUrl = slackSink.webhookUrl();
+    const good = [1, 2].map(() => deliveryEvent("slack", { userId: "fay", channel: "slack", address: { webhookUrl } }));
+    const wrongChannel = deliveryEvent("email", { userId: "fay", channel: "email", address: { email: "fay@example.com" } });
+    const event: SqsEvent = {
+      Records: [
+        { messageId: "m-good-1", body: good[0].body, attributes: { ApproximateReceiveCount: "1" } },
+        { messageId: "m-poison", body: "{not json", attributes: { ApproximateReceiveCount: "1" } },
+        { messageId: "m-wrong-channel", body: wrongChannel.body, attributes: { ApproximateReceiveCount: "1" } },
+        { messageId: "m-good-2", body: good[1].body, attributes: { ApproximateReceiveCount: "1" } },
+      ],
+    };
+    const { result, decisions } = await decisionsDuring(() => live.slack.handler(event));
+    expect(result.batchItemFailures).to.deep.equal([{ itemIdentifier: "m-poison" }, { itemIdentifier: "m-wrong-channel" }]);
+    expect(decisions).to.have.length(4);
+    expect(decisions.find((d) => d.messageId === "m-poison")).to.include({ outcome: "invalid", reason: "body is not JSON" });
+    expect(decisions.find((d) => d.messageId === "m-wrong-channel").reason).to.contain('detail-type must be "notification.slack"');
+    for (const g of good) expect(await log.get(g.eventId, "slack")).to.include({ status: "sent" });
+    expect(slackSink.received.filter((p) => webhookUrl.endsWith(p.path))).to.have.length(2);
+  });
+
+  it("a poison message ends in the channel's DLQ after maxReceiveCount receives", async () => {
+    await enqueue("sms", "{not json");
+    for (let round = 0; round < live.sms.channel.settings.maxReceiveCount + 1; round++) await pollOnce("sms");
+    const dlqName = resources.find((r) => r.name === "sms-dlq" && r.type === "aws:sqs/queue:Queue")!.state.name;
+    const dlqUrl = live.sms.queueUrl.replace(/[^/]+$/, dlqName);
+    const moved = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    expect((moved.Messages ?? []).map((m) => m.Body)).to.deep.equal(["{not json"]);
+  });
+
+  it("paces sends with the per-instance token bucket (ratePerSecond)", async () => {
+    const sentAt: number[] = [];
+    const worker = makeChannelWorker({
+      channel: "paced",
+      primary: { name: "clock", send: async () => (sentAt.push(Date.now()), { outcome: "sent" }) },
+      log,
+      requeue: async () => {},
+      ratePerSecond: 5,
+      logger: () => {},
+    });
+    const records = Array.from({ length: 7 }, (_, i) => ({
+      messageId: `p-${i}`,
+      body: deliveryEvent("paced", { userId: "gus", channel: "paced" }).body,
+      attributes: { ApproximateReceiveCount: "1" },
+    }));
+    const response = await worker({ Records: records });
+    expect(response.batchItemFailures).to.deep.equal([]);
+    sentAt.sort((a, b) => a - b);
+    // A bucket of 5 lets five go at once; the 6th and 7th wait 200 ms each.
+    expect(sentAt[4] - sentAt[0]).to.be.below(150);
+    expect(sentAt[6] - sentAt[0]).to.be.within(350, 700);
+  });
+});
