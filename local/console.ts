@@ -1,0 +1,131 @@
+/**
+ * Readable console lines for `npm start`: each decision the handlers log (runtime/log.ts) becomes one
+ * line telling where a notification is on its path (accepted → queued → sent / retried / dead-lettered /
+ * skipped), coloured when the output is a terminal and plain otherwise.
+ *
+ * @example
+ * const logger = makeConsoleLogger();            // a DecisionLogger for the handlers
+ * logger({ component: "worker", outcome: "sent", eventId: "e1", userId: "alice", channel: "email", provider: "ses" });
+ * // 10:15:02  sent           email      alice         e1  via ses
+ */
+import { styleText } from "node:util";
+import type { Decision, DecisionLogger } from "../runtime/log";
+
+type Tone = "good" | "info" | "warn" | "bad" | "quiet";
+
+/** Where one (component, outcome) puts the notification on its path, and how it reads. */
+interface Stage {
+  label: string;
+  tone: Tone;
+}
+
+const STAGES: Record<string, Record<string, Stage>> = {
+  notify: {
+    queued: { label: "accepted", tone: "info" },
+    skipped: { label: "skipped", tone: "quiet" },
+    duplicate: { label: "skipped", tone: "quiet" },
+    no_address: { label: "skipped", tone: "warn" },
+    invalid_address: { label: "skipped", tone: "warn" },
+    rejected: { label: "rejected", tone: "bad" },
+    unrenderable: { label: "rejected", tone: "bad" },
+    put_failed: { label: "not queued", tone: "bad" },
+    error: { label: "error", tone: "bad" },
+  },
+  eventbridge: {
+    queued: { label: "queued", tone: "info" },
+    retried: { label: "retried", tone: "warn" },
+    "dead-lettered": { label: "dead-lettered", tone: "bad" },
+    unmatched: { label: "unrouted", tone: "warn" },
+  },
+  worker: {
+    sent: { label: "sent", tone: "good" },
+    retry: { label: "retried", tone: "warn" },
+    delayed: { label: "delayed", tone: "warn" },
+    duplicate: { label: "skipped", tone: "quiet" },
+    failed: { label: "failed", tone: "bad" },
+    invalid: { label: "invalid", tone: "bad" },
+    "dead-lettered": { label: "dead-lettered", tone: "bad" },
+    error: { label: "error", tone: "bad" },
+  },
+};
+
+const TONE_STYLES: Record<Tone, Parameters<typeof styleText>[0]> = {
+  good: ["green", "bold"],
+  info: "cyan",
+  warn: "yellow",
+  bad: ["red", "bold"],
+  quiet: "gray",
+};
+
+/** Fields shown in the fixed columns; everything else worth reading goes after them. */
+const COLUMN_FIELDS = ["time", "component", "outcome", "eventId", "userId", "channel"];
+const DETAIL_FIELDS = ["provider", "reason", "rule", "attempts", "receiveCount", "delaySeconds", "providerMessageId", "connectionId", "routeKey"];
+
+export interface ConsoleLoggerOptions {
+  /** @default process.stdout */
+  stream?: { write(text: string): unknown; isTTY?: boolean };
+  /** @default stream.isTTY, and never when NO_COLOR is set */
+  color?: boolean;
+  /** Clock for the time column. @default () => new Date() */
+  now?: () => Date;
+}
+
+/** A DecisionLogger writing one readable line per decision. */
+export function makeConsoleLogger(options: ConsoleLoggerOptions = {}): DecisionLogger {
+  const stream = options.stream ?? process.stdout;
+  const color = options.color ?? (!!stream.isTTY && !process.env.NO_COLOR);
+  const now = options.now ?? (() => new Date());
+  return (decision) => {
+    stream.write(formatDecision(decision, { color, time: now() }) + "\n");
+  };
+}
+
+/** One line for a decision: time, stage, channel, user, event id, then the details worth reading. */
+export function formatDecision(decision: Decision, options: { color?: boolean; time?: Date } = {}): string {
+  const paint = (style: Parameters<typeof styleText>[0], text: string) => (options.color ? styleText(style, text) : text);
+  const stage = stageOf(decision);
+  const time = (options.time ?? (typeof decision.time === "string" ? new Date(decision.time) : new Date())).toTimeString().slice(0, 8);
+  const columns = [
+    paint("gray", time),
+    paint(TONE_STYLES[stage.tone], stage.label.padEnd(13)),
+    (decision.channel ?? "-").padEnd(9),
+    (decision.userId ?? "-").padEnd(12),
+    paint("gray", decision.eventId ?? "-"),
+  ];
+  const details: string[] = [];
+  if (decision.provider) details.push(`via ${decision.provider}`);
+  for (const field of DETAIL_FIELDS) {
+    const value = decision[field];
+    if (field === "provider" || value === undefined || value === null || value === "") continue;
+    details.push(field === "reason" ? `(${String(value)})` : `${field}=${String(value)}`);
+  }
+  for (const [field, value] of Object.entries(decision)) {
+    if (COLUMN_FIELDS.includes(field) || DETAIL_FIELDS.includes(field) || value === undefined || typeof value === "object") continue;
+    details.push(`${field}=${String(value)}`);
+  }
+  return [...columns, details.join(" ")].join("  ").trimEnd();
+}
+
+/**
+ * The same line for a JSON decision line as logDecision writes it (for piping a Lambda's log through);
+ * a line that is not a decision comes back unchanged.
+ */
+export function formatLogLine(line: string, options: { color?: boolean } = {}): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return line;
+  }
+  const decision = parsed as Partial<Decision>;
+  if (typeof parsed !== "object" || parsed === null || typeof decision.component !== "string" || typeof decision.outcome !== "string") return line;
+  return formatDecision(decision as Decision, options);
+}
+
+function stageOf(decision: Decision): Stage {
+  const known = STAGES[decision.component]?.[decision.outcome];
+  if (known) return known;
+  // Components without a path stage (WebSocket connects, authorizer…) read as "<component> <outcome>".
+  const bad = /error|fail|deny|refused|rejected/i.test(decision.outcome);
+  return { label: `${decision.component.replace(/^websocket-/, "ws ")} ${decision.outcome}`, tone: bad ? "bad" : "quiet" };
+}
