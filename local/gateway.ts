@@ -238,9 +238,10 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
       open.get(connectionId)?.socket.terminate();
     },
     async stop() {
+      // Let every close event fire and its $disconnect handler finish before the servers go.
+      const closed = [...open.values()].map(({ socket }) => new Promise((resolve) => socket.once("close", resolve)));
       for (const connection of open.values()) connection.socket.terminate();
-      // Let the close events fire and their $disconnect handlers finish before the servers go.
-      await new Promise((r) => setImmediate(r));
+      await Promise.all(closed);
       await Promise.allSettled([...pending]);
       wss.close();
       await new Promise<void>((resolve) => {

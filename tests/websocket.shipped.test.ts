@@ -22,6 +22,8 @@ import { LocalSecretsManager, startSecretsManager } from "../local/secretsManage
 import { signDevToken } from "../local/tokens";
 import type { ChannelDelivery } from "../runtime/contracts";
 import { makeWebSocketProvider, NO_OPEN_CONNECTION } from "../runtime/providers/websocket";
+import { makeSecretKeyLoader, makeTokenVerifier, makeWebSocketAuthorizer } from "../runtime/authorizer";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 
 const SECRET = "shipped-test-signing-secret-9f8e7d6c5b4a39281706";
 const ISSUER = "tidings-test";
@@ -279,5 +281,44 @@ describe("WebSocketApi shipped code against the local gateway", function () {
       const result = await provider().send(delivery("userA", { callback: undefined }));
       expect(result).to.deep.equal({ outcome: "permanent", reason: "actionable delivery without a callback" });
     });
+  });
+});
+
+describe("token verifier with the key in Secrets Manager", () => {
+  let secrets: LocalSecretsManager;
+  let client: SecretsManagerClient;
+  before(async () => {
+    secrets = await startSecretsManager();
+    client = new SecretsManagerClient({ endpoint: secrets.endpoint, region: "us-east-1", credentials: { accessKeyId: "l", secretAccessKey: "l" } });
+  });
+  after(async () => {
+    client.destroy();
+    await secrets.stop();
+  });
+
+  it("reports a missing secret as a refusal, without caching the failure, then loads the key once", async () => {
+    const arn = "arn:aws:secretsmanager:us-east-1:000000000000:secret:signing-AbCdEf";
+    const verify = makeTokenVerifier({ getKey: makeSecretKeyLoader({ secrets: client, secretId: arn }), issuer: ISSUER, audience: AUDIENCE });
+    const jwt = await signDevToken({ secret: SECRET, userId: "hana", issuer: ISSUER, audience: AUDIENCE });
+    expect(await verify(jwt)).to.deep.equal({ ok: false, reason: "signing key unavailable: ResourceNotFoundException" });
+    secrets.put(arn, SECRET);
+    expect(await verify(jwt)).to.deep.equal({ ok: true, userId: "hana" });
+    expect(await verify(jwt)).to.deep.equal({ ok: true, userId: "hana" });
+    expect(secrets.calls).to.equal(2);
+  });
+
+  it("denies, never throws, when the verifier itself fails", async () => {
+    const decisions: Record<string, unknown>[] = [];
+    const authorize = makeWebSocketAuthorizer({
+      verify: async () => {
+        throw new Error("bug");
+      },
+      logger: (d) => decisions.push(d),
+    });
+    const result = await authorize({ requestContext: { connectionId: "c1", routeKey: "$connect" }, queryStringParameters: { token: "t" }, methodArn: "arn:x" });
+    expect(result.policyDocument.Statement).to.deep.equal([{ Action: "execute-api:Invoke", Effect: "Deny", Resource: "arn:x" }]);
+    expect(result.context).to.equal(undefined);
+    expect(decisions).to.deep.equal([{ component: "websocket-authorizer", outcome: "deny", reason: "verifier failed", connectionId: "c1" }]);
+    expect(JSON.stringify(decisions)).not.to.include('"t"');
   });
 });
