@@ -68,23 +68,19 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
   const context = { enabledChannels: deps.enabledChannels, types: deps.types };
 
   /** Content for one channel: the literal message, or the template rendered with data. */
-  async function contentFor(request: NotificationRequest, channel: string): Promise<{ ok: true; content: RenderedContent } | { ok: false; problems: Problem[] }> {
+  async function contentFor(
+    request: NotificationRequest,
+    channel: string,
+  ): Promise<{ ok: true; content: RenderedContent } | { ok: false; missingTemplate?: string; missingVariables?: string[] }> {
     if (request.message !== undefined) return { ok: true, content: contentFromMessage(request.message) };
     const name = request.template ?? request.type;
     const loaded = await templates.load(name, channel);
     if (!loaded.ok) {
       if (loaded.reason === "invalid") throw new Error(loaded.problem); // ours to fix, not the producer's: 500
-      const field = request.template ? "template" : "type";
-      return { ok: false, problems: [{ field, problem: `no template for ${request.template ? "template" : "type"} ${name} on channel ${channel} (${templateKey(name, channel)})` }] };
+      return { ok: false, missingTemplate: `no template for ${request.template ? "template" : "type"} ${name} on channel ${channel} (${templateKey(name, channel)})` };
     }
     const rendered = renderTemplate(loaded.template, request.data ?? {});
-    if (!rendered.ok) {
-      return {
-        ok: false,
-        problems: rendered.missing.map((variable) => ({ field: `data.${variable}`, problem: `is missing: template ${name} on channel ${channel} uses it` })),
-      };
-    }
-    return { ok: true, content: rendered.content };
+    return rendered.ok ? { ok: true, content: rendered.content } : { ok: false, missingVariables: rendered.missing };
   }
 
   const serve: NotificationService = async (rawBody) => {
@@ -105,6 +101,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
     const [userSettings, contact] = await Promise.all([settings.get(userId), contacts.get(userId)]);
     const plans: Plan[] = [];
     const contentProblems: Problem[] = [];
+    const missingVariables = new Map<string, string[]>(); // variable → channels whose template uses it
     for (const channel of channels) {
       if (!isOptedIn(userSettings, type, channel, typeConfig)) {
         plans.push({ channel, action: "opted-out" });
@@ -117,7 +114,8 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       }
       const content = await contentFor(request, channel);
       if (!content.ok) {
-        contentProblems.push(...content.problems);
+        if (content.missingTemplate) contentProblems.push({ field: request.template ? "template" : "type", problem: content.missingTemplate });
+        for (const variable of content.missingVariables ?? []) missingVariables.set(variable, [...(missingVariables.get(variable) ?? []), channel]);
         continue;
       }
       const delivery: ChannelDelivery = {
@@ -139,9 +137,12 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       plans.push({ channel, action: "deliver", delivery });
     }
 
+    for (const [variable, usedBy] of missingVariables) {
+      contentProblems.push({ field: `data.${variable}`, problem: `is missing: the ${request.template ?? type} template uses it on ${usedBy.join(", ")}` });
+    }
     if (contentProblems.length) {
       log({ component: "notify", outcome: "unrenderable", eventId, userId, reason: contentProblems.map((p) => `${p.field}: ${p.problem}`).join("; ") });
-      return respond(422, { error: "cannot render the notification", eventId, problems: dedupe(contentProblems) });
+      return respond(422, { error: "cannot render the notification", eventId, problems: contentProblems });
     }
     const unreachable = plans.filter((p): p is Extract<Plan, { action: "no-address" }> => p.action === "no-address");
     if (plans.length > 0 && unreachable.length === plans.length) {
@@ -238,16 +239,6 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
 function describeError(error: unknown): string {
   const e = error as { name?: string; message?: string } | undefined;
   return `${e?.name ?? "Error"}: ${e?.message ?? String(error)}`.slice(0, 500);
-}
-
-function dedupe(problems: Problem[]): Problem[] {
-  const seen = new Set<string>();
-  return problems.filter((p) => {
-    const key = `${p.field}\u0000${p.problem}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }
 
 /** The API Gateway HTTP API (payload format 2.0) event, as much of it as the service reads. */

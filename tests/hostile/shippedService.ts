@@ -1,0 +1,129 @@
+/**
+ * The producer API's shipped code against local servers: builds NotificationApi and TemplatesBucket
+ * under Pulumi mocks with the dev stack config, creates the tables and the bucket (with the component's
+ * template files) under the mocked names in dynalite and fauxqs, starts the local event bus, and loads
+ * the serialized function. Used by the shipped-code test and the hostile-input test.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as aws from "@pulumi/aws";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
+import YAML from "yaml";
+import { ContactsTable } from "../../components/ContactsTable";
+import { NotificationApi } from "../../components/NotificationApi";
+import { NotificationLogTable } from "../../components/NotificationLogTable";
+import { SettingsTable } from "../../components/SettingsTable";
+import { TemplatesBucket } from "../../components/TemplatesBucket";
+import { LocalEventBus, startEventBus } from "../../local/eventBridge";
+import { LocalAws, startLocalAws } from "../../local/aws";
+import { enabledChannels, parseTidingsConfig, TidingsConfig } from "../../runtime/config";
+import type { HttpResult } from "../../runtime/contracts";
+import type { HttpApiEvent } from "../../runtime/notify";
+import { settle, useMocks, valueOf } from "../helpers/mocks";
+import { loadShipped } from "../helpers/shipped";
+
+export interface ShippedService {
+  aws: LocalAws;
+  bus: LocalEventBus;
+  config: TidingsConfig;
+  names: { contacts: string; settings: string; log: string; bucket: string; bus: string };
+  ddb: DynamoDBDocumentClient;
+  s3: S3Client;
+  /** The handler Lambda would run. */
+  handler: (event: HttpApiEvent) => Promise<HttpResult>;
+  /** POSTs a body the way API Gateway hands it over; parses the JSON answer. */
+  post(body: string | object | undefined, options?: { base64?: boolean }): Promise<{ status: number; body: any; headers: Record<string, string> }>;
+  putContact(item: Record<string, unknown>): Promise<void>;
+  putSettings(item: Record<string, unknown>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function devConfig(): TidingsConfig {
+  const doc = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.dev.yaml"), "utf8"));
+  const raw = Object.fromEntries(
+    Object.entries(doc.config as Record<string, unknown>)
+      .filter(([key]) => key.startsWith("tidings:"))
+      .map(([key, value]) => [key.slice("tidings:".length), value]),
+  );
+  return parseTidingsConfig(raw);
+}
+
+export async function startShippedService(): Promise<ShippedService> {
+  const localAws = await startLocalAws();
+  localAws.applyEnv();
+  const bus = await startEventBus();
+  process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = bus.endpoint;
+
+  const config = devConfig();
+  useMocks();
+  const kmsKeyArn = "arn:aws:kms:us-east-1:000000000000:key/local";
+  const eventBus = new aws.cloudwatch.EventBus("notifications", {});
+  const contactsTable = new ContactsTable("contacts", { kmsKeyArn });
+  const settingsTable = new SettingsTable("settings", { kmsKeyArn });
+  const notificationLogTable = new NotificationLogTable("notification-log", { kmsKeyArn });
+  const templates = new TemplatesBucket("templates", { kmsKeyArn });
+  const api = new NotificationApi("producer-api", {
+    bus: eventBus,
+    contactsTable,
+    settingsTable,
+    notificationLogTable,
+    templates,
+    enabledChannels: enabledChannels(config),
+    types: config.notificationTypes,
+    kmsKeyArn,
+  });
+  await settle();
+  const names = {
+    contacts: await valueOf(contactsTable.name),
+    settings: await valueOf(settingsTable.name),
+    log: await valueOf(notificationLogTable.name),
+    bucket: await valueOf(templates.bucketName),
+    bus: await valueOf(eventBus.name),
+  };
+
+  await localAws.createTables({ contacts: names.contacts, settings: names.settings, notificationLog: names.log });
+  const s3 = new S3Client({ forcePathStyle: true });
+  await s3.send(new CreateBucketCommand({ Bucket: names.bucket }));
+  for (const template of templates.templates) {
+    await s3.send(new PutObjectCommand({ Bucket: names.bucket, Key: template.key, Body: template.content, ContentType: "application/json" }));
+  }
+  const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+
+  const shipped = await loadShipped<HttpApiEvent, HttpResult>(api.function);
+  const handler = shipped.handler;
+
+  return {
+    aws: localAws,
+    bus,
+    config,
+    names,
+    ddb,
+    s3,
+    handler,
+    async post(body, options = {}) {
+      const text = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
+      const event: HttpApiEvent = {
+        body: text === undefined ? undefined : options.base64 ? Buffer.from(text, "utf8").toString("base64") : text,
+        isBase64Encoded: !!options.base64,
+        headers: { "content-type": "application/json" },
+        requestContext: { http: { method: "POST", path: "/notifications" } },
+      };
+      const result = await handler(event);
+      return { status: result.statusCode, body: result.body ? JSON.parse(result.body) : undefined, headers: result.headers ?? {} };
+    },
+    async putContact(item) {
+      await ddb.send(new PutCommand({ TableName: names.contacts, Item: item }));
+    },
+    async putSettings(item) {
+      await ddb.send(new PutCommand({ TableName: names.settings, Item: item }));
+    },
+    async stop() {
+      ddb.destroy();
+      s3.destroy();
+      await bus.stop();
+      await localAws.stop();
+    },
+  };
+}

@@ -1,0 +1,364 @@
+/**
+ * The producer API as `pulumi up` would ship it (serialized InlineFunction), against dynalite, fauxqs S3
+ * and the local EventBridge bus: what it puts on the bus, what it logs, and what it refuses.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { expect } from "chai";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import type { ChannelDelivery, LogEntry } from "../runtime/contracts";
+import { makeNotificationLog } from "../runtime/notificationLog";
+import { makeHttpApiHandler, makeNotificationService } from "../runtime/notify";
+import { ShippedService, startShippedService } from "./hostile/shippedService";
+
+const SLACK_URL = "https://hooks.slack.com/services/T0001/B0001/secretsecret123";
+const ORDER = { orderId: "A-1001", carrier: "UPS", trackingUrl: "https://track.example.com/A-1001?x=1&y=2" };
+
+describe("notification service (shipped code, local servers)", function () {
+  this.timeout(60_000);
+  let service: ShippedService;
+  let serial = 0;
+  const newUser = () => `user-${Date.now()}-${serial++}`;
+  const newEventId = () => `evt-${Date.now()}-${serial++}`;
+
+  // The shipped code logs its decisions on stdout; keep the test report readable.
+  const consoleLog = console.log;
+  before(async () => {
+    console.log = () => {};
+    service = await startShippedService();
+  });
+  after(async () => {
+    console.log = consoleLog;
+    await service?.stop();
+  });
+
+  async function fullContact(userId: string) {
+    await service.putContact({
+      userId,
+      email: "ada@example.com",
+      phone: "+14155550123",
+      external_channels: { slack: { webhookUrl: SLACK_URL } },
+    });
+  }
+  const logRow = (eventId: string, channel: string) =>
+    makeNotificationLog({ ddb: service.ddb, table: service.names.log }).get(eventId, channel) as Promise<LogEntry | undefined>;
+  const eventsFor = (eventId: string) => service.bus.received.filter((e) => (e.detail as any).eventId === eventId);
+
+  /** Runs `work` and returns the console lines it printed (the decision log). */
+  async function captureLog<T>(work: () => Promise<T>): Promise<{ result: T; lines: string[] }> {
+    const lines: string[] = [];
+    const original = console.log;
+    console.log = (...args: unknown[]) => void lines.push(args.map(String).join(" "));
+    try {
+      return { result: await work(), lines };
+    } finally {
+      console.log = original;
+    }
+  }
+
+  it("puts exactly one event per enabled channel of the type on the bus and logs each as pending", async () => {
+    const userId = newUser();
+    await fullContact(userId);
+    const eventId = newEventId();
+    const { result: answer, lines } = await captureLog(() => service.post({ eventId, userId, type: "order.shipped", data: ORDER, callback: "https://shop.example.com/orders/A-1001" }));
+
+    expect(answer.status).to.equal(202);
+    expect(answer.headers["content-type"]).to.match(/^application\/json/);
+    // push is disabled in Pulumi.dev.yaml: the type allows it, the stack does not run it.
+    expect(answer.body).to.deep.equal({ eventId, channels: { websocket: "queued", email: "queued", sms: "queued", slack: "queued" } });
+
+    const events = eventsFor(eventId);
+    expect(events.map((e) => e["detail-type"]).sort()).to.deep.equal(["notification.email", "notification.slack", "notification.sms", "notification.websocket"]);
+    for (const event of events) expect(event.source).to.equal("tidings");
+    const detail = (channel: string) => events.find((e) => e["detail-type"] === `notification.${channel}`)!.detail as unknown as ChannelDelivery;
+
+    expect(detail("email")).to.deep.include({ eventId, userId, type: "order.shipped", channel: "email", kind: "actionable", callback: "https://shop.example.com/orders/A-1001", address: { email: "ada@example.com" } });
+    expect(detail("email").content.subject).to.equal("Your order A-1001 is on its way");
+    expect(detail("email").content.text).to.include("https://track.example.com/A-1001?x=1&y=2");
+    expect(detail("email").content.html).to.include("&amp;").and.not.include("?x=1&y=2");
+    expect(detail("sms").address).to.deep.equal({ phone: "+14155550123" });
+    expect(detail("slack").address).to.deep.equal({ webhookUrl: SLACK_URL });
+    expect(detail("websocket").address).to.deep.equal({});
+    expect(detail("websocket").content.text).to.equal("Order A-1001 has shipped with UPS.");
+    expect(Date.parse(detail("sms").createdAt)).to.be.closeTo(Date.now(), 60_000);
+
+    for (const channel of ["websocket", "email", "sms", "slack"]) {
+      expect(await logRow(eventId, channel), channel).to.include({ status: "pending", userId, type: "order.shipped" });
+    }
+    expect(await logRow(eventId, "push")).to.equal(undefined);
+
+    // One decision line per channel, and the webhook URL (a secret) in none of them.
+    const decisions = lines.map((line) => JSON.parse(line));
+    expect(decisions.filter((d) => d.outcome === "queued").map((d) => d.channel).sort()).to.deep.equal(["email", "slack", "sms", "websocket"]);
+    expect(lines.join("\n")).to.not.include("secretsecret123").and.not.include("hooks.slack.com");
+  });
+
+  it("assigns an eventId when the producer gives none, and decodes base64 bodies", async () => {
+    const userId = newUser();
+    await fullContact(userId);
+    const answer = await service.post({ userId, type: "job.progress", data: { jobName: "export", status: "half way" }, progress: 50 }, { base64: true });
+    expect(answer.status).to.equal(202);
+    expect(answer.body.eventId).to.match(/^[0-9a-f-]{36}$/);
+    expect(answer.body.channels).to.deep.equal({ websocket: "queued" });
+    const [event] = eventsFor(answer.body.eventId);
+    expect(event.detail).to.deep.include({ kind: "feedback", progress: 50, content: { text: "export: half way" } });
+  });
+
+  it("puts nothing new for the same eventId again: every channel answers duplicate", async () => {
+    const userId = newUser();
+    await fullContact(userId);
+    const eventId = newEventId();
+    const request = { eventId, userId, type: "order.shipped", data: ORDER };
+    expect((await service.post(request)).status).to.equal(202);
+    const before = service.bus.received.length;
+
+    const again = await service.post(request);
+    expect(again.status).to.equal(202);
+    expect(again.body.channels).to.deep.equal({ websocket: "duplicate", email: "duplicate", sms: "duplicate", slack: "duplicate" });
+    expect(service.bus.received.length).to.equal(before);
+    expect(eventsFor(eventId)).to.have.length(4);
+  });
+
+  it("puts a channel whose log row was created but never put (a crash between create and put)", async () => {
+    const userId = newUser();
+    await fullContact(userId);
+    const eventId = newEventId();
+    // What a crash right after log.create leaves behind.
+    await makeNotificationLog({ ddb: service.ddb, table: service.names.log }).create({ eventId, channel: "email", userId, type: "order.shipped", status: "created" });
+
+    const answer = await service.post({ eventId, userId, type: "order.shipped", data: ORDER, channels: ["email", "sms"] });
+    expect(answer.status).to.equal(202);
+    expect(answer.body.channels).to.deep.equal({ email: "queued", sms: "queued" });
+    expect(eventsFor(eventId).map((e) => e["detail-type"]).sort()).to.deep.equal(["notification.email", "notification.sms"]);
+    expect(await logRow(eventId, "email")).to.include({ status: "pending" });
+  });
+
+  it("skips an opted-out channel, logs it unsubscribed, and honours per-type settings over per-channel ones", async () => {
+    const userId = newUser();
+    await fullContact(userId);
+    await service.putSettings({ userId, channels: { sms: false, email: true }, types: { "order.shipped": { email: false, sms: true, slack: false } } });
+    const eventId = newEventId();
+    const answer = await service.post({ eventId, userId, type: "order.shipped", data: ORDER });
+
+    expect(answer.status).to.equal(202);
+    expect(answer.body.channels).to.deep.equal({ websocket: "queued", email: "skipped: opted out", sms: "queued", slack: "skipped: opted out" });
+    expect(eventsFor(eventId).map((e) => e["detail-type"]).sort()).to.deep.equal(["notification.sms", "notification.websocket"]);
+    expect(await logRow(eventId, "email")).to.include({ status: "unsubscribed" });
+    expect(await logRow(eventId, "slack")).to.include({ status: "unsubscribed" });
+
+    // marketing.digest is opt-in (defaultOptIn: false): nothing goes out until the user says yes,
+    // for the type or for the channel in general.
+    const reader = newUser();
+    await fullContact(reader);
+    const digest = { userId: reader, type: "marketing.digest", data: { headline: "This week", items: [] } };
+    const optIn = await service.post({ ...digest, eventId: newEventId() });
+    expect(optIn.body.channels).to.deep.equal({ email: "skipped: opted out" });
+    await service.putSettings({ userId: reader, types: { "marketing.digest": { email: true } } });
+    const digestId = newEventId();
+    expect((await service.post({ ...digest, eventId: digestId })).body.channels).to.deep.equal({ email: "queued" });
+    expect((eventsFor(digestId)[0].detail as any).content.text).to.include("Nothing new this week.");
+  });
+
+  it("reports a missing or invalid address per channel and answers 422 when no channel can reach the user", async () => {
+    const userId = newUser();
+    await service.putContact({ userId, email: "not-an-email", phone: "+14155550199", external_channels: { slack: { webhookUrl: "https://evil.example.com/services/T/B/x" } } });
+    const eventId = newEventId();
+    const { result: answer, lines } = await captureLog(() => service.post({ eventId, userId, type: "order.shipped", data: ORDER }));
+    expect(answer.status).to.equal(202);
+    expect(answer.body.channels).to.deep.equal({
+      websocket: "queued",
+      email: "invalid_address: email is not a valid e-mail address",
+      sms: "queued",
+      slack: "invalid_address: external_channels.slack.webhookUrl is not a Slack incoming-webhook URL (https://hooks.slack.com/services/…)",
+    });
+    expect(eventsFor(eventId)).to.have.length(2);
+    expect(lines.join("\n")).to.not.include("evil.example.com").and.not.include("not-an-email");
+
+    const nobody = newUser();
+    const unreachable = await service.post({ eventId: newEventId(), userId: nobody, type: "marketing.digest", data: { headline: "h", items: [] } });
+    // marketing.digest is opt-in: the user has opted out by default, which is a 202, not an error.
+    expect(unreachable.status).to.equal(202);
+    const emailOnly = await service.post({ eventId: newEventId(), userId: nobody, type: "security.alert", channels: ["email", "sms"], data: { event: "sign-in", location: "Lisbon", time: "10:00" } });
+    expect(emailOnly.status).to.equal(422);
+    expect(emailOnly.body.problems).to.deep.equal([
+      { field: "contact.email", problem: "email: contact has no email" },
+      { field: "contact.phone", problem: "sms: contact has no phone" },
+    ]);
+  });
+
+  it("answers 422 naming a missing template or every missing variable, and puts nothing for any channel", async () => {
+    const userId = newUser();
+    await fullContact(userId);
+    const before = service.bus.received.length;
+
+    const eventId = newEventId();
+    const missingVariables = await service.post({ eventId, userId, type: "order.shipped", data: { orderId: "A-1" } });
+    expect(missingVariables.status).to.equal(422);
+    expect(missingVariables.body.problems).to.deep.equal([
+      { field: "data.carrier", problem: "is missing: the order.shipped template uses it on websocket, email, sms, slack" },
+      { field: "data.trackingUrl", problem: "is missing: the order.shipped template uses it on email, sms, slack" },
+    ]);
+
+    const missingTemplate = await service.post({ eventId: newEventId(), userId, type: "order.shipped", template: "order.cancelled", data: ORDER, channels: ["email", "sms"] });
+    expect(missingTemplate.status).to.equal(422);
+    expect(missingTemplate.body.problems).to.deep.equal([
+      { field: "template", problem: "no template for template order.cancelled on channel email (templates/order.cancelled/email.json)" },
+      { field: "template", problem: "no template for template order.cancelled on channel sms (templates/order.cancelled/sms.json)" },
+    ]);
+    expect(service.bus.received.length).to.equal(before);
+
+    // Nothing was logged either: the corrected request with the same eventId goes through.
+    const fixed = await service.post({ eventId, userId, type: "order.shipped", data: ORDER });
+    expect(fixed.status).to.equal(202);
+    expect(Object.values(fixed.body.channels)).to.deep.equal(["queued", "queued", "queued", "queued"]);
+  });
+
+  it("answers 400 naming the problem for 20 different invalid requests, and puts nothing", async () => {
+    const userId = newUser();
+    await fullContact(userId);
+    const ok = { userId, type: "order.shipped", data: ORDER };
+    const cases: [string, unknown, string][] = [
+      ["no body", undefined, "body"],
+      ["not JSON", "{userId:", "body"],
+      ["an array", [ok], "body"],
+      ["missing userId", { type: "order.shipped" }, "userId"],
+      ["missing type", { userId }, "type"],
+      ["unknown type", { ...ok, type: "order.lost" }, "type"],
+      ["type with capitals", { ...ok, type: "Order.Shipped" }, "type"],
+      ["unknown field", { ...ok, priority: "high" }, "priority"],
+      ["eventId with spaces", { ...ok, eventId: "a b" }, "eventId"],
+      ["eventId too long", { ...ok, eventId: "x".repeat(129) }, "eventId"],
+      ["userId with a NUL", { ...ok, userId: "a\u0000b" }, "userId"],
+      ["userId with an RTL override", { ...ok, userId: "abc\u202Egpj.exe" }, "userId"],
+      ["disabled channel", { ...ok, channels: ["push"] }, "channels[0]"],
+      ["channel the type does not allow", { ...ok, type: "job.progress", channels: ["email"] }, "channels[0]"],
+      ["channel twice", { ...ok, channels: ["email", "email"] }, "channels"],
+      ["http callback", { ...ok, callback: "http://shop.example.com/x" }, "callback"],
+      ["progress over 100", { ...ok, progress: 101 }, "progress"],
+      ["data not an object", { ...ok, data: "orderId=1" }, "data"],
+      ["message over 4 KB", { ...ok, message: "x".repeat(4097) }, "message"],
+      ["data nested six deep", { ...ok, data: { a: { b: { c: { d: { e: { f: 1 } } } } } } }, "data.a.b.c.d.e"],
+    ];
+    const before = service.bus.received.length;
+    for (const [label, body, field] of cases) {
+      const answer = await service.post(body as any);
+      expect(answer.status, label).to.equal(400);
+      expect(answer.body.error, label).to.equal("invalid request");
+      expect(answer.body.problems.map((p: any) => p.field), label).to.include(field);
+    }
+    expect(service.bus.received.length).to.equal(before);
+  });
+
+  it("answers 413 for a body over 256 KB", async () => {
+    const answer = await service.post({ userId: "u", type: "order.shipped", message: "x".repeat(256 * 1024) });
+    expect(answer.status).to.equal(413);
+    expect(answer.body.problems[0].field).to.equal("body");
+  });
+});
+
+describe("notification service against a bus that fails entries (runtime, local servers)", function () {
+  this.timeout(60_000);
+  let service: ShippedService;
+  let failingBus: Server;
+  let calls: { entries: any[] }[] = [];
+  let failDetailType = "";
+
+  before(async () => {
+    service = await startShippedService();
+    // A PutEvents endpoint that fails the entries of one detail-type, as EventBridge does under throttling.
+    failingBus = createServer((request, response) => {
+      let raw = "";
+      request.on("data", (chunk) => (raw += chunk));
+      request.on("end", () => {
+        const entries = JSON.parse(raw).Entries as any[];
+        calls.push({ entries });
+        const results = entries.map((e, i) => (e.DetailType === failDetailType ? { ErrorCode: "ThrottlingException", ErrorMessage: "Rate exceeded" } : { EventId: `e-${calls.length}-${i}` }));
+        const body = JSON.stringify({ FailedEntryCount: results.filter((r) => "ErrorCode" in r).length, Entries: results });
+        response.writeHead(200, { "content-type": "application/x-amz-json-1.1" });
+        response.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => failingBus.listen(0, "127.0.0.1", resolve));
+  });
+  after(async () => {
+    await new Promise<void>((resolve) => failingBus?.close(() => resolve()));
+    await service?.stop();
+  });
+
+  function runtimeService(endpoint: string, enabledChannels: string[], types = service.config.notificationTypes) {
+    const events = new EventBridgeClient({ endpoint });
+    return makeHttpApiHandler(
+      makeNotificationService({
+        ddb: service.ddb,
+        s3: service.s3,
+        events,
+        tables: { contacts: service.names.contacts, settings: service.names.settings, log: service.names.log },
+        templatesBucket: service.names.bucket,
+        busName: service.names.bus,
+        enabledChannels,
+        types,
+        logger: () => {},
+      }),
+    );
+  }
+
+  it("answers 503 for failed entries, keeps their rows created, and a retry puts only those", async () => {
+    const userId = `u-fail-${Date.now()}`;
+    await service.putContact({ userId, email: "ada@example.com", phone: "+14155550123" });
+    const eventId = `evt-fail-${Date.now()}`;
+    const body = JSON.stringify({ eventId, userId, type: "security.alert", data: { event: "sign-in", location: "Lisbon", time: "10:00" } });
+    failDetailType = "notification.sms";
+    const failing = runtimeService(`http://127.0.0.1:${(failingBus.address() as AddressInfo).port}`, ["websocket", "email", "sms"]);
+
+    const first = await failing({ body });
+    expect(first.statusCode).to.equal(503);
+    const answer = JSON.parse(first.body!);
+    expect(answer).to.deep.include({ retryable: true, eventId, channels: { websocket: "queued", email: "queued" } });
+    expect(answer.failed).to.deep.equal([{ channel: "sms", reason: "ThrottlingException: Rate exceeded" }]);
+    expect(first.headers!["retry-after"]).to.equal("1");
+    const log = makeNotificationLog({ ddb: service.ddb, table: service.names.log });
+    expect(await log.get(eventId, "sms")).to.include({ status: "created" });
+    expect(await log.get(eventId, "email")).to.include({ status: "pending" });
+
+    const retry = await runtimeService(service.bus.endpoint, ["websocket", "email", "sms"])({ body });
+    expect(retry.statusCode).to.equal(202);
+    expect(JSON.parse(retry.body!).channels).to.deep.equal({ websocket: "duplicate", email: "duplicate", sms: "queued" });
+    expect(service.bus.received.filter((e) => (e.detail as any).eventId === eventId).map((e) => e["detail-type"])).to.deep.equal(["notification.sms"]);
+    expect(await log.get(eventId, "sms")).to.include({ status: "pending" });
+  });
+
+  it("puts at most 10 entries per PutEvents call", async () => {
+    calls = [];
+    failDetailType = "";
+    const channels = Array.from({ length: 12 }, (_, i) => `custom-${i}`);
+    const handler = runtimeService(`http://127.0.0.1:${(failingBus.address() as AddressInfo).port}`, channels, { "ops.broadcast": { defaultOptIn: true } });
+    const result = await handler({ body: JSON.stringify({ userId: "ops", type: "ops.broadcast", message: "Maintenance at 22:00\nExpect a short outage." }) });
+    expect(result.statusCode).to.equal(202);
+    expect(calls.map((c) => c.entries.length)).to.deep.equal([10, 2]);
+    const detail = JSON.parse(calls[0].entries[0].Detail);
+    expect(detail.content).to.deep.equal({ text: "Maintenance at 22:00\nExpect a short outage.", subject: "Maintenance at 22:00" });
+    expect(calls[0].entries[0]).to.include({ Source: "tidings", DetailType: "notification.custom-0", EventBusName: service.names.bus });
+  });
+
+  it("answers 500 without details when a table is unreachable, and never throws", async () => {
+    const broken = makeHttpApiHandler(
+      makeNotificationService({
+        ddb: service.ddb,
+        s3: service.s3,
+        events: new EventBridgeClient({ endpoint: service.bus.endpoint }),
+        tables: { contacts: "no-such-table", settings: "no-such-table", log: "no-such-table" },
+        templatesBucket: service.names.bucket,
+        busName: service.names.bus,
+        enabledChannels: ["websocket"],
+        types: { "order.shipped": { defaultOptIn: true } },
+        logger: () => {},
+      }),
+    );
+    const result = await broken({ body: JSON.stringify({ userId: "u", type: "order.shipped", message: "hi" }) });
+    expect(result.statusCode).to.equal(500);
+    expect(result.body).to.not.include("no-such-table");
+    const invalidUtf8 = await broken({ body: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]).toString("base64"), isBase64Encoded: true });
+    expect(invalidUtf8.statusCode).to.equal(400);
+    expect(JSON.parse(invalidUtf8.body!).problems).to.deep.equal([{ field: "body", problem: "is not UTF-8 text" }]);
+  });
+});
