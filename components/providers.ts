@@ -18,6 +18,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SESv2Client } from "@aws-sdk/client-sesv2";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { ChannelConfig } from "../runtime/config";
 import type { Provider } from "../runtime/contracts";
@@ -180,10 +181,11 @@ export interface WebSocketProviderArgs {
 /** Posts to the user's open WebSocket connections; drops connections API Gateway says are gone. */
 export function websocketProvider(args: WebSocketProviderArgs): ProviderSpec {
   const { connectionsTable, managementEndpoint } = args;
+  const userIndexes = Object.keys(TABLES.connections.indexes);
   return {
     name: "websocket",
     statements: () => [
-      { Action: ["dynamodb:Query"], Resource: [pulumi.interpolate`${args.connectionsTableArn}/index/${TABLES.connections.indexes.byUser}`] },
+      { Action: ["dynamodb:Query"], Resource: userIndexes.map((index) => pulumi.interpolate`${args.connectionsTableArn}/index/${index}`) },
       { Action: ["dynamodb:DeleteItem"], Resource: [args.connectionsTableArn] },
       {
         Action: ["execute-api:ManageConnections"],
@@ -206,10 +208,13 @@ export function websocketProvider(args: WebSocketProviderArgs): ProviderSpec {
 }
 
 export interface ProviderDeps {
-  region: pulumi.Input<string>;
-  accountId: pulumi.Input<string>;
-  /** Needed when the websocket channel is configured. */
-  websocket?: WebSocketProviderArgs;
+  /** The stack's WebSocket API (a WebSocketApi): needed when the websocket channel is configured. */
+  websocket?: { managementEndpoint: pulumi.Output<string>; executionArn: pulumi.Input<string>; stageName: string };
+  /** The connections table (a ConnectionsTable): needed with `websocket`. */
+  connectionsTable?: { name: pulumi.Output<string>; arn: pulumi.Input<string> };
+  /** Scope the SES identity ARN; looked up from the provider when absent. */
+  region?: pulumi.Input<string>;
+  accountId?: pulumi.Input<string>;
   /** Specs for providers Tidings does not ship, by the provider name used in config. */
   customProviders?: Record<string, ProviderSpec>;
 }
@@ -228,16 +233,19 @@ export function providerForChannel(
     const custom = deps.customProviders?.[providerName];
     if (custom) return custom;
     switch (`${name}/${providerName}`) {
-      case "email/ses":
+      case "email/ses": {
+        const region = deps.region ?? aws.getRegionOutput().region;
+        const accountId = deps.accountId ?? aws.getCallerIdentityOutput().accountId;
         return sesProvider({
           from: config.from ?? "",
           configurationSet: config.configurationSet,
           // Either the sender's domain or the address itself may be the verified identity.
           identityArn: [
-            pulumi.interpolate`arn:aws:ses:${deps.region}:${deps.accountId}:identity/${(config.from ?? "").split("@")[1] ?? ""}`,
-            pulumi.interpolate`arn:aws:ses:${deps.region}:${deps.accountId}:identity/${config.from ?? ""}`,
+            pulumi.interpolate`arn:aws:ses:${region}:${accountId}:identity/${(config.from ?? "").split("@")[1] ?? ""}`,
+            pulumi.interpolate`arn:aws:ses:${region}:${accountId}:identity/${config.from ?? ""}`,
           ],
         });
+      }
       case "sms/sns":
         return snsSmsProvider({ smsType: config.smsType, senderId: config.senderId });
       case "slack/webhook":
@@ -248,10 +256,16 @@ export function providerForChannel(
           fcmPlatformApplicationArn: config.fcmPlatformApplicationArn,
         });
       case "websocket/websocket":
-        if (!deps.websocket) {
-          throw new TidingsError(`Channel "websocket" needs the WebSocket API: pass deps.websocket (connections table, management endpoint, executionArn, stage).`);
+        if (!deps.websocket || !deps.connectionsTable) {
+          throw new TidingsError(`Channel "websocket" posts to WebSocket connections: pass deps.websocket (the WebSocketApi) and deps.connectionsTable.`);
         }
-        return websocketProvider(deps.websocket);
+        return websocketProvider({
+          connectionsTable: deps.connectionsTable.name,
+          connectionsTableArn: deps.connectionsTable.arn,
+          managementEndpoint: deps.websocket.managementEndpoint,
+          executionArn: deps.websocket.executionArn,
+          stage: deps.websocket.stageName,
+        });
       default:
         throw new TidingsError(
           `Channel "${name}" uses provider "${providerName}", which Tidings does not ship: pass its ProviderSpec as deps.customProviders["${providerName}"].`,

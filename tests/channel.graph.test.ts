@@ -297,8 +297,25 @@ describe("providerForChannel", () => {
     ]);
   });
 
+  it("scopes the websocket provider to the connections table's index and the API's stage", async () => {
+    useMocks();
+    const pulumi = require("@pulumi/pulumi");
+    const tableArn = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/connections`;
+    const executionArn = `arn:aws:execute-api:${REGION}:${ACCOUNT}:abc123`;
+    const { provider } = providerForChannel("websocket", config.channels.websocket, {
+      websocket: { managementEndpoint: pulumi.output("https://abc123.execute-api.us-east-1.amazonaws.com/dev"), executionArn, stageName: "dev" },
+      connectionsTable: { name: pulumi.output("connections"), arn: tableArn },
+    });
+    const statements = await Promise.all(provider.statements(ctx()).map(async (s) => ({ Action: s.Action, Resource: await valueOf(s.Resource as any) })));
+    expect(statements).to.deep.equal([
+      { Action: ["dynamodb:Query"], Resource: [`${tableArn}/index/byUser`] },
+      { Action: ["dynamodb:DeleteItem"], Resource: [tableArn] },
+      { Action: ["execute-api:ManageConnections"], Resource: [`${executionArn}/dev/POST/@connections/*`, `${executionArn}/dev/DELETE/@connections/*`] },
+    ]);
+  });
+
   it("names what is missing for websocket and for a provider Tidings does not ship", () => {
-    expect(() => providerForChannel("websocket", config.channels.websocket, deps)).to.throw(TidingsError, /pass deps.websocket/);
+    expect(() => providerForChannel("websocket", config.channels.websocket, deps)).to.throw(TidingsError, /pass deps.websocket \(the WebSocketApi\) and deps.connectionsTable/);
     expect(() => providerForChannel("pager", config.channels.pager, deps)).to.throw(TidingsError, /deps.customProviders\["pagerduty"\]/);
     const custom: ProviderSpec = { name: "pagerduty", statements: () => [], create: () => ({ name: "pagerduty", send: async () => ({ outcome: "sent" }) }) };
     expect(providerForChannel("pager", config.channels.pager, { ...deps, customProviders: { pagerduty: custom } }).provider).to.equal(custom);

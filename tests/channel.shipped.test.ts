@@ -22,7 +22,10 @@ import { EncryptionKey } from "../components/EncryptionKey";
 import { NotificationChannel } from "../components/NotificationChannel";
 import { NotificationLogTable } from "../components/NotificationLogTable";
 import { PolitenessTable } from "../components/PolitenessTable";
-import { sesProvider, slackWebhookProvider, snsSmsProvider } from "../components/providers";
+import { sesProvider, slackWebhookProvider, snsSmsProvider, websocketProvider } from "../components/providers";
+import { createServer, Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { LocalAws, startLocalAws } from "../local/aws";
 import { SlackSink, SnsSink, startSlackSink, startSnsSink } from "../local/sinks";
 import { redrivePolicy } from "../runtime/channelQueues";
@@ -87,6 +90,9 @@ describe("channel workers as shipped (local AWS)", function () {
   let log: NotificationLog;
   let resources: MockedResource[];
   let politenessTableName: string;
+  /** Stand-in for the API Gateway management API: records PostToConnection calls. */
+  let management: Server;
+  const posted: { connectionId: string; frame: any }[] = [];
   const live: Record<string, LiveChannel> = {};
 
   before(async () => {
@@ -98,12 +104,25 @@ describe("channel workers as shipped (local AWS)", function () {
     process.env.AWS_ENDPOINT_URL_SNS = snsSink.endpoint;
     sqs = new SQSClient({});
     ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+    management = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const match = /^\/dev\/@connections\/([^/]+)$/.exec(req.url ?? "");
+        if (req.method !== "POST" || !match) return res.writeHead(404).end();
+        posted.push({ connectionId: decodeURIComponent(match[1]), frame: JSON.parse(Buffer.concat(chunks).toString("utf8")) });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => management.listen(0, "127.0.0.1", () => resolve()));
+    const managementEndpoint = `http://127.0.0.1:${(management.address() as AddressInfo).port}/dev`;
 
     resources = useMocks();
     const key = new EncryptionKey("tidings");
     const bus = new aws.cloudwatch.EventBus("bus", {});
     const logTable = new NotificationLogTable("log", { kmsKeyArn: key.arn });
     const politenessTable = new PolitenessTable("politeness", { kmsKeyArn: key.arn });
+    const connectionsTable = new aws.dynamodb.Table("connections", { attributes: [], hashKey: "connectionId" });
     const common = { bus, notificationLogTable: logTable, politenessTable, kmsKeyArn: key.arn, alertsTopicArn: "arn:aws:sns:us-east-1:000000000000:alerts" };
     const localSlack = slackWebhookProvider({ allowedHosts: ["127.0.0.1"] });
     const channels = {
@@ -111,13 +130,25 @@ describe("channel workers as shipped (local AWS)", function () {
       sms: new NotificationChannel("sms", { ...common, channel: "sms", provider: snsSmsProvider({ senderId: "Tidings" }) }),
       slack: new NotificationChannel("slack", { ...common, channel: "slack", provider: localSlack, perUser: { limit: 10, windowSeconds: 3 } }),
       alerts: new NotificationChannel("alerts", { ...common, channel: "alerts", provider: localSlack, fallback: snsSmsProvider(), failoverAfter: 2 }),
+      websocket: new NotificationChannel("websocket", {
+        ...common,
+        channel: "websocket",
+        provider: websocketProvider({
+          connectionsTable: connectionsTable.name,
+          connectionsTableArn: connectionsTable.arn,
+          managementEndpoint,
+          executionArn: "arn:aws:execute-api:us-east-1:000000000000:local",
+          stage: "dev",
+        }),
+      }),
     };
-    for (let i = 0; i < 300 && resources.filter((r) => r.type === "aws:lambda/function:Function").length < 4; i++) await settle();
+    for (let i = 0; i < 300 && resources.filter((r) => r.type === "aws:lambda/function:Function").length < 5; i++) await settle();
 
     const physical = (name: string, type: string) => resources.find((r) => r.name === name && r.type === type)!.state.name as string;
     await localAws.createTables({
       notificationLog: physical("log", "aws:dynamodb/table:Table"),
       politeness: physical("politeness", "aws:dynamodb/table:Table"),
+      connections: physical("connections", "aws:dynamodb/table:Table"),
     });
     log = makeNotificationLog({ ddb, table: physical("log", "aws:dynamodb/table:Table") });
     politenessTableName = physical("politeness", "aws:dynamodb/table:Table");
@@ -140,7 +171,13 @@ describe("channel workers as shipped (local AWS)", function () {
   after(async () => {
     sqs?.destroy();
     ddb?.destroy();
-    await Promise.all([snsSink?.stop(), slackSink?.stop(), localAws?.stop()]);
+    management?.closeAllConnections();
+    await Promise.all([
+      snsSink?.stop(),
+      slackSink?.stop(),
+      localAws?.stop(),
+      new Promise<void>((resolve) => (management ? management.close(() => resolve()) : resolve())),
+    ]);
   });
 
   async function enqueue(name: string, body: string): Promise<void> {
@@ -313,6 +350,25 @@ describe("channel workers as shipped (local AWS)", function () {
     const dlqUrl = live.sms.queueUrl.replace(/[^/]+$/, dlqName);
     const moved = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
     expect((moved.Messages ?? []).map((m) => m.Body)).to.deep.equal(["{not json"]);
+  });
+
+  it("posts a websocket delivery to the user's open connection; without one it ends `error`", async () => {
+    const connectionsName = resources.find((r) => r.name === "connections" && r.type === "aws:dynamodb/table:Table")!.state.name;
+    await ddb.send(
+      new PutCommand({ TableName: connectionsName, Item: { connectionId: "conn=1", userId: "hal", connectedAt: new Date().toISOString(), ttl: Math.floor(Date.now() / 1000) + 3600 } }),
+    );
+    const online = deliveryEvent("websocket", { userId: "hal", channel: "websocket" });
+    const offline = deliveryEvent("websocket", { userId: "ivy", channel: "websocket" });
+    await enqueue("websocket", online.body);
+    await enqueue("websocket", offline.body);
+    let failures = 0;
+    for (let round = 0; round < 2; round++) failures += (await pollOnce("websocket")).response.batchItemFailures.length;
+    expect(failures).to.equal(0);
+    expect(posted).to.deep.equal([
+      { connectionId: "conn=1", frame: { type: "notification", id: online.eventId, message: "Order for hal shipped", callback: "https://shop.example.com/orders/42" } },
+    ]);
+    expect(await log.get(online.eventId, "websocket")).to.include({ status: "sent", provider: "websocket" });
+    expect(await log.get(offline.eventId, "websocket")).to.include({ status: "error", reason: "user has no open connection" });
   });
 
   it("paces sends with the per-instance token bucket (ratePerSecond)", async () => {
