@@ -14,6 +14,8 @@ export const MAX_DATA_DEPTH = 5;
 export const MAX_DATA_KEYS = 100;
 export const MAX_DATA_STRING_BYTES = 4 * 1024;
 export const MAX_CALLBACK_LENGTH = 2048;
+/** Problems listed in one answer. */
+export const MAX_PROBLEMS = 50;
 
 export const EVENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 /** Same as a type name: a template is stored as `templates/<name>/<channel>.json`. */
@@ -171,9 +173,13 @@ function requestSchema(ctx: ValidationContext) {
           .refine((v) => enabled.includes(v), { error: `is not an enabled channel (one of: ${enabled.join(", ")})` }),
         { error: "must be an array of channel names" },
       )
-      .min(1, { error: "must name at least one channel (omit it for every channel of the type)" })
-      .max(maxChannels, { error: `must name at most ${maxChannels} channels` })
-      .refine((list) => new Set(list).size === list.length, { error: "must not name a channel twice" })
+      // Length checks by hand: zod's would also measure a string given instead of an array.
+      .superRefine((list, refine) => {
+        if (!Array.isArray(list)) return;
+        if (list.length === 0) refine.addIssue({ code: "custom", message: "must name at least one channel (omit it for every channel of the type)" });
+        else if (list.length > maxChannels) refine.addIssue({ code: "custom", message: `must name at most ${maxChannels} channels` });
+        else if (new Set(list).size !== list.length) refine.addIssue({ code: "custom", message: "must not name a channel twice" });
+      })
       .optional(),
     template: z
       .string({ error: "must be a string" })
@@ -268,6 +274,11 @@ export function validateNotificationRequest(rawBody: string | undefined, ctx: Va
     problems.push({ field: "template", problem: "give either message or template, not both" });
   }
 
+  if (problems.length > MAX_PROBLEMS) {
+    // A 256 KB body can hold thousands of bad items; the first ones are enough to fix the request.
+    const more = problems.length - MAX_PROBLEMS;
+    problems.splice(MAX_PROBLEMS, more, { field: "body", problem: `and ${more} more problems` });
+  }
   if (problems.length) return { ok: false, status: 400, problems };
   return { ok: true, request: result.data as NotificationRequest };
 }
