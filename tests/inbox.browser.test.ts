@@ -1,0 +1,143 @@
+/**
+ * The inbox page in headless Chromium against the real local mode (startLocalTidings): notifications
+ * sent through the producer API arrive over the WebSocket API, the badge counts unread ones, clicking
+ * one marks it read, feedback shows as a progress line, and a dropped connection comes back.
+ * Skipped, with the reason, when /usr/bin/chromium is absent (`apt-get install -y chromium`).
+ */
+import { expect } from "chai";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { BrowserContext, Page } from "playwright-core";
+import { startLocalTidings, type LocalTidings } from "../local/tidings";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ARTIFACTS = path.join(__dirname, "artifacts");
+
+describe("inbox page (headless Chromium)", function () {
+  this.timeout(60000);
+  let tidings: LocalTidings;
+  let context: BrowserContext;
+  let page: Page;
+  let userDataDir: string;
+  let producerToken: string;
+
+  before(async function () {
+    if (!fs.existsSync(CHROMIUM)) {
+      console.warn(`    skipped: ${CHROMIUM} is missing; install it with \`apt-get install -y chromium\``);
+      this.skip();
+    }
+    tidings = await startLocalTidings({ apiPort: 0, wsPort: 0, sesPort: 0, stateFile: false, logger: () => {}, pollWaitSeconds: 1 });
+    producerToken = await devToken("producer");
+    userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tidings-chromium-"));
+    const { chromium } = await import("playwright-core");
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+  });
+
+  after(async () => {
+    await context?.close();
+    await tidings?.stop();
+    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+  });
+
+  async function devToken(userId: string): Promise<string> {
+    const response = await fetch(`${tidings.endpoints.api}/dev/token`, { method: "POST", body: JSON.stringify({ userId }) });
+    expect(response.status).to.equal(200);
+    return ((await response.json()) as { token: string }).token;
+  }
+
+  async function notify(body: object): Promise<void> {
+    const response = await fetch(tidings.endpoints.notifications, {
+      method: "POST",
+      headers: { authorization: `Bearer ${producerToken}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    expect(response.status, await response.clone().text()).to.be.within(200, 299);
+  }
+
+  const badge = () => page.locator("#badge").textContent();
+
+  it("connects as alice, shows two notifications with badge 2, and clicking one leaves 1 unread", async () => {
+    await page.goto(tidings.endpoints.inbox);
+    await page.waitForSelector('#status[data-state="open"]');
+    expect(await page.locator("#status").textContent()).to.equal("Connected as alice");
+    expect(await badge()).to.equal("0");
+
+    await notify({ userId: "alice", type: "order.shipped", channels: ["websocket"], message: "Order A-1001 shipped", callback: "https://shop.example.com/orders/A-1001" });
+    await notify({ userId: "alice", type: "order.shipped", channels: ["websocket"], message: "Order A-1002 shipped", callback: "https://shop.example.com/orders/A-1002" });
+    await page.waitForFunction(() => document.querySelectorAll("#notifications li").length === 2, undefined, { timeout: 15000 });
+    expect(await badge()).to.equal("2");
+    expect(await page.locator("#badge").getAttribute("aria-label")).to.equal("2 unread notifications");
+
+    const items = page.locator("#notifications li");
+    const texts = await items.locator(".message").allTextContents();
+    expect([...texts].sort()).to.deep.equal(["Order A-1001 shipped", "Order A-1002 shipped"]);
+    const links = await items.locator("a").evaluateAll((as) => as.map((a) => (a as HTMLAnchorElement).href).sort());
+    expect(links).to.deep.equal(["https://shop.example.com/orders/A-1001", "https://shop.example.com/orders/A-1002"]);
+
+    await items.first().locator(".message").click();
+    expect(await badge()).to.equal("1");
+    expect(await items.first().getAttribute("data-read")).to.equal("true");
+    expect(await items.nth(1).getAttribute("data-read")).to.equal("false");
+    // Clicking a read item again changes nothing.
+    await items.first().locator(".message").click();
+    expect(await badge()).to.equal("1");
+
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, "inbox.png"), fullPage: true });
+  });
+
+  it("shows feedback as a progress line announced to screen readers, without touching the badge", async () => {
+    await notify({ userId: "alice", type: "job.progress", channels: ["websocket"], message: "Exporting your data", progress: 40 });
+    await page.waitForSelector("#progress:not([hidden])", { timeout: 15000 });
+    expect(await page.locator("#progress").getAttribute("aria-live")).to.equal("polite");
+    expect(await page.locator("#progress .progress-message").textContent()).to.equal("Exporting your data — 40%");
+    expect(await page.locator("#progress progress").evaluate((p) => (p as HTMLProgressElement).value)).to.equal(40);
+    expect(await badge()).to.equal("1");
+  });
+
+  it("has a labelled user field and an accessible status", async () => {
+    expect(await page.getByLabel("User").inputValue()).to.equal("alice");
+    expect(await page.locator("#status").getAttribute("role")).to.equal("status");
+  });
+
+  it("switches user: bob's inbox starts empty and gets only bob's notifications", async () => {
+    await page.getByLabel("User").fill("bob");
+    await page.getByRole("button", { name: "Connect" }).click();
+    await page.waitForSelector('#status[data-state="open"]:has-text("bob")');
+    expect(await page.locator("#notifications li").count()).to.equal(0);
+    await notify({ userId: "alice", type: "order.shipped", channels: ["websocket"], message: "for alice", callback: "https://shop.example.com/a" });
+    await notify({ userId: "bob", type: "order.shipped", channels: ["websocket"], message: "for bob", callback: "https://shop.example.com/b" });
+    await page.waitForFunction(() => document.querySelectorAll("#notifications li").length === 1, undefined, { timeout: 15000 });
+    // Give alice's message time to arrive if it wrongly could.
+    await page.waitForTimeout(500);
+    expect(await page.locator("#notifications li .message").allTextContents()).to.deep.equal(["for bob"]);
+    expect(await badge()).to.equal("1");
+  });
+
+  it("reconnects after the connection drops", async () => {
+    // Cut the page's socket from the server side, as a network drop would.
+    const open = tidings.gateway.connections();
+    expect(open).to.have.length(1);
+    tidings.gateway.dropConnection(open[0]);
+    await page.waitForSelector('#status[data-state="reconnecting"]', { timeout: 5000 });
+    await page.waitForSelector('#status[data-state="open"]', { timeout: 15000 });
+    await notify({ userId: "bob", type: "order.shipped", channels: ["websocket"], message: "after reconnect", callback: "https://shop.example.com/c" });
+    await page.waitForFunction(() => document.querySelectorAll("#notifications li").length === 2, undefined, { timeout: 15000 });
+    expect(await badge()).to.equal("2");
+  });
+});
