@@ -79,14 +79,14 @@ describe("inbox page (headless Chromium)", function () {
 
     await notify({ userId: "alice", type: "order.shipped", channels: ["websocket"], message: "Order A-1001 shipped", callback: "https://shop.example.com/orders/A-1001" });
     await notify({ userId: "alice", type: "order.shipped", channels: ["websocket"], message: "Order A-1002 shipped", callback: "https://shop.example.com/orders/A-1002" });
-    await page.waitForFunction(() => document.querySelectorAll("#notifications li").length === 2, undefined, { timeout: 15000 });
+    await page.waitForFunction(`document.querySelectorAll("#notifications li").length === 2`, undefined, { timeout: 15000 });
     expect(await badge()).to.equal("2");
     expect(await page.locator("#badge").getAttribute("aria-label")).to.equal("2 unread notifications");
 
     const items = page.locator("#notifications li");
     const texts = await items.locator(".message").allTextContents();
     expect([...texts].sort()).to.deep.equal(["Order A-1001 shipped", "Order A-1002 shipped"]);
-    const links = await items.locator("a").evaluateAll((as) => as.map((a) => (a as HTMLAnchorElement).href).sort());
+    const links = await items.locator("a").evaluateAll((anchors) => anchors.map((a) => (a as unknown as { href: string }).href).sort());
     expect(links).to.deep.equal(["https://shop.example.com/orders/A-1001", "https://shop.example.com/orders/A-1002"]);
 
     await items.first().locator(".message").click();
@@ -106,7 +106,7 @@ describe("inbox page (headless Chromium)", function () {
     await page.waitForSelector("#progress:not([hidden])", { timeout: 15000 });
     expect(await page.locator("#progress").getAttribute("aria-live")).to.equal("polite");
     expect(await page.locator("#progress .progress-message").textContent()).to.equal("Exporting your data — 40%");
-    expect(await page.locator("#progress progress").evaluate((p) => (p as HTMLProgressElement).value)).to.equal(40);
+    expect(await page.locator("#progress progress").evaluate((bar) => (bar as unknown as { value: number }).value)).to.equal(40);
     expect(await badge()).to.equal("1");
   });
 
@@ -122,7 +122,7 @@ describe("inbox page (headless Chromium)", function () {
     expect(await page.locator("#notifications li").count()).to.equal(0);
     await notify({ userId: "alice", type: "order.shipped", channels: ["websocket"], message: "for alice", callback: "https://shop.example.com/a" });
     await notify({ userId: "bob", type: "order.shipped", channels: ["websocket"], message: "for bob", callback: "https://shop.example.com/b" });
-    await page.waitForFunction(() => document.querySelectorAll("#notifications li").length === 1, undefined, { timeout: 15000 });
+    await page.waitForFunction(`document.querySelectorAll("#notifications li").length === 1`, undefined, { timeout: 15000 });
     // Give alice's message time to arrive if it wrongly could.
     await page.waitForTimeout(500);
     expect(await page.locator("#notifications li .message").allTextContents()).to.deep.equal(["for bob"]);
@@ -137,7 +137,7 @@ describe("inbox page (headless Chromium)", function () {
     await page.waitForSelector('#status[data-state="reconnecting"]', { timeout: 5000 });
     await page.waitForSelector('#status[data-state="open"]', { timeout: 15000 });
     await notify({ userId: "bob", type: "order.shipped", channels: ["websocket"], message: "after reconnect", callback: "https://shop.example.com/c" });
-    await page.waitForFunction(() => document.querySelectorAll("#notifications li").length === 2, undefined, { timeout: 15000 });
+    await page.waitForFunction(`document.querySelectorAll("#notifications li").length === 2`, undefined, { timeout: 15000 });
     expect(await badge()).to.equal("2");
   });
 });
