@@ -1,0 +1,238 @@
+/**
+ * Part 4, pipeline: the whole local mode in this process (`startLocalTidings`), under a sustained load
+ * of producer requests, measured where the notifications come out: the SES store, the SNS and Slack
+ * sinks and the users' WebSocket clients. Every notification carries its eventId in the rendered text,
+ * so each delivery is matched to the request that caused it.
+ */
+import { randomBytes } from "node:crypto";
+import * as http from "node:http";
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
+import { WebSocket } from "ws";
+import { LocalTidings, startLocalTidings } from "../local/tidings";
+import { formatNumber, formatRatio, mapBounded, now, PartResult, percentile, sleep } from "./lib";
+
+export interface PipelineOptions {
+  /** How long producers keep sending. */
+  durationMs: number;
+  /** Users the load is spread over; each has an e-mail, a phone, a Slack webhook and one open WebSocket. */
+  users: number;
+  /** Producer requests in flight at once. */
+  concurrentRequests: number;
+  /** Raw ws broadcast rate measured by the fan-out part in this run, for the ratio. */
+  fanOutLimitPerSecond?: number;
+}
+
+const CHANNELS = ["websocket", "email", "sms", "slack"] as const;
+type Channel = (typeof CHANNELS)[number];
+const EVENT_ID = /bench-[0-9]+-[a-f0-9]{8}/;
+/** How often the in-process sinks are looked at: the resolution of their latencies. */
+const SINK_POLL_MS = 5;
+/** After the load stops, how long deliveries still in the queues may take to arrive. */
+const DRAIN_MS = 20_000;
+
+interface Delivery {
+  at: number;
+  latencyMs: number;
+}
+
+export async function runPipeline(options: PipelineOptions, progress: (line: string) => void): Promise<PartResult> {
+  progress("starting the local mode (dev config with rate and per-user limits lifted)");
+  const tidings = await startLocalTidings({
+    apiPort: 0,
+    wsPort: 0,
+    sesPort: 0,
+    stateFile: false,
+    seed: false,
+    logger: () => {},
+    editConfig: (raw) => {
+      // The dev config throttles sms and slack to 1/s and caps messages per user per hour: by design, and
+      // not what this part measures. The channels' concurrency stays as configured.
+      for (const channel of Object.values(raw.channels ?? {}) as Record<string, unknown>[]) {
+        delete channel.ratePerSecond;
+        delete channel.perUser;
+      }
+    },
+  });
+  const sockets: WebSocket[] = [];
+  let poller: NodeJS.Timeout | undefined;
+  try {
+    const missing = CHANNELS.filter((c) => !tidings.channels.some((ch) => ch.name === c));
+    if (missing.length) throw new Error(`the dev config does not enable ${missing.join(", ")}`);
+    const users = Array.from({ length: options.users }, (_, i) => `bench-user-${i}`);
+    await seedContacts(tidings, users);
+
+    // When each request started, by eventId; what each channel delivered, by eventId.
+    const sentAt = new Map<string, number>();
+    const delivered: Record<Channel, Map<string, Delivery>> = { websocket: new Map(), email: new Map(), sms: new Map(), slack: new Map() };
+    const duplicates: Record<Channel, number> = { websocket: 0, email: 0, sms: 0, slack: 0 };
+    const record = (channel: Channel, text: string, at = now()) => {
+      const eventId = EVENT_ID.exec(text)?.[0];
+      const started = eventId ? sentAt.get(eventId) : undefined;
+      if (!eventId || started === undefined) return;
+      if (delivered[channel].has(eventId)) duplicates[channel]++;
+      else delivered[channel].set(eventId, { at, latencyMs: at - started });
+    };
+
+    progress(`${users.length} users: contacts seeded, opening one WebSocket each`);
+    await mapBounded(users, 20, async (userId) => {
+      const token = await tidings.signToken(userId);
+      const socket = new WebSocket(`${tidings.endpoints.websocket}/?token=${token}`, { perMessageDeflate: false });
+      sockets.push(socket);
+      socket.on("message", (data) => record("websocket", String(data)));
+      await new Promise<void>((resolve, reject) => {
+        socket.once("open", () => resolve());
+        socket.once("error", reject);
+      });
+    });
+
+    // aws-ses-v2-local keeps sent mail in a module-level store in this process: read it directly
+    // rather than fetching the whole /store over HTTP every few milliseconds.
+    const sesStore: { getStoreReadonly(): { emails: { subject: string }[] } } = require("aws-ses-v2-local/dist/store");
+    const cursors = { email: sesStore.getStoreReadonly().emails.length, sms: tidings.sinks.sns.received.length, slack: tidings.sinks.slack.received.length };
+    poller = setInterval(() => {
+      const emails = sesStore.getStoreReadonly().emails;
+      for (; cursors.email < emails.length; cursors.email++) record("email", emails[cursors.email].subject ?? "");
+      const sms = tidings.sinks.sns.received;
+      for (; cursors.sms < sms.length; cursors.sms++) record("sms", sms[cursors.sms].message);
+      const slack = tidings.sinks.slack.received;
+      for (; cursors.slack < slack.length; cursors.slack++) record("slack", JSON.stringify(slack[cursors.slack].body));
+    }, SINK_POLL_MS);
+
+    progress(`producing for ${options.durationMs / 1000} s, ${options.concurrentRequests} requests in flight`);
+    const producerToken = await tidings.signToken("bench-producer");
+    const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrentRequests });
+    const statuses = new Map<number | string, number>();
+    let sequence = 0;
+    const startedAt = now();
+    const deadline = startedAt + options.durationMs;
+    await Promise.all(
+      Array.from({ length: options.concurrentRequests }, async () => {
+        while (now() < deadline) {
+          const n = sequence++;
+          const eventId = `bench-${n}-${randomBytes(4).toString("hex")}`;
+          const body = JSON.stringify({
+            eventId,
+            userId: users[n % users.length],
+            type: "order.shipped",
+            data: { orderId: eventId, carrier: "DHL", trackingUrl: "https://track.example.com/p/1" },
+            callback: "https://shop.example.com/orders/1",
+          });
+          sentAt.set(eventId, now());
+          const status = await post(agent, `${tidings.endpoints.notifications}`, producerToken, body).catch((error) => `error: ${error.code ?? error.message}`);
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+          if (status !== 202) sentAt.delete(eventId);
+        }
+      }),
+    );
+    const producedMs = now() - startedAt;
+    agent.destroy();
+    const accepted = statuses.get(202) ?? 0;
+
+    progress(`${accepted} accepted; waiting up to ${DRAIN_MS / 1000} s for the queues to drain`);
+    const drainDeadline = now() + DRAIN_MS;
+    while (now() < drainDeadline && CHANNELS.some((c) => delivered[c].size < accepted)) await sleep(50);
+    clearInterval(poller);
+    poller = undefined;
+
+    return report(options, { accepted, statuses, producedMs, startedAt, delivered, duplicates });
+  } finally {
+    if (poller) clearInterval(poller);
+    sockets.forEach((s) => s.terminate());
+    await tidings.stop();
+  }
+}
+
+async function seedContacts(tidings: LocalTidings, users: string[]) {
+  await mapBounded(users, 10, (userId, i) =>
+    tidings.clients.ddb.send(
+      new PutCommand({
+        TableName: tidings.tables.contacts,
+        Item: {
+          userId,
+          email: `${userId}@example.com`,
+          phone: `+1555${String(1_000_000 + i).slice(1)}`,
+          external_channels: { slack: { webhookUrl: `${tidings.endpoints.slackSink}/services/T0BENCH/B0BENCH/${userId}` } },
+        },
+      }),
+    ),
+  );
+}
+
+function post(agent: http.Agent, url: string, token: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: "POST", agent, headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error("no answer in 30 s")));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+function report(
+  options: PipelineOptions,
+  run: {
+    accepted: number;
+    statuses: Map<number | string, number>;
+    producedMs: number;
+    startedAt: number;
+    delivered: Record<Channel, Map<string, Delivery>>;
+    duplicates: Record<Channel, number>;
+  },
+): PartResult {
+  const requestRate = run.accepted / (run.producedMs / 1000);
+  const rows = CHANNELS.map((channel) => {
+    const deliveries = [...run.delivered[channel].values()];
+    const lastAt = Math.max(...deliveries.map((d) => d.at));
+    // Delivered per second from the first request to the last delivery of the channel.
+    const rate = deliveries.length / ((lastAt - run.startedAt) / 1000);
+    const latencies = deliveries.map((d) => d.latencyMs);
+    return {
+      channel,
+      count: deliveries.length,
+      rate,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      duplicates: run.duplicates[channel],
+    };
+  });
+  const websocket = rows.find((r) => r.channel === "websocket")!;
+  const totalRate = rows.reduce((sum, r) => sum + (Number.isFinite(r.rate) ? r.rate : 0), 0);
+  const statusText = [...run.statuses].map(([status, count]) => `${status}: ${count}`).join(", ");
+  return {
+    title: `Pipeline: ${options.durationMs / 1000} s of producer load through the local mode`,
+    tables: [
+      {
+        headers: ["channel", "delivered", "of accepted", "notifications/s", "÷ accepted/s", "p50 ms", "p99 ms", "duplicates"],
+        rows: rows.map((r) => [
+          r.channel,
+          formatNumber(r.count),
+          `${((r.count / Math.max(1, run.accepted)) * 100).toFixed(1)}%`,
+          formatNumber(r.rate, 1),
+          formatRatio(r.rate / requestRate),
+          formatNumber(r.p50),
+          formatNumber(r.p99),
+          String(r.duplicates),
+        ]),
+      },
+      {
+        title: "Totals and ratios",
+        headers: ["measure", "value"],
+        rows: [
+          ["producer requests accepted (202) per second", formatNumber(requestRate, 1)],
+          ["deliveries per second, all four channels", formatNumber(totalRate, 1)],
+          ...(options.fanOutLimitPerSecond
+            ? [["websocket notifications/s ÷ raw ws broadcast frames/s (fan-out limit)", formatRatio(websocket.rate / options.fanOutLimitPerSecond)]]
+            : []),
+        ],
+      },
+    ],
+    notes: [
+      `Load: ${options.concurrentRequests} concurrent \`POST /notifications\` (Bearer dev token, type order.shipped, its templates, unique eventId) for ${options.durationMs / 1000} s over ${options.users} users; answers: ${statusText}.`,
+      "Config: Pulumi.dev.yaml with every channel's `ratePerSecond` and `perUser` limit removed (they throttle sms and slack to 1/s by design); queue settings and each channel's `maxConcurrency` as configured. Push is disabled in the dev config.",
+      `Latency: from the start of the request to the delivery. WebSocket: on the client's message event. E-mail (aws-ses-v2-local's in-process store), SMS (SNS sink) and Slack (webhook sink) are looked at every ${SINK_POLL_MS} ms, so their latencies are up to ${SINK_POLL_MS} ms late. Rate: deliveries ÷ time from the first request to the channel's last delivery (including up to ${DRAIN_MS / 1000} s of drain).`,
+      "Everything (producer, API, EventBridge stand-in, fauxqs, pollers, workers, dynalite, sinks, clients) shares this one Node process: the numbers say what the code costs relative to each other, not what AWS would sustain.",
+    ],
+  };
+}

@@ -1,0 +1,178 @@
+/**
+ * `npm run bench [-- --quick] [-- --only <part>[,<part>]] [-- --out <file>]`: measures Tidings on this
+ * machine and prints RATIOS measured within one run (ours vs. the seed, vs. the raw limit, vs. the smallest
+ * size), plus the absolute numbers as facts of this machine. Writes the tables with the machine facts
+ * to bench/results.md. Everything talks to 127.0.0.1 only, each part is bounded in count and time.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { loadAverage, machineFacts } from "./facts";
+import { markdownTable, PartResult, textTable } from "./lib";
+
+/** Whole-run ceiling: the run ends itself even if a server hangs. */
+const HARD_LIMIT_MS = 12 * 60_000;
+
+interface Part {
+  name: string;
+  summary: string;
+  /** `measured` holds what earlier parts of this run reported for later ones. */
+  run(quick: boolean, progress: (line: string) => void, measured: Record<string, number>): Promise<PartResult>;
+}
+
+const PARTS: Part[] = [
+  {
+    name: "fanout",
+    summary: "one notification to a user with thousands of open WebSocket connections: ours vs. seed vs. raw ws",
+    async run(quick, progress) {
+      const { runFanOut } = require("./fanout") as typeof import("./fanout");
+      return runFanOut(
+        quick
+          ? { connections: 500, otherUsersRows: 500, repeats: 1, concurrencies: [10, 50, 100], runTimeoutMs: 30_000 }
+          : { connections: 5000, otherUsersRows: 5000, repeats: 3, concurrencies: [10, 25, 50, 100], runTimeoutMs: 60_000 },
+        progress,
+      );
+    },
+  },
+  {
+    name: "shipped",
+    summary: "bytes and cold require time of every inline Lambda's serialized code",
+    async run(quick, progress) {
+      const { runShippedCode } = require("./shipped") as typeof import("./shipped");
+      return runShippedCode({ coldRequireRepeats: quick ? 1 : 3 }, progress);
+    },
+  },
+  {
+    name: "scale",
+    summary: "time to evaluate the stack under mocks with 5, 20 and 50 channels",
+    async run(quick, progress) {
+      const { runProgramScale } = require("./scale") as typeof import("./scale");
+      return runProgramScale({ channelCounts: [5, 20, 50], repeats: quick ? 1 : 3 }, progress);
+    },
+  },
+  {
+    name: "pipeline",
+    summary: "sustained producer load through the local mode, delivered at the sinks",
+    async run(quick, progress, measured) {
+      const { runPipeline } = require("./pipeline") as typeof import("./pipeline");
+      return runPipeline(
+        quick
+          ? { durationMs: 10_000, users: 20, concurrentRequests: 8, fanOutLimitPerSecond: measured.fanOutLimitPerSecond }
+          : { durationMs: 30_000, users: 50, concurrentRequests: 16, fanOutLimitPerSecond: measured.fanOutLimitPerSecond },
+        progress,
+      );
+    },
+  },
+];
+
+interface Args {
+  quick: boolean;
+  only: Part[];
+  out: string;
+}
+
+function usage(problem: string): never {
+  console.error(
+    [
+      `bench: ${problem}`,
+      "usage: npm run bench -- [--quick] [--only <part>[,<part>…]] [--out <file>]",
+      "parts:",
+      ...PARTS.map((p) => `  ${p.name.padEnd(9)} ${p.summary}`),
+    ].join("\n"),
+  );
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { quick: false, only: PARTS, out: path.join(__dirname, "results.md") };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--quick") args.quick = true;
+    else if (arg === "--only" || arg === "--out") {
+      const value = argv[++i];
+      if (!value || value.startsWith("--")) usage(`${arg} needs a value`);
+      if (arg === "--out") args.out = path.resolve(value);
+      else {
+        args.only = value.split(",").map((name) => PARTS.find((p) => p.name === name.trim()) ?? usage(`unknown part "${name}"`));
+      }
+    } else if (arg === "--help" || arg === "-h") usage("help");
+    else usage(`unknown argument "${arg}"`);
+  }
+  return args;
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  // The SDK prints a notice about Node 20 on every client otherwise; Lambda runs 22.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+  const hardStop = setTimeout(() => {
+    console.error(`bench: still running after ${HARD_LIMIT_MS / 60_000} minutes; stopping.`);
+    process.exit(1);
+  }, HARD_LIMIT_MS);
+  hardStop.unref();
+
+  const facts = machineFacts();
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
+  console.log(`Tidings benchmark: ${facts.cpuModel}, ${facts.cores} cores, ${facts.memory}, Node ${facts.node}, commit ${facts.commit}, load ${facts.loadAverage}`);
+  if (os.loadavg()[0] > facts.cores / 2) {
+    console.log(`  (the machine is busy: load ${os.loadavg()[0].toFixed(1)} on ${facts.cores} cores; absolute numbers will be low, ratios are still comparable within this run)`);
+  }
+  const sections: string[] = [];
+  const failed: string[] = [];
+  const measured: Record<string, number> = {};
+  const startedAt = Date.now();
+  for (const part of args.only) {
+    const partStarted = Date.now();
+    console.log(`\n== ${part.name}: ${part.summary}`);
+    try {
+      const result = await part.run(args.quick, (line) => console.log(`   ${line}`), measured);
+      Object.assign(measured, result.measured);
+      const seconds = ((Date.now() - partStarted) / 1000).toFixed(1);
+      console.log(`\n${result.title} (${seconds} s)\n`);
+      for (const table of result.tables) console.log(textTable(table) + "\n");
+      for (const note of result.notes) console.log(`  · ${note}`);
+      sections.push(
+        [`## ${result.title}`, `Part \`${part.name}\`, ${seconds} s.`, ...result.tables.map(markdownTable), ...result.notes.map((n) => `- ${n}`)].join("\n\n"),
+      );
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      failed.push(part.name);
+      console.error(`   ${part.name} failed: ${message}`);
+      if (process.env.BENCH_DEBUG && error instanceof Error) console.error(error.stack);
+      sections.push(`## Part \`${part.name}\`: not measured\n\n${part.summary}: failed with \`${message.replace(/`/g, "'")}\`.`);
+    }
+  }
+
+  const markdown = [
+    "# Tidings benchmark results",
+    "Ratios are measured within this one run on this one machine; the absolute numbers are facts of this machine, not claims about AWS.",
+    markdownTable({
+      headers: ["fact", "value"],
+      rows: [
+        ["command", `\`${command}\``],
+        ["date", facts.date],
+        ["git commit", facts.commit],
+        ["CPU", facts.cpuModel],
+        ["cores", String(facts.cores)],
+        ["memory", facts.memory],
+        ["Node.js", facts.node],
+        ["OS", facts.platform],
+        ["load average (1, 5, 15 min) at start", facts.loadAverage],
+        ["load average at end", loadAverage()],
+        ["total time", `${((Date.now() - startedAt) / 1000).toFixed(0)} s`],
+      ],
+    }),
+    ...sections,
+  ].join("\n\n");
+  fs.writeFileSync(args.out, markdown + "\n");
+  console.log(`\nWrote ${path.relative(process.cwd(), args.out)} (${((Date.now() - startedAt) / 1000).toFixed(0)} s).`);
+  if (failed.length) {
+    console.error(`Not measured: ${failed.join(", ")}`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((error) => {
+  console.error(`bench: ${error instanceof Error ? error.stack : error}`);
+  process.exit(1);
+});

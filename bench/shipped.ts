@@ -1,0 +1,119 @@
+/**
+ * Part 2, shipped code: for every inline Lambda of the dev stack, the bytes of its serialized module
+ * (the archive's __index.js), and how long a cold `require` of it takes in a fresh Node process; once
+ * for all, the bytes of the node_modules packages every archive includes.
+ */
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { excludedPackages } from "../components/InlineFunction";
+import { valueOf } from "../tests/helpers/mocks";
+import { formatBytes, formatNumber, median, PartResult } from "./lib";
+import { buildStackUnderMocks } from "./stackUnderMocks";
+
+export interface ShippedCodeOptions {
+  /** Fresh processes per function; the median is reported. */
+  coldRequireRepeats: number;
+}
+
+/** Inside the repo, so the modules' `require`s of node_modules resolve as they would in the archive. */
+const OUT_DIR = path.join(__dirname, ".tmp", "shipped");
+const REPO_ROOT = path.join(__dirname, "..");
+
+/** Prints the milliseconds one `require` of argv[1] takes, nothing else. */
+const COLD_REQUIRE_SCRIPT =
+  "const t=process.hrtime.bigint();require(process.argv[1]);process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))";
+
+function coldRequireMs(file: string): number {
+  const output = execFileSync(process.execPath, ["-e", COLD_REQUIRE_SCRIPT, file], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+    timeout: 30_000,
+    // What a Lambda has: a region and credentials in the environment, nothing that preloads code.
+    env: {
+      PATH: process.env.PATH ?? "",
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "bench",
+      AWS_SECRET_ACCESS_KEY: "bench",
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    },
+  });
+  const ms = Number(output);
+  if (!Number.isFinite(ms)) throw new Error(`cold require of ${path.basename(file)} printed "${output.slice(0, 200)}"`);
+  return ms;
+}
+
+function directoryBytes(target: string): { bytes: number; files: number } {
+  const stat = fs.statSync(target);
+  if (!stat.isDirectory()) return { bytes: stat.size, files: 1 };
+  let bytes = 0;
+  let files = 0;
+  for (const entry of fs.readdirSync(target)) {
+    const inner = directoryBytes(path.join(target, entry));
+    bytes += inner.bytes;
+    files += inner.files;
+  }
+  return { bytes, files };
+}
+
+export async function runShippedCode(options: ShippedCodeOptions, progress: (line: string) => void): Promise<PartResult> {
+  progress("building the dev stack under mocks");
+  const { functions } = await buildStackUnderMocks();
+  if (!functions.length) throw new Error("the stack registered no InlineFunction");
+  fs.rmSync(OUT_DIR, { recursive: true, force: true });
+  fs.mkdirSync(OUT_DIR, { recursive: true });
+
+  const rows: { name: string; bytes: number; requireMs: number[] }[] = [];
+  for (const fn of functions) {
+    const name = (await valueOf(fn.urn)).split("::").pop()!;
+    const serialized = await pulumi.runtime.serializeFunction(fn.factory, { isFactoryFunction: true });
+    const file = path.join(OUT_DIR, `${name.replace(/[^A-Za-z0-9_-]/g, "_")}.js`);
+    fs.writeFileSync(file, serialized.text);
+    progress(`${name}: ${formatBytes(Buffer.byteLength(serialized.text))}, ${options.coldRequireRepeats} cold require(s)`);
+    const requireMs = Array.from({ length: options.coldRequireRepeats }, () => coldRequireMs(file));
+    rows.push({ name, bytes: Buffer.byteLength(serialized.text), requireMs });
+  }
+
+  // What CallbackFunction puts next to __index.js: the same set for every function (codePathOptions are shared).
+  const excluded = excludedPackages(REPO_ROOT);
+  const codePaths = await pulumi.runtime.computeCodePaths({ extraExcludePackages: excluded });
+  const packages = [...codePaths.keys()].map((relative) => {
+    const absolute = path.resolve(REPO_ROOT, relative);
+    return { path: relative, ...(fs.existsSync(absolute) ? directoryBytes(absolute) : { bytes: 0, files: 0 }) };
+  });
+  const packageBytes = packages.reduce((sum, p) => sum + p.bytes, 0);
+  const packageFiles = packages.reduce((sum, p) => sum + p.files, 0);
+  const largest = [...packages].sort((a, b) => b.bytes - a.bytes).slice(0, 8);
+
+  const baseline = Math.min(...rows.map((r) => median(r.requireMs)));
+  const smallest = Math.min(...rows.map((r) => r.bytes));
+  rows.sort((a, b) => b.bytes - a.bytes);
+  return {
+    title: `Shipped code: ${rows.length} inline Lambdas of the dev stack`,
+    tables: [
+      {
+        headers: ["function", "serialized bytes", "÷ smallest", `cold require ms (median of ${options.coldRequireRepeats})`, "÷ fastest"],
+        rows: rows.map((r) => [
+          r.name,
+          formatNumber(r.bytes),
+          (r.bytes / smallest).toFixed(2) + "×",
+          formatNumber(median(r.requireMs), 1),
+          (median(r.requireMs) / baseline).toFixed(2) + "×",
+        ]),
+      },
+      {
+        title: `node_modules in every archive: ${packages.length} paths, ${formatNumber(packageFiles)} files, ${formatBytes(packageBytes)} (largest below)`,
+        headers: ["path", "bytes", "files"],
+        rows: largest.map((p) => [p.path, formatNumber(p.bytes), formatNumber(p.files)]),
+      },
+    ],
+    notes: [
+      "Serialized bytes: the text `pulumi.runtime.serializeFunction(factory, { isFactoryFunction: true })` produces, i.e. the archive's `__index.js`, with the runtime/ code it reaches inlined by value.",
+      `Packages: \`pulumi.runtime.computeCodePaths({ extraExcludePackages })\` with \`excludedPackages()\` (${excluded.length} excluded: ${excluded.join(", ") || "none"}), bytes on disk before zipping. The same for every function, so reported once; the total archive of a function is its serialized bytes plus this.`,
+      "Cold require: a fresh `node` process per measurement requires the written module (which runs the factory: SDK clients built, captured values read), timed around `require` only; Node start-up is not included. Measured on Node " +
+        process.version +
+        ", Lambda runs nodejs22.x.",
+    ],
+  };
+}
