@@ -73,7 +73,7 @@ export interface LocalEventBus {
   /** Adds a rule; throws for an invalid pattern or a name already used on that bus. */
   addRule(rule: EventRule): void;
   removeRule(name: string, eventBusName?: string): void;
-  /** Every accepted event, in arrival order. */
+  /** Accepted events in arrival order (the latest RECEIVED_KEPT, so a long `npm start` does not grow without bound). */
   received: EventBridgeEvent[];
   /** Resolves when every delivery started so far (retries and dead-lettering included) has finished. */
   idle(): Promise<void>;
@@ -85,6 +85,7 @@ export interface LocalEventBus {
 export const MAX_ENTRY_BYTES = 256 * 1024;
 const MAX_ENTRIES = 10;
 const MAX_REQUEST_BYTES = 2 * 1024 * 1024;
+export const RECEIVED_KEPT = 1000;
 
 export async function startEventBus(options: EventBusOptions = {}): Promise<LocalEventBus> {
   const region = options.region ?? process.env.AWS_REGION ?? "us-east-1";
@@ -183,6 +184,7 @@ export async function startEventBus(options: EventBusOptions = {}): Promise<Loca
       detail: detail as Record<string, unknown>,
     };
     received.push(event);
+    if (received.length > RECEIVED_KEPT) received.splice(0, received.length - RECEIVED_KEPT);
     route(event, busName(entry.EventBusName));
     return { EventId: event.id };
   }
