@@ -50,13 +50,19 @@ export function devConfig(): TidingsConfig {
   return parseTidingsConfig(raw);
 }
 
-export async function startShippedService(): Promise<ShippedService> {
+export interface ShippedServiceOptions {
+  /** Channels to switch on on top of Pulumi.dev.yaml (push is off there). */
+  enable?: string[];
+}
+
+export async function startShippedService(options: ShippedServiceOptions = {}): Promise<ShippedService> {
   const localAws = await startLocalAws();
   localAws.applyEnv();
   const bus = await startEventBus();
   process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = bus.endpoint;
 
   const config = devConfig();
+  for (const channel of options.enable ?? []) config.channels[channel].enabled = true;
   useMocks();
   const kmsKeyArn = "arn:aws:kms:us-east-1:000000000000:key/local";
   const eventBus = new aws.cloudwatch.EventBus("notifications", {});
