@@ -16,7 +16,7 @@ import { NotificationApi } from "../../components/NotificationApi";
 import { NotificationLogTable } from "../../components/NotificationLogTable";
 import { SettingsTable } from "../../components/SettingsTable";
 import { TemplatesBucket } from "../../components/TemplatesBucket";
-import { LocalEventBus, startEventBus } from "../../local/eventBridge";
+import { EventBridgeEvent, LocalEventBus, startEventBus } from "../../local/eventBridge";
 import { LocalAws, startLocalAws } from "../../local/aws";
 import { enabledChannels, parseTidingsConfig, TidingsConfig } from "../../runtime/config";
 import type { HttpResult } from "../../runtime/contracts";
@@ -27,6 +27,11 @@ import { loadShipped } from "../helpers/shipped";
 export interface ShippedService {
   aws: LocalAws;
   bus: LocalEventBus;
+  /**
+   * Every event a rule on the stack's bus (`source: tidings`) received, unbounded; up to date once
+   * `bus.idle()` resolved (post() waits for it).
+   */
+  events: EventBridgeEvent[];
   config: TidingsConfig;
   names: { contacts: string; settings: string; log: string; bucket: string; bus: string };
   ddb: DynamoDBDocumentClient;
@@ -96,6 +101,9 @@ export async function startShippedService(options: ShippedServiceOptions = {}): 
     await s3.send(new PutObjectCommand({ Bucket: names.bucket, Key: template.key, Body: template.content, ContentType: "application/json" }));
   }
   const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+  // A rule on the mocked bus name: an event put on any other bus would not reach it.
+  const events: EventBridgeEvent[] = [];
+  bus.addRule({ name: "tests-see-everything", eventBusName: names.bus, pattern: { source: ["tidings"] }, target: async (event) => void events.push(event) });
 
   const shipped = await loadShipped<HttpApiEvent, HttpResult>(api.function);
   const handler = shipped.handler;
@@ -103,6 +111,7 @@ export async function startShippedService(options: ShippedServiceOptions = {}): 
   return {
     aws: localAws,
     bus,
+    events,
     config,
     names,
     ddb,
@@ -117,6 +126,7 @@ export async function startShippedService(options: ShippedServiceOptions = {}): 
         requestContext: { http: { method: "POST", path: "/notifications" } },
       };
       const result = await handler(event);
+      await bus.idle();
       return { status: result.statusCode, body: result.body ? JSON.parse(result.body) : undefined, headers: result.headers ?? {} };
     },
     async putContact(item) {
