@@ -29,6 +29,10 @@ const EVENT_ID = /bench-[0-9]+-[a-f0-9]{8}/;
 const SINK_POLL_MS = 5;
 /** After the load stops, how long deliveries still in the queues may take to arrive. */
 const DRAIN_MS = 20_000;
+/** The drain also ends when nothing new arrived for this long (failed deliveries never will). */
+const DRAIN_IDLE_MS = 5_000;
+/** Decisions that are not a step forward, counted to explain missing deliveries. */
+const PROGRESS_OUTCOMES = ["queued", "sent", "connected", "allow", "disconnected"];
 
 interface Delivery {
   at: number;
@@ -37,13 +41,19 @@ interface Delivery {
 
 export async function runPipeline(options: PipelineOptions, progress: (line: string) => void): Promise<PartResult> {
   progress("starting the local mode (dev config with rate and per-user limits lifted)");
+  // "<component> <channel>: <outcome> (<reason>)" → count, for the notes when deliveries are missing.
+  const setbacks = new Map<string, number>();
   const tidings = await startLocalTidings({
     apiPort: 0,
     wsPort: 0,
     sesPort: 0,
     stateFile: false,
     seed: false,
-    logger: () => {},
+    logger: (decision) => {
+      if (PROGRESS_OUTCOMES.includes(decision.outcome)) return;
+      const key = `${decision.component}${decision.channel ? ` ${decision.channel}` : ""}: ${decision.outcome}${decision.reason ? ` (${String(decision.reason).slice(0, 120)})` : ""}`;
+      if (setbacks.size < 200 || setbacks.has(key)) setbacks.set(key, (setbacks.get(key) ?? 0) + 1);
+    },
     editConfig: (raw) => {
       // The dev config throttles sms and slack to 1/s and caps messages per user per hour: by design, and
       // not what this part measures. The channels' concurrency stays as configured.
@@ -130,11 +140,17 @@ export async function runPipeline(options: PipelineOptions, progress: (line: str
 
     progress(`${accepted} accepted; waiting up to ${DRAIN_MS / 1000} s for the queues to drain`);
     const drainDeadline = now() + DRAIN_MS;
-    while (now() < drainDeadline && CHANNELS.some((c) => delivered[c].size < accepted)) await sleep(50);
+    const total = () => CHANNELS.reduce((sum, c) => sum + delivered[c].size, 0);
+    let lastTotal = total();
+    let lastChangeAt = now();
+    while (now() < drainDeadline && now() - lastChangeAt < DRAIN_IDLE_MS && CHANNELS.some((c) => delivered[c].size < accepted)) {
+      await sleep(50);
+      if (total() !== lastTotal) [lastTotal, lastChangeAt] = [total(), now()];
+    }
     clearInterval(poller);
     poller = undefined;
 
-    return report(options, { accepted, statuses, producedMs, startedAt, delivered, duplicates });
+    return report(options, { accepted, statuses, producedMs, startedAt, delivered, duplicates, setbacks });
   } finally {
     if (poller) clearInterval(poller);
     sockets.forEach((s) => s.terminate());
@@ -179,6 +195,7 @@ function report(
     startedAt: number;
     delivered: Record<Channel, Map<string, Delivery>>;
     duplicates: Record<Channel, number>;
+    setbacks: Map<string, number>;
   },
 ): PartResult {
   const requestRate = run.accepted / (run.producedMs / 1000);
@@ -186,7 +203,7 @@ function report(
     const deliveries = [...run.delivered[channel].values()];
     const lastAt = Math.max(...deliveries.map((d) => d.at));
     // Delivered per second from the first request to the last delivery of the channel.
-    const rate = deliveries.length / ((lastAt - run.startedAt) / 1000);
+    const rate = deliveries.length ? deliveries.length / ((lastAt - run.startedAt) / 1000) : 0;
     const latencies = deliveries.map((d) => d.latencyMs);
     return {
       channel,
@@ -232,6 +249,17 @@ function report(
       `Load: ${options.concurrentRequests} concurrent \`POST /notifications\` (Bearer dev token, type order.shipped, its templates, unique eventId) for ${options.durationMs / 1000} s over ${options.users} users; answers: ${statusText}.`,
       "Config: Pulumi.dev.yaml with every channel's `ratePerSecond` and `perUser` limit removed (they throttle sms and slack to 1/s by design); queue settings and each channel's `maxConcurrency` as configured. Push is disabled in the dev config.",
       `Latency: from the start of the request to the delivery. WebSocket: on the client's message event. E-mail (aws-ses-v2-local's in-process store), SMS (SNS sink) and Slack (webhook sink) are looked at every ${SINK_POLL_MS} ms, so their latencies are up to ${SINK_POLL_MS} ms late. Rate: deliveries ÷ time from the first request to the channel's last delivery (including up to ${DRAIN_MS / 1000} s of drain).`,
+      ...(run.setbacks.size
+        ? [
+            "Decisions other than queued/sent during the run (count, most frequent first): " +
+              [...run.setbacks]
+                .sort((a, b) => b[1] - a[1])
+                .slice(0, 6)
+                .map(([what, count]) => `${count}× ${what}`)
+                .join("; ") +
+              ".",
+          ]
+        : []),
       "Everything (producer, API, EventBridge stand-in, fauxqs, pollers, workers, dynalite, sinks, clients) shares this one Node process: the numbers say what the code costs relative to each other, not what AWS would sustain.",
     ],
   };
