@@ -100,9 +100,19 @@ export function valueOf<T>(output: pulumi.Input<T>): Promise<T> {
   return new Promise((resolve) => pulumi.output(output).apply((v) => resolve(v as T)));
 }
 
-/** Lets every pending resource registration reach the mocks. */
+/**
+ * Waits until every resource registration has reached the mocks. Registrations wait for their inputs
+ * (a CallbackFunction's archive takes a while to serialize), so follow Pulumi's own chain of pending
+ * RPCs (`settings.rpcDone`, what the engine waits on before exiting) until no new one was added.
+ */
 export async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 10));
+  const { getStore } = require("@pulumi/pulumi/runtime/state");
+  for (;;) {
+    const pending = getStore().settings.rpcDone;
+    await pending;
+    await new Promise((r) => setImmediate(r));
+    if (getStore().settings.rpcDone === pending) return;
+  }
 }
 
 export function ofType(resources: MockedResource[], type: string): MockedResource[] {

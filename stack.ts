@@ -1,0 +1,153 @@
+/**
+ * The Tidings stack as a function of its validated config: what `index.ts` runs under `pulumi up`, and
+ * what the graph tests run under mocks with other configs.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  ConnectionsTable,
+  ContactsTable,
+  EncryptionKey,
+  NotificationApi,
+  NotificationChannel,
+  NotificationLogTable,
+  PolitenessTable,
+  providerForChannel,
+  SettingsTable,
+  TemplatesBucket,
+  WebSocketApi,
+} from "./components";
+import { enabledChannels, parseTidingsConfig, TidingsConfig } from "./runtime/config";
+
+export interface TidingsStackInputs {
+  config: TidingsConfig;
+  /** HS256 signing secret for user tokens: a Pulumi secret. */
+  tokenSigningSecret: pulumi.Input<string>;
+}
+
+export function createTidingsStack({ config, tokenSigningSecret }: TidingsStackInputs) {
+  const key = new EncryptionKey("tidings");
+  const kmsKeyArn = key.arn;
+
+  const connectionsTable = new ConnectionsTable("connections", { kmsKeyArn });
+  const contactsTable = new ContactsTable("contacts", { kmsKeyArn });
+  const settingsTable = new SettingsTable("settings", { kmsKeyArn });
+  const notificationLogTable = new NotificationLogTable("notification-log", { kmsKeyArn });
+  const politenessTable = new PolitenessTable("politeness", { kmsKeyArn });
+
+  const alertsTopic = new aws.sns.Topic("alerts", { kmsMasterKeyId: kmsKeyArn });
+  if (config.alertEmail) {
+    new aws.sns.TopicSubscription("alerts-email", { topic: alertsTopic.arn, protocol: "email", endpoint: config.alertEmail });
+  }
+  const bus = new aws.cloudwatch.EventBus("notifications", { kmsKeyIdentifier: kmsKeyArn });
+
+  const websocket = new WebSocketApi("websocket", {
+    connectionsTable,
+    kmsKeyArn,
+    tokenSigningSecret,
+    auth: config.auth,
+    stage: config.stage,
+    connectionTtlHours: config.connectionTtlHours,
+    logRetentionDays: config.logRetentionDays,
+  });
+
+  const channels: Record<string, NotificationChannel> = {};
+  for (const name of enabledChannels(config)) {
+    channels[name] = new NotificationChannel(name, {
+      channel: name,
+      bus,
+      ...providerForChannel(name, config.channels[name], { websocket, connectionsTable }),
+      failoverAfter: config.channels[name].failoverAfter,
+      ratePerSecond: config.channels[name].ratePerSecond,
+      maxConcurrency: config.channels[name].maxConcurrency,
+      batchSize: config.channels[name].batchSize,
+      maxReceiveCount: config.channels[name].maxReceiveCount,
+      workerTimeoutSeconds: config.channels[name].workerTimeoutSeconds,
+      perUser: config.channels[name].perUser,
+      notificationLogTable,
+      politenessTable,
+      kmsKeyArn,
+      alertsTopicArn: alertsTopic.arn,
+      logRetentionDays: config.logRetentionDays,
+    });
+  }
+
+  const templates = new TemplatesBucket("templates", { kmsKeyArn });
+  const api = new NotificationApi("producer-api", {
+    bus,
+    contactsTable,
+    settingsTable,
+    notificationLogTable,
+    templates,
+    enabledChannels: enabledChannels(config),
+    types: config.notificationTypes,
+    kmsKeyArn,
+    logRetentionDays: config.logRetentionDays,
+  });
+
+  return {
+    key,
+    bus,
+    alertsTopic,
+    connectionsTable,
+    contactsTable,
+    settingsTable,
+    notificationLogTable,
+    politenessTable,
+    websocket,
+    templates,
+    api,
+    channels,
+    outputs: {
+      websocketUrl: websocket.url,
+      managementEndpoint: websocket.managementEndpoint,
+      notificationsEndpoint: api.endpoint,
+      eventBusName: bus.name,
+      alertsTopicArn: alertsTopic.arn,
+      tables: {
+        connections: connectionsTable.name,
+        contacts: contactsTable.name,
+        settings: settingsTable.name,
+        notificationLog: notificationLogTable.name,
+        politeness: politenessTable.name,
+      },
+      templatesBucket: templates.bucketName,
+      channels: Object.fromEntries(
+        Object.entries(channels).map(([name, channel]) => [
+          name,
+          {
+            queueUrl: channel.queue.url,
+            queueArn: channel.queue.arn,
+            deadLetterQueueUrl: channel.deadLetterQueue.url,
+            deadLetterQueueArn: channel.deadLetterQueue.arn,
+            ruleDeadLetterQueueUrl: channel.ruleDeadLetterQueue.url,
+          },
+        ]),
+      ),
+    },
+  };
+}
+
+/**
+ * Reads every `tidings:` key of the stack config (so an unknown key is reported, not ignored) and
+ * validates it; the signing secret is read as a Pulumi secret and never enters the plain config.
+ */
+export function readStackConfig(): TidingsStackInputs {
+  const raw: Record<string, unknown> = {};
+  for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
+    if (!fullKey.startsWith("tidings:") || fullKey === "tidings:tokenSigningSecret") continue;
+    raw[fullKey.slice("tidings:".length)] = parseConfigValue(value);
+  }
+  return {
+    config: parseTidingsConfig(raw),
+    tokenSigningSecret: new pulumi.Config("tidings").requireSecret("tokenSigningSecret"),
+  };
+}
+
+function parseConfigValue(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The whole stack under Pulumi mocks: what `pulumi up` would create from Pulumi.dev.yaml, and the
+ * guarantees that hold for every resource of it, whatever component made it.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { expect } from "chai";
+import * as pulumi from "@pulumi/pulumi";
+import YAML from "yaml";
+import { excludedPackages, inlineFunctions } from "../components/InlineFunction";
+import { parseTidingsConfig } from "../runtime/config";
+import { createTidingsStack, readStackConfig } from "../stack";
+import { MockedResource, ofType, settle, useMocks } from "./helpers/mocks";
+import { loadShipped } from "./helpers/shipped";
+
+const SECRET = "local-test-signing-secret-0123456789abcdef";
+
+function devRaw(): Record<string, any> {
+  const doc = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.dev.yaml"), "utf8"));
+  return Object.fromEntries(
+    Object.entries(doc.config)
+      .filter(([k]) => k.startsWith("tidings:"))
+      .map(([k, v]) => [k.slice(8), v]),
+  );
+}
+
+async function buildStack(edit?: (raw: Record<string, any>) => void) {
+  const resources = useMocks();
+  const raw = devRaw();
+  edit?.(raw);
+  const stack = createTidingsStack({ config: parseTidingsConfig(raw), tokenSigningSecret: pulumi.secret(SECRET) });
+  await settle();
+  // A copy: the next build starts a new recording.
+  return { stack, resources: [...resources], functions: [...inlineFunctions] };
+}
+
+/** Every IAM policy document in the graph, with where it came from. */
+function policies(resources: MockedResource[]): { owner: string; doc: any }[] {
+  const found: { owner: string; doc: any }[] = [];
+  for (const r of resources) {
+    if (r.type === "aws:iam/role:Role") {
+      for (const p of r.inputs.inlinePolicies ?? []) found.push({ owner: r.name, doc: JSON.parse(p.policy) });
+    }
+    if (r.type === "aws:iam/rolePolicy:RolePolicy" || r.type === "aws:iam/policy:Policy") {
+      found.push({ owner: r.name, doc: JSON.parse(r.inputs.policy) });
+    }
+  }
+  return found;
+}
+
+const asList = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v as string]);
+
+/**
+ * The only statements that may name `*`: AWS requires it for these actions (no resource-level
+ * permissions), each named here with the reason.
+ */
+const STAR_ALLOWED: Record<string, string> = {
+  "sns:Publish": "publishing an SMS to a phone number has no resource ARN",
+};
+
+describe("the whole stack (Pulumi mocks)", function () {
+  this.timeout(120_000);
+  let dev: Awaited<ReturnType<typeof buildStack>>;
+  before(async () => {
+    dev = await buildStack();
+  });
+
+  it("creates exactly the enabled channels' rule, queues, worker, mapping and alarms", async () => {
+    const { resources } = dev;
+    const rules = ofType(resources, "aws:cloudwatch/eventRule:EventRule").map((r) => JSON.parse(r.inputs.eventPattern)["detail-type"][0]);
+    expect(rules.sort()).to.deep.equal(["notification.email", "notification.slack", "notification.sms", "notification.websocket"]);
+    const before = ofType(resources, "aws:sqs/queue:Queue").length;
+    const mappings = ofType(resources, "aws:lambda/eventSourceMapping:EventSourceMapping").length;
+    const alarms = ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").length;
+
+    const { resources: without } = await buildStack((raw) => (raw.channels.sms.enabled = false));
+    const rulesWithout = ofType(without, "aws:cloudwatch/eventRule:EventRule").map((r) => JSON.parse(r.inputs.eventPattern)["detail-type"][0]);
+    expect(rulesWithout).to.not.include("notification.sms");
+    expect(rulesWithout).to.have.length(3);
+    expect(ofType(without, "aws:sqs/queue:Queue").length).to.equal((before / 4) * 3);
+    expect(ofType(without, "aws:lambda/eventSourceMapping:EventSourceMapping").length).to.equal((mappings / 4) * 3);
+    expect(ofType(without, "aws:cloudwatch/metricAlarm:MetricAlarm").length).to.equal((alarms / 4) * 3);
+    // Templates are data and stay uploaded; no resource of the sms channel itself remains.
+    const smsResources = without.filter((r) => /(^|-)sms(-|$)/.test(r.name) && r.type !== "aws:s3/bucketObjectv2:BucketObjectv2");
+    expect(smsResources.map((r) => r.name)).to.deep.equal([]);
+  });
+
+  it("encrypts every table, queue, topic, bus, secret, bucket and log group with the stack's KMS key", async () => {
+    const { resources } = dev;
+    const keyArn = ofType(resources, "aws:kms/key:Key")[0].state.arn;
+    const check = (type: string, keyOf: (r: MockedResource) => unknown) => {
+      const list = ofType(resources, type);
+      expect(list, type).to.not.be.empty;
+      for (const r of list) expect(keyOf(r), `${type} ${r.name}`).to.equal(keyArn);
+    };
+    check("aws:dynamodb/table:Table", (r) => r.inputs.serverSideEncryption?.enabled && r.inputs.serverSideEncryption.kmsKeyArn);
+    check("aws:sqs/queue:Queue", (r) => r.inputs.kmsMasterKeyId);
+    check("aws:sns/topic:Topic", (r) => r.inputs.kmsMasterKeyId);
+    check("aws:cloudwatch/eventBus:EventBus", (r) => r.inputs.kmsKeyIdentifier);
+    check("aws:cloudwatch/logGroup:LogGroup", (r) => r.inputs.kmsKeyId);
+    check("aws:secretsmanager/secret:Secret", (r) => r.inputs.kmsKeyId);
+    for (const table of ofType(resources, "aws:dynamodb/table:Table")) {
+      expect(table.inputs.pointInTimeRecovery?.enabled, table.name).to.equal(true);
+    }
+  });
+
+  it("gives every log group a retention period and the WebSocket stage throttling", async () => {
+    const { resources } = dev;
+    for (const group of ofType(resources, "aws:cloudwatch/logGroup:LogGroup")) {
+      expect(group.inputs.retentionInDays, group.name).to.equal(14);
+    }
+    for (const stage of ofType(resources, "aws:apigatewayv2/stage:Stage")) {
+      expect(stage.inputs.defaultRouteSettings?.throttlingRateLimit, stage.name).to.be.greaterThan(0);
+      expect(stage.inputs.defaultRouteSettings?.throttlingBurstLimit, stage.name).to.be.greaterThan(0);
+    }
+  });
+
+  it("gives every queue that receives notifications a DLQ, and every DLQ an alarm at one message", async () => {
+    const { resources } = dev;
+    const queues = ofType(resources, "aws:sqs/queue:Queue");
+    const byArn = new Map(queues.map((q) => [q.state.arn, q]));
+    const alarmed = new Set(
+      ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm")
+        .filter((a) => a.inputs.threshold === 1 && a.inputs.metricName === "ApproximateNumberOfMessagesVisible")
+        .map((a) => a.inputs.dimensions.QueueName),
+    );
+    const deadLetterQueues = new Set<string>();
+    for (const q of queues.filter((q) => q.inputs.redrivePolicy)) {
+      const target = byArn.get(JSON.parse(q.inputs.redrivePolicy).deadLetterTargetArn);
+      expect(target, `DLQ of ${q.name}`).to.exist;
+      deadLetterQueues.add(target!.state.name);
+    }
+    for (const target of ofType(resources, "aws:cloudwatch/eventTarget:EventTarget")) {
+      const dlq = byArn.get(target.inputs.deadLetterConfig?.arn);
+      expect(dlq, `rule DLQ of ${target.name}`).to.exist;
+      deadLetterQueues.add(dlq!.state.name);
+    }
+    expect(deadLetterQueues.size).to.equal(8); // queue DLQ + rule DLQ for each of 4 channels
+    for (const name of deadLetterQueues) expect(alarmed.has(name), `alarm on ${name}`).to.equal(true);
+    // Every queue is either a channel queue with a DLQ, or a DLQ.
+    for (const q of queues) expect(!!q.inputs.redrivePolicy || deadLetterQueues.has(q.state.name), q.name).to.equal(true);
+  });
+
+  it("grants no action or resource `*` outside the allow-list, and no role reaches another channel's queue", async () => {
+    const { resources } = dev;
+    const all = policies(resources);
+    expect(all.length).to.be.greaterThan(5);
+    for (const { owner, doc } of all) {
+      for (const s of doc.Statement) {
+        for (const action of asList(s.Action)) expect(action, `${owner} action`).to.not.match(/^\*$|:\*$/);
+        if (asList(s.Resource).includes("*")) {
+          for (const action of asList(s.Action)) expect(STAR_ALLOWED, `${owner} grants ${action} on *`).to.have.property(action);
+        }
+      }
+    }
+    const queues = ofType(resources, "aws:sqs/queue:Queue").map((q) => q.state.arn as string);
+    const channelOf = (text: string) => ["websocket", "email", "sms", "slack"].find((c) => text.includes(`${c}-`) || text.endsWith(c));
+    for (const { owner, doc } of all) {
+      const reached = doc.Statement.flatMap((s: any) => asList(s.Resource)).filter((arn: string) => queues.includes(arn));
+      for (const arn of reached) {
+        expect(channelOf(arn), `${owner} reaches ${arn}`).to.equal(channelOf(owner));
+      }
+    }
+  });
+
+  it("keeps the signing secret out of plain inputs: only the secret version holds it, as a Pulumi secret", async () => {
+    const { resources } = dev;
+    for (const r of resources) {
+      if (r.type === "aws:secretsmanager/secretVersion:SecretVersion") continue;
+      expect(JSON.stringify(r.inputs), `${r.type} ${r.name}`).to.not.include(SECRET);
+    }
+  });
+
+  it("fails early, naming the key, when stack config has an unknown or wrong key", async () => {
+    useMocks();
+    pulumi.runtime.setAllConfig({
+      "tidings:channels": JSON.stringify({ email: { enabled: true, from: "a@example.com", ratePerSecnd: 3 } }),
+      "tidings:notificationTypes": JSON.stringify({ "order.shipped": {} }),
+      "tidings:stag": "dev",
+      "tidings:tokenSigningSecret": SECRET,
+    }, ["tidings:tokenSigningSecret"]);
+    expect(() => readStackConfig()).to.throw(/tidings:channels\.email\.ratePerSecnd: unknown key[\s\S]*tidings:stag: unknown key/);
+    pulumi.runtime.setAllConfig({
+      "tidings:channels": JSON.stringify({ websocket: {} }),
+      "tidings:notificationTypes": JSON.stringify({ "job.progress": {} }),
+      "tidings:tokenSigningSecret": SECRET,
+    }, ["tidings:tokenSigningSecret"]);
+    expect(readStackConfig().config.channels.websocket.provider).to.equal("websocket");
+  });
+
+  it("ships every inline Lambda as a module that loads and exports its handler, without the AWS SDK or Pulumi in the archive", async () => {
+    expect(dev.functions.length).to.be.greaterThan(8);
+    for (const fn of dev.functions) {
+      const shipped = await loadShipped(fn);
+      expect(shipped.handler, shipped.file).to.be.a("function");
+      expect(shipped.text).to.not.include(SECRET);
+    }
+    const archive = await pulumi.runtime.computeCodePaths({ extraExcludePackages: excludedPackages() });
+    const paths = [...archive.keys()];
+    expect(paths.filter((p) => /node_modules\/@(aws-sdk|pulumi|smithy)\//.test(p))).to.deep.equal([]);
+  });
+});
