@@ -1,0 +1,474 @@
+/**
+ * The whole of Tidings on this machine: the same `runtime/` handlers the stack ships, wired as
+ * `stack.ts` wires them, on real AWS-compatible servers and our stand-ins, every one bound to 127.0.0.1.
+ * The wiring is derived from the stack config (`Pulumi.dev.yaml`): enabled channels, their queues'
+ * redrive policy, rate limits and politeness limits. `npm start` runs it; the end-to-end tests start it
+ * in-process on free ports.
+ */
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import * as path from "node:path";
+import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { SESv2Client } from "@aws-sdk/client-sesv2";
+import { SNSClient } from "@aws-sdk/client-sns";
+import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
+import YAML from "yaml";
+import { makeTokenVerifier, makeWebSocketAuthorizer } from "../runtime/authorizer";
+import { channelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
+import { ChannelConfig, enabledChannels, parseTidingsConfig, TidingsConfig } from "../runtime/config";
+import { detailTypeFor, EVENT_SOURCE, Provider } from "../runtime/contracts";
+import { DecisionLogger, logDecision } from "../runtime/log";
+import { makeNotificationLog } from "../runtime/notificationLog";
+import { makeNotificationService } from "../runtime/notify";
+import { makePolitenessLimiter } from "../runtime/politeness";
+import { makeSesProvider } from "../runtime/providers/email";
+import { makeSnsPushProvider } from "../runtime/providers/push";
+import { makeSlackProvider } from "../runtime/providers/slack";
+import { makeSnsSmsProvider } from "../runtime/providers/sms";
+import { makeWebSocketProvider } from "../runtime/providers/websocket";
+import { makeBroadcastHandler, makeConnectHandler, makeDefaultHandler, makeDisconnectHandler } from "../runtime/websocket";
+import { makeChannelWorker } from "../runtime/worker";
+import { LocalAws, startLocalAws } from "./aws";
+import { sqsDeadLetter, sqsTarget, startEventBus } from "./eventBridge";
+import { startWebSocketGateway } from "./gateway";
+import { startSlackSink, startSnsSink } from "./sinks";
+import { startSqsPoller } from "./sqsPoller";
+import { signDevToken } from "./tokens";
+
+const REPO_ROOT = path.resolve(__dirname, "..");
+
+export interface LocalTidingsOptions {
+  /** @default 4000 (env TIDINGS_API_PORT); 0 = any free port */
+  apiPort?: number;
+  /** @default 4001 (env TIDINGS_WS_PORT) */
+  wsPort?: number;
+  /** @default 4002 (env TIDINGS_SES_PORT) */
+  sesPort?: number;
+  /** The stack config file the wiring is derived from. @default Pulumi.dev.yaml */
+  configFile?: string;
+  /** Edits the raw `tidings:` config before validation (tests switch channels off this way). */
+  editConfig?: (raw: Record<string, any>) => void;
+  /** Seeds the demo users alice and bob. @default true */
+  seed?: boolean;
+  /** Where decisions go. @default one JSON line each on stdout */
+  logger?: DecisionLogger;
+  /** Where the running instance's queue URLs are written for `npm run redrive -- <channel> --local`. */
+  stateFile?: string | false;
+  /** SQS long-poll wait of the local pollers. @default 1 */
+  pollWaitSeconds?: number;
+  /** Per-channel worker timeout override (seconds), i.e. the local visibility timeout. */
+  visibilityTimeoutSeconds?: number;
+}
+
+export interface LocalChannel {
+  name: string;
+  config: ChannelConfig;
+  queueUrl: string;
+  queueArn: string;
+  deadLetterQueueUrl: string;
+  deadLetterQueueArn: string;
+  ruleDeadLetterQueueUrl: string;
+}
+
+export type LocalTidings = Awaited<ReturnType<typeof startLocalTidings>>;
+
+/** Reads the `tidings:` keys of a Pulumi stack file, without the prefix. */
+export function readStackFile(file: string): Record<string, any> {
+  const doc = YAML.parse(fs.readFileSync(file, "utf8")) ?? {};
+  return Object.fromEntries(
+    Object.entries(doc.config ?? {})
+      .filter(([key]) => key.startsWith("tidings:") && key !== "tidings:tokenSigningSecret")
+      .map(([key, value]) => [key.slice("tidings:".length), value]),
+  );
+}
+
+export async function startLocalTidings(options: LocalTidingsOptions = {}) {
+  const logger = options.logger ?? logDecision;
+  const raw = readStackFile(options.configFile ?? path.join(REPO_ROOT, "Pulumi.dev.yaml"));
+  options.editConfig?.(raw);
+  const config: TidingsConfig = parseTidingsConfig(raw);
+  const channelNames = enabledChannels(config);
+  const stopList: (() => Promise<void>)[] = [];
+  const names = {
+    connections: "tidings-local-connections",
+    contacts: "tidings-local-contacts",
+    settings: "tidings-local-settings",
+    notificationLog: "tidings-local-notification-log",
+    politeness: "tidings-local-politeness",
+  };
+  const templatesBucket = "tidings-local-templates";
+  const busName = "tidings-local";
+  const signingSecret = randomBytes(48);
+
+  try {
+    // AWS-compatible servers and our stand-ins.
+    const aws: LocalAws = await startLocalAws({ sesPort: port(options.sesPort, "TIDINGS_SES_PORT", 4002) });
+    stopList.push(() => aws.stop());
+    aws.applyEnv();
+    const sns = await startSnsSink();
+    stopList.push(() => sns.stop());
+    const slack = await startSlackSink();
+    stopList.push(() => slack.stop());
+    process.env.AWS_ENDPOINT_URL_SNS = sns.endpoint;
+    const bus = await startEventBus({ logger });
+    stopList.push(() => bus.stop());
+    process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = bus.endpoint;
+
+    // Clients, built once like a warm Lambda's.
+    const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+    const sqs = new SQSClient({});
+    const s3 = new S3Client({ forcePathStyle: true });
+    stopList.push(async () => [ddb, sqs, s3].forEach((c) => c.destroy()));
+
+    await aws.createTables(names);
+    await uploadTemplates(s3, templatesBucket);
+    const channels = await createChannelQueues(sqs, config, channelNames, options.visibilityTimeoutSeconds);
+
+    // WebSocket API.
+    const verify = makeTokenVerifier({ getKey: async () => signingSecret, ...config.auth });
+    const gatewayPort = port(options.wsPort, "TIDINGS_WS_PORT", 4001);
+    let mgmt: ApiGatewayManagementApiClient | undefined;
+    const management = () => mgmt!;
+    const ttlSeconds = config.connectionTtlHours * 3600;
+    const gateway = await startWebSocketGateway({
+      port: gatewayPort,
+      stage: config.stage,
+      identitySources: ["route.request.querystring.token"],
+      authorize: makeWebSocketAuthorizer({ verify, logger }),
+      routes: {
+        $connect: (event) => makeConnectHandler({ ddb, connectionsTable: names.connections, ttlSeconds, logger })(event),
+        $disconnect: (event) => makeDisconnectHandler({ ddb, connectionsTable: names.connections, logger })(event),
+        $default: (event) => makeDefaultHandler({ mgmt: management(), logger })(event),
+        sendmessage: (event) => makeBroadcastHandler({ ddb, mgmt: management(), connectionsTable: names.connections, logger })(event),
+      },
+      onError: (routeKey, error) => logger({ component: "local-gateway", outcome: "error", routeKey, reason: String(error) }),
+    });
+    stopList.push(() => gateway.stop());
+    mgmt = new ApiGatewayManagementApiClient({ endpoint: gateway.managementEndpoint });
+    stopList.push(async () => mgmt!.destroy());
+
+    // One rule, queue, worker and poller per enabled channel.
+    const log = makeNotificationLog({ ddb, table: names.notificationLog, ttlDays: config.logTtlDays });
+    for (const channel of channels) {
+      bus.addRule({
+        name: `tidings-${channel.name}`,
+        eventBusName: busName,
+        pattern: { source: [EVENT_SOURCE], "detail-type": [detailTypeFor(channel.name)] },
+        target: sqsTarget(sqs, channel.queueUrl),
+        deadLetter: sqsDeadLetter(sqs, channel.ruleDeadLetterQueueUrl, { ruleName: `tidings-${channel.name}`, targetArn: channel.queueArn }),
+      });
+      const providers = {
+        ddb,
+        mgmt: management(),
+        connectionsTable: names.connections,
+        sns: new SNSClient({}),
+        ses: new SESv2Client({}),
+        slackHosts: [new URL(slack.url).hostname],
+      };
+      const worker = makeChannelWorker({
+        channel: channel.name,
+        primary: createProvider(channel.config.provider, channel.config, providers),
+        fallback: channel.config.fallback ? createProvider(channel.config.fallback, channel.config, providers) : undefined,
+        failoverAfter: channel.config.failoverAfter,
+        log,
+        politeness: channel.config.perUser
+          ? makePolitenessLimiter({ ddb, table: names.politeness, ...channel.config.perUser })
+          : undefined,
+        requeue: async (body, delaySeconds) => {
+          await sqs.send(new SendMessageCommand({ QueueUrl: channel.queueUrl, MessageBody: body, DelaySeconds: delaySeconds }));
+        },
+        ratePerSecond: channel.config.ratePerSecond,
+        logger,
+      });
+      const settings = channelQueueSettings(channel.config);
+      const poller = startSqsPoller({
+        sqs,
+        queueUrl: channel.queueUrl,
+        handler: worker,
+        batchSize: settings.batchSize,
+        waitTimeSeconds: options.pollWaitSeconds ?? 1,
+        concurrency: channel.config.maxConcurrency,
+        // The event source mapping does not say when SQS dead-letters a message; the local path does.
+        onOutcome: (record, outcome) => {
+          if (outcome === "failed" && Number(record.attributes?.ApproximateReceiveCount) >= settings.maxReceiveCount) {
+            logger({ component: "local-sqs", outcome: "dead-lettered", channel: channel.name, messageId: record.messageId, reason: `failed ${settings.maxReceiveCount} receives` });
+          }
+        },
+        onError: (error) => logger({ component: "local-sqs", outcome: "error", channel: channel.name, reason: String(error) }),
+      });
+      stopList.push(() => poller.stop());
+    }
+
+    // The producer API, the dev-token endpoint and the inbox page.
+    const service = makeNotificationService({
+      ddb,
+      s3,
+      events: new EventBridgeClient({}),
+      tables: { contacts: names.contacts, settings: names.settings, log: names.notificationLog },
+      templatesBucket,
+      busName,
+      enabledChannels: channelNames,
+      types: config.notificationTypes,
+      webhookOrigins: [slack.url],
+      logger,
+    });
+    const api = await startLocalApi({
+      port: port(options.apiPort, "TIDINGS_API_PORT", 4000),
+      verify,
+      service,
+      signToken: (userId) => signDevToken({ secret: signingSecret, userId, ...config.auth }),
+      websocketUrl: gateway.url,
+    });
+    stopList.push(() => api.stop());
+
+    if (options.seed ?? true) await seedDemoUsers(ddb, names.contacts, slack.url);
+
+    const endpoints = {
+      api: api.url,
+      notifications: `${api.url}/notifications`,
+      devToken: `${api.url}/dev/token`,
+      inbox: `${api.url}/`,
+      websocket: gateway.url,
+      sesInbox: aws.endpoints.ses,
+      slackSink: slack.url,
+      snsSink: sns.endpoint,
+    };
+    const stateFile = options.stateFile === undefined ? path.join(REPO_ROOT, ".tidings-local.json") : options.stateFile;
+    if (stateFile) {
+      fs.writeFileSync(stateFile, JSON.stringify({ endpoints, aws: aws.endpoints, channels: Object.fromEntries(channels.map((c) => [c.name, c])) }, null, 2));
+      stopList.push(async () => fs.rmSync(stateFile, { force: true }));
+    }
+
+    let stopped = false;
+    return {
+      config,
+      endpoints,
+      channels,
+      tables: names,
+      aws,
+      gateway,
+      bus,
+      sinks: { sns, slack },
+      clients: { ddb, sqs, s3 },
+      log,
+      signToken: (userId: string) => signDevToken({ secret: signingSecret, userId, ...config.auth }),
+      /** Stops every server and poller, in reverse order of start. */
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await stopAll(stopList);
+      },
+    };
+  } catch (error) {
+    await stopAll(stopList);
+    throw error;
+  }
+}
+
+async function stopAll(stopList: (() => Promise<void>)[]) {
+  for (const stop of stopList.reverse()) {
+    await stop().catch(() => undefined);
+  }
+  stopList.length = 0;
+}
+
+function port(given: number | undefined, envVar: string, fallback: number): number {
+  if (given !== undefined) return given;
+  const fromEnv = process.env[envVar];
+  if (fromEnv === undefined) return fallback;
+  const parsed = Number(fromEnv);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) throw new Error(`${envVar}=${fromEnv} is not a port number`);
+  return parsed;
+}
+
+/** Builds the channel's provider from its config, as the stack's provider specs do inside Lambda. */
+function createProvider(
+  providerName: string,
+  channel: ChannelConfig,
+  deps: {
+    ddb: DynamoDBDocumentClient;
+    mgmt: ApiGatewayManagementApiClient;
+    connectionsTable: string;
+    sns: SNSClient;
+    ses: SESv2Client;
+    /** Where Slack webhooks may point: the local sink instead of hooks.slack.com. */
+    slackHosts: string[];
+  },
+): Provider {
+  switch (providerName) {
+    case "websocket":
+      return makeWebSocketProvider({ ddb: deps.ddb, mgmt: deps.mgmt, connectionsTable: deps.connectionsTable });
+    case "ses":
+      return makeSesProvider({ ses: deps.ses, from: channel.from!, configurationSet: channel.configurationSet });
+    case "webhook":
+      return makeSlackProvider({ allowedHosts: deps.slackHosts });
+    case "sns":
+      return channel.apnsPlatformApplicationArn || channel.fcmPlatformApplicationArn
+        ? makeSnsPushProvider({ sns: deps.sns, platformApplicationArns: { apns: channel.apnsPlatformApplicationArn, fcm: channel.fcmPlatformApplicationArn } })
+        : makeSnsSmsProvider({ sns: deps.sns, smsType: channel.smsType, senderId: channel.senderId });
+    default:
+      throw new Error(`No local provider "${providerName}": the local mode runs the providers Tidings ships`);
+  }
+}
+
+async function createChannelQueues(sqs: SQSClient, config: TidingsConfig, names: string[], visibilityOverride?: number): Promise<LocalChannel[]> {
+  const result: LocalChannel[] = [];
+  for (const name of names) {
+    const channelConfig = config.channels[name];
+    const settings = channelQueueSettings(channelConfig);
+    const deadLetterRetention = { MessageRetentionPeriod: String(settings.deadLetterRetentionSeconds) };
+    const dlq = await createQueue(sqs, `tidings-${name}-dlq`, deadLetterRetention);
+    const ruleDlq = await createQueue(sqs, `tidings-${name}-rule-dlq`, deadLetterRetention);
+    const queue = await createQueue(sqs, `tidings-${name}`, {
+      VisibilityTimeout: String(visibilityOverride ?? settings.visibilityTimeoutSeconds),
+      MessageRetentionPeriod: String(settings.messageRetentionSeconds),
+      RedrivePolicy: redrivePolicy(dlq.arn, settings),
+    });
+    result.push({
+      name,
+      config: channelConfig,
+      queueUrl: queue.url,
+      queueArn: queue.arn,
+      deadLetterQueueUrl: dlq.url,
+      deadLetterQueueArn: dlq.arn,
+      ruleDeadLetterQueueUrl: ruleDlq.url,
+    });
+  }
+  return result;
+}
+
+async function createQueue(sqs: SQSClient, name: string, attributes: Record<string, string>) {
+  const created = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+  const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: created.QueueUrl, AttributeNames: ["QueueArn"] }));
+  return { url: created.QueueUrl!, arn: attrs.Attributes!.QueueArn! };
+}
+
+/** Uploads `templates/<type>/<channel>.json` as the TemplatesBucket component does. */
+async function uploadTemplates(s3: S3Client, bucket: string) {
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const root = path.join(REPO_ROOT, "templates");
+  for (const type of fs.readdirSync(root)) {
+    const dir = path.join(root, type);
+    if (!fs.statSync(dir).isDirectory()) continue;
+    for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".json"))) {
+      await s3.send(
+        new PutObjectCommand({ Bucket: bucket, Key: `templates/${type}/${file}`, Body: fs.readFileSync(path.join(dir, file)), ContentType: "application/json" }),
+      );
+    }
+  }
+}
+
+/** Two demo users: alice has every address, bob only e-mail. */
+async function seedDemoUsers(ddb: DynamoDBDocumentClient, contactsTable: string, slackSinkUrl: string) {
+  const contacts = [
+    {
+      userId: "alice",
+      email: "alice@example.com",
+      phone: "+15555550100",
+      external_channels: { slack: { webhookUrl: `${slackSinkUrl}/services/T000/B000/alice` } },
+    },
+    { userId: "bob", email: "bob@example.com" },
+  ];
+  for (const item of contacts) await ddb.send(new PutCommand({ TableName: contactsTable, Item: item }));
+}
+
+interface LocalApiOptions {
+  port: number;
+  verify: ReturnType<typeof makeTokenVerifier>;
+  service: (rawBody: string | undefined) => Promise<{ statusCode: number; headers?: Record<string, string>; body?: string }>;
+  signToken: (userId: string) => Promise<string>;
+  websocketUrl: string;
+}
+
+const INBOX_DIR = path.join(__dirname, "inbox");
+const STATIC_TYPES: Record<string, string> = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8" };
+/** Bodies above the producer API's limit are cut off while reading, not buffered whole. */
+const MAX_READ_BYTES = 256 * 1024 + 1;
+
+/**
+ * The producer API as API Gateway + IAM auth would present it, with a Bearer token standing in for SigV4,
+ * plus the local-only `/dev/token` and `/dev/config` and the inbox page.
+ */
+async function startLocalApi(options: LocalApiOptions) {
+  const server = http.createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url ?? "/", "http://127.0.0.1");
+      if (req.method === "POST" && url.pathname === "/notifications") {
+        const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1];
+        const check = await options.verify(token);
+        if (!check.ok) return json(res, 401, { error: "unauthorized", message: `A valid Bearer token is required (${check.reason})` });
+        const body = await readBody(req);
+        const result = await options.service(body);
+        res.writeHead(result.statusCode, { "content-type": "application/json", ...result.headers });
+        return res.end(result.body ?? "");
+      }
+      if (req.method === "POST" && url.pathname === "/dev/token") {
+        let userId: unknown;
+        try {
+          userId = JSON.parse((await readBody(req)) ?? "{}").userId;
+        } catch {
+          return json(res, 400, { error: "invalid_json", message: "Body must be JSON: {\"userId\": \"alice\"}" });
+        }
+        if (typeof userId !== "string" || !/^[\x21-\x7e]{1,128}$/.test(userId)) {
+          return json(res, 400, { error: "invalid_user", message: "userId must be 1–128 printable characters without spaces" });
+        }
+        return json(res, 200, { token: await options.signToken(userId) });
+      }
+      if (req.method === "GET" && url.pathname === "/dev/config") return json(res, 200, { websocketUrl: options.websocketUrl });
+      if (req.method === "GET") return serveStatic(url.pathname, res);
+      return json(res, 404, { error: "not_found", message: `${req.method} ${url.pathname} is not an endpoint here` });
+    } catch (error) {
+      if (!res.headersSent) json(res, 500, { error: "internal", message: String(error) });
+      else res.end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, "127.0.0.1", () => resolve());
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function json(res: http.ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
+async function readBody(req: http.IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_READ_BYTES) {
+      // Enough to know it is over the limit: the service answers 413 by size.
+      chunks.push((chunk as Buffer).subarray(0, Math.max(0, MAX_READ_BYTES - (size - (chunk as Buffer).length))));
+      req.resume();
+      break;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return chunks.length ? Buffer.concat(chunks).toString("utf8") : undefined;
+}
+
+function serveStatic(pathname: string, res: http.ServerResponse) {
+  const relative = pathname === "/" ? "index.html" : pathname.replace(/^\/+/, "");
+  const file = path.resolve(INBOX_DIR, relative);
+  if (!file.startsWith(INBOX_DIR + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+    return json(res, 404, { error: "not_found", message: `${pathname} is not here` });
+  }
+  res.writeHead(200, { "content-type": STATIC_TYPES[path.extname(file)] ?? "application/octet-stream" });
+  res.end(fs.readFileSync(file));
+}
