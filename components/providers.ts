@@ -28,6 +28,7 @@ import { makeSlackProvider } from "../runtime/providers/slack";
 import { makeSnsSmsProvider } from "../runtime/providers/sms";
 import { makeWebSocketProvider } from "../runtime/providers/websocket";
 import { TABLES } from "../runtime/tables";
+import { resolveManagementEndpoint } from "../runtime/deliver";
 import { ScopedStatement, TidingsError } from "./common";
 
 /** What a spec may use to scope its statements. */
@@ -189,18 +190,16 @@ export function websocketProvider(args: WebSocketProviderArgs): ProviderSpec {
       { Action: ["dynamodb:DeleteItem"], Resource: [args.connectionsTableArn] },
       {
         Action: ["execute-api:ManageConnections"],
-        Resource: [
-          pulumi.interpolate`${args.executionArn}/${args.stage}/POST/@connections/*`,
-          pulumi.interpolate`${args.executionArn}/${args.stage}/DELETE/@connections/*`,
-        ],
+        // Posting is all delivery does: gone connections are deleted from the table, not from API Gateway.
+        Resource: [pulumi.interpolate`${args.executionArn}/${args.stage}/POST/@connections/*`],
       },
     ],
     create: () =>
       makeWebSocketProvider({
         ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})),
-        // The local mode points this at its own gateway; deployed, it is the stage's endpoint.
+        // AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI (local gateway, tests) wins over the stage's endpoint.
         mgmt: new ApiGatewayManagementApiClient({
-          endpoint: process.env.TIDINGS_WEBSOCKET_MANAGEMENT_ENDPOINT || valueAtRuntime(managementEndpoint),
+          endpoint: resolveManagementEndpoint({ captured: valueAtRuntime(managementEndpoint) }),
         }),
         connectionsTable: connectionsTable.get(),
       }),

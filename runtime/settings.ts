@@ -1,7 +1,8 @@
 /**
  * A user's notification preferences (TABLES.settings): `{ userId, channels?: { <channel>: boolean },
- * types?: { <type>: { <channel>: boolean } } }`. The most specific answer wins:
- * `types[type][channel] ?? channels[channel] ?? the type's defaultOptIn`.
+ * types?: { <type>: { <channel>: boolean } } }`. The most specific answer wins: `types[type][channel]`,
+ * then `channels[channel]`, then the type's `defaultOptIn`; except that a channel-wide "yes" does not
+ * opt a user into a type that asks for explicit consent (`defaultOptIn: false`): only a per-type "yes" does.
  */
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { NotificationTypeConfig } from "./config";
@@ -40,5 +41,9 @@ export function isOptedIn(
 ): boolean {
   const types = settings?.types;
   const ofType = types && typeof types === "object" && Object.prototype.hasOwnProperty.call(types, type) ? types[type] : undefined;
-  return flag(ofType, channel) ?? flag(settings?.channels, channel) ?? typeConfig?.defaultOptIn ?? true;
+  const perType = flag(ofType, channel);
+  if (perType !== undefined) return perType;
+  const perChannel = flag(settings?.channels, channel);
+  const needsConsent = typeConfig?.defaultOptIn === false;
+  return needsConsent ? false : perChannel ?? true;
 }

@@ -310,7 +310,7 @@ describe("providerForChannel", () => {
     expect(statements).to.deep.equal([
       { Action: ["dynamodb:Query"], Resource: [`${tableArn}/index/byUser`] },
       { Action: ["dynamodb:DeleteItem"], Resource: [tableArn] },
-      { Action: ["execute-api:ManageConnections"], Resource: [`${executionArn}/dev/POST/@connections/*`, `${executionArn}/dev/DELETE/@connections/*`] },
+      { Action: ["execute-api:ManageConnections"], Resource: [`${executionArn}/dev/POST/@connections/*`] },
     ]);
   });
 

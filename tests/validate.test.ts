@@ -223,11 +223,13 @@ describe("address validators", () => {
 describe("opt-in precedence", () => {
   const optIn = { defaultOptIn: true };
   const optOut = { defaultOptIn: false };
-  it("types[type][channel] ?? channels[channel] ?? defaultOptIn", () => {
+  it("types[type][channel], then channels[channel], then defaultOptIn", () => {
     expect(isOptedIn(undefined, "t", "email", optIn)).to.equal(true);
     expect(isOptedIn(undefined, "t", "email", optOut)).to.equal(false);
     expect(isOptedIn({ userId: "u", channels: { email: false } }, "t", "email", optIn)).to.equal(false);
-    expect(isOptedIn({ userId: "u", channels: { email: true } }, "t", "email", optOut)).to.equal(true);
+    // A channel-wide yes is no consent to a type that asks for it; a per-type yes is.
+    expect(isOptedIn({ userId: "u", channels: { email: true } }, "t", "email", optOut)).to.equal(false);
+    expect(isOptedIn({ userId: "u", channels: { email: true }, types: { t: { email: true } } }, "t", "email", optOut)).to.equal(true);
     expect(isOptedIn({ userId: "u", channels: { email: false }, types: { t: { email: true } } }, "t", "email", optIn)).to.equal(true);
     expect(isOptedIn({ userId: "u", channels: { email: true }, types: { t: { email: false } } }, "t", "email", optIn)).to.equal(false);
     // Non-boolean values and inherited names count as unset.
