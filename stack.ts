@@ -10,11 +10,13 @@ import {
   EncryptionKey,
   NotificationApi,
   NotificationChannel,
+  NotificationChannelArgs,
   NotificationLogTable,
   PolitenessTable,
   providerForChannel,
   SettingsTable,
   TemplatesBucket,
+  TidingsError,
   WebSocketApi,
 } from "./components";
 import { enabledChannels, parseTidingsConfig, TidingsConfig } from "./runtime/config";
@@ -23,9 +25,25 @@ export interface TidingsStackInputs {
   config: TidingsConfig;
   /** HS256 signing secret for user tokens: a Pulumi secret. */
   tokenSigningSecret: pulumi.Input<string>;
+  /**
+   * Channels of your own, next to the ones in config: each is one `new NotificationChannel(...)`
+   * spread over `shared` (bus, tables, key, alerts topic). The producer API accepts their names.
+   *
+   * @example
+   * addChannels: (shared) => [
+   *   new NotificationChannel("sms", { ...shared, channel: "sms", provider: snsSmsProvider(), ratePerSecond: 1 }),
+   * ]
+   */
+  addChannels?: (shared: SharedChannelArgs) => NotificationChannel[];
 }
 
-export function createTidingsStack({ config, tokenSigningSecret }: TidingsStackInputs) {
+/** What every channel of a stack shares: spread it into `NotificationChannelArgs`. */
+export type SharedChannelArgs = Pick<
+  NotificationChannelArgs,
+  "bus" | "notificationLogTable" | "politenessTable" | "kmsKeyArn" | "alertsTopicArn" | "logRetentionDays" | "logTtlDays"
+>;
+
+export function createTidingsStack({ config, tokenSigningSecret, addChannels }: TidingsStackInputs) {
   const key = new EncryptionKey("tidings");
   const kmsKeyArn = key.arn;
 
@@ -51,11 +69,20 @@ export function createTidingsStack({ config, tokenSigningSecret }: TidingsStackI
     logRetentionDays: config.logRetentionDays,
   });
 
+  const shared: SharedChannelArgs = {
+    bus,
+    notificationLogTable,
+    politenessTable,
+    kmsKeyArn,
+    alertsTopicArn: alertsTopic.arn,
+    logRetentionDays: config.logRetentionDays,
+    logTtlDays: config.logTtlDays,
+  };
   const channels: Record<string, NotificationChannel> = {};
   for (const name of enabledChannels(config)) {
     channels[name] = new NotificationChannel(name, {
+      ...shared,
       channel: name,
-      bus,
       ...providerForChannel(name, config.channels[name], { websocket, connectionsTable }),
       failoverAfter: config.channels[name].failoverAfter,
       ratePerSecond: config.channels[name].ratePerSecond,
@@ -64,12 +91,13 @@ export function createTidingsStack({ config, tokenSigningSecret }: TidingsStackI
       maxReceiveCount: config.channels[name].maxReceiveCount,
       workerTimeoutSeconds: config.channels[name].workerTimeoutSeconds,
       perUser: config.channels[name].perUser,
-      notificationLogTable,
-      politenessTable,
-      kmsKeyArn,
-      alertsTopicArn: alertsTopic.arn,
-      logRetentionDays: config.logRetentionDays,
     });
+  }
+  for (const extra of addChannels?.(shared) ?? []) {
+    if (channels[extra.channel]) {
+      throw new TidingsError(`Channel "${extra.channel}" is already configured in tidings:channels: add it in config or in addChannels, not both.`);
+    }
+    channels[extra.channel] = extra;
   }
 
   const templates = new TemplatesBucket("templates", { kmsKeyArn });
@@ -79,7 +107,7 @@ export function createTidingsStack({ config, tokenSigningSecret }: TidingsStackI
     settingsTable,
     notificationLogTable,
     templates,
-    enabledChannels: enabledChannels(config),
+    enabledChannels: Object.keys(channels),
     types: config.notificationTypes,
     kmsKeyArn,
     logRetentionDays: config.logRetentionDays,

@@ -93,6 +93,8 @@ const RULE_RETRY = { maximumEventAgeInSeconds: 86_400, maximumRetryAttempts: 185
  * });
  */
 export class NotificationChannel extends pulumi.ComponentResource {
+  /** The channel name (`notification.<channel>` on the bus). */
+  readonly channel: string;
   readonly queue: aws.sqs.Queue;
   readonly deadLetterQueue: aws.sqs.Queue;
   readonly ruleDeadLetterQueue: aws.sqs.Queue;
@@ -106,6 +108,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
 
   constructor(name: string, args: NotificationChannelArgs, opts?: pulumi.ComponentResourceOptions) {
     super("tidings:aws:NotificationChannel", name, {}, opts);
+    this.channel = args.channel;
     const withTransform = childOf(this);
     const settings = normalizeSettings(args);
     this.settings = settings;

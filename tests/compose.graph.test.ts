@@ -1,0 +1,88 @@
+/**
+ * A platform team's own stack: the default composition from config, plus one channel of its own added
+ * with a single `new NotificationChannel(...)` (the README's example, kept true by this test).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { expect } from "chai";
+import * as pulumi from "@pulumi/pulumi";
+import YAML from "yaml";
+import { NotificationChannel, snsSmsProvider } from "../components";
+import { parseTidingsConfig } from "../runtime/config";
+import { createTidingsStack } from "../stack";
+import { ofType, settle, useMocks } from "./helpers/mocks";
+import { loadShipped } from "./helpers/shipped";
+
+function configWithoutSms() {
+  const doc = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.dev.yaml"), "utf8"));
+  const raw: Record<string, any> = Object.fromEntries(
+    Object.entries(doc.config)
+      .filter(([k]) => k.startsWith("tidings:"))
+      .map(([k, v]) => [k.slice(8), v]),
+  );
+  delete raw.channels.sms;
+  for (const type of Object.values<any>(raw.notificationTypes)) {
+    if (type.channels) type.channels = type.channels.filter((c: string) => c !== "sms");
+  }
+  delete raw.notificationTypes["order.shipped"].channels; // every channel, the added one included
+  return parseTidingsConfig(raw);
+}
+
+describe("composing a channel in your own stack (Pulumi mocks)", function () {
+  this.timeout(120_000);
+
+  it("adds an sms channel with one NotificationChannel: its own rule, queue, DLQs, worker, alarms, and the API accepts it", async () => {
+    const resources = useMocks();
+    const tidings = createTidingsStack({
+      config: configWithoutSms(),
+      tokenSigningSecret: pulumi.secret("compose-test-signing-secret-0123456789"),
+      addChannels: (shared) => [
+        new NotificationChannel("sms", {
+          ...shared,
+          channel: "sms",
+          provider: snsSmsProvider({ smsType: "Transactional" }),
+          ratePerSecond: 1,
+          maxConcurrency: 2,
+          perUser: { limit: 5, windowSeconds: 3600 },
+        }),
+      ],
+    });
+    await settle();
+
+    expect(Object.keys(tidings.channels)).to.include("sms");
+    const smsRule = ofType(resources, "aws:cloudwatch/eventRule:EventRule").filter(
+      (r) => JSON.parse(r.inputs.eventPattern)["detail-type"][0] === "notification.sms",
+    );
+    expect(smsRule).to.have.length(1);
+    const smsQueues = ofType(resources, "aws:sqs/queue:Queue").filter((q) => q.name.startsWith("sms"));
+    expect(smsQueues.map((q) => q.name).sort()).to.deep.equal(["sms-dlq", "sms-queue", "sms-rule-dlq"]);
+    const smsWorkerRole = ofType(resources, "aws:iam/role:Role").find((r) => r.name === "sms-worker-role")!;
+    const actions = JSON.parse(smsWorkerRole.inputs.inlinePolicies[0].policy).Statement.flatMap((s: any) => s.Action);
+    expect(actions).to.include("sns:Publish");
+    expect(ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) => a.name.startsWith("sms"))).to.have.length(2);
+
+    // The producer API knows the added channel: a request naming it passes validation, an unknown one does not.
+    const service = await loadShipped(tidings.api.function);
+    const answer = await service.handler({
+      requestContext: { http: { method: "POST" } },
+      body: JSON.stringify({ userId: "u1", type: "order.shipped", channels: ["sms", "fax"], message: "hi", eventId: "bad id!" }),
+    } as any);
+    expect(answer.statusCode).to.equal(400);
+    const problems = JSON.parse(answer.body!).problems.map((p: { field: string; problem: string }) => `${p.field}: ${p.problem}`).join("\n");
+    expect(problems).to.match(/^channels\[1\]: is not an enabled channel \(one of: .*\bsms\b/m); // "fax"
+    expect(problems).to.not.match(/channels\[0\]/); // "sms" is accepted
+    expect(problems).to.match(/^eventId: /m);
+  });
+
+  it("refuses a channel added both in config and in code, saying which", () => {
+    useMocks();
+    const config = configWithoutSms();
+    expect(() =>
+      createTidingsStack({
+        config,
+        tokenSigningSecret: pulumi.secret("compose-test-signing-secret-0123456789"),
+        addChannels: (shared) => [new NotificationChannel("email-2", { ...shared, channel: "email", provider: snsSmsProvider() })],
+      }),
+    ).to.throw(/Channel "email" is already configured in tidings:channels/);
+  });
+});
