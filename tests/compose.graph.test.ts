@@ -2,11 +2,9 @@
  * A platform team's own stack: the default composition from config, plus one channel of its own added
  * with a single `new NotificationChannel(...)` (the README's example, kept true by this test).
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
-import YAML from "yaml";
+import { readStackFile } from "../local/stackConfig";
 import { NotificationChannel, snsSmsProvider } from "../components";
 import { parseTidingsConfig } from "../runtime/config";
 import { createTidingsStack } from "../stack";
@@ -14,12 +12,7 @@ import { ofType, settle, useMocks } from "./helpers/mocks";
 import { loadShipped } from "./helpers/shipped";
 
 function configWithoutSms() {
-  const doc = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.dev.yaml"), "utf8"));
-  const raw: Record<string, any> = Object.fromEntries(
-    Object.entries(doc.config)
-      .filter(([k]) => k.startsWith("tidings:"))
-      .map(([k, v]) => [k.slice(8), v]),
-  );
+  const raw = readStackFile();
   delete raw.channels.sms;
   for (const type of Object.values<any>(raw.notificationTypes)) {
     if (type.channels) type.channels = type.channels.filter((c: string) => c !== "sms");

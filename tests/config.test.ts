@@ -1,17 +1,6 @@
-import * as fs from "node:fs";
 import { expect } from "chai";
-import YAML from "yaml";
+import { readStackFile } from "../local/stackConfig";
 import { enabledChannels, parseTidingsConfig, TidingsConfigError } from "../runtime/config";
-
-/** Pulumi.dev.yaml's `tidings:` keys, without the prefix: what the stack and the local mode read. */
-function devConfig(): Record<string, any> {
-  const doc = YAML.parse(fs.readFileSync(`${__dirname}/../Pulumi.dev.yaml`, "utf8"));
-  return Object.fromEntries(
-    Object.entries(doc.config)
-      .filter(([key]) => key.startsWith("tidings:"))
-      .map(([key, value]) => [key.slice("tidings:".length), value]),
-  );
-}
 
 function problemsOf(raw: Record<string, unknown>): string[] {
   try {
@@ -25,7 +14,7 @@ function problemsOf(raw: Record<string, unknown>): string[] {
 
 describe("stack config", () => {
   it("accepts Pulumi.dev.yaml and fills defaults", () => {
-    const config = parseTidingsConfig(devConfig());
+    const config = parseTidingsConfig(readStackFile());
     expect(enabledChannels(config)).to.deep.equal(["websocket", "email", "sms", "slack"]);
     expect(config.channels.websocket).to.include({ provider: "websocket", batchSize: 10, maxReceiveCount: 5, failoverAfter: 3 });
     expect(config.channels.email.perUser).to.deep.equal({ limit: 10, windowSeconds: 3600 });
@@ -34,7 +23,7 @@ describe("stack config", () => {
   });
 
   it("names an unknown key with its full path", () => {
-    const raw = devConfig();
+    const raw = readStackFile();
     raw.channels.email.fromm = "x@example.com";
     raw.chanels = {};
     const problems = problemsOf(raw);
@@ -43,7 +32,7 @@ describe("stack config", () => {
   });
 
   it("names wrong values: types, ranges, providers, missing sender, unknown channels of a type", () => {
-    const raw = devConfig();
+    const raw = readStackFile();
     raw.channels.sms.maxConcurrency = 1;
     raw.channels.email.enabled = "yes";
     raw.channels.slack.provider = "ses";
@@ -53,7 +42,7 @@ describe("stack config", () => {
     expect(problems).to.match(/tidings:channels\.sms\.maxConcurrency: .*2/);
     expect(problems).to.match(/tidings:channels\.email\.enabled: .*boolean/);
     expect(problems).to.not.match(/channels\.slack\.provider/); // reported after the schema passes
-    const second = devConfig();
+    const second = readStackFile();
     second.channels.slack.provider = "ses";
     second.channels.push.fallback = "carrier-pigeon";
     delete second.channels.email.from;
@@ -66,13 +55,13 @@ describe("stack config", () => {
   });
 
   it("refuses a bad channel or type name and a custom channel without a provider", () => {
-    const raw = devConfig();
+    const raw = readStackFile();
     raw.channels["Bad Name"] = { enabled: true };
     raw.notificationTypes["-nope"] = {};
     const problems = problemsOf(raw).join("\n");
     expect(problems).to.include("channel names are lower-case words");
     expect(problems).to.include("type names match");
-    const custom = devConfig();
+    const custom = readStackFile();
     custom.channels.pager = { enabled: true };
     expect(problemsOf(custom)).to.deep.equal(["tidings:channels.pager.provider: required for a channel Tidings does not ship"]);
   });

@@ -2,11 +2,9 @@
  * The whole stack under Pulumi mocks: what `pulumi up` would create from Pulumi.dev.yaml, and the
  * guarantees that hold for every resource of it, whatever component made it.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
-import YAML from "yaml";
+import { readStackFile } from "../local/stackConfig";
 import { excludedPackages, inlineFunctions } from "../components/InlineFunction";
 import { parseTidingsConfig } from "../runtime/config";
 import { createTidingsStack, readStackConfig } from "../stack";
@@ -15,18 +13,9 @@ import { loadShipped } from "./helpers/shipped";
 
 const SECRET = "local-test-signing-secret-0123456789abcdef";
 
-function devRaw(): Record<string, any> {
-  const doc = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "Pulumi.dev.yaml"), "utf8"));
-  return Object.fromEntries(
-    Object.entries(doc.config)
-      .filter(([k]) => k.startsWith("tidings:"))
-      .map(([k, v]) => [k.slice(8), v]),
-  );
-}
-
 async function buildStack(edit?: (raw: Record<string, any>) => void) {
   const resources = useMocks();
-  const raw = devRaw();
+  const raw = readStackFile();
   edit?.(raw);
   const stack = createTidingsStack({ config: parseTidingsConfig(raw), tokenSigningSecret: pulumi.secret(SECRET) });
   await settle();

@@ -10,7 +10,6 @@ import * as aws from "@pulumi/aws";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
-import YAML from "yaml";
 import { ContactsTable } from "../../components/ContactsTable";
 import { NotificationApi } from "../../components/NotificationApi";
 import { NotificationLogTable } from "../../components/NotificationLogTable";
@@ -18,6 +17,7 @@ import { SettingsTable } from "../../components/SettingsTable";
 import { TemplatesBucket } from "../../components/TemplatesBucket";
 import { EventBridgeEvent, LocalEventBus, startEventBus } from "../../local/eventBridge";
 import { LocalAws, startLocalAws } from "../../local/aws";
+import { readStackFile } from "../../local/stackConfig";
 import { enabledChannels, parseTidingsConfig, TidingsConfig } from "../../runtime/config";
 import type { HttpResult } from "../../runtime/contracts";
 import type { HttpApiEvent } from "../../runtime/notify";
@@ -46,13 +46,7 @@ export interface ShippedService {
 }
 
 export function devConfig(): TidingsConfig {
-  const doc = YAML.parse(fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.dev.yaml"), "utf8"));
-  const raw = Object.fromEntries(
-    Object.entries(doc.config as Record<string, unknown>)
-      .filter(([key]) => key.startsWith("tidings:"))
-      .map(([key, value]) => [key.slice("tidings:".length), value]),
-  );
-  return parseTidingsConfig(raw);
+  return parseTidingsConfig(readStackFile());
 }
 
 export interface ShippedServiceOptions {
