@@ -19,6 +19,7 @@ import {
   TidingsError,
   WebSocketApi,
 } from "./components";
+import { policyDocument } from "./components/common";
 import { enabledChannels, parseTidingsConfig, TidingsConfig } from "./runtime/config";
 
 export interface TidingsStackInputs {
@@ -59,7 +60,10 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels }: 
   }
   const bus = new aws.cloudwatch.EventBus("notifications", { kmsKeyIdentifier: kmsKeyArn });
 
+  // WebSocket stage logging needs the account's API Gateway CloudWatch role; set it only when asked.
+  const apiGatewayAccount = config.apiGatewayCloudWatchRole ? createApiGatewayLogsRole() : undefined;
   const websocket = new WebSocketApi("websocket", {
+    transform: apiGatewayAccount ? { stage: (_args, opts) => void (opts.dependsOn = [apiGatewayAccount]) } : undefined,
     connectionsTable,
     kmsKeyArn,
     tokenSigningSecret,
@@ -154,6 +158,30 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels }: 
       ),
     },
   };
+}
+
+/**
+ * The account-level role API Gateway writes execution and access logs with, scoped to this account's and
+ * region's log groups (AWS's managed policy for it grants `*`).
+ */
+function createApiGatewayLogsRole(): aws.apigateway.Account {
+  const region = aws.getRegionOutput().region;
+  const accountId = aws.getCallerIdentityOutput().accountId;
+  const role = new aws.iam.Role("apigateway-cloudwatch", {
+    assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "apigateway.amazonaws.com" }),
+    inlinePolicies: [
+      {
+        name: "push-logs",
+        policy: policyDocument([
+          {
+            Action: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:PutLogEvents", "logs:GetLogEvents", "logs:FilterLogEvents"],
+            Resource: [pulumi.interpolate`arn:aws:logs:${region}:${accountId}:log-group:*`],
+          },
+        ]),
+      },
+    ],
+  });
+  return new aws.apigateway.Account("apigateway-account", { cloudwatchRoleArn: role.arn });
 }
 
 /**

@@ -74,6 +74,11 @@ function configSchema() {
       .default({ issuer: "tidings", audience: "tidings" }),
     /** Pulumi secret (`pulumi config set --secret tidings:tokenSigningSecret`), read separately. */
     tokenSigningSecret: z.string().min(32).optional(),
+    /**
+     * Sets the account-wide API Gateway CloudWatch Logs role, which WebSocket stage logging needs. On an
+     * account where it is not set yet, `pulumi up` fails without it; it replaces any role set before.
+     */
+    apiGatewayCloudWatchRole: z.boolean().default(false),
     /** Optional e-mail subscribed to the alerts topic. */
     alertEmail: z.email().optional(),
     logRetentionDays: z

@@ -160,6 +160,16 @@ describe("the whole stack (Pulumi mocks)", function () {
     }
   });
 
+  it("sets the account's API Gateway logs role only when asked, scoped to the account's log groups", async () => {
+    expect(ofType(dev.resources, "aws:apigateway/account:Account")).to.deep.equal([]);
+    const { resources } = await buildStack((raw) => (raw.apiGatewayCloudWatchRole = true));
+    const [account] = ofType(resources, "aws:apigateway/account:Account");
+    const role = ofType(resources, "aws:iam/role:Role").find((r) => r.name === "apigateway-cloudwatch")!;
+    expect(account.inputs.cloudwatchRoleArn).to.equal(role.state.arn);
+    const statement = JSON.parse(role.inputs.inlinePolicies[0].policy).Statement[0];
+    expect(statement.Resource).to.deep.equal(["arn:aws:logs:us-east-1:123456789012:log-group:*"]);
+  });
+
   it("fails early, naming the key, when stack config has an unknown or wrong key", async () => {
     useMocks();
     pulumi.runtime.setAllConfig({
