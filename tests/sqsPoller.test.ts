@@ -9,15 +9,9 @@ import {
 import { startLocalAws, type LocalAws } from "../local/aws";
 import { startSqsPoller, type LambdaSqsRecord, type PollOutcome, type SqsPoller } from "../local/sqsPoller";
 import type { SqsEvent } from "../runtime/contracts";
+import { until } from "./helpers/sockets";
 
 const credentials = { accessKeyId: "local", secretAccessKey: "local" };
-const until = async (check: () => boolean | Promise<boolean>, timeoutMs = 8000, what = "condition") => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-};
 
 describe("local SQS poller (Lambda event source mapping stand-in)", () => {
   let aws: LocalAws;
