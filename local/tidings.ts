@@ -64,6 +64,23 @@ export interface LocalTidingsOptions {
   pollWaitSeconds?: number;
   /** Per-channel worker timeout override (seconds), i.e. the local visibility timeout. */
   visibilityTimeoutSeconds?: number;
+  /**
+   * Fault-injection seam: wraps each channel's primary and fallback provider before its worker gets
+   * it, so a test can fail sends (retryable or permanent), slow them down or count them without
+   * touching the sinks. Called once per provider at start; `role` says which one it is.
+   * @default no wrapping
+   * @example
+   * wrapProvider: (channel, provider) => ({
+   *   name: provider.name,
+   *   send: async (delivery) => Math.random() < 0.3 ? { outcome: "retryable", reason: "injected" } : provider.send(delivery),
+   * })
+   */
+  wrapProvider?: (channel: string, provider: Provider, role: "primary" | "fallback") => Provider;
+  /**
+   * Overrides each worker's claim lease (runtime/worker.ts `claimLeaseSeconds`).
+   * @default the channel's workerTimeoutSeconds
+   */
+  claimLeaseSeconds?: number;
 }
 
 export interface LocalChannel {
@@ -171,11 +188,13 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
         ses: new SESv2Client({}),
         slackHosts: [new URL(slack.url).hostname],
       };
+      const wrap = (provider: Provider, role: "primary" | "fallback") => (options.wrapProvider ? options.wrapProvider(channel.name, provider, role) : provider);
       const worker = makeChannelWorker({
         channel: channel.name,
-        primary: createProvider(channel.config.provider, channel.config, providers),
-        fallback: channel.config.fallback ? createProvider(channel.config.fallback, channel.config, providers) : undefined,
+        primary: wrap(createProvider(channel.config.provider, channel.config, providers), "primary"),
+        fallback: channel.config.fallback ? wrap(createProvider(channel.config.fallback, channel.config, providers), "fallback") : undefined,
         failoverAfter: channel.config.failoverAfter,
+        claimLeaseSeconds: options.claimLeaseSeconds ?? channel.config.workerTimeoutSeconds,
         log,
         politeness: channel.config.perUser
           ? makePolitenessLimiter({ ddb, table: names.politeness, ...channel.config.perUser })

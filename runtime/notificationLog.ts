@@ -1,6 +1,13 @@
 /**
  * The notification log: one row per eventId×channel (TABLES.notificationLog), the dedupe key of the
  * pipeline and the record of each delivery's status. The service creates rows, workers move them on.
+ *
+ * Before a provider call a worker claims the row (`claim`): a conditional write that only one copy of
+ * a message can win while the lease (`claimedUntil`, epoch ms) runs, so two copies of one delivery
+ * processed at the same moment (a visibility timeout expiring mid-send, two racing producer requests)
+ * make one send. The claimant releases the lease with the status it records after the send; nobody
+ * else does (a racing producer request marking the row `pending` must not free a send in flight).
+ * A delivered row (sent, opened, clicked) never goes back to created, pending or error.
  */
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { DeliveryStatus, LogEntry } from "./contracts";
@@ -29,7 +36,15 @@ export interface StatusFields {
   reason?: string;
   /** Adds one to `attempts` (a provider call was made). */
   countAttempt?: boolean;
+  /** Clears the claim's lease: only for the claimant, recording the outcome of its send. */
+  releaseClaim?: boolean;
 }
+
+/** What `claim` found: "claimed" = this caller may send; "sent" = already delivered; "busy" = another copy holds the lease. */
+export type ClaimResult = "claimed" | "sent" | "busy";
+
+/** Statuses that mean the user already got the notification on this channel. */
+const DELIVERED = ["sent", "opened", "clicked"];
 
 export function makeNotificationLog(deps: NotificationLogDeps) {
   const now = deps.now ?? Date.now;
@@ -62,8 +77,46 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
       return result.Item as LogEntry | undefined;
     },
 
-    /** Moves a row to `status`, recording provider, message id and reason when given. */
-    async setStatus(eventId: string, channel: string, status: DeliveryStatus, fields: StatusFields = {}): Promise<void> {
+    /**
+     * Claims eventId×channel for one send for `leaseSeconds`: succeeds only when the row exists, is not
+     * delivered yet and nobody holds an unexpired lease. Throws when there is no row (create it first).
+     */
+    async claim(eventId: string, channel: string, leaseSeconds: number): Promise<ClaimResult> {
+      if (!(leaseSeconds > 0)) throw new Error(`claim needs a positive leaseSeconds, got ${leaseSeconds}`);
+      const at = now();
+      try {
+        await deps.ddb.send(
+          new UpdateCommand({
+            TableName: deps.table,
+            Key: key(eventId, channel),
+            UpdateExpression: "SET #claimedUntil = :until, #updatedAt = :updatedAt",
+            ConditionExpression:
+              "attribute_exists(eventId) AND NOT (#status IN (:sent, :opened, :clicked)) AND (attribute_not_exists(#claimedUntil) OR #claimedUntil <= :now)",
+            ExpressionAttributeNames: { "#claimedUntil": "claimedUntil", "#updatedAt": "updatedAt", "#status": "status" },
+            ExpressionAttributeValues: {
+              ":until": at + leaseSeconds * 1000,
+              ":updatedAt": new Date(at).toISOString(),
+              ":now": at,
+              ":sent": DELIVERED[0],
+              ":opened": DELIVERED[1],
+              ":clicked": DELIVERED[2],
+            },
+          }),
+        );
+        return "claimed";
+      } catch (error) {
+        if ((error as { name?: string }).name !== "ConditionalCheckFailedException") throw error;
+      }
+      const row = await deps.ddb.send(new GetCommand({ TableName: deps.table, Key: key(eventId, channel), ConsistentRead: true }));
+      if (!row.Item) throw new Error(`cannot claim ${eventId}/${channel}: the notification log has no row for it`);
+      return DELIVERED.includes(row.Item.status) ? "sent" : "busy";
+    },
+
+    /**
+     * Moves a row to `status`, recording provider, message id and reason when given. "kept-delivered"
+     * = nothing changed because the row is already delivered and `status` is not a delivered one.
+     */
+    async setStatus(eventId: string, channel: string, status: DeliveryStatus, fields: StatusFields = {}): Promise<"updated" | "kept-delivered"> {
       const names: Record<string, string> = { "#status": "status", "#updatedAt": "updatedAt" };
       const values: Record<string, unknown> = { ":status": status, ":updatedAt": new Date(now()).toISOString() };
       const sets = ["#status = :status", "#updatedAt = :updatedAt"];
@@ -75,20 +128,37 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
         }
       }
       let expression = `SET ${sets.join(", ")}`;
+      if (fields.releaseClaim) {
+        names["#claimedUntil"] = "claimedUntil";
+        expression += " REMOVE #claimedUntil";
+      }
       if (fields.countAttempt) {
         names["#attempts"] = "attempts";
         values[":one"] = 1;
         expression += " ADD #attempts :one";
       }
-      await deps.ddb.send(
-        new UpdateCommand({
-          TableName: deps.table,
-          Key: key(eventId, channel),
-          UpdateExpression: expression,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
+      let condition: string | undefined;
+      if (!DELIVERED.includes(status)) {
+        // A late `pending` (a racing producer request, a delayed copy) must not undo a delivery.
+        condition = "attribute_not_exists(#status) OR NOT (#status IN (:sent, :opened, :clicked))";
+        Object.assign(values, { ":sent": DELIVERED[0], ":opened": DELIVERED[1], ":clicked": DELIVERED[2] });
+      }
+      try {
+        await deps.ddb.send(
+          new UpdateCommand({
+            TableName: deps.table,
+            Key: key(eventId, channel),
+            UpdateExpression: expression,
+            ConditionExpression: condition,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          }),
+        );
+        return "updated";
+      } catch (error) {
+        if ((error as { name?: string }).name === "ConditionalCheckFailedException") return "kept-delivered";
+        throw error;
+      }
     },
   };
 }

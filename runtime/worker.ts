@@ -1,7 +1,10 @@
 /**
  * The channel worker: takes a batch of SQS records (EventBridge events for one channel) and delivers
  * each through the channel's provider. Per record, in order:
- *   parse → dedupe on the notification log → per-user politeness → rate pacing → send → log status.
+ *   parse → dedupe on the notification log → per-user politeness → claim → rate pacing → send → log status.
+ * The claim (a leased conditional write on the log row) makes two copies of one delivery processed at
+ * the same moment send once: the loser is reported as a batch item failure and finds the row `sent`
+ * when it comes back.
  * Failures stay with their record: a retryable one is reported in batchItemFailures (SQS redelivers
  * it, and moves it to the DLQ after maxReceiveCount), a permanent one is logged as `error` and
  * acknowledged, so nothing retries what cannot succeed. Nothing here throws for one record.
@@ -26,6 +29,12 @@ export interface ChannelWorkerDeps {
   politeness?: PolitenessLimiter;
   /** Sends a copy of a message body back to the channel's queue, delayed. */
   requeue: (body: string, delaySeconds: number) => Promise<void>;
+  /**
+   * How long a claim on a log row holds before another copy may send: at least the worker's timeout,
+   * so a send still in flight is never repeated, and short enough that a crashed worker's message is
+   * retried before it runs out of receives. @default 30 (the default worker timeout)
+   */
+  claimLeaseSeconds?: number;
   /** Sends per second for this worker instance (token bucket); unlimited when absent. */
   ratePerSecond?: number;
   logger?: DecisionLogger;
@@ -94,6 +103,8 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
   if (deps.ratePerSecond !== undefined && !(deps.ratePerSecond > 0)) {
     throw new Error(`ratePerSecond must be a positive number, got ${deps.ratePerSecond}`);
   }
+  const claimLeaseSeconds = deps.claimLeaseSeconds ?? 30;
+  if (!(claimLeaseSeconds > 0)) throw new Error(`claimLeaseSeconds must be a positive number, got ${deps.claimLeaseSeconds}`);
   const acquire = deps.ratePerSecond ? makeTokenBucket(deps.ratePerSecond, now, sleep) : undefined;
 
   /** true = acknowledged (delete from the queue); false = report as a batch item failure. */
@@ -137,6 +148,17 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
       }
     }
 
+    const claim = await log.claim(delivery.eventId, channel, claimLeaseSeconds);
+    if (claim === "sent") {
+      decide("duplicate", { ...ids, reason: "sent by another copy" });
+      return true;
+    }
+    if (claim === "busy") {
+      // Another copy is sending right now: retry later, when its outcome is in the log.
+      decide("busy", { ...ids, reason: "another copy holds the claim" });
+      return false;
+    }
+
     const provider = fallback && receiveCount > failoverAfter ? fallback : primary;
     if (acquire) await acquire();
     let result: ProviderResult;
@@ -149,16 +171,16 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
     const via = { ...ids, provider: provider.name, failover: provider !== primary };
 
     if (result.outcome === "sent") {
-      await log.setStatus(delivery.eventId, channel, "sent", { provider: provider.name, providerMessageId: result.providerMessageId, countAttempt: true });
+      await log.setStatus(delivery.eventId, channel, "sent", { provider: provider.name, providerMessageId: result.providerMessageId, countAttempt: true, releaseClaim: true });
       decide("sent", { ...via, providerMessageId: result.providerMessageId });
       return true;
     }
     if (result.outcome === "retryable") {
-      await log.setStatus(delivery.eventId, channel, "pending", { provider: provider.name, reason: result.reason, countAttempt: true });
+      await log.setStatus(delivery.eventId, channel, "pending", { provider: provider.name, reason: result.reason, countAttempt: true, releaseClaim: true });
       decide("retry", { ...via, reason: result.reason });
       return false;
     }
-    await log.setStatus(delivery.eventId, channel, "error", { provider: provider.name, reason: result.reason, countAttempt: true });
+    await log.setStatus(delivery.eventId, channel, "error", { provider: provider.name, reason: result.reason, countAttempt: true, releaseClaim: true });
     decide("failed", { ...via, reason: result.reason });
     return true;
   }
