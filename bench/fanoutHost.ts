@@ -40,7 +40,7 @@ async function handle(command: HostCommand) {
         routes: { $connect: makeConnectHandler({ ddb, connectionsTable: command.table, ttlSeconds: 3600, logger: quiet }) },
       });
       pool = await openClients(`${gateway.url}/?token=${command.token}`, command.connections);
-      return send({ event: "ready", managementEndpoint: gateway.managementEndpoint, openMs: pool.openMs });
+      return send({ event: "ready", managementEndpoint: gateway.managementEndpoint, openMs: pool.openMs, connectionIds: gateway.connections() });
     }
     case "plain": {
       plain = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: false });

@@ -9,7 +9,7 @@ export type HostCommand =
   | { cmd: "stop" };
 
 export type HostMessage =
-  | { event: "ready"; managementEndpoint?: string; openMs: number }
+  | { event: "ready"; managementEndpoint?: string; openMs: number; connectionIds?: string[] }
   | { event: "expecting"; runId: string }
   | { event: "received"; runId: string; lastAt: number }
   | { event: "broadcasting"; startedAt: number }

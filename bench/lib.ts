@@ -44,6 +44,7 @@ export function formatNumber(value: number, digits = 0): string {
 
 export function formatRatio(value: number): string {
   if (!Number.isFinite(value)) return "–";
+  if (value !== 0 && Math.abs(value) < 0.1) return `${value.toPrecision(2)}×`;
   return `${value >= 10 ? value.toFixed(1) : value.toFixed(2)}×`;
 }
 

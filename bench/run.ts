@@ -132,7 +132,7 @@ async function main() {
       for (const table of result.tables) console.log(textTable(table) + "\n");
       for (const note of result.notes) console.log(`  · ${note}`);
       sections.push(
-        [`## ${result.title}`, `Part \`${part.name}\`, ${seconds} s.`, ...result.tables.map(markdownTable), ...result.notes.map((n) => `- ${n}`)].join("\n\n"),
+        [`## ${result.title}`, `Part \`${part.name}\`, ${seconds} s.`, ...result.tables.map(markdownTable), result.notes.map((n) => `- ${n}`).join("\n")].join("\n\n"),
       );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
