@@ -141,6 +141,11 @@ describe("WebSocketApi shipped code against the local gateway", function () {
         .setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime("1h")
         .sign(key())
         .then((t) => upgradeStatus(urlWith(t))),
+      "not yet valid": new SignJWT({})
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject("mallory").setIssuer(ISSUER).setAudience(AUDIENCE).setNotBefore(now + 600).setExpirationTime(now + 3600)
+        .sign(key())
+        .then((t) => upgradeStatus(urlWith(t))),
       "missing token": upgradeStatus(gateway.url),
       "empty token": upgradeStatus(`${gateway.url}/?token=`),
       "garbage token": upgradeStatus(urlWith("not.a.jwt")),
