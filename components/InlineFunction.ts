@@ -12,6 +12,12 @@ export interface InlineFunctionArgs<E, R> {
   factory: () => (event: E) => Promise<R>;
   /** What the function may do, each statement scoped to named ARNs. Logging is added here. */
   statements: ScopedStatement[];
+  /**
+   * Packages of the program's dependencies the handler requires at run time (the AWS SDK aside, which
+   * Lambda provides); the others stay out of this function's archive. Omit to ship every dependency.
+   * @example packages: ["jose"]
+   */
+  packages?: string[];
   /** @default 10 */
   timeoutSeconds?: number;
   /** @default 256 */
@@ -36,14 +42,16 @@ export interface InlineFunctionArgs<E, R> {
 export const inlineFunctions: InlineFunction<any, any>[] = [];
 
 /**
- * Packages the Lambda runtime ships (AWS SDK v3) or that only run at deploy time (Pulumi): kept out of
- * every archive. Read from the program's package.json, so a consumer stack's own dependencies count.
+ * Packages left out of an archive: the ones the Lambda runtime ships (AWS SDK v3) or that only run at
+ * deploy time (Pulumi), and, when `packages` is given, every other dependency not named there. Read
+ * from the program's package.json, so a consumer stack's own dependencies count.
  */
-export function excludedPackages(programDir = process.cwd()): string[] {
+export function excludedPackages(packages?: string[], programDir = process.cwd()): string[] {
   const file = path.join(programDir, "package.json");
   if (!fs.existsSync(file)) return [];
-  const pkg = JSON.parse(fs.readFileSync(file, "utf8"));
-  return Object.keys({ ...pkg.dependencies }).filter((name) => /^@(aws-sdk|pulumi|smithy)\//.test(name));
+  const dependencies = Object.keys({ ...JSON.parse(fs.readFileSync(file, "utf8")).dependencies });
+  const providedOrDeployOnly = (name: string) => /^@(aws-sdk|pulumi|smithy)\//.test(name);
+  return dependencies.filter((name) => providedOrDeployOnly(name) || (packages !== undefined && !packages.includes(name)));
 }
 
 /**
@@ -62,11 +70,14 @@ export class InlineFunction<E, R> extends pulumi.ComponentResource {
   readonly logGroup: aws.cloudwatch.LogGroup;
   readonly factory: () => (event: E) => Promise<R>;
   readonly statements: ScopedStatement[];
+  /** The run-time packages its archive carries (undefined: every dependency). */
+  readonly packages?: string[];
 
   constructor(name: string, args: InlineFunctionArgs<E, R>, opts?: pulumi.ComponentResourceOptions) {
     super("tidings:aws:InlineFunction", name, {}, opts);
     const withTransform = childOf(this);
     this.factory = args.factory;
+    this.packages = args.packages;
 
     this.logGroup = new aws.cloudwatch.LogGroup(
       ...withTransform(args.transform?.logGroup, `${name}-logs`, {
@@ -96,7 +107,7 @@ export class InlineFunction<E, R> extends pulumi.ComponentResource {
         kmsKeyArn: args.kmsKeyArn,
         environment: args.environment ? { variables: args.environment } : undefined,
         loggingConfig: { logFormat: "JSON", logGroup: this.logGroup.name },
-        codePathOptions: { extraExcludePackages: excludedPackages() },
+        codePathOptions: { extraExcludePackages: excludedPackages(args.packages) },
       }),
     );
     inlineFunctions.push(this);

@@ -140,6 +140,8 @@ export class NotificationApi extends pulumi.ComponentResource {
         `${name}-service`,
         {
           description: "Tidings producer API: POST /notifications",
+          // Request validation (zod) and templates (mustache).
+          packages: ["zod", "mustache"],
           factory: () => {
             const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
             // Local S3 stand-ins have no bucket subdomains on 127.0.0.1: path style when an endpoint is set.

@@ -248,6 +248,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
             createFallback: args.fallback?.create,
           }),
           statements,
+          packages: workerPackages(args.provider, args.fallback),
           timeoutSeconds: workerTimeoutSeconds,
           kmsKeyArn: args.kmsKeyArn,
           logRetentionDays: args.logRetentionDays,
@@ -362,4 +363,11 @@ function workerFactory(s: WorkerSettings): () => (event: SqsEvent) => Promise<Sq
       ratePerSecond,
     });
   };
+}
+
+/** The worker ships what its providers need; a provider that does not say ships every dependency. */
+function workerPackages(...specs: (ProviderSpec | undefined)[]): string[] | undefined {
+  const used = specs.filter((spec): spec is ProviderSpec => spec !== undefined);
+  if (used.some((spec) => spec.packages === undefined)) return undefined;
+  return [...new Set(used.flatMap((spec) => spec.packages!))];
 }

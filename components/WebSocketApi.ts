@@ -243,6 +243,8 @@ export class WebSocketApi extends pulumi.ComponentResource {
             factory: factories[key],
             statements: statements[key],
             description: descriptions[key],
+            // Only the authorizer verifies tokens (jose); the route handlers need the AWS SDK alone.
+            packages: key === "authorizer" ? ["jose"] : [],
             kmsKeyArn: args.kmsKeyArn,
             logRetentionDays: settings.logRetentionDays,
             // sendmessage walks every connection; the others touch one row.

@@ -45,6 +45,11 @@ export interface ProviderSpec {
   statements(ctx: ProviderContext): ScopedStatement[];
   /** Runs inside the Lambda: builds clients there and returns the runtime provider. */
   create: () => Provider;
+  /**
+   * Packages of the program's dependencies `create` needs at run time (see InlineFunction `packages`).
+   * Omit to ship every dependency with the worker.
+   */
+  packages?: string[];
 }
 
 /** A value known at deploy time, either plain or as an Output (read with `.get()` inside Lambda). */
@@ -79,6 +84,7 @@ export function sesProvider(args: SesProviderArgs): ProviderSpec {
   if (!from) throw new TidingsError("sesProvider needs `from`: the verified SES sender address.");
   return {
     name: "ses",
+    packages: [],
     statements: () => {
       const identities = Array.isArray(args.identityArn) ? args.identityArn : [args.identityArn];
       const resources: pulumi.Input<string>[] = [...identities];
@@ -104,6 +110,7 @@ export function snsSmsProvider(args: SnsSmsProviderArgs = {}): ProviderSpec {
   const { smsType, senderId } = args;
   return {
     name: "sns-sms",
+    packages: [],
     statements: () => [SMS_PUBLISH_STATEMENT],
     create: () => makeSnsSmsProvider({ sns: new SNSClient({}), smsType, senderId }),
   };
@@ -121,6 +128,7 @@ export function slackWebhookProvider(args: SlackWebhookProviderArgs = {}): Provi
   const { allowedHosts, timeoutMs } = args;
   return {
     name: "slack-webhook",
+    packages: [],
     statements: () => [],
     create: () => makeSlackProvider({ allowedHosts, timeoutMs }),
   };
@@ -152,6 +160,7 @@ export function snsPushProvider(args: SnsPushProviderArgs): ProviderSpec {
   }
   return {
     name: "sns-push",
+    packages: [],
     statements: () => [
       { Action: ["sns:CreatePlatformEndpoint"], Resource: applications },
       { Action: ["sns:Publish"], Resource: applications.map(platformEndpointsArn) },
@@ -185,6 +194,7 @@ export function websocketProvider(args: WebSocketProviderArgs): ProviderSpec {
   const userIndexes = Object.keys(TABLES.connections.indexes);
   return {
     name: "websocket",
+    packages: [],
     statements: () => [
       { Action: ["dynamodb:Query"], Resource: userIndexes.map((index) => pulumi.interpolate`${args.connectionsTableArn}/index/${index}`) },
       { Action: ["dynamodb:DeleteItem"], Resource: [args.connectionsTableArn] },

@@ -2,6 +2,8 @@
  * The whole stack under Pulumi mocks: what `pulumi up` would create from Pulumi.dev.yaml, and the
  * guarantees that hold for every resource of it, whatever component made it.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackFile } from "../local/stackConfig";
@@ -189,13 +191,22 @@ describe("the whole stack (Pulumi mocks)", function () {
 
   it("ships every inline Lambda as a module that loads and exports its handler, without the AWS SDK or Pulumi in the archive", async () => {
     expect(dev.functions.length).to.be.greaterThan(8);
+    const dependencies = Object.keys(JSON.parse(fs.readFileSync(path.join(__dirname, "..", "package.json"), "utf8")).dependencies);
     for (const fn of dev.functions) {
       const shipped = await loadShipped(fn);
       expect(shipped.handler, shipped.file).to.be.a("function");
       expect(shipped.text).to.not.include(SECRET);
+      // Every package the code requires at run time is either provided by Lambda or in its archive.
+      const required = [...shipped.text.matchAll(/require\("((?:@[^/"]+\/)?[^/"]+)[^"]*"\)/g)].map((m) => m[1]);
+      const shippedPackages = dependencies.filter((d) => !excludedPackages(fn.packages).includes(d));
+      for (const name of required.filter((r) => dependencies.includes(r) && !/^@aws-sdk\//.test(r))) {
+        expect(shippedPackages, `${shipped.file} requires ${name}`).to.include(name);
+      }
+      const archive = [...(await pulumi.runtime.computeCodePaths({ extraExcludePackages: excludedPackages(fn.packages) })).keys()];
+      expect(archive.filter((p) => /node_modules\/@(aws-sdk|pulumi|smithy)\//.test(p)), shipped.file).to.deep.equal([]);
+      if (fn.packages) expect(archive.map((p) => p.replace(/^.*node_modules\//, "")).sort()).to.deep.equal([...fn.packages].sort());
     }
-    const archive = await pulumi.runtime.computeCodePaths({ extraExcludePackages: excludedPackages() });
-    const paths = [...archive.keys()];
-    expect(paths.filter((p) => /node_modules\/@(aws-sdk|pulumi|smithy)\//.test(p))).to.deep.equal([]);
+    // Most functions need no package beyond the SDK; only the producer API and the authorizer do.
+    expect(dev.functions.filter((fn) => fn.packages?.length).length).to.equal(2);
   });
 });
