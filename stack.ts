@@ -14,6 +14,7 @@ import {
   NotificationLogTable,
   PolitenessTable,
   providerForChannel,
+  ProviderSpec,
   SettingsTable,
   TemplatesBucket,
   TidingsError,
@@ -36,6 +37,11 @@ export interface TidingsStackInputs {
    * ]
    */
   addChannels?: (shared: SharedChannelArgs) => NotificationChannel[];
+  /**
+   * Specs of providers Tidings does not ship, by the provider name used in `tidings:channels` config.
+   * @example customProviders: { pager: { name: "pager", statements: () => [...], create: () => makePager(...) } }
+   */
+  customProviders?: Record<string, ProviderSpec>;
 }
 
 /** What every channel of a stack shares: spread it into `NotificationChannelArgs`. */
@@ -44,7 +50,7 @@ export type SharedChannelArgs = Pick<
   "bus" | "notificationLogTable" | "politenessTable" | "kmsKeyArn" | "alertsTopicArn" | "logRetentionDays" | "logTtlDays"
 >;
 
-export function createTidingsStack({ config, tokenSigningSecret, addChannels }: TidingsStackInputs) {
+export function createTidingsStack({ config, tokenSigningSecret, addChannels, customProviders }: TidingsStackInputs) {
   const key = new EncryptionKey("tidings");
   const kmsKeyArn = key.arn;
 
@@ -87,7 +93,7 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels }: 
     channels[name] = new NotificationChannel(name, {
       ...shared,
       channel: name,
-      ...providerForChannel(name, config.channels[name], { websocket, connectionsTable }),
+      ...providerForChannel(name, config.channels[name], { websocket, connectionsTable, customProviders }),
       failoverAfter: config.channels[name].failoverAfter,
       ratePerSecond: config.channels[name].ratePerSecond,
       maxConcurrency: config.channels[name].maxConcurrency,
