@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { TableLayout } from "../runtime/tables";
+import { keyAttributes, TableLayout } from "../runtime/tables";
 import { applyTransform, Transform } from "./common";
 
 export interface EncryptedTableArgs {
@@ -27,17 +27,18 @@ export abstract class EncryptedTable extends pulumi.ComponentResource {
   protected constructor(type: string, name: string, layout: TableLayout, args: EncryptedTableArgs, opts?: pulumi.ComponentResourceOptions) {
     super(type, name, {}, opts);
     this.layout = layout;
-    const keyAttributes = [layout.hashKey, layout.rangeKey, ...Object.values(layout.indexes ?? {})].filter(
-      (a, i, all): a is string => !!a && all.indexOf(a) === i,
-    );
+
     const [tableArgs, tableOpts] = applyTransform(args.transform?.table, {
       billingMode: "PAY_PER_REQUEST",
       hashKey: layout.hashKey,
       rangeKey: layout.rangeKey,
-      attributes: keyAttributes.map((attr) => ({ name: attr, type: "S" })),
-      globalSecondaryIndexes: Object.entries(layout.indexes ?? {}).map(([indexName, key]) => ({
+      attributes: keyAttributes(layout).map((attr) => ({ name: attr, type: "S" })),
+      globalSecondaryIndexes: Object.entries(layout.indexes ?? {}).map(([indexName, index]) => ({
         name: indexName,
-        hashKey: key,
+        keySchemas: [
+          { attributeName: index.hashKey, keyType: "HASH" },
+          { attributeName: index.rangeKey, keyType: "RANGE" },
+        ],
         projectionType: "ALL",
       })),
       ttl: layout.ttlAttribute ? { attributeName: layout.ttlAttribute, enabled: true } : undefined,

@@ -7,7 +7,7 @@
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { TABLES, TableName } from "../runtime/tables";
+import { keyAttributes, TABLES, TableLayout, TableName } from "../runtime/tables";
 
 export interface LocalAwsOptions {
   /** 0 = any free port. */
@@ -86,10 +86,8 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     async createTables(names) {
       const ddb = new DynamoDBClient({ region, endpoint: endpoints.dynamodb, credentials: { accessKeyId: "local", secretAccessKey: "local" } });
       for (const [key, tableName] of Object.entries(names) as [TableName, string][]) {
-        const layout: { hashKey: string; rangeKey?: string; indexes?: Record<string, string> } = TABLES[key];
-        const attributes = [layout.hashKey, layout.rangeKey, ...Object.values(layout.indexes ?? {})].filter(
-          (a, i, all): a is string => !!a && all.indexOf(a) === i,
-        );
+        const layout: TableLayout = TABLES[key];
+        const attributes = keyAttributes(layout);
         await ddb.send(
           new CreateTableCommand({
             TableName: tableName,
@@ -100,9 +98,12 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
               ...(layout.rangeKey ? [{ AttributeName: layout.rangeKey, KeyType: "RANGE" as const }] : []),
             ],
             GlobalSecondaryIndexes: layout.indexes
-              ? Object.entries(layout.indexes).map(([IndexName, key]) => ({
+              ? Object.entries(layout.indexes).map(([IndexName, index]) => ({
                   IndexName,
-                  KeySchema: [{ AttributeName: key, KeyType: "HASH" as const }],
+                  KeySchema: [
+                    { AttributeName: index.hashKey, KeyType: "HASH" as const },
+                    { AttributeName: index.rangeKey, KeyType: "RANGE" as const },
+                  ],
                   Projection: { ProjectionType: "ALL" as const },
                 }))
               : undefined,

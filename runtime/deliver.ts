@@ -103,7 +103,7 @@ export async function connectionsOfUser(deps: Pick<PostingDeps, "ddb" | "connect
         TableName: deps.connectionsTable,
         IndexName: indexName,
         KeyConditionExpression: "#user = :user",
-        ExpressionAttributeNames: { "#user": TABLES.connections.indexes.byUser },
+        ExpressionAttributeNames: { "#user": TABLES.connections.indexes.byUser.hashKey },
         ExpressionAttributeValues: { ":user": userId },
         ExclusiveStartKey: startKey,
       }),

@@ -5,21 +5,42 @@
 export interface TableLayout {
   hashKey: string;
   rangeKey?: string;
-  /** Global secondary indexes by name → hash key (string attributes, projection ALL). */
-  indexes?: Record<string, string>;
+  /** Global secondary indexes by name (string attributes, projection ALL). */
+  indexes?: Record<string, IndexLayout>;
   /** Attribute DynamoDB expires items by (epoch seconds). Readers still ignore `ttl < now`. */
   ttlAttribute?: string;
 }
 
+export interface IndexLayout {
+  hashKey: string;
+  /**
+   * Every index has a sort key that makes its entries unique, for a reason beyond ordering: dynalite,
+   * the local DynamoDB, keys index entries that share a hash key by a 24-bit hash of the table key, so
+   * thousands of them (one user's connections) collide and silently drop entries without one.
+   */
+  rangeKey: string;
+}
+
+/** Every attribute a key or index of the layout names, once each. */
+export function keyAttributes(layout: TableLayout): string[] {
+  const names = [layout.hashKey, layout.rangeKey, ...Object.values(layout.indexes ?? {}).flatMap((i) => [i.hashKey, i.rangeKey])];
+  return names.filter((name, i): name is string => !!name && names.indexOf(name) === i);
+}
+
 export const TABLES = {
-  /** pk connectionId, GSI byUser on userId, TTL on ttl. Items: connectionId, userId, sourceIp, connectedAt, ttl. */
-  connections: { hashKey: "connectionId", indexes: { byUser: "userId" }, ttlAttribute: "ttl" },
+  /** pk connectionId, GSI byUser on userId (+ connectionId), TTL on ttl. Items: connectionId, userId, sourceIp, connectedAt, ttl. */
+  connections: { hashKey: "connectionId", indexes: { byUser: { hashKey: "userId", rangeKey: "connectionId" } }, ttlAttribute: "ttl" },
   /** pk userId. Items: email, phone (E.164), device_tokens [{platform, token}], external_channels { slack: { webhookUrl } }. */
   contacts: { hashKey: "userId" },
   /** pk userId. Items: channels { <channel>: boolean }, types { <type>: { <channel>: boolean } }. */
   settings: { hashKey: "userId" },
-  /** pk eventId, sk channel, GSI byUser. Items: LogEntry (runtime/contracts.ts). */
-  notificationLog: { hashKey: "eventId", rangeKey: "channel", indexes: { byUser: "userId" }, ttlAttribute: "ttl" },
+  /** pk eventId, sk channel, GSI byUser on userId + createdAt (a user's notifications, newest last). Items: LogEntry (runtime/contracts.ts). */
+  notificationLog: {
+    hashKey: "eventId",
+    rangeKey: "channel",
+    indexes: { byUser: { hashKey: "userId", rangeKey: "createdAt" } },
+    ttlAttribute: "ttl",
+  },
   /** pk counterKey (`<channel>#<userId>`), sk window (window start, epoch seconds). Items: count, ttl. */
   politeness: { hashKey: "counterKey", rangeKey: "window", ttlAttribute: "ttl" },
 } as const satisfies Record<string, TableLayout>;

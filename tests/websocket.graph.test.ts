@@ -99,7 +99,16 @@ describe("WebSocketApi resource graph", () => {
     const keyArn = one("aws:kms/key:Key").state.arn;
     const t = one("aws:dynamodb/table:Table", "connections");
     expect(t.inputs.hashKey).to.equal("connectionId");
-    expect(t.inputs.globalSecondaryIndexes).to.deep.equal([{ name: "byUser", hashKey: "userId", projectionType: "ALL" }]);
+    expect(t.inputs.globalSecondaryIndexes).to.deep.equal([
+      {
+        name: "byUser",
+        keySchemas: [
+          { attributeName: "userId", keyType: "HASH" },
+          { attributeName: "connectionId", keyType: "RANGE" },
+        ],
+        projectionType: "ALL",
+      },
+    ]);
     expect(t.inputs.ttl).to.deep.equal({ attributeName: "ttl", enabled: true });
     expect(t.inputs.serverSideEncryption).to.deep.equal({ enabled: true, kmsKeyArn: keyArn });
     expect(t.inputs.pointInTimeRecovery).to.deep.equal({ enabled: true });

@@ -1,0 +1,43 @@
+import { expect } from "chai";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { LocalAws, startLocalAws } from "../local/aws";
+import { TABLES } from "../runtime/tables";
+
+describe("local AWS servers", () => {
+  let aws: LocalAws;
+  let ddb: DynamoDBDocumentClient;
+  before(async () => {
+    aws = await startLocalAws();
+    aws.applyEnv();
+    await aws.createTables({ connections: "local-aws-connections" });
+    ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+  });
+  after(async () => {
+    ddb.destroy();
+    await aws.stop();
+  });
+
+  it("binds every server to 127.0.0.1", () => {
+    for (const url of Object.values(aws.endpoints)) expect(new URL(url).hostname).to.match(/^(127\.0\.0\.1|sqs\.[a-z0-9-]+\.localhost)$/);
+  });
+
+  it("keeps both index entries of a user whose connection ids collide in dynalite's 24-bit index key", async () => {
+    // These two ids share the first six hex digits (22b845) of dynalite's md5 of the table key: without the
+    // index sort key (runtime/tables.ts) the second entry silently replaced the first.
+    const ids = ["conn-1224", "conn-4718"];
+    for (const connectionId of ids) {
+      await ddb.send(new PutCommand({ TableName: "local-aws-connections", Item: { connectionId, userId: "collider" } }));
+    }
+    const found = await ddb.send(
+      new QueryCommand({
+        TableName: "local-aws-connections",
+        IndexName: "byUser",
+        KeyConditionExpression: "#user = :user",
+        ExpressionAttributeNames: { "#user": TABLES.connections.indexes.byUser.hashKey },
+        ExpressionAttributeValues: { ":user": "collider" },
+      }),
+    );
+    expect(found.Items!.map((item) => item.connectionId).sort()).to.deep.equal([...ids].sort());
+  });
+});
