@@ -77,6 +77,11 @@ export interface LocalTidingsOptions {
    */
   wrapProvider?: (channel: string, provider: Provider, role: "primary" | "fallback") => Provider;
   /**
+   * AWS-compatible servers already started (e.g. in a child process, to give them a CPU core of their
+   * own); the caller stops them. @default startLocalAws() in this process, stopped with the rest
+   */
+  localAws?: LocalAws;
+  /**
    * Overrides each worker's claim lease (runtime/worker.ts `claimLeaseSeconds`).
    * @default the channel's workerTimeoutSeconds
    */
@@ -125,8 +130,8 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
 
   try {
     // AWS-compatible servers and our stand-ins.
-    const aws: LocalAws = await startLocalAws({ sesPort: port(options.sesPort, "TIDINGS_SES_PORT", 4002) });
-    stopList.push(() => aws.stop());
+    const aws: LocalAws = options.localAws ?? (await startLocalAws({ sesPort: port(options.sesPort, "TIDINGS_SES_PORT", 4002) }));
+    if (!options.localAws) stopList.push(() => aws.stop());
     aws.applyEnv();
     const sns = await startSnsSink();
     stopList.push(() => sns.stop());

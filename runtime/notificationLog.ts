@@ -7,7 +7,8 @@
  * processed at the same moment (a visibility timeout expiring mid-send, two racing producer requests)
  * make one send. The claimant releases the lease with the status it records after the send; nobody
  * else does (a racing producer request marking the row `pending` must not free a send in flight).
- * A delivered row (sent, opened, clicked) never goes back to created, pending or error.
+ * A delivered row (sent, opened, clicked) never goes back to created, pending or error, and a late
+ * `pending` never hides an `error` a worker recorded.
  */
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { DeliveryStatus, LogEntry } from "./contracts";
@@ -45,6 +46,8 @@ export type ClaimResult = "claimed" | "sent" | "busy";
 
 /** Statuses that mean the user already got the notification on this channel. */
 const DELIVERED = ["sent", "opened", "clicked"];
+/** Final outcomes other than delivery: only the claimant of a new send moves a row off them. */
+const OUTCOMES = ["error", "unsubscribed"];
 
 export function makeNotificationLog(deps: NotificationLogDeps) {
   const now = deps.now ?? Date.now;
@@ -113,10 +116,10 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
     },
 
     /**
-     * Moves a row to `status`, recording provider, message id and reason when given. "kept-delivered"
-     * = nothing changed because the row is already delivered and `status` is not a delivered one.
+     * Moves a row to `status`, recording provider, message id and reason when given. "kept" = nothing
+     * changed: the row is delivered, or holds an outcome and this write is not the claimant's.
      */
-    async setStatus(eventId: string, channel: string, status: DeliveryStatus, fields: StatusFields = {}): Promise<"updated" | "kept-delivered"> {
+    async setStatus(eventId: string, channel: string, status: DeliveryStatus, fields: StatusFields = {}): Promise<"updated" | "kept"> {
       const names: Record<string, string> = { "#status": "status", "#updatedAt": "updatedAt" };
       const values: Record<string, unknown> = { ":status": status, ":updatedAt": new Date(now()).toISOString() };
       const sets = ["#status = :status", "#updatedAt = :updatedAt"];
@@ -137,11 +140,14 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
         values[":one"] = 1;
         expression += " ADD #attempts :one";
       }
+      // Writes can arrive late: the service marks a row `pending` after its put, by which time a worker
+      // may have recorded the outcome. Nothing undoes a delivery, and only the claimant (recording its
+      // own send) may move a row off an outcome (`error`, `unsubscribed`).
+      const kept = DELIVERED.includes(status) ? [] : fields.releaseClaim ? DELIVERED : [...DELIVERED, ...OUTCOMES];
       let condition: string | undefined;
-      if (!DELIVERED.includes(status)) {
-        // A late `pending` (a racing producer request, a delayed copy) must not undo a delivery.
-        condition = "attribute_not_exists(#status) OR NOT (#status IN (:sent, :opened, :clicked))";
-        Object.assign(values, { ":sent": DELIVERED[0], ":opened": DELIVERED[1], ":clicked": DELIVERED[2] });
+      if (kept.length) {
+        kept.forEach((kept, i) => (values[`:kept${i}`] = kept));
+        condition = `attribute_not_exists(#status) OR NOT (#status IN (${kept.map((_, i) => `:kept${i}`).join(", ")}))`;
       }
       try {
         await deps.ddb.send(
@@ -156,7 +162,7 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
         );
         return "updated";
       } catch (error) {
-        if ((error as { name?: string }).name === "ConditionalCheckFailedException") return "kept-delivered";
+        if ((error as { name?: string }).name === "ConditionalCheckFailedException") return "kept";
         throw error;
       }
     },

@@ -30,13 +30,14 @@ export async function startHarness(options: LocalTidingsOptions = {}): Promise<H
     seed: false,
     pollWaitSeconds: 1,
     logger: (entry) => void decisions.push(entry),
+    ...options,
     editConfig: (raw) => {
       for (const channel of Object.values<Record<string, unknown>>(raw.channels ?? {})) {
         delete channel.ratePerSecond;
         delete channel.perUser;
       }
+      options.editConfig?.(raw);
     },
-    ...options,
   });
   const producerToken = await tidings.signToken("producer");
   return { tidings, decisions, producerToken, stop: () => tidings.stop() };

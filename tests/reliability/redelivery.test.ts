@@ -90,11 +90,24 @@ describe("reliability: redelivery is sent once", function () {
     it("never moves a delivered row back to pending or error (a late producer write loses)", async () => {
       await log.create(row("c4"));
       expect(await log.setStatus("c4", "email", "sent", { provider: "ses" })).to.equal("updated");
-      expect(await log.setStatus("c4", "email", "pending")).to.equal("kept-delivered");
-      expect(await log.setStatus("c4", "email", "error", { reason: "late" })).to.equal("kept-delivered");
+      expect(await log.setStatus("c4", "email", "pending")).to.equal("kept");
+      expect(await log.setStatus("c4", "email", "error", { reason: "late" })).to.equal("kept");
       expect(await log.get("c4", "email")).to.include({ status: "sent" }).and.not.have.property("reason");
       expect(await log.setStatus("c4", "email", "opened")).to.equal("updated");
+      expect(await log.setStatus("c4", "email", "pending", { releaseClaim: true, countAttempt: true })).to.equal("kept");
       expect(await log.claim("c4", "email", 30)).to.equal("sent");
+    });
+
+    it("keeps a worker's `error` when the service's late `pending` arrives; the claimant of a new send may move it", async () => {
+      await log.create(row("c5"));
+      expect(await log.claim("c5", "email", 30)).to.equal("claimed");
+      await log.setStatus("c5", "email", "error", { reason: "address rejected", countAttempt: true, releaseClaim: true });
+      expect(await log.setStatus("c5", "email", "pending")).to.equal("kept");
+      expect(await log.get("c5", "email")).to.include({ status: "error", reason: "address rejected" });
+      // A redelivered copy claims the row and its retryable outcome is recorded.
+      expect(await log.claim("c5", "email", 30)).to.equal("claimed");
+      expect(await log.setStatus("c5", "email", "pending", { reason: "throttled", countAttempt: true, releaseClaim: true })).to.equal("updated");
+      expect(await log.get("c5", "email")).to.include({ status: "pending", reason: "throttled", attempts: 2 });
     });
 
     it("refuses a claim without a log row, and a lease that is not positive, naming the problem", async () => {
