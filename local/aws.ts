@@ -35,21 +35,41 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   const region = options.region ?? "us-east-1";
   const host = "127.0.0.1";
 
-  const dynalite = require("dynalite")({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    dynalite.once("error", reject);
-    dynalite.listen(options.dynamodbPort ?? 0, host, () => resolve());
-  });
+  const started: (() => Promise<void>)[] = [];
+  const stopStarted = async () => {
+    for (const stop of started.reverse()) await stop().catch(() => undefined);
+  };
+  let dynalite: any, fauxqs: Awaited<ReturnType<typeof buildFauxqs>>, sesServer: Server, restoreDns: () => void;
+  try {
+    dynalite = require("dynalite")({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    await listening(dynalite, options.dynamodbPort, "DynamoDB (dynalite)", () => dynalite.listen(options.dynamodbPort ?? 0, host));
+    started.push(() => new Promise<void>((resolve) => dynalite.close(() => resolve())));
 
-  // fauxqs is ESM-only; its own startFauxqs() binds 0.0.0.0, so build the app and bind loopback ourselves.
-  // Its queue URLs name sqs.<region>.localhost: resolve *.localhost to loopback in this process.
-  const { buildApp, interceptLocalhostDns } = await import("fauxqs");
-  const restoreDns = interceptLocalhostDns();
-  const fauxqs = buildApp({ logger: false, defaultRegion: region });
-  await fauxqs.listen({ port: options.sqsPort ?? 0, host });
+    // fauxqs is ESM-only; its own startFauxqs() binds 0.0.0.0, so build the app and bind loopback ourselves.
+    // Its queue URLs name sqs.<region>.localhost: resolve *.localhost to loopback in this process.
+    const { interceptLocalhostDns } = await import("fauxqs");
+    restoreDns = interceptLocalhostDns();
+    started.push(async () => restoreDns());
+    fauxqs = await buildFauxqs(region);
+    await fauxqs.listen({ port: options.sqsPort ?? 0, host }).catch((error: unknown) => {
+      throw portError(error, options.sqsPort, "SQS/S3 (fauxqs)");
+    });
+    started.push(() => fauxqs.close());
 
-  const startSes: (config: { host: string; port: number }) => Promise<Server> = require("aws-ses-v2-local").default;
-  const sesServer = await startSes({ host, port: options.sesPort ?? 0 });
+    // aws-ses-v2-local resolves with its server even when it could not bind (the error went to its callback).
+    const startSes: (config: { host: string; port: number }) => Promise<Server> = require("aws-ses-v2-local").default;
+    sesServer = await startSes({ host, port: options.sesPort ?? 0 });
+    if (!sesServer.listening) {
+      throw portError({ code: "EADDRINUSE" }, options.sesPort, "SES (aws-ses-v2-local)");
+    }
+    started.push(() => new Promise<void>((resolve) => {
+      sesServer.close(() => resolve());
+      sesServer.closeAllConnections?.();
+    }));
+  } catch (error) {
+    await stopStarted();
+    throw error;
+  }
 
   const url = (port: number) => `http://${host}:${port}`;
   const fauxqsPort = (fauxqs.server.address() as AddressInfo).port;
@@ -113,15 +133,36 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       ddb.destroy();
     },
     async stop() {
-      restoreDns();
-      await Promise.all([
-        new Promise<void>((resolve) => dynalite.close(() => resolve())),
-        fauxqs.close(),
-        new Promise<void>((resolve) => {
-          sesServer.close(() => resolve());
-          sesServer.closeAllConnections?.();
-        }),
-      ]);
+      await stopStarted();
     },
   };
+}
+
+async function buildFauxqs(region: string) {
+  const { buildApp } = await import("fauxqs");
+  return buildApp({ logger: false, defaultRegion: region });
+}
+
+/** Calls `listen` and resolves once `server` listens; a port in use becomes an error naming port and service. */
+function listening(server: any, port: number | undefined, what: string, listen: () => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (error: unknown) => {
+      server.off?.("listening", onListening);
+      reject(portError(error, port, what));
+    };
+    const onListening = () => {
+      server.off?.("error", onError);
+      resolve();
+    };
+    server.once("error", onError);
+    server.once("listening", onListening);
+    listen();
+  });
+}
+
+function portError(error: unknown, port: number | undefined, what: string): Error {
+  if ((error as { code?: string })?.code === "EADDRINUSE") {
+    return new Error(`${what} could not listen on 127.0.0.1:${port}: the port is in use (choose another one)`);
+  }
+  return error instanceof Error ? error : new Error(String(error));
 }

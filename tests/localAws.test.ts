@@ -41,3 +41,20 @@ describe("local AWS servers", () => {
     expect(found.Items!.map((item) => item.connectionId).sort()).to.deep.equal([...ids].sort());
   });
 });
+
+describe("local AWS servers on a port in use", () => {
+  it("names the service and the port, and leaves nothing running", async () => {
+    const blocker = await startLocalAws();
+    const sesPort = Number(new URL(blocker.endpoints.ses).port);
+    try {
+      let error: Error | undefined;
+      await startLocalAws({ sesPort }).catch((e) => (error = e));
+      expect(error?.message).to.equal(`SES (aws-ses-v2-local) could not listen on 127.0.0.1:${sesPort}: the port is in use (choose another one)`);
+      const dynamoPort = Number(new URL(blocker.endpoints.dynamodb).port);
+      await startLocalAws({ dynamodbPort: dynamoPort }).catch((e) => (error = e));
+      expect(error?.message).to.match(new RegExp(`DynamoDB \\(dynalite\\) could not listen on 127.0.0.1:${dynamoPort}`));
+    } finally {
+      await blocker.stop();
+    }
+  });
+});
