@@ -243,6 +243,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
             perUser: args.perUser,
             logTtlDays: args.logTtlDays ?? 90,
             failoverAfter: args.failoverAfter ?? 3,
+            claimLeaseSeconds: workerTimeoutSeconds,
             ratePerSecond: args.ratePerSecond === undefined ? undefined : args.ratePerSecond / settings.maxConcurrency,
             createPrimary: args.provider.create,
             createFallback: args.fallback?.create,
@@ -335,6 +336,8 @@ interface WorkerSettings {
   perUser?: { limit: number; windowSeconds: number };
   logTtlDays: number;
   failoverAfter: number;
+  /** A claim outlives no invocation: the worker's timeout. */
+  claimLeaseSeconds: number;
   ratePerSecond?: number;
   createPrimary: ProviderSpec["create"];
   createFallback?: ProviderSpec["create"];
@@ -345,7 +348,7 @@ interface WorkerSettings {
  * these settings (plain values, Outputs and the providers' `create`), never the component.
  */
 function workerFactory(s: WorkerSettings): () => (event: SqsEvent) => Promise<SqsBatchResponse> {
-  const { channel, queueUrl, logTable, politenessTable, perUser, logTtlDays, failoverAfter, ratePerSecond, createPrimary, createFallback } = s;
+  const { channel, queueUrl, logTable, politenessTable, perUser, logTtlDays, failoverAfter, claimLeaseSeconds, ratePerSecond, createPrimary, createFallback } = s;
   return () => {
     const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
     const sqs = new SQSClient({});
@@ -355,6 +358,7 @@ function workerFactory(s: WorkerSettings): () => (event: SqsEvent) => Promise<Sq
       primary: createPrimary(),
       fallback: createFallback ? createFallback() : undefined,
       failoverAfter,
+      claimLeaseSeconds,
       log: makeNotificationLog({ ddb, table: logTable.get(), ttlDays: logTtlDays }),
       politeness: perUser ? makePolitenessLimiter({ ddb, table: politenessTable.get(), ...perUser }) : undefined,
       requeue: async (body, delaySeconds) => {

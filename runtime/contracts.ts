@@ -121,6 +121,8 @@ export interface LogEntry {
   providerMessageId?: string;
   reason?: string;
   attempts?: number;
+  /** Epoch ms until which a worker holds the right to send (claim before send). */
+  claimedUntil?: number;
   ttl?: number;
 }
 
