@@ -9,7 +9,7 @@ import { readStackFile } from "../local/tidings";
 import { parseTidingsConfig } from "../runtime/config";
 import type { ProviderSpec } from "../components/providers";
 import { createTidingsStack, TidingsStackInputs } from "../stack";
-import { MockedResource, useMocks } from "../tests/helpers/mocks";
+import { settle, useMocks } from "../tests/helpers/mocks";
 
 /** A throwaway signing secret: under mocks nothing is deployed or shipped. */
 const BENCH_SIGNING_SECRET = "bench-signing-secret-not-used-anywhere-0123456789";
@@ -19,34 +19,18 @@ export function devStackConfig(): Record<string, any> {
 }
 
 /**
- * Waits until resource registrations stop arriving: `settle()` from the test helpers waits a fixed 50 ms,
- * which would be part of every measured time here.
- */
-export async function settleRegistrations(recorded: MockedResource[], quietTurns = 5): Promise<void> {
-  let last = -1;
-  let quiet = 0;
-  while (quiet < quietTurns) {
-    await new Promise((resolve) => setImmediate(resolve));
-    if (recorded.length === last) quiet++;
-    else {
-      quiet = 0;
-      last = recorded.length;
-    }
-  }
-}
-
-/**
  * `customProviders` serve channels whose names Tidings does not know (scale adds `slack-2`, … with the
  * shipped webhook provider); the stack must pass them on to `providerForChannel`.
  */
 export async function buildStackUnderMocks(raw: Record<string, any> = devStackConfig(), customProviders?: Record<string, ProviderSpec>) {
   const resources = useMocks();
-  const inputs: TidingsStackInputs & { customProviders?: Record<string, ProviderSpec> } = {
+  const inputs: TidingsStackInputs = {
     config: parseTidingsConfig(raw),
     tokenSigningSecret: pulumi.secret(BENCH_SIGNING_SECRET),
     ...(customProviders ? { customProviders } : {}),
   };
   const stack = createTidingsStack(inputs);
-  await settleRegistrations(resources);
-  return { stack, resources, functions: [...inlineFunctions] };
+  // Every registration, including those waiting for a Lambda's archive (Pulumi's own pending-RPC chain).
+  await settle();
+  return { stack, resources: [...resources], functions: [...inlineFunctions] };
 }
