@@ -133,21 +133,6 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
       entry = await log.get(delivery.eventId, channel);
     }
 
-    // A message that already made a provider call (or was received before) already took its politeness
-    // token: only a fresh message takes one, so a retry never counts twice.
-    const fresh = receiveCount === 1 && !(entry?.attempts ?? 0);
-    if (politeness && fresh) {
-      const decision = await politeness.take(channel, delivery.userId);
-      if (!decision.allowed) {
-        const delaySeconds = Math.min(decision.retryAfterSeconds, MAX_DELAY_SECONDS);
-        await deps.requeue(record.body, delaySeconds);
-        const reason = `per-user limit reached: delayed ${delaySeconds}s`;
-        await log.setStatus(delivery.eventId, channel, "pending", { reason });
-        decide("delayed", { ...ids, reason, delaySeconds });
-        return true;
-      }
-    }
-
     const claim = await log.claim(delivery.eventId, channel, claimLeaseSeconds);
     if (claim === "sent") {
       decide("duplicate", { ...ids, reason: "sent by another copy" });
@@ -157,6 +142,22 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
       // Another copy is sending right now: retry later, when its outcome is in the log.
       decide("busy", { ...ids, reason: "another copy holds the claim" });
       return false;
+    }
+
+    // After the claim, so a copy of a delivery another worker sends (or sent) takes no politeness token.
+    // A message that already made a provider call (or was received before) already took its token: only
+    // a fresh message takes one, so a retry never counts twice.
+    const fresh = receiveCount === 1 && !(entry?.attempts ?? 0);
+    if (politeness && fresh) {
+      const decision = await politeness.take(channel, delivery.userId);
+      if (!decision.allowed) {
+        const delaySeconds = Math.min(decision.retryAfterSeconds, MAX_DELAY_SECONDS);
+        await deps.requeue(record.body, delaySeconds);
+        const reason = `per-user limit reached: delayed ${delaySeconds}s`;
+        await log.setStatus(delivery.eventId, channel, "pending", { reason, releaseClaim: true });
+        decide("delayed", { ...ids, reason, delaySeconds });
+        return true;
+      }
     }
 
     const provider = fallback && receiveCount > failoverAfter ? fallback : primary;

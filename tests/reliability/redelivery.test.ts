@@ -12,6 +12,7 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { LocalAws, startLocalAws } from "../../local/aws";
 import type { ChannelDelivery, Provider, SqsRecord } from "../../runtime/contracts";
 import { makeNotificationLog, NotificationLog } from "../../runtime/notificationLog";
+import { makePolitenessLimiter } from "../../runtime/politeness";
 import { makeChannelWorker } from "../../runtime/worker";
 import { Decision, drain, Harness, instrument, notify, seedContact, sleep, startHarness } from "./harness";
 
@@ -44,7 +45,7 @@ describe("reliability: redelivery is sent once", function () {
     before(async () => {
       aws = await startLocalAws();
       aws.applyEnv();
-      await aws.createTables({ notificationLog: "claim-log" });
+      await aws.createTables({ notificationLog: "claim-log", politeness: "claim-politeness" });
       ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
       log = makeNotificationLog({ ddb, table: "claim-log", now: () => clock });
     });
@@ -152,6 +153,29 @@ describe("reliability: redelivery is sent once", function () {
       expect(decisions.at(-1)).to.include({ outcome: "duplicate", eventId });
       const logged = await makeNotificationLog({ ddb, table: "claim-log" }).get(eventId, "email");
       expect(logged).to.include({ status: "sent", providerMessageId: "m-1", attempts: 1 });
+    });
+
+    it("worker: two fresh copies of one delivery (racing producer requests) take one politeness token, not two", async () => {
+      const slow: Provider = { name: "slow", send: async () => (await sleep(200), { outcome: "sent" }) };
+      const politeness = makePolitenessLimiter({ ddb, table: "claim-politeness", limit: 2, windowSeconds: 3600 });
+      const worker = makeChannelWorker({
+        channel: "email",
+        primary: slow,
+        log: makeNotificationLog({ ddb, table: "claim-log" }),
+        politeness,
+        requeue: async () => {
+          throw new Error("no requeue expected");
+        },
+        logger: () => {},
+      });
+      const userId = `polite-${randomUUID()}`;
+      const eventId = `evt-${randomUUID()}`;
+      const fresh = (id: string) => ({ ...record("email", id, 1), body: record("email", id, 1).body.replace(/"u-1"/g, JSON.stringify(userId)) });
+      const first = fresh(eventId);
+      await Promise.all([worker({ Records: [first] }), worker({ Records: [{ ...first, messageId: "copy" }] })]);
+      // One token was taken for the two copies: one is left for this window.
+      expect(await politeness.take("email", userId)).to.deep.equal({ allowed: true });
+      expect((await politeness.take("email", userId)).allowed).to.equal(false);
     });
 
     it("worker: a copy finding an expired lease (its first worker crashed mid-send) sends", async () => {
