@@ -2,10 +2,9 @@
  * Builds the Tidings stack under Pulumi mocks from Pulumi.dev.yaml (optionally edited), for the parts
  * that measure the program rather than the running system.
  */
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { inlineFunctions } from "../components/InlineFunction";
-import { readStackFile } from "../local/tidings";
+import { readStackFile } from "../local/stackConfig";
 import { parseTidingsConfig } from "../runtime/config";
 import type { ProviderSpec } from "../components/providers";
 import { createTidingsStack, TidingsStackInputs } from "../stack";
@@ -15,7 +14,7 @@ import { settle, useMocks } from "../tests/helpers/mocks";
 const BENCH_SIGNING_SECRET = "bench-signing-secret-not-used-anywhere-0123456789";
 
 export function devStackConfig(): Record<string, any> {
-  return readStackFile(path.join(__dirname, "..", "Pulumi.dev.yaml"));
+  return readStackFile();
 }
 
 /**

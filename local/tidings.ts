@@ -18,7 +18,6 @@ import { SESv2Client } from "@aws-sdk/client-sesv2";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
-import YAML from "yaml";
 import { makeTokenVerifier, makeWebSocketAuthorizer } from "../runtime/authorizer";
 import { channelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
 import { ChannelConfig, enabledChannels, parseTidingsConfig, TidingsConfig } from "../runtime/config";
@@ -39,6 +38,7 @@ import { sqsDeadLetter, sqsTarget, startEventBus } from "./eventBridge";
 import { startWebSocketGateway } from "./gateway";
 import { startSlackSink, startSnsSink } from "./sinks";
 import { startSqsPoller } from "./sqsPoller";
+import { DEV_STACK_FILE, readStackFile } from "./stackConfig";
 import { signDevToken } from "./tokens";
 
 const REPO_ROOT = path.resolve(__dirname, "..");
@@ -100,19 +100,9 @@ export interface LocalChannel {
 
 export type LocalTidings = Awaited<ReturnType<typeof startLocalTidings>>;
 
-/** Reads the `tidings:` keys of a Pulumi stack file, without the prefix. */
-export function readStackFile(file: string): Record<string, any> {
-  const doc = YAML.parse(fs.readFileSync(file, "utf8")) ?? {};
-  return Object.fromEntries(
-    Object.entries(doc.config ?? {})
-      .filter(([key]) => key.startsWith("tidings:") && key !== "tidings:tokenSigningSecret")
-      .map(([key, value]) => [key.slice("tidings:".length), value]),
-  );
-}
-
 export async function startLocalTidings(options: LocalTidingsOptions = {}) {
   const logger = options.logger ?? logDecision;
-  const raw = readStackFile(options.configFile ?? path.join(REPO_ROOT, "Pulumi.dev.yaml"));
+  const raw = readStackFile(options.configFile ?? DEV_STACK_FILE);
   options.editConfig?.(raw);
   const config: TidingsConfig = parseTidingsConfig(raw);
   const channelNames = enabledChannels(config);
