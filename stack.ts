@@ -90,17 +90,18 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
   };
   const channels: Record<string, NotificationChannel> = {};
   for (const name of enabledChannels(config)) {
+    const { failoverAfter, ratePerSecond, maxConcurrency, batchSize, maxReceiveCount, workerTimeoutSeconds, perUser } = config.channels[name];
     channels[name] = new NotificationChannel(name, {
       ...shared,
       channel: name,
       ...providerForChannel(name, config.channels[name], { websocket, connectionsTable, customProviders }),
-      failoverAfter: config.channels[name].failoverAfter,
-      ratePerSecond: config.channels[name].ratePerSecond,
-      maxConcurrency: config.channels[name].maxConcurrency,
-      batchSize: config.channels[name].batchSize,
-      maxReceiveCount: config.channels[name].maxReceiveCount,
-      workerTimeoutSeconds: config.channels[name].workerTimeoutSeconds,
-      perUser: config.channels[name].perUser,
+      failoverAfter,
+      ratePerSecond,
+      maxConcurrency,
+      batchSize,
+      maxReceiveCount,
+      workerTimeoutSeconds,
+      perUser,
     });
   }
   for (const extra of addChannels?.(shared) ?? []) {
