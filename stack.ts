@@ -10,18 +10,18 @@ import {
   EncryptionKey,
   NotificationApi,
   NotificationChannel,
-  NotificationChannelArgs,
+  type NotificationChannelArgs,
   NotificationLogTable,
   PolitenessTable,
   providerForChannel,
-  ProviderSpec,
+  type ProviderSpec,
   SettingsTable,
   TemplatesBucket,
   TidingsError,
   WebSocketApi,
 } from "./components";
 import { policyDocument } from "./components/common";
-import { enabledChannels, parseTidingsConfig, TidingsConfig } from "./runtime/config";
+import { enabledChannels, parseTidingsConfig, type TidingsConfig } from "./runtime/config";
 
 export interface TidingsStackInputs {
   config: TidingsConfig;
@@ -90,7 +90,8 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
   };
   const channels: Record<string, NotificationChannel> = {};
   for (const name of enabledChannels(config)) {
-    const { failoverAfter, ratePerSecond, maxConcurrency, batchSize, maxReceiveCount, workerTimeoutSeconds, perUser } = config.channels[name];
+    const { failoverAfter, ratePerSecond, maxConcurrency, batchSize, maxReceiveCount, workerTimeoutSeconds, perUser } =
+      config.channels[name];
     channels[name] = new NotificationChannel(name, {
       ...shared,
       channel: name,
@@ -106,7 +107,9 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
   }
   for (const extra of addChannels?.(shared) ?? []) {
     if (channels[extra.channel]) {
-      throw new TidingsError(`Channel "${extra.channel}" is already configured in tidings:channels: add it in config or in addChannels, not both.`);
+      throw new TidingsError(
+        `Channel "${extra.channel}" is already configured in tidings:channels: add it in config or in addChannels, not both.`,
+      );
     }
     channels[extra.channel] = extra;
   }
@@ -181,7 +184,15 @@ function createApiGatewayLogsRole(): aws.apigateway.Account {
         name: "push-logs",
         policy: policyDocument([
           {
-            Action: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:PutLogEvents", "logs:GetLogEvents", "logs:FilterLogEvents"],
+            Action: [
+              "logs:CreateLogGroup",
+              "logs:CreateLogStream",
+              "logs:DescribeLogGroups",
+              "logs:DescribeLogStreams",
+              "logs:PutLogEvents",
+              "logs:GetLogEvents",
+              "logs:FilterLogEvents",
+            ],
             Resource: [pulumi.interpolate`arn:aws:logs:${region}:${accountId}:log-group:*`],
           },
         ]),

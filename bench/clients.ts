@@ -7,7 +7,10 @@ import { mapBounded, now } from "./lib";
 
 /** Counts, per run id, how often each client received that run's frame. */
 export class FrameCounter {
-  private readonly runs = new Map<string, { perClient: Uint16Array; total: number; expected: number; lastAt: number; resolve?: (at: number) => void }>();
+  private readonly runs = new Map<
+    string,
+    { perClient: Uint16Array; total: number; expected: number; lastAt: number; resolve?: (at: number) => void }
+  >();
   /** Frames that named no run in progress (or were not JSON): each one is a bug in the delivery. */
   strays = 0;
 
@@ -78,7 +81,9 @@ export async function openClients(url: string, count: number, parallel = 100): P
           sockets.push(socket);
           socket.on("message", (data) => counter.onFrame(index, data));
           socket.once("open", () => resolve());
-          socket.once("unexpected-response", (_req, res) => reject(new Error(`client ${index}: the handshake was answered ${res.statusCode}`)));
+          socket.once("unexpected-response", (_req, res) =>
+            reject(new Error(`client ${index}: the handshake was answered ${res.statusCode}`)),
+          );
           socket.once("error", reject);
         }),
     );

@@ -31,11 +31,15 @@ export function machineFacts(): MachineFacts {
 
 /** 1-, 5- and 15-minute load averages, e.g. "0.42 0.30 0.25". */
 export function loadAverage(): string {
-  return os.loadavg().map((l) => l.toFixed(2)).join(" ");
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
 }
 
 function gitCommit(): string {
-  const run = (args: string[]) => execFileSync("git", args, { cwd: path.resolve(__dirname, ".."), encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  const run = (args: string[]) =>
+    execFileSync("git", args, { cwd: path.resolve(__dirname, ".."), encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
   try {
     const commit = run(["rev-parse", "--short=12", "HEAD"]);
     // Others work in this checkout: say when the measured code differs from the commit.

@@ -10,7 +10,7 @@
  *
  * A run counts only when every client received the frame exactly once.
  */
-import { ChildProcess, fork } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import * as path from "node:path";
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
@@ -21,8 +21,8 @@ import { signDevToken } from "../local/tokens";
 import type { NotificationFrame } from "../runtime/contracts";
 import { connectionsOfUser, makeUserDelivery } from "../runtime/deliver";
 import type { DecisionLogger } from "../runtime/log";
-import { epochNow, HostCommand, HostMessage } from "./fanoutProtocol";
-import { formatNumber, formatRatio, mapBounded, median, PartResult, sleep, withTimeout } from "./lib";
+import { epochNow, type HostCommand, type HostMessage } from "./fanoutProtocol";
+import { formatNumber, formatRatio, mapBounded, median, type PartResult, sleep, withTimeout } from "./lib";
 
 export interface FanOutOptions {
   /** Open connections of the one user. */
@@ -47,7 +47,12 @@ const quiet: DecisionLogger = () => {};
 const DUPLICATE_GRACE_MS = 200;
 
 function frameFor(runId: string): NotificationFrame {
-  return { type: "notification", id: runId, message: "Your order A-1001 has shipped with DHL.", callback: "https://shop.example.com/orders/A-1001" };
+  return {
+    type: "notification",
+    id: runId,
+    message: "Your order A-1001 has shipped with DHL.",
+    callback: "https://shop.example.com/orders/A-1001",
+  };
 }
 
 interface Measurement {
@@ -115,7 +120,11 @@ async function measureOnce(host: Host, connections: number, label: string, timeo
   await host.request({ cmd: "expect", runId }, "expecting", (m) => m.runId === runId);
   const allReceived = host.waitFor("received", (m) => m.runId === runId);
   const started = epochNow();
-  const [delivered, received] = await withTimeout(Promise.all([deliver(frameFor(runId)), allReceived]), timeoutMs, `${label}: not every client received the frame`);
+  const [delivered, received] = await withTimeout(
+    Promise.all([deliver(frameFor(runId)), allReceived]),
+    timeoutMs,
+    `${label}: not every client received the frame`,
+  );
   await sleep(DUPLICATE_GRACE_MS);
   const check = await host.request({ cmd: "check", runId }, "checked", (m) => m.runId === runId);
   if (check.missing || check.duplicated || check.received !== connections || check.strays) {
@@ -123,7 +132,7 @@ async function measureOnce(host: Host, connections: number, label: string, timeo
       `${label}: ${check.missing} clients missed the frame, ${check.duplicated} got it more than once, ${check.strays} frames belonged to no run (${check.received} frames for ${connections} clients)`,
     );
   }
-  return connections / ((received.lastAt - ((delivered && delivered.startedAt) ?? started)) / 1000);
+  return connections / ((received.lastAt - (delivered?.startedAt ?? started)) / 1000);
 }
 
 /** The raw broadcast: a plain ws server (in the host) sending one prepared frame to each of its sockets. */
@@ -138,7 +147,8 @@ async function measureLimit(options: FanOutOptions): Promise<{ rates: number[]; 
     };
     await measureOnce(host, options.connections, "limit-warmup", options.runTimeoutMs, broadcast);
     const rates: number[] = [];
-    for (let i = 0; i < options.repeats; i++) rates.push(await measureOnce(host, options.connections, "limit", options.runTimeoutMs, broadcast));
+    for (let i = 0; i < options.repeats; i++)
+      rates.push(await measureOnce(host, options.connections, "limit", options.runTimeoutMs, broadcast));
     return { rates, openMs };
   } finally {
     await host.stop();
@@ -199,7 +209,9 @@ export async function runFanOut(options: FanOutOptions, progress: (line: string)
   let mgmtWithRoundTrip: ApiGatewayManagementApiClient | undefined;
   try {
     await aws.createTables({ connections: TABLE });
-    progress(`gateway: ${options.otherUsersRows} rows of other users, then ${options.connections} clients through the authorizer and $connect`);
+    progress(
+      `gateway: ${options.otherUsersRows} rows of other users, then ${options.connections} clients through the authorizer and $connect`,
+    );
     await putOtherUsersRows(ddb, options.otherUsersRows);
     const token = await signDevToken({ secret: signingKey, userId: USER_ID, ...AUTH });
     host = Host.start();
@@ -223,7 +235,9 @@ export async function runFanOut(options: FanOutOptions, progress: (line: string)
         return async (frame) => {
           const report = await deliver(USER_ID, frame);
           if (report.delivered !== options.connections) {
-            throw new Error(`ours(${concurrency}): delivered ${report.delivered}, gone ${report.gone}, failed ${report.failed} (${report.errors.slice(0, 3).join("; ")})`);
+            throw new Error(
+              `ours(${concurrency}): delivered ${report.delivered}, gone ${report.gone}, failed ${report.failed} (${report.errors.slice(0, 3).join("; ")})`,
+            );
           }
         };
       };
@@ -294,7 +308,14 @@ function report(
   const delayed = summary(measuredWithRoundTrip);
   const row = (name: string, rates: number[], seedRate: number) => {
     const rate = median(rates);
-    return [name, formatNumber(rate), formatNumber(Math.min(...rates)), formatNumber(Math.max(...rates)), formatRatio(rate / seedRate), formatRatio(rate / limitRate)];
+    return [
+      name,
+      formatNumber(rate),
+      formatNumber(Math.min(...rates)),
+      formatNumber(Math.max(...rates)),
+      formatRatio(rate / seedRate),
+      formatRatio(rate / limitRate),
+    ];
   };
   const bound = (m: Measurement) => m.method.replace(/^ours \((.*)\)$/, "$1");
   return {
@@ -304,7 +325,10 @@ function report(
       {
         title: `Loopback (median of ${options.repeats} runs)`,
         headers: ["method", "connections/s", "min", "max", "÷ seed", "÷ limit"],
-        rows: [...measured.map((m) => row(m.method, m.rates, plain.seedRate)), row("limit (raw ws broadcast)", limit.rates, plain.seedRate)],
+        rows: [
+          ...measured.map((m) => row(m.method, m.rates, plain.seedRate)),
+          row("limit (raw ws broadcast)", limit.rates, plain.seedRate),
+        ],
       },
       {
         title: `With ${options.roundTripMs} ms added to every post (one run each)`,
@@ -315,9 +339,17 @@ function report(
         title: "Ratios",
         headers: ["ratio", "loopback", `+${options.roundTripMs} ms per post`],
         rows: [
-          [`ours (shipped default, concurrency ${options.concurrencies[0]}) ÷ seed`, formatRatio(plain.defaultRate / plain.seedRate), formatRatio(delayed.defaultRate / delayed.seedRate)],
+          [
+            `ours (shipped default, concurrency ${options.concurrencies[0]}) ÷ seed`,
+            formatRatio(plain.defaultRate / plain.seedRate),
+            formatRatio(delayed.defaultRate / delayed.seedRate),
+          ],
           ["ours (shipped default) ÷ limit", formatRatio(plain.defaultRate / limitRate), formatRatio(delayed.defaultRate / limitRate)],
-          ["ours (best bound) ÷ seed", `${formatRatio(plain.bestRate / plain.seedRate)} (${bound(plain.best)})`, `${formatRatio(delayed.bestRate / delayed.seedRate)} (${bound(delayed.best)})`],
+          [
+            "ours (best bound) ÷ seed",
+            `${formatRatio(plain.bestRate / plain.seedRate)} (${bound(plain.best)})`,
+            `${formatRatio(delayed.bestRate / delayed.seedRate)} (${bound(delayed.best)})`,
+          ],
           ["ours (best bound) ÷ limit", formatRatio(plain.bestRate / limitRate), formatRatio(delayed.bestRate / limitRate)],
         ],
       },

@@ -10,11 +10,11 @@ import { WebSocketServer } from "ws";
 import type { AddressInfo } from "node:net";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { startWebSocketGateway, WebSocketGateway } from "../local/gateway";
+import { startWebSocketGateway, type WebSocketGateway } from "../local/gateway";
 import { makeTokenVerifier, makeWebSocketAuthorizer } from "../runtime/authorizer";
 import { makeConnectHandler } from "../runtime/websocket";
-import { ClientPool, openClients } from "./clients";
-import { epochNow, HostCommand, HostMessage } from "./fanoutProtocol";
+import { type ClientPool, openClients } from "./clients";
+import { epochNow, type HostCommand, type HostMessage } from "./fanoutProtocol";
 
 const quiet = () => {};
 
@@ -34,19 +34,28 @@ async function handle(command: HostCommand) {
       const signingKey = Buffer.from(command.signingKeyHex, "hex");
       gateway = await startWebSocketGateway({
         identitySources: ["route.request.querystring.token"],
-        authorize: makeWebSocketAuthorizer({ verify: makeTokenVerifier({ getKey: async () => signingKey, ...command.auth }), logger: quiet }),
+        authorize: makeWebSocketAuthorizer({
+          verify: makeTokenVerifier({ getKey: async () => signingKey, ...command.auth }),
+          logger: quiet,
+        }),
         // No $disconnect route: the rows go with dynalite at the end, and thousands of deletes would only
         // lengthen the run without being measured.
         routes: { $connect: makeConnectHandler({ ddb, connectionsTable: command.table, ttlSeconds: 3600, logger: quiet }) },
       });
       pool = await openClients(`${gateway.url}/?token=${command.token}`, command.connections);
-      return send({ event: "ready", managementEndpoint: gateway.managementEndpoint, openMs: pool.openMs, connectionIds: gateway.connections() });
+      return send({
+        event: "ready",
+        managementEndpoint: gateway.managementEndpoint,
+        openMs: pool.openMs,
+        connectionIds: gateway.connections(),
+      });
     }
     case "plain": {
       plain = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: false });
       await new Promise<void>((resolve) => plain!.once("listening", () => resolve()));
       pool = await openClients(`ws://127.0.0.1:${(plain.address() as AddressInfo).port}`, command.connections);
-      if (plain.clients.size !== command.connections) throw new Error(`the plain server holds ${plain.clients.size} sockets, expected ${command.connections}`);
+      if (plain.clients.size !== command.connections)
+        throw new Error(`the plain server holds ${plain.clients.size} sockets, expected ${command.connections}`);
       return send({ event: "ready", openMs: pool.openMs });
     }
     case "expect": {

@@ -8,8 +8,8 @@ import { randomBytes } from "node:crypto";
 import * as http from "node:http";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { WebSocket } from "ws";
-import { LocalTidings, startLocalTidings } from "../local/tidings";
-import { formatNumber, formatRatio, mapBounded, now, PartResult, percentile, sleep } from "./lib";
+import { type LocalTidings, startLocalTidings } from "../local/tidings";
+import { formatNumber, formatRatio, mapBounded, now, type PartResult, percentile, sleep } from "./lib";
 
 export interface PipelineOptions {
   /** How long producers keep sending. */
@@ -98,7 +98,11 @@ export async function runPipeline(options: PipelineOptions, progress: (line: str
     // aws-ses-v2-local keeps sent mail in a module-level store in this process: read it directly
     // rather than fetching the whole /store over HTTP every few milliseconds.
     const sesStore: { getStoreReadonly(): { emails: { subject: string }[] } } = require("aws-ses-v2-local/dist/store");
-    const cursors = { email: sesStore.getStoreReadonly().emails.length, sms: tidings.sinks.sns.received.length, slack: tidings.sinks.slack.received.length };
+    const cursors = {
+      email: sesStore.getStoreReadonly().emails.length,
+      sms: tidings.sinks.sns.received.length,
+      slack: tidings.sinks.slack.received.length,
+    };
     poller = setInterval(() => {
       const emails = sesStore.getStoreReadonly().emails;
       for (; cursors.email < emails.length; cursors.email++) record("email", emails[cursors.email].subject ?? "");
@@ -128,7 +132,9 @@ export async function runPipeline(options: PipelineOptions, progress: (line: str
             callback: "https://shop.example.com/orders/1",
           });
           sentAt.set(eventId, now());
-          const status = await post(agent, `${tidings.endpoints.notifications}`, producerToken, body).catch((error) => `error: ${error.code ?? error.message}`);
+          const status = await post(agent, `${tidings.endpoints.notifications}`, producerToken, body).catch(
+            (error) => `error: ${error.code ?? error.message}`,
+          );
           statuses.set(status, (statuses.get(status) ?? 0) + 1);
           if (status !== 202) sentAt.delete(eventId);
         }
@@ -176,10 +182,18 @@ async function seedContacts(tidings: LocalTidings, users: string[]) {
 
 function post(agent: http.Agent, url: string, token: string, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: "POST", agent, headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode ?? 0));
-    });
+    const req = http.request(
+      url,
+      {
+        method: "POST",
+        agent,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.setTimeout(30_000, () => req.destroy(new Error("no answer in 30 s")));
     req.on("error", reject);
     req.end(body);
@@ -240,7 +254,12 @@ function report(
           ["producer requests accepted (202) per second", formatNumber(requestRate, 1)],
           ["deliveries per second, all four channels", formatNumber(totalRate, 1)],
           ...(options.fanOutLimitPerSecond
-            ? [["websocket notifications/s ÷ raw ws broadcast frames/s (fan-out limit)", formatRatio(websocket.rate / options.fanOutLimitPerSecond)]]
+            ? [
+                [
+                  "websocket notifications/s ÷ raw ws broadcast frames/s (fan-out limit)",
+                  formatRatio(websocket.rate / options.fanOutLimitPerSecond),
+                ],
+              ]
             : []),
         ],
       },

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { loadAverage, machineFacts } from "./facts";
-import { markdownTable, PartResult, textTable } from "./lib";
+import { markdownTable, type PartResult, textTable } from "./lib";
 
 /** Whole-run ceiling: the run ends itself even if a server hangs. */
 const HARD_LIMIT_MS = 12 * 60_000;
@@ -113,9 +113,13 @@ async function main() {
 
   const facts = machineFacts();
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
-  console.log(`Tidings benchmark: ${facts.cpuModel}, ${facts.cores} cores, ${facts.memory}, Node ${facts.node}, commit ${facts.commit}, load ${facts.loadAverage}`);
+  console.log(
+    `Tidings benchmark: ${facts.cpuModel}, ${facts.cores} cores, ${facts.memory}, Node ${facts.node}, commit ${facts.commit}, load ${facts.loadAverage}`,
+  );
   if (os.loadavg()[0] > facts.cores / 2) {
-    console.log(`  (the machine is busy: load ${os.loadavg()[0].toFixed(1)} on ${facts.cores} cores; absolute numbers will be low, ratios are still comparable within this run)`);
+    console.log(
+      `  (the machine is busy: load ${os.loadavg()[0].toFixed(1)} on ${facts.cores} cores; absolute numbers will be low, ratios are still comparable within this run)`,
+    );
   }
   const sections: string[] = [];
   const failed: string[] = [];
@@ -129,10 +133,15 @@ async function main() {
       Object.assign(measured, result.measured);
       const seconds = ((Date.now() - partStarted) / 1000).toFixed(1);
       console.log(`\n${result.title} (${seconds} s)\n`);
-      for (const table of result.tables) console.log(textTable(table) + "\n");
+      for (const table of result.tables) console.log(`${textTable(table)}\n`);
       for (const note of result.notes) console.log(`  · ${note}`);
       sections.push(
-        [`## ${result.title}`, `Part \`${part.name}\`, ${seconds} s.`, ...result.tables.map(markdownTable), result.notes.map((n) => `- ${n}`).join("\n")].join("\n\n"),
+        [
+          `## ${result.title}`,
+          `Part \`${part.name}\`, ${seconds} s.`,
+          ...result.tables.map(markdownTable),
+          result.notes.map((n) => `- ${n}`).join("\n"),
+        ].join("\n\n"),
       );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -164,7 +173,7 @@ async function main() {
     }),
     ...sections,
   ].join("\n\n");
-  fs.writeFileSync(args.out, markdown + "\n");
+  fs.writeFileSync(args.out, `${markdown}\n`);
   console.log(`\nWrote ${path.relative(process.cwd(), args.out)} (${((Date.now() - startedAt) / 1000).toFixed(0)} s).`);
   if (failed.length) {
     console.error(`Not measured: ${failed.join(", ")}`);

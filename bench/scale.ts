@@ -5,7 +5,7 @@
  */
 import { slackWebhookProvider } from "../components/providers";
 import { enabledChannels, parseTidingsConfig } from "../runtime/config";
-import { formatNumber, formatRatio, median, now, PartResult } from "./lib";
+import { formatNumber, formatRatio, median, now, type PartResult } from "./lib";
 import { buildStackUnderMocks, devStackConfig } from "./stackUnderMocks";
 
 export interface ProgramScaleOptions {
@@ -52,7 +52,15 @@ export async function runProgramScale(options: ProgramScaleOptions, progress: (l
     title: "Program scale: evaluating the stack under mocks",
     tables: [
       {
-        headers: ["enabled channels", `ms (median of ${options.repeats})`, "÷ base ms", "resources", "÷ base resources", "ms per resource", "inline Lambdas"],
+        headers: [
+          "enabled channels",
+          `ms (median of ${options.repeats})`,
+          "÷ base ms",
+          "resources",
+          "÷ base resources",
+          "ms per resource",
+          "inline Lambdas",
+        ],
         rows: sizes.map((s) => [
           String(s.channels),
           formatNumber(median(s.ms)),

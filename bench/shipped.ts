@@ -9,7 +9,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { excludedPackages } from "../components/InlineFunction";
 import { valueOf } from "../tests/helpers/mocks";
-import { formatBytes, formatNumber, median, PartResult } from "./lib";
+import { formatBytes, formatNumber, median, type PartResult } from "./lib";
 import { buildStackUnderMocks } from "./stackUnderMocks";
 
 export interface ShippedCodeOptions {
@@ -86,14 +86,21 @@ export async function runShippedCode(options: ShippedCodeOptions, progress: (lin
     title: `Shipped code: ${rows.length} inline Lambdas of the dev stack`,
     tables: [
       {
-        headers: ["function", "serialized bytes", "÷ smallest", "node_modules in archive", `cold require ms (median of ${options.coldRequireRepeats})`, "÷ fastest"],
+        headers: [
+          "function",
+          "serialized bytes",
+          "÷ smallest",
+          "node_modules in archive",
+          `cold require ms (median of ${options.coldRequireRepeats})`,
+          "÷ fastest",
+        ],
         rows: rows.map((r) => [
           r.name,
           formatNumber(r.bytes),
-          (r.bytes / smallest).toFixed(2) + "×",
+          `${(r.bytes / smallest).toFixed(2)}×`,
           r.archive.packages.length ? `${formatBytes(r.archive.bytes)} (${r.archive.packages.join(", ")})` : "none",
           formatNumber(median(r.requireMs), 1),
-          (median(r.requireMs) / baseline).toFixed(2) + "×",
+          `${(median(r.requireMs) / baseline).toFixed(2)}×`,
         ]),
       },
     ],

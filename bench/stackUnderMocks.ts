@@ -7,7 +7,7 @@ import { inlineFunctions } from "../components/InlineFunction";
 import { readStackFile } from "../local/stackConfig";
 import { parseTidingsConfig } from "../runtime/config";
 import type { ProviderSpec } from "../components/providers";
-import { createTidingsStack, TidingsStackInputs } from "../stack";
+import { createTidingsStack, type TidingsStackInputs } from "../stack";
 import { settle, useMocks } from "../tests/helpers/mocks";
 
 /** A throwaway signing secret: under mocks nothing is deployed or shipped. */

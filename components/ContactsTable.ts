@@ -1,6 +1,6 @@
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { TABLES } from "../runtime/tables";
-import { EncryptedTable, EncryptedTableArgs } from "./EncryptedTable";
+import { EncryptedTable, type EncryptedTableArgs } from "./EncryptedTable";
 
 /**
  * DynamoDB table `contacts` (layout in runtime/tables.ts), encrypted, with point-in-time recovery.

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { childOf, Transform } from "./common";
+import { childOf, type Transform } from "./common";
 
 export interface DlqAlarmArgs {
   /** The dead-letter queue to watch. */

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { keyAttributes, TableLayout } from "../runtime/tables";
-import { applyTransform, Transform } from "./common";
+import { keyAttributes, type TableLayout } from "../runtime/tables";
+import { applyTransform, type Transform } from "./common";
 
 export interface EncryptedTableArgs {
   /** KMS key encrypting the table (customer managed). */
@@ -12,7 +12,6 @@ export interface EncryptedTableArgs {
   deletionProtection?: boolean;
   transform?: { table?: Transform<aws.dynamodb.TableArgs> };
 }
-
 
 /**
  * Base of every Tidings table: on-demand, encrypted with the stack's CMK, point-in-time recovery on,

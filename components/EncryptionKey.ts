@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { applyTransform, Transform } from "./common";
+import { applyTransform, type Transform } from "./common";
 
 export interface EncryptionKeyArgs {
   /** @default "Tidings data at rest" */
@@ -32,9 +32,9 @@ export class EncryptionKey extends pulumi.ComponentResource {
       description: args.description ?? "Tidings data at rest",
       enableKeyRotation: true,
       deletionWindowInDays: args.deletionWindowInDays ?? 30,
-      policy: pulumi.all([account.accountId, region.region]).apply(([accountId, regionName]) =>
-        JSON.stringify(keyPolicy(accountId, regionName)),
-      ),
+      policy: pulumi
+        .all([account.accountId, region.region])
+        .apply(([accountId, regionName]) => JSON.stringify(keyPolicy(accountId, regionName))),
     });
     this.key = new aws.kms.Key(name, keyArgs, { ...keyOpts, parent: this });
     this.arn = this.key.arn;
@@ -53,9 +53,30 @@ export function keyPolicy(accountId: string, region: string) {
     Version: "2012-10-17",
     Statement: [
       { Sid: "AccountAdministers", Effect: "Allow", Principal: { AWS: `arn:aws:iam::${accountId}:root` }, Action: "kms:*", Resource: "*" },
-      { Sid: "EventBridgeToEncryptedQueues", Effect: "Allow", Principal: { Service: "events.amazonaws.com" }, Action: ["kms:Decrypt", "kms:GenerateDataKey*"], Resource: "*", Condition: sourceAccount },
-      { Sid: "AlarmsToEncryptedTopic", Effect: "Allow", Principal: { Service: "cloudwatch.amazonaws.com" }, Action: ["kms:Decrypt", "kms:GenerateDataKey*"], Resource: "*", Condition: sourceAccount },
-      { Sid: "SnsDelivery", Effect: "Allow", Principal: { Service: "sns.amazonaws.com" }, Action: ["kms:Decrypt", "kms:GenerateDataKey*"], Resource: "*", Condition: sourceAccount },
+      {
+        Sid: "EventBridgeToEncryptedQueues",
+        Effect: "Allow",
+        Principal: { Service: "events.amazonaws.com" },
+        Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
+        Resource: "*",
+        Condition: sourceAccount,
+      },
+      {
+        Sid: "AlarmsToEncryptedTopic",
+        Effect: "Allow",
+        Principal: { Service: "cloudwatch.amazonaws.com" },
+        Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
+        Resource: "*",
+        Condition: sourceAccount,
+      },
+      {
+        Sid: "SnsDelivery",
+        Effect: "Allow",
+        Principal: { Service: "sns.amazonaws.com" },
+        Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
+        Resource: "*",
+        Condition: sourceAccount,
+      },
       {
         Sid: "EncryptedLogGroups",
         Effect: "Allow",

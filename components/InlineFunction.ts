@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { childOf, policyDocument, ScopedStatement, Transform } from "./common";
+import { childOf, policyDocument, type ScopedStatement, type Transform } from "./common";
 
 export interface InlineFunctionArgs<E, R> {
   /**

@@ -6,9 +6,9 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { NotificationTypeConfig } from "../runtime/config";
 import type { HttpResult } from "../runtime/contracts";
-import { HttpApiEvent, makeHttpApiHandler, makeNotificationService } from "../runtime/notify";
-import { childOf, TidingsError, Transform } from "./common";
-import { InlineFunction, InlineFunctionArgs } from "./InlineFunction";
+import { type HttpApiEvent, makeHttpApiHandler, makeNotificationService } from "../runtime/notify";
+import { childOf, TidingsError, type Transform } from "./common";
+import { InlineFunction, type InlineFunctionArgs } from "./InlineFunction";
 
 /** Who may call `POST /notifications`. */
 export type NotificationApiAuth =
@@ -271,7 +271,9 @@ function normalizeAuth(auth: NotificationApiAuth | undefined): NotificationApiAu
   if (auth.type === "jwt") {
     const audiences = Array.isArray(auth.audience) ? auth.audience : [auth.audience];
     if (!auth.issuer || !/^https:\/\//.test(auth.issuer)) {
-      throw new TidingsError(`NotificationApi: auth.issuer must be your identity provider's https:// issuer URL (got "${auth.issuer ?? ""}").`);
+      throw new TidingsError(
+        `NotificationApi: auth.issuer must be your identity provider's https:// issuer URL (got "${auth.issuer ?? ""}").`,
+      );
     }
     if (audiences.length === 0 || audiences.some((a) => typeof a !== "string" || a === "")) {
       throw new TidingsError("NotificationApi: auth.audience must name the audience (aud claim) producers' tokens carry.");
@@ -285,7 +287,9 @@ function normalizeThrottling(throttling: NotificationApiArgs["throttling"]) {
   const rateLimit = throttling?.rateLimit ?? 50;
   const burstLimit = throttling?.burstLimit ?? 100;
   if (!(rateLimit > 0) || !(burstLimit >= 1) || !Number.isInteger(burstLimit)) {
-    throw new TidingsError(`NotificationApi: throttling needs rateLimit > 0 and a whole burstLimit ≥ 1 (got ${rateLimit} and ${burstLimit}).`);
+    throw new TidingsError(
+      `NotificationApi: throttling needs rateLimit > 0 and a whole burstLimit ≥ 1 (got ${rateLimit} and ${burstLimit}).`,
+    );
   }
   return { rateLimit, burstLimit };
 }

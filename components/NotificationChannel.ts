@@ -3,13 +3,13 @@ import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { channelQueueSettings, ChannelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
+import { channelQueueSettings, type ChannelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
 import { CHANNEL_NAME_PATTERN } from "../runtime/config";
-import { detailTypeFor, EVENT_SOURCE, SqsBatchResponse, SqsEvent } from "../runtime/contracts";
+import { detailTypeFor, EVENT_SOURCE, type SqsBatchResponse, type SqsEvent } from "../runtime/contracts";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { makePolitenessLimiter } from "../runtime/politeness";
 import { makeChannelWorker } from "../runtime/worker";
-import { childOf, ScopedStatement, TidingsError, Transform } from "./common";
+import { childOf, type ScopedStatement, TidingsError, type Transform } from "./common";
 import { DlqAlarm } from "./DlqAlarm";
 import { InlineFunction } from "./InlineFunction";
 import type { NotificationLogTable } from "./NotificationLogTable";
@@ -118,7 +118,10 @@ export class NotificationChannel extends pulumi.ComponentResource {
     this.ruleDeadLetterQueue = createDeadLetterQueue(this, `${name}-rule-dlq`, args.transform?.ruleDeadLetterQueue);
     this.queue = createQueue(this);
     this.rule = createRule(this);
-    const policies = [allowRuleToSend(this, this.queue, `${name}-queue-policy`), allowRuleToSend(this, this.ruleDeadLetterQueue, `${name}-rule-dlq-policy`)];
+    const policies = [
+      allowRuleToSend(this, this.queue, `${name}-queue-policy`),
+      allowRuleToSend(this, this.ruleDeadLetterQueue, `${name}-rule-dlq-policy`),
+    ];
     new aws.sqs.RedriveAllowPolicy(
       `${name}-dlq-redrive-allow`,
       {
@@ -131,16 +134,24 @@ export class NotificationChannel extends pulumi.ComponentResource {
     this.worker = createWorker(this);
     this.eventSourceMapping = createEventSourceMapping(this);
     this.alarms = [
-      new DlqAlarm(`${name}-dlq-alarm`, {
-        queue: this.deadLetterQueue,
-        alertsTopicArn: args.alertsTopicArn,
-        description: `Channel ${args.channel}: deliveries that failed ${settings.maxReceiveCount} times. Inspect, fix, then redrive to the channel queue.`,
-      }, { parent: this }),
-      new DlqAlarm(`${name}-rule-dlq-alarm`, {
-        queue: this.ruleDeadLetterQueue,
-        alertsTopicArn: args.alertsTopicArn,
-        description: `Channel ${args.channel}: events EventBridge could not put on the channel queue (queue policy or KMS key?).`,
-      }, { parent: this }),
+      new DlqAlarm(
+        `${name}-dlq-alarm`,
+        {
+          queue: this.deadLetterQueue,
+          alertsTopicArn: args.alertsTopicArn,
+          description: `Channel ${args.channel}: deliveries that failed ${settings.maxReceiveCount} times. Inspect, fix, then redrive to the channel queue.`,
+        },
+        { parent: this },
+      ),
+      new DlqAlarm(
+        `${name}-rule-dlq-alarm`,
+        {
+          queue: this.ruleDeadLetterQueue,
+          alertsTopicArn: args.alertsTopicArn,
+          description: `Channel ${args.channel}: events EventBridge could not put on the channel queue (queue policy or KMS key?).`,
+        },
+        { parent: this },
+      ),
     ];
     this.registerOutputs({
       queueUrl: this.queue.url,
@@ -149,7 +160,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
       workerArn: this.worker.function.arn,
     });
 
-    function createDeadLetterQueue(self: NotificationChannel, queueName: string, transform?: Transform<aws.sqs.QueueArgs>) {
+    function createDeadLetterQueue(_self: NotificationChannel, queueName: string, transform?: Transform<aws.sqs.QueueArgs>) {
       return new aws.sqs.Queue(
         ...withTransform(transform, queueName, {
           messageRetentionSeconds: settings.deadLetterRetentionSeconds,
@@ -171,7 +182,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
       );
     }
 
-    function createRule(self: NotificationChannel) {
+    function createRule(_self: NotificationChannel) {
       return new aws.cloudwatch.EventRule(
         ...withTransform(args.transform?.rule, `${name}-rule`, {
           eventBusName: args.bus.name,
@@ -282,7 +293,9 @@ function normalizeSettings(args: NotificationChannelArgs): ChannelQueueSettings 
   }
   const maxConcurrency = args.maxConcurrency ?? 2;
   if (!Number.isInteger(maxConcurrency) || maxConcurrency < 2 || maxConcurrency > 1000) {
-    throw new TidingsError(`Channel "${channel}": maxConcurrency is ${maxConcurrency}, but AWS accepts 2–1000 for an SQS event source. Use at least 2.`);
+    throw new TidingsError(
+      `Channel "${channel}": maxConcurrency is ${maxConcurrency}, but AWS accepts 2–1000 for an SQS event source. Use at least 2.`,
+    );
   }
   let settings: ChannelQueueSettings;
   try {
@@ -311,7 +324,8 @@ function normalizeSettings(args: NotificationChannelArgs): ChannelQueueSettings 
     );
   }
   if (args.ratePerSecond !== undefined) {
-    if (!(args.ratePerSecond > 0)) throw new TidingsError(`Channel "${channel}": ratePerSecond must be a positive number, got ${args.ratePerSecond}.`);
+    if (!(args.ratePerSecond > 0))
+      throw new TidingsError(`Channel "${channel}": ratePerSecond must be a positive number, got ${args.ratePerSecond}.`);
     const secondsPerBatch = settings.batchSize / (args.ratePerSecond / maxConcurrency);
     if (secondsPerBatch >= timeout) {
       throw new TidingsError(
@@ -322,7 +336,9 @@ function normalizeSettings(args: NotificationChannelArgs): ChannelQueueSettings 
   if (args.perUser) {
     const { limit, windowSeconds } = args.perUser;
     if (!Number.isInteger(limit) || limit < 1 || !Number.isInteger(windowSeconds) || windowSeconds < 1) {
-      throw new TidingsError(`Channel "${channel}": perUser needs a positive whole limit and windowSeconds, got ${JSON.stringify(args.perUser)}.`);
+      throw new TidingsError(
+        `Channel "${channel}": perUser needs a positive whole limit and windowSeconds, got ${JSON.stringify(args.perUser)}.`,
+      );
     }
   }
   return settings;
@@ -348,7 +364,19 @@ interface WorkerSettings {
  * these settings (plain values, Outputs and the providers' `create`), never the component.
  */
 function workerFactory(s: WorkerSettings): () => (event: SqsEvent) => Promise<SqsBatchResponse> {
-  const { channel, queueUrl, logTable, politenessTable, perUser, logTtlDays, failoverAfter, claimLeaseSeconds, ratePerSecond, createPrimary, createFallback } = s;
+  const {
+    channel,
+    queueUrl,
+    logTable,
+    politenessTable,
+    perUser,
+    logTtlDays,
+    failoverAfter,
+    claimLeaseSeconds,
+    ratePerSecond,
+    createPrimary,
+    createFallback,
+  } = s;
   return () => {
     const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
     const sqs = new SQSClient({});

@@ -4,7 +4,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { CHANNEL_NAME_PATTERN, TYPE_NAME_PATTERN } from "../runtime/config";
 import { parseTemplate, templateKey } from "../runtime/templates";
-import { childOf, TidingsError, Transform } from "./common";
+import { childOf, TidingsError, type Transform } from "./common";
 
 export interface TemplatesBucketArgs {
   /** The stack's KMS key: objects are encrypted with it (SSE-KMS, with an S3 bucket key). */
@@ -83,7 +83,9 @@ export class TemplatesBucket extends pulumi.ComponentResource {
       return new aws.s3.BucketServerSideEncryptionConfiguration(
         ...withTransform(args.transform?.encryption, `${name}-encryption`, {
           bucket: bucket.id,
-          rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: args.kmsKeyArn }, bucketKeyEnabled: true }],
+          rules: [
+            { applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: args.kmsKeyArn }, bucketKeyEnabled: true },
+          ],
         }),
       );
     }
@@ -136,7 +138,9 @@ export function defaultTemplatesDir(): string {
  */
 export function readTemplates(dir: string): TemplateFile[] {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
-    throw new TidingsError(`TemplatesBucket: templatesDir "${dir}" is not a folder. Point it at a folder of <type>/<channel>.json templates.`);
+    throw new TidingsError(
+      `TemplatesBucket: templatesDir "${dir}" is not a folder. Point it at a folder of <type>/<channel>.json templates.`,
+    );
   }
   const templates: TemplateFile[] = [];
   const problems: string[] = [];

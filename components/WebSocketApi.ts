@@ -11,8 +11,8 @@ import {
   makeDisconnectHandler,
   managementClientsByEndpoint,
 } from "../runtime/websocket";
-import { childOf, ScopedStatement, TidingsError, Transform } from "./common";
-import { ConnectionsTable } from "./ConnectionsTable";
+import { childOf, type ScopedStatement, TidingsError, type Transform } from "./common";
+import type { ConnectionsTable } from "./ConnectionsTable";
 import { InlineFunction } from "./InlineFunction";
 
 export interface WebSocketApiArgs {
@@ -219,7 +219,8 @@ export class WebSocketApi extends pulumi.ComponentResource {
           }),
         connect: () =>
           makeConnectHandler({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), connectionsTable: tableName.get(), ttlSeconds }),
-        disconnect: () => makeDisconnectHandler({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), connectionsTable: tableName.get() }),
+        disconnect: () =>
+          makeDisconnectHandler({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), connectionsTable: tableName.get() }),
         default: () => makeDefaultHandler({ mgmt: managementClientsByEndpoint() }),
         sendmessage: () =>
           makeBroadcastHandler({
@@ -337,7 +338,9 @@ export class WebSocketApi extends pulumi.ComponentResource {
         } satisfies aws.apigatewayv2.StageArgs,
         { dependsOn: routes },
       ];
-      return new aws.apigatewayv2.Stage(...withTransformAndOpts(self, args.transform?.stage, `${name}-${settings.stage}`, stageArgs, stageOpts));
+      return new aws.apigatewayv2.Stage(
+        ...withTransformAndOpts(self, args.transform?.stage, `${name}-${settings.stage}`, stageArgs, stageOpts),
+      );
     }
   }
 }
@@ -383,7 +386,9 @@ function normalizeArgs(args: WebSocketApiArgs) {
     );
   }
   if (!args.connectionsTable) {
-    throw new TidingsError("WebSocketApi needs connectionsTable: pass a ConnectionsTable (new ConnectionsTable(\"connections\", { kmsKeyArn })).");
+    throw new TidingsError(
+      'WebSocketApi needs connectionsTable: pass a ConnectionsTable (new ConnectionsTable("connections", { kmsKeyArn })).',
+    );
   }
   return { stage, connectionTtlHours, throttling, logRetentionDays: args.logRetentionDays ?? DEFAULTS.logRetentionDays };
 }

@@ -48,12 +48,10 @@ export interface ScopedStatement {
 
 /** Renders scoped statements as a policy document (JSON string output). */
 export function policyDocument(statements: ScopedStatement[]): pulumi.Output<string> {
-  return pulumi
-    .output(statements.map((s) => pulumi.output(s)))
-    .apply((resolved) =>
-      JSON.stringify({
-        Version: "2012-10-17",
-        Statement: resolved.map((s) => ({ Effect: "Allow", ...s })),
-      }),
-    );
+  return pulumi.output(statements.map((s) => pulumi.output(s))).apply((resolved) =>
+    JSON.stringify({
+      Version: "2012-10-17",
+      Statement: resolved.map((s) => ({ Effect: "Allow", ...s })),
+    }),
+  );
 }

@@ -29,7 +29,7 @@ import { makeSnsSmsProvider } from "../runtime/providers/sms";
 import { makeWebSocketProvider } from "../runtime/providers/websocket";
 import { TABLES } from "../runtime/tables";
 import { resolveManagementEndpoint } from "../runtime/deliver";
-import { ScopedStatement, TidingsError } from "./common";
+import { type ScopedStatement, TidingsError } from "./common";
 
 /** What a spec may use to scope its statements. */
 export interface ProviderContext {
@@ -89,9 +89,7 @@ export function sesProvider(args: SesProviderArgs): ProviderSpec {
       const identities = Array.isArray(args.identityArn) ? args.identityArn : [args.identityArn];
       const resources: pulumi.Input<string>[] = [...identities];
       if (configurationSet) {
-        resources.push(
-          pulumi.output(identities[0]).apply((arn) => `${arn.split(":identity/")[0]}:configuration-set/${configurationSet}`),
-        );
+        resources.push(pulumi.output(identities[0]).apply((arn) => `${arn.split(":identity/")[0]}:configuration-set/${configurationSet}`));
       }
       return [{ Action: ["ses:SendEmail"], Resource: resources }];
     },
@@ -266,7 +264,9 @@ export function providerForChannel(
         });
       case "websocket/websocket":
         if (!deps.websocket || !deps.connectionsTable) {
-          throw new TidingsError(`Channel "websocket" posts to WebSocket connections: pass deps.websocket (the WebSocketApi) and deps.connectionsTable.`);
+          throw new TidingsError(
+            `Channel "websocket" posts to WebSocket connections: pass deps.websocket (the WebSocketApi) and deps.connectionsTable.`,
+          );
         }
         return websocketProvider({
           connectionsTable: deps.connectionsTable.name,

@@ -7,7 +7,7 @@
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { keyAttributes, TABLES, TableLayout, TableName } from "../runtime/tables";
+import { keyAttributes, TABLES, type TableLayout, type TableName } from "../runtime/tables";
 
 export interface LocalAwsOptions {
   /** 0 = any free port. */
@@ -62,10 +62,13 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     if (!sesServer.listening) {
       throw portError({ code: "EADDRINUSE" }, options.sesPort, "SES (aws-ses-v2-local)");
     }
-    started.push(() => new Promise<void>((resolve) => {
-      sesServer.close(() => resolve());
-      sesServer.closeAllConnections?.();
-    }));
+    started.push(
+      () =>
+        new Promise<void>((resolve) => {
+          sesServer.close(() => resolve());
+          sesServer.closeAllConnections?.();
+        }),
+    );
   } catch (error) {
     await stopStarted();
     throw error;
@@ -104,7 +107,11 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       Object.assign(process.env, env);
     },
     async createTables(names) {
-      const ddb = new DynamoDBClient({ region, endpoint: endpoints.dynamodb, credentials: { accessKeyId: "local", secretAccessKey: "local" } });
+      const ddb = new DynamoDBClient({
+        region,
+        endpoint: endpoints.dynamodb,
+        credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      });
       for (const [key, tableName] of Object.entries(names) as [TableName, string][]) {
         const layout: TableLayout = TABLES[key];
         const attributes = keyAttributes(layout);

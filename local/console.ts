@@ -59,7 +59,17 @@ const TONE_STYLES: Record<Tone, Parameters<typeof styleText>[0]> = {
 
 /** Fields shown in the fixed columns; everything else worth reading goes after them. */
 const COLUMN_FIELDS = ["time", "component", "outcome", "eventId", "userId", "channel"];
-const DETAIL_FIELDS = ["provider", "reason", "rule", "attempts", "receiveCount", "delaySeconds", "providerMessageId", "connectionId", "routeKey"];
+const DETAIL_FIELDS = [
+  "provider",
+  "reason",
+  "rule",
+  "attempts",
+  "receiveCount",
+  "delaySeconds",
+  "providerMessageId",
+  "connectionId",
+  "routeKey",
+];
 
 export interface ConsoleLoggerOptions {
   /** @default process.stdout */
@@ -76,7 +86,7 @@ export function makeConsoleLogger(options: ConsoleLoggerOptions = {}): DecisionL
   const color = options.color ?? (!!stream.isTTY && !process.env.NO_COLOR);
   const now = options.now ?? (() => new Date());
   return (decision) => {
-    stream.write(formatDecision(decision, { color, time: now() }) + "\n");
+    stream.write(`${formatDecision(decision, { color, time: now() })}\n`);
   };
 }
 
@@ -118,7 +128,8 @@ export function formatLogLine(line: string, options: { color?: boolean } = {}): 
     return line;
   }
   const decision = parsed as Partial<Decision>;
-  if (typeof parsed !== "object" || parsed === null || typeof decision.component !== "string" || typeof decision.outcome !== "string") return line;
+  if (typeof parsed !== "object" || parsed === null || typeof decision.component !== "string" || typeof decision.outcome !== "string")
+    return line;
   return formatDecision(decision as Decision, options);
 }
 

@@ -125,12 +125,18 @@ export async function startEventBus(options: EventBusOptions = {}): Promise<Loca
       try {
         return sendJson(response, 200, putEvents(body));
       } catch (error) {
-        if ((error as { code?: string }).code === "ValidationException") return sendError(response, 400, "ValidationException", (error as Error).message);
+        if ((error as { code?: string }).code === "ValidationException")
+          return sendError(response, 400, "ValidationException", (error as Error).message);
         throw error;
       }
     }
     if (target === "AWSEvents.TestEventPattern") return testEventPattern(body, response);
-    return sendError(response, 400, "UnknownOperationException", `Operation "${target}" is not supported by the local bus; only PutEvents and TestEventPattern are.`);
+    return sendError(
+      response,
+      400,
+      "UnknownOperationException",
+      `Operation "${target}" is not supported by the local bus; only PutEvents and TestEventPattern are.`,
+    );
   }
 
   function putEvents(body: any): object {
@@ -162,11 +168,17 @@ export async function startEventBus(options: EventBusOptions = {}): Promise<Loca
     }
     const resources: unknown = entry.Resources ?? [];
     if (!Array.isArray(resources) || !resources.every((r) => typeof r === "string")) {
-      return { ErrorCode: "InvalidArgument", ErrorMessage: "Parameter Resources is not valid. Reason: Resources must be a list of strings." };
+      return {
+        ErrorCode: "InvalidArgument",
+        ErrorMessage: "Parameter Resources is not valid. Reason: Resources must be a list of strings.",
+      };
     }
     const size = entrySize(entry, resources as string[]);
     if (size > MAX_ENTRY_BYTES) {
-      return { ErrorCode: "InvalidArgument", ErrorMessage: `Entry size ${size} bytes is over the limit of ${MAX_ENTRY_BYTES} bytes (256 KB).` };
+      return {
+        ErrorCode: "InvalidArgument",
+        ErrorMessage: `Entry size ${size} bytes is over the limit of ${MAX_ENTRY_BYTES} bytes (256 KB).`,
+      };
     }
     const time = entry.Time === undefined ? new Date() : new Date(typeof entry.Time === "number" ? entry.Time * 1000 : entry.Time);
     if (Number.isNaN(time.getTime())) {
@@ -234,7 +246,9 @@ export async function startEventBus(options: EventBusOptions = {}): Promise<Loca
     }
     log({ component: "eventbridge", outcome: "dead-lettered", ...about(event), rule: rule.name, reason: messageOf(lastError) });
     if (!rule.deadLetter) {
-      console.error(`[eventbridge] rule "${rule.name}" dropped event ${event.id} after ${retryAttempts + 1} attempts: ${messageOf(lastError)}`);
+      console.error(
+        `[eventbridge] rule "${rule.name}" dropped event ${event.id} after ${retryAttempts + 1} attempts: ${messageOf(lastError)}`,
+      );
       return;
     }
     try {
@@ -254,7 +268,8 @@ export async function startEventBus(options: EventBusOptions = {}): Promise<Loca
       if (typeof rule.target !== "function") throw new Error(`Rule "${rule.name}" needs a target function.`);
       const bus = busName(rule.eventBusName);
       const key = `${bus}/${rule.name}`;
-      if (rules.has(key)) throw new Error(`A rule named "${rule.name}" already exists on bus "${bus}"; remove it first or pick another name.`);
+      if (rules.has(key))
+        throw new Error(`A rule named "${rule.name}" already exists on bus "${bus}"; remove it first or pick another name.`);
       rules.set(key, { ...rule, bus });
     },
     removeRule(name, eventBusName) {

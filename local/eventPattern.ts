@@ -181,7 +181,8 @@ function checkAnythingBut(operand: unknown, at: string, problems: string[]): voi
   const isValue = (v: unknown) => typeof v === "string" || (typeof v === "number" && Number.isFinite(v));
   if (isValue(operand)) return;
   if (Array.isArray(operand)) {
-    if (operand.length === 0 || !operand.every(isValue)) problems.push(`${at} as a list must hold at least one string or number, and only those`);
+    if (operand.length === 0 || !operand.every(isValue))
+      problems.push(`${at} as a list must hold at least one string or number, and only those`);
     return;
   }
   const forms = ["prefix", "suffix", "equals-ignore-case", "wildcard"];
@@ -195,7 +196,9 @@ function checkAnythingBut(operand: unknown, at: string, problems: string[]): voi
     }
     return;
   }
-  problems.push(`${at} must be a string, a number, a list of them, or one of {${forms.map((f) => `"${f}": …`).join(", ")}}; got ${describe(operand)}`);
+  problems.push(
+    `${at} must be a string, a number, a list of them, or one of {${forms.map((f) => `"${f}": …`).join(", ")}}; got ${describe(operand)}`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -214,7 +217,7 @@ function matchObject(pattern: Record<string, unknown>, value: unknown): boolean 
       if (!(sub as Record<string, unknown>[]).some((alternative) => matchObject(alternative, fields))) return false;
       continue;
     }
-    const field = fields && Object.prototype.hasOwnProperty.call(fields, key) ? fields[key] : undefined;
+    const field = fields && Object.hasOwn(fields, key) ? fields[key] : undefined;
     const matched = Array.isArray(sub) ? matchLeaf(sub, field) : matchObject(sub as Record<string, unknown>, field);
     if (!matched) return false;
   }
@@ -263,11 +266,15 @@ function numericMatches(operand: (string | number)[], value: number): boolean {
   for (let i = 0; i < operand.length; i += 2) {
     const bound = operand[i + 1] as number;
     const ok =
-      operand[i] === "<" ? value < bound
-      : operand[i] === "<=" ? value <= bound
-      : operand[i] === "=" ? value === bound
-      : operand[i] === ">" ? value > bound
-      : value >= bound;
+      operand[i] === "<"
+        ? value < bound
+        : operand[i] === "<="
+          ? value <= bound
+          : operand[i] === "="
+            ? value === bound
+            : operand[i] === ">"
+              ? value > bound
+              : value >= bound;
     if (!ok) return false;
   }
   return true;
@@ -286,10 +293,13 @@ function anythingButMatches(operand: unknown, value: Scalar): boolean {
   const [form, raw] = Object.entries(operand)[0];
   const strings = (Array.isArray(raw) ? raw : [raw]) as string[];
   return !strings.some((s) =>
-    form === "prefix" ? value.startsWith(s)
-    : form === "suffix" ? value.endsWith(s)
-    : form === "equals-ignore-case" ? value.toLowerCase() === s.toLowerCase()
-    : wildcardRegExp(s).test(value),
+    form === "prefix"
+      ? value.startsWith(s)
+      : form === "suffix"
+        ? value.endsWith(s)
+        : form === "equals-ignore-case"
+          ? value.toLowerCase() === s.toLowerCase()
+          : wildcardRegExp(s).test(value),
   );
 }
 

@@ -93,7 +93,12 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
     return promise;
   }
 
-  function context(routeKey: string, eventType: string, connectionId: string, connection: Pick<OpenConnection, "sourceIp" | "authorizer" | "connectedAt">) {
+  function context(
+    routeKey: string,
+    eventType: string,
+    connectionId: string,
+    connection: Pick<OpenConnection, "sourceIp" | "authorizer" | "connectedAt">,
+  ) {
     return {
       routeKey,
       eventType,
@@ -212,7 +217,12 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
     switch (req.method) {
       case "POST":
         if (body.length > MAX_MESSAGE_BYTES) {
-          return reply(res, 413, { message: `Message too long: ${body.length} bytes, limit ${MAX_MESSAGE_BYTES}` }, "PayloadTooLargeException");
+          return reply(
+            res,
+            413,
+            { message: `Message too long: ${body.length} bytes, limit ${MAX_MESSAGE_BYTES}` },
+            "PayloadTooLargeException",
+          );
         }
         connection.socket.send(body.toString("utf8"));
         return reply(res, 200);
@@ -264,13 +274,21 @@ function allows(auth: AuthResult | undefined, methodArn: string): boolean {
   const matching = statements.filter((s) => {
     const actions = ([] as string[]).concat(s.Action);
     const resources = ([] as string[]).concat(s.Resource);
-    return actions.some((a) => a === "execute-api:Invoke" || a === "execute-api:*" || a === "*") && resources.some((r) => arnMatches(r, methodArn));
+    return (
+      actions.some((a) => a === "execute-api:Invoke" || a === "execute-api:*" || a === "*") &&
+      resources.some((r) => arnMatches(r, methodArn))
+    );
   });
   return matching.some((s) => s.Effect === "Allow") && !matching.some((s) => s.Effect === "Deny");
 }
 
 function arnMatches(pattern: string, arn: string): boolean {
-  const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+  const regex = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`,
+  );
   return regex.test(arn);
 }
 

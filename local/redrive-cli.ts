@@ -45,7 +45,8 @@ export function parseRedriveArgs(argv: string[]): RedriveCliArgs {
     else positional.push(arg);
   }
   if (positional.length !== 1) throw new Error(`Give exactly one channel name (e.g. email).\n${USAGE}`);
-  if (args.local && (args.stack || args.outputsFile)) throw new Error(`--local reads the local state file; --stack and --outputs are for AWS.\n${USAGE}`);
+  if (args.local && (args.stack || args.outputsFile))
+    throw new Error(`--local reads the local state file; --stack and --outputs are for AWS.\n${USAGE}`);
   return { ...args, channel: positional[0] } as RedriveCliArgs;
 }
 
@@ -92,7 +93,9 @@ function stackOutputs(stack: string | undefined): unknown {
   } catch (error) {
     const e = error as NodeJS.ErrnoException & { stderr?: string };
     if (e.code === "ENOENT") {
-      throw new Error("The pulumi CLI is not on PATH: install it, or save `pulumi stack output --json` to a file and pass --outputs <file>, or use --local.");
+      throw new Error(
+        "The pulumi CLI is not on PATH: install it, or save `pulumi stack output --json` to a file and pass --outputs <file>, or use --local.",
+      );
     }
     throw new Error(`pulumi ${args.join(" ")} failed: ${(e.stderr ?? e.message).trim()}`);
   }
@@ -144,7 +147,10 @@ export async function runRedriveCli(argv: string[], print: (line: string) => voi
 
 function describeResult(channel: string, queues: ChannelQueues, result: RedriveResult): string {
   if (result.method === "move-task") {
-    const about = result.approximateNumberOfMessagesToMove === undefined ? "" : ` (about ${result.approximateNumberOfMessagesToMove} messages, ${result.status})`;
+    const about =
+      result.approximateNumberOfMessagesToMove === undefined
+        ? ""
+        : ` (about ${result.approximateNumberOfMessagesToMove} messages, ${result.status})`;
     return [
       `Started an SQS message move task for "${channel}"${about}: ${queues.deadLetterQueueUrl} → ${queues.queueUrl}.`,
       `Task handle: ${result.taskHandle}`,

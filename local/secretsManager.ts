@@ -29,7 +29,11 @@ export async function startSecretsManager(options: { port?: number; secrets?: Re
     req.on("end", () => {
       const target = req.headers["x-amz-target"];
       if (req.method !== "POST" || target !== "secretsmanager.GetSecretValue") {
-        return error(res, "UnknownOperationException", `This stand-in only answers secretsmanager.GetSecretValue, not ${target ?? req.method}`);
+        return error(
+          res,
+          "UnknownOperationException",
+          `This stand-in only answers secretsmanager.GetSecretValue, not ${target ?? req.method}`,
+        );
       }
       let input: { SecretId?: unknown };
       try {
@@ -60,7 +64,7 @@ export async function startSecretsManager(options: { port?: number; secrets?: Re
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const put = (arnOrName: string, value: string) => {
-    const name = arnOrName.startsWith("arn:") ? arnOrName.split(":secret:")[1] ?? arnOrName : arnOrName;
+    const name = arnOrName.startsWith("arn:") ? (arnOrName.split(":secret:")[1] ?? arnOrName) : arnOrName;
     const entry = { arn: arnOrName, name, value, versionId: randomUUID(), created: Date.now() / 1000 };
     secrets.set(arnOrName, entry);
     secrets.set(name, entry);

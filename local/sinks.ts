@@ -6,7 +6,7 @@
  * Both record what they receive and can be told to fail the next requests, so tests and the local
  * mode see retries, permanent failures and disabled devices without an AWS account.
  */
-import { createServer, IncomingMessage, Server } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
 
@@ -183,7 +183,7 @@ export async function startSlackSink(options: { port?: number; rejectUnknownPath
     const answer = (status: number) => {
       const headers: Record<string, string> = { "content-type": "text/plain" };
       if (status === 429) headers["retry-after"] = "1";
-      res.writeHead(status, headers).end(status === 200 ? "ok" : bodies[status] ?? "error");
+      res.writeHead(status, headers).end(status === 200 ? "ok" : (bodies[status] ?? "error"));
     };
     if (req.method !== "POST" || !path.startsWith("/services/")) return answer(404);
     if (options.rejectUnknownPaths && !knownPaths.has(path)) return answer(404);

@@ -21,8 +21,16 @@ import type { SqsBatchResponse, SqsEvent, SqsRecord } from "../runtime/contracts
 /** A record as Lambda builds it from an SQS message (the fields the handlers' SqsRecord names, and the rest). */
 export interface LambdaSqsRecord extends SqsRecord {
   receiptHandle: string;
-  attributes: { ApproximateReceiveCount: string; SentTimestamp?: string; ApproximateFirstReceiveTimestamp?: string; [k: string]: string | undefined };
-  messageAttributes: Record<string, { dataType: string; stringValue?: string; binaryValue?: string; stringListValues: string[]; binaryListValues: string[] }>;
+  attributes: {
+    ApproximateReceiveCount: string;
+    SentTimestamp?: string;
+    ApproximateFirstReceiveTimestamp?: string;
+    [k: string]: string | undefined;
+  };
+  messageAttributes: Record<
+    string,
+    { dataType: string; stringValue?: string; binaryValue?: string; stringListValues: string[]; binaryListValues: string[] }
+  >;
   md5OfBody?: string;
   eventSource: "aws:sqs";
   eventSourceARN: string;
@@ -137,7 +145,8 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
             Entries: chunk.map((r, n) => ({ Id: String(n), ReceiptHandle: r.receiptHandle })),
           }),
         );
-        for (const failure of out.Failed ?? []) onError(new Error(`could not delete ${chunk[Number(failure.Id)].messageId}: ${failure.Message}`));
+        for (const failure of out.Failed ?? [])
+          onError(new Error(`could not delete ${chunk[Number(failure.Id)].messageId}: ${failure.Message}`));
       } catch (error) {
         onError(error);
       }
@@ -163,7 +172,9 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
     const ids = failures.map((f) => f?.itemIdentifier);
     const unknown = ids.filter((id) => typeof id !== "string" || !all.has(id));
     if (unknown.length > 0) {
-      onError(new Error(`handler named itemIdentifier(s) not in the batch (${unknown.map(String).join(", ")}); the whole batch will be retried`));
+      onError(
+        new Error(`handler named itemIdentifier(s) not in the batch (${unknown.map(String).join(", ")}); the whole batch will be retried`),
+      );
       return all;
     }
     return new Set(ids as string[]);

@@ -20,9 +20,9 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSC
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { makeTokenVerifier, makeWebSocketAuthorizer } from "../runtime/authorizer";
 import { channelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
-import { ChannelConfig, enabledChannels, parseTidingsConfig, TidingsConfig } from "../runtime/config";
-import { detailTypeFor, EVENT_SOURCE, Provider } from "../runtime/contracts";
-import { DecisionLogger, logDecision } from "../runtime/log";
+import { type ChannelConfig, enabledChannels, parseTidingsConfig, type TidingsConfig } from "../runtime/config";
+import { detailTypeFor, EVENT_SOURCE, type Provider } from "../runtime/contracts";
+import { type DecisionLogger, logDecision } from "../runtime/log";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { makeNotificationService } from "../runtime/notify";
 import { makePolitenessLimiter } from "../runtime/politeness";
@@ -33,7 +33,7 @@ import { makeSnsSmsProvider } from "../runtime/providers/sms";
 import { makeWebSocketProvider } from "../runtime/providers/websocket";
 import { makeBroadcastHandler, makeConnectHandler, makeDefaultHandler, makeDisconnectHandler } from "../runtime/websocket";
 import { makeChannelWorker } from "../runtime/worker";
-import { LocalAws, startLocalAws } from "./aws";
+import { type LocalAws, startLocalAws } from "./aws";
 import { sqsDeadLetter, sqsTarget, startEventBus } from "./eventBridge";
 import { startWebSocketGateway } from "./gateway";
 import { startSlackSink, startSnsSink } from "./sinks";
@@ -173,7 +173,10 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
         eventBusName: busName,
         pattern: { source: [EVENT_SOURCE], "detail-type": [detailTypeFor(channel.name)] },
         target: sqsTarget(sqs, channel.queueUrl),
-        deadLetter: sqsDeadLetter(sqs, channel.ruleDeadLetterQueueUrl, { ruleName: `tidings-${channel.name}`, targetArn: channel.queueArn }),
+        deadLetter: sqsDeadLetter(sqs, channel.ruleDeadLetterQueueUrl, {
+          ruleName: `tidings-${channel.name}`,
+          targetArn: channel.queueArn,
+        }),
       });
       const providers = {
         ddb,
@@ -183,17 +186,18 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
         ses: new SESv2Client({}),
         slackHosts: [new URL(slack.url).hostname],
       };
-      const wrap = (provider: Provider, role: "primary" | "fallback") => (options.wrapProvider ? options.wrapProvider(channel.name, provider, role) : provider);
+      const wrap = (provider: Provider, role: "primary" | "fallback") =>
+        options.wrapProvider ? options.wrapProvider(channel.name, provider, role) : provider;
       const worker = makeChannelWorker({
         channel: channel.name,
         primary: wrap(createProvider(channel.config.provider, channel.config, providers), "primary"),
-        fallback: channel.config.fallback ? wrap(createProvider(channel.config.fallback, channel.config, providers), "fallback") : undefined,
+        fallback: channel.config.fallback
+          ? wrap(createProvider(channel.config.fallback, channel.config, providers), "fallback")
+          : undefined,
         failoverAfter: channel.config.failoverAfter,
         claimLeaseSeconds: options.claimLeaseSeconds ?? channel.config.workerTimeoutSeconds,
         log,
-        politeness: channel.config.perUser
-          ? makePolitenessLimiter({ ddb, table: names.politeness, ...channel.config.perUser })
-          : undefined,
+        politeness: channel.config.perUser ? makePolitenessLimiter({ ddb, table: names.politeness, ...channel.config.perUser }) : undefined,
         requeue: async (body, delaySeconds) => {
           await sqs.send(new SendMessageCommand({ QueueUrl: channel.queueUrl, MessageBody: body, DelaySeconds: delaySeconds }));
         },
@@ -211,7 +215,13 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
         // The event source mapping does not say when SQS dead-letters a message; the local path does.
         onOutcome: (record, outcome) => {
           if (outcome === "failed" && Number(record.attributes?.ApproximateReceiveCount) >= settings.maxReceiveCount) {
-            logger({ component: "local-sqs", outcome: "dead-lettered", channel: channel.name, messageId: record.messageId, reason: `failed ${settings.maxReceiveCount} receives` });
+            logger({
+              component: "local-sqs",
+              outcome: "dead-lettered",
+              channel: channel.name,
+              messageId: record.messageId,
+              reason: `failed ${settings.maxReceiveCount} receives`,
+            });
           }
         },
         onError: (error) => logger({ component: "local-sqs", outcome: "error", channel: channel.name, reason: String(error) }),
@@ -255,7 +265,10 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
     };
     const stateFile = options.stateFile === undefined ? path.join(REPO_ROOT, ".tidings-local.json") : options.stateFile;
     if (stateFile) {
-      fs.writeFileSync(stateFile, JSON.stringify({ endpoints, aws: aws.endpoints, channels: Object.fromEntries(channels.map((c) => [c.name, c])) }, null, 2));
+      fs.writeFileSync(
+        stateFile,
+        JSON.stringify({ endpoints, aws: aws.endpoints, channels: Object.fromEntries(channels.map((c) => [c.name, c])) }, null, 2),
+      );
       stopList.push(async () => fs.rmSync(stateFile, { force: true }));
     }
 
@@ -324,14 +337,22 @@ function createProvider(
       return makeSlackProvider({ allowedHosts: deps.slackHosts });
     case "sns":
       return channel.apnsPlatformApplicationArn || channel.fcmPlatformApplicationArn
-        ? makeSnsPushProvider({ sns: deps.sns, platformApplicationArns: { apns: channel.apnsPlatformApplicationArn, fcm: channel.fcmPlatformApplicationArn } })
+        ? makeSnsPushProvider({
+            sns: deps.sns,
+            platformApplicationArns: { apns: channel.apnsPlatformApplicationArn, fcm: channel.fcmPlatformApplicationArn },
+          })
         : makeSnsSmsProvider({ sns: deps.sns, smsType: channel.smsType, senderId: channel.senderId });
     default:
       throw new Error(`No local provider "${providerName}": the local mode runs the providers Tidings ships`);
   }
 }
 
-async function createChannelQueues(sqs: SQSClient, config: TidingsConfig, names: string[], visibilityOverride?: number): Promise<LocalChannel[]> {
+async function createChannelQueues(
+  sqs: SQSClient,
+  config: TidingsConfig,
+  names: string[],
+  visibilityOverride?: number,
+): Promise<LocalChannel[]> {
   const result: LocalChannel[] = [];
   for (const name of names) {
     const channelConfig = config.channels[name];
@@ -372,7 +393,12 @@ async function uploadTemplates(s3: S3Client, bucket: string) {
     if (!fs.statSync(dir).isDirectory()) continue;
     for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".json"))) {
       await s3.send(
-        new PutObjectCommand({ Bucket: bucket, Key: `templates/${type}/${file}`, Body: fs.readFileSync(path.join(dir, file)), ContentType: "application/json" }),
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: `templates/${type}/${file}`,
+          Body: fs.readFileSync(path.join(dir, file)),
+          ContentType: "application/json",
+        }),
       );
     }
   }
@@ -401,7 +427,11 @@ interface LocalApiOptions {
 }
 
 const INBOX_DIR = path.join(__dirname, "inbox");
-const STATIC_TYPES: Record<string, string> = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8" };
+const STATIC_TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+};
 /** Bodies above the producer API's limit are cut off while reading, not buffered whole. */
 const MAX_READ_BYTES = 256 * 1024 + 1;
 
@@ -427,7 +457,7 @@ async function startLocalApi(options: LocalApiOptions) {
         try {
           userId = JSON.parse((await readBody(req)) ?? "{}").userId;
         } catch {
-          return json(res, 400, { error: "invalid_json", message: "Body must be JSON: {\"userId\": \"alice\"}" });
+          return json(res, 400, { error: "invalid_json", message: 'Body must be JSON: {"userId": "alice"}' });
         }
         if (typeof userId !== "string" || !/^[\x21-\x7e]{1,128}$/.test(userId)) {
           return json(res, 400, { error: "invalid_user", message: "userId must be 1–128 printable characters without spaces" });

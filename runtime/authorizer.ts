@@ -3,10 +3,10 @@
  * HS256 JWTs whose `sub` is the user id. The signing key lives in Secrets Manager in AWS; it is fetched
  * once per cold start and never logged.
  */
-import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { jwtVerify } from "jose";
 import type { WebSocketEvent } from "./contracts";
-import { DecisionLogger, logDecision } from "./log";
+import { type DecisionLogger, logDecision } from "./log";
 
 /** What API Gateway expects from a Lambda REQUEST authorizer: an IAM policy plus a context map. */
 export interface AuthResult {

@@ -41,15 +41,16 @@ function channelSchema() {
     /** Receives before a message moves to the channel's DLQ. */
     maxReceiveCount: positiveInt(1000).default(5),
     workerTimeoutSeconds: positiveInt(900).default(30),
-    perUser: z
-      .strictObject({ limit: positiveInt(1_000_000), windowSeconds: positiveInt(86_400) })
-      .optional(),
+    perUser: z.strictObject({ limit: positiveInt(1_000_000), windowSeconds: positiveInt(86_400) }).optional(),
     /** email: verified SES sender. */
     from: z.email().optional(),
     configurationSet: z.string().optional(),
     /** sms: SNS SMS type. */
     smsType: z.enum(["Transactional", "Promotional"]).optional(),
-    senderId: z.string().regex(/^[A-Za-z0-9]{1,11}$/).optional(),
+    senderId: z
+      .string()
+      .regex(/^[A-Za-z0-9]{1,11}$/)
+      .optional(),
     /** push: SNS platform applications. */
     apnsPlatformApplicationArn: z.string().startsWith("arn:").optional(),
     fcmPlatformApplicationArn: z.string().startsWith("arn:").optional(),
@@ -68,10 +69,11 @@ function typeSchema() {
 function configSchema() {
   return z.strictObject({
     /** WebSocket stage name. */
-    stage: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default("dev"),
-    auth: z
-      .strictObject({ issuer: z.string().min(1), audience: z.string().min(1) })
-      .default({ issuer: "tidings", audience: "tidings" }),
+    stage: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/)
+      .default("dev"),
+    auth: z.strictObject({ issuer: z.string().min(1), audience: z.string().min(1) }).default({ issuer: "tidings", audience: "tidings" }),
     /** Pulumi secret (`pulumi config set --secret tidings:tokenSigningSecret`), read separately. */
     tokenSigningSecret: z.string().min(32).optional(),
     /**
@@ -81,9 +83,7 @@ function configSchema() {
     apiGatewayCloudWatchRole: z.boolean().default(false),
     /** Optional e-mail subscribed to the alerts topic. */
     alertEmail: z.email().optional(),
-    logRetentionDays: z
-      .union([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365].map((d) => z.literal(d)) as any)
-      .default(14),
+    logRetentionDays: z.union([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365].map((d) => z.literal(d)) as any).default(14),
     connectionTtlHours: positiveInt(24 * 30).default(24),
     /** Days a notification-log row is kept. */
     logTtlDays: positiveInt(3650).default(90),

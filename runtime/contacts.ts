@@ -4,7 +4,7 @@
  * Addresses are checked before anything is sent; problems say what is wrong without repeating the
  * value (addresses are personal data, webhook URLs are secrets).
  */
-import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { ChannelAddress, DeviceToken } from "./contracts";
 import { isDeviceToken, isE164, isEmail, isSlackWebhookUrl } from "./validate";
 
@@ -38,7 +38,12 @@ export function makeContactReader(deps: { ddb: DynamoDBDocumentClient; table: st
 export type ContactReader = ReturnType<typeof makeContactReader>;
 
 const missing = (field: string): AddressResult => ({ ok: false, reason: "missing", field, problem: `contact has no ${field}` });
-const invalid = (field: string, problem: string): AddressResult => ({ ok: false, reason: "invalid", field, problem: `${field} ${problem}` });
+const invalid = (field: string, problem: string): AddressResult => ({
+  ok: false,
+  reason: "invalid",
+  field,
+  problem: `${field} ${problem}`,
+});
 
 /**
  * The address `channel` delivers to. websocket needs none (it reaches the user's open connections);
@@ -77,7 +82,9 @@ export function resolveAddress(channel: string, contact: ContactRow | undefined,
         const platform = entry?.platform;
         if (platform !== "apns" && platform !== "fcm") problems.push(`[${index}].platform is not apns or fcm`);
         else if (!isDeviceToken(platform, entry.token)) {
-          problems.push(`[${index}].token is not ${platform === "apns" ? "64 hex characters" : "100–4096 characters of A-Z a-z 0-9 _ : -"}`);
+          problems.push(
+            `[${index}].token is not ${platform === "apns" ? "64 hex characters" : "100–4096 characters of A-Z a-z 0-9 _ : -"}`,
+          );
         } else usable.push({ platform, token: entry.token });
       });
       return usable.length ? { ok: true, address: { deviceTokens: usable } } : invalid("device_tokens", problems.join("; "));

@@ -3,10 +3,10 @@
  * connection row is deleted) shared by the per-user delivery of the websocket channel and the
  * `sendmessage` broadcast.
  */
-import { ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
-import { DeleteCommand, DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { type ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
+import { DeleteCommand, type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { TABLES } from "./tables";
-import { DecisionLogger, logDecision } from "./log";
+import { type DecisionLogger, logDecision } from "./log";
 
 export interface DeliveryReport {
   /** Connections that accepted the frame. */
@@ -87,7 +87,12 @@ async function deleteConnection(deps: PostingDeps, connectionId: string) {
     await deps.ddb.send(new DeleteCommand({ TableName: deps.connectionsTable, Key: { connectionId } }));
   } catch (error) {
     // The row expires by TTL anyway; a failed clean-up is not a failed delivery.
-    (deps.logger ?? logDecision)({ component: "websocket-delivery", outcome: "cleanup-failed", connectionId, reason: (error as Error)?.name });
+    (deps.logger ?? logDecision)({
+      component: "websocket-delivery",
+      outcome: "cleanup-failed",
+      connectionId,
+      reason: (error as Error)?.name,
+    });
   }
 }
 

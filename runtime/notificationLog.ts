@@ -10,7 +10,7 @@
  * A delivered row (sent, opened, clicked) never goes back to created, pending or error, and a late
  * `pending` never hides an `error` a worker recorded.
  */
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { DeliveryStatus, LogEntry } from "./contracts";
 
 export interface NotificationLogDeps {
@@ -74,9 +74,7 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
     },
 
     async get(eventId: string, channel: string): Promise<LogEntry | undefined> {
-      const result = await deps.ddb.send(
-        new GetCommand({ TableName: deps.table, Key: key(eventId, channel), ConsistentRead: true }),
-      );
+      const result = await deps.ddb.send(new GetCommand({ TableName: deps.table, Key: key(eventId, channel), ConsistentRead: true }));
       return result.Item as LogEntry | undefined;
     },
 

@@ -5,12 +5,19 @@
  * the bus.
  */
 import { randomUUID } from "node:crypto";
-import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
+import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { NotificationTypeConfig } from "./config";
 import { makeContactReader, resolveAddress } from "./contacts";
-import { detailTypeFor, EVENT_SOURCE, type ChannelDelivery, type HttpResult, type NotificationRequest, type RenderedContent } from "./contracts";
+import {
+  detailTypeFor,
+  EVENT_SOURCE,
+  type ChannelDelivery,
+  type HttpResult,
+  type NotificationRequest,
+  type RenderedContent,
+} from "./contracts";
 import { logDecision, type DecisionLogger } from "./log";
 import { makeNotificationLog } from "./notificationLog";
 import { isOptedIn, makeSettingsReader } from "./settings";
@@ -77,7 +84,10 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
     const loaded = await templates.load(name, channel);
     if (!loaded.ok) {
       if (loaded.reason === "invalid") throw new Error(loaded.problem); // ours to fix, not the producer's: 500
-      return { ok: false, missingTemplate: `no template for ${request.template ? "template" : "type"} ${name} on channel ${channel} (${templateKey(name, channel)})` };
+      return {
+        ok: false,
+        missingTemplate: `no template for ${request.template ? "template" : "type"} ${name} on channel ${channel} (${templateKey(name, channel)})`,
+      };
     }
     const rendered = renderTemplate(loaded.template, request.data ?? {});
     return rendered.ok ? { ok: true, content: rendered.content } : { ok: false, missingVariables: rendered.missing };
@@ -86,7 +96,14 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
   const serve: NotificationService = async (rawBody) => {
     const validated = validateNotificationRequest(rawBody, context);
     if (!validated.ok) {
-      log({ component: "notify", outcome: "rejected", reason: validated.problems.map((p) => `${p.field}: ${p.problem}`).join("; ").slice(0, 1000) });
+      log({
+        component: "notify",
+        outcome: "rejected",
+        reason: validated.problems
+          .map((p) => `${p.field}: ${p.problem}`)
+          .join("; ")
+          .slice(0, 1000),
+      });
       const error = validated.status === 413 ? "request too large" : "invalid request";
       return respond(validated.status, { error, problems: validated.problems });
     }
@@ -114,8 +131,10 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       }
       const content = await contentFor(request, channel);
       if (!content.ok) {
-        if (content.missingTemplate) contentProblems.push({ field: request.template ? "template" : "type", problem: content.missingTemplate });
-        for (const variable of content.missingVariables ?? []) missingVariables.set(variable, [...(missingVariables.get(variable) ?? []), channel]);
+        if (content.missingTemplate)
+          contentProblems.push({ field: request.template ? "template" : "type", problem: content.missingTemplate });
+        for (const variable of content.missingVariables ?? [])
+          missingVariables.set(variable, [...(missingVariables.get(variable) ?? []), channel]);
         continue;
       }
       const delivery: ChannelDelivery = {
@@ -131,23 +150,43 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         createdAt,
       };
       if (Buffer.byteLength(JSON.stringify(delivery), "utf8") > MAX_DETAIL_BYTES) {
-        contentProblems.push({ field: "data", problem: `the rendered notification for ${channel} is larger than an event may be (256 KB)` });
+        contentProblems.push({
+          field: "data",
+          problem: `the rendered notification for ${channel} is larger than an event may be (256 KB)`,
+        });
         continue;
       }
       plans.push({ channel, action: "deliver", delivery });
     }
 
     for (const [variable, usedBy] of missingVariables) {
-      contentProblems.push({ field: `data.${variable}`, problem: `is missing: the ${request.template ?? type} template uses it on ${usedBy.join(", ")}` });
+      contentProblems.push({
+        field: `data.${variable}`,
+        problem: `is missing: the ${request.template ?? type} template uses it on ${usedBy.join(", ")}`,
+      });
     }
     if (contentProblems.length) {
-      log({ component: "notify", outcome: "unrenderable", eventId, userId, reason: contentProblems.map((p) => `${p.field}: ${p.problem}`).join("; ") });
+      log({
+        component: "notify",
+        outcome: "unrenderable",
+        eventId,
+        userId,
+        reason: contentProblems.map((p) => `${p.field}: ${p.problem}`).join("; "),
+      });
       return respond(422, { error: "cannot render the notification", eventId, problems: contentProblems });
     }
     const unreachable = plans.filter((p): p is Extract<Plan, { action: "no-address" }> => p.action === "no-address");
     if (plans.length > 0 && unreachable.length === plans.length) {
       // Not one channel can reach the user: say so instead of accepting a notification nobody gets.
-      for (const plan of unreachable) log({ component: "notify", outcome: plan.reason === "missing" ? "no_address" : "invalid_address", eventId, userId, channel: plan.channel, reason: plan.problem });
+      for (const plan of unreachable)
+        log({
+          component: "notify",
+          outcome: plan.reason === "missing" ? "no_address" : "invalid_address",
+          eventId,
+          userId,
+          channel: plan.channel,
+          reason: plan.problem,
+        });
       return respond(422, {
         error: "no channel can reach the user",
         eventId,
@@ -167,7 +206,14 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         log({ component: "notify", outcome: "skipped", eventId, userId, channel, reason: "opted out" });
       } else if (plan.action === "no-address") {
         outcomes[channel] = plan.reason === "missing" ? "skipped: no address" : `invalid_address: ${plan.problem}`;
-        log({ component: "notify", outcome: plan.reason === "missing" ? "no_address" : "invalid_address", eventId, userId, channel, reason: plan.problem });
+        log({
+          component: "notify",
+          outcome: plan.reason === "missing" ? "no_address" : "invalid_address",
+          eventId,
+          userId,
+          channel,
+          reason: plan.problem,
+        });
       } else {
         const created = await notificationLog.create({ eventId, channel, userId, type, status: "created" });
         if (created === "exists") {
@@ -218,7 +264,13 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       // The failed rows stay `created`, so the same request again puts exactly those.
       return respond(
         503,
-        { error: "the event bus did not take every channel; retry with the same eventId", retryable: true, eventId, channels: outcomes, failed },
+        {
+          error: "the event bus did not take every channel; retry with the same eventId",
+          retryable: true,
+          eventId,
+          channels: outcomes,
+          failed,
+        },
         { "retry-after": "1" },
       );
     }
@@ -259,7 +311,11 @@ export function makeHttpApiHandler(service: NotificationService, logger: Decisio
       let body = event?.body ?? undefined;
       if (body !== undefined && event.isBase64Encoded) {
         const bytes = Buffer.from(body, "base64");
-        if (bytes.length > 256 * 1024) return respond(413, { error: "request too large", problems: [{ field: "body", problem: `is ${bytes.length} bytes; the limit is ${256 * 1024}` }] });
+        if (bytes.length > 256 * 1024)
+          return respond(413, {
+            error: "request too large",
+            problems: [{ field: "body", problem: `is ${bytes.length} bytes; the limit is ${256 * 1024}` }],
+          });
         try {
           body = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
         } catch {

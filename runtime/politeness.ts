@@ -4,7 +4,7 @@
  * concurrent workers cannot overshoot and a refused take consumes nothing. No transactions (dynalite
  * has none, and one item needs none).
  */
-import { DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 
 export interface PolitenessLimiterDeps {
   ddb: DynamoDBDocumentClient;

@@ -43,7 +43,14 @@ export interface RedriveOptions {
 }
 
 export type RedriveResult =
-  | { method: "move-task"; taskHandle: string; sourceArn: string; destinationArn: string; status?: string; approximateNumberOfMessagesToMove?: number }
+  | {
+      method: "move-task";
+      taskHandle: string;
+      sourceArn: string;
+      destinationArn: string;
+      status?: string;
+      approximateNumberOfMessagesToMove?: number;
+    }
   | { method: "copy"; moved: number; failed: { messageId: string; reason: string }[] };
 
 /** Moves the DLQ's messages back to the source queue; see RedriveOptions for how. */
@@ -122,7 +129,12 @@ async function copyMessages(sqs: SQSClient, queues: ChannelQueues, options: Redr
 }
 
 /** Body, attributes and (for FIFO queues) group of a received message, ready to send again. */
-function copyOf(message: Message): Pick<SendMessageCommand["input"], "MessageBody" | "MessageAttributes" | "MessageGroupId" | "MessageDeduplicationId" | "MessageSystemAttributes"> {
+function copyOf(
+  message: Message,
+): Pick<
+  SendMessageCommand["input"],
+  "MessageBody" | "MessageAttributes" | "MessageGroupId" | "MessageDeduplicationId" | "MessageSystemAttributes"
+> {
   const attributes: Record<string, MessageAttributeValue> = {};
   for (const [name, value] of Object.entries(message.MessageAttributes ?? {})) {
     // SQS rejects the (reserved, always empty) list fields on send.
@@ -158,5 +170,7 @@ export function isLocalQueueUrl(queueUrl: string): boolean {
 function isUnsupported(error: unknown): boolean {
   const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const text = `${e?.name ?? ""} ${e?.message ?? ""}`;
-  return /UnsupportedOperation|UnknownOperation|InvalidAction|not (?:supported|implemented)/i.test(text) || e?.$metadata?.httpStatusCode === 501;
+  return (
+    /UnsupportedOperation|UnknownOperation|InvalidAction|not (?:supported|implemented)/i.test(text) || e?.$metadata?.httpStatusCode === 501
+  );
 }

@@ -4,7 +4,7 @@
  * then `channels[channel]`, then the type's `defaultOptIn`; except that a channel-wide "yes" does not
  * opt a user into a type that asks for explicit consent (`defaultOptIn: false`): only a per-type "yes" does.
  */
-import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { NotificationTypeConfig } from "./config";
 
 export interface UserSettings {
@@ -27,7 +27,7 @@ export type SettingsReader = ReturnType<typeof makeSettingsReader>;
 
 /** Own boolean at `record[key]`; anything else (absent, wrong type, inherited) counts as unset. */
 function flag(record: unknown, key: string): boolean | undefined {
-  if (record === null || typeof record !== "object" || !Object.prototype.hasOwnProperty.call(record, key)) return undefined;
+  if (record === null || typeof record !== "object" || !Object.hasOwn(record, key)) return undefined;
   const value = (record as Record<string, unknown>)[key];
   return typeof value === "boolean" ? value : undefined;
 }
@@ -40,10 +40,10 @@ export function isOptedIn(
   typeConfig: Pick<NotificationTypeConfig, "defaultOptIn"> | undefined,
 ): boolean {
   const types = settings?.types;
-  const ofType = types && typeof types === "object" && Object.prototype.hasOwnProperty.call(types, type) ? types[type] : undefined;
+  const ofType = types && typeof types === "object" && Object.hasOwn(types, type) ? types[type] : undefined;
   const perType = flag(ofType, channel);
   if (perType !== undefined) return perType;
   const perChannel = flag(settings?.channels, channel);
   const needsConsent = typeConfig?.defaultOptIn === false;
-  return needsConsent ? false : perChannel ?? true;
+  return needsConsent ? false : (perChannel ?? true);
 }

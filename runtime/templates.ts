@@ -3,7 +3,7 @@
  * (same key in the templates bucket). Rendered with mustache: logic-less, so a template cannot run code,
  * and data comes from JSON, so it holds no mustache lambdas. HTML is escaped in `html` only.
  */
-import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { parse as parseMustache, render as renderMustache } from "mustache";
 import { z } from "zod";
 import type { RenderedContent } from "./contracts";
@@ -14,9 +14,7 @@ export interface Template {
   html?: string;
 }
 
-export type TemplateLoadResult =
-  | { ok: true; template: Template }
-  | { ok: false; reason: "missing" | "invalid"; problem: string };
+export type TemplateLoadResult = { ok: true; template: Template } | { ok: false; reason: "missing" | "invalid"; problem: string };
 
 export type RenderResult = { ok: true; content: RenderedContent } | { ok: false; missing: string[] };
 
@@ -52,7 +50,9 @@ export function parseTemplate(json: string, where: string): TemplateLoadResult {
   const parsed = templateSchema().safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) =>
-      issue.code === "unrecognized_keys" ? `unknown keys ${issue.keys.join(", ")}` : `${issue.path.join(".") || "template"}: ${issue.message}`,
+      issue.code === "unrecognized_keys"
+        ? `unknown keys ${issue.keys.join(", ")}`
+        : `${issue.path.join(".") || "template"}: ${issue.message}`,
     );
     return { ok: false, reason: "invalid", problem: `template ${where} is not { subject?, text, html? }: ${problems.join("; ")}` };
   }
@@ -123,8 +123,7 @@ export function makeTemplateStore(deps: TemplateStoreDeps) {
 
 export type TemplateStore = ReturnType<typeof makeTemplateStore>;
 
-const hasOwn = (value: unknown, key: string) =>
-  value !== null && typeof value === "object" && Object.prototype.hasOwnProperty.call(value, key);
+const hasOwn = (value: unknown, key: string) => value !== null && typeof value === "object" && Object.hasOwn(value, key);
 
 /** Value of a mustache name in a context stack (innermost last), reading own properties only. */
 function resolve(name: string, stack: unknown[]): { found: boolean; value?: unknown } {

@@ -43,9 +43,7 @@ export interface ValidationContext {
   types: Record<string, NotificationTypeConfig>;
 }
 
-export type ValidationResult =
-  | { ok: true; request: NotificationRequest }
-  | { ok: false; status: 400 | 413; problems: Problem[] };
+export type ValidationResult = { ok: true; request: NotificationRequest } | { ok: false; status: 400 | 413; problems: Problem[] };
 
 const byteLength = (s: string) => Buffer.byteLength(s, "utf8");
 
@@ -161,11 +159,13 @@ function requestSchema(ctx: ValidationContext) {
       .string({ error: "is required: a string" })
       .min(1, { error: "must not be empty" })
       .refine((v) => [...v].length <= 128, { error: "must be at most 128 characters" })
-      .refine((v) => !UNPRINTABLE.test(v), { error: "must be printable (no control, format or zero-width characters, no lone surrogates)" }),
+      .refine((v) => !UNPRINTABLE.test(v), {
+        error: "must be printable (no control, format or zero-width characters, no lone surrogates)",
+      }),
     type: z
       .string({ error: "is required: a string" })
       .regex(TYPE_PATTERN, { error: "must match ^[a-z0-9][a-z0-9._-]{0,63}$", abort: true })
-      .refine((v) => Object.prototype.hasOwnProperty.call(ctx.types, v), { error: "is not a notification type of this stack" }),
+      .refine((v) => Object.hasOwn(ctx.types, v), { error: "is not a notification type of this stack" }),
     channels: z
       .array(
         z
@@ -176,7 +176,8 @@ function requestSchema(ctx: ValidationContext) {
       // Length checks by hand: zod's would also measure a string given instead of an array.
       .superRefine((list, refine) => {
         if (!Array.isArray(list)) return;
-        if (list.length === 0) refine.addIssue({ code: "custom", message: "must name at least one channel (omit it for every channel of the type)" });
+        if (list.length === 0)
+          refine.addIssue({ code: "custom", message: "must name at least one channel (omit it for every channel of the type)" });
         else if (list.length > maxChannels) refine.addIssue({ code: "custom", message: `must name at most ${maxChannels} channels` });
         else if (new Set(list).size !== list.length) refine.addIssue({ code: "custom", message: "must not name a channel twice" });
       })
@@ -258,12 +259,15 @@ export function validateNotificationRequest(rawBody: string | undefined, ctx: Va
   }
 
   // Cross-field rules, checked on whatever parts are individually valid.
-  const type = typeof parsed.type === "string" && Object.prototype.hasOwnProperty.call(ctx.types, parsed.type) ? parsed.type : undefined;
+  const type = typeof parsed.type === "string" && Object.hasOwn(ctx.types, parsed.type) ? parsed.type : undefined;
   if (type && Array.isArray(parsed.channels)) {
     const allowed = channelsOfType(ctx.types[type], ctx.enabledChannels);
     parsed.channels.forEach((channel, index) => {
       if (typeof channel === "string" && ctx.enabledChannels.includes(channel) && !allowed.includes(channel)) {
-        problems.push({ field: `channels[${index}]`, problem: `"${channel}" is not a channel of type ${type} (one of: ${allowed.join(", ")})` });
+        problems.push({
+          field: `channels[${index}]`,
+          problem: `"${channel}" is not a channel of type ${type} (one of: ${allowed.join(", ")})`,
+        });
       }
     });
   }

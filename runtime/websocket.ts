@@ -3,10 +3,10 @@
  * `$default` answers unknown frames with an error frame, `sendmessage` broadcasts to every connection.
  */
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
-import { DeleteCommand, DynamoDBDocumentClient, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { ErrorFrame, HttpResult, WebSocketEvent, WebSocketRequestContext } from "./contracts";
-import { ConnectionRow, isLive, postToConnections, resolveManagementEndpoint } from "./deliver";
-import { DecisionLogger, logDecision } from "./log";
+import { type ConnectionRow, isLive, postToConnections, resolveManagementEndpoint } from "./deliver";
+import { type DecisionLogger, logDecision } from "./log";
 
 /** Actions clients may send (besides the `$` routes); named in the `unknown_action` error frame. */
 export const KNOWN_ACTIONS = ["sendmessage"];
@@ -22,7 +22,9 @@ export interface BroadcastFrame {
 }
 
 /** A management client, or a way to get the right one for the event's API and stage. */
-export type ManagementClients = ApiGatewayManagementApiClient | ((requestContext: WebSocketRequestContext) => ApiGatewayManagementApiClient);
+export type ManagementClients =
+  | ApiGatewayManagementApiClient
+  | ((requestContext: WebSocketRequestContext) => ApiGatewayManagementApiClient);
 
 /**
  * One management client per endpoint (see resolveManagementEndpoint), built lazily and reused for the
@@ -147,7 +149,12 @@ export function makeDefaultHandler(deps: { mgmt: ManagementClients; logger?: Dec
       const action = parsed.value.action.slice(0, 64);
       frame = errorFrame("unknown_action", `Unknown action "${action}". Known actions: ${KNOWN_ACTIONS.join(", ")}`);
     }
-    logger({ component: "websocket-default", outcome: frame.error, userId: requestContext.authorizer?.userId, connectionId: requestContext.connectionId });
+    logger({
+      component: "websocket-default",
+      outcome: frame.error,
+      userId: requestContext.authorizer?.userId,
+      connectionId: requestContext.connectionId,
+    });
     await reply(deps.mgmt, requestContext, frame);
     return OK;
   };
@@ -180,7 +187,13 @@ export function makeBroadcastHandler(deps: BroadcastDeps) {
       problem = errorFrame("invalid_message", `"message" is longer than ${MAX_BROADCAST_BYTES} bytes`);
     }
     if (problem || !parsed.ok) {
-      logger({ component: "websocket-broadcast", outcome: "refused", userId: from, connectionId: requestContext.connectionId, reason: problem?.error });
+      logger({
+        component: "websocket-broadcast",
+        outcome: "refused",
+        userId: from,
+        connectionId: requestContext.connectionId,
+        reason: problem?.error,
+      });
       await reply(deps.mgmt, requestContext, problem);
       return OK;
     }

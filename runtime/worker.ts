@@ -11,7 +11,7 @@
  */
 import { detailTypeFor, EVENT_SOURCE } from "./contracts";
 import type { ChannelDelivery, Provider, ProviderResult, SqsBatchResponse, SqsEvent, SqsRecord } from "./contracts";
-import { DecisionLogger, logDecision } from "./log";
+import { type DecisionLogger, logDecision } from "./log";
 import type { NotificationLog } from "./notificationLog";
 import type { PolitenessLimiter } from "./politeness";
 import { MAX_DELAY_SECONDS } from "./channelQueues";
@@ -58,7 +58,10 @@ export function parseDeliveryRecord(body: string, channel: string): Parsed {
   }
   if (typeof event !== "object" || event === null) return { ok: false, reason: "body is not a JSON object" };
   const detail = event.detail;
-  const ids = { eventId: typeof detail?.eventId === "string" ? detail.eventId : undefined, userId: typeof detail?.userId === "string" ? detail.userId : undefined };
+  const ids = {
+    eventId: typeof detail?.eventId === "string" ? detail.eventId : undefined,
+    userId: typeof detail?.userId === "string" ? detail.userId : undefined,
+  };
   const problems: string[] = [];
   if (event.source !== EVENT_SOURCE) problems.push(`source must be "${EVENT_SOURCE}"`);
   if (event["detail-type"] !== detailTypeFor(channel)) problems.push(`detail-type must be "${detailTypeFor(channel)}"`);
@@ -172,16 +175,31 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
     const via = { ...ids, provider: provider.name, failover: provider !== primary };
 
     if (result.outcome === "sent") {
-      await log.setStatus(delivery.eventId, channel, "sent", { provider: provider.name, providerMessageId: result.providerMessageId, countAttempt: true, releaseClaim: true });
+      await log.setStatus(delivery.eventId, channel, "sent", {
+        provider: provider.name,
+        providerMessageId: result.providerMessageId,
+        countAttempt: true,
+        releaseClaim: true,
+      });
       decide("sent", { ...via, providerMessageId: result.providerMessageId });
       return true;
     }
     if (result.outcome === "retryable") {
-      await log.setStatus(delivery.eventId, channel, "pending", { provider: provider.name, reason: result.reason, countAttempt: true, releaseClaim: true });
+      await log.setStatus(delivery.eventId, channel, "pending", {
+        provider: provider.name,
+        reason: result.reason,
+        countAttempt: true,
+        releaseClaim: true,
+      });
       decide("retry", { ...via, reason: result.reason });
       return false;
     }
-    await log.setStatus(delivery.eventId, channel, "error", { provider: provider.name, reason: result.reason, countAttempt: true, releaseClaim: true });
+    await log.setStatus(delivery.eventId, channel, "error", {
+      provider: provider.name,
+      reason: result.reason,
+      countAttempt: true,
+      releaseClaim: true,
+    });
     decide("failed", { ...via, reason: result.reason });
     return true;
   }
@@ -194,7 +212,13 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
           return await handle(record);
         } catch (error) {
           // Infrastructure trouble (log table, requeue): this record is retried, the others are unaffected.
-          logger({ component: "worker", channel, messageId: record.messageId, outcome: "error", reason: safeReason(String((error as Error)?.message ?? error)) });
+          logger({
+            component: "worker",
+            channel,
+            messageId: record.messageId,
+            outcome: "error",
+            reason: safeReason(String((error as Error)?.message ?? error)),
+          });
           return false;
         }
       }),

@@ -1,12 +1,12 @@
 import { expect } from "chai";
 import * as aws from "@pulumi/aws";
 import { EncryptionKey } from "../components/EncryptionKey";
-import { NotificationChannel, NotificationChannelArgs } from "../components/NotificationChannel";
+import { NotificationChannel, type NotificationChannelArgs } from "../components/NotificationChannel";
 import { NotificationLogTable } from "../components/NotificationLogTable";
 import { PolitenessTable } from "../components/PolitenessTable";
 import {
   providerForChannel,
-  ProviderSpec,
+  type ProviderSpec,
   sesProvider,
   slackWebhookProvider,
   SMS_PUBLISH_STATEMENT,
@@ -15,7 +15,7 @@ import {
 } from "../components/providers";
 import { TidingsError } from "../components/common";
 import { parseTidingsConfig } from "../runtime/config";
-import { ACCOUNT, MockedResource, ofType, REGION, settle, useMocks, valueOf } from "./helpers/mocks";
+import { ACCOUNT, type MockedResource, ofType, REGION, settle, useMocks, valueOf } from "./helpers/mocks";
 
 const ALERTS = `arn:aws:sns:${REGION}:${ACCOUNT}:tidings-alerts`;
 
@@ -49,7 +49,12 @@ async function settleWorkers(resources: MockedResource[], names: string[]): Prom
   throw new Error(`workers never registered: ${names.join(", ")}`);
 }
 
-function channelArgs(stack: Stack, channel: string, provider: ProviderSpec, extra: Partial<NotificationChannelArgs> = {}): NotificationChannelArgs {
+function channelArgs(
+  stack: Stack,
+  channel: string,
+  provider: ProviderSpec,
+  extra: Partial<NotificationChannelArgs> = {},
+): NotificationChannelArgs {
   return {
     channel,
     bus: stack.bus,
@@ -77,26 +82,32 @@ function policyStatements(resources: MockedResource[], roleName: string): { Acti
 describe("NotificationChannel resource graph", () => {
   let stack: Stack;
   let email: NotificationChannel;
-  let sms: NotificationChannel;
+  let _sms: NotificationChannel;
 
   before(async () => {
     stack = baseStack();
     email = new NotificationChannel(
       "email",
-      channelArgs(stack, "email", sesProvider({ from: "notify@example.com", identityArn: `arn:aws:ses:${REGION}:${ACCOUNT}:identity/example.com` }), {
-        perUser: { limit: 10, windowSeconds: 3600 },
-        maxConcurrency: 5,
-        batchSize: 5,
-        workerTimeoutSeconds: 20,
-      }),
+      channelArgs(
+        stack,
+        "email",
+        sesProvider({ from: "notify@example.com", identityArn: `arn:aws:ses:${REGION}:${ACCOUNT}:identity/example.com` }),
+        {
+          perUser: { limit: 10, windowSeconds: 3600 },
+          maxConcurrency: 5,
+          batchSize: 5,
+          workerTimeoutSeconds: 20,
+        },
+      ),
     );
-    sms = new NotificationChannel("sms", channelArgs(stack, "sms", snsSmsProvider({ senderId: "Tidings" })));
+    _sms = new NotificationChannel("sms", channelArgs(stack, "sms", snsSmsProvider({ senderId: "Tidings" })));
     await settleWorkers(stack.resources, ["email-worker", "sms-worker"]);
   });
 
   it("creates the queue, both DLQs, rule, target, worker, mapping and two alarms per channel", () => {
     for (const name of ["email", "sms"]) {
-      for (const child of [`${name}-queue`, `${name}-dlq`, `${name}-rule-dlq`]) expect(named(stack.resources, child).type).to.equal("aws:sqs/queue:Queue");
+      for (const child of [`${name}-queue`, `${name}-dlq`, `${name}-rule-dlq`])
+        expect(named(stack.resources, child).type).to.equal("aws:sqs/queue:Queue");
       expect(named(stack.resources, `${name}-rule`).type).to.equal("aws:cloudwatch/eventRule:EventRule");
       expect(named(stack.resources, `${name}-target`).type).to.equal("aws:cloudwatch/eventTarget:EventTarget");
       expect(named(stack.resources, `${name}-worker`).type).to.equal("aws:lambda/function:Function");
@@ -131,7 +142,10 @@ describe("NotificationChannel resource graph", () => {
     expect(target.inputs.arn).to.equal(named(stack.resources, "email-queue").state.arn);
     expect(target.inputs.deadLetterConfig.arn).to.equal(named(stack.resources, "email-rule-dlq").state.arn);
     expect(target.inputs.retryPolicy.maximumRetryAttempts).to.be.above(0);
-    for (const [policyName, queueName] of [["email-queue-policy", "email-queue"], ["email-rule-dlq-policy", "email-rule-dlq"]]) {
+    for (const [policyName, queueName] of [
+      ["email-queue-policy", "email-queue"],
+      ["email-rule-dlq-policy", "email-rule-dlq"],
+    ]) {
       const policy = JSON.parse(named(stack.resources, policyName).inputs.policy);
       expect(policy.Statement).to.deep.equal([
         {
@@ -159,7 +173,10 @@ describe("NotificationChannel resource graph", () => {
   });
 
   it("alarms on a DLQ holding one message, to the alerts topic and back to OK", () => {
-    for (const [alarmName, queueName] of [["email-dlq-alarm", "email-dlq"], ["email-rule-dlq-alarm", "email-rule-dlq"]]) {
+    for (const [alarmName, queueName] of [
+      ["email-dlq-alarm", "email-dlq"],
+      ["email-rule-dlq-alarm", "email-rule-dlq"],
+    ]) {
       expect(named(stack.resources, alarmName).inputs).to.deep.include({
         namespace: "AWS/SQS",
         metricName: "ApproximateNumberOfMessagesVisible",
@@ -204,7 +221,10 @@ describe("NotificationChannel resource graph", () => {
     expect(roles).to.have.length(2);
     for (const role of roles) {
       for (const statement of policyStatements(stack.resources, role.name)) {
-        expect(statement.Action.filter((a) => a.includes("*")), role.name).to.deep.equal([]);
+        expect(
+          statement.Action.filter((a) => a.includes("*")),
+          role.name,
+        ).to.deep.equal([]);
         if (statement.Resource.includes("*")) expect(JSON.stringify(statement.Action), role.name).to.equal(allowListed);
       }
     }
@@ -225,7 +245,11 @@ describe("NotificationChannel with other providers", () => {
     );
     await settleWorkers(stack.resources, ["pager-worker"]);
     expect(JSON.parse(named(stack.resources, "pager-rule").inputs.eventPattern)["detail-type"]).to.deep.equal(["notification.pager"]);
-    expect(policyStatements(stack.resources, "pager-worker-role")).to.deep.include({ Effect: "Allow", Action: ["execute-api:Invoke"], Resource: [pagerApi] });
+    expect(policyStatements(stack.resources, "pager-worker-role")).to.deep.include({
+      Effect: "Allow",
+      Action: ["execute-api:Invoke"],
+      Resource: [pagerApi],
+    });
     expect(pager.worker.function).to.be.instanceOf(aws.lambda.CallbackFunction);
   });
 
@@ -258,11 +282,18 @@ describe("NotificationChannel with other providers", () => {
   it("refuses impossible settings with a sentence that says what to change", () => {
     const stack = baseStack();
     const spec = slackWebhookProvider();
-    const attempt = (name: string, extra: Partial<NotificationChannelArgs>) => () => new NotificationChannel(name, channelArgs(stack, name, spec, extra));
+    const attempt = (name: string, extra: Partial<NotificationChannelArgs>) => () =>
+      new NotificationChannel(name, channelArgs(stack, name, spec, extra));
     expect(attempt("a", { maxConcurrency: 1 })).to.throw(TidingsError, /maxConcurrency is 1, .*Use at least 2/);
-    expect(attempt("b", { workerTimeoutSeconds: 60, visibilityTimeoutSeconds: 60 })).to.throw(TidingsError, /must exceed workerTimeoutSeconds \(60\)/);
+    expect(attempt("b", { workerTimeoutSeconds: 60, visibilityTimeoutSeconds: 60 })).to.throw(
+      TidingsError,
+      /must exceed workerTimeoutSeconds \(60\)/,
+    );
     expect(attempt("c", { fallback: spec, failoverAfter: 5, maxReceiveCount: 5 })).to.throw(TidingsError, /below maxReceiveCount/);
-    expect(attempt("d", { ratePerSecond: 0.5, maxConcurrency: 10, batchSize: 10 })).to.throw(TidingsError, /Lower batchSize or maxConcurrency/);
+    expect(attempt("d", { ratePerSecond: 0.5, maxConcurrency: 10, batchSize: 10 })).to.throw(
+      TidingsError,
+      /Lower batchSize or maxConcurrency/,
+    );
     expect(attempt("e", { batchSize: 11 })).to.throw(TidingsError, /batchSize must be 1–10/);
     expect(() => new NotificationChannel("f", channelArgs(stack, "Bad Name", spec))).to.throw(TidingsError, /lower-case word/);
   });
@@ -303,10 +334,16 @@ describe("providerForChannel", () => {
     const tableArn = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/connections`;
     const executionArn = `arn:aws:execute-api:${REGION}:${ACCOUNT}:abc123`;
     const { provider } = providerForChannel("websocket", config.channels.websocket, {
-      websocket: { managementEndpoint: pulumi.output("https://abc123.execute-api.us-east-1.amazonaws.com/dev"), executionArn, stageName: "dev" },
+      websocket: {
+        managementEndpoint: pulumi.output("https://abc123.execute-api.us-east-1.amazonaws.com/dev"),
+        executionArn,
+        stageName: "dev",
+      },
       connectionsTable: { name: pulumi.output("connections"), arn: tableArn },
     });
-    const statements = await Promise.all(provider.statements(ctx()).map(async (s) => ({ Action: s.Action, Resource: await valueOf(s.Resource as any) })));
+    const statements = await Promise.all(
+      provider.statements(ctx()).map(async (s) => ({ Action: s.Action, Resource: await valueOf(s.Resource as any) })),
+    );
     expect(statements).to.deep.equal([
       { Action: ["dynamodb:Query"], Resource: [`${tableArn}/index/byUser`] },
       { Action: ["dynamodb:DeleteItem"], Resource: [tableArn] },
@@ -315,10 +352,19 @@ describe("providerForChannel", () => {
   });
 
   it("names what is missing for websocket and for a provider Tidings does not ship", () => {
-    expect(() => providerForChannel("websocket", config.channels.websocket, deps)).to.throw(TidingsError, /pass deps.websocket \(the WebSocketApi\) and deps.connectionsTable/);
+    expect(() => providerForChannel("websocket", config.channels.websocket, deps)).to.throw(
+      TidingsError,
+      /pass deps.websocket \(the WebSocketApi\) and deps.connectionsTable/,
+    );
     expect(() => providerForChannel("pager", config.channels.pager, deps)).to.throw(TidingsError, /deps.customProviders\["pagerduty"\]/);
-    const custom: ProviderSpec = { name: "pagerduty", statements: () => [], create: () => ({ name: "pagerduty", send: async () => ({ outcome: "sent" }) }) };
-    expect(providerForChannel("pager", config.channels.pager, { ...deps, customProviders: { pagerduty: custom } }).provider).to.equal(custom);
+    const custom: ProviderSpec = {
+      name: "pagerduty",
+      statements: () => [],
+      create: () => ({ name: "pagerduty", send: async () => ({ outcome: "sent" }) }),
+    };
+    expect(providerForChannel("pager", config.channels.pager, { ...deps, customProviders: { pagerduty: custom } }).provider).to.equal(
+      custom,
+    );
   });
 });
 

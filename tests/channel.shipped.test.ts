@@ -23,17 +23,17 @@ import { NotificationChannel } from "../components/NotificationChannel";
 import { NotificationLogTable } from "../components/NotificationLogTable";
 import { PolitenessTable } from "../components/PolitenessTable";
 import { sesProvider, slackWebhookProvider, snsSmsProvider, websocketProvider } from "../components/providers";
-import { createServer, Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
-import { LocalAws, startLocalAws } from "../local/aws";
-import { SlackSink, SnsSink, startSlackSink, startSnsSink } from "../local/sinks";
+import { type LocalAws, startLocalAws } from "../local/aws";
+import { type SlackSink, type SnsSink, startSlackSink, startSnsSink } from "../local/sinks";
 import { redrivePolicy } from "../runtime/channelQueues";
 import type { ChannelDelivery, SqsBatchResponse, SqsEvent } from "../runtime/contracts";
-import { makeNotificationLog, NotificationLog } from "../runtime/notificationLog";
+import { makeNotificationLog, type NotificationLog } from "../runtime/notificationLog";
 import { makeChannelWorker } from "../runtime/worker";
 import { loadShipped } from "./helpers/shipped";
-import { MockedResource, settle, useMocks } from "./helpers/mocks";
+import { type MockedResource, settle, useMocks } from "./helpers/mocks";
 
 type Handler = (event: SqsEvent) => Promise<SqsBatchResponse>;
 
@@ -58,7 +58,14 @@ function deliveryEvent(channel: string, detail: Partial<ChannelDelivery> & { use
     createdAt: new Date().toISOString(),
     ...detail,
   };
-  const body = JSON.stringify({ version: "0", id: randomUUID(), source: "tidings", "detail-type": `notification.${channel}`, time: full.createdAt, detail: full });
+  const body = JSON.stringify({
+    version: "0",
+    id: randomUUID(),
+    source: "tidings",
+    "detail-type": `notification.${channel}`,
+    time: full.createdAt,
+    detail: full,
+  });
   return { eventId, body };
 }
 
@@ -123,13 +130,34 @@ describe("channel workers as shipped (local AWS)", function () {
     const logTable = new NotificationLogTable("log", { kmsKeyArn: key.arn });
     const politenessTable = new PolitenessTable("politeness", { kmsKeyArn: key.arn });
     const connectionsTable = new aws.dynamodb.Table("connections", { attributes: [], hashKey: "connectionId" });
-    const common = { bus, notificationLogTable: logTable, politenessTable, kmsKeyArn: key.arn, alertsTopicArn: "arn:aws:sns:us-east-1:000000000000:alerts" };
+    const common = {
+      bus,
+      notificationLogTable: logTable,
+      politenessTable,
+      kmsKeyArn: key.arn,
+      alertsTopicArn: "arn:aws:sns:us-east-1:000000000000:alerts",
+    };
     const localSlack = slackWebhookProvider({ allowedHosts: ["127.0.0.1"] });
     const channels = {
-      email: new NotificationChannel("email", { ...common, channel: "email", provider: sesProvider({ from: SENDER, identityArn: "arn:aws:ses:us-east-1:000000000000:identity/tidings.example" }) }),
+      email: new NotificationChannel("email", {
+        ...common,
+        channel: "email",
+        provider: sesProvider({ from: SENDER, identityArn: "arn:aws:ses:us-east-1:000000000000:identity/tidings.example" }),
+      }),
       sms: new NotificationChannel("sms", { ...common, channel: "sms", provider: snsSmsProvider({ senderId: "Tidings" }) }),
-      slack: new NotificationChannel("slack", { ...common, channel: "slack", provider: localSlack, perUser: { limit: 10, windowSeconds: 3 } }),
-      alerts: new NotificationChannel("alerts", { ...common, channel: "alerts", provider: localSlack, fallback: snsSmsProvider(), failoverAfter: 2 }),
+      slack: new NotificationChannel("slack", {
+        ...common,
+        channel: "slack",
+        provider: localSlack,
+        perUser: { limit: 10, windowSeconds: 3 },
+      }),
+      alerts: new NotificationChannel("alerts", {
+        ...common,
+        channel: "alerts",
+        provider: localSlack,
+        fallback: snsSmsProvider(),
+        failoverAfter: 2,
+      }),
       websocket: new NotificationChannel("websocket", {
         ...common,
         channel: "websocket",
@@ -156,11 +184,15 @@ describe("channel workers as shipped (local AWS)", function () {
     for (const [name, channel] of Object.entries(channels)) {
       // The same queues the component declares, under the names the mocks gave them, with its redrive policy.
       const dlq = await sqs.send(new CreateQueueCommand({ QueueName: physical(`${name}-dlq`, "aws:sqs/queue:Queue") }));
-      const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
+      const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }))).Attributes!
+        .QueueArn!;
       const queue = await sqs.send(
         new CreateQueueCommand({
           QueueName: physical(`${name}-queue`, "aws:sqs/queue:Queue"),
-          Attributes: { RedrivePolicy: redrivePolicy(dlqArn, channel.settings), VisibilityTimeout: String(channel.settings.visibilityTimeoutSeconds) },
+          Attributes: {
+            RedrivePolicy: redrivePolicy(dlqArn, channel.settings),
+            VisibilityTimeout: String(channel.settings.visibilityTimeoutSeconds),
+          },
         }),
       );
       const shipped = await loadShipped(channel.worker);
@@ -191,7 +223,12 @@ describe("channel workers as shipped (local AWS)", function () {
   async function pollOnce(name: string): Promise<{ received: number; response: SqsBatchResponse; decisions: any[] }> {
     const { queueUrl, handler } = live[name];
     const batch = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageSystemAttributeNames: ["ApproximateReceiveCount"] }),
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 0,
+        MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+      }),
     );
     const messages = batch.Messages ?? [];
     if (messages.length === 0) return { received: 0, response: { batchItemFailures: [] }, decisions: [] };
@@ -230,7 +267,13 @@ describe("channel workers as shipped (local AWS)", function () {
     const mails = await storedMailsTo(to);
     expect(mails).to.have.length(1);
     expect(mails[0]).to.include({ from: SENDER, subject: "Shipped" });
-    expect(await log.get(eventId, "email")).to.include({ status: "sent", provider: "ses", providerMessageId: mails[0].messageId, attempts: 1, userId: "ada" });
+    expect(await log.get(eventId, "email")).to.include({
+      status: "sent",
+      provider: "ses",
+      providerMessageId: mails[0].messageId,
+      attempts: 1,
+      userId: "ada",
+    });
 
     await enqueue("email", body);
     const again = await pollOnce("email");
@@ -249,7 +292,10 @@ describe("channel workers as shipped (local AWS)", function () {
     expect(failures).to.equal(0);
     const sent = snsSink.received.slice(before);
     expect(sent).to.have.length(1);
-    expect(sent[0]).to.deep.include({ phoneNumber: "+15555550123", attributes: { "AWS.SNS.SMS.SMSType": "Transactional", "AWS.SNS.SMS.SenderID": "Tidings" } });
+    expect(sent[0]).to.deep.include({
+      phoneNumber: "+15555550123",
+      attributes: { "AWS.SNS.SMS.SMSType": "Transactional", "AWS.SNS.SMS.SenderID": "Tidings" },
+    });
     expect(await log.get(ok.eventId, "sms")).to.include({ status: "sent", provider: "sns-sms", providerMessageId: sent[0].messageId });
     const failed = await log.get(bad.eventId, "sms");
     expect(failed).to.include({ status: "error", provider: "sns-sms", attempts: 1 });
@@ -273,7 +319,11 @@ describe("channel workers as shipped (local AWS)", function () {
     expect(JSON.stringify(await log.get(eventId, "slack"))).not.to.contain(webhookUrl);
     // Three receives, one politeness token: a retry does not count against the user again.
     const counters = await ddb.send(
-      new QueryCommand({ TableName: politenessTableName, KeyConditionExpression: "counterKey = :k", ExpressionAttributeValues: { ":k": "slack#cy" } }),
+      new QueryCommand({
+        TableName: politenessTableName,
+        KeyConditionExpression: "counterKey = :k",
+        ExpressionAttributeValues: { ":k": "slack#cy" },
+      }),
     );
     expect(counters.Items!.map((i) => i.count)).to.deep.equal([1]);
   });
@@ -355,7 +405,10 @@ describe("channel workers as shipped (local AWS)", function () {
   it("posts a websocket delivery to the user's open connection; without one it ends `error`", async () => {
     const connectionsName = resources.find((r) => r.name === "connections" && r.type === "aws:dynamodb/table:Table")!.state.name;
     await ddb.send(
-      new PutCommand({ TableName: connectionsName, Item: { connectionId: "conn=1", userId: "hal", connectedAt: new Date().toISOString(), ttl: Math.floor(Date.now() / 1000) + 3600 } }),
+      new PutCommand({
+        TableName: connectionsName,
+        Item: { connectionId: "conn=1", userId: "hal", connectedAt: new Date().toISOString(), ttl: Math.floor(Date.now() / 1000) + 3600 },
+      }),
     );
     const online = deliveryEvent("websocket", { userId: "hal", channel: "websocket" });
     const offline = deliveryEvent("websocket", { userId: "ivy", channel: "websocket" });
@@ -365,7 +418,15 @@ describe("channel workers as shipped (local AWS)", function () {
     for (let round = 0; round < 2; round++) failures += (await pollOnce("websocket")).response.batchItemFailures.length;
     expect(failures).to.equal(0);
     expect(posted).to.deep.equal([
-      { connectionId: "conn=1", frame: { type: "notification", id: online.eventId, message: "Order for hal shipped", callback: "https://shop.example.com/orders/42" } },
+      {
+        connectionId: "conn=1",
+        frame: {
+          type: "notification",
+          id: online.eventId,
+          message: "Order for hal shipped",
+          callback: "https://shop.example.com/orders/42",
+        },
+      },
     ]);
     expect(await log.get(online.eventId, "websocket")).to.include({ status: "sent", provider: "websocket" });
     expect(await log.get(offline.eventId, "websocket")).to.include({ status: "error", reason: "user has no open connection" });

@@ -61,7 +61,9 @@ describe("composing a channel in your own stack (Pulumi mocks)", function () {
       body: JSON.stringify({ userId: "u1", type: "order.shipped", channels: ["sms", "fax"], message: "hi", eventId: "bad id!" }),
     } as any);
     expect(answer.statusCode).to.equal(400);
-    const problems = JSON.parse(answer.body!).problems.map((p: { field: string; problem: string }) => `${p.field}: ${p.problem}`).join("\n");
+    const problems = JSON.parse(answer.body!)
+      .problems.map((p: { field: string; problem: string }) => `${p.field}: ${p.problem}`)
+      .join("\n");
     expect(problems).to.match(/^channels\[1\]: is not an enabled channel \(one of: .*\bsms\b/m); // "fax"
     expect(problems).to.not.match(/channels\[0\]/); // "sms" is accepted
     expect(problems).to.match(/^eventId: /m);

@@ -34,9 +34,9 @@ describe("local console lines", () => {
   });
 
   it("reads other components' decisions and JSON log lines, and leaves other text alone", () => {
-    expect(formatDecision({ component: "websocket-connect", outcome: "connected", userId: "bob", connectionId: "c-1" }, { time: at })).to.match(
-      /^10:15:02 {2}ws connect connected {2}- +bob +- {2}connectionId=c-1$/,
-    );
+    expect(
+      formatDecision({ component: "websocket-connect", outcome: "connected", userId: "bob", connectionId: "c-1" }, { time: at }),
+    ).to.match(/^10:15:02 {2}ws connect connected {2}- +bob +- {2}connectionId=c-1$/);
     const json = JSON.stringify({ time: at.toISOString(), component: "worker", outcome: "failed", eventId: "e", reason: "bad address" });
     expect(formatLogLine(json)).to.match(/failed .*\(bad address\)/);
     expect(formatLogLine("Tidings is running")).to.equal("Tidings is running");

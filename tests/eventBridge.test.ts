@@ -35,8 +35,18 @@ describe("local EventBridge bus", () => {
     const email: EventBridgeEvent[] = [];
     const sms: EventBridgeEvent[] = [];
     const otherBus: EventBridgeEvent[] = [];
-    bus.addRule({ name: "email", eventBusName: "tidings", pattern: { source: ["tidings"], "detail-type": ["notification.email"] }, target: async (e) => void email.push(e) });
-    bus.addRule({ name: "sms", eventBusName: "tidings", pattern: { "detail-type": ["notification.sms"] }, target: async (e) => void sms.push(e) });
+    bus.addRule({
+      name: "email",
+      eventBusName: "tidings",
+      pattern: { source: ["tidings"], "detail-type": ["notification.email"] },
+      target: async (e) => void email.push(e),
+    });
+    bus.addRule({
+      name: "sms",
+      eventBusName: "tidings",
+      pattern: { "detail-type": ["notification.sms"] },
+      target: async (e) => void sms.push(e),
+    });
     bus.addRule({ name: "other-bus", pattern: { source: ["tidings"] }, target: async (e) => void otherBus.push(e) });
 
     const time = new Date("2026-11-22T10:11:12.345Z");
@@ -75,7 +85,11 @@ describe("local EventBridge bus", () => {
       detail: { eventId: "evt-1", userId: "alice", channel: "email" },
     });
     expect(bus.received.map((e) => e.id)).to.include(eventId);
-    expect(decisions.find((d) => d.outcome === "queued" && d.eventId === "evt-1")).to.include({ rule: "email", userId: "alice", channel: "email" });
+    expect(decisions.find((d) => d.outcome === "queued" && d.eventId === "evt-1")).to.include({
+      rule: "email",
+      userId: "alice",
+      channel: "email",
+    });
   });
 
   it("answers each invalid entry with ErrorCode and ErrorMessage, and still accepts the valid ones", async () => {
@@ -131,10 +145,16 @@ describe("local EventBridge bus", () => {
 
   it("implements TestEventPattern with the same matcher", async () => {
     const event = JSON.stringify({ source: "tidings", detail: { attempts: 4 } });
-    const yes = await client.send(new TestEventPatternCommand({ EventPattern: JSON.stringify({ detail: { attempts: [{ numeric: [">", 3] }] } }), Event: event }));
-    const no = await client.send(new TestEventPatternCommand({ EventPattern: JSON.stringify({ detail: { attempts: [{ numeric: [">", 4] }] } }), Event: event }));
+    const yes = await client.send(
+      new TestEventPatternCommand({ EventPattern: JSON.stringify({ detail: { attempts: [{ numeric: [">", 3] }] } }), Event: event }),
+    );
+    const no = await client.send(
+      new TestEventPatternCommand({ EventPattern: JSON.stringify({ detail: { attempts: [{ numeric: [">", 4] }] } }), Event: event }),
+    );
     expect([yes.Result, no.Result]).to.deep.equal([true, false]);
-    const bad = await client.send(new TestEventPatternCommand({ EventPattern: JSON.stringify({ source: "tidings" }), Event: event })).catch((e) => e);
+    const bad = await client
+      .send(new TestEventPatternCommand({ EventPattern: JSON.stringify({ source: "tidings" }), Event: event }))
+      .catch((e) => e);
     expect(bad.name).to.equal("InvalidEventPatternException");
     expect(bad.message).to.match(/"source" must be an array/);
   });
@@ -169,7 +189,9 @@ describe("local EventBridge bus", () => {
       },
       deadLetter: async (event, error) => void dead.push({ event, error }),
     });
-    const out = await client.send(new PutEventsCommand({ Entries: [{ Source: "tidings", DetailType: "broken", Detail: '{"eventId":"evt-9"}' }] }));
+    const out = await client.send(
+      new PutEventsCommand({ Entries: [{ Source: "tidings", DetailType: "broken", Detail: '{"eventId":"evt-9"}' }] }),
+    );
     await bus.idle();
     expect(calls).to.equal(3, "first attempt + 2 retries");
     expect(dead).to.have.length(1);
@@ -179,9 +201,13 @@ describe("local EventBridge bus", () => {
   });
 
   it("refuses an invalid pattern or a duplicate rule name when the rule is added", () => {
-    expect(() => bus.addRule({ name: "email", pattern: { source: "tidings" }, target: async () => {} })).to.throw(/"source" must be an array/);
+    expect(() => bus.addRule({ name: "email", pattern: { source: "tidings" }, target: async () => {} })).to.throw(
+      /"source" must be an array/,
+    );
     bus.addRule({ name: "email", pattern: { source: ["tidings"] }, target: async () => {} });
-    expect(() => bus.addRule({ name: "email", pattern: { source: ["tidings"] }, target: async () => {} })).to.throw(/already exists on bus "default"/);
+    expect(() => bus.addRule({ name: "email", pattern: { source: ["tidings"] }, target: async () => {} })).to.throw(
+      /already exists on bus "default"/,
+    );
   });
 
   describe("with SQS targets on fauxqs", () => {
@@ -199,13 +225,29 @@ describe("local EventBridge bus", () => {
     it("sqsTarget puts the envelope on the queue; sqsDeadLetter adds the error attributes", async () => {
       const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: "eb-target" }))).QueueUrl!;
       const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: "eb-target-dlq" }))).QueueUrl!;
-      bus.addRule({ name: "email", eventBusName: "tidings", pattern: { "detail-type": ["notification.email"] }, target: sqsTarget(sqs, queueUrl) });
+      bus.addRule({
+        name: "email",
+        eventBusName: "tidings",
+        pattern: { "detail-type": ["notification.email"] },
+        target: sqsTarget(sqs, queueUrl),
+      });
       const failing = sqsTarget(sqs, queueUrl.replace("eb-target", "no-such-queue"));
-      bus.addRule({ name: "broken", eventBusName: "tidings", pattern: { "detail-type": ["notification.email"] }, target: failing, deadLetter: sqsDeadLetter(sqs, dlqUrl, { ruleName: "broken" }) });
+      bus.addRule({
+        name: "broken",
+        eventBusName: "tidings",
+        pattern: { "detail-type": ["notification.email"] },
+        target: failing,
+        deadLetter: sqsDeadLetter(sqs, dlqUrl, { ruleName: "broken" }),
+      });
 
-      const out = await client.send(new PutEventsCommand({ Entries: [{ EventBusName: "tidings", Source: "tidings", DetailType: "notification.email", Detail: '{"eventId":"evt-q"}' }] }));
+      const out = await client.send(
+        new PutEventsCommand({
+          Entries: [{ EventBusName: "tidings", Source: "tidings", DetailType: "notification.email", Detail: '{"eventId":"evt-q"}' }],
+        }),
+      );
       await bus.idle();
-      const receive = (url: string) => sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, MessageAttributeNames: ["All"], WaitTimeSeconds: 1 }));
+      const receive = (url: string) =>
+        sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, MessageAttributeNames: ["All"], WaitTimeSeconds: 1 }));
       const queued = (await receive(queueUrl)).Messages ?? [];
       expect(queued).to.have.length(1);
       expect(JSON.parse(queued[0].Body!)).to.include({ id: out.Entries![0].EventId, "detail-type": "notification.email" });

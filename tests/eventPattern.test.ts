@@ -109,7 +109,11 @@ describe("event patterns (local EventBridge matcher)", () => {
       ["suffix, excluded", { detail: { file: [{ "anything-but": { suffix: ".pdf" } }] } }, false],
       ["equals-ignore-case", { detail: { userId: [{ "anything-but": { "equals-ignore-case": "BOB" } }] } }, true],
       ["equals-ignore-case, excluded", { detail: { userId: [{ "anything-but": { "equals-ignore-case": "ALICE" } }] } }, false],
-      ["equals-ignore-case list, excluded", { detail: { userId: [{ "anything-but": { "equals-ignore-case": ["bob", "ALICE"] } }] } }, false],
+      [
+        "equals-ignore-case list, excluded",
+        { detail: { userId: [{ "anything-but": { "equals-ignore-case": ["bob", "ALICE"] } }] } },
+        false,
+      ],
       ["wildcard", { detail: { file: [{ "anything-but": { wildcard: "logs/*" } }] } }, true],
       ["wildcard, excluded", { detail: { file: [{ "anything-but": { wildcard: "reports/*.pdf" } }] } }, false],
       ["does not match a missing field", { detail: { missing: [{ "anything-but": "x" }] } }, false],
@@ -174,9 +178,21 @@ describe("event patterns (local EventBridge matcher)", () => {
 
   describe("$or", () => {
     cases([
-      ["either branch", { source: ["tidings"], $or: [{ detail: { channel: ["sms"] } }, { detail: { attempts: [{ numeric: [">", 2] }] } }] }, true],
-      ["no branch", { source: ["tidings"], $or: [{ detail: { channel: ["sms"] } }, { detail: { attempts: [{ numeric: [">", 5] }] } }] }, false],
-      ["branch matches but sibling field fails", { source: ["billing"], $or: [{ detail: { channel: ["email"] } }, { region: ["eu-west-1"] }] }, false],
+      [
+        "either branch",
+        { source: ["tidings"], $or: [{ detail: { channel: ["sms"] } }, { detail: { attempts: [{ numeric: [">", 2] }] } }] },
+        true,
+      ],
+      [
+        "no branch",
+        { source: ["tidings"], $or: [{ detail: { channel: ["sms"] } }, { detail: { attempts: [{ numeric: [">", 5] }] } }] },
+        false,
+      ],
+      [
+        "branch matches but sibling field fails",
+        { source: ["billing"], $or: [{ detail: { channel: ["email"] } }, { region: ["eu-west-1"] }] },
+        false,
+      ],
       ["nested $or", { detail: { $or: [{ channel: ["push"] }, { address: { country: ["DE"] } }] } }, true],
     ]);
   });
@@ -217,7 +233,10 @@ describe("event patterns (local EventBridge matcher)", () => {
     it("lists every problem at once, each with its path", () => {
       const problems = patternProblems({ source: "tidings", detail: { n: [{ numeric: ["<", "x"] }], t: [] } });
       expect(problems).to.have.length(3);
-      expect(problems.join("\n")).to.match(/"source"/).and.match(/detail\.n\[0\]\.numeric/).and.match(/"detail\.t"/);
+      expect(problems.join("\n"))
+        .to.match(/"source"/)
+        .and.match(/detail\.n\[0\]\.numeric/)
+        .and.match(/"detail\.t"/);
     });
 
     it("accepts every documented form", () => {

@@ -6,7 +6,7 @@ import {
   GetConnectionCommand,
   PostToConnectionCommand,
 } from "@aws-sdk/client-apigatewaymanagementapi";
-import { AuthResult, startWebSocketGateway, WebSocketGateway } from "../local/gateway";
+import { type AuthResult, startWebSocketGateway, type WebSocketGateway } from "../local/gateway";
 import type { WebSocketEvent } from "../runtime/contracts";
 import { frames, openSocket, until } from "./helpers/sockets";
 
@@ -32,7 +32,13 @@ describe("local WebSocket gateway", () => {
         const token = event.queryStringParameters?.token;
         if (token === "boom") throw new Error("Unauthorized");
         if (token?.startsWith("user-")) return allow(token.slice(5), event.methodArn);
-        return { ...allow("nobody"), policyDocument: { Version: "2012-10-17", Statement: [{ Action: "execute-api:Invoke", Effect: "Deny", Resource: event.methodArn! }] } };
+        return {
+          ...allow("nobody"),
+          policyDocument: {
+            Version: "2012-10-17",
+            Statement: [{ Action: "execute-api:Invoke", Effect: "Deny", Resource: event.methodArn! }],
+          },
+        };
       },
       routes: {
         async $connect(event) {
@@ -85,7 +91,11 @@ describe("local WebSocket gateway", () => {
   });
 
   it("refuses the upgrade: 403 on a Deny policy, 401 when the authorizer throws or $connect says 401", async () => {
-    const statusOf = (token: string) => connect(token).then(() => 200, (e) => e.status);
+    const statusOf = (token: string) =>
+      connect(token).then(
+        () => 200,
+        (e) => e.status,
+      );
     expect(await statusOf("forged")).to.equal(403);
     expect(await statusOf("boom")).to.equal(401);
     expect(await statusOf("user-banned")).to.equal(401);
@@ -93,7 +103,10 @@ describe("local WebSocket gateway", () => {
 
   it("answers 401 without calling the authorizer when the identity source is missing", async () => {
     const before = authorizerCalls;
-    const status = await openSocket(gateway.url).then(() => 200, (e) => e.status);
+    const status = await openSocket(gateway.url).then(
+      () => 200,
+      (e) => e.status,
+    );
     expect(status).to.equal(401);
     expect(authorizerCalls).to.equal(before);
   });
@@ -169,9 +182,10 @@ describe("local WebSocket gateway", () => {
   it("closes a socket with 1009 when a frame is over 128 KB, and refuses such posts", async () => {
     const ws = await connect("user-frank");
     const connectionId = lastEvent("$connect").requestContext.connectionId;
-    const tooBig = await mgmt
-      .send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: "x".repeat(128 * 1024 + 1) }))
-      .then(() => 200, (e) => e.$metadata?.httpStatusCode);
+    const tooBig = await mgmt.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: "x".repeat(128 * 1024 + 1) })).then(
+      () => 200,
+      (e) => e.$metadata?.httpStatusCode,
+    );
     expect(tooBig).to.equal(413);
 
     const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));

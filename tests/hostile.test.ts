@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { expect } from "chai";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { ShippedService, startShippedService } from "./hostile/shippedService";
+import { type ShippedService, startShippedService } from "./hostile/shippedService";
 
 interface HostileCase {
   category: string;
@@ -17,7 +17,13 @@ interface HostileCase {
   bodyText?: string | null;
   /** Raw bytes, base64, as API Gateway passes binary bodies. */
   base64?: string;
-  generate?: { kind: "padding" | "message" | "data" | "nested-arrays" | "nested-data" | "channels"; bytes?: number; depth?: number; count?: number; char?: string };
+  generate?: {
+    kind: "padding" | "message" | "data" | "nested-arrays" | "nested-data" | "channels";
+    bytes?: number;
+    depth?: number;
+    count?: number;
+    char?: string;
+  };
   /** Stored as the contacts row of "$user" before the request; null: no row. */
   contact?: Record<string, unknown> | null;
   status: number;
@@ -37,7 +43,10 @@ function generated(spec: NonNullable<HostileCase["generate"]>): string {
       return JSON.stringify({ ...base, message: char.repeat(Math.ceil(spec.bytes! / Buffer.byteLength(char))) });
     }
     case "data":
-      return JSON.stringify({ ...base, data: Object.fromEntries(Array.from({ length: Math.ceil(spec.bytes! / 4000) }, (_, i) => [`k${i}`, "x".repeat(4000)])) });
+      return JSON.stringify({
+        ...base,
+        data: Object.fromEntries(Array.from({ length: Math.ceil(spec.bytes! / 4000) }, (_, i) => [`k${i}`, "x".repeat(4000)])),
+      });
     case "nested-arrays":
       return "[".repeat(spec.depth!) + "]".repeat(spec.depth!);
     case "nested-data":
@@ -68,7 +77,17 @@ describe("hostile producer requests (shipped code, local servers)", function () 
   it("holds at least 200 cases covering every category the brief lists", () => {
     expect(corpus.cases.length).to.be.at.least(200);
     const categories = new Set(corpus.cases.map((c) => c.category));
-    for (const category of ["malformed", "wrong type", "missing", "size", "contact", "unknown", "template injection", "unicode", "prototype pollution"]) {
+    for (const category of [
+      "malformed",
+      "wrong type",
+      "missing",
+      "size",
+      "contact",
+      "unknown",
+      "template injection",
+      "unicode",
+      "prototype pollution",
+    ]) {
       expect(categories, category).to.include(category);
     }
     expect(new Set(corpus.cases.map((c) => c.name)).size, "names are unique").to.equal(corpus.cases.length);
@@ -91,7 +110,11 @@ describe("hostile producer requests (shipped code, local servers)", function () 
       const before = service.events.length;
       let result;
       try {
-        result = await service.handler({ body: bodyText, isBase64Encoded, requestContext: { http: { method: "POST", path: "/notifications" } } });
+        result = await service.handler({
+          body: bodyText,
+          isBase64Encoded,
+          requestContext: { http: { method: "POST", path: "/notifications" } },
+        });
         await service.bus.idle();
       } catch (error) {
         failures.push(`${testCase.name}: threw ${(error as Error).message}`);
@@ -102,7 +125,8 @@ describe("hostile producer requests (shipped code, local servers)", function () 
         failures.push(`${label}: status ${result.statusCode}, expected ${testCase.status}: ${result.body?.slice(0, 300)}`);
         continue;
       }
-      if (!/^application\/json/.test(result.headers?.["content-type"] ?? "")) failures.push(`${label}: content-type ${result.headers?.["content-type"]}`);
+      if (!/^application\/json/.test(result.headers?.["content-type"] ?? ""))
+        failures.push(`${label}: content-type ${result.headers?.["content-type"]}`);
       let answer: any;
       try {
         answer = JSON.parse(result.body ?? "");
@@ -127,7 +151,12 @@ describe("hostile producer requests (shipped code, local servers)", function () 
     for (const key of ["isAdmin", "polluted", "a", "b", "x"]) expect(({} as any)[key], key).to.equal(undefined);
     // And the service still works afterwards.
     await service.putContact({ userId: "after-the-storm", email: "ada@example.com" });
-    const answer = await service.post({ userId: "after-the-storm", type: "order.shipped", channels: ["email"], data: { orderId: "1", carrier: "UPS", trackingUrl: "https://t.example.com/1" } });
+    const answer = await service.post({
+      userId: "after-the-storm",
+      type: "order.shipped",
+      channels: ["email"],
+      data: { orderId: "1", carrier: "UPS", trackingUrl: "https://t.example.com/1" },
+    });
     expect(answer.status).to.equal(202);
   });
 });

@@ -77,8 +77,20 @@ describe("inbox page (headless Chromium)", function () {
     expect(await page.locator("#status").textContent()).to.equal("Connected as alice");
     expect(await badge()).to.equal("0");
 
-    await notify({ userId: "alice", type: "order.shipped", channels: ["websocket"], message: "Order A-1001 shipped", callback: "https://shop.example.com/orders/A-1001" });
-    await notify({ userId: "alice", type: "order.shipped", channels: ["websocket"], message: "Order A-1002 shipped", callback: "https://shop.example.com/orders/A-1002" });
+    await notify({
+      userId: "alice",
+      type: "order.shipped",
+      channels: ["websocket"],
+      message: "Order A-1001 shipped",
+      callback: "https://shop.example.com/orders/A-1001",
+    });
+    await notify({
+      userId: "alice",
+      type: "order.shipped",
+      channels: ["websocket"],
+      message: "Order A-1002 shipped",
+      callback: "https://shop.example.com/orders/A-1002",
+    });
     await page.waitForFunction(`document.querySelectorAll("#notifications li").length === 2`, undefined, { timeout: 15000 });
     expect(await badge()).to.equal("2");
     expect(await page.locator("#badge").getAttribute("aria-label")).to.equal("2 unread notifications");
@@ -120,8 +132,20 @@ describe("inbox page (headless Chromium)", function () {
     await page.getByRole("button", { name: "Connect" }).click();
     await page.waitForSelector('#status[data-state="open"]:has-text("bob")');
     expect(await page.locator("#notifications li").count()).to.equal(0);
-    await notify({ userId: "alice", type: "order.shipped", channels: ["websocket"], message: "for alice", callback: "https://shop.example.com/a" });
-    await notify({ userId: "bob", type: "order.shipped", channels: ["websocket"], message: "for bob", callback: "https://shop.example.com/b" });
+    await notify({
+      userId: "alice",
+      type: "order.shipped",
+      channels: ["websocket"],
+      message: "for alice",
+      callback: "https://shop.example.com/a",
+    });
+    await notify({
+      userId: "bob",
+      type: "order.shipped",
+      channels: ["websocket"],
+      message: "for bob",
+      callback: "https://shop.example.com/b",
+    });
     await page.waitForFunction(`document.querySelectorAll("#notifications li").length === 1`, undefined, { timeout: 15000 });
     // Give alice's message time to arrive if it wrongly could.
     await page.waitForTimeout(500);
@@ -136,7 +160,13 @@ describe("inbox page (headless Chromium)", function () {
     tidings.gateway.dropConnection(open[0]);
     await page.waitForSelector('#status[data-state="reconnecting"]', { timeout: 5000 });
     await page.waitForSelector('#status[data-state="open"]', { timeout: 15000 });
-    await notify({ userId: "bob", type: "order.shipped", channels: ["websocket"], message: "after reconnect", callback: "https://shop.example.com/c" });
+    await notify({
+      userId: "bob",
+      type: "order.shipped",
+      channels: ["websocket"],
+      message: "after reconnect",
+      callback: "https://shop.example.com/c",
+    });
     await page.waitForFunction(`document.querySelectorAll("#notifications li").length === 2`, undefined, { timeout: 15000 });
     expect(await badge()).to.equal("2");
   });

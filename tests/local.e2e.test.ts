@@ -57,7 +57,14 @@ function observe(tidings: LocalTidings) {
     const orderId = `A-${randomUUID().slice(0, 8)}`;
     const eventId = `e2e-${randomUUID()}`;
     const callback = `https://shop.example.com/orders/${orderId}`;
-    const body = { eventId, userId: ALICE.userId, type: "order.shipped", data: { orderId, carrier: CARRIER, trackingUrl: `https://track.example.com/${orderId}` }, callback, ...extra };
+    const body = {
+      eventId,
+      userId: ALICE.userId,
+      type: "order.shipped",
+      data: { orderId, carrier: CARRIER, trackingUrl: `https://track.example.com/${orderId}` },
+      callback,
+      ...extra,
+    };
     return { orderId, eventId, callback, body };
   }
 
@@ -90,13 +97,21 @@ function observe(tidings: LocalTidings) {
       }),
     );
     const a = out.Attributes ?? {};
-    return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(a.ApproximateNumberOfMessagesDelayed ?? 0);
+    return (
+      Number(a.ApproximateNumberOfMessages ?? 0) +
+      Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
+      Number(a.ApproximateNumberOfMessagesDelayed ?? 0)
+    );
   }
 
   /** Every channel queue empty and the bus idle: nothing more can be delivered, so counts are final. */
   async function drained(timeoutMs = 15000): Promise<void> {
     await tidings.bus.idle();
-    await until(async () => (await Promise.all(tidings.channels.map((c) => depth(c.queueUrl)))).every((n) => n === 0), timeoutMs, "every channel queue empty");
+    await until(
+      async () => (await Promise.all(tidings.channels.map((c) => depth(c.queueUrl)))).every((n) => n === 0),
+      timeoutMs,
+      "every channel queue empty",
+    );
   }
 
   return {
@@ -170,7 +185,12 @@ describe("local mode end to end: every channel enabled", function () {
     expect(answer.status).to.equal(202);
     expect(answer.body).to.deep.equal({ eventId, channels: { websocket: "queued", email: "queued", sms: "queued", slack: "queued" } });
 
-    expect(await inbox.nextJson(10000)).to.deep.equal({ type: "notification", id: eventId, message: `Order ${orderId} has shipped with ${CARRIER}.`, callback });
+    expect(await inbox.nextJson(10000)).to.deep.equal({
+      type: "notification",
+      id: eventId,
+      message: `Order ${orderId} has shipped with ${CARRIER}.`,
+      callback,
+    });
     await t.untilStatus(eventId, ["websocket", "email", "sms", "slack"], "sent");
     await t.drained();
 
@@ -191,9 +211,12 @@ describe("local mode end to end: every channel enabled", function () {
     expect(posts[0].body.text).to.include(`Order *${orderId}* has shipped`);
 
     expect(inbox.queued, "frames after the first").to.equal(0);
-    expect(t.busEventsOf(eventId).map((e) => e["detail-type"]).sort()).to.deep.equal(
-      ["notification.email", "notification.slack", "notification.sms", "notification.websocket"],
-    );
+    expect(
+      t
+        .busEventsOf(eventId)
+        .map((e) => e["detail-type"])
+        .sort(),
+    ).to.deep.equal(["notification.email", "notification.slack", "notification.sms", "notification.websocket"]);
     for (const channel of ["websocket", "email", "sms", "slack"]) {
       const row = await tidings.log.get(eventId, channel);
       expect(row, channel).to.include({ status: "sent", userId: "alice", type: "order.shipped", attempts: 1 });
@@ -216,10 +239,15 @@ describe("local mode end to end: every channel enabled", function () {
       { title: "a Basic instead of a Bearer credential", authorization: async () => "Basic YWxpY2U6c2VjcmV0", reason: "missing token" },
       {
         title: "a token signed with another key (forged)",
-        authorization: async (tidings) => `Bearer ${await signDevToken({ secret: randomBytes(48), userId: "alice", ...tidings.config.auth })}`,
+        authorization: async (tidings) =>
+          `Bearer ${await signDevToken({ secret: randomBytes(48), userId: "alice", ...tidings.config.auth })}`,
         reason: "bad signature",
       },
-      { title: "an expired token", authorization: async (tidings) => `Bearer ${await expiredToken(tidings, "alice")}`, reason: "token expired" },
+      {
+        title: "an expired token",
+        authorization: async (tidings) => `Bearer ${await expiredToken(tidings, "alice")}`,
+        reason: "token expired",
+      },
     ];
     for (const { title, authorization, reason } of cases) {
       it(`${title}: 401 "${reason}"`, async () => {
@@ -243,7 +271,10 @@ describe("local mode end to end: every channel enabled", function () {
     expect(first.status).to.equal(202);
     const again = await t.post(body, producer);
     expect(again.status).to.equal(202);
-    expect(again.body).to.deep.equal({ eventId, channels: { websocket: "duplicate", email: "duplicate", sms: "duplicate", slack: "duplicate" } });
+    expect(again.body).to.deep.equal({
+      eventId,
+      channels: { websocket: "duplicate", email: "duplicate", sms: "duplicate", slack: "duplicate" },
+    });
 
     await t.untilStatus(eventId, ["websocket", "email", "sms", "slack"], "sent");
     // And once more after delivery, as a producer retrying late would.
@@ -308,7 +339,10 @@ describe("local mode end to end: sms disabled in config", function () {
     const { eventId, body } = t.orderShipped({ channels: ["email", "sms"] });
     const answer = await t.post(body, producer);
     expect(answer.status).to.equal(400);
-    expect(answer.body.problems).to.deep.include({ field: "channels[1]", problem: "is not an enabled channel (one of: websocket, email, slack)" });
+    expect(answer.body.problems).to.deep.include({
+      field: "channels[1]",
+      problem: "is not an enabled channel (one of: websocket, email, slack)",
+    });
     expect(t.busEventsOf(eventId)).to.have.length(0);
     expect(tidings.sinks.sns.received).to.deep.equal([]);
   });
@@ -322,7 +356,10 @@ describe("local mode end to end: a failing provider dead-letters, and a redrive 
   let producer: string;
 
   before(async () => {
-    tidings = await startQuiet({ editConfig: (raw) => void (raw.channels.slack.maxReceiveCount = MAX_RECEIVES), visibilityTimeoutSeconds: 1 });
+    tidings = await startQuiet({
+      editConfig: (raw) => void (raw.channels.slack.maxReceiveCount = MAX_RECEIVES),
+      visibilityTimeoutSeconds: 1,
+    });
     t = observe(tidings);
     producer = `Bearer ${await t.devToken("producer")}`;
   });

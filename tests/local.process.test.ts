@@ -145,7 +145,9 @@ function startNpm(ports: Run["ports"]): Run {
   });
   child.stdout!.on("data", (chunk) => (output += chunk));
   child.stderr!.on("data", (chunk) => (output += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
   return { child, ports, output: () => output, exited };
 }
 
@@ -178,7 +180,11 @@ function printed(output: string, pattern: RegExp, what: string): string {
 
 const stops: { signal: NodeJS.Signals; how: string; send: (run: Run) => void }[] = [
   { signal: "SIGTERM", how: "sent to npm, as a process manager does", send: (run) => run.child.kill("SIGTERM") },
-  { signal: "SIGINT", how: "sent to the process group, as Ctrl-C in a terminal does", send: (run) => process.kill(-run.child.pid!, "SIGINT") },
+  {
+    signal: "SIGINT",
+    how: "sent to the process group, as Ctrl-C in a terminal does",
+    send: (run) => process.kill(-run.child.pid!, "SIGINT"),
+  },
 ];
 
 for (const stop of stops) {
@@ -198,7 +204,11 @@ for (const stop of stops) {
       const startedAt = Date.now();
       run = startNpm(ports);
       const current = run;
-      await until(() => current.output().includes(READY_LINE) || hasExited(current.child), START_BOUND_MS, `the ready banner within ${START_BOUND_MS} ms`).catch((error) => {
+      await until(
+        () => current.output().includes(READY_LINE) || hasExited(current.child),
+        START_BOUND_MS,
+        `the ready banner within ${START_BOUND_MS} ms`,
+      ).catch((error) => {
         throw new Error(`${error.message}; it printed:\n${current.output()}`);
       });
       expect(hasExited(run.child), `npm start exited early:\n${run.output()}`).to.equal(false);
@@ -216,7 +226,10 @@ for (const stop of stops) {
       // api, ws, ses, dynalite, fauxqs, event bus, Slack sink, SNS sink.
       expect(listenedPorts).to.include.members([ports.api, ports.ws, ports.ses, slackSink, snsSink]);
       expect(listeners.length, JSON.stringify(listeners)).to.be.at.least(8);
-      expect(listeners.filter((l) => l.address !== "127.0.0.1"), "listeners not on 127.0.0.1").to.deep.equal([]);
+      expect(
+        listeners.filter((l) => l.address !== "127.0.0.1"),
+        "listeners not on 127.0.0.1",
+      ).to.deep.equal([]);
     });
 
     it("delivers the README quick start: dev token for alice, POST /notifications, frame on alice's socket, mail in SES, sent on every channel", async function () {
@@ -227,7 +240,10 @@ for (const stop of stops) {
       expect(tokenRequest, "README dev token body").to.deep.equal({ userId: "alice" });
       expect(notification, "README notification body").to.include({ userId: "alice", type: "order.shipped" });
 
-      const tokenResponse = await fetch(printed(out, /dev token\s+POST (\S+)/, "the dev token endpoint"), { method: "POST", body: JSON.stringify(tokenRequest) });
+      const tokenResponse = await fetch(printed(out, /dev token\s+POST (\S+)/, "the dev token endpoint"), {
+        method: "POST",
+        body: JSON.stringify(tokenRequest),
+      });
       expect(tokenResponse.status).to.equal(200);
       const { token } = (await tokenResponse.json()) as { token: string };
 

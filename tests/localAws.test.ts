@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { LocalAws, startLocalAws } from "../local/aws";
+import { type LocalAws, startLocalAws } from "../local/aws";
 import { TABLES } from "../runtime/tables";
 
 describe("local AWS servers", () => {
@@ -49,7 +49,9 @@ describe("local AWS servers on a port in use", () => {
     try {
       let error: Error | undefined;
       await startLocalAws({ sesPort }).catch((e) => (error = e));
-      expect(error?.message).to.equal(`SES (aws-ses-v2-local) could not listen on 127.0.0.1:${sesPort}: the port is in use (choose another one)`);
+      expect(error?.message).to.equal(
+        `SES (aws-ses-v2-local) could not listen on 127.0.0.1:${sesPort}: the port is in use (choose another one)`,
+      );
       const dynamoPort = Number(new URL(blocker.endpoints.dynamodb).port);
       await startLocalAws({ dynamodbPort: dynamoPort }).catch((e) => (error = e));
       expect(error?.message).to.match(new RegExp(`DynamoDB \\(dynalite\\) could not listen on 127.0.0.1:${dynamoPort}`));

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { LocalAws, startLocalAws } from "../local/aws";
+import { type LocalAws, startLocalAws } from "../local/aws";
 import { makeNotificationLog } from "../runtime/notificationLog";
 
 describe("notification log (dynalite)", () => {
@@ -35,7 +35,13 @@ describe("notification log (dynalite)", () => {
     await log.setStatus("e2", "sms", "pending");
     await log.setStatus("e2", "sms", "pending", { reason: "throttled", countAttempt: true });
     await log.setStatus("e2", "sms", "sent", { provider: "sns", providerMessageId: "m-1", countAttempt: true });
-    expect(await log.get("e2", "sms")).to.include({ status: "sent", provider: "sns", providerMessageId: "m-1", attempts: 2, reason: "throttled" });
+    expect(await log.get("e2", "sms")).to.include({
+      status: "sent",
+      provider: "sns",
+      providerMessageId: "m-1",
+      attempts: 2,
+      reason: "throttled",
+    });
     expect(await log.get("e2", "email")).to.equal(undefined);
   });
 });

@@ -9,11 +9,11 @@ import { expect } from "chai";
 import * as aws from "@pulumi/aws";
 import { TidingsError } from "../components/common";
 import { ContactsTable } from "../components/ContactsTable";
-import { NotificationApi, NotificationApiArgs } from "../components/NotificationApi";
+import { NotificationApi, type NotificationApiArgs } from "../components/NotificationApi";
 import { NotificationLogTable } from "../components/NotificationLogTable";
 import { SettingsTable } from "../components/SettingsTable";
 import { readTemplates, TemplatesBucket } from "../components/TemplatesBucket";
-import { MockedResource, ofType, settle as settleOnce, useMocks, valueOf } from "./helpers/mocks";
+import { type MockedResource, ofType, settle as settleOnce, useMocks, valueOf } from "./helpers/mocks";
 
 /** Resources that wait on other resources' outputs (route → authorizer id) need a few more turns. */
 async function settle() {
@@ -105,7 +105,17 @@ describe("NotificationApi (Pulumi mocks)", () => {
     // Nothing else: no Scan/Query/DeleteItem, no writes to contacts or settings.
     const actions = statements.flatMap((s) => s.Action).sort();
     expect(actions).to.deep.equal(
-      ["dynamodb:GetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "events:PutEvents", "kms:Decrypt", "logs:CreateLogStream", "logs:PutLogEvents", "s3:GetObject"].sort(),
+      [
+        "dynamodb:GetItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "events:PutEvents",
+        "kms:Decrypt",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "s3:GetObject",
+      ].sort(),
     );
   });
 
@@ -133,10 +143,18 @@ describe("TemplatesBucket (Pulumi mocks)", () => {
     await settle();
     const [bucket] = ofType(resources, "aws:s3/bucket:Bucket");
     const [encryption] = ofType(resources, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration");
-    expect(encryption.inputs.rules[0].applyServerSideEncryptionByDefault).to.deep.equal({ sseAlgorithm: "aws:kms", kmsMasterKeyId: KEY_ARN });
+    expect(encryption.inputs.rules[0].applyServerSideEncryptionByDefault).to.deep.equal({
+      sseAlgorithm: "aws:kms",
+      kmsMasterKeyId: KEY_ARN,
+    });
     expect(encryption.inputs.bucket).to.equal(bucket.state.id);
     const [block] = ofType(resources, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock");
-    expect(block.inputs).to.include({ blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true });
+    expect(block.inputs).to.include({
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    });
     const [versioning] = ofType(resources, "aws:s3/bucketVersioning:BucketVersioning");
     expect(versioning.inputs.versioningConfiguration).to.deep.equal({ status: "Enabled" });
 

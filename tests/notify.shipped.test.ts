@@ -9,7 +9,7 @@ import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import type { ChannelDelivery, LogEntry } from "../runtime/contracts";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { makeHttpApiHandler, makeNotificationService } from "../runtime/notify";
-import { ShippedService, startShippedService } from "./hostile/shippedService";
+import { type ShippedService, startShippedService } from "./hostile/shippedService";
 
 const SLACK_URL = "https://hooks.slack.com/services/T0001/B0001/secretsecret123";
 const ORDER = { orderId: "A-1001", carrier: "UPS", trackingUrl: "https://track.example.com/A-1001?x=1&y=2" };
@@ -60,7 +60,9 @@ describe("notification service (shipped code, local servers)", function () {
     const userId = newUser();
     await fullContact(userId);
     const eventId = newEventId();
-    const { result: answer, lines } = await captureLog(() => service.post({ eventId, userId, type: "order.shipped", data: ORDER, callback: "https://shop.example.com/orders/A-1001" }));
+    const { result: answer, lines } = await captureLog(() =>
+      service.post({ eventId, userId, type: "order.shipped", data: ORDER, callback: "https://shop.example.com/orders/A-1001" }),
+    );
 
     expect(answer.status).to.equal(202);
     expect(answer.headers["content-type"]).to.match(/^application\/json/);
@@ -68,11 +70,25 @@ describe("notification service (shipped code, local servers)", function () {
     expect(answer.body).to.deep.equal({ eventId, channels: { websocket: "queued", email: "queued", sms: "queued", slack: "queued" } });
 
     const events = eventsFor(eventId);
-    expect(events.map((e) => e["detail-type"]).sort()).to.deep.equal(["notification.email", "notification.slack", "notification.sms", "notification.websocket"]);
+    expect(events.map((e) => e["detail-type"]).sort()).to.deep.equal([
+      "notification.email",
+      "notification.slack",
+      "notification.sms",
+      "notification.websocket",
+    ]);
     for (const event of events) expect(event.source).to.equal("tidings");
-    const detail = (channel: string) => events.find((e) => e["detail-type"] === `notification.${channel}`)!.detail as unknown as ChannelDelivery;
+    const detail = (channel: string) =>
+      events.find((e) => e["detail-type"] === `notification.${channel}`)!.detail as unknown as ChannelDelivery;
 
-    expect(detail("email")).to.deep.include({ eventId, userId, type: "order.shipped", channel: "email", kind: "actionable", callback: "https://shop.example.com/orders/A-1001", address: { email: "ada@example.com" } });
+    expect(detail("email")).to.deep.include({
+      eventId,
+      userId,
+      type: "order.shipped",
+      channel: "email",
+      kind: "actionable",
+      callback: "https://shop.example.com/orders/A-1001",
+      address: { email: "ada@example.com" },
+    });
     expect(detail("email").content.subject).to.equal("Your order A-1001 is on its way");
     expect(detail("email").content.text).to.include("https://track.example.com/A-1001?x=1&y=2");
     expect(detail("email").content.html).to.include("&amp;").and.not.include("?x=1&y=2");
@@ -89,14 +105,22 @@ describe("notification service (shipped code, local servers)", function () {
 
     // One decision line per channel, and the webhook URL (a secret) in none of them.
     const decisions = lines.map((line) => JSON.parse(line));
-    expect(decisions.filter((d) => d.outcome === "queued").map((d) => d.channel).sort()).to.deep.equal(["email", "slack", "sms", "websocket"]);
+    expect(
+      decisions
+        .filter((d) => d.outcome === "queued")
+        .map((d) => d.channel)
+        .sort(),
+    ).to.deep.equal(["email", "slack", "sms", "websocket"]);
     expect(lines.join("\n")).to.not.include("secretsecret123").and.not.include("hooks.slack.com");
   });
 
   it("assigns an eventId when the producer gives none, and decodes base64 bodies", async () => {
     const userId = newUser();
     await fullContact(userId);
-    const answer = await service.post({ userId, type: "job.progress", data: { jobName: "export", status: "half way" }, progress: 50 }, { base64: true });
+    const answer = await service.post(
+      { userId, type: "job.progress", data: { jobName: "export", status: "half way" }, progress: 50 },
+      { base64: true },
+    );
     expect(answer.status).to.equal(202);
     expect(answer.body.eventId).to.match(/^[0-9a-f-]{36}$/);
     expect(answer.body.channels).to.deep.equal({ websocket: "queued" });
@@ -124,25 +148,48 @@ describe("notification service (shipped code, local servers)", function () {
     await fullContact(userId);
     const eventId = newEventId();
     // What a crash right after log.create leaves behind.
-    await makeNotificationLog({ ddb: service.ddb, table: service.names.log }).create({ eventId, channel: "email", userId, type: "order.shipped", status: "created" });
+    await makeNotificationLog({ ddb: service.ddb, table: service.names.log }).create({
+      eventId,
+      channel: "email",
+      userId,
+      type: "order.shipped",
+      status: "created",
+    });
 
     const answer = await service.post({ eventId, userId, type: "order.shipped", data: ORDER, channels: ["email", "sms"] });
     expect(answer.status).to.equal(202);
     expect(answer.body.channels).to.deep.equal({ email: "queued", sms: "queued" });
-    expect(eventsFor(eventId).map((e) => e["detail-type"]).sort()).to.deep.equal(["notification.email", "notification.sms"]);
+    expect(
+      eventsFor(eventId)
+        .map((e) => e["detail-type"])
+        .sort(),
+    ).to.deep.equal(["notification.email", "notification.sms"]);
     expect(await logRow(eventId, "email")).to.include({ status: "pending" });
   });
 
   it("skips an opted-out channel, logs it unsubscribed, and honours per-type settings over per-channel ones", async () => {
     const userId = newUser();
     await fullContact(userId);
-    await service.putSettings({ userId, channels: { sms: false, email: true }, types: { "order.shipped": { email: false, sms: true, slack: false } } });
+    await service.putSettings({
+      userId,
+      channels: { sms: false, email: true },
+      types: { "order.shipped": { email: false, sms: true, slack: false } },
+    });
     const eventId = newEventId();
     const answer = await service.post({ eventId, userId, type: "order.shipped", data: ORDER });
 
     expect(answer.status).to.equal(202);
-    expect(answer.body.channels).to.deep.equal({ websocket: "queued", email: "skipped: opted out", sms: "queued", slack: "skipped: opted out" });
-    expect(eventsFor(eventId).map((e) => e["detail-type"]).sort()).to.deep.equal(["notification.sms", "notification.websocket"]);
+    expect(answer.body.channels).to.deep.equal({
+      websocket: "queued",
+      email: "skipped: opted out",
+      sms: "queued",
+      slack: "skipped: opted out",
+    });
+    expect(
+      eventsFor(eventId)
+        .map((e) => e["detail-type"])
+        .sort(),
+    ).to.deep.equal(["notification.sms", "notification.websocket"]);
     expect(await logRow(eventId, "email")).to.include({ status: "unsubscribed" });
     expect(await logRow(eventId, "slack")).to.include({ status: "unsubscribed" });
 
@@ -161,7 +208,12 @@ describe("notification service (shipped code, local servers)", function () {
 
   it("reports a missing or invalid address per channel and answers 422 when no channel can reach the user", async () => {
     const userId = newUser();
-    await service.putContact({ userId, email: "not-an-email", phone: "+14155550199", external_channels: { slack: { webhookUrl: "https://evil.example.com/services/T/B/x" } } });
+    await service.putContact({
+      userId,
+      email: "not-an-email",
+      phone: "+14155550199",
+      external_channels: { slack: { webhookUrl: "https://evil.example.com/services/T/B/x" } },
+    });
     const eventId = newEventId();
     const { result: answer, lines } = await captureLog(() => service.post({ eventId, userId, type: "order.shipped", data: ORDER }));
     expect(answer.status).to.equal(202);
@@ -175,10 +227,21 @@ describe("notification service (shipped code, local servers)", function () {
     expect(lines.join("\n")).to.not.include("evil.example.com").and.not.include("not-an-email");
 
     const nobody = newUser();
-    const unreachable = await service.post({ eventId: newEventId(), userId: nobody, type: "marketing.digest", data: { headline: "h", items: [] } });
+    const unreachable = await service.post({
+      eventId: newEventId(),
+      userId: nobody,
+      type: "marketing.digest",
+      data: { headline: "h", items: [] },
+    });
     // marketing.digest is opt-in: the user has opted out by default, which is a 202, not an error.
     expect(unreachable.status).to.equal(202);
-    const emailOnly = await service.post({ eventId: newEventId(), userId: nobody, type: "security.alert", channels: ["email", "sms"], data: { event: "sign-in", location: "Lisbon", time: "10:00" } });
+    const emailOnly = await service.post({
+      eventId: newEventId(),
+      userId: nobody,
+      type: "security.alert",
+      channels: ["email", "sms"],
+      data: { event: "sign-in", location: "Lisbon", time: "10:00" },
+    });
     expect(emailOnly.status).to.equal(422);
     expect(emailOnly.body.problems).to.deep.equal([
       { field: "contact.email", problem: "email: contact has no email" },
@@ -199,7 +262,14 @@ describe("notification service (shipped code, local servers)", function () {
       { field: "data.trackingUrl", problem: "is missing: the order.shipped template uses it on email, sms, slack" },
     ]);
 
-    const missingTemplate = await service.post({ eventId: newEventId(), userId, type: "order.shipped", template: "order.cancelled", data: ORDER, channels: ["email", "sms"] });
+    const missingTemplate = await service.post({
+      eventId: newEventId(),
+      userId,
+      type: "order.shipped",
+      template: "order.cancelled",
+      data: ORDER,
+      channels: ["email", "sms"],
+    });
     expect(missingTemplate.status).to.equal(422);
     expect(missingTemplate.body.problems).to.deep.equal([
       { field: "template", problem: "no template for template order.cancelled on channel email (templates/order.cancelled/email.json)" },
@@ -244,7 +314,10 @@ describe("notification service (shipped code, local servers)", function () {
       const answer = await service.post(body as any);
       expect(answer.status, label).to.equal(400);
       expect(answer.body.error, label).to.equal("invalid request");
-      expect(answer.body.problems.map((p: any) => p.field), label).to.include(field);
+      expect(
+        answer.body.problems.map((p: any) => p.field),
+        label,
+      ).to.include(field);
     }
     expect(service.events.length).to.equal(before);
   });
@@ -272,7 +345,11 @@ describe("notification service against a bus that fails entries (runtime, local 
       request.on("end", () => {
         const entries = JSON.parse(raw).Entries as any[];
         calls.push({ entries });
-        const results = entries.map((e, i) => (e.DetailType === failDetailType ? { ErrorCode: "ThrottlingException", ErrorMessage: "Rate exceeded" } : { EventId: `e-${calls.length}-${i}` }));
+        const results = entries.map((e, i) =>
+          e.DetailType === failDetailType
+            ? { ErrorCode: "ThrottlingException", ErrorMessage: "Rate exceeded" }
+            : { EventId: `e-${calls.length}-${i}` },
+        );
         const body = JSON.stringify({ FailedEntryCount: results.filter((r) => "ErrorCode" in r).length, Entries: results });
         response.writeHead(200, { "content-type": "application/x-amz-json-1.1" });
         response.end(body);
@@ -324,7 +401,9 @@ describe("notification service against a bus that fails entries (runtime, local 
     await service.bus.idle();
     expect(retry.statusCode).to.equal(202);
     expect(JSON.parse(retry.body!).channels).to.deep.equal({ websocket: "duplicate", email: "duplicate", sms: "queued" });
-    expect(service.events.filter((e) => (e.detail as any).eventId === eventId).map((e) => e["detail-type"])).to.deep.equal(["notification.sms"]);
+    expect(service.events.filter((e) => (e.detail as any).eventId === eventId).map((e) => e["detail-type"])).to.deep.equal([
+      "notification.sms",
+    ]);
     expect(await log.get(eventId, "sms")).to.include({ status: "pending" });
   });
 
@@ -332,8 +411,12 @@ describe("notification service against a bus that fails entries (runtime, local 
     calls = [];
     failDetailType = "";
     const channels = Array.from({ length: 12 }, (_, i) => `custom-${i}`);
-    const handler = runtimeService(`http://127.0.0.1:${(failingBus.address() as AddressInfo).port}`, channels, { "ops.broadcast": { defaultOptIn: true } });
-    const result = await handler({ body: JSON.stringify({ userId: "ops", type: "ops.broadcast", message: "Maintenance at 22:00\nExpect a short outage." }) });
+    const handler = runtimeService(`http://127.0.0.1:${(failingBus.address() as AddressInfo).port}`, channels, {
+      "ops.broadcast": { defaultOptIn: true },
+    });
+    const result = await handler({
+      body: JSON.stringify({ userId: "ops", type: "ops.broadcast", message: "Maintenance at 22:00\nExpect a short outage." }),
+    });
     expect(result.statusCode).to.equal(202);
     expect(calls.map((c) => c.entries.length)).to.deep.equal([10, 2]);
     const detail = JSON.parse(calls[0].entries[0].Detail);

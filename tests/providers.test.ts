@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import { SESv2Client } from "@aws-sdk/client-sesv2";
 import { SNSClient } from "@aws-sdk/client-sns";
-import { LocalAws, startLocalAws } from "../local/aws";
-import { SlackSink, SnsSink, startSlackSink, startSnsSink } from "../local/sinks";
+import { type LocalAws, startLocalAws } from "../local/aws";
+import { type SlackSink, type SnsSink, startSlackSink, startSnsSink } from "../local/sinks";
 import type { ChannelDelivery } from "../runtime/contracts";
 import { makeSesProvider } from "../runtime/providers/email";
 import { classifyError, safeReason } from "../runtime/providers/errors";
@@ -79,7 +79,10 @@ describe("providers against local servers", () => {
       const result = await provider.send(delivery({ channel: "sms", address: { phone: "+15555550100" } }));
       expect(result.outcome).to.equal("sent");
       const published = snsSink.received.at(-1)!;
-      expect(published).to.include({ phoneNumber: "+15555550100", message: "Order 42 is on its way.\n\nhttps://shop.example.com/orders/42" });
+      expect(published).to.include({
+        phoneNumber: "+15555550100",
+        message: "Order 42 is on its way.\n\nhttps://shop.example.com/orders/42",
+      });
       expect(published.attributes).to.deep.equal({ "AWS.SNS.SMS.SMSType": "Transactional", "AWS.SNS.SMS.SenderID": "Tidings" });
       expect(result).to.have.property("providerMessageId", published.messageId);
     });
@@ -137,7 +140,9 @@ describe("providers against local servers", () => {
         delivery({ address: { webhookUrl: "https://hooks.slack.com/services/T/B/leakme" } }),
       );
       expect(timedOut.outcome).to.equal("retryable");
-      expect((timedOut as { reason: string }).reason).to.contain("TimeoutError").and.not.contain("leakme");
+      expect((timedOut as { reason: string }).reason)
+        .to.contain("TimeoutError")
+        .and.not.contain("leakme");
 
       const foreign = await makeSlackProvider().send(delivery({ address: { webhookUrl: "http://169.254.169.254/latest" } }));
       expect(foreign).to.deep.equal({ outcome: "permanent", reason: "Slack webhook host 169.254.169.254 is not allowed" });
@@ -196,7 +201,10 @@ describe("providers against local servers", () => {
       snsSink.failNext(1, "retryable");
       const result = await provider.send(delivery({ address: { deviceTokens: [{ platform: "apns", token: "t-retry" }] } }));
       expect(result.outcome).to.equal("retryable");
-      expect(await provider.send(delivery({ address: {} }))).to.deep.equal({ outcome: "permanent", reason: "no device tokens for this user" });
+      expect(await provider.send(delivery({ address: {} }))).to.deep.equal({
+        outcome: "permanent",
+        reason: "no device tokens for this user",
+      });
     });
   });
 

@@ -2,13 +2,7 @@ import { expect } from "chai";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  SQSClient,
-} from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { startLocalAws, type LocalAws } from "../local/aws";
 import { parseRedriveArgs, runRedriveCli } from "../local/redrive-cli";
 import { isLocalQueueUrl, redrive, type ChannelQueues } from "../runtime/redrive";
@@ -42,7 +36,10 @@ describe("redrive (DLQ → source queue)", () => {
       await sqs.send(
         new CreateQueueCommand({
           QueueName: name,
-          Attributes: { VisibilityTimeout: "1", RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetterQueueArn, maxReceiveCount: 1 }) },
+          Attributes: {
+            VisibilityTimeout: "1",
+            RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetterQueueArn, maxReceiveCount: 1 }),
+          },
         }),
       )
     ).QueueUrl!;
@@ -73,7 +70,10 @@ describe("redrive (DLQ → source queue)", () => {
 
   async function depth(queueUrl: string): Promise<number> {
     const out = await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }),
+      new GetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+      }),
     );
     return Number(out.Attributes!.ApproximateNumberOfMessages) + Number(out.Attributes!.ApproximateNumberOfMessagesNotVisible);
   }
@@ -94,7 +94,11 @@ describe("redrive (DLQ → source queue)", () => {
       );
       if (!out.Messages?.length) return all;
       for (const m of out.Messages) {
-        all.push({ body: m.Body!, channel: m.MessageAttributes?.channel?.StringValue, receiveCount: m.Attributes!.ApproximateReceiveCount! });
+        all.push({
+          body: m.Body!,
+          channel: m.MessageAttributes?.channel?.StringValue,
+          receiveCount: m.Attributes!.ApproximateReceiveCount!,
+        });
       }
     }
   }
@@ -110,7 +114,10 @@ describe("redrive (DLQ → source queue)", () => {
     const back = await drain(queues.queueUrl);
     expect(back.map((m) => m.body).sort()).to.deep.equal([...bodies].sort());
     expect(back.every((m) => m.channel === "email")).to.equal(true);
-    expect(back.every((m) => m.receiveCount === "1"), "a redriven message starts a fresh receive count").to.equal(true);
+    expect(
+      back.every((m) => m.receiveCount === "1"),
+      "a redriven message starts a fresh receive count",
+    ).to.equal(true);
   });
 
   it("tries a move task unless SQS is local, and falls back to copying when SQS answers unsupported (fauxqs: InvalidAction)", async () => {
@@ -153,7 +160,13 @@ describe("redrive (DLQ → source queue)", () => {
       const queues = await queuePair();
       await deadLetter(queues, ["c"]);
       const outputsFile = path.join(tmp, "outputs.json");
-      fs.writeFileSync(outputsFile, JSON.stringify({ websocketUrl: "wss://x", channels: { sms: { queueUrl: queues.queueUrl, deadLetterQueueUrl: queues.deadLetterQueueUrl } } }));
+      fs.writeFileSync(
+        outputsFile,
+        JSON.stringify({
+          websocketUrl: "wss://x",
+          channels: { sms: { queueUrl: queues.queueUrl, deadLetterQueueUrl: queues.deadLetterQueueUrl } },
+        }),
+      );
       const lines: string[] = [];
       const previous = Object.fromEntries(Object.keys(aws.env).map((key) => [key, process.env[key]]));
       Object.assign(process.env, aws.env);
@@ -171,7 +184,10 @@ describe("redrive (DLQ → source queue)", () => {
 
     it("names the channels there are when the channel is unknown, and explains a missing state file", async () => {
       const stateFile = path.join(tmp, "state2.json");
-      fs.writeFileSync(stateFile, JSON.stringify({ channels: { email: { queueUrl: "http://127.0.0.1:1/0/q", deadLetterQueueUrl: "http://127.0.0.1:1/0/d" } } }));
+      fs.writeFileSync(
+        stateFile,
+        JSON.stringify({ channels: { email: { queueUrl: "http://127.0.0.1:1/0/q", deadLetterQueueUrl: "http://127.0.0.1:1/0/d" } } }),
+      );
       const lines: string[] = [];
       expect(await runRedriveCli(["slack", "--local", "--state", stateFile], (l) => lines.push(l))).to.equal(1);
       expect(lines.join("\n")).to.match(/No channel "slack" in .*state2\.json; channels there: email\./);

@@ -1,11 +1,5 @@
 import { expect } from "chai";
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  SQSClient,
-} from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { startLocalAws, type LocalAws } from "../local/aws";
 import { startSqsPoller, type LambdaSqsRecord, type PollOutcome, type SqsPoller } from "../local/sqsPoller";
 import type { SqsEvent } from "../runtime/contracts";
@@ -35,7 +29,8 @@ describe("local SQS poller (Lambda event source mapping stand-in)", () => {
   async function queueWithDlq(maxReceiveCount = 2, visibilityTimeout = 1) {
     const name = `poller-${queueCount++}`;
     const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq` }))).QueueUrl!;
-    const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
+    const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ["QueueArn"] }))).Attributes!
+      .QueueArn!;
     const queueUrl = (
       await sqs.send(
         new CreateQueueCommand({
@@ -47,7 +42,8 @@ describe("local SQS poller (Lambda event source mapping stand-in)", () => {
         }),
       )
     ).QueueUrl!;
-    const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
+    const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }))).Attributes!
+      .QueueArn!;
     return { queueUrl, dlqUrl, queueArn };
   }
 
@@ -56,13 +52,17 @@ describe("local SQS poller (Lambda event source mapping stand-in)", () => {
       new SendMessageCommand({
         QueueUrl: queueUrl,
         MessageBody: body,
-        MessageAttributes: attributes && Object.fromEntries(Object.entries(attributes).map(([k, v]) => [k, { DataType: "String", StringValue: v }])),
+        MessageAttributes:
+          attributes && Object.fromEntries(Object.entries(attributes).map(([k, v]) => [k, { DataType: "String", StringValue: v }])),
       }),
     );
 
   const count = async (queueUrl: string) => {
     const out = await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }),
+      new GetQueueAttributesCommand({
+        QueueUrl: queueUrl,
+        AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+      }),
     );
     return Number(out.Attributes!.ApproximateNumberOfMessages) + Number(out.Attributes!.ApproximateNumberOfMessagesNotVisible);
   };
@@ -109,7 +109,8 @@ describe("local SQS poller (Lambda event source mapping stand-in)", () => {
         queueUrl,
         batchSize: 10,
         handler: async ({ Records }) => {
-          for (const r of Records) receivesByBody.set(r.body, [...(receivesByBody.get(r.body) ?? []), r.attributes!.ApproximateReceiveCount!]);
+          for (const r of Records)
+            receivesByBody.set(r.body, [...(receivesByBody.get(r.body) ?? []), r.attributes!.ApproximateReceiveCount!]);
           return { batchItemFailures: Records.filter((r) => r.body === "bad").map((r) => ({ itemIdentifier: r.messageId })) };
         },
         onOutcome: (record, outcome) => outcomes.push(`${record.body}:${outcome}`),
@@ -221,8 +222,12 @@ describe("local SQS poller (Lambda event source mapping stand-in)", () => {
 
   it("rejects bad options with a clear error", () => {
     expect(() => startSqsPoller({ sqs, queueUrl: "", handler: async () => {} })).to.throw(/needs a queueUrl/);
-    expect(() => startSqsPoller({ sqs, queueUrl: "x", batchSize: 0, handler: async () => {} })).to.throw(/batchSize must be a positive integer, got 0/);
+    expect(() => startSqsPoller({ sqs, queueUrl: "x", batchSize: 0, handler: async () => {} })).to.throw(
+      /batchSize must be a positive integer, got 0/,
+    );
     expect(() => startSqsPoller({ sqs, queueUrl: "x", concurrency: 1.5, handler: async () => {} })).to.throw(/concurrency/);
-    expect(() => startSqsPoller({ sqs, queueUrl: "x", waitTimeSeconds: 30, handler: async () => {} })).to.throw(/waitTimeSeconds must be 0 to 20/);
+    expect(() => startSqsPoller({ sqs, queueUrl: "x", waitTimeSeconds: 30, handler: async () => {} })).to.throw(
+      /waitTimeSeconds must be 0 to 20/,
+    );
   });
 });

@@ -10,7 +10,7 @@ import { readStackFile } from "../local/stackConfig";
 import { excludedPackages, inlineFunctions } from "../components/InlineFunction";
 import { parseTidingsConfig } from "../runtime/config";
 import { createTidingsStack, readStackConfig } from "../stack";
-import { MockedResource, ofType, settle, useMocks } from "./helpers/mocks";
+import { type MockedResource, ofType, settle, useMocks } from "./helpers/mocks";
 import { loadShipped } from "./helpers/shipped";
 
 const SECRET = "local-test-signing-secret-0123456789abcdef";
@@ -65,7 +65,9 @@ describe("the whole stack (Pulumi mocks)", function () {
     const alarms = ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").length;
 
     const { resources: without } = await buildStack((raw) => (raw.channels.sms.enabled = false));
-    const rulesWithout = ofType(without, "aws:cloudwatch/eventRule:EventRule").map((r) => JSON.parse(r.inputs.eventPattern)["detail-type"][0]);
+    const rulesWithout = ofType(without, "aws:cloudwatch/eventRule:EventRule").map(
+      (r) => JSON.parse(r.inputs.eventPattern)["detail-type"][0],
+    );
     expect(rulesWithout).to.not.include("notification.sms");
     expect(rulesWithout).to.have.length(3);
     expect(ofType(without, "aws:sqs/queue:Queue").length).to.equal((before / 4) * 3);
@@ -174,18 +176,24 @@ describe("the whole stack (Pulumi mocks)", function () {
 
   it("fails early, naming the key, when stack config has an unknown or wrong key", async () => {
     useMocks();
-    pulumi.runtime.setAllConfig({
-      "tidings:channels": JSON.stringify({ email: { enabled: true, from: "a@example.com", ratePerSecnd: 3 } }),
-      "tidings:notificationTypes": JSON.stringify({ "order.shipped": {} }),
-      "tidings:stag": "dev",
-      "tidings:tokenSigningSecret": SECRET,
-    }, ["tidings:tokenSigningSecret"]);
+    pulumi.runtime.setAllConfig(
+      {
+        "tidings:channels": JSON.stringify({ email: { enabled: true, from: "a@example.com", ratePerSecnd: 3 } }),
+        "tidings:notificationTypes": JSON.stringify({ "order.shipped": {} }),
+        "tidings:stag": "dev",
+        "tidings:tokenSigningSecret": SECRET,
+      },
+      ["tidings:tokenSigningSecret"],
+    );
     expect(() => readStackConfig()).to.throw(/tidings:channels\.email\.ratePerSecnd: unknown key[\s\S]*tidings:stag: unknown key/);
-    pulumi.runtime.setAllConfig({
-      "tidings:channels": JSON.stringify({ websocket: {} }),
-      "tidings:notificationTypes": JSON.stringify({ "job.progress": {} }),
-      "tidings:tokenSigningSecret": SECRET,
-    }, ["tidings:tokenSigningSecret"]);
+    pulumi.runtime.setAllConfig(
+      {
+        "tidings:channels": JSON.stringify({ websocket: {} }),
+        "tidings:notificationTypes": JSON.stringify({ "job.progress": {} }),
+        "tidings:tokenSigningSecret": SECRET,
+      },
+      ["tidings:tokenSigningSecret"],
+    );
     expect(readStackConfig().config.channels.websocket.provider).to.equal("websocket");
   });
 
@@ -203,7 +211,10 @@ describe("the whole stack (Pulumi mocks)", function () {
         expect(shippedPackages, `${shipped.file} requires ${name}`).to.include(name);
       }
       const archive = [...(await pulumi.runtime.computeCodePaths({ extraExcludePackages: excludedPackages(fn.packages) })).keys()];
-      expect(archive.filter((p) => /node_modules\/@(aws-sdk|pulumi|smithy)\//.test(p)), shipped.file).to.deep.equal([]);
+      expect(
+        archive.filter((p) => /node_modules\/@(aws-sdk|pulumi|smithy)\//.test(p)),
+        shipped.file,
+      ).to.deep.equal([]);
       if (fn.packages) expect(archive.map((p) => p.replace(/^.*node_modules\//, "")).sort()).to.deep.equal([...fn.packages].sort());
     }
     // Most functions need no package beyond the SDK; only the producer API and the authorizer do.

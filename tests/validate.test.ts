@@ -5,7 +5,7 @@
 import { expect } from "chai";
 import { resolveAddress } from "../runtime/contacts";
 import { isOptedIn } from "../runtime/settings";
-import { contentFromMessage, parseTemplate, renderTemplate, Template } from "../runtime/templates";
+import { contentFromMessage, parseTemplate, renderTemplate, type Template } from "../runtime/templates";
 import { isDeviceToken, isE164, isEmail, isSlackWebhookUrl, validateNotificationRequest } from "../runtime/validate";
 
 const ctx = {
@@ -54,8 +54,15 @@ describe("validateNotificationRequest", () => {
   });
 
   it("names the body for a missing body, invalid JSON and non-objects", () => {
-    expect(validateNotificationRequest(undefined, ctx)).to.deep.equal({ ok: false, status: 400, problems: [{ field: "body", problem: "is required: a JSON object" }] });
-    expect(problems("{").problems[0]).to.include({ field: "body" }).and.have.property("problem").that.match(/not valid JSON/);
+    expect(validateNotificationRequest(undefined, ctx)).to.deep.equal({
+      ok: false,
+      status: 400,
+      problems: [{ field: "body", problem: "is required: a JSON object" }],
+    });
+    expect(problems("{").problems[0])
+      .to.include({ field: "body" })
+      .and.have.property("problem")
+      .that.match(/not valid JSON/);
     expect(problems("null").problems[0].problem).to.equal("must be a JSON object, not null");
     expect(problems("[]").problems[0].problem).to.equal("must be a JSON object, not an array");
     expect(problems("42").problems[0].problem).to.equal("must be a JSON object, not a number");
@@ -76,7 +83,16 @@ describe("validateNotificationRequest", () => {
     });
     expect(result.status).to.equal(400);
     expect(result.problems.map((p) => p.field)).to.have.members([
-      "eventId", "userId", "type", "channels[0]", "template", "data", "message", "callback", "progress", "extra",
+      "eventId",
+      "userId",
+      "type",
+      "channels[0]",
+      "template",
+      "data",
+      "message",
+      "callback",
+      "progress",
+      "extra",
       "template", // and again: message and template together
     ]);
     // "both message and template" is named too.
@@ -85,7 +101,8 @@ describe("validateNotificationRequest", () => {
 
   it("eventId: 1–128 of [A-Za-z0-9_-]", () => {
     expect(accepts({ ...ok, eventId: "a".repeat(128) })).to.equal(true);
-    for (const eventId of ["", "a".repeat(129), "a.b", "a/b", "ü", 5, null]) expect(fields({ ...ok, eventId }), String(eventId)).to.deep.equal(["eventId"]);
+    for (const eventId of ["", "a".repeat(129), "a.b", "a/b", "ü", 5, null])
+      expect(fields({ ...ok, eventId }), String(eventId)).to.deep.equal(["eventId"]);
   });
 
   it("userId: 1–128 printable characters", () => {
@@ -97,16 +114,24 @@ describe("validateNotificationRequest", () => {
   });
 
   it("type: matches the pattern and is declared", () => {
-    expect(problems({ ...ok, type: "order.lost" }).problems).to.deep.equal([{ field: "type", problem: "is not a notification type of this stack" }]);
-    expect(problems({ ...ok, type: "Order" }).problems).to.deep.equal([{ field: "type", problem: "must match ^[a-z0-9][a-z0-9._-]{0,63}$" }]);
+    expect(problems({ ...ok, type: "order.lost" }).problems).to.deep.equal([
+      { field: "type", problem: "is not a notification type of this stack" },
+    ]);
+    expect(problems({ ...ok, type: "Order" }).problems).to.deep.equal([
+      { field: "type", problem: "must match ^[a-z0-9][a-z0-9._-]{0,63}$" },
+    ]);
     expect(fields({ ...ok, type: "constructor" })).to.deep.equal(["type"]);
     expect(fields({ ...ok, type: "__proto__" })).to.deep.equal(["type"]);
-    expect(problems({ ...ok, type: "push.only" }).problems).to.deep.equal([{ field: "type", problem: "push.only has no enabled channel in this stack" }]);
+    expect(problems({ ...ok, type: "push.only" }).problems).to.deep.equal([
+      { field: "type", problem: "push.only has no enabled channel in this stack" },
+    ]);
   });
 
   it("channels: distinct, enabled, allowed by the type, not empty, not huge", () => {
     expect(accepts({ ...ok, channels: ["slack", "websocket"] })).to.equal(true);
-    expect(problems({ ...ok, channels: ["push"] }).problems[0].problem).to.equal("is not an enabled channel (one of: websocket, email, sms, slack)");
+    expect(problems({ ...ok, channels: ["push"] }).problems[0].problem).to.equal(
+      "is not an enabled channel (one of: websocket, email, sms, slack)",
+    );
     expect(problems({ ...ok, type: "job.progress", channels: ["websocket", "sms"] }).problems).to.deep.equal([
       { field: "channels[1]", problem: '"sms" is not a channel of type job.progress (one of: websocket)' },
     ]);
@@ -130,7 +155,16 @@ describe("validateNotificationRequest", () => {
   });
 
   it("callback: https, or http for localhost only; no credentials", () => {
-    for (const callback of ["http://example.com/", "javascript:alert(1)", "data:text/html,x", "//example.com", "https://user:pw@example.com/", "https://a b.com", `https://x.com/${"a".repeat(2100)}`, 1]) {
+    for (const callback of [
+      "http://example.com/",
+      "javascript:alert(1)",
+      "data:text/html,x",
+      "//example.com",
+      "https://user:pw@example.com/",
+      "https://a b.com",
+      `https://x.com/${"a".repeat(2100)}`,
+      1,
+    ]) {
       expect(fields({ ...ok, callback }), String(callback)).to.deep.equal(["callback"]);
     }
   });
@@ -138,7 +172,8 @@ describe("validateNotificationRequest", () => {
   it("progress: a number from 0 to 100", () => {
     expect(accepts({ ...ok, progress: 100 })).to.equal(true);
     expect(accepts({ ...ok, progress: 33.3 })).to.equal(true);
-    for (const progress of [-0.1, 100.1, "50", null, 1e400]) expect(fields({ ...ok, progress }), String(progress)).to.deep.equal(["progress"]);
+    for (const progress of [-0.1, 100.1, "50", null, 1e400])
+      expect(fields({ ...ok, progress }), String(progress)).to.deep.equal(["progress"]);
   });
 
   it("data: a plain object, at most 5 deep and 100 keys, strings ≤ 4 KB, keys are variable names", () => {
@@ -146,7 +181,9 @@ describe("validateNotificationRequest", () => {
     expect(fields({ ...ok, data: { a: { b: { c: { d: { e: { f: 1 } } } } } } })).to.deep.equal(["data.a.b.c.d.e"]);
     expect(fields({ ...ok, data: { list: [[[[["deep"]]]]] } })).to.deep.equal(["data.list[0][0][0][0]"]);
     expect(accepts({ ...ok, data: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, i])) })).to.equal(true);
-    expect(problems({ ...ok, data: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, i])) }).problems[0].problem).to.match(/more than 100 keys/);
+    expect(problems({ ...ok, data: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, i])) }).problems[0].problem).to.match(
+      /more than 100 keys/,
+    );
     expect(fields({ ...ok, data: { items: Array(500).fill(1) } })).to.deep.equal(["data.items"]);
     expect(fields({ ...ok, data: { s: "x".repeat(4097) } })).to.deep.equal(["data.s"]);
     expect(fields({ ...ok, data: { s: "\uD83D" } })).to.deep.equal(["data.s"]);
@@ -165,22 +202,41 @@ describe("validateNotificationRequest", () => {
   });
 
   it("rejects unknown fields, prototype keys included, by name", () => {
-    expect(problems({ ...ok, priority: 1 }).problems).to.deep.equal([{ field: "priority", problem: "is not a field of a notification request" }]);
-    expect(fields(`{"userId":"u","type":"order.shipped","__proto__":{"admin":true},"constructor":{}}`)).to.deep.equal(["__proto__", "constructor"]);
+    expect(problems({ ...ok, priority: 1 }).problems).to.deep.equal([
+      { field: "priority", problem: "is not a field of a notification request" },
+    ]);
+    expect(fields(`{"userId":"u","type":"order.shipped","__proto__":{"admin":true},"constructor":{}}`)).to.deep.equal([
+      "__proto__",
+      "constructor",
+    ]);
   });
 });
 
 describe("address validators", () => {
   it("isEmail", () => {
     for (const good of ["ada@example.com", "a.b+tag@sub.example.co.uk", "x_y@ex-ample.io"]) expect(isEmail(good), good).to.equal(true);
-    for (const bad of ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@exa mple.com", "ada@@example.com", "ada@example.com\n", `${"a".repeat(65)}@example.com`, `a@${"b".repeat(250)}.com`, 42]) {
+    for (const bad of [
+      "",
+      "ada",
+      "ada@",
+      "@example.com",
+      "ada@example",
+      "a b@example.com",
+      "ada@exa mple.com",
+      "ada@@example.com",
+      "ada@example.com\n",
+      `${"a".repeat(65)}@example.com`,
+      `a@${"b".repeat(250)}.com`,
+      42,
+    ]) {
       expect(isEmail(bad), JSON.stringify(bad)).to.equal(false);
     }
   });
 
   it("isE164", () => {
     for (const good of ["+14155550123", "+447911123456", "+12"]) expect(isE164(good), good).to.equal(true);
-    for (const bad of ["14155550123", "+0123456", "+1 415 555 0123", "+1234567890123456", "+", "+1-415", 14155550123]) expect(isE164(bad), String(bad)).to.equal(false);
+    for (const bad of ["14155550123", "+0123456", "+1 415 555 0123", "+1234567890123456", "+", "+1-415", 14155550123])
+      expect(isE164(bad), String(bad)).to.equal(false);
   });
 
   it("isDeviceToken", () => {
@@ -211,11 +267,24 @@ describe("address validators", () => {
     const bad = resolveAddress("email", { userId: "u", email: "secret-but-broken" });
     expect(bad).to.deep.include({ ok: false, reason: "invalid", field: "email" });
     expect(JSON.stringify(bad)).to.not.include("secret-but-broken");
-    const push = resolveAddress("push", { userId: "u", device_tokens: [{ platform: "apns", token: "f".repeat(64) }, { platform: "apns", token: "short" }, { platform: "wns", token: "x" }] });
+    const push = resolveAddress("push", {
+      userId: "u",
+      device_tokens: [
+        { platform: "apns", token: "f".repeat(64) },
+        { platform: "apns", token: "short" },
+        { platform: "wns", token: "x" },
+      ],
+    });
     expect(push).to.deep.equal({ ok: true, address: { deviceTokens: [{ platform: "apns", token: "f".repeat(64) }] } });
-    expect(resolveAddress("push", { userId: "u", device_tokens: [{ platform: "fcm", token: "x" }] })).to.deep.include({ ok: false, reason: "invalid", problem: "device_tokens [0].token is not 100–4096 characters of A-Z a-z 0-9 _ : -" });
+    expect(resolveAddress("push", { userId: "u", device_tokens: [{ platform: "fcm", token: "x" }] })).to.deep.include({
+      ok: false,
+      reason: "invalid",
+      problem: "device_tokens [0].token is not 100–4096 characters of A-Z a-z 0-9 _ : -",
+    });
     expect(resolveAddress("push", { userId: "u", device_tokens: "x" })).to.deep.include({ ok: false, reason: "invalid" });
-    expect(resolveAddress("slack", { userId: "u", external_channels: { slack: { webhookUrl: "https://hooks.slack.com/services/T/B/c" } } })).to.deep.equal({ ok: true, address: { webhookUrl: "https://hooks.slack.com/services/T/B/c" } });
+    expect(
+      resolveAddress("slack", { userId: "u", external_channels: { slack: { webhookUrl: "https://hooks.slack.com/services/T/B/c" } } }),
+    ).to.deep.equal({ ok: true, address: { webhookUrl: "https://hooks.slack.com/services/T/B/c" } });
     expect(resolveAddress("sms", { userId: "u", phone: "555-0100" })).to.deep.include({ ok: false, reason: "invalid", field: "phone" });
   });
 });
@@ -239,19 +308,34 @@ describe("opt-in precedence", () => {
 });
 
 describe("templates", () => {
-  const template: Template = { subject: "Order {{orderId}}", text: "{{name}}: {{#items}}{{title}} {{/items}}{{^items}}none{{/items}}", html: "<b>{{name}}</b>" };
+  const template: Template = {
+    subject: "Order {{orderId}}",
+    text: "{{name}}: {{#items}}{{title}} {{/items}}{{^items}}none{{/items}}",
+    html: "<b>{{name}}</b>",
+  };
 
   it("renders text and subject unescaped, html escaped, and keeps the subject on one line", () => {
-    const result = renderTemplate(template, { orderId: "A\r\nBcc: x@evil.com", name: "<script>alert(1)</script>", items: [{ title: "a&b" }] });
+    const result = renderTemplate(template, {
+      orderId: "A\r\nBcc: x@evil.com",
+      name: "<script>alert(1)</script>",
+      items: [{ title: "a&b" }],
+    });
     expect(result).to.deep.equal({
       ok: true,
-      content: { subject: "Order A Bcc: x@evil.com", text: "<script>alert(1)</script>: a&b ", html: "<b>&lt;script&gt;alert(1)&lt;&#x2F;script&gt;</b>" },
+      content: {
+        subject: "Order A Bcc: x@evil.com",
+        text: "<script>alert(1)</script>: a&b ",
+        html: "<b>&lt;script&gt;alert(1)&lt;&#x2F;script&gt;</b>",
+      },
     });
   });
 
   it("lists every missing variable, following sections; inverted sections need nothing", () => {
     expect(renderTemplate(template, {})).to.deep.equal({ ok: false, missing: ["items", "name", "orderId"] });
-    expect(renderTemplate(template, { orderId: 1, name: "n", items: [{ title: "t" }, {}] })).to.deep.equal({ ok: false, missing: ["title"] });
+    expect(renderTemplate(template, { orderId: 1, name: "n", items: [{ title: "t" }, {}] })).to.deep.equal({
+      ok: false,
+      missing: ["title"],
+    });
     expect(renderTemplate(template, { orderId: 1, name: "n", items: [] })).to.deep.include({ ok: true });
     expect(renderTemplate({ text: "{{a.b.c}}" }, { a: { b: {} } })).to.deep.equal({ ok: false, missing: ["a.b.c"] });
     expect(renderTemplate({ text: "{{a.b.c}}" }, { a: { b: { c: 0 } } })).to.deep.equal({ ok: true, content: { text: "0" } });
@@ -271,7 +355,10 @@ describe("templates", () => {
 
   it("refuses templates with partials, unescaped html output, bad syntax or shape", () => {
     expect(parseTemplate('{"text":"{{> header}}"}', "x")).to.deep.include({ ok: false, reason: "invalid" });
-    expect(parseTemplate('{"text":"ok","html":"{{{raw}}}"}', "x")).to.deep.include({ ok: false, problem: "template x html: html must not use unescaped {{{ }}} or {{& }}" });
+    expect(parseTemplate('{"text":"ok","html":"{{{raw}}}"}', "x")).to.deep.include({
+      ok: false,
+      problem: "template x html: html must not use unescaped {{{ }}} or {{& }}",
+    });
     expect(parseTemplate('{"text":"{{{raw}}}"}', "x")).to.deep.include({ ok: true });
     expect(parseTemplate('{"text":"{{#a}}"}', "x")).to.deep.include({ ok: false });
     expect(parseTemplate('{"subject":"s"}', "x")).to.deep.include({ ok: false });
@@ -280,7 +367,10 @@ describe("templates", () => {
   });
 
   it("makes a subject from a message's first non-empty line, at most 78 characters", () => {
-    expect(contentFromMessage("\nDeploy finished\nAll green.")).to.deep.equal({ text: "\nDeploy finished\nAll green.", subject: "Deploy finished" });
+    expect(contentFromMessage("\nDeploy finished\nAll green.")).to.deep.equal({
+      text: "\nDeploy finished\nAll green.",
+      subject: "Deploy finished",
+    });
     const long = contentFromMessage("y".repeat(100));
     expect([...long.subject!]).to.have.length(78);
     expect(long.subject!.endsWith("…")).to.equal(true);

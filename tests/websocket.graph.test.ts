@@ -1,10 +1,10 @@
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
-import { MockedResource, ofType, settle, useMocks, valueOf } from "./helpers/mocks";
+import { type MockedResource, ofType, settle, useMocks, valueOf } from "./helpers/mocks";
 import { ConnectionsTable } from "../components/ConnectionsTable";
 import { EncryptionKey } from "../components/EncryptionKey";
 import { TidingsError } from "../components/common";
-import { WebSocketApi, WebSocketApiArgs } from "../components/WebSocketApi";
+import { WebSocketApi, type WebSocketApiArgs } from "../components/WebSocketApi";
 
 const SECRET = "graph-test-signing-secret-0123456789-abcdef";
 
@@ -49,7 +49,12 @@ describe("WebSocketApi resource graph", () => {
   });
 
   it("sends every route to its own function through an AWS_PROXY integration", () => {
-    const expected: Record<string, string> = { $connect: "ws-connect", $disconnect: "ws-disconnect", $default: "ws-default", sendmessage: "ws-sendmessage" };
+    const expected: Record<string, string> = {
+      $connect: "ws-connect",
+      $disconnect: "ws-disconnect",
+      $default: "ws-default",
+      sendmessage: "ws-sendmessage",
+    };
     const routes = ofType(resources, "aws:apigatewayv2/route:Route");
     expect(routes.map((r) => r.inputs.routeKey)).to.have.members(Object.keys(expected));
     for (const route of routes) {
@@ -143,7 +148,8 @@ describe("WebSocketApi resource graph", () => {
         }
       }
     }
-    const statementsOf = (name: string) => JSON.parse(one("aws:iam/role:Role", `ws-${name}-role`).inputs.inlinePolicies[0].policy).Statement;
+    const statementsOf = (name: string) =>
+      JSON.parse(one("aws:iam/role:Role", `ws-${name}-role`).inputs.inlinePolicies[0].policy).Statement;
     const executionArn = one("aws:apigatewayv2/api:Api").state.executionArn;
     expect(statementsOf("sendmessage")).to.deep.include({
       Effect: "Allow",
@@ -192,7 +198,12 @@ describe("WebSocketApi resource graph", () => {
   });
 
   it("refuses impossible args with a sentence saying what to do", () => {
-    const base: WebSocketApiArgs = { connectionsTable: table, kmsKeyArn: "arn:aws:kms:us-east-1:1:key/x", tokenSigningSecret: SECRET, auth: { issuer: "i", audience: "a" } };
+    const base: WebSocketApiArgs = {
+      connectionsTable: table,
+      kmsKeyArn: "arn:aws:kms:us-east-1:1:key/x",
+      tokenSigningSecret: SECRET,
+      auth: { issuer: "i", audience: "a" },
+    };
     expect(() => new WebSocketApi("bad1", { ...base, stage: "no spaces" })).to.throw(TidingsError, /stage "no spaces"/);
     expect(() => new WebSocketApi("bad2", { ...base, connectionTtlHours: 0.5 })).to.throw(TidingsError, /connectionTtlHours/);
     expect(() => new WebSocketApi("bad3", { ...base, throttling: { burstLimit: 0, rateLimit: 1 } })).to.throw(TidingsError, /throttling/);

@@ -11,14 +11,14 @@ import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagem
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { settle, useMocks, valueOf } from "./helpers/mocks";
-import { loadShipped, ShippedModule } from "./helpers/shipped";
+import { loadShipped, type ShippedModule } from "./helpers/shipped";
 import { frames, openSocket, until, upgradeStatus } from "./helpers/sockets";
 import { ConnectionsTable } from "../components/ConnectionsTable";
 import { EncryptionKey } from "../components/EncryptionKey";
-import { WebSocketApi, WebSocketFunctionName } from "../components/WebSocketApi";
-import { LocalAws, startLocalAws } from "../local/aws";
-import { startWebSocketGateway, WebSocketGateway } from "../local/gateway";
-import { LocalSecretsManager, startSecretsManager } from "../local/secretsManager";
+import { WebSocketApi, type WebSocketFunctionName } from "../components/WebSocketApi";
+import { type LocalAws, startLocalAws } from "../local/aws";
+import { startWebSocketGateway, type WebSocketGateway } from "../local/gateway";
+import { type LocalSecretsManager, startSecretsManager } from "../local/secretsManager";
 import { signDevToken } from "../local/tokens";
 import type { ChannelDelivery } from "../runtime/contracts";
 import { makeWebSocketProvider, NO_OPEN_CONNECTION } from "../runtime/providers/websocket";
@@ -97,7 +97,13 @@ describe("WebSocketApi shipped code against the local gateway", function () {
   });
 
   const token = (userId: string, overrides: { secret?: string; issuer?: string; audience?: string; expiresIn?: string | number } = {}) =>
-    signDevToken({ secret: overrides.secret ?? SECRET, userId, issuer: overrides.issuer ?? ISSUER, audience: overrides.audience ?? AUDIENCE, expiresIn: overrides.expiresIn });
+    signDevToken({
+      secret: overrides.secret ?? SECRET,
+      userId,
+      issuer: overrides.issuer ?? ISSUER,
+      audience: overrides.audience ?? AUDIENCE,
+      expiresIn: overrides.expiresIn,
+    });
   const urlWith = (jwt: string) => `${gateway.url}/?token=${encodeURIComponent(jwt)}`;
   const connectAs = async (userId: string) => {
     const socket = await openSocket(urlWith(await token(userId)));
@@ -130,20 +136,31 @@ describe("WebSocketApi shipped code against the local gateway", function () {
       expired: token("mallory", { expiresIn: now - 60 }).then((t) => upgradeStatus(urlWith(t))),
       "wrong issuer": token("mallory", { issuer: "someone-else" }).then((t) => upgradeStatus(urlWith(t))),
       "wrong audience": token("mallory", { audience: "another-app" }).then((t) => upgradeStatus(urlWith(t))),
-      "alg none": upgradeStatus(urlWith(new UnsecuredJWT({}).setSubject("mallory").setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime("1h").encode())),
+      "alg none": upgradeStatus(
+        urlWith(new UnsecuredJWT({}).setSubject("mallory").setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime("1h").encode()),
+      ),
       "HS512 with the right key": new SignJWT({})
         .setProtectedHeader({ alg: "HS512" })
-        .setSubject("mallory").setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime("1h")
+        .setSubject("mallory")
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setExpirationTime("1h")
         .sign(key())
         .then((t) => upgradeStatus(urlWith(t))),
       "missing sub": new SignJWT({})
         .setProtectedHeader({ alg: "HS256" })
-        .setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime("1h")
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setExpirationTime("1h")
         .sign(key())
         .then((t) => upgradeStatus(urlWith(t))),
       "not yet valid": new SignJWT({})
         .setProtectedHeader({ alg: "HS256" })
-        .setSubject("mallory").setIssuer(ISSUER).setAudience(AUDIENCE).setNotBefore(now + 600).setExpirationTime(now + 3600)
+        .setSubject("mallory")
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setNotBefore(now + 600)
+        .setExpirationTime(now + 3600)
         .sign(key())
         .then((t) => upgradeStatus(urlWith(t))),
       "missing token": upgradeStatus(gateway.url),
@@ -224,7 +241,12 @@ describe("WebSocketApi shipped code against the local gateway", function () {
       const b = await connectAs("userB");
       const sent = delivery("userA");
       expect(await provider().send(sent)).to.deep.equal({ outcome: "sent" });
-      const frame = { type: "notification", id: sent.eventId, message: "Your order has shipped", callback: "https://shop.example.com/orders/42" };
+      const frame = {
+        type: "notification",
+        id: sent.eventId,
+        message: "Your order has shipped",
+        callback: "https://shop.example.com/orders/42",
+      };
       expect(await a1.inbox.nextJson()).to.deep.equal(frame);
       expect(await a2.inbox.nextJson()).to.deep.equal(frame);
 
@@ -294,7 +316,11 @@ describe("token verifier with the key in Secrets Manager", () => {
   let client: SecretsManagerClient;
   before(async () => {
     secrets = await startSecretsManager();
-    client = new SecretsManagerClient({ endpoint: secrets.endpoint, region: "us-east-1", credentials: { accessKeyId: "l", secretAccessKey: "l" } });
+    client = new SecretsManagerClient({
+      endpoint: secrets.endpoint,
+      region: "us-east-1",
+      credentials: { accessKeyId: "l", secretAccessKey: "l" },
+    });
   });
   after(async () => {
     client.destroy();
@@ -303,7 +329,11 @@ describe("token verifier with the key in Secrets Manager", () => {
 
   it("reports a missing secret as a refusal, without caching the failure, then loads the key once", async () => {
     const arn = "arn:aws:secretsmanager:us-east-1:000000000000:secret:signing-AbCdEf";
-    const verify = makeTokenVerifier({ getKey: makeSecretKeyLoader({ secrets: client, secretId: arn }), issuer: ISSUER, audience: AUDIENCE });
+    const verify = makeTokenVerifier({
+      getKey: makeSecretKeyLoader({ secrets: client, secretId: arn }),
+      issuer: ISSUER,
+      audience: AUDIENCE,
+    });
     const jwt = await signDevToken({ secret: SECRET, userId: "hana", issuer: ISSUER, audience: AUDIENCE });
     expect(await verify(jwt)).to.deep.equal({ ok: false, reason: "signing key unavailable: ResourceNotFoundException" });
     secrets.put(arn, SECRET);
@@ -320,10 +350,16 @@ describe("token verifier with the key in Secrets Manager", () => {
       },
       logger: (d) => decisions.push(d),
     });
-    const result = await authorize({ requestContext: { connectionId: "c1", routeKey: "$connect" }, queryStringParameters: { token: "t" }, methodArn: "arn:x" });
+    const result = await authorize({
+      requestContext: { connectionId: "c1", routeKey: "$connect" },
+      queryStringParameters: { token: "t" },
+      methodArn: "arn:x",
+    });
     expect(result.policyDocument.Statement).to.deep.equal([{ Action: "execute-api:Invoke", Effect: "Deny", Resource: "arn:x" }]);
     expect(result.context).to.equal(undefined);
-    expect(decisions).to.deep.equal([{ component: "websocket-authorizer", outcome: "deny", reason: "verifier failed", connectionId: "c1" }]);
+    expect(decisions).to.deep.equal([
+      { component: "websocket-authorizer", outcome: "deny", reason: "verifier failed", connectionId: "c1" },
+    ]);
     expect(JSON.stringify(decisions)).not.to.include('"t"');
   });
 });

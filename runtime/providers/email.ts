@@ -3,7 +3,7 @@
  * become the mail; an actionable notification gets its callback link appended when the template did
  * not already include it.
  */
-import { SendEmailCommand, SESv2Client } from "@aws-sdk/client-sesv2";
+import { SendEmailCommand, type SESv2Client } from "@aws-sdk/client-sesv2";
 import type { ChannelDelivery, Provider, ProviderResult } from "../contracts";
 import { classifyError } from "./errors";
 

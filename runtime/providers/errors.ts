@@ -84,7 +84,7 @@ export function classifyError(error: unknown, context: string): Extract<Provider
   const name = err.name ?? "Error";
   const status = err.$metadata?.httpStatusCode;
   const codes = [err.code, cause.code, cause.name].filter((c): c is string => typeof c === "string");
-  const detail = cause.message && cause.message !== err.message ? `${err.message} (${cause.message})` : err.message ?? "";
+  const detail = cause.message && cause.message !== err.message ? `${err.message} (${cause.message})` : (err.message ?? "");
   const reason = safeReason(`${context}: ${name}${status ? ` (HTTP ${status})` : ""}: ${detail}`);
 
   const retryable =

@@ -4,7 +4,7 @@
  * a per-platform JSON message. The delivery counts as sent when at least one device got it; a disabled
  * endpoint (uninstalled app, expired token) is a permanent failure for that token only.
  */
-import { CreatePlatformEndpointCommand, PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { CreatePlatformEndpointCommand, PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
 import type { ChannelDelivery, DeviceToken, Provider, ProviderResult } from "../contracts";
 import { classifyError } from "./errors";
 

@@ -2,7 +2,7 @@
  * SMS through SNS Publish to a phone number. SNS validates the number (E.164); a rejected number is a
  * permanent failure, throttling a retryable one.
  */
-import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
 import type { ChannelDelivery, Provider, ProviderResult } from "../contracts";
 import { withCallbackLink } from "./email";
 import { classifyError } from "./errors";

@@ -36,9 +36,10 @@ function computedState(type: string, name: string, inputs: any): Record<string, 
       state.arn = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${physical}`;
       break;
     case "aws:apigatewayv2/api:Api":
-      state.apiEndpoint = inputs.protocolType === "WEBSOCKET"
-        ? `wss://${physical}.execute-api.${REGION}.amazonaws.com`
-        : `https://${physical}.execute-api.${REGION}.amazonaws.com`;
+      state.apiEndpoint =
+        inputs.protocolType === "WEBSOCKET"
+          ? `wss://${physical}.execute-api.${REGION}.amazonaws.com`
+          : `https://${physical}.execute-api.${REGION}.amazonaws.com`;
       state.executionArn = `arn:aws:execute-api:${REGION}:${ACCOUNT}:${physical}`;
       break;
     case "aws:lambda/function:Function":

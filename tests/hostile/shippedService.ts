@@ -1,11 +1,3 @@
-/**
- * The producer API's shipped code against local servers: builds NotificationApi and TemplatesBucket
- * under Pulumi mocks with the dev stack config, creates the tables and the bucket (with the component's
- * template files) under the mocked names in dynalite and fauxqs, starts the local event bus, and loads
- * the serialized function. Used by the shipped-code test and the hostile-input test.
- */
-import * as fs from "node:fs";
-import * as path from "node:path";
 import * as aws from "@pulumi/aws";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -15,10 +7,10 @@ import { NotificationApi } from "../../components/NotificationApi";
 import { NotificationLogTable } from "../../components/NotificationLogTable";
 import { SettingsTable } from "../../components/SettingsTable";
 import { TemplatesBucket } from "../../components/TemplatesBucket";
-import { EventBridgeEvent, LocalEventBus, startEventBus } from "../../local/eventBridge";
-import { LocalAws, startLocalAws } from "../../local/aws";
+import { type EventBridgeEvent, type LocalEventBus, startEventBus } from "../../local/eventBridge";
+import { type LocalAws, startLocalAws } from "../../local/aws";
 import { readStackFile } from "../../local/stackConfig";
-import { enabledChannels, parseTidingsConfig, TidingsConfig } from "../../runtime/config";
+import { enabledChannels, parseTidingsConfig, type TidingsConfig } from "../../runtime/config";
 import type { HttpResult } from "../../runtime/contracts";
 import type { HttpApiEvent } from "../../runtime/notify";
 import { settle, useMocks, valueOf } from "../helpers/mocks";
@@ -39,7 +31,10 @@ export interface ShippedService {
   /** The handler Lambda would run. */
   handler: (event: HttpApiEvent) => Promise<HttpResult>;
   /** POSTs a body the way API Gateway hands it over; parses the JSON answer. */
-  post(body: string | object | undefined, options?: { base64?: boolean }): Promise<{ status: number; body: any; headers: Record<string, string> }>;
+  post(
+    body: string | object | undefined,
+    options?: { base64?: boolean },
+  ): Promise<{ status: number; body: any; headers: Record<string, string> }>;
   putContact(item: Record<string, unknown>): Promise<void>;
   putSettings(item: Record<string, unknown>): Promise<void>;
   stop(): Promise<void>;
@@ -92,12 +87,19 @@ export async function startShippedService(options: ShippedServiceOptions = {}): 
   const s3 = new S3Client({ forcePathStyle: true });
   await s3.send(new CreateBucketCommand({ Bucket: names.bucket }));
   for (const template of templates.templates) {
-    await s3.send(new PutObjectCommand({ Bucket: names.bucket, Key: template.key, Body: template.content, ContentType: "application/json" }));
+    await s3.send(
+      new PutObjectCommand({ Bucket: names.bucket, Key: template.key, Body: template.content, ContentType: "application/json" }),
+    );
   }
   const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
   // A rule on the mocked bus name: an event put on any other bus would not reach it.
   const events: EventBridgeEvent[] = [];
-  bus.addRule({ name: "tests-see-everything", eventBusName: names.bus, pattern: { source: ["tidings"] }, target: async (event) => void events.push(event) });
+  bus.addRule({
+    name: "tests-see-everything",
+    eventBusName: names.bus,
+    pattern: { source: ["tidings"] },
+    target: async (event) => void events.push(event),
+  });
 
   const shipped = await loadShipped<HttpApiEvent, HttpResult>(api.function);
   const handler = shipped.handler;

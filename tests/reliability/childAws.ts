@@ -11,7 +11,10 @@ import type { TableName } from "../../runtime/tables";
 type Reply = { id: number; ok: true; value?: any } | { id: number; ok: false; error: string };
 
 export async function startLocalAwsInChild(options: { sesPort?: number } = {}): Promise<LocalAws> {
-  const child = fork(__filename, ["--child"], { execArgv: ["--require", "ts-node/register/transpile-only"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(__filename, ["--child"], {
+    execArgv: ["--require", "ts-node/register/transpile-only"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   let nextId = 0;
   const waiting = new Map<number, (reply: Reply) => void>();
   child.on("message", (reply: Reply) => waiting.get(reply.id)?.(reply));

@@ -8,8 +8,8 @@
 import { expect } from "chai";
 import WebSocket from "ws";
 import { MAX_MESSAGE_BYTES } from "../../local/gateway";
-import { frames, FrameReader, openSocket } from "../helpers/sockets";
-import { Harness, startHarness } from "./harness";
+import { frames, type FrameReader, openSocket } from "../helpers/sockets";
+import { type Harness, startHarness } from "./harness";
 
 interface Client {
   ws: WebSocket;
@@ -67,7 +67,11 @@ describe("reliability: bad WebSocket frames (local gateway, real clients)", func
       error: "missing_action",
     },
     { name: "a binary frame", frame: () => Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0xff, 0x7b]), error: "invalid_json", binary: true },
-    { name: "sendmessage with a message that is not a string", frame: () => JSON.stringify({ action: "sendmessage", message: { nested: true } }), error: "invalid_message" },
+    {
+      name: "sendmessage with a message that is not a string",
+      frame: () => JSON.stringify({ action: "sendmessage", message: { nested: true } }),
+      error: "invalid_message",
+    },
   ];
 
   for (const c of cases) {
@@ -92,8 +96,12 @@ describe("reliability: bad WebSocket frames (local gateway, real clients)", func
 
     // The gateway ran $disconnect for it. Nobody got the oversized message: the next frame each
     // remaining client reads (in stillWorks) is the following broadcast.
-    await waitFor(async () => h.decisions.some((d) => d.component === "websocket-disconnect" && d.outcome === "disconnected" && d.userId === "frank"));
-    expect(h.decisions.filter((d) => d.component === "websocket-broadcast" && d.userId === "frank" && d.outcome === "broadcast")).to.have.length(cases.length);
+    await waitFor(async () =>
+      h.decisions.some((d) => d.component === "websocket-disconnect" && d.outcome === "disconnected" && d.userId === "frank"),
+    );
+    expect(
+      h.decisions.filter((d) => d.component === "websocket-broadcast" && d.userId === "frank" && d.outcome === "broadcast"),
+    ).to.have.length(cases.length);
 
     // The other connections still work, the sender's included.
     expect(sender.ws.readyState).to.equal(WebSocket.OPEN);

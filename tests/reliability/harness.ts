@@ -79,7 +79,11 @@ export async function queueDepth(h: Harness, queueUrl: string): Promise<number> 
     }),
   );
   const a = out.Attributes ?? {};
-  return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(a.ApproximateNumberOfMessagesDelayed ?? 0);
+  return (
+    Number(a.ApproximateNumberOfMessages ?? 0) +
+    Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
+    Number(a.ApproximateNumberOfMessagesDelayed ?? 0)
+  );
 }
 
 /**
@@ -106,7 +110,9 @@ export async function takeAll(h: Harness, queueUrl: string): Promise<any[]> {
   const { sqs } = h.tidings.clients;
   const bodies: any[] = [];
   for (;;) {
-    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 30 }));
+    const out = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 30 }),
+    );
     const messages = out.Messages ?? [];
     if (messages.length === 0) return bodies;
     for (const message of messages) {

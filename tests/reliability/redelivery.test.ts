@@ -9,12 +9,12 @@ import { expect } from "chai";
 import { randomUUID } from "node:crypto";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { LocalAws, startLocalAws } from "../../local/aws";
+import { type LocalAws, startLocalAws } from "../../local/aws";
 import type { ChannelDelivery, Provider, SqsRecord } from "../../runtime/contracts";
-import { makeNotificationLog, NotificationLog } from "../../runtime/notificationLog";
+import { makeNotificationLog, type NotificationLog } from "../../runtime/notificationLog";
 import { makePolitenessLimiter } from "../../runtime/politeness";
 import { makeChannelWorker } from "../../runtime/worker";
-import { Decision, drain, Harness, instrument, notify, seedContact, sleep, startHarness } from "./harness";
+import { type Decision, drain, type Harness, instrument, notify, seedContact, sleep, startHarness } from "./harness";
 
 function record(channel: string, eventId: string, receiveCount = 1): SqsRecord {
   const detail: ChannelDelivery = {
@@ -77,7 +77,9 @@ describe("reliability: redelivery is sent once", function () {
       expect(await log.get("c2", "email")).to.not.have.property("claimedUntil");
       expect(await log.claim("c2", "email", 30)).to.equal("claimed");
       await log.setStatus("c2", "email", "sent", { provider: "ses", countAttempt: true, releaseClaim: true });
-      expect(await log.get("c2", "email")).to.include({ status: "sent", attempts: 2 }).and.not.have.property("claimedUntil");
+      expect(await log.get("c2", "email"))
+        .to.include({ status: "sent", attempts: 2 })
+        .and.not.have.property("claimedUntil");
       expect(await log.claim("c2", "email", 30)).to.equal("sent");
     });
 
@@ -93,7 +95,9 @@ describe("reliability: redelivery is sent once", function () {
       expect(await log.setStatus("c4", "email", "sent", { provider: "ses" })).to.equal("updated");
       expect(await log.setStatus("c4", "email", "pending")).to.equal("kept");
       expect(await log.setStatus("c4", "email", "error", { reason: "late" })).to.equal("kept");
-      expect(await log.get("c4", "email")).to.include({ status: "sent" }).and.not.have.property("reason");
+      expect(await log.get("c4", "email"))
+        .to.include({ status: "sent" })
+        .and.not.have.property("reason");
       expect(await log.setStatus("c4", "email", "opened")).to.equal("updated");
       expect(await log.setStatus("c4", "email", "pending", { releaseClaim: true, countAttempt: true })).to.equal("kept");
       expect(await log.claim("c4", "email", 30)).to.equal("sent");
@@ -107,13 +111,21 @@ describe("reliability: redelivery is sent once", function () {
       expect(await log.get("c5", "email")).to.include({ status: "error", reason: "address rejected" });
       // A redelivered copy claims the row and its retryable outcome is recorded.
       expect(await log.claim("c5", "email", 30)).to.equal("claimed");
-      expect(await log.setStatus("c5", "email", "pending", { reason: "throttled", countAttempt: true, releaseClaim: true })).to.equal("updated");
+      expect(await log.setStatus("c5", "email", "pending", { reason: "throttled", countAttempt: true, releaseClaim: true })).to.equal(
+        "updated",
+      );
       expect(await log.get("c5", "email")).to.include({ status: "pending", reason: "throttled", attempts: 2 });
     });
 
     it("refuses a claim without a log row, and a lease that is not positive, naming the problem", async () => {
-      const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: Error) => e.message);
-      expect(await failure(log.claim("no-such-event", "email", 30))).to.equal("cannot claim no-such-event/email: the notification log has no row for it");
+      const failure = (p: Promise<unknown>) =>
+        p.then(
+          () => undefined,
+          (e: Error) => e.message,
+        );
+      expect(await failure(log.claim("no-such-event", "email", 30))).to.equal(
+        "cannot claim no-such-event/email: the notification log has no row for it",
+      );
       expect(await failure(log.claim("c1", "email", 0))).to.equal("claim needs a positive leaseSeconds, got 0");
     });
 
@@ -170,7 +182,10 @@ describe("reliability: redelivery is sent once", function () {
       });
       const userId = `polite-${randomUUID()}`;
       const eventId = `evt-${randomUUID()}`;
-      const fresh = (id: string) => ({ ...record("email", id, 1), body: record("email", id, 1).body.replace(/"u-1"/g, JSON.stringify(userId)) });
+      const fresh = (id: string) => ({
+        ...record("email", id, 1),
+        body: record("email", id, 1).body.replace(/"u-1"/g, JSON.stringify(userId)),
+      });
       const first = fresh(eventId);
       await Promise.all([worker({ Records: [first] }), worker({ Records: [{ ...first, messageId: "copy" }] })]);
       // One token was taken for the two copies: one is left for this window.
@@ -187,7 +202,14 @@ describe("reliability: redelivery is sent once", function () {
       // The crashed worker's claim, taken 31 s ago with a 30 s lease.
       const crashed = makeNotificationLog({ ddb, table: "claim-log", now: () => Date.now() - 31_000 });
       expect(await crashed.claim(eventId, "email", 30)).to.equal("claimed");
-      const worker = makeChannelWorker({ channel: "email", primary: provider, log: logNow, requeue: async () => {}, logger: () => {}, claimLeaseSeconds: 30 });
+      const worker = makeChannelWorker({
+        channel: "email",
+        primary: provider,
+        log: logNow,
+        requeue: async () => {},
+        logger: () => {},
+        claimLeaseSeconds: 30,
+      });
       const result = await worker({ Records: [record("email", eventId, 2)] });
       expect(result.batchItemFailures).to.deep.equal([]);
       expect(sends).to.equal(1);
@@ -224,7 +246,13 @@ describe("reliability: redelivery is sent once", function () {
     it("sends once when SQS hands the message out again while the first worker is still sending", async () => {
       slowFirstSendMs = 2_500;
       const eventId = `redeliver-${randomUUID()}`;
-      const answer = await notify(h, { eventId, userId: "rita", type: "order.shipped", channels: ["slack"], message: `Order ${eventId} shipped` });
+      const answer = await notify(h, {
+        eventId,
+        userId: "rita",
+        type: "order.shipped",
+        channels: ["slack"],
+        message: `Order ${eventId} shipped`,
+      });
       expect(answer.status, JSON.stringify(answer.body)).to.equal(202);
       await drain(h, 20_000);
 

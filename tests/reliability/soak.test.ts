@@ -27,7 +27,7 @@ import type { LocalAws } from "../../local/aws";
 import { startLocalAwsInChild } from "./childAws";
 import { connectionsOfUser } from "../../runtime/deliver";
 import { NO_OPEN_CONNECTION } from "../../runtime/providers/websocket";
-import { drain, Harness, queueDepth, instrument, notify, seedContact, seededRandom, sleep, startHarness, takeAll } from "./harness";
+import { drain, type Harness, queueDepth, instrument, notify, seedContact, seededRandom, sleep, startHarness, takeAll } from "./harness";
 
 const USERS = 200;
 /** The required load; TIDINGS_SOAK_NOTIFICATIONS only for profiling a shorter run. */
@@ -55,7 +55,8 @@ function hash(text: string): number {
 function faultFor(seed: number, eventId: string, channel: string, attempt: number): ProviderResult | undefined {
   const roll = seededRandom(seed ^ hash(`${eventId}|${channel}|${attempt}`))();
   if (roll < RETRYABLE_RATE) return { outcome: "retryable", reason: `injected: provider unavailable (attempt ${attempt})` };
-  if (roll < RETRYABLE_RATE + PERMANENT_RATE) return { outcome: "permanent", reason: `injected: provider rejected the message (attempt ${attempt})` };
+  if (roll < RETRYABLE_RATE + PERMANENT_RATE)
+    return { outcome: "permanent", reason: `injected: provider rejected the message (attempt ${attempt})` };
   return undefined;
 }
 
@@ -146,7 +147,9 @@ describe("reliability: fault soak (2,000 notifications × 4 channels, 200 users)
       const depths = await Promise.all(h.tidings.channels.map(async (c) => `${c.name}=${await queueDepth(h, c.queueUrl)}`)).catch(() => []);
       const outcomes: Record<string, number> = {};
       for (const d of h.decisions) if (d.component === "worker") outcomes[d.outcome] = (outcomes[d.outcome] ?? 0) + 1;
-      say(`${((Date.now() - started) / 1000).toFixed(0)} s: ${produced} requests in, queues ${depths.join(" ")}, worker ${JSON.stringify(outcomes)}`);
+      say(
+        `${((Date.now() - started) / 1000).toFixed(0)} s: ${produced} requests in, queues ${depths.join(" ")}, worker ${JSON.stringify(outcomes)}`,
+      );
     }, 10_000);
     const userIds = [...clients.keys()];
     const eventIds = Array.from({ length: NOTIFICATIONS }, (_, i) => `soak-${seed}-${i}`);
@@ -163,8 +166,15 @@ describe("reliability: fault soak (2,000 notifications × 4 channels, 200 users)
           if (i === Math.floor(NOTIFICATIONS * 0.4)) dropping = dropConnections(DROPPED_USERS).then((users) => void (dropped = users));
           const eventId = eventIds[i];
           produced++;
-          const answer = await notify(h, { eventId, userId: userOf.get(eventId), type: "order.shipped", channels: CHANNELS, message: `Soak notification ${eventId} .` });
-          if (answer.status !== 202 || CHANNELS.some((c) => answer.body.channels?.[c] !== "queued")) refusals.push(`${eventId}: ${answer.status} ${JSON.stringify(answer.body)}`);
+          const answer = await notify(h, {
+            eventId,
+            userId: userOf.get(eventId),
+            type: "order.shipped",
+            channels: CHANNELS,
+            message: `Soak notification ${eventId} .`,
+          });
+          if (answer.status !== 202 || CHANNELS.some((c) => answer.body.channels?.[c] !== "queued"))
+            refusals.push(`${eventId}: ${answer.status} ${JSON.stringify(answer.body)}`);
         }
       }),
     );
@@ -177,7 +187,8 @@ describe("reliability: fault soak (2,000 notifications × 4 channels, 200 users)
     // What reached the sinks, by eventId×channel.
     const atSinks = new Map<string, number>();
     const count = (channel: string, text: string) => {
-      for (const match of text.matchAll(/soak-\d+-\d+/g)) atSinks.set(`${match[0]}|${channel}`, (atSinks.get(`${match[0]}|${channel}`) ?? 0) + 1);
+      for (const match of text.matchAll(/soak-\d+-\d+/g))
+        atSinks.set(`${match[0]}|${channel}`, (atSinks.get(`${match[0]}|${channel}`) ?? 0) + 1);
     };
     const store = (await (await fetch(`${h.tidings.endpoints.sesInbox}/store`)).json()) as { emails: unknown[] };
     // One count per e-mail, whatever number of its parts (text, html, subject) name the event.
@@ -190,7 +201,9 @@ describe("reliability: fault soak (2,000 notifications × 4 channels, 200 users)
     const logRows = new Map<string, LogEntry>();
     let startKey: Record<string, unknown> | undefined;
     do {
-      const page = await h.tidings.clients.ddb.send(new ScanCommand({ TableName: h.tidings.tables.notificationLog, ExclusiveStartKey: startKey }));
+      const page = await h.tidings.clients.ddb.send(
+        new ScanCommand({ TableName: h.tidings.tables.notificationLog, ExclusiveStartKey: startKey }),
+      );
       for (const row of (page.Items ?? []) as LogEntry[]) logRows.set(`${row.eventId}|${row.channel}`, row);
       startKey = page.LastEvaluatedKey;
     } while (startKey);
@@ -222,12 +235,15 @@ describe("reliability: fault soak (2,000 notifications × 4 channels, 200 users)
           if (dlq > 0) tally.sentWithStaleDeadLetter++;
         } else if (sinks === 0 && row?.status === "error" && row.reason) {
           tally.error++;
-          if (channel === "websocket" && row.reason === NO_OPEN_CONNECTION) noConnectionErrors.push({ eventId, userId: userOf.get(eventId)!, at: Date.parse(row.updatedAt) });
+          if (channel === "websocket" && row.reason === NO_OPEN_CONNECTION)
+            noConnectionErrors.push({ eventId, userId: userOf.get(eventId)!, at: Date.parse(row.updatedAt) });
         } else if (sinks === 0 && dlq > 0 && row?.status !== "sent") {
           tally.deadLettered++;
         } else {
           tally.lost++;
-          problems.push(`${key}: ${sinks} at the sink, log ${JSON.stringify(row && { status: row.status, reason: row.reason, attempts: row.attempts })}, ${dlq} in DLQs`);
+          problems.push(
+            `${key}: ${sinks} at the sink, log ${JSON.stringify(row && { status: row.status, reason: row.reason, attempts: row.attempts })}, ${dlq} in DLQs`,
+          );
         }
       }
     }
@@ -259,7 +275,10 @@ describe("reliability: fault soak (2,000 notifications × 4 channels, 200 users)
     for (const { eventId, userId, at } of noConnectionErrors) {
       expect(droppedSet.has(userId), `${eventId}: "no open connection" for ${userId}, whose connection was never cut`).to.equal(true);
       const client = clients.get(userId)!;
-      expect(at, `${eventId}: no open connection after ${userId} reconnected`).to.be.within(client.droppedAt! - 1000, client.reconnectedAt! + 1000);
+      expect(at, `${eventId}: no open connection after ${userId} reconnected`).to.be.within(
+        client.droppedAt! - 1000,
+        client.reconnectedAt! + 1000,
+      );
     }
     for (const userId of dropped) {
       const client = clients.get(userId)!;
