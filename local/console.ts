@@ -9,7 +9,7 @@
  * // 10:15:02  sent           email      alice         e1  via ses
  */
 import { styleText } from "node:util";
-import type { Decision, DecisionLogger } from "../runtime/log";
+import { type Decision, type DecisionLogger, type LogComponent, OUTCOME, type OutcomeOf } from "../runtime/log";
 
 type Tone = "good" | "info" | "warn" | "bad" | "quiet";
 
@@ -19,33 +19,36 @@ interface Stage {
   tone: Tone;
 }
 
-const STAGES: Record<string, Record<string, Stage>> = {
+const { notify, eventbridge, worker } = OUTCOME;
+const STAGES: { [C in LogComponent]?: Partial<Record<Extract<OutcomeOf<C>, string>, Stage>> } = {
   notify: {
-    queued: { label: "accepted", tone: "info" },
-    skipped: { label: "skipped", tone: "quiet" },
-    duplicate: { label: "skipped", tone: "quiet" },
-    no_address: { label: "skipped", tone: "warn" },
-    invalid_address: { label: "skipped", tone: "warn" },
-    rejected: { label: "rejected", tone: "bad" },
-    unrenderable: { label: "rejected", tone: "bad" },
-    put_failed: { label: "not queued", tone: "bad" },
-    error: { label: "error", tone: "bad" },
+    [notify.queued]: { label: "accepted", tone: "info" },
+    [notify.skipped]: { label: "skipped", tone: "quiet" },
+    [notify.duplicate]: { label: "skipped", tone: "quiet" },
+    [notify.noAddress]: { label: "skipped", tone: "warn" },
+    [notify.invalidAddress]: { label: "skipped", tone: "warn" },
+    [notify.rejected]: { label: "rejected", tone: "bad" },
+    [notify.unrenderable]: { label: "rejected", tone: "bad" },
+    [notify.putFailed]: { label: "not queued", tone: "bad" },
+    [notify.error]: { label: "error", tone: "bad" },
   },
   eventbridge: {
-    queued: { label: "queued", tone: "info" },
-    retried: { label: "retried", tone: "warn" },
-    "dead-lettered": { label: "dead-lettered", tone: "bad" },
-    unmatched: { label: "unrouted", tone: "warn" },
+    [eventbridge.queued]: { label: "queued", tone: "info" },
+    [eventbridge.retried]: { label: "retried", tone: "warn" },
+    [eventbridge.deadLettered]: { label: "dead-lettered", tone: "bad" },
+    [eventbridge.unmatched]: { label: "unrouted", tone: "warn" },
   },
   worker: {
-    sent: { label: "sent", tone: "good" },
-    retry: { label: "retried", tone: "warn" },
-    delayed: { label: "delayed", tone: "warn" },
-    duplicate: { label: "skipped", tone: "quiet" },
-    failed: { label: "failed", tone: "bad" },
-    invalid: { label: "invalid", tone: "bad" },
-    "dead-lettered": { label: "dead-lettered", tone: "bad" },
-    error: { label: "error", tone: "bad" },
+    [worker.sent]: { label: "sent", tone: "good" },
+    [worker.retry]: { label: "retried", tone: "warn" },
+    [worker.delayed]: { label: "delayed", tone: "warn" },
+    [worker.duplicate]: { label: "skipped", tone: "quiet" },
+    [worker.failed]: { label: "failed", tone: "bad" },
+    [worker.invalid]: { label: "invalid", tone: "bad" },
+    [worker.error]: { label: "error", tone: "bad" },
+  },
+  "local-sqs": {
+    [OUTCOME["local-sqs"].deadLettered]: { label: "dead-lettered", tone: "bad" },
   },
 };
 
@@ -134,7 +137,8 @@ export function formatLogLine(line: string, options: { color?: boolean } = {}): 
 }
 
 function stageOf(decision: Decision): Stage {
-  const known = STAGES[decision.component]?.[decision.outcome];
+  const stages: Partial<Record<string, Stage>> | undefined = STAGES[decision.component];
+  const known = stages?.[decision.outcome];
   if (known) return known;
   // Components without a path stage (WebSocket connects, authorizer…) read as "<component> <outcome>".
   const bad = /error|fail|deny|refused|rejected/i.test(decision.outcome);

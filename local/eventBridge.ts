@@ -20,7 +20,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { DecisionLogger } from "../runtime/log";
+import { type DecisionLogger, OUTCOME } from "../runtime/log";
 import { matchesPattern, validatePattern } from "./eventPattern";
 
 /** The event as EventBridge hands it to rule targets (an SQS target receives it as the message body). */
@@ -220,7 +220,7 @@ export async function startEventBus(options: EventBusOptions = {}): Promise<Loca
   function route(event: EventBridgeEvent, bus: string): void {
     const matching = [...rules.values()].filter((rule) => rule.bus === bus && matchesPattern(rule.pattern, event));
     if (matching.length === 0) {
-      log({ component: "eventbridge", outcome: "unmatched", ...about(event), reason: `no rule on bus "${bus}" matches` });
+      log({ component: "eventbridge", outcome: OUTCOME.eventbridge.unmatched, ...about(event), reason: `no rule on bus "${bus}" matches` });
     }
     for (const rule of matching) {
       const delivery = deliver(rule, event).finally(() => inFlight.delete(delivery));
@@ -235,16 +235,28 @@ export async function startEventBus(options: EventBusOptions = {}): Promise<Loca
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, retryDelayMs * 2 ** (attempt - 1)));
       try {
         await rule.target(event);
-        log({ component: "eventbridge", outcome: "queued", ...about(event), rule: rule.name, attempts: attempt + 1 });
+        log({ component: "eventbridge", outcome: OUTCOME.eventbridge.queued, ...about(event), rule: rule.name, attempts: attempt + 1 });
         return;
       } catch (error) {
         lastError = error;
         if (attempt < retryAttempts) {
-          log({ component: "eventbridge", outcome: "retried", ...about(event), rule: rule.name, reason: messageOf(error) });
+          log({
+            component: "eventbridge",
+            outcome: OUTCOME.eventbridge.retried,
+            ...about(event),
+            rule: rule.name,
+            reason: messageOf(error),
+          });
         }
       }
     }
-    log({ component: "eventbridge", outcome: "dead-lettered", ...about(event), rule: rule.name, reason: messageOf(lastError) });
+    log({
+      component: "eventbridge",
+      outcome: OUTCOME.eventbridge.deadLettered,
+      ...about(event),
+      rule: rule.name,
+      reason: messageOf(lastError),
+    });
     if (!rule.deadLetter) {
       console.error(
         `[eventbridge] rule "${rule.name}" dropped event ${event.id} after ${retryAttempts + 1} attempts: ${messageOf(lastError)}`,

@@ -22,7 +22,7 @@ import { makeTokenVerifier, makeWebSocketAuthorizer } from "../runtime/authorize
 import { channelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
 import { type ChannelConfig, enabledChannels, parseTidingsConfig, type TidingsConfig } from "../runtime/config";
 import { detailTypeFor, EVENT_SOURCE, type Provider } from "../runtime/contracts";
-import { type DecisionLogger, logDecision } from "../runtime/log";
+import { type DecisionLogger, logDecision, OUTCOME } from "../runtime/log";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { makeNotificationService } from "../runtime/notify";
 import { makePolitenessLimiter } from "../runtime/politeness";
@@ -159,7 +159,8 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
         $default: (event) => makeDefaultHandler({ mgmt: management(), logger })(event),
         sendmessage: (event) => makeBroadcastHandler({ ddb, mgmt: management(), connectionsTable: names.connections, logger })(event),
       },
-      onError: (routeKey, error) => logger({ component: "local-gateway", outcome: "error", routeKey, reason: String(error) }),
+      onError: (routeKey, error) =>
+        logger({ component: "local-gateway", outcome: OUTCOME["local-gateway"].error, routeKey, reason: String(error) }),
     });
     stopList.push(() => gateway.stop());
     mgmt = new ApiGatewayManagementApiClient({ endpoint: gateway.managementEndpoint });
@@ -217,14 +218,15 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
           if (outcome === "failed" && Number(record.attributes?.ApproximateReceiveCount) >= settings.maxReceiveCount) {
             logger({
               component: "local-sqs",
-              outcome: "dead-lettered",
+              outcome: OUTCOME["local-sqs"].deadLettered,
               channel: channel.name,
               messageId: record.messageId,
               reason: `failed ${settings.maxReceiveCount} receives`,
             });
           }
         },
-        onError: (error) => logger({ component: "local-sqs", outcome: "error", channel: channel.name, reason: String(error) }),
+        onError: (error) =>
+          logger({ component: "local-sqs", outcome: OUTCOME["local-sqs"].error, channel: channel.name, reason: String(error) }),
       });
       stopList.push(() => poller.stop());
     }

@@ -6,7 +6,7 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { jwtVerify } from "jose";
 import type { WebSocketEvent } from "./contracts";
-import { type DecisionLogger, logDecision } from "./log";
+import { type DecisionLogger, logDecision, OUTCOME } from "./log";
 
 /** What API Gateway expects from a Lambda REQUEST authorizer: an IAM policy plus a context map. */
 export interface AuthResult {
@@ -131,10 +131,10 @@ export function makeWebSocketAuthorizer(deps: { verify: TokenVerifier; logger?: 
     }
     const connectionId = event?.requestContext?.connectionId;
     if (!check.ok) {
-      logger({ component: "websocket-authorizer", outcome: "deny", reason: check.reason, connectionId });
+      logger({ component: "websocket-authorizer", outcome: OUTCOME["websocket-authorizer"].deny, reason: check.reason, connectionId });
       return policy("anonymous", "Deny", methodArn);
     }
-    logger({ component: "websocket-authorizer", outcome: "allow", userId: check.userId, connectionId });
+    logger({ component: "websocket-authorizer", outcome: OUTCOME["websocket-authorizer"].allow, userId: check.userId, connectionId });
     return { ...policy(check.userId, "Allow", methodArn), context: { userId: check.userId } };
   };
 }

@@ -1,7 +1,7 @@
 /**
  * The public shapes that cross process boundaries: producer request, EventBridge event, SQS-carried
  * delivery, WebSocket frames, provider results and the notification log. One place, imported by the
- * runtime handlers, the components and the local mode. Types only: nothing here runs.
+ * runtime handlers, the components and the local mode. Types and the constants they are made of: no I/O.
  */
 
 /** Built-in channel names. A stack may add its own channel with any name matching CHANNEL_NAME_PATTERN. */
@@ -90,13 +90,24 @@ export interface DeliveryEvent {
 export type NotificationFrame =
   | { type: "notification"; id: string; message: string; callback: string }
   | { type: "feedback"; id: string; message: string; progress?: number };
-export type ErrorFrame = { type: "error"; error: string; message: string };
+/** Error frame codes: `invalid_json`, `missing_action`, `unknown_action` (from `$default`), `invalid_message` (from `sendmessage`). */
+export type ErrorFrame = {
+  type: "error";
+  error: "invalid_json" | "missing_action" | "unknown_action" | "invalid_message";
+  message: string;
+};
+
+/**
+ * What a provider can answer about one send: `sent`; `retryable` (SQS delivers the message again, and
+ * the fallback provider takes over after `failoverAfter` receives); `permanent` (logged as `error`, not retried).
+ */
+export const PROVIDER_OUTCOME = { sent: "sent", retryable: "retryable", permanent: "permanent" } as const;
 
 /** What a provider says about one send. Providers never throw for a delivery problem. */
 export type ProviderResult =
-  | { outcome: "sent"; providerMessageId?: string }
-  | { outcome: "retryable"; reason: string }
-  | { outcome: "permanent"; reason: string };
+  | { outcome: typeof PROVIDER_OUTCOME.sent; providerMessageId?: string }
+  | { outcome: typeof PROVIDER_OUTCOME.retryable; reason: string }
+  | { outcome: typeof PROVIDER_OUTCOME.permanent; reason: string };
 
 /** A delivery provider as the channel worker sees it. Built inside the Lambda from injected clients. */
 export interface Provider {
@@ -105,8 +116,28 @@ export interface Provider {
   send(delivery: ChannelDelivery): Promise<ProviderResult>;
 }
 
-/** Status of one eventId×channel in the notification log. */
-export type DeliveryStatus = "created" | "pending" | "sent" | "opened" | "clicked" | "error" | "unsubscribed";
+/**
+ * Status of one eventId×channel in the notification log. A row moves created → pending → sent →
+ * opened → clicked, or ends as error / unsubscribed, and never goes back from a delivered status.
+ */
+export const DELIVERY_STATUS = {
+  created: "created",
+  pending: "pending",
+  sent: "sent",
+  opened: "opened",
+  clicked: "clicked",
+  error: "error",
+  unsubscribed: "unsubscribed",
+} as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUS)[keyof typeof DELIVERY_STATUS];
+
+/** The statuses that mean the user already got the notification on this channel (the one list). */
+export const DELIVERED_STATUSES: readonly DeliveryStatus[] = [DELIVERY_STATUS.sent, DELIVERY_STATUS.opened, DELIVERY_STATUS.clicked];
+
+/** True for a status in DELIVERED_STATUSES (the user already got it on this channel). */
+export function isDelivered(status: string | undefined): boolean {
+  return DELIVERED_STATUSES.some((delivered) => delivered === status);
+}
 
 /** A row of the notification log table (pk eventId, sk channel). */
 export interface LogEntry {

@@ -6,7 +6,7 @@
 import { type ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DeleteCommand, type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { TABLES } from "./tables";
-import { type DecisionLogger, logDecision } from "./log";
+import { type DecisionLogger, logDecision, OUTCOME } from "./log";
 
 export interface DeliveryReport {
   /** Connections that accepted the frame. */
@@ -89,7 +89,7 @@ async function deleteConnection(deps: PostingDeps, connectionId: string) {
     // The row expires by TTL anyway; a failed clean-up is not a failed delivery.
     (deps.logger ?? logDecision)({
       component: "websocket-delivery",
-      outcome: "cleanup-failed",
+      outcome: OUTCOME["websocket-delivery"].cleanupFailed,
       connectionId,
       reason: (error as Error)?.name,
     });

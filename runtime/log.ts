@@ -3,15 +3,68 @@
  * Logs Insights and the local console read the same thing. Secrets (webhook URLs, tokens) are never
  * passed here.
  */
-export interface Decision {
-  component: string;
-  outcome: string;
+import type { ErrorFrame } from "./contracts";
+
+/**
+ * Every outcome a component logs, per component: the one list the handlers write and the local console
+ * (local/console.ts) reads. Values are what appears in the `outcome` field of the JSON line.
+ */
+export const OUTCOME = {
+  /** The producer API, per request or per channel. */
+  notify: {
+    queued: "queued",
+    skipped: "skipped",
+    duplicate: "duplicate",
+    noAddress: "no_address",
+    invalidAddress: "invalid_address",
+    rejected: "rejected",
+    unrenderable: "unrenderable",
+    putFailed: "put_failed",
+    error: "error",
+  },
+  /** A channel worker, per SQS record. */
+  worker: {
+    sent: "sent",
+    retry: "retry",
+    delayed: "delayed",
+    duplicate: "duplicate",
+    busy: "busy",
+    failed: "failed",
+    invalid: "invalid",
+    error: "error",
+  },
+  "websocket-authorizer": { allow: "allow", deny: "deny" },
+  "websocket-connect": { connected: "connected", refused: "refused", error: "error" },
+  "websocket-disconnect": { disconnected: "disconnected", error: "error" },
+  "websocket-broadcast": { broadcast: "broadcast", refused: "refused" },
+  "websocket-delivery": { cleanupFailed: "cleanup-failed" },
+  /** `$default` logs the error frame's code it answered with. */
+  "websocket-default": {
+    invalidJson: "invalid_json",
+    missingAction: "missing_action",
+    unknownAction: "unknown_action",
+  } satisfies Record<string, ErrorFrame["error"]>,
+  /** The local mode's EventBridge bus (AWS logs these itself). */
+  eventbridge: { queued: "queued", retried: "retried", deadLettered: "dead-lettered", unmatched: "unmatched" },
+  /** The local mode's SQS pollers, standing in for event source mappings and redrive. */
+  "local-sqs": { deadLettered: "dead-lettered", error: "error" },
+  /** The local mode's API Gateway WebSocket stand-in. */
+  "local-gateway": { error: "error" },
+} as const;
+
+export type LogComponent = keyof typeof OUTCOME;
+export type OutcomeOf<C extends LogComponent> = (typeof OUTCOME)[C][keyof (typeof OUTCOME)[C]];
+
+interface DecisionFields {
   eventId?: string;
   userId?: string;
   channel?: string;
   reason?: string;
   [field: string]: unknown;
 }
+
+/** One decision: a component and one of its outcomes, plus what identifies the notification. */
+export type Decision = { [C in LogComponent]: DecisionFields & { component: C; outcome: OutcomeOf<C> } }[LogComponent];
 
 export type DecisionLogger = (decision: Decision) => void;
 

@@ -11,7 +11,7 @@
  * `pending` never hides an `error` a worker recorded.
  */
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import type { DeliveryStatus, LogEntry } from "./contracts";
+import { DELIVERED_STATUSES, DELIVERY_STATUS, type DeliveryStatus, isDelivered, type LogEntry } from "./contracts";
 
 export interface NotificationLogDeps {
   ddb: DynamoDBDocumentClient;
@@ -27,7 +27,7 @@ export interface NewLogEntry {
   channel: string;
   userId: string;
   type: string;
-  status: "created" | "unsubscribed" | "error";
+  status: typeof DELIVERY_STATUS.created | typeof DELIVERY_STATUS.unsubscribed | typeof DELIVERY_STATUS.error;
   reason?: string;
 }
 
@@ -44,10 +44,17 @@ export interface StatusFields {
 /** What `claim` found: "claimed" = this caller may send; "sent" = already delivered; "busy" = another copy holds the lease. */
 export type ClaimResult = "claimed" | "sent" | "busy";
 
-/** Statuses that mean the user already got the notification on this channel. */
-const DELIVERED = ["sent", "opened", "clicked"];
 /** Final outcomes other than delivery: only the claimant of a new send moves a row off them. */
-const OUTCOMES = ["error", "unsubscribed"];
+const OUTCOMES: readonly DeliveryStatus[] = [DELIVERY_STATUS.error, DELIVERY_STATUS.unsubscribed];
+
+/** `:<prefix>0, :<prefix>1, …` for an `IN (…)` condition, with the values to bind. */
+function inList(prefix: string, statuses: readonly DeliveryStatus[]): { placeholders: string; values: Record<string, DeliveryStatus> } {
+  const values: Record<string, DeliveryStatus> = {};
+  statuses.forEach((status, i) => {
+    values[`:${prefix}${i}`] = status;
+  });
+  return { placeholders: Object.keys(values).join(", "), values };
+}
 
 export function makeNotificationLog(deps: NotificationLogDeps) {
   const now = deps.now ?? Date.now;
@@ -85,22 +92,20 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
     async claim(eventId: string, channel: string, leaseSeconds: number): Promise<ClaimResult> {
       if (!(leaseSeconds > 0)) throw new Error(`claim needs a positive leaseSeconds, got ${leaseSeconds}`);
       const at = now();
+      const delivered = inList("delivered", DELIVERED_STATUSES);
       try {
         await deps.ddb.send(
           new UpdateCommand({
             TableName: deps.table,
             Key: key(eventId, channel),
             UpdateExpression: "SET #claimedUntil = :until, #updatedAt = :updatedAt",
-            ConditionExpression:
-              "attribute_exists(eventId) AND NOT (#status IN (:sent, :opened, :clicked)) AND (attribute_not_exists(#claimedUntil) OR #claimedUntil <= :now)",
+            ConditionExpression: `attribute_exists(eventId) AND NOT (#status IN (${delivered.placeholders})) AND (attribute_not_exists(#claimedUntil) OR #claimedUntil <= :now)`,
             ExpressionAttributeNames: { "#claimedUntil": "claimedUntil", "#updatedAt": "updatedAt", "#status": "status" },
             ExpressionAttributeValues: {
               ":until": at + leaseSeconds * 1000,
               ":updatedAt": new Date(at).toISOString(),
               ":now": at,
-              ":sent": DELIVERED[0],
-              ":opened": DELIVERED[1],
-              ":clicked": DELIVERED[2],
+              ...delivered.values,
             },
           }),
         );
@@ -110,7 +115,7 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
       }
       const row = await deps.ddb.send(new GetCommand({ TableName: deps.table, Key: key(eventId, channel), ConsistentRead: true }));
       if (!row.Item) throw new Error(`cannot claim ${eventId}/${channel}: the notification log has no row for it`);
-      return DELIVERED.includes(row.Item.status) ? "sent" : "busy";
+      return isDelivered(row.Item.status) ? "sent" : "busy";
     },
 
     /**
@@ -141,11 +146,12 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
       // Writes can arrive late: the service marks a row `pending` after its put, by which time a worker
       // may have recorded the outcome. Nothing undoes a delivery, and only the claimant (recording its
       // own send) may move a row off an outcome (`error`, `unsubscribed`).
-      const kept = DELIVERED.includes(status) ? [] : fields.releaseClaim ? DELIVERED : [...DELIVERED, ...OUTCOMES];
+      const kept = isDelivered(status) ? [] : fields.releaseClaim ? DELIVERED_STATUSES : [...DELIVERED_STATUSES, ...OUTCOMES];
       let condition: string | undefined;
       if (kept.length) {
-        kept.forEach((kept, i) => (values[`:kept${i}`] = kept));
-        condition = `attribute_not_exists(#status) OR NOT (#status IN (${kept.map((_, i) => `:kept${i}`).join(", ")}))`;
+        const list = inList("kept", kept);
+        Object.assign(values, list.values);
+        condition = `attribute_not_exists(#status) OR NOT (#status IN (${list.placeholders}))`;
       }
       try {
         await deps.ddb.send(

@@ -11,6 +11,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { NotificationTypeConfig } from "./config";
 import { makeContactReader, resolveAddress } from "./contacts";
 import {
+  DELIVERY_STATUS,
   detailTypeFor,
   EVENT_SOURCE,
   type ChannelDelivery,
@@ -18,7 +19,7 @@ import {
   type NotificationRequest,
   type RenderedContent,
 } from "./contracts";
-import { logDecision, type DecisionLogger } from "./log";
+import { logDecision, type DecisionLogger, OUTCOME } from "./log";
 import { makeNotificationLog } from "./notificationLog";
 import { isOptedIn, makeSettingsReader } from "./settings";
 import { contentFromMessage, makeTemplateStore, renderTemplate, templateKey } from "./templates";
@@ -98,7 +99,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
     if (!validated.ok) {
       log({
         component: "notify",
-        outcome: "rejected",
+        outcome: OUTCOME.notify.rejected,
         reason: validated.problems
           .map((p) => `${p.field}: ${p.problem}`)
           .join("; ")
@@ -168,7 +169,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
     if (contentProblems.length) {
       log({
         component: "notify",
-        outcome: "unrenderable",
+        outcome: OUTCOME.notify.unrenderable,
         eventId,
         userId,
         reason: contentProblems.map((p) => `${p.field}: ${p.problem}`).join("; "),
@@ -181,7 +182,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       for (const plan of unreachable)
         log({
           component: "notify",
-          outcome: plan.reason === "missing" ? "no_address" : "invalid_address",
+          outcome: plan.reason === "missing" ? OUTCOME.notify.noAddress : OUTCOME.notify.invalidAddress,
           eventId,
           userId,
           channel: plan.channel,
@@ -201,26 +202,33 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
     for (const plan of plans) {
       const { channel } = plan;
       if (plan.action === "opted-out") {
-        await notificationLog.create({ eventId, channel, userId, type, status: "unsubscribed", reason: "opted out" });
+        await notificationLog.create({ eventId, channel, userId, type, status: DELIVERY_STATUS.unsubscribed, reason: "opted out" });
         outcomes[channel] = "skipped: opted out";
-        log({ component: "notify", outcome: "skipped", eventId, userId, channel, reason: "opted out" });
+        log({ component: "notify", outcome: OUTCOME.notify.skipped, eventId, userId, channel, reason: "opted out" });
       } else if (plan.action === "no-address") {
         outcomes[channel] = plan.reason === "missing" ? "skipped: no address" : `invalid_address: ${plan.problem}`;
         log({
           component: "notify",
-          outcome: plan.reason === "missing" ? "no_address" : "invalid_address",
+          outcome: plan.reason === "missing" ? OUTCOME.notify.noAddress : OUTCOME.notify.invalidAddress,
           eventId,
           userId,
           channel,
           reason: plan.problem,
         });
       } else {
-        const created = await notificationLog.create({ eventId, channel, userId, type, status: "created" });
+        const created = await notificationLog.create({ eventId, channel, userId, type, status: DELIVERY_STATUS.created });
         if (created === "exists") {
           const row = await notificationLog.get(eventId, channel);
-          if (row?.status !== "created") {
+          if (row?.status !== DELIVERY_STATUS.created) {
             outcomes[channel] = "duplicate";
-            log({ component: "notify", outcome: "duplicate", eventId, userId, channel, reason: `already ${row?.status ?? "logged"}` });
+            log({
+              component: "notify",
+              outcome: OUTCOME.notify.duplicate,
+              eventId,
+              userId,
+              channel,
+              reason: `already ${row?.status ?? "logged"}`,
+            });
             continue;
           }
         }
@@ -251,12 +259,12 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         if (!result || result.ErrorCode) {
           const reason = result ? `${result.ErrorCode}: ${result.ErrorMessage ?? ""}`.trim() : "no result for the entry";
           failed.push({ channel, reason });
-          log({ component: "notify", outcome: "put_failed", eventId, userId, channel, reason });
+          log({ component: "notify", outcome: OUTCOME.notify.putFailed, eventId, userId, channel, reason });
           continue;
         }
-        await notificationLog.setStatus(eventId, channel, "pending");
+        await notificationLog.setStatus(eventId, channel, DELIVERY_STATUS.pending);
         outcomes[channel] = "queued";
-        log({ component: "notify", outcome: "queued", eventId, userId, channel });
+        log({ component: "notify", outcome: OUTCOME.notify.queued, eventId, userId, channel });
       }
     }
 
@@ -282,7 +290,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
     try {
       return await serve(rawBody);
     } catch (error) {
-      log({ component: "notify", outcome: "error", reason: describeError(error) });
+      log({ component: "notify", outcome: OUTCOME.notify.error, reason: describeError(error) });
       return respond(500, { error: "internal error; retry with the same eventId" });
     }
   };
@@ -324,7 +332,7 @@ export function makeHttpApiHandler(service: NotificationService, logger: Decisio
       }
       return await service(body);
     } catch (error) {
-      logger({ component: "notify", outcome: "error", reason: describeError(error) });
+      logger({ component: "notify", outcome: OUTCOME.notify.error, reason: describeError(error) });
       return respond(500, { error: "internal error; retry with the same eventId" });
     }
   };

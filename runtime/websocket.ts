@@ -6,7 +6,7 @@ import { ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { ErrorFrame, HttpResult, WebSocketEvent, WebSocketRequestContext } from "./contracts";
 import { type ConnectionRow, isLive, postToConnections, resolveManagementEndpoint } from "./deliver";
-import { type DecisionLogger, logDecision } from "./log";
+import { type DecisionLogger, logDecision, OUTCOME, type OutcomeOf } from "./log";
 
 /** Actions clients may send (besides the `$` routes); named in the `unknown_action` error frame. */
 export const KNOWN_ACTIONS = ["sendmessage"];
@@ -67,7 +67,12 @@ export function makeConnectHandler(deps: ConnectDeps) {
     const userId = authorizer?.userId;
     if (typeof userId !== "string" || !userId) {
       // Only reachable if the route were deployed without the authorizer: refuse rather than store anonymously.
-      logger({ component: "websocket-connect", outcome: "refused", reason: "no userId from the authorizer", connectionId });
+      logger({
+        component: "websocket-connect",
+        outcome: OUTCOME["websocket-connect"].refused,
+        reason: "no userId from the authorizer",
+        connectionId,
+      });
       return { statusCode: 401, body: "Unauthorized" };
     }
     const at = now();
@@ -81,10 +86,16 @@ export function makeConnectHandler(deps: ConnectDeps) {
     try {
       await deps.ddb.send(new PutCommand({ TableName: deps.connectionsTable, Item: row }));
     } catch (error) {
-      logger({ component: "websocket-connect", outcome: "error", userId, connectionId, reason: (error as Error)?.name });
+      logger({
+        component: "websocket-connect",
+        outcome: OUTCOME["websocket-connect"].error,
+        userId,
+        connectionId,
+        reason: (error as Error)?.name,
+      });
       return { statusCode: 500, body: "Could not register the connection" };
     }
-    logger({ component: "websocket-connect", outcome: "connected", userId, connectionId });
+    logger({ component: "websocket-connect", outcome: OUTCOME["websocket-connect"].connected, userId, connectionId });
     return OK;
   };
 }
@@ -96,10 +107,20 @@ export function makeDisconnectHandler(deps: { ddb: DynamoDBDocumentClient; conne
     const { connectionId, authorizer } = event.requestContext;
     try {
       await deps.ddb.send(new DeleteCommand({ TableName: deps.connectionsTable, Key: { connectionId } }));
-      logger({ component: "websocket-disconnect", outcome: "disconnected", userId: authorizer?.userId, connectionId });
+      logger({
+        component: "websocket-disconnect",
+        outcome: OUTCOME["websocket-disconnect"].disconnected,
+        userId: authorizer?.userId,
+        connectionId,
+      });
     } catch (error) {
       // The row expires by TTL and a later post's 410 removes it too.
-      logger({ component: "websocket-disconnect", outcome: "error", connectionId, reason: (error as Error)?.name });
+      logger({
+        component: "websocket-disconnect",
+        outcome: OUTCOME["websocket-disconnect"].error,
+        connectionId,
+        reason: (error as Error)?.name,
+      });
     }
     return OK;
   };
@@ -116,12 +137,14 @@ async function reply(mgmt: ManagementClients, requestContext: WebSocketRequestCo
   }
 }
 
-function errorFrame(error: string, message: string): ErrorFrame {
+function errorFrame<E extends ErrorFrame["error"]>(error: E, message: string): ErrorFrame & { error: E } {
   return { type: "error", error, message };
 }
 
 /** Parses a frame body: a JSON object, or why not. */
-function parseBody(body: string | undefined): { ok: true; value: Record<string, unknown> } | { ok: false; frame: ErrorFrame } {
+function parseBody(
+  body: string | undefined,
+): { ok: true; value: Record<string, unknown> } | { ok: false; frame: ErrorFrame & { error: "invalid_json" } } {
   let value: unknown;
   try {
     value = JSON.parse(body ?? "");
@@ -140,7 +163,7 @@ export function makeDefaultHandler(deps: { mgmt: ManagementClients; logger?: Dec
   return async (event: WebSocketEvent): Promise<HttpResult> => {
     const { requestContext } = event;
     const parsed = parseBody(event.body);
-    let frame: ErrorFrame;
+    let frame: ErrorFrame & { error: OutcomeOf<"websocket-default"> };
     if (!parsed.ok) {
       frame = parsed.frame;
     } else if (typeof parsed.value.action !== "string") {
@@ -189,7 +212,7 @@ export function makeBroadcastHandler(deps: BroadcastDeps) {
     if (problem || !parsed.ok) {
       logger({
         component: "websocket-broadcast",
-        outcome: "refused",
+        outcome: OUTCOME["websocket-broadcast"].refused,
         userId: from,
         connectionId: requestContext.connectionId,
         reason: problem?.error,
@@ -220,7 +243,13 @@ export function makeBroadcastHandler(deps: BroadcastDeps) {
       total.failed += report.failed;
       startKey = page.LastEvaluatedKey;
     } while (startKey);
-    logger({ component: "websocket-broadcast", outcome: "broadcast", userId: from, connectionId: requestContext.connectionId, ...total });
+    logger({
+      component: "websocket-broadcast",
+      outcome: OUTCOME["websocket-broadcast"].broadcast,
+      userId: from,
+      connectionId: requestContext.connectionId,
+      ...total,
+    });
     return OK;
   };
 }

@@ -9,9 +9,9 @@
  * it, and moves it to the DLQ after maxReceiveCount), a permanent one is logged as `error` and
  * acknowledged, so nothing retries what cannot succeed. Nothing here throws for one record.
  */
-import { detailTypeFor, EVENT_SOURCE } from "./contracts";
+import { DELIVERY_STATUS, detailTypeFor, EVENT_SOURCE, isDelivered, PROVIDER_OUTCOME } from "./contracts";
 import type { ChannelDelivery, Provider, ProviderResult, SqsBatchResponse, SqsEvent, SqsRecord } from "./contracts";
-import { type DecisionLogger, logDecision } from "./log";
+import { type DecisionLogger, logDecision, OUTCOME, type OutcomeOf } from "./log";
 import type { NotificationLog } from "./notificationLog";
 import type { PolitenessLimiter } from "./politeness";
 import { MAX_DELAY_SECONDS } from "./channelQueues";
@@ -42,9 +42,6 @@ export interface ChannelWorkerDeps {
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
-
-/** Log statuses that mean the user already got this notification on this channel. */
-const DELIVERED_STATUSES = ["sent", "opened", "clicked"];
 
 type Parsed = { ok: true; delivery: ChannelDelivery } | { ok: false; reason: string; eventId?: string; userId?: string };
 
@@ -113,37 +110,43 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
   /** true = acknowledged (delete from the queue); false = report as a batch item failure. */
   async function handle(record: SqsRecord): Promise<boolean> {
     const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? "1") || 1;
-    const decide = (outcome: string, fields: Record<string, unknown> = {}) =>
+    const decide = (outcome: OutcomeOf<"worker">, fields: Record<string, unknown> = {}) =>
       logger({ component: "worker", channel, messageId: record.messageId, receiveCount, outcome, ...fields });
 
     const parsed = parseDeliveryRecord(record.body, channel);
     if (!parsed.ok) {
       // Left to SQS: after maxReceiveCount receives it lands in the DLQ, where someone can look at it.
-      decide("invalid", { eventId: parsed.eventId, userId: parsed.userId, reason: parsed.reason });
+      decide(OUTCOME.worker.invalid, { eventId: parsed.eventId, userId: parsed.userId, reason: parsed.reason });
       return false;
     }
     const delivery = parsed.delivery;
     const ids = { eventId: delivery.eventId, userId: delivery.userId };
 
     let entry = await log.get(delivery.eventId, channel);
-    if (entry && DELIVERED_STATUSES.includes(entry.status)) {
-      decide("duplicate", { ...ids, reason: `already ${entry.status}` });
+    if (entry && isDelivered(entry.status)) {
+      decide(OUTCOME.worker.duplicate, { ...ids, reason: `already ${entry.status}` });
       return true;
     }
     if (!entry) {
       // Events put on the bus without the service (replays, tests) still get a log row to move on.
-      await log.create({ eventId: delivery.eventId, channel, userId: delivery.userId, type: delivery.type, status: "created" });
+      await log.create({
+        eventId: delivery.eventId,
+        channel,
+        userId: delivery.userId,
+        type: delivery.type,
+        status: DELIVERY_STATUS.created,
+      });
       entry = await log.get(delivery.eventId, channel);
     }
 
     const claim = await log.claim(delivery.eventId, channel, claimLeaseSeconds);
     if (claim === "sent") {
-      decide("duplicate", { ...ids, reason: "sent by another copy" });
+      decide(OUTCOME.worker.duplicate, { ...ids, reason: "sent by another copy" });
       return true;
     }
     if (claim === "busy") {
       // Another copy is sending right now: retry later, when its outcome is in the log.
-      decide("busy", { ...ids, reason: "another copy holds the claim" });
+      decide(OUTCOME.worker.busy, { ...ids, reason: "another copy holds the claim" });
       return false;
     }
 
@@ -157,8 +160,8 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
         const delaySeconds = Math.min(decision.retryAfterSeconds, MAX_DELAY_SECONDS);
         await deps.requeue(record.body, delaySeconds);
         const reason = `per-user limit reached: delayed ${delaySeconds}s`;
-        await log.setStatus(delivery.eventId, channel, "pending", { reason, releaseClaim: true });
-        decide("delayed", { ...ids, reason, delaySeconds });
+        await log.setStatus(delivery.eventId, channel, DELIVERY_STATUS.pending, { reason, releaseClaim: true });
+        decide(OUTCOME.worker.delayed, { ...ids, reason, delaySeconds });
         return true;
       }
     }
@@ -170,37 +173,40 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
       result = await provider.send(delivery);
     } catch (error) {
       // Providers should not throw; a custom one that does gets another chance, like a retryable failure.
-      result = { outcome: "retryable", reason: safeReason(`${provider.name} threw: ${(error as Error)?.message ?? String(error)}`) };
+      result = {
+        outcome: PROVIDER_OUTCOME.retryable,
+        reason: safeReason(`${provider.name} threw: ${(error as Error)?.message ?? String(error)}`),
+      };
     }
     const via = { ...ids, provider: provider.name, failover: provider !== primary };
 
-    if (result.outcome === "sent") {
-      await log.setStatus(delivery.eventId, channel, "sent", {
+    if (result.outcome === PROVIDER_OUTCOME.sent) {
+      await log.setStatus(delivery.eventId, channel, DELIVERY_STATUS.sent, {
         provider: provider.name,
         providerMessageId: result.providerMessageId,
         countAttempt: true,
         releaseClaim: true,
       });
-      decide("sent", { ...via, providerMessageId: result.providerMessageId });
+      decide(OUTCOME.worker.sent, { ...via, providerMessageId: result.providerMessageId });
       return true;
     }
-    if (result.outcome === "retryable") {
-      await log.setStatus(delivery.eventId, channel, "pending", {
+    if (result.outcome === PROVIDER_OUTCOME.retryable) {
+      await log.setStatus(delivery.eventId, channel, DELIVERY_STATUS.pending, {
         provider: provider.name,
         reason: result.reason,
         countAttempt: true,
         releaseClaim: true,
       });
-      decide("retry", { ...via, reason: result.reason });
+      decide(OUTCOME.worker.retry, { ...via, reason: result.reason });
       return false;
     }
-    await log.setStatus(delivery.eventId, channel, "error", {
+    await log.setStatus(delivery.eventId, channel, DELIVERY_STATUS.error, {
       provider: provider.name,
       reason: result.reason,
       countAttempt: true,
       releaseClaim: true,
     });
-    decide("failed", { ...via, reason: result.reason });
+    decide(OUTCOME.worker.failed, { ...via, reason: result.reason });
     return true;
   }
 
@@ -216,7 +222,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
             component: "worker",
             channel,
             messageId: record.messageId,
-            outcome: "error",
+            outcome: OUTCOME.worker.error,
             reason: safeReason(String((error as Error)?.message ?? error)),
           });
           return false;
