@@ -69,7 +69,13 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
   // WebSocket stage logging needs the account's API Gateway CloudWatch role; set it only when asked.
   const apiGatewayAccount = config.apiGatewayCloudWatchRole ? createApiGatewayLogsRole() : undefined;
   const websocket = new WebSocketApi("websocket", {
-    transform: apiGatewayAccount ? { stage: (_args, opts) => void (opts.dependsOn = [apiGatewayAccount]) } : undefined,
+    transform: apiGatewayAccount
+      ? {
+          stage: (_args, opts) => {
+            opts.dependsOn = [apiGatewayAccount];
+          },
+        }
+      : undefined,
     connectionsTable,
     kmsKeyArn,
     tokenSigningSecret,

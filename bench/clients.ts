@@ -88,7 +88,7 @@ export async function openClients(url: string, count: number, parallel = 100): P
         }),
     );
   } catch (error) {
-    sockets.forEach((s) => s.terminate());
+    for (const s of sockets) s.terminate();
     throw error;
   }
   const openMs = now() - started;

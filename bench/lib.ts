@@ -87,11 +87,11 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 
 /** Markdown table. */
 export function markdownTable(table: Table): string {
-  const escape = (cell: string) => cell.replace(/\|/g, "\\|");
+  const escapeCell = (cell: string) => cell.replace(/\|/g, "\\|");
   const lines = [
-    `| ${table.headers.map(escape).join(" | ")} |`,
+    `| ${table.headers.map(escapeCell).join(" | ")} |`,
     `| ${table.headers.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`,
-    ...table.rows.map((row) => `| ${row.map(escape).join(" | ")} |`),
+    ...table.rows.map((row) => `| ${row.map(escapeCell).join(" | ")} |`),
   ];
   return (table.title ? `**${table.title}**\n\n` : "") + lines.join("\n");
 }

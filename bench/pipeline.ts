@@ -159,7 +159,7 @@ export async function runPipeline(options: PipelineOptions, progress: (line: str
     return report(options, { accepted, statuses, producedMs, startedAt, delivered, duplicates, setbacks });
   } finally {
     if (poller) clearInterval(poller);
-    sockets.forEach((s) => s.terminate());
+    for (const s of sockets) s.terminate();
     await tidings.stop();
   }
 }

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { excludedPackages } from "../components/InlineFunction";
-import { valueOf } from "../tests/helpers/mocks";
+import { outputValue } from "../tests/helpers/mocks";
 import { formatBytes, formatNumber, median, type PartResult } from "./lib";
 import { buildStackUnderMocks } from "./stackUnderMocks";
 
@@ -67,7 +67,7 @@ export async function runShippedCode(options: ShippedCodeOptions, progress: (lin
   const rows: { name: string; bytes: number; requireMs: number[]; archive: { bytes: number; files: number; packages: string[] } }[] = [];
   const archives = new Map<string, { bytes: number; files: number; packages: string[] }>();
   for (const fn of functions) {
-    const name = (await valueOf(fn.urn)).split("::").pop()!;
+    const name = (await outputValue(fn.urn)).split("::").pop()!;
     const serialized = await pulumi.runtime.serializeFunction(fn.factory, { isFactoryFunction: true });
     const file = path.join(OUT_DIR, `${name.replace(/[^A-Za-z0-9_-]/g, "_")}.js`);
     fs.writeFileSync(file, serialized.text);

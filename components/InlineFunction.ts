@@ -39,7 +39,7 @@ export interface InlineFunctionArgs<E, R> {
  * Every inline Lambda Tidings creates. The tests serialize each one's factory and execute the
  * produced module; keeping them here means a new function cannot escape that test.
  */
-export const inlineFunctions: InlineFunction<any, any>[] = [];
+export const inlineFunctions: InlineFunction<never, unknown>[] = [];
 
 /**
  * Packages left out of an archive: the ones the Lambda runtime ships (AWS SDK v3) or that only run at

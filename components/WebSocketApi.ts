@@ -3,7 +3,8 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { makeSecretKeyLoader, makeTokenVerifier, makeWebSocketAuthorizer } from "../runtime/authorizer";
+import { type AuthResult, makeSecretKeyLoader, makeTokenVerifier, makeWebSocketAuthorizer } from "../runtime/authorizer";
+import type { HttpResult, WebSocketEvent } from "../runtime/contracts";
 import {
   makeBroadcastHandler,
   makeConnectHandler,
@@ -73,6 +74,12 @@ export interface WebSocketApiArgs {
 /** Route keys the API serves, and the function behind each. */
 export type WebSocketFunctionName = "authorizer" | "connect" | "disconnect" | "default" | "sendmessage";
 
+/** The API's Lambdas: the `$connect` authorizer answers a policy, the route handlers an HTTP result. */
+export type WebSocketFunctions = { authorizer: InlineFunction<WebSocketEvent, AuthResult> } & Record<
+  Exclude<WebSocketFunctionName, "authorizer">,
+  InlineFunction<WebSocketEvent, HttpResult>
+>;
+
 const ROUTES: Record<Exclude<WebSocketFunctionName, "authorizer">, string> = {
   connect: "$connect",
   disconnect: "$disconnect",
@@ -117,7 +124,7 @@ export class WebSocketApi extends pulumi.ComponentResource {
   /** The secret's value, a Pulumi secret in the state. */
   readonly secretVersion: aws.secretsmanager.SecretVersion;
   readonly accessLogGroup: aws.cloudwatch.LogGroup;
-  readonly functions: Record<WebSocketFunctionName, InlineFunction<any, any>>;
+  readonly functions: WebSocketFunctions;
   /** `wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}` */
   readonly url: pulumi.Output<string>;
   /** `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: the management API (PostToConnection). */
@@ -201,49 +208,20 @@ export class WebSocketApi extends pulumi.ComponentResource {
       } satisfies Record<WebSocketFunctionName | "delivery", ScopedStatement[]>;
     }
 
-    function createFunctions(self: WebSocketApi): Record<WebSocketFunctionName, InlineFunction<any, any>> {
+    function createFunctions(self: WebSocketApi): WebSocketFunctions {
       // Only these Outputs are captured by the shipped code: the table name, the secret's ARN and the claims.
       const tableName = args.connectionsTable.name;
       const secretArn = self.secret.arn;
       const issuer = pulumi.output(args.auth.issuer);
       const audience = pulumi.output(args.auth.audience);
       const ttlSeconds = settings.connectionTtlHours * 3600;
-      const factories: Record<WebSocketFunctionName, () => (event: any) => Promise<any>> = {
-        authorizer: () =>
-          makeWebSocketAuthorizer({
-            verify: makeTokenVerifier({
-              getKey: makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: secretArn.get() }),
-              issuer: issuer.get(),
-              audience: audience.get(),
-            }),
-          }),
-        connect: () =>
-          makeConnectHandler({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), connectionsTable: tableName.get(), ttlSeconds }),
-        disconnect: () =>
-          makeDisconnectHandler({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), connectionsTable: tableName.get() }),
-        default: () => makeDefaultHandler({ mgmt: managementClientsByEndpoint() }),
-        sendmessage: () =>
-          makeBroadcastHandler({
-            ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})),
-            mgmt: managementClientsByEndpoint(),
-            connectionsTable: tableName.get(),
-          }),
-      };
-      const descriptions: Record<WebSocketFunctionName, string> = {
-        authorizer: "Tidings: checks the token of a WebSocket $connect",
-        connect: "Tidings: stores a new WebSocket connection",
-        disconnect: "Tidings: removes a closed WebSocket connection",
-        default: "Tidings: answers WebSocket frames no route matched",
-        sendmessage: "Tidings: broadcasts a message to every WebSocket connection",
-      };
-      const functions = {} as Record<WebSocketFunctionName, InlineFunction<any, any>>;
-      for (const key of Object.keys(factories) as WebSocketFunctionName[]) {
-        functions[key] = new InlineFunction(
+      const inline = <R>(key: WebSocketFunctionName, description: string, factory: () => (event: WebSocketEvent) => Promise<R>) =>
+        new InlineFunction<WebSocketEvent, R>(
           `${name}-${key}`,
           {
-            factory: factories[key],
+            factory,
             statements: statements[key],
-            description: descriptions[key],
+            description,
             // Only the authorizer verifies tokens (jose); the route handlers need the AWS SDK alone.
             packages: key === "authorizer" ? ["jose"] : [],
             kmsKeyArn: args.kmsKeyArn,
@@ -253,8 +231,33 @@ export class WebSocketApi extends pulumi.ComponentResource {
           },
           { parent: self },
         );
-      }
-      return functions;
+      return {
+        authorizer: inline("authorizer", "Tidings: checks the token of a WebSocket $connect", () =>
+          makeWebSocketAuthorizer({
+            verify: makeTokenVerifier({
+              getKey: makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: secretArn.get() }),
+              issuer: issuer.get(),
+              audience: audience.get(),
+            }),
+          }),
+        ),
+        connect: inline("connect", "Tidings: stores a new WebSocket connection", () =>
+          makeConnectHandler({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), connectionsTable: tableName.get(), ttlSeconds }),
+        ),
+        disconnect: inline("disconnect", "Tidings: removes a closed WebSocket connection", () =>
+          makeDisconnectHandler({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), connectionsTable: tableName.get() }),
+        ),
+        default: inline("default", "Tidings: answers WebSocket frames no route matched", () =>
+          makeDefaultHandler({ mgmt: managementClientsByEndpoint() }),
+        ),
+        sendmessage: inline("sendmessage", "Tidings: broadcasts a message to every WebSocket connection", () =>
+          makeBroadcastHandler({
+            ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+            mgmt: managementClientsByEndpoint(),
+            connectionsTable: tableName.get(),
+          }),
+        ),
+      };
     }
 
     function createAuthorizer(self: WebSocketApi) {

@@ -4,6 +4,7 @@
  * both exercise the same servers. `env` points AWS SDK v3 clients at them. S3 clients need
  * `forcePathStyle: true` here (no bucket subdomains on 127.0.0.1).
  */
+import type { EventEmitter } from "node:events";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -39,8 +40,9 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   const stopStarted = async () => {
     for (const stop of started.reverse()) await stop().catch(() => undefined);
   };
-  let dynalite: any, fauxqs: Awaited<ReturnType<typeof buildFauxqs>>, sesServer: Server, restoreDns: () => void;
+  let dynalite: Server, fauxqs: Awaited<ReturnType<typeof buildFauxqs>>, sesServer: Server, restoreDns: () => void;
   try {
+    // dynalite (no types of its own) returns a node:http Server.
     dynalite = require("dynalite")({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     await listening(dynalite, options.dynamodbPort, "DynamoDB (dynalite)", () => dynalite.listen(options.dynamodbPort ?? 0, host));
     started.push(() => new Promise<void>((resolve) => dynalite.close(() => resolve())));
@@ -151,14 +153,14 @@ async function buildFauxqs(region: string) {
 }
 
 /** Calls `listen` and resolves once `server` listens; a port in use becomes an error naming port and service. */
-function listening(server: any, port: number | undefined, what: string, listen: () => void): Promise<void> {
+function listening(server: EventEmitter, port: number | undefined, what: string, listen: () => void): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const onError = (error: unknown) => {
-      server.off?.("listening", onListening);
+      server.off("listening", onListening);
       reject(portError(error, port, what));
     };
     const onListening = () => {
-      server.off?.("error", onError);
+      server.off("error", onError);
       resolve();
     };
     server.once("error", onError);

@@ -114,7 +114,7 @@ export async function startEventBus(options: EventBusOptions = {}): Promise<Loca
     }
     const raw = await readBody(request);
     if (raw === undefined) return sendError(response, 413, "ValidationException", "Request body is over the limit.");
-    let body: any;
+    let body: WireRequest;
     try {
       body = raw.length ? JSON.parse(raw) : {};
     } catch {
@@ -139,24 +139,26 @@ export async function startEventBus(options: EventBusOptions = {}): Promise<Loca
     );
   }
 
-  function putEvents(body: any): object {
+  function putEvents(body: WireRequest): object {
     const entries = body?.Entries;
     if (!Array.isArray(entries) || entries.length < 1 || entries.length > MAX_ENTRIES) {
       throw validation(`Entries must hold 1 to ${MAX_ENTRIES} entries.`);
     }
-    const results = entries.map((entry: any) => acceptEntry(entry));
+    const results = entries.map((entry: WireEntry | null) => acceptEntry(entry ?? {}));
     return {
       FailedEntryCount: results.filter((r: object) => "ErrorCode" in r).length,
       Entries: results,
     };
   }
 
-  function acceptEntry(entry: any): { EventId: string } | { ErrorCode: string; ErrorMessage: string } {
-    for (const field of ["Source", "DetailType", "Detail"]) {
-      if (typeof entry?.[field] !== "string" || entry[field].length === 0) {
+  function acceptEntry(wire: WireEntry): { EventId: string } | { ErrorCode: string; ErrorMessage: string } {
+    for (const field of ["Source", "DetailType", "Detail"] as const) {
+      const value = wire[field];
+      if (typeof value !== "string" || value.length === 0) {
         return { ErrorCode: "InvalidArgument", ErrorMessage: `Parameter ${field} is not valid. Reason: ${field} is a required argument.` };
       }
     }
+    const entry = wire as WireEntry & { Source: string; DetailType: string; Detail: string };
     let detail: unknown;
     try {
       detail = JSON.parse(entry.Detail);
@@ -180,7 +182,14 @@ export async function startEventBus(options: EventBusOptions = {}): Promise<Loca
         ErrorMessage: `Entry size ${size} bytes is over the limit of ${MAX_ENTRY_BYTES} bytes (256 KB).`,
       };
     }
-    const time = entry.Time === undefined ? new Date() : new Date(typeof entry.Time === "number" ? entry.Time * 1000 : entry.Time);
+    const time =
+      entry.Time === undefined
+        ? new Date()
+        : typeof entry.Time === "number"
+          ? new Date(entry.Time * 1000)
+          : typeof entry.Time === "string"
+            ? new Date(entry.Time)
+            : new Date(Number.NaN);
     if (Number.isNaN(time.getTime())) {
       return { ErrorCode: "InvalidArgument", ErrorMessage: "Parameter Time is not valid." };
     }
@@ -201,14 +210,15 @@ export async function startEventBus(options: EventBusOptions = {}): Promise<Loca
     return { EventId: event.id };
   }
 
-  function testEventPattern(body: any, response: ServerResponse): void {
+  function testEventPattern(body: WireRequest, response: ServerResponse): void {
     let pattern: unknown;
     let event: unknown;
     try {
-      pattern = JSON.parse(body?.EventPattern);
-      event = JSON.parse(body?.Event);
+      pattern = JSON.parse(String(body?.EventPattern));
+      event = JSON.parse(String(body?.Event));
     } catch {
-      return sendError(response, 400, "InvalidEventPatternException", "EventPattern and Event must both be JSON strings.");
+      sendError(response, 400, "InvalidEventPatternException", "EventPattern and Event must both be JSON strings.");
+      return;
     }
     try {
       sendJson(response, 200, { Result: matchesPattern(pattern, event) });
@@ -332,6 +342,10 @@ export function sqsDeadLetter(
     );
   };
 }
+
+/** A request body as it arrives: nothing in it is trusted until checked. */
+type WireRequest = { Entries?: unknown; EventPattern?: unknown; Event?: unknown } | null;
+type WireEntry = { Source?: unknown; DetailType?: unknown; Detail?: unknown; Resources?: unknown; Time?: unknown; EventBusName?: unknown };
 
 function busName(nameOrArn: unknown): string {
   if (typeof nameOrArn !== "string" || nameOrArn === "") return "default";

@@ -63,7 +63,7 @@ function checkObject(pattern: Record<string, unknown>, path: string, problems: s
       });
     } else if (Array.isArray(value)) {
       if (value.length === 0) problems.push(`"${where}" is an empty array: list at least one value to match`);
-      value.forEach((matcher, i) => checkMatcher(matcher, `${where}[${i}]`, problems));
+      for (const [i, matcher] of value.entries()) checkMatcher(matcher, `${where}[${i}]`, problems);
     } else if (isPlainObject(value)) {
       if (Object.keys(value).length === 0) problems.push(`"${where}" is an empty object: give fields or remove it`);
       else checkObject(value, where, problems);
@@ -192,7 +192,7 @@ function checkAnythingBut(operand: unknown, at: string, problems: string[]): voi
     if (strings.length === 0 || !strings.every((s) => typeof s === "string")) {
       problems.push(`${at}.${form} must be a string or a non-empty list of strings`);
     } else if (form === "wildcard") {
-      strings.forEach((s) => checkWildcard(s, `${at}.wildcard`, problems));
+      for (const s of strings) checkWildcard(s, `${at}.wildcard`, problems);
     }
     return;
   }
@@ -236,26 +236,29 @@ function matchLeaf(matchers: unknown[], field: unknown): boolean {
 
 function matchValue(matcher: unknown, value: Scalar): boolean {
   if (!isPlainObject(matcher)) return matcher === value;
-  const [kind, operand] = Object.entries(matcher)[0] as [string, any];
+  // The pattern was validated when the rule was added: each kind's operand has the shape checked there.
+  const [kind, operand] = Object.entries(matcher)[0];
   switch (kind) {
     case "prefix":
     case "suffix":
-      return typeof value === "string" && affixMatches(kind, operand, value);
+      return typeof value === "string" && affixMatches(kind, operand as Affix, value);
     case "equals-ignore-case":
-      return typeof value === "string" && value.toLowerCase() === operand.toLowerCase();
+      return typeof value === "string" && value.toLowerCase() === (operand as string).toLowerCase();
     case "wildcard":
-      return typeof value === "string" && wildcardRegExp(operand).test(value);
+      return typeof value === "string" && wildcardRegExp(operand as string).test(value);
     case "cidr":
-      return typeof value === "string" && cidrContains(operand, value);
+      return typeof value === "string" && cidrContains(operand as string, value);
     case "numeric":
-      return typeof value === "number" && numericMatches(operand, value);
+      return typeof value === "number" && numericMatches(operand as (string | number)[], value);
     case "anything-but":
       return anythingButMatches(operand, value);
   }
   return false;
 }
 
-function affixMatches(kind: string, operand: string | { "equals-ignore-case": string }, value: string): boolean {
+type Affix = string | { "equals-ignore-case": string };
+
+function affixMatches(kind: string, operand: Affix, value: string): boolean {
   const ignoreCase = typeof operand !== "string";
   const affix = ignoreCase ? operand["equals-ignore-case"].toLowerCase() : operand;
   const subject = ignoreCase ? value.toLowerCase() : value;
@@ -350,7 +353,7 @@ function isScalar(value: unknown): value is Scalar {
   return value === null || ["string", "number", "boolean"].includes(typeof value);
 }
 
-function isPlainObject(value: unknown): value is Record<string, any> {
+function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 

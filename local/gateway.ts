@@ -140,7 +140,7 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
 
     const connect = options.routes["$connect"];
     if (connect) {
-      let result;
+      let result: Awaited<ReturnType<RouteHandler>>;
       try {
         result = await connect(event);
       } catch (error) {

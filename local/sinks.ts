@@ -148,9 +148,17 @@ function messageAttributes(params: URLSearchParams): Record<string, string> {
   return attributes;
 }
 
+/** A Block Kit block as the sink received it: only the fields tests read are named. */
+export interface SlackBlock {
+  type: string;
+  elements?: Record<string, unknown>[];
+  [field: string]: unknown;
+}
+
 export interface SlackSinkPost {
   path: string;
-  body: any;
+  /** The incoming-webhook payload: `text`, or `blocks`, or both. */
+  body: { text?: string; blocks?: SlackBlock[]; [field: string]: unknown };
 }
 
 export interface SlackSink {
@@ -189,7 +197,7 @@ export async function startSlackSink(options: { port?: number; rejectUnknownPath
     if (options.rejectUnknownPaths && !knownPaths.has(path)) return answer(404);
     const injected = failures.shift();
     if (injected) return answer(injected);
-    let body: any;
+    let body: SlackSinkPost["body"] | null;
     try {
       body = JSON.parse(raw);
     } catch {

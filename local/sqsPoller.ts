@@ -132,7 +132,8 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
   }
 
   async function handleBatch(messages: Message[]): Promise<void> {
-    const arn = await (queueArn ??= resolveQueueArn());
+    queueArn ??= resolveQueueArn();
+    const arn = await queueArn;
     const records = messages.map((message) => toRecord(message, arn));
     const failed = await failedIds(records);
     const done = records.filter((r) => !failed.has(r.messageId));

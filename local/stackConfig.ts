@@ -8,7 +8,14 @@ import YAML from "yaml";
 
 export const DEV_STACK_FILE = path.join(__dirname, "..", "Pulumi.dev.yaml");
 
-export function readStackFile(file: string = DEV_STACK_FILE): Record<string, any> {
+/**
+ * The `tidings:` values of a stack file as written. Not checked yet (parseTidingsConfig does that), and
+ * loose on purpose: tests and the local mode edit any key of it, wrongly too.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: an unvalidated YAML document; parseTidingsConfig gives it its type
+export type RawStackConfig = Record<string, any>;
+
+export function readStackFile(file: string = DEV_STACK_FILE): RawStackConfig {
   const doc = YAML.parse(fs.readFileSync(file, "utf8")) ?? {};
   return Object.fromEntries(
     Object.entries(doc.config ?? {})

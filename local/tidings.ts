@@ -38,7 +38,7 @@ import { sqsDeadLetter, sqsTarget, startEventBus } from "./eventBridge";
 import { startWebSocketGateway } from "./gateway";
 import { startSlackSink, startSnsSink } from "./sinks";
 import { startSqsPoller } from "./sqsPoller";
-import { DEV_STACK_FILE, readStackFile } from "./stackConfig";
+import { DEV_STACK_FILE, type RawStackConfig, readStackFile } from "./stackConfig";
 import { signDevToken } from "./tokens";
 
 const REPO_ROOT = path.resolve(__dirname, "..");
@@ -53,7 +53,7 @@ export interface LocalTidingsOptions {
   /** The stack config file the wiring is derived from. @default Pulumi.dev.yaml */
   configFile?: string;
   /** Edits the raw `tidings:` config before validation (tests switch channels off this way). */
-  editConfig?: (raw: Record<string, any>) => void;
+  editConfig?: (raw: RawStackConfig) => void;
   /** Seeds the demo users alice and bob. @default true */
   seed?: boolean;
   /** Where decisions go. @default one JSON line each on stdout */
@@ -136,7 +136,9 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
     const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
     const sqs = new SQSClient({});
     const s3 = new S3Client({ forcePathStyle: true });
-    stopList.push(async () => [ddb, sqs, s3].forEach((c) => c.destroy()));
+    stopList.push(async () => {
+      for (const client of [ddb, sqs, s3]) client.destroy();
+    });
 
     await aws.createTables(names);
     await uploadTemplates(s3, templatesBucket);

@@ -83,7 +83,8 @@ function configSchema() {
     apiGatewayCloudWatchRole: z.boolean().default(false),
     /** Optional e-mail subscribed to the alerts topic. */
     alertEmail: z.email().optional(),
-    logRetentionDays: z.union([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365].map((d) => z.literal(d)) as any).default(14),
+    /** CloudWatch Logs accepts only these retention periods. */
+    logRetentionDays: z.literal([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365]).default(14),
     connectionTtlHours: positiveInt(24 * 30).default(24),
     /** Days a notification-log row is kept. */
     logTtlDays: positiveInt(3650).default(90),

@@ -78,15 +78,15 @@ export function resolveAddress(channel: string, contact: ContactRow | undefined,
       // Deliver to the tokens that are usable; only when none is does the channel fail.
       const usable: DeviceToken[] = [];
       const problems: string[] = [];
-      tokens.forEach((entry: any, index) => {
-        const platform = entry?.platform;
+      for (const [index, entry] of (tokens as unknown[]).entries()) {
+        const { platform, token } = (entry ?? {}) as { platform?: unknown; token?: unknown };
         if (platform !== "apns" && platform !== "fcm") problems.push(`[${index}].platform is not apns or fcm`);
-        else if (!isDeviceToken(platform, entry.token)) {
+        else if (!isDeviceToken(platform, token)) {
           problems.push(
             `[${index}].token is not ${platform === "apns" ? "64 hex characters" : "100–4096 characters of A-Z a-z 0-9 _ : -"}`,
           );
-        } else usable.push({ platform, token: entry.token });
-      });
+        } else usable.push({ platform, token });
+      }
       return usable.length ? { ok: true, address: { deviceTokens: usable } } : invalid("device_tokens", problems.join("; "));
     }
     default:

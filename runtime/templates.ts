@@ -60,9 +60,9 @@ export function parseTemplate(json: string, where: string): TemplateLoadResult {
   for (const part of ["subject", "text", "html"] as const) {
     const source = template[part];
     if (source === undefined) continue;
-    let tokens: unknown[];
+    let tokens: Token[];
     try {
-      tokens = parseMustache(source);
+      tokens = parseMustache(source) as Token[];
     } catch (error) {
       return { ok: false, reason: "invalid", problem: `template ${where} ${part}: ${(error as Error).message}` };
     }
@@ -75,9 +75,12 @@ export function parseTemplate(json: string, where: string): TemplateLoadResult {
   return { ok: true, template };
 }
 
-function tokenTypes(tokens: unknown[]): string[] {
+/** A mustache token: [type, name or text, start, end, nested tokens of a section, …]. */
+type Token = [type: string, value: string, start: number, end: number, children?: Token[], ...rest: unknown[]];
+
+function tokenTypes(tokens: Token[]): string[] {
   const types: string[] = [];
-  for (const token of tokens as any[]) {
+  for (const token of tokens) {
     types.push(token[0]);
     if (Array.isArray(token[4])) types.push(...tokenTypes(token[4]));
   }
@@ -142,9 +145,9 @@ function resolve(name: string, stack: unknown[]): { found: boolean; value?: unkn
 }
 
 /** Every variable a token list reads that `stack` does not hold, following sections as mustache would. */
-function collectMissing(tokens: any[], stack: unknown[], missing: Set<string>): void {
+function collectMissing(tokens: Token[], stack: unknown[], missing: Set<string>): void {
   for (const token of tokens) {
-    const [type, name, , , children] = token;
+    const [type, name, , , children = []] = token;
     if (type === "name" || type === "&") {
       if (!resolve(name, stack).found) missing.add(name);
     } else if (type === "#") {
@@ -182,7 +185,7 @@ const identity = (text: string) => text;
 export function renderTemplate(template: Template, data: Record<string, unknown> = {}): RenderResult {
   const missing = new Set<string>();
   for (const source of [template.subject, template.text, template.html]) {
-    if (source !== undefined) collectMissing(parseMustache(source) as any[], [data], missing);
+    if (source !== undefined) collectMissing(parseMustache(source) as Token[], [data], missing);
   }
   if (missing.size) return { ok: false, missing: [...missing].sort() };
   const view = withoutPrototypes(data);

@@ -29,6 +29,7 @@ const RESERVED_KEYS = ["__proto__", "constructor", "prototype"];
 const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 const LONE_SURROGATE = /\p{Cs}/u;
 /** Control characters other than tab, line feed and carriage return. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this pattern's whole job
 const CONTROL_EXCEPT_WHITESPACE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
 
 export interface Problem {
@@ -303,7 +304,7 @@ export function isE164(value: unknown): value is string {
 }
 
 /** APNs: 64 hex characters. FCM: 100–4096 characters of letters, digits, `_`, `:` and `-`. */
-export function isDeviceToken(platform: unknown, token: unknown): boolean {
+export function isDeviceToken(platform: unknown, token: unknown): token is string {
   if (typeof token !== "string") return false;
   if (platform === "apns") return /^[0-9a-fA-F]{64}$/.test(token);
   if (platform === "fcm") return /^[A-Za-z0-9_:-]{100,4096}$/.test(token);

@@ -37,7 +37,10 @@ export function managementClientsByEndpoint(
   return (requestContext) => {
     const endpoint = resolveManagementEndpoint(requestContext);
     let client = clients.get(endpoint);
-    if (!client) clients.set(endpoint, (client = create(endpoint)));
+    if (!client) {
+      client = create(endpoint);
+      clients.set(endpoint, client);
+    }
     return client;
   };
 }

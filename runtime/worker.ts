@@ -47,22 +47,23 @@ type Parsed = { ok: true; delivery: ChannelDelivery } | { ok: false; reason: str
 
 /** Checks that a record body is the EventBridge event of one delivery for `channel`. */
 export function parseDeliveryRecord(body: string, channel: string): Parsed {
-  let event: any;
+  let event: unknown;
   try {
     event = JSON.parse(body);
   } catch {
     return { ok: false, reason: "body is not JSON" };
   }
   if (typeof event !== "object" || event === null) return { ok: false, reason: "body is not a JSON object" };
-  const detail = event.detail;
+  const { source, "detail-type": detailType, detail: rawDetail } = event as Record<string, unknown>;
+  const detail = typeof rawDetail === "object" && rawDetail !== null ? (rawDetail as Record<string, unknown>) : undefined;
   const ids = {
     eventId: typeof detail?.eventId === "string" ? detail.eventId : undefined,
     userId: typeof detail?.userId === "string" ? detail.userId : undefined,
   };
   const problems: string[] = [];
-  if (event.source !== EVENT_SOURCE) problems.push(`source must be "${EVENT_SOURCE}"`);
-  if (event["detail-type"] !== detailTypeFor(channel)) problems.push(`detail-type must be "${detailTypeFor(channel)}"`);
-  if (typeof detail !== "object" || detail === null) {
+  if (source !== EVENT_SOURCE) problems.push(`source must be "${EVENT_SOURCE}"`);
+  if (detailType !== detailTypeFor(channel)) problems.push(`detail-type must be "${detailTypeFor(channel)}"`);
+  if (!detail) {
     problems.push("detail must be an object");
   } else {
     for (const field of ["eventId", "userId", "type", "createdAt"]) {
@@ -70,11 +71,11 @@ export function parseDeliveryRecord(body: string, channel: string): Parsed {
     }
     if (detail.channel !== channel) problems.push(`detail.channel must be "${channel}"`);
     if (detail.kind !== "actionable" && detail.kind !== "feedback") problems.push(`detail.kind must be "actionable" or "feedback"`);
-    if (typeof detail.content?.text !== "string") problems.push("detail.content.text must be a string");
+    if (typeof (detail.content as { text?: unknown } | null)?.text !== "string") problems.push("detail.content.text must be a string");
     if (typeof detail.address !== "object" || detail.address === null) problems.push("detail.address must be an object");
   }
   if (problems.length) return { ok: false, reason: `invalid delivery event: ${problems.join("; ")}`, ...ids };
-  return { ok: true, delivery: detail as ChannelDelivery };
+  return { ok: true, delivery: detail as unknown as ChannelDelivery };
 }
 
 /**

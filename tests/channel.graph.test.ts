@@ -15,7 +15,7 @@ import {
 } from "../components/providers";
 import { TidingsError } from "../components/common";
 import { parseTidingsConfig } from "../runtime/config";
-import { ACCOUNT, type MockedResource, ofType, REGION, settle, useMocks, valueOf } from "./helpers/mocks";
+import { ACCOUNT, type MockedResource, ofType, REGION, settle, useMocks, outputValue } from "./helpers/mocks";
 
 const ALERTS = `arn:aws:sns:${REGION}:${ACCOUNT}:tidings-alerts`;
 
@@ -121,7 +121,7 @@ describe("NotificationChannel resource graph", () => {
   });
 
   it("encrypts every queue with the stack key, redrives to the DLQ and keeps visibility above the timeout", async () => {
-    const keyArn = await valueOf(stack.key.arn);
+    const keyArn = await outputValue(stack.key.arn);
     for (const name of ["email-queue", "email-dlq", "email-rule-dlq", "sms-queue"]) {
       expect(named(stack.resources, name).inputs.kmsMasterKeyId, name).to.equal(keyArn);
     }
@@ -194,9 +194,9 @@ describe("NotificationChannel resource graph", () => {
   });
 
   it("lets each worker reach only its own queue, the log (and politeness) table, the key and its provider", async () => {
-    const keyArn = await valueOf(stack.key.arn);
-    const logArn = await valueOf(stack.log.arn);
-    const politenessArn = await valueOf(stack.politeness.arn);
+    const keyArn = await outputValue(stack.key.arn);
+    const logArn = await outputValue(stack.log.arn);
+    const politenessArn = await outputValue(stack.politeness.arn);
     const emailQueue = named(stack.resources, "email-queue").state.arn;
     const smsQueue = named(stack.resources, "sms-queue").state.arn;
     const emailStatements = policyStatements(stack.resources, "email-worker-role");
@@ -321,7 +321,7 @@ describe("providerForChannel", () => {
     expect(providerForChannel("slack", config.channels.slack, deps).provider.name).to.equal("slack-webhook");
     expect(providerForChannel("push", config.channels.push, deps).provider.name).to.equal("sns-push");
     const ses = providerForChannel("email", config.channels.email, deps).provider.statements(ctx());
-    expect(await valueOf(ses[0].Resource as any)).to.deep.equal([
+    expect(await outputValue(ses[0].Resource as any)).to.deep.equal([
       `arn:aws:ses:${REGION}:${ACCOUNT}:identity/example.com`,
       `arn:aws:ses:${REGION}:${ACCOUNT}:identity/notify@example.com`,
       `arn:aws:ses:${REGION}:${ACCOUNT}:configuration-set/tidings`,
@@ -342,7 +342,7 @@ describe("providerForChannel", () => {
       connectionsTable: { name: pulumi.output("connections"), arn: tableArn },
     });
     const statements = await Promise.all(
-      provider.statements(ctx()).map(async (s) => ({ Action: s.Action, Resource: await valueOf(s.Resource as any) })),
+      provider.statements(ctx()).map(async (s) => ({ Action: s.Action, Resource: await outputValue(s.Resource as any) })),
     );
     expect(statements).to.deep.equal([
       { Action: ["dynamodb:Query"], Resource: [`${tableArn}/index/byUser`] },

@@ -438,7 +438,13 @@ describe("channel workers as shipped (local AWS)", function () {
     let sends = 0;
     const worker = makeChannelWorker({
       channel: "paced",
-      primary: { name: "clock", send: async () => (sends++, { outcome: "sent" }) },
+      primary: {
+        name: "clock",
+        send: async () => {
+          sends++;
+          return { outcome: "sent" };
+        },
+      },
       log,
       requeue: async () => {},
       ratePerSecond: 5,

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { expect } from "chai";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { type ShippedService, startShippedService } from "./hostile/shippedService";
+import type { HttpResult } from "../runtime/contracts";
 
 interface HostileCase {
   category: string;
@@ -108,7 +109,7 @@ describe("hostile producer requests (shipped code, local servers)", function () 
       else bodyText = JSON.stringify(testCase.body).replaceAll('"$user"', JSON.stringify(userId));
 
       const before = service.events.length;
-      let result;
+      let result: HttpResult;
       try {
         result = await service.handler({
           body: bodyText,

@@ -127,7 +127,9 @@ function observe(tidings: LocalTidings) {
     untilStatus,
     depth,
     drained,
-    closeSockets: () => sockets.forEach((ws) => ws.terminate()),
+    closeSockets: () => {
+      for (const ws of sockets) ws.terminate();
+    },
   };
 }
 
@@ -298,7 +300,11 @@ describe("local mode end to end: sms disabled in config", function () {
   let producer: string;
 
   before(async () => {
-    tidings = await startQuiet({ editConfig: (raw) => void (raw.channels.sms.enabled = false) });
+    tidings = await startQuiet({
+      editConfig: (raw) => {
+        raw.channels.sms.enabled = false;
+      },
+    });
     t = observe(tidings);
     producer = `Bearer ${await t.devToken("producer")}`;
   });
@@ -357,7 +363,9 @@ describe("local mode end to end: a failing provider dead-letters, and a redrive 
 
   before(async () => {
     tidings = await startQuiet({
-      editConfig: (raw) => void (raw.channels.slack.maxReceiveCount = MAX_RECEIVES),
+      editConfig: (raw) => {
+        raw.channels.slack.maxReceiveCount = MAX_RECEIVES;
+      },
       visibilityTimeoutSeconds: 1,
     });
     t = observe(tidings);

@@ -13,7 +13,7 @@ import { NotificationApi, type NotificationApiArgs } from "../components/Notific
 import { NotificationLogTable } from "../components/NotificationLogTable";
 import { SettingsTable } from "../components/SettingsTable";
 import { readTemplates, TemplatesBucket } from "../components/TemplatesBucket";
-import { type MockedResource, ofType, settle as settleOnce, useMocks, valueOf } from "./helpers/mocks";
+import { type MockedResource, ofType, settle as settleOnce, useMocks, outputValue } from "./helpers/mocks";
 
 /** Resources that wait on other resources' outputs (route → authorizer id) need a few more turns. */
 async function settle() {
@@ -61,7 +61,7 @@ describe("NotificationApi (Pulumi mocks)", () => {
     const [integration] = ofType(resources, "aws:apigatewayv2/integration:Integration");
     expect(integration.inputs).to.include({ integrationType: "AWS_PROXY", payloadFormatVersion: "2.0" });
     expect(integration.inputs.integrationUri).to.match(/producer-api-service/);
-    expect(await valueOf(api.endpoint)).to.match(/^https:\/\/.+\.execute-api\.us-east-1\.amazonaws\.com\/notifications$/);
+    expect(await outputValue(api.endpoint)).to.match(/^https:\/\/.+\.execute-api\.us-east-1\.amazonaws\.com\/notifications$/);
   });
 
   it("uses a JWT authorizer when asked, and refuses a JWT config without issuer or audience", async () => {

@@ -109,7 +109,7 @@ describe("providers against local servers", () => {
       const post = slackSink.received.at(-1)!;
       expect(post.path).to.equal("/services/T0LOCAL/B0LOCAL/secretpart1");
       expect(post.body.text).to.contain("Order 42 is on its way.");
-      expect(post.body.blocks[1].elements[0]).to.include({ type: "button", url: "https://shop.example.com/orders/42" });
+      expect(post.body.blocks?.[1].elements?.[0]).to.include({ type: "button", url: "https://shop.example.com/orders/42" });
     });
 
     it("429 and 5xx are retryable, 404 no_service and 410 are permanent, and the URL is never in a reason", async () => {

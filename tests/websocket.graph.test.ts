@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
-import { type MockedResource, ofType, settle, useMocks, valueOf } from "./helpers/mocks";
+import { type MockedResource, ofType, settle, useMocks, outputValue } from "./helpers/mocks";
 import { ConnectionsTable } from "../components/ConnectionsTable";
 import { EncryptionKey } from "../components/EncryptionKey";
 import { TidingsError } from "../components/common";
@@ -28,7 +28,7 @@ describe("WebSocketApi resource graph", () => {
       logRetentionDays: 30,
     });
     await settle();
-    await valueOf(ws.url);
+    await outputValue(ws.url);
     await settle();
   });
 
@@ -43,8 +43,8 @@ describe("WebSocketApi resource graph", () => {
     const api = one("aws:apigatewayv2/api:Api");
     expect(api.inputs).to.include({ protocolType: "WEBSOCKET", routeSelectionExpression: "$request.body.action" });
     const host = `${api.state.name}.execute-api.us-east-1.amazonaws.com`;
-    expect(await valueOf(ws.url)).to.equal(`wss://${host}/prod`);
-    expect(await valueOf(ws.managementEndpoint)).to.equal(`https://${host}/prod`);
+    expect(await outputValue(ws.url)).to.equal(`wss://${host}/prod`);
+    expect(await outputValue(ws.managementEndpoint)).to.equal(`https://${host}/prod`);
     expect(ws.stageName).to.equal("prod");
   });
 
@@ -191,7 +191,7 @@ describe("WebSocketApi resource graph", () => {
   });
 
   it("exposes scoped statements for the websocket channel's worker", async () => {
-    const resolved = await valueOf(pulumi.output(ws.deliveryStatements.map((s) => pulumi.output(s))));
+    const resolved = await outputValue(pulumi.output(ws.deliveryStatements.map((s) => pulumi.output(s))));
     const actions = resolved.flatMap((s) => s.Action);
     expect(actions).to.include.members(["dynamodb:Query", "dynamodb:DeleteItem", "execute-api:ManageConnections"]);
     for (const s of resolved) for (const r of s.Resource as string[]) expect(r).to.match(/^arn:aws:/);

@@ -10,7 +10,7 @@ import { SignJWT, UnsecuredJWT } from "jose";
 import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { settle, useMocks, valueOf } from "./helpers/mocks";
+import { settle, useMocks, outputValue } from "./helpers/mocks";
 import { loadShipped, type ShippedModule } from "./helpers/shipped";
 import { frames, openSocket, until, upgradeStatus } from "./helpers/sockets";
 import { ConnectionsTable } from "../components/ConnectionsTable";
@@ -75,9 +75,9 @@ describe("WebSocketApi shipped code against the local gateway", function () {
       connectionTtlHours: TTL_HOURS,
     });
     await settle();
-    tableName = await valueOf(table.name);
+    tableName = await outputValue(table.name);
     await aws.createTables({ connections: tableName });
-    secrets.put(await valueOf(ws.secret.arn), SECRET);
+    secrets.put(await outputValue(ws.secret.arn), SECRET);
     for (const [name, fn] of Object.entries(ws.functions) as [WebSocketFunctionName, any][]) {
       shipped[name] = await loadShipped(fn);
     }

@@ -47,7 +47,7 @@ export function makeWebSocketProvider(deps: WebSocketProviderDeps): Provider {
     async send(delivery): Promise<ProviderResult> {
       const framed = frameFor(delivery);
       if (!framed.ok) return { outcome: "permanent", reason: framed.reason };
-      let report;
+      let report: Awaited<ReturnType<typeof deliverToUser>>;
       try {
         report = await deliverToUser(delivery.userId, framed.frame);
       } catch (error) {

@@ -97,7 +97,7 @@ export function useMocks(): MockedResource[] {
 }
 
 /** Resolves an Output under mocks. */
-export function valueOf<T>(output: pulumi.Input<T>): Promise<T> {
+export function outputValue<T>(output: pulumi.Input<T>): Promise<T> {
   return new Promise((resolve) => pulumi.output(output).apply((v) => resolve(v as T)));
 }
 

@@ -13,7 +13,7 @@ import { readStackFile } from "../../local/stackConfig";
 import { enabledChannels, parseTidingsConfig, type TidingsConfig } from "../../runtime/config";
 import type { HttpResult } from "../../runtime/contracts";
 import type { HttpApiEvent } from "../../runtime/notify";
-import { settle, useMocks, valueOf } from "../helpers/mocks";
+import { settle, useMocks, outputValue } from "../helpers/mocks";
 import { loadShipped } from "../helpers/shipped";
 
 export interface ShippedService {
@@ -76,11 +76,11 @@ export async function startShippedService(options: ShippedServiceOptions = {}): 
   });
   await settle();
   const names = {
-    contacts: await valueOf(contactsTable.name),
-    settings: await valueOf(settingsTable.name),
-    log: await valueOf(notificationLogTable.name),
-    bucket: await valueOf(templates.bucketName),
-    bus: await valueOf(eventBus.name),
+    contacts: await outputValue(contactsTable.name),
+    settings: await outputValue(settingsTable.name),
+    log: await outputValue(notificationLogTable.name),
+    bucket: await outputValue(templates.bucketName),
+    bus: await outputValue(eventBus.name),
   };
 
   await localAws.createTables({ contacts: names.contacts, settings: names.settings, notificationLog: names.log });

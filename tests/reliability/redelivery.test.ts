@@ -168,7 +168,13 @@ describe("reliability: redelivery is sent once", function () {
     });
 
     it("worker: two fresh copies of one delivery (racing producer requests) take one politeness token, not two", async () => {
-      const slow: Provider = { name: "slow", send: async () => (await sleep(200), { outcome: "sent" }) };
+      const slow: Provider = {
+        name: "slow",
+        send: async () => {
+          await sleep(200);
+          return { outcome: "sent" };
+        },
+      };
       const politeness = makePolitenessLimiter({ ddb, table: "claim-politeness", limit: 2, windowSeconds: 3600 });
       const worker = makeChannelWorker({
         channel: "email",
@@ -195,7 +201,13 @@ describe("reliability: redelivery is sent once", function () {
 
     it("worker: a copy finding an expired lease (its first worker crashed mid-send) sends", async () => {
       let sends = 0;
-      const provider: Provider = { name: "p", send: async () => (sends++, { outcome: "sent" }) };
+      const provider: Provider = {
+        name: "p",
+        send: async () => {
+          sends++;
+          return { outcome: "sent" };
+        },
+      };
       const eventId = `evt-${randomUUID()}`;
       const logNow = makeNotificationLog({ ddb, table: "claim-log" });
       await logNow.create({ eventId, channel: "email", userId: "u-1", type: "order.shipped", status: "created" });

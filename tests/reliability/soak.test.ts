@@ -163,7 +163,10 @@ describe("reliability: fault soak (2,000 notifications × 4 channels, 200 users)
     await Promise.all(
       Array.from({ length: PRODUCER_CONCURRENCY }, async () => {
         for (let i = next++; i < NOTIFICATIONS; i = next++) {
-          if (i === Math.floor(NOTIFICATIONS * 0.4)) dropping = dropConnections(DROPPED_USERS).then((users) => void (dropped = users));
+          if (i === Math.floor(NOTIFICATIONS * 0.4))
+            dropping = dropConnections(DROPPED_USERS).then((users) => {
+              dropped = users;
+            });
           const eventId = eventIds[i];
           produced++;
           const answer = await notify(h, {
