@@ -123,6 +123,10 @@ export interface LogEntry {
   attempts?: number;
   /** Epoch ms until which a worker holds the right to send (claim before send). */
   claimedUntil?: number;
+  /** The event detail as put on the bus, so a lost event can be put again (runtime/reconciler.ts). */
+  delivery?: ChannelDelivery;
+  /** Times the reconciler put this row's event on the bus again. */
+  reputs?: number;
   ttl?: number;
 }
 
