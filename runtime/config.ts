@@ -63,6 +63,8 @@ function typeSchema() {
     channels: z.array(z.string().regex(CHANNEL_NAME_PATTERN)).optional(),
     /** false: users must opt in to this type. */
     defaultOptIn: z.boolean().default(true),
+    /** true: users cannot switch this type off (security alerts, receipts). */
+    critical: z.boolean().default(false),
   });
 }
 
@@ -87,15 +89,28 @@ function configSchema() {
     connectionTtlHours: positiveInt(24 * 30).default(24),
     /** Days a notification-log row is kept. */
     logTtlDays: positiveInt(3650).default(90),
+    /** The in-app feed (websocket notifications stored per user). */
+    feed: z.strictObject({ ttlDays: positiveInt(3650).default(90) }).default({ ttlDays: 90 }),
+    /** Push device tokens a user may register; the oldest is evicted beyond this. */
+    devices: z.strictObject({ maxPerUser: positiveInt(100).default(5) }).default({ maxPerUser: 5 }),
+    /**
+     * Click tracking: actionable notifications carry a signed `link` (`GET /t/<token>`) valid this many
+     * days; `openPixel` adds a 1×1 image to e-mail HTML that records `opened`.
+     */
+    tracking: z
+      .strictObject({ linkTtlDays: positiveInt(365).default(30), openPixel: z.boolean().default(false) })
+      .default({ linkTtlDays: 30, openPixel: false }),
     channels: z.record(z.string().regex(CHANNEL_NAME_PATTERN, "channel names are lower-case words"), channelSchema()),
     notificationTypes: z.record(z.string().regex(TYPE_NAME_PATTERN, "type names match ^[a-z0-9][a-z0-9._-]{0,63}$"), typeSchema()),
   });
 }
 
 export type ChannelConfig = z.infer<ReturnType<typeof channelSchema>> & { provider: string };
-export type NotificationTypeConfig = z.infer<ReturnType<typeof typeSchema>>;
-export type TidingsConfig = Omit<z.infer<ReturnType<typeof configSchema>>, "channels" | "logRetentionDays"> & {
+/** `critical` is optional in code (config parsing always sets it), so hand-written type maps need not name it. */
+export type NotificationTypeConfig = Omit<z.infer<ReturnType<typeof typeSchema>>, "critical"> & { critical?: boolean };
+export type TidingsConfig = Omit<z.infer<ReturnType<typeof configSchema>>, "channels" | "logRetentionDays" | "notificationTypes"> & {
   channels: Record<string, ChannelConfig>;
+  notificationTypes: Record<string, NotificationTypeConfig>;
   logRetentionDays: number;
 };
 
