@@ -128,7 +128,7 @@ export function makeFeed(deps: FeedDeps) {
     get,
 
     /** Stores a delivery for its user; storing the same eventId again changes nothing (read state is kept). */
-    async store(delivery: ChannelDelivery, link?: string): Promise<"stored" | "exists"> {
+    async store(delivery: ChannelDelivery): Promise<"stored" | "exists"> {
       const feedKey = `${delivery.createdAt}#${delivery.eventId}`;
       const item: FeedItem = {
         userId: delivery.userId,
@@ -137,7 +137,7 @@ export function makeFeed(deps: FeedDeps) {
         kind: delivery.kind,
         content: delivery.content,
         ...(delivery.callback !== undefined ? { callback: delivery.callback } : {}),
-        ...(link !== undefined ? { link } : {}),
+        ...(delivery.link !== undefined ? { link: delivery.link } : {}),
         ...(delivery.progress !== undefined ? { progress: delivery.progress } : {}),
         createdAt: delivery.createdAt,
         feedKey,
