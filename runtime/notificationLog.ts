@@ -264,6 +264,33 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
         throw error;
       }
     },
+
+    /**
+     * Records what the user did with a delivered notification: `opened` (read in the feed, e-mail pixel)
+     * or `clicked` (tracking link). Forward only: opened only after sent, clicked after sent or opened;
+     * "kept" when the row is not there or already further on (or not delivered yet).
+     */
+    async advance(eventId: string, channel: string, status: "opened" | "clicked"): Promise<"updated" | "kept"> {
+      const from = status === "opened" ? ["sent"] : ["sent", "opened"];
+      const values: Record<string, unknown> = { ":status": status, ":at": new Date(now()).toISOString() };
+      from.forEach((s, i) => (values[`:from${i}`] = s));
+      try {
+        await deps.ddb.send(
+          new UpdateCommand({
+            TableName: deps.table,
+            Key: key(eventId, channel),
+            UpdateExpression: "SET #status = :status, #updatedAt = :at, #when = if_not_exists(#when, :at)",
+            ConditionExpression: `attribute_exists(eventId) AND #status IN (${from.map((_, i) => `:from${i}`).join(", ")})`,
+            ExpressionAttributeNames: { "#status": "status", "#updatedAt": "updatedAt", "#when": `${status}At` },
+            ExpressionAttributeValues: values,
+          }),
+        );
+        return "updated";
+      } catch (error) {
+        if ((error as { name?: string }).name === "ConditionalCheckFailedException") return "kept";
+        throw error;
+      }
+    },
   };
 }
 
