@@ -71,6 +71,8 @@ export interface ChannelDelivery {
   kind: "actionable" | "feedback";
   content: RenderedContent;
   callback?: string;
+  /** Signed tracking URL (`<user API>/t/<token>`) of an actionable notification on this channel. */
+  link?: string;
   progress?: number;
   address: ChannelAddress;
   /** ISO-8601 time the service accepted the request. */
@@ -88,7 +90,7 @@ export interface DeliveryEvent {
 
 /** Frames sent to WebSocket clients. */
 export type NotificationFrame =
-  | { type: "notification"; id: string; message: string; callback: string }
+  | { type: "notification"; id: string; message: string; callback: string; link?: string }
   | { type: "feedback"; id: string; message: string; progress?: number };
 /** Error frame codes: `invalid_json`, `missing_action`, `unknown_action` (from `$default`), `invalid_message` (from `sendmessage`). */
 export type ErrorFrame = {
@@ -102,6 +104,8 @@ export type ErrorFrame = {
  * the fallback provider takes over after `failoverAfter` receives); `permanent` (logged as `error`, not retried).
  */
 export const PROVIDER_OUTCOME = { sent: "sent", retryable: "retryable", permanent: "permanent" } as const;
+/** Sent to every open connection of a user after a read or archive in the feed (sync across devices). */
+export type ReadFrame = { type: "read"; eventIds: string[]; unreadCount: number };
 
 /** What a provider says about one send. Providers never throw for a delivery problem. */
 export type ProviderResult =
@@ -131,7 +135,7 @@ export const DELIVERY_STATUS = {
 } as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUS)[keyof typeof DELIVERY_STATUS];
 
-/** The statuses that mean the user already got the notification on this channel (the one list). */
+/** The statuses that mean the user already got the notification on this channel (the one list), in the order a row moves through them. */
 export const DELIVERED_STATUSES: readonly DeliveryStatus[] = [DELIVERY_STATUS.sent, DELIVERY_STATUS.opened, DELIVERY_STATUS.clicked];
 
 /** True for a status in DELIVERED_STATUSES (the user already got it on this channel). */
@@ -154,6 +158,14 @@ export interface LogEntry {
   attempts?: number;
   /** Epoch ms until which a worker holds the right to send (claim before send). */
   claimedUntil?: number;
+  /** The event detail as put on the bus, so a lost event can be put again (runtime/reconciler.ts). */
+  delivery?: ChannelDelivery;
+  /** Times the reconciler put this row's event on the bus again. */
+  reputs?: number;
+  /** When the user first read it (feed) or opened it (e-mail pixel). */
+  openedAt?: string;
+  /** When the user first followed its tracking link. */
+  clickedAt?: string;
   ttl?: number;
 }
 

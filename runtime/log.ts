@@ -44,6 +44,24 @@ export const OUTCOME = {
     missingAction: "missing_action",
     unknownAction: "unknown_action",
   } satisfies Record<string, ErrorFrame["error"]>,
+  /** Puts events of rows stuck `created`/`pending` on the bus again, or gives up on them. */
+  reconciler: { reput: "reput", putFailed: "put_failed", expired: "expired", done: "done" },
+  /** The producer's status API. */
+  status: { error: "error" },
+  /** The end user's API: feed changes, preferences, devices. */
+  "user-api": {
+    read: "read",
+    archived: "archived",
+    syncFailed: "sync-failed",
+    preferences: "preferences",
+    deviceRegistered: "device-registered",
+    deviceRemoved: "device-removed",
+    error: "error",
+  },
+  /** Tracking links: what the user did with a delivered notification. */
+  tracking: { opened: "opened", clicked: "clicked", refused: "refused" },
+  /** The producer's contact routes and erasure. */
+  "user-data": { contactSaved: "contact-saved", userErased: "user-erased", error: "error" },
   /** The local mode's EventBridge bus (AWS logs these itself). */
   eventbridge: { queued: "queued", retried: "retried", deadLettered: "dead-lettered", unmatched: "unmatched" },
   /** The local mode's SQS pollers, standing in for event source mappings and redrive. */

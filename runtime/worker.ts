@@ -12,6 +12,7 @@
 import { DELIVERY_STATUS, detailTypeFor, EVENT_SOURCE, isDelivered, PROVIDER_OUTCOME } from "./contracts";
 import type { ChannelDelivery, Provider, ProviderResult, SqsBatchResponse, SqsEvent, SqsRecord } from "./contracts";
 import { type DecisionLogger, logDecision, OUTCOME, type OutcomeOf } from "./log";
+import { METRIC, makeMetrics, type Metrics } from "./metrics";
 import type { NotificationLog } from "./notificationLog";
 import type { PolitenessLimiter } from "./politeness";
 import { MAX_DELAY_SECONDS } from "./channelQueues";
@@ -38,6 +39,8 @@ export interface ChannelWorkerDeps {
   /** Sends per second for this worker instance (token bucket); unlimited when absent. */
   ratePerSecond?: number;
   logger?: DecisionLogger;
+  /** EMF metrics (sent, failed, retried, duplicate, deliveryLatency). @default EMF lines on stdout */
+  metrics?: Metrics;
   /** Epoch ms and sleep, injectable for tests of the pacing. */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -99,6 +102,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
   const { channel, primary, fallback, log, politeness } = deps;
   const failoverAfter = deps.failoverAfter ?? 3;
   const logger = deps.logger ?? logDecision;
+  const metrics = deps.metrics ?? makeMetrics();
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   if (deps.ratePerSecond !== undefined && !(deps.ratePerSecond > 0)) {
@@ -122,10 +126,12 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
     }
     const delivery = parsed.delivery;
     const ids = { eventId: delivery.eventId, userId: delivery.userId };
+    const dimensions = { channel, type: delivery.type };
 
     let entry = await log.get(delivery.eventId, channel);
     if (entry && isDelivered(entry.status)) {
       decide(OUTCOME.worker.duplicate, { ...ids, reason: `already ${entry.status}` });
+      metrics.count(METRIC.duplicate, dimensions);
       return true;
     }
     if (!entry) {
@@ -143,6 +149,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
     const claim = await log.claim(delivery.eventId, channel, claimLeaseSeconds);
     if (claim === "sent") {
       decide(OUTCOME.worker.duplicate, { ...ids, reason: "sent by another copy" });
+      metrics.count(METRIC.duplicate, dimensions);
       return true;
     }
     if (claim === "busy") {
@@ -189,6 +196,8 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
         releaseClaim: true,
       });
       decide(OUTCOME.worker.sent, { ...via, providerMessageId: result.providerMessageId });
+      metrics.count(METRIC.sent, dimensions);
+      metrics.latency(METRIC.deliveryLatency, dimensions, now() - Date.parse(delivery.createdAt));
       return true;
     }
     if (result.outcome === PROVIDER_OUTCOME.retryable) {
@@ -199,6 +208,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
         releaseClaim: true,
       });
       decide(OUTCOME.worker.retry, { ...via, reason: result.reason });
+      metrics.count(METRIC.retried, dimensions);
       return false;
     }
     await log.setStatus(delivery.eventId, channel, DELIVERY_STATUS.error, {
@@ -208,6 +218,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
       releaseClaim: true,
     });
     decide(OUTCOME.worker.failed, { ...via, reason: result.reason });
+    metrics.count(METRIC.failed, dimensions);
     return true;
   }
 
