@@ -7,8 +7,8 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { excludedPackages } from "../components/InlineFunction";
-import { outputValue } from "../tests/helpers/mocks";
+import { codePathOptions } from "../components/InlineFunction";
+import { outputValue } from "../testing";
 import { formatBytes, formatNumber, median, type PartResult } from "./lib";
 import { buildStackUnderMocks } from "./stackUnderMocks";
 
@@ -106,7 +106,7 @@ export async function runShippedCode(options: ShippedCodeOptions, progress: (lin
     ],
     notes: [
       "Serialized bytes: the text `pulumi.runtime.serializeFunction(factory, { isFactoryFunction: true })` produces, i.e. the archive's `__index.js`, with the runtime/ code it reaches inlined by value.",
-      "node_modules in archive: `pulumi.runtime.computeCodePaths({ extraExcludePackages: excludedPackages(fn.packages) })`, bytes on disk before zipping: each function ships only the run-time packages it declares (the AWS SDK comes with the Lambda runtime).",
+      "node_modules in archive: `pulumi.runtime.computeCodePaths(codePathOptions(fn.packages))`, bytes on disk before zipping: each function ships only the run-time packages it declares (the AWS SDK comes with the Lambda runtime).",
       "Cold require: a fresh `node` process per measurement requires the written module (which runs the factory: SDK clients built, captured values read), timed around `require` only; Node start-up is not included. Measured on Node " +
         process.version +
         ", Lambda runs nodejs22.x.",
@@ -116,7 +116,7 @@ export async function runShippedCode(options: ShippedCodeOptions, progress: (lin
 
 /** The node_modules paths an archive with these run-time packages carries, and their size. */
 async function archiveContents(packages: string[] | undefined) {
-  const codePaths = await pulumi.runtime.computeCodePaths({ extraExcludePackages: excludedPackages(packages, REPO_ROOT) });
+  const codePaths = await pulumi.runtime.computeCodePaths(codePathOptions(packages, REPO_ROOT));
   let bytes = 0;
   let files = 0;
   const names: string[] = [];

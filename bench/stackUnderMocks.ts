@@ -8,7 +8,7 @@ import { readStackFile } from "../local/stackConfig";
 import { parseTidingsConfig } from "../runtime/config";
 import type { ProviderSpec } from "../components/providers";
 import { createTidingsStack, type TidingsStackInputs } from "../stack";
-import { settle, useMocks } from "../tests/helpers/mocks";
+import { settle, useMocks } from "../testing";
 
 /** A throwaway signing secret: under mocks nothing is deployed or shipped. */
 const BENCH_SIGNING_SECRET = "bench-signing-secret-not-used-anywhere-0123456789";

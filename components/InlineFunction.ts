@@ -41,17 +41,46 @@ export interface InlineFunctionArgs<E, R> {
  */
 export const inlineFunctions: InlineFunction<never, unknown>[] = [];
 
-/**
- * Packages left out of an archive: the ones the Lambda runtime ships (AWS SDK v3) or that only run at
- * deploy time (Pulumi), and, when `packages` is given, every other dependency not named there. Read
- * from the program's package.json, so a consumer stack's own dependencies count.
- */
-export function excludedPackages(packages?: string[], programDir = process.cwd()): string[] {
-  const file = path.join(programDir, "package.json");
+/** Never in an archive: Lambda's Node.js runtime ships the AWS SDK v3 (with its @smithy parts); Pulumi runs at deploy time only. */
+const PROVIDED_OR_DEPLOY_ONLY = /^@(aws-sdk|smithy|pulumi)\//;
+
+/** Names in the `dependencies` of a package.json, or none when there is no such file. */
+function dependenciesOf(file: string): string[] {
   if (!fs.existsSync(file)) return [];
-  const dependencies = Object.keys({ ...JSON.parse(fs.readFileSync(file, "utf8")).dependencies });
-  const providedOrDeployOnly = (name: string) => /^@(aws-sdk|pulumi|smithy)\//.test(name);
-  return dependencies.filter((name) => providedOrDeployOnly(name) || (packages !== undefined && !packages.includes(name)));
+  return Object.keys({ ...JSON.parse(fs.readFileSync(file, "utf8")).dependencies });
+}
+
+/** Tidings' own package.json: up from this file, in the repository (`components/`) and built (`dist/components/`) alike. */
+function ownPackage(): { name: string; file: string } {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const file = path.join(dir, "package.json");
+    if (fs.existsSync(file)) return { name: JSON.parse(fs.readFileSync(file, "utf8")).name, file };
+  }
+  throw new Error(`InlineFunction: no package.json above ${__dirname}`);
+}
+
+/**
+ * What goes into one function's archive besides the serialized handler (Pulumi's `codePathOptions`).
+ *
+ * Pulumi serializes the handler and the Tidings code it reaches by value when that code is the program's
+ * own (this repository), and as `require("tidings/runtime/…")` when Tidings is installed in the program's
+ * `node_modules`: then the archive carries the `tidings` package itself. Either way it carries the
+ * run-time `packages` the handler needs (found in the program's tree, through Tidings' own dependencies
+ * when installed) and leaves out every other dependency of the program and of Tidings, the AWS SDK and Pulumi.
+ *
+ * @param packages npm packages the handler requires at run time besides the AWS SDK; undefined = every dependency.
+ * @param programDir the Pulumi program's folder, whose package.json Pulumi starts from. @default process.cwd()
+ */
+export function codePathOptions(packages?: string[], programDir = process.cwd()): pulumi.runtime.CodePathOptions {
+  const own = ownPackage();
+  const installed = __dirname.split(path.sep).includes("node_modules");
+  const candidates = new Set([...dependenciesOf(path.join(programDir, "package.json")), ...dependenciesOf(own.file)]);
+  const wanted = new Set(packages ?? [...candidates].filter((name) => !PROVIDED_OR_DEPLOY_ONLY.test(name)));
+  if (installed) wanted.add(own.name);
+  return {
+    extraIncludePackages: [...wanted],
+    extraExcludePackages: [...candidates].filter((name) => !wanted.has(name)),
+  };
 }
 
 /**
@@ -72,12 +101,15 @@ export class InlineFunction<E, R> extends pulumi.ComponentResource {
   readonly statements: ScopedStatement[];
   /** The run-time packages its archive carries (undefined: every dependency). */
   readonly packages?: string[];
+  /** What Pulumi puts in the archive besides the serialized handler (see `codePathOptions()`). */
+  readonly codePathOptions: pulumi.runtime.CodePathOptions;
 
   constructor(name: string, args: InlineFunctionArgs<E, R>, opts?: pulumi.ComponentResourceOptions) {
     super("tidings:aws:InlineFunction", name, {}, opts);
     const withTransform = childOf(this);
     this.factory = args.factory;
     this.packages = args.packages;
+    this.codePathOptions = codePathOptions(args.packages);
 
     this.logGroup = new aws.cloudwatch.LogGroup(
       ...withTransform(args.transform?.logGroup, `${name}-logs`, {
@@ -107,7 +139,8 @@ export class InlineFunction<E, R> extends pulumi.ComponentResource {
         kmsKeyArn: args.kmsKeyArn,
         environment: args.environment ? { variables: args.environment } : undefined,
         loggingConfig: { logFormat: "JSON", logGroup: this.logGroup.name },
-        codePathOptions: { extraExcludePackages: excludedPackages(args.packages) },
+        // A copy: CallbackFunction adds to the lists it is given.
+        codePathOptions: { ...this.codePathOptions, extraExcludePackages: [...(this.codePathOptions.extraExcludePackages ?? [])] },
       }),
     );
     inlineFunctions.push(this);

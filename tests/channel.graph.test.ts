@@ -15,7 +15,7 @@ import {
 } from "../components/providers";
 import { TidingsError } from "../components/common";
 import { parseTidingsConfig } from "../runtime/config";
-import { ACCOUNT, type MockedResource, ofType, REGION, settle, useMocks, outputValue } from "./helpers/mocks";
+import { ACCOUNT, type MockedResource, ofType, REGION, settle, useMocks, outputValue } from "../testing";
 
 const ALERTS = `arn:aws:sns:${REGION}:${ACCOUNT}:tidings-alerts`;
 

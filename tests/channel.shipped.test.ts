@@ -33,7 +33,7 @@ import type { ChannelDelivery, SqsBatchResponse, SqsEvent } from "../runtime/con
 import { makeNotificationLog, type NotificationLog } from "../runtime/notificationLog";
 import { makeChannelWorker } from "../runtime/worker";
 import { loadShipped } from "./helpers/shipped";
-import { type MockedResource, settle, useMocks } from "./helpers/mocks";
+import { type MockedResource, settle, useMocks } from "../testing";
 
 type Handler = (event: SqsEvent) => Promise<SqsBatchResponse>;
 

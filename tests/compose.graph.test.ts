@@ -8,7 +8,7 @@ import { readStackFile } from "../local/stackConfig";
 import { NotificationChannel, snsSmsProvider } from "../components";
 import { parseTidingsConfig } from "../runtime/config";
 import { createTidingsStack } from "../stack";
-import { ofType, settle, useMocks } from "./helpers/mocks";
+import { ofType, settle, useMocks } from "../testing";
 import { loadShipped } from "./helpers/shipped";
 
 function configWithoutSms() {

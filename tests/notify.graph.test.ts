@@ -13,7 +13,7 @@ import { NotificationApi, type NotificationApiArgs } from "../components/Notific
 import { NotificationLogTable } from "../components/NotificationLogTable";
 import { SettingsTable } from "../components/SettingsTable";
 import { readTemplates, TemplatesBucket } from "../components/TemplatesBucket";
-import { type MockedResource, ofType, settle as settleOnce, useMocks, outputValue } from "./helpers/mocks";
+import { type MockedResource, ofType, settle as settleOnce, useMocks, outputValue } from "../testing";
 
 /** Resources that wait on other resources' outputs (route → authorizer id) need a few more turns. */
 async function settle() {

@@ -7,10 +7,10 @@ import * as path from "node:path";
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackFile } from "../local/stackConfig";
-import { excludedPackages, inlineFunctions } from "../components/InlineFunction";
+import { inlineFunctions } from "../components/InlineFunction";
 import { parseTidingsConfig } from "../runtime/config";
 import { createTidingsStack, readStackConfig } from "../stack";
-import { type MockedResource, ofType, settle, useMocks } from "./helpers/mocks";
+import { type MockedResource, ofType, settle, shippedCode, useMocks } from "../testing";
 import { loadShipped } from "./helpers/shipped";
 
 const SECRET = "local-test-signing-secret-0123456789abcdef";
@@ -206,11 +206,11 @@ describe("the whole stack (Pulumi mocks)", function () {
       expect(shipped.text).to.not.include(SECRET);
       // Every package the code requires at run time is either provided by Lambda or in its archive.
       const required = [...shipped.text.matchAll(/require\("((?:@[^/"]+\/)?[^/"]+)[^"]*"\)/g)].map((m) => m[1]);
-      const shippedPackages = dependencies.filter((d) => !excludedPackages(fn.packages).includes(d));
+      const shippedPackages = dependencies.filter((d) => !fn.codePathOptions.extraExcludePackages?.includes(d));
       for (const name of required.filter((r) => dependencies.includes(r) && !/^@aws-sdk\//.test(r))) {
         expect(shippedPackages, `${shipped.file} requires ${name}`).to.include(name);
       }
-      const archive = [...(await pulumi.runtime.computeCodePaths({ extraExcludePackages: excludedPackages(fn.packages) })).keys()];
+      const archive = (await shippedCode(fn)).codePaths;
       expect(
         archive.filter((p) => /node_modules\/@(aws-sdk|pulumi|smithy)\//.test(p)),
         shipped.file,

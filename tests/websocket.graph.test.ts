@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
-import { type MockedResource, ofType, settle, useMocks, outputValue } from "./helpers/mocks";
+import { type MockedResource, ofType, settle, useMocks, outputValue } from "../testing";
 import { ConnectionsTable } from "../components/ConnectionsTable";
 import { EncryptionKey } from "../components/EncryptionKey";
 import { TidingsError } from "../components/common";

@@ -10,7 +10,7 @@ import { SignJWT, UnsecuredJWT } from "jose";
 import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { settle, useMocks, outputValue } from "./helpers/mocks";
+import { settle, useMocks, outputValue } from "../testing";
 import { loadShipped, type ShippedModule } from "./helpers/shipped";
 import { frames, openSocket, until, upgradeStatus } from "./helpers/sockets";
 import { ConnectionsTable } from "../components/ConnectionsTable";

@@ -1,12 +1,12 @@
 /**
- * Runs the code `pulumi up` would ship: serializes an InlineFunction's factory the way CallbackFunction
- * does, writes the module inside the repo (so node_modules resolves) and requires it. The returned
+ * Runs the code `pulumi up` would ship: an InlineFunction's serialized module (`shippedCode` from
+ * tidings/testing), written inside the repo (so node_modules resolves) and required. The returned
  * handler is what Lambda would call.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
 import type { InlineFunction } from "../../components/InlineFunction";
+import { shippedCode } from "../../testing";
 
 const outDir = path.join(__dirname, "..", ".shipped");
 let counter = 0;
@@ -19,10 +19,10 @@ export interface ShippedModule<E, R> {
 }
 
 export async function loadShipped<E = any, R = any>(fn: InlineFunction<E, R>): Promise<ShippedModule<E, R>> {
-  const serialized = await pulumi.runtime.serializeFunction(fn.factory, { isFactoryFunction: true });
+  const shipped = await shippedCode(fn as unknown as InlineFunction<never, unknown>);
   fs.mkdirSync(outDir, { recursive: true });
-  const file = path.join(outDir, `${fn.function ? "fn" : "x"}-${process.pid}-${counter++}.js`);
-  fs.writeFileSync(file, serialized.text);
+  const file = path.join(outDir, `fn-${process.pid}-${counter++}.js`);
+  fs.writeFileSync(file, shipped.text);
   const mod = require(file);
-  return { handler: mod[serialized.exportName], text: serialized.text, file };
+  return { handler: mod[shipped.exportName], text: shipped.text, file };
 }

@@ -13,7 +13,7 @@ import { readStackFile } from "../../local/stackConfig";
 import { enabledChannels, parseTidingsConfig, type TidingsConfig } from "../../runtime/config";
 import type { HttpResult } from "../../runtime/contracts";
 import type { HttpApiEvent } from "../../runtime/notify";
-import { settle, useMocks, outputValue } from "../helpers/mocks";
+import { settle, useMocks, outputValue } from "../../testing";
 import { loadShipped } from "../helpers/shipped";
 
 export interface ShippedService {
