@@ -1,0 +1,440 @@
+/**
+ * Tidings as a platform team gets it: `npm pack`, the tarball installed into a project outside this
+ * repository, a consumer program compiled with `tsc --strict` against the installed types, the README's
+ * composition evaluated under `tidings/testing`'s mocks, and every inline Lambda's shipped code run
+ * with plain `node` from a folder that holds only its archive (the serialized `__index.js` and its code
+ * paths), with the AWS SDK on NODE_PATH as the Lambda runtime provides it.
+ *
+ * Installing: the tarball is unpacked into the consumer's node_modules (a real folder, not a link), and
+ * what `npm install` would put next to it, every package of this repository's lockfile that is not
+ * dev-only, is linked from this repository's node_modules: no network, no dependence on what the npm
+ * cache holds. The consumer's code runs with --preserve-symlinks, so every package resolves its
+ * imports from the consumer's tree as it would after a real install (and Pulumi finds `tidings` there).
+ */
+import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { promisify } from "node:util";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { expect } from "chai";
+import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { type LocalAws, startLocalAws } from "../local/aws";
+import { type EventBridgeEvent, type LocalEventBus, startEventBus } from "../local/eventBridge";
+import { type LocalSecretsManager, startSecretsManager } from "../local/secretsManager";
+import { type SnsSink, startSnsSink } from "../local/sinks";
+import { signDevToken } from "../local/tokens";
+
+const REPO = path.join(__dirname, "..");
+const SECRET = "consumer-test-signing-secret-0123456789abcdef";
+
+/** The consumer's Pulumi program: the README's "Use Tidings in your own stack" composition. */
+const PROGRAM = `
+import { NotificationChannel, createTidingsStack, readStackConfig, snsSmsProvider } from "tidings";
+
+export function tidingsStack() {
+  return createTidingsStack({
+    ...readStackConfig(),
+    addChannels: (shared) => [
+      new NotificationChannel("sms", {
+        ...shared,
+        channel: "sms",
+        provider: snsSmsProvider({ smsType: "Transactional" }),
+        ratePerSecond: 1,
+        maxConcurrency: 2,
+        perUser: { limit: 5, windowSeconds: 3600 },
+      }),
+    ],
+  });
+}
+`;
+
+/** The consumer's unit test, as the README shows it: mocks, the stack, settle, and the shipped code. */
+const CHECK = `
+import * as fs from "node:fs";
+import { inlineFunctions, shippedCode, settle, useMocks, outputValue, ofType } from "tidings/testing";
+import type { ProviderResult } from "tidings";
+import type { ChannelDelivery } from "tidings/runtime/contracts";
+import { tidingsStack } from "./index";
+
+async function main(out: string) {
+  const resources = useMocks({
+    config: {
+      "tidings:channels": { websocket: {}, email: { from: "noreply@example.com" }, slack: {} },
+      "tidings:notificationTypes": { "order.shipped": {} },
+      "tidings:tokenSigningSecret": "${SECRET}",
+    },
+    secrets: ["tidings:tokenSigningSecret"],
+  });
+  const tidings = tidingsStack();
+  await settle();
+  const functions = [];
+  for (const fn of inlineFunctions) {
+    functions.push({ name: await outputValue(fn.function.name), packages: fn.packages ?? null, ...(await shippedCode(fn)) });
+  }
+  const accepted: ProviderResult = { outcome: "sent" };
+  const delivery: Pick<ChannelDelivery, "channel"> = { channel: "sms" };
+  fs.writeFileSync(out, JSON.stringify({
+    functions,
+    channels: Object.keys(tidings.channels),
+    queues: ofType(resources, "aws:sqs/queue:Queue").map((q) => q.name),
+    api: await outputValue(tidings.api.function.function.name),
+    authorizer: await outputValue(tidings.websocket.functions.authorizer.function.name),
+    smsWorker: await outputValue(tidings.channels.sms.worker.function.name),
+    secretArn: await outputValue(tidings.websocket.secret.arn),
+    outputs: {
+      tables: await outputValue(tidings.outputs.tables),
+      templatesBucket: await outputValue(tidings.outputs.templatesBucket),
+      eventBusName: await outputValue(tidings.outputs.eventBusName),
+    },
+    checked: [accepted.outcome, delivery.channel],
+  }));
+}
+main(process.argv[2]).catch((error) => { console.error(error); process.exit(1); });
+`;
+
+/** Runs a shipped handler from its archive folder with plain node, and prints its answer as JSON. */
+const RUN_LAMBDA = `
+const [dir, eventJson] = process.argv.slice(2);
+const mod = require(require("node:path").join(dir, "__index.js"));
+if (typeof mod.handler !== "function") throw new Error("no handler exported");
+if (eventJson === undefined) { process.stdout.write(JSON.stringify({ loaded: true })); return; }
+// Exits once answered, as Lambda freezes the process: the SDK's keep-alive sockets would hold it open.
+Promise.resolve(mod.handler(JSON.parse(eventJson))).then(
+  (result) => process.stdout.write(JSON.stringify({ result }), () => process.exit(0)),
+  (error) => { console.error(error); process.exit(1); },
+);
+`;
+
+interface Shipped {
+  name: string;
+  packages: string[] | null;
+  text: string;
+  exportName: string;
+  codePaths: string[];
+}
+interface Checked {
+  functions: Shipped[];
+  channels: string[];
+  queues: string[];
+  api: string;
+  authorizer: string;
+  smsWorker: string;
+  secretArn: string;
+  outputs: { tables: Record<string, string>; templatesBucket: string; eventBusName: string };
+}
+
+describe("tidings as an installed package (npm pack → a consumer project)", function () {
+  this.timeout(240_000);
+  let tmp: string;
+  let consumer: string;
+  let runtimeModules: string;
+  let checked: Checked;
+  const lambdaDirs = new Map<string, string>();
+  const timings: string[] = [];
+  const timed = <T>(what: string, work: () => T): T => {
+    const start = Date.now();
+    const result = work();
+    timings.push(`${what} ${((Date.now() - start) / 1000).toFixed(1)} s`);
+    return result;
+  };
+
+  before(() => {
+    tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "consumer-stack-")));
+    consumer = path.join(tmp, "consumer");
+    const modules = path.join(consumer, "node_modules");
+    fs.mkdirSync(path.join(modules, "tidings"), { recursive: true });
+
+    // `npm pack` runs `prepare` (the build) and lists what ships.
+    const packed = timed("npm pack (build included)", () =>
+      execFileSync("npm", ["pack", "--json", "--pack-destination", tmp], {
+        cwd: REPO,
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
+    );
+    const [{ filename }] = JSON.parse(packed.slice(packed.indexOf("[")));
+    execFileSync("tar", ["-xzf", path.join(tmp, filename), "-C", path.join(modules, "tidings"), "--strip-components=1"]);
+
+    const manifest = JSON.parse(fs.readFileSync(path.join(modules, "tidings", "package.json"), "utf8"));
+    const link = (name: string) => {
+      if (fs.existsSync(path.join(modules, name))) return;
+      fs.mkdirSync(path.dirname(path.join(modules, name)), { recursive: true });
+      fs.symlinkSync(path.join(REPO, "node_modules", name), path.join(modules, name), "dir");
+    };
+    const lock = JSON.parse(fs.readFileSync(path.join(REPO, "package-lock.json"), "utf8"));
+    for (const [key, entry] of Object.entries<{ dev?: boolean; link?: boolean }>(lock.packages)) {
+      const hoisted = /^node_modules\/((?:@[^/]+\/)?[^/]+)$/.exec(key);
+      if (hoisted && !entry.dev && !entry.link) link(hoisted[1]);
+    }
+    for (const name of ["typescript", "@types/node"]) link(name);
+    for (const name of Object.keys(manifest.dependencies)) {
+      expect(fs.existsSync(path.join(modules, name)), `${name}, a dependency of tidings, is installed`).to.equal(true);
+    }
+
+    fs.writeFileSync(
+      path.join(consumer, "package.json"),
+      JSON.stringify({
+        name: "consumer",
+        private: true,
+        dependencies: {
+          tidings: `file:../${filename}`,
+          "@pulumi/pulumi": manifest.dependencies["@pulumi/pulumi"],
+          "@pulumi/aws": manifest.dependencies["@pulumi/aws"],
+        },
+      }),
+    );
+    // Pulumi's TypeScript template settings, strict. skipLibCheck: checking @pulumi/aws's own declarations
+    // takes a minute; what tidings' declarations import is checked below instead.
+    fs.writeFileSync(
+      path.join(consumer, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          target: "es2022",
+          module: "commonjs",
+          moduleResolution: "node",
+          skipLibCheck: true,
+          outDir: "bin",
+          types: ["node"],
+        },
+        files: ["index.ts", "check.ts"],
+      }),
+    );
+    fs.writeFileSync(path.join(consumer, "index.ts"), PROGRAM);
+    fs.writeFileSync(path.join(consumer, "check.ts"), CHECK);
+    fs.writeFileSync(path.join(tmp, "run-lambda.js"), RUN_LAMBDA);
+
+    // What the Lambda runtime provides: the AWS SDK v3, nothing else.
+    runtimeModules = path.join(tmp, "lambda-runtime", "node_modules");
+    fs.mkdirSync(runtimeModules, { recursive: true });
+    fs.symlinkSync(path.join(REPO, "node_modules", "@aws-sdk"), path.join(runtimeModules, "@aws-sdk"), "dir");
+  });
+
+  after(() => {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    console.info(`      consumer test timings: ${timings.join(", ")}`);
+  });
+
+  it("ships only the built package: dist (JS, .d.ts, templates), README and package.json", () => {
+    const listed = JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: REPO, encoding: "utf8" }));
+    const files: string[] = listed[0].files.map((f: { path: string }) => f.path);
+    expect(files).to.include.members(["package.json", "README.md", "dist/package.js", "dist/package.d.ts", "dist/testing.js"]);
+    expect(files).to.include.members(["dist/runtime/worker.js", "dist/runtime/contracts.d.ts", "dist/templates/order.shipped/email.json"]);
+    const unexpected = files.filter((f) => !["package.json", "README.md", "LICENSE"].includes(f) && !/^dist\/.+\.(js|d\.ts|json)$/.test(f));
+    expect(unexpected).to.deep.equal([]);
+    expect(files.filter((f) => /^dist\/(tests|bench|local)\/|^dist\/index\.|Pulumi\.|\.ts$/.test(f) && !f.endsWith(".d.ts"))).to.deep.equal(
+      [],
+    );
+  });
+
+  it("declares its types with packages a consumer has: every import of a .d.ts is a dependency with types, or node's", () => {
+    const dist = path.join(consumer, "node_modules", "tidings", "dist");
+    const missing: string[] = [];
+    for (const file of fs.readdirSync(dist, { recursive: true }) as string[]) {
+      if (!file.endsWith(".d.ts")) continue;
+      const text = fs.readFileSync(path.join(dist, file), "utf8");
+      for (const [, specifier] of text.matchAll(/(?:from |import\()"([^".][^"]*)"/g)) {
+        if (specifier.startsWith("node:")) continue;
+        const name = specifier.startsWith("@") ? specifier.split("/").slice(0, 2).join("/") : specifier.split("/")[0];
+        const dir = path.join(consumer, "node_modules", name);
+        const manifest = fs.existsSync(dir) ? JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) : undefined;
+        const typed = manifest && (manifest.types || manifest.typings || fs.existsSync(path.join(dir, "index.d.ts")) || manifest.exports);
+        const atTypes = fs.existsSync(path.join(consumer, "node_modules", "@types", name.replace(/^@/, "").replace("/", "__")));
+        if (!typed && !atTypes) missing.push(`${file} imports ${specifier}`);
+      }
+    }
+    expect(missing).to.deep.equal([]);
+  });
+
+  it("compiles a consumer program and its unit test with tsc --strict against the installed types", () => {
+    const tsc = timed("tsc --strict", () =>
+      spawnSync(process.execPath, [path.join(consumer, "node_modules", "typescript", "bin", "tsc"), "-p", consumer], { encoding: "utf8" }),
+    );
+    expect(tsc.stdout + tsc.stderr, "tsc output").to.equal("");
+    expect(tsc.status).to.equal(0);
+  });
+
+  it("evaluates the README composition under tidings/testing's mocks: the default stack plus a channel added in code", () => {
+    const out = path.join(tmp, "checked.json");
+    const run = timed("composition under mocks", () =>
+      spawnSync(process.execPath, ["--preserve-symlinks", path.join(consumer, "bin", "check.js"), out], {
+        cwd: consumer,
+        encoding: "utf8",
+      }),
+    );
+    expect(run.status, run.stderr).to.equal(0);
+    checked = JSON.parse(fs.readFileSync(out, "utf8"));
+    expect(checked.channels.sort()).to.deep.equal(["email", "slack", "sms", "websocket"]);
+    expect(checked.queues).to.include.members(["sms-queue", "sms-dlq", "sms-rule-dlq"]);
+    expect(checked.functions.length).to.be.greaterThan(8);
+  });
+
+  it("serializes every Lambda to JS that requires tidings' built runtime, and archives what it needs from the consumer's tree", () => {
+    for (const fn of checked.functions) {
+      const required = [...fn.text.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
+      expect(
+        required.filter((r) => /\.ts$/.test(r)),
+        fn.name,
+      ).to.deep.equal([]);
+      expect(
+        required.filter((r) => r.startsWith("tidings")),
+        fn.name,
+      ).to.satisfy((paths: string[]) => paths.length > 0 && paths.every((p) => /^tidings\/runtime\/[\w/]+$/.test(p)));
+      expect(fn.codePaths, fn.name).to.include("node_modules/tidings");
+      expect(fn.codePaths.filter((p) => /node_modules\/@(aws-sdk|pulumi|smithy)\//.test(p))).to.deep.equal([]);
+      const packages = fn.codePaths.map((p) => p.replace(/^node_modules\//, "")).filter((p) => p !== "tidings");
+      if (fn.packages) expect(packages.sort(), fn.name).to.deep.equal([...fn.packages].sort());
+    }
+    const byName = (name: string) => checked.functions.find((f) => f.name === name)!;
+    expect(byName(checked.authorizer).codePaths).to.include("node_modules/jose");
+    expect(byName(checked.api).codePaths).to.include.members(["node_modules/zod", "node_modules/mustache"]);
+  });
+
+  it("loads every Lambda with plain node from a folder holding only its archive", () => {
+    timed("copy archives", () => {
+      for (const fn of checked.functions) {
+        const dir = path.join(tmp, "lambdas", fn.name);
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(path.join(dir, "__index.js"), fn.text);
+        for (const codePath of fn.codePaths) {
+          fs.cpSync(path.join(consumer, codePath), path.join(dir, codePath), { recursive: true, dereference: true });
+        }
+        lambdaDirs.set(fn.name, dir);
+      }
+    });
+    const failures: string[] = [];
+    timed("require each Lambda", () => {
+      for (const [name, dir] of lambdaDirs) {
+        const run = runLambda(dir);
+        if (run.status !== 0) failures.push(`${name}: ${run.stderr.split("\n").slice(0, 6).join("\n")}`);
+      }
+    });
+    expect(failures).to.deep.equal([]);
+  });
+
+  describe("against the local servers", () => {
+    let aws: LocalAws;
+    let bus: LocalEventBus;
+    let secrets: LocalSecretsManager;
+    let sns: SnsSink;
+    let ddb: DynamoDBDocumentClient;
+    const events: EventBridgeEvent[] = [];
+    let env: Record<string, string>;
+
+    before(async () => {
+      aws = await startLocalAws();
+      bus = await startEventBus();
+      secrets = await startSecretsManager();
+      sns = await startSnsSink();
+      secrets.put(checked.secretArn, SECRET);
+      env = {
+        ...aws.env,
+        ...secrets.env,
+        AWS_ENDPOINT_URL_EVENTBRIDGE: bus.endpoint,
+        AWS_ENDPOINT_URL_SNS: sns.endpoint,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      };
+      const { tables, templatesBucket, eventBusName } = checked.outputs;
+      await aws.createTables(tables as Parameters<LocalAws["createTables"]>[0]);
+      const s3 = new S3Client({ forcePathStyle: true, endpoint: aws.endpoints.s3, region: aws.region, credentials: creds() });
+      await s3.send(new CreateBucketCommand({ Bucket: templatesBucket }));
+      const templates = path.join(consumer, "node_modules", "tidings", "dist", "templates", "order.shipped");
+      for (const file of fs.readdirSync(templates)) {
+        const Body = fs.readFileSync(path.join(templates, file), "utf8");
+        await s3.send(new PutObjectCommand({ Bucket: templatesBucket, Key: `templates/order.shipped/${file}`, Body }));
+      }
+      s3.destroy();
+      bus.addRule({ name: "consumer-test", eventBusName, pattern: { source: ["tidings"] }, target: async (e) => void events.push(e) });
+      ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: aws.endpoints.dynamodb, region: aws.region, credentials: creds() }));
+      await ddb.send(
+        new PutCommand({ TableName: tables.contacts, Item: { userId: "ada", email: "ada@example.com", phone: "+14155550123" } }),
+      );
+    });
+
+    after(async () => {
+      ddb?.destroy();
+      await sns?.stop();
+      await secrets?.stop();
+      await bus?.stop();
+      await aws?.stop();
+    });
+
+    const creds = () => ({ accessKeyId: "local", secretAccessKey: "local" });
+    // Asynchronous: the local servers answer the Lambda from this process's event loop.
+    const invoke = async (name: string, event: unknown) => {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [path.join(tmp, "run-lambda.js"), lambdaDirs.get(name)!, JSON.stringify(event)],
+        {
+          cwd: lambdaDirs.get(name),
+          env: lambdaEnv(env),
+          timeout: 30_000,
+        },
+      );
+      return JSON.parse(stdout.slice(stdout.lastIndexOf('{"result"'))).result;
+    };
+
+    it("the authorizer verifies a token and refuses a forged one", async () => {
+      const token = await signDevToken({ secret: SECRET, userId: "ada", issuer: "tidings", audience: "tidings" });
+      const event = (t: string) => ({
+        methodArn: "arn:aws:execute-api:us-east-1:123456789012:abc/dev/$connect",
+        queryStringParameters: { token: t },
+        requestContext: { connectionId: "c1", routeKey: "$connect" },
+      });
+      const allowed = await invoke(checked.authorizer, event(token));
+      expect(allowed.policyDocument.Statement[0].Effect).to.equal("Allow");
+      expect(allowed.context).to.deep.equal({ userId: "ada" });
+      const forged = await signDevToken({
+        secret: "another-secret-that-is-long-enough-0123",
+        userId: "ada",
+        issuer: "tidings",
+        audience: "tidings",
+      });
+      expect((await invoke(checked.authorizer, event(forged))).policyDocument.Statement[0].Effect).to.equal("Deny");
+    });
+
+    it("the producer API refuses an invalid request and accepts a valid one for the added channel; its worker delivers", async () => {
+      const post = (body: unknown) =>
+        invoke(checked.api, { body: JSON.stringify(body), requestContext: { http: { method: "POST", path: "/notifications" } } });
+      const refused = await post({ userId: "ada", type: "order.shipped", channels: ["fax"] });
+      expect(refused.statusCode).to.equal(400);
+      expect(JSON.parse(refused.body).problems.map((p: { field: string }) => p.field)).to.include("channels[0]");
+
+      const data = { orderId: "C-7", carrier: "DHL", trackingUrl: "https://track.example.com/C-7" };
+      const accepted = await post({ eventId: "consumer-1", userId: "ada", type: "order.shipped", channels: ["sms"], data });
+      expect(accepted.statusCode, accepted.body).to.equal(202);
+      expect(JSON.parse(accepted.body).channels).to.deep.equal({ sms: "queued" });
+      await bus.idle();
+      const event = events.find((e) => e["detail-type"] === "notification.sms")!;
+      expect(event.detail).to.include({ eventId: "consumer-1", channel: "sms" });
+
+      const answer = await invoke(checked.smsWorker, {
+        Records: [{ messageId: "m1", body: JSON.stringify(event), attributes: { ApproximateReceiveCount: "1" } }],
+      });
+      expect(answer).to.deep.equal({ batchItemFailures: [] });
+      const sent = sns.received.filter((m) => m.phoneNumber === "+14155550123");
+      expect(sent).to.have.length(1);
+      expect(sent[0].message).to.include("C-7");
+    });
+  });
+
+  /** Lambda's environment: a region and credentials, the AWS SDK on NODE_PATH, nothing from this repository. */
+  function lambdaEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
+    return {
+      PATH: process.env.PATH ?? "",
+      NODE_PATH: runtimeModules,
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "local",
+      AWS_SECRET_ACCESS_KEY: "local",
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      ...env,
+    };
+  }
+
+  /** Loads a Lambda's module (which runs its factory) and exits. */
+  function runLambda(dir: string) {
+    return spawnSync(process.execPath, [path.join(tmp, "run-lambda.js"), dir], { cwd: dir, encoding: "utf8", env: lambdaEnv() });
+  }
+});
