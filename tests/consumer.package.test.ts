@@ -29,7 +29,7 @@ import { signDevToken } from "../local/tokens";
 const REPO = path.join(__dirname, "..");
 const SECRET = "consumer-test-signing-secret-0123456789abcdef";
 
-/** The consumer's Pulumi program: the README's "Use Tidings in your own stack" composition. */
+/** The consumer's composition, `notifications.ts` in the README's "Use Tidings in your own stack". */
 const PROGRAM = `
 import { NotificationChannel, createTidingsStack, readStackConfig, snsSmsProvider } from "tidings";
 
@@ -50,13 +50,20 @@ export function tidingsStack() {
 }
 `;
 
+/** The consumer's Pulumi entry point. */
+const INDEX = `
+import { tidingsStack } from "./notifications";
+
+export const { websocketUrl, notificationsEndpoint } = tidingsStack().outputs;
+`;
+
 /** The consumer's unit test, as the README shows it: mocks, the stack, settle, and the shipped code. */
 const CHECK = `
 import * as fs from "node:fs";
 import { inlineFunctions, shippedCode, settle, useMocks, outputValue, ofType } from "tidings/testing";
 import type { ProviderResult } from "tidings";
 import type { ChannelDelivery } from "tidings/runtime/contracts";
-import { tidingsStack } from "./index";
+import { tidingsStack } from "./notifications";
 
 async function main(out: string) {
   const resources = useMocks({
@@ -199,10 +206,11 @@ describe("tidings as an installed package (npm pack → a consumer project)", fu
           outDir: "bin",
           types: ["node"],
         },
-        files: ["index.ts", "check.ts"],
+        files: ["index.ts", "notifications.ts", "check.ts"],
       }),
     );
-    fs.writeFileSync(path.join(consumer, "index.ts"), PROGRAM);
+    fs.writeFileSync(path.join(consumer, "notifications.ts"), PROGRAM);
+    fs.writeFileSync(path.join(consumer, "index.ts"), INDEX);
     fs.writeFileSync(path.join(consumer, "check.ts"), CHECK);
     fs.writeFileSync(path.join(tmp, "run-lambda.js"), RUN_LAMBDA);
 
