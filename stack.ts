@@ -74,6 +74,8 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
     kmsKeyArn,
     tokenSigningSecret,
     auth: config.auth,
+    maxConnectionsPerUser: config.websocket.maxConnectionsPerUser,
+    chat: config.websocket.sendMessage,
     stage: config.stage,
     connectionTtlHours: config.connectionTtlHours,
     logRetentionDays: config.logRetentionDays,
