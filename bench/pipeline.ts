@@ -113,7 +113,7 @@ export async function runPipeline(options: PipelineOptions, progress: (line: str
     }, SINK_POLL_MS);
 
     progress(`producing for ${options.durationMs / 1000} s, ${options.concurrentRequests} requests in flight`);
-    const producerToken = await tidings.signToken("bench-producer");
+    const producerToken = await tidings.signToken("bench-producer", { scope: tidings.config.auth.producerScope });
     const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrentRequests });
     const statuses = new Map<number | string, number>();
     let sequence = 0;
