@@ -34,6 +34,10 @@ import { makeWebSocketProvider } from "../runtime/providers/websocket";
 import { makeChatHandler, makeConnectGate } from "../runtime/chat";
 import { makeConnectHandler, makeDefaultHandler, makeDisconnectHandler } from "../runtime/websocket";
 import { makeChannelWorker } from "../runtime/worker";
+import { makeDeviceRegistry } from "../runtime/devices";
+import { makeFeed } from "../runtime/feed";
+import { makeLinkSigner } from "../runtime/tracking";
+import { makeLocalUserRoutes } from "./userRoutes";
 import { type LocalAws, startLocalAws } from "./aws";
 import { sqsDeadLetter, sqsTarget, startEventBus } from "./eventBridge";
 import { startWebSocketGateway } from "./gateway";
@@ -117,6 +121,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
     settings: "tidings-local-settings",
     notificationLog: "tidings-local-notification-log",
     politeness: "tidings-local-politeness",
+    feed: "tidings-local-feed",
   };
   const templatesBucket = "tidings-local-templates";
   const busName = "tidings-local";
@@ -198,6 +203,8 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
         sns: new SNSClient({}),
         ses: new SESv2Client({}),
         slackHosts: [new URL(slack.url).hostname],
+        feed: makeFeed({ ddb, table: names.feed, ttlDays: config.feed.ttlDays }),
+        devices: makeDeviceRegistry({ ddb, table: names.contacts, maxPerUser: config.devices.maxPerUser }),
       };
       const wrap = (provider: Provider, role: "primary" | "fallback") =>
         options.wrapProvider ? options.wrapProvider(channel.name, provider, role) : provider;
@@ -254,8 +261,24 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       types: config.notificationTypes,
       webhookOrigins: [slack.url],
       logger,
+      links: makeLinkSigner({ getKey: async () => signingSecret, baseUrl: () => apiUrl, ttlDays: config.tracking.linkTtlDays }),
+      openPixel: config.tracking.openPixel,
+    });
+    let apiUrl = "";
+    const userRoutes = makeLocalUserRoutes({
+      ddb,
+      tables: { contacts: names.contacts, settings: names.settings, connections: names.connections, feed: names.feed },
+      config,
+      enabledChannels: channelNames,
+      log,
+      verify,
+      getLinkKey: async () => signingSecret,
+      management,
+      webhookOrigins: [slack.url],
+      logger,
     });
     const api = await startLocalApi({
+      routes: userRoutes,
       port: port(options.apiPort, "TIDINGS_API_PORT", 4000),
       verify,
       service,
@@ -264,6 +287,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       websocketUrl: gateway.url,
     });
     stopList.push(() => api.stop());
+    apiUrl = api.url;
 
     if (options.seed ?? true) await seedDemoUsers(ddb, names.contacts, slack.url);
 
@@ -342,11 +366,13 @@ function createProvider(
     ses: SESv2Client;
     /** Where Slack webhooks may point: the local sink instead of hooks.slack.com. */
     slackHosts: string[];
+    feed: ReturnType<typeof makeFeed>;
+    devices: ReturnType<typeof makeDeviceRegistry>;
   },
 ): Provider {
   switch (providerName) {
     case "websocket":
-      return makeWebSocketProvider({ ddb: deps.ddb, mgmt: deps.mgmt, connectionsTable: deps.connectionsTable });
+      return makeWebSocketProvider({ ddb: deps.ddb, mgmt: deps.mgmt, connectionsTable: deps.connectionsTable, feed: deps.feed });
     case "ses":
       return makeSesProvider({ ses: deps.ses, from: channel.from!, configurationSet: channel.configurationSet });
     case "webhook":
@@ -356,6 +382,7 @@ function createProvider(
         ? makeSnsPushProvider({
             sns: deps.sns,
             platformApplicationArns: { apns: channel.apnsPlatformApplicationArn, fcm: channel.fcmPlatformApplicationArn },
+            onInvalidToken: (userId, token) => deps.devices.remove(userId, token),
           })
         : makeSnsSmsProvider({ sns: deps.sns, smsType: channel.smsType, senderId: channel.senderId });
     default:
@@ -442,6 +469,13 @@ interface LocalApiOptions {
   /** Scope a producer token must carry (tidings:auth.producerScope). */
   producerScope: string;
   websocketUrl: string;
+  /** The user's side (local/userRoutes.ts): answers `/me/*`, `/t/*` and `/users/*`; producers pass `authorizeProducer`. */
+  routes?: (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    authorizeProducer: (req: http.IncomingMessage) => Promise<{ status: number; body: unknown } | null>,
+  ) => Promise<boolean>;
 }
 
 const INBOX_DIR = path.join(__dirname, "inbox");
@@ -458,6 +492,15 @@ const MAX_READ_BYTES = 256 * 1024 + 1;
  * plus the local-only `/dev/token` and `/dev/config` and the inbox page.
  */
 async function startLocalApi(options: LocalApiOptions) {
+  /** The producer API's auth (Bearer standing in for SigV4): null when allowed, else the answer to send. */
+  const authorizeProducer = async (req: http.IncomingMessage) => {
+    const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1];
+    const check = await options.verify(token);
+    if (!check.ok) return { status: 401, body: { error: "unauthorized", message: `A valid Bearer token is required (${check.reason})` } };
+    // An end user's token is not a producer's: the producer scope says which is which.
+    const missingScope = producerScopeProblem(check.scopes, options.producerScope);
+    return missingScope ? { status: 403, body: missingScope } : null;
+  };
   const server = http.createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? "/", "http://127.0.0.1");
@@ -466,11 +509,8 @@ async function startLocalApi(options: LocalApiOptions) {
       const badHost = checkLocalHost(req.headers.host);
       if (badHost) return json(res, 403, badHost);
       if (req.method === "POST" && url.pathname === "/notifications") {
-        const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1];
-        const check = await options.verify(token);
-        if (!check.ok) return json(res, 401, { error: "unauthorized", message: `A valid Bearer token is required (${check.reason})` });
-        const missingScope = producerScopeProblem(check.scopes, options.producerScope);
-        if (missingScope) return json(res, 403, missingScope);
+        const denied = await authorizeProducer(req);
+        if (denied) return json(res, denied.status, denied.body);
         const body = await readBody(req);
         const result = await options.service(body);
         res.writeHead(result.statusCode, { "content-type": "application/json", ...result.headers });
@@ -481,6 +521,7 @@ async function startLocalApi(options: LocalApiOptions) {
         if (!request.ok) return json(res, 400, request.error);
         return json(res, 200, { token: await options.signToken(request.userId, { scope: request.scope, rooms: request.rooms }) });
       }
+      if (options.routes && (await options.routes(req, res, url, authorizeProducer))) return;
       if (req.method === "GET" && url.pathname === "/dev/config") return json(res, 200, { websocketUrl: options.websocketUrl });
       if (req.method === "GET") return serveStatic(url.pathname, res);
       return json(res, 404, { error: "not_found", message: `${req.method} ${url.pathname} is not an endpoint here` });
@@ -489,6 +530,9 @@ async function startLocalApi(options: LocalApiOptions) {
       else res.end();
     }
   });
+  // Outlive clients' idle keep-alive (undici: 4 s), so a loaded server never closes a socket a client is
+  // reusing at that moment (the soak saw ECONNRESET with Node's 5 s default). API Gateway waits longer still.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, "127.0.0.1", () => resolve());

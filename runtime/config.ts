@@ -161,6 +161,17 @@ function configSchema() {
     connectionTtlHours: positiveInt(24 * 30).default(24),
     /** Days a notification-log row is kept. */
     logTtlDays: positiveInt(3650).default(90),
+    /** The in-app feed (websocket notifications stored per user). */
+    feed: z.strictObject({ ttlDays: positiveInt(3650).default(90) }).default({ ttlDays: 90 }),
+    /** Push device tokens a user may register; the oldest is evicted beyond this. */
+    devices: z.strictObject({ maxPerUser: positiveInt(100).default(5) }).default({ maxPerUser: 5 }),
+    /**
+     * Click tracking: actionable notifications carry a signed `link` (`GET /t/<token>`) valid this many
+     * days; `openPixel` adds a 1×1 image to e-mail HTML that records `opened`.
+     */
+    tracking: z
+      .strictObject({ linkTtlDays: positiveInt(365).default(30), openPixel: z.boolean().default(false) })
+      .default({ linkTtlDays: 30, openPixel: false }),
     channels: z.record(z.string().regex(CHANNEL_NAME_PATTERN, "channel names are lower-case words"), channelSchema()),
     notificationTypes: z.record(z.string().regex(TYPE_NAME_PATTERN, "type names match ^[a-z0-9][a-z0-9._-]{0,63}$"), typeSchema()),
   });

@@ -1,10 +1,10 @@
-import * as http from "node:http";
 /**
  * End-to-end tests of the local mode (issue 4): the whole system started in-process with
  * startLocalTidings on free ports, driven only from the outside (producer API over HTTP, a WebSocket
  * client, SES's /store, the SNS and Slack sinks, the notification log, the local bus's record), one
  * instance per describe.
  */
+import * as http from "node:http";
 import { expect } from "chai";
 import { randomBytes, randomUUID } from "node:crypto";
 import { GetQueueAttributesCommand, GetQueueUrlCommand, ListQueuesCommand } from "@aws-sdk/client-sqs";
