@@ -134,13 +134,20 @@ export class UserApi extends pulumi.ComponentResource {
     const routes = USER_API_ROUTES.map(
       (routeKey) =>
         new aws.apigatewayv2.Route(
-          ...withTransform(args.transform?.route, `${name}-${routeKey.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/-$/, "")}`, {
-            apiId: api.id,
-            routeKey,
-            target: pulumi.interpolate`integrations/${integration.id}`,
-            // The function checks the Bearer token itself (401 with a JSON body); /t/{token} is public by design.
-            authorizationType: "NONE",
-          }),
+          ...withTransform(
+            args.transform?.route,
+            `${name}-${routeKey
+              .toLowerCase()
+              .replace(/[^a-z0-9]+/g, "-")
+              .replace(/-$/, "")}`,
+            {
+              apiId: api.id,
+              routeKey,
+              target: pulumi.interpolate`integrations/${integration.id}`,
+              // The function checks the Bearer token itself (401 with a JSON body); /t/{token} is public by design.
+              authorizationType: "NONE",
+            },
+          ),
         ),
     );
     const stage = createStage();
@@ -239,7 +246,10 @@ export class UserApi extends pulumi.ComponentResource {
 
     function createStage() {
       const accessLogs = new aws.cloudwatch.LogGroup(
-        ...withTransform(args.transform?.accessLogs, `${name}-access-logs`, { retentionInDays: logRetentionDays, kmsKeyId: args.kmsKeyArn }),
+        ...withTransform(args.transform?.accessLogs, `${name}-access-logs`, {
+          retentionInDays: logRetentionDays,
+          kmsKeyId: args.kmsKeyArn,
+        }),
       );
       return new aws.apigatewayv2.Stage(
         ...withTransform(args.transform?.stage, `${name}-default`, {

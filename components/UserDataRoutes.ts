@@ -112,13 +112,20 @@ export class UserDataRoutes extends pulumi.ComponentResource {
     this.routes = USER_DATA_ROUTES.map(
       (routeKey) =>
         new aws.apigatewayv2.Route(
-          ...withTransform(args.transform?.route, `${name}-${routeKey.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/-$/, "")}`, {
-            apiId: args.api.id,
-            routeKey,
-            target: pulumi.interpolate`integrations/${integration.id}`,
-            authorizationType: args.authorization.type,
-            authorizerId: args.authorization.type === "JWT" ? args.authorization.authorizerId : undefined,
-          }),
+          ...withTransform(
+            args.transform?.route,
+            `${name}-${routeKey
+              .toLowerCase()
+              .replace(/[^a-z0-9]+/g, "-")
+              .replace(/-$/, "")}`,
+            {
+              apiId: args.api.id,
+              routeKey,
+              target: pulumi.interpolate`integrations/${integration.id}`,
+              authorizationType: args.authorization.type,
+              authorizerId: args.authorization.type === "JWT" ? args.authorization.authorizerId : undefined,
+            },
+          ),
         ),
     );
     new aws.lambda.Permission(
