@@ -127,6 +127,10 @@ export interface LogEntry {
   attempts?: number;
   /** Epoch ms until which a worker holds the right to send (claim before send). */
   claimedUntil?: number;
+  /** The event detail as put on the bus, so a lost event can be put again (runtime/reconciler.ts). */
+  delivery?: ChannelDelivery;
+  /** Times the reconciler put this row's event on the bus again. */
+  reputs?: number;
   /** When the user first read it (feed) or opened it (e-mail pixel). */
   openedAt?: string;
   /** When the user first followed its tracking link. */

@@ -19,7 +19,8 @@ import {
   type RenderedContent,
 } from "./contracts";
 import { logDecision, type DecisionLogger } from "./log";
-import { makeNotificationLog } from "./notificationLog";
+import { METRIC, makeMetrics, type Metrics } from "./metrics";
+import { isStuck, makeNotificationLog, STUCK_AFTER_MS } from "./notificationLog";
 import { isOptedIn, makeSettingsReader } from "./settings";
 import type { LinkSigner } from "./tracking";
 import { contentFromMessage, makeTemplateStore, renderTemplate, templateKey } from "./templates";
@@ -46,6 +47,14 @@ export interface NotificationServiceDeps {
   /** How long a loaded template is reused. @default 60000 */
   templateCacheMs?: number;
   logger?: DecisionLogger;
+  /** EMF metrics (accepted, skipped.*, queued, duplicate). @default EMF lines on stdout */
+  metrics?: Metrics;
+  /**
+   * A retry of a row still `created`/`pending` this long after its last change, with no delivery in
+   * flight, is put on the bus again instead of answering `duplicate` (its event was lost on the way).
+   * @default 900000 (15 min)
+   */
+  stuckAfterMs?: number;
   now?: () => number;
   /**
    * Signs tracking links (runtime/tracking.ts): with it, an actionable notification gains `link` on
@@ -76,6 +85,8 @@ type Plan =
 export function makeNotificationService(deps: NotificationServiceDeps): NotificationService {
   const now = deps.now ?? Date.now;
   const log = deps.logger ?? logDecision;
+  const metrics = deps.metrics ?? makeMetrics();
+  const stuckAfterMs = deps.stuckAfterMs ?? STUCK_AFTER_MS;
   const contacts = makeContactReader({ ddb: deps.ddb, table: deps.tables.contacts });
   const settings = makeSettingsReader({ ddb: deps.ddb, table: deps.tables.settings });
   const templates = makeTemplateStore({ s3: deps.s3, bucket: deps.templatesBucket, cacheTtlMs: deps.templateCacheMs, now });
@@ -219,9 +230,11 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       if (plan.action === "opted-out") {
         await notificationLog.create({ eventId, channel, userId, type, status: "unsubscribed", reason: "opted out" });
         outcomes[channel] = "skipped: opted out";
+        metrics.count(METRIC.skippedOptedOut, { channel, type });
         log({ component: "notify", outcome: "skipped", eventId, userId, channel, reason: "opted out" });
       } else if (plan.action === "no-address") {
         outcomes[channel] = plan.reason === "missing" ? "skipped: no address" : `invalid_address: ${plan.problem}`;
+        metrics.count(plan.reason === "missing" ? METRIC.skippedNoAddress : METRIC.skippedInvalidAddress, { channel, type });
         log({
           component: "notify",
           outcome: plan.reason === "missing" ? "no_address" : "invalid_address",
@@ -231,11 +244,12 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
           reason: plan.problem,
         });
       } else {
-        const created = await notificationLog.create({ eventId, channel, userId, type, status: "created" });
+        const created = await notificationLog.create({ eventId, channel, userId, type, status: "created", delivery: plan.delivery });
         if (created === "exists") {
           const row = await notificationLog.get(eventId, channel);
-          if (row?.status !== "created") {
+          if (row?.status !== "created" && !(row && isStuck(row, now(), stuckAfterMs))) {
             outcomes[channel] = "duplicate";
+            metrics.count(METRIC.duplicate, { channel, type });
             log({ component: "notify", outcome: "duplicate", eventId, userId, channel, reason: `already ${row?.status ?? "logged"}` });
             continue;
           }
@@ -272,6 +286,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         }
         await notificationLog.setStatus(eventId, channel, "pending");
         outcomes[channel] = "queued";
+        metrics.count(METRIC.queued, { channel, type });
         log({ component: "notify", outcome: "queued", eventId, userId, channel });
       }
     }
@@ -290,6 +305,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         { "retry-after": "1" },
       );
     }
+    for (const channel of Object.keys(outcomes)) metrics.count(METRIC.accepted, { channel, type });
     return respond(202, { eventId, channels: outcomes });
   };
 

@@ -3,7 +3,7 @@
  * types?: { <type>: { <channel>: boolean } } }`. The most specific answer wins: `types[type][channel]`,
  * then `channels[channel]`, then the type's `defaultOptIn`; except that a channel-wide "yes" does not
  * opt a user into a type that asks for explicit consent (`defaultOptIn: false`): only a per-type "yes" does.
- * A `critical` type is always delivered. The end-user API writes the row (runtime/preferences.ts).
+ * A `critical` type cannot be opted out of. The end-user API writes the row (runtime/preferences.ts).
  */
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { NotificationTypeConfig } from "./config";
