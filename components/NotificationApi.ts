@@ -7,6 +7,9 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { NotificationTypeConfig } from "../runtime/config";
 import type { HttpResult } from "../runtime/contracts";
 import { type HttpApiEvent, makeHttpApiHandler, makeNotificationService } from "../runtime/notify";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { makeSecretKeyLoader } from "../runtime/authorizer";
+import { makeLinkSigner } from "../runtime/tracking";
 import { childOf, TidingsError, type Transform } from "./common";
 import { InlineFunction, type InlineFunctionArgs } from "./InlineFunction";
 
@@ -57,6 +60,20 @@ export interface NotificationApiArgs {
    * @example auth: { type: "jwt", issuer: "https://auth.example.com", audience: "tidings-producers" }
    */
   auth?: NotificationApiAuth;
+  /**
+   * Click tracking: actionable notifications gain `link`, a signed `<baseUrl>/t/<token>` served by the
+   * UserApi, and templates can use `{{link}}`. Signed with the token-signing secret.
+   * @default no links
+   * @example linkTracking: { baseUrl: userApi.url, signingSecretArn: websocket.secret.arn }
+   */
+  linkTracking?: {
+    baseUrl: pulumi.Input<string>;
+    signingSecretArn: pulumi.Input<string>;
+    /** @default 30 */
+    ttlDays?: number;
+    /** Adds a 1×1 open pixel to e-mail HTML. @default false */
+    openPixel?: boolean;
+  };
   transform?: {
     api?: Transform<aws.apigatewayv2.ApiArgs>;
     route?: Transform<aws.apigatewayv2.RouteArgs>;
@@ -136,6 +153,14 @@ export class NotificationApi extends pulumi.ComponentResource {
       const busName = pulumi.output(args.bus.name);
       const enabledChannels = [...args.enabledChannels];
       const types = JSON.parse(JSON.stringify(args.types)) as Record<string, NotificationTypeConfig>;
+      const tracking = args.linkTracking
+        ? {
+            baseUrl: pulumi.output(args.linkTracking.baseUrl),
+            secretArn: pulumi.output(args.linkTracking.signingSecretArn),
+            ttlDays: args.linkTracking.ttlDays ?? 30,
+            openPixel: args.linkTracking.openPixel ?? false,
+          }
+        : undefined;
       return new InlineFunction<HttpApiEvent, HttpResult>(
         `${name}-service`,
         {
@@ -155,6 +180,14 @@ export class NotificationApi extends pulumi.ComponentResource {
               busName: busName.get(),
               enabledChannels,
               types,
+              links: tracking
+                ? makeLinkSigner({
+                    getKey: makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: tracking.secretArn.get() }),
+                    baseUrl: tracking.baseUrl.get(),
+                    ttlDays: tracking.ttlDays,
+                  })
+                : undefined,
+              openPixel: tracking?.openPixel,
             });
             return makeHttpApiHandler(service);
           },
@@ -164,6 +197,7 @@ export class NotificationApi extends pulumi.ComponentResource {
             { Action: ["s3:GetObject"], Resource: [pulumi.interpolate`${args.templates.arn}/templates/*`] },
             { Action: ["kms:Decrypt"], Resource: [args.kmsKeyArn] },
             { Action: ["events:PutEvents"], Resource: [args.bus.arn] },
+            ...(args.linkTracking ? [{ Action: ["secretsmanager:GetSecretValue"], Resource: [args.linkTracking.signingSecretArn] }] : []),
           ],
           kmsKeyArn: args.kmsKeyArn,
           logRetentionDays,
