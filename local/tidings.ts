@@ -23,8 +23,11 @@ import { channelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
 import { type ChannelConfig, enabledChannels, parseTidingsConfig, type TidingsConfig } from "../runtime/config";
 import { detailTypeFor, EVENT_SOURCE, type Provider } from "../runtime/contracts";
 import { type DecisionLogger, logDecision } from "../runtime/log";
+import { makeMetrics } from "../runtime/metrics";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { makeNotificationService } from "../runtime/notify";
+import { makeReconciler } from "../runtime/reconciler";
+import { makeStatusService } from "../runtime/statusApi";
 import { makePolitenessLimiter } from "../runtime/politeness";
 import { makeSesProvider } from "../runtime/providers/email";
 import { makeSnsPushProvider } from "../runtime/providers/push";
@@ -34,7 +37,8 @@ import { makeWebSocketProvider } from "../runtime/providers/websocket";
 import { makeBroadcastHandler, makeConnectHandler, makeDefaultHandler, makeDisconnectHandler } from "../runtime/websocket";
 import { makeChannelWorker } from "../runtime/worker";
 import { type LocalAws, startLocalAws } from "./aws";
-import { sqsDeadLetter, sqsTarget, startEventBus } from "./eventBridge";
+import { type EventTarget, sqsDeadLetter, sqsTarget, startEventBus } from "./eventBridge";
+import { handleOpsRequest, makeOpsCollector } from "./opsPage";
 import { startWebSocketGateway } from "./gateway";
 import { startSlackSink, startSnsSink } from "./sinks";
 import { startSqsPoller } from "./sqsPoller";
@@ -86,6 +90,16 @@ export interface LocalTidingsOptions {
    * @default the channel's workerTimeoutSeconds
    */
   claimLeaseSeconds?: number;
+  /**
+   * Fault-injection seam for the bus: wraps each channel rule's target (the send to its queue), so a
+   * test can make EventBridge fail to deliver and events land in the rule DLQ.
+   * @default no wrapping
+   */
+  wrapRuleTarget?: (channel: string, target: EventTarget) => EventTarget;
+  /** A `created`/`pending` row untouched this long is stuck (retry re-puts, reconciler acts). @default 900000 */
+  stuckAfterMs?: number;
+  /** How often the reconciler runs; 0 = only when `reconcile()` is called. @default 60000 */
+  reconcileIntervalMs?: number;
 }
 
 export interface LocalChannel {
@@ -165,6 +179,10 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
     mgmt = new ApiGatewayManagementApiClient({ endpoint: gateway.managementEndpoint });
     stopList.push(async () => mgmt!.destroy());
 
+    // Metrics: the EMF lines the handlers print feed the ops page, as CloudWatch would read them.
+    const opsCollector = makeOpsCollector();
+    const metrics = makeMetrics({ write: opsCollector.write });
+
     // One rule, queue, worker and poller per enabled channel.
     const log = makeNotificationLog({ ddb, table: names.notificationLog, ttlDays: config.logTtlDays });
     for (const channel of channels) {
@@ -172,7 +190,9 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
         name: `tidings-${channel.name}`,
         eventBusName: busName,
         pattern: { source: [EVENT_SOURCE], "detail-type": [detailTypeFor(channel.name)] },
-        target: sqsTarget(sqs, channel.queueUrl),
+        target: options.wrapRuleTarget
+          ? options.wrapRuleTarget(channel.name, sqsTarget(sqs, channel.queueUrl))
+          : sqsTarget(sqs, channel.queueUrl),
         deadLetter: sqsDeadLetter(sqs, channel.ruleDeadLetterQueueUrl, {
           ruleName: `tidings-${channel.name}`,
           targetArn: channel.queueArn,
@@ -203,6 +223,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
         },
         ratePerSecond: channel.config.ratePerSecond,
         logger,
+        metrics,
       });
       const settings = channelQueueSettings(channel.config);
       const poller = startSqsPoller({
@@ -241,13 +262,35 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       types: config.notificationTypes,
       webhookOrigins: [slack.url],
       logger,
+      metrics,
+      stuckAfterMs: options.stuckAfterMs,
     });
+    const reconcile = makeReconciler({
+      log,
+      events: new EventBridgeClient({}),
+      busName,
+      stuckAfterMs: options.stuckAfterMs,
+      metrics,
+      logger,
+    });
+    const reconcileEvery = options.reconcileIntervalMs ?? 60_000;
+    if (reconcileEvery > 0) {
+      const timer = setInterval(() => {
+        reconcile().catch((error) => logger({ component: "reconciler", outcome: "error", reason: String(error) }));
+      }, reconcileEvery);
+      timer.unref();
+      stopList.push(async () => clearInterval(timer));
+    }
+    const status = makeStatusService({ log, logger });
+    const opsDeps = { collector: opsCollector, sqs, channels, sinks: { sesEndpoint: aws.endpoints.ses, sns, slack } };
     const api = await startLocalApi({
       port: port(options.apiPort, "TIDINGS_API_PORT", 4000),
       verify,
       service,
       signToken: (userId) => signDevToken({ secret: signingSecret, userId, ...config.auth }),
       websocketUrl: gateway.url,
+      status,
+      ops: (req, res, url) => handleOpsRequest(opsDeps, req, res, url, () => readBody(req)),
     });
     stopList.push(() => api.stop());
 
@@ -258,6 +301,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       notifications: `${api.url}/notifications`,
       devToken: `${api.url}/dev/token`,
       inbox: `${api.url}/`,
+      ops: `${api.url}/ops`,
       websocket: gateway.url,
       sesInbox: aws.endpoints.ses,
       slackSink: slack.url,
@@ -284,6 +328,10 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       sinks: { sns, slack },
       clients: { ddb, sqs, s3 },
       log,
+      /** Per-channel counters from the metric lines (what the ops page shows). */
+      ops: opsCollector,
+      /** Runs the reconciler once now (it also runs every `reconcileIntervalMs`). */
+      reconcile,
       signToken: (userId: string) => signDevToken({ secret: signingSecret, userId, ...config.auth }),
       /** Stops every server and poller, in reverse order of start. */
       async stop() {
@@ -424,6 +472,10 @@ interface LocalApiOptions {
   service: (rawBody: string | undefined) => Promise<{ statusCode: number; headers?: Record<string, string>; body?: string }>;
   signToken: (userId: string) => Promise<string>;
   websocketUrl: string;
+  /** `GET /notifications/{eventId}` (runtime/statusApi.ts). */
+  status: (eventId: string | undefined) => Promise<{ statusCode: number; headers?: Record<string, string>; body?: string }>;
+  /** The /ops routes (local/opsPage.ts): true when it answered. */
+  ops: (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<boolean>;
 }
 
 const INBOX_DIR = path.join(__dirname, "inbox");
@@ -452,6 +504,22 @@ async function startLocalApi(options: LocalApiOptions) {
         res.writeHead(result.statusCode, { "content-type": "application/json", ...result.headers });
         return res.end(result.body ?? "");
       }
+      const statusPath = /^\/notifications\/([^/]+)$/.exec(url.pathname);
+      if (req.method === "GET" && statusPath) {
+        const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1];
+        const check = await options.verify(token);
+        if (!check.ok) return json(res, 401, { error: "unauthorized", message: `A valid Bearer token is required (${check.reason})` });
+        let eventId: string | undefined;
+        try {
+          eventId = decodeURIComponent(statusPath[1]);
+        } catch {
+          eventId = undefined;
+        }
+        const result = await options.status(eventId);
+        res.writeHead(result.statusCode, { "content-type": "application/json", ...result.headers });
+        return res.end(result.body ?? "");
+      }
+      if (url.pathname.startsWith("/ops") && (await options.ops(req, res, url))) return;
       if (req.method === "POST" && url.pathname === "/dev/token") {
         let userId: unknown;
         try {

@@ -25,7 +25,11 @@ export const STUCK_AFTER_MS = 15 * 60_000;
  * and no worker holding a live claim on it. Such a row may be put on the bus again: the worker's claim
  * keeps the delivery exactly-once if the first copy turns up after all.
  */
-export function isStuck(row: Pick<LogEntry, "status" | "updatedAt" | "claimedUntil">, nowMs: number, stuckAfterMs = STUCK_AFTER_MS): boolean {
+export function isStuck(
+  row: Pick<LogEntry, "status" | "updatedAt" | "claimedUntil">,
+  nowMs: number,
+  stuckAfterMs = STUCK_AFTER_MS,
+): boolean {
   if (row.status !== "created" && row.status !== "pending") return false;
   if (typeof row.claimedUntil === "number" && row.claimedUntil > nowMs) return false;
   const updated = Date.parse(row.updatedAt);
