@@ -540,6 +540,9 @@ async function startLocalApi(options: LocalApiOptions) {
       else res.end();
     }
   });
+  // Outlive clients' idle keep-alive (undici: 4 s), so a loaded server never closes a socket a client is
+  // reusing at that moment (the soak saw ECONNRESET with Node's 5 s default). API Gateway waits longer still.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, "127.0.0.1", () => resolve());
