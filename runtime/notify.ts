@@ -22,6 +22,7 @@ import { logDecision, type DecisionLogger } from "./log";
 import { METRIC, makeMetrics, type Metrics } from "./metrics";
 import { isStuck, makeNotificationLog, STUCK_AFTER_MS } from "./notificationLog";
 import { isOptedIn, makeSettingsReader } from "./settings";
+import type { LinkSigner } from "./tracking";
 import { contentFromMessage, makeTemplateStore, renderTemplate, templateKey } from "./templates";
 import { channelsOfType, validateNotificationRequest, type Problem } from "./validate";
 
@@ -55,6 +56,13 @@ export interface NotificationServiceDeps {
    */
   stuckAfterMs?: number;
   now?: () => number;
+  /**
+   * Signs tracking links (runtime/tracking.ts): with it, an actionable notification gains `link` on
+   * every channel, and templates can use `{{link}}`.
+   */
+  links?: LinkSigner;
+  /** Adds the open pixel to e-mail HTML (needs `links`). @default false */
+  openPixel?: boolean;
 }
 
 /** Outcome of one channel in the 202 answer. */
@@ -89,6 +97,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
   async function contentFor(
     request: NotificationRequest,
     channel: string,
+    link?: string,
   ): Promise<{ ok: true; content: RenderedContent } | { ok: false; missingTemplate?: string; missingVariables?: string[] }> {
     if (request.message !== undefined) return { ok: true, content: contentFromMessage(request.message) };
     const name = request.template ?? request.type;
@@ -100,7 +109,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         missingTemplate: `no template for ${request.template ? "template" : "type"} ${name} on channel ${channel} (${templateKey(name, channel)})`,
       };
     }
-    const rendered = renderTemplate(loaded.template, request.data ?? {});
+    const rendered = renderTemplate(loaded.template, link === undefined ? (request.data ?? {}) : { ...request.data, link });
     return rendered.ok ? { ok: true, content: rendered.content } : { ok: false, missingVariables: rendered.missing };
   }
 
@@ -140,7 +149,9 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         plans.push({ channel, action: "no-address", reason: address.reason, field: address.field, problem: address.problem });
         continue;
       }
-      const content = await contentFor(request, channel);
+      const ids = { eventId, channel, userId };
+      const link = request.callback !== undefined && deps.links ? await deps.links.click(ids, request.callback) : undefined;
+      const content = await contentFor(request, channel, link);
       if (!content.ok) {
         if (content.missingTemplate)
           contentProblems.push({ field: request.template ? "template" : "type", problem: content.missingTemplate });
@@ -156,10 +167,15 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         kind: request.callback ? "actionable" : "feedback",
         content: content.content,
         ...(request.callback !== undefined ? { callback: request.callback } : {}),
+        ...(link !== undefined ? { link } : {}),
         ...(request.progress !== undefined ? { progress: request.progress } : {}),
         address: address.address,
         createdAt,
       };
+      if (deps.openPixel && deps.links && channel === "email" && delivery.content.html !== undefined) {
+        const pixel = await deps.links.open(ids);
+        delivery.content = { ...delivery.content, html: `${delivery.content.html}<img src="${pixel}" width="1" height="1" alt="">` };
+      }
       if (Buffer.byteLength(JSON.stringify(delivery), "utf8") > MAX_DETAIL_BYTES) {
         contentProblems.push({
           field: "data",
