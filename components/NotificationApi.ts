@@ -12,6 +12,7 @@ import { makeSecretKeyLoader } from "../runtime/authorizer";
 import { makeLinkSigner } from "../runtime/tracking";
 import { childOf, TidingsError, type Transform } from "./common";
 import { InlineFunction, type InlineFunctionArgs } from "./InlineFunction";
+import { NotificationStatusRoute, type NotificationStatusRouteArgs } from "./NotificationStatusRoute";
 
 /** Who may call `POST /notifications`. */
 export type NotificationApiAuth =
@@ -82,6 +83,8 @@ export interface NotificationApiArgs {
     authorizer?: Transform<aws.apigatewayv2.AuthorizerArgs>;
     accessLogs?: Transform<aws.cloudwatch.LogGroupArgs>;
     function?: InlineFunctionArgs<HttpApiEvent, HttpResult>["transform"];
+    /** `GET /notifications/{eventId}`: its route, integration and function. */
+    status?: NotificationStatusRouteArgs["transform"];
   };
 }
 
@@ -112,6 +115,8 @@ export class NotificationApi extends pulumi.ComponentResource {
   readonly authorizer?: aws.apigatewayv2.Authorizer;
   /** The notification service (its `factory` is what the Lambda runs). */
   readonly function: InlineFunction<HttpApiEvent, HttpResult>;
+  /** `GET /notifications/{eventId}`: what happened to one notification, per channel. */
+  readonly status: NotificationStatusRoute;
   /** `https://<id>.execute-api.<region>.amazonaws.com` */
   readonly url: pulumi.Output<string>;
   /** `<url>/notifications`: where producers POST. */
@@ -130,6 +135,19 @@ export class NotificationApi extends pulumi.ComponentResource {
     const integration = createIntegration();
     const authorizer = auth.type === "jwt" ? createJwtAuthorizer(auth) : undefined;
     const route = createRoute();
+    this.status = new NotificationStatusRoute(
+      `${name}-status`,
+      {
+        api,
+        authorizationType: authorizer ? "JWT" : "AWS_IAM",
+        authorizerId: authorizer?.id,
+        notificationLogTable: args.notificationLogTable,
+        kmsKeyArn: args.kmsKeyArn,
+        logRetentionDays,
+        transform: args.transform?.status,
+      },
+      { parent: this },
+    );
     const stage = createStage();
     allowApiToInvoke();
 
