@@ -33,6 +33,10 @@ import { makeSnsSmsProvider } from "../runtime/providers/sms";
 import { makeWebSocketProvider } from "../runtime/providers/websocket";
 import { makeBroadcastHandler, makeConnectHandler, makeDefaultHandler, makeDisconnectHandler } from "../runtime/websocket";
 import { makeChannelWorker } from "../runtime/worker";
+import { makeDeviceRegistry } from "../runtime/devices";
+import { makeFeed } from "../runtime/feed";
+import { makeLinkSigner } from "../runtime/tracking";
+import { makeLocalUserRoutes } from "./userRoutes";
 import { type LocalAws, startLocalAws } from "./aws";
 import { sqsDeadLetter, sqsTarget, startEventBus } from "./eventBridge";
 import { startWebSocketGateway } from "./gateway";
@@ -113,6 +117,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
     settings: "tidings-local-settings",
     notificationLog: "tidings-local-notification-log",
     politeness: "tidings-local-politeness",
+    feed: "tidings-local-feed",
   };
   const templatesBucket = "tidings-local-templates";
   const busName = "tidings-local";
@@ -185,6 +190,8 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
         sns: new SNSClient({}),
         ses: new SESv2Client({}),
         slackHosts: [new URL(slack.url).hostname],
+        feed: makeFeed({ ddb, table: names.feed, ttlDays: config.feed.ttlDays }),
+        devices: makeDeviceRegistry({ ddb, table: names.contacts, maxPerUser: config.devices.maxPerUser }),
       };
       const wrap = (provider: Provider, role: "primary" | "fallback") =>
         options.wrapProvider ? options.wrapProvider(channel.name, provider, role) : provider;
@@ -241,8 +248,24 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       types: config.notificationTypes,
       webhookOrigins: [slack.url],
       logger,
+      links: makeLinkSigner({ getKey: async () => signingSecret, baseUrl: () => apiUrl, ttlDays: config.tracking.linkTtlDays }),
+      openPixel: config.tracking.openPixel,
+    });
+    let apiUrl = "";
+    const userRoutes = makeLocalUserRoutes({
+      ddb,
+      tables: { contacts: names.contacts, settings: names.settings, connections: names.connections, feed: names.feed },
+      config,
+      enabledChannels: channelNames,
+      log,
+      verify,
+      getLinkKey: async () => signingSecret,
+      management,
+      webhookOrigins: [slack.url],
+      logger,
     });
     const api = await startLocalApi({
+      routes: userRoutes,
       port: port(options.apiPort, "TIDINGS_API_PORT", 4000),
       verify,
       service,
@@ -250,6 +273,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       websocketUrl: gateway.url,
     });
     stopList.push(() => api.stop());
+    apiUrl = api.url;
 
     if (options.seed ?? true) await seedDemoUsers(ddb, names.contacts, slack.url);
 
@@ -326,11 +350,13 @@ function createProvider(
     ses: SESv2Client;
     /** Where Slack webhooks may point: the local sink instead of hooks.slack.com. */
     slackHosts: string[];
+    feed: ReturnType<typeof makeFeed>;
+    devices: ReturnType<typeof makeDeviceRegistry>;
   },
 ): Provider {
   switch (providerName) {
     case "websocket":
-      return makeWebSocketProvider({ ddb: deps.ddb, mgmt: deps.mgmt, connectionsTable: deps.connectionsTable });
+      return makeWebSocketProvider({ ddb: deps.ddb, mgmt: deps.mgmt, connectionsTable: deps.connectionsTable, feed: deps.feed });
     case "ses":
       return makeSesProvider({ ses: deps.ses, from: channel.from!, configurationSet: channel.configurationSet });
     case "webhook":
@@ -340,6 +366,7 @@ function createProvider(
         ? makeSnsPushProvider({
             sns: deps.sns,
             platformApplicationArns: { apns: channel.apnsPlatformApplicationArn, fcm: channel.fcmPlatformApplicationArn },
+            onInvalidToken: (userId, token) => deps.devices.remove(userId, token),
           })
         : makeSnsSmsProvider({ sns: deps.sns, smsType: channel.smsType, senderId: channel.senderId });
     default:
@@ -424,6 +451,13 @@ interface LocalApiOptions {
   service: (rawBody: string | undefined) => Promise<{ statusCode: number; headers?: Record<string, string>; body?: string }>;
   signToken: (userId: string) => Promise<string>;
   websocketUrl: string;
+  /** The user's side (local/userRoutes.ts): answers `/me/*`, `/t/*` and `/users/*`; producers pass `authorizeProducer`. */
+  routes?: (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    authorizeProducer: (req: http.IncomingMessage) => Promise<{ status: number; body: unknown } | null>,
+  ) => Promise<boolean>;
 }
 
 const INBOX_DIR = path.join(__dirname, "inbox");
@@ -440,13 +474,19 @@ const MAX_READ_BYTES = 256 * 1024 + 1;
  * plus the local-only `/dev/token` and `/dev/config` and the inbox page.
  */
 async function startLocalApi(options: LocalApiOptions) {
+  /** The producer API's auth (Bearer standing in for SigV4): null when allowed, else the answer to send. */
+  const authorizeProducer = async (req: http.IncomingMessage) => {
+    const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1];
+    const check = await options.verify(token);
+    if (check.ok) return null;
+    return { status: 401, body: { error: "unauthorized", message: `A valid Bearer token is required (${check.reason})` } };
+  };
   const server = http.createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? "/", "http://127.0.0.1");
       if (req.method === "POST" && url.pathname === "/notifications") {
-        const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1];
-        const check = await options.verify(token);
-        if (!check.ok) return json(res, 401, { error: "unauthorized", message: `A valid Bearer token is required (${check.reason})` });
+        const denied = await authorizeProducer(req);
+        if (denied) return json(res, denied.status, denied.body);
         const body = await readBody(req);
         const result = await options.service(body);
         res.writeHead(result.statusCode, { "content-type": "application/json", ...result.headers });
@@ -464,6 +504,7 @@ async function startLocalApi(options: LocalApiOptions) {
         }
         return json(res, 200, { token: await options.signToken(userId) });
       }
+      if (options.routes && (await options.routes(req, res, url, authorizeProducer))) return;
       if (req.method === "GET" && url.pathname === "/dev/config") return json(res, 200, { websocketUrl: options.websocketUrl });
       if (req.method === "GET") return serveStatic(url.pathname, res);
       return json(res, 404, { error: "not_found", message: `${req.method} ${url.pathname} is not an endpoint here` });
@@ -472,6 +513,9 @@ async function startLocalApi(options: LocalApiOptions) {
       else res.end();
     }
   });
+  // Outlive clients' idle keep-alive (undici: 4 s), so a loaded server never closes a socket a client is
+  // reusing at that moment (the soak saw ECONNRESET with Node's 5 s default). API Gateway waits longer still.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, "127.0.0.1", () => resolve());

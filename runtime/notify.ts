@@ -19,8 +19,10 @@ import {
   type RenderedContent,
 } from "./contracts";
 import { logDecision, type DecisionLogger } from "./log";
-import { makeNotificationLog } from "./notificationLog";
+import { METRIC, makeMetrics, type Metrics } from "./metrics";
+import { isStuck, makeNotificationLog, STUCK_AFTER_MS } from "./notificationLog";
 import { isOptedIn } from "./settings";
+import type { LinkSigner } from "./tracking";
 import { contentFromMessage, makeTemplateStore, renderTemplate, templateKey } from "./templates";
 import { makeUserRecordsReader } from "./userRecords";
 import { channelsOfType, validateNotificationRequest, type Problem } from "./validate";
@@ -46,7 +48,22 @@ export interface NotificationServiceDeps {
   /** How long a loaded template is reused. @default 60000 */
   templateCacheMs?: number;
   logger?: DecisionLogger;
+  /** EMF metrics (accepted, skipped.*, queued, duplicate). @default EMF lines on stdout */
+  metrics?: Metrics;
+  /**
+   * A retry of a row still `created`/`pending` this long after its last change, with no delivery in
+   * flight, is put on the bus again instead of answering `duplicate` (its event was lost on the way).
+   * @default 900000 (15 min)
+   */
+  stuckAfterMs?: number;
   now?: () => number;
+  /**
+   * Signs tracking links (runtime/tracking.ts): with it, an actionable notification gains `link` on
+   * every channel, and templates can use `{{link}}`.
+   */
+  links?: LinkSigner;
+  /** Adds the open pixel to e-mail HTML (needs `links`). @default false */
+  openPixel?: boolean;
 }
 
 /** Outcome of one channel in the 202 answer. */
@@ -69,6 +86,8 @@ type Plan =
 export function makeNotificationService(deps: NotificationServiceDeps): NotificationService {
   const now = deps.now ?? Date.now;
   const log = deps.logger ?? logDecision;
+  const metrics = deps.metrics ?? makeMetrics();
+  const stuckAfterMs = deps.stuckAfterMs ?? STUCK_AFTER_MS;
   const readUser = makeUserRecordsReader({ ddb: deps.ddb, tables: deps.tables });
   const templates = makeTemplateStore({ s3: deps.s3, bucket: deps.templatesBucket, cacheTtlMs: deps.templateCacheMs, now });
   const notificationLog = makeNotificationLog({ ddb: deps.ddb, table: deps.tables.log, ttlDays: deps.logTtlDays, now });
@@ -78,6 +97,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
   async function contentFor(
     request: NotificationRequest,
     channel: string,
+    link?: string,
   ): Promise<{ ok: true; content: RenderedContent } | { ok: false; missingTemplate?: string; missingVariables?: string[] }> {
     if (request.message !== undefined) return { ok: true, content: contentFromMessage(request.message) };
     const name = request.template ?? request.type;
@@ -89,7 +109,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         missingTemplate: `no template for ${request.template ? "template" : "type"} ${name} on channel ${channel} (${templateKey(name, channel)})`,
       };
     }
-    const rendered = renderTemplate(loaded.template, request.data ?? {});
+    const rendered = renderTemplate(loaded.template, link === undefined ? (request.data ?? {}) : { ...request.data, link });
     return rendered.ok ? { ok: true, content: rendered.content } : { ok: false, missingVariables: rendered.missing };
   }
 
@@ -124,7 +144,14 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       return { channel, action: "render", address: address.address };
     });
     // Templates are cached after the first load; a cold cache loads every channel's at once.
-    const contents = await Promise.all(decided.map((d) => (d.action === "render" ? contentFor(request, d.channel) : undefined)));
+    const rendered = await Promise.all(
+      decided.map(async (d) => {
+        if (d.action !== "render") return undefined;
+        const ids = { eventId, channel: d.channel, userId };
+        const link = request.callback !== undefined && deps.links ? await deps.links.click(ids, request.callback) : undefined;
+        return { content: await contentFor(request, d.channel, link), link };
+      }),
+    );
     const plans: Plan[] = [];
     const contentProblems: Problem[] = [];
     const missingVariables = new Map<string, string[]>(); // variable → channels whose template uses it
@@ -134,7 +161,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         continue;
       }
       const { channel } = decision;
-      const content = contents[index]!;
+      const { content, link } = rendered[index]!;
       if (!content.ok) {
         if (content.missingTemplate)
           contentProblems.push({ field: request.template ? "template" : "type", problem: content.missingTemplate });
@@ -150,10 +177,15 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         kind: request.callback ? "actionable" : "feedback",
         content: content.content,
         ...(request.callback !== undefined ? { callback: request.callback } : {}),
+        ...(link !== undefined ? { link } : {}),
         ...(request.progress !== undefined ? { progress: request.progress } : {}),
         address: decision.address,
         createdAt,
       };
+      if (deps.openPixel && deps.links && channel === "email" && delivery.content.html !== undefined) {
+        const pixel = await deps.links.open({ eventId, channel, userId });
+        delivery.content = { ...delivery.content, html: `${delivery.content.html}<img src="${pixel}" width="1" height="1" alt="">` };
+      }
       if (Buffer.byteLength(JSON.stringify(delivery), "utf8") > MAX_DETAIL_BYTES) {
         contentProblems.push({
           field: "data",
@@ -209,7 +241,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       written.map((plan) =>
         plan.action === "opted-out"
           ? { eventId, channel: plan.channel, userId, type, status: "unsubscribed" as const, reason: "opted out" }
-          : { eventId, channel: plan.channel, userId, type, status: "created" as const },
+          : { eventId, channel: plan.channel, userId, type, status: "created" as const, delivery: plan.delivery },
       ),
     );
     const answerOf = new Map(written.map((plan, i) => [plan.channel, answers[i]]));
@@ -218,9 +250,11 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       const { channel } = plan;
       if (plan.action === "opted-out") {
         outcomes[channel] = "skipped: opted out";
+        metrics.count(METRIC.skippedOptedOut, { channel, type });
         log({ component: "notify", outcome: "skipped", eventId, userId, channel, reason: "opted out" });
       } else if (plan.action === "no-address") {
         outcomes[channel] = plan.reason === "missing" ? "skipped: no address" : `invalid_address: ${plan.problem}`;
+        metrics.count(plan.reason === "missing" ? METRIC.skippedNoAddress : METRIC.skippedInvalidAddress, { channel, type });
         log({
           component: "notify",
           outcome: plan.reason === "missing" ? "no_address" : "invalid_address",
@@ -231,16 +265,11 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         });
       } else {
         const answer = answerOf.get(channel)!;
-        if (answer.outcome === "exists" && answer.existing?.status !== "created") {
+        const existing = answer.outcome === "exists" ? answer.existing : undefined;
+        if (answer.outcome === "exists" && existing?.status !== "created" && !(existing && isStuck(existing, now(), stuckAfterMs))) {
           outcomes[channel] = "duplicate";
-          log({
-            component: "notify",
-            outcome: "duplicate",
-            eventId,
-            userId,
-            channel,
-            reason: `already ${answer.existing?.status ?? "logged"}`,
-          });
+          metrics.count(METRIC.duplicate, { channel, type });
+          log({ component: "notify", outcome: "duplicate", eventId, userId, channel, reason: `already ${existing?.status ?? "logged"}` });
           continue;
         }
         toPut.push(plan.delivery);
@@ -276,6 +305,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
             continue;
           }
           outcomes[channel] = "queued";
+          metrics.count(METRIC.queued, { channel, type });
           log({ component: "notify", outcome: "queued", eventId, userId, channel });
         }
       }),
@@ -295,6 +325,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         { "retry-after": "1" },
       );
     }
+    for (const channel of Object.keys(outcomes)) metrics.count(METRIC.accepted, { channel, type });
     return respond(202, { eventId, channels: outcomes });
   };
 

@@ -12,6 +12,7 @@
 import { detailTypeFor, EVENT_SOURCE } from "./contracts";
 import type { ChannelDelivery, Provider, ProviderResult, SqsBatchResponse, SqsEvent, SqsRecord } from "./contracts";
 import { type DecisionLogger, logDecision } from "./log";
+import { METRIC, makeMetrics, type Metrics } from "./metrics";
 import type { NotificationLog } from "./notificationLog";
 import type { PolitenessLimiter } from "./politeness";
 import { MAX_DELAY_SECONDS } from "./channelQueues";
@@ -38,6 +39,8 @@ export interface ChannelWorkerDeps {
   /** Sends per second for this worker instance (token bucket); unlimited when absent. */
   ratePerSecond?: number;
   logger?: DecisionLogger;
+  /** EMF metrics (sent, failed, retried, duplicate, deliveryLatency). @default EMF lines on stdout */
+  metrics?: Metrics;
   /** Epoch ms and sleep, injectable for tests of the pacing. */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -98,6 +101,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
   const { channel, primary, fallback, log, politeness } = deps;
   const failoverAfter = deps.failoverAfter ?? 3;
   const logger = deps.logger ?? logDecision;
+  const metrics = deps.metrics ?? makeMetrics();
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   if (deps.ratePerSecond !== undefined && !(deps.ratePerSecond > 0)) {
@@ -121,6 +125,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
     }
     const delivery = parsed.delivery;
     const ids = { eventId: delivery.eventId, userId: delivery.userId };
+    const dimensions = { channel, type: delivery.type };
 
     // One conditional write decides: already delivered, another copy sending, or ours to send. It
     // answers with the row as it was (attempts so far), so no read comes first. Events put on the bus
@@ -132,6 +137,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
     const entry = claim.row;
     if (claim.result === "sent") {
       decide("duplicate", { ...ids, reason: `already ${entry.status}` });
+      metrics.count(METRIC.duplicate, dimensions);
       return true;
     }
     if (claim.result === "busy") {
@@ -175,6 +181,8 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
         releaseClaim: true,
       });
       decide("sent", { ...via, providerMessageId: result.providerMessageId });
+      metrics.count(METRIC.sent, dimensions);
+      metrics.latency(METRIC.deliveryLatency, dimensions, now() - Date.parse(delivery.createdAt));
       return true;
     }
     if (result.outcome === "retryable") {
@@ -185,6 +193,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
         releaseClaim: true,
       });
       decide("retry", { ...via, reason: result.reason });
+      metrics.count(METRIC.retried, dimensions);
       return false;
     }
     await log.setStatus(delivery.eventId, channel, "error", {
@@ -194,6 +203,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
       releaseClaim: true,
     });
     decide("failed", { ...via, reason: result.reason });
+    metrics.count(METRIC.failed, dimensions);
     return true;
   }
 

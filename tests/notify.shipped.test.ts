@@ -56,7 +56,7 @@ describe("notification service (shipped code, local servers)", function () {
     }
   }
 
-  it("puts exactly one event per enabled channel of the type on the bus and logs each as pending", async () => {
+  it("puts exactly one event per enabled channel of the type on the bus and logs each as created (a worker's claim makes it pending)", async () => {
     const userId = newUser();
     await fullContact(userId);
     const eventId = newEventId();
