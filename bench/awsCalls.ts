@@ -111,7 +111,7 @@ export async function runAwsCalls(options: CallsOptions, progress: (line: string
 }
 
 /** `git archive` of BEFORE_COMMIT's runtime, local mode, templates and dev config; undefined without git. */
-function extractBefore(progress: (line: string) => void): string | undefined {
+export function extractBefore(progress: (line: string) => void): string | undefined {
   const dir = path.join(__dirname, ".tmp", "before");
   try {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -142,7 +142,9 @@ async function measure(
 
   const sent = new Map<string, Set<string>>();
   const waiters = new Map<string, () => void>();
+  const quiet = { count: () => undefined, latency: () => undefined };
   const tidings = await startLocalTidings({
+    metrics: quiet, // ignored by "before", which has no metrics
     apiPort: 0,
     wsPort: 0,
     sesPort: 0,
@@ -193,7 +195,8 @@ async function measure(
       types: tidings.config.notificationTypes,
       webhookOrigins: [tidings.endpoints.slackSink],
       logger: () => undefined,
-    });
+      metrics: quiet,
+    } as Parameters<typeof makeNotificationService>[0]);
 
     let n = 0;
     const once = async (latencyMs: number) => {

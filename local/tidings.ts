@@ -23,6 +23,7 @@ import { channelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
 import { type ChannelConfig, enabledChannels, parseTidingsConfig, type TidingsConfig } from "../runtime/config";
 import { detailTypeFor, EVENT_SOURCE, type Provider } from "../runtime/contracts";
 import { type DecisionLogger, logDecision } from "../runtime/log";
+import type { Metrics } from "../runtime/metrics";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { makeNotificationService } from "../runtime/notify";
 import { makePolitenessLimiter } from "../runtime/politeness";
@@ -90,6 +91,11 @@ export interface LocalTidingsOptions {
    * @default the channel's workerTimeoutSeconds
    */
   claimLeaseSeconds?: number;
+  /**
+   * Where the service's and workers' EMF metrics go. Tests and the bench pass a quiet sink: one stdout
+   * line per metric costs CPU under load. @default EMF lines on stdout, as in Lambda
+   */
+  metrics?: Metrics;
 }
 
 export interface LocalChannel {
@@ -197,6 +203,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
         options.wrapProvider ? options.wrapProvider(channel.name, provider, role) : provider;
       const worker = makeChannelWorker({
         channel: channel.name,
+        metrics: options.metrics,
         primary: wrap(createProvider(channel.config.provider, channel.config, providers), "primary"),
         fallback: channel.config.fallback
           ? wrap(createProvider(channel.config.fallback, channel.config, providers), "fallback")
@@ -238,6 +245,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
 
     // The producer API, the dev-token endpoint and the inbox page.
     const service = makeNotificationService({
+      metrics: options.metrics,
       ddb,
       s3,
       events: new EventBridgeClient({}),
