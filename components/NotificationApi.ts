@@ -30,11 +30,11 @@ export interface TableRef {
 export interface NotificationApiArgs {
   /** The EventBridge bus the service puts one event per channel on. */
   bus: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
-  /** Where users' addresses live (read with GetItem only). */
+  /** Where users' addresses live (read with BatchGetItem only, together with the settings). */
   contactsTable: TableRef;
-  /** Users' opt-in/opt-out settings (read with GetItem only). */
+  /** Users' opt-in/opt-out settings (read with BatchGetItem only, together with the contact). */
   settingsTable: TableRef;
-  /** The dedupe log: one row per eventId×channel (GetItem, PutItem, UpdateItem). */
+  /** The dedupe log: one row per eventId×channel (conditional PutItem, GetItem). */
   notificationLogTable: TableRef;
   /** Where the templates are (`s3:GetObject` on `templates/*` only). */
   templates: { bucketName: pulumi.Input<string>; arn: pulumi.Input<string> };
@@ -210,8 +210,10 @@ export class NotificationApi extends pulumi.ComponentResource {
             return makeHttpApiHandler(service);
           },
           statements: [
-            { Action: ["dynamodb:GetItem"], Resource: [args.contactsTable.arn, args.settingsTable.arn] },
-            { Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
+            // Settings and contact come in one BatchGetItem.
+            { Action: ["dynamodb:BatchGetItem"], Resource: [args.contactsTable.arn, args.settingsTable.arn] },
+            // Conditional puts; GetItem where a store returns no ALL_OLD row. The workers update rows, not the service.
+            { Action: ["dynamodb:GetItem", "dynamodb:PutItem"], Resource: [args.notificationLogTable.arn] },
             { Action: ["s3:GetObject"], Resource: [pulumi.interpolate`${args.templates.arn}/templates/*`] },
             { Action: ["kms:Decrypt"], Resource: [args.kmsKeyArn] },
             { Action: ["events:PutEvents"], Resource: [args.bus.arn] },

@@ -23,7 +23,7 @@ import { channelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
 import { type ChannelConfig, enabledChannels, parseTidingsConfig, type TidingsConfig } from "../runtime/config";
 import { detailTypeFor, EVENT_SOURCE, type Provider } from "../runtime/contracts";
 import { type DecisionLogger, logDecision } from "../runtime/log";
-import { makeMetrics } from "../runtime/metrics";
+import { makeMetrics, type Metrics } from "../runtime/metrics";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { makeNotificationService } from "../runtime/notify";
 import { makeReconciler } from "../runtime/reconciler";
@@ -108,6 +108,11 @@ export interface LocalTidingsOptions {
   stuckAfterMs?: number;
   /** How often the reconciler runs; 0 = only when `reconcile()` is called. @default 60000 */
   reconcileIntervalMs?: number;
+  /**
+   * Where the service's and workers' EMF metrics go. Tests and the bench pass a quiet sink: one stdout
+   * line per metric costs CPU under load. Replaces the ops page's collector. @default EMF lines read by the ops page
+   */
+  metrics?: Metrics;
 }
 
 export interface LocalChannel {
@@ -199,7 +204,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
 
     // Metrics: the EMF lines the handlers print feed the ops page, as CloudWatch would read them.
     const opsCollector = makeOpsCollector();
-    const metrics = makeMetrics({ write: opsCollector.write });
+    const metrics = options.metrics ?? makeMetrics({ write: opsCollector.write });
 
     // One rule, queue, worker and poller per enabled channel.
     const log = makeNotificationLog({ ddb, table: names.notificationLog, ttlDays: config.logTtlDays, metrics });
