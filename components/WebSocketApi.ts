@@ -5,13 +5,8 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { type AuthResult, makeSecretKeyLoader, makeTokenVerifier, makeWebSocketAuthorizer } from "../runtime/authorizer";
 import type { HttpResult, WebSocketEvent } from "../runtime/contracts";
-import {
-  makeBroadcastHandler,
-  makeConnectHandler,
-  makeDefaultHandler,
-  makeDisconnectHandler,
-  managementClientsByEndpoint,
-} from "../runtime/websocket";
+import { makeChatHandler, makeConnectGate } from "../runtime/chat";
+import { makeConnectHandler, makeDefaultHandler, makeDisconnectHandler, managementClientsByEndpoint } from "../runtime/websocket";
 import { childOf, type ScopedStatement, TidingsError, type Transform } from "./common";
 import type { ConnectionsTable } from "./ConnectionsTable";
 import { InlineFunction } from "./InlineFunction";
@@ -37,7 +32,33 @@ export interface WebSocketApiArgs {
    * @example
    * auth: { issuer: "https://login.example.com", audience: "tidings" }
    */
-  auth: { issuer: pulumi.Input<string>; audience: pulumi.Input<string> };
+  auth: {
+    issuer: pulumi.Input<string>;
+    audience: pulumi.Input<string>;
+    /**
+     * An identity provider's JWKS URL: RS256/ES256 tokens it signs are accepted besides HS256 ones.
+     * @example jwksUrl: "https://dev-abc.us.auth0.com/.well-known/jwks.json"
+     */
+    jwksUrl?: string;
+    /** Seconds a warm authorizer keeps the signing key before reading it again. @default 300 */
+    keyCacheSeconds?: number;
+    /** Oldest token accepted, by `iat` (then required). @default no limit */
+    maxTokenAgeSeconds?: number;
+  };
+  /**
+   * Open connections one user may hold: the next `$connect` is refused with 429 (the oldest is not
+   * evicted, so a stolen token cannot push the real user off).
+   * @default 10
+   */
+  maxConnectionsPerUser?: number;
+  /**
+   * Room chat between users (`sendmessage`). Off by default: when off, the route and its function do
+   * not exist. When on, a connection joins one room at `$connect` (`?room=`, listed in its token's
+   * `rooms` claim) and needs `scope` to send, at most `perMinute` frames per connection.
+   * @default { enabled: false, scope: "chat:send", perMinute: 20 }
+   * @example chat: { enabled: true, perMinute: 10 }
+   */
+  chat?: { enabled?: boolean; scope?: string; perMinute?: number };
   /**
    * Stage name: the last segment of the `wss://` URL.
    * @default "dev"
@@ -73,12 +94,6 @@ export interface WebSocketApiArgs {
 
 /** Route keys the API serves, and the function behind each. */
 export type WebSocketFunctionName = "authorizer" | "connect" | "disconnect" | "default" | "sendmessage";
-
-/** The API's Lambdas: the `$connect` authorizer answers a policy, the route handlers an HTTP result. */
-export type WebSocketFunctions = { authorizer: InlineFunction<WebSocketEvent, AuthResult> } & Record<
-  Exclude<WebSocketFunctionName, "authorizer">,
-  InlineFunction<WebSocketEvent, HttpResult>
->;
 
 const ROUTES: Record<Exclude<WebSocketFunctionName, "authorizer">, string> = {
   connect: "$connect",
@@ -124,7 +139,11 @@ export class WebSocketApi extends pulumi.ComponentResource {
   /** The secret's value, a Pulumi secret in the state. */
   readonly secretVersion: aws.secretsmanager.SecretVersion;
   readonly accessLogGroup: aws.cloudwatch.LogGroup;
-  readonly functions: WebSocketFunctions;
+  /** `sendmessage` exists only when chat is on. */
+  readonly functions: { authorizer: InlineFunction<WebSocketEvent, AuthResult> } & Record<
+    "connect" | "disconnect" | "default",
+    InlineFunction<WebSocketEvent, HttpResult>
+  > & { sendmessage?: InlineFunction<WebSocketEvent, HttpResult> };
   /** `wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}` */
   readonly url: pulumi.Output<string>;
   /** `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: the management API (PostToConnection). */
@@ -195,10 +214,19 @@ export class WebSocketApi extends pulumi.ComponentResource {
           { Action: ["secretsmanager:GetSecretValue"], Resource: [self.secret.arn] },
           { Action: ["kms:Decrypt"], Resource: [args.kmsKeyArn] },
         ],
-        connect: [{ Action: ["dynamodb:PutItem"], Resource: [table.arn] }, useKey],
+        connect: [
+          { Action: ["dynamodb:PutItem"], Resource: [table.arn] },
+          { Action: ["dynamodb:Query"], Resource: [pulumi.interpolate`${table.arn}/index/byUser`] },
+          useKey,
+        ],
         disconnect: [{ Action: ["dynamodb:DeleteItem"], Resource: [table.arn] }, useKey],
         default: [manage],
-        sendmessage: [{ Action: ["dynamodb:Scan", "dynamodb:DeleteItem"], Resource: [table.arn] }, useKey, manage],
+        sendmessage: [
+          { Action: ["dynamodb:UpdateItem", "dynamodb:DeleteItem"], Resource: [table.arn] },
+          { Action: ["dynamodb:Query"], Resource: [pulumi.interpolate`${table.arn}/index/byRoom`] },
+          useKey,
+          manage,
+        ],
         delivery: [
           { Action: ["dynamodb:Query"], Resource: [pulumi.interpolate`${table.arn}/index/*`] },
           { Action: ["dynamodb:DeleteItem"], Resource: [table.arn] },
@@ -208,56 +236,78 @@ export class WebSocketApi extends pulumi.ComponentResource {
       } satisfies Record<WebSocketFunctionName | "delivery", ScopedStatement[]>;
     }
 
-    function createFunctions(self: WebSocketApi): WebSocketFunctions {
+    function createFunctions(self: WebSocketApi): WebSocketApi["functions"] {
       // Only these Outputs are captured by the shipped code: the table name, the secret's ARN and the claims.
       const tableName = args.connectionsTable.name;
       const secretArn = self.secret.arn;
       const issuer = pulumi.output(args.auth.issuer);
       const audience = pulumi.output(args.auth.audience);
       const ttlSeconds = settings.connectionTtlHours * 3600;
-      const inline = <R>(key: WebSocketFunctionName, description: string, factory: () => (event: WebSocketEvent) => Promise<R>) =>
-        new InlineFunction<WebSocketEvent, R>(
+      const { jwksUrl, keyCacheSeconds, maxTokenAgeSeconds } = args.auth;
+      const { maxConnectionsPerUser, chat } = settings;
+      const knownActions = chat.enabled ? ["sendmessage"] : [];
+      const factories: Partial<Record<WebSocketFunctionName, () => (event: WebSocketEvent) => Promise<AuthResult | HttpResult>>> = {
+        authorizer: () =>
+          makeWebSocketAuthorizer({
+            verify: makeTokenVerifier({
+              getKey: makeSecretKeyLoader({
+                secrets: new SecretsManagerClient({}),
+                secretId: secretArn.get(),
+                ttlSeconds: keyCacheSeconds,
+              }),
+              issuer: issuer.get(),
+              audience: audience.get(),
+              jwksUrl,
+              maxTokenAgeSeconds,
+            }),
+          }),
+        connect: () => {
+          const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+          const connectionsTable = tableName.get();
+          const gate = makeConnectGate({ ddb, connectionsTable, maxConnectionsPerUser });
+          return makeConnectHandler({ ddb, connectionsTable, ttlSeconds, gate });
+        },
+        disconnect: () =>
+          makeDisconnectHandler({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), connectionsTable: tableName.get() }),
+        default: () => makeDefaultHandler({ mgmt: managementClientsByEndpoint(), knownActions }),
+      };
+      if (chat.enabled) {
+        factories.sendmessage = () =>
+          makeChatHandler({
+            ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+            mgmt: managementClientsByEndpoint(),
+            connectionsTable: tableName.get(),
+            scope: chat.scope,
+            perMinute: chat.perMinute,
+          });
+      }
+      const descriptions: Record<WebSocketFunctionName, string> = {
+        authorizer: "Tidings: checks the token of a WebSocket $connect",
+        connect: "Tidings: stores a new WebSocket connection",
+        disconnect: "Tidings: removes a closed WebSocket connection",
+        default: "Tidings: answers WebSocket frames no route matched",
+        sendmessage: "Tidings: posts a chat message to the connections of the sender's room",
+      };
+      // Each key holds its own factory's function: the authorizer answers a policy, the routes an HTTP result.
+      const functions: Partial<Record<WebSocketFunctionName, InlineFunction<WebSocketEvent, AuthResult | HttpResult>>> = {};
+      for (const key of Object.keys(factories) as WebSocketFunctionName[]) {
+        functions[key] = new InlineFunction(
           `${name}-${key}`,
           {
-            factory,
+            factory: factories[key]!,
             statements: statements[key],
-            description,
+            description: descriptions[key],
             // Only the authorizer verifies tokens (jose); the route handlers need the AWS SDK alone.
             packages: key === "authorizer" ? ["jose"] : [],
             kmsKeyArn: args.kmsKeyArn,
             logRetentionDays: settings.logRetentionDays,
-            // sendmessage walks every connection; the others touch one row.
+            // sendmessage posts to a whole room; the others touch one row.
             timeoutSeconds: key === "sendmessage" ? 29 : 10,
           },
           { parent: self },
         );
-      return {
-        authorizer: inline("authorizer", "Tidings: checks the token of a WebSocket $connect", () =>
-          makeWebSocketAuthorizer({
-            verify: makeTokenVerifier({
-              getKey: makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: secretArn.get() }),
-              issuer: issuer.get(),
-              audience: audience.get(),
-            }),
-          }),
-        ),
-        connect: inline("connect", "Tidings: stores a new WebSocket connection", () =>
-          makeConnectHandler({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), connectionsTable: tableName.get(), ttlSeconds }),
-        ),
-        disconnect: inline("disconnect", "Tidings: removes a closed WebSocket connection", () =>
-          makeDisconnectHandler({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), connectionsTable: tableName.get() }),
-        ),
-        default: inline("default", "Tidings: answers WebSocket frames no route matched", () =>
-          makeDefaultHandler({ mgmt: managementClientsByEndpoint() }),
-        ),
-        sendmessage: inline("sendmessage", "Tidings: broadcasts a message to every WebSocket connection", () =>
-          makeBroadcastHandler({
-            ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})),
-            mgmt: managementClientsByEndpoint(),
-            connectionsTable: tableName.get(),
-          }),
-        ),
-      };
+      }
+      return functions as WebSocketApi["functions"];
     }
 
     function createAuthorizer(self: WebSocketApi) {
@@ -285,8 +335,11 @@ export class WebSocketApi extends pulumi.ComponentResource {
     }
 
     function createRoutes(self: WebSocketApi) {
-      return (Object.entries(ROUTES) as [Exclude<WebSocketFunctionName, "authorizer">, string][]).map(([key, routeKey]) => {
-        const fn = self.functions[key].function;
+      const served = (Object.entries(ROUTES) as [Exclude<WebSocketFunctionName, "authorizer">, string][]).filter(
+        ([key]) => self.functions[key],
+      );
+      return served.map(([key, routeKey]) => {
+        const fn = self.functions[key]!.function;
         const integration = new aws.apigatewayv2.Integration(
           `${name}-${key}`,
           { apiId: self.api.id, integrationType: "AWS_PROXY", integrationMethod: "POST", integrationUri: fn.invokeArn },
@@ -393,5 +446,17 @@ function normalizeArgs(args: WebSocketApiArgs) {
       'WebSocketApi needs connectionsTable: pass a ConnectionsTable (new ConnectionsTable("connections", { kmsKeyArn })).',
     );
   }
-  return { stage, connectionTtlHours, throttling, logRetentionDays: args.logRetentionDays ?? DEFAULTS.logRetentionDays };
+  const maxConnectionsPerUser = args.maxConnectionsPerUser ?? 10;
+  if (!Number.isInteger(maxConnectionsPerUser) || maxConnectionsPerUser < 1) {
+    throw new TidingsError(`WebSocketApi maxConnectionsPerUser must be a whole number ≥ 1, got ${maxConnectionsPerUser}.`);
+  }
+  const chat = { enabled: args.chat?.enabled ?? false, scope: args.chat?.scope ?? "chat:send", perMinute: args.chat?.perMinute ?? 20 };
+  return {
+    stage,
+    connectionTtlHours,
+    throttling,
+    maxConnectionsPerUser,
+    chat,
+    logRetentionDays: args.logRetentionDays ?? DEFAULTS.logRetentionDays,
+  };
 }

@@ -92,10 +92,10 @@ export interface DeliveryEvent {
 export type NotificationFrame =
   | { type: "notification"; id: string; message: string; callback: string; link?: string }
   | { type: "feedback"; id: string; message: string; progress?: number };
-/** Error frame codes: `invalid_json`, `missing_action`, `unknown_action` (from `$default`), `invalid_message` (from `sendmessage`). */
+/** Error frame codes: `invalid_json`, `missing_action`, `unknown_action` (`$default`); `invalid_message`, `forbidden`, `rate_limited`, `no_room` (`sendmessage`). */
 export type ErrorFrame = {
   type: "error";
-  error: "invalid_json" | "missing_action" | "unknown_action" | "invalid_message";
+  error: "invalid_json" | "missing_action" | "unknown_action" | "invalid_message" | "forbidden" | "rate_limited" | "no_room";
   message: string;
 };
 

@@ -38,6 +38,8 @@ export const OUTCOME = {
   "websocket-disconnect": { disconnected: "disconnected", error: "error" },
   "websocket-broadcast": { broadcast: "broadcast", refused: "refused" },
   "websocket-delivery": { cleanupFailed: "cleanup-failed" },
+  /** Chat in a room (`sendmessage`). */
+  "websocket-chat": { sent: "sent", refused: "refused" },
   /** `$default` logs the error frame's code it answered with. */
   "websocket-default": {
     invalidJson: "invalid_json",
@@ -45,7 +47,7 @@ export const OUTCOME = {
     unknownAction: "unknown_action",
   } satisfies Record<string, ErrorFrame["error"]>,
   /** Puts events of rows stuck `created`/`pending` on the bus again, or gives up on them. */
-  reconciler: { reput: "reput", putFailed: "put_failed", expired: "expired", done: "done" },
+  reconciler: { reput: "reput", putFailed: "put_failed", expired: "expired", done: "done", error: "error" },
   /** The producer's status API. */
   status: { error: "error" },
   /** The end user's API: feed changes, preferences, devices. */
