@@ -184,7 +184,9 @@ export class NotificationApi extends pulumi.ComponentResource {
         {
           description: "Tidings producer API: POST /notifications",
           // Request validation (zod) and templates (mustache).
-          packages: ["zod", "mustache"],
+          // jose: the service checks the producer's scope with runtime/authorizer, which imports it; installed
+          // from node_modules the shipped code requires whole modules (tests/consumer.package.test.ts).
+          packages: ["zod", "mustache", "jose"],
           factory: () => {
             const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
             // Local S3 stand-ins have no bucket subdomains on 127.0.0.1: path style when an endpoint is set.

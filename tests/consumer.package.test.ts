@@ -393,7 +393,7 @@ describe("tidings as an installed package (npm pack → a consumer project)", fu
       });
       const allowed = await invoke(checked.authorizer, event(token));
       expect(allowed.policyDocument.Statement[0].Effect).to.equal("Allow");
-      expect(allowed.context).to.deep.equal({ userId: "ada" });
+      expect(allowed.context).to.include({ userId: "ada" });
       const forged = await signDevToken({
         secret: "another-secret-that-is-long-enough-0123",
         userId: "ada",
