@@ -13,15 +13,22 @@ import {
   type NotificationChannelArgs,
   NotificationLogTable,
   PolitenessTable,
-  providerForChannel,
-  type ProviderSpec,
+  type ChannelProvider,
+  providerFromConfig,
   SettingsTable,
   TemplatesBucket,
   TidingsError,
   WebSocketApi,
 } from "./components";
 import { policyDocument } from "./components/common";
-import { enabledChannels, parseTidingsConfig, type TidingsConfig } from "./runtime/config";
+import {
+  enabledChannels,
+  parseTidingsConfig,
+  TidingsConfigError,
+  type TidingsConfig,
+  tidingsKeys,
+  typeChannelProblems,
+} from "./runtime/config";
 
 export interface TidingsStackInputs {
   config: TidingsConfig;
@@ -33,15 +40,21 @@ export interface TidingsStackInputs {
    *
    * @example
    * addChannels: (shared) => [
-   *   new NotificationChannel("sms", { ...shared, channel: "sms", provider: snsSmsProvider(), ratePerSecond: 1 }),
+   *   new NotificationChannel("pager", { ...shared, channel: "pager", provider: { type: "lambda", functionArn }, ratePerSecond: 1 }),
    * ]
    */
   addChannels?: (shared: SharedChannelArgs) => NotificationChannel[];
   /**
-   * Specs of providers Tidings does not ship, by the provider name used in `tidings:channels` config.
-   * @example customProviders: { pager: { name: "pager", statements: () => [...], create: () => makePager(...) } }
+   * Providers Tidings does not ship, by the provider name used in `tidings:channels` config.
+   * @example customProviders: { pager: { type: "inline", name: "pager", statements: () => [...], create: () => makePager(...) } }
    */
-  customProviders?: Record<string, ProviderSpec>;
+  customProviders?: Record<string, ChannelProvider>;
+  /**
+   * Folders of templates added to the default ones (`<type>/<channel>.json`): the templates of a channel
+   * or type your stack adds. A file at the same path replaces the default template.
+   * @example extraTemplatesDirs: [path.join(__dirname, "templates")]
+   */
+  extraTemplatesDirs?: string[];
 }
 
 /** What every channel of a stack shares: spread it into `NotificationChannelArgs`. */
@@ -50,7 +63,7 @@ export type SharedChannelArgs = Pick<
   "bus" | "notificationLogTable" | "politenessTable" | "kmsKeyArn" | "alertsTopicArn" | "logRetentionDays" | "logTtlDays"
 >;
 
-export function createTidingsStack({ config, tokenSigningSecret, addChannels, customProviders }: TidingsStackInputs) {
+export function createTidingsStack({ config, tokenSigningSecret, addChannels, customProviders, extraTemplatesDirs }: TidingsStackInputs) {
   const key = new EncryptionKey("tidings");
   const kmsKeyArn = key.arn;
 
@@ -68,16 +81,20 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
 
   // WebSocket stage logging needs the account's API Gateway CloudWatch role; set it only when asked.
   const apiGatewayAccount = config.apiGatewayCloudWatchRole ? createApiGatewayLogsRole() : undefined;
-  const websocket = new WebSocketApi("websocket", {
-    transform: apiGatewayAccount ? { stage: (_args, opts) => void (opts.dependsOn = [apiGatewayAccount]) } : undefined,
-    connectionsTable,
-    kmsKeyArn,
-    tokenSigningSecret,
-    auth: config.auth,
-    stage: config.stage,
-    connectionTtlHours: config.connectionTtlHours,
-    logRetentionDays: config.logRetentionDays,
-  });
+  const websocket = new WebSocketApi(
+    "websocket",
+    {
+      connectionsTable,
+      kmsKeyArn,
+      tokenSigningSecret,
+      auth: config.auth,
+      stage: config.stage,
+      connectionTtlHours: config.connectionTtlHours,
+      logRetentionDays: config.logRetentionDays,
+    },
+    // Added to the stage's own dependsOn (its routes), not instead of it.
+    { transform: apiGatewayAccount ? { stage: (_args, opts) => void (opts.dependsOn = [apiGatewayAccount]) } : undefined },
+  );
 
   const shared: SharedChannelArgs = {
     bus,
@@ -92,15 +109,17 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
   for (const name of enabledChannels(config)) {
     const { failoverAfter, ratePerSecond, maxConcurrency, batchSize, maxReceiveCount, workerTimeoutSeconds, perUser } =
       config.channels[name];
+    const sources = { websocket: { api: websocket, connectionsTable }, customProviders };
     channels[name] = new NotificationChannel(name, {
       ...shared,
       channel: name,
-      ...providerForChannel(name, config.channels[name], { websocket, connectionsTable, customProviders }),
+      provider: providerFromConfig(name, config.channels[name], "provider", sources)!,
+      fallback: providerFromConfig(name, config.channels[name], "fallback", sources),
       failoverAfter,
       ratePerSecond,
       maxConcurrency,
-      batchSize,
-      maxReceiveCount,
+      batch: { size: batchSize },
+      dlq: { maxReceiveCount },
       workerTimeoutSeconds,
       perUser,
     });
@@ -113,8 +132,13 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
     }
     channels[extra.channel] = extra;
   }
+  const typeProblems = typeChannelProblems(
+    config,
+    Object.keys(channels).filter((name) => !config.channels[name]),
+  );
+  if (typeProblems.length) throw new TidingsConfigError(typeProblems);
 
-  const templates = new TemplatesBucket("templates", { kmsKeyArn });
+  const templates = new TemplatesBucket("templates", { kmsKeyArn, extraTemplatesDirs });
   const api = new NotificationApi("producer-api", {
     bus,
     contactsTable,
@@ -207,13 +231,10 @@ function createApiGatewayLogsRole(): aws.apigateway.Account {
  * validates it; the signing secret is read as a Pulumi secret and never enters the plain config.
  */
 export function readStackConfig(): TidingsStackInputs {
-  const raw: Record<string, unknown> = {};
-  for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
-    if (!fullKey.startsWith("tidings:") || fullKey === "tidings:tokenSigningSecret") continue;
-    raw[fullKey.slice("tidings:".length)] = parseConfigValue(value);
-  }
+  const all = Object.fromEntries(Object.entries(pulumi.runtime.allConfig()).map(([key, value]) => [key, parseConfigValue(value)]));
   return {
-    config: parseTidingsConfig(raw),
+    // Types may name channels added in code: createTidingsStack checks them once those are known.
+    config: parseTidingsConfig(tidingsKeys(all), { channelsAddedInCode: true }),
     tokenSigningSecret: new pulumi.Config("tidings").requireSecret("tokenSigningSecret"),
   };
 }

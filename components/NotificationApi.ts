@@ -7,8 +7,8 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { NotificationTypeConfig } from "../runtime/config";
 import type { HttpResult } from "../runtime/contracts";
 import { type HttpApiEvent, makeHttpApiHandler, makeNotificationService } from "../runtime/notify";
-import { childOf, TidingsError, type Transform } from "./common";
-import { InlineFunction, type InlineFunctionArgs } from "./InlineFunction";
+import { applyTransform, childOf, type ResourceRef, type TidingsComponentOptions, TidingsError, type Transform } from "./common";
+import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
 
 /** Who may call `POST /notifications`. */
 export type NotificationApiAuth =
@@ -18,14 +18,11 @@ export type NotificationApiAuth =
   | { type: "jwt"; issuer: string; audience: string | string[] };
 
 /** A table as the API needs it: name for the handler, ARN for the policy. */
-export interface TableRef {
-  name: pulumi.Input<string>;
-  arn: pulumi.Input<string>;
-}
+export type TableRef = ResourceRef;
 
 export interface NotificationApiArgs {
   /** The EventBridge bus the service puts one event per channel on. */
-  bus: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
+  bus: ResourceRef;
   /** Where users' addresses live (read with GetItem only). */
   contactsTable: TableRef;
   /** Users' opt-in/opt-out settings (read with GetItem only). */
@@ -57,15 +54,18 @@ export interface NotificationApiArgs {
    * @example auth: { type: "jwt", issuer: "https://auth.example.com", audience: "tidings-producers" }
    */
   auth?: NotificationApiAuth;
-  transform?: {
-    api?: Transform<aws.apigatewayv2.ApiArgs>;
-    route?: Transform<aws.apigatewayv2.RouteArgs>;
-    integration?: Transform<aws.apigatewayv2.IntegrationArgs>;
-    stage?: Transform<aws.apigatewayv2.StageArgs>;
-    authorizer?: Transform<aws.apigatewayv2.AuthorizerArgs>;
-    accessLogs?: Transform<aws.cloudwatch.LogGroupArgs>;
-    function?: InlineFunctionArgs<HttpApiEvent, HttpResult>["transform"];
-  };
+}
+
+/** The resources of a NotificationApi a transform can change (pass as the `transform` option). */
+export interface NotificationApiTransform {
+  api?: Transform<aws.apigatewayv2.ApiArgs>;
+  route?: Transform<aws.apigatewayv2.RouteArgs>;
+  integration?: Transform<aws.apigatewayv2.IntegrationArgs>;
+  stage?: Transform<aws.apigatewayv2.StageArgs>;
+  authorizer?: Transform<aws.apigatewayv2.AuthorizerArgs>;
+  accessLogs?: Transform<aws.cloudwatch.LogGroupArgs>;
+  permission?: Transform<aws.lambda.PermissionArgs>;
+  function?: InlineFunctionTransform<HttpApiEvent, HttpResult>;
 }
 
 /**
@@ -100,9 +100,10 @@ export class NotificationApi extends pulumi.ComponentResource {
   /** `<url>/notifications`: where producers POST. */
   readonly endpoint: pulumi.Output<string>;
 
-  constructor(name: string, args: NotificationApiArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: NotificationApiArgs, opts?: TidingsComponentOptions<NotificationApiTransform>) {
     super("tidings:aws:NotificationApi", name, {}, opts);
     const withTransform = childOf(this);
+    const transform = opts?.transform ?? {};
     const parent = this;
     const auth = normalizeAuth(args.auth);
     const throttling = normalizeThrottling(args.throttling);
@@ -167,15 +168,14 @@ export class NotificationApi extends pulumi.ComponentResource {
           ],
           kmsKeyArn: args.kmsKeyArn,
           logRetentionDays,
-          transform: args.transform?.function,
         },
-        { parent },
+        { parent, transform: transform.function },
       );
     }
 
     function createApi() {
       return new aws.apigatewayv2.Api(
-        ...withTransform(args.transform?.api, name, {
+        ...withTransform(transform.api, name, {
           protocolType: "HTTP",
           description: "Tidings producer API",
         }),
@@ -184,7 +184,7 @@ export class NotificationApi extends pulumi.ComponentResource {
 
     function createIntegration() {
       return new aws.apigatewayv2.Integration(
-        ...withTransform(args.transform?.integration, `${name}-service`, {
+        ...withTransform(transform.integration, `${name}-service`, {
           apiId: api.id,
           integrationType: "AWS_PROXY",
           integrationMethod: "POST",
@@ -196,7 +196,7 @@ export class NotificationApi extends pulumi.ComponentResource {
 
     function createJwtAuthorizer(jwt: Extract<NotificationApiAuth, { type: "jwt" }>) {
       return new aws.apigatewayv2.Authorizer(
-        ...withTransform(args.transform?.authorizer, `${name}-jwt`, {
+        ...withTransform(transform.authorizer, `${name}-jwt`, {
           apiId: api.id,
           authorizerType: "JWT",
           identitySources: ["$request.header.Authorization"],
@@ -207,7 +207,7 @@ export class NotificationApi extends pulumi.ComponentResource {
 
     function createRoute() {
       return new aws.apigatewayv2.Route(
-        ...withTransform(args.transform?.route, `${name}-notifications`, {
+        ...withTransform(transform.route, `${name}-notifications`, {
           apiId: api.id,
           routeKey: "POST /notifications",
           target: pulumi.interpolate`integrations/${integration.id}`,
@@ -219,13 +219,13 @@ export class NotificationApi extends pulumi.ComponentResource {
 
     function createStage() {
       const accessLogs = new aws.cloudwatch.LogGroup(
-        ...withTransform(args.transform?.accessLogs, `${name}-access-logs`, {
+        ...withTransform(transform.accessLogs, `${name}-access-logs`, {
           retentionInDays: logRetentionDays,
           kmsKeyId: args.kmsKeyArn,
         }),
       );
       return new aws.apigatewayv2.Stage(
-        ...withTransform(args.transform?.stage, `${name}-default`, {
+        ...withTransform(transform.stage, `${name}-default`, {
           apiId: api.id,
           name: "$default",
           autoDeploy: true,
@@ -252,14 +252,17 @@ export class NotificationApi extends pulumi.ComponentResource {
 
     function allowApiToInvoke() {
       new aws.lambda.Permission(
-        `${name}-invoke`,
-        {
-          action: "lambda:InvokeFunction",
-          function: fn.function.name,
-          principal: "apigateway.amazonaws.com",
-          sourceArn: pulumi.interpolate`${api.executionArn}/*/POST/notifications`,
-        },
-        { parent: fn },
+        ...applyTransform(
+          transform.permission,
+          `${name}-invoke`,
+          {
+            action: "lambda:InvokeFunction",
+            function: fn.function.name,
+            principal: "apigateway.amazonaws.com",
+            sourceArn: pulumi.interpolate`${api.executionArn}/*/POST/notifications`,
+          },
+          { parent: fn },
+        ),
       );
     }
   }

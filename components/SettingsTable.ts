@@ -1,6 +1,6 @@
-import type * as pulumi from "@pulumi/pulumi";
 import { TABLES } from "../runtime/tables";
-import { EncryptedTable, type EncryptedTableArgs } from "./EncryptedTable";
+import type { TidingsComponentOptions } from "./common";
+import { EncryptedTable, type EncryptedTableArgs, type EncryptedTableTransform } from "./EncryptedTable";
 
 /**
  * DynamoDB table `settings` (layout in runtime/tables.ts), encrypted, with point-in-time recovery.
@@ -9,7 +9,7 @@ import { EncryptedTable, type EncryptedTableArgs } from "./EncryptedTable";
  * const table = new SettingsTable("settings", { kmsKeyArn: key.arn });
  */
 export class SettingsTable extends EncryptedTable {
-  constructor(name: string, args: EncryptedTableArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: EncryptedTableArgs, opts?: TidingsComponentOptions<EncryptedTableTransform>) {
     super("tidings:aws:SettingsTable", name, TABLES.settings, args, opts);
   }
 }

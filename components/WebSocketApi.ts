@@ -11,9 +11,18 @@ import {
   makeDisconnectHandler,
   managementClientsByEndpoint,
 } from "../runtime/websocket";
-import { childOf, type ScopedStatement, TidingsError, type Transform } from "./common";
-import type { ConnectionsTable } from "./ConnectionsTable";
-import { InlineFunction } from "./InlineFunction";
+import {
+  childOf,
+  nodesOf,
+  type ResourceRef,
+  type ScopedStatement,
+  setNodes,
+  type TidingsComponentOptions,
+  TidingsError,
+  type Transform,
+} from "./common";
+import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
+import type { ChannelProvider } from "./providers";
 
 export interface WebSocketApiArgs {
   /**
@@ -21,7 +30,7 @@ export interface WebSocketApiArgs {
    * @example
    * connectionsTable: new ConnectionsTable("connections", { kmsKeyArn: key.arn })
    */
-  connectionsTable: ConnectionsTable;
+  connectionsTable: ResourceRef;
   /** The stack's customer managed key: encrypts the signing secret, the log groups and Lambda env. */
   kmsKeyArn: pulumi.Input<string>;
   /**
@@ -60,14 +69,30 @@ export interface WebSocketApiArgs {
    * throttling: { burstLimit: 1000, rateLimit: 500 }
    */
   throttling?: { burstLimit: number; rateLimit: number };
-  /** Change the args of the underlying resources. */
-  transform?: {
-    api?: Transform<aws.apigatewayv2.ApiArgs>;
-    stage?: Transform<aws.apigatewayv2.StageArgs>;
-    authorizer?: Transform<aws.apigatewayv2.AuthorizerArgs>;
-    secret?: Transform<aws.secretsmanager.SecretArgs>;
-    accessLogGroup?: Transform<aws.cloudwatch.LogGroupArgs>;
-  };
+}
+
+/** The resources of a WebSocketApi a transform can change (pass as the `transform` option). */
+export interface WebSocketApiTransform {
+  api?: Transform<aws.apigatewayv2.ApiArgs>;
+  stage?: Transform<aws.apigatewayv2.StageArgs>;
+  authorizer?: Transform<aws.apigatewayv2.AuthorizerArgs>;
+  secret?: Transform<aws.secretsmanager.SecretArgs>;
+  secretVersion?: Transform<aws.secretsmanager.SecretVersionArgs>;
+  accessLogGroup?: Transform<aws.cloudwatch.LogGroupArgs>;
+  /** Every route's integration. */
+  integration?: Transform<aws.apigatewayv2.IntegrationArgs>;
+  /** Every route. */
+  route?: Transform<aws.apigatewayv2.RouteArgs>;
+  /** Every permission API Gateway gets to invoke a function. */
+  permission?: Transform<aws.lambda.PermissionArgs>;
+  /** Each function (authorizer, connect, disconnect, default, sendmessage). */
+  functions?: Partial<Record<WebSocketFunctionName, InlineFunctionTransform>>;
+}
+
+/** Child components and statements of a WebSocketApi (kept off its schema outputs). */
+interface WebSocketNodes {
+  functions: Record<WebSocketFunctionName, InlineFunction<any, any>>;
+  deliveryStatements: ScopedStatement[];
 }
 
 /** Route keys the API serves, and the function behind each. */
@@ -117,19 +142,41 @@ export class WebSocketApi extends pulumi.ComponentResource {
   /** The secret's value, a Pulumi secret in the state. */
   readonly secretVersion: aws.secretsmanager.SecretVersion;
   readonly accessLogGroup: aws.cloudwatch.LogGroup;
-  readonly functions: Record<WebSocketFunctionName, InlineFunction<any, any>>;
   /** `wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}` */
   readonly url: pulumi.Output<string>;
   /** `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: the management API (PostToConnection). */
   readonly managementEndpoint: pulumi.Output<string>;
   readonly executionArn: pulumi.Output<string>;
   readonly stageName: string;
-  /** What a function posting to this API's connections needs (the websocket channel's worker). */
-  readonly deliveryStatements: ScopedStatement[];
 
-  constructor(name: string, args: WebSocketApiArgs, opts?: pulumi.ComponentResourceOptions) {
+  /** The functions behind the routes and the authorizer. */
+  get functions(): Record<WebSocketFunctionName, InlineFunction<any, any>> {
+    return nodesOf<WebSocketNodes>(this).functions;
+  }
+
+  /** What a function posting to this API's connections needs (the websocket channel's worker). */
+  get deliveryStatements(): ScopedStatement[] {
+    return nodesOf<WebSocketNodes>(this).deliveryStatements;
+  }
+
+  /**
+   * The websocket channel's provider, posting to this API's connections.
+   * @example new NotificationChannel("websocket", { ...shared, channel: "websocket", provider: ws.providerFor(connectionsTable) })
+   */
+  providerFor(connectionsTable: ResourceRef): ChannelProvider {
+    return {
+      type: "websocket",
+      connectionsTable,
+      managementEndpoint: this.managementEndpoint,
+      executionArn: this.executionArn,
+      stage: this.stageName,
+    };
+  }
+
+  constructor(name: string, args: WebSocketApiArgs, opts?: TidingsComponentOptions<WebSocketApiTransform>) {
     super("tidings:aws:WebSocketApi", name, {}, opts);
     const withTransform = childOf(this);
+    const transform = opts?.transform ?? {};
     const settings = normalizeArgs(args);
     this.stageName = settings.stage;
 
@@ -137,8 +184,7 @@ export class WebSocketApi extends pulumi.ComponentResource {
     this.executionArn = this.api.executionArn;
     [this.secret, this.secretVersion] = createSecret(this);
     const statements = scopedStatements(this);
-    this.deliveryStatements = statements.delivery;
-    this.functions = createFunctions(this);
+    setNodes<WebSocketNodes>(this, { functions: createFunctions(this), deliveryStatements: statements.delivery });
     this.authorizer = createAuthorizer(this);
     const routes = createRoutes(this);
     this.accessLogGroup = createAccessLogGroup();
@@ -155,7 +201,7 @@ export class WebSocketApi extends pulumi.ComponentResource {
 
     function createApi() {
       return new aws.apigatewayv2.Api(
-        ...withTransform(args.transform?.api, name, {
+        ...withTransform(transform.api, name, {
           protocolType: "WEBSOCKET",
           routeSelectionExpression: "$request.body.action",
           description: "Tidings: live notifications to signed-in users",
@@ -165,15 +211,16 @@ export class WebSocketApi extends pulumi.ComponentResource {
 
     function createSecret(self: WebSocketApi) {
       const secret = new aws.secretsmanager.Secret(
-        ...withTransform(args.transform?.secret, `${name}-token-signing`, {
+        ...withTransform(transform.secret, `${name}-token-signing`, {
           description: "Tidings: HS256 key that signs user tokens for the WebSocket API",
           kmsKeyId: args.kmsKeyArn,
         }),
       );
       const version = new aws.secretsmanager.SecretVersion(
-        `${name}-token-signing`,
-        { secretId: secret.id, secretString: pulumi.secret(args.tokenSigningSecret) },
-        { parent: self },
+        ...withTransform(transform.secretVersion, `${name}-token-signing`, {
+          secretId: secret.id,
+          secretString: pulumi.secret(args.tokenSigningSecret),
+        }),
       );
       return [secret, version] as const;
     }
@@ -203,7 +250,7 @@ export class WebSocketApi extends pulumi.ComponentResource {
 
     function createFunctions(self: WebSocketApi): Record<WebSocketFunctionName, InlineFunction<any, any>> {
       // Only these Outputs are captured by the shipped code: the table name, the secret's ARN and the claims.
-      const tableName = args.connectionsTable.name;
+      const tableName = pulumi.output(args.connectionsTable.name);
       const secretArn = self.secret.arn;
       const issuer = pulumi.output(args.auth.issuer);
       const audience = pulumi.output(args.auth.audience);
@@ -251,7 +298,7 @@ export class WebSocketApi extends pulumi.ComponentResource {
             // sendmessage walks every connection; the others touch one row.
             timeoutSeconds: key === "sendmessage" ? 29 : 10,
           },
-          { parent: self },
+          { parent: self, transform: transform.functions?.[key] },
         );
       }
       return functions;
@@ -260,7 +307,7 @@ export class WebSocketApi extends pulumi.ComponentResource {
     function createAuthorizer(self: WebSocketApi) {
       const fn = self.functions.authorizer.function;
       const authorizer = new aws.apigatewayv2.Authorizer(
-        ...withTransform(args.transform?.authorizer, `${name}-token`, {
+        ...withTransform(transform.authorizer, `${name}-token`, {
           apiId: self.api.id,
           authorizerType: "REQUEST",
           authorizerUri: fn.invokeArn,
@@ -269,14 +316,12 @@ export class WebSocketApi extends pulumi.ComponentResource {
         }),
       );
       new aws.lambda.Permission(
-        `${name}-authorizer-invoke`,
-        {
+        ...withTransform(transform.permission, `${name}-authorizer-invoke`, {
           action: "lambda:InvokeFunction",
           function: fn.name,
           principal: "apigateway.amazonaws.com",
           sourceArn: pulumi.interpolate`${self.executionArn}/authorizers/${authorizer.id}`,
-        },
-        { parent: self },
+        }),
       );
       return authorizer;
     }
@@ -285,38 +330,37 @@ export class WebSocketApi extends pulumi.ComponentResource {
       return (Object.entries(ROUTES) as [Exclude<WebSocketFunctionName, "authorizer">, string][]).map(([key, routeKey]) => {
         const fn = self.functions[key].function;
         const integration = new aws.apigatewayv2.Integration(
-          `${name}-${key}`,
-          { apiId: self.api.id, integrationType: "AWS_PROXY", integrationMethod: "POST", integrationUri: fn.invokeArn },
-          { parent: self },
+          ...withTransform(transform.integration, `${name}-${key}`, {
+            apiId: self.api.id,
+            integrationType: "AWS_PROXY",
+            integrationMethod: "POST",
+            integrationUri: fn.invokeArn,
+          }),
         );
         new aws.lambda.Permission(
-          `${name}-${key}-invoke`,
-          {
+          ...withTransform(transform.permission, `${name}-${key}-invoke`, {
             action: "lambda:InvokeFunction",
             function: fn.name,
             principal: "apigateway.amazonaws.com",
             sourceArn: pulumi.interpolate`${self.executionArn}/${settings.stage}/${routeKey}`,
-          },
-          { parent: self },
+          }),
         );
         const guarded = routeKey === "$connect";
         return new aws.apigatewayv2.Route(
-          `${name}-${key}`,
-          {
+          ...withTransform(transform.route, `${name}-${key}`, {
             apiId: self.api.id,
             routeKey,
             target: pulumi.interpolate`integrations/${integration.id}`,
             authorizationType: guarded ? "CUSTOM" : "NONE",
             authorizerId: guarded ? self.authorizer.id : undefined,
-          },
-          { parent: self },
+          }),
         );
       });
     }
 
     function createAccessLogGroup() {
       return new aws.cloudwatch.LogGroup(
-        ...withTransform(args.transform?.accessLogGroup, `${name}-access`, {
+        ...withTransform(transform.accessLogGroup, `${name}-access`, {
           retentionInDays: settings.logRetentionDays,
           kmsKeyId: args.kmsKeyArn,
         }),
@@ -338,9 +382,7 @@ export class WebSocketApi extends pulumi.ComponentResource {
         } satisfies aws.apigatewayv2.StageArgs,
         { dependsOn: routes },
       ];
-      return new aws.apigatewayv2.Stage(
-        ...withTransformAndOpts(self, args.transform?.stage, `${name}-${settings.stage}`, stageArgs, stageOpts),
-      );
+      return new aws.apigatewayv2.Stage(...withTransform(transform.stage, `${name}-${settings.stage}`, stageArgs, stageOpts));
     }
   }
 }
@@ -358,17 +400,6 @@ const ACCESS_LOG_FORMAT = JSON.stringify({
   authorizerError: "$context.authorizer.error",
   integrationError: "$context.integrationErrorMessage",
 });
-
-function withTransformAndOpts<T extends object>(
-  parent: pulumi.Resource,
-  transform: Transform<T> | undefined,
-  name: string,
-  args: T,
-  opts: pulumi.CustomResourceOptions,
-) {
-  const [resourceName, finalArgs, finalOpts] = childOf(parent)(transform, name, args);
-  return [resourceName, finalArgs, { ...opts, ...finalOpts }] as const;
-}
 
 function normalizeArgs(args: WebSocketApiArgs) {
   const stage = args.stage ?? DEFAULTS.stage;
