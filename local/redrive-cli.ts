@@ -1,5 +1,7 @@
 /**
- * `npm run redrive -- <channel> [--local]`: moves a channel's dead-lettered messages back to its queue.
+ * `npm run redrive -- <channel> [--rule-dlq] [--local]`: moves a channel's dead-lettered messages back to
+ * its queue. `--rule-dlq` takes the rule's DLQ instead (events EventBridge could not put on the queue)
+ * and sends each event to the queue, as the rule target would have.
  *
  *   AWS:   queue URLs from `pulumi stack output --json` (channels.<name>.queueUrl / deadLetterQueueUrl),
  *          then an SQS message move task. `--stack <name>` picks the stack; `--outputs <file>` reads a
@@ -11,15 +13,17 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { redrive, type ChannelQueues, type RedriveResult } from "../runtime/redrive";
+import { redrive, redriveRuleDeadLetters, type ChannelQueues, type RedriveResult } from "../runtime/redrive";
 
 export const LOCAL_STATE_FILE = path.join(__dirname, "..", ".tidings-local.json");
 
-const USAGE = "usage: npm run redrive -- <channel> [--local] [--state <file>] [--stack <name>] [--outputs <file>]";
+const USAGE = "usage: npm run redrive -- <channel> [--rule-dlq] [--local] [--state <file>] [--stack <name>] [--outputs <file>]";
 
 export interface RedriveCliArgs {
   channel: string;
   local: boolean;
+  /** The rule DLQ (EventBridge → queue failures) instead of the queue's DLQ. */
+  ruleDlq?: boolean;
   stack?: string;
   outputsFile?: string;
   stateFile?: string;
@@ -37,6 +41,7 @@ export function parseRedriveArgs(argv: string[]): RedriveCliArgs {
       return next;
     };
     if (arg === "--local") args.local = true;
+    else if (arg === "--rule-dlq") args.ruleDlq = true;
     else if (arg === "--stack") args.stack = value();
     else if (arg === "--outputs") args.outputsFile = value();
     else if (arg === "--state") args.stateFile = value();
@@ -67,6 +72,7 @@ export function channelQueuesFrom(source: unknown, channel: string, where: strin
     deadLetterQueueUrl: queues.deadLetterQueueUrl,
     queueArn: queues.queueArn,
     deadLetterQueueArn: queues.deadLetterQueueArn,
+    ruleDeadLetterQueueUrl: queues.ruleDeadLetterQueueUrl,
   };
 }
 
@@ -132,6 +138,12 @@ export async function runRedriveCli(argv: string[], print: (line: string) => voi
       const outputs = args.outputsFile ? readJson(args.outputsFile, `No outputs file at ${args.outputsFile}.`) : stackOutputs(args.stack);
       queues = channelQueuesFrom(outputs, args.channel, args.outputsFile ?? "the stack outputs");
       sqs = new SQSClient({});
+    }
+    if (args.ruleDlq) {
+      if (!queues.ruleDeadLetterQueueUrl) throw new Error(`Channel "${args.channel}" has no ruleDeadLetterQueueUrl in its outputs.`);
+      const result = await redriveRuleDeadLetters(sqs, { queueUrl: queues.queueUrl, ruleDeadLetterQueueUrl: queues.ruleDeadLetterQueueUrl });
+      print(describeResult(args.channel, { ...queues, deadLetterQueueUrl: queues.ruleDeadLetterQueueUrl }, result));
+      return result.failed.length > 0 ? 1 : 0;
     }
     const result = await redrive(sqs, queues, { method: args.local ? "copy" : "auto" });
     print(describeResult(args.channel, queues, result));

@@ -30,6 +30,10 @@ import { makePolitenessLimiter } from "../runtime/politeness";
 import { createProvider, type ProviderClients } from "../runtime/providers/table";
 import { makeBroadcastHandler, makeConnectHandler, makeDefaultHandler, makeDisconnectHandler } from "../runtime/websocket";
 import { makeChannelWorker } from "../runtime/worker";
+import { makeDeviceRegistry } from "../runtime/devices";
+import { makeFeed } from "../runtime/feed";
+import { makeLinkSigner } from "../runtime/tracking";
+import { makeLocalUserRoutes } from "./userRoutes";
 import { type LocalAws, startLocalAws } from "./aws";
 import { type LocalLambdaHandler, startLocalLambda } from "./lambdaInvoke";
 import { sqsDeadLetter, sqsTarget, startEventBus } from "./eventBridge";
@@ -119,6 +123,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
     settings: "tidings-local-settings",
     notificationLog: "tidings-local-notification-log",
     politeness: "tidings-local-politeness",
+    feed: "tidings-local-feed",
   };
   const templatesBucket = "tidings-local-templates";
   const busName = "tidings-local";
@@ -187,12 +192,15 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
           targetArn: channel.queueArn,
         }),
       });
+      const devices = makeDeviceRegistry({ ddb, table: names.contacts, maxPerUser: config.devices.maxPerUser });
       const clients: ProviderClients = {
         ddb,
         mgmt: management(),
         sns: new SNSClient({}),
         ses: new SESv2Client({}),
         lambda: new LambdaClient({}),
+        feed: makeFeed({ ddb, table: names.feed, ttlDays: config.feed.ttlDays }),
+        onInvalidToken: (userId, token) => devices.remove(userId, token),
       };
       const local = { connectionsTable: names.connections, slackHosts: [new URL(slack.url).hostname] };
       const wrap = (provider: Provider, role: "primary" | "fallback") =>
@@ -250,8 +258,24 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       types: config.notificationTypes,
       webhookOrigins: [slack.url],
       logger,
+      links: makeLinkSigner({ getKey: async () => signingSecret, baseUrl: () => apiUrl, ttlDays: config.tracking.linkTtlDays }),
+      openPixel: config.tracking.openPixel,
+    });
+    let apiUrl = "";
+    const userRoutes = makeLocalUserRoutes({
+      ddb,
+      tables: { contacts: names.contacts, settings: names.settings, connections: names.connections, feed: names.feed },
+      config,
+      enabledChannels: channelNames,
+      log,
+      verify,
+      getLinkKey: async () => signingSecret,
+      management,
+      webhookOrigins: [slack.url],
+      logger,
     });
     const api = await startLocalApi({
+      routes: userRoutes,
       port: port(options.apiPort, "TIDINGS_API_PORT", 4000),
       verify,
       service,
@@ -259,6 +283,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       websocketUrl: gateway.url,
     });
     stopList.push(() => api.stop());
+    apiUrl = api.url;
 
     if (options.seed ?? true) await seedDemoUsers(ddb, names.contacts, slack.url);
 
@@ -421,6 +446,13 @@ interface LocalApiOptions {
   service: (rawBody: string | undefined) => Promise<{ statusCode: number; headers?: Record<string, string>; body?: string }>;
   signToken: (userId: string) => Promise<string>;
   websocketUrl: string;
+  /** The user's side (local/userRoutes.ts): answers `/me/*`, `/t/*` and `/users/*`; producers pass `authorizeProducer`. */
+  routes?: (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    authorizeProducer: (req: http.IncomingMessage) => Promise<{ status: number; body: unknown } | null>,
+  ) => Promise<boolean>;
 }
 
 const INBOX_DIR = path.join(__dirname, "inbox");
@@ -437,13 +469,19 @@ const MAX_READ_BYTES = 256 * 1024 + 1;
  * plus the local-only `/dev/token` and `/dev/config` and the inbox page.
  */
 async function startLocalApi(options: LocalApiOptions) {
+  /** The producer API's auth (Bearer standing in for SigV4): null when allowed, else the answer to send. */
+  const authorizeProducer = async (req: http.IncomingMessage) => {
+    const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1];
+    const check = await options.verify(token);
+    if (check.ok) return null;
+    return { status: 401, body: { error: "unauthorized", message: `A valid Bearer token is required (${check.reason})` } };
+  };
   const server = http.createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? "/", "http://127.0.0.1");
       if (req.method === "POST" && url.pathname === "/notifications") {
-        const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1];
-        const check = await options.verify(token);
-        if (!check.ok) return json(res, 401, { error: "unauthorized", message: `A valid Bearer token is required (${check.reason})` });
+        const denied = await authorizeProducer(req);
+        if (denied) return json(res, denied.status, denied.body);
         const body = await readBody(req);
         const result = await options.service(body);
         res.writeHead(result.statusCode, { "content-type": "application/json", ...result.headers });
@@ -461,6 +499,7 @@ async function startLocalApi(options: LocalApiOptions) {
         }
         return json(res, 200, { token: await options.signToken(userId) });
       }
+      if (options.routes && (await options.routes(req, res, url, authorizeProducer))) return;
       if (req.method === "GET" && url.pathname === "/dev/config") return json(res, 200, { websocketUrl: options.websocketUrl });
       if (req.method === "GET") return serveStatic(url.pathname, res);
       return json(res, 404, { error: "not_found", message: `${req.method} ${url.pathname} is not an endpoint here` });
@@ -469,6 +508,9 @@ async function startLocalApi(options: LocalApiOptions) {
       else res.end();
     }
   });
+  // Outlive clients' idle keep-alive (undici: 4 s), so a loaded server never closes a socket a client is
+  // reusing at that moment (the soak saw ECONNRESET with Node's 5 s default). API Gateway waits longer still.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, "127.0.0.1", () => resolve());

@@ -78,12 +78,65 @@ function channelSchema() {
   });
 }
 
+function authSchema() {
+  return z.strictObject({
+    issuer: z.string().min(1),
+    audience: z.string().min(1),
+    /** Scope (in the token's `scope` or `scp` claim) a producer token must carry. @default "notifications:send" */
+    producerScope: z
+      .string()
+      .regex(/^[\x21-\x7e]{1,128}$/)
+      .default("notifications:send"),
+    /**
+     * An identity provider's JWKS URL (Cognito, Auth0, Okta): tokens signed RS256 or ES256 with its keys
+     * are accepted besides HS256 ones. @example https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc/.well-known/jwks.json
+     */
+    jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /** Seconds the authorizer keeps the signing key before reading it again (rotation). @default 300 */
+    keyCacheSeconds: z.number().int().min(0).max(86_400).default(300),
+    /** Oldest token accepted, by its `iat`; when set, tokens without `iat` are refused. */
+    maxTokenAgeSeconds: positiveInt(31 * 86_400).optional(),
+  });
+}
+
+function websocketSchema() {
+  return z.strictObject({
+    /** Open connections one user may hold; the next `$connect` is refused (429). @default 10 */
+    maxConnectionsPerUser: positiveInt(1000).default(10),
+    sendMessage: z
+      .strictObject({
+        /** The `sendmessage` route (user-to-room chat). Off unless switched on. @default false */
+        enabled: z.boolean().default(false),
+        /** Scope a token needs to send. @default "chat:send" */
+        scope: z
+          .string()
+          .regex(/^[\x21-\x7e]{1,128}$/)
+          .default("chat:send"),
+        /** Frames one connection may send per minute; over it gets a `rate_limited` error frame. @default 20 */
+        perMinute: positiveInt(6000).default(20),
+      })
+      .default({ enabled: false, scope: "chat:send", perMinute: 20 }),
+  });
+}
+
 function typeSchema() {
   return z.strictObject({
     /** Channels this type may use; default: every enabled channel. */
     channels: z.array(z.string().regex(CHANNEL_NAME_PATTERN)).optional(),
     /** false: users must opt in to this type. */
     defaultOptIn: z.boolean().default(true),
+    /**
+     * Security notices and the like: skip the per-user politeness delay and cannot be opted out of
+     * (a user's "no" in settings is ignored for this type). Keep it for what a user must not miss.
+     * @default false
+     */
+    critical: z.boolean().default(false),
+    /**
+     * Templates a request of this type may name in `template`; a request naming any other is refused,
+     * so a type cannot borrow another type's content (and dodge its consent). @default [the type's own]
+     * @example templates: ["order.shipped", "order.shipped.gift"]
+     */
+    templates: z.array(z.string().regex(TYPE_NAME_PATTERN)).optional(),
   });
 }
 
@@ -94,7 +147,28 @@ function configSchema() {
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/)
       .default("dev"),
-    auth: z.strictObject({ issuer: z.string().min(1), audience: z.string().min(1) }).default({ issuer: "tidings", audience: "tidings" }),
+    auth: authSchema().default({
+      issuer: "tidings",
+      audience: "tidings",
+      producerScope: "notifications:send",
+      keyCacheSeconds: 300,
+    }),
+    /** WebSocket `sendmessage` (room chat between users) and the `$connect` cap. */
+    websocket: websocketSchema().default({ maxConnectionsPerUser: 10, sendMessage: { enabled: false, scope: "chat:send", perMinute: 20 } }),
+    /**
+     * Deletion protection on the tables holding personal data (contacts, settings, notification log):
+     * `pulumi destroy` or a replacement cannot drop them while it is on. @default true
+     */
+    deletionProtection: z.boolean().default(true),
+    /**
+     * The IAM principal ARN that administers the KMS key (rotation, policy, deletion); key use is granted
+     * per function. @default the account root (`arn:aws:iam::<account>:root`), which delegates to IAM
+     * @example kmsAdminArn: arn:aws:iam::123456789012:role/platform-admins
+     */
+    kmsAdminArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:(root|role\/.+|user\/.+)$/, "must be an IAM role, user or root ARN")
+      .optional(),
     /** Pulumi secret (`pulumi config set --secret tidings:tokenSigningSecret`), read separately. */
     tokenSigningSecret: z.string().min(32).optional(),
     /**
@@ -108,15 +182,28 @@ function configSchema() {
     connectionTtlHours: positiveInt(24 * 30).default(24),
     /** Days a notification-log row is kept. */
     logTtlDays: positiveInt(3650).default(90),
+    /** The in-app feed (websocket notifications stored per user). */
+    feed: z.strictObject({ ttlDays: positiveInt(3650).default(90) }).default({ ttlDays: 90 }),
+    /** Push device tokens a user may register; the oldest is evicted beyond this. */
+    devices: z.strictObject({ maxPerUser: positiveInt(100).default(5) }).default({ maxPerUser: 5 }),
+    /**
+     * Click tracking: actionable notifications carry a signed `link` (`GET /t/<token>`) valid this many
+     * days; `openPixel` adds a 1×1 image to e-mail HTML that records `opened`.
+     */
+    tracking: z
+      .strictObject({ linkTtlDays: positiveInt(365).default(30), openPixel: z.boolean().default(false) })
+      .default({ linkTtlDays: 30, openPixel: false }),
     channels: z.record(z.string().regex(CHANNEL_NAME_PATTERN, "channel names are lower-case words"), channelSchema()),
     notificationTypes: z.record(z.string().regex(TYPE_NAME_PATTERN, "type names match ^[a-z0-9][a-z0-9._-]{0,63}$"), typeSchema()),
   });
 }
 
 export type ChannelConfig = z.infer<ReturnType<typeof channelSchema>> & { provider: string };
-export type NotificationTypeConfig = z.infer<ReturnType<typeof typeSchema>>;
-export type TidingsConfig = Omit<z.infer<ReturnType<typeof configSchema>>, "channels" | "logRetentionDays"> & {
+/** A notification type as parsed (critical defaults to false; code building types by hand may omit it). */
+export type NotificationTypeConfig = Omit<z.infer<ReturnType<typeof typeSchema>>, "critical"> & { critical?: boolean };
+export type TidingsConfig = Omit<z.infer<ReturnType<typeof configSchema>>, "channels" | "logRetentionDays" | "notificationTypes"> & {
   channels: Record<string, ChannelConfig>;
+  notificationTypes: Record<string, NotificationTypeConfig>;
   logRetentionDays: number;
 };
 
@@ -164,6 +251,11 @@ export function parseTidingsConfig(raw: Record<string, unknown>, options: ParseO
         if (/: not a setting of the /.test(problem)) continue;
         problems.push(`tidings:channels.${name}.${problem}`);
       }
+    }
+  }
+  for (const [type, def] of Object.entries(config.notificationTypes)) {
+    if (def.critical && !def.defaultOptIn) {
+      problems.push(`tidings:notificationTypes.${type}: a critical type cannot ask for opt-in (defaultOptIn: false)`);
     }
   }
   if (!options.channelsAddedInCode) problems.push(...typeChannelProblems(config, []));
@@ -221,6 +313,11 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     message = `Invalid input (${issue.code})`;
   }
   return `tidings:${path.join(".")}: ${message}`;
+}
+
+/** Templates a request of `type` may name: the configured list, else the type's own. */
+export function allowedTemplates(type: string, def: Pick<NotificationTypeConfig, "templates"> | undefined): string[] {
+  return def?.templates ?? [type];
 }
 
 /** Names of the channels switched on, in config order. */

@@ -71,6 +71,8 @@ export interface ChannelDelivery {
   kind: "actionable" | "feedback";
   content: RenderedContent;
   callback?: string;
+  /** Signed tracking URL (`<user API>/t/<token>`) of an actionable notification on this channel. */
+  link?: string;
   progress?: number;
   address: ChannelAddress;
   /** ISO-8601 time the service accepted the request. */
@@ -88,9 +90,11 @@ export interface DeliveryEvent {
 
 /** Frames sent to WebSocket clients. */
 export type NotificationFrame =
-  | { type: "notification"; id: string; message: string; callback: string }
+  | { type: "notification"; id: string; message: string; callback: string; link?: string }
   | { type: "feedback"; id: string; message: string; progress?: number };
 export type ErrorFrame = { type: "error"; error: string; message: string };
+/** Sent to every open connection of a user after a read or archive in the feed (sync across devices). */
+export type ReadFrame = { type: "read"; eventIds: string[]; unreadCount: number };
 
 /** What a provider says about one send. Providers never throw for a delivery problem. */
 export type ProviderResult =
@@ -123,6 +127,14 @@ export interface LogEntry {
   attempts?: number;
   /** Epoch ms until which a worker holds the right to send (claim before send). */
   claimedUntil?: number;
+  /** The event detail as put on the bus, so a lost event can be put again (runtime/reconciler.ts). */
+  delivery?: ChannelDelivery;
+  /** Times the reconciler put this row's event on the bus again. */
+  reputs?: number;
+  /** When the user first read it (feed) or opened it (e-mail pixel). */
+  openedAt?: string;
+  /** When the user first followed its tracking link. */
+  clickedAt?: string;
   ttl?: number;
 }
 

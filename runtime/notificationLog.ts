@@ -10,8 +10,27 @@
  * A delivered row (sent, opened, clicked) never goes back to created, pending or error, and a late
  * `pending` never hides an `error` a worker recorded.
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import type { DeliveryStatus, LogEntry } from "./contracts";
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { ChannelDelivery, DeliveryStatus, LogEntry } from "./contracts";
+
+/**
+ * How long a row may sit `created` or `pending` with no delivery in flight before it counts as stuck:
+ * its event was lost on the way (rule DLQ, a crash between put and queue). Far below the queues'
+ * retention, above the longest politeness delay (15 min) a healthy row can wait.
+ */
+export const STUCK_AFTER_MS = 15 * 60_000;
+
+/**
+ * A row that should have moved on and has not: still `created`/`pending`, untouched for `stuckAfterMs`,
+ * and no worker holding a live claim on it. Such a row may be put on the bus again: the worker's claim
+ * keeps the delivery exactly-once if the first copy turns up after all.
+ */
+export function isStuck(row: Pick<LogEntry, "status" | "updatedAt" | "claimedUntil">, nowMs: number, stuckAfterMs = STUCK_AFTER_MS): boolean {
+  if (row.status !== "created" && row.status !== "pending") return false;
+  if (typeof row.claimedUntil === "number" && row.claimedUntil > nowMs) return false;
+  const updated = Date.parse(row.updatedAt);
+  return Number.isFinite(updated) && updated <= nowMs - stuckAfterMs;
+}
 
 export interface NotificationLogDeps {
   ddb: DynamoDBDocumentClient;
@@ -29,6 +48,8 @@ export interface NewLogEntry {
   type: string;
   status: "created" | "unsubscribed" | "error";
   reason?: string;
+  /** The event detail as put on the bus: kept so the reconciler can put a lost event again. */
+  delivery?: ChannelDelivery;
 }
 
 export interface StatusFields {
@@ -113,6 +134,85 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
       return DELIVERED.includes(row.Item.status) ? "sent" : "busy";
     },
 
+    /** Every channel's row of one notification (the status API). */
+    async rowsOf(eventId: string): Promise<LogEntry[]> {
+      const out = await deps.ddb.send(
+        new QueryCommand({
+          TableName: deps.table,
+          KeyConditionExpression: "#eventId = :eventId",
+          ExpressionAttributeNames: { "#eventId": "eventId" },
+          ExpressionAttributeValues: { ":eventId": eventId },
+          ConsistentRead: true,
+        }),
+      );
+      return (out.Items ?? []) as LogEntry[];
+    },
+
+    /**
+     * One page of rows still `created`/`pending` and untouched since `olderThan` (ISO), for the
+     * reconciler. A filtered Scan: the log has no status index, and the reconciler runs rarely.
+     */
+    async scanUnfinished(olderThan: string, startKey?: Record<string, unknown>, pageSize = 500) {
+      const out = await deps.ddb.send(
+        new ScanCommand({
+          TableName: deps.table,
+          FilterExpression: "#status IN (:created, :pending) AND #updatedAt <= :olderThan",
+          ExpressionAttributeNames: { "#status": "status", "#updatedAt": "updatedAt" },
+          ExpressionAttributeValues: { ":created": "created", ":pending": "pending", ":olderThan": olderThan },
+          ExclusiveStartKey: startKey,
+          Limit: pageSize,
+        }),
+      );
+      return { rows: (out.Items ?? []) as LogEntry[], nextKey: out.LastEvaluatedKey };
+    },
+
+    /**
+     * The reconciler takes a stuck row: a conditional write that succeeds only while the row is still
+     * `created`/`pending`, unchanged since `seenUpdatedAt` and unclaimed, so a worker that got there
+     * first (or another reconciler run) wins. "reput": count one more put, the row stays `pending`;
+     * "expire": give up with `error` and `reason`. false = the row moved on meanwhile.
+     */
+    async takeStuck(row: LogEntry, action: "reput" | "expire", reason?: string): Promise<boolean> {
+      const at = now();
+      const names: Record<string, string> = { "#status": "status", "#updatedAt": "updatedAt", "#claimedUntil": "claimedUntil" };
+      const values: Record<string, unknown> = {
+        ":created": "created",
+        ":pending": "pending",
+        ":seen": row.updatedAt,
+        ":now": at,
+        ":updatedAt": new Date(at).toISOString(),
+      };
+      let expression: string;
+      if (action === "reput") {
+        names["#reputs"] = "reputs";
+        values[":one"] = 1;
+        values[":pendingStatus"] = "pending";
+        expression = "SET #status = :pendingStatus, #updatedAt = :updatedAt ADD #reputs :one";
+      } else {
+        names["#reason"] = "reason";
+        values[":error"] = "error";
+        values[":reason"] = reason ?? "stuck";
+        expression = "SET #status = :error, #updatedAt = :updatedAt, #reason = :reason";
+      }
+      try {
+        await deps.ddb.send(
+          new UpdateCommand({
+            TableName: deps.table,
+            Key: key(row.eventId, row.channel),
+            UpdateExpression: expression,
+            ConditionExpression:
+              "#status IN (:created, :pending) AND #updatedAt = :seen AND (attribute_not_exists(#claimedUntil) OR #claimedUntil <= :now)",
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          }),
+        );
+        return true;
+      } catch (error) {
+        if ((error as { name?: string }).name === "ConditionalCheckFailedException") return false;
+        throw error;
+      }
+    },
+
     /**
      * Moves a row to `status`, recording provider, message id and reason when given. "kept" = nothing
      * changed: the row is delivered, or holds an outcome and this write is not the claimant's.
@@ -155,6 +255,33 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
             UpdateExpression: expression,
             ConditionExpression: condition,
             ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          }),
+        );
+        return "updated";
+      } catch (error) {
+        if ((error as { name?: string }).name === "ConditionalCheckFailedException") return "kept";
+        throw error;
+      }
+    },
+
+    /**
+     * Records what the user did with a delivered notification: `opened` (read in the feed, e-mail pixel)
+     * or `clicked` (tracking link). Forward only: opened only after sent, clicked after sent or opened;
+     * "kept" when the row is not there or already further on (or not delivered yet).
+     */
+    async advance(eventId: string, channel: string, status: "opened" | "clicked"): Promise<"updated" | "kept"> {
+      const from = status === "opened" ? ["sent"] : ["sent", "opened"];
+      const values: Record<string, unknown> = { ":status": status, ":at": new Date(now()).toISOString() };
+      from.forEach((s, i) => (values[`:from${i}`] = s));
+      try {
+        await deps.ddb.send(
+          new UpdateCommand({
+            TableName: deps.table,
+            Key: key(eventId, channel),
+            UpdateExpression: "SET #status = :status, #updatedAt = :at, #when = if_not_exists(#when, :at)",
+            ConditionExpression: `attribute_exists(eventId) AND #status IN (${from.map((_, i) => `:from${i}`).join(", ")})`,
+            ExpressionAttributeNames: { "#status": "status", "#updatedAt": "updatedAt", "#when": `${status}At` },
             ExpressionAttributeValues: values,
           }),
         );

@@ -19,8 +19,10 @@ import {
   type RenderedContent,
 } from "./contracts";
 import { logDecision, type DecisionLogger } from "./log";
-import { makeNotificationLog } from "./notificationLog";
+import { METRIC, makeMetrics, type Metrics } from "./metrics";
+import { isStuck, makeNotificationLog, STUCK_AFTER_MS } from "./notificationLog";
 import { isOptedIn, makeSettingsReader } from "./settings";
+import type { LinkSigner } from "./tracking";
 import { contentFromMessage, makeTemplateStore, renderTemplate, templateKey } from "./templates";
 import { channelsOfType, validateNotificationRequest, type Problem } from "./validate";
 
@@ -45,7 +47,22 @@ export interface NotificationServiceDeps {
   /** How long a loaded template is reused. @default 60000 */
   templateCacheMs?: number;
   logger?: DecisionLogger;
+  /** EMF metrics (accepted, skipped.*, queued, duplicate). @default EMF lines on stdout */
+  metrics?: Metrics;
+  /**
+   * A retry of a row still `created`/`pending` this long after its last change, with no delivery in
+   * flight, is put on the bus again instead of answering `duplicate` (its event was lost on the way).
+   * @default 900000 (15 min)
+   */
+  stuckAfterMs?: number;
   now?: () => number;
+  /**
+   * Signs tracking links (runtime/tracking.ts): with it, an actionable notification gains `link` on
+   * every channel, and templates can use `{{link}}`.
+   */
+  links?: LinkSigner;
+  /** Adds the open pixel to e-mail HTML (needs `links`). @default false */
+  openPixel?: boolean;
 }
 
 /** Outcome of one channel in the 202 answer. */
@@ -68,6 +85,8 @@ type Plan =
 export function makeNotificationService(deps: NotificationServiceDeps): NotificationService {
   const now = deps.now ?? Date.now;
   const log = deps.logger ?? logDecision;
+  const metrics = deps.metrics ?? makeMetrics();
+  const stuckAfterMs = deps.stuckAfterMs ?? STUCK_AFTER_MS;
   const contacts = makeContactReader({ ddb: deps.ddb, table: deps.tables.contacts });
   const settings = makeSettingsReader({ ddb: deps.ddb, table: deps.tables.settings });
   const templates = makeTemplateStore({ s3: deps.s3, bucket: deps.templatesBucket, cacheTtlMs: deps.templateCacheMs, now });
@@ -78,6 +97,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
   async function contentFor(
     request: NotificationRequest,
     channel: string,
+    link?: string,
   ): Promise<{ ok: true; content: RenderedContent } | { ok: false; missingTemplate?: string; missingVariables?: string[] }> {
     if (request.message !== undefined) return { ok: true, content: contentFromMessage(request.message) };
     const name = request.template ?? request.type;
@@ -89,7 +109,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         missingTemplate: `no template for ${request.template ? "template" : "type"} ${name} on channel ${channel} (${templateKey(name, channel)})`,
       };
     }
-    const rendered = renderTemplate(loaded.template, request.data ?? {});
+    const rendered = renderTemplate(loaded.template, link === undefined ? (request.data ?? {}) : { ...request.data, link });
     return rendered.ok ? { ok: true, content: rendered.content } : { ok: false, missingVariables: rendered.missing };
   }
 
@@ -129,7 +149,9 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         plans.push({ channel, action: "no-address", reason: address.reason, field: address.field, problem: address.problem });
         continue;
       }
-      const content = await contentFor(request, channel);
+      const ids = { eventId, channel, userId };
+      const link = request.callback !== undefined && deps.links ? await deps.links.click(ids, request.callback) : undefined;
+      const content = await contentFor(request, channel, link);
       if (!content.ok) {
         if (content.missingTemplate)
           contentProblems.push({ field: request.template ? "template" : "type", problem: content.missingTemplate });
@@ -145,10 +167,15 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         kind: request.callback ? "actionable" : "feedback",
         content: content.content,
         ...(request.callback !== undefined ? { callback: request.callback } : {}),
+        ...(link !== undefined ? { link } : {}),
         ...(request.progress !== undefined ? { progress: request.progress } : {}),
         address: address.address,
         createdAt,
       };
+      if (deps.openPixel && deps.links && channel === "email" && delivery.content.html !== undefined) {
+        const pixel = await deps.links.open(ids);
+        delivery.content = { ...delivery.content, html: `${delivery.content.html}<img src="${pixel}" width="1" height="1" alt="">` };
+      }
       if (Buffer.byteLength(JSON.stringify(delivery), "utf8") > MAX_DETAIL_BYTES) {
         contentProblems.push({
           field: "data",
@@ -203,9 +230,11 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       if (plan.action === "opted-out") {
         await notificationLog.create({ eventId, channel, userId, type, status: "unsubscribed", reason: "opted out" });
         outcomes[channel] = "skipped: opted out";
+        metrics.count(METRIC.skippedOptedOut, { channel, type });
         log({ component: "notify", outcome: "skipped", eventId, userId, channel, reason: "opted out" });
       } else if (plan.action === "no-address") {
         outcomes[channel] = plan.reason === "missing" ? "skipped: no address" : `invalid_address: ${plan.problem}`;
+        metrics.count(plan.reason === "missing" ? METRIC.skippedNoAddress : METRIC.skippedInvalidAddress, { channel, type });
         log({
           component: "notify",
           outcome: plan.reason === "missing" ? "no_address" : "invalid_address",
@@ -215,11 +244,12 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
           reason: plan.problem,
         });
       } else {
-        const created = await notificationLog.create({ eventId, channel, userId, type, status: "created" });
+        const created = await notificationLog.create({ eventId, channel, userId, type, status: "created", delivery: plan.delivery });
         if (created === "exists") {
           const row = await notificationLog.get(eventId, channel);
-          if (row?.status !== "created") {
+          if (row?.status !== "created" && !(row && isStuck(row, now(), stuckAfterMs))) {
             outcomes[channel] = "duplicate";
+            metrics.count(METRIC.duplicate, { channel, type });
             log({ component: "notify", outcome: "duplicate", eventId, userId, channel, reason: `already ${row?.status ?? "logged"}` });
             continue;
           }
@@ -256,6 +286,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         }
         await notificationLog.setStatus(eventId, channel, "pending");
         outcomes[channel] = "queued";
+        metrics.count(METRIC.queued, { channel, type });
         log({ component: "notify", outcome: "queued", eventId, userId, channel });
       }
     }
@@ -274,6 +305,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         { "retry-after": "1" },
       );
     }
+    for (const channel of Object.keys(outcomes)) metrics.count(METRIC.accepted, { channel, type });
     return respond(202, { eventId, channels: outcomes });
   };
 

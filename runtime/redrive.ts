@@ -24,6 +24,8 @@ export interface ChannelQueues {
   /** Looked up with GetQueueAttributes when absent. */
   queueArn?: string;
   deadLetterQueueArn?: string;
+  /** Where EventBridge puts events it could not deliver to the queue (`--rule-dlq`). */
+  ruleDeadLetterQueueUrl?: string;
 }
 
 export interface RedriveOptions {
@@ -52,6 +54,27 @@ export type RedriveResult =
       approximateNumberOfMessagesToMove?: number;
     }
   | { method: "copy"; moved: number; failed: { messageId: string; reason: string }[] };
+
+/**
+ * Puts the events of a channel's rule DLQ (events EventBridge could not hand to the queue) on their
+ * way again: each message body is the EventBridge event exactly as the rule target would have sent it,
+ * so it is sent to the channel's queue. Copied one by one: a rule DLQ is no SQS queue's DLQ, so SQS
+ * move tasks do not apply. EventBridge's error attributes (ERROR_CODE…) are left behind.
+ */
+export async function redriveRuleDeadLetters(
+  sqs: SQSClient,
+  queues: { queueUrl: string; ruleDeadLetterQueueUrl: string },
+  options: Pick<RedriveOptions, "visibilityTimeoutSeconds"> = {},
+): Promise<Extract<RedriveResult, { method: "copy" }>> {
+  if (!queues.queueUrl || !queues.ruleDeadLetterQueueUrl) {
+    throw new Error("redrive of the rule DLQ needs both queueUrl and ruleDeadLetterQueueUrl for the channel.");
+  }
+  return copyMessages(
+    sqs,
+    { queueUrl: queues.queueUrl, deadLetterQueueUrl: queues.ruleDeadLetterQueueUrl },
+    { ...options, dropAttributes: true },
+  ) as Promise<Extract<RedriveResult, { method: "copy" }>>;
+}
 
 /** Moves the DLQ's messages back to the source queue; see RedriveOptions for how. */
 export async function redrive(sqs: SQSClient, queues: ChannelQueues, options: RedriveOptions = {}): Promise<RedriveResult> {
@@ -95,7 +118,11 @@ async function startMoveTask(sqs: SQSClient, queues: ChannelQueues, options: Red
   return result;
 }
 
-async function copyMessages(sqs: SQSClient, queues: ChannelQueues, options: RedriveOptions): Promise<RedriveResult> {
+async function copyMessages(
+  sqs: SQSClient,
+  queues: ChannelQueues,
+  options: RedriveOptions & { dropAttributes?: boolean },
+): Promise<RedriveResult> {
   let moved = 0;
   const failed: { messageId: string; reason: string }[] = [];
   const skip = new Set<string>();
@@ -115,7 +142,9 @@ async function copyMessages(sqs: SQSClient, queues: ChannelQueues, options: Redr
     if (messages.length === 0) break;
     for (const message of messages) {
       try {
-        await sqs.send(new SendMessageCommand({ QueueUrl: queues.queueUrl, ...copyOf(message) }));
+        const copy = copyOf(message);
+        if (options.dropAttributes) copy.MessageAttributes = undefined;
+        await sqs.send(new SendMessageCommand({ QueueUrl: queues.queueUrl, ...copy }));
       } catch (error) {
         skip.add(message.MessageId ?? "");
         failed.push({ messageId: message.MessageId ?? "?", reason: error instanceof Error ? error.message : String(error) });

@@ -3,6 +3,7 @@
  * types?: { <type>: { <channel>: boolean } } }`. The most specific answer wins: `types[type][channel]`,
  * then `channels[channel]`, then the type's `defaultOptIn`; except that a channel-wide "yes" does not
  * opt a user into a type that asks for explicit consent (`defaultOptIn: false`): only a per-type "yes" does.
+ * A `critical` type cannot be opted out of. The end-user API writes the row (runtime/preferences.ts).
  */
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { NotificationTypeConfig } from "./config";
@@ -37,8 +38,10 @@ export function isOptedIn(
   settings: UserSettings | undefined,
   type: string,
   channel: string,
-  typeConfig: Pick<NotificationTypeConfig, "defaultOptIn"> | undefined,
+  typeConfig: Partial<Pick<NotificationTypeConfig, "defaultOptIn" | "critical">> | undefined,
 ): boolean {
+  // A critical type cannot be switched off: whatever is stored, it is delivered.
+  if (typeConfig?.critical === true) return true;
   const types = settings?.types;
   const ofType = types && typeof types === "object" && Object.hasOwn(types, type) ? types[type] : undefined;
   const perType = flag(ofType, channel);

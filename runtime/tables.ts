@@ -41,6 +41,18 @@ export const TABLES = {
     indexes: { byUser: { hashKey: "userId", rangeKey: "createdAt" } },
     ttlAttribute: "ttl",
   },
+  /**
+   * The in-app feed: pk userId, sk eventId (a user reads only rows under their own key). GSI byTime on
+   * userId + feedKey (`<createdAt>#<eventId>`, newest first with ScanIndexForward false); sparse GSI
+   * unread on userId + unreadKey (present only while unread and not archived), so counting unread reads
+   * only unread rows. Items: FeedItem (runtime/feed.ts), TTL on ttl.
+   */
+  feed: {
+    hashKey: "userId",
+    rangeKey: "eventId",
+    indexes: { byTime: { hashKey: "userId", rangeKey: "feedKey" }, unread: { hashKey: "userId", rangeKey: "unreadKey" } },
+    ttlAttribute: "ttl",
+  },
   /** pk counterKey (`<channel>#<userId>`), sk window (window start, epoch seconds). Items: count, ttl. */
   politeness: { hashKey: "counterKey", rangeKey: "window", ttlAttribute: "ttl" },
 } as const satisfies Record<string, TableLayout>;

@@ -325,3 +325,12 @@ export function isSlackWebhookUrl(value: unknown, allowedOrigins: string[] = [])
   }
   return !url.username && !url.password && allowedOrigins.includes(url.origin);
 }
+
+/** Problem with a user id (the rule of a notification request's `userId`), or undefined when it is acceptable. */
+export function userIdProblem(value: unknown): string | undefined {
+  if (typeof value !== "string") return "is required: a string";
+  if (value.length === 0) return "must not be empty";
+  if ([...value].length > 128) return "must be at most 128 characters";
+  if (UNPRINTABLE.test(value)) return "must be printable (no control, format or zero-width characters, no lone surrogates)";
+  return undefined;
+}

@@ -12,6 +12,7 @@
 import { detailTypeFor, EVENT_SOURCE } from "./contracts";
 import type { ChannelDelivery, Provider, ProviderResult, SqsBatchResponse, SqsEvent, SqsRecord } from "./contracts";
 import { type DecisionLogger, logDecision } from "./log";
+import { METRIC, makeMetrics, type Metrics } from "./metrics";
 import type { NotificationLog } from "./notificationLog";
 import type { PolitenessLimiter } from "./politeness";
 import { MAX_DELAY_SECONDS } from "./channelQueues";
@@ -38,6 +39,8 @@ export interface ChannelWorkerDeps {
   /** Sends per second for this worker instance (token bucket); unlimited when absent. */
   ratePerSecond?: number;
   logger?: DecisionLogger;
+  /** EMF metrics (sent, failed, retried, duplicate, deliveryLatency). @default EMF lines on stdout */
+  metrics?: Metrics;
   /** Epoch ms and sleep, injectable for tests of the pacing. */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -101,6 +104,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
   const { channel, primary, fallback, log, politeness } = deps;
   const failoverAfter = deps.failoverAfter ?? 3;
   const logger = deps.logger ?? logDecision;
+  const metrics = deps.metrics ?? makeMetrics();
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   if (deps.ratePerSecond !== undefined && !(deps.ratePerSecond > 0)) {
@@ -124,10 +128,12 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
     }
     const delivery = parsed.delivery;
     const ids = { eventId: delivery.eventId, userId: delivery.userId };
+    const dimensions = { channel, type: delivery.type };
 
     let entry = await log.get(delivery.eventId, channel);
     if (entry && DELIVERED_STATUSES.includes(entry.status)) {
       decide("duplicate", { ...ids, reason: `already ${entry.status}` });
+      metrics.count(METRIC.duplicate, dimensions);
       return true;
     }
     if (!entry) {
@@ -139,6 +145,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
     const claim = await log.claim(delivery.eventId, channel, claimLeaseSeconds);
     if (claim === "sent") {
       decide("duplicate", { ...ids, reason: "sent by another copy" });
+      metrics.count(METRIC.duplicate, dimensions);
       return true;
     }
     if (claim === "busy") {
@@ -182,6 +189,8 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
         releaseClaim: true,
       });
       decide("sent", { ...via, providerMessageId: result.providerMessageId });
+      metrics.count(METRIC.sent, dimensions);
+      metrics.latency(METRIC.deliveryLatency, dimensions, now() - Date.parse(delivery.createdAt));
       return true;
     }
     if (result.outcome === "retryable") {
@@ -192,6 +201,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
         releaseClaim: true,
       });
       decide("retry", { ...via, reason: result.reason });
+      metrics.count(METRIC.retried, dimensions);
       return false;
     }
     await log.setStatus(delivery.eventId, channel, "error", {
@@ -201,6 +211,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
       releaseClaim: true,
     });
     decide("failed", { ...via, reason: result.reason });
+    metrics.count(METRIC.failed, dimensions);
     return true;
   }
 

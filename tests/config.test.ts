@@ -117,3 +117,32 @@ describe("stack config", () => {
     expect(text).to.match(/tidings:channels\.sms\.smsType: .*"Transactional"\|"Promotional"/);
   });
 });
+
+describe("stack config: security keys", () => {
+  it("defaults: producer scope, key cache, sendmessage off, 10 connections per user, deletion protection on, critical off", () => {
+    const config = parseTidingsConfig(readStackFile());
+    expect(config.auth).to.include({ producerScope: "notifications:send", keyCacheSeconds: 300 });
+    expect(config.auth.maxTokenAgeSeconds).to.equal(undefined);
+    expect(config.websocket).to.deep.equal({
+      maxConnectionsPerUser: 10,
+      sendMessage: { enabled: false, scope: "chat:send", perMinute: 20 },
+    });
+    expect(config.deletionProtection).to.equal(true);
+    expect(config.notificationTypes["order.shipped"].critical).to.equal(false);
+    expect(config.notificationTypes["security.alert"].critical).to.equal(true);
+  });
+
+  it("refuses a critical type that asks for opt-in, a bad JWKS URL and a bad admin ARN", () => {
+    const critical = readStackFile();
+    critical.notificationTypes["marketing.digest"].critical = true;
+    expect(problemsOf(critical)).to.include(
+      "tidings:notificationTypes.marketing.digest: a critical type cannot ask for opt-in (defaultOptIn: false)",
+    );
+    const raw = readStackFile();
+    raw.auth.jwksUrl = "ftp://keys.example.com/jwks.json";
+    raw.kmsAdminArn = "arn:aws:s3:::bucket";
+    const problems = problemsOf(raw);
+    expect(problems.some((p) => p.startsWith("tidings:auth.jwksUrl:"))).to.equal(true);
+    expect(problems).to.include("tidings:kmsAdminArn: must be an IAM role, user or root ARN");
+  });
+});

@@ -26,7 +26,7 @@ describe("redrive (DLQ → source queue)", () => {
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  async function queuePair(): Promise<Required<ChannelQueues>> {
+  async function queuePair(): Promise<Required<Omit<ChannelQueues, "ruleDeadLetterQueueUrl">>> {
     const name = `redrive-${pairs++}`;
     const arnOf = async (url: string) =>
       (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }))).Attributes!.QueueArn!;
@@ -80,7 +80,7 @@ describe("redrive (DLQ → source queue)", () => {
 
   /** Receives everything from a queue (deleting nothing) until a receive comes back empty. */
   async function drain(queueUrl: string) {
-    const all: { body: string; channel?: string; receiveCount: string }[] = [];
+    const all: { body: string; channel?: string; receiveCount: string; attributes: string[] }[] = [];
     for (;;) {
       const out = await sqs.send(
         new ReceiveMessageCommand({
@@ -97,6 +97,7 @@ describe("redrive (DLQ → source queue)", () => {
         all.push({
           body: m.Body!,
           channel: m.MessageAttributes?.channel?.StringValue,
+          attributes: Object.keys(m.MessageAttributes ?? {}),
           receiveCount: m.Attributes!.ApproximateReceiveCount!,
         });
       }
@@ -154,6 +155,33 @@ describe("redrive (DLQ → source queue)", () => {
       expect(code).to.equal(0, lines.join("\n"));
       expect(lines.join("\n")).to.match(/Moved 2 message\(s\) of "email"/);
       expect((await drain(queues.queueUrl)).map((m) => m.body).sort()).to.deep.equal(["a", "b"]);
+    });
+
+    it("--rule-dlq sends the rule DLQ's events to the channel queue, without EventBridge's error attributes", async () => {
+      const queues = await queuePair();
+      const ruleDeadLetterQueueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `rule-dlq-${pairs++}` }))).QueueUrl!;
+      const events = ["e1", "e2", "e3"].map((id) => JSON.stringify({ id, source: "tidings", "detail-type": "notification.email" }));
+      for (const body of events) {
+        await sqs.send(
+          new SendMessageCommand({
+            QueueUrl: ruleDeadLetterQueueUrl,
+            MessageBody: body,
+            MessageAttributes: { ERROR_CODE: { DataType: "String", StringValue: "SQS.AccessDenied" } },
+          }),
+        );
+      }
+      const stateFile = path.join(tmp, "state-rule.json");
+      fs.writeFileSync(stateFile, JSON.stringify({ aws: aws.endpoints, channels: { email: { ...queues, ruleDeadLetterQueueUrl } } }));
+      const lines: string[] = [];
+      const code = await runRedriveCli(["email", "--rule-dlq", "--local", "--state", stateFile], (line) => lines.push(line));
+      expect(code).to.equal(0, lines.join("\n"));
+      expect(lines.join("\n")).to.match(/Moved 3 message\(s\) of "email" from .*rule-dlq/);
+      expect(await depth(ruleDeadLetterQueueUrl)).to.equal(0);
+      expect(await depth(queues.deadLetterQueueUrl)).to.equal(0, "the queue's own DLQ is left alone");
+      const back = await drain(queues.queueUrl);
+      expect(back.map((m) => m.body).sort()).to.deep.equal([...events].sort());
+      expect(back.flatMap((m) => m.attributes)).to.deep.equal([]);
+      expect(parseRedriveArgs(["email", "--rule-dlq"])).to.deep.equal({ channel: "email", local: false, ruleDlq: true });
     });
 
     it("reads saved stack outputs with --outputs", async () => {

@@ -11,7 +11,15 @@ import { classifyError } from "./errors";
 export interface SnsPushProviderDeps {
   sns: SNSClient;
   platformApplicationArns: { apns?: string; fcm?: string };
+  /**
+   * Called for a token SNS reports disabled (uninstalled app, expired token) or invalid, so it leaves the
+   * user's contact (runtime/devices.ts `remove`). Failures are logged by the caller, never thrown here.
+   */
+  onInvalidToken?: (userId: string, token: string) => Promise<unknown>;
 }
+
+/** SNS error names that mean the token itself is unusable. */
+const INVALID_TOKEN_ERRORS = ["EndpointDisabledException", "EndpointDisabled", "InvalidParameterException", "InvalidParameter"];
 
 /** The `MessageStructure: "json"` body: one payload per SNS platform key. */
 export function pushMessage(delivery: ChannelDelivery): string {
@@ -35,7 +43,11 @@ function stringValues(data: Record<string, unknown>): Record<string, string> {
 }
 
 export function makeSnsPushProvider(deps: SnsPushProviderDeps): Provider {
-  async function sendToDevice(device: DeviceToken, message: string): Promise<ProviderResult> {
+  async function forget(userId: string, device: DeviceToken) {
+    await deps.onInvalidToken?.(userId, device.token).catch(() => undefined);
+  }
+
+  async function sendToDevice(userId: string, device: DeviceToken, message: string): Promise<ProviderResult> {
     const applicationArn = deps.platformApplicationArns[device.platform];
     if (!applicationArn) return { outcome: "permanent", reason: `no SNS platform application for ${device.platform}` };
     let endpointArn: string | undefined;
@@ -45,6 +57,7 @@ export function makeSnsPushProvider(deps: SnsPushProviderDeps): Provider {
       );
       endpointArn = created.EndpointArn;
     } catch (error) {
+      if (INVALID_TOKEN_ERRORS.includes((error as { name?: string }).name ?? "")) await forget(userId, device);
       return classifyError(error, `SNS CreatePlatformEndpoint (${device.platform})`);
     }
     if (!endpointArn) return { outcome: "retryable", reason: "SNS CreatePlatformEndpoint returned no endpoint" };
@@ -54,6 +67,7 @@ export function makeSnsPushProvider(deps: SnsPushProviderDeps): Provider {
     } catch (error) {
       const name = (error as { name?: string }).name;
       if (name === "EndpointDisabledException" || name === "EndpointDisabled") {
+        await forget(userId, device);
         return { outcome: "permanent", reason: `${device.platform} endpoint disabled (token no longer valid)` };
       }
       return classifyError(error, `SNS Publish (${device.platform})`);
@@ -66,7 +80,7 @@ export function makeSnsPushProvider(deps: SnsPushProviderDeps): Provider {
       const devices = delivery.address.deviceTokens ?? [];
       if (devices.length === 0) return { outcome: "permanent", reason: "no device tokens for this user" };
       const message = pushMessage(delivery);
-      const results = await Promise.all(devices.map((device) => sendToDevice(device, message)));
+      const results = await Promise.all(devices.map((device) => sendToDevice(delivery.userId, device, message)));
       const sentIds = results.flatMap((r) => (r.outcome === "sent" ? [r.providerMessageId ?? ""] : []));
       if (sentIds.length > 0) return { outcome: "sent", providerMessageId: sentIds.filter(Boolean).join(",") || undefined };
       const reasons = results.map((r, i) => `${devices[i].platform}#${i + 1}: ${"reason" in r ? r.reason : "sent"}`).join("; ");

@@ -13,6 +13,7 @@ import { SESv2Client } from "@aws-sdk/client-sesv2";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { Provider } from "../contracts";
+import type { Feed } from "../feed";
 import { resolveManagementEndpoint } from "../deliver";
 import { makeSesProvider } from "./email";
 import { makeLambdaProvider } from "./lambda";
@@ -55,13 +56,17 @@ export interface ProviderConfig {
   managementEndpoint?: string;
 }
 
-/** Clients a provider may use; any left out is built with default settings. */
+/** Clients a provider may use (any left out is built with default settings), and its collaborators. */
 export interface ProviderClients {
   ses?: SESv2Client;
   sns?: SNSClient;
   lambda?: LambdaClient;
   ddb?: DynamoDBDocumentClient;
   mgmt?: ApiGatewayManagementApiClient;
+  /** websocket: the in-app feed; with it, delivering means storing (runtime/feed.ts). */
+  feed?: Feed;
+  /** sns-push: called for a device token the platform says is no longer valid. */
+  onInvalidToken?: (userId: string, token: string) => Promise<unknown>;
 }
 
 export interface ProviderEntry {
@@ -87,6 +92,7 @@ export function providerTable(): Record<ProviderType, ProviderEntry> {
             clients.mgmt ??
             new ApiGatewayManagementApiClient({ endpoint: resolveManagementEndpoint({ captured: config.managementEndpoint }) }),
           connectionsTable: config.connectionsTable ?? "",
+          feed: clients.feed,
         }),
     },
     ses: {
@@ -116,6 +122,7 @@ export function providerTable(): Record<ProviderType, ProviderEntry> {
         makeSnsPushProvider({
           sns: clients.sns ?? new SNSClient({}),
           platformApplicationArns: { apns: config.apnsPlatformApplicationArn, fcm: config.fcmPlatformApplicationArn },
+          onInvalidToken: clients.onInvalidToken,
         }),
     },
     "slack-webhook": {

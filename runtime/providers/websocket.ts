@@ -5,6 +5,7 @@ import type { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewayma
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { ChannelDelivery, NotificationFrame, Provider, ProviderResult } from "../contracts";
 import { makeUserDelivery } from "../deliver";
+import type { Feed } from "../feed";
 import type { DecisionLogger } from "../log";
 
 export interface WebSocketProviderDeps {
@@ -14,6 +15,12 @@ export interface WebSocketProviderDeps {
   /** Posts in flight at once per delivery. @default 10 */
   concurrency?: number;
   logger?: DecisionLogger;
+  /**
+   * The in-app feed. With it, delivering means storing the notification for its user (runtime/feed.ts):
+   * the result is `sent` whether or not the user has an open connection, and open connections also get
+   * the frame. Without it, only a frame that reached a connection counts.
+   */
+  feed?: Feed;
 }
 
 /** The reason logged when a user has no open connection: the notification log keeps the notification. */
@@ -25,7 +32,9 @@ export function frameFor(delivery: ChannelDelivery): { ok: true; frame: Notifica
   if (typeof message !== "string") return { ok: false, reason: "delivery has no content.text" };
   if (delivery.kind === "actionable") {
     if (typeof delivery.callback !== "string") return { ok: false, reason: "actionable delivery without a callback" };
-    return { ok: true, frame: { type: "notification", id: delivery.eventId, message, callback: delivery.callback } };
+    const frame: NotificationFrame = { type: "notification", id: delivery.eventId, message, callback: delivery.callback };
+    if (typeof delivery.link === "string") frame.link = delivery.link;
+    return { ok: true, frame };
   }
   if (delivery.kind === "feedback") {
     const frame: NotificationFrame = { type: "feedback", id: delivery.eventId, message };
@@ -36,7 +45,9 @@ export function frameFor(delivery: ChannelDelivery): { ok: true; frame: Notifica
 }
 
 /**
- * sent: at least one connection got the frame. permanent: nothing to send to (no open connection, or
+ * With a feed: sent once the notification is stored (retryable when the feed cannot be written); the
+ * frame to open connections is a courtesy whose failures the client makes good by reading the feed.
+ * Without a feed: sent: at least one connection got the frame. permanent: nothing to send to (no open connection, or
  * an unframeable delivery). retryable: every post failed for a reason other than 410 Gone, or the
  * connections could not be read.
  */
@@ -47,6 +58,19 @@ export function makeWebSocketProvider(deps: WebSocketProviderDeps): Provider {
     async send(delivery): Promise<ProviderResult> {
       const framed = frameFor(delivery);
       if (!framed.ok) return { outcome: "permanent", reason: framed.reason };
+      if (deps.feed) {
+        try {
+          await deps.feed.store(delivery);
+        } catch (error) {
+          return { outcome: "retryable", reason: `cannot store in the feed: ${(error as Error)?.name ?? "error"}` };
+        }
+        try {
+          const report = await deliverToUser(delivery.userId, framed.frame);
+          return { outcome: "sent", providerMessageId: `feed+${report.delivered}` };
+        } catch {
+          return { outcome: "sent", providerMessageId: "feed" };
+        }
+      }
       let report;
       try {
         report = await deliverToUser(delivery.userId, framed.frame);

@@ -1,0 +1,109 @@
+/**
+ * The reconciler, run on a schedule: nothing stays `created` or `pending` for ever. It finds log rows
+ * untouched for `stuckAfterMs` with no delivery in flight (no live claim) and either puts their event on
+ * the bus again (the worker's claim keeps the delivery exactly-once if the first copy turns up after
+ * all) or, after `maxReputs` puts, marks them `error` with a reason. Each action is taken with a
+ * conditional write on the row, so a worker that moved it meanwhile, or a second run, wins.
+ * Counts what it did as EMF metrics `reconciled.reput` and `reconciled.expired` per channel.
+ */
+import { type EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { detailTypeFor, EVENT_SOURCE, type LogEntry } from "./contracts";
+import { type DecisionLogger, logDecision } from "./log";
+import { METRIC, makeMetrics, type Metrics } from "./metrics";
+import { isStuck, type NotificationLog, STUCK_AFTER_MS } from "./notificationLog";
+
+export interface ReconcilerDeps {
+  log: Pick<NotificationLog, "scanUnfinished" | "takeStuck">;
+  events: EventBridgeClient;
+  busName: string;
+  /** @default 900000 (15 min) */
+  stuckAfterMs?: number;
+  /** Puts of one row before it is given up as `error`. @default 3 */
+  maxReputs?: number;
+  /** Rows looked at per run, so one run stays within its timeout. @default 5000 */
+  maxRowsPerRun?: number;
+  metrics?: Metrics;
+  logger?: DecisionLogger;
+  now?: () => number;
+}
+
+export interface ReconcileReport {
+  scanned: number;
+  reput: number;
+  expired: number;
+  /** Rows whose event the bus refused this time; they are tried again next run. */
+  putFailed: number;
+}
+
+export function makeReconciler(deps: ReconcilerDeps): () => Promise<ReconcileReport> {
+  const now = deps.now ?? Date.now;
+  const stuckAfterMs = deps.stuckAfterMs ?? STUCK_AFTER_MS;
+  const maxReputs = deps.maxReputs ?? 3;
+  const maxRows = deps.maxRowsPerRun ?? 5000;
+  const metrics = deps.metrics ?? makeMetrics();
+  const logger = deps.logger ?? logDecision;
+
+  return async () => {
+    const report: ReconcileReport = { scanned: 0, reput: 0, expired: 0, putFailed: 0 };
+    const at = now();
+    const olderThan = new Date(at - stuckAfterMs).toISOString();
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await deps.log.scanUnfinished(olderThan, startKey);
+      startKey = page.nextKey;
+      const toPut: LogEntry[] = [];
+      for (const row of page.rows) {
+        report.scanned++;
+        if (!isStuck(row, at, stuckAfterMs)) continue;
+        const ids = { eventId: row.eventId, userId: row.userId, channel: row.channel };
+        const dimensions = { channel: row.channel, type: row.type };
+        const giveUp = !row.delivery
+          ? "lost before it reached the bus, and no content was kept to put it again"
+          : (row.reputs ?? 0) >= maxReputs
+            ? `still ${row.status} after ${row.reputs} puts by the reconciler`
+            : undefined;
+        if (giveUp) {
+          if (await deps.log.takeStuck(row, "expire", giveUp)) {
+            report.expired++;
+            metrics.count(METRIC.reconciledExpired, dimensions);
+            logger({ component: "reconciler", outcome: "expired", ...ids, reason: giveUp });
+          }
+        } else if (await deps.log.takeStuck(row, "reput")) {
+          toPut.push(row);
+        }
+      }
+      for (let start = 0; start < toPut.length; start += 10) {
+        const batch = toPut.slice(start, start + 10);
+        let results: { ErrorCode?: string }[];
+        try {
+          const answer = await deps.events.send(
+            new PutEventsCommand({
+              Entries: batch.map((row) => ({
+                EventBusName: deps.busName,
+                Source: EVENT_SOURCE,
+                DetailType: detailTypeFor(row.channel),
+                Detail: JSON.stringify(row.delivery),
+              })),
+            }),
+          );
+          results = answer.Entries ?? [];
+        } catch (error) {
+          results = batch.map(() => ({ ErrorCode: (error as Error)?.name ?? "Error" }));
+        }
+        batch.forEach((row, i) => {
+          const ids = { eventId: row.eventId, userId: row.userId, channel: row.channel };
+          if (!results[i] || results[i].ErrorCode) {
+            report.putFailed++;
+            logger({ component: "reconciler", outcome: "put_failed", ...ids, reason: results[i]?.ErrorCode ?? "no result" });
+            return;
+          }
+          report.reput++;
+          metrics.count(METRIC.reconciledReput, { channel: row.channel, type: row.type });
+          logger({ component: "reconciler", outcome: "reput", ...ids, reason: `${row.status} since ${row.updatedAt}` });
+        });
+      }
+    } while (startKey && report.scanned < maxRows);
+    logger({ component: "reconciler", outcome: "done", reason: JSON.stringify(report) });
+    return report;
+  };
+}

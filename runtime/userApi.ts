@@ -1,0 +1,322 @@
+/**
+ * The end-user API: what a signed-in user (the same Bearer tokens as the WebSocket) does with their own
+ * notifications, preferences and devices, plus the public tracking-link route.
+ *
+ *   GET    /me/notifications?limit=&cursor=&unread=true&archived=true   the feed, newest first
+ *   GET    /me/notifications/count                                      { unreadCount }
+ *   POST   /me/notifications/read      { eventIds: [...] } | { all: true } → { unreadCount }
+ *   POST   /me/notifications/archive   { eventIds: [...] }                 → { unreadCount }
+ *   GET    /me/preferences, PUT /me/preferences
+ *   POST   /me/devices { platform, token }, DELETE /me/devices/{token}
+ *   GET    /t/{token}                   signed tracking link: records clicked (302) or opened (pixel)
+ *
+ * Every rejected request (400 naming the field, 401, 404, 413) writes nothing. After a read or an
+ * archive, every open connection of the user gets `{ type: "read", eventIds, unreadCount }`.
+ */
+import type { TokenVerifier } from "./authorizer";
+import type { NotificationTypeConfig } from "./config";
+import type { ReadFrame } from "./contracts";
+import type { DeviceRegistry } from "./devices";
+import { decodeCursor, type Feed } from "./feed";
+import {
+  describeError,
+  type HttpAnswer,
+  type HttpRequestEvent,
+  header,
+  methodOf,
+  parseJsonBody,
+  parseQuery,
+  pathSegments,
+  rejected,
+  respond,
+  unknownKeys,
+} from "./http";
+import { type DecisionLogger, logDecision } from "./log";
+import type { NotificationLog } from "./notificationLog";
+import { applyPreferences, describePreferences, makePreferencesStore } from "./preferences";
+import { PIXEL_GIF_BASE64, verifyLinkToken } from "./tracking";
+import { EVENT_ID_PATTERN, isDeviceToken, type Problem } from "./validate";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+
+/** The feed channel: feed items are websocket-channel notifications, logged on that channel's row. */
+export const FEED_CHANNEL = "websocket";
+/** Most eventIds one read or archive request may name. */
+export const MAX_EVENT_IDS = 100;
+/** @default page size of GET /me/notifications */
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+export interface UserApiDeps {
+  verify: TokenVerifier;
+  feed: Feed;
+  log: NotificationLog;
+  ddb: DynamoDBDocumentClient;
+  /** The settings table (preferences). */
+  settingsTable: string;
+  devices: DeviceRegistry;
+  /** The key tracking links are signed with (the token-signing secret). */
+  getLinkKey: () => Promise<Uint8Array>;
+  enabledChannels: string[];
+  types: Record<string, NotificationTypeConfig>;
+  /** Posts a frame to every open connection of a user (runtime/deliver.ts makeUserDelivery). */
+  notifyUser?: (userId: string, frame: ReadFrame) => Promise<unknown>;
+  logger?: DecisionLogger;
+  now?: () => number;
+}
+
+export type UserApiHandler = (event: HttpRequestEvent) => Promise<HttpAnswer>;
+
+const notFound = (field: string, problem: string) => rejected(404, "not found", [{ field, problem }]);
+
+export function makeUserApi(deps: UserApiDeps): UserApiHandler {
+  const logger = deps.logger ?? logDecision;
+  const preferences = makePreferencesStore({ ddb: deps.ddb, table: deps.settingsTable });
+  const context = { enabledChannels: deps.enabledChannels, types: deps.types };
+
+  async function authenticate(event: HttpRequestEvent): Promise<{ ok: true; userId: string } | { ok: false; answer: HttpAnswer }> {
+    const match = /^Bearer ([^\s]+)$/i.exec(header(event, "authorization") ?? "");
+    const check = await deps.verify(match?.[1]);
+    if (check.ok) return check;
+    return {
+      ok: false,
+      answer: rejected(401, "unauthorized", [{ field: "authorization", problem: `needs a valid Bearer token (${check.reason})` }], {
+        "www-authenticate": "Bearer",
+      }),
+    };
+  }
+
+  /** `eventIds`: 1–MAX_EVENT_IDS distinct eventIds. */
+  function eventIdsOf(body: Record<string, unknown>, problems: Problem[]): string[] {
+    const ids = body.eventIds;
+    if (!Array.isArray(ids)) {
+      problems.push({ field: "eventIds", problem: "is required: a list of eventIds" });
+      return [];
+    }
+    if (ids.length === 0 || ids.length > MAX_EVENT_IDS) {
+      problems.push({ field: "eventIds", problem: `must hold 1–${MAX_EVENT_IDS} eventIds` });
+      return [];
+    }
+    ids.forEach((id, i) => {
+      if (typeof id !== "string" || !EVENT_ID_PATTERN.test(id)) {
+        problems.push({ field: `eventIds[${i}]`, problem: "must be an eventId (1–128 characters of A-Z, a-z, 0-9, _ or -)" });
+      }
+    });
+    return [...new Set(ids as string[])];
+  }
+
+  async function afterChange(userId: string, eventIds: string[], action: string): Promise<HttpAnswer> {
+    const unreadCount = await deps.feed.unreadCount(userId);
+    logger({ component: "user-api", outcome: action, userId, count: eventIds.length, unreadCount });
+    if (deps.notifyUser && eventIds.length) {
+      try {
+        await deps.notifyUser(userId, { type: "read", eventIds, unreadCount });
+      } catch (error) {
+        // The change is stored; other devices see it on their next read of the feed.
+        logger({ component: "user-api", outcome: "sync-failed", userId, reason: describeError(error) });
+      }
+    }
+    return respond(200, { unreadCount });
+  }
+
+  async function listNotifications(userId: string, event: HttpRequestEvent): Promise<HttpAnswer> {
+    const query = parseQuery(event, ["limit", "cursor", "unread", "archived"]);
+    if (!query.ok) return query.answer;
+    const { limit: rawLimit, cursor: rawCursor, unread, archived } = query.values;
+    const problems: Problem[] = [];
+    let limit = DEFAULT_PAGE_SIZE;
+    if (rawLimit !== undefined) {
+      limit = /^\d{1,3}$/.test(rawLimit) ? Number(rawLimit) : Number.NaN;
+      if (!(limit >= 1 && limit <= MAX_PAGE_SIZE))
+        problems.push({ field: "query.limit", problem: `must be a whole number 1–${MAX_PAGE_SIZE}` });
+    }
+    for (const [name, value] of [
+      ["unread", unread],
+      ["archived", archived],
+    ] as const) {
+      if (value !== undefined && value !== "true" && value !== "false")
+        problems.push({ field: `query.${name}`, problem: "must be true or false" });
+    }
+    if (unread === "true" && archived === "true") problems.push({ field: "query.archived", problem: "archived items are never unread" });
+    const unreadOnly = unread === "true";
+    let cursor: Record<string, unknown> | undefined;
+    if (rawCursor !== undefined) {
+      cursor = decodeCursor(rawCursor, userId, unreadOnly);
+      if (!cursor) problems.push({ field: "query.cursor", problem: "is not a cursor of this listing (use nextCursor as given)" });
+    }
+    if (problems.length) return rejected(400, "invalid request", problems);
+    const [page, unreadCount] = await Promise.all([
+      deps.feed.list(userId, { limit, cursor, unreadOnly, archived: archived === "true" }),
+      deps.feed.unreadCount(userId),
+    ]);
+    return respond(200, { items: page.items, unreadCount, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });
+  }
+
+  async function markRead(userId: string, event: HttpRequestEvent): Promise<HttpAnswer> {
+    const body = parseJsonBody(event);
+    if (!body.ok) return body.answer;
+    const problems = unknownKeys(body.value, ["eventIds", "all"]);
+    let eventIds: string[] = [];
+    if (body.value.all !== undefined) {
+      if (body.value.all !== true) problems.push({ field: "all", problem: "must be true (or send eventIds)" });
+      if (body.value.eventIds !== undefined) problems.push({ field: "eventIds", problem: "give eventIds or all, not both" });
+    } else eventIds = eventIdsOf(body.value, problems);
+    if (problems.length) return rejected(400, "invalid request", problems);
+    if (body.value.all === true) eventIds = await deps.feed.unreadIds(userId);
+    else {
+      const missing = await deps.feed.missing(userId, eventIds);
+      if (missing.length)
+        return notFound(`eventIds[${(body.value.eventIds as string[]).indexOf(missing[0])}]`, `no notification ${missing[0]} in your feed`);
+    }
+    await deps.feed.markRead(userId, eventIds);
+    // Reading is opening: the log row moves to `opened` (never backwards from clicked).
+    await Promise.all(eventIds.map((eventId) => deps.log.advance(eventId, FEED_CHANNEL, "opened")));
+    return afterChange(userId, eventIds, "read");
+  }
+
+  async function archive(userId: string, event: HttpRequestEvent): Promise<HttpAnswer> {
+    const body = parseJsonBody(event);
+    if (!body.ok) return body.answer;
+    const problems = unknownKeys(body.value, ["eventIds"]);
+    const eventIds = eventIdsOf(body.value, problems);
+    if (problems.length) return rejected(400, "invalid request", problems);
+    const missing = await deps.feed.missing(userId, eventIds);
+    if (missing.length)
+      return notFound(`eventIds[${(body.value.eventIds as string[]).indexOf(missing[0])}]`, `no notification ${missing[0]} in your feed`);
+    await deps.feed.archive(userId, eventIds);
+    return afterChange(userId, eventIds, "archived");
+  }
+
+  async function putPreferences(userId: string, event: HttpRequestEvent): Promise<HttpAnswer> {
+    const body = parseJsonBody(event);
+    if (!body.ok) return body.answer;
+    const stored = await preferences.get(userId);
+    const update = applyPreferences(userId, stored, body.value, context);
+    if (!update.ok) return rejected(400, "invalid request", update.problems);
+    await preferences.put(update.settings);
+    logger({ component: "user-api", outcome: "preferences", userId });
+    return respond(200, describePreferences(update.settings, context));
+  }
+
+  async function addDevice(userId: string, event: HttpRequestEvent): Promise<HttpAnswer> {
+    const body = parseJsonBody(event);
+    if (!body.ok) return body.answer;
+    const problems = unknownKeys(body.value, ["platform", "token"]);
+    const { platform, token } = body.value;
+    if (platform !== "apns" && platform !== "fcm") problems.push({ field: "platform", problem: 'must be "apns" or "fcm"' });
+    else if (!isDeviceToken(platform, token)) {
+      problems.push({
+        field: "token",
+        problem: platform === "apns" ? "must be 64 hex characters" : "must be 100–4096 characters of A-Z a-z 0-9 _ : -",
+      });
+    }
+    if (problems.length) return rejected(400, "invalid request", problems);
+    const { devices, evicted } = await deps.devices.register(userId, { platform: platform as "apns" | "fcm", token: token as string });
+    logger({ component: "user-api", outcome: "device-registered", userId, devices: devices.length, evicted: evicted.length });
+    return respond(201, { devices: devices.map(({ platform, addedAt }) => ({ platform, addedAt })), evicted: evicted.length });
+  }
+
+  async function removeDevice(userId: string, token: string): Promise<HttpAnswer> {
+    if (token.length > 4096 || !/^[A-Za-z0-9_:-]+$/.test(token)) {
+      return rejected(400, "invalid request", [{ field: "path.token", problem: "is not a device token (A-Z a-z 0-9 _ : -)" }]);
+    }
+    const removed = await deps.devices.remove(userId, token);
+    if (removed === "missing") return notFound("path.token", "no such device is registered");
+    logger({ component: "user-api", outcome: "device-removed", userId });
+    return respond(204);
+  }
+
+  async function track(token: string): Promise<HttpAnswer> {
+    const check = await verifyLinkToken(token, { getKey: deps.getLinkKey, now: deps.now });
+    if (!check.ok) {
+      logger({ component: "tracking", outcome: "refused", reason: check.reason });
+      return rejected(check.status, check.status === 404 ? "not found" : "invalid request", [
+        { field: "path.token", problem: check.reason },
+      ]);
+    }
+    const { e: eventId, c: channel, u: userId, a, r } = check.claims;
+    const status = a === "c" ? "clicked" : "opened";
+    const result = await deps.log.advance(eventId, channel, status);
+    logger({ component: "tracking", outcome: status, eventId, userId, channel, reason: result });
+    if (a === "o") {
+      return {
+        statusCode: 200,
+        headers: { "content-type": "image/gif", "cache-control": "no-store" },
+        body: PIXEL_GIF_BASE64,
+        isBase64Encoded: true,
+      };
+    }
+    return respond(302, undefined, { location: r as string, "referrer-policy": "no-referrer" });
+  }
+
+  async function route(event: HttpRequestEvent): Promise<HttpAnswer> {
+    const method = methodOf(event);
+    const segments = pathSegments(event);
+    if (!segments) return rejected(400, "invalid request", [{ field: "path", problem: "is not URL-encoded correctly" }]);
+    const path = segments.join("/");
+    const allow = (methods: string[]) =>
+      rejected(405, "method not allowed", [{ field: "method", problem: `${method} is not allowed here (${methods.join(", ")})` }], {
+        allow: methods.join(", "),
+      });
+
+    if (segments[0] === "t" && segments.length === 2) {
+      if (method !== "GET") return allow(["GET"]);
+      const query = parseQuery(event, []);
+      if (!query.ok) return query.answer;
+      return track(segments[1]);
+    }
+    if (segments[0] !== "me") return notFound("path", `/${path} is not a route of this API`);
+
+    const auth = await authenticate(event);
+    if (!auth.ok) return auth.answer;
+    const { userId } = auth;
+    const noQuery = () => parseQuery(event, []);
+
+    switch (path) {
+      case "me/notifications":
+        if (method !== "GET") return allow(["GET"]);
+        return listNotifications(userId, event);
+      case "me/notifications/count": {
+        if (method !== "GET") return allow(["GET"]);
+        const query = noQuery();
+        if (!query.ok) return query.answer;
+        return respond(200, { unreadCount: await deps.feed.unreadCount(userId) });
+      }
+      case "me/notifications/read":
+      case "me/notifications/archive": {
+        if (method !== "POST") return allow(["POST"]);
+        const query = noQuery();
+        if (!query.ok) return query.answer;
+        return path.endsWith("read") ? markRead(userId, event) : archive(userId, event);
+      }
+      case "me/preferences": {
+        if (method !== "GET" && method !== "PUT") return allow(["GET", "PUT"]);
+        const query = noQuery();
+        if (!query.ok) return query.answer;
+        if (method === "GET") return respond(200, describePreferences(await preferences.get(userId), context));
+        return putPreferences(userId, event);
+      }
+      case "me/devices": {
+        if (method !== "POST") return allow(["POST"]);
+        const query = noQuery();
+        if (!query.ok) return query.answer;
+        return addDevice(userId, event);
+      }
+    }
+    if (segments.length === 3 && segments[1] === "devices") {
+      if (method !== "DELETE") return allow(["DELETE"]);
+      const query = noQuery();
+      if (!query.ok) return query.answer;
+      return removeDevice(userId, segments[2]);
+    }
+    return notFound("path", `/${path} is not a route of this API`);
+  }
+
+  return async (event) => {
+    try {
+      return await route(event);
+    } catch (error) {
+      logger({ component: "user-api", outcome: "error", reason: describeError(error) });
+      return respond(500, { error: "internal error" });
+    }
+  };
+}

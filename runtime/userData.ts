@@ -1,0 +1,196 @@
+/**
+ * The producer side of user data, next to `POST /notifications` and behind the same auth:
+ *
+ *   PUT    /users/{userId}/contact   { email?, phone?, external_channels? } → 200 the contact
+ *   GET    /users/{userId}/contact   → 200 the contact, 404 when there is none
+ *   DELETE /users/{userId}           erases contact, settings, feed and connections → 200 what was erased
+ *
+ * Addresses are checked by the same rules the notification service applies when it sends
+ * (runtime/contacts.ts `resolveAddress`), so what is stored here is what delivery accepts. A field set
+ * to null is removed; device tokens are the user's own business (`POST /me/devices`) and are kept.
+ */
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { type ContactRow, resolveAddress } from "./contacts";
+import { connectionsOfUser } from "./deliver";
+import type { Feed } from "./feed";
+import {
+  describeError,
+  type HttpAnswer,
+  type HttpRequestEvent,
+  isPlainRecord,
+  methodOf,
+  parseJsonBody,
+  parseQuery,
+  pathSegments,
+  rejected,
+  respond,
+  unknownKeys,
+} from "./http";
+import { type DecisionLogger, logDecision } from "./log";
+import { type Problem, userIdProblem } from "./validate";
+
+export interface UserDataDeps {
+  ddb: DynamoDBDocumentClient;
+  tables: { contacts: string; settings: string; connections: string };
+  feed: Feed;
+  /** Origins a Slack webhook URL may use besides hooks.slack.com (the local mode's sink). */
+  webhookOrigins?: string[];
+  /** Closes a connection at the WebSocket API (ApiGatewayManagementApi DeleteConnection); rows are deleted regardless. */
+  closeConnection?: (connectionId: string) => Promise<void>;
+  logger?: DecisionLogger;
+}
+
+/** External channels a contact may carry, with the address field each needs. */
+const EXTERNAL_CHANNELS = ["slack"];
+
+/** The contact as the API answers it. */
+function contactView(row: ContactRow & Record<string, unknown>) {
+  const { userId, email, phone, external_channels, device_tokens } = row;
+  return {
+    userId,
+    ...(email !== undefined ? { email } : {}),
+    ...(phone !== undefined ? { phone } : {}),
+    ...(external_channels !== undefined ? { external_channels } : {}),
+    devices: Array.isArray(device_tokens) ? device_tokens.map((d: any) => ({ platform: d?.platform, addedAt: d?.addedAt })) : [],
+  };
+}
+
+/** Validates a contact body: the fields to set and to remove, or the problems. */
+export function validateContact(
+  body: Record<string, unknown>,
+  webhookOrigins: string[] = [],
+): { ok: true; set: Record<string, unknown>; remove: string[] } | { ok: false; problems: Problem[] } {
+  const problems = unknownKeys(body, ["email", "phone", "external_channels"]);
+  const set: Record<string, unknown> = {};
+  const remove: string[] = [];
+  if (Object.keys(body).length === 0) problems.push({ field: "body", problem: "needs at least one of email, phone, external_channels" });
+  for (const field of ["email", "phone"] as const) {
+    const value = body[field];
+    if (value === undefined) continue;
+    if (value === null) {
+      remove.push(field);
+      continue;
+    }
+    const checked = resolveAddress(field === "email" ? "email" : "sms", { userId: "", [field]: value });
+    if (!checked.ok || typeof value !== "string") problems.push({ field, problem: checked.ok ? "must be a string" : checked.problem });
+    else set[field] = value;
+  }
+  const external = body.external_channels;
+  if (external === null) remove.push("external_channels");
+  else if (external !== undefined) {
+    if (!isPlainRecord(external))
+      problems.push({ field: "external_channels", problem: "must be an object, e.g. { slack: { webhookUrl } }" });
+    else {
+      problems.push(...unknownKeys(external, EXTERNAL_CHANNELS, "external_channels."));
+      const slack = external.slack;
+      if (slack !== undefined) {
+        if (!isPlainRecord(slack)) problems.push({ field: "external_channels.slack", problem: "must be { webhookUrl }" });
+        else {
+          problems.push(...unknownKeys(slack, ["webhookUrl"], "external_channels.slack."));
+          const checked = resolveAddress("slack", { userId: "", external_channels: { slack } }, { webhookOrigins });
+          if (!checked.ok) problems.push({ field: `external_channels.slack.webhookUrl`, problem: checked.problem });
+        }
+      }
+      if (!problems.length) set.external_channels = external;
+    }
+  }
+  return problems.length ? { ok: false, problems } : { ok: true, set, remove };
+}
+
+export function makeUserDataApi(deps: UserDataDeps) {
+  const logger = deps.logger ?? logDecision;
+
+  async function getContact(userId: string) {
+    const result = await deps.ddb.send(new GetCommand({ TableName: deps.tables.contacts, Key: { userId }, ConsistentRead: true }));
+    return result.Item as (ContactRow & Record<string, unknown>) | undefined;
+  }
+
+  async function putContact(userId: string, event: HttpRequestEvent): Promise<HttpAnswer> {
+    const body = parseJsonBody(event);
+    if (!body.ok) return body.answer;
+    const checked = validateContact(body.value, deps.webhookOrigins);
+    if (!checked.ok) return rejected(400, "invalid request", checked.problems);
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const sets: string[] = [];
+    for (const [field, value] of Object.entries(checked.set)) {
+      names[`#${field}`] = field;
+      values[`:${field}`] = value;
+      sets.push(`#${field} = :${field}`);
+    }
+    for (const field of checked.remove) names[`#${field}`] = field;
+    const expression = [
+      sets.length ? `SET ${sets.join(", ")}` : "",
+      checked.remove.length ? `REMOVE ${checked.remove.map((f) => `#${f}`).join(", ")}` : "",
+    ]
+      .filter(Boolean)
+      .join(" ");
+    const result = await deps.ddb.send(
+      new UpdateCommand({
+        TableName: deps.tables.contacts,
+        Key: { userId },
+        UpdateExpression: expression,
+        ExpressionAttributeNames: names,
+        ...(sets.length ? { ExpressionAttributeValues: values } : {}),
+        ReturnValues: "ALL_NEW",
+      }),
+    );
+    logger({
+      component: "user-data",
+      outcome: "contact-saved",
+      userId,
+      fields: [...Object.keys(checked.set), ...checked.remove].join(","),
+    });
+    return respond(200, contactView((result.Attributes ?? { userId }) as ContactRow & Record<string, unknown>));
+  }
+
+  async function eraseUser(userId: string): Promise<HttpAnswer> {
+    const [contact, settings] = await Promise.all(
+      [deps.tables.contacts, deps.tables.settings].map((table) =>
+        deps.ddb.send(new DeleteCommand({ TableName: table, Key: { userId }, ReturnValues: "ALL_OLD" })),
+      ),
+    );
+    const feedItems = await deps.feed.erase(userId);
+    const connectionIds = await connectionsOfUser({ ddb: deps.ddb, connectionsTable: deps.tables.connections }, userId);
+    for (const connectionId of connectionIds) {
+      await deps.ddb.send(new DeleteCommand({ TableName: deps.tables.connections, Key: { connectionId } }));
+      await deps.closeConnection?.(connectionId).catch(() => undefined);
+    }
+    const erased = { contact: !!contact.Attributes, settings: !!settings.Attributes, feedItems, connections: connectionIds.length };
+    logger({ component: "user-data", outcome: "user-erased", userId, ...erased });
+    return respond(200, { userId, erased });
+  }
+
+  async function route(event: HttpRequestEvent): Promise<HttpAnswer> {
+    const method = methodOf(event);
+    const segments = pathSegments(event);
+    if (!segments) return rejected(400, "invalid request", [{ field: "path", problem: "is not URL-encoded correctly" }]);
+    if (segments[0] !== "users" || segments.length < 2 || segments.length > 3 || (segments.length === 3 && segments[2] !== "contact")) {
+      return rejected(404, "not found", [{ field: "path", problem: `/${segments.join("/")} is not a route of this API` }]);
+    }
+    const userId = segments[1];
+    const problem = userIdProblem(userId);
+    if (problem) return rejected(400, "invalid request", [{ field: "path.userId", problem }]);
+    const query = parseQuery(event, []);
+    if (!query.ok) return query.answer;
+    const allowed = segments.length === 3 ? ["GET", "PUT"] : ["DELETE"];
+    if (!allowed.includes(method)) {
+      return rejected(405, "method not allowed", [{ field: "method", problem: `${method} is not allowed here (${allowed.join(", ")})` }], {
+        allow: allowed.join(", "),
+      });
+    }
+    if (method === "PUT") return putContact(userId, event);
+    if (method === "DELETE") return eraseUser(userId);
+    const contact = await getContact(userId);
+    return contact ? respond(200, contactView(contact)) : rejected(404, "not found", [{ field: "path.userId", problem: "has no contact" }]);
+  }
+
+  return async (event: HttpRequestEvent): Promise<HttpAnswer> => {
+    try {
+      return await route(event);
+    } catch (error) {
+      logger({ component: "user-data", outcome: "error", reason: describeError(error) });
+      return respond(500, { error: "internal error" });
+    }
+  };
+}
