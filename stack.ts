@@ -55,6 +55,8 @@ export interface TidingsStackInputs {
    * @example extraTemplatesDirs: [path.join(__dirname, "templates")]
    */
   extraTemplatesDirs?: string[];
+  /** The component every top-level resource belongs to (the `Tidings` component passes itself). */
+  parent?: pulumi.Resource;
 }
 
 /** What every channel of a stack shares: spread it into `NotificationChannelArgs`. */
@@ -63,24 +65,26 @@ export type SharedChannelArgs = Pick<
   "bus" | "notificationLogTable" | "politenessTable" | "kmsKeyArn" | "alertsTopicArn" | "logRetentionDays" | "logTtlDays"
 >;
 
-export function createTidingsStack({ config, tokenSigningSecret, addChannels, customProviders, extraTemplatesDirs }: TidingsStackInputs) {
-  const key = new EncryptionKey("tidings");
+export function createTidingsStack(inputs: TidingsStackInputs) {
+  const { config, tokenSigningSecret, addChannels, customProviders, extraTemplatesDirs, parent } = inputs;
+  const opts = { parent };
+  const key = new EncryptionKey("tidings", {}, opts);
   const kmsKeyArn = key.arn;
 
-  const connectionsTable = new ConnectionsTable("connections", { kmsKeyArn });
-  const contactsTable = new ContactsTable("contacts", { kmsKeyArn });
-  const settingsTable = new SettingsTable("settings", { kmsKeyArn });
-  const notificationLogTable = new NotificationLogTable("notification-log", { kmsKeyArn });
-  const politenessTable = new PolitenessTable("politeness", { kmsKeyArn });
+  const connectionsTable = new ConnectionsTable("connections", { kmsKeyArn }, opts);
+  const contactsTable = new ContactsTable("contacts", { kmsKeyArn }, opts);
+  const settingsTable = new SettingsTable("settings", { kmsKeyArn }, opts);
+  const notificationLogTable = new NotificationLogTable("notification-log", { kmsKeyArn }, opts);
+  const politenessTable = new PolitenessTable("politeness", { kmsKeyArn }, opts);
 
-  const alertsTopic = new aws.sns.Topic("alerts", { kmsMasterKeyId: kmsKeyArn });
+  const alertsTopic = new aws.sns.Topic("alerts", { kmsMasterKeyId: kmsKeyArn }, opts);
   if (config.alertEmail) {
-    new aws.sns.TopicSubscription("alerts-email", { topic: alertsTopic.arn, protocol: "email", endpoint: config.alertEmail });
+    new aws.sns.TopicSubscription("alerts-email", { topic: alertsTopic.arn, protocol: "email", endpoint: config.alertEmail }, opts);
   }
-  const bus = new aws.cloudwatch.EventBus("notifications", { kmsKeyIdentifier: kmsKeyArn });
+  const bus = new aws.cloudwatch.EventBus("notifications", { kmsKeyIdentifier: kmsKeyArn }, opts);
 
   // WebSocket stage logging needs the account's API Gateway CloudWatch role; set it only when asked.
-  const apiGatewayAccount = config.apiGatewayCloudWatchRole ? createApiGatewayLogsRole() : undefined;
+  const apiGatewayAccount = config.apiGatewayCloudWatchRole ? createApiGatewayLogsRole(parent) : undefined;
   const websocket = new WebSocketApi(
     "websocket",
     {
@@ -93,7 +97,10 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
       logRetentionDays: config.logRetentionDays,
     },
     // Added to the stage's own dependsOn (its routes), not instead of it.
-    { transform: apiGatewayAccount ? { stage: (_args, opts) => void (opts.dependsOn = [apiGatewayAccount]) } : undefined },
+    {
+      parent,
+      transform: apiGatewayAccount ? { stage: (_args, stageOpts) => void (stageOpts.dependsOn = [apiGatewayAccount]) } : undefined,
+    },
   );
 
   const shared: SharedChannelArgs = {
@@ -110,19 +117,23 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
     const { failoverAfter, ratePerSecond, maxConcurrency, batchSize, maxReceiveCount, workerTimeoutSeconds, perUser } =
       config.channels[name];
     const sources = { websocket: { api: websocket, connectionsTable }, customProviders };
-    channels[name] = new NotificationChannel(name, {
-      ...shared,
-      channel: name,
-      provider: providerFromConfig(name, config.channels[name], "provider", sources)!,
-      fallback: providerFromConfig(name, config.channels[name], "fallback", sources),
-      failoverAfter,
-      ratePerSecond,
-      maxConcurrency,
-      batch: { size: batchSize },
-      dlq: { maxReceiveCount },
-      workerTimeoutSeconds,
-      perUser,
-    });
+    channels[name] = new NotificationChannel(
+      name,
+      {
+        ...shared,
+        channel: name,
+        provider: providerFromConfig(name, config.channels[name], "provider", sources)!,
+        fallback: providerFromConfig(name, config.channels[name], "fallback", sources),
+        failoverAfter,
+        ratePerSecond,
+        maxConcurrency,
+        batch: { size: batchSize },
+        dlq: { maxReceiveCount },
+        workerTimeoutSeconds,
+        perUser,
+      },
+      opts,
+    );
   }
   for (const extra of addChannels?.(shared) ?? []) {
     if (channels[extra.channel]) {
@@ -138,18 +149,22 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
   );
   if (typeProblems.length) throw new TidingsConfigError(typeProblems);
 
-  const templates = new TemplatesBucket("templates", { kmsKeyArn, extraTemplatesDirs });
-  const api = new NotificationApi("producer-api", {
-    bus,
-    contactsTable,
-    settingsTable,
-    notificationLogTable,
-    templates,
-    enabledChannels: Object.keys(channels),
-    types: config.notificationTypes,
-    kmsKeyArn,
-    logRetentionDays: config.logRetentionDays,
-  });
+  const templates = new TemplatesBucket("templates", { kmsKeyArn, extraTemplatesDirs }, opts);
+  const api = new NotificationApi(
+    "producer-api",
+    {
+      bus,
+      contactsTable,
+      settingsTable,
+      notificationLogTable,
+      templates,
+      enabledChannels: Object.keys(channels),
+      types: config.notificationTypes,
+      kmsKeyArn,
+      logRetentionDays: config.logRetentionDays,
+    },
+    opts,
+  );
 
   return {
     key,
@@ -198,32 +213,36 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
  * The account-level role API Gateway writes execution and access logs with, scoped to this account's and
  * region's log groups (AWS's managed policy for it grants `*`).
  */
-function createApiGatewayLogsRole(): aws.apigateway.Account {
-  const region = aws.getRegionOutput().region;
-  const accountId = aws.getCallerIdentityOutput().accountId;
-  const role = new aws.iam.Role("apigateway-cloudwatch", {
-    assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "apigateway.amazonaws.com" }),
-    inlinePolicies: [
-      {
-        name: "push-logs",
-        policy: policyDocument([
-          {
-            Action: [
-              "logs:CreateLogGroup",
-              "logs:CreateLogStream",
-              "logs:DescribeLogGroups",
-              "logs:DescribeLogStreams",
-              "logs:PutLogEvents",
-              "logs:GetLogEvents",
-              "logs:FilterLogEvents",
-            ],
-            Resource: [pulumi.interpolate`arn:aws:logs:${region}:${accountId}:log-group:*`],
-          },
-        ]),
-      },
-    ],
-  });
-  return new aws.apigateway.Account("apigateway-account", { cloudwatchRoleArn: role.arn });
+function createApiGatewayLogsRole(parent: pulumi.Resource | undefined): aws.apigateway.Account {
+  const region = aws.getRegionOutput({}, { parent }).region;
+  const accountId = aws.getCallerIdentityOutput({}, { parent }).accountId;
+  const role = new aws.iam.Role(
+    "apigateway-cloudwatch",
+    {
+      assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "apigateway.amazonaws.com" }),
+      inlinePolicies: [
+        {
+          name: "push-logs",
+          policy: policyDocument([
+            {
+              Action: [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:DescribeLogGroups",
+                "logs:DescribeLogStreams",
+                "logs:PutLogEvents",
+                "logs:GetLogEvents",
+                "logs:FilterLogEvents",
+              ],
+              Resource: [pulumi.interpolate`arn:aws:logs:${region}:${accountId}:log-group:*`],
+            },
+          ]),
+        },
+      ],
+    },
+    { parent },
+  );
+  return new aws.apigateway.Account("apigateway-account", { cloudwatchRoleArn: role.arn }, { parent });
 }
 
 /**

@@ -1,3 +1,4 @@
+import type * as pulumi from "@pulumi/pulumi";
 import { TABLES } from "../runtime/tables";
 import type { TidingsComponentOptions } from "./common";
 import { EncryptedTable, type EncryptedTableArgs, type EncryptedTableTransform } from "./EncryptedTable";
@@ -9,7 +10,11 @@ import { EncryptedTable, type EncryptedTableArgs, type EncryptedTableTransform }
  * const table = new ConnectionsTable("connections", { kmsKeyArn: key.arn });
  */
 export class ConnectionsTable extends EncryptedTable {
+  /** The table's physical name. */
+  declare readonly name: pulumi.Output<string>;
+  declare readonly arn: pulumi.Output<string>;
+
   constructor(name: string, args: EncryptedTableArgs, opts?: TidingsComponentOptions<EncryptedTableTransform>) {
-    super("tidings:aws:ConnectionsTable", name, TABLES.connections, args, opts);
+    super("tidings:index:ConnectionsTable", name, TABLES.connections, args, opts);
   }
 }

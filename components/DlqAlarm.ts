@@ -1,10 +1,10 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { childOf, type TidingsComponentOptions, type Transform } from "./common";
+import { childOf, type QueueRef, type TidingsComponentOptions, type Transform } from "./common";
 
 export interface DlqAlarmArgs {
   /** The dead-letter queue to watch (an aws.sqs.Queue, or its name). */
-  queue: { name: pulumi.Input<string> };
+  queue: QueueRef;
   /**
    * SNS topic told when the queue holds a message (ALARM) and when it is empty again (OK).
    * @example alertsTopicArn: alerts.arn
@@ -33,7 +33,7 @@ export class DlqAlarm extends pulumi.ComponentResource {
   readonly alarm: aws.cloudwatch.MetricAlarm;
 
   constructor(name: string, args: DlqAlarmArgs, opts?: TidingsComponentOptions<DlqAlarmTransform>) {
-    super("tidings:aws:DlqAlarm", name, {}, opts);
+    super("tidings:index:DlqAlarm", name, {}, opts);
     const withTransform = childOf(this);
     this.alarm = new aws.cloudwatch.MetricAlarm(
       ...withTransform(opts?.transform?.alarm, name, {

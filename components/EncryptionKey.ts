@@ -29,7 +29,7 @@ export class EncryptionKey extends pulumi.ComponentResource {
   readonly arn: pulumi.Output<string>;
 
   constructor(name: string, args: EncryptionKeyArgs = {}, opts?: TidingsComponentOptions<EncryptionKeyTransform>) {
-    super("tidings:aws:EncryptionKey", name, {}, opts);
+    super("tidings:index:EncryptionKey", name, {}, opts);
     const account = aws.getCallerIdentityOutput({}, { parent: this });
     const region = aws.getRegionOutput({}, { parent: this });
     this.key = new aws.kms.Key(

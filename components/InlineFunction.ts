@@ -76,7 +76,7 @@ export class InlineFunction<E, R> extends pulumi.ComponentResource {
   readonly packages?: string[];
 
   constructor(name: string, args: InlineFunctionArgs<E, R>, opts?: TidingsComponentOptions<InlineFunctionTransform<E, R>>) {
-    super("tidings:aws:InlineFunction", name, {}, opts);
+    super("tidings:index:InlineFunction", name, {}, opts);
     const transform = opts?.transform;
     const withTransform = childOf(this);
     this.factory = args.factory;

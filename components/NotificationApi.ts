@@ -7,15 +7,39 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { NotificationTypeConfig } from "../runtime/config";
 import type { HttpResult } from "../runtime/contracts";
 import { type HttpApiEvent, makeHttpApiHandler, makeNotificationService } from "../runtime/notify";
-import { applyTransform, childOf, type ResourceRef, type TidingsComponentOptions, TidingsError, type Transform } from "./common";
+import {
+  applyTransform,
+  childOf,
+  nodesOf,
+  type NotificationTypeSettings,
+  type ResourceRef,
+  setNodes,
+  type Throttling,
+  type TidingsComponentOptions,
+  TidingsError,
+  type Transform,
+} from "./common";
 import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
 
-/** Who may call `POST /notifications`. */
-export type NotificationApiAuth =
-  /** SigV4-signed requests from principals your IAM policies allow `execute-api:Invoke` on the route. */
-  | { type: "iam" }
-  /** A bearer JWT from your identity provider, checked by API Gateway before the function runs. */
-  | { type: "jwt"; issuer: string; audience: string | string[] };
+/**
+ * Who may call `POST /notifications`: `{ type: "iam" }`, SigV4-signed requests from principals your IAM
+ * policies allow `execute-api:Invoke` on the route; or `{ type: "jwt", issuer, audience }`, a bearer JWT
+ * from your identity provider, checked by API Gateway before the function runs.
+ */
+export interface NotificationApiAuth {
+  /** "iam" or "jwt". */
+  type: string;
+  /** jwt: your identity provider's https:// issuer URL. */
+  issuer?: string;
+  /** jwt: audiences (`aud`) a token may carry. */
+  audience?: string[];
+}
+
+/** The templates bucket as the API needs it. */
+export interface TemplatesRef {
+  bucketName: pulumi.Input<string>;
+  arn: pulumi.Input<string>;
+}
 
 /** A table as the API needs it: name for the handler, ARN for the policy. */
 export type TableRef = ResourceRef;
@@ -30,11 +54,11 @@ export interface NotificationApiArgs {
   /** The dedupe log: one row per eventId×channel (GetItem, PutItem, UpdateItem). */
   notificationLogTable: TableRef;
   /** Where the templates are (`s3:GetObject` on `templates/*` only). */
-  templates: { bucketName: pulumi.Input<string>; arn: pulumi.Input<string> };
+  templates: TemplatesRef;
   /** Channels switched on in the stack, in config order. */
   enabledChannels: string[];
   /** Declared notification types (`tidings:notificationTypes`). */
-  types: Record<string, NotificationTypeConfig>;
+  types: Record<string, NotificationTypeSettings>;
   /** The stack key: encrypts the logs and lets the function read SSE-KMS templates. */
   kmsKeyArn: pulumi.Input<string>;
   /**
@@ -47,7 +71,7 @@ export interface NotificationApiArgs {
    * @default { rateLimit: 50, burstLimit: 100 }
    * @example throttling: { rateLimit: 200, burstLimit: 400 }
    */
-  throttling?: { rateLimit?: number; burstLimit?: number };
+  throttling?: Throttling;
   /**
    * How producers authenticate.
    * @default { type: "iam" }
@@ -94,14 +118,16 @@ export class NotificationApi extends pulumi.ComponentResource {
   readonly route: aws.apigatewayv2.Route;
   readonly authorizer?: aws.apigatewayv2.Authorizer;
   /** The notification service (its `factory` is what the Lambda runs). */
-  readonly function: InlineFunction<HttpApiEvent, HttpResult>;
+  get function(): InlineFunction<HttpApiEvent, HttpResult> {
+    return nodesOf<{ function: InlineFunction<HttpApiEvent, HttpResult> }>(this).function;
+  }
   /** `https://<id>.execute-api.<region>.amazonaws.com` */
   readonly url: pulumi.Output<string>;
   /** `<url>/notifications`: where producers POST. */
   readonly endpoint: pulumi.Output<string>;
 
   constructor(name: string, args: NotificationApiArgs, opts?: TidingsComponentOptions<NotificationApiTransform>) {
-    super("tidings:aws:NotificationApi", name, {}, opts);
+    super("tidings:index:NotificationApi", name, {}, opts);
     const withTransform = childOf(this);
     const transform = opts?.transform ?? {};
     const parent = this;
@@ -121,7 +147,7 @@ export class NotificationApi extends pulumi.ComponentResource {
     this.stage = stage;
     this.route = route;
     this.authorizer = authorizer;
-    this.function = fn;
+    setNodes(this, { function: fn });
     this.url = api.apiEndpoint;
     this.endpoint = pulumi.interpolate`${api.apiEndpoint}/notifications`;
     this.registerOutputs({ url: this.url, endpoint: this.endpoint });
@@ -136,7 +162,12 @@ export class NotificationApi extends pulumi.ComponentResource {
       const bucketName = pulumi.output(args.templates.bucketName);
       const busName = pulumi.output(args.bus.name);
       const enabledChannels = [...args.enabledChannels];
-      const types = JSON.parse(JSON.stringify(args.types)) as Record<string, NotificationTypeConfig>;
+      const types: Record<string, NotificationTypeConfig> = Object.fromEntries(
+        Object.entries(JSON.parse(JSON.stringify(args.types)) as Record<string, NotificationTypeSettings>).map(([type, def]) => [
+          type,
+          { ...def, defaultOptIn: def.defaultOptIn ?? true },
+        ]),
+      );
       return new InlineFunction<HttpApiEvent, HttpResult>(
         `${name}-service`,
         {
@@ -194,13 +225,13 @@ export class NotificationApi extends pulumi.ComponentResource {
       );
     }
 
-    function createJwtAuthorizer(jwt: Extract<NotificationApiAuth, { type: "jwt" }>) {
+    function createJwtAuthorizer(jwt: Extract<NormalizedAuth, { type: "jwt" }>) {
       return new aws.apigatewayv2.Authorizer(
         ...withTransform(transform.authorizer, `${name}-jwt`, {
           apiId: api.id,
           authorizerType: "JWT",
           identitySources: ["$request.header.Authorization"],
-          jwtConfiguration: { issuer: jwt.issuer, audiences: Array.isArray(jwt.audience) ? jwt.audience : [jwt.audience] },
+          jwtConfiguration: { issuer: jwt.issuer, audiences: jwt.audience },
         }),
       );
     }
@@ -268,11 +299,15 @@ export class NotificationApi extends pulumi.ComponentResource {
   }
 }
 
-function normalizeAuth(auth: NotificationApiAuth | undefined): NotificationApiAuth {
+type NormalizedAuth = { type: "iam" } | { type: "jwt"; issuer: string; audience: string[] };
+
+function normalizeAuth(auth: NotificationApiAuth | undefined): NormalizedAuth {
   if (!auth) return { type: "iam" };
-  if (auth.type === "iam") return auth;
+  if (auth.type === "iam") return { type: "iam" };
   if (auth.type === "jwt") {
-    const audiences = Array.isArray(auth.audience) ? auth.audience : [auth.audience];
+    // A single audience as a string is accepted too (TypeScript callers, config).
+    const given = auth.audience as string[] | string | undefined;
+    const audiences = Array.isArray(given) ? given : given === undefined ? [] : [given];
     if (!auth.issuer || !/^https:\/\//.test(auth.issuer)) {
       throw new TidingsError(
         `NotificationApi: auth.issuer must be your identity provider's https:// issuer URL (got "${auth.issuer ?? ""}").`,
@@ -281,7 +316,7 @@ function normalizeAuth(auth: NotificationApiAuth | undefined): NotificationApiAu
     if (audiences.length === 0 || audiences.some((a) => typeof a !== "string" || a === "")) {
       throw new TidingsError("NotificationApi: auth.audience must name the audience (aud claim) producers' tokens carry.");
     }
-    return auth;
+    return { type: "jwt", issuer: auth.issuer, audience: audiences };
   }
   throw new TidingsError(`NotificationApi: auth.type must be "iam" or "jwt" (got "${(auth as { type?: string }).type}").`);
 }

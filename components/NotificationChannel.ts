@@ -14,6 +14,7 @@ import { type ProviderConfig, type ProviderEntry, providerTable } from "../runti
 import {
   childOf,
   nodesOf,
+  type PerUserLimit,
   type ResourceRef,
   type ScopedStatement,
   setNodes,
@@ -54,18 +55,12 @@ export interface NotificationChannelArgs {
    * How SQS hands messages to the worker.
    * @example batch: { size: 5 }
    */
-  batch?: {
-    /** Messages per worker invocation (1–10). @default 10 */
-    size?: number;
-  };
+  batch?: BatchSettings;
   /**
    * The channel queue's dead-letter queue.
    * @example dlq: { maxReceiveCount: 8 }
    */
-  dlq?: {
-    /** Receives before a message moves to the DLQ. @default 5 */
-    maxReceiveCount?: number;
-  };
+  dlq?: DeadLetterSettings;
   /** @default 30 */
   workerTimeoutSeconds?: number;
   /** Overrides the derived visibility timeout (6 × worker timeout); must exceed the worker timeout. */
@@ -74,7 +69,7 @@ export interface NotificationChannelArgs {
    * At most `limit` deliveries per user on this channel in each `windowSeconds`; more are delayed.
    * @example perUser: { limit: 10, windowSeconds: 3600 }
    */
-  perUser?: { limit: number; windowSeconds: number };
+  perUser?: PerUserLimit;
   /** The notification log table (a NotificationLogTable, or its name and ARN). */
   notificationLogTable: ResourceRef;
   /** The politeness table `perUser` limits count in (a PolitenessTable, or its name and ARN). */
@@ -87,6 +82,18 @@ export interface NotificationChannelArgs {
   alertsTopicArn: pulumi.Input<string>;
   /** @default 14 */
   logRetentionDays?: pulumi.Input<number>;
+}
+
+/** How SQS hands messages to a channel's worker. */
+export interface BatchSettings {
+  /** Messages per worker invocation (1–10). @default 10 */
+  size?: number;
+}
+
+/** A channel queue's dead-letter queue. */
+export interface DeadLetterSettings {
+  /** Receives before a message moves to the DLQ. @default 5 */
+  maxReceiveCount?: number;
 }
 
 /** The resources of a NotificationChannel a transform can change (pass as the `transform` option). */
@@ -162,7 +169,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
   }
 
   constructor(name: string, args: NotificationChannelArgs, opts?: TidingsComponentOptions<NotificationChannelTransform>) {
-    super("tidings:aws:NotificationChannel", name, {}, opts);
+    super("tidings:index:NotificationChannel", name, {}, opts);
     this.channel = args.channel;
     const withTransform = childOf(this);
     const transform = opts?.transform ?? {};
@@ -417,7 +424,7 @@ interface WorkerSettings {
   queueUrl: pulumi.Output<string>;
   logTable: pulumi.Output<string>;
   politenessTable: pulumi.Output<string>;
-  perUser?: { limit: number; windowSeconds: number };
+  perUser?: PerUserLimit;
   logTtlDays: number;
   failoverAfter: number;
   /** A claim outlives no invocation: the worker's timeout. */

@@ -71,7 +71,7 @@ export class TemplatesBucket extends pulumi.ComponentResource {
   readonly templates: TemplateFile[];
 
   constructor(name: string, args: TemplatesBucketArgs, opts?: TidingsComponentOptions<TemplatesBucketTransform>) {
-    super("tidings:aws:TemplatesBucket", name, {}, opts);
+    super("tidings:index:TemplatesBucket", name, {}, opts);
     const withTransform = childOf(this);
     const transform = opts?.transform ?? {};
     const templates = readTemplateDirs([args.templatesDir ?? defaultTemplatesDir(), ...(args.extraTemplatesDirs ?? [])]);

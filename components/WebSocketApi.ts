@@ -45,7 +45,7 @@ export interface WebSocketApiArgs {
    * @example
    * auth: { issuer: "https://login.example.com", audience: "tidings" }
    */
-  auth: { issuer: pulumi.Input<string>; audience: pulumi.Input<string> };
+  auth: TokenClaimsInput;
   /**
    * Stage name: the last segment of the `wss://` URL.
    * @default "dev"
@@ -68,7 +68,19 @@ export interface WebSocketApiArgs {
    * @example
    * throttling: { burstLimit: 1000, rateLimit: 500 }
    */
-  throttling?: { burstLimit: number; rateLimit: number };
+  throttling?: StageThrottling;
+}
+
+/** Claims a token must carry. */
+export interface TokenClaimsInput {
+  issuer: pulumi.Input<string>;
+  audience: pulumi.Input<string>;
+}
+
+/** Stage-wide throttling of messages and connects. */
+export interface StageThrottling {
+  burstLimit: number;
+  rateLimit: number;
 }
 
 /** The resources of a WebSocketApi a transform can change (pass as the `transform` option). */
@@ -174,7 +186,7 @@ export class WebSocketApi extends pulumi.ComponentResource {
   }
 
   constructor(name: string, args: WebSocketApiArgs, opts?: TidingsComponentOptions<WebSocketApiTransform>) {
-    super("tidings:aws:WebSocketApi", name, {}, opts);
+    super("tidings:index:WebSocketApi", name, {}, opts);
     const withTransform = childOf(this);
     const transform = opts?.transform ?? {};
     const settings = normalizeArgs(args);

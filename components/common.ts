@@ -36,6 +36,35 @@ export interface TidingsComponentOptions<T extends object = object> extends pulu
   transform?: T;
 }
 
+/** A queue as an alarm needs it: its physical name. */
+export interface QueueRef {
+  name: pulumi.Input<string>;
+}
+
+/** At most `limit` deliveries per user on a channel in each `windowSeconds`; more are delayed. */
+export interface PerUserLimit {
+  limit: number;
+  windowSeconds: number;
+}
+
+/** One notification type, as in `tidings:notificationTypes`. */
+export interface NotificationTypeSettings {
+  /** Channels this type may use. @default every enabled channel */
+  channels?: string[];
+  /** false: users must opt in to this type. @default true */
+  defaultOptIn?: boolean;
+  /** Skips politeness delays and cannot be opted out of. @default false */
+  critical?: boolean;
+  /** Templates a request of this type may name. @default [the type's own] */
+  templates?: string[];
+}
+
+/** Requests per second (steady) and burst a stage lets through before answering 429. */
+export interface Throttling {
+  rateLimit?: number;
+  burstLimit?: number;
+}
+
 /** A resource as other resources need it: its physical name and its ARN. */
 export interface ResourceRef {
   /** Physical name (a table's or queue's name, a bus's name). */

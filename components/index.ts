@@ -2,7 +2,18 @@
  * The package entry: every Tidings component, so another stack can compose its own channels
  * (`new NotificationChannel(...)` with its own provider) next to, or instead of, the default stack.
  */
-export { TidingsError, Transform, ScopedStatement, ResourceRef, TidingsComponentOptions, applyTransform } from "./common";
+export {
+  TidingsError,
+  Transform,
+  ScopedStatement,
+  ResourceRef,
+  QueueRef,
+  PerUserLimit,
+  NotificationTypeSettings,
+  Throttling,
+  TidingsComponentOptions,
+  applyTransform,
+} from "./common";
 export { InlineFunction, InlineFunctionArgs, InlineFunctionTransform, inlineFunctions } from "./InlineFunction";
 export { EncryptionKey, EncryptionKeyArgs, EncryptionKeyTransform } from "./EncryptionKey";
 export { EncryptedTable, EncryptedTableArgs, EncryptedTableTransform } from "./EncryptedTable";
@@ -23,3 +34,10 @@ export {
   providerFromConfig,
   SMS_PUBLISH_STATEMENT,
 } from "./providers";
+export { Tidings, TidingsArgs, TidingsOptions, TidingsChannelSettings, ExtraChannelArgs } from "./Tidings";
+
+// Loaded by `pulumi package add` (Pulumi's run-plugin) rather than by a program: serve the components
+// to other languages. plugin/host.ts says why this lives in the package's main module.
+if (require.main?.filename.split("\\").join("/").includes("/cmd/run-plugin/")) {
+  void require("../plugin/host").servePlugin();
+}

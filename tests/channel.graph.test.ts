@@ -113,8 +113,8 @@ describe("NotificationChannel resource graph", () => {
       expect(named(stack.resources, `${name}-dlq-alarm`).type).to.equal("aws:cloudwatch/metricAlarm:MetricAlarm");
       expect(named(stack.resources, `${name}-rule-dlq-alarm`).type).to.equal("aws:cloudwatch/metricAlarm:MetricAlarm");
     }
-    expect(ofType(stack.resources, "tidings:aws:NotificationChannel")).to.have.length(2);
-    expect(ofType(stack.resources, "tidings:aws:DlqAlarm")).to.have.length(4);
+    expect(ofType(stack.resources, "tidings:index:NotificationChannel")).to.have.length(2);
+    expect(ofType(stack.resources, "tidings:index:DlqAlarm")).to.have.length(4);
     expect(email.alarms).to.have.length(2);
   });
 
