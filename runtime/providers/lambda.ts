@@ -75,7 +75,9 @@ export function makeLambdaProvider(deps: LambdaProviderDeps): Provider {
           }),
         );
       } catch (error) {
-        return classifyError(error, "Lambda Invoke");
+        // Even "function not found" or "access denied" is retryable: a wrong ARN or policy is fixed in
+        // the stack, and the messages wait in the DLQ for a redrive instead of ending as `error`.
+        return { outcome: "retryable", reason: classifyError(error, "Lambda Invoke").reason };
       }
       const text = result.Payload ? new TextDecoder().decode(result.Payload) : "";
       if (result.FunctionError) {
