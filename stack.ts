@@ -8,16 +8,20 @@ import {
   ConnectionsTable,
   ContactsTable,
   EncryptionKey,
+  FeedTable,
   NotificationApi,
   NotificationChannel,
   type NotificationChannelArgs,
   NotificationLogTable,
+  Operations,
   PolitenessTable,
   type ChannelProvider,
   providerFromConfig,
   SettingsTable,
   TemplatesBucket,
   TidingsError,
+  UserApi,
+  UserDataRoutes,
   WebSocketApi,
 } from "./components";
 import { policyDocument } from "./components/common";
@@ -76,6 +80,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
   const settingsTable = new SettingsTable("settings", { kmsKeyArn }, opts);
   const notificationLogTable = new NotificationLogTable("notification-log", { kmsKeyArn }, opts);
   const politenessTable = new PolitenessTable("politeness", { kmsKeyArn }, opts);
+  const feedTable = new FeedTable("feed", { kmsKeyArn }, opts);
 
   const alertsTopic = new aws.sns.Topic("alerts", { kmsMasterKeyId: kmsKeyArn }, opts);
   if (config.alertEmail) {
@@ -92,6 +97,8 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
       kmsKeyArn,
       tokenSigningSecret,
       auth: config.auth,
+      maxConnectionsPerUser: config.websocket.maxConnectionsPerUser,
+      chat: config.websocket.sendMessage,
       stage: config.stage,
       connectionTtlHours: config.connectionTtlHours,
       logRetentionDays: config.logRetentionDays,
@@ -116,7 +123,12 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
   for (const name of enabledChannels(config)) {
     const { failoverAfter, ratePerSecond, maxConcurrency, batchSize, maxReceiveCount, workerTimeoutSeconds, perUser } =
       config.channels[name];
-    const sources = { websocket: { api: websocket, connectionsTable }, customProviders };
+    const sources = {
+      websocket: { api: websocket, connectionsTable },
+      feed: { table: feedTable, ttlDays: config.feed.ttlDays },
+      contactsTable,
+      customProviders,
+    };
     channels[name] = new NotificationChannel(
       name,
       {
@@ -150,6 +162,26 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
   if (typeProblems.length) throw new TidingsConfigError(typeProblems);
 
   const templates = new TemplatesBucket("templates", { kmsKeyArn, extraTemplatesDirs }, opts);
+  // The user's side (issue 10): end-user API (feed, preferences, devices, tracking links).
+  const userApi = new UserApi(
+    "user-api",
+    {
+      feedTable,
+      contactsTable,
+      settingsTable,
+      notificationLogTable,
+      connectionsTable,
+      websocket,
+      tokenSigningSecretArn: websocket.secret.arn,
+      auth: config.auth,
+      enabledChannels: Object.keys(channels),
+      types: config.notificationTypes,
+      maxDevicesPerUser: config.devices.maxPerUser,
+      kmsKeyArn,
+      logRetentionDays: config.logRetentionDays,
+    },
+    opts,
+  );
   const api = new NotificationApi(
     "producer-api",
     {
@@ -162,11 +194,56 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
       types: config.notificationTypes,
       kmsKeyArn,
       logRetentionDays: config.logRetentionDays,
+      linkTracking: {
+        baseUrl: userApi.url,
+        signingSecretArn: websocket.secret.arn,
+        ttlDays: config.tracking.linkTtlDays,
+        openPixel: config.tracking.openPixel,
+      },
+    },
+    opts,
+  );
+  const userData = new UserDataRoutes(
+    "user-data",
+    {
+      api: api.api,
+      authorization: api.authorizer ? { type: "JWT", authorizerId: api.authorizer.id } : { type: "AWS_IAM" },
+      contactsTable,
+      settingsTable,
+      feedTable,
+      connectionsTable,
+      websocket,
+      kmsKeyArn,
+      logRetentionDays: config.logRetentionDays,
+    },
+    opts,
+  );
+
+  const operations = new Operations(
+    "operations",
+    {
+      channels: Object.values(channels).map((c) => ({
+        channel: c.channel,
+        queue: c.queue,
+        deadLetterQueue: c.deadLetterQueue,
+        ruleDeadLetterQueue: c.ruleDeadLetterQueue,
+        rule: c.rule,
+        worker: c.worker.function,
+      })),
+      bus,
+      notificationLogTable,
+      kmsKeyArn,
+      alertsTopicArn: alertsTopic.arn,
+      dashboard: config.dashboard,
+      alarms: config.alarms,
+      reconciler: config.reconciler,
+      logRetentionDays: config.logRetentionDays,
     },
     opts,
   );
 
   return {
+    operations,
     key,
     bus,
     alertsTopic,
@@ -178,11 +255,15 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
     websocket,
     templates,
     api,
+    feedTable,
+    userApi,
+    userData,
     channels,
     outputs: {
       websocketUrl: websocket.url,
       managementEndpoint: websocket.managementEndpoint,
       notificationsEndpoint: api.endpoint,
+      userApiUrl: userApi.url,
       eventBusName: bus.name,
       alertsTopicArn: alertsTopic.arn,
       tables: {
@@ -191,6 +272,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
         settings: settingsTable.name,
         notificationLog: notificationLogTable.name,
         politeness: politenessTable.name,
+        feed: feedTable.name,
       },
       templatesBucket: templates.bucketName,
       channels: Object.fromEntries(

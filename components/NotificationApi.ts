@@ -7,6 +7,9 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { NotificationTypeConfig } from "../runtime/config";
 import type { HttpResult } from "../runtime/contracts";
 import { type HttpApiEvent, makeHttpApiHandler, makeNotificationService } from "../runtime/notify";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { makeSecretKeyLoader } from "../runtime/authorizer";
+import { makeLinkSigner } from "../runtime/tracking";
 import {
   applyTransform,
   childOf,
@@ -20,6 +23,7 @@ import {
   type Transform,
 } from "./common";
 import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
+import { NotificationStatusRoute, type NotificationStatusRouteTransform } from "./NotificationStatusRoute";
 
 /**
  * Who may call `POST /notifications`: `{ type: "iam" }`, SigV4-signed requests from principals your IAM
@@ -35,6 +39,12 @@ export interface NotificationApiAuth {
   audience?: string[];
 }
 
+/** Child components of a NotificationApi (kept off its schema outputs). */
+interface ApiNodes {
+  function: InlineFunction<HttpApiEvent, HttpResult>;
+  status: NotificationStatusRoute;
+}
+
 /** The templates bucket as the API needs it. */
 export interface TemplatesRef {
   bucketName: pulumi.Input<string>;
@@ -47,11 +57,11 @@ export type TableRef = ResourceRef;
 export interface NotificationApiArgs {
   /** The EventBridge bus the service puts one event per channel on. */
   bus: ResourceRef;
-  /** Where users' addresses live (read with GetItem only). */
+  /** Where users' addresses live (read with BatchGetItem only, together with the settings). */
   contactsTable: TableRef;
-  /** Users' opt-in/opt-out settings (read with GetItem only). */
+  /** Users' opt-in/opt-out settings (read with BatchGetItem only, together with the contact). */
   settingsTable: TableRef;
-  /** The dedupe log: one row per eventId×channel (GetItem, PutItem, UpdateItem). */
+  /** The dedupe log: one row per eventId×channel (conditional PutItem, GetItem). */
   notificationLogTable: TableRef;
   /** Where the templates are (`s3:GetObject` on `templates/*` only). */
   templates: TemplatesRef;
@@ -78,6 +88,23 @@ export interface NotificationApiArgs {
    * @example auth: { type: "jwt", issuer: "https://auth.example.com", audience: "tidings-producers" }
    */
   auth?: NotificationApiAuth;
+  /**
+   * Click tracking: actionable notifications gain `link`, a signed `<baseUrl>/t/<token>` served by the
+   * UserApi, and templates can use `{{link}}`. Signed with the token-signing secret.
+   * @default no links
+   * @example linkTracking: { baseUrl: userApi.url, signingSecretArn: websocket.secret.arn }
+   */
+  linkTracking?: LinkTracking;
+}
+
+/** Signed click-tracking links in actionable notifications. */
+export interface LinkTracking {
+  baseUrl: pulumi.Input<string>;
+  signingSecretArn: pulumi.Input<string>;
+  /** @default 30 */
+  ttlDays?: number;
+  /** Adds a 1×1 open pixel to e-mail HTML. @default false */
+  openPixel?: boolean;
 }
 
 /** The resources of a NotificationApi a transform can change (pass as the `transform` option). */
@@ -90,6 +117,8 @@ export interface NotificationApiTransform {
   accessLogs?: Transform<aws.cloudwatch.LogGroupArgs>;
   permission?: Transform<aws.lambda.PermissionArgs>;
   function?: InlineFunctionTransform<HttpApiEvent, HttpResult>;
+  /** `GET /notifications/{eventId}`: its route, integration and function. */
+  status?: NotificationStatusRouteTransform;
 }
 
 /**
@@ -119,7 +148,12 @@ export class NotificationApi extends pulumi.ComponentResource {
   readonly authorizer?: aws.apigatewayv2.Authorizer;
   /** The notification service (its `factory` is what the Lambda runs). */
   get function(): InlineFunction<HttpApiEvent, HttpResult> {
-    return nodesOf<{ function: InlineFunction<HttpApiEvent, HttpResult> }>(this).function;
+    return nodesOf<ApiNodes>(this).function;
+  }
+
+  /** `GET /notifications/{eventId}`: what happened to one notification, per channel. */
+  get status(): NotificationStatusRoute {
+    return nodesOf<ApiNodes>(this).status;
   }
   /** `https://<id>.execute-api.<region>.amazonaws.com` */
   readonly url: pulumi.Output<string>;
@@ -140,6 +174,18 @@ export class NotificationApi extends pulumi.ComponentResource {
     const integration = createIntegration();
     const authorizer = auth.type === "jwt" ? createJwtAuthorizer(auth) : undefined;
     const route = createRoute();
+    const status = new NotificationStatusRoute(
+      `${name}-status`,
+      {
+        api,
+        authorizationType: authorizer ? "JWT" : "AWS_IAM",
+        authorizerId: authorizer?.id,
+        notificationLogTable: args.notificationLogTable,
+        kmsKeyArn: args.kmsKeyArn,
+        logRetentionDays,
+      },
+      { parent: this, transform: transform.status },
+    );
     const stage = createStage();
     allowApiToInvoke();
 
@@ -147,7 +193,7 @@ export class NotificationApi extends pulumi.ComponentResource {
     this.stage = stage;
     this.route = route;
     this.authorizer = authorizer;
-    setNodes(this, { function: fn });
+    setNodes<ApiNodes>(this, { function: fn, status });
     this.url = api.apiEndpoint;
     this.endpoint = pulumi.interpolate`${api.apiEndpoint}/notifications`;
     this.registerOutputs({ url: this.url, endpoint: this.endpoint });
@@ -168,6 +214,14 @@ export class NotificationApi extends pulumi.ComponentResource {
           { ...def, defaultOptIn: def.defaultOptIn ?? true },
         ]),
       );
+      const tracking = args.linkTracking
+        ? {
+            baseUrl: pulumi.output(args.linkTracking.baseUrl),
+            secretArn: pulumi.output(args.linkTracking.signingSecretArn),
+            ttlDays: args.linkTracking.ttlDays ?? 30,
+            openPixel: args.linkTracking.openPixel ?? false,
+          }
+        : undefined;
       return new InlineFunction<HttpApiEvent, HttpResult>(
         `${name}-service`,
         {
@@ -187,15 +241,26 @@ export class NotificationApi extends pulumi.ComponentResource {
               busName: busName.get(),
               enabledChannels,
               types,
+              links: tracking
+                ? makeLinkSigner({
+                    getKey: makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: tracking.secretArn.get() }),
+                    baseUrl: tracking.baseUrl.get(),
+                    ttlDays: tracking.ttlDays,
+                  })
+                : undefined,
+              openPixel: tracking?.openPixel,
             });
             return makeHttpApiHandler(service);
           },
           statements: [
-            { Action: ["dynamodb:GetItem"], Resource: [args.contactsTable.arn, args.settingsTable.arn] },
-            { Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
+            // Settings and contact come in one BatchGetItem.
+            { Action: ["dynamodb:BatchGetItem"], Resource: [args.contactsTable.arn, args.settingsTable.arn] },
+            // Conditional puts; GetItem where a store returns no ALL_OLD row. The workers update rows, not the service.
+            { Action: ["dynamodb:GetItem", "dynamodb:PutItem"], Resource: [args.notificationLogTable.arn] },
             { Action: ["s3:GetObject"], Resource: [pulumi.interpolate`${args.templates.arn}/templates/*`] },
             { Action: ["kms:Decrypt"], Resource: [args.kmsKeyArn] },
             { Action: ["events:PutEvents"], Resource: [args.bus.arn] },
+            ...(args.linkTracking ? [{ Action: ["secretsmanager:GetSecretValue"], Resource: [args.linkTracking.signingSecretArn] }] : []),
           ],
           kmsKeyArn: args.kmsKeyArn,
           logRetentionDays,

@@ -22,10 +22,18 @@ export { ContactsTable } from "./ContactsTable";
 export { SettingsTable } from "./SettingsTable";
 export { NotificationLogTable } from "./NotificationLogTable";
 export { PolitenessTable } from "./PolitenessTable";
+export { FeedTable } from "./FeedTable";
+export { UserApi, UserApiArgs, USER_API_ROUTES } from "./UserApi";
+export { UserDataRoutes, UserDataRoutesArgs, USER_DATA_ROUTES } from "./UserDataRoutes";
 export { DlqAlarm, DlqAlarmArgs, DlqAlarmTransform } from "./DlqAlarm";
 export { WebSocketApi, WebSocketApiArgs, WebSocketApiTransform } from "./WebSocketApi";
 export { NotificationChannel, NotificationChannelArgs, NotificationChannelTransform } from "./NotificationChannel";
 export { NotificationApi, NotificationApiArgs, NotificationApiTransform } from "./NotificationApi";
+export { NotificationStatusRoute, NotificationStatusRouteArgs } from "./NotificationStatusRoute";
+export { ChannelAlarms, ChannelAlarmsArgs, AlarmThresholds } from "./ChannelAlarms";
+export { Dashboard, DashboardArgs, DashboardChannel, dashboardBody } from "./Dashboard";
+export { Reconciler, ReconcilerArgs } from "./Reconciler";
+export { Operations, OperationsArgs, OperatedChannel } from "./Operations";
 export { TemplatesBucket, TemplatesBucketArgs, TemplatesBucketTransform } from "./TemplatesBucket";
 export {
   ChannelProvider,

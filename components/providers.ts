@@ -76,6 +76,15 @@ export interface ChannelProvider {
   /** websocket: the API's stage name. */
   stage?: pulumi.Input<string>;
   /**
+   * websocket: the in-app feed table: delivering stores the notification for its user, online or not,
+   * and open connections also get the frame. Without it, a user with no open connection is an error.
+   */
+  feedTable?: ResourceRef;
+  /** websocket: days a feed item is kept. @default 90 */
+  feedTtlDays?: number;
+  /** sns-push: the contacts table; tokens SNS reports disabled or invalid are removed from it. @default tokens are kept */
+  contactsTable?: ResourceRef;
+  /**
    * inline: packages of your program's dependencies `create` needs at run time (see InlineFunction
    * `packages`). @default every dependency
    */
@@ -121,6 +130,8 @@ const PROVIDER_STATEMENTS: Record<ProviderType, (provider: ChannelProvider, ctx:
         Action: ["execute-api:ManageConnections"],
         Resource: [pulumi.interpolate`${provider.executionArn}/${provider.stage}/POST/@connections/*`],
       },
+      // Storing is a conditional put: an item already stored (a redelivery) keeps its read state.
+      ...(provider.feedTable ? [{ Action: ["dynamodb:PutItem"], Resource: [provider.feedTable.arn] }] : []),
     ];
   },
   ses: (provider, ctx) => {
@@ -145,6 +156,8 @@ const PROVIDER_STATEMENTS: Record<ProviderType, (provider: ChannelProvider, ctx:
     return [
       { Action: ["sns:CreatePlatformEndpoint"], Resource: applications },
       { Action: ["sns:Publish"], Resource: applications.map(platformEndpointsArn) },
+      // A token SNS reports disabled or invalid leaves the user's contact.
+      ...(provider.contactsTable ? [{ Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: [provider.contactsTable.arn] }] : []),
     ];
   },
   "slack-webhook": () => [],
@@ -202,7 +215,9 @@ export function resolveProvider(
     ...plain,
     functionArn: plain.functionArn ?? (provider.functionArn ? "arn:aws:lambda:::x" : undefined),
   });
-  const own = problems.filter((problem) => !/^(identityArns|connectionsTable|executionArn|stage|packages): not a setting/.test(problem));
+  const own = problems.filter(
+    (problem) => !/^(identityArns|connectionsTable|executionArn|stage|packages|feedTable|contactsTable): not a setting/.test(problem),
+  );
   if (own.length) throw new TidingsError(`${where} (${type}): ${own.join("; ")}.`);
   const config = pulumi
     .all([
@@ -211,8 +226,10 @@ export function resolveProvider(
       provider.functionArn,
       provider.managementEndpoint,
       provider.connectionsTable?.name,
+      provider.feedTable?.name,
+      provider.contactsTable?.name,
     ])
-    .apply(([apns, fcm, functionArn, managementEndpoint, connectionsTable]) => {
+    .apply(([apns, fcm, functionArn, managementEndpoint, connectionsTable, feedTable, contactsTable]) => {
       const resolved: ProviderConfig = {
         type,
         name: provider.name,
@@ -225,7 +242,10 @@ export function resolveProvider(
         fcmPlatformApplicationArn: fcm,
         functionArn,
         managementEndpoint,
-        connectionsTable,
+        connectionsTable: type === "websocket" ? connectionsTable : undefined,
+        feedTable: type === "websocket" ? feedTable : undefined,
+        feedTtlDays: type === "websocket" ? provider.feedTtlDays : undefined,
+        contactsTable: type === "sns-push" ? contactsTable : undefined,
       };
       // Only this type's settings travel with the worker.
       return JSON.parse(JSON.stringify(resolved)) as ProviderConfig;
@@ -238,7 +258,7 @@ function dataOf(provider: ChannelProvider): ProviderConfig {
   const plain: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(provider)) {
     if (typeof value === "function" || value === undefined) continue;
-    if (key === "identityArns" || key === "connectionsTable" || key === "executionArn" || key === "stage" || key === "packages") continue;
+    if (["identityArns", "connectionsTable", "executionArn", "stage", "packages", "feedTable", "contactsTable"].includes(key)) continue;
     if (pulumi.Output.isInstance(value) || (value && typeof (value as Promise<unknown>).then === "function")) continue;
     plain[key] = value;
   }
@@ -258,6 +278,10 @@ export function providerContext(channel: string, parent: pulumi.Resource): Provi
 export interface ProviderSources {
   /** The stack's WebSocket API and connections table: the websocket channel's provider posts through them. */
   websocket?: { api: { providerFor(connectionsTable: ResourceRef): ChannelProvider }; connectionsTable: ResourceRef };
+  /** The in-app feed table (a FeedTable) and its item lifetime: the websocket channel stores every notification there. */
+  feed?: { table: ResourceRef; ttlDays?: number };
+  /** The contacts table: the push channel removes tokens SNS reports disabled or invalid. */
+  contactsTable?: ResourceRef;
   /** Providers Tidings does not ship, by the name config uses for them (TypeScript: `type: "inline"`). */
   customProviders?: Record<string, ChannelProvider>;
 }
@@ -286,8 +310,9 @@ export function providerFromConfig(
     if (!sources.websocket) {
       throw new TidingsError(`Channel "${name}" posts to WebSocket connections: pass the WebSocketApi and the connections table.`);
     }
-    return sources.websocket.api.providerFor(sources.websocket.connectionsTable);
+    const provider = sources.websocket.api.providerFor(sources.websocket.connectionsTable);
+    return sources.feed ? { ...provider, feedTable: sources.feed.table, feedTtlDays: sources.feed.ttlDays } : provider;
   }
-  const { connectionsTable: _table, managementEndpoint: _endpoint, ...settings } = data;
-  return settings;
+  const { connectionsTable: _table, managementEndpoint: _endpoint, contactsTable: _contacts, feedTable: _feed, ...settings } = data;
+  return data.type === "sns-push" && sources.contactsTable ? { ...settings, contactsTable: sources.contactsTable } : settings;
 }

@@ -13,7 +13,8 @@ import { SESv2Client } from "@aws-sdk/client-sesv2";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { Provider } from "../contracts";
-import type { Feed } from "../feed";
+import { makeDeviceRegistry } from "../devices";
+import { type Feed, makeFeed } from "../feed";
 import { resolveManagementEndpoint } from "../deliver";
 import { makeSesProvider } from "./email";
 import { makeLambdaProvider } from "./lambda";
@@ -54,6 +55,12 @@ export interface ProviderConfig {
   connectionsTable?: string;
   /** websocket: `https://…/<stage>`; AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI wins. */
   managementEndpoint?: string;
+  /** websocket: the in-app feed table; with it, delivering stores the notification (runtime/feed.ts). */
+  feedTable?: string;
+  /** websocket: days a feed item is kept. */
+  feedTtlDays?: number;
+  /** sns-push: the contacts table; tokens SNS reports disabled or invalid are removed from it. */
+  contactsTable?: string;
 }
 
 /** Clients a provider may use (any left out is built with default settings), and its collaborators. */
@@ -83,17 +90,20 @@ const ARN = /^arn:[^:]+:[^:]+:[^:]*:[^:]*:.+$/;
 export function providerTable(): Record<ProviderType, ProviderEntry> {
   return {
     websocket: {
-      settings: ["connectionsTable", "managementEndpoint"],
+      settings: ["connectionsTable", "managementEndpoint", "feedTable", "feedTtlDays"],
       problems: () => [],
-      create: (config, clients) =>
-        makeWebSocketProvider({
-          ddb: clients.ddb ?? DynamoDBDocumentClient.from(new DynamoDBClient({})),
+      create: (config, clients) => {
+        const ddb =
+          clients.ddb ?? DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+        return makeWebSocketProvider({
+          ddb,
           mgmt:
             clients.mgmt ??
             new ApiGatewayManagementApiClient({ endpoint: resolveManagementEndpoint({ captured: config.managementEndpoint }) }),
           connectionsTable: config.connectionsTable ?? "",
-          feed: clients.feed,
-        }),
+          feed: clients.feed ?? (config.feedTable ? makeFeed({ ddb, table: config.feedTable, ttlDays: config.feedTtlDays }) : undefined),
+        });
+      },
     },
     ses: {
       settings: ["from", "configurationSet"],
@@ -111,7 +121,7 @@ export function providerTable(): Record<ProviderType, ProviderEntry> {
         makeSnsSmsProvider({ sns: clients.sns ?? new SNSClient({}), smsType: config.smsType, senderId: config.senderId }),
     },
     "sns-push": {
-      settings: ["apnsPlatformApplicationArn", "fcmPlatformApplicationArn"],
+      settings: ["apnsPlatformApplicationArn", "fcmPlatformApplicationArn", "contactsTable"],
       problems: (config) =>
         config.apnsPlatformApplicationArn || config.fcmPlatformApplicationArn
           ? []
@@ -122,7 +132,15 @@ export function providerTable(): Record<ProviderType, ProviderEntry> {
         makeSnsPushProvider({
           sns: clients.sns ?? new SNSClient({}),
           platformApplicationArns: { apns: config.apnsPlatformApplicationArn, fcm: config.fcmPlatformApplicationArn },
-          onInvalidToken: clients.onInvalidToken,
+          onInvalidToken:
+            clients.onInvalidToken ??
+            (config.contactsTable
+              ? (userId, token) =>
+                  makeDeviceRegistry({
+                    ddb: clients.ddb ?? DynamoDBDocumentClient.from(new DynamoDBClient({})),
+                    table: config.contactsTable!,
+                  }).remove(userId, token)
+              : undefined),
         }),
     },
     "slack-webhook": {
