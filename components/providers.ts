@@ -17,6 +17,9 @@ import { isProviderType, PROVIDER_TYPES, type ProviderConfig, type ProviderType,
 import { TABLES } from "../runtime/tables";
 import { type ResourceRef, type ScopedStatement, TidingsError } from "./common";
 
+/** The connections table's index the websocket provider reads. */
+const USER_INDEX: keyof typeof TABLES.connections.indexes = "byUser";
+
 /** What a provider may use to scope its statements. */
 export interface ProviderContext {
   /** The channel the provider serves. */
@@ -122,7 +125,8 @@ const PROVIDER_STATEMENTS: Record<ProviderType, (provider: ChannelProvider, ctx:
     return [
       {
         Action: ["dynamodb:Query"],
-        Resource: Object.keys(TABLES.connections.indexes).map((index) => pulumi.interpolate`${table.arn}/index/${index}`),
+        // Delivery queries the user index only (runtime/deliver.ts connectionsOfUser), not the chat rooms one.
+        Resource: [pulumi.interpolate`${table.arn}/index/${USER_INDEX}`],
       },
       { Action: ["dynamodb:DeleteItem"], Resource: [table.arn] },
       // Posting is all delivery does: gone connections are deleted from the table, not from API Gateway.
