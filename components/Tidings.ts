@@ -156,6 +156,8 @@ export class Tidings extends pulumi.ComponentResource {
     super("tidings:index:Tidings", name, {}, opts);
     const { tokenSigningSecret, extraChannels, extraTemplatesDirs, ...raw } = args;
     const config = parseTidingsConfig(raw as Record<string, unknown>, { channelsAddedInCode: true });
+    // The arrow functions below need the component itself as their children's parent.
+    // biome-ignore lint/complexity/noUselessThisAlias: passed on as `parent`, not used for `this`.
     const parent = this;
     const built = createTidingsStack({
       config,

@@ -14,7 +14,7 @@ import type { Provider } from "../runtime/contracts";
 import type { ChannelConfig } from "../runtime/config";
 import { channelProviderConfig } from "../runtime/config";
 import { isProviderType, PROVIDER_TYPES, type ProviderConfig, type ProviderType, providerProblems } from "../runtime/providers/table";
-import { TABLES } from "../runtime/tables";
+import type { TABLES } from "../runtime/tables";
 import { type ResourceRef, type ScopedStatement, TidingsError } from "./common";
 
 /** The connections table's index the websocket provider reads. */
