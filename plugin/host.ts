@@ -17,7 +17,7 @@ export function pluginDir(): string {
     if (path.basename(dir) === "plugin" && fs.existsSync(path.join(dir, "index.ts"))) return dir;
     if (fs.existsSync(candidate)) return path.dirname(candidate);
     if (path.dirname(dir) === dir)
-      throw new Error("tidings plugin: no plugin/index.ts above " + __dirname + ": run it from the repository's sources");
+      throw new Error(`tidings plugin: no plugin/index.ts above ${__dirname}: run it from the repository's sources`);
   }
 }
 

@@ -14,7 +14,7 @@ const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
 const section = readme.slice(readme.indexOf("## Use Tidings in your own stack"));
 
 function codeBlocks(language: string): string[] {
-  return [...section.matchAll(new RegExp("```" + language + "\\n([\\s\\S]*?)```", "g"))].map((m) => m[1]);
+  return [...section.matchAll(new RegExp(`\`\`\`${language}\\n([\\s\\S]*?)\`\`\``, "g"))].map((m) => m[1]);
 }
 
 type Property = { type?: string; $ref?: string; items?: Property; additionalProperties?: Property };
