@@ -13,6 +13,7 @@ import {
   NotificationChannel,
   type NotificationChannelArgs,
   NotificationLogTable,
+  Operations,
   PolitenessTable,
   providerForChannel,
   type ProviderSpec,
@@ -78,6 +79,8 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
     kmsKeyArn,
     tokenSigningSecret,
     auth: config.auth,
+    maxConnectionsPerUser: config.websocket.maxConnectionsPerUser,
+    chat: config.websocket.sendMessage,
     stage: config.stage,
     connectionTtlHours: config.connectionTtlHours,
     logRetentionDays: config.logRetentionDays,
@@ -171,7 +174,27 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
     logRetentionDays: config.logRetentionDays,
   });
 
+  const operations = new Operations("operations", {
+    channels: Object.values(channels).map((c) => ({
+      channel: c.channel,
+      queue: c.queue,
+      deadLetterQueue: c.deadLetterQueue,
+      ruleDeadLetterQueue: c.ruleDeadLetterQueue,
+      rule: c.rule,
+      worker: c.worker.function,
+    })),
+    bus,
+    notificationLogTable,
+    kmsKeyArn,
+    alertsTopicArn: alertsTopic.arn,
+    dashboard: config.dashboard,
+    alarms: config.alarms,
+    reconciler: config.reconciler,
+    logRetentionDays: config.logRetentionDays,
+  });
+
   return {
+    operations,
     key,
     bus,
     alertsTopic,

@@ -12,6 +12,7 @@ import { makeSecretKeyLoader } from "../runtime/authorizer";
 import { makeLinkSigner } from "../runtime/tracking";
 import { childOf, TidingsError, type Transform } from "./common";
 import { InlineFunction, type InlineFunctionArgs } from "./InlineFunction";
+import { NotificationStatusRoute, type NotificationStatusRouteArgs } from "./NotificationStatusRoute";
 
 /** Who may call `POST /notifications`. */
 export type NotificationApiAuth =
@@ -29,11 +30,11 @@ export interface TableRef {
 export interface NotificationApiArgs {
   /** The EventBridge bus the service puts one event per channel on. */
   bus: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
-  /** Where users' addresses live (read with GetItem only). */
+  /** Where users' addresses live (read with BatchGetItem only, together with the settings). */
   contactsTable: TableRef;
-  /** Users' opt-in/opt-out settings (read with GetItem only). */
+  /** Users' opt-in/opt-out settings (read with BatchGetItem only, together with the contact). */
   settingsTable: TableRef;
-  /** The dedupe log: one row per eventId×channel (GetItem, PutItem, UpdateItem). */
+  /** The dedupe log: one row per eventId×channel (conditional PutItem, GetItem). */
   notificationLogTable: TableRef;
   /** Where the templates are (`s3:GetObject` on `templates/*` only). */
   templates: { bucketName: pulumi.Input<string>; arn: pulumi.Input<string> };
@@ -82,6 +83,8 @@ export interface NotificationApiArgs {
     authorizer?: Transform<aws.apigatewayv2.AuthorizerArgs>;
     accessLogs?: Transform<aws.cloudwatch.LogGroupArgs>;
     function?: InlineFunctionArgs<HttpApiEvent, HttpResult>["transform"];
+    /** `GET /notifications/{eventId}`: its route, integration and function. */
+    status?: NotificationStatusRouteArgs["transform"];
   };
 }
 
@@ -112,6 +115,8 @@ export class NotificationApi extends pulumi.ComponentResource {
   readonly authorizer?: aws.apigatewayv2.Authorizer;
   /** The notification service (its `factory` is what the Lambda runs). */
   readonly function: InlineFunction<HttpApiEvent, HttpResult>;
+  /** `GET /notifications/{eventId}`: what happened to one notification, per channel. */
+  readonly status: NotificationStatusRoute;
   /** `https://<id>.execute-api.<region>.amazonaws.com` */
   readonly url: pulumi.Output<string>;
   /** `<url>/notifications`: where producers POST. */
@@ -130,6 +135,19 @@ export class NotificationApi extends pulumi.ComponentResource {
     const integration = createIntegration();
     const authorizer = auth.type === "jwt" ? createJwtAuthorizer(auth) : undefined;
     const route = createRoute();
+    this.status = new NotificationStatusRoute(
+      `${name}-status`,
+      {
+        api,
+        authorizationType: authorizer ? "JWT" : "AWS_IAM",
+        authorizerId: authorizer?.id,
+        notificationLogTable: args.notificationLogTable,
+        kmsKeyArn: args.kmsKeyArn,
+        logRetentionDays,
+        transform: args.transform?.status,
+      },
+      { parent: this },
+    );
     const stage = createStage();
     allowApiToInvoke();
 
@@ -192,8 +210,10 @@ export class NotificationApi extends pulumi.ComponentResource {
             return makeHttpApiHandler(service);
           },
           statements: [
-            { Action: ["dynamodb:GetItem"], Resource: [args.contactsTable.arn, args.settingsTable.arn] },
-            { Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
+            // Settings and contact come in one BatchGetItem.
+            { Action: ["dynamodb:BatchGetItem"], Resource: [args.contactsTable.arn, args.settingsTable.arn] },
+            // Conditional puts; GetItem where a store returns no ALL_OLD row. The workers update rows, not the service.
+            { Action: ["dynamodb:GetItem", "dynamodb:PutItem"], Resource: [args.notificationLogTable.arn] },
             { Action: ["s3:GetObject"], Resource: [pulumi.interpolate`${args.templates.arn}/templates/*`] },
             { Action: ["kms:Decrypt"], Resource: [args.kmsKeyArn] },
             { Action: ["events:PutEvents"], Resource: [args.bus.arn] },

@@ -18,6 +18,11 @@ export { DlqAlarm, DlqAlarmArgs } from "./DlqAlarm";
 export { WebSocketApi, WebSocketApiArgs } from "./WebSocketApi";
 export { NotificationChannel, NotificationChannelArgs } from "./NotificationChannel";
 export { NotificationApi, NotificationApiArgs } from "./NotificationApi";
+export { NotificationStatusRoute, NotificationStatusRouteArgs } from "./NotificationStatusRoute";
+export { ChannelAlarms, ChannelAlarmsArgs, AlarmThresholds } from "./ChannelAlarms";
+export { Dashboard, DashboardArgs, DashboardChannel, dashboardBody } from "./Dashboard";
+export { Reconciler, ReconcilerArgs } from "./Reconciler";
+export { Operations, OperationsArgs, OperatedChannel } from "./Operations";
 export { TemplatesBucket, TemplatesBucketArgs } from "./TemplatesBucket";
 export {
   ProviderSpec,

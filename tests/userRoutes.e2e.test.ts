@@ -33,7 +33,7 @@ describe("user routes (local mode, over HTTP)", function () {
         raw.notificationTypes["invite.sent"] = { channels: ["email"] };
       },
     });
-    producer = await tidings.signToken("producer");
+    producer = await tidings.signToken("producer", { scope: tidings.config.auth.producerScope });
   });
   after(async () => tidings?.stop());
 
