@@ -56,7 +56,6 @@ export class UserDataRoutes extends pulumi.ComponentResource {
   constructor(name: string, args: UserDataRoutesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("tidings:aws:UserDataRoutes", name, {}, opts);
     const withTransform = childOf(this);
-    const parent = this;
 
     const tables = {
       contacts: pulumi.output(args.contactsTable.name),
@@ -98,7 +97,7 @@ export class UserDataRoutes extends pulumi.ComponentResource {
         logRetentionDays: args.logRetentionDays ?? 14,
         transform: args.transform?.function,
       },
-      { parent },
+      { parent: this },
     );
     const integration = new aws.apigatewayv2.Integration(
       ...withTransform(args.transform?.integration, `${name}-service`, {

@@ -39,7 +39,9 @@ describe("hostile requests to the user's-side routes (local mode)", function () 
       stateFile: false,
       logger: () => {},
       seed: false,
-      editConfig: (raw) => void (raw.notificationTypes["security.alert"].critical = true),
+      editConfig: (raw) => {
+        raw.notificationTypes["security.alert"].critical = true;
+      },
     });
     tokens.producer = await tidings.signToken("producer");
     const auth = tidings.config.auth;
