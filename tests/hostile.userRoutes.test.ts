@@ -43,7 +43,7 @@ describe("hostile requests to the user's-side routes (local mode)", function () 
         raw.notificationTypes["security.alert"].critical = true;
       },
     });
-    tokens.producer = await tidings.signToken("producer");
+    tokens.producer = await tidings.signToken("producer", { scope: tidings.config.auth.producerScope });
     const auth = tidings.config.auth;
     tokens.forged = await signDevToken({ secret: "x".repeat(48), userId: "hostile-user", ...auth });
     tokens.expired = await signDevToken({

@@ -93,7 +93,7 @@ describe("inbox page (headless Chromium)", function () {
       callback: "https://shop.example.com/orders/A-1002",
     });
     await page.waitForFunction(`document.querySelectorAll("#notifications li").length === 2`, undefined, { timeout: 15000 });
-    expect(await badge()).to.equal("2");
+    await page.waitForFunction(`document.querySelector("#badge").textContent === "2"`, undefined, { timeout: 5000 });
     expect(await page.locator("#badge").getAttribute("aria-label")).to.equal("2 unread notifications");
 
     const items = page.locator("#notifications li");
@@ -154,7 +154,7 @@ describe("inbox page (headless Chromium)", function () {
     // Give alice's message time to arrive if it wrongly could.
     await page.waitForTimeout(500);
     expect(await page.locator("#notifications li .message").allTextContents()).to.deep.equal(["for bob"]);
-    expect(await badge()).to.equal("1");
+    await page.waitForFunction(`document.querySelector("#badge").textContent === "1"`, undefined, { timeout: 5000 });
   });
 
   it("reconnects after the connection drops", async () => {
@@ -172,7 +172,7 @@ describe("inbox page (headless Chromium)", function () {
       callback: "https://shop.example.com/c",
     });
     await page.waitForFunction(`document.querySelectorAll("#notifications li").length === 2`, undefined, { timeout: 15000 });
-    expect(await badge()).to.equal("2");
+    await page.waitForFunction(`document.querySelector("#badge").textContent === "2"`, undefined, { timeout: 5000 });
   });
 
   describe("as a client of the end-user API", () => {

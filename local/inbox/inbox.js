@@ -30,7 +30,6 @@
   let reconnectTimer = null;
   let progressTimer = null;
   let token = null; // the signed-in user's token: the WebSocket's and the end-user API's
-  let unread = 0;
 
   function setStatus(state, text) {
     els.status.dataset.state = state;
@@ -39,7 +38,6 @@
 
   /** The badge shows the server's unread count (GET /me/notifications/count and every answer that carries it). */
   function setUnread(count) {
-    unread = count;
     els.badge.textContent = String(count);
     els.badge.dataset.count = String(count);
     els.badge.setAttribute("aria-label", count + " unread notification" + (count === 1 ? "" : "s"));
@@ -145,9 +143,12 @@
     setUnread(feed.unreadCount);
   }
 
+  let countRequests = 0;
+  /** Only the latest request's answer counts: an older one resolving late would show a stale number. */
   async function refreshCount(mySession) {
+    const mine = ++countRequests;
     const answer = await api("GET", "/me/notifications/count");
-    if (mySession === session) setUnread(answer.unreadCount);
+    if (mySession === session && mine === countRequests) setUnread(answer.unreadCount);
   }
 
   function showNotification(frame) {
@@ -164,7 +165,8 @@
         createdAt: new Date().toISOString(),
       }),
     );
-    setUnread(unread + 1);
+    // The item is stored before its frame is sent, so the server's count already includes it.
+    els.empty.hidden = true;
     refreshCount(session).catch(() => {});
   }
 
