@@ -56,7 +56,6 @@ export class UserDataRoutes extends pulumi.ComponentResource {
   constructor(name: string, args: UserDataRoutesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("tidings:aws:UserDataRoutes", name, {}, opts);
     const withTransform = childOf(this);
-    const parent = this;
 
     const tables = {
       contacts: pulumi.output(args.contactsTable.name),
@@ -97,7 +96,7 @@ export class UserDataRoutes extends pulumi.ComponentResource {
         kmsKeyArn: args.kmsKeyArn,
         logRetentionDays: args.logRetentionDays ?? 14,
       },
-      { parent, transform: args.transform?.function },
+      { parent: this, transform: args.transform?.function },
     );
     const integration = new aws.apigatewayv2.Integration(
       ...withTransform(args.transform?.integration, `${name}-service`, {
