@@ -208,6 +208,8 @@ export function websocketProvider(args: WebSocketProviderArgs): ProviderSpec {
         // AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI (local gateway, tests) wins over the stage's endpoint.
         mgmt: new ApiGatewayManagementApiClient({
           endpoint: resolveManagementEndpoint({ captured: valueAtRuntime(managementEndpoint) }),
+          // Resolve the middleware stack once, not on every post of a fan-out.
+          cacheMiddleware: true,
         }),
         connectionsTable: connectionsTable.get(),
       }),

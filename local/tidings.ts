@@ -173,7 +173,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       onError: (routeKey, error) => logger({ component: "local-gateway", outcome: "error", routeKey, reason: String(error) }),
     });
     stopList.push(() => gateway.stop());
-    mgmt = new ApiGatewayManagementApiClient({ endpoint: gateway.managementEndpoint });
+    mgmt = new ApiGatewayManagementApiClient({ endpoint: gateway.managementEndpoint, cacheMiddleware: true });
     stopList.push(async () => mgmt!.destroy());
 
     // One rule, queue, worker and poller per enabled channel.
