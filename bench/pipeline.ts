@@ -183,7 +183,7 @@ async function runPipelineOnce(
     }, SINK_POLL_MS);
 
     progress(`producing for ${options.durationMs / 1000} s, ${options.concurrentRequests} requests in flight`);
-    const producerToken = await tidings.signToken("bench-producer");
+    const producerToken = await tidings.signToken("bench-producer", { scope: tidings.config.auth.producerScope });
     const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrentRequests });
     const statuses = new Map<number | string, number>();
     let sequence = 0;

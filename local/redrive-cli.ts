@@ -141,7 +141,10 @@ export async function runRedriveCli(argv: string[], print: (line: string) => voi
     }
     if (args.ruleDlq) {
       if (!queues.ruleDeadLetterQueueUrl) throw new Error(`Channel "${args.channel}" has no ruleDeadLetterQueueUrl in its outputs.`);
-      const result = await redriveRuleDeadLetters(sqs, { queueUrl: queues.queueUrl, ruleDeadLetterQueueUrl: queues.ruleDeadLetterQueueUrl });
+      const result = await redriveRuleDeadLetters(sqs, {
+        queueUrl: queues.queueUrl,
+        ruleDeadLetterQueueUrl: queues.ruleDeadLetterQueueUrl,
+      });
       print(describeResult(args.channel, { ...queues, deadLetterQueueUrl: queues.ruleDeadLetterQueueUrl }, result));
       return result.failed.length > 0 ? 1 : 0;
     }

@@ -23,28 +23,35 @@ import { channelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
 import { type ChannelConfig, enabledChannels, parseTidingsConfig, type TidingsConfig } from "../runtime/config";
 import { detailTypeFor, EVENT_SOURCE, type Provider } from "../runtime/contracts";
 import { type DecisionLogger, logDecision } from "../runtime/log";
-import type { Metrics } from "../runtime/metrics";
+import { makeMetrics, type Metrics } from "../runtime/metrics";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { makeNotificationService } from "../runtime/notify";
+import { makeReconciler } from "../runtime/reconciler";
+import { makeStatusService } from "../runtime/statusApi";
 import { makePolitenessLimiter } from "../runtime/politeness";
 import { makeSesProvider } from "../runtime/providers/email";
 import { makeSnsPushProvider } from "../runtime/providers/push";
 import { makeSlackProvider } from "../runtime/providers/slack";
 import { makeSnsSmsProvider } from "../runtime/providers/sms";
 import { makeWebSocketProvider } from "../runtime/providers/websocket";
-import { makeBroadcastHandler, makeConnectHandler, makeDefaultHandler, makeDisconnectHandler } from "../runtime/websocket";
+import { makeChatHandler, makeConnectGate } from "../runtime/chat";
+import { makeConnectHandler, makeDefaultHandler, makeDisconnectHandler } from "../runtime/websocket";
 import { makeChannelWorker } from "../runtime/worker";
 import { makeDeviceRegistry } from "../runtime/devices";
 import { makeFeed } from "../runtime/feed";
 import { makeLinkSigner } from "../runtime/tracking";
 import { makeLocalUserRoutes } from "./userRoutes";
 import { type LocalAws, startLocalAws } from "./aws";
-import { sqsDeadLetter, sqsTarget, startEventBus } from "./eventBridge";
+import { type EventTarget, sqsDeadLetter, sqsTarget, startEventBus } from "./eventBridge";
+import { handleOpsRequest, makeOpsCollector } from "./opsPage";
 import { startWebSocketGateway } from "./gateway";
 import { startSlackSink, startSnsSink } from "./sinks";
 import { startSqsPoller } from "./sqsPoller";
 import { DEV_STACK_FILE, readStackFile } from "./stackConfig";
-import { signDevToken } from "./tokens";
+import { checkLocalHost, parseDevTokenRequest, producerScopeProblem } from "./localGuards";
+import { type DevTokenOptions, signDevToken } from "./tokens";
+
+export type DevTokenClaims = Pick<DevTokenOptions, "scope" | "rooms" | "issuedAt" | "expiresIn">;
 
 const REPO_ROOT = path.resolve(__dirname, "..");
 
@@ -92,8 +99,18 @@ export interface LocalTidingsOptions {
    */
   claimLeaseSeconds?: number;
   /**
+   * Fault-injection seam for the bus: wraps each channel rule's target (the send to its queue), so a
+   * test can make EventBridge fail to deliver and events land in the rule DLQ.
+   * @default no wrapping
+   */
+  wrapRuleTarget?: (channel: string, target: EventTarget) => EventTarget;
+  /** A `created`/`pending` row untouched this long is stuck (retry re-puts, reconciler acts). @default 900000 */
+  stuckAfterMs?: number;
+  /** How often the reconciler runs; 0 = only when `reconcile()` is called. @default 60000 */
+  reconcileIntervalMs?: number;
+  /**
    * Where the service's and workers' EMF metrics go. Tests and the bench pass a quiet sink: one stdout
-   * line per metric costs CPU under load. @default EMF lines on stdout, as in Lambda
+   * line per metric costs CPU under load. Replaces the ops page's collector. @default EMF lines read by the ops page
    */
   metrics?: Metrics;
 }
@@ -154,7 +171,8 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
     const channels = await createChannelQueues(sqs, config, channelNames, options.visibilityTimeoutSeconds);
 
     // WebSocket API.
-    const verify = makeTokenVerifier({ getKey: async () => signingSecret, ...config.auth });
+    const { issuer, audience, jwksUrl, maxTokenAgeSeconds } = config.auth;
+    const verify = makeTokenVerifier({ getKey: async () => signingSecret, issuer, audience, jwksUrl, maxTokenAgeSeconds });
     const gatewayPort = port(options.wsPort, "TIDINGS_WS_PORT", 4001);
     let mgmt: ApiGatewayManagementApiClient | undefined;
     const management = () => mgmt!;
@@ -164,26 +182,40 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       stage: config.stage,
       identitySources: ["route.request.querystring.token"],
       authorize: makeWebSocketAuthorizer({ verify, logger }),
-      routes: {
-        $connect: (event) => makeConnectHandler({ ddb, connectionsTable: names.connections, ttlSeconds, logger })(event),
-        $disconnect: (event) => makeDisconnectHandler({ ddb, connectionsTable: names.connections, logger })(event),
-        $default: (event) => makeDefaultHandler({ mgmt: management(), logger })(event),
-        sendmessage: (event) => makeBroadcastHandler({ ddb, mgmt: management(), connectionsTable: names.connections, logger })(event),
-      },
+      routes: websocketRoutes(),
       onError: (routeKey, error) => logger({ component: "local-gateway", outcome: "error", routeKey, reason: String(error) }),
     });
     stopList.push(() => gateway.stop());
+    function websocketRoutes(): Parameters<typeof startWebSocketGateway>[0]["routes"] {
+      const { maxConnectionsPerUser, sendMessage } = config.websocket;
+      const gate = makeConnectGate({ ddb, connectionsTable: names.connections, maxConnectionsPerUser });
+      const chat = sendMessage.enabled
+        ? makeChatHandler({ ddb, mgmt: management, connectionsTable: names.connections, ...sendMessage, logger })
+        : undefined;
+      return {
+        $connect: (event) => makeConnectHandler({ ddb, connectionsTable: names.connections, ttlSeconds, gate, logger })(event),
+        $disconnect: (event) => makeDisconnectHandler({ ddb, connectionsTable: names.connections, logger })(event),
+        $default: (event) => makeDefaultHandler({ mgmt: management(), knownActions: chat ? ["sendmessage"] : [], logger })(event),
+        ...(chat ? { sendmessage: chat } : {}),
+      };
+    }
     mgmt = new ApiGatewayManagementApiClient({ endpoint: gateway.managementEndpoint, cacheMiddleware: true });
     stopList.push(async () => mgmt!.destroy());
 
+    // Metrics: the EMF lines the handlers print feed the ops page, as CloudWatch would read them.
+    const opsCollector = makeOpsCollector();
+    const metrics = options.metrics ?? makeMetrics({ write: opsCollector.write });
+
     // One rule, queue, worker and poller per enabled channel.
-    const log = makeNotificationLog({ ddb, table: names.notificationLog, ttlDays: config.logTtlDays });
+    const log = makeNotificationLog({ ddb, table: names.notificationLog, ttlDays: config.logTtlDays, metrics });
     for (const channel of channels) {
       bus.addRule({
         name: `tidings-${channel.name}`,
         eventBusName: busName,
         pattern: { source: [EVENT_SOURCE], "detail-type": [detailTypeFor(channel.name)] },
-        target: sqsTarget(sqs, channel.queueUrl),
+        target: options.wrapRuleTarget
+          ? options.wrapRuleTarget(channel.name, sqsTarget(sqs, channel.queueUrl))
+          : sqsTarget(sqs, channel.queueUrl),
         deadLetter: sqsDeadLetter(sqs, channel.ruleDeadLetterQueueUrl, {
           ruleName: `tidings-${channel.name}`,
           targetArn: channel.queueArn,
@@ -203,7 +235,6 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
         options.wrapProvider ? options.wrapProvider(channel.name, provider, role) : provider;
       const worker = makeChannelWorker({
         channel: channel.name,
-        metrics: options.metrics,
         primary: wrap(createProvider(channel.config.provider, channel.config, providers), "primary"),
         fallback: channel.config.fallback
           ? wrap(createProvider(channel.config.fallback, channel.config, providers), "fallback")
@@ -217,6 +248,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
         },
         ratePerSecond: channel.config.ratePerSecond,
         logger,
+        metrics,
       });
       const settings = channelQueueSettings(channel.config);
       const poller = startSqsPoller({
@@ -245,7 +277,6 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
 
     // The producer API, the dev-token endpoint and the inbox page.
     const service = makeNotificationService({
-      metrics: options.metrics,
       ddb,
       s3,
       events: new EventBridgeClient({}),
@@ -256,6 +287,8 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       types: config.notificationTypes,
       webhookOrigins: [slack.url],
       logger,
+      metrics,
+      stuckAfterMs: options.stuckAfterMs,
       links: makeLinkSigner({ getKey: async () => signingSecret, baseUrl: () => apiUrl, ttlDays: config.tracking.linkTtlDays }),
       openPixel: config.tracking.openPixel,
     });
@@ -272,13 +305,34 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       webhookOrigins: [slack.url],
       logger,
     });
+    const reconcile = makeReconciler({
+      log,
+      events: new EventBridgeClient({}),
+      busName,
+      stuckAfterMs: options.stuckAfterMs,
+      metrics,
+      logger,
+    });
+    const reconcileEvery = options.reconcileIntervalMs ?? 60_000;
+    if (reconcileEvery > 0) {
+      const timer = setInterval(() => {
+        reconcile().catch((error) => logger({ component: "reconciler", outcome: "error", reason: String(error) }));
+      }, reconcileEvery);
+      timer.unref();
+      stopList.push(async () => clearInterval(timer));
+    }
+    const status = makeStatusService({ log, logger });
+    const opsDeps = { collector: opsCollector, sqs, channels, sinks: { sesEndpoint: aws.endpoints.ses, sns, slack } };
     const api = await startLocalApi({
       routes: userRoutes,
       port: port(options.apiPort, "TIDINGS_API_PORT", 4000),
       verify,
       service,
-      signToken: (userId) => signDevToken({ secret: signingSecret, userId, ...config.auth }),
+      signToken: (userId, claims) => signDevToken({ secret: signingSecret, userId, issuer, audience, ...claims }),
+      producerScope: config.auth.producerScope,
       websocketUrl: gateway.url,
+      status,
+      ops: (req, res, url) => handleOpsRequest(opsDeps, req, res, url, () => readBody(req)),
     });
     stopList.push(() => api.stop());
     apiUrl = api.url;
@@ -290,6 +344,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       notifications: `${api.url}/notifications`,
       devToken: `${api.url}/dev/token`,
       inbox: `${api.url}/`,
+      ops: `${api.url}/ops`,
       websocket: gateway.url,
       sesInbox: aws.endpoints.ses,
       slackSink: slack.url,
@@ -316,7 +371,13 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       sinks: { sns, slack },
       clients: { ddb, sqs, s3 },
       log,
-      signToken: (userId: string) => signDevToken({ secret: signingSecret, userId, ...config.auth }),
+      /** Per-channel counters from the metric lines (what the ops page shows). */
+      ops: opsCollector,
+      /** Runs the reconciler once now (it also runs every `reconcileIntervalMs`). */
+      reconcile,
+      /** A dev token: an end user's, or with `scope: config.auth.producerScope` a producer's. */
+      signToken: (userId: string, claims: DevTokenClaims = {}) =>
+        signDevToken({ secret: signingSecret, userId, issuer, audience, ...claims }),
       /** Stops every server and poller, in reverse order of start. */
       async stop() {
         if (stopped) return;
@@ -457,8 +518,14 @@ interface LocalApiOptions {
   port: number;
   verify: ReturnType<typeof makeTokenVerifier>;
   service: (rawBody: string | undefined) => Promise<{ statusCode: number; headers?: Record<string, string>; body?: string }>;
-  signToken: (userId: string) => Promise<string>;
+  signToken: (userId: string, claims?: DevTokenClaims) => Promise<string>;
+  /** Scope a producer token must carry (tidings:auth.producerScope). */
+  producerScope: string;
   websocketUrl: string;
+  /** `GET /notifications/{eventId}` (runtime/statusApi.ts). */
+  status: (eventId: string | undefined) => Promise<{ statusCode: number; headers?: Record<string, string>; body?: string }>;
+  /** The /ops routes (local/opsPage.ts): true when it answered. */
+  ops: (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<boolean>;
   /** The user's side (local/userRoutes.ts): answers `/me/*`, `/t/*` and `/users/*`; producers pass `authorizeProducer`. */
   routes?: (
     req: http.IncomingMessage,
@@ -486,12 +553,18 @@ async function startLocalApi(options: LocalApiOptions) {
   const authorizeProducer = async (req: http.IncomingMessage) => {
     const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1];
     const check = await options.verify(token);
-    if (check.ok) return null;
-    return { status: 401, body: { error: "unauthorized", message: `A valid Bearer token is required (${check.reason})` } };
+    if (!check.ok) return { status: 401, body: { error: "unauthorized", message: `A valid Bearer token is required (${check.reason})` } };
+    // An end user's token is not a producer's: the producer scope says which is which.
+    const missingScope = producerScopeProblem(check.scopes, options.producerScope);
+    return missingScope ? { status: 403, body: missingScope } : null;
   };
   const server = http.createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? "/", "http://127.0.0.1");
+      // A web page the user visits could otherwise reach this server by DNS rebinding (its own name
+      // resolving to 127.0.0.1): the Host header still says that name.
+      const badHost = checkLocalHost(req.headers.host);
+      if (badHost) return json(res, 403, badHost);
       if (req.method === "POST" && url.pathname === "/notifications") {
         const denied = await authorizeProducer(req);
         if (denied) return json(res, denied.status, denied.body);
@@ -500,17 +573,25 @@ async function startLocalApi(options: LocalApiOptions) {
         res.writeHead(result.statusCode, { "content-type": "application/json", ...result.headers });
         return res.end(result.body ?? "");
       }
-      if (req.method === "POST" && url.pathname === "/dev/token") {
-        let userId: unknown;
+      const statusPath = /^\/notifications\/([^/]+)$/.exec(url.pathname);
+      if (req.method === "GET" && statusPath) {
+        const denied = await authorizeProducer(req);
+        if (denied) return json(res, denied.status, denied.body);
+        let eventId: string | undefined;
         try {
-          userId = JSON.parse((await readBody(req)) ?? "{}").userId;
+          eventId = decodeURIComponent(statusPath[1]);
         } catch {
-          return json(res, 400, { error: "invalid_json", message: 'Body must be JSON: {"userId": "alice"}' });
+          eventId = undefined;
         }
-        if (typeof userId !== "string" || !/^[\x21-\x7e]{1,128}$/.test(userId)) {
-          return json(res, 400, { error: "invalid_user", message: "userId must be 1–128 printable characters without spaces" });
-        }
-        return json(res, 200, { token: await options.signToken(userId) });
+        const result = await options.status(eventId);
+        res.writeHead(result.statusCode, { "content-type": "application/json", ...result.headers });
+        return res.end(result.body ?? "");
+      }
+      if (url.pathname.startsWith("/ops") && (await options.ops(req, res, url))) return;
+      if (req.method === "POST" && url.pathname === "/dev/token") {
+        const request = parseDevTokenRequest(await readBody(req));
+        if (!request.ok) return json(res, 400, request.error);
+        return json(res, 200, { token: await options.signToken(request.userId, { scope: request.scope, rooms: request.rooms }) });
       }
       if (options.routes && (await options.routes(req, res, url, authorizeProducer))) return;
       if (req.method === "GET" && url.pathname === "/dev/config") return json(res, 200, { websocketUrl: options.websocketUrl });

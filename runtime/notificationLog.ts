@@ -16,6 +16,7 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { ChannelDelivery, DeliveryStatus, LogEntry } from "./contracts";
+import { makeMetrics, type Metrics } from "./metrics";
 
 /**
  * How long a row may sit `created` or `pending` with no delivery in flight before it counts as stuck:
@@ -47,6 +48,8 @@ export interface NotificationLogDeps {
   ttlDays?: number;
   /** Epoch milliseconds; injectable for tests. */
   now?: () => number;
+  /** Where `advance` counts `opened`/`clicked` (EMF). @default EMF lines on stdout */
+  metrics?: Metrics;
 }
 
 export interface NewLogEntry {
@@ -354,16 +357,23 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
       const values: Record<string, unknown> = { ":status": status, ":at": new Date(now()).toISOString() };
       from.forEach((s, i) => (values[`:from${i}`] = s));
       try {
-        await deps.ddb.send(
-          new UpdateCommand({
-            TableName: deps.table,
-            Key: key(eventId, channel),
-            UpdateExpression: "SET #status = :status, #updatedAt = :at, #when = if_not_exists(#when, :at)",
-            ConditionExpression: `attribute_exists(eventId) AND #status IN (${from.map((_, i) => `:from${i}`).join(", ")})`,
-            ExpressionAttributeNames: { "#status": "status", "#updatedAt": "updatedAt", "#when": `${status}At` },
-            ExpressionAttributeValues: values,
-          }),
-        );
+        await deps.ddb
+          .send(
+            new UpdateCommand({
+              TableName: deps.table,
+              Key: key(eventId, channel),
+              UpdateExpression: "SET #status = :status, #updatedAt = :at, #when = if_not_exists(#when, :at)",
+              ConditionExpression: `attribute_exists(eventId) AND #status IN (${from.map((_, i) => `:from${i}`).join(", ")})`,
+              ExpressionAttributeNames: { "#status": "status", "#updatedAt": "updatedAt", "#when": `${status}At` },
+              ExpressionAttributeValues: values,
+              ReturnValues: "ALL_NEW",
+            }),
+          )
+          .then((out) => {
+            // Counted here, where the transition happens, whoever records it (feed, pixel, tracking link).
+            const type = typeof out?.Attributes?.type === "string" ? out.Attributes.type : undefined;
+            (deps.metrics ?? makeMetrics()).count(status, { channel, type });
+          });
         return "updated";
       } catch (error) {
         if ((error as { name?: string }).name === "ConditionalCheckFailedException") return "kept";

@@ -41,7 +41,7 @@ export async function startHarness(options: LocalTidingsOptions = {}): Promise<H
       options.editConfig?.(raw);
     },
   });
-  const producerToken = await tidings.signToken("producer");
+  const producerToken = await tidings.signToken("producer", { scope: tidings.config.auth.producerScope });
   return { tidings, decisions, producerToken, stop: () => tidings.stop() };
 }
 
