@@ -290,15 +290,14 @@ describe(`reliability: fault soak (${NOTIFICATIONS.toLocaleString("en-US")} noti
     // Dropped connections: only the dropped users had deliveries go to the feed alone (delivered, not
     // lost), only between their drop and their reconnect; frames reached the old socket before, the new one after.
     expect(dropped).to.have.length(DROPPED_USERS);
-    expect(h.decisions.filter((d) => d.component === "worker" && d.channel === "websocket" && /no open connection/.test(String(d.reason)))).to.deep.equal([]);
+    expect(
+      h.decisions.filter((d) => d.component === "worker" && d.channel === "websocket" && /no open connection/.test(String(d.reason))),
+    ).to.deep.equal([]);
     const droppedSet = new Set(dropped);
     for (const { eventId, userId, at } of feedOnly) {
       expect(droppedSet.has(userId), `${eventId}: feed only for ${userId}, whose connection was never cut`).to.equal(true);
       const client = clients.get(userId)!;
-      expect(at, `${eventId}: feed only after ${userId} reconnected`).to.be.within(
-        client.droppedAt! - 1000,
-        client.reconnectedAt! + 1000,
-      );
+      expect(at, `${eventId}: feed only after ${userId} reconnected`).to.be.within(client.droppedAt! - 1000, client.reconnectedAt! + 1000);
     }
     for (const userId of dropped) {
       const client = clients.get(userId)!;
