@@ -208,7 +208,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
         ...(chat ? { sendmessage: chat } : {}),
       };
     }
-    mgmt = new ApiGatewayManagementApiClient({ endpoint: gateway.managementEndpoint });
+    mgmt = new ApiGatewayManagementApiClient({ endpoint: gateway.managementEndpoint, cacheMiddleware: true });
     stopList.push(async () => mgmt!.destroy());
 
     // Metrics: the EMF lines the handlers print feed the ops page, as CloudWatch would read them.

@@ -99,7 +99,11 @@ export function providerTable(): Record<ProviderType, ProviderEntry> {
           ddb,
           mgmt:
             clients.mgmt ??
-            new ApiGatewayManagementApiClient({ endpoint: resolveManagementEndpoint({ captured: config.managementEndpoint }) }),
+            new ApiGatewayManagementApiClient({
+              endpoint: resolveManagementEndpoint({ captured: config.managementEndpoint }),
+              // Resolve the middleware stack once, not on every post of a fan-out.
+              cacheMiddleware: true,
+            }),
           connectionsTable: config.connectionsTable ?? "",
           feed: clients.feed ?? (config.feedTable ? makeFeed({ ddb, table: config.feedTable, ttlDays: config.feedTtlDays }) : undefined),
         });
