@@ -106,7 +106,13 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
     // Added to the stage's own dependsOn (its routes), not instead of it.
     {
       parent,
-      transform: apiGatewayAccount ? { stage: (_args, stageOpts) => void (stageOpts.dependsOn = [apiGatewayAccount]) } : undefined,
+      transform: apiGatewayAccount
+        ? {
+            stage: (_args, stageOpts) => {
+              stageOpts.dependsOn = [apiGatewayAccount];
+            },
+          }
+        : undefined,
     },
   );
 

@@ -31,6 +31,7 @@ export interface InlineFunctionArgs<E, R> {
 }
 
 /** The resources of an InlineFunction a transform can change. */
+// biome-ignore lint/suspicious/noExplicitAny: a transform written without the handler's event and result types applies to any function
 export interface InlineFunctionTransform<E = any, R = any> {
   function?: Transform<aws.lambda.CallbackFunctionArgs<E, R>>;
   role?: Transform<aws.iam.RoleArgs>;

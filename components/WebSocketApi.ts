@@ -131,9 +131,10 @@ export interface WebSocketApiTransform {
 }
 
 /** The API's functions: `sendmessage` exists only when chat is on. */
-export type WebSocketFunctions = Record<Exclude<WebSocketFunctionName, "sendmessage">, InlineFunction<any, any>> & {
-  sendmessage?: InlineFunction<any, any>;
-};
+export type WebSocketFunctions = { authorizer: InlineFunction<WebSocketEvent, AuthResult> } & Record<
+  "connect" | "disconnect" | "default",
+  InlineFunction<WebSocketEvent, HttpResult>
+> & { sendmessage?: InlineFunction<WebSocketEvent, HttpResult> };
 
 /** Child components and statements of a WebSocketApi (kept off its schema outputs). */
 interface WebSocketNodes {
@@ -255,7 +256,7 @@ export class WebSocketApi extends pulumi.ComponentResource {
       );
     }
 
-    function createSecret(self: WebSocketApi) {
+    function createSecret(_self: WebSocketApi) {
       const secret = new aws.secretsmanager.Secret(
         ...withTransform(transform.secret, `${name}-token-signing`, {
           description: "Tidings: HS256 key that signs user tokens for the WebSocket API",
@@ -358,7 +359,7 @@ export class WebSocketApi extends pulumi.ComponentResource {
       // Each key holds its own factory's function: the authorizer answers a policy, the routes an HTTP result.
       const functions: Partial<Record<WebSocketFunctionName, InlineFunction<WebSocketEvent, AuthResult | HttpResult>>> = {};
       for (const key of Object.keys(factories) as WebSocketFunctionName[]) {
-        functions[key] = new InlineFunction(
+        functions[key] = new InlineFunction<WebSocketEvent, AuthResult | HttpResult>(
           `${name}-${key}`,
           {
             factory: factories[key]!,

@@ -18,5 +18,5 @@ export type RawStackConfig = Record<string, any>;
 
 export function readStackFile(file: string = DEV_STACK_FILE): RawStackConfig {
   const doc = YAML.parse(fs.readFileSync(file, "utf8")) ?? {};
-  return tidingsKeys(doc.config ?? {}) as Record<string, any>;
+  return tidingsKeys(doc.config ?? {}) as RawStackConfig;
 }
