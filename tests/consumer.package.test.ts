@@ -31,7 +31,7 @@ const SECRET = "consumer-test-signing-secret-0123456789abcdef";
 
 /** The consumer's composition, `notifications.ts` in the README's "Use Tidings in your own stack". */
 const PROGRAM = `
-import { NotificationChannel, createTidingsStack, readStackConfig, snsSmsProvider } from "tidings";
+import { NotificationChannel, createTidingsStack, readStackConfig } from "tidings";
 
 export function tidingsStack() {
   return createTidingsStack({
@@ -40,7 +40,7 @@ export function tidingsStack() {
       new NotificationChannel("sms", {
         ...shared,
         channel: "sms",
-        provider: snsSmsProvider({ smsType: "Transactional" }),
+        provider: { type: "sns-sms", smsType: "Transactional" },
         ratePerSecond: 1,
         maxConcurrency: 2,
         perUser: { limit: 5, windowSeconds: 3600 },
