@@ -189,7 +189,8 @@ export interface WebSocketProviderArgs {
 /** Posts to the user's open WebSocket connections; drops connections API Gateway says are gone. */
 export function websocketProvider(args: WebSocketProviderArgs): ProviderSpec {
   const { connectionsTable, managementEndpoint } = args;
-  const userIndexes = Object.keys(TABLES.connections.indexes);
+  // Deliveries find a user's connections by the byUser index only (byRoom is the chat's).
+  const userIndexes = ["byUser"] satisfies (keyof typeof TABLES.connections.indexes)[];
   return {
     name: "websocket",
     packages: [],

@@ -10,7 +10,15 @@
  * A delivered row (sent, opened, clicked) never goes back to created, pending or error, and a late
  * `pending` never hides an `error` a worker recorded.
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 import type { ChannelDelivery, DeliveryStatus, LogEntry } from "./contracts";
 
 /**
@@ -25,7 +33,11 @@ export const STUCK_AFTER_MS = 15 * 60_000;
  * and no worker holding a live claim on it. Such a row may be put on the bus again: the worker's claim
  * keeps the delivery exactly-once if the first copy turns up after all.
  */
-export function isStuck(row: Pick<LogEntry, "status" | "updatedAt" | "claimedUntil">, nowMs: number, stuckAfterMs = STUCK_AFTER_MS): boolean {
+export function isStuck(
+  row: Pick<LogEntry, "status" | "updatedAt" | "claimedUntil">,
+  nowMs: number,
+  stuckAfterMs = STUCK_AFTER_MS,
+): boolean {
   if (row.status !== "created" && row.status !== "pending") return false;
   if (typeof row.claimedUntil === "number" && row.claimedUntil > nowMs) return false;
   const updated = Date.parse(row.updatedAt);
@@ -50,6 +62,10 @@ export interface NewLogEntry {
   reason?: string;
   /** The event detail as put on the bus: kept so the reconciler can put a lost event again. */
   delivery?: ChannelDelivery;
+  /** SHA-256 of `delivery`: what a worker checks before it sends (runtime/deliveryDigest.ts). */
+  digest?: string;
+  /** SHA-256 of the producer's request without eventId: tells a retry from a reused eventId. */
+  requestDigest?: string;
 }
 
 export interface StatusFields {
@@ -91,6 +107,26 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
       } catch (error) {
         if ((error as { name?: string }).name === "ConditionalCheckFailedException") return "exists";
         throw error;
+      }
+    },
+
+    /**
+     * Deletes a row this request created moments ago (still `created` or `unsubscribed`, with its
+     * request digest) when the request turns out to reuse another notification's eventId.
+     */
+    async discard(eventId: string, channel: string, requestDigest: string): Promise<void> {
+      try {
+        await deps.ddb.send(
+          new DeleteCommand({
+            TableName: deps.table,
+            Key: key(eventId, channel),
+            ConditionExpression: "#requestDigest = :digest AND #status IN (:created, :unsubscribed)",
+            ExpressionAttributeNames: { "#requestDigest": "requestDigest", "#status": "status" },
+            ExpressionAttributeValues: { ":digest": requestDigest, ":created": "created", ":unsubscribed": "unsubscribed" },
+          }),
+        );
+      } catch (error) {
+        if ((error as { name?: string }).name !== "ConditionalCheckFailedException") throw error;
       }
     },
 

@@ -1,7 +1,8 @@
 /**
  * The channel worker: takes a batch of SQS records (EventBridge events for one channel) and delivers
  * each through the channel's provider. Per record, in order:
- *   parse → dedupe on the notification log → per-user politeness → claim → rate pacing → send → log status.
+ *   parse → dedupe on the notification log → confirm against the log row's digest → claim → per-user
+ *   politeness (not for critical types) → rate pacing → send → log status.
  * The claim (a leased conditional write on the log row) makes two copies of one delivery processed at
  * the same moment send once: the loser is reported as a batch item failure and finds the row `sent`
  * when it comes back.
@@ -12,6 +13,7 @@
 import { detailTypeFor, EVENT_SOURCE } from "./contracts";
 import type { ChannelDelivery, Provider, ProviderResult, SqsBatchResponse, SqsEvent, SqsRecord } from "./contracts";
 import { type DecisionLogger, logDecision } from "./log";
+import { unconfirmedDelivery } from "./deliveryDigest";
 import { METRIC, makeMetrics, type Metrics } from "./metrics";
 import type { NotificationLog } from "./notificationLog";
 import type { PolitenessLimiter } from "./politeness";
@@ -130,16 +132,18 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
     const ids = { eventId: delivery.eventId, userId: delivery.userId };
     const dimensions = { channel, type: delivery.type };
 
-    let entry = await log.get(delivery.eventId, channel);
+    const entry = await log.get(delivery.eventId, channel);
     if (entry && DELIVERED_STATUSES.includes(entry.status)) {
       decide("duplicate", { ...ids, reason: `already ${entry.status}` });
       metrics.count(METRIC.duplicate, dimensions);
       return true;
     }
-    if (!entry) {
-      // Events put on the bus without the service (replays, tests) still get a log row to move on.
-      await log.create({ eventId: delivery.eventId, channel, userId: delivery.userId, type: delivery.type, status: "created" });
-      entry = await log.get(delivery.eventId, channel);
+    // Only what the service recorded is sent: an event put on the bus or a queue by anyone else is dropped.
+    const unconfirmed = unconfirmedDelivery(entry, delivery);
+    if (unconfirmed) {
+      decide("refused", { ...ids, reason: unconfirmed });
+      metrics.count(METRIC.refused, dimensions);
+      return true;
     }
 
     const claim = await log.claim(delivery.eventId, channel, claimLeaseSeconds);
@@ -158,7 +162,8 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
     // A message that already made a provider call (or was received before) already took its token: only
     // a fresh message takes one, so a retry never counts twice.
     const fresh = receiveCount === 1 && !(entry?.attempts ?? 0);
-    if (politeness && fresh) {
+    // A critical type (a security alert) never waits behind routine traffic.
+    if (politeness && fresh && !delivery.critical) {
       const decision = await politeness.take(channel, delivery.userId);
       if (!decision.allowed) {
         const delaySeconds = Math.min(decision.retryAfterSeconds, MAX_DELAY_SECONDS);
