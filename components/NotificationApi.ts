@@ -160,7 +160,11 @@ export class NotificationApi extends pulumi.ComponentResource {
           },
           statements: [
             { Action: ["dynamodb:GetItem"], Resource: [args.contactsTable.arn, args.settingsTable.arn] },
-            { Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
+            // DeleteItem: only to take back the rows of a request refused for reusing an eventId (runtime/notify.ts).
+            {
+              Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+              Resource: [args.notificationLogTable.arn],
+            },
             { Action: ["s3:GetObject"], Resource: [pulumi.interpolate`${args.templates.arn}/templates/*`] },
             { Action: ["kms:Decrypt"], Resource: [args.kmsKeyArn] },
             { Action: ["events:PutEvents"], Resource: [args.bus.arn] },

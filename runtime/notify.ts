@@ -18,6 +18,8 @@ import {
   type NotificationRequest,
   type RenderedContent,
 } from "./contracts";
+import { slackEscape, slackEscapedData, smsLengthProblem, urlVariableProblems } from "./content";
+import { deliveryDigest, requestDigest } from "./deliveryDigest";
 import { logDecision, type DecisionLogger } from "./log";
 import { METRIC, makeMetrics, type Metrics } from "./metrics";
 import { isStuck, makeNotificationLog, STUCK_AFTER_MS } from "./notificationLog";
@@ -98,8 +100,14 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
     request: NotificationRequest,
     channel: string,
     link?: string,
-  ): Promise<{ ok: true; content: RenderedContent } | { ok: false; missingTemplate?: string; missingVariables?: string[] }> {
-    if (request.message !== undefined) return { ok: true, content: contentFromMessage(request.message) };
+  ): Promise<
+    { ok: true; content: RenderedContent } | { ok: false; missingTemplate?: string; missingVariables?: string[]; urlProblems?: Problem[] }
+  > {
+    if (request.message !== undefined) {
+      const content = contentFromMessage(request.message);
+      // A literal message is all producer data: on Slack it is plain text, never links or mentions.
+      return { ok: true, content: channel === "slack" ? { ...content, text: slackEscape(content.text) } : content };
+    }
     const name = request.template ?? request.type;
     const loaded = await templates.load(name, channel);
     if (!loaded.ok) {
@@ -109,7 +117,13 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         missingTemplate: `no template for ${request.template ? "template" : "type"} ${name} on channel ${channel} (${templateKey(name, channel)})`,
       };
     }
-    const rendered = renderTemplate(loaded.template, link === undefined ? (request.data ?? {}) : { ...request.data, link });
+    const data = link === undefined ? (request.data ?? {}) : { ...request.data, link };
+    const urlProblems = [
+      ...urlVariableProblems(loaded.template.html, "html", data),
+      ...(channel === "slack" ? urlVariableProblems(loaded.template.text, "slack", data) : []),
+    ];
+    if (urlProblems.length) return { ok: false, urlProblems };
+    const rendered = renderTemplate(loaded.template, channel === "slack" ? slackEscapedData(data) : data);
     return rendered.ok ? { ok: true, content: rendered.content } : { ok: false, missingVariables: rendered.missing };
   }
 
@@ -139,8 +153,14 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
     const plans: Plan[] = [];
     const contentProblems: Problem[] = [];
     const missingVariables = new Map<string, string[]>(); // variable → channels whose template uses it
+    // Opt-in is asked of the type whose content is sent too, when a template is another declared type's.
+    const contentType =
+      request.template !== undefined && request.template !== type && deps.types[request.template] ? request.template : undefined;
     for (const channel of channels) {
-      if (!isOptedIn(userSettings, type, channel, typeConfig)) {
+      const optedIn =
+        isOptedIn(userSettings, type, channel, typeConfig) &&
+        (contentType === undefined || isOptedIn(userSettings, contentType, channel, deps.types[contentType]));
+      if (!optedIn) {
         plans.push({ channel, action: "opted-out" });
         continue;
       }
@@ -157,7 +177,16 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
           contentProblems.push({ field: request.template ? "template" : "type", problem: content.missingTemplate });
         for (const variable of content.missingVariables ?? [])
           missingVariables.set(variable, [...(missingVariables.get(variable) ?? []), channel]);
+        for (const problem of content.urlProblems ?? [])
+          if (!contentProblems.some((p) => p.field === problem.field)) contentProblems.push(problem);
         continue;
+      }
+      if (channel === "sms") {
+        const tooLong = smsLengthProblem(content.content.text, request.message !== undefined ? "message" : "data");
+        if (tooLong) {
+          contentProblems.push(tooLong);
+          continue;
+        }
       }
       const delivery: ChannelDelivery = {
         eventId,
@@ -171,6 +200,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         ...(request.progress !== undefined ? { progress: request.progress } : {}),
         address: address.address,
         createdAt,
+        ...(typeConfig?.critical ? { critical: true as const } : {}),
       };
       if (deps.openPixel && deps.links && channel === "email" && delivery.content.html !== undefined) {
         const pixel = await deps.links.open(ids);
@@ -225,10 +255,37 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
     //    put between create and pending): put it again.
     const outcomes: Record<string, ChannelOutcome> = {};
     const toPut: ChannelDelivery[] = [];
+    // The eventId is bound to this request: a row of another user or other content is a 409, and the
+    // rows this request created before finding it are taken back, so nothing of it is ever delivered.
+    const fingerprint = requestDigest(request);
+    const createdNow: string[] = [];
+    const conflicts = (row: { userId?: string; requestDigest?: string } | undefined) =>
+      !!row && (row.userId !== userId || (row.requestDigest !== undefined && row.requestDigest !== fingerprint));
+    const refuseReuse = async () => {
+      for (const channel of createdNow) await notificationLog.discard(eventId, channel, fingerprint);
+      log({
+        component: "notify",
+        outcome: "eventid_conflict",
+        eventId,
+        userId,
+        reason: "eventId already used for a different notification",
+      });
+      return respond(409, { error: "eventId already used for a different notification", eventId });
+    };
     for (const plan of plans) {
       const { channel } = plan;
       if (plan.action === "opted-out") {
-        await notificationLog.create({ eventId, channel, userId, type, status: "unsubscribed", reason: "opted out" });
+        const created = await notificationLog.create({
+          eventId,
+          channel,
+          userId,
+          type,
+          status: "unsubscribed",
+          reason: "opted out",
+          requestDigest: fingerprint,
+        });
+        if (created === "exists" && conflicts(await notificationLog.get(eventId, channel))) return refuseReuse();
+        if (created === "created") createdNow.push(channel);
         outcomes[channel] = "skipped: opted out";
         metrics.count(METRIC.skippedOptedOut, { channel, type });
         log({ component: "notify", outcome: "skipped", eventId, userId, channel, reason: "opted out" });
@@ -244,13 +301,29 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
           reason: plan.problem,
         });
       } else {
-        const created = await notificationLog.create({ eventId, channel, userId, type, status: "created", delivery: plan.delivery });
+        const created = await notificationLog.create({
+          eventId,
+          channel,
+          userId,
+          type,
+          status: "created",
+          delivery: plan.delivery,
+          digest: deliveryDigest(plan.delivery),
+          requestDigest: fingerprint,
+        });
+        if (created === "created") createdNow.push(channel);
         if (created === "exists") {
           const row = await notificationLog.get(eventId, channel);
+          if (conflicts(row)) return refuseReuse();
           if (row?.status !== "created" && !(row && isStuck(row, now(), stuckAfterMs))) {
             outcomes[channel] = "duplicate";
             metrics.count(METRIC.duplicate, { channel, type });
             log({ component: "notify", outcome: "duplicate", eventId, userId, channel, reason: `already ${row?.status ?? "logged"}` });
+            continue;
+          }
+          // Put again what the row recorded (its digest is what the worker checks), not this retry's copy.
+          if (row?.delivery) {
+            toPut.push(row.delivery);
             continue;
           }
         }

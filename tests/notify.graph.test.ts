@@ -106,6 +106,7 @@ describe("NotificationApi (Pulumi mocks)", () => {
     const actions = statements.flatMap((s) => s.Action).sort();
     expect(actions).to.deep.equal(
       [
+        "dynamodb:DeleteItem",
         "dynamodb:GetItem",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
