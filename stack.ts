@@ -51,13 +51,15 @@ export type SharedChannelArgs = Pick<
 >;
 
 export function createTidingsStack({ config, tokenSigningSecret, addChannels, customProviders }: TidingsStackInputs) {
-  const key = new EncryptionKey("tidings");
+  const key = new EncryptionKey("tidings", { adminArn: config.kmsAdminArn });
   const kmsKeyArn = key.arn;
 
   const connectionsTable = new ConnectionsTable("connections", { kmsKeyArn });
-  const contactsTable = new ContactsTable("contacts", { kmsKeyArn });
-  const settingsTable = new SettingsTable("settings", { kmsKeyArn });
-  const notificationLogTable = new NotificationLogTable("notification-log", { kmsKeyArn });
+  // The tables holding personal data cannot be dropped by a destroy or a replacement while protected.
+  const { deletionProtection } = config;
+  const contactsTable = new ContactsTable("contacts", { kmsKeyArn, deletionProtection });
+  const settingsTable = new SettingsTable("settings", { kmsKeyArn, deletionProtection });
+  const notificationLogTable = new NotificationLogTable("notification-log", { kmsKeyArn, deletionProtection });
   const politenessTable = new PolitenessTable("politeness", { kmsKeyArn });
 
   const alertsTopic = new aws.sns.Topic("alerts", { kmsMasterKeyId: kmsKeyArn });
@@ -128,9 +130,11 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
     kmsKeyArn,
     logRetentionDays: config.logRetentionDays,
   });
+  const busPolicy = createBusPolicy(bus, [api.function.role.arn]);
 
   return {
     key,
+    busPolicy,
     bus,
     alertsTopic,
     connectionsTable,
@@ -226,4 +230,38 @@ function parseConfigValue(value: string): unknown {
   } catch {
     return value;
   }
+}
+
+/**
+ * Only the notification service may put events on the bus: an explicit Deny for every other principal,
+ * the account's own admins and roles included (a Deny in a resource policy beats any IAM Allow). A
+ * direct PutEvents with a made-up address would otherwise reach a worker; workers also check each
+ * delivery against its log row (runtime/deliveryDigest.ts), so this is the first of two locks.
+ */
+function createBusPolicy(bus: aws.cloudwatch.EventBus, putters: pulumi.Input<string>[]) {
+  return new aws.cloudwatch.EventBusPolicy("notifications-policy", {
+    eventBusName: bus.name,
+    policy: pulumi.all([bus.arn, pulumi.all(putters)]).apply(([busArn, principals]) =>
+      JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Sid: "NotificationServicePuts",
+            Effect: "Allow",
+            Principal: { AWS: principals },
+            Action: "events:PutEvents",
+            Resource: busArn,
+          },
+          {
+            Sid: "NobodyElsePuts",
+            Effect: "Deny",
+            Principal: "*",
+            Action: "events:PutEvents",
+            Resource: busArn,
+            Condition: { ArnNotEquals: { "aws:PrincipalArn": principals } },
+          },
+        ],
+      }),
+    ),
+  });
 }

@@ -15,7 +15,17 @@ export type NotificationApiAuth =
   /** SigV4-signed requests from principals your IAM policies allow `execute-api:Invoke` on the route. */
   | { type: "iam" }
   /** A bearer JWT from your identity provider, checked by API Gateway before the function runs. */
-  | { type: "jwt"; issuer: string; audience: string | string[] };
+  | {
+      type: "jwt";
+      issuer: string;
+      audience: string | string[];
+      /**
+       * Scope a producer's token must carry, enforced by API Gateway (route authorization scopes), so
+       * an end user of the same issuer is not a producer.
+       * @default "notifications:send"
+       */
+      scope?: string;
+    };
 
 /** A table as the API needs it: name for the handler, ARN for the policy. */
 export interface TableRef {
@@ -217,6 +227,7 @@ export class NotificationApi extends pulumi.ComponentResource {
           target: pulumi.interpolate`integrations/${integration.id}`,
           authorizationType: authorizer ? "JWT" : "AWS_IAM",
           authorizerId: authorizer?.id,
+          authorizationScopes: auth.type === "jwt" ? [auth.scope ?? "notifications:send"] : undefined,
         }),
       );
     }

@@ -237,8 +237,19 @@ export class NotificationChannel extends pulumi.ComponentResource {
           Resource: [self.queue.arn],
         },
         { Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [args.kmsKeyArn] },
-        { Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
-        ...(args.perUser ? [{ Action: ["dynamodb:UpdateItem"], Resource: [args.politenessTable.arn] }] : []),
+        // No PutItem: a worker only moves rows the service created (runtime/deliveryDigest.ts). The log's
+        // key (eventId) is random, so dynamodb:LeadingKeys cannot narrow it further.
+        { Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
+        // Politeness counters are keyed `<channel>#<userId>`: this worker may touch its own channel's only.
+        ...(args.perUser
+          ? [
+              {
+                Action: ["dynamodb:UpdateItem"],
+                Resource: [args.politenessTable.arn],
+                Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${args.channel}#*`] } },
+              },
+            ]
+          : []),
         ...args.provider.statements(providerContext),
         ...(args.fallback ? args.fallback.statements(providerContext) : []),
       ];

@@ -41,6 +41,8 @@ export function childOf(parent: pulumi.Resource) {
 
 /** An IAM statement Tidings grants: always Allow, always scoped to named resources. */
 export interface ScopedStatement {
+  /** Allow unless said otherwise; a Deny narrows what an Allow on `*` permits (SMS publish). */
+  Effect?: "Allow" | "Deny";
   Action: string[];
   Resource: pulumi.Input<pulumi.Input<string>[]>;
   Condition?: pulumi.Input<Record<string, unknown>>;

@@ -65,6 +65,8 @@ function valueAtRuntime(value: DeployValue): string {
  * developer guide). Graph tests allow exactly this and nothing else.
  */
 export const SMS_PUBLISH_STATEMENT: ScopedStatement = { Action: ["sns:Publish"], Resource: ["*"] };
+/** ...and the Deny that keeps it to phone numbers: no topic (the alerts topic included), no endpoint. */
+export const SMS_DENY_TOPICS_STATEMENT: ScopedStatement = { Effect: "Deny", Action: ["sns:Publish"], Resource: ["arn:aws:sns:*:*:*"] };
 
 export interface SesProviderArgs {
   /** Verified sender address. */
@@ -109,7 +111,7 @@ export function snsSmsProvider(args: SnsSmsProviderArgs = {}): ProviderSpec {
   return {
     name: "sns-sms",
     packages: [],
-    statements: () => [SMS_PUBLISH_STATEMENT],
+    statements: () => [SMS_PUBLISH_STATEMENT, SMS_DENY_TOPICS_STATEMENT],
     create: () => makeSnsSmsProvider({ sns: new SNSClient({}), smsType, senderId }),
   };
 }
