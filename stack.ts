@@ -8,16 +8,20 @@ import {
   ConnectionsTable,
   ContactsTable,
   EncryptionKey,
+  FeedTable,
   NotificationApi,
   NotificationChannel,
   type NotificationChannelArgs,
   NotificationLogTable,
+  Operations,
   PolitenessTable,
   providerForChannel,
   type ProviderSpec,
   SettingsTable,
   TemplatesBucket,
   TidingsError,
+  UserApi,
+  UserDataRoutes,
   WebSocketApi,
 } from "./components";
 import { policyDocument } from "./components/common";
@@ -61,6 +65,7 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
   const settingsTable = new SettingsTable("settings", { kmsKeyArn, deletionProtection });
   const notificationLogTable = new NotificationLogTable("notification-log", { kmsKeyArn, deletionProtection });
   const politenessTable = new PolitenessTable("politeness", { kmsKeyArn });
+  const feedTable = new FeedTable("feed", { kmsKeyArn });
 
   const alertsTopic = new aws.sns.Topic("alerts", { kmsMasterKeyId: kmsKeyArn });
   if (config.alertEmail) {
@@ -99,7 +104,14 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
     channels[name] = new NotificationChannel(name, {
       ...shared,
       channel: name,
-      ...providerForChannel(name, config.channels[name], { websocket, connectionsTable, customProviders }),
+      ...providerForChannel(name, config.channels[name], {
+        websocket,
+        connectionsTable,
+        customProviders,
+        feedTable,
+        feedTtlDays: config.feed.ttlDays,
+        contactsTable,
+      }),
       failoverAfter,
       ratePerSecond,
       maxConcurrency,
@@ -119,6 +131,22 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
   }
 
   const templates = new TemplatesBucket("templates", { kmsKeyArn });
+  // The user's side (issue 10): end-user API (feed, preferences, devices, tracking links).
+  const userApi = new UserApi("user-api", {
+    feedTable,
+    contactsTable,
+    settingsTable,
+    notificationLogTable,
+    connectionsTable,
+    websocket,
+    tokenSigningSecretArn: websocket.secret.arn,
+    auth: config.auth,
+    enabledChannels: Object.keys(channels),
+    types: config.notificationTypes,
+    maxDevicesPerUser: config.devices.maxPerUser,
+    kmsKeyArn,
+    logRetentionDays: config.logRetentionDays,
+  });
   const api = new NotificationApi("producer-api", {
     bus,
     contactsTable,
@@ -129,10 +157,49 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
     types: config.notificationTypes,
     kmsKeyArn,
     logRetentionDays: config.logRetentionDays,
+    linkTracking: {
+      baseUrl: userApi.url,
+      signingSecretArn: websocket.secret.arn,
+      ttlDays: config.tracking.linkTtlDays,
+      openPixel: config.tracking.openPixel,
+    },
   });
-  const busPolicy = createBusPolicy(bus, [api.function.role.arn]);
+  const userData = new UserDataRoutes("user-data", {
+    api: api.api,
+    authorization: api.authorizer ? { type: "JWT", authorizerId: api.authorizer.id } : { type: "AWS_IAM" },
+    contactsTable,
+    settingsTable,
+    feedTable,
+    connectionsTable,
+    websocket,
+    kmsKeyArn,
+    logRetentionDays: config.logRetentionDays,
+  });
+
+  const operations = new Operations("operations", {
+    channels: Object.values(channels).map((c) => ({
+      channel: c.channel,
+      queue: c.queue,
+      deadLetterQueue: c.deadLetterQueue,
+      ruleDeadLetterQueue: c.ruleDeadLetterQueue,
+      rule: c.rule,
+      worker: c.worker.function,
+    })),
+    bus,
+    notificationLogTable,
+    kmsKeyArn,
+    alertsTopicArn: alertsTopic.arn,
+    dashboard: config.dashboard,
+    alarms: config.alarms,
+    reconciler: config.reconciler,
+    logRetentionDays: config.logRetentionDays,
+  });
+  // The service puts, and the reconciler puts a recorded delivery again: nobody else.
+  const putters = [api.function.role.arn, ...(operations.reconciler ? [operations.reconciler.function.role.arn] : [])];
+  const busPolicy = createBusPolicy(bus, putters);
 
   return {
+    operations,
     key,
     busPolicy,
     bus,
@@ -145,11 +212,15 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
     websocket,
     templates,
     api,
+    feedTable,
+    userApi,
+    userData,
     channels,
     outputs: {
       websocketUrl: websocket.url,
       managementEndpoint: websocket.managementEndpoint,
       notificationsEndpoint: api.endpoint,
+      userApiUrl: userApi.url,
       eventBusName: bus.name,
       alertsTopicArn: alertsTopic.arn,
       tables: {
@@ -158,6 +229,7 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
         settings: settingsTable.name,
         notificationLog: notificationLogTable.name,
         politeness: politenessTable.name,
+        feed: feedTable.name,
       },
       templatesBucket: templates.bucketName,
       channels: Object.fromEntries(

@@ -11,10 +11,18 @@ export { ContactsTable } from "./ContactsTable";
 export { SettingsTable } from "./SettingsTable";
 export { NotificationLogTable } from "./NotificationLogTable";
 export { PolitenessTable } from "./PolitenessTable";
+export { FeedTable } from "./FeedTable";
+export { UserApi, UserApiArgs, USER_API_ROUTES } from "./UserApi";
+export { UserDataRoutes, UserDataRoutesArgs, USER_DATA_ROUTES } from "./UserDataRoutes";
 export { DlqAlarm, DlqAlarmArgs } from "./DlqAlarm";
 export { WebSocketApi, WebSocketApiArgs } from "./WebSocketApi";
 export { NotificationChannel, NotificationChannelArgs } from "./NotificationChannel";
 export { NotificationApi, NotificationApiArgs } from "./NotificationApi";
+export { NotificationStatusRoute, NotificationStatusRouteArgs } from "./NotificationStatusRoute";
+export { ChannelAlarms, ChannelAlarmsArgs, AlarmThresholds } from "./ChannelAlarms";
+export { Dashboard, DashboardArgs, DashboardChannel, dashboardBody } from "./Dashboard";
+export { Reconciler, ReconcilerArgs } from "./Reconciler";
+export { Operations, OperationsArgs, OperatedChannel } from "./Operations";
 export { TemplatesBucket, TemplatesBucketArgs } from "./TemplatesBucket";
 export {
   ProviderSpec,

@@ -23,8 +23,11 @@ import { channelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
 import { type ChannelConfig, enabledChannels, parseTidingsConfig, type TidingsConfig } from "../runtime/config";
 import { detailTypeFor, EVENT_SOURCE, type Provider } from "../runtime/contracts";
 import { type DecisionLogger, logDecision } from "../runtime/log";
+import { makeMetrics, type Metrics } from "../runtime/metrics";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { makeNotificationService } from "../runtime/notify";
+import { makeReconciler } from "../runtime/reconciler";
+import { makeStatusService } from "../runtime/statusApi";
 import { makePolitenessLimiter } from "../runtime/politeness";
 import { makeSesProvider } from "../runtime/providers/email";
 import { makeSnsPushProvider } from "../runtime/providers/push";
@@ -39,7 +42,8 @@ import { makeFeed } from "../runtime/feed";
 import { makeLinkSigner } from "../runtime/tracking";
 import { makeLocalUserRoutes } from "./userRoutes";
 import { type LocalAws, startLocalAws } from "./aws";
-import { sqsDeadLetter, sqsTarget, startEventBus } from "./eventBridge";
+import { type EventTarget, sqsDeadLetter, sqsTarget, startEventBus } from "./eventBridge";
+import { handleOpsRequest, makeOpsCollector } from "./opsPage";
 import { startWebSocketGateway } from "./gateway";
 import { startSlackSink, startSnsSink } from "./sinks";
 import { startSqsPoller } from "./sqsPoller";
@@ -94,6 +98,21 @@ export interface LocalTidingsOptions {
    * @default the channel's workerTimeoutSeconds
    */
   claimLeaseSeconds?: number;
+  /**
+   * Fault-injection seam for the bus: wraps each channel rule's target (the send to its queue), so a
+   * test can make EventBridge fail to deliver and events land in the rule DLQ.
+   * @default no wrapping
+   */
+  wrapRuleTarget?: (channel: string, target: EventTarget) => EventTarget;
+  /** A `created`/`pending` row untouched this long is stuck (retry re-puts, reconciler acts). @default 900000 */
+  stuckAfterMs?: number;
+  /** How often the reconciler runs; 0 = only when `reconcile()` is called. @default 60000 */
+  reconcileIntervalMs?: number;
+  /**
+   * Where the service's and workers' EMF metrics go. Tests and the bench pass a quiet sink: one stdout
+   * line per metric costs CPU under load. Replaces the ops page's collector. @default EMF lines read by the ops page
+   */
+  metrics?: Metrics;
 }
 
 export interface LocalChannel {
@@ -183,14 +202,20 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
     mgmt = new ApiGatewayManagementApiClient({ endpoint: gateway.managementEndpoint });
     stopList.push(async () => mgmt!.destroy());
 
+    // Metrics: the EMF lines the handlers print feed the ops page, as CloudWatch would read them.
+    const opsCollector = makeOpsCollector();
+    const metrics = options.metrics ?? makeMetrics({ write: opsCollector.write });
+
     // One rule, queue, worker and poller per enabled channel.
-    const log = makeNotificationLog({ ddb, table: names.notificationLog, ttlDays: config.logTtlDays });
+    const log = makeNotificationLog({ ddb, table: names.notificationLog, ttlDays: config.logTtlDays, metrics });
     for (const channel of channels) {
       bus.addRule({
         name: `tidings-${channel.name}`,
         eventBusName: busName,
         pattern: { source: [EVENT_SOURCE], "detail-type": [detailTypeFor(channel.name)] },
-        target: sqsTarget(sqs, channel.queueUrl),
+        target: options.wrapRuleTarget
+          ? options.wrapRuleTarget(channel.name, sqsTarget(sqs, channel.queueUrl))
+          : sqsTarget(sqs, channel.queueUrl),
         deadLetter: sqsDeadLetter(sqs, channel.ruleDeadLetterQueueUrl, {
           ruleName: `tidings-${channel.name}`,
           targetArn: channel.queueArn,
@@ -223,6 +248,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
         },
         ratePerSecond: channel.config.ratePerSecond,
         logger,
+        metrics,
       });
       const settings = channelQueueSettings(channel.config);
       const poller = startSqsPoller({
@@ -261,6 +287,8 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       types: config.notificationTypes,
       webhookOrigins: [slack.url],
       logger,
+      metrics,
+      stuckAfterMs: options.stuckAfterMs,
       links: makeLinkSigner({ getKey: async () => signingSecret, baseUrl: () => apiUrl, ttlDays: config.tracking.linkTtlDays }),
       openPixel: config.tracking.openPixel,
     });
@@ -277,6 +305,24 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       webhookOrigins: [slack.url],
       logger,
     });
+    const reconcile = makeReconciler({
+      log,
+      events: new EventBridgeClient({}),
+      busName,
+      stuckAfterMs: options.stuckAfterMs,
+      metrics,
+      logger,
+    });
+    const reconcileEvery = options.reconcileIntervalMs ?? 60_000;
+    if (reconcileEvery > 0) {
+      const timer = setInterval(() => {
+        reconcile().catch((error) => logger({ component: "reconciler", outcome: "error", reason: String(error) }));
+      }, reconcileEvery);
+      timer.unref();
+      stopList.push(async () => clearInterval(timer));
+    }
+    const status = makeStatusService({ log, logger });
+    const opsDeps = { collector: opsCollector, sqs, channels, sinks: { sesEndpoint: aws.endpoints.ses, sns, slack } };
     const api = await startLocalApi({
       routes: userRoutes,
       port: port(options.apiPort, "TIDINGS_API_PORT", 4000),
@@ -285,6 +331,8 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       signToken: (userId, claims) => signDevToken({ secret: signingSecret, userId, issuer, audience, ...claims }),
       producerScope: config.auth.producerScope,
       websocketUrl: gateway.url,
+      status,
+      ops: (req, res, url) => handleOpsRequest(opsDeps, req, res, url, () => readBody(req)),
     });
     stopList.push(() => api.stop());
     apiUrl = api.url;
@@ -296,6 +344,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       notifications: `${api.url}/notifications`,
       devToken: `${api.url}/dev/token`,
       inbox: `${api.url}/`,
+      ops: `${api.url}/ops`,
       websocket: gateway.url,
       sesInbox: aws.endpoints.ses,
       slackSink: slack.url,
@@ -322,6 +371,10 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       sinks: { sns, slack },
       clients: { ddb, sqs, s3 },
       log,
+      /** Per-channel counters from the metric lines (what the ops page shows). */
+      ops: opsCollector,
+      /** Runs the reconciler once now (it also runs every `reconcileIntervalMs`). */
+      reconcile,
       /** A dev token: an end user's, or with `scope: config.auth.producerScope` a producer's. */
       signToken: (userId: string, claims: DevTokenClaims = {}) =>
         signDevToken({ secret: signingSecret, userId, issuer, audience, ...claims }),
@@ -469,6 +522,10 @@ interface LocalApiOptions {
   /** Scope a producer token must carry (tidings:auth.producerScope). */
   producerScope: string;
   websocketUrl: string;
+  /** `GET /notifications/{eventId}` (runtime/statusApi.ts). */
+  status: (eventId: string | undefined) => Promise<{ statusCode: number; headers?: Record<string, string>; body?: string }>;
+  /** The /ops routes (local/opsPage.ts): true when it answered. */
+  ops: (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<boolean>;
   /** The user's side (local/userRoutes.ts): answers `/me/*`, `/t/*` and `/users/*`; producers pass `authorizeProducer`. */
   routes?: (
     req: http.IncomingMessage,
@@ -516,6 +573,21 @@ async function startLocalApi(options: LocalApiOptions) {
         res.writeHead(result.statusCode, { "content-type": "application/json", ...result.headers });
         return res.end(result.body ?? "");
       }
+      const statusPath = /^\/notifications\/([^/]+)$/.exec(url.pathname);
+      if (req.method === "GET" && statusPath) {
+        const denied = await authorizeProducer(req);
+        if (denied) return json(res, denied.status, denied.body);
+        let eventId: string | undefined;
+        try {
+          eventId = decodeURIComponent(statusPath[1]);
+        } catch {
+          eventId = undefined;
+        }
+        const result = await options.status(eventId);
+        res.writeHead(result.statusCode, { "content-type": "application/json", ...result.headers });
+        return res.end(result.body ?? "");
+      }
+      if (url.pathname.startsWith("/ops") && (await options.ops(req, res, url))) return;
       if (req.method === "POST" && url.pathname === "/dev/token") {
         const request = parseDevTokenRequest(await readBody(req));
         if (!request.ok) return json(res, 400, request.error);

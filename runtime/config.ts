@@ -119,6 +119,53 @@ function typeSchema() {
   });
 }
 
+/** Operations (issue 11): dashboard, alarm thresholds, reconciler, status callbacks. */
+function operationsSchema() {
+  return {
+    /** The CloudWatch dashboard (components/Dashboard.ts). */
+    dashboard: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+    /** Alarm thresholds; every alarm notifies the alerts topic. */
+    alarms: z
+      .strictObject({
+        /** Seconds the oldest message of a channel queue may wait: far below the 4-day retention. */
+        queueAgeSeconds: positiveInt(1_209_600).default(900),
+        /** Worker errors (invocations that threw or timed out) per 5 minutes that alarm. */
+        workerErrors: positiveInt(1_000_000).default(1),
+        /** Worker throttles per 5 minutes that alarm. */
+        workerThrottles: positiveInt(1_000_000).default(1),
+        /** Failed rule invocations (EventBridge could not reach the queue) per 5 minutes that alarm. */
+        ruleFailedInvocations: positiveInt(1_000_000).default(1),
+      })
+      .prefault({}),
+    /** The scheduled reconciler (runtime/reconciler.ts). */
+    reconciler: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** EventBridge Scheduler-style rate or cron expression. */
+        schedule: z
+          .string()
+          .regex(/^(rate|cron)\(.+\)$/, 'an EventBridge schedule expression, e.g. "rate(5 minutes)"')
+          .default("rate(5 minutes)"),
+        /** Minutes a created/pending row may sit untouched before it counts as stuck. */
+        stuckAfterMinutes: positiveInt(1440).default(15),
+        /** Puts of one stuck row before it is marked error. */
+        maxReputs: positiveInt(100).default(3),
+      })
+      .prefault({}),
+    /**
+     * Status callbacks: a signed POST to the producer's https endpoint when a channel reaches a final
+     * status. The HMAC secret lives in Secrets Manager (`secretArn`), never in config.
+     */
+    statusCallbacks: z
+      .strictObject({
+        url: z.url({ protocol: /^https$/ }),
+        secretArn: z.string().startsWith("arn:"),
+        maxReceiveCount: positiveInt(1000).default(8),
+      })
+      .optional(),
+  };
+}
+
 function configSchema() {
   return z.strictObject({
     /** WebSocket stage name. */
@@ -172,6 +219,7 @@ function configSchema() {
     tracking: z
       .strictObject({ linkTtlDays: positiveInt(365).default(30), openPixel: z.boolean().default(false) })
       .default({ linkTtlDays: 30, openPixel: false }),
+    ...operationsSchema(),
     channels: z.record(z.string().regex(CHANNEL_NAME_PATTERN, "channel names are lower-case words"), channelSchema()),
     notificationTypes: z.record(z.string().regex(TYPE_NAME_PATTERN, "type names match ^[a-z0-9][a-z0-9._-]{0,63}$"), typeSchema()),
   });

@@ -9,7 +9,7 @@ import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } 
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { NotificationTypeConfig } from "./config";
-import { makeContactReader, resolveAddress } from "./contacts";
+import { resolveAddress } from "./contacts";
 import {
   detailTypeFor,
   EVENT_SOURCE,
@@ -23,9 +23,10 @@ import { deliveryDigest, requestDigest } from "./deliveryDigest";
 import { logDecision, type DecisionLogger } from "./log";
 import { METRIC, makeMetrics, type Metrics } from "./metrics";
 import { isStuck, makeNotificationLog, STUCK_AFTER_MS } from "./notificationLog";
-import { isOptedIn, makeSettingsReader } from "./settings";
+import { isOptedIn } from "./settings";
 import type { LinkSigner } from "./tracking";
 import { contentFromMessage, makeTemplateStore, renderTemplate, templateKey } from "./templates";
+import { makeUserRecordsReader } from "./userRecords";
 import { channelsOfType, validateNotificationRequest, type Problem } from "./validate";
 
 /** EventBridge takes at most 10 entries per PutEvents call. */
@@ -89,8 +90,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
   const log = deps.logger ?? logDecision;
   const metrics = deps.metrics ?? makeMetrics();
   const stuckAfterMs = deps.stuckAfterMs ?? STUCK_AFTER_MS;
-  const contacts = makeContactReader({ ddb: deps.ddb, table: deps.tables.contacts });
-  const settings = makeSettingsReader({ ddb: deps.ddb, table: deps.tables.settings });
+  const readUser = makeUserRecordsReader({ ddb: deps.ddb, tables: deps.tables });
   const templates = makeTemplateStore({ s3: deps.s3, bucket: deps.templatesBucket, cacheTtlMs: deps.templateCacheMs, now });
   const notificationLog = makeNotificationLog({ ddb: deps.ddb, table: deps.tables.log, ttlDays: deps.logTtlDays, now });
   const context = { enabledChannels: deps.enabledChannels, types: deps.types };
@@ -148,30 +148,40 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
     const channels = request.channels ?? channelsOfType(typeConfig, deps.enabledChannels);
     const createdAt = new Date(now()).toISOString();
 
-    // 1. Decide every channel without writing anything.
-    const [userSettings, contact] = await Promise.all([settings.get(userId), contacts.get(userId)]);
-    const plans: Plan[] = [];
-    const contentProblems: Problem[] = [];
-    const missingVariables = new Map<string, string[]>(); // variable → channels whose template uses it
+    // 1. Decide every channel without writing anything. Round trip 1: settings and contact together.
+    const { settings: userSettings, contact } = await readUser(userId);
+    type Decided = Plan | { channel: string; action: "render"; address: ChannelDelivery["address"] };
     // Opt-in is asked of the type whose content is sent too, when a template is another declared type's.
     const contentType =
       request.template !== undefined && request.template !== type && deps.types[request.template] ? request.template : undefined;
-    for (const channel of channels) {
+    const decided: Decided[] = channels.map((channel): Decided => {
       const optedIn =
         isOptedIn(userSettings, type, channel, typeConfig) &&
         (contentType === undefined || isOptedIn(userSettings, contentType, channel, deps.types[contentType]));
-      if (!optedIn) {
-        plans.push({ channel, action: "opted-out" });
-        continue;
-      }
+      if (!optedIn) return { channel, action: "opted-out" };
       const address = resolveAddress(channel, contact, { webhookOrigins: deps.webhookOrigins });
-      if (!address.ok) {
-        plans.push({ channel, action: "no-address", reason: address.reason, field: address.field, problem: address.problem });
+      if (!address.ok) return { channel, action: "no-address", reason: address.reason, field: address.field, problem: address.problem };
+      return { channel, action: "render", address: address.address };
+    });
+    // Templates are cached after the first load; a cold cache loads every channel's at once.
+    const rendered = await Promise.all(
+      decided.map(async (d) => {
+        if (d.action !== "render") return undefined;
+        const ids = { eventId, channel: d.channel, userId };
+        const link = request.callback !== undefined && deps.links ? await deps.links.click(ids, request.callback) : undefined;
+        return { content: await contentFor(request, d.channel, link), link };
+      }),
+    );
+    const plans: Plan[] = [];
+    const contentProblems: Problem[] = [];
+    const missingVariables = new Map<string, string[]>(); // variable → channels whose template uses it
+    for (const [index, decision] of decided.entries()) {
+      if (decision.action !== "render") {
+        plans.push(decision);
         continue;
       }
-      const ids = { eventId, channel, userId };
-      const link = request.callback !== undefined && deps.links ? await deps.links.click(ids, request.callback) : undefined;
-      const content = await contentFor(request, channel, link);
+      const { channel } = decision;
+      const { content, link } = rendered[index]!;
       if (!content.ok) {
         if (content.missingTemplate)
           contentProblems.push({ field: request.template ? "template" : "type", problem: content.missingTemplate });
@@ -198,12 +208,12 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         ...(request.callback !== undefined ? { callback: request.callback } : {}),
         ...(link !== undefined ? { link } : {}),
         ...(request.progress !== undefined ? { progress: request.progress } : {}),
-        address: address.address,
+        address: decision.address,
         createdAt,
         ...(typeConfig?.critical ? { critical: true as const } : {}),
       };
       if (deps.openPixel && deps.links && channel === "email" && delivery.content.html !== undefined) {
-        const pixel = await deps.links.open(ids);
+        const pixel = await deps.links.open({ eventId, channel, userId });
         delivery.content = { ...delivery.content, html: `${delivery.content.html}<img src="${pixel}" width="1" height="1" alt="">` };
       }
       if (Buffer.byteLength(JSON.stringify(delivery), "utf8") > MAX_DETAIL_BYTES) {
@@ -251,18 +261,52 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       });
     }
 
-    // 2. Record and put. A row that exists but is still `created` was never put (a crash or a failed
-    //    put between create and pending): put it again.
+    // 2. Record (round trip 2: every row's conditional put at once), then put (round trip 3). A row that
+    //    is still `created` may never have reached the bus (a crash or a failed put after the write):
+    //    it is put again. That can put an event twice; the worker's claim sends it once. No status write
+    //    follows the put: the worker's claim moves the row to `pending`.
     const outcomes: Record<string, ChannelOutcome> = {};
-    const toPut: ChannelDelivery[] = [];
-    // The eventId is bound to this request: a row of another user or other content is a 409, and the
-    // rows this request created before finding it are taken back, so nothing of it is ever delivered.
+    const written = plans.filter((p) => p.action !== "no-address");
+    // Each row carries the request's digest (a reused eventId must match it) and the delivery's digest
+    // (what a worker checks before it sends: runtime/deliveryDigest.ts).
     const fingerprint = requestDigest(request);
-    const createdNow: string[] = [];
-    const conflicts = (row: { userId?: string; requestDigest?: string } | undefined) =>
-      !!row && (row.userId !== userId || (row.requestDigest !== undefined && row.requestDigest !== fingerprint));
-    const refuseReuse = async () => {
-      for (const channel of createdNow) await notificationLog.discard(eventId, channel, fingerprint);
+    const answers = await notificationLog.createAll(
+      written.map((plan) =>
+        plan.action === "opted-out"
+          ? {
+              eventId,
+              channel: plan.channel,
+              userId,
+              type,
+              status: "unsubscribed" as const,
+              reason: "opted out",
+              requestDigest: fingerprint,
+            }
+          : {
+              eventId,
+              channel: plan.channel,
+              userId,
+              type,
+              status: "created" as const,
+              delivery: plan.delivery,
+              digest: deliveryDigest(plan.delivery),
+              requestDigest: fingerprint,
+            },
+      ),
+    );
+    const answerOf = new Map(written.map((plan, i) => [plan.channel, answers[i]]));
+    // The eventId is bound to its notification: a row of another user or other content makes this a 409,
+    // and the rows this request just created are taken back, so nothing of it is ever delivered.
+    const reused = answers.some(
+      (a) =>
+        a.outcome === "exists" &&
+        a.existing !== undefined &&
+        (a.existing.userId !== userId || (a.existing.requestDigest !== undefined && a.existing.requestDigest !== fingerprint)),
+    );
+    if (reused) {
+      for (const [i, plan] of written.entries()) {
+        if (answers[i].outcome === "created") await notificationLog.discard(eventId, plan.channel, fingerprint);
+      }
       log({
         component: "notify",
         outcome: "eventid_conflict",
@@ -271,21 +315,11 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         reason: "eventId already used for a different notification",
       });
       return respond(409, { error: "eventId already used for a different notification", eventId });
-    };
+    }
+    const toPut: ChannelDelivery[] = [];
     for (const plan of plans) {
       const { channel } = plan;
       if (plan.action === "opted-out") {
-        const created = await notificationLog.create({
-          eventId,
-          channel,
-          userId,
-          type,
-          status: "unsubscribed",
-          reason: "opted out",
-          requestDigest: fingerprint,
-        });
-        if (created === "exists" && conflicts(await notificationLog.get(eventId, channel))) return refuseReuse();
-        if (created === "created") createdNow.push(channel);
         outcomes[channel] = "skipped: opted out";
         metrics.count(METRIC.skippedOptedOut, { channel, type });
         log({ component: "notify", outcome: "skipped", eventId, userId, channel, reason: "opted out" });
@@ -301,68 +335,53 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
           reason: plan.problem,
         });
       } else {
-        const created = await notificationLog.create({
-          eventId,
-          channel,
-          userId,
-          type,
-          status: "created",
-          delivery: plan.delivery,
-          digest: deliveryDigest(plan.delivery),
-          requestDigest: fingerprint,
-        });
-        if (created === "created") createdNow.push(channel);
-        if (created === "exists") {
-          const row = await notificationLog.get(eventId, channel);
-          if (conflicts(row)) return refuseReuse();
-          if (row?.status !== "created" && !(row && isStuck(row, now(), stuckAfterMs))) {
-            outcomes[channel] = "duplicate";
-            metrics.count(METRIC.duplicate, { channel, type });
-            log({ component: "notify", outcome: "duplicate", eventId, userId, channel, reason: `already ${row?.status ?? "logged"}` });
-            continue;
-          }
-          // Put again what the row recorded (its digest is what the worker checks), not this retry's copy.
-          if (row?.delivery) {
-            toPut.push(row.delivery);
-            continue;
-          }
+        const answer = answerOf.get(channel)!;
+        const existing = answer.outcome === "exists" ? answer.existing : undefined;
+        if (answer.outcome === "exists" && existing?.status !== "created" && !(existing && isStuck(existing, now(), stuckAfterMs))) {
+          outcomes[channel] = "duplicate";
+          metrics.count(METRIC.duplicate, { channel, type });
+          log({ component: "notify", outcome: "duplicate", eventId, userId, channel, reason: `already ${existing?.status ?? "logged"}` });
+          continue;
         }
-        toPut.push(plan.delivery);
+        // Put again what the row recorded (its digest is what the worker checks), not this retry's copy.
+        toPut.push(existing?.delivery ?? plan.delivery);
       }
     }
 
     const failed: { channel: string; reason: string }[] = [];
-    for (let start = 0; start < toPut.length; start += PUT_EVENTS_BATCH) {
-      const batch = toPut.slice(start, start + PUT_EVENTS_BATCH);
-      const entries: PutEventsRequestEntry[] = batch.map((delivery) => ({
-        EventBusName: deps.busName,
-        Source: EVENT_SOURCE,
-        DetailType: detailTypeFor(delivery.channel),
-        Detail: JSON.stringify(delivery),
-      }));
-      let results: { ErrorCode?: string; ErrorMessage?: string }[];
-      try {
-        const answer = await deps.events.send(new PutEventsCommand({ Entries: entries }));
-        results = answer.Entries ?? [];
-      } catch (error) {
-        const reason = `PutEvents failed: ${(error as Error).name ?? "Error"}`;
-        results = batch.map(() => ({ ErrorCode: "RequestFailed", ErrorMessage: reason }));
-      }
-      for (const [index, delivery] of batch.entries()) {
-        const result = results[index];
-        const { channel } = delivery;
-        if (!result || result.ErrorCode) {
-          const reason = result ? `${result.ErrorCode}: ${result.ErrorMessage ?? ""}`.trim() : "no result for the entry";
-          failed.push({ channel, reason });
-          log({ component: "notify", outcome: "put_failed", eventId, userId, channel, reason });
-          continue;
+    const batches: ChannelDelivery[][] = [];
+    for (let start = 0; start < toPut.length; start += PUT_EVENTS_BATCH) batches.push(toPut.slice(start, start + PUT_EVENTS_BATCH));
+    await Promise.all(
+      batches.map(async (batch) => {
+        const entries: PutEventsRequestEntry[] = batch.map((delivery) => ({
+          EventBusName: deps.busName,
+          Source: EVENT_SOURCE,
+          DetailType: detailTypeFor(delivery.channel),
+          Detail: JSON.stringify(delivery),
+        }));
+        let results: { ErrorCode?: string; ErrorMessage?: string }[];
+        try {
+          const answer = await deps.events.send(new PutEventsCommand({ Entries: entries }));
+          results = answer.Entries ?? [];
+        } catch (error) {
+          const reason = `PutEvents failed: ${(error as Error).name ?? "Error"}`;
+          results = batch.map(() => ({ ErrorCode: "RequestFailed", ErrorMessage: reason }));
         }
-        await notificationLog.setStatus(eventId, channel, "pending");
-        outcomes[channel] = "queued";
-        metrics.count(METRIC.queued, { channel, type });
-        log({ component: "notify", outcome: "queued", eventId, userId, channel });
-      }
-    }
+        for (const [index, delivery] of batch.entries()) {
+          const result = results[index];
+          const { channel } = delivery;
+          if (!result || result.ErrorCode) {
+            const reason = result ? `${result.ErrorCode}: ${result.ErrorMessage ?? ""}`.trim() : "no result for the entry";
+            failed.push({ channel, reason });
+            log({ component: "notify", outcome: "put_failed", eventId, userId, channel, reason });
+            continue;
+          }
+          outcomes[channel] = "queued";
+          metrics.count(METRIC.queued, { channel, type });
+          log({ component: "notify", outcome: "queued", eventId, userId, channel });
+        }
+      }),
+    );
 
     if (failed.length) {
       // The failed rows stay `created`, so the same request again puts exactly those.

@@ -1,8 +1,7 @@
 /**
  * The channel worker: takes a batch of SQS records (EventBridge events for one channel) and delivers
  * each through the channel's provider. Per record, in order:
- *   parse → dedupe on the notification log → confirm against the log row's digest → claim → per-user
- *   politeness (not for critical types) → rate pacing → send → log status.
+ *   parse → dedupe on the notification log → per-user politeness → claim → rate pacing → send → log status.
  * The claim (a leased conditional write on the log row) makes two copies of one delivery processed at
  * the same moment send once: the loser is reported as a batch item failure and finds the row `sent`
  * when it comes back.
@@ -47,9 +46,6 @@ export interface ChannelWorkerDeps {
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
-
-/** Log statuses that mean the user already got this notification on this channel. */
-const DELIVERED_STATUSES = ["sent", "opened", "clicked"];
 
 type Parsed = { ok: true; delivery: ChannelDelivery } | { ok: false; reason: string; eventId?: string; userId?: string };
 
@@ -132,27 +128,26 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
     const ids = { eventId: delivery.eventId, userId: delivery.userId };
     const dimensions = { channel, type: delivery.type };
 
-    const entry = await log.get(delivery.eventId, channel);
-    if (entry && DELIVERED_STATUSES.includes(entry.status)) {
-      decide("duplicate", { ...ids, reason: `already ${entry.status}` });
+    // One conditional write decides: already delivered, another copy sending, or ours to send. It
+    // answers with the row as it was (attempts so far, the digest the service recorded), so no read
+    // comes first. It never creates a row: what the service did not accept is not sent.
+    const claim = await log.claimExisting(delivery.eventId, channel, claimLeaseSeconds);
+    if (claim.row && claim.result === "sent") {
+      decide("duplicate", { ...ids, reason: `already ${claim.row.status}` });
       metrics.count(METRIC.duplicate, dimensions);
       return true;
     }
     // Only what the service recorded is sent: an event put on the bus or a queue by anyone else is dropped.
-    const unconfirmed = unconfirmedDelivery(entry, delivery);
+    const unconfirmed = unconfirmedDelivery(claim.row, delivery);
     if (unconfirmed) {
+      // A forgery naming a real row must not hold it: give back the lease it just took.
+      if (claim.row && claim.result === "claimed") await log.setStatus(delivery.eventId, channel, claim.row.status, { releaseClaim: true });
       decide("refused", { ...ids, reason: unconfirmed });
       metrics.count(METRIC.refused, dimensions);
       return true;
     }
-
-    const claim = await log.claim(delivery.eventId, channel, claimLeaseSeconds);
-    if (claim === "sent") {
-      decide("duplicate", { ...ids, reason: "sent by another copy" });
-      metrics.count(METRIC.duplicate, dimensions);
-      return true;
-    }
-    if (claim === "busy") {
+    const entry = claim.row!;
+    if (claim.result === "busy") {
       // Another copy is sending right now: retry later, when its outcome is in the log.
       decide("busy", { ...ids, reason: "another copy holds the claim" });
       return false;
@@ -161,7 +156,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
     // After the claim, so a copy of a delivery another worker sends (or sent) takes no politeness token.
     // A message that already made a provider call (or was received before) already took its token: only
     // a fresh message takes one, so a retry never counts twice.
-    const fresh = receiveCount === 1 && !(entry?.attempts ?? 0);
+    const fresh = receiveCount === 1 && !(entry.attempts ?? 0);
     // A critical type (a security alert) never waits behind routine traffic.
     if (politeness && fresh && !delivery.critical) {
       const decision = await politeness.take(channel, delivery.userId);

@@ -1,0 +1,97 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import type { HttpResult } from "../runtime/contracts";
+import { makeNotificationLog } from "../runtime/notificationLog";
+import { makeStatusApiHandler, type StatusApiEvent } from "../runtime/statusApi";
+import { childOf, type Transform } from "./common";
+import { InlineFunction, type InlineFunctionArgs } from "./InlineFunction";
+
+export interface NotificationStatusRouteArgs {
+  /** The producer HTTP API the route is added to. */
+  api: { id: pulumi.Input<string>; executionArn: pulumi.Input<string> };
+  /** Same authorization as `POST /notifications`: "AWS_IAM", or "JWT" with the authorizer's id. */
+  authorizationType: "AWS_IAM" | "JWT";
+  authorizerId?: pulumi.Input<string>;
+  /** The notification log, read with one Query per request (and nothing else). */
+  notificationLogTable: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
+  kmsKeyArn: pulumi.Input<string>;
+  /** @default 14 */
+  logRetentionDays?: number;
+  transform?: {
+    route?: Transform<aws.apigatewayv2.RouteArgs>;
+    integration?: Transform<aws.apigatewayv2.IntegrationArgs>;
+    function?: InlineFunctionArgs<StatusApiEvent, HttpResult>["transform"];
+  };
+}
+
+/**
+ * `GET /notifications/{eventId}` on the producer API: each channel's status of one notification, from
+ * the notification log. Its function may only Query the log table (and decrypt with the stack key).
+ * `NotificationApi` adds it; use it directly only for an API of your own.
+ *
+ * @example
+ * new NotificationStatusRoute("producer-api-status", {
+ *   api, authorizationType: "AWS_IAM", notificationLogTable, kmsKeyArn: key.arn,
+ * });
+ */
+export class NotificationStatusRoute extends pulumi.ComponentResource {
+  readonly function: InlineFunction<StatusApiEvent, HttpResult>;
+  readonly route: aws.apigatewayv2.Route;
+
+  constructor(name: string, args: NotificationStatusRouteArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("tidings:aws:NotificationStatusRoute", name, {}, opts);
+    const withTransform = childOf(this);
+    const tableName = pulumi.output(args.notificationLogTable.name);
+
+    this.function = new InlineFunction<StatusApiEvent, HttpResult>(
+      name,
+      {
+        description: "Tidings producer API: GET /notifications/{eventId}",
+        packages: [],
+        factory: () => {
+          const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+          return makeStatusApiHandler({ log: makeNotificationLog({ ddb, table: tableName.get() }) });
+        },
+        statements: [
+          { Action: ["dynamodb:Query"], Resource: [args.notificationLogTable.arn] },
+          { Action: ["kms:Decrypt"], Resource: [args.kmsKeyArn] },
+        ],
+        kmsKeyArn: args.kmsKeyArn,
+        logRetentionDays: args.logRetentionDays,
+        transform: args.transform?.function,
+      },
+      { parent: this },
+    );
+    const integration = new aws.apigatewayv2.Integration(
+      ...withTransform(args.transform?.integration, `${name}-integration`, {
+        apiId: args.api.id,
+        integrationType: "AWS_PROXY",
+        integrationMethod: "POST",
+        integrationUri: this.function.function.invokeArn,
+        payloadFormatVersion: "2.0",
+      }),
+    );
+    this.route = new aws.apigatewayv2.Route(
+      ...withTransform(args.transform?.route, `${name}-route`, {
+        apiId: args.api.id,
+        routeKey: "GET /notifications/{eventId}",
+        target: pulumi.interpolate`integrations/${integration.id}`,
+        authorizationType: args.authorizationType,
+        authorizerId: args.authorizerId,
+      }),
+    );
+    new aws.lambda.Permission(
+      `${name}-invoke`,
+      {
+        action: "lambda:InvokeFunction",
+        function: this.function.function.name,
+        principal: "apigateway.amazonaws.com",
+        sourceArn: pulumi.interpolate`${args.api.executionArn}/*/GET/notifications/*`,
+      },
+      { parent: this },
+    );
+    this.registerOutputs({ functionArn: this.function.function.arn });
+  }
+}

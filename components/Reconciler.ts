@@ -1,0 +1,134 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { makeNotificationLog } from "../runtime/notificationLog";
+import { makeReconciler, type ReconcileReport } from "../runtime/reconciler";
+import { childOf, TidingsError, type Transform } from "./common";
+import { InlineFunction, type InlineFunctionArgs } from "./InlineFunction";
+
+export interface ReconcilerArgs {
+  /** The notification log (Scan for unfinished rows, UpdateItem to take them). */
+  notificationLogTable: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
+  /** The bus stuck events are put on again. */
+  bus: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
+  kmsKeyArn: pulumi.Input<string>;
+  /** Notified when a reconciler run fails. */
+  alertsTopicArn: pulumi.Input<string>;
+  /**
+   * How often it runs (an EventBridge schedule expression).
+   * @default "rate(5 minutes)"
+   * @example schedule: "rate(15 minutes)"
+   */
+  schedule?: string;
+  /** Minutes a created/pending row may sit untouched, with no delivery in flight, before it is stuck. @default 15 */
+  stuckAfterMinutes?: number;
+  /** Puts of one stuck row before it is marked `error`. @default 3 */
+  maxReputs?: number;
+  /** @default 14 */
+  logRetentionDays?: number;
+  transform?: {
+    schedule?: Transform<aws.cloudwatch.EventRuleArgs>;
+    function?: InlineFunctionArgs<unknown, ReconcileReport>["transform"];
+  };
+}
+
+/**
+ * Nothing stuck: on a schedule, finds notification-log rows still `created`/`pending` after
+ * `stuckAfterMinutes` with no delivery in flight, puts their event on the bus again (the worker's claim
+ * keeps the delivery exactly-once), or after `maxReputs` marks them `error` with a reason. Counts what
+ * it did in the `reconciled.reput` / `reconciled.expired` metrics; a failed run alarms.
+ *
+ * @example
+ * new Reconciler("reconciler", { notificationLogTable, bus, kmsKeyArn: key.arn, alertsTopicArn: alerts.arn });
+ */
+export class Reconciler extends pulumi.ComponentResource {
+  readonly function: InlineFunction<unknown, ReconcileReport>;
+  readonly schedule: aws.cloudwatch.EventRule;
+  readonly errorsAlarm: aws.cloudwatch.MetricAlarm;
+
+  constructor(name: string, args: ReconcilerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("tidings:aws:Reconciler", name, {}, opts);
+    const withTransform = childOf(this);
+    const stuckAfterMinutes = args.stuckAfterMinutes ?? 15;
+    const maxReputs = args.maxReputs ?? 3;
+    if (!(stuckAfterMinutes >= 1) || !Number.isInteger(maxReputs) || maxReputs < 1) {
+      throw new TidingsError(
+        `Reconciler: stuckAfterMinutes must be at least 1 and maxReputs a whole number ≥ 1 (got ${stuckAfterMinutes} and ${maxReputs}).`,
+      );
+    }
+    const tableName = pulumi.output(args.notificationLogTable.name);
+    const busName = pulumi.output(args.bus.name);
+    const stuckAfterMs = stuckAfterMinutes * 60_000;
+
+    this.function = new InlineFunction<unknown, ReconcileReport>(
+      name,
+      {
+        description: "Tidings reconciler: puts stuck notifications on the bus again",
+        packages: [],
+        timeoutSeconds: 120,
+        factory: () => {
+          const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+          const run = makeReconciler({
+            log: makeNotificationLog({ ddb, table: tableName.get() }),
+            events: new EventBridgeClient({}),
+            busName: busName.get(),
+            stuckAfterMs,
+            maxReputs,
+          });
+          return async () => run();
+        },
+        statements: [
+          { Action: ["dynamodb:Scan", "dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
+          { Action: ["events:PutEvents"], Resource: [args.bus.arn] },
+          { Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [args.kmsKeyArn] },
+        ],
+        kmsKeyArn: args.kmsKeyArn,
+        logRetentionDays: args.logRetentionDays,
+        transform: args.transform?.function,
+      },
+      { parent: this },
+    );
+    this.schedule = new aws.cloudwatch.EventRule(
+      ...withTransform(args.transform?.schedule, `${name}-schedule`, {
+        description: "Tidings reconciler schedule",
+        scheduleExpression: args.schedule ?? "rate(5 minutes)",
+      }),
+    );
+    new aws.cloudwatch.EventTarget(
+      `${name}-target`,
+      { rule: this.schedule.name, arn: this.function.function.arn, retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60 } },
+      { parent: this },
+    );
+    new aws.lambda.Permission(
+      `${name}-invoke`,
+      {
+        action: "lambda:InvokeFunction",
+        function: this.function.function.name,
+        principal: "events.amazonaws.com",
+        sourceArn: this.schedule.arn,
+      },
+      { parent: this },
+    );
+    this.errorsAlarm = new aws.cloudwatch.MetricAlarm(
+      `${name}-errors`,
+      {
+        alarmDescription: "Tidings reconciler: a run failed; stuck notifications are not being put again. Check its log group.",
+        namespace: "AWS/Lambda",
+        metricName: "Errors",
+        dimensions: { FunctionName: this.function.function.name },
+        statistic: "Sum",
+        period: 900,
+        evaluationPeriods: 1,
+        threshold: 1,
+        comparisonOperator: "GreaterThanOrEqualToThreshold",
+        treatMissingData: "notBreaching",
+        alarmActions: [args.alertsTopicArn],
+        okActions: [args.alertsTopicArn],
+      },
+      { parent: this },
+    );
+    this.registerOutputs({ functionArn: this.function.function.arn });
+  }
+}

@@ -1,0 +1,279 @@
+/**
+ * The local ops page (`GET /ops` on the producer API port): per channel queue depth, DLQ depths, sent
+ * and failed counts and a delivery-latency sparkline, all read from the same EMF metric lines the
+ * Lambdas print (runtime/metrics.ts), the latest deliveries at every sink, and a redrive button per DLQ.
+ *
+ *   GET  /ops           the page (plain HTML + a small script polling /ops/state)
+ *   GET  /ops/state     the JSON the page draws
+ *   POST /ops/redrive   `{ "channel": "email", "dlq": "queue" | "rule" }` → `{ channel, dlq, moved, failed }`
+ */
+import type * as http from "node:http";
+import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { type EmfLine, metricValues, parseEmfLine } from "../runtime/metrics";
+import { redrive, redriveRuleDeadLetters } from "../runtime/redrive";
+import type { SlackSink, SnsSink } from "./sinks";
+
+/** Latency samples kept per channel for the sparkline. */
+const SPARK_POINTS = 60;
+/** Deliveries kept per sink in the ops state. */
+const LATEST = 10;
+
+export interface ChannelCounters {
+  queued: number;
+  sent: number;
+  failed: number;
+  retried: number;
+  duplicate: number;
+  skipped: number;
+  reconciled: number;
+  /** The latest delivery latencies (ms), oldest first. */
+  latencies: number[];
+}
+
+/** Aggregates EMF lines per channel; `write` is the metrics sink the local handlers get. */
+export function makeOpsCollector(options: { echo?: (line: string) => void } = {}) {
+  const channels = new Map<string, ChannelCounters>();
+  const counters = (channel: string) => {
+    let c = channels.get(channel);
+    if (!c) {
+      c = { queued: 0, sent: 0, failed: 0, retried: 0, duplicate: 0, skipped: 0, reconciled: 0, latencies: [] };
+      channels.set(channel, c);
+    }
+    return c;
+  };
+  function ingest(line: EmfLine) {
+    const c = counters(String(line.channel));
+    for (const { name, value } of metricValues(line)) {
+      if (name === "deliveryLatency") {
+        c.latencies.push(value);
+        if (c.latencies.length > SPARK_POINTS) c.latencies.shift();
+      } else if (name === "queued" || name === "sent" || name === "failed" || name === "retried" || name === "duplicate") c[name] += value;
+      else if (name.startsWith("skipped.")) c.skipped += value;
+      else if (name.startsWith("reconciled.")) c.reconciled += value;
+    }
+  }
+  return {
+    /** The EMF line as a Lambda would print it. */
+    write(line: string) {
+      options.echo?.(line);
+      const parsed = parseEmfLine(line);
+      if (parsed) ingest(parsed);
+    },
+    counters(channel: string): ChannelCounters {
+      const c = counters(channel);
+      return { ...c, latencies: [...c.latencies] };
+    },
+  };
+}
+
+export type OpsCollector = ReturnType<typeof makeOpsCollector>;
+
+export interface OpsChannel {
+  name: string;
+  queueUrl: string;
+  deadLetterQueueUrl: string;
+  ruleDeadLetterQueueUrl: string;
+}
+
+export interface OpsPageDeps {
+  collector: OpsCollector;
+  sqs: SQSClient;
+  channels: OpsChannel[];
+  sinks: { sesEndpoint: string; sns: SnsSink; slack: SlackSink };
+}
+
+export interface Delivery {
+  at?: string;
+  to: string;
+  text: string;
+}
+
+async function depth(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const out = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"],
+    }),
+  );
+  const a = out.Attributes ?? {};
+  return (
+    Number(a.ApproximateNumberOfMessages ?? 0) +
+    Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
+    Number(a.ApproximateNumberOfMessagesDelayed ?? 0)
+  );
+}
+
+/** The latest deliveries at each sink: SES store, SNS SMS and push, Slack webhooks. */
+async function latestDeliveries(deps: OpsPageDeps): Promise<Record<"email" | "sms" | "slack" | "push", Delivery[]>> {
+  let email: Delivery[] = [];
+  try {
+    const store = (await (await fetch(`${deps.sinks.sesEndpoint}/store`)).json()) as { emails?: any[] };
+    email = (store.emails ?? []).slice(-LATEST).map((e) => ({
+      at: typeof e.at === "number" ? new Date(e.at * 1000).toISOString() : undefined,
+      to: [...(e.destination?.to ?? [])].join(", "),
+      text: String(e.subject ?? ""),
+    }));
+  } catch {
+    // The SES server is optional for the page.
+  }
+  const sns = deps.sinks.sns.received;
+  const sms = sns.filter((m) => m.phoneNumber).slice(-LATEST);
+  const push = sns.filter((m) => m.targetArn).slice(-LATEST);
+  const slack = deps.sinks.slack.received.slice(-LATEST);
+  const tail = (path: string) => path.replace(/^.*\//, "…/");
+  return {
+    email: email.reverse(),
+    sms: sms.map((m) => ({ to: m.phoneNumber!, text: m.message })).reverse(),
+    push: push.map((m) => ({ to: m.targetArn!, text: m.message.slice(0, 300) })).reverse(),
+    // The webhook path's last segment is a secret: show only that it is there.
+    slack: slack.map((p) => ({ to: tail(p.path).replace(/[^/…]+$/, "•••"), text: String(p.body?.text ?? "") })).reverse(),
+  };
+}
+
+export async function opsState(deps: OpsPageDeps) {
+  const channels = await Promise.all(
+    deps.channels.map(async (c) => ({
+      name: c.name,
+      queueDepth: await depth(deps.sqs, c.queueUrl),
+      deadLetterDepth: await depth(deps.sqs, c.deadLetterQueueUrl),
+      ruleDeadLetterDepth: await depth(deps.sqs, c.ruleDeadLetterQueueUrl),
+      ...deps.collector.counters(c.name),
+    })),
+  );
+  return { channels, deliveries: await latestDeliveries(deps) };
+}
+
+function send(res: http.ServerResponse, status: number, type: string, body: string) {
+  res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
+  res.end(body);
+}
+const sendJson = (res: http.ServerResponse, status: number, body: unknown) =>
+  send(res, status, "application/json; charset=utf-8", JSON.stringify(body));
+
+/** Handles the /ops routes; false for any other request. */
+export async function handleOpsRequest(
+  deps: OpsPageDeps,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  url: URL,
+  readBody: () => Promise<string | undefined>,
+): Promise<boolean> {
+  if (req.method === "GET" && (url.pathname === "/ops" || url.pathname === "/ops/")) {
+    send(res, 200, "text/html; charset=utf-8", OPS_HTML);
+    return true;
+  }
+  if (req.method === "GET" && url.pathname === "/ops/state") {
+    sendJson(res, 200, await opsState(deps));
+    return true;
+  }
+  if (req.method === "POST" && url.pathname === "/ops/redrive") {
+    let body: { channel?: unknown; dlq?: unknown };
+    try {
+      body = JSON.parse((await readBody()) ?? "{}");
+    } catch {
+      sendJson(res, 400, { error: "invalid request", problems: [{ field: "body", problem: "is not JSON" }] });
+      return true;
+    }
+    const channel = deps.channels.find((c) => c.name === body?.channel);
+    if (!channel) {
+      sendJson(res, 400, {
+        error: "invalid request",
+        problems: [{ field: "channel", problem: `must be one of: ${deps.channels.map((c) => c.name).join(", ")}` }],
+      });
+      return true;
+    }
+    if (body.dlq !== "queue" && body.dlq !== "rule") {
+      sendJson(res, 400, { error: "invalid request", problems: [{ field: "dlq", problem: 'must be "queue" or "rule"' }] });
+      return true;
+    }
+    const result =
+      body.dlq === "rule"
+        ? await redriveRuleDeadLetters(deps.sqs, channel)
+        : await redrive(deps.sqs, { queueUrl: channel.queueUrl, deadLetterQueueUrl: channel.deadLetterQueueUrl }, { method: "copy" });
+    sendJson(res, 200, {
+      channel: channel.name,
+      dlq: body.dlq,
+      moved: result.method === "copy" ? result.moved : 0,
+      failed: result.method === "copy" ? result.failed : [],
+    });
+    return true;
+  }
+  return false;
+}
+
+const OPS_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Tidings ops</title>
+<style>
+  body { font: 14px system-ui, sans-serif; margin: 1.5rem; color: #1d2330; }
+  table { border-collapse: collapse; margin-bottom: 1.5rem; }
+  th, td { padding: .35rem .7rem; border-bottom: 1px solid #dde; text-align: right; }
+  th:first-child, td:first-child { text-align: left; }
+  .alert { color: #b00020; font-weight: 600; }
+  svg { vertical-align: middle; }
+  section { display: inline-block; vertical-align: top; margin: 0 1.5rem 1rem 0; min-width: 16rem; }
+  li { margin: .2rem 0; }
+  small { color: #667; }
+</style>
+</head>
+<body>
+<h1>Tidings ops</h1>
+<p><small>Counts and latencies come from the EMF metric lines the handlers print; depths from the local SQS. Refreshes every second.</small></p>
+<table id="channels">
+  <thead><tr><th>channel</th><th>queue</th><th>DLQ</th><th>rule DLQ</th><th>sent</th><th>failed</th><th>retried</th><th>latency (ms)</th><th></th></tr></thead>
+  <tbody></tbody>
+</table>
+<h2>Latest deliveries</h2>
+<div id="deliveries"></div>
+<p id="message" role="status"></p>
+<script>
+const tbody = document.querySelector("#channels tbody");
+function sparkline(values) {
+  if (!values.length) return "<small>–</small>";
+  const w = 120, h = 24, max = Math.max(...values, 1);
+  const step = values.length > 1 ? w / (values.length - 1) : 0;
+  const points = values.map((v, i) => (i * step).toFixed(1) + "," + (h - (v / max) * h).toFixed(1)).join(" ");
+  const last = values[values.length - 1];
+  return '<svg class="spark" width="' + w + '" height="' + h + '" aria-label="latency"><polyline fill="none" stroke="#3461c1" stroke-width="1.5" points="' + points + '"/></svg> <span class="latest">' + Math.round(last) + "</span>";
+}
+function cell(text, alert) { const td = document.createElement("td"); td.textContent = String(text); if (alert) td.className = "alert"; return td; }
+function button(channel, dlq, depth) {
+  const b = document.createElement("button");
+  b.textContent = "Redrive " + (dlq === "rule" ? "rule DLQ" : "DLQ");
+  b.dataset.channel = channel; b.dataset.dlq = dlq; b.disabled = depth === 0;
+  b.onclick = async () => {
+    b.disabled = true;
+    const r = await fetch("/ops/redrive", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ channel, dlq }) });
+    const j = await r.json();
+    document.getElementById("message").textContent = r.ok ? "Moved " + j.moved + " message(s) of " + channel + " back to its queue." : JSON.stringify(j);
+    refresh();
+  };
+  return b;
+}
+async function refresh() {
+  const state = await (await fetch("/ops/state")).json();
+  tbody.replaceChildren(...state.channels.map((c) => {
+    const tr = document.createElement("tr");
+    tr.dataset.channel = c.name;
+    tr.append(cell(c.name), cell(c.queueDepth), cell(c.deadLetterDepth, c.deadLetterDepth > 0), cell(c.ruleDeadLetterDepth, c.ruleDeadLetterDepth > 0),
+      cell(c.sent), cell(c.failed, c.failed > 0), cell(c.retried));
+    const spark = document.createElement("td"); spark.innerHTML = sparkline(c.latencies); tr.append(spark);
+    const actions = document.createElement("td"); actions.append(button(c.name, "queue", c.deadLetterDepth), " ", button(c.name, "rule", c.ruleDeadLetterDepth)); tr.append(actions);
+    return tr;
+  }));
+  const root = document.getElementById("deliveries");
+  root.replaceChildren(...Object.entries(state.deliveries).map(([sink, items]) => {
+    const section = document.createElement("section"); section.dataset.sink = sink;
+    const h = document.createElement("h3"); h.textContent = sink + " (" + items.length + ")";
+    const ul = document.createElement("ul");
+    for (const d of items) { const li = document.createElement("li"); li.textContent = d.to + ": " + d.text; ul.append(li); }
+    section.append(h, ul); return section;
+  }));
+}
+refresh(); setInterval(refresh, 1000);
+</script>
+</body>
+</html>
+`;
