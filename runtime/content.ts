@@ -94,7 +94,7 @@ export function urlVariableProblems(source: string | undefined, kind: keyof type
       } else if (type === "#") {
         const frame = lookup(name, stack);
         if (frame && Array.isArray(frame.value)) {
-          frame.value.forEach((item, i) => walk(children, [...stack, { value: item, path: [...frame.path, i] }], text));
+          for (const [i, item] of frame.value.entries()) walk(children, [...stack, { value: item, path: [...frame.path, i] }], text);
         } else if (frame?.value) {
           walk(children, typeof frame.value === "object" ? [...stack, frame] : stack, text);
         }

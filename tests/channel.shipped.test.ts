@@ -464,7 +464,13 @@ describe("channel workers as shipped (local AWS)", function () {
       const sent: string[] = [];
       const worker = makeChannelWorker({
         channel: "slack",
-        primary: { name: "spy", send: async (d) => (sent.push(d.eventId), { outcome: "sent" }) },
+        primary: {
+          name: "spy",
+          send: async (d) => {
+            sent.push(d.eventId);
+            return { outcome: "sent" };
+          },
+        },
         log,
         politeness: { take: async () => ({ allowed: false, retryAfterSeconds: 600 }) }, // the user's budget is spent
         requeue: async () => {},

@@ -133,7 +133,7 @@ describe("identity-provider tokens from a JWKS URL", () => {
     }
     // rsa-2 is published later, by the rotation test; "stranger" never is.
     keys = [await publish("rsa-1", "RS256"), await publish("ec-1", "ES256")];
-    server = http.createServer((req, res) => {
+    server = http.createServer((_req, res) => {
       fetches++;
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify({ keys }));
