@@ -33,7 +33,7 @@ describe("security guarantees of the resource graph", function () {
       enabledChannels: ["email"],
       types: { "order.shipped": { defaultOptIn: true } },
       kmsKeyArn: stack.key.arn,
-      auth: { type: "jwt", issuer: "https://auth.example.com", audience: "tidings" },
+      auth: { type: "jwt", issuer: "https://auth.example.com", audience: ["tidings"] },
     });
     await settle();
   });
