@@ -13,6 +13,7 @@ import {
   type NotificationChannelArgs,
   NotificationLogTable,
   Operations,
+  StatusCallbacks,
   PolitenessTable,
   providerForChannel,
   type ProviderSpec,
@@ -48,7 +49,14 @@ export interface TidingsStackInputs {
 /** What every channel of a stack shares: spread it into `NotificationChannelArgs`. */
 export type SharedChannelArgs = Pick<
   NotificationChannelArgs,
-  "bus" | "notificationLogTable" | "politenessTable" | "kmsKeyArn" | "alertsTopicArn" | "logRetentionDays" | "logTtlDays"
+  | "bus"
+  | "notificationLogTable"
+  | "politenessTable"
+  | "kmsKeyArn"
+  | "alertsTopicArn"
+  | "logRetentionDays"
+  | "logTtlDays"
+  | "statusCallbacksQueue"
 >;
 
 export function createTidingsStack({ config, tokenSigningSecret, addChannels, customProviders }: TidingsStackInputs) {
@@ -80,7 +88,19 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
     logRetentionDays: config.logRetentionDays,
   });
 
+  // Status callbacks to the producer (optional): one queue every decider puts final statuses on.
+  const statusCallbacks = config.statusCallbacks
+    ? new StatusCallbacks("status-callbacks", {
+        ...config.statusCallbacks,
+        kmsKeyArn,
+        alertsTopicArn: alertsTopic.arn,
+        logRetentionDays: config.logRetentionDays,
+      })
+    : undefined;
+  const statusCallbacksQueue = statusCallbacks?.queue;
+
   const shared: SharedChannelArgs = {
+    statusCallbacksQueue,
     bus,
     notificationLogTable,
     politenessTable,
@@ -117,6 +137,7 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
 
   const templates = new TemplatesBucket("templates", { kmsKeyArn });
   const api = new NotificationApi("producer-api", {
+    statusCallbacksQueue,
     bus,
     contactsTable,
     settingsTable,
@@ -144,11 +165,13 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
     dashboard: config.dashboard,
     alarms: config.alarms,
     reconciler: config.reconciler,
+    statusCallbacksQueue,
     logRetentionDays: config.logRetentionDays,
   });
 
   return {
     operations,
+    statusCallbacks,
     key,
     bus,
     alertsTopic,

@@ -3,6 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { S3Client } from "@aws-sdk/client-s3";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { makeCallbackEnqueuer } from "../runtime/statusCallbacks";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { NotificationTypeConfig } from "../runtime/config";
 import type { HttpResult } from "../runtime/contracts";
@@ -35,6 +37,12 @@ export interface NotificationApiArgs {
   notificationLogTable: TableRef;
   /** Where the templates are (`s3:GetObject` on `templates/*` only). */
   templates: { bucketName: pulumi.Input<string>; arn: pulumi.Input<string> };
+  /**
+   * The status-callbacks queue (StatusCallbacks component), when producers get callbacks: final
+   * statuses decided here are put on it (sqs:SendMessage on this queue only).
+   * @default no callbacks
+   */
+  statusCallbacksQueue?: { url: pulumi.Input<string>; arn: pulumi.Input<string> };
   /** Channels switched on in the stack, in config order. */
   enabledChannels: string[];
   /** Declared notification types (`tidings:notificationTypes`). */
@@ -154,6 +162,7 @@ export class NotificationApi extends pulumi.ComponentResource {
       const busName = pulumi.output(args.bus.name);
       const enabledChannels = [...args.enabledChannels];
       const types = JSON.parse(JSON.stringify(args.types)) as Record<string, NotificationTypeConfig>;
+      const callbacksUrl = args.statusCallbacksQueue ? pulumi.output(args.statusCallbacksQueue.url) : undefined;
       return new InlineFunction<HttpApiEvent, HttpResult>(
         `${name}-service`,
         {
@@ -173,6 +182,7 @@ export class NotificationApi extends pulumi.ComponentResource {
               busName: busName.get(),
               enabledChannels,
               types,
+              statusCallbacks: callbacksUrl ? makeCallbackEnqueuer({ sqs: new SQSClient({}), queueUrl: callbacksUrl.get() }) : undefined,
             });
             return makeHttpApiHandler(service);
           },
@@ -182,6 +192,7 @@ export class NotificationApi extends pulumi.ComponentResource {
             { Action: ["s3:GetObject"], Resource: [pulumi.interpolate`${args.templates.arn}/templates/*`] },
             { Action: ["kms:Decrypt"], Resource: [args.kmsKeyArn] },
             { Action: ["events:PutEvents"], Resource: [args.bus.arn] },
+            ...(args.statusCallbacksQueue ? [{ Action: ["sqs:SendMessage"], Resource: [args.statusCallbacksQueue.arn] }] : []),
           ],
           kmsKeyArn: args.kmsKeyArn,
           logRetentionDays,

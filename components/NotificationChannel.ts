@@ -8,6 +8,7 @@ import { CHANNEL_NAME_PATTERN } from "../runtime/config";
 import { detailTypeFor, EVENT_SOURCE, type SqsBatchResponse, type SqsEvent } from "../runtime/contracts";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { makePolitenessLimiter } from "../runtime/politeness";
+import { makeCallbackEnqueuer } from "../runtime/statusCallbacks";
 import { makeChannelWorker } from "../runtime/worker";
 import { childOf, type ScopedStatement, TidingsError, type Transform } from "./common";
 import { DlqAlarm } from "./DlqAlarm";
@@ -56,6 +57,12 @@ export interface NotificationChannelArgs {
   logTtlDays?: number;
   /** The stack's KMS key: queues and the worker's logs are encrypted with it. */
   kmsKeyArn: pulumi.Input<string>;
+  /**
+   * The status-callbacks queue (StatusCallbacks component), when producers get callbacks: final
+   * statuses decided here are put on it (sqs:SendMessage on this queue only).
+   * @default no callbacks
+   */
+  statusCallbacksQueue?: { url: pulumi.Input<string>; arn: pulumi.Input<string> };
   /** SNS topic the DLQ alarms notify. */
   alertsTopicArn: pulumi.Input<string>;
   /** @default 14 */
@@ -239,6 +246,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
         { Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [args.kmsKeyArn] },
         { Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
         ...(args.perUser ? [{ Action: ["dynamodb:UpdateItem"], Resource: [args.politenessTable.arn] }] : []),
+        ...(args.statusCallbacksQueue ? [{ Action: ["sqs:SendMessage"], Resource: [args.statusCallbacksQueue.arn] }] : []),
         ...args.provider.statements(providerContext),
         ...(args.fallback ? args.fallback.statements(providerContext) : []),
       ];
@@ -256,6 +264,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
             failoverAfter: args.failoverAfter ?? 3,
             claimLeaseSeconds: workerTimeoutSeconds,
             ratePerSecond: args.ratePerSecond === undefined ? undefined : args.ratePerSecond / settings.maxConcurrency,
+            statusCallbacksQueueUrl: args.statusCallbacksQueue ? pulumi.output(args.statusCallbacksQueue.url) : undefined,
             createPrimary: args.provider.create,
             createFallback: args.fallback?.create,
           }),
@@ -357,6 +366,7 @@ interface WorkerSettings {
   ratePerSecond?: number;
   createPrimary: ProviderSpec["create"];
   createFallback?: ProviderSpec["create"];
+  statusCallbacksQueueUrl?: pulumi.Output<string>;
 }
 
 /**
@@ -376,6 +386,7 @@ function workerFactory(s: WorkerSettings): () => (event: SqsEvent) => Promise<Sq
     ratePerSecond,
     createPrimary,
     createFallback,
+    statusCallbacksQueueUrl,
   } = s;
   return () => {
     const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
@@ -393,6 +404,7 @@ function workerFactory(s: WorkerSettings): () => (event: SqsEvent) => Promise<Sq
         await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body, DelaySeconds: delaySeconds }));
       },
       ratePerSecond,
+      statusCallbacks: statusCallbacksQueueUrl ? makeCallbackEnqueuer({ sqs, queueUrl: statusCallbacksQueueUrl.get() }) : undefined,
     });
   };
 }
