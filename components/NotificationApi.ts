@@ -80,7 +80,8 @@ export interface NotificationApiArgs {
 }
 
 /**
- * The producer API: an HTTP API with one route, `POST /notifications`, behind IAM (or JWT) auth,
+ * The producer API: an HTTP API with `POST /notifications` (and `GET /notifications/{eventId}`, each
+ * channel's status, served by its own Query-only function: NotificationStatusRoute) behind IAM (or JWT) auth,
  * throttled, with KMS-encrypted access logs. Its function validates the request, resolves each
  * channel's address and content, records the eventId×channel in the notification log and puts one
  * event per channel on the bus. Its role reads exactly the contacts and settings tables, the
