@@ -9,6 +9,7 @@ const tidings = createTidingsStack(readStackConfig());
 export const websocketUrl = tidings.outputs.websocketUrl;
 export const managementEndpoint = tidings.outputs.managementEndpoint;
 export const notificationsEndpoint = tidings.outputs.notificationsEndpoint;
+export const userApiUrl = tidings.outputs.userApiUrl;
 export const eventBusName = tidings.outputs.eventBusName;
 export const alertsTopicArn = tidings.outputs.alertsTopicArn;
 export const tables = tidings.outputs.tables;

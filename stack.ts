@@ -8,6 +8,7 @@ import {
   ConnectionsTable,
   ContactsTable,
   EncryptionKey,
+  FeedTable,
   NotificationApi,
   NotificationChannel,
   type NotificationChannelArgs,
@@ -20,6 +21,8 @@ import {
   SettingsTable,
   TemplatesBucket,
   TidingsError,
+  UserApi,
+  UserDataRoutes,
   WebSocketApi,
 } from "./components";
 import { policyDocument } from "./components/common";
@@ -68,6 +71,7 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
   const settingsTable = new SettingsTable("settings", { kmsKeyArn });
   const notificationLogTable = new NotificationLogTable("notification-log", { kmsKeyArn });
   const politenessTable = new PolitenessTable("politeness", { kmsKeyArn });
+  const feedTable = new FeedTable("feed", { kmsKeyArn });
 
   const alertsTopic = new aws.sns.Topic("alerts", { kmsMasterKeyId: kmsKeyArn });
   if (config.alertEmail) {
@@ -83,6 +87,8 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
     kmsKeyArn,
     tokenSigningSecret,
     auth: config.auth,
+    maxConnectionsPerUser: config.websocket.maxConnectionsPerUser,
+    chat: config.websocket.sendMessage,
     stage: config.stage,
     connectionTtlHours: config.connectionTtlHours,
     logRetentionDays: config.logRetentionDays,
@@ -116,7 +122,14 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
     channels[name] = new NotificationChannel(name, {
       ...shared,
       channel: name,
-      ...providerForChannel(name, config.channels[name], { websocket, connectionsTable, customProviders }),
+      ...providerForChannel(name, config.channels[name], {
+        websocket,
+        connectionsTable,
+        customProviders,
+        feedTable,
+        feedTtlDays: config.feed.ttlDays,
+        contactsTable,
+      }),
       failoverAfter,
       ratePerSecond,
       maxConcurrency,
@@ -136,6 +149,22 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
   }
 
   const templates = new TemplatesBucket("templates", { kmsKeyArn });
+  // The user's side (issue 10): end-user API (feed, preferences, devices, tracking links).
+  const userApi = new UserApi("user-api", {
+    feedTable,
+    contactsTable,
+    settingsTable,
+    notificationLogTable,
+    connectionsTable,
+    websocket,
+    tokenSigningSecretArn: websocket.secret.arn,
+    auth: config.auth,
+    enabledChannels: Object.keys(channels),
+    types: config.notificationTypes,
+    maxDevicesPerUser: config.devices.maxPerUser,
+    kmsKeyArn,
+    logRetentionDays: config.logRetentionDays,
+  });
   const api = new NotificationApi("producer-api", {
     statusCallbacksQueue,
     bus,
@@ -145,6 +174,23 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
     templates,
     enabledChannels: Object.keys(channels),
     types: config.notificationTypes,
+    kmsKeyArn,
+    logRetentionDays: config.logRetentionDays,
+    linkTracking: {
+      baseUrl: userApi.url,
+      signingSecretArn: websocket.secret.arn,
+      ttlDays: config.tracking.linkTtlDays,
+      openPixel: config.tracking.openPixel,
+    },
+  });
+  const userData = new UserDataRoutes("user-data", {
+    api: api.api,
+    authorization: api.authorizer ? { type: "JWT", authorizerId: api.authorizer.id } : { type: "AWS_IAM" },
+    contactsTable,
+    settingsTable,
+    feedTable,
+    connectionsTable,
+    websocket,
     kmsKeyArn,
     logRetentionDays: config.logRetentionDays,
   });
@@ -183,11 +229,15 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
     websocket,
     templates,
     api,
+    feedTable,
+    userApi,
+    userData,
     channels,
     outputs: {
       websocketUrl: websocket.url,
       managementEndpoint: websocket.managementEndpoint,
       notificationsEndpoint: api.endpoint,
+      userApiUrl: userApi.url,
       eventBusName: bus.name,
       alertsTopicArn: alertsTopic.arn,
       tables: {
@@ -196,6 +246,7 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
         settings: settingsTable.name,
         notificationLog: notificationLogTable.name,
         politeness: politenessTable.name,
+        feed: feedTable.name,
       },
       templatesBucket: templates.bucketName,
       channels: Object.fromEntries(

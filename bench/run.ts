@@ -22,6 +22,14 @@ interface Part {
 
 const PARTS: Part[] = [
   {
+    name: "calls",
+    summary: "AWS calls per 4-channel notification, per command, and the producer's sequential round trips: before vs. after",
+    async run(quick, progress) {
+      const { runAwsCalls } = require("./awsCalls") as typeof import("./awsCalls");
+      return runAwsCalls({ repeats: quick ? 1 : 3, latencyMs: 50 }, progress);
+    },
+  },
+  {
     name: "fanout",
     summary: "one notification to a user with thousands of open WebSocket connections: ours vs. seed vs. raw ws",
     async run(quick, progress) {

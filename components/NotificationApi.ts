@@ -9,6 +9,9 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { NotificationTypeConfig } from "../runtime/config";
 import type { HttpResult } from "../runtime/contracts";
 import { type HttpApiEvent, makeHttpApiHandler, makeNotificationService } from "../runtime/notify";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { makeSecretKeyLoader } from "../runtime/authorizer";
+import { makeLinkSigner } from "../runtime/tracking";
 import { childOf, TidingsError, type Transform } from "./common";
 import { InlineFunction, type InlineFunctionArgs } from "./InlineFunction";
 import { NotificationStatusRoute, type NotificationStatusRouteArgs } from "./NotificationStatusRoute";
@@ -29,11 +32,11 @@ export interface TableRef {
 export interface NotificationApiArgs {
   /** The EventBridge bus the service puts one event per channel on. */
   bus: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
-  /** Where users' addresses live (read with GetItem only). */
+  /** Where users' addresses live (read with BatchGetItem only, together with the settings). */
   contactsTable: TableRef;
-  /** Users' opt-in/opt-out settings (read with GetItem only). */
+  /** Users' opt-in/opt-out settings (read with BatchGetItem only, together with the contact). */
   settingsTable: TableRef;
-  /** The dedupe log: one row per eventId×channel (GetItem, PutItem, UpdateItem). */
+  /** The dedupe log: one row per eventId×channel (conditional PutItem, GetItem). */
   notificationLogTable: TableRef;
   /** Where the templates are (`s3:GetObject` on `templates/*` only). */
   templates: { bucketName: pulumi.Input<string>; arn: pulumi.Input<string> };
@@ -66,6 +69,20 @@ export interface NotificationApiArgs {
    * @example auth: { type: "jwt", issuer: "https://auth.example.com", audience: "tidings-producers" }
    */
   auth?: NotificationApiAuth;
+  /**
+   * Click tracking: actionable notifications gain `link`, a signed `<baseUrl>/t/<token>` served by the
+   * UserApi, and templates can use `{{link}}`. Signed with the token-signing secret.
+   * @default no links
+   * @example linkTracking: { baseUrl: userApi.url, signingSecretArn: websocket.secret.arn }
+   */
+  linkTracking?: {
+    baseUrl: pulumi.Input<string>;
+    signingSecretArn: pulumi.Input<string>;
+    /** @default 30 */
+    ttlDays?: number;
+    /** Adds a 1×1 open pixel to e-mail HTML. @default false */
+    openPixel?: boolean;
+  };
   transform?: {
     api?: Transform<aws.apigatewayv2.ApiArgs>;
     route?: Transform<aws.apigatewayv2.RouteArgs>;
@@ -164,6 +181,14 @@ export class NotificationApi extends pulumi.ComponentResource {
       const enabledChannels = [...args.enabledChannels];
       const types = JSON.parse(JSON.stringify(args.types)) as Record<string, NotificationTypeConfig>;
       const callbacksUrl = args.statusCallbacksQueue ? pulumi.output(args.statusCallbacksQueue.url) : undefined;
+      const tracking = args.linkTracking
+        ? {
+            baseUrl: pulumi.output(args.linkTracking.baseUrl),
+            secretArn: pulumi.output(args.linkTracking.signingSecretArn),
+            ttlDays: args.linkTracking.ttlDays ?? 30,
+            openPixel: args.linkTracking.openPixel ?? false,
+          }
+        : undefined;
       return new InlineFunction<HttpApiEvent, HttpResult>(
         `${name}-service`,
         {
@@ -184,16 +209,27 @@ export class NotificationApi extends pulumi.ComponentResource {
               enabledChannels,
               types,
               statusCallbacks: callbacksUrl ? makeCallbackEnqueuer({ sqs: new SQSClient({}), queueUrl: callbacksUrl.get() }) : undefined,
+              links: tracking
+                ? makeLinkSigner({
+                    getKey: makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: tracking.secretArn.get() }),
+                    baseUrl: tracking.baseUrl.get(),
+                    ttlDays: tracking.ttlDays,
+                  })
+                : undefined,
+              openPixel: tracking?.openPixel,
             });
             return makeHttpApiHandler(service);
           },
           statements: [
-            { Action: ["dynamodb:GetItem"], Resource: [args.contactsTable.arn, args.settingsTable.arn] },
-            { Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
+            // Settings and contact come in one BatchGetItem.
+            { Action: ["dynamodb:BatchGetItem"], Resource: [args.contactsTable.arn, args.settingsTable.arn] },
+            // Conditional puts; GetItem where a store returns no ALL_OLD row. The workers update rows, not the service.
+            { Action: ["dynamodb:GetItem", "dynamodb:PutItem"], Resource: [args.notificationLogTable.arn] },
             { Action: ["s3:GetObject"], Resource: [pulumi.interpolate`${args.templates.arn}/templates/*`] },
             { Action: ["kms:Decrypt"], Resource: [args.kmsKeyArn] },
             { Action: ["events:PutEvents"], Resource: [args.bus.arn] },
             ...(args.statusCallbacksQueue ? [{ Action: ["sqs:SendMessage"], Resource: [args.statusCallbacksQueue.arn] }] : []),
+            ...(args.linkTracking ? [{ Action: ["secretsmanager:GetSecretValue"], Resource: [args.linkTracking.signingSecretArn] }] : []),
           ],
           kmsKeyArn: args.kmsKeyArn,
           logRetentionDays,

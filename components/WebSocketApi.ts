@@ -4,13 +4,8 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { makeSecretKeyLoader, makeTokenVerifier, makeWebSocketAuthorizer } from "../runtime/authorizer";
-import {
-  makeBroadcastHandler,
-  makeConnectHandler,
-  makeDefaultHandler,
-  makeDisconnectHandler,
-  managementClientsByEndpoint,
-} from "../runtime/websocket";
+import { makeChatHandler, makeConnectGate } from "../runtime/chat";
+import { makeConnectHandler, makeDefaultHandler, makeDisconnectHandler, managementClientsByEndpoint } from "../runtime/websocket";
 import { childOf, type ScopedStatement, TidingsError, type Transform } from "./common";
 import type { ConnectionsTable } from "./ConnectionsTable";
 import { InlineFunction } from "./InlineFunction";
@@ -36,7 +31,33 @@ export interface WebSocketApiArgs {
    * @example
    * auth: { issuer: "https://login.example.com", audience: "tidings" }
    */
-  auth: { issuer: pulumi.Input<string>; audience: pulumi.Input<string> };
+  auth: {
+    issuer: pulumi.Input<string>;
+    audience: pulumi.Input<string>;
+    /**
+     * An identity provider's JWKS URL: RS256/ES256 tokens it signs are accepted besides HS256 ones.
+     * @example jwksUrl: "https://dev-abc.us.auth0.com/.well-known/jwks.json"
+     */
+    jwksUrl?: string;
+    /** Seconds a warm authorizer keeps the signing key before reading it again. @default 300 */
+    keyCacheSeconds?: number;
+    /** Oldest token accepted, by `iat` (then required). @default no limit */
+    maxTokenAgeSeconds?: number;
+  };
+  /**
+   * Open connections one user may hold: the next `$connect` is refused with 429 (the oldest is not
+   * evicted, so a stolen token cannot push the real user off).
+   * @default 10
+   */
+  maxConnectionsPerUser?: number;
+  /**
+   * Room chat between users (`sendmessage`). Off by default: when off, the route and its function do
+   * not exist. When on, a connection joins one room at `$connect` (`?room=`, listed in its token's
+   * `rooms` claim) and needs `scope` to send, at most `perMinute` frames per connection.
+   * @default { enabled: false, scope: "chat:send", perMinute: 20 }
+   * @example chat: { enabled: true, perMinute: 10 }
+   */
+  chat?: { enabled?: boolean; scope?: string; perMinute?: number };
   /**
    * Stage name: the last segment of the `wss://` URL.
    * @default "dev"
@@ -117,7 +138,10 @@ export class WebSocketApi extends pulumi.ComponentResource {
   /** The secret's value, a Pulumi secret in the state. */
   readonly secretVersion: aws.secretsmanager.SecretVersion;
   readonly accessLogGroup: aws.cloudwatch.LogGroup;
-  readonly functions: Record<WebSocketFunctionName, InlineFunction<any, any>>;
+  /** `sendmessage` exists only when chat is on. */
+  readonly functions: Record<Exclude<WebSocketFunctionName, "sendmessage">, InlineFunction<any, any>> & {
+    sendmessage?: InlineFunction<any, any>;
+  };
   /** `wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}` */
   readonly url: pulumi.Output<string>;
   /** `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: the management API (PostToConnection). */
@@ -188,10 +212,19 @@ export class WebSocketApi extends pulumi.ComponentResource {
           { Action: ["secretsmanager:GetSecretValue"], Resource: [self.secret.arn] },
           { Action: ["kms:Decrypt"], Resource: [args.kmsKeyArn] },
         ],
-        connect: [{ Action: ["dynamodb:PutItem"], Resource: [table.arn] }, useKey],
+        connect: [
+          { Action: ["dynamodb:PutItem"], Resource: [table.arn] },
+          { Action: ["dynamodb:Query"], Resource: [pulumi.interpolate`${table.arn}/index/byUser`] },
+          useKey,
+        ],
         disconnect: [{ Action: ["dynamodb:DeleteItem"], Resource: [table.arn] }, useKey],
         default: [manage],
-        sendmessage: [{ Action: ["dynamodb:Scan", "dynamodb:DeleteItem"], Resource: [table.arn] }, useKey, manage],
+        sendmessage: [
+          { Action: ["dynamodb:UpdateItem", "dynamodb:DeleteItem"], Resource: [table.arn] },
+          { Action: ["dynamodb:Query"], Resource: [pulumi.interpolate`${table.arn}/index/byRoom`] },
+          useKey,
+          manage,
+        ],
         delivery: [
           { Action: ["dynamodb:Query"], Resource: [pulumi.interpolate`${table.arn}/index/*`] },
           { Action: ["dynamodb:DeleteItem"], Resource: [table.arn] },
@@ -201,54 +234,71 @@ export class WebSocketApi extends pulumi.ComponentResource {
       } satisfies Record<WebSocketFunctionName | "delivery", ScopedStatement[]>;
     }
 
-    function createFunctions(self: WebSocketApi): Record<WebSocketFunctionName, InlineFunction<any, any>> {
+    function createFunctions(self: WebSocketApi): WebSocketApi["functions"] {
       // Only these Outputs are captured by the shipped code: the table name, the secret's ARN and the claims.
       const tableName = args.connectionsTable.name;
       const secretArn = self.secret.arn;
       const issuer = pulumi.output(args.auth.issuer);
       const audience = pulumi.output(args.auth.audience);
       const ttlSeconds = settings.connectionTtlHours * 3600;
-      const factories: Record<WebSocketFunctionName, () => (event: any) => Promise<any>> = {
+      const { jwksUrl, keyCacheSeconds, maxTokenAgeSeconds } = args.auth;
+      const { maxConnectionsPerUser, chat } = settings;
+      const knownActions = chat.enabled ? ["sendmessage"] : [];
+      const factories: Partial<Record<WebSocketFunctionName, () => (event: any) => Promise<any>>> = {
         authorizer: () =>
           makeWebSocketAuthorizer({
             verify: makeTokenVerifier({
-              getKey: makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: secretArn.get() }),
+              getKey: makeSecretKeyLoader({
+                secrets: new SecretsManagerClient({}),
+                secretId: secretArn.get(),
+                ttlSeconds: keyCacheSeconds,
+              }),
               issuer: issuer.get(),
               audience: audience.get(),
+              jwksUrl,
+              maxTokenAgeSeconds,
             }),
           }),
-        connect: () =>
-          makeConnectHandler({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), connectionsTable: tableName.get(), ttlSeconds }),
+        connect: () => {
+          const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+          const connectionsTable = tableName.get();
+          const gate = makeConnectGate({ ddb, connectionsTable, maxConnectionsPerUser });
+          return makeConnectHandler({ ddb, connectionsTable, ttlSeconds, gate });
+        },
         disconnect: () =>
           makeDisconnectHandler({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), connectionsTable: tableName.get() }),
-        default: () => makeDefaultHandler({ mgmt: managementClientsByEndpoint() }),
-        sendmessage: () =>
-          makeBroadcastHandler({
+        default: () => makeDefaultHandler({ mgmt: managementClientsByEndpoint(), knownActions }),
+      };
+      if (chat.enabled) {
+        factories.sendmessage = () =>
+          makeChatHandler({
             ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})),
             mgmt: managementClientsByEndpoint(),
             connectionsTable: tableName.get(),
-          }),
-      };
+            scope: chat.scope,
+            perMinute: chat.perMinute,
+          });
+      }
       const descriptions: Record<WebSocketFunctionName, string> = {
         authorizer: "Tidings: checks the token of a WebSocket $connect",
         connect: "Tidings: stores a new WebSocket connection",
         disconnect: "Tidings: removes a closed WebSocket connection",
         default: "Tidings: answers WebSocket frames no route matched",
-        sendmessage: "Tidings: broadcasts a message to every WebSocket connection",
+        sendmessage: "Tidings: posts a chat message to the connections of the sender's room",
       };
-      const functions = {} as Record<WebSocketFunctionName, InlineFunction<any, any>>;
+      const functions = {} as WebSocketApi["functions"];
       for (const key of Object.keys(factories) as WebSocketFunctionName[]) {
         functions[key] = new InlineFunction(
           `${name}-${key}`,
           {
-            factory: factories[key],
+            factory: factories[key]!,
             statements: statements[key],
             description: descriptions[key],
             // Only the authorizer verifies tokens (jose); the route handlers need the AWS SDK alone.
             packages: key === "authorizer" ? ["jose"] : [],
             kmsKeyArn: args.kmsKeyArn,
             logRetentionDays: settings.logRetentionDays,
-            // sendmessage walks every connection; the others touch one row.
+            // sendmessage posts to a whole room; the others touch one row.
             timeoutSeconds: key === "sendmessage" ? 29 : 10,
           },
           { parent: self },
@@ -282,8 +332,11 @@ export class WebSocketApi extends pulumi.ComponentResource {
     }
 
     function createRoutes(self: WebSocketApi) {
-      return (Object.entries(ROUTES) as [Exclude<WebSocketFunctionName, "authorizer">, string][]).map(([key, routeKey]) => {
-        const fn = self.functions[key].function;
+      const served = (Object.entries(ROUTES) as [Exclude<WebSocketFunctionName, "authorizer">, string][]).filter(
+        ([key]) => self.functions[key],
+      );
+      return served.map(([key, routeKey]) => {
+        const fn = self.functions[key]!.function;
         const integration = new aws.apigatewayv2.Integration(
           `${name}-${key}`,
           { apiId: self.api.id, integrationType: "AWS_PROXY", integrationMethod: "POST", integrationUri: fn.invokeArn },
@@ -390,5 +443,17 @@ function normalizeArgs(args: WebSocketApiArgs) {
       'WebSocketApi needs connectionsTable: pass a ConnectionsTable (new ConnectionsTable("connections", { kmsKeyArn })).',
     );
   }
-  return { stage, connectionTtlHours, throttling, logRetentionDays: args.logRetentionDays ?? DEFAULTS.logRetentionDays };
+  const maxConnectionsPerUser = args.maxConnectionsPerUser ?? 10;
+  if (!Number.isInteger(maxConnectionsPerUser) || maxConnectionsPerUser < 1) {
+    throw new TidingsError(`WebSocketApi maxConnectionsPerUser must be a whole number ≥ 1, got ${maxConnectionsPerUser}.`);
+  }
+  const chat = { enabled: args.chat?.enabled ?? false, scope: args.chat?.scope ?? "chat:send", perMinute: args.chat?.perMinute ?? 20 };
+  return {
+    stage,
+    connectionTtlHours,
+    throttling,
+    maxConnectionsPerUser,
+    chat,
+    logRetentionDays: args.logRetentionDays ?? DEFAULTS.logRetentionDays,
+  };
 }

@@ -29,6 +29,8 @@ import { makeSnsSmsProvider } from "../runtime/providers/sms";
 import { makeWebSocketProvider } from "../runtime/providers/websocket";
 import { TABLES } from "../runtime/tables";
 import { resolveManagementEndpoint } from "../runtime/deliver";
+import { makeDeviceRegistry } from "../runtime/devices";
+import { makeFeed } from "../runtime/feed";
 import { type ScopedStatement, TidingsError } from "./common";
 
 /** What a spec may use to scope its statements. */
@@ -137,6 +139,8 @@ export interface SnsPushProviderArgs {
   apnsPlatformApplicationArn?: DeployValue;
   /** `arn:aws:sns:<region>:<account>:app/GCM/<name>`. */
   fcmPlatformApplicationArn?: DeployValue;
+  /** The contacts table: tokens SNS reports disabled or invalid are removed from it. @default tokens are kept */
+  contactsTable?: { name: pulumi.Output<string>; arn: pulumi.Input<string> };
 }
 
 /** Endpoints of a platform application: `…:app/APNS/name` → `…:endpoint/APNS/name/*`. */
@@ -152,6 +156,7 @@ export function platformEndpointsArn(applicationArn: pulumi.Input<string>): pulu
 /** Mobile push through SNS platform applications: endpoints of these applications only. */
 export function snsPushProvider(args: SnsPushProviderArgs): ProviderSpec {
   const { apnsPlatformApplicationArn: apns, fcmPlatformApplicationArn: fcm } = args;
+  const contactsTableName = args.contactsTable?.name;
   const applications = [apns, fcm].filter((arn): arn is DeployValue => arn !== undefined);
   if (applications.length === 0) {
     throw new TidingsError("snsPushProvider needs apnsPlatformApplicationArn, fcmPlatformApplicationArn or both.");
@@ -162,6 +167,8 @@ export function snsPushProvider(args: SnsPushProviderArgs): ProviderSpec {
     statements: () => [
       { Action: ["sns:CreatePlatformEndpoint"], Resource: applications },
       { Action: ["sns:Publish"], Resource: applications.map(platformEndpointsArn) },
+      // A token SNS reports disabled or invalid leaves the user's contact.
+      ...(args.contactsTable ? [{ Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: [args.contactsTable.arn] }] : []),
     ],
     create: () =>
       makeSnsPushProvider({
@@ -170,6 +177,13 @@ export function snsPushProvider(args: SnsPushProviderArgs): ProviderSpec {
           apns: apns === undefined ? undefined : valueAtRuntime(apns),
           fcm: fcm === undefined ? undefined : valueAtRuntime(fcm),
         },
+        onInvalidToken: contactsTableName
+          ? (userId, token) =>
+              makeDeviceRegistry({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), table: contactsTableName.get() }).remove(
+                userId,
+                token,
+              )
+          : undefined,
       }),
   };
 }
@@ -184,12 +198,21 @@ export interface WebSocketProviderArgs {
   /** The WebSocket API's executionArn. */
   executionArn: pulumi.Input<string>;
   stage: pulumi.Input<string>;
+  /**
+   * The in-app feed (a FeedTable): with it, delivering stores the notification for its user, online
+   * or not, and open connections also get the frame. Without it, a user with no open connection is an error.
+   */
+  feedTable?: { name: pulumi.Output<string>; arn: pulumi.Input<string> };
+  /** Days a feed item is kept. @default 90 */
+  feedTtlDays?: number;
 }
 
 /** Posts to the user's open WebSocket connections; drops connections API Gateway says are gone. */
 export function websocketProvider(args: WebSocketProviderArgs): ProviderSpec {
   const { connectionsTable, managementEndpoint } = args;
   const userIndexes = Object.keys(TABLES.connections.indexes);
+  const feedTableName = args.feedTable?.name;
+  const feedTtlDays = args.feedTtlDays;
   return {
     name: "websocket",
     packages: [],
@@ -201,16 +224,21 @@ export function websocketProvider(args: WebSocketProviderArgs): ProviderSpec {
         // Posting is all delivery does: gone connections are deleted from the table, not from API Gateway.
         Resource: [pulumi.interpolate`${args.executionArn}/${args.stage}/POST/@connections/*`],
       },
+      // Storing is a conditional put: an item already stored (a redelivery) keeps its read state.
+      ...(args.feedTable ? [{ Action: ["dynamodb:PutItem"], Resource: [args.feedTable.arn] }] : []),
     ],
-    create: () =>
-      makeWebSocketProvider({
-        ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+    create: () => {
+      const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+      return makeWebSocketProvider({
+        ddb,
         // AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI (local gateway, tests) wins over the stage's endpoint.
         mgmt: new ApiGatewayManagementApiClient({
           endpoint: resolveManagementEndpoint({ captured: valueAtRuntime(managementEndpoint) }),
         }),
         connectionsTable: connectionsTable.get(),
-      }),
+        feed: feedTableName ? makeFeed({ ddb, table: feedTableName.get(), ttlDays: feedTtlDays }) : undefined,
+      });
+    },
   };
 }
 
@@ -219,6 +247,12 @@ export interface ProviderDeps {
   websocket?: { managementEndpoint: pulumi.Output<string>; executionArn: pulumi.Input<string>; stageName: string };
   /** The connections table (a ConnectionsTable): needed with `websocket`. */
   connectionsTable?: { name: pulumi.Output<string>; arn: pulumi.Input<string> };
+  /** The in-app feed table (a FeedTable): the websocket channel stores every notification there. */
+  feedTable?: { name: pulumi.Output<string>; arn: pulumi.Input<string> };
+  /** Days a feed item is kept. @default 90 */
+  feedTtlDays?: number;
+  /** The contacts table: the push channel removes tokens SNS reports disabled or invalid. */
+  contactsTable?: { name: pulumi.Output<string>; arn: pulumi.Input<string> };
   /** Scope the SES identity ARN; looked up from the provider when absent. */
   region?: pulumi.Input<string>;
   accountId?: pulumi.Input<string>;
@@ -261,6 +295,7 @@ export function providerForChannel(
         return snsPushProvider({
           apnsPlatformApplicationArn: config.apnsPlatformApplicationArn,
           fcmPlatformApplicationArn: config.fcmPlatformApplicationArn,
+          contactsTable: deps.contactsTable,
         });
       case "websocket/websocket":
         if (!deps.websocket || !deps.connectionsTable) {
@@ -274,6 +309,8 @@ export function providerForChannel(
           managementEndpoint: deps.websocket.managementEndpoint,
           executionArn: deps.websocket.executionArn,
           stage: deps.websocket.stageName,
+          feedTable: deps.feedTable,
+          feedTtlDays: deps.feedTtlDays,
         });
       default:
         throw new TidingsError(

@@ -23,7 +23,7 @@ import { channelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
 import { type ChannelConfig, enabledChannels, parseTidingsConfig, type TidingsConfig } from "../runtime/config";
 import { detailTypeFor, EVENT_SOURCE, type Provider } from "../runtime/contracts";
 import { type DecisionLogger, logDecision } from "../runtime/log";
-import { makeMetrics } from "../runtime/metrics";
+import { makeMetrics, type Metrics } from "../runtime/metrics";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { makeNotificationService } from "../runtime/notify";
 import { makeReconciler } from "../runtime/reconciler";
@@ -34,7 +34,8 @@ import { makeSnsPushProvider } from "../runtime/providers/push";
 import { makeSlackProvider } from "../runtime/providers/slack";
 import { makeSnsSmsProvider } from "../runtime/providers/sms";
 import { makeWebSocketProvider } from "../runtime/providers/websocket";
-import { makeBroadcastHandler, makeConnectHandler, makeDefaultHandler, makeDisconnectHandler } from "../runtime/websocket";
+import { makeChatHandler, makeConnectGate } from "../runtime/chat";
+import { makeConnectHandler, makeDefaultHandler, makeDisconnectHandler } from "../runtime/websocket";
 import { makeChannelWorker } from "../runtime/worker";
 import { makeDeviceRegistry } from "../runtime/devices";
 import { makeFeed } from "../runtime/feed";
@@ -48,7 +49,10 @@ import { startWebSocketGateway } from "./gateway";
 import { startSlackSink, startSnsSink } from "./sinks";
 import { startSqsPoller } from "./sqsPoller";
 import { DEV_STACK_FILE, readStackFile } from "./stackConfig";
-import { signDevToken } from "./tokens";
+import { checkLocalHost, parseDevTokenRequest, producerScopeProblem } from "./localGuards";
+import { type DevTokenOptions, signDevToken } from "./tokens";
+
+export type DevTokenClaims = Pick<DevTokenOptions, "scope" | "rooms" | "issuedAt" | "expiresIn">;
 
 const REPO_ROOT = path.resolve(__dirname, "..");
 
@@ -111,6 +115,11 @@ export interface LocalTidingsOptions {
    * @example statusCallbacks: { url: "http://127.0.0.1:8080/hooks/tidings", secret: "dev-secret" }
    */
   statusCallbacks?: LocalStatusCallbacksOptions;
+  /**
+   * Where the service's and workers' EMF metrics go. Tests and the bench pass a quiet sink: one stdout
+   * line per metric costs CPU under load. Replaces the ops page's collector. @default EMF lines read by the ops page
+   */
+  metrics?: Metrics;
 }
 
 export interface LocalChannel {
@@ -169,7 +178,8 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
     const channels = await createChannelQueues(sqs, config, channelNames, options.visibilityTimeoutSeconds);
 
     // WebSocket API.
-    const verify = makeTokenVerifier({ getKey: async () => signingSecret, ...config.auth });
+    const { issuer, audience, jwksUrl, maxTokenAgeSeconds } = config.auth;
+    const verify = makeTokenVerifier({ getKey: async () => signingSecret, issuer, audience, jwksUrl, maxTokenAgeSeconds });
     const gatewayPort = port(options.wsPort, "TIDINGS_WS_PORT", 4001);
     let mgmt: ApiGatewayManagementApiClient | undefined;
     const management = () => mgmt!;
@@ -179,21 +189,29 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       stage: config.stage,
       identitySources: ["route.request.querystring.token"],
       authorize: makeWebSocketAuthorizer({ verify, logger }),
-      routes: {
-        $connect: (event) => makeConnectHandler({ ddb, connectionsTable: names.connections, ttlSeconds, logger })(event),
-        $disconnect: (event) => makeDisconnectHandler({ ddb, connectionsTable: names.connections, logger })(event),
-        $default: (event) => makeDefaultHandler({ mgmt: management(), logger })(event),
-        sendmessage: (event) => makeBroadcastHandler({ ddb, mgmt: management(), connectionsTable: names.connections, logger })(event),
-      },
+      routes: websocketRoutes(),
       onError: (routeKey, error) => logger({ component: "local-gateway", outcome: "error", routeKey, reason: String(error) }),
     });
     stopList.push(() => gateway.stop());
+    function websocketRoutes(): Parameters<typeof startWebSocketGateway>[0]["routes"] {
+      const { maxConnectionsPerUser, sendMessage } = config.websocket;
+      const gate = makeConnectGate({ ddb, connectionsTable: names.connections, maxConnectionsPerUser });
+      const chat = sendMessage.enabled
+        ? makeChatHandler({ ddb, mgmt: management, connectionsTable: names.connections, ...sendMessage, logger })
+        : undefined;
+      return {
+        $connect: (event) => makeConnectHandler({ ddb, connectionsTable: names.connections, ttlSeconds, gate, logger })(event),
+        $disconnect: (event) => makeDisconnectHandler({ ddb, connectionsTable: names.connections, logger })(event),
+        $default: (event) => makeDefaultHandler({ mgmt: management(), knownActions: chat ? ["sendmessage"] : [], logger })(event),
+        ...(chat ? { sendmessage: chat } : {}),
+      };
+    }
     mgmt = new ApiGatewayManagementApiClient({ endpoint: gateway.managementEndpoint });
     stopList.push(async () => mgmt!.destroy());
 
     // Metrics: the EMF lines the handlers print feed the ops page, as CloudWatch would read them.
     const opsCollector = makeOpsCollector();
-    const metrics = makeMetrics({ write: opsCollector.write });
+    const metrics = options.metrics ?? makeMetrics({ write: opsCollector.write });
     const callbacks = options.statusCallbacks
       ? await startLocalStatusCallbacks(sqs, { ...options.statusCallbacks, logger, metrics, pollWaitSeconds: options.pollWaitSeconds ?? 1 })
       : undefined;
@@ -324,7 +342,8 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       port: port(options.apiPort, "TIDINGS_API_PORT", 4000),
       verify,
       service,
-      signToken: (userId) => signDevToken({ secret: signingSecret, userId, ...config.auth }),
+      signToken: (userId, claims) => signDevToken({ secret: signingSecret, userId, issuer, audience, ...claims }),
+      producerScope: config.auth.producerScope,
       websocketUrl: gateway.url,
       status,
       ops: (req, res, url) => handleOpsRequest(opsDeps, req, res, url, () => readBody(req)),
@@ -370,7 +389,9 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       ops: opsCollector,
       /** Runs the reconciler once now (it also runs every `reconcileIntervalMs`). */
       reconcile,
-      signToken: (userId: string) => signDevToken({ secret: signingSecret, userId, ...config.auth }),
+      /** A dev token: an end user's, or with `scope: config.auth.producerScope` a producer's. */
+      signToken: (userId: string, claims: DevTokenClaims = {}) =>
+        signDevToken({ secret: signingSecret, userId, issuer, audience, ...claims }),
       /** Stops every server and poller, in reverse order of start. */
       async stop() {
         if (stopped) return;
@@ -511,7 +532,9 @@ interface LocalApiOptions {
   port: number;
   verify: ReturnType<typeof makeTokenVerifier>;
   service: (rawBody: string | undefined) => Promise<{ statusCode: number; headers?: Record<string, string>; body?: string }>;
-  signToken: (userId: string) => Promise<string>;
+  signToken: (userId: string, claims?: DevTokenClaims) => Promise<string>;
+  /** Scope a producer token must carry (tidings:auth.producerScope). */
+  producerScope: string;
   websocketUrl: string;
   /** `GET /notifications/{eventId}` (runtime/statusApi.ts). */
   status: (eventId: string | undefined) => Promise<{ statusCode: number; headers?: Record<string, string>; body?: string }>;
@@ -544,12 +567,18 @@ async function startLocalApi(options: LocalApiOptions) {
   const authorizeProducer = async (req: http.IncomingMessage) => {
     const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1];
     const check = await options.verify(token);
-    if (check.ok) return null;
-    return { status: 401, body: { error: "unauthorized", message: `A valid Bearer token is required (${check.reason})` } };
+    if (!check.ok) return { status: 401, body: { error: "unauthorized", message: `A valid Bearer token is required (${check.reason})` } };
+    // An end user's token is not a producer's: the producer scope says which is which.
+    const missingScope = producerScopeProblem(check.scopes, options.producerScope);
+    return missingScope ? { status: 403, body: missingScope } : null;
   };
   const server = http.createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? "/", "http://127.0.0.1");
+      // A web page the user visits could otherwise reach this server by DNS rebinding (its own name
+      // resolving to 127.0.0.1): the Host header still says that name.
+      const badHost = checkLocalHost(req.headers.host);
+      if (badHost) return json(res, 403, badHost);
       if (req.method === "POST" && url.pathname === "/notifications") {
         const denied = await authorizeProducer(req);
         if (denied) return json(res, denied.status, denied.body);
@@ -574,16 +603,9 @@ async function startLocalApi(options: LocalApiOptions) {
       }
       if (url.pathname.startsWith("/ops") && (await options.ops(req, res, url))) return;
       if (req.method === "POST" && url.pathname === "/dev/token") {
-        let userId: unknown;
-        try {
-          userId = JSON.parse((await readBody(req)) ?? "{}").userId;
-        } catch {
-          return json(res, 400, { error: "invalid_json", message: 'Body must be JSON: {"userId": "alice"}' });
-        }
-        if (typeof userId !== "string" || !/^[\x21-\x7e]{1,128}$/.test(userId)) {
-          return json(res, 400, { error: "invalid_user", message: "userId must be 1–128 printable characters without spaces" });
-        }
-        return json(res, 200, { token: await options.signToken(userId) });
+        const request = parseDevTokenRequest(await readBody(req));
+        if (!request.ok) return json(res, 400, request.error);
+        return json(res, 200, { token: await options.signToken(request.userId, { scope: request.scope, rooms: request.rooms }) });
       }
       if (options.routes && (await options.routes(req, res, url, authorizeProducer))) return;
       if (req.method === "GET" && url.pathname === "/dev/config") return json(res, 200, { websocketUrl: options.websocketUrl });

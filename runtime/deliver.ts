@@ -98,7 +98,7 @@ async function deleteConnection(deps: PostingDeps, connectionId: string) {
 
 /** The open connections of one user, via the `byUser` index, all pages, stale rows left out. */
 export async function connectionsOfUser(deps: Pick<PostingDeps, "ddb" | "connectionsTable">, userId: string): Promise<string[]> {
-  const [indexName] = Object.keys(TABLES.connections.indexes);
+  const indexName = "byUser";
   const ids: string[] = [];
   let startKey: Record<string, unknown> | undefined;
   const now = Date.now();

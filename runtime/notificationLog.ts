@@ -1,16 +1,20 @@
 /**
  * The notification log: one row per eventId×channel (TABLES.notificationLog), the dedupe key of the
- * pipeline and the record of each delivery's status. The service creates rows, workers move them on.
+ * pipeline and the record of each delivery's status. The service creates rows (`created`, all in one
+ * round trip), workers move them on: the claim marks a row `pending`, the send's outcome follows.
+ * Conditional writes answer with the row they found (ReturnValuesOnConditionCheckFailure "ALL_OLD"),
+ * so nothing reads a row before or after writing it.
  *
  * Before a provider call a worker claims the row (`claim`): a conditional write that only one copy of
  * a message can win while the lease (`claimedUntil`, epoch ms) runs, so two copies of one delivery
  * processed at the same moment (a visibility timeout expiring mid-send, two racing producer requests)
  * make one send. The claimant releases the lease with the status it records after the send; nobody
- * else does (a racing producer request marking the row `pending` must not free a send in flight).
+ * else does (another writer marking the row `pending` must not free a send in flight).
  * A delivered row (sent, opened, clicked) never goes back to created, pending or error, and a late
  * `pending` never hides an `error` a worker recorded.
  */
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { ChannelDelivery, DeliveryStatus, LogEntry } from "./contracts";
 import { makeMetrics, type Metrics } from "./metrics";
 
@@ -72,6 +76,28 @@ export interface StatusFields {
 /** What `claim` found: "claimed" = this caller may send; "sent" = already delivered; "busy" = another copy holds the lease. */
 export type ClaimResult = "claimed" | "sent" | "busy";
 
+/** A claim and the row as it was before it (attempts made so far, status): no second read needed. */
+export interface ClaimAnswer {
+  result: ClaimResult;
+  /** The row before the claim (undefined inside the log only: there was no row). */
+  row: LogEntry | undefined;
+}
+
+/** One conditional put's answer: the row that already held eventId×channel comes back with "exists". */
+export type CreateAnswer = { outcome: "created" } | { outcome: "exists"; existing: LogEntry | undefined };
+
+/**
+ * The item a conditional write found, when it failed: DynamoDB returns it with
+ * `ReturnValuesOnConditionCheckFailure: "ALL_OLD"`. Local stand-ins that predate that option (dynalite)
+ * return none; callers then read the row.
+ */
+function oldRowOf(error: unknown): LogEntry | undefined {
+  const item = (error as { Item?: Parameters<typeof unmarshall>[0] }).Item;
+  return item && typeof item === "object" ? (unmarshall(item) as LogEntry) : undefined;
+}
+
+const isConditionFailure = (error: unknown) => (error as { name?: string }).name === "ConditionalCheckFailedException";
+
 /** Statuses that mean the user already got the notification on this channel. */
 const DELIVERED = ["sent", "opened", "clicked"];
 /** Final outcomes other than delivery: only the claimant of a new send moves a row off them. */
@@ -82,63 +108,112 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
   const ttlSeconds = (deps.ttlDays ?? 90) * 86_400;
   const key = (eventId: string, channel: string) => ({ eventId, channel });
 
+  async function get(eventId: string, channel: string): Promise<LogEntry | undefined> {
+    const result = await deps.ddb.send(new GetCommand({ TableName: deps.table, Key: key(eventId, channel), ConsistentRead: true }));
+    return result.Item as LogEntry | undefined;
+  }
+
+  async function createAll(entries: NewLogEntry[]): Promise<CreateAnswer[]> {
+    const at = new Date(now()).toISOString();
+    const ttl = Math.floor(now() / 1000) + ttlSeconds;
+    const answers = await Promise.all(
+      entries.map(async (entry): Promise<CreateAnswer> => {
+        try {
+          await deps.ddb.send(
+            new PutCommand({
+              TableName: deps.table,
+              Item: { ...entry, createdAt: at, updatedAt: at, attempts: 0, ttl },
+              ConditionExpression: "attribute_not_exists(eventId)",
+              ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+            }),
+          );
+          return { outcome: "created" };
+        } catch (error) {
+          if (!isConditionFailure(error)) throw error;
+          return { outcome: "exists", existing: oldRowOf(error) };
+        }
+      }),
+    );
+    // Only where the store did not return the old row (local dynalite): read it, again all at once.
+    return Promise.all(
+      answers.map(async (answer, i) =>
+        answer.outcome === "exists" && !answer.existing
+          ? { outcome: "exists" as const, existing: await get(entries[i].eventId, entries[i].channel) }
+          : answer,
+      ),
+    );
+  }
+
+  /** The claim's conditional write; `row` undefined = there is no row. */
+  async function tryClaim(eventId: string, channel: string, leaseSeconds: number): Promise<ClaimAnswer> {
+    if (!(leaseSeconds > 0)) throw new Error(`claim needs a positive leaseSeconds, got ${leaseSeconds}`);
+    const at = now();
+    try {
+      const answer = await deps.ddb.send(
+        new UpdateCommand({
+          TableName: deps.table,
+          Key: key(eventId, channel),
+          UpdateExpression: "SET #claimedUntil = :until, #updatedAt = :updatedAt, #status = :pending",
+          ConditionExpression:
+            "attribute_exists(eventId) AND NOT (#status IN (:sent, :opened, :clicked)) AND (attribute_not_exists(#claimedUntil) OR #claimedUntil <= :now)",
+          ExpressionAttributeNames: { "#claimedUntil": "claimedUntil", "#updatedAt": "updatedAt", "#status": "status" },
+          ExpressionAttributeValues: {
+            ":until": at + leaseSeconds * 1000,
+            ":updatedAt": new Date(at).toISOString(),
+            ":now": at,
+            ":pending": "pending",
+            ":sent": DELIVERED[0],
+            ":opened": DELIVERED[1],
+            ":clicked": DELIVERED[2],
+          },
+          ReturnValues: "ALL_OLD",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+      return { result: "claimed", row: answer.Attributes as LogEntry };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const row = oldRowOf(error) ?? (await get(eventId, channel));
+      return { result: row && DELIVERED.includes(row.status) ? "sent" : "busy", row };
+    }
+  }
+
   return {
-    /** Conditional put: "exists" when eventId×channel is already logged (an idempotent retry). */
+    /**
+     * Conditional puts of new rows, all at once (one round trip; dynalite has no TransactWriteItems and
+     * each row stands alone). A row already holding eventId×channel is left as it is and returned.
+     */
+    createAll,
+
+    /** Conditional put of one row: "exists" when eventId×channel is already logged (an idempotent retry). */
     async create(entry: NewLogEntry): Promise<"created" | "exists"> {
-      const at = new Date(now()).toISOString();
-      try {
-        await deps.ddb.send(
-          new PutCommand({
-            TableName: deps.table,
-            Item: { ...entry, createdAt: at, updatedAt: at, attempts: 0, ttl: Math.floor(now() / 1000) + ttlSeconds },
-            ConditionExpression: "attribute_not_exists(eventId)",
-          }),
-        );
-        return "created";
-      } catch (error) {
-        if ((error as { name?: string }).name === "ConditionalCheckFailedException") return "exists";
-        throw error;
-      }
+      const [answer] = await createAll([entry]);
+      return answer.outcome;
     },
 
-    async get(eventId: string, channel: string): Promise<LogEntry | undefined> {
-      const result = await deps.ddb.send(new GetCommand({ TableName: deps.table, Key: key(eventId, channel), ConsistentRead: true }));
-      return result.Item as LogEntry | undefined;
-    },
+    get,
 
     /**
-     * Claims eventId×channel for one send for `leaseSeconds`: succeeds only when the row exists, is not
-     * delivered yet and nobody holds an unexpired lease. Throws when there is no row (create it first).
+     * Claims eventId×channel for one send for `leaseSeconds` and marks it `pending` (a worker has it):
+     * succeeds only when the row exists, is not delivered yet and nobody holds an unexpired lease.
+     * Answers with the row as it was before, from the write itself (ReturnValues / ALL_OLD), so the
+     * caller needs no read first. Throws when there is no row (create it first, or `claimOrCreate`).
      */
-    async claim(eventId: string, channel: string, leaseSeconds: number): Promise<ClaimResult> {
-      if (!(leaseSeconds > 0)) throw new Error(`claim needs a positive leaseSeconds, got ${leaseSeconds}`);
-      const at = now();
-      try {
-        await deps.ddb.send(
-          new UpdateCommand({
-            TableName: deps.table,
-            Key: key(eventId, channel),
-            UpdateExpression: "SET #claimedUntil = :until, #updatedAt = :updatedAt",
-            ConditionExpression:
-              "attribute_exists(eventId) AND NOT (#status IN (:sent, :opened, :clicked)) AND (attribute_not_exists(#claimedUntil) OR #claimedUntil <= :now)",
-            ExpressionAttributeNames: { "#claimedUntil": "claimedUntil", "#updatedAt": "updatedAt", "#status": "status" },
-            ExpressionAttributeValues: {
-              ":until": at + leaseSeconds * 1000,
-              ":updatedAt": new Date(at).toISOString(),
-              ":now": at,
-              ":sent": DELIVERED[0],
-              ":opened": DELIVERED[1],
-              ":clicked": DELIVERED[2],
-            },
-          }),
-        );
-        return "claimed";
-      } catch (error) {
-        if ((error as { name?: string }).name !== "ConditionalCheckFailedException") throw error;
+    async claim(eventId: string, channel: string, leaseSeconds: number): Promise<ClaimAnswer & { row: LogEntry }> {
+      const answer = await tryClaim(eventId, channel, leaseSeconds);
+      if (!answer.row) throw new Error(`cannot claim ${eventId}/${channel}: the notification log has no row for it`);
+      return answer as ClaimAnswer & { row: LogEntry };
+    },
+
+    /** `claim`, creating the row first when there is none (events put on the bus without the service). */
+    async claimOrCreate(entry: Omit<NewLogEntry, "status">, leaseSeconds: number): Promise<ClaimAnswer & { row: LogEntry }> {
+      let answer = await tryClaim(entry.eventId, entry.channel, leaseSeconds);
+      if (!answer.row) {
+        await createAll([{ ...entry, status: "created" }]);
+        answer = await tryClaim(entry.eventId, entry.channel, leaseSeconds);
       }
-      const row = await deps.ddb.send(new GetCommand({ TableName: deps.table, Key: key(eventId, channel), ConsistentRead: true }));
-      if (!row.Item) throw new Error(`cannot claim ${eventId}/${channel}: the notification log has no row for it`);
-      return DELIVERED.includes(row.Item.status) ? "sent" : "busy";
+      if (!answer.row) throw new Error(`cannot claim ${entry.eventId}/${entry.channel}: its notification-log row cannot be created`);
+      return answer as ClaimAnswer & { row: LogEntry };
     },
 
     /** Every channel's row of one notification (the status API). */

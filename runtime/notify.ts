@@ -9,7 +9,7 @@ import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } 
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { NotificationTypeConfig } from "./config";
-import { makeContactReader, resolveAddress } from "./contacts";
+import { resolveAddress } from "./contacts";
 import {
   detailTypeFor,
   EVENT_SOURCE,
@@ -21,10 +21,11 @@ import {
 import { logDecision, type DecisionLogger } from "./log";
 import { METRIC, makeMetrics, type Metrics } from "./metrics";
 import { isStuck, makeNotificationLog, STUCK_AFTER_MS } from "./notificationLog";
+import { isOptedIn } from "./settings";
 import type { CallbackEnqueuer } from "./statusCallbacks";
-import { isOptedIn, makeSettingsReader } from "./settings";
 import type { LinkSigner } from "./tracking";
 import { contentFromMessage, makeTemplateStore, renderTemplate, templateKey } from "./templates";
+import { makeUserRecordsReader } from "./userRecords";
 import { channelsOfType, validateNotificationRequest, type Problem } from "./validate";
 
 /** EventBridge takes at most 10 entries per PutEvents call. */
@@ -90,8 +91,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
   const log = deps.logger ?? logDecision;
   const metrics = deps.metrics ?? makeMetrics();
   const stuckAfterMs = deps.stuckAfterMs ?? STUCK_AFTER_MS;
-  const contacts = makeContactReader({ ddb: deps.ddb, table: deps.tables.contacts });
-  const settings = makeSettingsReader({ ddb: deps.ddb, table: deps.tables.settings });
+  const readUser = makeUserRecordsReader({ ddb: deps.ddb, tables: deps.tables });
   const templates = makeTemplateStore({ s3: deps.s3, bucket: deps.templatesBucket, cacheTtlMs: deps.templateCacheMs, now });
   const notificationLog = makeNotificationLog({ ddb: deps.ddb, table: deps.tables.log, ttlDays: deps.logTtlDays, now });
   const context = { enabledChannels: deps.enabledChannels, types: deps.types };
@@ -137,24 +137,34 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
     const channels = request.channels ?? channelsOfType(typeConfig, deps.enabledChannels);
     const createdAt = new Date(now()).toISOString();
 
-    // 1. Decide every channel without writing anything.
-    const [userSettings, contact] = await Promise.all([settings.get(userId), contacts.get(userId)]);
+    // 1. Decide every channel without writing anything. Round trip 1: settings and contact together.
+    const { settings: userSettings, contact } = await readUser(userId);
+    type Decided = Plan | { channel: string; action: "render"; address: ChannelDelivery["address"] };
+    const decided: Decided[] = channels.map((channel): Decided => {
+      if (!isOptedIn(userSettings, type, channel, typeConfig)) return { channel, action: "opted-out" };
+      const address = resolveAddress(channel, contact, { webhookOrigins: deps.webhookOrigins });
+      if (!address.ok) return { channel, action: "no-address", reason: address.reason, field: address.field, problem: address.problem };
+      return { channel, action: "render", address: address.address };
+    });
+    // Templates are cached after the first load; a cold cache loads every channel's at once.
+    const rendered = await Promise.all(
+      decided.map(async (d) => {
+        if (d.action !== "render") return undefined;
+        const ids = { eventId, channel: d.channel, userId };
+        const link = request.callback !== undefined && deps.links ? await deps.links.click(ids, request.callback) : undefined;
+        return { content: await contentFor(request, d.channel, link), link };
+      }),
+    );
     const plans: Plan[] = [];
     const contentProblems: Problem[] = [];
     const missingVariables = new Map<string, string[]>(); // variable → channels whose template uses it
-    for (const channel of channels) {
-      if (!isOptedIn(userSettings, type, channel, typeConfig)) {
-        plans.push({ channel, action: "opted-out" });
+    for (const [index, decision] of decided.entries()) {
+      if (decision.action !== "render") {
+        plans.push(decision);
         continue;
       }
-      const address = resolveAddress(channel, contact, { webhookOrigins: deps.webhookOrigins });
-      if (!address.ok) {
-        plans.push({ channel, action: "no-address", reason: address.reason, field: address.field, problem: address.problem });
-        continue;
-      }
-      const ids = { eventId, channel, userId };
-      const link = request.callback !== undefined && deps.links ? await deps.links.click(ids, request.callback) : undefined;
-      const content = await contentFor(request, channel, link);
+      const { channel } = decision;
+      const { content, link } = rendered[index]!;
       if (!content.ok) {
         if (content.missingTemplate)
           contentProblems.push({ field: request.template ? "template" : "type", problem: content.missingTemplate });
@@ -172,11 +182,11 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         ...(request.callback !== undefined ? { callback: request.callback } : {}),
         ...(link !== undefined ? { link } : {}),
         ...(request.progress !== undefined ? { progress: request.progress } : {}),
-        address: address.address,
+        address: decision.address,
         createdAt,
       };
       if (deps.openPixel && deps.links && channel === "email" && delivery.content.html !== undefined) {
-        const pixel = await deps.links.open(ids);
+        const pixel = await deps.links.open({ eventId, channel, userId });
         delivery.content = { ...delivery.content, html: `${delivery.content.html}<img src="${pixel}" width="1" height="1" alt="">` };
       }
       if (Buffer.byteLength(JSON.stringify(delivery), "utf8") > MAX_DETAIL_BYTES) {
@@ -224,14 +234,24 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       });
     }
 
-    // 2. Record and put. A row that exists but is still `created` was never put (a crash or a failed
-    //    put between create and pending): put it again.
+    // 2. Record (round trip 2: every row's conditional put at once), then put (round trip 3). A row that
+    //    is still `created` may never have reached the bus (a crash or a failed put after the write):
+    //    it is put again. That can put an event twice; the worker's claim sends it once. No status write
+    //    follows the put: the worker's claim moves the row to `pending`.
     const outcomes: Record<string, ChannelOutcome> = {};
+    const written = plans.filter((p) => p.action !== "no-address");
+    const answers = await notificationLog.createAll(
+      written.map((plan) =>
+        plan.action === "opted-out"
+          ? { eventId, channel: plan.channel, userId, type, status: "unsubscribed" as const, reason: "opted out" }
+          : { eventId, channel: plan.channel, userId, type, status: "created" as const, delivery: plan.delivery },
+      ),
+    );
+    const answerOf = new Map(written.map((plan, i) => [plan.channel, answers[i]]));
     const toPut: ChannelDelivery[] = [];
     for (const plan of plans) {
       const { channel } = plan;
       if (plan.action === "opted-out") {
-        await notificationLog.create({ eventId, channel, userId, type, status: "unsubscribed", reason: "opted out" });
         outcomes[channel] = "skipped: opted out";
         metrics.count(METRIC.skippedOptedOut, { channel, type });
         await deps.statusCallbacks?.({ eventId, userId, type, channel, status: "unsubscribed", at: createdAt, reason: "opted out" });
@@ -248,52 +268,52 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
           reason: plan.problem,
         });
       } else {
-        const created = await notificationLog.create({ eventId, channel, userId, type, status: "created", delivery: plan.delivery });
-        if (created === "exists") {
-          const row = await notificationLog.get(eventId, channel);
-          if (row?.status !== "created" && !(row && isStuck(row, now(), stuckAfterMs))) {
-            outcomes[channel] = "duplicate";
-            metrics.count(METRIC.duplicate, { channel, type });
-            log({ component: "notify", outcome: "duplicate", eventId, userId, channel, reason: `already ${row?.status ?? "logged"}` });
-            continue;
-          }
+        const answer = answerOf.get(channel)!;
+        const existing = answer.outcome === "exists" ? answer.existing : undefined;
+        if (answer.outcome === "exists" && existing?.status !== "created" && !(existing && isStuck(existing, now(), stuckAfterMs))) {
+          outcomes[channel] = "duplicate";
+          metrics.count(METRIC.duplicate, { channel, type });
+          log({ component: "notify", outcome: "duplicate", eventId, userId, channel, reason: `already ${existing?.status ?? "logged"}` });
+          continue;
         }
         toPut.push(plan.delivery);
       }
     }
 
     const failed: { channel: string; reason: string }[] = [];
-    for (let start = 0; start < toPut.length; start += PUT_EVENTS_BATCH) {
-      const batch = toPut.slice(start, start + PUT_EVENTS_BATCH);
-      const entries: PutEventsRequestEntry[] = batch.map((delivery) => ({
-        EventBusName: deps.busName,
-        Source: EVENT_SOURCE,
-        DetailType: detailTypeFor(delivery.channel),
-        Detail: JSON.stringify(delivery),
-      }));
-      let results: { ErrorCode?: string; ErrorMessage?: string }[];
-      try {
-        const answer = await deps.events.send(new PutEventsCommand({ Entries: entries }));
-        results = answer.Entries ?? [];
-      } catch (error) {
-        const reason = `PutEvents failed: ${(error as Error).name ?? "Error"}`;
-        results = batch.map(() => ({ ErrorCode: "RequestFailed", ErrorMessage: reason }));
-      }
-      for (const [index, delivery] of batch.entries()) {
-        const result = results[index];
-        const { channel } = delivery;
-        if (!result || result.ErrorCode) {
-          const reason = result ? `${result.ErrorCode}: ${result.ErrorMessage ?? ""}`.trim() : "no result for the entry";
-          failed.push({ channel, reason });
-          log({ component: "notify", outcome: "put_failed", eventId, userId, channel, reason });
-          continue;
+    const batches: ChannelDelivery[][] = [];
+    for (let start = 0; start < toPut.length; start += PUT_EVENTS_BATCH) batches.push(toPut.slice(start, start + PUT_EVENTS_BATCH));
+    await Promise.all(
+      batches.map(async (batch) => {
+        const entries: PutEventsRequestEntry[] = batch.map((delivery) => ({
+          EventBusName: deps.busName,
+          Source: EVENT_SOURCE,
+          DetailType: detailTypeFor(delivery.channel),
+          Detail: JSON.stringify(delivery),
+        }));
+        let results: { ErrorCode?: string; ErrorMessage?: string }[];
+        try {
+          const answer = await deps.events.send(new PutEventsCommand({ Entries: entries }));
+          results = answer.Entries ?? [];
+        } catch (error) {
+          const reason = `PutEvents failed: ${(error as Error).name ?? "Error"}`;
+          results = batch.map(() => ({ ErrorCode: "RequestFailed", ErrorMessage: reason }));
         }
-        await notificationLog.setStatus(eventId, channel, "pending");
-        outcomes[channel] = "queued";
-        metrics.count(METRIC.queued, { channel, type });
-        log({ component: "notify", outcome: "queued", eventId, userId, channel });
-      }
-    }
+        for (const [index, delivery] of batch.entries()) {
+          const result = results[index];
+          const { channel } = delivery;
+          if (!result || result.ErrorCode) {
+            const reason = result ? `${result.ErrorCode}: ${result.ErrorMessage ?? ""}`.trim() : "no result for the entry";
+            failed.push({ channel, reason });
+            log({ component: "notify", outcome: "put_failed", eventId, userId, channel, reason });
+            continue;
+          }
+          outcomes[channel] = "queued";
+          metrics.count(METRIC.queued, { channel, type });
+          log({ component: "notify", outcome: "queued", eventId, userId, channel });
+        }
+      }),
+    );
 
     if (failed.length) {
       // The failed rows stay `created`, so the same request again puts exactly those.

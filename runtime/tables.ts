@@ -28,8 +28,15 @@ export function keyAttributes(layout: TableLayout): string[] {
 }
 
 export const TABLES = {
-  /** pk connectionId, GSI byUser on userId (+ connectionId), TTL on ttl. Items: connectionId, userId, sourceIp, connectedAt, ttl. */
-  connections: { hashKey: "connectionId", indexes: { byUser: { hashKey: "userId", rangeKey: "connectionId" } }, ttlAttribute: "ttl" },
+  /**
+   * pk connectionId, GSI byUser on userId (+ connectionId), sparse GSI byRoom on room (+ connectionId), TTL on ttl.
+   * Items: connectionId, userId, room?, sourceIp, connectedAt, ttl, chatWindow?, chatCount? (runtime/chat.ts).
+   */
+  connections: {
+    hashKey: "connectionId",
+    indexes: { byUser: { hashKey: "userId", rangeKey: "connectionId" }, byRoom: { hashKey: "room", rangeKey: "connectionId" } },
+    ttlAttribute: "ttl",
+  },
   /** pk userId. Items: email, phone (E.164), device_tokens [{platform, token}], external_channels { slack: { webhookUrl } }. */
   contacts: { hashKey: "userId" },
   /** pk userId. Items: channels { <channel>: boolean }, types { <type>: { <channel>: boolean } }. */

@@ -1,25 +1,14 @@
 /**
- * Route handlers of the WebSocket API: `$connect` stores the connection, `$disconnect` removes it,
- * `$default` answers unknown frames with an error frame, `sendmessage` broadcasts to every connection.
+ * Route handlers of the WebSocket API: `$connect` stores the connection (within the per-user cap),
+ * `$disconnect` removes it, `$default` answers unknown frames with an error frame. The optional
+ * `sendmessage` room chat is in runtime/chat.ts.
  */
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
-import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
+import type { makeConnectGate } from "./chat";
 import type { ErrorFrame, HttpResult, WebSocketEvent, WebSocketRequestContext } from "./contracts";
-import { type ConnectionRow, isLive, postToConnections, resolveManagementEndpoint } from "./deliver";
+import { type ConnectionRow, resolveManagementEndpoint } from "./deliver";
 import { type DecisionLogger, logDecision } from "./log";
-
-/** Actions clients may send (besides the `$` routes); named in the `unknown_action` error frame. */
-export const KNOWN_ACTIONS = ["sendmessage"];
-
-/** Longest `message` a client may broadcast, in UTF-8 bytes. */
-export const MAX_BROADCAST_BYTES = 32 * 1024;
-
-/** What every connection receives from `sendmessage`. */
-export interface BroadcastFrame {
-  type: "message";
-  from: string;
-  message: string;
-}
 
 /** A management client, or a way to get the right one for the event's API and stage. */
 export type ManagementClients =
@@ -53,12 +42,14 @@ export interface ConnectDeps {
   connectionsTable: string;
   /** Seconds after which a connection row is stale (API GW closes connections after 2 h anyway). */
   ttlSeconds: number;
+  /** Per-user cap and room check (runtime/chat.ts `makeConnectGate`); none: every connect is stored. */
+  gate?: ReturnType<typeof makeConnectGate>;
   logger?: DecisionLogger;
   /** Epoch milliseconds; injectable for tests. */
   now?: () => number;
 }
 
-/** `$connect`: stores connectionId, userId (from the authorizer), sourceIp, connectedAt and ttl. */
+/** `$connect`: stores connectionId, userId (from the authorizer), room, sourceIp, connectedAt and ttl. */
 export function makeConnectHandler(deps: ConnectDeps) {
   const logger = deps.logger ?? logDecision;
   const now = deps.now ?? Date.now;
@@ -70,10 +61,26 @@ export function makeConnectHandler(deps: ConnectDeps) {
       logger({ component: "websocket-connect", outcome: "refused", reason: "no userId from the authorizer", connectionId });
       return { statusCode: 401, body: "Unauthorized" };
     }
+    let room: string | undefined;
+    if (deps.gate) {
+      let gate: Awaited<ReturnType<NonNullable<ConnectDeps["gate"]>>>;
+      try {
+        gate = await deps.gate(event, userId);
+      } catch (error) {
+        logger({ component: "websocket-connect", outcome: "error", userId, connectionId, reason: (error as Error)?.name });
+        return { statusCode: 500, body: "Could not register the connection" };
+      }
+      if (!gate.ok) {
+        logger({ component: "websocket-connect", outcome: "refused", userId, connectionId, reason: gate.reason });
+        return gate.result;
+      }
+      room = gate.room;
+    }
     const at = now();
-    const row: ConnectionRow = {
+    const row: ConnectionRow & { room?: string } = {
       connectionId,
       userId,
+      ...(room ? { room } : {}),
       sourceIp: identity?.sourceIp,
       connectedAt: new Date(at).toISOString(),
       ttl: Math.floor(at / 1000) + deps.ttlSeconds,
@@ -135,8 +142,14 @@ function parseBody(body: string | undefined): { ok: true; value: Record<string, 
 }
 
 /** `$default`: frames no route matched get an error frame; the connection stays open. */
-export function makeDefaultHandler(deps: { mgmt: ManagementClients; logger?: DecisionLogger }) {
+export function makeDefaultHandler(deps: {
+  mgmt: ManagementClients;
+  /** Actions the API serves besides the `$` routes, named in the error frame. @default none */
+  knownActions?: string[];
+  logger?: DecisionLogger;
+}) {
   const logger = deps.logger ?? logDecision;
+  const known = deps.knownActions?.length ? deps.knownActions.join(", ") : "none";
   return async (event: WebSocketEvent): Promise<HttpResult> => {
     const { requestContext } = event;
     const parsed = parseBody(event.body);
@@ -144,10 +157,10 @@ export function makeDefaultHandler(deps: { mgmt: ManagementClients; logger?: Dec
     if (!parsed.ok) {
       frame = parsed.frame;
     } else if (typeof parsed.value.action !== "string") {
-      frame = errorFrame("missing_action", `Frames need a string "action". Known actions: ${KNOWN_ACTIONS.join(", ")}`);
+      frame = errorFrame("missing_action", `Frames need a string "action". Known actions: ${known}`);
     } else {
       const action = parsed.value.action.slice(0, 64);
-      frame = errorFrame("unknown_action", `Unknown action "${action}". Known actions: ${KNOWN_ACTIONS.join(", ")}`);
+      frame = errorFrame("unknown_action", `Unknown action "${action}". Known actions: ${known}`);
     }
     logger({
       component: "websocket-default",
@@ -156,71 +169,6 @@ export function makeDefaultHandler(deps: { mgmt: ManagementClients; logger?: Dec
       connectionId: requestContext.connectionId,
     });
     await reply(deps.mgmt, requestContext, frame);
-    return OK;
-  };
-}
-
-export interface BroadcastDeps {
-  ddb: DynamoDBDocumentClient;
-  mgmt: ManagementClients;
-  connectionsTable: string;
-  /** @default 10 */
-  concurrency?: number;
-  logger?: DecisionLogger;
-}
-
-/**
- * `sendmessage` (`{"action":"sendmessage","message":"…"}`): sends `{type:"message", from, message}` to
- * every open connection, the sender's included. An invalid body gets an error frame back instead.
- */
-export function makeBroadcastHandler(deps: BroadcastDeps) {
-  const logger = deps.logger ?? logDecision;
-  return async (event: WebSocketEvent): Promise<HttpResult> => {
-    const { requestContext } = event;
-    const from = requestContext.authorizer?.userId ?? "anonymous";
-    const parsed = parseBody(event.body);
-    let problem: ErrorFrame | undefined;
-    if (!parsed.ok) problem = parsed.frame;
-    else if (typeof parsed.value.message !== "string" || parsed.value.message.length === 0) {
-      problem = errorFrame("invalid_message", '"message" is required and must be a non-empty string');
-    } else if (Buffer.byteLength(parsed.value.message, "utf8") > MAX_BROADCAST_BYTES) {
-      problem = errorFrame("invalid_message", `"message" is longer than ${MAX_BROADCAST_BYTES} bytes`);
-    }
-    if (problem || !parsed.ok) {
-      logger({
-        component: "websocket-broadcast",
-        outcome: "refused",
-        userId: from,
-        connectionId: requestContext.connectionId,
-        reason: problem?.error,
-      });
-      await reply(deps.mgmt, requestContext, problem);
-      return OK;
-    }
-    const frame: BroadcastFrame = { type: "message", from, message: parsed.value.message as string };
-    const data = JSON.stringify(frame);
-    const posting = { ...deps, mgmt: clientFor(deps.mgmt, requestContext) };
-    const total = { delivered: 0, gone: 0, failed: 0 };
-    let startKey: Record<string, unknown> | undefined;
-    const now = Date.now();
-    do {
-      // Post page by page so memory stays flat however many connections there are.
-      const page = await deps.ddb.send(
-        new ScanCommand({
-          TableName: deps.connectionsTable,
-          ProjectionExpression: "connectionId, #ttl",
-          ExpressionAttributeNames: { "#ttl": "ttl" },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      const ids = ((page.Items ?? []) as ConnectionRow[]).filter((row) => isLive(row, now)).map((row) => row.connectionId);
-      const report = await postToConnections(posting, ids, data);
-      total.delivered += report.delivered;
-      total.gone += report.gone;
-      total.failed += report.failed;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    logger({ component: "websocket-broadcast", outcome: "broadcast", userId: from, connectionId: requestContext.connectionId, ...total });
     return OK;
   };
 }

@@ -49,9 +49,6 @@ export interface ChannelWorkerDeps {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** Log statuses that mean the user already got this notification on this channel. */
-const DELIVERED_STATUSES = ["sent", "opened", "clicked"];
-
 type Parsed = { ok: true; delivery: ChannelDelivery } | { ok: false; reason: string; eventId?: string; userId?: string };
 
 /** Checks that a record body is the EventBridge event of one delivery for `channel`. */
@@ -151,25 +148,20 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
     const ids = { eventId: delivery.eventId, userId: delivery.userId };
     const dimensions = { channel, type: delivery.type };
 
-    let entry = await log.get(delivery.eventId, channel);
-    if (entry && DELIVERED_STATUSES.includes(entry.status)) {
+    // One conditional write decides: already delivered, another copy sending, or ours to send. It
+    // answers with the row as it was (attempts so far), so no read comes first. Events put on the bus
+    // without the service (replays, tests) get a log row to move on.
+    const claim = await log.claimOrCreate(
+      { eventId: delivery.eventId, channel, userId: delivery.userId, type: delivery.type },
+      claimLeaseSeconds,
+    );
+    const entry = claim.row;
+    if (claim.result === "sent") {
       decide("duplicate", { ...ids, reason: `already ${entry.status}` });
       metrics.count(METRIC.duplicate, dimensions);
       return true;
     }
-    if (!entry) {
-      // Events put on the bus without the service (replays, tests) still get a log row to move on.
-      await log.create({ eventId: delivery.eventId, channel, userId: delivery.userId, type: delivery.type, status: "created" });
-      entry = await log.get(delivery.eventId, channel);
-    }
-
-    const claim = await log.claim(delivery.eventId, channel, claimLeaseSeconds);
-    if (claim === "sent") {
-      decide("duplicate", { ...ids, reason: "sent by another copy" });
-      metrics.count(METRIC.duplicate, dimensions);
-      return true;
-    }
-    if (claim === "busy") {
+    if (claim.result === "busy") {
       // Another copy is sending right now: retry later, when its outcome is in the log.
       decide("busy", { ...ids, reason: "another copy holds the claim" });
       return false;
@@ -178,7 +170,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
     // After the claim, so a copy of a delivery another worker sends (or sent) takes no politeness token.
     // A message that already made a provider call (or was received before) already took its token: only
     // a fresh message takes one, so a retry never counts twice.
-    const fresh = receiveCount === 1 && !(entry?.attempts ?? 0);
+    const fresh = receiveCount === 1 && !(entry.attempts ?? 0);
     if (politeness && fresh) {
       const decision = await politeness.take(channel, delivery.userId);
       if (!decision.allowed) {

@@ -22,6 +22,8 @@ import { EncryptionKey } from "../components/EncryptionKey";
 import { NotificationChannel } from "../components/NotificationChannel";
 import { NotificationLogTable } from "../components/NotificationLogTable";
 import { PolitenessTable } from "../components/PolitenessTable";
+import { FeedTable } from "../components/FeedTable";
+import { makeFeed } from "../runtime/feed";
 import { sesProvider, slackWebhookProvider, snsSmsProvider, websocketProvider } from "../components/providers";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -130,6 +132,7 @@ describe("channel workers as shipped (local AWS)", function () {
     const logTable = new NotificationLogTable("log", { kmsKeyArn: key.arn });
     const politenessTable = new PolitenessTable("politeness", { kmsKeyArn: key.arn });
     const connectionsTable = new aws.dynamodb.Table("connections", { attributes: [], hashKey: "connectionId" });
+    const feedTable = new FeedTable("feed", { kmsKeyArn: key.arn });
     const common = {
       bus,
       notificationLogTable: logTable,
@@ -169,14 +172,28 @@ describe("channel workers as shipped (local AWS)", function () {
           stage: "dev",
         }),
       }),
+      // The websocket provider with the in-app feed, as stack.ts wires it.
+      inapp: new NotificationChannel("inapp", {
+        ...common,
+        channel: "inapp",
+        provider: websocketProvider({
+          connectionsTable: connectionsTable.name,
+          connectionsTableArn: connectionsTable.arn,
+          managementEndpoint,
+          executionArn: "arn:aws:execute-api:us-east-1:000000000000:local",
+          stage: "dev",
+          feedTable,
+        }),
+      }),
     };
-    for (let i = 0; i < 300 && resources.filter((r) => r.type === "aws:lambda/function:Function").length < 5; i++) await settle();
+    for (let i = 0; i < 300 && resources.filter((r) => r.type === "aws:lambda/function:Function").length < 6; i++) await settle();
 
     const physical = (name: string, type: string) => resources.find((r) => r.name === name && r.type === type)!.state.name as string;
     await localAws.createTables({
       notificationLog: physical("log", "aws:dynamodb/table:Table"),
       politeness: physical("politeness", "aws:dynamodb/table:Table"),
       connections: physical("connections", "aws:dynamodb/table:Table"),
+      feed: physical("feed", "aws:dynamodb/table:Table"),
     });
     log = makeNotificationLog({ ddb, table: physical("log", "aws:dynamodb/table:Table") });
     politenessTableName = physical("politeness", "aws:dynamodb/table:Table");
@@ -430,6 +447,32 @@ describe("channel workers as shipped (local AWS)", function () {
     ]);
     expect(await log.get(online.eventId, "websocket")).to.include({ status: "sent", provider: "websocket" });
     expect(await log.get(offline.eventId, "websocket")).to.include({ status: "error", reason: "user has no open connection" });
+  });
+
+  it("with the feed: stores every delivery for its user, so an offline user's notification is sent, not an error", async () => {
+    const connectionsName = resources.find((r) => r.name === "connections" && r.type === "aws:dynamodb/table:Table")!.state.name;
+    await ddb.send(
+      new PutCommand({
+        TableName: connectionsName,
+        Item: { connectionId: "conn=2", userId: "jan", connectedAt: new Date().toISOString(), ttl: Math.floor(Date.now() / 1000) + 3600 },
+      }),
+    );
+    const online = deliveryEvent("inapp", { userId: "jan", channel: "inapp" });
+    const offline = deliveryEvent("inapp", { userId: "kit", channel: "inapp" });
+    await enqueue("inapp", online.body);
+    await enqueue("inapp", offline.body);
+    let failures = 0;
+    for (let round = 0; round < 2; round++) failures += (await pollOnce("inapp")).response.batchItemFailures.length;
+    expect(failures).to.equal(0);
+    expect(posted.filter((p) => p.connectionId === "conn=2").map((p) => p.frame.id)).to.deep.equal([online.eventId]);
+    expect(await log.get(online.eventId, "inapp")).to.include({ status: "sent" });
+    expect(await log.get(offline.eventId, "inapp")).to.include({ status: "sent" });
+    const feed = makeFeed({ ddb, table: resources.find((r) => r.name === "feed" && r.type === "aws:dynamodb/table:Table")!.state.name });
+    const stored = await feed.get("kit", offline.eventId);
+    expect(stored).to.include({ type: "order.shipped", kind: "actionable", callback: "https://shop.example.com/orders/42" });
+    expect(stored?.unreadKey).to.be.a("string");
+    expect(await feed.unreadCount("kit")).to.equal(1);
+    expect(await feed.unreadCount("jan")).to.equal(1);
   });
 
   it("paces sends with the per-instance token bucket (ratePerSecond)", async () => {

@@ -28,7 +28,7 @@ describe("inbox page (headless Chromium)", function () {
       this.skip();
     }
     tidings = await startLocalTidings({ apiPort: 0, wsPort: 0, sesPort: 0, stateFile: false, logger: () => {}, pollWaitSeconds: 1 });
-    producerToken = await devToken("producer");
+    producerToken = await devToken("producer", "notifications:send");
     userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tidings-chromium-"));
     const { chromium } = await import("playwright-core");
     context = await chromium.launchPersistentContext(userDataDir, {
@@ -54,8 +54,8 @@ describe("inbox page (headless Chromium)", function () {
     if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
   });
 
-  async function devToken(userId: string): Promise<string> {
-    const response = await fetch(`${tidings.endpoints.api}/dev/token`, { method: "POST", body: JSON.stringify({ userId }) });
+  async function devToken(userId: string, scope?: string): Promise<string> {
+    const response = await fetch(`${tidings.endpoints.api}/dev/token`, { method: "POST", body: JSON.stringify({ userId, scope }) });
     expect(response.status).to.equal(200);
     return ((await response.json()) as { token: string }).token;
   }

@@ -4,6 +4,7 @@
  * client, SES's /store, the SNS and Slack sinks, the notification log, the local bus's record), one
  * instance per describe.
  */
+import * as http from "node:http";
 import { expect } from "chai";
 import { randomBytes, randomUUID } from "node:crypto";
 import { GetQueueAttributesCommand, GetQueueUrlCommand, ListQueuesCommand } from "@aws-sdk/client-sqs";
@@ -25,8 +26,9 @@ function startQuiet(options: LocalTidingsOptions = {}): Promise<LocalTidings> {
 function observe(tidings: LocalTidings) {
   const sockets: WebSocket[] = [];
 
-  async function devToken(userId: string): Promise<string> {
-    const response = await fetch(tidings.endpoints.devToken, { method: "POST", body: JSON.stringify({ userId }) });
+  /** An end user's dev token, or with `scope` a producer's. */
+  async function devToken(userId: string, scope?: string): Promise<string> {
+    const response = await fetch(tidings.endpoints.devToken, { method: "POST", body: JSON.stringify({ userId, scope }) });
     expect(response.status, "POST /dev/token").to.equal(200);
     return ((await response.json()) as { token: string }).token;
   }
@@ -170,7 +172,7 @@ describe("local mode end to end: every channel enabled", function () {
   before(async () => {
     tidings = await startQuiet();
     t = observe(tidings);
-    producer = `Bearer ${await t.devToken("producer")}`;
+    producer = `Bearer ${await t.devToken("producer", "notifications:send")}`;
   });
   after(async () => {
     t?.closeSockets();
@@ -264,6 +266,54 @@ describe("local mode end to end: every channel enabled", function () {
     }
   });
 
+  it("refuses an end user's token on the producer API: 403 naming the missing scope, nothing on the bus", async () => {
+    const { eventId, body } = t.orderShipped();
+    const busBefore = tidings.bus.received.length;
+    const answer = await t.post(body, `Bearer ${await t.devToken("alice")}`);
+    expect(answer.status).to.equal(403);
+    expect(answer.body).to.include({ error: "forbidden", missingScope: "notifications:send" });
+    expect(answer.body.message).to.include('"notifications:send" scope');
+    await tidings.bus.idle();
+    expect(tidings.bus.received.length, "events on the bus").to.equal(busBefore);
+    expect(await tidings.log.get(eventId, "email"), "notification log row").to.equal(undefined);
+  });
+
+  it("refuses a Host that is not 127.0.0.1, localhost or [::1] (DNS rebinding) on /dev/token and the producer API", async () => {
+    const request = (path: string, host: string, body: string, authorization?: string) =>
+      new Promise<{ status: number; body: any }>((resolve, reject) => {
+        const url = new URL(path, tidings.endpoints.api);
+        const req = http.request(
+          { host: "127.0.0.1", port: url.port, path, method: "POST", headers: { host, ...(authorization ? { authorization } : {}) } },
+          (res) => {
+            let text = "";
+            res.on("data", (chunk) => (text += chunk));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      });
+    for (const host of ["evil.example.com", "evil.example.com:4000", "127.0.0.1.nip.io"]) {
+      const token = await request("/dev/token", host, JSON.stringify({ userId: "alice" }));
+      expect(token.status, `Host ${host}`).to.equal(403);
+      expect(token.body.error).to.equal("forbidden_host");
+      const notify = await request("/notifications", host, JSON.stringify(t.orderShipped().body), producer);
+      expect(notify.status, `Host ${host}`).to.equal(403);
+    }
+    for (const host of ["127.0.0.1", `localhost:${new URL(tidings.endpoints.api).port}`, "[::1]:4000"]) {
+      expect((await request("/dev/token", host, JSON.stringify({ userId: "alice" }))).status, `Host ${host}`).to.equal(200);
+    }
+  });
+
+  it("POST /dev/token issues a producer token with scope, an end-user token without, and names a bad scope", async () => {
+    const claims = (token: string) => JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
+    expect(claims(await t.devToken("svc-orders", "notifications:send"))).to.include({ sub: "svc-orders", scope: "notifications:send" });
+    expect(claims(await t.devToken("alice"))).not.to.have.property("scope");
+    const bad = await fetch(tidings.endpoints.devToken, { method: "POST", body: JSON.stringify({ userId: "x", scope: ["a"] }) });
+    expect(bad.status).to.equal(400);
+    expect(await bad.json()).to.include({ error: "invalid_scope", field: "scope" });
+  });
+
   it("delivers once on each channel when the same eventId is sent twice (the retry answers duplicate)", async () => {
     const inbox = await t.connect("alice");
     const { orderId, eventId, body } = t.orderShipped();
@@ -300,7 +350,7 @@ describe("local mode end to end: sms disabled in config", function () {
   before(async () => {
     tidings = await startQuiet({ editConfig: (raw) => void (raw.channels.sms.enabled = false) });
     t = observe(tidings);
-    producer = `Bearer ${await t.devToken("producer")}`;
+    producer = `Bearer ${await t.devToken("producer", "notifications:send")}`;
   });
   after(async () => {
     t?.closeSockets();
@@ -361,7 +411,7 @@ describe("local mode end to end: a failing provider dead-letters, and a redrive 
       visibilityTimeoutSeconds: 1,
     });
     t = observe(tidings);
-    producer = `Bearer ${await t.devToken("producer")}`;
+    producer = `Bearer ${await t.devToken("producer", "notifications:send")}`;
   });
   after(async () => {
     await tidings?.stop();

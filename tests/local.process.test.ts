@@ -237,17 +237,21 @@ for (const stop of stops) {
       const running = run!;
       const out = running.output();
       const [tokenRequest, notification] = quickStartBodies();
-      expect(tokenRequest, "README dev token body").to.deep.equal({ userId: "alice" });
+      expect(tokenRequest, "README dev token body").to.deep.equal({ userId: "svc-orders", scope: "notifications:send" });
       expect(notification, "README notification body").to.include({ userId: "alice", type: "order.shipped" });
 
-      const tokenResponse = await fetch(printed(out, /dev token\s+POST (\S+)/, "the dev token endpoint"), {
-        method: "POST",
-        body: JSON.stringify(tokenRequest),
-      });
-      expect(tokenResponse.status).to.equal(200);
-      const { token } = (await tokenResponse.json()) as { token: string };
+      const devToken = async (body: object) => {
+        const response = await fetch(printed(out, /dev token\s+POST (\S+)/, "the dev token endpoint"), {
+          method: "POST",
+          body: JSON.stringify(body),
+        });
+        expect(response.status).to.equal(200);
+        return ((await response.json()) as { token: string }).token;
+      };
+      const token = await devToken(tokenRequest);
+      const aliceToken = await devToken({ userId: "alice" });
 
-      const ws = await openSocket(`ws://127.0.0.1:${running.ports.ws}/?token=${encodeURIComponent(token)}`);
+      const ws = await openSocket(`ws://127.0.0.1:${running.ports.ws}/?token=${encodeURIComponent(aliceToken)}`);
       try {
         const inbox = frames(ws);
         const response = await fetch(`http://127.0.0.1:${running.ports.api}/notifications`, {

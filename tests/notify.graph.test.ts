@@ -94,9 +94,10 @@ describe("NotificationApi (Pulumi mocks)", () => {
       for (const resource of s.Resource) expect(resource, `resource of ${s.Action}`).to.not.equal("*");
     }
     const tableArn = (name: string) => ofType(resources, "aws:dynamodb/table:Table").find((t) => t.name === name)!.state.arn;
-    expect(byAction("dynamodb:GetItem").sort()).to.deep.equal([tableArn("contacts"), tableArn("log"), tableArn("settings")].sort());
+    expect(byAction("dynamodb:BatchGetItem").sort()).to.deep.equal([tableArn("contacts"), tableArn("settings")].sort());
+    expect(byAction("dynamodb:GetItem")).to.deep.equal([tableArn("log")]);
     expect(byAction("dynamodb:PutItem")).to.deep.equal([tableArn("log")]);
-    expect(byAction("dynamodb:UpdateItem")).to.deep.equal([tableArn("log")]);
+    expect(byAction("dynamodb:UpdateItem")).to.deep.equal([]);
     const bucketArn = ofType(resources, "aws:s3/bucket:Bucket")[0].state.arn;
     expect(byAction("s3:GetObject")).to.deep.equal([`${bucketArn}/templates/*`]);
     expect(byAction("kms:Decrypt")).to.deep.equal([KEY_ARN]);
@@ -106,10 +107,9 @@ describe("NotificationApi (Pulumi mocks)", () => {
     const actions = statements.flatMap((s) => s.Action).sort();
     expect(actions).to.deep.equal(
       [
-        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
         "events:PutEvents",
         "kms:Decrypt",
         "logs:CreateLogStream",

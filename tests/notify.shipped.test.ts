@@ -56,7 +56,7 @@ describe("notification service (shipped code, local servers)", function () {
     }
   }
 
-  it("puts exactly one event per enabled channel of the type on the bus and logs each as pending", async () => {
+  it("puts exactly one event per enabled channel of the type on the bus and logs each as created (a worker's claim makes it pending)", async () => {
     const userId = newUser();
     await fullContact(userId);
     const eventId = newEventId();
@@ -99,7 +99,8 @@ describe("notification service (shipped code, local servers)", function () {
     expect(Date.parse(detail("sms").createdAt)).to.be.closeTo(Date.now(), 60_000);
 
     for (const channel of ["websocket", "email", "sms", "slack"]) {
-      expect(await logRow(eventId, channel), channel).to.include({ status: "pending", userId, type: "order.shipped" });
+      // `created` until a worker claims it: the service writes nothing after the put (3 round trips).
+      expect(await logRow(eventId, channel), channel).to.include({ status: "created", userId, type: "order.shipped" });
     }
     expect(await logRow(eventId, "push")).to.equal(undefined);
 
@@ -128,12 +129,16 @@ describe("notification service (shipped code, local servers)", function () {
     expect(event.detail).to.deep.include({ kind: "feedback", progress: 50, content: { text: "export: half way" } });
   });
 
-  it("puts nothing new for the same eventId again: every channel answers duplicate", async () => {
+  it("puts nothing new for the same eventId once workers have it: every channel answers duplicate", async () => {
     const userId = newUser();
     await fullContact(userId);
     const eventId = newEventId();
     const request = { eventId, userId, type: "order.shipped", data: ORDER };
     expect((await service.post(request)).status).to.equal(202);
+    // The channel workers claim their rows (no worker runs in this test: claim as they do).
+    const log = makeNotificationLog({ ddb: service.ddb, table: service.names.log });
+    for (const channel of ["websocket", "email", "sms", "slack"])
+      expect((await log.claim(eventId, channel, 30)).result).to.equal("claimed");
     const before = service.events.length;
 
     const again = await service.post(request);
@@ -164,7 +169,19 @@ describe("notification service (shipped code, local servers)", function () {
         .map((e) => e["detail-type"])
         .sort(),
     ).to.deep.equal(["notification.email", "notification.sms"]);
-    expect(await logRow(eventId, "email")).to.include({ status: "pending" });
+    expect(await logRow(eventId, "email")).to.include({ status: "created" });
+  });
+
+  it("puts a row again while no worker has claimed it (the put may not have happened); a claimed row answers duplicate", async () => {
+    const userId = newUser();
+    await fullContact(userId);
+    const eventId = newEventId();
+    const request = { eventId, userId, type: "order.shipped", data: ORDER, channels: ["email", "sms"] };
+    expect((await service.post(request)).status).to.equal(202);
+    await makeNotificationLog({ ddb: service.ddb, table: service.names.log }).claim(eventId, "sms", 30);
+    const again = await service.post(request);
+    expect(again.body.channels).to.deep.equal({ email: "queued", sms: "duplicate" });
+    expect(eventsFor(eventId).map((e) => e["detail-type"])).to.deep.equal(["notification.email", "notification.sms", "notification.email"]);
   });
 
   it("skips an opted-out channel, logs it unsubscribed, and honours per-type settings over per-channel ones", async () => {
@@ -379,7 +396,7 @@ describe("notification service against a bus that fails entries (runtime, local 
     );
   }
 
-  it("answers 503 for failed entries, keeps their rows created, and a retry puts only those", async () => {
+  it("answers 503 for failed entries, keeps their rows created, and a retry puts those but no row a worker has claimed", async () => {
     const userId = `u-fail-${Date.now()}`;
     await service.putContact({ userId, email: "ada@example.com", phone: "+14155550123" });
     const eventId = `evt-fail-${Date.now()}`;
@@ -395,7 +412,9 @@ describe("notification service against a bus that fails entries (runtime, local 
     expect(first.headers!["retry-after"]).to.equal("1");
     const log = makeNotificationLog({ ddb: service.ddb, table: service.names.log });
     expect(await log.get(eventId, "sms")).to.include({ status: "created" });
-    expect(await log.get(eventId, "email")).to.include({ status: "pending" });
+    // The workers have the channels that reached the bus by the time the producer retries.
+    expect((await log.claim(eventId, "websocket", 30)).result).to.equal("claimed");
+    expect((await log.claim(eventId, "email", 30)).result).to.equal("claimed");
 
     const retry = await runtimeService(service.bus.endpoint, ["websocket", "email", "sms"])({ body });
     await service.bus.idle();
@@ -404,10 +423,10 @@ describe("notification service against a bus that fails entries (runtime, local 
     expect(service.events.filter((e) => (e.detail as any).eventId === eventId).map((e) => e["detail-type"])).to.deep.equal([
       "notification.sms",
     ]);
-    expect(await log.get(eventId, "sms")).to.include({ status: "pending" });
+    expect(await log.get(eventId, "sms")).to.include({ status: "created" });
   });
 
-  it("puts at most 10 entries per PutEvents call", async () => {
+  it("puts at most 10 entries per PutEvents call, the calls at once", async () => {
     calls = [];
     failDetailType = "";
     const channels = Array.from({ length: 12 }, (_, i) => `custom-${i}`);
@@ -418,6 +437,7 @@ describe("notification service against a bus that fails entries (runtime, local 
       body: JSON.stringify({ userId: "ops", type: "ops.broadcast", message: "Maintenance at 22:00\nExpect a short outage." }),
     });
     expect(result.statusCode).to.equal(202);
+    calls.sort((a, b) => b.entries.length - a.entries.length); // both calls are in flight together
     expect(calls.map((c) => c.entries.length)).to.deep.equal([10, 2]);
     const detail = JSON.parse(calls[0].entries[0].Detail);
     expect(detail.content).to.deep.equal({ text: "Maintenance at 22:00\nExpect a short outage.", subject: "Maintenance at 22:00" });

@@ -308,6 +308,10 @@ describe("producer API metrics (shipped code)", function () {
         const keys = Object.keys(line).filter((k) => k !== "_aws" && !line._aws.CloudWatchMetrics[0].Metrics.some((m) => m.Name === k));
         expect(keys.sort()).to.deep.equal(["channel", "type"]);
       }
+      // Once a worker holds the row, a retry is a duplicate (an unclaimed row is put again: see notify.shipped).
+      expect((await makeNotificationLog({ ddb: service.ddb, table: service.names.log }).claim(body.eventId, "email", 30)).result).to.equal(
+        "claimed",
+      );
       const { lines: retry } = await emfDuring(() => service.post(body));
       expect(retry.filter((l) => "duplicate" in l).map((l) => l.channel)).to.deep.equal(["email"]);
     } finally {

@@ -30,7 +30,7 @@ describe("user routes (local mode, over HTTP)", function () {
         raw.devices = { maxPerUser: 2 };
       },
     });
-    producer = await tidings.signToken("producer");
+    producer = await tidings.signToken("producer", { scope: tidings.config.auth.producerScope });
   });
   after(async () => tidings?.stop());
 

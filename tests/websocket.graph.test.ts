@@ -26,6 +26,7 @@ describe("WebSocketApi resource graph", () => {
       stage: "prod",
       throttling: { burstLimit: 50, rateLimit: 20 },
       logRetentionDays: 30,
+      chat: { enabled: true },
     });
     await settle();
     await valueOf(ws.url);
@@ -113,6 +114,14 @@ describe("WebSocketApi resource graph", () => {
         ],
         projectionType: "ALL",
       },
+      {
+        name: "byRoom",
+        keySchemas: [
+          { attributeName: "room", keyType: "HASH" },
+          { attributeName: "connectionId", keyType: "RANGE" },
+        ],
+        projectionType: "ALL",
+      },
     ]);
     expect(t.inputs.ttl).to.deep.equal({ attributeName: "ttl", enabled: true });
     expect(t.inputs.serverSideEncryption).to.deep.equal({ enabled: true, kmsKeyArn: keyArn });
@@ -155,6 +164,16 @@ describe("WebSocketApi resource graph", () => {
       Effect: "Allow",
       Action: ["execute-api:ManageConnections"],
       Resource: [`${executionArn}/prod/POST/@connections/*`],
+    });
+    // Chat reaches one room through its index: no Scan of the table, no other index.
+    const tableArn = one("aws:dynamodb/table:Table", "connections").state.arn;
+    const chatStatements = statementsOf("sendmessage");
+    expect(chatStatements.flatMap((s: { Action: string[] }) => s.Action)).not.to.include("dynamodb:Scan");
+    expect(chatStatements).to.deep.include({ Effect: "Allow", Action: ["dynamodb:Query"], Resource: [`${tableArn}/index/byRoom`] });
+    expect(statementsOf("connect")).to.deep.include({
+      Effect: "Allow",
+      Action: ["dynamodb:Query"],
+      Resource: [`${tableArn}/index/byUser`],
     });
     expect(statementsOf("authorizer")).to.deep.include({
       Effect: "Allow",
@@ -207,5 +226,28 @@ describe("WebSocketApi resource graph", () => {
     expect(() => new WebSocketApi("bad1", { ...base, stage: "no spaces" })).to.throw(TidingsError, /stage "no spaces"/);
     expect(() => new WebSocketApi("bad2", { ...base, connectionTtlHours: 0.5 })).to.throw(TidingsError, /connectionTtlHours/);
     expect(() => new WebSocketApi("bad3", { ...base, throttling: { burstLimit: 0, rateLimit: 1 } })).to.throw(TidingsError, /throttling/);
+  });
+});
+
+describe("WebSocketApi resource graph: sendmessage off by default", () => {
+  let resources: MockedResource[];
+  before(async () => {
+    resources = useMocks();
+    const key = new EncryptionKey("tidings");
+    const table = new ConnectionsTable("connections", { kmsKeyArn: key.arn });
+    new WebSocketApi("ws", {
+      connectionsTable: table,
+      kmsKeyArn: key.arn,
+      tokenSigningSecret: pulumi.secret(SECRET),
+      auth: { issuer: "i", audience: "a" },
+    });
+    await settle();
+  });
+
+  it("has no sendmessage route, function or role unless chat is switched on", () => {
+    const routes = ofType(resources, "aws:apigatewayv2/route:Route").map((r) => r.inputs.routeKey);
+    expect(routes).to.have.members(["$connect", "$disconnect", "$default"]);
+    expect(ofType(resources, "aws:lambda/function:Function").map((f) => f.name)).not.to.include("ws-sendmessage");
+    expect(ofType(resources, "aws:iam/role:Role").map((r) => r.name)).not.to.include("ws-sendmessage-role");
   });
 });

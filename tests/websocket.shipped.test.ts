@@ -38,7 +38,9 @@ describe("WebSocketApi shipped code against the local gateway", function () {
   let ddb: DynamoDBDocumentClient;
   let mgmt: ApiGatewayManagementApiClient;
   let tableName: string;
-  const shipped = {} as Record<WebSocketFunctionName, ShippedModule<any, any>>;
+  const shipped = {} as Record<Exclude<WebSocketFunctionName, "sendmessage">, ShippedModule<any, any>> & {
+    sendmessage?: ShippedModule<any, any>;
+  };
   const sockets: WebSocket[] = [];
   const savedEnv = { ...process.env };
   /** Simulates API Gateway losing a `$disconnect` (it is best effort), leaving a stale row behind. */
@@ -58,7 +60,7 @@ describe("WebSocketApi shipped code against the local gateway", function () {
         $connect: (event) => shipped.connect.handler(event),
         $disconnect: async (event) => (dropDisconnects ? undefined : shipped.disconnect.handler(event)),
         $default: (event) => shipped.default.handler(event),
-        sendmessage: (event) => shipped.sendmessage.handler(event),
+        sendmessage: (event) => shipped.sendmessage!.handler(event),
       },
       onError: (route, error) => console.error(`route ${route} failed:`, error),
     });
@@ -73,6 +75,8 @@ describe("WebSocketApi shipped code against the local gateway", function () {
       tokenSigningSecret: pulumi.secret(SECRET),
       auth: { issuer: ISSUER, audience: AUDIENCE },
       connectionTtlHours: TTL_HOURS,
+      chat: { enabled: true, perMinute: 3 },
+      maxConnectionsPerUser: 3,
     });
     await settle();
     tableName = await valueOf(table.name);
@@ -96,17 +100,27 @@ describe("WebSocketApi shipped code against the local gateway", function () {
     process.env = savedEnv;
   });
 
-  const token = (userId: string, overrides: { secret?: string; issuer?: string; audience?: string; expiresIn?: string | number } = {}) =>
+  const token = (
+    userId: string,
+    overrides: { secret?: string; issuer?: string; audience?: string; expiresIn?: string | number; scope?: string; rooms?: string[] } = {},
+  ) =>
     signDevToken({
       secret: overrides.secret ?? SECRET,
       userId,
       issuer: overrides.issuer ?? ISSUER,
       audience: overrides.audience ?? AUDIENCE,
       expiresIn: overrides.expiresIn,
+      scope: overrides.scope,
+      rooms: overrides.rooms,
     });
-  const urlWith = (jwt: string) => `${gateway.url}/?token=${encodeURIComponent(jwt)}`;
-  const connectAs = async (userId: string) => {
-    const socket = await openSocket(urlWith(await token(userId)));
+  const urlWith = (jwt: string, room?: string) => `${gateway.url}/?token=${encodeURIComponent(jwt)}${room ? `&room=${room}` : ""}`;
+  /** A user's connection; with `room`, a chat member holding chat:send and that room in its token. */
+  const connectAs = async (userId: string, chat: { room?: string; scope?: string; rooms?: string[] } = {}) => {
+    const jwt = await token(userId, {
+      scope: chat.scope ?? (chat.room ? "chat:send" : undefined),
+      rooms: chat.rooms ?? (chat.room ? [chat.room] : undefined),
+    });
+    const socket = await openSocket(urlWith(jwt, chat.room));
     sockets.push(socket);
     return { socket, inbox: frames(socket) };
   };
@@ -179,7 +193,7 @@ describe("WebSocketApi shipped code against the local gateway", function () {
   });
 
   it("answers unknown actions and non-JSON with an error frame and keeps the socket usable", async () => {
-    const { socket, inbox } = await connectAs("dave");
+    const { socket, inbox } = await connectAs("dave", { room: "lobby" });
     socket.send(JSON.stringify({ action: "dance" }));
     expect(await inbox.nextJson()).to.deep.equal({
       type: "error",
@@ -193,23 +207,87 @@ describe("WebSocketApi shipped code against the local gateway", function () {
 
     expect(socket.readyState).to.equal(WebSocket.OPEN);
     socket.send(JSON.stringify({ action: "sendmessage", message: "still here" }));
-    expect(await inbox.nextJson()).to.deep.equal({ type: "message", from: "dave", message: "still here" });
+    expect(await inbox.nextJson()).to.deep.equal({ type: "message", room: "lobby", from: "dave", message: "still here" });
   });
 
-  it("broadcasts sendmessage to every connection, and answers an invalid message only to the sender", async () => {
-    const erin = await connectAs("erin");
-    const frank = await connectAs("frank");
-    erin.socket.send(JSON.stringify({ action: "sendmessage", message: "hi all" }));
-    const expected = { type: "message", from: "erin", message: "hi all" };
-    expect(await erin.inbox.nextJson()).to.deep.equal(expected);
-    expect(await frank.inbox.nextJson()).to.deep.equal(expected);
+  describe("sendmessage room chat (switched on here; off by default)", () => {
+    it("posts only to the connections of the sender's room, never to other rooms or users without one", async () => {
+      const erin = await connectAs("erin", { room: "ops" });
+      const frank = await connectAs("frank", { room: "ops" });
+      const gus = await connectAs("gus", { room: "sales" });
+      const hal = await connectAs("hal");
+      erin.socket.send(JSON.stringify({ action: "sendmessage", message: "hi ops" }));
+      const expected = { type: "message", room: "ops", from: "erin", message: "hi ops" };
+      expect(await erin.inbox.nextJson()).to.deep.equal(expected);
+      expect(await frank.inbox.nextJson()).to.deep.equal(expected);
+      await new Promise((r) => setTimeout(r, 150));
+      expect(gus.inbox.queued, "another room").to.equal(0);
+      expect(hal.inbox.queued, "no room").to.equal(0);
+      expect(shipped.sendmessage!.text, "no table Scan in the shipped chat").not.to.include("ScanCommand");
+    });
 
-    erin.socket.send(JSON.stringify({ action: "sendmessage" }));
-    expect(await erin.inbox.nextJson()).to.include({ type: "error", error: "invalid_message" });
-    erin.socket.send(JSON.stringify({ action: "sendmessage", message: "x".repeat(32 * 1024 + 1) }));
-    expect(await erin.inbox.nextJson()).to.include({ type: "error", error: "invalid_message" });
-    await new Promise((r) => setTimeout(r, 100));
-    expect(frank.inbox.queued).to.equal(0);
+    it("answers an invalid or deceptive message only to the sender", async () => {
+      const ivy = await connectAs("ivy", { room: "quiet" });
+      const jon = await connectAs("jon", { room: "quiet" });
+      ivy.socket.send(JSON.stringify({ action: "sendmessage" }));
+      expect(await ivy.inbox.nextJson()).to.include({ type: "error", error: "invalid_message" });
+      ivy.socket.send(JSON.stringify({ action: "sendmessage", message: "x".repeat(32 * 1024 + 1) }));
+      expect(await ivy.inbox.nextJson()).to.include({ type: "error", error: "invalid_message" });
+      ivy.socket.send(JSON.stringify({ action: "sendmessage", message: "pay \u202Egnp.exe" }));
+      expect(await ivy.inbox.nextJson()).to.include({ type: "error", error: "invalid_message" });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(jon.inbox.queued).to.equal(0);
+    });
+
+    it("needs the chat:send scope and a joined room", async () => {
+      const noScope = await connectAs("kim", { room: "ops", scope: "profile" });
+      noScope.socket.send(JSON.stringify({ action: "sendmessage", message: "BANK SECURITY: your account is locked" }));
+      expect(await noScope.inbox.nextJson()).to.deep.equal({
+        type: "error",
+        error: "forbidden",
+        message: 'sendmessage needs the "chat:send" scope in your token',
+      });
+      const noRoom = await connectAs("lou", { scope: "chat:send" });
+      noRoom.socket.send(JSON.stringify({ action: "sendmessage", message: "anyone?" }));
+      expect(await noRoom.inbox.nextJson()).to.include({ type: "error", error: "no_room" });
+    });
+
+    it("refuses at $connect a room the token does not list", async () => {
+      const jwt = await token("mallory", { scope: "chat:send", rooms: ["sales"] });
+      expect(await upgradeStatus(urlWith(jwt, "ops"))).to.equal(403);
+      expect(await rowsOf("mallory")).to.have.length(0);
+    });
+
+    it("rate-limits each connection: over perMinute (3 here) a rate_limited error frame, nothing posted", async () => {
+      const max = await connectAs("max", { room: "busy" });
+      const ned = await connectAs("ned", { room: "busy" });
+      for (let i = 1; i <= 3; i++) {
+        max.socket.send(JSON.stringify({ action: "sendmessage", message: `m${i}` }));
+        expect(await ned.inbox.nextJson()).to.include({ message: `m${i}` });
+        expect(await max.inbox.nextJson()).to.include({ message: `m${i}` });
+      }
+      max.socket.send(JSON.stringify({ action: "sendmessage", message: "m4" }));
+      expect(await max.inbox.nextJson()).to.deep.equal({
+        type: "error",
+        error: "rate_limited",
+        message: "At most 3 messages per minute per connection; wait and send again",
+      });
+      // Another connection has its own budget.
+      ned.socket.send(JSON.stringify({ action: "sendmessage", message: "n1" }));
+      expect(await max.inbox.nextJson()).to.include({ message: "n1" });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(ned.inbox.queued).to.equal(1);
+    });
+  });
+
+  it("refuses a user's connection over maxConnectionsPerUser (3 here) with 429; closing one makes room", async () => {
+    const open = [await connectAs("olga"), await connectAs("olga"), await connectAs("olga")];
+    expect(await upgradeStatus(urlWith(await token("olga")))).to.equal(429);
+    expect(await rowsOf("olga")).to.have.length(3);
+    open[0].socket.close();
+    await until(async () => (await rowsOf("olga")).length === 2, 3000, "olga's closed row deleted");
+    await connectAs("olga");
+    expect(await rowsOf("olga")).to.have.length(3);
   });
 
   it("deletes the row when the socket closes", async () => {
@@ -337,8 +415,8 @@ describe("token verifier with the key in Secrets Manager", () => {
     const jwt = await signDevToken({ secret: SECRET, userId: "hana", issuer: ISSUER, audience: AUDIENCE });
     expect(await verify(jwt)).to.deep.equal({ ok: false, reason: "signing key unavailable: ResourceNotFoundException" });
     secrets.put(arn, SECRET);
-    expect(await verify(jwt)).to.deep.equal({ ok: true, userId: "hana" });
-    expect(await verify(jwt)).to.deep.equal({ ok: true, userId: "hana" });
+    expect(await verify(jwt)).to.deep.include({ ok: true, userId: "hana" });
+    expect(await verify(jwt)).to.deep.include({ ok: true, userId: "hana" });
     expect(secrets.calls).to.equal(2);
   });
 

@@ -30,6 +30,8 @@ export async function startHarness(options: LocalTidingsOptions = {}): Promise<H
     seed: false,
     pollWaitSeconds: 1,
     logger: (entry) => void decisions.push(entry),
+    // Thousands of EMF lines on stdout would only cost CPU; the metrics have tests of their own.
+    metrics: { count: () => undefined, latency: () => undefined },
     ...options,
     editConfig: (raw) => {
       for (const channel of Object.values<Record<string, unknown>>(raw.channels ?? {})) {
@@ -39,7 +41,7 @@ export async function startHarness(options: LocalTidingsOptions = {}): Promise<H
       options.editConfig?.(raw);
     },
   });
-  const producerToken = await tidings.signToken("producer");
+  const producerToken = await tidings.signToken("producer", { scope: tidings.config.auth.producerScope });
   return { tidings, decisions, producerToken, stop: () => tidings.stop() };
 }
 

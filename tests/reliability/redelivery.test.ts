@@ -58,36 +58,54 @@ describe("reliability: redelivery is sent once", function () {
 
     it("lets one claimant in while the lease runs, and the next one after it expires", async () => {
       await log.create(row("c1"));
-      expect(await log.claim("c1", "email", 30)).to.equal("claimed");
-      expect(await log.claim("c1", "email", 30)).to.equal("busy");
+      expect((await log.claim("c1", "email", 30)).result).to.equal("claimed");
+      expect((await log.claim("c1", "email", 30)).result).to.equal("busy");
       clock += 29_000;
-      expect(await log.claim("c1", "email", 30)).to.equal("busy");
+      expect((await log.claim("c1", "email", 30)).result).to.equal("busy");
       clock += 1_000;
-      expect(await log.claim("c1", "email", 30)).to.equal("claimed");
+      expect((await log.claim("c1", "email", 30)).result).to.equal("claimed");
       expect((await log.get("c1", "email")) as any).to.have.property("claimedUntil", clock + 30_000);
     });
 
     it("keeps the lease through others' status writes; the claimant's release frees it; sent answers 'sent'", async () => {
       await log.create(row("c2"));
-      expect(await log.claim("c2", "email", 30)).to.equal("claimed");
+      expect((await log.claim("c2", "email", 30)).result).to.equal("claimed");
       // A racing producer request marks the row pending: the send in flight keeps its claim.
       await log.setStatus("c2", "email", "pending");
-      expect(await log.claim("c2", "email", 30)).to.equal("busy");
+      expect((await log.claim("c2", "email", 30)).result).to.equal("busy");
       await log.setStatus("c2", "email", "pending", { reason: "throttled", countAttempt: true, releaseClaim: true });
       expect(await log.get("c2", "email")).to.not.have.property("claimedUntil");
-      expect(await log.claim("c2", "email", 30)).to.equal("claimed");
+      expect((await log.claim("c2", "email", 30)).result).to.equal("claimed");
       await log.setStatus("c2", "email", "sent", { provider: "ses", countAttempt: true, releaseClaim: true });
       expect(await log.get("c2", "email"))
         .to.include({ status: "sent", attempts: 2 })
         .and.not.have.property("claimedUntil");
-      expect(await log.claim("c2", "email", 30)).to.equal("sent");
+      expect((await log.claim("c2", "email", 30)).result).to.equal("sent");
     });
 
     it("gives exactly one 'claimed' to 20 simultaneous claimants", async () => {
       await log.create(row("c3"));
       const results = await Promise.all(Array.from({ length: 20 }, () => log.claim("c3", "email", 30)));
-      expect(results.filter((r) => r === "claimed")).to.have.length(1);
-      expect(results.filter((r) => r === "busy")).to.have.length(19);
+      expect(results.filter((r) => r.result === "claimed")).to.have.length(1);
+      expect(results.filter((r) => r.result === "busy")).to.have.length(19);
+    });
+
+    it("answers a claim with the row as it was, marks it pending, and claimOrCreate makes the missing row first", async () => {
+      await log.create(row("c6"));
+      await log.setStatus("c6", "email", "pending", { reason: "throttled", countAttempt: true });
+      const first = await log.claim("c6", "email", 30);
+      expect(first.result).to.equal("claimed");
+      expect(first.row).to.include({ status: "pending", attempts: 1, eventId: "c6" });
+      const busy = await log.claim("c6", "email", 30);
+      expect(busy.result).to.equal("busy");
+      expect(busy.row)
+        .to.include({ status: "pending", attempts: 1 })
+        .and.have.property("claimedUntil", clock + 30_000);
+
+      const created = await log.claimOrCreate({ eventId: "c7", channel: "email", userId: "u-1", type: "order.shipped" }, 30);
+      expect(created.result).to.equal("claimed");
+      expect(created.row).to.include({ status: "created", attempts: 0 });
+      expect(await log.get("c7", "email")).to.include({ status: "pending", userId: "u-1" });
     });
 
     it("never moves a delivered row back to pending or error (a late producer write loses)", async () => {
@@ -100,17 +118,17 @@ describe("reliability: redelivery is sent once", function () {
         .and.not.have.property("reason");
       expect(await log.setStatus("c4", "email", "opened")).to.equal("updated");
       expect(await log.setStatus("c4", "email", "pending", { releaseClaim: true, countAttempt: true })).to.equal("kept");
-      expect(await log.claim("c4", "email", 30)).to.equal("sent");
+      expect((await log.claim("c4", "email", 30)).result).to.equal("sent");
     });
 
     it("keeps a worker's `error` when the service's late `pending` arrives; the claimant of a new send may move it", async () => {
       await log.create(row("c5"));
-      expect(await log.claim("c5", "email", 30)).to.equal("claimed");
+      expect((await log.claim("c5", "email", 30)).result).to.equal("claimed");
       await log.setStatus("c5", "email", "error", { reason: "address rejected", countAttempt: true, releaseClaim: true });
       expect(await log.setStatus("c5", "email", "pending")).to.equal("kept");
       expect(await log.get("c5", "email")).to.include({ status: "error", reason: "address rejected" });
       // A redelivered copy claims the row and its retryable outcome is recorded.
-      expect(await log.claim("c5", "email", 30)).to.equal("claimed");
+      expect((await log.claim("c5", "email", 30)).result).to.equal("claimed");
       expect(await log.setStatus("c5", "email", "pending", { reason: "throttled", countAttempt: true, releaseClaim: true })).to.equal(
         "updated",
       );
@@ -201,7 +219,7 @@ describe("reliability: redelivery is sent once", function () {
       await logNow.create({ eventId, channel: "email", userId: "u-1", type: "order.shipped", status: "created" });
       // The crashed worker's claim, taken 31 s ago with a 30 s lease.
       const crashed = makeNotificationLog({ ddb, table: "claim-log", now: () => Date.now() - 31_000 });
-      expect(await crashed.claim(eventId, "email", 30)).to.equal("claimed");
+      expect((await crashed.claim(eventId, "email", 30)).result).to.equal("claimed");
       const worker = makeChannelWorker({
         channel: "email",
         primary: provider,

@@ -21,10 +21,12 @@
  * of every DLQ and rule DLQ, until no row is `created` or `pending`. Then every eventId×channel must be
  * `sent` once or `error` with a reason: a final status, nothing lost, nothing twice.
  *
+ * The websocket channel delivers to the in-app feed: every websocket delivery that is `sent` must be in
+ * the user's feed exactly once (the feed is its sink; frames are the live courtesy, at most one each).
  * Dropped connections: a dropped client reconnects after RECONNECT_DELAY_MS, like the inbox page does.
- * A websocket delivery for it is then either a frame on the old socket (before the drop), a frame on
- * the new one (after the reconnect), or, in between, `error` with "user has no open connection". Users
- * whose connection was never dropped never see that error.
+ * A websocket delivery for it is then a frame on the old socket (before the drop), a frame on the new
+ * one (after the reconnect), or, in between, stored in the feed only: delivered, never an error and
+ * never lost. Users whose connection was never dropped get every frame live.
  */
 import { expect } from "chai";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
@@ -33,7 +35,6 @@ import type { LogEntry, ProviderResult } from "../../runtime/contracts";
 import type { LocalAws } from "../../local/aws";
 import { startLocalAwsInChild } from "./childAws";
 import { connectionsOfUser } from "../../runtime/deliver";
-import { NO_OPEN_CONNECTION } from "../../runtime/providers/websocket";
 import { redrive, redriveRuleDeadLetters } from "../../runtime/redrive";
 import { drain, type Harness, queueDepth, instrument, notify, seedContact, seededRandom, sleep, startHarness, takeAll } from "./harness";
 
@@ -274,7 +275,15 @@ describe("reliability: fault soak (2,000 notifications × 4 channels, 200 users)
     for (const email of store.emails) count("email", [...new Set(JSON.stringify(email).match(/soak-\d+-\d+/g) ?? [])].join(" "));
     for (const sms of h.tidings.sinks.sns.received) count("sms", sms.message);
     for (const post of h.tidings.sinks.slack.received) count("slack", String(post.body?.text ?? ""));
-    for (const client of clients.values()) for (const frame of client.frames) count("websocket", frame.id);
+    const frameCount = new Map<string, number>();
+    for (const client of clients.values()) for (const frame of client.frames) frameCount.set(frame.id, (frameCount.get(frame.id) ?? 0) + 1);
+    // The websocket channel's sink is the feed: one item per eventId under its user (a key, so never two).
+    let feedKey: Record<string, unknown> | undefined;
+    do {
+      const page = await h.tidings.clients.ddb.send(new ScanCommand({ TableName: h.tidings.tables.feed, ExclusiveStartKey: feedKey }));
+      for (const item of page.Items ?? []) if (item.userId === userOf.get(item.eventId)) count("websocket", item.eventId);
+      feedKey = page.LastEvaluatedKey;
+    } while (feedKey);
 
     // The notification log and the dead letters.
     const logRows = new Map<string, LogEntry>();
@@ -299,23 +308,27 @@ describe("reliability: fault soak (2,000 notifications × 4 channels, 200 users)
     // Classify every eventId×channel.
     const tally = { sent: 0, error: 0, deadLettered: 0, duplicates: 0, lost: 0, sentWithStaleDeadLetter: 0 };
     const problems: string[] = [];
-    const noConnectionErrors: { eventId: string; userId: string; at: number }[] = [];
+    /** Websocket deliveries stored in the feed while the user had no open connection. */
+    const feedOnly: { eventId: string; userId: string; at: number }[] = [];
     for (const eventId of eventIds) {
       for (const channel of CHANNELS) {
         const key = `${eventId}|${channel}`;
         const sinks = atSinks.get(key) ?? 0;
         const row = logRows.get(key);
         const dlq = deadLettered.get(key) ?? 0;
-        if (sinks > 1) {
+        if (channel === "websocket" && (frameCount.get(eventId) ?? 0) > 1) {
+          tally.duplicates++;
+          problems.push(`${key}: ${frameCount.get(eventId)} frames for one delivery`);
+        } else if (sinks > 1) {
           tally.duplicates++;
           problems.push(`${key}: ${sinks} copies at the sink (log ${row?.status})`);
         } else if (sinks === 1 && row?.status === "sent") {
           tally.sent++;
           if (dlq > 0) tally.sentWithStaleDeadLetter++;
+          if (channel === "websocket" && !frameCount.get(eventId))
+            feedOnly.push({ eventId, userId: userOf.get(eventId)!, at: Date.parse(row.updatedAt) });
         } else if (sinks === 0 && row?.status === "error" && row.reason) {
           tally.error++;
-          if (channel === "websocket" && row.reason === NO_OPEN_CONNECTION)
-            noConnectionErrors.push({ eventId, userId: userOf.get(eventId)!, at: Date.parse(row.updatedAt) });
         } else if (sinks === 0 && dlq > 0 && row?.status !== "sent") {
           tally.deadLettered++;
         } else {
@@ -336,7 +349,7 @@ describe("reliability: fault soak (2,000 notifications × 4 channels, 200 users)
     say(
       `sent ${tally.sent} / error ${tally.error} / dead-lettered ${tally.deadLettered} / duplicates ${tally.duplicates} / lost ${tally.lost}` +
         ` · retries ${retries}, busy (copy in flight elsewhere) ${busy}, stale dead letters of sent ${tally.sentWithStaleDeadLetter}, ` +
-        `dropped users ${dropped.length}, "no open connection" errors ${noConnectionErrors.length}`,
+        `dropped users ${dropped.length}, delivered to the feed only (offline) ${feedOnly.length}`,
     );
     for (const problem of problems.slice(0, 20)) say(`problem: ${problem}`);
 
@@ -355,17 +368,17 @@ describe("reliability: fault soak (2,000 notifications × 4 channels, 200 users)
     expect(tally.error).to.be.within(NOTIFICATIONS * CHANNELS.length * 0.01, NOTIFICATIONS * CHANNELS.length * 0.05);
     expect(retries).to.be.greaterThan(NOTIFICATIONS * CHANNELS.length * 0.25);
 
-    // Dropped connections: exactly the dropped users lost deliveries to "no open connection", only
-    // between their drop and their reconnect; frames reached the old socket before, the new one after.
+    // Dropped connections: only the dropped users had deliveries go to the feed alone (delivered, not
+    // lost), only between their drop and their reconnect; frames reached the old socket before, the new one after.
     expect(dropped).to.have.length(DROPPED_USERS);
+    expect(
+      h.decisions.filter((d) => d.component === "worker" && d.channel === "websocket" && /no open connection/.test(String(d.reason))),
+    ).to.deep.equal([]);
     const droppedSet = new Set(dropped);
-    for (const { eventId, userId, at } of noConnectionErrors) {
-      expect(droppedSet.has(userId), `${eventId}: "no open connection" for ${userId}, whose connection was never cut`).to.equal(true);
+    for (const { eventId, userId, at } of feedOnly) {
+      expect(droppedSet.has(userId), `${eventId}: feed only for ${userId}, whose connection was never cut`).to.equal(true);
       const client = clients.get(userId)!;
-      expect(at, `${eventId}: no open connection after ${userId} reconnected`).to.be.within(
-        client.droppedAt! - 1000,
-        client.reconnectedAt! + 1000,
-      );
+      expect(at, `${eventId}: feed only after ${userId} reconnected`).to.be.within(client.droppedAt! - 1000, client.reconnectedAt! + 1000);
     }
     for (const userId of dropped) {
       const client = clients.get(userId)!;

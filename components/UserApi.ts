@@ -1,0 +1,277 @@
+import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { makeSecretKeyLoader, makeTokenVerifier } from "../runtime/authorizer";
+import type { NotificationTypeConfig } from "../runtime/config";
+import { makeUserDelivery, resolveManagementEndpoint } from "../runtime/deliver";
+import { makeDeviceRegistry } from "../runtime/devices";
+import { makeFeed } from "../runtime/feed";
+import type { HttpAnswer, HttpRequestEvent } from "../runtime/http";
+import { makeNotificationLog } from "../runtime/notificationLog";
+import { makeUserApi } from "../runtime/userApi";
+import { childOf, TidingsError, type Transform } from "./common";
+import { InlineFunction, type InlineFunctionArgs } from "./InlineFunction";
+import type { TableRef } from "./NotificationApi";
+
+/** The routes of the end-user API, as API Gateway route keys. */
+export const USER_API_ROUTES = [
+  "GET /me/notifications",
+  "GET /me/notifications/count",
+  "POST /me/notifications/read",
+  "POST /me/notifications/archive",
+  "GET /me/preferences",
+  "PUT /me/preferences",
+  "POST /me/devices",
+  "DELETE /me/devices/{token}",
+  "GET /t/{token}",
+];
+
+export interface UserApiArgs {
+  /** The in-app feed (a FeedTable): listed, counted, marked read and archived. */
+  feedTable: TableRef;
+  /** Where devices are registered (`device_tokens` of the contact row). */
+  contactsTable: TableRef;
+  /** Where preferences are kept. */
+  settingsTable: TableRef;
+  /** Reading records `opened`, a tracking link `clicked` (UpdateItem only). */
+  notificationLogTable: TableRef;
+  /** The user's open connections, which get the `read` frame after a read or archive. */
+  connectionsTable: TableRef;
+  /** The WebSocket API the `read` frames are posted through (a WebSocketApi). */
+  websocket: { managementEndpoint: pulumi.Input<string>; executionArn: pulumi.Input<string>; stageName: string };
+  /** The Secrets Manager secret holding the token-signing key (WebSocketApi.secret.arn): user tokens and tracking links. */
+  tokenSigningSecretArn: pulumi.Input<string>;
+  /** Claims user tokens must carry: the WebSocket's (`tidings:auth`). */
+  auth: { issuer: pulumi.Input<string>; audience: pulumi.Input<string> };
+  /** Channels switched on in the stack. */
+  enabledChannels: string[];
+  /** Declared notification types (`tidings:notificationTypes`): what preferences cover. */
+  types: Record<string, NotificationTypeConfig>;
+  /**
+   * Push devices a user may register; the oldest is evicted beyond this.
+   * @default 5
+   */
+  maxDevicesPerUser?: number;
+  /** The stack key: tables, secret and logs are encrypted with it. */
+  kmsKeyArn: pulumi.Input<string>;
+  /** @default 14 */
+  logRetentionDays?: number;
+  /**
+   * Steady requests per second and burst before the stage answers 429.
+   * @default { rateLimit: 100, burstLimit: 200 }
+   */
+  throttling?: { rateLimit?: number; burstLimit?: number };
+  /**
+   * Origins of your web app that may call the API from a browser (CORS). Tokens travel in the
+   * Authorization header, never in cookies.
+   * @default ["*"]
+   * @example allowOrigins: ["https://app.example.com"]
+   */
+  allowOrigins?: string[];
+  transform?: {
+    api?: Transform<aws.apigatewayv2.ApiArgs>;
+    route?: Transform<aws.apigatewayv2.RouteArgs>;
+    integration?: Transform<aws.apigatewayv2.IntegrationArgs>;
+    stage?: Transform<aws.apigatewayv2.StageArgs>;
+    accessLogs?: Transform<aws.cloudwatch.LogGroupArgs>;
+    function?: InlineFunctionArgs<HttpRequestEvent, HttpAnswer>["transform"];
+  };
+}
+
+/**
+ * The end-user API: an HTTP API for signed-in users (the WebSocket's Bearer tokens) with their feed,
+ * read state, preferences and devices, plus the public tracking-link route `GET /t/{token}`. One
+ * function serves every route and checks the token itself (the same verifier as the WebSocket
+ * authorizer), so a missing or bad token is a 401 with a JSON body naming `authorization`, which an
+ * HTTP API Lambda authorizer cannot answer (it says 403). Its role reaches exactly the tables below,
+ * posts to the user's connections, and reads the signing secret.
+ *
+ * @example
+ * const userApi = new UserApi("user-api", {
+ *   feedTable, contactsTable, settingsTable, notificationLogTable, connectionsTable,
+ *   websocket, tokenSigningSecretArn: websocket.secret.arn, auth: config.auth,
+ *   enabledChannels: ["websocket", "email"], types: config.notificationTypes, kmsKeyArn: key.arn,
+ * });
+ * export const userApiUrl = userApi.url; // GET <url>/me/notifications with Authorization: Bearer <token>
+ */
+export class UserApi extends pulumi.ComponentResource {
+  readonly api: aws.apigatewayv2.Api;
+  readonly stage: aws.apigatewayv2.Stage;
+  readonly routes: aws.apigatewayv2.Route[];
+  readonly function: InlineFunction<HttpRequestEvent, HttpAnswer>;
+  /** `https://<id>.execute-api.<region>.amazonaws.com`: tracking links are `<url>/t/<token>`. */
+  readonly url: pulumi.Output<string>;
+
+  constructor(name: string, args: UserApiArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("tidings:aws:UserApi", name, {}, opts);
+    const withTransform = childOf(this);
+    const parent = this;
+    const logRetentionDays = args.logRetentionDays ?? 14;
+    const maxDevicesPerUser = args.maxDevicesPerUser ?? 5;
+    const rateLimit = args.throttling?.rateLimit ?? 100;
+    const burstLimit = args.throttling?.burstLimit ?? 200;
+    if (!(rateLimit > 0) || !(burstLimit >= 1) || !Number.isInteger(burstLimit)) {
+      throw new TidingsError(`UserApi: throttling needs rateLimit > 0 and a whole burstLimit ≥ 1 (got ${rateLimit} and ${burstLimit}).`);
+    }
+    if (!Number.isInteger(maxDevicesPerUser) || maxDevicesPerUser < 1 || maxDevicesPerUser > 100) {
+      throw new TidingsError(`UserApi: maxDevicesPerUser must be a whole number 1–100 (got ${maxDevicesPerUser}).`);
+    }
+
+    const fn = createFunction();
+    const api = createApi();
+    const integration = new aws.apigatewayv2.Integration(
+      ...withTransform(args.transform?.integration, `${name}-service`, {
+        apiId: api.id,
+        integrationType: "AWS_PROXY",
+        integrationMethod: "POST",
+        integrationUri: fn.function.invokeArn,
+        payloadFormatVersion: "2.0",
+      }),
+    );
+    const routes = USER_API_ROUTES.map(
+      (routeKey) =>
+        new aws.apigatewayv2.Route(
+          ...withTransform(
+            args.transform?.route,
+            `${name}-${routeKey
+              .toLowerCase()
+              .replace(/[^a-z0-9]+/g, "-")
+              .replace(/-$/, "")}`,
+            {
+              apiId: api.id,
+              routeKey,
+              target: pulumi.interpolate`integrations/${integration.id}`,
+              // The function checks the Bearer token itself (401 with a JSON body); /t/{token} is public by design.
+              authorizationType: "NONE",
+            },
+          ),
+        ),
+    );
+    const stage = createStage();
+    new aws.lambda.Permission(
+      `${name}-invoke`,
+      {
+        action: "lambda:InvokeFunction",
+        function: fn.function.name,
+        principal: "apigateway.amazonaws.com",
+        sourceArn: pulumi.interpolate`${api.executionArn}/*/*`,
+      },
+      { parent: fn },
+    );
+
+    this.api = api;
+    this.stage = stage;
+    this.routes = routes;
+    this.function = fn;
+    this.url = api.apiEndpoint;
+    this.registerOutputs({ url: this.url });
+
+    function createFunction() {
+      // Only plain values and Outputs are captured: the factory is serialized into the Lambda.
+      const tables = {
+        feed: pulumi.output(args.feedTable.name),
+        contacts: pulumi.output(args.contactsTable.name),
+        settings: pulumi.output(args.settingsTable.name),
+        log: pulumi.output(args.notificationLogTable.name),
+        connections: pulumi.output(args.connectionsTable.name),
+      };
+      const secretArn = pulumi.output(args.tokenSigningSecretArn);
+      const issuer = pulumi.output(args.auth.issuer);
+      const audience = pulumi.output(args.auth.audience);
+      const managementEndpoint = pulumi.output(args.websocket.managementEndpoint);
+      const enabledChannels = [...args.enabledChannels];
+      const types = JSON.parse(JSON.stringify(args.types)) as Record<string, NotificationTypeConfig>;
+      const postToConnections = pulumi.interpolate`${args.websocket.executionArn}/${args.websocket.stageName}/POST/@connections/*`;
+      return new InlineFunction<HttpRequestEvent, HttpAnswer>(
+        `${name}-service`,
+        {
+          description: "Tidings end-user API: /me/notifications, preferences, devices, /t/{token}",
+          packages: ["jose", "zod"],
+          factory: () => {
+            const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+            const getKey = makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: secretArn.get() });
+            const mgmt = new ApiGatewayManagementApiClient({ endpoint: resolveManagementEndpoint({ captured: managementEndpoint.get() }) });
+            return makeUserApi({
+              verify: makeTokenVerifier({ getKey, issuer: issuer.get(), audience: audience.get() }),
+              feed: makeFeed({ ddb, table: tables.feed.get() }),
+              log: makeNotificationLog({ ddb, table: tables.log.get() }),
+              ddb,
+              settingsTable: tables.settings.get(),
+              devices: makeDeviceRegistry({ ddb, table: tables.contacts.get(), maxPerUser: maxDevicesPerUser }),
+              getLinkKey: getKey,
+              enabledChannels,
+              types,
+              notifyUser: (userId, frame) => makeUserDelivery({ ddb, mgmt, connectionsTable: tables.connections.get() })(userId, frame),
+            });
+          },
+          statements: [
+            {
+              Action: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+              Resource: [args.feedTable.arn, pulumi.interpolate`${args.feedTable.arn}/index/*`],
+            },
+            { Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: [args.contactsTable.arn] },
+            { Action: ["dynamodb:GetItem", "dynamodb:PutItem"], Resource: [args.settingsTable.arn] },
+            { Action: ["dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
+            { Action: ["dynamodb:Query"], Resource: [pulumi.interpolate`${args.connectionsTable.arn}/index/*`] },
+            { Action: ["dynamodb:DeleteItem"], Resource: [args.connectionsTable.arn] },
+            { Action: ["execute-api:ManageConnections"], Resource: [postToConnections] },
+            { Action: ["secretsmanager:GetSecretValue"], Resource: [args.tokenSigningSecretArn] },
+            { Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [args.kmsKeyArn] },
+          ],
+          kmsKeyArn: args.kmsKeyArn,
+          logRetentionDays,
+          transform: args.transform?.function,
+        },
+        { parent },
+      );
+    }
+
+    function createApi() {
+      return new aws.apigatewayv2.Api(
+        ...withTransform(args.transform?.api, name, {
+          protocolType: "HTTP",
+          description: "Tidings end-user API",
+          corsConfiguration: {
+            allowOrigins: args.allowOrigins ?? ["*"],
+            allowMethods: ["GET", "POST", "PUT", "DELETE"],
+            allowHeaders: ["authorization", "content-type"],
+            maxAge: 600,
+          },
+        }),
+      );
+    }
+
+    function createStage() {
+      const accessLogs = new aws.cloudwatch.LogGroup(
+        ...withTransform(args.transform?.accessLogs, `${name}-access-logs`, {
+          retentionInDays: logRetentionDays,
+          kmsKeyId: args.kmsKeyArn,
+        }),
+      );
+      return new aws.apigatewayv2.Stage(
+        ...withTransform(args.transform?.stage, `${name}-default`, {
+          apiId: api.id,
+          name: "$default",
+          autoDeploy: true,
+          defaultRouteSettings: { throttlingRateLimit: rateLimit, throttlingBurstLimit: burstLimit },
+          accessLogSettings: {
+            destinationArn: accessLogs.arn,
+            // Never the path: /t/<token> and /me/devices/<token> carry tokens.
+            format: JSON.stringify({
+              requestId: "$context.requestId",
+              time: "$context.requestTime",
+              sourceIp: "$context.identity.sourceIp",
+              route: "$context.routeKey",
+              status: "$context.status",
+              latencyMs: "$context.responseLatency",
+              error: "$context.error.message",
+            }),
+          },
+        }),
+      );
+    }
+  }
+}

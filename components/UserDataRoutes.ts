@@ -1,0 +1,144 @@
+import { ApiGatewayManagementApiClient, DeleteConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { resolveManagementEndpoint } from "../runtime/deliver";
+import { makeFeed } from "../runtime/feed";
+import type { HttpAnswer, HttpRequestEvent } from "../runtime/http";
+import { makeUserDataApi } from "../runtime/userData";
+import { childOf, type Transform } from "./common";
+import { InlineFunction, type InlineFunctionArgs } from "./InlineFunction";
+import type { TableRef } from "./NotificationApi";
+
+/** The producer-side user-data routes, as API Gateway route keys. */
+export const USER_DATA_ROUTES = ["PUT /users/{userId}/contact", "GET /users/{userId}/contact", "DELETE /users/{userId}"];
+
+export interface UserDataRoutesArgs {
+  /**
+   * The producer API the routes join (NotificationApi.api), and how its `POST /notifications` is
+   * authorized, so these routes are behind exactly the same auth.
+   */
+  api: { id: pulumi.Input<string>; executionArn: pulumi.Input<string> };
+  /** `AWS_IAM` (the producer API's default) or `JWT` with the API's authorizer. */
+  authorization: { type: "AWS_IAM" } | { type: "JWT"; authorizerId: pulumi.Input<string> };
+  contactsTable: TableRef;
+  settingsTable: TableRef;
+  feedTable: TableRef;
+  connectionsTable: TableRef;
+  /** Erasing a user also closes their open connections through this WebSocket API. */
+  websocket: { managementEndpoint: pulumi.Input<string>; executionArn: pulumi.Input<string>; stageName: string };
+  kmsKeyArn: pulumi.Input<string>;
+  /** @default 14 */
+  logRetentionDays?: number;
+  transform?: {
+    route?: Transform<aws.apigatewayv2.RouteArgs>;
+    integration?: Transform<aws.apigatewayv2.IntegrationArgs>;
+    function?: InlineFunctionArgs<HttpRequestEvent, HttpAnswer>["transform"];
+  };
+}
+
+/**
+ * `PUT|GET /users/{userId}/contact` and `DELETE /users/{userId}` on the producer API: a product stores
+ * its users' e-mail, phone and external channels (checked by the rules delivery uses), reads them back,
+ * and erases a user (contact, settings, feed, connections). Its role reaches only those tables.
+ *
+ * @example
+ * new UserDataRoutes("user-data", {
+ *   api: producerApi.api, authorization: { type: "AWS_IAM" },
+ *   contactsTable, settingsTable, feedTable, connectionsTable, websocket, kmsKeyArn: key.arn,
+ * });
+ */
+export class UserDataRoutes extends pulumi.ComponentResource {
+  readonly routes: aws.apigatewayv2.Route[];
+  readonly function: InlineFunction<HttpRequestEvent, HttpAnswer>;
+
+  constructor(name: string, args: UserDataRoutesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("tidings:aws:UserDataRoutes", name, {}, opts);
+    const withTransform = childOf(this);
+    const parent = this;
+
+    const tables = {
+      contacts: pulumi.output(args.contactsTable.name),
+      settings: pulumi.output(args.settingsTable.name),
+      feed: pulumi.output(args.feedTable.name),
+      connections: pulumi.output(args.connectionsTable.name),
+    };
+    const managementEndpoint = pulumi.output(args.websocket.managementEndpoint);
+    const fn = new InlineFunction<HttpRequestEvent, HttpAnswer>(
+      `${name}-service`,
+      {
+        description: "Tidings producer API: PUT/GET /users/{userId}/contact, DELETE /users/{userId}",
+        packages: ["zod"],
+        factory: () => {
+          const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+          const mgmt = new ApiGatewayManagementApiClient({ endpoint: resolveManagementEndpoint({ captured: managementEndpoint.get() }) });
+          return makeUserDataApi({
+            ddb,
+            tables: { contacts: tables.contacts.get(), settings: tables.settings.get(), connections: tables.connections.get() },
+            feed: makeFeed({ ddb, table: tables.feed.get() }),
+            closeConnection: async (connectionId) => {
+              await mgmt.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+            },
+          });
+        },
+        statements: [
+          { Action: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], Resource: [args.contactsTable.arn] },
+          { Action: ["dynamodb:DeleteItem"], Resource: [args.settingsTable.arn] },
+          { Action: ["dynamodb:Query", "dynamodb:DeleteItem"], Resource: [args.feedTable.arn] },
+          { Action: ["dynamodb:Query"], Resource: [pulumi.interpolate`${args.connectionsTable.arn}/index/*`] },
+          { Action: ["dynamodb:DeleteItem"], Resource: [args.connectionsTable.arn] },
+          {
+            Action: ["execute-api:ManageConnections"],
+            Resource: [pulumi.interpolate`${args.websocket.executionArn}/${args.websocket.stageName}/DELETE/@connections/*`],
+          },
+          { Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [args.kmsKeyArn] },
+        ],
+        kmsKeyArn: args.kmsKeyArn,
+        logRetentionDays: args.logRetentionDays ?? 14,
+        transform: args.transform?.function,
+      },
+      { parent },
+    );
+    const integration = new aws.apigatewayv2.Integration(
+      ...withTransform(args.transform?.integration, `${name}-service`, {
+        apiId: args.api.id,
+        integrationType: "AWS_PROXY",
+        integrationMethod: "POST",
+        integrationUri: fn.function.invokeArn,
+        payloadFormatVersion: "2.0",
+      }),
+    );
+    this.routes = USER_DATA_ROUTES.map(
+      (routeKey) =>
+        new aws.apigatewayv2.Route(
+          ...withTransform(
+            args.transform?.route,
+            `${name}-${routeKey
+              .toLowerCase()
+              .replace(/[^a-z0-9]+/g, "-")
+              .replace(/-$/, "")}`,
+            {
+              apiId: args.api.id,
+              routeKey,
+              target: pulumi.interpolate`integrations/${integration.id}`,
+              authorizationType: args.authorization.type,
+              authorizerId: args.authorization.type === "JWT" ? args.authorization.authorizerId : undefined,
+            },
+          ),
+        ),
+    );
+    new aws.lambda.Permission(
+      `${name}-invoke`,
+      {
+        action: "lambda:InvokeFunction",
+        function: fn.function.name,
+        principal: "apigateway.amazonaws.com",
+        sourceArn: pulumi.interpolate`${args.api.executionArn}/*/*/users/*`,
+      },
+      { parent: fn },
+    );
+    this.function = fn;
+    this.registerOutputs({});
+  }
+}
