@@ -60,7 +60,12 @@ describe("ops page (headless Chromium)", function () {
 
   it("shows counts, latency, DLQ depths and the latest deliveries per sink; the redrive button puts the rule DLQ's event on its way", async () => {
     const token = (
-      (await (await fetch(tidings.endpoints.devToken, { method: "POST", body: JSON.stringify({ userId: "producer" }) })).json()) as any
+      (await (
+        await fetch(tidings.endpoints.devToken, {
+          method: "POST",
+          body: JSON.stringify({ userId: "producer", scope: tidings.config.auth.producerScope }),
+        })
+      ).json()) as any
     ).token;
     const response = await fetch(tidings.endpoints.notifications, {
       method: "POST",

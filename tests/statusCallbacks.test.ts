@@ -87,7 +87,12 @@ describe("status callbacks", function () {
 
     it("POSTs each final status (sent, unsubscribed) signed, and retries with backoff until the endpoint answers 2xx", async () => {
       const token = (
-        (await (await fetch(tidings.endpoints.devToken, { method: "POST", body: JSON.stringify({ userId: "p" }) })).json()) as any
+        (await (
+          await fetch(tidings.endpoints.devToken, {
+            method: "POST",
+            body: JSON.stringify({ userId: "p", scope: tidings.config.auth.producerScope }),
+          })
+        ).json()) as any
       ).token;
       const post = async (body: object) =>
         fetch(tidings.endpoints.notifications, {
