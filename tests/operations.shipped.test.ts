@@ -20,7 +20,7 @@ import { type EmfLine, makeMetrics, parseEmfLine } from "../runtime/metrics";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import type { ReconcileReport } from "../runtime/reconciler";
 import type { StatusApiEvent } from "../runtime/statusApi";
-import { settle, useMocks, valueOf } from "./helpers/mocks";
+import { settle, useMocks, valueOf as outputOf } from "./helpers/mocks";
 import { loadShipped } from "./helpers/shipped";
 import { startShippedService } from "./hostile/shippedService";
 
@@ -119,9 +119,9 @@ describe("operations Lambdas (shipped code, local servers)", function () {
       },
     });
     await settle();
-    logTable = await valueOf(notificationLogTable.name);
-    busName = await valueOf(eventBus.name);
-    await localAws.createTables({ notificationLog: logTable, politeness: await valueOf(politenessTable.name) });
+    logTable = await outputOf(notificationLogTable.name);
+    busName = await outputOf(eventBus.name);
+    await localAws.createTables({ notificationLog: logTable, politeness: await outputOf(politenessTable.name) });
     ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
     bus.addRule({ name: "see-all", eventBusName: busName, pattern: { source: ["tidings"] }, target: async (e) => void events.push(e) });
     status = (await loadShipped(route.function)).handler;
@@ -293,7 +293,7 @@ describe("producer API metrics (shipped code)", function () {
       };
       const { result, lines } = await emfDuring(() => service.post(body));
       expect(result.status).to.equal(202);
-      const names = lines.map((l) => l._aws.CloudWatchMetrics[0].Metrics[0].Name + ":" + l.channel).sort();
+      const names = lines.map((l) => `${l._aws.CloudWatchMetrics[0].Metrics[0].Name}:${l.channel}`).sort();
       expect(names).to.deep.equal(
         [
           "accepted:email",

@@ -16,7 +16,7 @@ import { type LocalTidings, startLocalTidings } from "../local/tidings";
 import { parseTidingsConfig } from "../runtime/config";
 import { SIGNATURE_HEADER, signCallback, verifyCallback } from "../runtime/statusCallbacks";
 import { createTidingsStack } from "../stack";
-import { ofType, settle, useMocks, valueOf } from "./helpers/mocks";
+import { ofType, settle, useMocks, valueOf as outputOf } from "./helpers/mocks";
 import { loadShipped } from "./helpers/shipped";
 import { until } from "./helpers/sockets";
 
@@ -179,8 +179,8 @@ describe("status callbacks", function () {
     raw.statusCallbacks = { url: "https://shop.example.com/hooks/tidings", secretArn };
     const stack = createTidingsStack({ config: parseTidingsConfig(raw), tokenSigningSecret: pulumi.secret("x".repeat(40)) });
     await settle();
-    const queueArn = await valueOf(stack.statusCallbacks!.queue.arn);
-    const dlqName = await valueOf(stack.statusCallbacks!.deadLetterQueue.name);
+    const queueArn = await outputOf(stack.statusCallbacks!.queue.arn);
+    const dlqName = await outputOf(stack.statusCallbacks!.deadLetterQueue.name);
     const alarm = ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").find((a) => a.inputs.dimensions?.QueueName === dlqName);
     expect(alarm?.inputs.threshold).to.equal(1);
     const policy = (role: string) => JSON.parse(resources.find((r) => r.name === role)!.inputs.inlinePolicies[0].policy).Statement;
