@@ -16,8 +16,8 @@ import {
   Operations,
   StatusCallbacks,
   PolitenessTable,
-  providerForChannel,
-  type ProviderSpec,
+  type ChannelProvider,
+  providerFromConfig,
   SettingsTable,
   TemplatesBucket,
   TidingsError,
@@ -26,7 +26,14 @@ import {
   WebSocketApi,
 } from "./components";
 import { policyDocument } from "./components/common";
-import { enabledChannels, parseTidingsConfig, type TidingsConfig } from "./runtime/config";
+import {
+  enabledChannels,
+  parseTidingsConfig,
+  TidingsConfigError,
+  type TidingsConfig,
+  tidingsKeys,
+  typeChannelProblems,
+} from "./runtime/config";
 
 export interface TidingsStackInputs {
   config: TidingsConfig;
@@ -38,15 +45,23 @@ export interface TidingsStackInputs {
    *
    * @example
    * addChannels: (shared) => [
-   *   new NotificationChannel("sms", { ...shared, channel: "sms", provider: snsSmsProvider(), ratePerSecond: 1 }),
+   *   new NotificationChannel("pager", { ...shared, channel: "pager", provider: { type: "lambda", functionArn }, ratePerSecond: 1 }),
    * ]
    */
   addChannels?: (shared: SharedChannelArgs) => NotificationChannel[];
   /**
-   * Specs of providers Tidings does not ship, by the provider name used in `tidings:channels` config.
-   * @example customProviders: { pager: { name: "pager", statements: () => [...], create: () => makePager(...) } }
+   * Providers Tidings does not ship, by the provider name used in `tidings:channels` config.
+   * @example customProviders: { pager: { type: "inline", name: "pager", statements: () => [...], create: () => makePager(...) } }
    */
-  customProviders?: Record<string, ProviderSpec>;
+  customProviders?: Record<string, ChannelProvider>;
+  /**
+   * Folders of templates added to the default ones (`<type>/<channel>.json`): the templates of a channel
+   * or type your stack adds. A file at the same path replaces the default template.
+   * @example extraTemplatesDirs: [path.join(__dirname, "templates")]
+   */
+  extraTemplatesDirs?: string[];
+  /** The component every top-level resource belongs to (the `Tidings` component passes itself). */
+  parent?: pulumi.Resource;
 }
 
 /** What every channel of a stack shares: spread it into `NotificationChannelArgs`. */
@@ -62,37 +77,46 @@ export type SharedChannelArgs = Pick<
   | "statusCallbacksQueue"
 >;
 
-export function createTidingsStack({ config, tokenSigningSecret, addChannels, customProviders }: TidingsStackInputs) {
-  const key = new EncryptionKey("tidings");
+export function createTidingsStack(inputs: TidingsStackInputs) {
+  const { config, tokenSigningSecret, addChannels, customProviders, extraTemplatesDirs, parent } = inputs;
+  const opts = { parent };
+  const key = new EncryptionKey("tidings", {}, opts);
   const kmsKeyArn = key.arn;
 
-  const connectionsTable = new ConnectionsTable("connections", { kmsKeyArn });
-  const contactsTable = new ContactsTable("contacts", { kmsKeyArn });
-  const settingsTable = new SettingsTable("settings", { kmsKeyArn });
-  const notificationLogTable = new NotificationLogTable("notification-log", { kmsKeyArn });
-  const politenessTable = new PolitenessTable("politeness", { kmsKeyArn });
-  const feedTable = new FeedTable("feed", { kmsKeyArn });
+  const connectionsTable = new ConnectionsTable("connections", { kmsKeyArn }, opts);
+  const contactsTable = new ContactsTable("contacts", { kmsKeyArn }, opts);
+  const settingsTable = new SettingsTable("settings", { kmsKeyArn }, opts);
+  const notificationLogTable = new NotificationLogTable("notification-log", { kmsKeyArn }, opts);
+  const politenessTable = new PolitenessTable("politeness", { kmsKeyArn }, opts);
+  const feedTable = new FeedTable("feed", { kmsKeyArn }, opts);
 
-  const alertsTopic = new aws.sns.Topic("alerts", { kmsMasterKeyId: kmsKeyArn });
+  const alertsTopic = new aws.sns.Topic("alerts", { kmsMasterKeyId: kmsKeyArn }, opts);
   if (config.alertEmail) {
-    new aws.sns.TopicSubscription("alerts-email", { topic: alertsTopic.arn, protocol: "email", endpoint: config.alertEmail });
+    new aws.sns.TopicSubscription("alerts-email", { topic: alertsTopic.arn, protocol: "email", endpoint: config.alertEmail }, opts);
   }
-  const bus = new aws.cloudwatch.EventBus("notifications", { kmsKeyIdentifier: kmsKeyArn });
+  const bus = new aws.cloudwatch.EventBus("notifications", { kmsKeyIdentifier: kmsKeyArn }, opts);
 
   // WebSocket stage logging needs the account's API Gateway CloudWatch role; set it only when asked.
-  const apiGatewayAccount = config.apiGatewayCloudWatchRole ? createApiGatewayLogsRole() : undefined;
-  const websocket = new WebSocketApi("websocket", {
-    transform: apiGatewayAccount ? { stage: (_args, opts) => void (opts.dependsOn = [apiGatewayAccount]) } : undefined,
-    connectionsTable,
-    kmsKeyArn,
-    tokenSigningSecret,
-    auth: config.auth,
-    maxConnectionsPerUser: config.websocket.maxConnectionsPerUser,
-    chat: config.websocket.sendMessage,
-    stage: config.stage,
-    connectionTtlHours: config.connectionTtlHours,
-    logRetentionDays: config.logRetentionDays,
-  });
+  const apiGatewayAccount = config.apiGatewayCloudWatchRole ? createApiGatewayLogsRole(parent) : undefined;
+  const websocket = new WebSocketApi(
+    "websocket",
+    {
+      connectionsTable,
+      kmsKeyArn,
+      tokenSigningSecret,
+      auth: config.auth,
+      maxConnectionsPerUser: config.websocket.maxConnectionsPerUser,
+      chat: config.websocket.sendMessage,
+      stage: config.stage,
+      connectionTtlHours: config.connectionTtlHours,
+      logRetentionDays: config.logRetentionDays,
+    },
+    // Added to the stage's own dependsOn (its routes), not instead of it.
+    {
+      parent,
+      transform: apiGatewayAccount ? { stage: (_args, stageOpts) => void (stageOpts.dependsOn = [apiGatewayAccount]) } : undefined,
+    },
+  );
 
   // Status callbacks to the producer (optional): one queue every decider puts final statuses on.
   const statusCallbacks = config.statusCallbacks
@@ -119,25 +143,29 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
   for (const name of enabledChannels(config)) {
     const { failoverAfter, ratePerSecond, maxConcurrency, batchSize, maxReceiveCount, workerTimeoutSeconds, perUser } =
       config.channels[name];
-    channels[name] = new NotificationChannel(name, {
-      ...shared,
-      channel: name,
-      ...providerForChannel(name, config.channels[name], {
-        websocket,
-        connectionsTable,
-        customProviders,
-        feedTable,
-        feedTtlDays: config.feed.ttlDays,
-        contactsTable,
-      }),
-      failoverAfter,
-      ratePerSecond,
-      maxConcurrency,
-      batchSize,
-      maxReceiveCount,
-      workerTimeoutSeconds,
-      perUser,
-    });
+    const sources = {
+      websocket: { api: websocket, connectionsTable },
+      feed: { table: feedTable, ttlDays: config.feed.ttlDays },
+      contactsTable,
+      customProviders,
+    };
+    channels[name] = new NotificationChannel(
+      name,
+      {
+        ...shared,
+        channel: name,
+        provider: providerFromConfig(name, config.channels[name], "provider", sources)!,
+        fallback: providerFromConfig(name, config.channels[name], "fallback", sources),
+        failoverAfter,
+        ratePerSecond,
+        maxConcurrency,
+        batch: { size: batchSize },
+        dlq: { maxReceiveCount },
+        workerTimeoutSeconds,
+        perUser,
+      },
+      opts,
+    );
   }
   for (const extra of addChannels?.(shared) ?? []) {
     if (channels[extra.channel]) {
@@ -147,73 +175,94 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
     }
     channels[extra.channel] = extra;
   }
+  const typeProblems = typeChannelProblems(
+    config,
+    Object.keys(channels).filter((name) => !config.channels[name]),
+  );
+  if (typeProblems.length) throw new TidingsConfigError(typeProblems);
 
-  const templates = new TemplatesBucket("templates", { kmsKeyArn });
+  const templates = new TemplatesBucket("templates", { kmsKeyArn, extraTemplatesDirs }, opts);
   // The user's side (issue 10): end-user API (feed, preferences, devices, tracking links).
-  const userApi = new UserApi("user-api", {
-    feedTable,
-    contactsTable,
-    settingsTable,
-    notificationLogTable,
-    connectionsTable,
-    websocket,
-    tokenSigningSecretArn: websocket.secret.arn,
-    auth: config.auth,
-    enabledChannels: Object.keys(channels),
-    types: config.notificationTypes,
-    maxDevicesPerUser: config.devices.maxPerUser,
-    kmsKeyArn,
-    logRetentionDays: config.logRetentionDays,
-  });
-  const api = new NotificationApi("producer-api", {
-    statusCallbacksQueue,
-    bus,
-    contactsTable,
-    settingsTable,
-    notificationLogTable,
-    templates,
-    enabledChannels: Object.keys(channels),
-    types: config.notificationTypes,
-    kmsKeyArn,
-    logRetentionDays: config.logRetentionDays,
-    linkTracking: {
-      baseUrl: userApi.url,
-      signingSecretArn: websocket.secret.arn,
-      ttlDays: config.tracking.linkTtlDays,
-      openPixel: config.tracking.openPixel,
+  const userApi = new UserApi(
+    "user-api",
+    {
+      feedTable,
+      contactsTable,
+      settingsTable,
+      notificationLogTable,
+      connectionsTable,
+      websocket,
+      tokenSigningSecretArn: websocket.secret.arn,
+      auth: config.auth,
+      enabledChannels: Object.keys(channels),
+      types: config.notificationTypes,
+      maxDevicesPerUser: config.devices.maxPerUser,
+      kmsKeyArn,
+      logRetentionDays: config.logRetentionDays,
     },
-  });
-  const userData = new UserDataRoutes("user-data", {
-    api: api.api,
-    authorization: api.authorizer ? { type: "JWT", authorizerId: api.authorizer.id } : { type: "AWS_IAM" },
-    contactsTable,
-    settingsTable,
-    feedTable,
-    connectionsTable,
-    websocket,
-    kmsKeyArn,
-    logRetentionDays: config.logRetentionDays,
-  });
+    opts,
+  );
+  const api = new NotificationApi(
+    "producer-api",
+    {
+      statusCallbacksQueue,
+      bus,
+      contactsTable,
+      settingsTable,
+      notificationLogTable,
+      templates,
+      enabledChannels: Object.keys(channels),
+      types: config.notificationTypes,
+      kmsKeyArn,
+      logRetentionDays: config.logRetentionDays,
+      linkTracking: {
+        baseUrl: userApi.url,
+        signingSecretArn: websocket.secret.arn,
+        ttlDays: config.tracking.linkTtlDays,
+        openPixel: config.tracking.openPixel,
+      },
+    },
+    opts,
+  );
+  const userData = new UserDataRoutes(
+    "user-data",
+    {
+      api: api.api,
+      authorization: api.authorizer ? { type: "JWT", authorizerId: api.authorizer.id } : { type: "AWS_IAM" },
+      contactsTable,
+      settingsTable,
+      feedTable,
+      connectionsTable,
+      websocket,
+      kmsKeyArn,
+      logRetentionDays: config.logRetentionDays,
+    },
+    opts,
+  );
 
-  const operations = new Operations("operations", {
-    channels: Object.values(channels).map((c) => ({
-      channel: c.channel,
-      queue: c.queue,
-      deadLetterQueue: c.deadLetterQueue,
-      ruleDeadLetterQueue: c.ruleDeadLetterQueue,
-      rule: c.rule,
-      worker: c.worker.function,
-    })),
-    bus,
-    notificationLogTable,
-    kmsKeyArn,
-    alertsTopicArn: alertsTopic.arn,
-    dashboard: config.dashboard,
-    alarms: config.alarms,
-    reconciler: config.reconciler,
-    statusCallbacksQueue,
-    logRetentionDays: config.logRetentionDays,
-  });
+  const operations = new Operations(
+    "operations",
+    {
+      channels: Object.values(channels).map((c) => ({
+        channel: c.channel,
+        queue: c.queue,
+        deadLetterQueue: c.deadLetterQueue,
+        ruleDeadLetterQueue: c.ruleDeadLetterQueue,
+        rule: c.rule,
+        worker: c.worker.function,
+      })),
+      bus,
+      notificationLogTable,
+      kmsKeyArn,
+      alertsTopicArn: alertsTopic.arn,
+      dashboard: config.dashboard,
+      alarms: config.alarms,
+      reconciler: config.reconciler,
+      statusCallbacksQueue,
+      logRetentionDays: config.logRetentionDays,
+    },
+    opts,
+  );
 
   return {
     operations,
@@ -269,32 +318,36 @@ export function createTidingsStack({ config, tokenSigningSecret, addChannels, cu
  * The account-level role API Gateway writes execution and access logs with, scoped to this account's and
  * region's log groups (AWS's managed policy for it grants `*`).
  */
-function createApiGatewayLogsRole(): aws.apigateway.Account {
-  const region = aws.getRegionOutput().region;
-  const accountId = aws.getCallerIdentityOutput().accountId;
-  const role = new aws.iam.Role("apigateway-cloudwatch", {
-    assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "apigateway.amazonaws.com" }),
-    inlinePolicies: [
-      {
-        name: "push-logs",
-        policy: policyDocument([
-          {
-            Action: [
-              "logs:CreateLogGroup",
-              "logs:CreateLogStream",
-              "logs:DescribeLogGroups",
-              "logs:DescribeLogStreams",
-              "logs:PutLogEvents",
-              "logs:GetLogEvents",
-              "logs:FilterLogEvents",
-            ],
-            Resource: [pulumi.interpolate`arn:aws:logs:${region}:${accountId}:log-group:*`],
-          },
-        ]),
-      },
-    ],
-  });
-  return new aws.apigateway.Account("apigateway-account", { cloudwatchRoleArn: role.arn });
+function createApiGatewayLogsRole(parent: pulumi.Resource | undefined): aws.apigateway.Account {
+  const region = aws.getRegionOutput({}, { parent }).region;
+  const accountId = aws.getCallerIdentityOutput({}, { parent }).accountId;
+  const role = new aws.iam.Role(
+    "apigateway-cloudwatch",
+    {
+      assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "apigateway.amazonaws.com" }),
+      inlinePolicies: [
+        {
+          name: "push-logs",
+          policy: policyDocument([
+            {
+              Action: [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:DescribeLogGroups",
+                "logs:DescribeLogStreams",
+                "logs:PutLogEvents",
+                "logs:GetLogEvents",
+                "logs:FilterLogEvents",
+              ],
+              Resource: [pulumi.interpolate`arn:aws:logs:${region}:${accountId}:log-group:*`],
+            },
+          ]),
+        },
+      ],
+    },
+    { parent },
+  );
+  return new aws.apigateway.Account("apigateway-account", { cloudwatchRoleArn: role.arn }, { parent });
 }
 
 /**
@@ -302,13 +355,10 @@ function createApiGatewayLogsRole(): aws.apigateway.Account {
  * validates it; the signing secret is read as a Pulumi secret and never enters the plain config.
  */
 export function readStackConfig(): TidingsStackInputs {
-  const raw: Record<string, unknown> = {};
-  for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
-    if (!fullKey.startsWith("tidings:") || fullKey === "tidings:tokenSigningSecret") continue;
-    raw[fullKey.slice("tidings:".length)] = parseConfigValue(value);
-  }
+  const all = Object.fromEntries(Object.entries(pulumi.runtime.allConfig()).map(([key, value]) => [key, parseConfigValue(value)]));
   return {
-    config: parseTidingsConfig(raw),
+    // Types may name channels added in code: createTidingsStack checks them once those are known.
+    config: parseTidingsConfig(tidingsKeys(all), { channelsAddedInCode: true }),
     tokenSigningSecret: new pulumi.Config("tidings").requireSecret("tokenSigningSecret"),
   };
 }

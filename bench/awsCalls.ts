@@ -163,25 +163,30 @@ async function measure(
       for (const channel of Object.values<Record<string, unknown>>(raw.channels ?? {})) delete channel.ratePerSecond;
     },
   });
-  const socketUser = "calls-user";
-  let socket: InstanceType<typeof WebSocket> | undefined;
+  // One user per notification: the dev config's per-user politeness (sms: 5 an hour) would otherwise
+  // delay the later ones; each user's first delivery takes its politeness token as a real one does.
+  const users = Array.from({ length: 1 + 2 * options.repeats }, (_, i) => `calls-user-${i}`);
+  const sockets: InstanceType<typeof WebSocket>[] = [];
   try {
-    await tidings.clients.ddb.send(
-      new PutCommand({
-        TableName: tidings.tables.contacts,
-        Item: {
-          userId: socketUser,
-          email: "calls-user@example.com",
-          phone: "+15550000001",
-          external_channels: { slack: { webhookUrl: `${tidings.endpoints.slackSink}/services/T0CALLS/B0CALLS/calls` } },
-        },
-      }),
-    );
-    socket = new WebSocket(`${tidings.endpoints.websocket}/?token=${await tidings.signToken(socketUser)}`);
-    await new Promise<void>((resolve, reject) => {
-      socket!.once("open", () => resolve());
-      socket!.once("error", reject);
-    });
+    for (const [i, userId] of users.entries()) {
+      await tidings.clients.ddb.send(
+        new PutCommand({
+          TableName: tidings.tables.contacts,
+          Item: {
+            userId,
+            email: `${userId}@example.com`,
+            phone: `+1555000${String(i).padStart(4, "0")}`,
+            external_channels: { slack: { webhookUrl: `${tidings.endpoints.slackSink}/services/T0CALLS/B0CALLS/${userId}` } },
+          },
+        }),
+      );
+      const socket = new WebSocket(`${tidings.endpoints.websocket}/?token=${await tidings.signToken(userId)}`);
+      sockets.push(socket);
+      await new Promise<void>((resolve, reject) => {
+        socket.once("open", () => resolve());
+        socket.once("error", reject);
+      });
+    }
     // Built as local/tidings.ts builds it (same clients, tables, bucket and bus), so calls made inside it
     // can be told apart from the workers'.
     const service = makeNotificationService({
@@ -210,7 +215,7 @@ async function measure(
         service(
           JSON.stringify({
             eventId,
-            userId: socketUser,
+            userId: users[n - 1],
             type: "order.shipped",
             channels: CHANNELS,
             data: { orderId: eventId, carrier: "DHL", trackingUrl: "https://track.example.com/p/1" },
@@ -264,7 +269,7 @@ async function measure(
       roundTripsWithLatency: median(slow.map((m) => m.roundTrips)),
     };
   } finally {
-    socket?.terminate();
+    for (const socket of sockets) socket.terminate();
     await tidings.stop();
   }
 }

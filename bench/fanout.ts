@@ -219,7 +219,7 @@ export async function runFanOut(options: FanOutOptions, progress: (line: string)
       { cmd: "gateway", connections: options.connections, token, signingKeyHex: signingKey.toString("hex"), auth: AUTH, table: TABLE },
       "ready",
     );
-    mgmt = new ApiGatewayManagementApiClient({ endpoint: ready.managementEndpoint! });
+    mgmt = new ApiGatewayManagementApiClient({ endpoint: ready.managementEndpoint!, cacheMiddleware: true });
     const reachable = await connectionsOfUser({ ddb, connectionsTable: TABLE }, USER_ID);
     if (reachable.length !== options.connections) {
       throw new Error(
@@ -271,7 +271,7 @@ export async function runFanOut(options: FanOutOptions, progress: (line: string)
 
     // On loopback a post costs CPU only, so posting in parallel cannot beat posting in turn. In AWS each
     // post also waits a network round trip: add one (a delay, no CPU) to see what the bound buys there.
-    mgmtWithRoundTrip = new ApiGatewayManagementApiClient({ endpoint: ready.managementEndpoint! });
+    mgmtWithRoundTrip = new ApiGatewayManagementApiClient({ endpoint: ready.managementEndpoint!, cacheMiddleware: true });
     mgmtWithRoundTrip.middlewareStack.add(
       (next) => async (args) => {
         await sleep(options.roundTripMs);

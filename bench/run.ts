@@ -11,7 +11,7 @@ import { loadAverage, machineFacts } from "./facts";
 import { markdownTable, type PartResult, textTable } from "./lib";
 
 /** Whole-run ceiling: the run ends itself even if a server hangs. */
-const HARD_LIMIT_MS = 12 * 60_000;
+const HARD_LIMIT_MS = 20 * 60_000;
 
 interface Part {
   name: string;

@@ -3,7 +3,6 @@
  * channels. Extra channels are custom names served by a provider Tidings ships (Slack webhooks named
  * `slack-2`, `slack-3`, …), added to the dev config's enabled channels.
  */
-import { slackWebhookProvider } from "../components/providers";
 import { enabledChannels, parseTidingsConfig } from "../runtime/config";
 import { formatNumber, formatRatio, median, now, type PartResult } from "./lib";
 import { buildStackUnderMocks, devStackConfig } from "./stackUnderMocks";
@@ -27,7 +26,7 @@ export function configWithChannels(count: number): Record<string, any> {
 
 /** Builds the stack with the extra channels served by the shipped Slack webhook provider. */
 async function build(raw: Record<string, any>) {
-  return buildStackUnderMocks(raw, { webhook: slackWebhookProvider() });
+  return buildStackUnderMocks(raw, { webhook: { type: "slack-webhook" } });
 }
 
 export async function runProgramScale(options: ProgramScaleOptions, progress: (line: string) => void): Promise<PartResult> {

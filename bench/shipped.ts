@@ -81,6 +81,8 @@ export async function runShippedCode(options: ShippedCodeOptions, progress: (lin
 
   const baseline = Math.min(...rows.map((r) => median(r.requireMs)));
   const smallest = Math.min(...rows.map((r) => r.bytes));
+  progress("the producer's validator: options measured the same way");
+  const validatorRows = validatorOptions(options.coldRequireRepeats, baseline);
   rows.sort((a, b) => b.bytes - a.bytes);
   return {
     title: `Shipped code: ${rows.length} inline Lambdas of the dev stack`,
@@ -103,8 +105,15 @@ export async function runShippedCode(options: ShippedCodeOptions, progress: (lin
           `${(median(r.requireMs) / baseline).toFixed(2)}×`,
         ]),
       },
+      {
+        title:
+          "The producer API's run-time packages: what each option would ship and cost to require (goal: ≤ 1 MiB, ≤ 1.3× the fastest function)",
+        headers: ["option", "bytes on disk", "files", `cold require ms (median of ${options.coldRequireRepeats})`, "÷ fastest function"],
+        rows: validatorRows,
+      },
     ],
     notes: [
+      "Validator options: `zod` as computeCodePaths ships it is the whole package directory (v3, v4, sources, type declarations); \"files Node loads\" is what a file trace (e.g. @vercel/nft) would ship: the CommonJS files `require` actually reads; `zod/mini` is zod's tree-shakable API, which only pays off once bundled. Bundling at deploy time (esbuild) is the option that meets both goals; it needs InlineFunction to build its own archive (CallbackFunction takes no extra assets), so it is left for the change of InlineFunction's code paths.",
       "Serialized bytes: the text `pulumi.runtime.serializeFunction(factory, { isFactoryFunction: true })` produces, i.e. the archive's `__index.js`, with the runtime/ code it reaches inlined by value.",
       "node_modules in archive: `pulumi.runtime.computeCodePaths({ extraExcludePackages: excludedPackages(fn.packages) })`, bytes on disk before zipping: each function ships only the run-time packages it declares (the AWS SDK comes with the Lambda runtime).",
       "Cold require: a fresh `node` process per measurement requires the written module (which runs the factory: SDK clients built, captured values read), timed around `require` only; Node start-up is not included. Measured on Node " +
@@ -112,6 +121,58 @@ export async function runShippedCode(options: ShippedCodeOptions, progress: (lin
         ", Lambda runs nodejs22.x.",
     ],
   };
+}
+
+/** Prints `{ ms, bytes, files }`: one require of argv[1], and the bytes of the files under node_modules/<argv[2]> it read. */
+const TRACE_SCRIPT = `const t=process.hrtime.bigint();require(process.argv[1]);const ms=Number(process.hrtime.bigint()-t)/1e6;
+const fs=require("fs");let bytes=0,files=0;for(const f of Object.keys(require.cache))if(f.includes("/node_modules/"+process.argv[2]+"/")){files++;bytes+=fs.statSync(f).size}
+process.stdout.write(JSON.stringify({ms,bytes,files}))`;
+
+function validatorOptions(repeats: number, fastestMs: number): string[][] {
+  const trace = (specifier: string, pkg: string) =>
+    Array.from({ length: repeats }, () => {
+      const out = execFileSync(process.execPath, ["-e", TRACE_SCRIPT, specifier, pkg], {
+        cwd: REPO_ROOT,
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+      return JSON.parse(out) as { ms: number; bytes: number; files: number };
+    });
+  const zodDir = directoryBytes(path.join(REPO_ROOT, "node_modules", "zod"));
+  const full = trace("zod", "zod");
+  const mini = trace("zod/mini", "zod");
+  const mustache = trace("mustache", "mustache");
+  const ms = (runs: { ms: number }[]) => median(runs.map((r) => r.ms));
+  return [
+    [
+      "zod, whole package (shipped today)",
+      formatBytes(zodDir.bytes),
+      formatNumber(zodDir.files),
+      formatNumber(ms(full), 1),
+      `${(ms(full) / fastestMs).toFixed(2)}×`,
+    ],
+    [
+      "zod, only the files Node loads",
+      formatBytes(full[0].bytes),
+      formatNumber(full[0].files),
+      formatNumber(ms(full), 1),
+      `${(ms(full) / fastestMs).toFixed(2)}×`,
+    ],
+    [
+      "zod/mini, only the files Node loads",
+      formatBytes(mini[0].bytes),
+      formatNumber(mini[0].files),
+      formatNumber(ms(mini), 1),
+      `${(ms(mini) / fastestMs).toFixed(2)}×`,
+    ],
+    [
+      "mustache (the other package)",
+      formatBytes(mustache[0].bytes),
+      formatNumber(mustache[0].files),
+      formatNumber(ms(mustache), 1),
+      `${(ms(mustache) / fastestMs).toFixed(2)}×`,
+    ],
+  ];
 }
 
 /** The node_modules paths an archive with these run-time packages carries, and their size. */

@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { inlineFunctions } from "../components/InlineFunction";
 import { readStackFile } from "../local/stackConfig";
 import { parseTidingsConfig } from "../runtime/config";
-import type { ProviderSpec } from "../components/providers";
+import type { ChannelProvider } from "../components/providers";
 import { createTidingsStack, type TidingsStackInputs } from "../stack";
 import { settle, useMocks } from "../tests/helpers/mocks";
 
@@ -19,9 +19,9 @@ export function devStackConfig(): Record<string, any> {
 
 /**
  * `customProviders` serve channels whose names Tidings does not know (scale adds `slack-2`, … with the
- * shipped webhook provider); the stack must pass them on to `providerForChannel`.
+ * shipped webhook provider); the stack must pass them on to `providerFromConfig`.
  */
-export async function buildStackUnderMocks(raw: Record<string, any> = devStackConfig(), customProviders?: Record<string, ProviderSpec>) {
+export async function buildStackUnderMocks(raw: Record<string, any> = devStackConfig(), customProviders?: Record<string, ChannelProvider>) {
   const resources = useMocks();
   const inputs: TidingsStackInputs = {
     config: parseTidingsConfig(raw),

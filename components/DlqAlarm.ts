@@ -1,10 +1,10 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { childOf, type Transform } from "./common";
+import { childOf, type QueueRef, type TidingsComponentOptions, type Transform } from "./common";
 
 export interface DlqAlarmArgs {
-  /** The dead-letter queue to watch. */
-  queue: aws.sqs.Queue;
+  /** The dead-letter queue to watch (an aws.sqs.Queue, or its name). */
+  queue: QueueRef;
   /**
    * SNS topic told when the queue holds a message (ALARM) and when it is empty again (OK).
    * @example alertsTopicArn: alerts.arn
@@ -15,7 +15,11 @@ export interface DlqAlarmArgs {
    * @default "Messages in dead-letter queue <queue name>"
    */
   description?: pulumi.Input<string>;
-  transform?: { alarm?: Transform<aws.cloudwatch.MetricAlarmArgs> };
+}
+
+/** The resources of a DlqAlarm a transform can change. */
+export interface DlqAlarmTransform {
+  alarm?: Transform<aws.cloudwatch.MetricAlarmArgs>;
 }
 
 /**
@@ -28,11 +32,11 @@ export interface DlqAlarmArgs {
 export class DlqAlarm extends pulumi.ComponentResource {
   readonly alarm: aws.cloudwatch.MetricAlarm;
 
-  constructor(name: string, args: DlqAlarmArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("tidings:aws:DlqAlarm", name, {}, opts);
+  constructor(name: string, args: DlqAlarmArgs, opts?: TidingsComponentOptions<DlqAlarmTransform>) {
+    super("tidings:index:DlqAlarm", name, {}, opts);
     const withTransform = childOf(this);
     this.alarm = new aws.cloudwatch.MetricAlarm(
-      ...withTransform(args.transform?.alarm, name, {
+      ...withTransform(opts?.transform?.alarm, name, {
         alarmDescription: args.description ?? pulumi.interpolate`Messages in dead-letter queue ${args.queue.name}`,
         namespace: "AWS/SQS",
         metricName: "ApproximateNumberOfMessagesVisible",

@@ -1,13 +1,17 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { applyTransform, type Transform } from "./common";
+import { childOf, type TidingsComponentOptions, type Transform } from "./common";
 
 export interface EncryptionKeyArgs {
   /** @default "Tidings data at rest" */
   description?: string;
   /** @default 30 */
   deletionWindowInDays?: number;
-  transform?: { key?: Transform<aws.kms.KeyArgs> };
+}
+
+/** The resources of an EncryptionKey a transform can change. */
+export interface EncryptionKeyTransform {
+  key?: Transform<aws.kms.KeyArgs>;
 }
 
 /**
@@ -24,19 +28,20 @@ export class EncryptionKey extends pulumi.ComponentResource {
   readonly key: aws.kms.Key;
   readonly arn: pulumi.Output<string>;
 
-  constructor(name: string, args: EncryptionKeyArgs = {}, opts?: pulumi.ComponentResourceOptions) {
-    super("tidings:aws:EncryptionKey", name, {}, opts);
+  constructor(name: string, args: EncryptionKeyArgs = {}, opts?: TidingsComponentOptions<EncryptionKeyTransform>) {
+    super("tidings:index:EncryptionKey", name, {}, opts);
     const account = aws.getCallerIdentityOutput({}, { parent: this });
     const region = aws.getRegionOutput({}, { parent: this });
-    const [keyArgs, keyOpts] = applyTransform(args.transform?.key, {
-      description: args.description ?? "Tidings data at rest",
-      enableKeyRotation: true,
-      deletionWindowInDays: args.deletionWindowInDays ?? 30,
-      policy: pulumi
-        .all([account.accountId, region.region])
-        .apply(([accountId, regionName]) => JSON.stringify(keyPolicy(accountId, regionName))),
-    });
-    this.key = new aws.kms.Key(name, keyArgs, { ...keyOpts, parent: this });
+    this.key = new aws.kms.Key(
+      ...childOf(this)(opts?.transform?.key, name, {
+        description: args.description ?? "Tidings data at rest",
+        enableKeyRotation: true,
+        deletionWindowInDays: args.deletionWindowInDays ?? 30,
+        policy: pulumi
+          .all([account.accountId, region.region])
+          .apply(([accountId, regionName]) => JSON.stringify(keyPolicy(accountId, regionName))),
+      }),
+    );
     this.arn = this.key.arn;
     this.registerOutputs({ arn: this.arn });
   }

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { childOf, policyDocument, type ScopedStatement, type Transform } from "./common";
+import { childOf, policyDocument, type ScopedStatement, type TidingsComponentOptions, type Transform } from "./common";
 
 export interface InlineFunctionArgs<E, R> {
   /**
@@ -28,11 +28,13 @@ export interface InlineFunctionArgs<E, R> {
   /** KMS key for the log group and environment variables. */
   kmsKeyArn?: pulumi.Input<string>;
   environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
-  transform?: {
-    function?: Transform<aws.lambda.CallbackFunctionArgs<E, R>>;
-    role?: Transform<aws.iam.RoleArgs>;
-    logGroup?: Transform<aws.cloudwatch.LogGroupArgs>;
-  };
+}
+
+/** The resources of an InlineFunction a transform can change. */
+export interface InlineFunctionTransform<E = any, R = any> {
+  function?: Transform<aws.lambda.CallbackFunctionArgs<E, R>>;
+  role?: Transform<aws.iam.RoleArgs>;
+  logGroup?: Transform<aws.cloudwatch.LogGroupArgs>;
 }
 
 /**
@@ -73,14 +75,15 @@ export class InlineFunction<E, R> extends pulumi.ComponentResource {
   /** The run-time packages its archive carries (undefined: every dependency). */
   readonly packages?: string[];
 
-  constructor(name: string, args: InlineFunctionArgs<E, R>, opts?: pulumi.ComponentResourceOptions) {
-    super("tidings:aws:InlineFunction", name, {}, opts);
+  constructor(name: string, args: InlineFunctionArgs<E, R>, opts?: TidingsComponentOptions<InlineFunctionTransform<E, R>>) {
+    super("tidings:index:InlineFunction", name, {}, opts);
+    const transform = opts?.transform;
     const withTransform = childOf(this);
     this.factory = args.factory;
     this.packages = args.packages;
 
     this.logGroup = new aws.cloudwatch.LogGroup(
-      ...withTransform(args.transform?.logGroup, `${name}-logs`, {
+      ...withTransform(transform?.logGroup, `${name}-logs`, {
         retentionInDays: args.logRetentionDays ?? 14,
         kmsKeyId: args.kmsKeyArn,
       }),
@@ -90,13 +93,13 @@ export class InlineFunction<E, R> extends pulumi.ComponentResource {
       ...args.statements,
     ];
     this.role = new aws.iam.Role(
-      ...withTransform(args.transform?.role, `${name}-role`, {
+      ...withTransform(transform?.role, `${name}-role`, {
         assumeRolePolicy: aws.iam.assumeRolePolicyForPrincipal({ Service: "lambda.amazonaws.com" }),
         inlinePolicies: [{ name: "scoped", policy: policyDocument(this.statements) }],
       }),
     );
     this.function = new aws.lambda.CallbackFunction<E, R>(
-      ...withTransform(args.transform?.function, name, {
+      ...withTransform(transform?.function, name, {
         callbackFactory: args.factory,
         role: this.role,
         runtime: aws.lambda.Runtime.NodeJS22dX,

@@ -12,26 +12,53 @@ import { type HttpApiEvent, makeHttpApiHandler, makeNotificationService } from "
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { makeSecretKeyLoader } from "../runtime/authorizer";
 import { makeLinkSigner } from "../runtime/tracking";
-import { childOf, TidingsError, type Transform } from "./common";
-import { InlineFunction, type InlineFunctionArgs } from "./InlineFunction";
-import { NotificationStatusRoute, type NotificationStatusRouteArgs } from "./NotificationStatusRoute";
+import {
+  applyTransform,
+  childOf,
+  nodesOf,
+  type NotificationTypeSettings,
+  type ResourceRef,
+  setNodes,
+  type Throttling,
+  type TidingsComponentOptions,
+  TidingsError,
+  type Transform,
+} from "./common";
+import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
+import { NotificationStatusRoute, type NotificationStatusRouteTransform } from "./NotificationStatusRoute";
 
-/** Who may call `POST /notifications`. */
-export type NotificationApiAuth =
-  /** SigV4-signed requests from principals your IAM policies allow `execute-api:Invoke` on the route. */
-  | { type: "iam" }
-  /** A bearer JWT from your identity provider, checked by API Gateway before the function runs. */
-  | { type: "jwt"; issuer: string; audience: string | string[] };
+/**
+ * Who may call `POST /notifications`: `{ type: "iam" }`, SigV4-signed requests from principals your IAM
+ * policies allow `execute-api:Invoke` on the route; or `{ type: "jwt", issuer, audience }`, a bearer JWT
+ * from your identity provider, checked by API Gateway before the function runs.
+ */
+export interface NotificationApiAuth {
+  /** "iam" or "jwt". */
+  type: string;
+  /** jwt: your identity provider's https:// issuer URL. */
+  issuer?: string;
+  /** jwt: audiences (`aud`) a token may carry. */
+  audience?: string[];
+}
 
-/** A table as the API needs it: name for the handler, ARN for the policy. */
-export interface TableRef {
-  name: pulumi.Input<string>;
+/** Child components of a NotificationApi (kept off its schema outputs). */
+interface ApiNodes {
+  function: InlineFunction<HttpApiEvent, HttpResult>;
+  status: NotificationStatusRoute;
+}
+
+/** The templates bucket as the API needs it. */
+export interface TemplatesRef {
+  bucketName: pulumi.Input<string>;
   arn: pulumi.Input<string>;
 }
 
+/** A table as the API needs it: name for the handler, ARN for the policy. */
+export type TableRef = ResourceRef;
+
 export interface NotificationApiArgs {
   /** The EventBridge bus the service puts one event per channel on. */
-  bus: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
+  bus: ResourceRef;
   /** Where users' addresses live (read with BatchGetItem only, together with the settings). */
   contactsTable: TableRef;
   /** Users' opt-in/opt-out settings (read with BatchGetItem only, together with the contact). */
@@ -39,7 +66,7 @@ export interface NotificationApiArgs {
   /** The dedupe log: one row per eventId×channel (conditional PutItem, GetItem). */
   notificationLogTable: TableRef;
   /** Where the templates are (`s3:GetObject` on `templates/*` only). */
-  templates: { bucketName: pulumi.Input<string>; arn: pulumi.Input<string> };
+  templates: TemplatesRef;
   /**
    * The status-callbacks queue (StatusCallbacks component), when producers get callbacks: final
    * statuses decided here are put on it (sqs:SendMessage on this queue only).
@@ -49,7 +76,7 @@ export interface NotificationApiArgs {
   /** Channels switched on in the stack, in config order. */
   enabledChannels: string[];
   /** Declared notification types (`tidings:notificationTypes`). */
-  types: Record<string, NotificationTypeConfig>;
+  types: Record<string, NotificationTypeSettings>;
   /** The stack key: encrypts the logs and lets the function read SSE-KMS templates. */
   kmsKeyArn: pulumi.Input<string>;
   /**
@@ -62,7 +89,7 @@ export interface NotificationApiArgs {
    * @default { rateLimit: 50, burstLimit: 100 }
    * @example throttling: { rateLimit: 200, burstLimit: 400 }
    */
-  throttling?: { rateLimit?: number; burstLimit?: number };
+  throttling?: Throttling;
   /**
    * How producers authenticate.
    * @default { type: "iam" }
@@ -75,25 +102,31 @@ export interface NotificationApiArgs {
    * @default no links
    * @example linkTracking: { baseUrl: userApi.url, signingSecretArn: websocket.secret.arn }
    */
-  linkTracking?: {
-    baseUrl: pulumi.Input<string>;
-    signingSecretArn: pulumi.Input<string>;
-    /** @default 30 */
-    ttlDays?: number;
-    /** Adds a 1×1 open pixel to e-mail HTML. @default false */
-    openPixel?: boolean;
-  };
-  transform?: {
-    api?: Transform<aws.apigatewayv2.ApiArgs>;
-    route?: Transform<aws.apigatewayv2.RouteArgs>;
-    integration?: Transform<aws.apigatewayv2.IntegrationArgs>;
-    stage?: Transform<aws.apigatewayv2.StageArgs>;
-    authorizer?: Transform<aws.apigatewayv2.AuthorizerArgs>;
-    accessLogs?: Transform<aws.cloudwatch.LogGroupArgs>;
-    function?: InlineFunctionArgs<HttpApiEvent, HttpResult>["transform"];
-    /** `GET /notifications/{eventId}`: its route, integration and function. */
-    status?: NotificationStatusRouteArgs["transform"];
-  };
+  linkTracking?: LinkTracking;
+}
+
+/** Signed click-tracking links in actionable notifications. */
+export interface LinkTracking {
+  baseUrl: pulumi.Input<string>;
+  signingSecretArn: pulumi.Input<string>;
+  /** @default 30 */
+  ttlDays?: number;
+  /** Adds a 1×1 open pixel to e-mail HTML. @default false */
+  openPixel?: boolean;
+}
+
+/** The resources of a NotificationApi a transform can change (pass as the `transform` option). */
+export interface NotificationApiTransform {
+  api?: Transform<aws.apigatewayv2.ApiArgs>;
+  route?: Transform<aws.apigatewayv2.RouteArgs>;
+  integration?: Transform<aws.apigatewayv2.IntegrationArgs>;
+  stage?: Transform<aws.apigatewayv2.StageArgs>;
+  authorizer?: Transform<aws.apigatewayv2.AuthorizerArgs>;
+  accessLogs?: Transform<aws.cloudwatch.LogGroupArgs>;
+  permission?: Transform<aws.lambda.PermissionArgs>;
+  function?: InlineFunctionTransform<HttpApiEvent, HttpResult>;
+  /** `GET /notifications/{eventId}`: its route, integration and function. */
+  status?: NotificationStatusRouteTransform;
 }
 
 /**
@@ -123,17 +156,23 @@ export class NotificationApi extends pulumi.ComponentResource {
   readonly route: aws.apigatewayv2.Route;
   readonly authorizer?: aws.apigatewayv2.Authorizer;
   /** The notification service (its `factory` is what the Lambda runs). */
-  readonly function: InlineFunction<HttpApiEvent, HttpResult>;
+  get function(): InlineFunction<HttpApiEvent, HttpResult> {
+    return nodesOf<ApiNodes>(this).function;
+  }
+
   /** `GET /notifications/{eventId}`: what happened to one notification, per channel. */
-  readonly status: NotificationStatusRoute;
+  get status(): NotificationStatusRoute {
+    return nodesOf<ApiNodes>(this).status;
+  }
   /** `https://<id>.execute-api.<region>.amazonaws.com` */
   readonly url: pulumi.Output<string>;
   /** `<url>/notifications`: where producers POST. */
   readonly endpoint: pulumi.Output<string>;
 
-  constructor(name: string, args: NotificationApiArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("tidings:aws:NotificationApi", name, {}, opts);
+  constructor(name: string, args: NotificationApiArgs, opts?: TidingsComponentOptions<NotificationApiTransform>) {
+    super("tidings:index:NotificationApi", name, {}, opts);
     const withTransform = childOf(this);
+    const transform = opts?.transform ?? {};
     const parent = this;
     const auth = normalizeAuth(args.auth);
     const throttling = normalizeThrottling(args.throttling);
@@ -144,7 +183,7 @@ export class NotificationApi extends pulumi.ComponentResource {
     const integration = createIntegration();
     const authorizer = auth.type === "jwt" ? createJwtAuthorizer(auth) : undefined;
     const route = createRoute();
-    this.status = new NotificationStatusRoute(
+    const status = new NotificationStatusRoute(
       `${name}-status`,
       {
         api,
@@ -153,9 +192,8 @@ export class NotificationApi extends pulumi.ComponentResource {
         notificationLogTable: args.notificationLogTable,
         kmsKeyArn: args.kmsKeyArn,
         logRetentionDays,
-        transform: args.transform?.status,
       },
-      { parent: this },
+      { parent: this, transform: transform.status },
     );
     const stage = createStage();
     allowApiToInvoke();
@@ -164,7 +202,7 @@ export class NotificationApi extends pulumi.ComponentResource {
     this.stage = stage;
     this.route = route;
     this.authorizer = authorizer;
-    this.function = fn;
+    setNodes<ApiNodes>(this, { function: fn, status });
     this.url = api.apiEndpoint;
     this.endpoint = pulumi.interpolate`${api.apiEndpoint}/notifications`;
     this.registerOutputs({ url: this.url, endpoint: this.endpoint });
@@ -179,7 +217,12 @@ export class NotificationApi extends pulumi.ComponentResource {
       const bucketName = pulumi.output(args.templates.bucketName);
       const busName = pulumi.output(args.bus.name);
       const enabledChannels = [...args.enabledChannels];
-      const types = JSON.parse(JSON.stringify(args.types)) as Record<string, NotificationTypeConfig>;
+      const types: Record<string, NotificationTypeConfig> = Object.fromEntries(
+        Object.entries(JSON.parse(JSON.stringify(args.types)) as Record<string, NotificationTypeSettings>).map(([type, def]) => [
+          type,
+          { ...def, defaultOptIn: def.defaultOptIn ?? true },
+        ]),
+      );
       const callbacksUrl = args.statusCallbacksQueue ? pulumi.output(args.statusCallbacksQueue.url) : undefined;
       const tracking = args.linkTracking
         ? {
@@ -233,15 +276,14 @@ export class NotificationApi extends pulumi.ComponentResource {
           ],
           kmsKeyArn: args.kmsKeyArn,
           logRetentionDays,
-          transform: args.transform?.function,
         },
-        { parent },
+        { parent, transform: transform.function },
       );
     }
 
     function createApi() {
       return new aws.apigatewayv2.Api(
-        ...withTransform(args.transform?.api, name, {
+        ...withTransform(transform.api, name, {
           protocolType: "HTTP",
           description: "Tidings producer API",
         }),
@@ -250,7 +292,7 @@ export class NotificationApi extends pulumi.ComponentResource {
 
     function createIntegration() {
       return new aws.apigatewayv2.Integration(
-        ...withTransform(args.transform?.integration, `${name}-service`, {
+        ...withTransform(transform.integration, `${name}-service`, {
           apiId: api.id,
           integrationType: "AWS_PROXY",
           integrationMethod: "POST",
@@ -260,20 +302,20 @@ export class NotificationApi extends pulumi.ComponentResource {
       );
     }
 
-    function createJwtAuthorizer(jwt: Extract<NotificationApiAuth, { type: "jwt" }>) {
+    function createJwtAuthorizer(jwt: Extract<NormalizedAuth, { type: "jwt" }>) {
       return new aws.apigatewayv2.Authorizer(
-        ...withTransform(args.transform?.authorizer, `${name}-jwt`, {
+        ...withTransform(transform.authorizer, `${name}-jwt`, {
           apiId: api.id,
           authorizerType: "JWT",
           identitySources: ["$request.header.Authorization"],
-          jwtConfiguration: { issuer: jwt.issuer, audiences: Array.isArray(jwt.audience) ? jwt.audience : [jwt.audience] },
+          jwtConfiguration: { issuer: jwt.issuer, audiences: jwt.audience },
         }),
       );
     }
 
     function createRoute() {
       return new aws.apigatewayv2.Route(
-        ...withTransform(args.transform?.route, `${name}-notifications`, {
+        ...withTransform(transform.route, `${name}-notifications`, {
           apiId: api.id,
           routeKey: "POST /notifications",
           target: pulumi.interpolate`integrations/${integration.id}`,
@@ -285,13 +327,13 @@ export class NotificationApi extends pulumi.ComponentResource {
 
     function createStage() {
       const accessLogs = new aws.cloudwatch.LogGroup(
-        ...withTransform(args.transform?.accessLogs, `${name}-access-logs`, {
+        ...withTransform(transform.accessLogs, `${name}-access-logs`, {
           retentionInDays: logRetentionDays,
           kmsKeyId: args.kmsKeyArn,
         }),
       );
       return new aws.apigatewayv2.Stage(
-        ...withTransform(args.transform?.stage, `${name}-default`, {
+        ...withTransform(transform.stage, `${name}-default`, {
           apiId: api.id,
           name: "$default",
           autoDeploy: true,
@@ -318,24 +360,31 @@ export class NotificationApi extends pulumi.ComponentResource {
 
     function allowApiToInvoke() {
       new aws.lambda.Permission(
-        `${name}-invoke`,
-        {
-          action: "lambda:InvokeFunction",
-          function: fn.function.name,
-          principal: "apigateway.amazonaws.com",
-          sourceArn: pulumi.interpolate`${api.executionArn}/*/POST/notifications`,
-        },
-        { parent: fn },
+        ...applyTransform(
+          transform.permission,
+          `${name}-invoke`,
+          {
+            action: "lambda:InvokeFunction",
+            function: fn.function.name,
+            principal: "apigateway.amazonaws.com",
+            sourceArn: pulumi.interpolate`${api.executionArn}/*/POST/notifications`,
+          },
+          { parent: fn },
+        ),
       );
     }
   }
 }
 
-function normalizeAuth(auth: NotificationApiAuth | undefined): NotificationApiAuth {
+type NormalizedAuth = { type: "iam" } | { type: "jwt"; issuer: string; audience: string[] };
+
+function normalizeAuth(auth: NotificationApiAuth | undefined): NormalizedAuth {
   if (!auth) return { type: "iam" };
-  if (auth.type === "iam") return auth;
+  if (auth.type === "iam") return { type: "iam" };
   if (auth.type === "jwt") {
-    const audiences = Array.isArray(auth.audience) ? auth.audience : [auth.audience];
+    // A single audience as a string is accepted too (TypeScript callers, config).
+    const given = auth.audience as string[] | string | undefined;
+    const audiences = Array.isArray(given) ? given : given === undefined ? [] : [given];
     if (!auth.issuer || !/^https:\/\//.test(auth.issuer)) {
       throw new TidingsError(
         `NotificationApi: auth.issuer must be your identity provider's https:// issuer URL (got "${auth.issuer ?? ""}").`,
@@ -344,7 +393,7 @@ function normalizeAuth(auth: NotificationApiAuth | undefined): NotificationApiAu
     if (audiences.length === 0 || audiences.some((a) => typeof a !== "string" || a === "")) {
       throw new TidingsError("NotificationApi: auth.audience must name the audience (aud claim) producers' tokens carry.");
     }
-    return auth;
+    return { type: "jwt", issuer: auth.issuer, audience: audiences };
   }
   throw new TidingsError(`NotificationApi: auth.type must be "iam" or "jwt" (got "${(auth as { type?: string }).type}").`);
 }

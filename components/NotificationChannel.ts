@@ -10,12 +10,22 @@ import { makeNotificationLog } from "../runtime/notificationLog";
 import { makePolitenessLimiter } from "../runtime/politeness";
 import { makeCallbackEnqueuer } from "../runtime/statusCallbacks";
 import { makeChannelWorker } from "../runtime/worker";
-import { childOf, type ScopedStatement, TidingsError, type Transform } from "./common";
-import { DlqAlarm } from "./DlqAlarm";
-import { InlineFunction } from "./InlineFunction";
-import type { NotificationLogTable } from "./NotificationLogTable";
-import type { PolitenessTable } from "./PolitenessTable";
-import type { ProviderSpec } from "./providers";
+import type { Provider } from "../runtime/contracts";
+import { type ProviderConfig, type ProviderEntry, providerTable } from "../runtime/providers/table";
+import {
+  childOf,
+  nodesOf,
+  type PerUserLimit,
+  type ResourceRef,
+  type ScopedStatement,
+  setNodes,
+  type TidingsComponentOptions,
+  TidingsError,
+  type Transform,
+} from "./common";
+import { DlqAlarm, type DlqAlarmTransform } from "./DlqAlarm";
+import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
+import { type ChannelProvider, providerContext, type ResolvedProvider, resolveProvider } from "./providers";
 
 export interface NotificationChannelArgs {
   /**
@@ -23,25 +33,35 @@ export interface NotificationChannelArgs {
    * @example channel: "email"
    */
   channel: string;
-  /** The Tidings event bus the notification service puts deliveries on. */
-  bus: aws.cloudwatch.EventBus;
+  /** The Tidings event bus the notification service puts deliveries on (an EventBus, or its name and ARN). */
+  bus: ResourceRef;
   /**
-   * How the worker delivers.
-   * @example provider: sesProvider({ from: "notify@example.com", identityArn })
+   * How the worker delivers: a provider as data (see ChannelProvider for each type's settings).
+   * @example provider: { type: "ses", from: "notify@example.com" }
+   * @example provider: { type: "lambda", functionArn: "arn:aws:lambda:eu-west-1:123456789012:function:pager" }
    */
-  provider: ProviderSpec;
-  /** Used for a message once the primary has failed it retryably `failoverAfter` times. */
-  fallback?: ProviderSpec;
+  provider: ChannelProvider;
+  /**
+   * Used for a message once the primary has failed it retryably `failoverAfter` times.
+   * @example fallback: { type: "lambda", functionArn: backupSender.arn }
+   */
+  fallback?: ChannelProvider;
   /** Retryable failures of one message before the fallback takes over. @default 3 */
   failoverAfter?: number;
   /** Sends per second across all workers (split evenly over `maxConcurrency`). @default unlimited */
   ratePerSecond?: number;
   /** Concurrent worker instances (event source mapping maximumConcurrency, 2–1000). @default 2 */
   maxConcurrency?: number;
-  /** Messages per worker invocation (1–10). @default 10 */
-  batchSize?: number;
-  /** Receives before a message moves to the DLQ. @default 5 */
-  maxReceiveCount?: number;
+  /**
+   * How SQS hands messages to the worker.
+   * @example batch: { size: 5 }
+   */
+  batch?: BatchSettings;
+  /**
+   * The channel queue's dead-letter queue.
+   * @example dlq: { maxReceiveCount: 8 }
+   */
+  dlq?: DeadLetterSettings;
   /** @default 30 */
   workerTimeoutSeconds?: number;
   /** Overrides the derived visibility timeout (6 × worker timeout); must exceed the worker timeout. */
@@ -50,9 +70,11 @@ export interface NotificationChannelArgs {
    * At most `limit` deliveries per user on this channel in each `windowSeconds`; more are delayed.
    * @example perUser: { limit: 10, windowSeconds: 3600 }
    */
-  perUser?: { limit: number; windowSeconds: number };
-  notificationLogTable: NotificationLogTable;
-  politenessTable: PolitenessTable;
+  perUser?: PerUserLimit;
+  /** The notification log table (a NotificationLogTable, or its name and ARN). */
+  notificationLogTable: ResourceRef;
+  /** The politeness table `perUser` limits count in (a PolitenessTable, or its name and ARN). */
+  politenessTable: ResourceRef;
   /** Days a notification-log row is kept. @default 90 */
   logTtlDays?: number;
   /** The stack's KMS key: queues and the worker's logs are encrypted with it. */
@@ -67,15 +89,40 @@ export interface NotificationChannelArgs {
   alertsTopicArn: pulumi.Input<string>;
   /** @default 14 */
   logRetentionDays?: pulumi.Input<number>;
-  transform?: {
-    queue?: Transform<aws.sqs.QueueArgs>;
-    deadLetterQueue?: Transform<aws.sqs.QueueArgs>;
-    ruleDeadLetterQueue?: Transform<aws.sqs.QueueArgs>;
-    rule?: Transform<aws.cloudwatch.EventRuleArgs>;
-    target?: Transform<aws.cloudwatch.EventTargetArgs>;
-    worker?: Transform<aws.lambda.CallbackFunctionArgs<SqsEvent, SqsBatchResponse>>;
-    eventSourceMapping?: Transform<aws.lambda.EventSourceMappingArgs>;
-  };
+}
+
+/** How SQS hands messages to a channel's worker. */
+export interface BatchSettings {
+  /** Messages per worker invocation (1–10). @default 10 */
+  size?: number;
+}
+
+/** A channel queue's dead-letter queue. */
+export interface DeadLetterSettings {
+  /** Receives before a message moves to the DLQ. @default 5 */
+  maxReceiveCount?: number;
+}
+
+/** The resources of a NotificationChannel a transform can change (pass as the `transform` option). */
+export interface NotificationChannelTransform {
+  queue?: Transform<aws.sqs.QueueArgs>;
+  deadLetterQueue?: Transform<aws.sqs.QueueArgs>;
+  ruleDeadLetterQueue?: Transform<aws.sqs.QueueArgs>;
+  queuePolicy?: Transform<aws.sqs.QueuePolicyArgs>;
+  ruleDeadLetterQueuePolicy?: Transform<aws.sqs.QueuePolicyArgs>;
+  redriveAllowPolicy?: Transform<aws.sqs.RedriveAllowPolicyArgs>;
+  rule?: Transform<aws.cloudwatch.EventRuleArgs>;
+  target?: Transform<aws.cloudwatch.EventTargetArgs>;
+  worker?: InlineFunctionTransform<SqsEvent, SqsBatchResponse>;
+  eventSourceMapping?: Transform<aws.lambda.EventSourceMappingArgs>;
+  /** Both DLQ alarms. */
+  alarm?: DlqAlarmTransform;
+}
+
+/** Child components of a NotificationChannel (kept off its schema outputs). */
+interface ChannelNodes {
+  worker: InlineFunction<SqsEvent, SqsBatchResponse>;
+  alarms: DlqAlarm[];
 }
 
 /** How long EventBridge keeps retrying a queue it cannot reach before the event goes to the rule DLQ. */
@@ -90,13 +137,16 @@ const RULE_RETRY = { maximumEventAgeInSeconds: 86_400, maximumRetryAttempts: 185
  * new NotificationChannel("email", {
  *   channel: "email", bus, kmsKeyArn: key.arn, alertsTopicArn: alerts.arn,
  *   notificationLogTable, politenessTable,
- *   provider: sesProvider({ from: "notify@example.com", identityArn }),
+ *   provider: { type: "ses", from: "notify@example.com" },
  * });
  * @example
- * // A channel of your own: one call, with an inline provider.
+ * // A channel of your own, sent by a Lambda function in any language:
+ * new NotificationChannel("pager", { ...shared, channel: "pager", provider: { type: "lambda", functionArn: pager.arn } });
+ * @example
+ * // TypeScript only: a provider built inside the worker from your own code.
  * new NotificationChannel("pager", {
- *   channel: "pager", bus, kmsKeyArn: key.arn, alertsTopicArn: alerts.arn, notificationLogTable, politenessTable,
- *   provider: { name: "pager", statements: () => [], create: () => ({ name: "pager", send: async () => ({ outcome: "sent" }) }) },
+ *   ...shared, channel: "pager",
+ *   provider: { type: "inline", name: "pager", statements: () => [], create: () => ({ name: "pager", send: async () => ({ outcome: "sent" }) }) },
  * });
  */
 export class NotificationChannel extends pulumi.ComponentResource {
@@ -107,40 +157,55 @@ export class NotificationChannel extends pulumi.ComponentResource {
   readonly ruleDeadLetterQueue: aws.sqs.Queue;
   readonly rule: aws.cloudwatch.EventRule;
   readonly target: aws.cloudwatch.EventTarget;
-  readonly worker: InlineFunction<SqsEvent, SqsBatchResponse>;
   readonly eventSourceMapping: aws.lambda.EventSourceMapping;
-  readonly alarms: DlqAlarm[];
   /** The queue settings the channel was built with (the local mode uses the same). */
   readonly settings: ChannelQueueSettings;
+  readonly queueUrl: pulumi.Output<string>;
+  readonly deadLetterQueueUrl: pulumi.Output<string>;
+  readonly ruleDeadLetterQueueUrl: pulumi.Output<string>;
+  readonly workerArn: pulumi.Output<string>;
 
-  constructor(name: string, args: NotificationChannelArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("tidings:aws:NotificationChannel", name, {}, opts);
+  /** The worker function (role, log group, Lambda). */
+  get worker(): InlineFunction<SqsEvent, SqsBatchResponse> {
+    return nodesOf<ChannelNodes>(this).worker;
+  }
+
+  /** The alarms on the channel's DLQ and on its rule's DLQ. */
+  get alarms(): DlqAlarm[] {
+    return nodesOf<ChannelNodes>(this).alarms;
+  }
+
+  constructor(name: string, args: NotificationChannelArgs, opts?: TidingsComponentOptions<NotificationChannelTransform>) {
+    super("tidings:index:NotificationChannel", name, {}, opts);
     this.channel = args.channel;
     const withTransform = childOf(this);
+    const transform = opts?.transform ?? {};
     const settings = normalizeSettings(args);
     this.settings = settings;
     const workerTimeoutSeconds = args.workerTimeoutSeconds ?? 30;
 
-    this.deadLetterQueue = createDeadLetterQueue(this, `${name}-dlq`, args.transform?.deadLetterQueue);
-    this.ruleDeadLetterQueue = createDeadLetterQueue(this, `${name}-rule-dlq`, args.transform?.ruleDeadLetterQueue);
+    const ctx = providerContext(args.channel, this);
+    const primary = resolveProvider(args.channel, "provider", args.provider, ctx);
+    const fallback = args.fallback ? resolveProvider(args.channel, "fallback", args.fallback, ctx) : undefined;
+
+    this.deadLetterQueue = createDeadLetterQueue(this, `${name}-dlq`, transform.deadLetterQueue);
+    this.ruleDeadLetterQueue = createDeadLetterQueue(this, `${name}-rule-dlq`, transform.ruleDeadLetterQueue);
     this.queue = createQueue(this);
     this.rule = createRule(this);
     const policies = [
-      allowRuleToSend(this, this.queue, `${name}-queue-policy`),
-      allowRuleToSend(this, this.ruleDeadLetterQueue, `${name}-rule-dlq-policy`),
+      allowRuleToSend(this, this.queue, `${name}-queue-policy`, transform.queuePolicy),
+      allowRuleToSend(this, this.ruleDeadLetterQueue, `${name}-rule-dlq-policy`, transform.ruleDeadLetterQueuePolicy),
     ];
     new aws.sqs.RedriveAllowPolicy(
-      `${name}-dlq-redrive-allow`,
-      {
+      ...withTransform(transform.redriveAllowPolicy, `${name}-dlq-redrive-allow`, {
         queueUrl: this.deadLetterQueue.url,
         redriveAllowPolicy: pulumi.jsonStringify({ redrivePermission: "byQueue", sourceQueueArns: [this.queue.arn] }),
-      },
-      { parent: this },
+      }),
     );
     this.target = createTarget(this, policies);
-    this.worker = createWorker(this);
-    this.eventSourceMapping = createEventSourceMapping(this);
-    this.alarms = [
+    const worker = createWorker(this);
+    this.eventSourceMapping = createEventSourceMapping(this, worker);
+    const alarms = [
       new DlqAlarm(
         `${name}-dlq-alarm`,
         {
@@ -148,7 +213,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
           alertsTopicArn: args.alertsTopicArn,
           description: `Channel ${args.channel}: deliveries that failed ${settings.maxReceiveCount} times. Inspect, fix, then redrive to the channel queue.`,
         },
-        { parent: this },
+        { parent: this, transform: transform.alarm },
       ),
       new DlqAlarm(
         `${name}-rule-dlq-alarm`,
@@ -157,14 +222,19 @@ export class NotificationChannel extends pulumi.ComponentResource {
           alertsTopicArn: args.alertsTopicArn,
           description: `Channel ${args.channel}: events EventBridge could not put on the channel queue (queue policy or KMS key?).`,
         },
-        { parent: this },
+        { parent: this, transform: transform.alarm },
       ),
     ];
+    setNodes<ChannelNodes>(this, { worker, alarms });
+    this.queueUrl = this.queue.url;
+    this.deadLetterQueueUrl = this.deadLetterQueue.url;
+    this.ruleDeadLetterQueueUrl = this.ruleDeadLetterQueue.url;
+    this.workerArn = worker.function.arn;
     this.registerOutputs({
-      queueUrl: this.queue.url,
-      deadLetterQueueUrl: this.deadLetterQueue.url,
-      ruleDeadLetterQueueUrl: this.ruleDeadLetterQueue.url,
-      workerArn: this.worker.function.arn,
+      queueUrl: this.queueUrl,
+      deadLetterQueueUrl: this.deadLetterQueueUrl,
+      ruleDeadLetterQueueUrl: this.ruleDeadLetterQueueUrl,
+      workerArn: this.workerArn,
     });
 
     function createDeadLetterQueue(_self: NotificationChannel, queueName: string, transform?: Transform<aws.sqs.QueueArgs>) {
@@ -179,7 +249,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
 
     function createQueue(self: NotificationChannel) {
       return new aws.sqs.Queue(
-        ...withTransform(args.transform?.queue, `${name}-queue`, {
+        ...withTransform(transform.queue, `${name}-queue`, {
           visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds,
           messageRetentionSeconds: settings.messageRetentionSeconds,
           kmsMasterKeyId: args.kmsKeyArn,
@@ -191,7 +261,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
 
     function createRule(_self: NotificationChannel) {
       return new aws.cloudwatch.EventRule(
-        ...withTransform(args.transform?.rule, `${name}-rule`, {
+        ...withTransform(transform.rule, `${name}-rule`, {
           eventBusName: args.bus.name,
           description: `Tidings deliveries for the ${args.channel} channel`,
           eventPattern: JSON.stringify({ source: [EVENT_SOURCE], "detail-type": [detailTypeFor(args.channel)] }),
@@ -200,10 +270,14 @@ export class NotificationChannel extends pulumi.ComponentResource {
     }
 
     /** EventBridge may send to this queue, and only on behalf of this channel's rule. */
-    function allowRuleToSend(self: NotificationChannel, queue: aws.sqs.Queue, policyName: string) {
+    function allowRuleToSend(
+      self: NotificationChannel,
+      queue: aws.sqs.Queue,
+      policyName: string,
+      policyTransform: Transform<aws.sqs.QueuePolicyArgs> | undefined,
+    ) {
       return new aws.sqs.QueuePolicy(
-        policyName,
-        {
+        ...withTransform(policyTransform, policyName, {
           queueUrl: queue.url,
           policy: pulumi.jsonStringify({
             Version: "2012-10-17",
@@ -218,26 +292,28 @@ export class NotificationChannel extends pulumi.ComponentResource {
               },
             ],
           }),
-        },
-        { parent: self },
+        }),
       );
     }
 
     function createTarget(self: NotificationChannel, dependsOn: pulumi.Resource[]) {
-      const [targetName, targetArgs, targetOpts] = withTransform(args.transform?.target, `${name}-target`, {
-        rule: self.rule.name,
-        eventBusName: args.bus.name,
-        arn: self.queue.arn,
-        deadLetterConfig: { arn: self.ruleDeadLetterQueue.arn },
-        retryPolicy: RULE_RETRY,
-      });
-      return new aws.cloudwatch.EventTarget(targetName, targetArgs, { ...targetOpts, dependsOn });
+      return new aws.cloudwatch.EventTarget(
+        ...withTransform(
+          transform.target,
+          `${name}-target`,
+          {
+            rule: self.rule.name,
+            eventBusName: args.bus.name,
+            arn: self.queue.arn,
+            deadLetterConfig: { arn: self.ruleDeadLetterQueue.arn },
+            retryPolicy: RULE_RETRY,
+          },
+          { dependsOn },
+        ),
+      );
     }
 
     function createWorker(self: NotificationChannel) {
-      const region = aws.getRegionOutput({}, { parent: self });
-      const account = aws.getCallerIdentityOutput({}, { parent: self });
-      const providerContext = { channel: args.channel, region: region.region, accountId: account.accountId };
       const statements: ScopedStatement[] = [
         {
           Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:SendMessage"],
@@ -247,43 +323,42 @@ export class NotificationChannel extends pulumi.ComponentResource {
         { Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
         ...(args.perUser ? [{ Action: ["dynamodb:UpdateItem"], Resource: [args.politenessTable.arn] }] : []),
         ...(args.statusCallbacksQueue ? [{ Action: ["sqs:SendMessage"], Resource: [args.statusCallbacksQueue.arn] }] : []),
-        ...args.provider.statements(providerContext),
-        ...(args.fallback ? args.fallback.statements(providerContext) : []),
+        ...primary.statements,
+        ...(fallback ? fallback.statements : []),
       ];
       return new InlineFunction<SqsEvent, SqsBatchResponse>(
         `${name}-worker`,
         {
-          description: `Tidings ${args.channel} worker (${args.provider.name}${args.fallback ? `, fallback ${args.fallback.name}` : ""})`,
+          description: `Tidings ${args.channel} worker (${primary.name}${fallback ? `, fallback ${fallback.name}` : ""})`,
           factory: workerFactory({
             channel: args.channel,
             queueUrl: self.queue.url,
-            logTable: args.notificationLogTable.name,
-            politenessTable: args.politenessTable.name,
+            logTable: pulumi.output(args.notificationLogTable.name),
+            politenessTable: pulumi.output(args.politenessTable.name),
             perUser: args.perUser,
             logTtlDays: args.logTtlDays ?? 90,
             failoverAfter: args.failoverAfter ?? 3,
             claimLeaseSeconds: workerTimeoutSeconds,
             ratePerSecond: args.ratePerSecond === undefined ? undefined : args.ratePerSecond / settings.maxConcurrency,
             statusCallbacksQueueUrl: args.statusCallbacksQueue ? pulumi.output(args.statusCallbacksQueue.url) : undefined,
-            createPrimary: args.provider.create,
-            createFallback: args.fallback?.create,
+            primary: runtimeProvider(primary),
+            fallback: fallback ? runtimeProvider(fallback) : undefined,
           }),
           statements,
-          packages: workerPackages(args.provider, args.fallback),
+          packages: workerPackages(primary, fallback),
           timeoutSeconds: workerTimeoutSeconds,
           kmsKeyArn: args.kmsKeyArn,
           logRetentionDays: args.logRetentionDays,
-          transform: { function: args.transform?.worker },
         },
-        { parent: self },
+        { parent: self, transform: transform.worker },
       );
     }
 
-    function createEventSourceMapping(self: NotificationChannel) {
+    function createEventSourceMapping(self: NotificationChannel, worker: InlineFunction<SqsEvent, SqsBatchResponse>) {
       return new aws.lambda.EventSourceMapping(
-        ...withTransform(args.transform?.eventSourceMapping, `${name}-mapping`, {
+        ...withTransform(transform.eventSourceMapping, `${name}-mapping`, {
           eventSourceArn: self.queue.arn,
-          functionName: self.worker.function.arn,
+          functionName: worker.function.arn,
           batchSize: settings.batchSize,
           maximumBatchingWindowInSeconds: settings.maximumBatchingWindowSeconds || undefined,
           functionResponseTypes: ["ReportBatchItemFailures"],
@@ -310,8 +385,8 @@ function normalizeSettings(args: NotificationChannelArgs): ChannelQueueSettings 
   try {
     settings = channelQueueSettings({
       workerTimeoutSeconds: args.workerTimeoutSeconds,
-      maxReceiveCount: args.maxReceiveCount,
-      batchSize: args.batchSize,
+      maxReceiveCount: args.dlq?.maxReceiveCount,
+      batchSize: args.batch?.size,
       maxConcurrency,
     });
   } catch (error) {
@@ -358,15 +433,26 @@ interface WorkerSettings {
   queueUrl: pulumi.Output<string>;
   logTable: pulumi.Output<string>;
   politenessTable: pulumi.Output<string>;
-  perUser?: { limit: number; windowSeconds: number };
+  perUser?: PerUserLimit;
   logTtlDays: number;
   failoverAfter: number;
   /** A claim outlives no invocation: the worker's timeout. */
   claimLeaseSeconds: number;
   ratePerSecond?: number;
-  createPrimary: ProviderSpec["create"];
-  createFallback?: ProviderSpec["create"];
+  primary: RuntimeProvider;
+  fallback?: RuntimeProvider;
   statusCallbacksQueueUrl?: pulumi.Output<string>;
+}
+
+/**
+ * How the worker builds one provider at cold start: a shipped type's table entry with its config (only
+ * that entry is serialized into the worker), or an inline provider's own `create`.
+ */
+type RuntimeProvider = { config: pulumi.Output<ProviderConfig>; entry: ProviderEntry } | { create: () => Provider };
+
+function runtimeProvider(resolved: ResolvedProvider): RuntimeProvider {
+  if (resolved.create) return { create: resolved.create };
+  return { config: resolved.config!, entry: providerTable()[resolved.type!] };
 }
 
 /**
@@ -384,8 +470,8 @@ function workerFactory(s: WorkerSettings): () => (event: SqsEvent) => Promise<Sq
     failoverAfter,
     claimLeaseSeconds,
     ratePerSecond,
-    createPrimary,
-    createFallback,
+    primary,
+    fallback,
     statusCallbacksQueueUrl,
   } = s;
   return () => {
@@ -394,8 +480,9 @@ function workerFactory(s: WorkerSettings): () => (event: SqsEvent) => Promise<Sq
     const url = queueUrl.get();
     return makeChannelWorker({
       channel,
-      primary: createPrimary(),
-      fallback: createFallback ? createFallback() : undefined,
+      primary: "create" in primary ? primary.create() : primary.entry.create(primary.config.get(), {}),
+      fallback:
+        fallback === undefined ? undefined : "create" in fallback ? fallback.create() : fallback.entry.create(fallback.config.get(), {}),
       failoverAfter,
       claimLeaseSeconds,
       log: makeNotificationLog({ ddb, table: logTable.get(), ttlDays: logTtlDays }),
@@ -410,8 +497,8 @@ function workerFactory(s: WorkerSettings): () => (event: SqsEvent) => Promise<Sq
 }
 
 /** The worker ships what its providers need; a provider that does not say ships every dependency. */
-function workerPackages(...specs: (ProviderSpec | undefined)[]): string[] | undefined {
-  const used = specs.filter((spec): spec is ProviderSpec => spec !== undefined);
+function workerPackages(...specs: (ResolvedProvider | undefined)[]): string[] | undefined {
+  const used = specs.filter((spec): spec is ResolvedProvider => spec !== undefined);
   if (used.some((spec) => spec.packages === undefined)) return undefined;
   return [...new Set(used.flatMap((spec) => spec.packages!))];
 }

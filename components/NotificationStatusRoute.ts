@@ -5,8 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { HttpResult } from "../runtime/contracts";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { makeStatusApiHandler, type StatusApiEvent } from "../runtime/statusApi";
-import { childOf, type Transform } from "./common";
-import { InlineFunction, type InlineFunctionArgs } from "./InlineFunction";
+import { childOf, type ResourceRef, type TidingsComponentOptions, type Transform } from "./common";
+import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
 
 export interface NotificationStatusRouteArgs {
   /** The producer HTTP API the route is added to. */
@@ -15,15 +15,18 @@ export interface NotificationStatusRouteArgs {
   authorizationType: "AWS_IAM" | "JWT";
   authorizerId?: pulumi.Input<string>;
   /** The notification log, read with one Query per request (and nothing else). */
-  notificationLogTable: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
+  notificationLogTable: ResourceRef;
   kmsKeyArn: pulumi.Input<string>;
   /** @default 14 */
   logRetentionDays?: number;
-  transform?: {
-    route?: Transform<aws.apigatewayv2.RouteArgs>;
-    integration?: Transform<aws.apigatewayv2.IntegrationArgs>;
-    function?: InlineFunctionArgs<StatusApiEvent, HttpResult>["transform"];
-  };
+}
+
+/** The resources of a NotificationStatusRoute a transform can change (pass as the `transform` option). */
+export interface NotificationStatusRouteTransform {
+  route?: Transform<aws.apigatewayv2.RouteArgs>;
+  integration?: Transform<aws.apigatewayv2.IntegrationArgs>;
+  permission?: Transform<aws.lambda.PermissionArgs>;
+  function?: InlineFunctionTransform<StatusApiEvent, HttpResult>;
 }
 
 /**
@@ -40,8 +43,9 @@ export class NotificationStatusRoute extends pulumi.ComponentResource {
   readonly function: InlineFunction<StatusApiEvent, HttpResult>;
   readonly route: aws.apigatewayv2.Route;
 
-  constructor(name: string, args: NotificationStatusRouteArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: NotificationStatusRouteArgs, opts?: TidingsComponentOptions<NotificationStatusRouteTransform>) {
     super("tidings:aws:NotificationStatusRoute", name, {}, opts);
+    const transform = opts?.transform ?? {};
     const withTransform = childOf(this);
     const tableName = pulumi.output(args.notificationLogTable.name);
 
@@ -60,12 +64,11 @@ export class NotificationStatusRoute extends pulumi.ComponentResource {
         ],
         kmsKeyArn: args.kmsKeyArn,
         logRetentionDays: args.logRetentionDays,
-        transform: args.transform?.function,
       },
-      { parent: this },
+      { parent: this, transform: transform.function },
     );
     const integration = new aws.apigatewayv2.Integration(
-      ...withTransform(args.transform?.integration, `${name}-integration`, {
+      ...withTransform(transform.integration, `${name}-integration`, {
         apiId: args.api.id,
         integrationType: "AWS_PROXY",
         integrationMethod: "POST",
@@ -74,7 +77,7 @@ export class NotificationStatusRoute extends pulumi.ComponentResource {
       }),
     );
     this.route = new aws.apigatewayv2.Route(
-      ...withTransform(args.transform?.route, `${name}-route`, {
+      ...withTransform(transform.route, `${name}-route`, {
         apiId: args.api.id,
         routeKey: "GET /notifications/{eventId}",
         target: pulumi.interpolate`integrations/${integration.id}`,
@@ -83,14 +86,12 @@ export class NotificationStatusRoute extends pulumi.ComponentResource {
       }),
     );
     new aws.lambda.Permission(
-      `${name}-invoke`,
-      {
+      ...withTransform(transform.permission, `${name}-invoke`, {
         action: "lambda:InvokeFunction",
         function: this.function.function.name,
         principal: "apigateway.amazonaws.com",
         sourceArn: pulumi.interpolate`${args.api.executionArn}/*/GET/notifications/*`,
-      },
-      { parent: this },
+      }),
     );
     this.registerOutputs({ functionArn: this.function.function.arn });
   }

@@ -1,6 +1,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { TABLES } from "../runtime/tables";
-import { EncryptedTable, type EncryptedTableArgs } from "./EncryptedTable";
+import type { TidingsComponentOptions } from "./common";
+import { EncryptedTable, type EncryptedTableArgs, type EncryptedTableTransform } from "./EncryptedTable";
 
 /**
  * DynamoDB table `politeness` (layout in runtime/tables.ts), encrypted, with point-in-time recovery.
@@ -9,7 +10,11 @@ import { EncryptedTable, type EncryptedTableArgs } from "./EncryptedTable";
  * const table = new PolitenessTable("politeness", { kmsKeyArn: key.arn });
  */
 export class PolitenessTable extends EncryptedTable {
-  constructor(name: string, args: EncryptedTableArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("tidings:aws:PolitenessTable", name, TABLES.politeness, args, opts);
+  /** The table's physical name. */
+  declare readonly name: pulumi.Output<string>;
+  declare readonly arn: pulumi.Output<string>;
+
+  constructor(name: string, args: EncryptedTableArgs, opts?: TidingsComponentOptions<EncryptedTableTransform>) {
+    super("tidings:index:PolitenessTable", name, TABLES.politeness, args, opts);
   }
 }

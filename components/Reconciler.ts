@@ -8,7 +8,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { makeReconciler, type ReconcileReport } from "../runtime/reconciler";
 import { makeCallbackEnqueuer } from "../runtime/statusCallbacks";
 import { childOf, TidingsError, type Transform } from "./common";
-import { InlineFunction, type InlineFunctionArgs } from "./InlineFunction";
+import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
 
 export interface ReconcilerArgs {
   /** The notification log (Scan for unfinished rows, UpdateItem to take them). */
@@ -38,7 +38,7 @@ export interface ReconcilerArgs {
   logRetentionDays?: number;
   transform?: {
     schedule?: Transform<aws.cloudwatch.EventRuleArgs>;
-    function?: InlineFunctionArgs<unknown, ReconcileReport>["transform"];
+    function?: InlineFunctionTransform<unknown, ReconcileReport>;
   };
 }
 
@@ -97,9 +97,8 @@ export class Reconciler extends pulumi.ComponentResource {
         ],
         kmsKeyArn: args.kmsKeyArn,
         logRetentionDays: args.logRetentionDays,
-        transform: args.transform?.function,
       },
-      { parent: this },
+      { parent: this, transform: args.transform?.function },
     );
     this.schedule = new aws.cloudwatch.EventRule(
       ...withTransform(args.transform?.schedule, `${name}-schedule`, {

@@ -8,7 +8,7 @@ import { makeSecretKeyLoader } from "../runtime/authorizer";
 import { makeCallbackSender } from "../runtime/statusCallbacks";
 import { childOf, TidingsError, type Transform } from "./common";
 import { DlqAlarm } from "./DlqAlarm";
-import { InlineFunction, type InlineFunctionArgs } from "./InlineFunction";
+import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
 
 export interface StatusCallbacksArgs {
   /**
@@ -30,7 +30,7 @@ export interface StatusCallbacksArgs {
   transform?: {
     queue?: Transform<aws.sqs.QueueArgs>;
     deadLetterQueue?: Transform<aws.sqs.QueueArgs>;
-    function?: InlineFunctionArgs<SqsEvent, SqsBatchResponse>["transform"];
+    function?: InlineFunctionTransform<SqsEvent, SqsBatchResponse>;
   };
 }
 
@@ -104,9 +104,8 @@ export class StatusCallbacks extends pulumi.ComponentResource {
         ],
         kmsKeyArn: args.kmsKeyArn,
         logRetentionDays: args.logRetentionDays,
-        transform: args.transform?.function,
       },
-      { parent: this },
+      { parent: this, transform: args.transform?.function },
     );
     new aws.lambda.EventSourceMapping(
       `${name}-mapping`,

@@ -4,7 +4,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { CHANNEL_NAME_PATTERN, TYPE_NAME_PATTERN } from "../runtime/config";
 import { parseTemplate, templateKey } from "../runtime/templates";
-import { childOf, TidingsError, type Transform } from "./common";
+import { childOf, type TidingsComponentOptions, TidingsError, type Transform } from "./common";
 
 export interface TemplatesBucketArgs {
   /** The stack's KMS key: objects are encrypted with it (SSE-KMS, with an S3 bucket key). */
@@ -22,13 +22,23 @@ export interface TemplatesBucketArgs {
    * @default false
    */
   forceDestroy?: boolean;
-  transform?: {
-    bucket?: Transform<aws.s3.BucketArgs>;
-    encryption?: Transform<aws.s3.BucketServerSideEncryptionConfigurationArgs>;
-    publicAccessBlock?: Transform<aws.s3.BucketPublicAccessBlockArgs>;
-    versioning?: Transform<aws.s3.BucketVersioningArgs>;
-    object?: Transform<aws.s3.BucketObjectv2Args>;
-  };
+  /**
+   * More folders of templates in the same layout, read after `templatesDir`: a channel or type added in
+   * your own stack brings its templates here; a file at the same `<type>/<channel>.json` replaces the
+   * earlier folder's.
+   * @example extraTemplatesDirs: [path.join(__dirname, "templates")]
+   */
+  extraTemplatesDirs?: string[];
+}
+
+/** The resources of a TemplatesBucket a transform can change (pass as the `transform` option). */
+export interface TemplatesBucketTransform {
+  bucket?: Transform<aws.s3.BucketArgs>;
+  encryption?: Transform<aws.s3.BucketServerSideEncryptionConfigurationArgs>;
+  publicAccessBlock?: Transform<aws.s3.BucketPublicAccessBlockArgs>;
+  versioning?: Transform<aws.s3.BucketVersioningArgs>;
+  /** Every template object. */
+  object?: Transform<aws.s3.BucketObjectv2Args>;
 }
 
 /** One template file found under `templatesDir`. */
@@ -60,10 +70,11 @@ export class TemplatesBucket extends pulumi.ComponentResource {
   /** The template files uploaded, by S3 key. */
   readonly templates: TemplateFile[];
 
-  constructor(name: string, args: TemplatesBucketArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("tidings:aws:TemplatesBucket", name, {}, opts);
+  constructor(name: string, args: TemplatesBucketArgs, opts?: TidingsComponentOptions<TemplatesBucketTransform>) {
+    super("tidings:index:TemplatesBucket", name, {}, opts);
     const withTransform = childOf(this);
-    const templates = readTemplates(args.templatesDir ?? defaultTemplatesDir());
+    const transform = opts?.transform ?? {};
+    const templates = readTemplateDirs([args.templatesDir ?? defaultTemplatesDir(), ...(args.extraTemplatesDirs ?? [])]);
     const bucket = createBucket();
     const dependsOn = [createEncryption(), createPublicAccessBlock(), createVersioning()];
     const objects = templates.map(uploadTemplate);
@@ -76,12 +87,12 @@ export class TemplatesBucket extends pulumi.ComponentResource {
     this.registerOutputs({ bucketName: this.bucketName, arn: this.arn, keys: templates.map((t) => t.key) });
 
     function createBucket() {
-      return new aws.s3.Bucket(...withTransform(args.transform?.bucket, name, { forceDestroy: args.forceDestroy ?? false }));
+      return new aws.s3.Bucket(...withTransform(transform.bucket, name, { forceDestroy: args.forceDestroy ?? false }));
     }
 
     function createEncryption() {
       return new aws.s3.BucketServerSideEncryptionConfiguration(
-        ...withTransform(args.transform?.encryption, `${name}-encryption`, {
+        ...withTransform(transform.encryption, `${name}-encryption`, {
           bucket: bucket.id,
           rules: [
             { applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: args.kmsKeyArn }, bucketKeyEnabled: true },
@@ -92,7 +103,7 @@ export class TemplatesBucket extends pulumi.ComponentResource {
 
     function createPublicAccessBlock() {
       return new aws.s3.BucketPublicAccessBlock(
-        ...withTransform(args.transform?.publicAccessBlock, `${name}-public-access`, {
+        ...withTransform(transform.publicAccessBlock, `${name}-public-access`, {
           bucket: bucket.id,
           blockPublicAcls: true,
           blockPublicPolicy: true,
@@ -104,7 +115,7 @@ export class TemplatesBucket extends pulumi.ComponentResource {
 
     function createVersioning() {
       return new aws.s3.BucketVersioning(
-        ...withTransform(args.transform?.versioning, `${name}-versioning`, {
+        ...withTransform(transform.versioning, `${name}-versioning`, {
           bucket: bucket.id,
           versioningConfiguration: { status: "Enabled" },
         }),
@@ -112,17 +123,23 @@ export class TemplatesBucket extends pulumi.ComponentResource {
     }
 
     function uploadTemplate(template: TemplateFile) {
-      const [objectName, objectArgs, objectOpts] = withTransform(args.transform?.object, `${name}-${template.type}-${template.channel}`, {
-        bucket: bucket.id,
-        key: template.key,
-        content: template.content,
-        contentType: "application/json",
-        serverSideEncryption: "aws:kms",
-        kmsKeyId: args.kmsKeyArn,
-        bucketKeyEnabled: true,
-      });
       // Written after encryption is configured, so no object is ever stored under the default key.
-      return new aws.s3.BucketObjectv2(objectName, objectArgs, { ...objectOpts, dependsOn });
+      return new aws.s3.BucketObjectv2(
+        ...withTransform(
+          transform.object,
+          `${name}-${template.type}-${template.channel}`,
+          {
+            bucket: bucket.id,
+            key: template.key,
+            content: template.content,
+            contentType: "application/json",
+            serverSideEncryption: "aws:kms",
+            kmsKeyId: args.kmsKeyArn,
+            bucketKeyEnabled: true,
+          },
+          { dependsOn },
+        ),
+      );
     }
   }
 }
@@ -130,6 +147,13 @@ export class TemplatesBucket extends pulumi.ComponentResource {
 /** The repository's `templates/` folder. */
 export function defaultTemplatesDir(): string {
   return path.join(__dirname, "..", "templates");
+}
+
+/** Reads every folder in order; a later folder's template replaces an earlier one's with the same key. */
+export function readTemplateDirs(dirs: string[]): TemplateFile[] {
+  const byKey = new Map<string, TemplateFile>();
+  for (const dir of dirs) for (const template of readTemplates(dir)) byKey.set(template.key, template);
+  return [...byKey.values()];
 }
 
 /**

@@ -13,7 +13,7 @@ import type { HttpAnswer, HttpRequestEvent } from "../runtime/http";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { makeUserApi } from "../runtime/userApi";
 import { childOf, TidingsError, type Transform } from "./common";
-import { InlineFunction, type InlineFunctionArgs } from "./InlineFunction";
+import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
 import type { TableRef } from "./NotificationApi";
 
 /** The routes of the end-user API, as API Gateway route keys. */
@@ -77,7 +77,7 @@ export interface UserApiArgs {
     integration?: Transform<aws.apigatewayv2.IntegrationArgs>;
     stage?: Transform<aws.apigatewayv2.StageArgs>;
     accessLogs?: Transform<aws.cloudwatch.LogGroupArgs>;
-    function?: InlineFunctionArgs<HttpRequestEvent, HttpAnswer>["transform"];
+    function?: InlineFunctionTransform<HttpRequestEvent, HttpAnswer>;
   };
 }
 
@@ -223,9 +223,8 @@ export class UserApi extends pulumi.ComponentResource {
           ],
           kmsKeyArn: args.kmsKeyArn,
           logRetentionDays,
-          transform: args.transform?.function,
         },
-        { parent },
+        { parent, transform: args.transform?.function },
       );
     }
 

@@ -8,7 +8,7 @@ import { makeFeed } from "../runtime/feed";
 import type { HttpAnswer, HttpRequestEvent } from "../runtime/http";
 import { makeUserDataApi } from "../runtime/userData";
 import { childOf, type Transform } from "./common";
-import { InlineFunction, type InlineFunctionArgs } from "./InlineFunction";
+import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
 import type { TableRef } from "./NotificationApi";
 
 /** The producer-side user-data routes, as API Gateway route keys. */
@@ -34,7 +34,7 @@ export interface UserDataRoutesArgs {
   transform?: {
     route?: Transform<aws.apigatewayv2.RouteArgs>;
     integration?: Transform<aws.apigatewayv2.IntegrationArgs>;
-    function?: InlineFunctionArgs<HttpRequestEvent, HttpAnswer>["transform"];
+    function?: InlineFunctionTransform<HttpRequestEvent, HttpAnswer>;
   };
 }
 
@@ -56,7 +56,6 @@ export class UserDataRoutes extends pulumi.ComponentResource {
   constructor(name: string, args: UserDataRoutesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("tidings:aws:UserDataRoutes", name, {}, opts);
     const withTransform = childOf(this);
-    const parent = this;
 
     const tables = {
       contacts: pulumi.output(args.contactsTable.name),
@@ -96,9 +95,8 @@ export class UserDataRoutes extends pulumi.ComponentResource {
         ],
         kmsKeyArn: args.kmsKeyArn,
         logRetentionDays: args.logRetentionDays ?? 14,
-        transform: args.transform?.function,
       },
-      { parent },
+      { parent: this, transform: args.transform?.function },
     );
     const integration = new aws.apigatewayv2.Integration(
       ...withTransform(args.transform?.integration, `${name}-service`, {

@@ -6,9 +6,18 @@ import * as pulumi from "@pulumi/pulumi";
 import { makeSecretKeyLoader, makeTokenVerifier, makeWebSocketAuthorizer } from "../runtime/authorizer";
 import { makeChatHandler, makeConnectGate } from "../runtime/chat";
 import { makeConnectHandler, makeDefaultHandler, makeDisconnectHandler, managementClientsByEndpoint } from "../runtime/websocket";
-import { childOf, type ScopedStatement, TidingsError, type Transform } from "./common";
-import type { ConnectionsTable } from "./ConnectionsTable";
-import { InlineFunction } from "./InlineFunction";
+import {
+  childOf,
+  nodesOf,
+  type ResourceRef,
+  type ScopedStatement,
+  setNodes,
+  type TidingsComponentOptions,
+  TidingsError,
+  type Transform,
+} from "./common";
+import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
+import type { ChannelProvider } from "./providers";
 
 export interface WebSocketApiArgs {
   /**
@@ -16,7 +25,7 @@ export interface WebSocketApiArgs {
    * @example
    * connectionsTable: new ConnectionsTable("connections", { kmsKeyArn: key.arn })
    */
-  connectionsTable: ConnectionsTable;
+  connectionsTable: ResourceRef;
   /** The stack's customer managed key: encrypts the signing secret, the log groups and Lambda env. */
   kmsKeyArn: pulumi.Input<string>;
   /**
@@ -31,19 +40,7 @@ export interface WebSocketApiArgs {
    * @example
    * auth: { issuer: "https://login.example.com", audience: "tidings" }
    */
-  auth: {
-    issuer: pulumi.Input<string>;
-    audience: pulumi.Input<string>;
-    /**
-     * An identity provider's JWKS URL: RS256/ES256 tokens it signs are accepted besides HS256 ones.
-     * @example jwksUrl: "https://dev-abc.us.auth0.com/.well-known/jwks.json"
-     */
-    jwksUrl?: string;
-    /** Seconds a warm authorizer keeps the signing key before reading it again. @default 300 */
-    keyCacheSeconds?: number;
-    /** Oldest token accepted, by `iat` (then required). @default no limit */
-    maxTokenAgeSeconds?: number;
-  };
+  auth: TokenClaimsInput;
   /**
    * Open connections one user may hold: the next `$connect` is refused with 429 (the oldest is not
    * evicted, so a stolen token cannot push the real user off).
@@ -57,7 +54,7 @@ export interface WebSocketApiArgs {
    * @default { enabled: false, scope: "chat:send", perMinute: 20 }
    * @example chat: { enabled: true, perMinute: 10 }
    */
-  chat?: { enabled?: boolean; scope?: string; perMinute?: number };
+  chat?: ChatSettings;
   /**
    * Stage name: the last segment of the `wss://` URL.
    * @default "dev"
@@ -80,15 +77,67 @@ export interface WebSocketApiArgs {
    * @example
    * throttling: { burstLimit: 1000, rateLimit: 500 }
    */
-  throttling?: { burstLimit: number; rateLimit: number };
-  /** Change the args of the underlying resources. */
-  transform?: {
-    api?: Transform<aws.apigatewayv2.ApiArgs>;
-    stage?: Transform<aws.apigatewayv2.StageArgs>;
-    authorizer?: Transform<aws.apigatewayv2.AuthorizerArgs>;
-    secret?: Transform<aws.secretsmanager.SecretArgs>;
-    accessLogGroup?: Transform<aws.cloudwatch.LogGroupArgs>;
-  };
+  throttling?: StageThrottling;
+}
+
+/** Claims a token must carry, and how the authorizer gets and keeps keys. */
+export interface TokenClaimsInput {
+  issuer: pulumi.Input<string>;
+  audience: pulumi.Input<string>;
+  /**
+   * An identity provider's JWKS URL: RS256/ES256 tokens it signs are accepted besides HS256 ones.
+   * @example jwksUrl: "https://dev-abc.us.auth0.com/.well-known/jwks.json"
+   */
+  jwksUrl?: string;
+  /** Seconds a warm authorizer keeps the signing key before reading it again. @default 300 */
+  keyCacheSeconds?: number;
+  /** Oldest token accepted, by `iat` (then required). @default no limit */
+  maxTokenAgeSeconds?: number;
+}
+
+/** Room chat between users over `sendmessage`. */
+export interface ChatSettings {
+  /** @default false */
+  enabled?: boolean;
+  /** Scope a token needs to send. @default "chat:send" */
+  scope?: string;
+  /** Frames one connection may send per minute. @default 20 */
+  perMinute?: number;
+}
+
+/** Stage-wide throttling of messages and connects. */
+export interface StageThrottling {
+  burstLimit: number;
+  rateLimit: number;
+}
+
+/** The resources of a WebSocketApi a transform can change (pass as the `transform` option). */
+export interface WebSocketApiTransform {
+  api?: Transform<aws.apigatewayv2.ApiArgs>;
+  stage?: Transform<aws.apigatewayv2.StageArgs>;
+  authorizer?: Transform<aws.apigatewayv2.AuthorizerArgs>;
+  secret?: Transform<aws.secretsmanager.SecretArgs>;
+  secretVersion?: Transform<aws.secretsmanager.SecretVersionArgs>;
+  accessLogGroup?: Transform<aws.cloudwatch.LogGroupArgs>;
+  /** Every route's integration. */
+  integration?: Transform<aws.apigatewayv2.IntegrationArgs>;
+  /** Every route. */
+  route?: Transform<aws.apigatewayv2.RouteArgs>;
+  /** Every permission API Gateway gets to invoke a function. */
+  permission?: Transform<aws.lambda.PermissionArgs>;
+  /** Each function (authorizer, connect, disconnect, default, sendmessage). */
+  functions?: Partial<Record<WebSocketFunctionName, InlineFunctionTransform>>;
+}
+
+/** The API's functions: `sendmessage` exists only when chat is on. */
+export type WebSocketFunctions = Record<Exclude<WebSocketFunctionName, "sendmessage">, InlineFunction<any, any>> & {
+  sendmessage?: InlineFunction<any, any>;
+};
+
+/** Child components and statements of a WebSocketApi (kept off its schema outputs). */
+interface WebSocketNodes {
+  functions: WebSocketFunctions;
+  deliveryStatements: ScopedStatement[];
 }
 
 /** Route keys the API serves, and the function behind each. */
@@ -138,22 +187,41 @@ export class WebSocketApi extends pulumi.ComponentResource {
   /** The secret's value, a Pulumi secret in the state. */
   readonly secretVersion: aws.secretsmanager.SecretVersion;
   readonly accessLogGroup: aws.cloudwatch.LogGroup;
-  /** `sendmessage` exists only when chat is on. */
-  readonly functions: Record<Exclude<WebSocketFunctionName, "sendmessage">, InlineFunction<any, any>> & {
-    sendmessage?: InlineFunction<any, any>;
-  };
   /** `wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}` */
   readonly url: pulumi.Output<string>;
   /** `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: the management API (PostToConnection). */
   readonly managementEndpoint: pulumi.Output<string>;
   readonly executionArn: pulumi.Output<string>;
   readonly stageName: string;
-  /** What a function posting to this API's connections needs (the websocket channel's worker). */
-  readonly deliveryStatements: ScopedStatement[];
 
-  constructor(name: string, args: WebSocketApiArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("tidings:aws:WebSocketApi", name, {}, opts);
+  /** The functions behind the routes and the authorizer (`sendmessage` exists only when chat is on). */
+  get functions(): WebSocketFunctions {
+    return nodesOf<WebSocketNodes>(this).functions;
+  }
+
+  /** What a function posting to this API's connections needs (the websocket channel's worker). */
+  get deliveryStatements(): ScopedStatement[] {
+    return nodesOf<WebSocketNodes>(this).deliveryStatements;
+  }
+
+  /**
+   * The websocket channel's provider, posting to this API's connections.
+   * @example new NotificationChannel("websocket", { ...shared, channel: "websocket", provider: ws.providerFor(connectionsTable) })
+   */
+  providerFor(connectionsTable: ResourceRef): ChannelProvider {
+    return {
+      type: "websocket",
+      connectionsTable,
+      managementEndpoint: this.managementEndpoint,
+      executionArn: this.executionArn,
+      stage: this.stageName,
+    };
+  }
+
+  constructor(name: string, args: WebSocketApiArgs, opts?: TidingsComponentOptions<WebSocketApiTransform>) {
+    super("tidings:index:WebSocketApi", name, {}, opts);
     const withTransform = childOf(this);
+    const transform = opts?.transform ?? {};
     const settings = normalizeArgs(args);
     this.stageName = settings.stage;
 
@@ -161,8 +229,7 @@ export class WebSocketApi extends pulumi.ComponentResource {
     this.executionArn = this.api.executionArn;
     [this.secret, this.secretVersion] = createSecret(this);
     const statements = scopedStatements(this);
-    this.deliveryStatements = statements.delivery;
-    this.functions = createFunctions(this);
+    setNodes<WebSocketNodes>(this, { functions: createFunctions(this), deliveryStatements: statements.delivery });
     this.authorizer = createAuthorizer(this);
     const routes = createRoutes(this);
     this.accessLogGroup = createAccessLogGroup();
@@ -179,7 +246,7 @@ export class WebSocketApi extends pulumi.ComponentResource {
 
     function createApi() {
       return new aws.apigatewayv2.Api(
-        ...withTransform(args.transform?.api, name, {
+        ...withTransform(transform.api, name, {
           protocolType: "WEBSOCKET",
           routeSelectionExpression: "$request.body.action",
           description: "Tidings: live notifications to signed-in users",
@@ -189,15 +256,16 @@ export class WebSocketApi extends pulumi.ComponentResource {
 
     function createSecret(self: WebSocketApi) {
       const secret = new aws.secretsmanager.Secret(
-        ...withTransform(args.transform?.secret, `${name}-token-signing`, {
+        ...withTransform(transform.secret, `${name}-token-signing`, {
           description: "Tidings: HS256 key that signs user tokens for the WebSocket API",
           kmsKeyId: args.kmsKeyArn,
         }),
       );
       const version = new aws.secretsmanager.SecretVersion(
-        `${name}-token-signing`,
-        { secretId: secret.id, secretString: pulumi.secret(args.tokenSigningSecret) },
-        { parent: self },
+        ...withTransform(transform.secretVersion, `${name}-token-signing`, {
+          secretId: secret.id,
+          secretString: pulumi.secret(args.tokenSigningSecret),
+        }),
       );
       return [secret, version] as const;
     }
@@ -236,7 +304,7 @@ export class WebSocketApi extends pulumi.ComponentResource {
 
     function createFunctions(self: WebSocketApi): WebSocketApi["functions"] {
       // Only these Outputs are captured by the shipped code: the table name, the secret's ARN and the claims.
-      const tableName = args.connectionsTable.name;
+      const tableName = pulumi.output(args.connectionsTable.name);
       const secretArn = self.secret.arn;
       const issuer = pulumi.output(args.auth.issuer);
       const audience = pulumi.output(args.auth.audience);
@@ -301,7 +369,7 @@ export class WebSocketApi extends pulumi.ComponentResource {
             // sendmessage posts to a whole room; the others touch one row.
             timeoutSeconds: key === "sendmessage" ? 29 : 10,
           },
-          { parent: self },
+          { parent: self, transform: transform.functions?.[key] },
         );
       }
       return functions;
@@ -310,7 +378,7 @@ export class WebSocketApi extends pulumi.ComponentResource {
     function createAuthorizer(self: WebSocketApi) {
       const fn = self.functions.authorizer.function;
       const authorizer = new aws.apigatewayv2.Authorizer(
-        ...withTransform(args.transform?.authorizer, `${name}-token`, {
+        ...withTransform(transform.authorizer, `${name}-token`, {
           apiId: self.api.id,
           authorizerType: "REQUEST",
           authorizerUri: fn.invokeArn,
@@ -319,14 +387,12 @@ export class WebSocketApi extends pulumi.ComponentResource {
         }),
       );
       new aws.lambda.Permission(
-        `${name}-authorizer-invoke`,
-        {
+        ...withTransform(transform.permission, `${name}-authorizer-invoke`, {
           action: "lambda:InvokeFunction",
           function: fn.name,
           principal: "apigateway.amazonaws.com",
           sourceArn: pulumi.interpolate`${self.executionArn}/authorizers/${authorizer.id}`,
-        },
-        { parent: self },
+        }),
       );
       return authorizer;
     }
@@ -338,38 +404,37 @@ export class WebSocketApi extends pulumi.ComponentResource {
       return served.map(([key, routeKey]) => {
         const fn = self.functions[key]!.function;
         const integration = new aws.apigatewayv2.Integration(
-          `${name}-${key}`,
-          { apiId: self.api.id, integrationType: "AWS_PROXY", integrationMethod: "POST", integrationUri: fn.invokeArn },
-          { parent: self },
+          ...withTransform(transform.integration, `${name}-${key}`, {
+            apiId: self.api.id,
+            integrationType: "AWS_PROXY",
+            integrationMethod: "POST",
+            integrationUri: fn.invokeArn,
+          }),
         );
         new aws.lambda.Permission(
-          `${name}-${key}-invoke`,
-          {
+          ...withTransform(transform.permission, `${name}-${key}-invoke`, {
             action: "lambda:InvokeFunction",
             function: fn.name,
             principal: "apigateway.amazonaws.com",
             sourceArn: pulumi.interpolate`${self.executionArn}/${settings.stage}/${routeKey}`,
-          },
-          { parent: self },
+          }),
         );
         const guarded = routeKey === "$connect";
         return new aws.apigatewayv2.Route(
-          `${name}-${key}`,
-          {
+          ...withTransform(transform.route, `${name}-${key}`, {
             apiId: self.api.id,
             routeKey,
             target: pulumi.interpolate`integrations/${integration.id}`,
             authorizationType: guarded ? "CUSTOM" : "NONE",
             authorizerId: guarded ? self.authorizer.id : undefined,
-          },
-          { parent: self },
+          }),
         );
       });
     }
 
     function createAccessLogGroup() {
       return new aws.cloudwatch.LogGroup(
-        ...withTransform(args.transform?.accessLogGroup, `${name}-access`, {
+        ...withTransform(transform.accessLogGroup, `${name}-access`, {
           retentionInDays: settings.logRetentionDays,
           kmsKeyId: args.kmsKeyArn,
         }),
@@ -391,9 +456,7 @@ export class WebSocketApi extends pulumi.ComponentResource {
         } satisfies aws.apigatewayv2.StageArgs,
         { dependsOn: routes },
       ];
-      return new aws.apigatewayv2.Stage(
-        ...withTransformAndOpts(self, args.transform?.stage, `${name}-${settings.stage}`, stageArgs, stageOpts),
-      );
+      return new aws.apigatewayv2.Stage(...withTransform(transform.stage, `${name}-${settings.stage}`, stageArgs, stageOpts));
     }
   }
 }
@@ -411,17 +474,6 @@ const ACCESS_LOG_FORMAT = JSON.stringify({
   authorizerError: "$context.authorizer.error",
   integrationError: "$context.integrationErrorMessage",
 });
-
-function withTransformAndOpts<T extends object>(
-  parent: pulumi.Resource,
-  transform: Transform<T> | undefined,
-  name: string,
-  args: T,
-  opts: pulumi.CustomResourceOptions,
-) {
-  const [resourceName, finalArgs, finalOpts] = childOf(parent)(transform, name, args);
-  return [resourceName, finalArgs, { ...opts, ...finalOpts }] as const;
-}
 
 function normalizeArgs(args: WebSocketApiArgs) {
   const stage = args.stage ?? DEFAULTS.stage;

@@ -11,32 +11,118 @@ export class TidingsError extends Error {
 }
 
 /**
- * Lets a user change any underlying resource's args without forking the component: either a partial
- * object merged over the defaults, or a function that edits the args in place.
+ * Changes one underlying resource without forking the component (SST-style): either a partial object
+ * merged over the component's args, or a function that gets the args, the resource's real options
+ * and its name, and edits args and options in place.
+ *
+ * Precedence, the same in every component: the component's args and options first (options always
+ * carry `parent: <the component>` and any `dependsOn` the component needs), then your transform. A
+ * `dependsOn` you set adds to the component's own: it never drops them.
+ *
+ * @example
+ * { queue: { messageRetentionSeconds: 1_209_600 } }
+ * @example
+ * { stage: (args, opts, name) => { opts.dependsOn = [apiGatewayAccount]; args.tags = { stage: name } } }
  */
-export type Transform<T> = Partial<T> | ((args: T, opts: pulumi.CustomResourceOptions) => void);
+export type Transform<T> = Partial<T> | ((args: T, opts: pulumi.CustomResourceOptions, name: string) => void);
 
-export function applyTransform<T extends object>(
-  transform: Transform<T> | undefined,
-  args: T,
-  opts: pulumi.CustomResourceOptions = {},
-): [T, pulumi.CustomResourceOptions] {
-  if (typeof transform === "function") {
-    transform(args, opts);
-    return [args, opts];
-  }
-  return [{ ...args, ...(transform ?? {}) }, opts];
+/**
+ * A component's resource options plus its TypeScript-only `transform` hooks. Transforms are functions,
+ * so they stay out of the component's args, which are data (the multi-language schema is made from
+ * them); from other languages use Pulumi's own `transforms` resource option.
+ */
+export interface TidingsComponentOptions<T extends object = object> extends pulumi.ComponentResourceOptions {
+  /** Per underlying resource: see `Transform`. */
+  transform?: T;
+}
+
+/** A queue as an alarm needs it: its physical name. */
+export interface QueueRef {
+  name: pulumi.Input<string>;
+}
+
+/** At most `limit` deliveries per user on a channel in each `windowSeconds`; more are delayed. */
+export interface PerUserLimit {
+  limit: number;
+  windowSeconds: number;
+}
+
+/** One notification type, as in `tidings:notificationTypes`. */
+export interface NotificationTypeSettings {
+  /** Channels this type may use. @default every enabled channel */
+  channels?: string[];
+  /** false: users must opt in to this type. @default true */
+  defaultOptIn?: boolean;
+  /** Skips politeness delays and cannot be opted out of. @default false */
+  critical?: boolean;
+  /** Templates a request of this type may name. @default [the type's own] */
+  templates?: string[];
+}
+
+/** Requests per second (steady) and burst a stage lets through before answering 429. */
+export interface Throttling {
+  rateLimit?: number;
+  burstLimit?: number;
+}
+
+/** A resource as other resources need it: its physical name and its ARN. */
+export interface ResourceRef {
+  /** Physical name (a table's or queue's name, a bus's name). */
+  name: pulumi.Input<string>;
+  arn: pulumi.Input<string>;
+}
+
+function dependencies(value: pulumi.CustomResourceOptions["dependsOn"]): pulumi.Input<pulumi.Resource>[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? [...value] : [value]) as pulumi.Input<pulumi.Resource>[];
 }
 
 /**
- * `new Resource(...childOf(this)(transform, name, args))`: applies the user's transform and makes the
- * resource a child of the component.
+ * Applies `transform` to one resource's args and options, returning what to pass to its constructor.
+ * The one helper every component uses (through `childOf`).
+ */
+export function applyTransform<T extends object>(
+  transform: Transform<T> | undefined,
+  name: string,
+  args: T,
+  opts: pulumi.CustomResourceOptions = {},
+): [string, T, pulumi.CustomResourceOptions] {
+  if (transform === undefined) return [name, args, opts];
+  if (typeof transform !== "function") return [name, { ...args, ...transform }, opts];
+  const own = dependencies(opts.dependsOn);
+  const finalOpts: pulumi.CustomResourceOptions = { ...opts };
+  transform(args, finalOpts, name);
+  const theirs = dependencies(finalOpts.dependsOn);
+  const kept = own.filter((resource) => !theirs.includes(resource));
+  if (own.length || theirs.length) finalOpts.dependsOn = [...kept, ...theirs];
+  return [name, args, finalOpts];
+}
+
+/**
+ * `new Resource(...childOf(this)(transform, name, args, opts?))`: makes the resource a child of the
+ * component, with the component's own options, then applies the user's transform.
  */
 export function childOf(parent: pulumi.Resource) {
-  return <T extends object>(transform: Transform<T> | undefined, name: string, args: T) => {
-    const [finalArgs, finalOpts] = applyTransform(transform, args, {});
-    return [name, finalArgs, { ...finalOpts, parent }] as const;
-  };
+  return <T extends object>(transform: Transform<T> | undefined, name: string, args: T, opts: pulumi.CustomResourceOptions = {}) =>
+    applyTransform(transform, name, args, { ...opts, parent });
+}
+
+/**
+ * Child resources a component keeps off its schema outputs: the multi-language schema is read from a
+ * component's properties, and a child component (InlineFunction, DlqAlarm) has no schema type. The
+ * components expose these through getters.
+ */
+const NODES = new WeakMap<object, object>();
+
+export function setNodes<N extends object>(component: pulumi.ComponentResource, nodes: N): N {
+  NODES.set(component, nodes);
+  return nodes;
+}
+
+export function nodesOf<N extends object>(component: pulumi.ComponentResource): N {
+  const nodes = NODES.get(component);
+  if (!nodes) throw new TidingsError("The component's resources are read before its constructor finished.");
+  return nodes as N;
 }
 
 /** An IAM statement Tidings grants: always Allow, always scoped to named resources. */

@@ -2,10 +2,21 @@
  * The package entry: every Tidings component, so another stack can compose its own channels
  * (`new NotificationChannel(...)` with its own provider) next to, or instead of, the default stack.
  */
-export { TidingsError, Transform, ScopedStatement } from "./common";
-export { InlineFunction, InlineFunctionArgs, inlineFunctions } from "./InlineFunction";
-export { EncryptionKey, EncryptionKeyArgs } from "./EncryptionKey";
-export { EncryptedTable, EncryptedTableArgs } from "./EncryptedTable";
+export {
+  TidingsError,
+  Transform,
+  ScopedStatement,
+  ResourceRef,
+  QueueRef,
+  PerUserLimit,
+  NotificationTypeSettings,
+  Throttling,
+  TidingsComponentOptions,
+  applyTransform,
+} from "./common";
+export { InlineFunction, InlineFunctionArgs, InlineFunctionTransform, inlineFunctions } from "./InlineFunction";
+export { EncryptionKey, EncryptionKeyArgs, EncryptionKeyTransform } from "./EncryptionKey";
+export { EncryptedTable, EncryptedTableArgs, EncryptedTableTransform } from "./EncryptedTable";
 export { ConnectionsTable } from "./ConnectionsTable";
 export { ContactsTable } from "./ContactsTable";
 export { SettingsTable } from "./SettingsTable";
@@ -14,24 +25,28 @@ export { PolitenessTable } from "./PolitenessTable";
 export { FeedTable } from "./FeedTable";
 export { UserApi, UserApiArgs, USER_API_ROUTES } from "./UserApi";
 export { UserDataRoutes, UserDataRoutesArgs, USER_DATA_ROUTES } from "./UserDataRoutes";
-export { DlqAlarm, DlqAlarmArgs } from "./DlqAlarm";
-export { WebSocketApi, WebSocketApiArgs } from "./WebSocketApi";
-export { NotificationChannel, NotificationChannelArgs } from "./NotificationChannel";
-export { NotificationApi, NotificationApiArgs } from "./NotificationApi";
+export { DlqAlarm, DlqAlarmArgs, DlqAlarmTransform } from "./DlqAlarm";
+export { WebSocketApi, WebSocketApiArgs, WebSocketApiTransform } from "./WebSocketApi";
+export { NotificationChannel, NotificationChannelArgs, NotificationChannelTransform } from "./NotificationChannel";
+export { NotificationApi, NotificationApiArgs, NotificationApiTransform } from "./NotificationApi";
 export { NotificationStatusRoute, NotificationStatusRouteArgs } from "./NotificationStatusRoute";
 export { ChannelAlarms, ChannelAlarmsArgs, AlarmThresholds } from "./ChannelAlarms";
 export { Dashboard, DashboardArgs, DashboardChannel, dashboardBody } from "./Dashboard";
 export { Reconciler, ReconcilerArgs } from "./Reconciler";
 export { Operations, OperationsArgs, OperatedChannel } from "./Operations";
 export { StatusCallbacks, StatusCallbacksArgs } from "./StatusCallbacks";
-export { TemplatesBucket, TemplatesBucketArgs } from "./TemplatesBucket";
+export { TemplatesBucket, TemplatesBucketArgs, TemplatesBucketTransform } from "./TemplatesBucket";
 export {
-  ProviderSpec,
-  ProviderDeps,
-  providerForChannel,
-  sesProvider,
-  snsSmsProvider,
-  slackWebhookProvider,
-  snsPushProvider,
-  websocketProvider,
+  ChannelProvider,
+  ProviderContext,
+  ProviderSources,
+  providerFromConfig,
+  SMS_PUBLISH_STATEMENT,
 } from "./providers";
+export { Tidings, TidingsArgs, TidingsOptions, TidingsChannelSettings, ExtraChannelArgs } from "./Tidings";
+
+// Loaded by `pulumi package add` (Pulumi's run-plugin) rather than by a program: serve the components
+// to other languages. plugin/host.ts says why this lives in the package's main module.
+if (require.main?.filename.split("\\").join("/").includes("/cmd/run-plugin/")) {
+  void require("../plugin/host").servePlugin();
+}

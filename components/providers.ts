@@ -1,39 +1,26 @@
 /**
- * Provider specs: what a NotificationChannel needs to know about its delivery provider, in one value.
- * - `statements(ctx)`: the IAM statements the worker needs for this provider, scoped to named ARNs.
- * - `create()`: called INSIDE the Lambda (from the worker's factory) to build the SDK client and the
- *   runtime provider. It is serialized by value with the worker, so it may capture plain values and
- *   Outputs (read with `.get()`), never resources or `this`.
+ * Channel providers as data. A NotificationChannel names its provider declaratively
+ * (`{ type: "ses", from }`); what the worker builds at run time comes from the one provider table
+ * (runtime/providers/table.ts), and the IAM statements each type needs come from `PROVIDER_STATEMENTS`
+ * below, keyed by the same types, so a type cannot be added to one side only.
  *
- * A stack's own provider is just another ProviderSpec:
- * @example
- * const pager: ProviderSpec = {
- *   name: "pager",
- *   statements: () => [],
- *   create: () => ({ name: "pager", send: async (d) => ({ outcome: "sent" }) }),
- * };
+ * TypeScript stacks may also pass `{ type: "inline", name, statements, create }`: a provider built
+ * from code of their own, run inside the worker. From other languages, write it as a Lambda function
+ * (`{ type: "lambda", functionArn }`).
  */
-import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { SESv2Client } from "@aws-sdk/client-sesv2";
-import { SNSClient } from "@aws-sdk/client-sns";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import type { ChannelConfig } from "../runtime/config";
 import type { Provider } from "../runtime/contracts";
-import { makeSesProvider } from "../runtime/providers/email";
-import { makeSnsPushProvider } from "../runtime/providers/push";
-import { makeSlackProvider } from "../runtime/providers/slack";
-import { makeSnsSmsProvider } from "../runtime/providers/sms";
-import { makeWebSocketProvider } from "../runtime/providers/websocket";
-import { TABLES } from "../runtime/tables";
-import { resolveManagementEndpoint } from "../runtime/deliver";
-import { makeDeviceRegistry } from "../runtime/devices";
-import { makeFeed } from "../runtime/feed";
-import { type ScopedStatement, TidingsError } from "./common";
+import type { ChannelConfig } from "../runtime/config";
+import { channelProviderConfig } from "../runtime/config";
+import { isProviderType, PROVIDER_TYPES, type ProviderConfig, type ProviderType, providerProblems } from "../runtime/providers/table";
+import type { TABLES } from "../runtime/tables";
+import { type ResourceRef, type ScopedStatement, TidingsError } from "./common";
 
-/** What a spec may use to scope its statements. */
+/** The connections table's index the websocket provider reads. */
+const USER_INDEX: keyof typeof TABLES.connections.indexes = "byUser";
+
+/** What a provider may use to scope its statements. */
 export interface ProviderContext {
   /** The channel the provider serves. */
   channel: string;
@@ -41,24 +28,77 @@ export interface ProviderContext {
   accountId: pulumi.Output<string>;
 }
 
-export interface ProviderSpec {
-  /** Shown in logs and the notification log, e.g. "ses". */
-  name: string;
-  statements(ctx: ProviderContext): ScopedStatement[];
-  /** Runs inside the Lambda: builds clients there and returns the runtime provider. */
-  create: () => Provider;
+/**
+ * How a channel delivers. `type` picks the provider; each type reads only its own settings:
+ *
+ * | type            | settings                                                                 |
+ * | --------------- | ------------------------------------------------------------------------ |
+ * | `websocket`     | `connectionsTable`, `managementEndpoint`, `executionArn`, `stage` (WebSocketApi.providerFor) |
+ * | `ses`           | `from`, `configurationSet?`, `identityArns?`                              |
+ * | `sns-sms`       | `smsType?`, `senderId?`                                                   |
+ * | `sns-push`      | `apnsPlatformApplicationArn` and/or `fcmPlatformApplicationArn`          |
+ * | `slack-webhook` | `allowedHosts?`                                                           |
+ * | `lambda`        | `functionArn`: your function, in any language (README: "A provider as a Lambda function") |
+ * | `inline`        | TypeScript only: `name`, `statements(ctx)`, `create()`, `packages?`       |
+ *
+ * @example provider: { type: "ses", from: "notify@example.com" }
+ * @example provider: { type: "lambda", functionArn: pagerFunction.arn }
+ */
+export interface ChannelProvider {
+  /** `websocket`, `ses`, `sns-sms`, `sns-push`, `slack-webhook`, `lambda`, or `inline` (TypeScript only). */
+  type: string;
+  /** Shown in logs and the notification log. @default the type */
+  name?: string;
+  /** ses: the verified sender address. @example from: "Shop <notify@example.com>" */
+  from?: string;
+  /** ses: configuration set (event publishing, dedicated IPs). */
+  configurationSet?: string;
   /**
-   * Packages of the program's dependencies `create` needs at run time (see InlineFunction `packages`).
-   * Omit to ship every dependency with the worker.
+   * ses: ARNs of the verified identities the worker may send as.
+   * @default the sender's domain and address identities in the stack's account and region
+   */
+  identityArns?: pulumi.Input<string>[];
+  /** sns-sms: "Transactional" or "Promotional". @default "Transactional" */
+  smsType?: string;
+  /** sns-sms: alphanumeric sender id, where the destination country supports one. */
+  senderId?: string;
+  /** sns-push: `arn:aws:sns:<region>:<account>:app/APNS/<name>` (or APNS_SANDBOX). */
+  apnsPlatformApplicationArn?: pulumi.Input<string>;
+  /** sns-push: `arn:aws:sns:<region>:<account>:app/GCM/<name>`. */
+  fcmPlatformApplicationArn?: pulumi.Input<string>;
+  /** lambda: ARN of the function invoked once per delivery; the worker may invoke this one only. */
+  functionArn?: pulumi.Input<string>;
+  /** slack-webhook: hosts webhook URLs may point at. @default ["hooks.slack.com"] */
+  allowedHosts?: string[];
+  /** websocket: the connections table. */
+  connectionsTable?: ResourceRef;
+  /** websocket: `https://<api>.execute-api.<region>.amazonaws.com/<stage>`. */
+  managementEndpoint?: pulumi.Input<string>;
+  /** websocket: the WebSocket API's executionArn. */
+  executionArn?: pulumi.Input<string>;
+  /** websocket: the API's stage name. */
+  stage?: pulumi.Input<string>;
+  /**
+   * websocket: the in-app feed table: delivering stores the notification for its user, online or not,
+   * and open connections also get the frame. Without it, a user with no open connection is an error.
+   */
+  feedTable?: ResourceRef;
+  /** websocket: days a feed item is kept. @default 90 */
+  feedTtlDays?: number;
+  /** sns-push: the contacts table; tokens SNS reports disabled or invalid are removed from it. @default tokens are kept */
+  contactsTable?: ResourceRef;
+  /**
+   * inline: packages of your program's dependencies `create` needs at run time (see InlineFunction
+   * `packages`). @default every dependency
    */
   packages?: string[];
-}
-
-/** A value known at deploy time, either plain or as an Output (read with `.get()` inside Lambda). */
-export type DeployValue = string | pulumi.Output<string>;
-
-function valueAtRuntime(value: DeployValue): string {
-  return typeof value === "string" ? value : value.get();
+  /** inline (TypeScript only): the IAM statements `create`'s provider needs, scoped to named ARNs. */
+  statements?(ctx: ProviderContext): ScopedStatement[];
+  /**
+   * inline (TypeScript only): runs inside the worker at cold start and returns the runtime provider.
+   * Serialized by value: capture plain values and Outputs (read with `.get()`), never resources.
+   */
+  create?(): Provider;
 }
 
 /**
@@ -67,81 +107,6 @@ function valueAtRuntime(value: DeployValue): string {
  * developer guide). Graph tests allow exactly this and nothing else.
  */
 export const SMS_PUBLISH_STATEMENT: ScopedStatement = { Action: ["sns:Publish"], Resource: ["*"] };
-
-export interface SesProviderArgs {
-  /** Verified sender address. */
-  from: string;
-  configurationSet?: string;
-  /**
-   * ARN of the verified SES identity that sends: the domain (`…:identity/example.com`), the address,
-   * or both when it is not settled which one is verified.
-   * @example identityArn: "arn:aws:ses:eu-west-1:123456789012:identity/example.com"
-   */
-  identityArn: pulumi.Input<string> | pulumi.Input<string>[];
-}
-
-/** E-mail through SES v2: ses:SendEmail on the sending identity (and configuration set) only. */
-export function sesProvider(args: SesProviderArgs): ProviderSpec {
-  const { from, configurationSet } = args;
-  if (!from) throw new TidingsError("sesProvider needs `from`: the verified SES sender address.");
-  return {
-    name: "ses",
-    packages: [],
-    statements: () => {
-      const identities = Array.isArray(args.identityArn) ? args.identityArn : [args.identityArn];
-      const resources: pulumi.Input<string>[] = [...identities];
-      if (configurationSet) {
-        resources.push(pulumi.output(identities[0]).apply((arn) => `${arn.split(":identity/")[0]}:configuration-set/${configurationSet}`));
-      }
-      return [{ Action: ["ses:SendEmail"], Resource: resources }];
-    },
-    create: () => makeSesProvider({ ses: new SESv2Client({}), from, configurationSet }),
-  };
-}
-
-export interface SnsSmsProviderArgs {
-  /** @default "Transactional" */
-  smsType?: "Transactional" | "Promotional";
-  senderId?: string;
-}
-
-/** SMS through SNS Publish to phone numbers. */
-export function snsSmsProvider(args: SnsSmsProviderArgs = {}): ProviderSpec {
-  const { smsType, senderId } = args;
-  return {
-    name: "sns-sms",
-    packages: [],
-    statements: () => [SMS_PUBLISH_STATEMENT],
-    create: () => makeSnsSmsProvider({ sns: new SNSClient({}), smsType, senderId }),
-  };
-}
-
-export interface SlackWebhookProviderArgs {
-  /** Hosts webhook URLs may point at. @default ["hooks.slack.com"] */
-  allowedHosts?: string[];
-  /** @default 5000 */
-  timeoutMs?: number;
-}
-
-/** Slack incoming webhooks: plain HTTPS, no AWS permission. */
-export function slackWebhookProvider(args: SlackWebhookProviderArgs = {}): ProviderSpec {
-  const { allowedHosts, timeoutMs } = args;
-  return {
-    name: "slack-webhook",
-    packages: [],
-    statements: () => [],
-    create: () => makeSlackProvider({ allowedHosts, timeoutMs }),
-  };
-}
-
-export interface SnsPushProviderArgs {
-  /** `arn:aws:sns:<region>:<account>:app/APNS/<name>` (or APNS_SANDBOX). */
-  apnsPlatformApplicationArn?: DeployValue;
-  /** `arn:aws:sns:<region>:<account>:app/GCM/<name>`. */
-  fcmPlatformApplicationArn?: DeployValue;
-  /** The contacts table: tokens SNS reports disabled or invalid are removed from it. @default tokens are kept */
-  contactsTable?: { name: pulumi.Output<string>; arn: pulumi.Input<string> };
-}
 
 /** Endpoints of a platform application: `…:app/APNS/name` → `…:endpoint/APNS/name/*`. */
 export function platformEndpointsArn(applicationArn: pulumi.Input<string>): pulumi.Output<string> {
@@ -153,170 +118,205 @@ export function platformEndpointsArn(applicationArn: pulumi.Input<string>): pulu
   });
 }
 
-/** Mobile push through SNS platform applications: endpoints of these applications only. */
-export function snsPushProvider(args: SnsPushProviderArgs): ProviderSpec {
-  const { apnsPlatformApplicationArn: apns, fcmPlatformApplicationArn: fcm } = args;
-  const contactsTableName = args.contactsTable?.name;
-  const applications = [apns, fcm].filter((arn): arn is DeployValue => arn !== undefined);
-  if (applications.length === 0) {
-    throw new TidingsError("snsPushProvider needs apnsPlatformApplicationArn, fcmPlatformApplicationArn or both.");
-  }
-  return {
-    name: "sns-push",
-    packages: [],
-    statements: () => [
+/** The IAM side of the provider table: what the worker may do for each type, scoped to ARNs. */
+const PROVIDER_STATEMENTS: Record<ProviderType, (provider: ChannelProvider, ctx: ProviderContext) => ScopedStatement[]> = {
+  websocket: (provider) => {
+    const table = provider.connectionsTable!;
+    return [
+      {
+        Action: ["dynamodb:Query"],
+        // Delivery queries the user index only (runtime/deliver.ts connectionsOfUser), not the chat rooms one.
+        Resource: [pulumi.interpolate`${table.arn}/index/${USER_INDEX}`],
+      },
+      { Action: ["dynamodb:DeleteItem"], Resource: [table.arn] },
+      // Posting is all delivery does: gone connections are deleted from the table, not from API Gateway.
+      {
+        Action: ["execute-api:ManageConnections"],
+        Resource: [pulumi.interpolate`${provider.executionArn}/${provider.stage}/POST/@connections/*`],
+      },
+      // Storing is a conditional put: an item already stored (a redelivery) keeps its read state.
+      ...(provider.feedTable ? [{ Action: ["dynamodb:PutItem"], Resource: [provider.feedTable.arn] }] : []),
+    ];
+  },
+  ses: (provider, ctx) => {
+    const from = provider.from ?? "";
+    const identities = provider.identityArns ?? [
+      // Either the sender's domain or the address itself may be the verified identity.
+      pulumi.interpolate`arn:aws:ses:${ctx.region}:${ctx.accountId}:identity/${from.replace(/^.*</, "").replace(/>.*$/, "").split("@")[1] ?? ""}`,
+      pulumi.interpolate`arn:aws:ses:${ctx.region}:${ctx.accountId}:identity/${from.replace(/^.*</, "").replace(/>.*$/, "")}`,
+    ];
+    const resources: pulumi.Input<string>[] = [...identities];
+    if (provider.configurationSet) {
+      const set = provider.configurationSet;
+      resources.push(pulumi.output(identities[0]).apply((arn) => `${arn.split(":identity/")[0]}:configuration-set/${set}`));
+    }
+    return [{ Action: ["ses:SendEmail"], Resource: resources }];
+  },
+  "sns-sms": () => [SMS_PUBLISH_STATEMENT],
+  "sns-push": (provider) => {
+    const applications = [provider.apnsPlatformApplicationArn, provider.fcmPlatformApplicationArn].filter(
+      (arn): arn is pulumi.Input<string> => arn !== undefined,
+    );
+    return [
       { Action: ["sns:CreatePlatformEndpoint"], Resource: applications },
       { Action: ["sns:Publish"], Resource: applications.map(platformEndpointsArn) },
       // A token SNS reports disabled or invalid leaves the user's contact.
-      ...(args.contactsTable ? [{ Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: [args.contactsTable.arn] }] : []),
-    ],
-    create: () =>
-      makeSnsPushProvider({
-        sns: new SNSClient({}),
-        platformApplicationArns: {
-          apns: apns === undefined ? undefined : valueAtRuntime(apns),
-          fcm: fcm === undefined ? undefined : valueAtRuntime(fcm),
-        },
-        onInvalidToken: contactsTableName
-          ? (userId, token) =>
-              makeDeviceRegistry({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), table: contactsTableName.get() }).remove(
-                userId,
-                token,
-              )
-          : undefined,
-      }),
-  };
+      ...(provider.contactsTable ? [{ Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: [provider.contactsTable.arn] }] : []),
+    ];
+  },
+  "slack-webhook": () => [],
+  lambda: (provider) => [{ Action: ["lambda:InvokeFunction"], Resource: [provider.functionArn!] }],
+};
+
+/** A provider ready for a worker: its statements, what it ships, and how the worker builds it. */
+export interface ResolvedProvider {
+  name: string;
+  /** The shipped type (absent for an inline provider). */
+  type?: ProviderType;
+  statements: ScopedStatement[];
+  /** Run-time packages the worker needs for it (undefined: every dependency). */
+  packages?: string[];
+  /** For a shipped type: its config as the worker reads it (Outputs resolved at run time). */
+  config?: pulumi.Output<ProviderConfig>;
+  /** For an inline provider: its own `create`. */
+  create?: () => Provider;
 }
 
-export interface WebSocketProviderArgs {
-  /** Name of the connections table (Output of ConnectionsTable.name). */
-  connectionsTable: pulumi.Output<string>;
-  /** ARN of the connections table. */
-  connectionsTableArn: pulumi.Input<string>;
-  /** `https://<api>.execute-api.<region>.amazonaws.com/<stage>`. */
-  managementEndpoint: DeployValue;
-  /** The WebSocket API's executionArn. */
-  executionArn: pulumi.Input<string>;
-  stage: pulumi.Input<string>;
-  /**
-   * The in-app feed (a FeedTable): with it, delivering stores the notification for its user, online
-   * or not, and open connections also get the frame. Without it, a user with no open connection is an error.
-   */
-  feedTable?: { name: pulumi.Output<string>; arn: pulumi.Input<string> };
-  /** Days a feed item is kept. @default 90 */
-  feedTtlDays?: number;
+/** Checks a channel's provider and derives what its worker needs. Throws TidingsError naming each problem. */
+export function resolveProvider(
+  channel: string,
+  role: "provider" | "fallback",
+  provider: ChannelProvider,
+  ctx: ProviderContext,
+): ResolvedProvider {
+  const where = `Channel "${channel}" ${role}`;
+  if (!provider || typeof provider !== "object") {
+    throw new TidingsError(`${where}: pass a provider, e.g. { type: "ses", from: "notify@example.com" }.`);
+  }
+  if (provider.type === "inline") {
+    if (typeof provider.create !== "function" || typeof provider.statements !== "function" || !provider.name) {
+      throw new TidingsError(
+        `${where}: an inline provider needs name, statements(ctx) and create() (TypeScript only; from other languages use { type: "lambda", functionArn }).`,
+      );
+    }
+    const create = provider.create;
+    return { name: provider.name, statements: provider.statements(ctx), packages: provider.packages, create: () => create() };
+  }
+  if (!isProviderType(provider.type)) {
+    throw new TidingsError(
+      `${where}: type "${provider.type}" is not a provider type (one of: ${[...PROVIDER_TYPES, "inline"].join(", ")}).`,
+    );
+  }
+  const type = provider.type;
+  if (type === "websocket" && (!provider.connectionsTable || !provider.managementEndpoint || !provider.executionArn || !provider.stage)) {
+    throw new TidingsError(
+      `${where}: a websocket provider posts to a WebSocketApi's connections: pass connectionsTable, managementEndpoint, executionArn and stage (webSocketApi.providerFor(connectionsTable) gives all four).`,
+    );
+  }
+  // Deploy-time values (Outputs) are checked once resolved; plain ones now, so mistakes fail early.
+  const plain = dataOf(provider);
+  const problems = providerProblems({
+    ...plain,
+    functionArn: plain.functionArn ?? (provider.functionArn ? "arn:aws:lambda:::x" : undefined),
+  });
+  const own = problems.filter(
+    (problem) => !/^(identityArns|connectionsTable|executionArn|stage|packages|feedTable|contactsTable): not a setting/.test(problem),
+  );
+  if (own.length) throw new TidingsError(`${where} (${type}): ${own.join("; ")}.`);
+  const config = pulumi
+    .all([
+      provider.apnsPlatformApplicationArn,
+      provider.fcmPlatformApplicationArn,
+      provider.functionArn,
+      provider.managementEndpoint,
+      provider.connectionsTable?.name,
+      provider.feedTable?.name,
+      provider.contactsTable?.name,
+    ])
+    .apply(([apns, fcm, functionArn, managementEndpoint, connectionsTable, feedTable, contactsTable]) => {
+      const resolved: ProviderConfig = {
+        type,
+        name: provider.name,
+        from: provider.from,
+        configurationSet: provider.configurationSet,
+        smsType: provider.smsType as ProviderConfig["smsType"],
+        senderId: provider.senderId,
+        allowedHosts: provider.allowedHosts,
+        apnsPlatformApplicationArn: apns,
+        fcmPlatformApplicationArn: fcm,
+        functionArn,
+        managementEndpoint,
+        connectionsTable: type === "websocket" ? connectionsTable : undefined,
+        feedTable: type === "websocket" ? feedTable : undefined,
+        feedTtlDays: type === "websocket" ? provider.feedTtlDays : undefined,
+        contactsTable: type === "sns-push" ? contactsTable : undefined,
+      };
+      // Only this type's settings travel with the worker.
+      return JSON.parse(JSON.stringify(resolved)) as ProviderConfig;
+    });
+  return { name: provider.name ?? type, type, statements: PROVIDER_STATEMENTS[type](provider, ctx), packages: [], config };
 }
 
-/** Posts to the user's open WebSocket connections; drops connections API Gateway says are gone. */
-export function websocketProvider(args: WebSocketProviderArgs): ProviderSpec {
-  const { connectionsTable, managementEndpoint } = args;
-  const userIndexes = Object.keys(TABLES.connections.indexes);
-  const feedTableName = args.feedTable?.name;
-  const feedTtlDays = args.feedTtlDays;
+/** The plain (non-Output) settings of a provider, as the table checks them. */
+function dataOf(provider: ChannelProvider): ProviderConfig {
+  const plain: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(provider)) {
+    if (typeof value === "function" || value === undefined) continue;
+    if (["identityArns", "connectionsTable", "executionArn", "stage", "packages", "feedTable", "contactsTable"].includes(key)) continue;
+    if (pulumi.Output.isInstance(value) || (value && typeof (value as Promise<unknown>).then === "function")) continue;
+    plain[key] = value;
+  }
+  return plain as unknown as ProviderConfig;
+}
+
+/** The account and region the stack deploys to, for scoping statements. */
+export function providerContext(channel: string, parent: pulumi.Resource): ProviderContext {
   return {
-    name: "websocket",
-    packages: [],
-    statements: () => [
-      { Action: ["dynamodb:Query"], Resource: userIndexes.map((index) => pulumi.interpolate`${args.connectionsTableArn}/index/${index}`) },
-      { Action: ["dynamodb:DeleteItem"], Resource: [args.connectionsTableArn] },
-      {
-        Action: ["execute-api:ManageConnections"],
-        // Posting is all delivery does: gone connections are deleted from the table, not from API Gateway.
-        Resource: [pulumi.interpolate`${args.executionArn}/${args.stage}/POST/@connections/*`],
-      },
-      // Storing is a conditional put: an item already stored (a redelivery) keeps its read state.
-      ...(args.feedTable ? [{ Action: ["dynamodb:PutItem"], Resource: [args.feedTable.arn] }] : []),
-    ],
-    create: () => {
-      const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
-      return makeWebSocketProvider({
-        ddb,
-        // AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI (local gateway, tests) wins over the stage's endpoint.
-        mgmt: new ApiGatewayManagementApiClient({
-          endpoint: resolveManagementEndpoint({ captured: valueAtRuntime(managementEndpoint) }),
-        }),
-        connectionsTable: connectionsTable.get(),
-        feed: feedTableName ? makeFeed({ ddb, table: feedTableName.get(), ttlDays: feedTtlDays }) : undefined,
-      });
-    },
+    channel,
+    region: aws.getRegionOutput({}, { parent }).region,
+    accountId: aws.getCallerIdentityOutput({}, { parent }).accountId,
   };
 }
 
-export interface ProviderDeps {
-  /** The stack's WebSocket API (a WebSocketApi): needed when the websocket channel is configured. */
-  websocket?: { managementEndpoint: pulumi.Output<string>; executionArn: pulumi.Input<string>; stageName: string };
-  /** The connections table (a ConnectionsTable): needed with `websocket`. */
-  connectionsTable?: { name: pulumi.Output<string>; arn: pulumi.Input<string> };
-  /** The in-app feed table (a FeedTable): the websocket channel stores every notification there. */
-  feedTable?: { name: pulumi.Output<string>; arn: pulumi.Input<string> };
-  /** Days a feed item is kept. @default 90 */
-  feedTtlDays?: number;
+/** What a stack gives `providerFromConfig` besides the channel's config. */
+export interface ProviderSources {
+  /** The stack's WebSocket API and connections table: the websocket channel's provider posts through them. */
+  websocket?: { api: { providerFor(connectionsTable: ResourceRef): ChannelProvider }; connectionsTable: ResourceRef };
+  /** The in-app feed table (a FeedTable) and its item lifetime: the websocket channel stores every notification there. */
+  feed?: { table: ResourceRef; ttlDays?: number };
   /** The contacts table: the push channel removes tokens SNS reports disabled or invalid. */
-  contactsTable?: { name: pulumi.Output<string>; arn: pulumi.Input<string> };
-  /** Scope the SES identity ARN; looked up from the provider when absent. */
-  region?: pulumi.Input<string>;
-  accountId?: pulumi.Input<string>;
-  /** Specs for providers Tidings does not ship, by the provider name used in config. */
-  customProviders?: Record<string, ProviderSpec>;
+  contactsTable?: ResourceRef;
+  /** Providers Tidings does not ship, by the name config uses for them (TypeScript: `type: "inline"`). */
+  customProviders?: Record<string, ChannelProvider>;
 }
 
 /**
- * Maps one channel's stack config to its provider specs, so index.ts builds every channel from config.
- * Built-in channels get their provider (and fallback) from the channel's settings; any other channel
- * must name a provider found in `deps.customProviders`.
+ * The provider (or fallback) a channel's stack config names: a shipped type through the provider
+ * table, or one of `customProviders`. Throws TidingsError saying what to pass when neither fits.
  */
-export function providerForChannel(
+export function providerFromConfig(
   name: string,
   config: ChannelConfig,
-  deps: ProviderDeps,
-): { provider: ProviderSpec; fallback?: ProviderSpec } {
-  const build = (providerName: string): ProviderSpec => {
-    const custom = deps.customProviders?.[providerName];
-    if (custom) return custom;
-    switch (`${name}/${providerName}`) {
-      case "email/ses": {
-        const region = deps.region ?? aws.getRegionOutput().region;
-        const accountId = deps.accountId ?? aws.getCallerIdentityOutput().accountId;
-        return sesProvider({
-          from: config.from ?? "",
-          configurationSet: config.configurationSet,
-          // Either the sender's domain or the address itself may be the verified identity.
-          identityArn: [
-            pulumi.interpolate`arn:aws:ses:${region}:${accountId}:identity/${(config.from ?? "").split("@")[1] ?? ""}`,
-            pulumi.interpolate`arn:aws:ses:${region}:${accountId}:identity/${config.from ?? ""}`,
-          ],
-        });
-      }
-      case "sms/sns":
-        return snsSmsProvider({ smsType: config.smsType, senderId: config.senderId });
-      case "slack/webhook":
-        return slackWebhookProvider();
-      case "push/sns":
-        return snsPushProvider({
-          apnsPlatformApplicationArn: config.apnsPlatformApplicationArn,
-          fcmPlatformApplicationArn: config.fcmPlatformApplicationArn,
-          contactsTable: deps.contactsTable,
-        });
-      case "websocket/websocket":
-        if (!deps.websocket || !deps.connectionsTable) {
-          throw new TidingsError(
-            `Channel "websocket" posts to WebSocket connections: pass deps.websocket (the WebSocketApi) and deps.connectionsTable.`,
-          );
-        }
-        return websocketProvider({
-          connectionsTable: deps.connectionsTable.name,
-          connectionsTableArn: deps.connectionsTable.arn,
-          managementEndpoint: deps.websocket.managementEndpoint,
-          executionArn: deps.websocket.executionArn,
-          stage: deps.websocket.stageName,
-          feedTable: deps.feedTable,
-          feedTtlDays: deps.feedTtlDays,
-        });
-      default:
-        throw new TidingsError(
-          `Channel "${name}" uses provider "${providerName}", which Tidings does not ship: pass its ProviderSpec as deps.customProviders["${providerName}"].`,
-        );
+  which: "provider" | "fallback",
+  sources: ProviderSources,
+): ChannelProvider | undefined {
+  const providerName = config[which];
+  if (providerName === undefined) return undefined;
+  const custom = sources.customProviders?.[providerName];
+  if (custom) return custom;
+  const data = channelProviderConfig(name, config, which);
+  if (!data) {
+    throw new TidingsError(
+      `Channel "${name}" uses provider "${providerName}", which Tidings does not ship: pass it as customProviders["${providerName}"], or use provider "lambda" with functionArn.`,
+    );
+  }
+  if (data.type === "websocket") {
+    if (!sources.websocket) {
+      throw new TidingsError(`Channel "${name}" posts to WebSocket connections: pass the WebSocketApi and the connections table.`);
     }
-  };
-  return { provider: build(config.provider), fallback: config.fallback ? build(config.fallback) : undefined };
+    const provider = sources.websocket.api.providerFor(sources.websocket.connectionsTable);
+    return sources.feed ? { ...provider, feedTable: sources.feed.table, feedTtlDays: sources.feed.ttlDays } : provider;
+  }
+  const { connectionsTable: _table, managementEndpoint: _endpoint, contactsTable: _contacts, feedTable: _feed, ...settings } = data;
+  return data.type === "sns-push" && sources.contactsTable ? { ...settings, contactsTable: sources.contactsTable } : settings;
 }

@@ -19,7 +19,7 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { DecisionLogger } from "../runtime/log";
 import { matchesPattern, validatePattern } from "./eventPattern";
 
@@ -290,10 +290,36 @@ export async function startEventBus(options: EventBusOptions = {}): Promise<Loca
 
 /** A rule target that sends the event to an SQS queue, as an EventBridge → SQS target does. */
 export function sqsTarget(sqs: SQSClient, queueUrl: string): EventTarget {
-  return async (event) => {
-    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(event) }));
+  // Events for this queue that arrive in the same turn of the event loop go in one SendMessageBatch
+  // (at most 10), as EventBridge's own SQS target batches; each event still succeeds or fails alone.
+  const pending: { body: string; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  const flush = async () => {
+    const batch = pending.splice(0, SQS_BATCH);
+    if (pending.length) setImmediate(flush);
+    try {
+      const out = await sqs.send(
+        new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: batch.map((entry, i) => ({ Id: String(i), MessageBody: entry.body })) }),
+      );
+      const failed = new Map((out.Failed ?? []).map((f) => [Number(f.Id), f]));
+      batch.forEach((entry, i) => {
+        const failure = failed.get(i);
+        if (failure)
+          entry.reject(Object.assign(new Error(failure.Message ?? "SendMessageBatch entry failed"), { name: failure.Code ?? "Error" }));
+        else entry.resolve();
+      });
+    } catch (error) {
+      for (const entry of batch) entry.reject(error);
+    }
   };
+  return (event) =>
+    new Promise<void>((resolve, reject) => {
+      pending.push({ body: JSON.stringify(event), resolve, reject });
+      if (pending.length === 1) setImmediate(flush);
+    });
 }
+
+/** SendMessageBatch takes at most 10 entries. */
+const SQS_BATCH = 10;
 
 /**
  * A rule's dead-letter target on SQS: the event as the body, and the message attributes EventBridge adds

@@ -5,14 +5,11 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import YAML from "yaml";
+import { tidingsKeys } from "../runtime/config";
 
 export const DEV_STACK_FILE = path.join(__dirname, "..", "Pulumi.dev.yaml");
 
 export function readStackFile(file: string = DEV_STACK_FILE): Record<string, any> {
   const doc = YAML.parse(fs.readFileSync(file, "utf8")) ?? {};
-  return Object.fromEntries(
-    Object.entries(doc.config ?? {})
-      .filter(([key]) => key.startsWith("tidings:") && key !== "tidings:tokenSigningSecret")
-      .map(([key, value]) => [key.slice("tidings:".length), value]),
-  );
+  return tidingsKeys(doc.config ?? {}) as Record<string, any>;
 }

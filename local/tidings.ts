@@ -14,13 +14,14 @@ import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagem
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { LambdaClient } from "@aws-sdk/client-lambda";
 import { SESv2Client } from "@aws-sdk/client-sesv2";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { makeTokenVerifier, makeWebSocketAuthorizer } from "../runtime/authorizer";
 import { channelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
-import { type ChannelConfig, enabledChannels, parseTidingsConfig, type TidingsConfig } from "../runtime/config";
+import { type ChannelConfig, channelProviderConfig, enabledChannels, parseTidingsConfig, type TidingsConfig } from "../runtime/config";
 import { detailTypeFor, EVENT_SOURCE, type Provider } from "../runtime/contracts";
 import { type DecisionLogger, logDecision } from "../runtime/log";
 import { makeMetrics, type Metrics } from "../runtime/metrics";
@@ -29,11 +30,7 @@ import { makeNotificationService } from "../runtime/notify";
 import { makeReconciler } from "../runtime/reconciler";
 import { makeStatusService } from "../runtime/statusApi";
 import { makePolitenessLimiter } from "../runtime/politeness";
-import { makeSesProvider } from "../runtime/providers/email";
-import { makeSnsPushProvider } from "../runtime/providers/push";
-import { makeSlackProvider } from "../runtime/providers/slack";
-import { makeSnsSmsProvider } from "../runtime/providers/sms";
-import { makeWebSocketProvider } from "../runtime/providers/websocket";
+import { createProvider, type ProviderClients } from "../runtime/providers/table";
 import { makeChatHandler, makeConnectGate } from "../runtime/chat";
 import { makeConnectHandler, makeDefaultHandler, makeDisconnectHandler } from "../runtime/websocket";
 import { makeChannelWorker } from "../runtime/worker";
@@ -42,6 +39,7 @@ import { makeFeed } from "../runtime/feed";
 import { makeLinkSigner } from "../runtime/tracking";
 import { makeLocalUserRoutes } from "./userRoutes";
 import { type LocalAws, startLocalAws } from "./aws";
+import { type LocalLambdaHandler, startLocalLambda } from "./lambdaInvoke";
 import { type EventTarget, sqsDeadLetter, sqsTarget, startEventBus } from "./eventBridge";
 import { handleOpsRequest, makeOpsCollector } from "./opsPage";
 import { type LocalStatusCallbacksOptions, startLocalStatusCallbacks } from "./statusCallbacks";
@@ -99,6 +97,14 @@ export interface LocalTidingsOptions {
    * @default the channel's workerTimeoutSeconds
    */
   claimLeaseSeconds?: number;
+  /**
+   * Handlers for the `lambda` providers of the config, by function ARN (or name): the local invoke
+   * server (local/lambdaInvoke.ts) runs them when a worker invokes that function, with the JSON
+   * contract of runtime/providers/lambda.ts.
+   * @example
+   * lambdaHandlers: { "arn:aws:lambda:us-east-1:123456789012:function:pager": async ({ delivery }) => ({ outcome: "sent" }) }
+   */
+  lambdaHandlers?: Record<string, LocalLambdaHandler>;
   /**
    * Fault-injection seam for the bus: wraps each channel rule's target (the send to its queue), so a
    * test can make EventBridge fail to deliver and events land in the rule DLQ.
@@ -166,6 +172,9 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
     const bus = await startEventBus({ logger });
     stopList.push(() => bus.stop());
     process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = bus.endpoint;
+    const lambda = await startLocalLambda(options.lambdaHandlers ?? {});
+    stopList.push(() => lambda.stop());
+    process.env.AWS_ENDPOINT_URL_LAMBDA = lambda.endpoint;
 
     // Clients, built once like a warm Lambda's.
     const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
@@ -206,7 +215,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
         ...(chat ? { sendmessage: chat } : {}),
       };
     }
-    mgmt = new ApiGatewayManagementApiClient({ endpoint: gateway.managementEndpoint });
+    mgmt = new ApiGatewayManagementApiClient({ endpoint: gateway.managementEndpoint, cacheMiddleware: true });
     stopList.push(async () => mgmt!.destroy());
 
     // Metrics: the EMF lines the handlers print feed the ops page, as CloudWatch would read them.
@@ -232,23 +241,24 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
           targetArn: channel.queueArn,
         }),
       });
-      const providers = {
+      const devices = makeDeviceRegistry({ ddb, table: names.contacts, maxPerUser: config.devices.maxPerUser });
+      const clients: ProviderClients = {
         ddb,
         mgmt: management(),
-        connectionsTable: names.connections,
         sns: new SNSClient({}),
         ses: new SESv2Client({}),
-        slackHosts: [new URL(slack.url).hostname],
+        lambda: new LambdaClient({}),
         feed: makeFeed({ ddb, table: names.feed, ttlDays: config.feed.ttlDays }),
-        devices: makeDeviceRegistry({ ddb, table: names.contacts, maxPerUser: config.devices.maxPerUser }),
+        onInvalidToken: (userId, token) => devices.remove(userId, token),
       };
+      const local = { connectionsTable: names.connections, slackHosts: [new URL(slack.url).hostname] };
       const wrap = (provider: Provider, role: "primary" | "fallback") =>
         options.wrapProvider ? options.wrapProvider(channel.name, provider, role) : provider;
       const worker = makeChannelWorker({
         channel: channel.name,
-        primary: wrap(createProvider(channel.config.provider, channel.config, providers), "primary"),
+        primary: wrap(localProvider(channel.name, channel.config, "provider", clients, local), "primary"),
         fallback: channel.config.fallback
-          ? wrap(createProvider(channel.config.fallback, channel.config, providers), "fallback")
+          ? wrap(localProvider(channel.name, channel.config, "fallback", clients, local), "fallback")
           : undefined,
         failoverAfter: channel.config.failoverAfter,
         claimLeaseSeconds: options.claimLeaseSeconds ?? channel.config.workerTimeoutSeconds,
@@ -383,6 +393,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       gateway,
       bus,
       sinks: { sns, slack },
+      lambda,
       clients: { ddb, sqs, s3 },
       log,
       /** Per-channel counters from the metric lines (what the ops page shows). */
@@ -421,40 +432,24 @@ function port(given: number | undefined, envVar: string, fallback: number): numb
   return parsed;
 }
 
-/** Builds the channel's provider from its config, as the stack's provider specs do inside Lambda. */
-function createProvider(
-  providerName: string,
+/**
+ * Builds a channel's provider from its config through the provider table, as the deployed worker does,
+ * with the local clients. A `lambda` provider invokes through AWS_ENDPOINT_URL_LAMBDA: the local invoke
+ * server (local/lambdaInvoke.ts) running the handlers given in `lambdaHandlers`.
+ */
+function localProvider(
+  name: string,
   channel: ChannelConfig,
-  deps: {
-    ddb: DynamoDBDocumentClient;
-    mgmt: ApiGatewayManagementApiClient;
-    connectionsTable: string;
-    sns: SNSClient;
-    ses: SESv2Client;
-    /** Where Slack webhooks may point: the local sink instead of hooks.slack.com. */
-    slackHosts: string[];
-    feed: ReturnType<typeof makeFeed>;
-    devices: ReturnType<typeof makeDeviceRegistry>;
-  },
+  which: "provider" | "fallback",
+  clients: ProviderClients,
+  local: { connectionsTable: string /** Where Slack webhooks may point: the local sink. */; slackHosts: string[] },
 ): Provider {
-  switch (providerName) {
-    case "websocket":
-      return makeWebSocketProvider({ ddb: deps.ddb, mgmt: deps.mgmt, connectionsTable: deps.connectionsTable, feed: deps.feed });
-    case "ses":
-      return makeSesProvider({ ses: deps.ses, from: channel.from!, configurationSet: channel.configurationSet });
-    case "webhook":
-      return makeSlackProvider({ allowedHosts: deps.slackHosts });
-    case "sns":
-      return channel.apnsPlatformApplicationArn || channel.fcmPlatformApplicationArn
-        ? makeSnsPushProvider({
-            sns: deps.sns,
-            platformApplicationArns: { apns: channel.apnsPlatformApplicationArn, fcm: channel.fcmPlatformApplicationArn },
-            onInvalidToken: (userId, token) => deps.devices.remove(userId, token),
-          })
-        : makeSnsSmsProvider({ sns: deps.sns, smsType: channel.smsType, senderId: channel.senderId });
-    default:
-      throw new Error(`No local provider "${providerName}": the local mode runs the providers Tidings ships`);
-  }
+  const config = channelProviderConfig(name, channel, which);
+  if (!config)
+    throw new Error(`No local provider "${channel[which]}" for channel ${name}: the local mode runs the providers Tidings ships`);
+  if (config.type === "websocket") config.connectionsTable = local.connectionsTable;
+  if (config.type === "slack-webhook") config.allowedHosts = local.slackHosts;
+  return createProvider(config, clients);
 }
 
 async function createChannelQueues(

@@ -79,15 +79,16 @@ export function makeLocalUserRoutes(options: LocalUserRoutesOptions) {
         return true;
       }
     }
-    const event = await toEvent(req, url);
+    const { event, overflow } = await toEvent(req, url);
     const answer = await (first === "users" ? userData(event) : userApi(event));
-    send(res, answer);
+    // The rest of an oversized body was not read: close the connection rather than read it as the next request.
+    send(res, overflow ? { ...answer, headers: { ...answer.headers, connection: "close" } } : answer);
     return true;
   };
 }
 
 /** Reads at most one byte past the limit, so the handler answers 413 without buffering a huge body. */
-async function toEvent(req: http.IncomingMessage, url: URL): Promise<HttpRequestEvent> {
+async function toEvent(req: http.IncomingMessage, url: URL): Promise<{ event: HttpRequestEvent; overflow: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -101,7 +102,7 @@ async function toEvent(req: http.IncomingMessage, url: URL): Promise<HttpRequest
     }
   }
   const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(",") : v]));
-  return {
+  const event: HttpRequestEvent = {
     rawPath: url.pathname,
     rawQueryString: url.search.replace(/^\?/, ""),
     headers,
@@ -109,6 +110,7 @@ async function toEvent(req: http.IncomingMessage, url: URL): Promise<HttpRequest
     isBase64Encoded: false,
     requestContext: { http: { method: req.method ?? "GET", path: url.pathname } },
   };
+  return { event, overflow: size > MAX_USER_BODY_BYTES };
 }
 
 function send(res: http.ServerResponse, answer: HttpAnswer) {

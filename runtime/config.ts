@@ -4,18 +4,37 @@
  * wrong key fails early with a message naming it, wherever it is read.
  */
 import { z } from "zod";
+import { type ProviderConfig, type ProviderType, providerProblems, providerTable } from "./providers/table";
 
 export const CHANNEL_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
 export const TYPE_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
-/** Providers each built-in channel knows, primary and fallback alike. */
-export const PROVIDERS_BY_CHANNEL = {
-  websocket: ["websocket"],
-  email: ["ses"],
-  sms: ["sns"],
-  slack: ["webhook"],
-  push: ["sns"],
-} as const;
+/**
+ * Provider names each built-in channel accepts in config (primary and fallback alike), and the
+ * provider type (runtime/providers/table.ts) each one means. The first is the default. Every channel,
+ * built-in or not, may also name `lambda` (with `functionArn`).
+ */
+export const PROVIDERS_BY_CHANNEL: Record<string, Record<string, ProviderType>> = {
+  websocket: { websocket: "websocket" },
+  email: { ses: "ses" },
+  sms: { sns: "sns-sms" },
+  slack: { webhook: "slack-webhook" },
+  push: { sns: "sns-push" },
+};
+
+/** Config provider names every channel accepts. */
+const ANY_CHANNEL_PROVIDERS: Record<string, ProviderType> = { lambda: "lambda" };
+
+/** Config keys a channel's provider settings are read from (the rest are queue and rate settings). */
+const PROVIDER_SETTING_KEYS = [
+  "from",
+  "configurationSet",
+  "smsType",
+  "senderId",
+  "apnsPlatformApplicationArn",
+  "fcmPlatformApplicationArn",
+  "functionArn",
+] as const;
 
 export class TidingsConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -54,6 +73,8 @@ function channelSchema() {
     /** push: SNS platform applications. */
     apnsPlatformApplicationArn: z.string().startsWith("arn:").optional(),
     fcmPlatformApplicationArn: z.string().startsWith("arn:").optional(),
+    /** provider `lambda`: the function that sends (see README, "A provider as a Lambda function"). */
+    functionArn: z.string().startsWith("arn:").optional(),
   });
 }
 
@@ -204,7 +225,7 @@ function configSchema() {
     apiGatewayCloudWatchRole: z.boolean().default(false),
     /** Optional e-mail subscribed to the alerts topic. */
     alertEmail: z.email().optional(),
-    logRetentionDays: z.union([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365].map((d) => z.literal(d)) as any).default(14),
+    logRetentionDays: z.literal([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365]).default(14),
     connectionTtlHours: positiveInt(24 * 30).default(24),
     /** Days a notification-log row is kept. */
     logTtlDays: positiveInt(3650).default(90),
@@ -234,55 +255,112 @@ export type TidingsConfig = Omit<z.infer<ReturnType<typeof configSchema>>, "chan
   logRetentionDays: number;
 };
 
+export interface ParseOptions {
+  /**
+   * Leave notification types naming channels that are not in config for later: the stack checks them
+   * once the channels added in code are known (createTidingsStack's addChannels).
+   * @default false
+   */
+  channelsAddedInCode?: boolean;
+}
+
 /**
  * Validates raw config (keys without the `tidings:` prefix). Throws TidingsConfigError listing every
  * problem as `tidings:<path>: <what is wrong>`.
  */
-export function parseTidingsConfig(raw: Record<string, unknown>): TidingsConfig {
+export function parseTidingsConfig(raw: Record<string, unknown>, options: ParseOptions = {}): TidingsConfig {
   const parsed = configSchema().safeParse(raw);
-  if (!parsed.success) {
-    throw new TidingsConfigError(
-      parsed.error.issues.map((issue) => {
-        const path = issue.path.map(String);
-        if (issue.code === "unrecognized_keys") {
-          return issue.keys.map((k) => `tidings:${[...path, k].join(".")}: unknown key`).join("; ");
-        }
-        const message = issue.code === "invalid_key" ? issue.issues.map((inner) => inner.message).join("; ") : issue.message;
-        return `tidings:${path.join(".")}: ${message}`;
-      }),
-    );
-  }
+  if (!parsed.success) throw new TidingsConfigError(parsed.error.issues.map(describeIssue));
   const config = parsed.data as unknown as TidingsConfig;
   const problems: string[] = [];
   for (const [name, channel] of Object.entries(config.channels)) {
-    const known = (PROVIDERS_BY_CHANNEL as Record<string, readonly string[]>)[name];
-    if (known) {
-      channel.provider ??= known[0];
+    const known = { ...PROVIDERS_BY_CHANNEL[name], ...ANY_CHANNEL_PROVIDERS };
+    if (PROVIDERS_BY_CHANNEL[name]) {
+      channel.provider ??= Object.keys(PROVIDERS_BY_CHANNEL[name])[0];
       for (const key of ["provider", "fallback"] as const) {
         const value = channel[key];
-        if (value !== undefined && !known.includes(value)) {
-          problems.push(`tidings:channels.${name}.${key}: "${value}" is not a provider of ${name} (one of: ${known.join(", ")})`);
+        if (value !== undefined && !known[value]) {
+          problems.push(
+            `tidings:channels.${name}.${key}: "${value}" is not a provider of ${name} (one of: ${Object.keys(known).join(", ")})`,
+          );
         }
       }
     } else if (!channel.provider) {
-      problems.push(`tidings:channels.${name}.provider: required for a channel Tidings does not ship`);
+      problems.push(
+        `tidings:channels.${name}.provider: required for a channel Tidings does not ship (lambda, or a custom provider's name)`,
+      );
     }
-    if (name === "email" && channel.enabled && !channel.from) {
-      problems.push(`tidings:channels.email.from: required: the verified SES sender address`);
+    if (!channel.enabled) continue;
+    for (const key of ["provider", "fallback"] as const) {
+      const provider = channelProviderConfig(name, channel, key);
+      if (!provider) continue;
+      for (const problem of providerProblems(provider)) {
+        // Settings of the other provider (primary vs fallback) are not this one's problem.
+        if (/: not a setting of the /.test(problem)) continue;
+        problems.push(`tidings:channels.${name}.${problem}`);
+      }
     }
   }
   for (const [type, def] of Object.entries(config.notificationTypes)) {
     if (def.critical && !def.defaultOptIn) {
       problems.push(`tidings:notificationTypes.${type}: a critical type cannot ask for opt-in (defaultOptIn: false)`);
     }
+  }
+  if (!options.channelsAddedInCode) problems.push(...typeChannelProblems(config, []));
+  if (problems.length) throw new TidingsConfigError([...new Set(problems)]);
+  return config;
+}
+
+/** Types naming a channel that is neither in config nor in `addedInCode`. */
+export function typeChannelProblems(config: TidingsConfig, addedInCode: string[]): string[] {
+  const problems: string[] = [];
+  for (const [type, def] of Object.entries(config.notificationTypes)) {
     for (const channel of def.channels ?? []) {
-      if (!config.channels[channel]) {
-        problems.push(`tidings:notificationTypes.${type}.channels: "${channel}" is not a configured channel`);
+      if (!config.channels[channel] && !addedInCode.includes(channel)) {
+        problems.push(
+          `tidings:notificationTypes.${type}.channels: "${channel}" is not a configured channel${addedInCode.length ? ` or one added in code (${addedInCode.join(", ")})` : ""}`,
+        );
       }
     }
   }
-  if (problems.length) throw new TidingsConfigError(problems);
+  return problems;
+}
+
+/**
+ * The provider a channel's config names, as data for the provider table, or undefined for a name
+ * Tidings does not ship (a custom provider the stack passes in code).
+ */
+export function channelProviderConfig(
+  name: string,
+  channel: ChannelConfig,
+  which: "provider" | "fallback" = "provider",
+): ProviderConfig | undefined {
+  const providerName = channel[which];
+  if (providerName === undefined) return undefined;
+  const type = { ...PROVIDERS_BY_CHANNEL[name], ...ANY_CHANNEL_PROVIDERS }[providerName];
+  if (!type) return undefined;
+  const settings = providerTable()[type].settings;
+  const config: ProviderConfig = { type };
+  for (const key of PROVIDER_SETTING_KEYS) {
+    if (channel[key] !== undefined && settings.includes(key)) (config as unknown as Record<string, unknown>)[key] = channel[key];
+  }
   return config;
+}
+
+/** One zod issue as `tidings:<path>: <what is wrong>`, always saying what was expected. */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map(String);
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((k) => `tidings:${[...path, k].join(".")}: unknown key`).join("; ");
+  }
+  let message = issue.code === "invalid_key" ? issue.issues.map((inner) => inner.message).join("; ") : issue.message;
+  if (issue.code === "invalid_union") {
+    const expected = [...new Set(issue.errors.flat().map((inner) => inner.message.replace(/^Invalid input: /, "")))];
+    message = `Invalid input: ${expected.join(" or ") || "none of the allowed forms matched"}`;
+  } else if (message === "Invalid input") {
+    message = `Invalid input (${issue.code})`;
+  }
+  return `tidings:${path.join(".")}: ${message}`;
 }
 
 /** Templates a request of `type` may name: the configured list, else the type's own. */
@@ -295,4 +373,45 @@ export function enabledChannels(config: TidingsConfig): string[] {
   return Object.entries(config.channels)
     .filter(([, c]) => c.enabled)
     .map(([name]) => name);
+}
+
+/** The config namespace of every Tidings key. */
+export const CONFIG_NAMESPACE = "tidings";
+
+/**
+ * The `tidings:` keys of a stack's config (prefix removed, the signing secret left out). A key under a
+ * namespace that looks like a misspelling of `tidings` (`tiding:alertEmail`, `Tidings:stage`) is an
+ * error naming it: otherwise it would be silently ignored and its default used.
+ */
+export function tidingsKeys(allConfig: Record<string, unknown>): Record<string, unknown> {
+  const raw: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [fullKey, value] of Object.entries(allConfig)) {
+    const colon = fullKey.indexOf(":");
+    const namespace = colon < 0 ? "" : fullKey.slice(0, colon);
+    const key = fullKey.slice(colon + 1);
+    if (namespace === CONFIG_NAMESPACE) {
+      if (key !== "tokenSigningSecret") raw[key] = value;
+    } else if (namespace && looksLikeTidings(namespace)) {
+      problems.push(`${fullKey}: unknown namespace "${namespace}": did you mean ${CONFIG_NAMESPACE}:${key}?`);
+    }
+  }
+  if (problems.length) throw new TidingsConfigError(problems);
+  return raw;
+}
+
+/** Same letters as "tidings" but for case, or at most two edits away. */
+function looksLikeTidings(namespace: string): boolean {
+  const a = namespace.toLowerCase();
+  const b = CONFIG_NAMESPACE;
+  if (a === b) return true;
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length] <= 2;
 }

@@ -98,7 +98,10 @@ export function applyPreferences(
           else if (typeof value !== "boolean") problems.push({ field: channelField, problem: "must be true or false" });
           else if (value === false && known.config.critical === true) {
             problems.push({ field: channelField, problem: `${type} is critical and cannot be switched off` });
-          } else (types[type] ??= {})[channel] = value;
+          } else {
+            types[type] ??= {};
+            types[type][channel] = value;
+          }
         }
       }
   }

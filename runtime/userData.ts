@@ -51,7 +51,9 @@ function contactView(row: ContactRow & Record<string, unknown>) {
     ...(email !== undefined ? { email } : {}),
     ...(phone !== undefined ? { phone } : {}),
     ...(external_channels !== undefined ? { external_channels } : {}),
-    devices: Array.isArray(device_tokens) ? device_tokens.map((d: any) => ({ platform: d?.platform, addedAt: d?.addedAt })) : [],
+    devices: Array.isArray(device_tokens)
+      ? device_tokens.map((d: { platform?: unknown; addedAt?: unknown } | null) => ({ platform: d?.platform, addedAt: d?.addedAt }))
+      : [],
   };
 }
 

@@ -20,7 +20,9 @@ export type ManagementClients =
  * life of the Lambda instance.
  */
 export function managementClientsByEndpoint(
-  create: (endpoint: string) => ApiGatewayManagementApiClient = (endpoint) => new ApiGatewayManagementApiClient({ endpoint }),
+  create: (endpoint: string) => ApiGatewayManagementApiClient = (endpoint) =>
+    // cacheMiddleware: the middleware stack is resolved once per command class, not on every post.
+    new ApiGatewayManagementApiClient({ endpoint, cacheMiddleware: true }),
 ): (requestContext: WebSocketRequestContext) => ApiGatewayManagementApiClient {
   const clients = new Map<string, ApiGatewayManagementApiClient>();
   return (requestContext) => {

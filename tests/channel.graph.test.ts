@@ -5,15 +5,13 @@ import { NotificationChannel, type NotificationChannelArgs } from "../components
 import { NotificationLogTable } from "../components/NotificationLogTable";
 import { PolitenessTable } from "../components/PolitenessTable";
 import {
-  providerForChannel,
-  type ProviderSpec,
-  sesProvider,
-  slackWebhookProvider,
+  type ChannelProvider,
+  providerFromConfig,
+  type ProviderSources,
+  resolveProvider,
   SMS_PUBLISH_STATEMENT,
-  snsPushProvider,
-  snsSmsProvider,
 } from "../components/providers";
-import { TidingsError } from "../components/common";
+import { applyTransform, TidingsError } from "../components/common";
 import { parseTidingsConfig } from "../runtime/config";
 import { ACCOUNT, type MockedResource, ofType, REGION, settle, useMocks, valueOf } from "./helpers/mocks";
 
@@ -52,7 +50,7 @@ async function settleWorkers(resources: MockedResource[], names: string[]): Prom
 function channelArgs(
   stack: Stack,
   channel: string,
-  provider: ProviderSpec,
+  provider: ChannelProvider,
   extra: Partial<NotificationChannelArgs> = {},
 ): NotificationChannelArgs {
   return {
@@ -91,16 +89,16 @@ describe("NotificationChannel resource graph", () => {
       channelArgs(
         stack,
         "email",
-        sesProvider({ from: "notify@example.com", identityArn: `arn:aws:ses:${REGION}:${ACCOUNT}:identity/example.com` }),
+        { type: "ses", from: "notify@example.com", identityArns: [`arn:aws:ses:${REGION}:${ACCOUNT}:identity/example.com`] },
         {
           perUser: { limit: 10, windowSeconds: 3600 },
           maxConcurrency: 5,
-          batchSize: 5,
+          batch: { size: 5 },
           workerTimeoutSeconds: 20,
         },
       ),
     );
-    _sms = new NotificationChannel("sms", channelArgs(stack, "sms", snsSmsProvider({ senderId: "Tidings" })));
+    _sms = new NotificationChannel("sms", channelArgs(stack, "sms", { type: "sns-sms", senderId: "Tidings" }));
     await settleWorkers(stack.resources, ["email-worker", "sms-worker"]);
   });
 
@@ -115,8 +113,8 @@ describe("NotificationChannel resource graph", () => {
       expect(named(stack.resources, `${name}-dlq-alarm`).type).to.equal("aws:cloudwatch/metricAlarm:MetricAlarm");
       expect(named(stack.resources, `${name}-rule-dlq-alarm`).type).to.equal("aws:cloudwatch/metricAlarm:MetricAlarm");
     }
-    expect(ofType(stack.resources, "tidings:aws:NotificationChannel")).to.have.length(2);
-    expect(ofType(stack.resources, "tidings:aws:DlqAlarm")).to.have.length(4);
+    expect(ofType(stack.resources, "tidings:index:NotificationChannel")).to.have.length(2);
+    expect(ofType(stack.resources, "tidings:index:DlqAlarm")).to.have.length(4);
     expect(email.alarms).to.have.length(2);
   });
 
@@ -232,12 +230,13 @@ describe("NotificationChannel resource graph", () => {
 });
 
 describe("NotificationChannel with other providers", () => {
-  it("a custom channel is one NotificationChannel call with an inline ProviderSpec", async () => {
+  it("a custom channel is one NotificationChannel call with an inline provider (TypeScript)", async () => {
     const stack = baseStack();
     const pagerApi = "arn:aws:execute-api:us-east-1:123456789012:pagerapi/prod/POST/page";
     const pager = new NotificationChannel(
       "pager",
       channelArgs(stack, "pager", {
+        type: "inline",
         name: "pager",
         statements: () => [{ Action: ["execute-api:Invoke"], Resource: [pagerApi] }],
         create: () => ({ name: "pager", send: async () => ({ outcome: "sent" as const }) }),
@@ -256,8 +255,8 @@ describe("NotificationChannel with other providers", () => {
   it("push reaches only the endpoints of its platform applications; slack needs no AWS permission", async () => {
     const stack = baseStack();
     const apns = `arn:aws:sns:${REGION}:${ACCOUNT}:app/APNS/tidings-ios`;
-    new NotificationChannel("push", channelArgs(stack, "push", snsPushProvider({ apnsPlatformApplicationArn: apns })));
-    new NotificationChannel("slack", channelArgs(stack, "slack", slackWebhookProvider()));
+    new NotificationChannel("push", channelArgs(stack, "push", { type: "sns-push", apnsPlatformApplicationArn: apns }));
+    new NotificationChannel("slack", channelArgs(stack, "slack", { type: "slack-webhook" }));
     await settleWorkers(stack.resources, ["push-worker", "slack-worker"]);
     const push = policyStatements(stack.resources, "push-worker-role").filter((s) => s.Action.some((a) => a.startsWith("sns:")));
     expect(push).to.deep.equal([
@@ -272,7 +271,7 @@ describe("NotificationChannel with other providers", () => {
     const stack = baseStack();
     new NotificationChannel(
       "alerts",
-      channelArgs(stack, "alerts", slackWebhookProvider(), { fallback: snsSmsProvider(), failoverAfter: 2 }),
+      channelArgs(stack, "alerts", { type: "slack-webhook" }, { fallback: { type: "sns-sms" }, failoverAfter: 2 }),
     );
     await settleWorkers(stack.resources, ["alerts-worker"]);
     expect(policyStatements(stack.resources, "alerts-worker-role")).to.deep.include({ Effect: "Allow", ...SMS_PUBLISH_STATEMENT });
@@ -281,7 +280,7 @@ describe("NotificationChannel with other providers", () => {
 
   it("refuses impossible settings with a sentence that says what to change", () => {
     const stack = baseStack();
-    const spec = slackWebhookProvider();
+    const spec: ChannelProvider = { type: "slack-webhook" };
     const attempt = (name: string, extra: Partial<NotificationChannelArgs>) => () =>
       new NotificationChannel(name, channelArgs(stack, name, spec, extra));
     expect(attempt("a", { maxConcurrency: 1 })).to.throw(TidingsError, /maxConcurrency is 1, .*Use at least 2/);
@@ -289,17 +288,17 @@ describe("NotificationChannel with other providers", () => {
       TidingsError,
       /must exceed workerTimeoutSeconds \(60\)/,
     );
-    expect(attempt("c", { fallback: spec, failoverAfter: 5, maxReceiveCount: 5 })).to.throw(TidingsError, /below maxReceiveCount/);
-    expect(attempt("d", { ratePerSecond: 0.5, maxConcurrency: 10, batchSize: 10 })).to.throw(
+    expect(attempt("c", { fallback: spec, failoverAfter: 5, dlq: { maxReceiveCount: 5 } })).to.throw(TidingsError, /below maxReceiveCount/);
+    expect(attempt("d", { ratePerSecond: 0.5, maxConcurrency: 10, batch: { size: 10 } })).to.throw(
       TidingsError,
       /Lower batchSize or maxConcurrency/,
     );
-    expect(attempt("e", { batchSize: 11 })).to.throw(TidingsError, /batchSize must be 1–10/);
+    expect(attempt("e", { batch: { size: 11 } })).to.throw(TidingsError, /batchSize must be 1–10/);
     expect(() => new NotificationChannel("f", channelArgs(stack, "Bad Name", spec))).to.throw(TidingsError, /lower-case word/);
   });
 });
 
-describe("providerForChannel", () => {
+describe("providers from config: the provider table", () => {
   const config = parseTidingsConfig({
     channels: {
       email: { from: "notify@example.com", configurationSet: "tidings" },
@@ -308,24 +307,33 @@ describe("providerForChannel", () => {
       push: { fcmPlatformApplicationArn: `arn:aws:sns:${REGION}:${ACCOUNT}:app/GCM/tidings-android` },
       websocket: {},
       pager: { provider: "pagerduty" },
+      oncall: { provider: "lambda", functionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:oncall` },
     },
     notificationTypes: {},
   });
-  const deps = { region: REGION, accountId: ACCOUNT };
   const ctx = () => ({ channel: "x", region: valueOfOutput(REGION), accountId: valueOfOutput(ACCOUNT) });
+  const resolved = (name: string, provider: ChannelProvider) => resolveProvider(name, "provider", provider, ctx());
+  const fromConfig = (name: string, sources: ProviderSources = {}) => providerFromConfig(name, config.channels[name], "provider", sources)!;
 
-  it("builds the shipped provider of each built-in channel from its config", async () => {
+  it("maps each built-in channel's config to its provider type and settings", async () => {
     useMocks();
-    expect(providerForChannel("email", config.channels.email, deps).provider.name).to.equal("ses");
-    expect(providerForChannel("sms", config.channels.sms, deps).provider.name).to.equal("sns-sms");
-    expect(providerForChannel("slack", config.channels.slack, deps).provider.name).to.equal("slack-webhook");
-    expect(providerForChannel("push", config.channels.push, deps).provider.name).to.equal("sns-push");
-    const ses = providerForChannel("email", config.channels.email, deps).provider.statements(ctx());
+    expect(fromConfig("email")).to.deep.equal({ type: "ses", from: "notify@example.com", configurationSet: "tidings" });
+    expect(fromConfig("sms")).to.deep.equal({ type: "sns-sms", smsType: "Promotional" });
+    expect(fromConfig("slack")).to.deep.equal({ type: "slack-webhook" });
+    expect(fromConfig("push")).to.deep.equal({
+      type: "sns-push",
+      fcmPlatformApplicationArn: config.channels.push.fcmPlatformApplicationArn,
+    });
+    expect(fromConfig("oncall")).to.deep.equal({ type: "lambda", functionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:oncall` });
+    const ses = resolved("email", fromConfig("email")).statements;
     expect(await valueOf(ses[0].Resource as any)).to.deep.equal([
       `arn:aws:ses:${REGION}:${ACCOUNT}:identity/example.com`,
       `arn:aws:ses:${REGION}:${ACCOUNT}:identity/notify@example.com`,
       `arn:aws:ses:${REGION}:${ACCOUNT}:configuration-set/tidings`,
     ]);
+    const lambda = resolved("oncall", fromConfig("oncall")).statements;
+    expect(await valueOf(lambda[0].Resource as any)).to.deep.equal([`arn:aws:lambda:${REGION}:${ACCOUNT}:function:oncall`]);
+    expect(lambda[0].Action).to.deep.equal(["lambda:InvokeFunction"]);
   });
 
   it("scopes the websocket provider to the connections table's index and the API's stage", async () => {
@@ -333,16 +341,21 @@ describe("providerForChannel", () => {
     const pulumi = require("@pulumi/pulumi");
     const tableArn = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/connections`;
     const executionArn = `arn:aws:execute-api:${REGION}:${ACCOUNT}:abc123`;
-    const { provider } = providerForChannel("websocket", config.channels.websocket, {
-      websocket: {
-        managementEndpoint: pulumi.output("https://abc123.execute-api.us-east-1.amazonaws.com/dev"),
-        executionArn,
-        stageName: "dev",
-      },
-      connectionsTable: { name: pulumi.output("connections"), arn: tableArn },
+    const api = {
+      providerFor: (connectionsTable: { name: unknown; arn: unknown }) =>
+        ({
+          type: "websocket",
+          connectionsTable,
+          managementEndpoint: pulumi.output("https://abc123.execute-api.us-east-1.amazonaws.com/dev"),
+          executionArn,
+          stage: "dev",
+        }) as ChannelProvider,
+    };
+    const provider = fromConfig("websocket", {
+      websocket: { api, connectionsTable: { name: pulumi.output("connections"), arn: tableArn } },
     });
     const statements = await Promise.all(
-      provider.statements(ctx()).map(async (s) => ({ Action: s.Action, Resource: await valueOf(s.Resource as any) })),
+      resolved("websocket", provider).statements.map(async (s) => ({ Action: s.Action, Resource: await valueOf(s.Resource as any) })),
     );
     expect(statements).to.deep.equal([
       { Action: ["dynamodb:Query"], Resource: [`${tableArn}/index/byUser`] },
@@ -351,23 +364,73 @@ describe("providerForChannel", () => {
     ]);
   });
 
-  it("names what is missing for websocket and for a provider Tidings does not ship", () => {
-    expect(() => providerForChannel("websocket", config.channels.websocket, deps)).to.throw(
-      TidingsError,
-      /pass deps.websocket \(the WebSocketApi\) and deps.connectionsTable/,
-    );
-    expect(() => providerForChannel("pager", config.channels.pager, deps)).to.throw(TidingsError, /deps.customProviders\["pagerduty"\]/);
-    const custom: ProviderSpec = {
+  it("names what is missing: websocket sources, a provider Tidings does not ship, a type's own settings", () => {
+    useMocks();
+    expect(() => fromConfig("websocket")).to.throw(TidingsError, /pass the WebSocketApi and the connections table/);
+    expect(() => fromConfig("pager")).to.throw(TidingsError, /customProviders\["pagerduty"\], or use provider "lambda"/);
+    const custom: ChannelProvider = {
+      type: "inline",
       name: "pagerduty",
       statements: () => [],
       create: () => ({ name: "pagerduty", send: async () => ({ outcome: "sent" }) }),
     };
-    expect(providerForChannel("pager", config.channels.pager, { ...deps, customProviders: { pagerduty: custom } }).provider).to.equal(
-      custom,
+    expect(fromConfig("pager", { customProviders: { pagerduty: custom } })).to.equal(custom);
+    expect(() => resolved("mail", { type: "ses" })).to.throw(TidingsError, /from: required/);
+    expect(() => resolved("push", { type: "sns-push" })).to.throw(TidingsError, /apnsPlatformApplicationArn: required/);
+    expect(() => resolved("pager", { type: "lambda" })).to.throw(TidingsError, /functionArn: required/);
+    expect(() => resolved("mail", { type: "ses", from: "a@example.com", functionArn: "arn:aws:lambda:::x" })).to.throw(
+      TidingsError,
+      /functionArn: not a setting of the ses provider/,
     );
+    expect(() => resolved("pager", { type: "pagerduty" })).to.throw(TidingsError, /not a provider type \(one of: websocket, ses/);
+    expect(() => resolved("pager", { type: "inline", name: "p" })).to.throw(TidingsError, /needs name, statements\(ctx\) and create\(\)/);
   });
 });
 
 function valueOfOutput(value: string) {
   return require("@pulumi/pulumi").output(value);
 }
+
+describe("transforms: one helper, the same precedence in every component", () => {
+  it("a function transform sees the real options and name; its dependsOn adds to the component's own", async () => {
+    const stack = baseStack();
+    const marker = new aws.sns.Topic("marker", {});
+    const seen: { name: string; parent: unknown; dependsOn: unknown }[] = [];
+    new NotificationChannel("t", channelArgs(stack, "t", { type: "slack-webhook" }), {
+      transform: {
+        target: (_args, opts, name) => {
+          seen.push({ name, parent: opts.parent, dependsOn: opts.dependsOn });
+          opts.dependsOn = [marker];
+        },
+        queuePolicy: { policy: '{"Version":"2012-10-17","Statement":[]}' },
+        queue: (args) => {
+          args.messageRetentionSeconds = 1_209_600;
+        },
+      },
+    });
+    await settleWorkers(stack.resources, ["t-worker"]);
+    expect(seen).to.have.length(1);
+    expect(seen[0].name).to.equal("t-target");
+    expect(seen[0].parent).to.be.instanceOf(NotificationChannel);
+    expect(seen[0].dependsOn).to.have.length(2); // both queue policies, given to the transform
+    expect(named(stack.resources, "t-queue").inputs.messageRetentionSeconds).to.equal(1_209_600);
+    expect(named(stack.resources, "t-queue-policy").inputs.policy).to.equal('{"Version":"2012-10-17","Statement":[]}');
+  });
+
+  it("applyTransform keeps the component's dependsOn when a transform replaces it", () => {
+    useMocks();
+    const own = new aws.sns.Topic("own", {});
+    const theirs = new aws.sns.Topic("theirs", {});
+    const [, , opts] = applyTransform<{ a: number }>(
+      (_args, o) => {
+        o.dependsOn = [theirs];
+      },
+      "x",
+      { a: 1 },
+      { dependsOn: [own] },
+    );
+    expect(opts.dependsOn).to.deep.equal([own, theirs]);
+    const [, args] = applyTransform<{ a: number; b?: number }>({ b: 2 }, "x", { a: 1 });
+    expect(args).to.deep.equal({ a: 1, b: 2 });
+  });
+});

@@ -22,9 +22,11 @@ import { EncryptionKey } from "../components/EncryptionKey";
 import { NotificationChannel } from "../components/NotificationChannel";
 import { NotificationLogTable } from "../components/NotificationLogTable";
 import { PolitenessTable } from "../components/PolitenessTable";
+import type { ChannelProvider } from "../components/providers";
+import { type LocalLambdaServer, startLocalLambda } from "../local/lambdaInvoke";
+import type { LambdaProviderRequest } from "../runtime/providers/lambda";
 import { FeedTable } from "../components/FeedTable";
 import { makeFeed } from "../runtime/feed";
-import { sesProvider, slackWebhookProvider, snsSmsProvider, websocketProvider } from "../components/providers";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
@@ -103,6 +105,10 @@ describe("channel workers as shipped (local AWS)", function () {
   let management: Server;
   const posted: { connectionId: string; frame: any }[] = [];
   const live: Record<string, LiveChannel> = {};
+  /** Lambda Invoke stand-in running the pager channel's provider function, written in TypeScript. */
+  let lambda: LocalLambdaServer;
+  const PAGER_ARN = "arn:aws:lambda:us-east-1:000000000000:function:pager";
+  const pagerAnswers: unknown[] = [];
 
   before(async () => {
     localAws = await startLocalAws();
@@ -111,6 +117,14 @@ describe("channel workers as shipped (local AWS)", function () {
     slackSink = await startSlackSink();
     // SMS and push go to the SNS sink (fauxqs has no phone numbers or platform endpoints).
     process.env.AWS_ENDPOINT_URL_SNS = snsSink.endpoint;
+    lambda = await startLocalLambda({
+      [PAGER_ARN]: async (request: LambdaProviderRequest) => {
+        const next = pagerAnswers.shift();
+        if (next instanceof Error) throw next;
+        return next ?? { outcome: "sent", providerMessageId: `page-${request.delivery.eventId}` };
+      },
+    });
+    process.env.AWS_ENDPOINT_URL_LAMBDA = lambda.endpoint;
     sqs = new SQSClient({});
     ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
     management = createServer((req, res) => {
@@ -140,14 +154,14 @@ describe("channel workers as shipped (local AWS)", function () {
       kmsKeyArn: key.arn,
       alertsTopicArn: "arn:aws:sns:us-east-1:000000000000:alerts",
     };
-    const localSlack = slackWebhookProvider({ allowedHosts: ["127.0.0.1"] });
+    const localSlack: ChannelProvider = { type: "slack-webhook", allowedHosts: ["127.0.0.1"] };
     const channels = {
       email: new NotificationChannel("email", {
         ...common,
         channel: "email",
-        provider: sesProvider({ from: SENDER, identityArn: "arn:aws:ses:us-east-1:000000000000:identity/tidings.example" }),
+        provider: { type: "ses", from: SENDER, identityArns: ["arn:aws:ses:us-east-1:000000000000:identity/tidings.example"] },
       }),
-      sms: new NotificationChannel("sms", { ...common, channel: "sms", provider: snsSmsProvider({ senderId: "Tidings" }) }),
+      sms: new NotificationChannel("sms", { ...common, channel: "sms", provider: { type: "sns-sms", senderId: "Tidings" } }),
       slack: new NotificationChannel("slack", {
         ...common,
         channel: "slack",
@@ -158,35 +172,43 @@ describe("channel workers as shipped (local AWS)", function () {
         ...common,
         channel: "alerts",
         provider: localSlack,
-        fallback: snsSmsProvider(),
+        fallback: { type: "sns-sms" },
         failoverAfter: 2,
       }),
       websocket: new NotificationChannel("websocket", {
         ...common,
         channel: "websocket",
-        provider: websocketProvider({
-          connectionsTable: connectionsTable.name,
-          connectionsTableArn: connectionsTable.arn,
+        provider: {
+          type: "websocket",
+          connectionsTable,
           managementEndpoint,
           executionArn: "arn:aws:execute-api:us-east-1:000000000000:local",
           stage: "dev",
-        }),
+        },
+      }),
+      // A provider written as a Lambda function (any language; TypeScript here), with a Slack fallback.
+      pager: new NotificationChannel("pager", {
+        ...common,
+        channel: "pager",
+        provider: { type: "lambda", functionArn: PAGER_ARN },
+        fallback: localSlack,
+        failoverAfter: 2,
       }),
       // The websocket provider with the in-app feed, as stack.ts wires it.
       inapp: new NotificationChannel("inapp", {
         ...common,
         channel: "inapp",
-        provider: websocketProvider({
-          connectionsTable: connectionsTable.name,
-          connectionsTableArn: connectionsTable.arn,
+        provider: {
+          type: "websocket",
+          connectionsTable,
           managementEndpoint,
           executionArn: "arn:aws:execute-api:us-east-1:000000000000:local",
           stage: "dev",
           feedTable,
-        }),
+        },
       }),
     };
-    for (let i = 0; i < 300 && resources.filter((r) => r.type === "aws:lambda/function:Function").length < 6; i++) await settle();
+    for (let i = 0; i < 300 && resources.filter((r) => r.type === "aws:lambda/function:Function").length < 7; i++) await settle();
 
     const physical = (name: string, type: string) => resources.find((r) => r.name === name && r.type === type)!.state.name as string;
     await localAws.createTables({
@@ -224,6 +246,7 @@ describe("channel workers as shipped (local AWS)", function () {
     await Promise.all([
       snsSink?.stop(),
       slackSink?.stop(),
+      lambda?.stop(),
       localAws?.stop(),
       new Promise<void>((resolve) => (management ? management.close(() => resolve()) : resolve())),
     ]);
@@ -447,6 +470,42 @@ describe("channel workers as shipped (local AWS)", function () {
     ]);
     expect(await log.get(online.eventId, "websocket")).to.include({ status: "sent", provider: "websocket" });
     expect(await log.get(offline.eventId, "websocket")).to.include({ status: "error", reason: "user has no open connection" });
+  });
+
+  it("invokes a lambda provider once per delivery with the JSON contract, and honours its answers", async () => {
+    const sent = deliveryEvent("pager", { userId: "cy", channel: "pager" });
+    await enqueue("pager", sent.body);
+    const first = await pollOnce("pager");
+    expect(first.response.batchItemFailures).to.deep.equal([]);
+    const call = lambda.invocations.find((i) => (i.payload as LambdaProviderRequest).delivery.eventId === sent.eventId)!;
+    expect(call.functionName).to.equal(PAGER_ARN);
+    expect(call.payload).to.deep.include({ version: 1 });
+    expect((call.payload as LambdaProviderRequest).delivery).to.include({ userId: "cy", channel: "pager", type: "order.shipped" });
+    expect(await log.get(sent.eventId, "pager")).to.include({
+      status: "sent",
+      provider: "lambda",
+      providerMessageId: `page-${sent.eventId}`,
+    });
+
+    // permanent: logged as error, acknowledged, not retried.
+    pagerAnswers.push({ outcome: "permanent", reason: "pager number unknown" });
+    const refused = deliveryEvent("pager", { userId: "cy", channel: "pager" });
+    await enqueue("pager", refused.body);
+    expect((await pollOnce("pager")).response.batchItemFailures).to.deep.equal([]);
+    expect(await log.get(refused.eventId, "pager")).to.include({ status: "error", reason: "pager number unknown" });
+
+    // A function error and an off-contract answer are retryable; after failoverAfter (2) the fallback sends.
+    pagerAnswers.push(new Error("pager API down"), { ok: true });
+    const flaky = deliveryEvent("pager", {
+      userId: "cy",
+      channel: "pager",
+      address: { webhookUrl: slackSink.webhookUrl() },
+    });
+    await enqueue("pager", flaky.body);
+    expect((await pollOnce("pager")).response.batchItemFailures).to.have.length(1);
+    expect((await pollOnce("pager")).response.batchItemFailures).to.have.length(1);
+    expect((await pollOnce("pager")).response.batchItemFailures).to.deep.equal([]);
+    expect(await log.get(flaky.eventId, "pager")).to.include({ status: "sent", provider: "slack-webhook", attempts: 3 });
   });
 
   it("with the feed: stores every delivery for its user, so an offline user's notification is sent, not an error", async () => {

@@ -5,8 +5,9 @@
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackFile } from "../local/stackConfig";
-import { NotificationChannel, snsSmsProvider } from "../components";
-import { parseTidingsConfig } from "../runtime/config";
+import { NotificationChannel } from "../components";
+import * as path from "node:path";
+import { parseTidingsConfig, TidingsConfigError } from "../runtime/config";
 import { createTidingsStack } from "../stack";
 import { ofType, settle, useMocks } from "./helpers/mocks";
 import { loadShipped } from "./helpers/shipped";
@@ -33,7 +34,7 @@ describe("composing a channel in your own stack (Pulumi mocks)", function () {
         new NotificationChannel("sms", {
           ...shared,
           channel: "sms",
-          provider: snsSmsProvider({ smsType: "Transactional" }),
+          provider: { type: "sns-sms", smsType: "Transactional" },
           ratePerSecond: 1,
           maxConcurrency: 2,
           perUser: { limit: 5, windowSeconds: 3600 },
@@ -44,6 +45,7 @@ describe("composing a channel in your own stack (Pulumi mocks)", function () {
 
     expect(Object.keys(tidings.channels)).to.include("sms");
     const smsRule = ofType(resources, "aws:cloudwatch/eventRule:EventRule").filter(
+      // Scheduled rules (the reconciler's) have no event pattern.
       (r) => r.inputs.eventPattern && JSON.parse(r.inputs.eventPattern)["detail-type"][0] === "notification.sms",
     );
     expect(smsRule).to.have.length(1);
@@ -90,8 +92,40 @@ describe("composing a channel in your own stack (Pulumi mocks)", function () {
       createTidingsStack({
         config,
         tokenSigningSecret: pulumi.secret("compose-test-signing-secret-0123456789"),
-        addChannels: (shared) => [new NotificationChannel("email-2", { ...shared, channel: "email", provider: snsSmsProvider() })],
+        addChannels: (shared) => [new NotificationChannel("email-2", { ...shared, channel: "email", provider: { type: "sns-sms" } })],
       }),
     ).to.throw(/Channel "email" is already configured in tidings:channels/);
+  });
+
+  it("a type may name a channel added in code, whose template comes from the stack's own folder", async () => {
+    const resources = useMocks();
+    const raw = readStackFile();
+    raw.notificationTypes["pager.alert"] = { channels: ["pager", "email"] };
+    const config = parseTidingsConfig(raw, { channelsAddedInCode: true });
+    const tidings = createTidingsStack({
+      config,
+      tokenSigningSecret: pulumi.secret("compose-test-signing-secret-0123456789"),
+      extraTemplatesDirs: [path.join(__dirname, "fixtures", "templates")],
+      addChannels: (shared) => [
+        new NotificationChannel("pager", {
+          ...shared,
+          channel: "pager",
+          provider: { type: "lambda", functionArn: "arn:aws:lambda:us-east-1:123456789012:function:pager" },
+        }),
+      ],
+    });
+    await settle();
+    expect(Object.keys(tidings.channels)).to.include("pager");
+    const objects = ofType(resources, "aws:s3/bucketObjectv2:BucketObjectv2").map((o) => o.inputs.key);
+    expect(objects).to.include("templates/pager.alert/pager.json");
+    expect(objects).to.include("templates/order.shipped/email.json"); // the default templates stay
+
+    // Without the channel in code, the type's reference is an error naming it.
+    useMocks();
+    expect(() => createTidingsStack({ config, tokenSigningSecret: pulumi.secret("compose-test-signing-secret-0123456789") })).to.throw(
+      TidingsConfigError,
+      /tidings:notificationTypes\.pager\.alert\.channels: "pager" is not a configured channel/,
+    );
+    await settle(); // what was declared before the error registers now, not in the next test's mocks
   });
 });

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { readStackFile } from "../local/stackConfig";
-import { enabledChannels, parseTidingsConfig, TidingsConfigError } from "../runtime/config";
+import { enabledChannels, parseTidingsConfig, TidingsConfigError, tidingsKeys } from "../runtime/config";
 
 function problemsOf(raw: Record<string, unknown>): string[] {
   try {
@@ -48,7 +48,7 @@ describe("stack config", () => {
     delete second.channels.email.from;
     second.notificationTypes["order.shipped"].channels.push("fax");
     const all = problemsOf(second).join("\n");
-    expect(all).to.include('tidings:channels.slack.provider: "ses" is not a provider of slack (one of: webhook)');
+    expect(all).to.include('tidings:channels.slack.provider: "ses" is not a provider of slack (one of: webhook, lambda)');
     expect(all).to.include('tidings:channels.push.fallback: "carrier-pigeon" is not a provider of push');
     expect(all).to.include("tidings:channels.email.from: required");
     expect(all).to.include('tidings:notificationTypes.order.shipped.channels: "fax" is not a configured channel');
@@ -63,7 +63,58 @@ describe("stack config", () => {
     expect(problems).to.include("type names match");
     const custom = readStackFile();
     custom.channels.pager = { enabled: true };
-    expect(problemsOf(custom)).to.deep.equal(["tidings:channels.pager.provider: required for a channel Tidings does not ship"]);
+    expect(problemsOf(custom)).to.deep.equal([
+      "tidings:channels.pager.provider: required for a channel Tidings does not ship (lambda, or a custom provider's name)",
+    ]);
+  });
+
+  it("refuses an enabled push channel without a platform application, naming the key", () => {
+    const raw = readStackFile();
+    raw.channels.push.enabled = true;
+    expect(problemsOf(raw)).to.deep.equal([
+      "tidings:channels.push.apnsPlatformApplicationArn: required (or fcmPlatformApplicationArn, or both): the SNS platform application push sends through",
+    ]);
+    raw.channels.push.fcmPlatformApplicationArn = "arn:aws:sns:us-east-1:123456789012:app/GCM/tidings";
+    expect(enabledChannels(parseTidingsConfig(raw))).to.include("push");
+  });
+
+  it("a lambda provider needs its functionArn, on any channel", () => {
+    const raw = readStackFile();
+    raw.channels.pager = { provider: "lambda" };
+    raw.channels.sms.fallback = "lambda";
+    const problems = problemsOf(raw);
+    expect(problems).to.include(
+      "tidings:channels.pager.functionArn: required: the ARN of the Lambda function that sends (arn:aws:lambda:<region>:<account>:function:<name>)",
+    );
+    expect(problems.filter((p) => p.startsWith("tidings:channels.sms.functionArn"))).to.have.length(1);
+  });
+
+  it("names a key under a misspelt namespace instead of ignoring it", () => {
+    expect(() => tidingsKeys({ "tiding:alertEmail": "ops@example.com", "aws:region": "us-east-1" })).to.throw(
+      TidingsConfigError,
+      /tiding:alertEmail: unknown namespace "tiding": did you mean tidings:alertEmail\?/,
+    );
+    expect(() => tidingsKeys({ "Tidings:stage": "prod" })).to.throw(TidingsConfigError, /did you mean tidings:stage/);
+    expect(tidingsKeys({ "tidings:stage": "prod", "tidings:tokenSigningSecret": "s", "aws:region": "x", "myapp:tier": "1" })).to.deep.equal(
+      {
+        stage: "prod",
+      },
+    );
+  });
+
+  it("every invalid value says which type or values were expected", () => {
+    const raw = readStackFile();
+    raw.logRetentionDays = 13;
+    raw.connectionTtlHours = "24";
+    raw.channels.email.perUser = "10/hour";
+    raw.channels.sms.smsType = "Urgent";
+    const problems = problemsOf(raw);
+    for (const problem of problems) expect(problem, problem).to.not.match(/Invalid input$/);
+    const text = problems.join("\n");
+    expect(text).to.match(/tidings:logRetentionDays: .*expected one of 1\|3\|5\|7\|14/);
+    expect(text).to.match(/tidings:connectionTtlHours: Invalid input: expected number, received string/);
+    expect(text).to.match(/tidings:channels\.email\.perUser: Invalid input: expected object, received string/);
+    expect(text).to.match(/tidings:channels\.sms\.smsType: .*"Transactional"\|"Promotional"/);
   });
 });
 

@@ -257,5 +257,27 @@ describe("local EventBridge bus", () => {
       expect(dead[0].MessageAttributes?.RULE_ARN?.StringValue).to.equal("arn:aws:events:eu-west-1:000000000000:rule/broken");
       expect(dead[0].MessageAttributes?.ERROR_CODE?.StringValue).to.equal("QueueDoesNotExist");
     });
+
+    it("sqsTarget sends events arriving together in batches of at most 10, each message once", async () => {
+      const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: "eb-batched" }))).QueueUrl!;
+      const sent: number[] = [];
+      const counting = {
+        send: (command: any) => {
+          sent.push(command.input.Entries?.length ?? 1);
+          return sqs.send(command);
+        },
+      } as unknown as SQSClient;
+      const target = sqsTarget(counting, queueUrl);
+      const events = Array.from({ length: 23 }, (_, i) => ({ id: `e-${i}`, detail: { n: i } }) as unknown as EventBridgeEvent);
+      await Promise.all(events.map((event) => target(event)));
+      expect(sent).to.deep.equal([10, 10, 3]);
+      const ids: string[] = [];
+      for (;;) {
+        const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+        if (!out.Messages?.length) break;
+        ids.push(...out.Messages.map((m) => JSON.parse(m.Body!).id));
+      }
+      expect(ids.sort()).to.deep.equal(events.map((e) => e.id).sort());
+    });
   });
 });

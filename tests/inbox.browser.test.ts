@@ -60,13 +60,14 @@ describe("inbox page (headless Chromium)", function () {
     return ((await response.json()) as { token: string }).token;
   }
 
-  async function notify(body: object): Promise<void> {
+  async function notify(body: object): Promise<any> {
     const response = await fetch(tidings.endpoints.notifications, {
       method: "POST",
       headers: { authorization: `Bearer ${producerToken}`, "content-type": "application/json" },
       body: JSON.stringify(body),
     });
     expect(response.status, await response.clone().text()).to.be.within(200, 299);
+    return response.json();
   }
 
   const badge = () => page.locator("#badge").textContent();
@@ -92,17 +93,20 @@ describe("inbox page (headless Chromium)", function () {
       callback: "https://shop.example.com/orders/A-1002",
     });
     await page.waitForFunction(`document.querySelectorAll("#notifications li").length === 2`, undefined, { timeout: 15000 });
-    expect(await badge()).to.equal("2");
+    await page.waitForFunction(`document.querySelector("#badge").textContent === "2"`, undefined, { timeout: 5000 });
     expect(await page.locator("#badge").getAttribute("aria-label")).to.equal("2 unread notifications");
 
     const items = page.locator("#notifications li");
     const texts = await items.locator(".message").allTextContents();
     expect([...texts].sort()).to.deep.equal(["Order A-1001 shipped", "Order A-1002 shipped"]);
     const links = await items.locator("a").evaluateAll((anchors) => anchors.map((a) => (a as unknown as { href: string }).href).sort());
-    expect(links).to.deep.equal(["https://shop.example.com/orders/A-1001", "https://shop.example.com/orders/A-1002"]);
+    // Each Open link is the signed tracking link, which records the click and redirects to the callback.
+    const targets = await Promise.all(links.map(async (href) => (await fetch(href, { redirect: "manual" })).headers.get("location")));
+    expect(targets.sort()).to.deep.equal(["https://shop.example.com/orders/A-1001", "https://shop.example.com/orders/A-1002"]);
 
     await items.first().locator(".message").click();
-    expect(await badge()).to.equal("1");
+    // The badge is the server's count, from the answer to POST /me/notifications/read.
+    await page.waitForFunction(`document.querySelector("#badge").textContent === "1"`, undefined, { timeout: 5000 });
     expect(await items.first().getAttribute("data-read")).to.equal("true");
     expect(await items.nth(1).getAttribute("data-read")).to.equal("false");
     // Clicking a read item again changes nothing.
@@ -113,13 +117,13 @@ describe("inbox page (headless Chromium)", function () {
     await page.screenshot({ path: path.join(ARTIFACTS, "inbox.png"), fullPage: true });
   });
 
-  it("shows feedback as a progress line announced to screen readers, without touching the badge", async () => {
+  it("shows feedback as a progress line announced to screen readers; stored in the feed, it counts as unread", async () => {
     await notify({ userId: "alice", type: "job.progress", channels: ["websocket"], message: "Exporting your data", progress: 40 });
     await page.waitForSelector("#progress:not([hidden])", { timeout: 15000 });
     expect(await page.locator("#progress").getAttribute("aria-live")).to.equal("polite");
     expect(await page.locator("#progress .progress-message").textContent()).to.equal("Exporting your data — 40%");
     expect(await page.locator("#progress progress").evaluate((bar) => (bar as unknown as { value: number }).value)).to.equal(40);
-    expect(await badge()).to.equal("1");
+    await page.waitForFunction(`document.querySelector("#badge").textContent === "2"`, undefined, { timeout: 5000 });
   });
 
   it("has a labelled user field and an accessible status", async () => {
@@ -150,7 +154,7 @@ describe("inbox page (headless Chromium)", function () {
     // Give alice's message time to arrive if it wrongly could.
     await page.waitForTimeout(500);
     expect(await page.locator("#notifications li .message").allTextContents()).to.deep.equal(["for bob"]);
-    expect(await badge()).to.equal("1");
+    await page.waitForFunction(`document.querySelector("#badge").textContent === "1"`, undefined, { timeout: 5000 });
   });
 
   it("reconnects after the connection drops", async () => {
@@ -168,6 +172,97 @@ describe("inbox page (headless Chromium)", function () {
       callback: "https://shop.example.com/c",
     });
     await page.waitForFunction(`document.querySelectorAll("#notifications li").length === 2`, undefined, { timeout: 15000 });
-    expect(await badge()).to.equal("2");
+    await page.waitForFunction(`document.querySelector("#badge").textContent === "2"`, undefined, { timeout: 5000 });
+  });
+
+  describe("as a client of the end-user API", () => {
+    let second: Page | undefined;
+    after(async () => second?.close());
+
+    const badgeOf = (p: Page) => p.locator("#badge").textContent();
+    const waitForBadge = (p: Page, value: string) =>
+      p.waitForFunction(`document.querySelector("#badge").textContent === ${JSON.stringify(value)}`, undefined, { timeout: 15000 });
+    async function sentToFeed(eventId: string) {
+      for (let i = 0; i < 100 && (await tidings.log.get(eventId, "websocket"))?.status !== "sent"; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect((await tidings.log.get(eventId, "websocket"))?.status).to.equal("sent");
+    }
+
+    it("a notification sent while the page was closed is there when it opens", async () => {
+      await page.goto("about:blank");
+      const answer = await notify({
+        userId: "carol",
+        type: "order.shipped",
+        channels: ["websocket"],
+        message: "sent while closed",
+        callback: "https://shop.example.com/x",
+      });
+      await sentToFeed(answer.eventId);
+      await page.goto(`${tidings.endpoints.inbox}?user=carol`);
+      await page.waitForSelector('#status[data-state="open"]:has-text("carol")');
+      expect(await page.locator("#notifications li .message").allTextContents()).to.deep.equal(["sent while closed"]);
+      expect(await badge()).to.equal("1");
+      // The Open link is the signed tracking link, which redirects to the callback.
+      expect(await page.locator("#notifications li a").getAttribute("href")).to.match(/\/t\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    });
+
+    it("two pages as the same user: read in one, the badge drops in the other", async () => {
+      await notify({
+        userId: "carol",
+        type: "order.shipped",
+        channels: ["websocket"],
+        message: "second",
+        callback: "https://shop.example.com/y",
+      });
+      await waitForBadge(page, "2");
+      second = await context.newPage();
+      await second.goto(`${tidings.endpoints.inbox}?user=carol`);
+      await second.waitForSelector('#status[data-state="open"]:has-text("carol")');
+      expect(await badgeOf(second)).to.equal("2");
+
+      await page.locator('#notifications li:has-text("second") .message').click();
+      await waitForBadge(page, "1");
+      await waitForBadge(second, "1");
+      expect(await second.locator('#notifications li:has-text("second")').getAttribute("data-read")).to.equal("true");
+
+      await second.getByRole("button", { name: "Mark all read" }).click();
+      await waitForBadge(second, "0");
+      await waitForBadge(page, "0");
+
+      await second.getByRole("button", { name: "Archive: sent while closed" }).click();
+      await page.waitForFunction(`document.querySelectorAll("#notifications li").length === 1`, undefined, { timeout: 15000 });
+      expect(await page.locator("#notifications li .message").allTextContents()).to.deep.equal(["second"]);
+    });
+
+    it("switching a type off in the preferences panel skips the next notification of that type on that channel", async () => {
+      const box = page.getByLabel("job.progress on websocket");
+      expect(await box.isChecked()).to.equal(true);
+      // security.alert is critical in Pulumi.dev.yaml: its switches cannot be turned off.
+      expect(await page.getByLabel("security.alert on websocket").isDisabled()).to.equal(true);
+      await box.uncheck();
+      await page.waitForSelector('#preferences-status:has-text("Saved")');
+      expect(await page.getByLabel("job.progress on websocket").isChecked()).to.equal(false);
+
+      const skipped = await notify({ userId: "carol", type: "job.progress", channels: ["websocket"], message: "not for carol" });
+      expect(skipped.channels).to.deep.equal({ websocket: "skipped: opted out" });
+      const delivered = await notify({
+        userId: "carol",
+        type: "order.shipped",
+        channels: ["websocket"],
+        message: "still on",
+        callback: "https://shop.example.com/z",
+      });
+      await sentToFeed(delivered.eventId);
+      await page.waitForFunction(`document.querySelectorAll("#notifications li").length === 2`, undefined, { timeout: 15000 });
+      expect(await page.locator("#notifications li .message").allTextContents()).to.deep.equal(["still on", "second"]);
+
+      // The panel reads the server: a reload shows the type still off.
+      await page.reload();
+      await page.waitForSelector('#status[data-state="open"]:has-text("carol")');
+      await page.waitForSelector("#preferences input");
+      expect(await page.getByLabel("job.progress on websocket").isChecked()).to.equal(false);
+      fs.mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: path.join(ARTIFACTS, "inbox-feed.png"), fullPage: true });
+    });
   });
 });

@@ -187,12 +187,15 @@ describe("local mode end to end: every channel enabled", function () {
     expect(answer.status).to.equal(202);
     expect(answer.body).to.deep.equal({ eventId, channels: { websocket: "queued", email: "queued", sms: "queued", slack: "queued" } });
 
-    expect(await inbox.nextJson(10000)).to.deep.equal({
+    const frame = await inbox.nextJson(10000);
+    expect(frame).to.deep.include({
       type: "notification",
       id: eventId,
       message: `Order ${orderId} has shipped with ${CARRIER}.`,
       callback,
     });
+    // The signed tracking link (runtime/tracking.ts) records the click and redirects to the callback.
+    expect(frame.link).to.match(new RegExp(`^${tidings.endpoints.api}/t/[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43}$`));
     await t.untilStatus(eventId, ["websocket", "email", "sms", "slack"], "sent");
     await t.drained();
 

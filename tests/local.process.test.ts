@@ -264,12 +264,14 @@ for (const stop of stops) {
         expect(answer.channels).to.deep.equal({ websocket: "queued", email: "queued", sms: "queued", slack: "queued" });
 
         const { orderId, carrier } = notification.data;
-        expect(await inbox.nextJson(10000)).to.deep.equal({
+        const frame = await inbox.nextJson(10000);
+        expect(frame).to.deep.include({
           type: "notification",
           id: answer.eventId,
           message: `Order ${orderId} has shipped with ${carrier}.`,
           callback: notification.callback,
         });
+        expect(frame.link, "the signed tracking link").to.match(/\/t\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
         for (const channel of ["websocket", "email", "sms", "slack"]) {
           const sentLine = new RegExp(`\\bsent\\s+${channel}\\s+alice\\s+${answer.eventId}\\b`);
           await until(() => sentLine.test(running.output()), 15000, `a "sent ${channel}" line for ${answer.eventId}`);

@@ -67,7 +67,7 @@ describe("NotificationApi (Pulumi mocks)", () => {
   });
 
   it("uses a JWT authorizer when asked, and refuses a JWT config without issuer or audience", async () => {
-    const { resources } = build({ auth: { type: "jwt", issuer: "https://auth.example.com", audience: "producers" } });
+    const { resources } = build({ auth: { type: "jwt", issuer: "https://auth.example.com", audience: ["producers"] } });
     await settle();
     const [authorizer] = ofType(resources, "aws:apigatewayv2/authorizer:Authorizer");
     expect(authorizer.inputs).to.deep.include({
@@ -79,7 +79,7 @@ describe("NotificationApi (Pulumi mocks)", () => {
     expect(route.inputs.authorizationType).to.equal("JWT");
     expect(route.inputs.authorizerId).to.be.a("string").and.not.equal("");
 
-    expect(() => build({ auth: { type: "jwt", issuer: "", audience: "x" } })).to.throw(TidingsError, /auth\.issuer/);
+    expect(() => build({ auth: { type: "jwt", issuer: "", audience: ["x"] } })).to.throw(TidingsError, /auth\.issuer/);
     expect(() => build({ auth: { type: "jwt", issuer: "https://a", audience: [] } })).to.throw(TidingsError, /auth\.audience/);
     expect(() => build({ auth: { type: "none" } as any })).to.throw(TidingsError, /"iam" or "jwt"/);
   });

@@ -104,6 +104,7 @@ describe("operations Lambdas (shipped code, local servers)", function () {
       kmsKeyArn,
       alertsTopicArn: "arn:aws:sns:us-east-1:000000000000:alerts",
       provider: {
+        type: "inline",
         name: "pager",
         packages: [],
         statements: () => [],

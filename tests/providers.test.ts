@@ -2,6 +2,9 @@ import { expect } from "chai";
 import { SESv2Client } from "@aws-sdk/client-sesv2";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { type LocalAws, startLocalAws } from "../local/aws";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { makeDeviceRegistry } from "../runtime/devices";
 import { type SlackSink, type SnsSink, startSlackSink, startSnsSink } from "../local/sinks";
 import type { ChannelDelivery } from "../runtime/contracts";
 import { makeSesProvider } from "../runtime/providers/email";
@@ -194,6 +197,30 @@ describe("providers against local servers", () => {
         }),
       );
       expect(mixed.outcome).to.equal("sent");
+    });
+
+    it("removes a token SNS reports disabled from the user's contact, and keeps the others", async () => {
+      await aws.createTables({ contacts: "providers-contacts" });
+      const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: aws.region, endpoint: aws.endpoints.dynamodb, credentials }));
+      const devices = makeDeviceRegistry({ ddb, table: "providers-contacts" });
+      await devices.register("una", { platform: "apns", token: "dead-token" });
+      await devices.register("una", { platform: "apns", token: "live-token" });
+      snsSink.disableToken("dead-token");
+      const provider = makeSnsPushProvider({ sns, platformApplicationArns: { apns }, onInvalidToken: devices.remove });
+      const result = await provider.send(
+        delivery({
+          userId: "una",
+          address: {
+            deviceTokens: [
+              { platform: "apns", token: "dead-token" },
+              { platform: "apns", token: "live-token" },
+            ],
+          },
+        }),
+      );
+      expect(result.outcome).to.equal("sent");
+      expect((await devices.list("una")).map((d) => d.token)).to.deep.equal(["live-token"]);
+      ddb.destroy();
     });
 
     it("is retryable when every device failed and one failure was retryable", async () => {

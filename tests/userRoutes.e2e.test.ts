@@ -4,6 +4,7 @@
  * preferences the service honours, devices, and the producer's contact routes and erasure.
  */
 import { expect } from "chai";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { startLocalTidings, type LocalTidings } from "../local/tidings";
 import { frames, openSocket, until } from "./helpers/sockets";
@@ -28,6 +29,8 @@ describe("user routes (local mode, over HTTP)", function () {
       editConfig: (raw) => {
         raw.notificationTypes["security.alert"].critical = true;
         raw.devices = { maxPerUser: 2 };
+        raw.tracking = { openPixel: true };
+        raw.notificationTypes["invite.sent"] = { channels: ["email"] };
       },
     });
     producer = await tidings.signToken("producer", { scope: tidings.config.auth.producerScope });
@@ -178,6 +181,41 @@ describe("user routes (local mode, over HTTP)", function () {
       expect(answer.status, bad).to.be.oneOf([400, 404]);
       expect(answer.headers.get("location"), bad).to.equal(null);
     }
+  });
+
+  it("e-mail templates can use {{link}}, and with openPixel on the HTML carries a pixel that records opened", async () => {
+    await tidings.clients.s3.send(
+      new PutObjectCommand({
+        Bucket: "tidings-local-templates",
+        Key: "templates/invite.sent/email.json",
+        Body: JSON.stringify({ subject: "You are invited", text: "Join: {{link}}", html: '<p><a href="{{link}}">Join</a></p>' }),
+      }),
+    );
+    const userId = newUser();
+    await call("PUT", `/users/${userId}/contact`, { token: producer, body: { email: `${userId}@example.com` } });
+    const answer = await call("POST", "/notifications", {
+      token: producer,
+      body: { userId, type: "invite.sent", callback: "https://app.example.com/join/42" },
+    });
+    expect(answer.status, JSON.stringify(answer.body)).to.equal(202);
+    const { eventId } = answer.body;
+    await until(async () => (await logRow(eventId, "email"))?.status === "sent", 10_000, "email sent");
+    const store = (await (await fetch(`${tidings.endpoints.sesInbox}/store`)).json()) as { emails: any[] };
+    const email = JSON.stringify(store.emails.find((e) => JSON.stringify(e).includes(`${userId}@example.com`)));
+    const links = [...email.matchAll(/http:\/\/127\.0\.0\.1:\d+\/t\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g)].map((m) => m[0]);
+    expect(new Set(links).size).to.equal(2); // the tracking link ({{link}}) and the open pixel
+    // The pixel first (a reader opens the mail, then clicks), one after the other.
+    const claimsOf = (link: string) => JSON.parse(Buffer.from(link.split("/t/")[1].split(".")[0], "base64url").toString());
+    const ordered = [...new Set(links)].sort((a, b) => (claimsOf(a).a === "o" ? -1 : 0) - (claimsOf(b).a === "o" ? -1 : 0));
+    const answers: Response[] = [];
+    for (const link of ordered) answers.push(await fetch(link, { redirect: "manual" }));
+    const pixel = answers.find((r) => r.headers.get("content-type") === "image/gif");
+    expect(pixel, "an open pixel").to.not.equal(undefined);
+    expect(answers.filter((r) => r.status === 302).map((r) => r.headers.get("location"))).to.include("https://app.example.com/join/42");
+    const row = await logRow(eventId, "email");
+    expect(row?.status).to.equal("clicked"); // opened, then clicked: forward only
+    expect(row?.openedAt).to.be.a("string");
+    expect(row?.clickedAt).to.be.a("string");
   });
 
   it("preferences: lists types with channels, state and critical; a switched-off type is skipped; critical cannot be switched off", async () => {

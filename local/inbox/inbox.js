@@ -1,6 +1,9 @@
-// The local inbox: signs in as a user with a dev token, listens on the WebSocket API and shows
-// actionable notifications (with an unread badge) and feedback (a transient progress line).
-// Plain browser JavaScript, no build step. Messages are inserted as text, never as HTML.
+// The local inbox: signs in as a user with a dev token and is a client of the end-user API and the
+// WebSocket API: history from GET /me/notifications on open (and after every reconnect: catch-up),
+// the server's unread badge, mark read, mark all read and archive (POST /me/notifications/read|archive),
+// read state synced across tabs by the `read` frame, live notifications and feedback (a progress line),
+// and a preferences panel (GET/PUT /me/preferences). Plain browser JavaScript, no build step.
+// Messages are inserted as text, never as HTML.
 (function () {
   "use strict";
 
@@ -16,6 +19,9 @@
     list: document.getElementById("notifications"),
     empty: document.getElementById("empty"),
     progress: document.getElementById("progress"),
+    markAll: document.getElementById("mark-all"),
+    preferences: document.querySelector("#preferences tbody"),
+    preferencesStatus: document.getElementById("preferences-status"),
   };
 
   let socket = null;
@@ -23,25 +29,56 @@
   let reconnectAttempt = 0;
   let reconnectTimer = null;
   let progressTimer = null;
+  let token = null; // the signed-in user's token: the WebSocket's and the end-user API's
 
   function setStatus(state, text) {
     els.status.dataset.state = state;
     els.status.textContent = text;
   }
 
-  function updateBadge() {
-    const unread = els.list.querySelectorAll('li[data-read="false"]').length;
-    els.badge.textContent = String(unread);
-    els.badge.dataset.count = String(unread);
-    els.badge.setAttribute("aria-label", unread + " unread notification" + (unread === 1 ? "" : "s"));
-    document.title = (unread ? "(" + unread + ") " : "") + "Tidings inbox (local)";
+  /** The badge shows the server's unread count (GET /me/notifications/count and every answer that carries it). */
+  function setUnread(count) {
+    els.badge.textContent = String(count);
+    els.badge.dataset.count = String(count);
+    els.badge.setAttribute("aria-label", count + " unread notification" + (count === 1 ? "" : "s"));
+    document.title = (count ? "(" + count + ") " : "") + "Tidings inbox (local)";
     els.empty.hidden = els.list.children.length > 0;
   }
 
-  function markRead(item) {
+  /** Calls the end-user API with the session's token; answers the parsed JSON (or null for 204). */
+  async function api(method, path, body) {
+    const response = await fetch(path, {
+      method,
+      headers: Object.assign({ authorization: "Bearer " + token }, body === undefined ? {} : { "content-type": "application/json" }),
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const answer = response.status === 204 ? null : await response.json();
+    if (!response.ok) {
+      const problem = answer && answer.problems && answer.problems[0];
+      throw new Error(problem ? problem.field + " " + problem.problem : "HTTP " + response.status);
+    }
+    return answer;
+  }
+
+  async function markRead(item) {
     if (item.dataset.read === "true") return;
     item.dataset.read = "true";
-    updateBadge();
+    try {
+      setUnread((await api("POST", "/me/notifications/read", { eventIds: [item.dataset.id] })).unreadCount);
+    } catch (error) {
+      item.dataset.read = "false";
+      setStatus("error", "Could not mark read: " + error.message);
+    }
+  }
+
+  async function archive(item) {
+    try {
+      const answer = await api("POST", "/me/notifications/archive", { eventIds: [item.dataset.id] });
+      item.remove();
+      setUnread(answer.unreadCount);
+    } catch (error) {
+      setStatus("error", "Could not archive: " + error.message);
+    }
   }
 
   /** Only http(s) callbacks become links: a javascript: URL must never be clickable. */
@@ -54,41 +91,94 @@
     }
   }
 
-  function showNotification(frame) {
-    if (typeof frame.id !== "string" || typeof frame.message !== "string") return;
-    if (els.list.querySelector('li[data-id="' + CSS.escape(frame.id) + '"]')) return; // delivered twice
+  /** One feed entry ({ eventId, kind, content, callback?, link?, progress?, createdAt, readAt? }) as a list item. */
+  function renderItem(entry) {
     const item = document.createElement("li");
-    item.dataset.id = frame.id;
-    item.dataset.read = "false";
+    item.dataset.id = entry.eventId;
+    item.dataset.kind = entry.kind;
+    item.dataset.read = entry.readAt ? "true" : "false";
 
     const message = document.createElement("button");
     message.type = "button";
     message.className = "message";
-    message.textContent = frame.message;
+    message.textContent = entry.content.text + (typeof entry.progress === "number" ? " — " + Math.round(entry.progress) + "%" : "");
     message.title = "Mark as read";
     message.addEventListener("click", () => markRead(item));
     item.append(message);
 
-    const href = safeUrl(frame.callback);
-    if (href) {
+    // The tracking link records the click, then redirects to the callback; the callback is the fallback.
+    const href = safeUrl(entry.link) || safeUrl(entry.callback);
+    if (href && entry.callback) {
       const link = document.createElement("a");
       link.href = href;
       link.target = "_blank";
       link.rel = "noopener noreferrer";
       link.textContent = "Open";
-      link.setAttribute("aria-label", "Open: " + frame.message);
+      link.setAttribute("aria-label", "Open: " + entry.content.text);
       link.addEventListener("click", () => markRead(item));
       item.append(link);
     }
 
-    const time = document.createElement("time");
-    const now = new Date();
-    time.dateTime = now.toISOString();
-    time.textContent = now.toLocaleTimeString();
-    item.append(time);
+    const archiveButton = document.createElement("button");
+    archiveButton.type = "button";
+    archiveButton.className = "archive";
+    archiveButton.textContent = "Archive";
+    archiveButton.setAttribute("aria-label", "Archive: " + entry.content.text);
+    archiveButton.addEventListener("click", () => archive(item));
+    item.append(archiveButton);
 
-    els.list.prepend(item);
-    updateBadge();
+    const time = document.createElement("time");
+    const at = new Date(entry.createdAt);
+    time.dateTime = at.toISOString();
+    time.textContent = at.toLocaleTimeString();
+    item.append(time);
+    return item;
+  }
+
+  /** History (and catch-up after a reconnect): the newest page of the feed, with the server's unread count. */
+  async function loadFeed(mySession) {
+    const feed = await api("GET", "/me/notifications?limit=50");
+    if (mySession !== session) return;
+    els.list.replaceChildren(...feed.items.map(renderItem));
+    setUnread(feed.unreadCount);
+  }
+
+  let countRequests = 0;
+  /** Only the latest request's answer counts: an older one resolving late would show a stale number. */
+  async function refreshCount(mySession) {
+    const mine = ++countRequests;
+    const answer = await api("GET", "/me/notifications/count");
+    if (mySession === session && mine === countRequests) setUnread(answer.unreadCount);
+  }
+
+  function showNotification(frame) {
+    if (typeof frame.id !== "string" || typeof frame.message !== "string") return;
+    if (els.list.querySelector('li[data-id="' + CSS.escape(frame.id) + '"]')) return; // delivered twice
+    els.list.prepend(
+      renderItem({
+        eventId: frame.id,
+        kind: frame.type === "notification" ? "actionable" : "feedback",
+        content: { text: frame.message },
+        callback: frame.callback,
+        link: frame.link,
+        progress: frame.progress,
+        createdAt: new Date().toISOString(),
+      }),
+    );
+    // The item is stored before its frame is sent, so the server's count already includes it.
+    els.empty.hidden = true;
+    refreshCount(session).catch(() => {});
+  }
+
+  /** Another tab or device read or archived: take the server's count, and its list (archived items leave it). */
+  function onRead(frame) {
+    if (!Array.isArray(frame.eventIds)) return;
+    for (const id of frame.eventIds) {
+      const item = els.list.querySelector('li[data-id="' + CSS.escape(String(id)) + '"]');
+      if (item) item.dataset.read = "true";
+    }
+    if (typeof frame.unreadCount === "number") setUnread(frame.unreadCount);
+    loadFeed(session).catch(() => {});
   }
 
   function showFeedback(frame) {
@@ -112,7 +202,10 @@
       return;
     }
     if (frame && frame.type === "notification") showNotification(frame);
-    else if (frame && frame.type === "feedback") showFeedback(frame);
+    else if (frame && frame.type === "feedback") {
+      showFeedback(frame);
+      showNotification(frame);
+    } else if (frame && frame.type === "read") onRead(frame);
     else if (frame && frame.type === "error") setStatus("open", "Connected — server said: " + (frame.message || frame.error));
   }
 
@@ -125,12 +218,14 @@
         fetch("/dev/token", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ userId }) }),
         fetch("/dev/config"),
       ]);
-      const token = await tokenResponse.json();
+      const signedIn = await tokenResponse.json();
       const config = await configResponse.json();
-      if (!tokenResponse.ok) throw new Error(token.message || "no token");
+      if (!tokenResponse.ok) throw new Error(signedIn.message || "no token");
       if (!configResponse.ok || !config.websocketUrl) throw new Error("no WebSocket URL from /dev/config");
+      if (mySession !== session) return;
+      token = signedIn.token;
       url = new URL(config.websocketUrl);
-      url.searchParams.set("token", token.token);
+      url.searchParams.set("token", token);
     } catch (error) {
       if (mySession === session) scheduleReconnect(userId, mySession, "Could not sign in: " + error.message);
       return;
@@ -142,7 +237,11 @@
     ws.addEventListener("open", () => {
       if (mySession !== session) return;
       reconnectAttempt = 0;
-      setStatus("open", "Connected as " + userId);
+      // Catch-up: whatever arrived while this page was closed or disconnected is in the feed.
+      loadFeed(mySession)
+        .then(() => mySession === session && setStatus("open", "Connected as " + userId))
+        .catch((error) => mySession === session && setStatus("error", "Could not load the feed: " + error.message));
+      loadPreferences(mySession).catch((error) => (els.preferencesStatus.textContent = "Could not load preferences: " + error.message));
     });
     ws.addEventListener("message", (event) => {
       if (mySession === session) onFrame(event);
@@ -169,9 +268,11 @@
     clearTimeout(reconnectTimer);
     if (socket) socket.close(1000, "switching user");
     socket = null;
+    token = null;
     els.list.replaceChildren();
+    els.preferences.replaceChildren();
     els.progress.hidden = true;
-    updateBadge();
+    setUnread(0);
     connect(userId, session);
   }
 
@@ -187,8 +288,68 @@
     start(userId);
   });
 
+  els.markAll.addEventListener("click", async () => {
+    if (!token) return;
+    try {
+      const answer = await api("POST", "/me/notifications/read", { all: true });
+      for (const item of els.list.querySelectorAll('li[data-read="false"]')) item.dataset.read = "true";
+      setUnread(answer.unreadCount);
+    } catch (error) {
+      setStatus("error", "Could not mark all read: " + error.message);
+    }
+  });
+
+  /** The preferences panel: one row per type, a checkbox per channel; a critical type cannot be switched off. */
+  function renderPreferences(preferences) {
+    const rows = Object.entries(preferences.types).map(([type, state]) => {
+      const row = document.createElement("tr");
+      row.dataset.type = type;
+      const name = document.createElement("th");
+      name.scope = "row";
+      name.textContent = type;
+      if (state.critical) {
+        const note = document.createElement("span");
+        note.className = "critical";
+        note.textContent = "always on";
+        name.append(note);
+      }
+      const cell = document.createElement("td");
+      for (const [channel, on] of Object.entries(state.channels)) {
+        const label = document.createElement("label");
+        const box = document.createElement("input");
+        box.type = "checkbox";
+        box.checked = on;
+        box.dataset.channel = channel;
+        box.disabled = state.critical;
+        box.setAttribute("aria-label", type + " on " + channel);
+        box.addEventListener("change", () => setPreference(type, channel, box.checked, box));
+        label.append(box, " " + channel);
+        cell.append(label);
+      }
+      row.append(name, cell);
+      return row;
+    });
+    els.preferences.replaceChildren(...rows);
+  }
+
+  async function loadPreferences(mySession) {
+    const preferences = await api("GET", "/me/preferences");
+    if (mySession === session) renderPreferences(preferences);
+  }
+
+  async function setPreference(type, channel, on, box) {
+    els.preferencesStatus.textContent = "Saving…";
+    try {
+      renderPreferences(await api("PUT", "/me/preferences", { types: { [type]: { [channel]: on } } }));
+      els.preferencesStatus.textContent = "Saved: " + type + " " + (on ? "on" : "off") + " for " + channel;
+    } catch (error) {
+      box.checked = !on;
+      els.preferencesStatus.textContent = "Not saved: " + error.message;
+    }
+  }
+
   const fromQuery = new URLSearchParams(location.search).get("user");
   if (fromQuery) els.user.value = fromQuery;
-  updateBadge();
+  setUnread(0);
   start(els.user.value.trim() || "alice");
 })();
