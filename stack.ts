@@ -14,6 +14,7 @@ import {
   type NotificationChannelArgs,
   NotificationLogTable,
   Operations,
+  StatusCallbacks,
   PolitenessTable,
   type ChannelProvider,
   providerFromConfig,
@@ -66,7 +67,14 @@ export interface TidingsStackInputs {
 /** What every channel of a stack shares: spread it into `NotificationChannelArgs`. */
 export type SharedChannelArgs = Pick<
   NotificationChannelArgs,
-  "bus" | "notificationLogTable" | "politenessTable" | "kmsKeyArn" | "alertsTopicArn" | "logRetentionDays" | "logTtlDays"
+  | "bus"
+  | "notificationLogTable"
+  | "politenessTable"
+  | "kmsKeyArn"
+  | "alertsTopicArn"
+  | "logRetentionDays"
+  | "logTtlDays"
+  | "statusCallbacksQueue"
 >;
 
 export function createTidingsStack(inputs: TidingsStackInputs) {
@@ -112,7 +120,19 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
     },
   );
 
+  // Status callbacks to the producer (optional): one queue every decider puts final statuses on.
+  const statusCallbacks = config.statusCallbacks
+    ? new StatusCallbacks("status-callbacks", {
+        ...config.statusCallbacks,
+        kmsKeyArn,
+        alertsTopicArn: alertsTopic.arn,
+        logRetentionDays: config.logRetentionDays,
+      })
+    : undefined;
+  const statusCallbacksQueue = statusCallbacks?.queue;
+
   const shared: SharedChannelArgs = {
+    statusCallbacksQueue,
     bus,
     notificationLogTable,
     politenessTable,
@@ -187,6 +207,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
   const api = new NotificationApi(
     "producer-api",
     {
+      statusCallbacksQueue,
       bus,
       contactsTable,
       settingsTable,
@@ -239,6 +260,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
       dashboard: config.dashboard,
       alarms: config.alarms,
       reconciler: config.reconciler,
+      statusCallbacksQueue,
       logRetentionDays: config.logRetentionDays,
     },
     opts,
@@ -249,6 +271,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
 
   return {
     operations,
+    statusCallbacks,
     key,
     busPolicy,
     bus,

@@ -3,6 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { S3Client } from "@aws-sdk/client-s3";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { makeCallbackEnqueuer } from "../runtime/statusCallbacks";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { NotificationTypeConfig } from "../runtime/config";
 import type { HttpResult } from "../runtime/contracts";
@@ -71,6 +73,12 @@ export interface NotificationApiArgs {
   notificationLogTable: TableRef;
   /** Where the templates are (`s3:GetObject` on `templates/*` only). */
   templates: TemplatesRef;
+  /**
+   * The status-callbacks queue (StatusCallbacks component), when producers get callbacks: final
+   * statuses decided here are put on it (sqs:SendMessage on this queue only).
+   * @default no callbacks
+   */
+  statusCallbacksQueue?: { url: pulumi.Input<string>; arn: pulumi.Input<string> };
   /** Channels switched on in the stack, in config order. */
   enabledChannels: string[];
   /** Declared notification types (`tidings:notificationTypes`). */
@@ -128,7 +136,8 @@ export interface NotificationApiTransform {
 }
 
 /**
- * The producer API: an HTTP API with one route, `POST /notifications`, behind IAM (or JWT) auth,
+ * The producer API: an HTTP API with `POST /notifications` (and `GET /notifications/{eventId}`, each
+ * channel's status, served by its own Query-only function: NotificationStatusRoute) behind IAM (or JWT) auth,
  * throttled, with KMS-encrypted access logs. Its function validates the request, resolves each
  * channel's address and content, records the eventId×channel in the notification log and puts one
  * event per channel on the bus. Its role reads exactly the contacts and settings tables, the
@@ -220,6 +229,7 @@ export class NotificationApi extends pulumi.ComponentResource {
           { ...def, defaultOptIn: def.defaultOptIn ?? true },
         ]),
       );
+      const callbacksUrl = args.statusCallbacksQueue ? pulumi.output(args.statusCallbacksQueue.url) : undefined;
       const tracking = args.linkTracking
         ? {
             baseUrl: pulumi.output(args.linkTracking.baseUrl),
@@ -247,6 +257,7 @@ export class NotificationApi extends pulumi.ComponentResource {
               busName: busName.get(),
               enabledChannels,
               types,
+              statusCallbacks: callbacksUrl ? makeCallbackEnqueuer({ sqs: new SQSClient({}), queueUrl: callbacksUrl.get() }) : undefined,
               links: tracking
                 ? makeLinkSigner({
                     getKey: makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: tracking.secretArn.get() }),
@@ -267,6 +278,7 @@ export class NotificationApi extends pulumi.ComponentResource {
             { Action: ["s3:GetObject"], Resource: [pulumi.interpolate`${args.templates.arn}/templates/*`] },
             { Action: ["kms:Decrypt"], Resource: [args.kmsKeyArn] },
             { Action: ["events:PutEvents"], Resource: [args.bus.arn] },
+            ...(args.statusCallbacksQueue ? [{ Action: ["sqs:SendMessage"], Resource: [args.statusCallbacksQueue.arn] }] : []),
             ...(args.linkTracking ? [{ Action: ["secretsmanager:GetSecretValue"], Resource: [args.linkTracking.signingSecretArn] }] : []),
           ],
           kmsKeyArn: args.kmsKeyArn,

@@ -107,7 +107,9 @@ async function depth(sqs: SQSClient, queueUrl: string): Promise<number> {
 async function latestDeliveries(deps: OpsPageDeps): Promise<Record<"email" | "sms" | "slack" | "push", Delivery[]>> {
   let email: Delivery[] = [];
   try {
-    const store = (await (await fetch(`${deps.sinks.sesEndpoint}/store`)).json()) as { emails?: any[] };
+    const store = (await (await fetch(`${deps.sinks.sesEndpoint}/store`)).json()) as {
+      emails?: { at?: number; subject?: string; destination?: { to?: string[] } }[];
+    };
     email = (store.emails ?? []).slice(-LATEST).map((e) => ({
       at: typeof e.at === "number" ? new Date(e.at * 1000).toISOString() : undefined,
       to: [...(e.destination?.to ?? [])].join(", "),

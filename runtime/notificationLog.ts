@@ -312,7 +312,8 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
         names["#reason"] = "reason";
         values[":error"] = "error";
         values[":reason"] = reason ?? "stuck";
-        expression = "SET #status = :error, #updatedAt = :updatedAt, #reason = :reason";
+        names["#delivery"] = "delivery";
+        expression = "SET #status = :error, #updatedAt = :updatedAt, #reason = :reason REMOVE #delivery";
       }
       try {
         await deps.ddb.send(
@@ -352,6 +353,11 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
       if (fields.releaseClaim) {
         names["#claimedUntil"] = "claimedUntil";
         expression += " REMOVE #claimedUntil";
+        // Decided for good: the content kept for the reconciler (personal data) is not needed any more.
+        if (status === "sent" || status === "error") {
+          names["#delivery"] = "delivery";
+          expression += ", #delivery";
+        }
       }
       if (fields.countAttempt) {
         names["#attempts"] = "attempts";

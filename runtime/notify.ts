@@ -24,6 +24,7 @@ import { logDecision, type DecisionLogger } from "./log";
 import { METRIC, makeMetrics, type Metrics } from "./metrics";
 import { isStuck, makeNotificationLog, STUCK_AFTER_MS } from "./notificationLog";
 import { isOptedIn } from "./settings";
+import type { CallbackEnqueuer } from "./statusCallbacks";
 import type { LinkSigner } from "./tracking";
 import { contentFromMessage, makeTemplateStore, renderTemplate, templateKey } from "./templates";
 import { makeUserRecordsReader } from "./userRecords";
@@ -58,6 +59,8 @@ export interface NotificationServiceDeps {
    * @default 900000 (15 min)
    */
   stuckAfterMs?: number;
+  /** Enqueues a status callback for channels the request decides for good (opted out: unsubscribed). */
+  statusCallbacks?: CallbackEnqueuer;
   now?: () => number;
   /**
    * Signs tracking links (runtime/tracking.ts): with it, an actionable notification gains `link` on
@@ -322,6 +325,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       if (plan.action === "opted-out") {
         outcomes[channel] = "skipped: opted out";
         metrics.count(METRIC.skippedOptedOut, { channel, type });
+        await deps.statusCallbacks?.({ eventId, userId, type, channel, status: "unsubscribed", at: createdAt, reason: "opted out" });
         log({ component: "notify", outcome: "skipped", eventId, userId, channel, reason: "opted out" });
       } else if (plan.action === "no-address") {
         outcomes[channel] = plan.reason === "missing" ? "skipped: no address" : `invalid_address: ${plan.problem}`;

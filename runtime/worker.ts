@@ -14,6 +14,7 @@ import type { ChannelDelivery, Provider, ProviderResult, SqsBatchResponse, SqsEv
 import { type DecisionLogger, logDecision } from "./log";
 import { unconfirmedDelivery } from "./deliveryDigest";
 import { METRIC, makeMetrics, type Metrics } from "./metrics";
+import type { CallbackEnqueuer } from "./statusCallbacks";
 import type { NotificationLog } from "./notificationLog";
 import type { PolitenessLimiter } from "./politeness";
 import { MAX_DELAY_SECONDS } from "./channelQueues";
@@ -42,6 +43,8 @@ export interface ChannelWorkerDeps {
   logger?: DecisionLogger;
   /** EMF metrics (sent, failed, retried, duplicate, deliveryLatency). @default EMF lines on stdout */
   metrics?: Metrics;
+  /** Enqueues a status callback for the producer when a delivery reaches a final status. */
+  statusCallbacks?: CallbackEnqueuer;
   /** Epoch ms and sleep, injectable for tests of the pacing. */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -111,6 +114,24 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
   const claimLeaseSeconds = deps.claimLeaseSeconds ?? 30;
   if (!(claimLeaseSeconds > 0)) throw new Error(`claimLeaseSeconds must be a positive number, got ${deps.claimLeaseSeconds}`);
   const acquire = deps.ratePerSecond ? makeTokenBucket(deps.ratePerSecond, now, sleep) : undefined;
+
+  /** A failed enqueue is logged, never a reason to send the notification again. */
+  async function callback(delivery: ChannelDelivery, status: "sent" | "error", fields: { provider: string; reason?: string }) {
+    if (!deps.statusCallbacks) return;
+    const { eventId, userId, type } = delivery;
+    try {
+      await deps.statusCallbacks({ eventId, userId, type, channel, status, at: new Date(now()).toISOString(), ...fields });
+    } catch (error) {
+      logger({
+        component: "worker",
+        channel,
+        eventId,
+        userId,
+        outcome: "callback_enqueue_failed",
+        reason: safeReason(String((error as Error)?.message ?? error)),
+      });
+    }
+  }
 
   /** true = acknowledged (delete from the queue); false = report as a batch item failure. */
   async function handle(record: SqsRecord): Promise<boolean> {
@@ -190,6 +211,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
       });
       decide("sent", { ...via, providerMessageId: result.providerMessageId });
       metrics.count(METRIC.sent, dimensions);
+      await callback(delivery, "sent", { provider: provider.name });
       metrics.latency(METRIC.deliveryLatency, dimensions, now() - Date.parse(delivery.createdAt));
       return true;
     }
@@ -212,6 +234,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
     });
     decide("failed", { ...via, reason: result.reason });
     metrics.count(METRIC.failed, dimensions);
+    await callback(delivery, "error", { provider: provider.name, reason: result.reason });
     return true;
   }
 

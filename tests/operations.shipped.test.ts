@@ -17,11 +17,11 @@ import { Reconciler } from "../components/Reconciler";
 import { type LocalAws, startLocalAws } from "../local/aws";
 import { type EventBridgeEvent, type LocalEventBus, startEventBus } from "../local/eventBridge";
 import type { ChannelDelivery, HttpResult, SqsBatchResponse, SqsEvent } from "../runtime/contracts";
-import { type EmfLine, parseEmfLine } from "../runtime/metrics";
+import { type EmfLine, makeMetrics, parseEmfLine } from "../runtime/metrics";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import type { ReconcileReport } from "../runtime/reconciler";
 import type { StatusApiEvent } from "../runtime/statusApi";
-import { settle, useMocks, valueOf } from "./helpers/mocks";
+import { settle, useMocks, valueOf as outputOf } from "./helpers/mocks";
 import { loadShipped } from "./helpers/shipped";
 import { startShippedService } from "./hostile/shippedService";
 
@@ -121,9 +121,9 @@ describe("operations Lambdas (shipped code, local servers)", function () {
       },
     });
     await settle();
-    logTable = await valueOf(notificationLogTable.name);
-    busName = await valueOf(eventBus.name);
-    await localAws.createTables({ notificationLog: logTable, politeness: await valueOf(politenessTable.name) });
+    logTable = await outputOf(notificationLogTable.name);
+    busName = await outputOf(eventBus.name);
+    await localAws.createTables({ notificationLog: logTable, politeness: await outputOf(politenessTable.name) });
     ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
     bus.addRule({ name: "see-all", eventBusName: busName, pattern: { source: ["tidings"] }, target: async (e) => void events.push(e) });
     status = (await loadShipped(route.function)).handler;
@@ -204,7 +204,10 @@ describe("operations Lambdas (shipped code, local servers)", function () {
     const expired = await log.get(bare, "pager");
     expect(expired?.status).to.equal("error");
     expect(expired?.reason).to.match(/no content was kept/);
-    expect(await log.get(tired.eventId, "pager")).to.include({ status: "error", reason: "still pending after 2 puts by the reconciler" });
+    const given = await log.get(tired.eventId, "pager");
+    expect(given).to.include({ status: "error", reason: "still pending after 2 puts by the reconciler" });
+    expect(given, "content is dropped once decided").to.not.have.property("delivery");
+    expect(await log.get(stuck.eventId, "pager")).to.have.property("delivery");
     expect(events.some((e) => (e.detail as any).eventId === tired.eventId)).to.equal(false);
     expect(valueOfMetric(lines, "reconciled.reput").map((l) => [l.channel, l.type, l["reconciled.reput"]])).to.deep.equal([
       ["pager", "order.shipped", 1],
@@ -248,6 +251,40 @@ describe("operations Lambdas (shipped code, local servers)", function () {
   });
 });
 
+describe("opened and clicked metrics", function () {
+  this.timeout(30_000);
+  it("are counted where the log row advances, once per transition, with the row's type", async () => {
+    const localAws = await startLocalAws();
+    const ddb = DynamoDBDocumentClient.from(
+      new DynamoDBClient({
+        endpoint: localAws.endpoints.dynamodb,
+        region: localAws.region,
+        credentials: { accessKeyId: "l", secretAccessKey: "l" },
+      }),
+    );
+    try {
+      await localAws.createTables({ notificationLog: "engagement-log" });
+      const lines: string[] = [];
+      const log = makeNotificationLog({ ddb, table: "engagement-log", metrics: makeMetrics({ write: (l) => lines.push(l) }) });
+      const eventId = `evt-${randomUUID()}`;
+      await log.create({ eventId, channel: "email", userId: "ada", type: "order.shipped", status: "created" });
+      expect(await log.advance(eventId, "email", "opened")).to.equal("kept", "not delivered yet");
+      await log.setStatus(eventId, "email", "sent", { releaseClaim: true });
+      expect(await log.advance(eventId, "email", "opened")).to.equal("updated");
+      expect(await log.advance(eventId, "email", "opened")).to.equal("kept");
+      expect(await log.advance(eventId, "email", "clicked")).to.equal("updated");
+      const parsed = lines.map((l) => parseEmfLine(l)!);
+      expect(parsed.map((l) => [l._aws.CloudWatchMetrics[0].Metrics[0].Name, l.channel, l.type])).to.deep.equal([
+        ["opened", "email", "order.shipped"],
+        ["clicked", "email", "order.shipped"],
+      ]);
+    } finally {
+      ddb.destroy();
+      await localAws.stop();
+    }
+  });
+});
+
 describe("producer API metrics (shipped code)", function () {
   this.timeout(60_000);
   it("prints accepted, queued, skipped.<reason> and duplicate per channel, with no dimension but channel and type", async () => {
@@ -264,7 +301,7 @@ describe("producer API metrics (shipped code)", function () {
       };
       const { result, lines } = await emfDuring(() => service.post(body));
       expect(result.status).to.equal(202);
-      const names = lines.map((l) => l._aws.CloudWatchMetrics[0].Metrics[0].Name + ":" + l.channel).sort();
+      const names = lines.map((l) => `${l._aws.CloudWatchMetrics[0].Metrics[0].Name}:${l.channel}`).sort();
       expect(names).to.deep.equal(
         [
           "accepted:email",
