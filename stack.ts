@@ -14,6 +14,7 @@ import {
   type NotificationChannelArgs,
   NotificationLogTable,
   Operations,
+  StatusCallbacks,
   PolitenessTable,
   type ChannelProvider,
   providerFromConfig,
@@ -66,19 +67,28 @@ export interface TidingsStackInputs {
 /** What every channel of a stack shares: spread it into `NotificationChannelArgs`. */
 export type SharedChannelArgs = Pick<
   NotificationChannelArgs,
-  "bus" | "notificationLogTable" | "politenessTable" | "kmsKeyArn" | "alertsTopicArn" | "logRetentionDays" | "logTtlDays"
+  | "bus"
+  | "notificationLogTable"
+  | "politenessTable"
+  | "kmsKeyArn"
+  | "alertsTopicArn"
+  | "logRetentionDays"
+  | "logTtlDays"
+  | "statusCallbacksQueue"
 >;
 
 export function createTidingsStack(inputs: TidingsStackInputs) {
   const { config, tokenSigningSecret, addChannels, customProviders, extraTemplatesDirs, parent } = inputs;
   const opts = { parent };
-  const key = new EncryptionKey("tidings", {}, opts);
+  const key = new EncryptionKey("tidings", { adminArn: config.kmsAdminArn }, opts);
   const kmsKeyArn = key.arn;
 
   const connectionsTable = new ConnectionsTable("connections", { kmsKeyArn }, opts);
-  const contactsTable = new ContactsTable("contacts", { kmsKeyArn }, opts);
-  const settingsTable = new SettingsTable("settings", { kmsKeyArn }, opts);
-  const notificationLogTable = new NotificationLogTable("notification-log", { kmsKeyArn }, opts);
+  // The tables holding personal data cannot be dropped by a destroy or a replacement while protected.
+  const { deletionProtection } = config;
+  const contactsTable = new ContactsTable("contacts", { kmsKeyArn, deletionProtection }, opts);
+  const settingsTable = new SettingsTable("settings", { kmsKeyArn, deletionProtection }, opts);
+  const notificationLogTable = new NotificationLogTable("notification-log", { kmsKeyArn, deletionProtection }, opts);
   const politenessTable = new PolitenessTable("politeness", { kmsKeyArn }, opts);
   const feedTable = new FeedTable("feed", { kmsKeyArn }, opts);
 
@@ -116,7 +126,19 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
     },
   );
 
+  // Status callbacks to the producer (optional): one queue every decider puts final statuses on.
+  const statusCallbacks = config.statusCallbacks
+    ? new StatusCallbacks("status-callbacks", {
+        ...config.statusCallbacks,
+        kmsKeyArn,
+        alertsTopicArn: alertsTopic.arn,
+        logRetentionDays: config.logRetentionDays,
+      })
+    : undefined;
+  const statusCallbacksQueue = statusCallbacks?.queue;
+
   const shared: SharedChannelArgs = {
+    statusCallbacksQueue,
     bus,
     notificationLogTable,
     politenessTable,
@@ -191,6 +213,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
   const api = new NotificationApi(
     "producer-api",
     {
+      statusCallbacksQueue,
       bus,
       contactsTable,
       settingsTable,
@@ -243,14 +266,20 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
       dashboard: config.dashboard,
       alarms: config.alarms,
       reconciler: config.reconciler,
+      statusCallbacksQueue,
       logRetentionDays: config.logRetentionDays,
     },
     opts,
   );
+  // The service puts, and the reconciler puts a recorded delivery again: nobody else.
+  const putters = [api.function.role.arn, ...(operations.reconciler ? [operations.reconciler.function.role.arn] : [])];
+  const busPolicy = createBusPolicy(bus, putters, opts);
 
   return {
     operations,
+    statusCallbacks,
     key,
+    busPolicy,
     bus,
     alertsTopic,
     connectionsTable,
@@ -352,4 +381,42 @@ function parseConfigValue(value: string): unknown {
   } catch {
     return value;
   }
+}
+
+/**
+ * Only the notification service may put events on the bus: an explicit Deny for every other principal,
+ * the account's own admins and roles included (a Deny in a resource policy beats any IAM Allow). A
+ * direct PutEvents with a made-up address would otherwise reach a worker; workers also check each
+ * delivery against its log row (runtime/deliveryDigest.ts), so this is the first of two locks.
+ */
+function createBusPolicy(bus: aws.cloudwatch.EventBus, putters: pulumi.Input<string>[], opts: pulumi.CustomResourceOptions) {
+  return new aws.cloudwatch.EventBusPolicy(
+    "notifications-policy",
+    {
+      eventBusName: bus.name,
+      policy: pulumi.all([bus.arn, pulumi.all(putters)]).apply(([busArn, principals]) =>
+        JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Sid: "NotificationServicePuts",
+              Effect: "Allow",
+              Principal: { AWS: principals },
+              Action: "events:PutEvents",
+              Resource: busArn,
+            },
+            {
+              Sid: "NobodyElsePuts",
+              Effect: "Deny",
+              Principal: "*",
+              Action: "events:PutEvents",
+              Resource: busArn,
+              Condition: { ArnNotEquals: { "aws:PrincipalArn": principals } },
+            },
+          ],
+        }),
+      ),
+    },
+    opts,
+  );
 }

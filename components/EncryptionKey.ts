@@ -7,6 +7,12 @@ export interface EncryptionKeyArgs {
   description?: string;
   /** @default 30 */
   deletionWindowInDays?: number;
+  /**
+   * The principal that administers the key (policy, rotation, deletion) but cannot use it.
+   * @default the account root, which delegates to IAM
+   * @example adminArn: "arn:aws:iam::123456789012:role/platform-admins"
+   */
+  adminArn?: pulumi.Input<string>;
 }
 
 /** The resources of an EncryptionKey a transform can change. */
@@ -16,9 +22,10 @@ export interface EncryptionKeyTransform {
 
 /**
  * The customer managed KMS key that encrypts every table, queue, topic and log group of a Tidings stack.
- * Its key policy lets the account administer it and lets exactly the AWS services that write to
- * encrypted Tidings resources on our behalf use it: EventBridge (rule → encrypted queue), CloudWatch
- * (alarm → encrypted topic), SNS and CloudWatch Logs.
+ * Its key policy splits administration (`adminArn`) from use (IAM policies of the account's roles),
+ * and lets exactly the AWS services that write to encrypted Tidings resources on our behalf use it,
+ * each for this account's resources only (`aws:SourceArn`): EventBridge (encrypted bus, rule →
+ * encrypted queue), CloudWatch (alarm → encrypted topic), SNS and CloudWatch Logs.
  *
  * @example
  * const key = new EncryptionKey("tidings");
@@ -38,8 +45,8 @@ export class EncryptionKey extends pulumi.ComponentResource {
         enableKeyRotation: true,
         deletionWindowInDays: args.deletionWindowInDays ?? 30,
         policy: pulumi
-          .all([account.accountId, region.region])
-          .apply(([accountId, regionName]) => JSON.stringify(keyPolicy(accountId, regionName))),
+          .all([account.accountId, region.region, args.adminArn])
+          .apply(([accountId, regionName, adminArn]) => JSON.stringify(keyPolicy(accountId, regionName, adminArn))),
       }),
     );
     this.arn = this.key.arn;
@@ -47,24 +54,70 @@ export class EncryptionKey extends pulumi.ComponentResource {
   }
 }
 
+/** What administers a key and nothing more: a key admin cannot decrypt data with it. */
+export const KEY_ADMIN_ACTIONS = [
+  "kms:Create*",
+  "kms:Describe*",
+  "kms:Enable*",
+  "kms:List*",
+  "kms:Put*",
+  "kms:Update*",
+  "kms:Revoke*",
+  "kms:Disable*",
+  "kms:Get*",
+  "kms:Delete*",
+  "kms:TagResource",
+  "kms:UntagResource",
+  "kms:ScheduleKeyDeletion",
+  "kms:CancelKeyDeletion",
+  "kms:RotateKeyOnDemand",
+];
+
 /**
  * In a key policy, `Resource: "*"` means "this key" (AWS requires that form), so these statements are
  * the allow-listed exception to "no `*` resource" in the graph tests.
+ *
+ * - Administration (the `adminArn` principal, default the account root) is split from use: the admin
+ *   statement holds no Decrypt/Encrypt/GenerateDataKey.
+ * - Use goes to principals of the account through their IAM policies (each Tidings function's role
+ *   grants itself Decrypt/GenerateDataKey with `kms:ViaService`, see InlineFunction).
+ * - Each AWS service principal may use the key only for this account's resources of the kind it
+ *   serves (`aws:SourceArn`), so another account's rule or alarm cannot borrow it (confused deputy).
  */
-export function keyPolicy(accountId: string, region: string) {
+export function keyPolicy(accountId: string, region: string, adminArn = `arn:aws:iam::${accountId}:root`) {
   const use = ["kms:Decrypt", "kms:GenerateDataKey*", "kms:Encrypt", "kms:ReEncrypt*", "kms:DescribeKey"];
-  const sourceAccount = { StringEquals: { "aws:SourceAccount": accountId } };
+  const from = (...sourceArns: string[]) => ({
+    StringEquals: { "aws:SourceAccount": accountId },
+    ArnLike: { "aws:SourceArn": sourceArns.length === 1 ? sourceArns[0] : sourceArns },
+  });
+  const arn = (service: string, resource: string) => `arn:aws:${service}:${region}:${accountId}:${resource}`;
   return {
     Version: "2012-10-17",
     Statement: [
-      { Sid: "AccountAdministers", Effect: "Allow", Principal: { AWS: `arn:aws:iam::${accountId}:root` }, Action: "kms:*", Resource: "*" },
+      { Sid: "KeyAdministration", Effect: "Allow", Principal: { AWS: adminArn }, Action: KEY_ADMIN_ACTIONS, Resource: "*" },
       {
-        Sid: "EventBridgeToEncryptedQueues",
+        Sid: "KeyUseThroughIamPolicies",
+        Effect: "Allow",
+        Principal: { AWS: `arn:aws:iam::${accountId}:root` },
+        Action: use,
+        Resource: "*",
+      },
+      {
+        Sid: "GrantsForAwsResources",
+        Effect: "Allow",
+        Principal: { AWS: `arn:aws:iam::${accountId}:root` },
+        Action: ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+        Resource: "*",
+        Condition: { Bool: { "kms:GrantIsForAWSResource": "true" } },
+      },
+      {
+        // The encrypted bus and its rules' encrypted target queues; DescribeKey so `pulumi up` can attach the key.
+        Sid: "EventBridgeBusAndRules",
         Effect: "Allow",
         Principal: { Service: "events.amazonaws.com" },
-        Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
+        Action: ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
         Resource: "*",
-        Condition: sourceAccount,
+        Condition: from(arn("events", "event-bus/*"), arn("events", "rule/*")),
       },
       {
         Sid: "AlarmsToEncryptedTopic",
@@ -72,7 +125,7 @@ export function keyPolicy(accountId: string, region: string) {
         Principal: { Service: "cloudwatch.amazonaws.com" },
         Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
         Resource: "*",
-        Condition: sourceAccount,
+        Condition: from(arn("cloudwatch", "alarm:*")),
       },
       {
         Sid: "SnsDelivery",
@@ -80,7 +133,7 @@ export function keyPolicy(accountId: string, region: string) {
         Principal: { Service: "sns.amazonaws.com" },
         Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
         Resource: "*",
-        Condition: sourceAccount,
+        Condition: from(arn("sns", "*")),
       },
       {
         Sid: "EncryptedLogGroups",
@@ -88,7 +141,12 @@ export function keyPolicy(accountId: string, region: string) {
         Principal: { Service: `logs.${region}.amazonaws.com` },
         Action: use,
         Resource: "*",
-        Condition: { ArnLike: { "kms:EncryptionContext:aws:logs:arn": `arn:aws:logs:${region}:${accountId}:log-group:*` } },
+        Condition: {
+          ArnLike: {
+            "kms:EncryptionContext:aws:logs:arn": arn("logs", "log-group:*"),
+            "aws:SourceArn": arn("logs", "log-group:*"),
+          },
+        },
       },
     ],
   };

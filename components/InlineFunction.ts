@@ -121,9 +121,10 @@ export class InlineFunction<E, R> extends pulumi.ComponentResource {
         kmsKeyId: args.kmsKeyArn,
       }),
     );
+    const region = aws.getRegionOutput({}, { parent: this }).region;
     this.statements = [
       { Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [pulumi.interpolate`${this.logGroup.arn}:*`] },
-      ...args.statements,
+      ...args.statements.map((statement) => (isKeyUse(statement) ? { ...statement, Condition: viaServices(region) } : statement)),
     ];
     this.role = new aws.iam.Role(
       ...withTransform(transform?.role, `${name}-role`, {
@@ -150,4 +151,24 @@ export class InlineFunction<E, R> extends pulumi.ComponentResource {
     inlineFunctions.push(this);
     this.registerOutputs({ arn: this.function.arn, roleArn: this.role.arn });
   }
+}
+
+/** A statement granting only KMS actions: the function uses the key through a service, never directly. */
+function isKeyUse(statement: ScopedStatement): boolean {
+  return statement.Action.length > 0 && statement.Action.every((action) => action.startsWith("kms:")) && !statement.Condition;
+}
+
+/**
+ * The services through which a Tidings function may use the key (`kms:ViaService`): the encrypted
+ * tables, queues, secret, bucket, bus and its own environment. A stolen role session cannot call
+ * kms:Decrypt on ciphertext it exfiltrated.
+ */
+export function viaServices(region: pulumi.Input<string>) {
+  return pulumi.output(region).apply((r) => ({
+    StringEquals: {
+      "kms:ViaService": ["dynamodb", "sqs", "secretsmanager", "s3", "events", "sns", "lambda"].map(
+        (service) => `${service}.${r}.amazonaws.com`,
+      ),
+    },
+  }));
 }

@@ -3,6 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { S3Client } from "@aws-sdk/client-s3";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { makeCallbackEnqueuer } from "../runtime/statusCallbacks";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { NotificationTypeConfig } from "../runtime/config";
 import type { HttpResult } from "../runtime/contracts";
@@ -37,6 +39,12 @@ export interface NotificationApiAuth {
   issuer?: string;
   /** jwt: audiences (`aud`) a token may carry. */
   audience?: string[];
+  /**
+   * jwt: the scope a producer's token must carry, enforced by API Gateway (route authorization scopes),
+   * so an end user of the same issuer is not a producer.
+   * @default "notifications:send"
+   */
+  scope?: string;
 }
 
 /** Child components of a NotificationApi (kept off its schema outputs). */
@@ -65,6 +73,12 @@ export interface NotificationApiArgs {
   notificationLogTable: TableRef;
   /** Where the templates are (`s3:GetObject` on `templates/*` only). */
   templates: TemplatesRef;
+  /**
+   * The status-callbacks queue (StatusCallbacks component), when producers get callbacks: final
+   * statuses decided here are put on it (sqs:SendMessage on this queue only).
+   * @default no callbacks
+   */
+  statusCallbacksQueue?: { url: pulumi.Input<string>; arn: pulumi.Input<string> };
   /** Channels switched on in the stack, in config order. */
   enabledChannels: string[];
   /** Declared notification types (`tidings:notificationTypes`). */
@@ -122,7 +136,8 @@ export interface NotificationApiTransform {
 }
 
 /**
- * The producer API: an HTTP API with one route, `POST /notifications`, behind IAM (or JWT) auth,
+ * The producer API: an HTTP API with `POST /notifications` (and `GET /notifications/{eventId}`, each
+ * channel's status, served by its own Query-only function: NotificationStatusRoute) behind IAM (or JWT) auth,
  * throttled, with KMS-encrypted access logs. Its function validates the request, resolves each
  * channel's address and content, records the eventId×channel in the notification log and puts one
  * event per channel on the bus. Its role reads exactly the contacts and settings tables, the
@@ -214,6 +229,7 @@ export class NotificationApi extends pulumi.ComponentResource {
           { ...def, defaultOptIn: def.defaultOptIn ?? true },
         ]),
       );
+      const callbacksUrl = args.statusCallbacksQueue ? pulumi.output(args.statusCallbacksQueue.url) : undefined;
       const tracking = args.linkTracking
         ? {
             baseUrl: pulumi.output(args.linkTracking.baseUrl),
@@ -243,6 +259,7 @@ export class NotificationApi extends pulumi.ComponentResource {
               busName: busName.get(),
               enabledChannels,
               types,
+              statusCallbacks: callbacksUrl ? makeCallbackEnqueuer({ sqs: new SQSClient({}), queueUrl: callbacksUrl.get() }) : undefined,
               links: tracking
                 ? makeLinkSigner({
                     getKey: makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: tracking.secretArn.get() }),
@@ -258,10 +275,12 @@ export class NotificationApi extends pulumi.ComponentResource {
             // Settings and contact come in one BatchGetItem.
             { Action: ["dynamodb:BatchGetItem"], Resource: [args.contactsTable.arn, args.settingsTable.arn] },
             // Conditional puts; GetItem where a store returns no ALL_OLD row. The workers update rows, not the service.
-            { Action: ["dynamodb:GetItem", "dynamodb:PutItem"], Resource: [args.notificationLogTable.arn] },
+            // DeleteItem: only to take back the rows of a request refused for reusing an eventId (runtime/notify.ts).
+            { Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], Resource: [args.notificationLogTable.arn] },
             { Action: ["s3:GetObject"], Resource: [pulumi.interpolate`${args.templates.arn}/templates/*`] },
             { Action: ["kms:Decrypt"], Resource: [args.kmsKeyArn] },
             { Action: ["events:PutEvents"], Resource: [args.bus.arn] },
+            ...(args.statusCallbacksQueue ? [{ Action: ["sqs:SendMessage"], Resource: [args.statusCallbacksQueue.arn] }] : []),
             ...(args.linkTracking ? [{ Action: ["secretsmanager:GetSecretValue"], Resource: [args.linkTracking.signingSecretArn] }] : []),
           ],
           kmsKeyArn: args.kmsKeyArn,
@@ -311,6 +330,7 @@ export class NotificationApi extends pulumi.ComponentResource {
           target: pulumi.interpolate`integrations/${integration.id}`,
           authorizationType: authorizer ? "JWT" : "AWS_IAM",
           authorizerId: authorizer?.id,
+          authorizationScopes: auth.type === "jwt" ? [auth.scope] : undefined,
         }),
       );
     }
@@ -366,7 +386,7 @@ export class NotificationApi extends pulumi.ComponentResource {
   }
 }
 
-type NormalizedAuth = { type: "iam" } | { type: "jwt"; issuer: string; audience: string[] };
+type NormalizedAuth = { type: "iam" } | { type: "jwt"; issuer: string; audience: string[]; scope: string };
 
 function normalizeAuth(auth: NotificationApiAuth | undefined): NormalizedAuth {
   if (!auth) return { type: "iam" };
@@ -383,7 +403,11 @@ function normalizeAuth(auth: NotificationApiAuth | undefined): NormalizedAuth {
     if (audiences.length === 0 || audiences.some((a) => typeof a !== "string" || a === "")) {
       throw new TidingsError("NotificationApi: auth.audience must name the audience (aud claim) producers' tokens carry.");
     }
-    return { type: "jwt", issuer: auth.issuer, audience: audiences };
+    const scope = auth.scope ?? "notifications:send";
+    if (!/^[\x21-\x7e]{1,128}$/.test(scope)) {
+      throw new TidingsError(`NotificationApi: auth.scope must be one scope name without spaces (got "${scope}").`);
+    }
+    return { type: "jwt", issuer: auth.issuer, audience: audiences, scope };
   }
   throw new TidingsError(`NotificationApi: auth.type must be "iam" or "jwt" (got "${(auth as { type?: string }).type}").`);
 }

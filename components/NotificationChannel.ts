@@ -8,6 +8,7 @@ import { CHANNEL_NAME_PATTERN } from "../runtime/config";
 import { detailTypeFor, EVENT_SOURCE, type SqsBatchResponse, type SqsEvent } from "../runtime/contracts";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { makePolitenessLimiter } from "../runtime/politeness";
+import { makeCallbackEnqueuer } from "../runtime/statusCallbacks";
 import { makeChannelWorker } from "../runtime/worker";
 import type { Provider } from "../runtime/contracts";
 import { type ProviderConfig, type ProviderEntry, providerTable } from "../runtime/providers/table";
@@ -78,6 +79,12 @@ export interface NotificationChannelArgs {
   logTtlDays?: number;
   /** The stack's KMS key: queues and the worker's logs are encrypted with it. */
   kmsKeyArn: pulumi.Input<string>;
+  /**
+   * The status-callbacks queue (StatusCallbacks component), when producers get callbacks: final
+   * statuses decided here are put on it (sqs:SendMessage on this queue only).
+   * @default no callbacks
+   */
+  statusCallbacksQueue?: { url: pulumi.Input<string>; arn: pulumi.Input<string> };
   /** SNS topic the DLQ alarms notify. */
   alertsTopicArn: pulumi.Input<string>;
   /** @default 14 */
@@ -313,8 +320,20 @@ export class NotificationChannel extends pulumi.ComponentResource {
           Resource: [self.queue.arn],
         },
         { Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [args.kmsKeyArn] },
-        { Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
-        ...(args.perUser ? [{ Action: ["dynamodb:UpdateItem"], Resource: [args.politenessTable.arn] }] : []),
+        // No PutItem: a worker only moves rows the service created (runtime/deliveryDigest.ts). The log's
+        // key (eventId) is random, so dynamodb:LeadingKeys cannot narrow it further.
+        { Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
+        // Politeness counters are keyed `<channel>#<userId>`: this worker may touch its own channel's only.
+        ...(args.perUser
+          ? [
+              {
+                Action: ["dynamodb:UpdateItem"],
+                Resource: [args.politenessTable.arn],
+                Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${args.channel}#*`] } },
+              },
+            ]
+          : []),
+        ...(args.statusCallbacksQueue ? [{ Action: ["sqs:SendMessage"], Resource: [args.statusCallbacksQueue.arn] }] : []),
         ...primary.statements,
         ...(fallback ? fallback.statements : []),
       ];
@@ -332,6 +351,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
             failoverAfter: args.failoverAfter ?? 3,
             claimLeaseSeconds: workerTimeoutSeconds,
             ratePerSecond: args.ratePerSecond === undefined ? undefined : args.ratePerSecond / settings.maxConcurrency,
+            statusCallbacksQueueUrl: args.statusCallbacksQueue ? pulumi.output(args.statusCallbacksQueue.url) : undefined,
             primary: runtimeProvider(primary),
             fallback: fallback ? runtimeProvider(fallback) : undefined,
           }),
@@ -432,6 +452,7 @@ interface WorkerSettings {
   ratePerSecond?: number;
   primary: RuntimeProvider;
   fallback?: RuntimeProvider;
+  statusCallbacksQueueUrl?: pulumi.Output<string>;
 }
 
 /**
@@ -462,6 +483,7 @@ function workerFactory(s: WorkerSettings): () => (event: SqsEvent) => Promise<Sq
     ratePerSecond,
     primary,
     fallback,
+    statusCallbacksQueueUrl,
   } = s;
   return () => {
     const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
@@ -480,6 +502,7 @@ function workerFactory(s: WorkerSettings): () => (event: SqsEvent) => Promise<Sq
         await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body, DelaySeconds: delaySeconds }));
       },
       ratePerSecond,
+      statusCallbacks: statusCallbacksQueueUrl ? makeCallbackEnqueuer({ sqs, queueUrl: statusCallbacksQueueUrl.get() }) : undefined,
     });
   };
 }

@@ -38,6 +38,8 @@ export interface OperationsArgs {
   reconciler?: { enabled?: boolean } & Pick<ReconcilerArgs, "schedule" | "stuckAfterMinutes" | "maxReputs">;
   /** @default 14 */
   logRetentionDays?: number;
+  /** The status-callbacks queue, so the reconciler reports what it gives up. */
+  statusCallbacksQueue?: ReconcilerArgs["statusCallbacksQueue"];
 }
 
 /**
@@ -89,6 +91,7 @@ export class Operations extends pulumi.ComponentResource {
           stuckAfterMinutes: args.reconciler?.stuckAfterMinutes,
           maxReputs: args.reconciler?.maxReputs,
           logRetentionDays: args.logRetentionDays,
+          statusCallbacksQueue: args.statusCallbacksQueue,
         },
         { parent: this },
       );

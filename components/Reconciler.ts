@@ -4,7 +4,9 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { makeNotificationLog } from "../runtime/notificationLog";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { makeReconciler, type ReconcileReport } from "../runtime/reconciler";
+import { makeCallbackEnqueuer } from "../runtime/statusCallbacks";
 import { childOf, TidingsError, type Transform } from "./common";
 import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
 
@@ -14,6 +16,12 @@ export interface ReconcilerArgs {
   /** The bus stuck events are put on again. */
   bus: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
   kmsKeyArn: pulumi.Input<string>;
+  /**
+   * The status-callbacks queue (StatusCallbacks component), when producers get callbacks: final
+   * statuses decided here are put on it (sqs:SendMessage on this queue only).
+   * @default no callbacks
+   */
+  statusCallbacksQueue?: { url: pulumi.Input<string>; arn: pulumi.Input<string> };
   /** Notified when a reconciler run fails. */
   alertsTopicArn: pulumi.Input<string>;
   /**
@@ -61,6 +69,7 @@ export class Reconciler extends pulumi.ComponentResource {
     const tableName = pulumi.output(args.notificationLogTable.name);
     const busName = pulumi.output(args.bus.name);
     const stuckAfterMs = stuckAfterMinutes * 60_000;
+    const callbacksUrl = args.statusCallbacksQueue ? pulumi.output(args.statusCallbacksQueue.url) : undefined;
 
     this.function = new InlineFunction<unknown, ReconcileReport>(
       name,
@@ -76,6 +85,7 @@ export class Reconciler extends pulumi.ComponentResource {
             busName: busName.get(),
             stuckAfterMs,
             maxReputs,
+            statusCallbacks: callbacksUrl ? makeCallbackEnqueuer({ sqs: new SQSClient({}), queueUrl: callbacksUrl.get() }) : undefined,
           });
           return async () => run();
         },
@@ -83,6 +93,7 @@ export class Reconciler extends pulumi.ComponentResource {
           { Action: ["dynamodb:Scan", "dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
           { Action: ["events:PutEvents"], Resource: [args.bus.arn] },
           { Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [args.kmsKeyArn] },
+          ...(args.statusCallbacksQueue ? [{ Action: ["sqs:SendMessage"], Resource: [args.statusCallbacksQueue.arn] }] : []),
         ],
         kmsKeyArn: args.kmsKeyArn,
         logRetentionDays: args.logRetentionDays,

@@ -127,6 +127,8 @@ export function nodesOf<N extends object>(component: pulumi.ComponentResource): 
 
 /** An IAM statement Tidings grants: always Allow, always scoped to named resources. */
 export interface ScopedStatement {
+  /** Allow unless said otherwise; a Deny narrows what an Allow on `*` permits (SMS publish). */
+  Effect?: "Allow" | "Deny";
   Action: string[];
   Resource: pulumi.Input<pulumi.Input<string>[]>;
   Condition?: pulumi.Input<Record<string, unknown>>;

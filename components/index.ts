@@ -34,6 +34,7 @@ export { ChannelAlarms, ChannelAlarmsArgs, AlarmThresholds } from "./ChannelAlar
 export { Dashboard, DashboardArgs, DashboardChannel, dashboardBody } from "./Dashboard";
 export { Reconciler, ReconcilerArgs } from "./Reconciler";
 export { Operations, OperationsArgs, OperatedChannel } from "./Operations";
+export { StatusCallbacks, StatusCallbacksArgs } from "./StatusCallbacks";
 export { TemplatesBucket, TemplatesBucketArgs, TemplatesBucketTransform } from "./TemplatesBucket";
 export {
   ChannelProvider,

@@ -107,6 +107,8 @@ export interface ChannelProvider {
  * developer guide). Graph tests allow exactly this and nothing else.
  */
 export const SMS_PUBLISH_STATEMENT: ScopedStatement = { Action: ["sns:Publish"], Resource: ["*"] };
+/** ...and the Deny that keeps it to phone numbers: no topic (the alerts topic included), no endpoint. */
+export const SMS_DENY_TOPICS_STATEMENT: ScopedStatement = { Effect: "Deny", Action: ["sns:Publish"], Resource: ["arn:aws:sns:*:*:*"] };
 
 /** Endpoints of a platform application: `…:app/APNS/name` → `…:endpoint/APNS/name/*`. */
 export function platformEndpointsArn(applicationArn: pulumi.Input<string>): pulumi.Output<string> {
@@ -152,7 +154,7 @@ const PROVIDER_STATEMENTS: Record<ProviderType, (provider: ChannelProvider, ctx:
     }
     return [{ Action: ["ses:SendEmail"], Resource: resources }];
   },
-  "sns-sms": () => [SMS_PUBLISH_STATEMENT],
+  "sns-sms": () => [SMS_PUBLISH_STATEMENT, SMS_DENY_TOPICS_STATEMENT],
   "sns-push": (provider) => {
     const applications = [provider.apnsPlatformApplicationArn, provider.fcmPlatformApplicationArn].filter(
       (arn): arn is pulumi.Input<string> => arn !== undefined,

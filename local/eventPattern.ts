@@ -57,6 +57,11 @@ function checkObject(pattern: Record<string, unknown>, path: string, problems: s
         problems.push(`"${where}" must be a non-empty array of sub-patterns (objects)`);
         continue;
       }
+      if (value.length < 2) {
+        // EventBridge: an $or of one alternative is refused, not read as that alternative.
+        problems.push(`"${where}": $or must have at least 2 alternatives, got 1`);
+        continue;
+      }
       value.forEach((sub, i) => {
         if (Object.keys(sub).length === 0) problems.push(`"${where}[${i}]" is an empty sub-pattern`);
         else checkObject(sub, path, problems);
@@ -164,6 +169,12 @@ function checkNumeric(operand: unknown, at: string, problems: string[]): void {
     }
     if (op === "=") equals = true;
     else if (op.startsWith(">")) {
+      if (upper !== undefined) {
+        // EventBridge reads a range lower bound first: "<" or "<=" must be the last term.
+        return void problems.push(
+          `${at}: Too many elements in numeric expression (a range gives its lower bound first, e.g. [">", 0, "<", 5])`,
+        );
+      }
       if (lower !== undefined) return void problems.push(`${at} has more than one lower bound (">" or ">=")`);
       lower = value;
     } else {
@@ -181,8 +192,11 @@ function checkAnythingBut(operand: unknown, at: string, problems: string[]): voi
   const isValue = (v: unknown) => typeof v === "string" || (typeof v === "number" && Number.isFinite(v));
   if (isValue(operand)) return;
   if (Array.isArray(operand)) {
-    if (operand.length === 0 || !operand.every(isValue))
+    if (operand.length === 0 || !operand.every(isValue)) {
       problems.push(`${at} as a list must hold at least one string or number, and only those`);
+    } else if (operand.some((v) => typeof v === "string") && operand.some((v) => typeof v === "number")) {
+      problems.push(`${at}: Inside anything but list, either all values are number or string, mixed type is not supported`);
+    }
     return;
   }
   const forms = ["prefix", "suffix", "equals-ignore-case", "wildcard"];
@@ -191,6 +205,8 @@ function checkAnythingBut(operand: unknown, at: string, problems: string[]): voi
     const strings = Array.isArray(value) ? value : [value];
     if (strings.length === 0 || !strings.every((s) => typeof s === "string")) {
       problems.push(`${at}.${form} must be a string or a non-empty list of strings`);
+    } else if ((form === "prefix" || form === "suffix") && strings.some((s) => s === "")) {
+      problems.push(`${at}.${form}: Null prefix/suffix not allowed (an empty ${form} would exclude every value)`);
     } else if (form === "wildcard") {
       for (const s of strings) checkWildcard(s, `${at}.wildcard`, problems);
     }

@@ -209,7 +209,11 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
       return reply(res, 403, { message: "Forbidden" }, "ForbiddenException");
     }
     const connectionId = decodeURIComponent(url.pathname.slice(prefix.length));
-    const body = await readBody(req);
+    // Bounded read: a body over the limit is refused without buffering it whole.
+    const body = await readBody(req, MAX_MESSAGE_BYTES);
+    if (body === undefined) {
+      return reply(res, 413, { message: `Message too long: over the ${MAX_MESSAGE_BYTES}-byte limit` }, "PayloadTooLargeException");
+    }
     const connection = open.get(connectionId);
     if (!connection || connection.socket.readyState !== WebSocket.OPEN) {
       return reply(res, 410, { message: null }, "GoneException");
@@ -321,11 +325,23 @@ function reply(res: http.ServerResponse, status: number, body?: unknown, errorTy
   res.end(body === undefined ? undefined : JSON.stringify(body));
 }
 
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
+/** The body, or undefined as soon as it grows past `limit` bytes (the rest is drained, not kept). */
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks)));
+    let size = 0;
+    let over = false;
+    req.on("data", (c: Buffer) => {
+      if (over) return;
+      size += c.length;
+      if (size > limit) {
+        over = true;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => resolve(over ? undefined : Buffer.concat(chunks)));
     req.on("error", reject);
   });
 }

@@ -17,6 +17,7 @@ async function main() {
       `  producer API   POST ${e.notifications}   (Authorization: Bearer <token>)`,
       `  dev token      POST ${e.devToken}   {"userId":"alice"} (end user) or {"userId":"svc-orders","scope":"${tidings.config.auth.producerScope}"} (producer)`,
       `  inbox page     ${e.inbox}`,
+      `  ops page       ${e.ops}   (queues, DLQs, metrics, deliveries, redrive)`,
       `  WebSocket      ${e.websocket}/?token=<token>`,
       `  SES inbox      ${e.sesInbox}`,
       `  Slack sink     ${e.slackSink}   SNS sink ${e.snsSink}`,

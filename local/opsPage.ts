@@ -108,7 +108,7 @@ async function latestDeliveries(deps: OpsPageDeps): Promise<Record<"email" | "sm
   let email: Delivery[] = [];
   try {
     const store = (await (await fetch(`${deps.sinks.sesEndpoint}/store`)).json()) as {
-      emails?: { at?: unknown; destination?: { to?: string[] }; subject?: unknown }[];
+      emails?: { at?: number; subject?: string; destination?: { to?: string[] } }[];
     };
     email = (store.emails ?? []).slice(-LATEST).map((e) => ({
       at: typeof e.at === "number" ? new Date(e.at * 1000).toISOString() : undefined,

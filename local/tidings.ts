@@ -42,6 +42,7 @@ import { type LocalAws, startLocalAws } from "./aws";
 import { type LocalLambdaHandler, startLocalLambda } from "./lambdaInvoke";
 import { type EventTarget, sqsDeadLetter, sqsTarget, startEventBus } from "./eventBridge";
 import { handleOpsRequest, makeOpsCollector } from "./opsPage";
+import { type LocalStatusCallbacksOptions, startLocalStatusCallbacks } from "./statusCallbacks";
 import { startWebSocketGateway } from "./gateway";
 import { startSlackSink, startSnsSink } from "./sinks";
 import { startSqsPoller } from "./sqsPoller";
@@ -114,6 +115,12 @@ export interface LocalTidingsOptions {
   stuckAfterMs?: number;
   /** How often the reconciler runs; 0 = only when `reconcile()` is called. @default 60000 */
   reconcileIntervalMs?: number;
+  /**
+   * Signed status callbacks to `url` (runtime/statusCallbacks.ts), as the StatusCallbacks component sends them.
+   * @default off
+   * @example statusCallbacks: { url: "http://127.0.0.1:8080/hooks/tidings", secret: "dev-secret" }
+   */
+  statusCallbacks?: LocalStatusCallbacksOptions;
   /**
    * Where the service's and workers' EMF metrics go. Tests and the bench pass a quiet sink: one stdout
    * line per metric costs CPU under load. Replaces the ops page's collector. @default EMF lines read by the ops page
@@ -216,6 +223,10 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
     // Metrics: the EMF lines the handlers print feed the ops page, as CloudWatch would read them.
     const opsCollector = makeOpsCollector();
     const metrics = options.metrics ?? makeMetrics({ write: opsCollector.write });
+    const callbacks = options.statusCallbacks
+      ? await startLocalStatusCallbacks(sqs, { ...options.statusCallbacks, logger, metrics, pollWaitSeconds: options.pollWaitSeconds ?? 1 })
+      : undefined;
+    if (callbacks) stopList.push(() => callbacks.stop());
 
     // One rule, queue, worker and poller per enabled channel.
     const log = makeNotificationLog({ ddb, table: names.notificationLog, ttlDays: config.logTtlDays, metrics });
@@ -261,6 +272,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
         ratePerSecond: channel.config.ratePerSecond,
         logger,
         metrics,
+        statusCallbacks: callbacks?.enqueue,
       });
       const settings = channelQueueSettings(channel.config);
       const poller = startSqsPoller({
@@ -302,6 +314,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       logger,
       metrics,
       stuckAfterMs: options.stuckAfterMs,
+      statusCallbacks: callbacks?.enqueue,
       links: makeLinkSigner({ getKey: async () => signingSecret, baseUrl: () => apiUrl, ttlDays: config.tracking.linkTtlDays }),
       openPixel: config.tracking.openPixel,
     });
@@ -325,6 +338,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       stuckAfterMs: options.stuckAfterMs,
       metrics,
       logger,
+      statusCallbacks: callbacks?.enqueue,
     });
     const reconcileEvery = options.reconcileIntervalMs ?? 60_000;
     if (reconcileEvery > 0) {

@@ -77,6 +77,8 @@ export interface ChannelDelivery {
   address: ChannelAddress;
   /** ISO-8601 time the service accepted the request. */
   createdAt: string;
+  /** The type is critical: the worker skips the per-user politeness delay. */
+  critical?: true;
 }
 
 /** The EventBridge event as SQS receives it from a rule target. */
@@ -160,6 +162,10 @@ export interface LogEntry {
   claimedUntil?: number;
   /** The event detail as put on the bus, so a lost event can be put again (runtime/reconciler.ts). */
   delivery?: ChannelDelivery;
+  /** SHA-256 of `delivery` (runtime/deliveryDigest.ts): a worker sends only what matches it. */
+  digest?: string;
+  /** SHA-256 of the producer's request without eventId: a reused eventId must match it. */
+  requestDigest?: string;
   /** Times the reconciler put this row's event on the bus again. */
   reputs?: number;
   /** When the user first read it (feed) or opened it (e-mail pixel). */

@@ -20,6 +20,7 @@ export const OUTCOME = {
     rejected: "rejected",
     unrenderable: "unrenderable",
     putFailed: "put_failed",
+    eventIdConflict: "eventid_conflict",
     error: "error",
   },
   /** A channel worker, per SQS record. */
@@ -31,8 +32,12 @@ export const OUTCOME = {
     busy: "busy",
     failed: "failed",
     invalid: "invalid",
+    refused: "refused",
+    callbackEnqueueFailed: "callback_enqueue_failed",
     error: "error",
   },
+  /** Status callbacks to the producer's URL. */
+  "status-callback": { sent: "sent", retry: "retry", invalid: "invalid" },
   "websocket-authorizer": { allow: "allow", deny: "deny" },
   "websocket-connect": { connected: "connected", refused: "refused", error: "error" },
   "websocket-disconnect": { disconnected: "disconnected", error: "error" },

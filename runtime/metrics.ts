@@ -31,6 +31,7 @@ export const METRICS_NAMESPACE = "Tidings";
  * - opened, clicked: recorded by the feed/tracking routes.
  * - deliveryLatency (ms): from the request's `createdAt` to `sent`.
  * - reconciled.reput, reconciled.expired: what the reconciler did.
+ * - refused: a worker dropped a delivery its log row does not confirm (runtime/deliveryDigest.ts).
  */
 export const METRIC = {
   accepted: "accepted",
@@ -49,6 +50,7 @@ export const METRIC = {
   reconciledExpired: "reconciled.expired",
   callbackSent: "callback.sent",
   callbackFailed: "callback.failed",
+  refused: "refused",
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];

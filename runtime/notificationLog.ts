@@ -13,7 +13,15 @@
  * A delivered row (sent, opened, clicked) never goes back to created, pending or error, and a late
  * `pending` never hides an `error` a worker recorded.
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { type ChannelDelivery, DELIVERED_STATUSES, DELIVERY_STATUS, type DeliveryStatus, isDelivered, type LogEntry } from "./contracts";
 import { makeMetrics, type Metrics } from "./metrics";
@@ -61,6 +69,10 @@ export interface NewLogEntry {
   reason?: string;
   /** The event detail as put on the bus: kept so the reconciler can put a lost event again. */
   delivery?: ChannelDelivery;
+  /** SHA-256 of `delivery`: what a worker checks before it sends (runtime/deliveryDigest.ts). */
+  digest?: string;
+  /** SHA-256 of the producer's request without eventId: tells a retry from a reused eventId. */
+  requestDigest?: string;
 }
 
 export interface StatusFields {
@@ -196,6 +208,26 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
       return answer.outcome;
     },
 
+    /**
+     * Deletes a row this request created moments ago (still `created` or `unsubscribed`, with its
+     * request digest) when the request turns out to reuse another notification's eventId.
+     */
+    async discard(eventId: string, channel: string, requestDigest: string): Promise<void> {
+      try {
+        await deps.ddb.send(
+          new DeleteCommand({
+            TableName: deps.table,
+            Key: key(eventId, channel),
+            ConditionExpression: "#requestDigest = :digest AND #status IN (:created, :unsubscribed)",
+            ExpressionAttributeNames: { "#requestDigest": "requestDigest", "#status": "status" },
+            ExpressionAttributeValues: { ":digest": requestDigest, ":created": "created", ":unsubscribed": "unsubscribed" },
+          }),
+        );
+      } catch (error) {
+        if ((error as { name?: string }).name !== "ConditionalCheckFailedException") throw error;
+      }
+    },
+
     get,
 
     /**
@@ -209,6 +241,12 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
       if (!answer.row) throw new Error(`cannot claim ${eventId}/${channel}: the notification log has no row for it`);
       return answer as ClaimAnswer & { row: LogEntry };
     },
+
+    /**
+     * `claim` of a row the service created: `row` undefined (and nothing written) when there is none.
+     * Workers use it, never `claimOrCreate`: a delivery without a row was not accepted by the service.
+     */
+    claimExisting: tryClaim,
 
     /** `claim`, creating the row first when there is none (events put on the bus without the service). */
     async claimOrCreate(entry: Omit<NewLogEntry, "status">, leaseSeconds: number): Promise<ClaimAnswer & { row: LogEntry }> {
@@ -279,7 +317,8 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
         names["#reason"] = "reason";
         values[":error"] = DELIVERY_STATUS.error;
         values[":reason"] = reason ?? "stuck";
-        expression = "SET #status = :error, #updatedAt = :updatedAt, #reason = :reason";
+        names["#delivery"] = "delivery";
+        expression = "SET #status = :error, #updatedAt = :updatedAt, #reason = :reason REMOVE #delivery";
       }
       try {
         await deps.ddb.send(
@@ -319,6 +358,11 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
       if (fields.releaseClaim) {
         names["#claimedUntil"] = "claimedUntil";
         expression += " REMOVE #claimedUntil";
+        // Decided for good: the content kept for the reconciler (personal data) is not needed any more.
+        if (status === "sent" || status === "error") {
+          names["#delivery"] = "delivery";
+          expression += ", #delivery";
+        }
       }
       if (fields.countAttempt) {
         names["#attempts"] = "attempts";

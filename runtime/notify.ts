@@ -18,10 +18,13 @@ import {
   type NotificationRequest,
   type RenderedContent,
 } from "./contracts";
+import { slackEscape, slackEscapedData, smsLengthProblem, urlVariableProblems } from "./content";
+import { deliveryDigest, requestDigest } from "./deliveryDigest";
 import { logDecision, type DecisionLogger, OUTCOME } from "./log";
 import { METRIC, makeMetrics, type Metrics } from "./metrics";
 import { isStuck, makeNotificationLog, STUCK_AFTER_MS } from "./notificationLog";
 import { isOptedIn } from "./settings";
+import type { CallbackEnqueuer } from "./statusCallbacks";
 import type { LinkSigner } from "./tracking";
 import { contentFromMessage, makeTemplateStore, renderTemplate, templateKey } from "./templates";
 import { makeUserRecordsReader } from "./userRecords";
@@ -56,6 +59,8 @@ export interface NotificationServiceDeps {
    * @default 900000 (15 min)
    */
   stuckAfterMs?: number;
+  /** Enqueues a status callback for channels the request decides for good (opted out: unsubscribed). */
+  statusCallbacks?: CallbackEnqueuer;
   now?: () => number;
   /**
    * Signs tracking links (runtime/tracking.ts): with it, an actionable notification gains `link` on
@@ -98,8 +103,14 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
     request: NotificationRequest,
     channel: string,
     link?: string,
-  ): Promise<{ ok: true; content: RenderedContent } | { ok: false; missingTemplate?: string; missingVariables?: string[] }> {
-    if (request.message !== undefined) return { ok: true, content: contentFromMessage(request.message) };
+  ): Promise<
+    { ok: true; content: RenderedContent } | { ok: false; missingTemplate?: string; missingVariables?: string[]; urlProblems?: Problem[] }
+  > {
+    if (request.message !== undefined) {
+      const content = contentFromMessage(request.message);
+      // A literal message is all producer data: on Slack it is plain text, never links or mentions.
+      return { ok: true, content: channel === "slack" ? { ...content, text: slackEscape(content.text) } : content };
+    }
     const name = request.template ?? request.type;
     const loaded = await templates.load(name, channel);
     if (!loaded.ok) {
@@ -109,7 +120,13 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         missingTemplate: `no template for ${request.template ? "template" : "type"} ${name} on channel ${channel} (${templateKey(name, channel)})`,
       };
     }
-    const rendered = renderTemplate(loaded.template, link === undefined ? (request.data ?? {}) : { ...request.data, link });
+    const data = link === undefined ? (request.data ?? {}) : { ...request.data, link };
+    const urlProblems = [
+      ...urlVariableProblems(loaded.template.html, "html", data),
+      ...(channel === "slack" ? urlVariableProblems(loaded.template.text, "slack", data) : []),
+    ];
+    if (urlProblems.length) return { ok: false, urlProblems };
+    const rendered = renderTemplate(loaded.template, channel === "slack" ? slackEscapedData(data) : data);
     return rendered.ok ? { ok: true, content: rendered.content } : { ok: false, missingVariables: rendered.missing };
   }
 
@@ -137,8 +154,14 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
     // 1. Decide every channel without writing anything. Round trip 1: settings and contact together.
     const { settings: userSettings, contact } = await readUser(userId);
     type Decided = Plan | { channel: string; action: "render"; address: ChannelDelivery["address"] };
+    // Opt-in is asked of the type whose content is sent too, when a template is another declared type's.
+    const contentType =
+      request.template !== undefined && request.template !== type && deps.types[request.template] ? request.template : undefined;
     const decided: Decided[] = channels.map((channel): Decided => {
-      if (!isOptedIn(userSettings, type, channel, typeConfig)) return { channel, action: "opted-out" };
+      const optedIn =
+        isOptedIn(userSettings, type, channel, typeConfig) &&
+        (contentType === undefined || isOptedIn(userSettings, contentType, channel, deps.types[contentType]));
+      if (!optedIn) return { channel, action: "opted-out" };
       const address = resolveAddress(channel, contact, { webhookOrigins: deps.webhookOrigins });
       if (!address.ok) return { channel, action: "no-address", reason: address.reason, field: address.field, problem: address.problem };
       return { channel, action: "render", address: address.address };
@@ -167,7 +190,16 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
           contentProblems.push({ field: request.template ? "template" : "type", problem: content.missingTemplate });
         for (const variable of content.missingVariables ?? [])
           missingVariables.set(variable, [...(missingVariables.get(variable) ?? []), channel]);
+        for (const problem of content.urlProblems ?? [])
+          if (!contentProblems.some((p) => p.field === problem.field)) contentProblems.push(problem);
         continue;
+      }
+      if (channel === "sms") {
+        const tooLong = smsLengthProblem(content.content.text, request.message !== undefined ? "message" : "data");
+        if (tooLong) {
+          contentProblems.push(tooLong);
+          continue;
+        }
       }
       const delivery: ChannelDelivery = {
         eventId,
@@ -181,6 +213,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         ...(request.progress !== undefined ? { progress: request.progress } : {}),
         address: decision.address,
         createdAt,
+        ...(typeConfig?.critical ? { critical: true as const } : {}),
       };
       if (deps.openPixel && deps.links && channel === "email" && delivery.content.html !== undefined) {
         const pixel = await deps.links.open({ eventId, channel, userId });
@@ -237,21 +270,63 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
     //    follows the put: the worker's claim moves the row to `pending`.
     const outcomes: Record<string, ChannelOutcome> = {};
     const written = plans.filter((p) => p.action !== "no-address");
+    // Each row carries the request's digest (a reused eventId must match it) and the delivery's digest
+    // (what a worker checks before it sends: runtime/deliveryDigest.ts).
+    const fingerprint = requestDigest(request);
     const answers = await notificationLog.createAll(
       written.map((plan) =>
         plan.action === "opted-out"
-          ? { eventId, channel: plan.channel, userId, type, status: "unsubscribed" as const, reason: "opted out" }
-          : { eventId, channel: plan.channel, userId, type, status: "created" as const, delivery: plan.delivery },
+          ? {
+              eventId,
+              channel: plan.channel,
+              userId,
+              type,
+              status: "unsubscribed" as const,
+              reason: "opted out",
+              requestDigest: fingerprint,
+            }
+          : {
+              eventId,
+              channel: plan.channel,
+              userId,
+              type,
+              status: "created" as const,
+              delivery: plan.delivery,
+              digest: deliveryDigest(plan.delivery),
+              requestDigest: fingerprint,
+            },
       ),
     );
     const answerOf = new Map(written.map((plan, i) => [plan.channel, answers[i]]));
+    // The eventId is bound to its notification: a row of another user or other content makes this a 409,
+    // and the rows this request just created are taken back, so nothing of it is ever delivered.
+    const reused = answers.some(
+      (a) =>
+        a.outcome === "exists" &&
+        a.existing !== undefined &&
+        (a.existing.userId !== userId || (a.existing.requestDigest !== undefined && a.existing.requestDigest !== fingerprint)),
+    );
+    if (reused) {
+      for (const [i, plan] of written.entries()) {
+        if (answers[i].outcome === "created") await notificationLog.discard(eventId, plan.channel, fingerprint);
+      }
+      log({
+        component: "notify",
+        outcome: "eventid_conflict",
+        eventId,
+        userId,
+        reason: "eventId already used for a different notification",
+      });
+      return respond(409, { error: "eventId already used for a different notification", eventId });
+    }
     const toPut: ChannelDelivery[] = [];
     for (const plan of plans) {
       const { channel } = plan;
       if (plan.action === "opted-out") {
         outcomes[channel] = "skipped: opted out";
         metrics.count(METRIC.skippedOptedOut, { channel, type });
-        log({ component: "notify", outcome: OUTCOME.notify.skipped, eventId, userId, channel, reason: "opted out" });
+        await deps.statusCallbacks?.({ eventId, userId, type, channel, status: "unsubscribed", at: createdAt, reason: "opted out" });
+        log({ component: "notify", outcome: "skipped", eventId, userId, channel, reason: "opted out" });
       } else if (plan.action === "no-address") {
         outcomes[channel] = plan.reason === "missing" ? "skipped: no address" : `invalid_address: ${plan.problem}`;
         metrics.count(plan.reason === "missing" ? METRIC.skippedNoAddress : METRIC.skippedInvalidAddress, { channel, type });
@@ -272,7 +347,8 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
           log({ component: "notify", outcome: "duplicate", eventId, userId, channel, reason: `already ${existing?.status ?? "logged"}` });
           continue;
         }
-        toPut.push(plan.delivery);
+        // Put again what the row recorded (its digest is what the worker checks), not this retry's copy.
+        toPut.push(existing?.delivery ?? plan.delivery);
       }
     }
 

@@ -11,6 +11,7 @@ import { detailTypeFor, EVENT_SOURCE, type LogEntry } from "./contracts";
 import { type DecisionLogger, logDecision, OUTCOME } from "./log";
 import { METRIC, makeMetrics, type Metrics } from "./metrics";
 import { isStuck, type NotificationLog, STUCK_AFTER_MS } from "./notificationLog";
+import type { CallbackEnqueuer } from "./statusCallbacks";
 
 export interface ReconcilerDeps {
   log: Pick<NotificationLog, "scanUnfinished" | "takeStuck">;
@@ -23,6 +24,8 @@ export interface ReconcilerDeps {
   /** Rows looked at per run, so one run stays within its timeout. @default 5000 */
   maxRowsPerRun?: number;
   metrics?: Metrics;
+  /** Tells the producer about rows given up as `error`. */
+  statusCallbacks?: CallbackEnqueuer;
   logger?: DecisionLogger;
   now?: () => number;
 }
@@ -66,7 +69,8 @@ export function makeReconciler(deps: ReconcilerDeps): () => Promise<ReconcileRep
           if (await deps.log.takeStuck(row, "expire", giveUp)) {
             report.expired++;
             metrics.count(METRIC.reconciledExpired, dimensions);
-            logger({ component: "reconciler", outcome: OUTCOME.reconciler.expired, ...ids, reason: giveUp });
+            logger({ component: "reconciler", outcome: "expired", ...ids, reason: giveUp });
+            await deps.statusCallbacks?.({ ...ids, type: row.type, status: "error", at: new Date(now()).toISOString(), reason: giveUp });
           }
         } else if (await deps.log.takeStuck(row, "reput")) {
           toPut.push(row);

@@ -76,6 +76,7 @@ export function parseTemplate(json: string, where: string): TemplateLoadResult {
 }
 
 /** A mustache token: [type, name or text, start, end, nested tokens of a section, …]. */
+export type MustacheToken = Token;
 type Token = [type: string, value: string, start: number, end: number, children?: Token[], ...rest: unknown[]];
 
 function tokenTypes(tokens: Token[]): string[] {

@@ -4,7 +4,8 @@
  * Schemas are built inside functions: module-level zod objects do not survive closure serialization.
  */
 import { z } from "zod";
-import type { NotificationTypeConfig } from "./config";
+import { allowedTemplates, type NotificationTypeConfig } from "./config";
+import { bidiProblem } from "./content";
 import type { NotificationRequest } from "./contracts";
 
 /** Largest producer request body, in bytes (the EventBridge entry limit). */
@@ -86,6 +87,8 @@ function dataProblems(data: Record<string, unknown>): PathProblem[] {
       if (byteLength(value) > MAX_DATA_STRING_BYTES) problems.push({ field, problem: `must be at most ${MAX_DATA_STRING_BYTES} bytes` });
       if (LONE_SURROGATE.test(value)) problems.push({ field, problem: "is not valid Unicode (lone surrogate)" });
       if (CONTROL_EXCEPT_WHITESPACE.test(value)) problems.push({ field, problem: "must not contain control characters" });
+      const bidi = bidiProblem(value);
+      if (bidi) problems.push({ field, problem: bidi });
       return;
     }
     if (typeof value === "number") {
@@ -205,6 +208,10 @@ function requestSchema(ctx: ValidationContext) {
       .refine((v) => byteLength(v) <= MAX_MESSAGE_BYTES, { error: `must be at most ${MAX_MESSAGE_BYTES} bytes` })
       .refine((v) => !LONE_SURROGATE.test(v), { error: "is not valid Unicode (lone surrogate)" })
       .refine((v) => !CONTROL_EXCEPT_WHITESPACE.test(v), { error: "must not contain control characters" })
+      .superRefine((v, refine) => {
+        const problem = bidiProblem(v);
+        if (problem) refine.addIssue({ code: "custom", message: problem });
+      })
       .optional(),
     callback: z
       .string({ error: "must be a URL string" })
@@ -274,6 +281,16 @@ export function validateNotificationRequest(rawBody: string | undefined, ctx: Va
   }
   if (type && channelsOfType(ctx.types[type], ctx.enabledChannels).length === 0) {
     problems.push({ field: "type", problem: `${type} has no enabled channel in this stack` });
+  }
+  if (type && typeof parsed.template === "string" && TEMPLATE_NAME_PATTERN.test(parsed.template)) {
+    // A type may not borrow another type's content: its consent would not be the one asked.
+    const allowed = allowedTemplates(type, ctx.types[type]);
+    if (!allowed.includes(parsed.template)) {
+      problems.push({
+        field: "template",
+        problem: `${parsed.template} is not a template type ${type} may use (allowed: ${allowed.join(", ")})`,
+      });
+    }
   }
   if (parsed.message !== undefined && parsed.template !== undefined) {
     problems.push({ field: "template", problem: "give either message or template, not both" });

@@ -12,7 +12,9 @@
 import { DELIVERY_STATUS, detailTypeFor, EVENT_SOURCE, PROVIDER_OUTCOME } from "./contracts";
 import type { ChannelDelivery, Provider, ProviderResult, SqsBatchResponse, SqsEvent, SqsRecord } from "./contracts";
 import { type DecisionLogger, logDecision, OUTCOME, type OutcomeOf } from "./log";
+import { unconfirmedDelivery } from "./deliveryDigest";
 import { METRIC, makeMetrics, type Metrics } from "./metrics";
+import type { CallbackEnqueuer } from "./statusCallbacks";
 import type { NotificationLog } from "./notificationLog";
 import type { PolitenessLimiter } from "./politeness";
 import { MAX_DELAY_SECONDS } from "./channelQueues";
@@ -41,6 +43,8 @@ export interface ChannelWorkerDeps {
   logger?: DecisionLogger;
   /** EMF metrics (sent, failed, retried, duplicate, deliveryLatency). @default EMF lines on stdout */
   metrics?: Metrics;
+  /** Enqueues a status callback for the producer when a delivery reaches a final status. */
+  statusCallbacks?: CallbackEnqueuer;
   /** Epoch ms and sleep, injectable for tests of the pacing. */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -112,6 +116,24 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
   if (!(claimLeaseSeconds > 0)) throw new Error(`claimLeaseSeconds must be a positive number, got ${deps.claimLeaseSeconds}`);
   const acquire = deps.ratePerSecond ? makeTokenBucket(deps.ratePerSecond, now, sleep) : undefined;
 
+  /** A failed enqueue is logged, never a reason to send the notification again. */
+  async function callback(delivery: ChannelDelivery, status: "sent" | "error", fields: { provider: string; reason?: string }) {
+    if (!deps.statusCallbacks) return;
+    const { eventId, userId, type } = delivery;
+    try {
+      await deps.statusCallbacks({ eventId, userId, type, channel, status, at: new Date(now()).toISOString(), ...fields });
+    } catch (error) {
+      logger({
+        component: "worker",
+        channel,
+        eventId,
+        userId,
+        outcome: "callback_enqueue_failed",
+        reason: safeReason(String((error as Error)?.message ?? error)),
+      });
+    }
+  }
+
   /** true = acknowledged (delete from the queue); false = report as a batch item failure. */
   async function handle(record: SqsRecord): Promise<boolean> {
     const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? "1") || 1;
@@ -129,18 +151,24 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
     const dimensions = { channel, type: delivery.type };
 
     // One conditional write decides: already delivered, another copy sending, or ours to send. It
-    // answers with the row as it was (attempts so far), so no read comes first. Events put on the bus
-    // without the service (replays, tests) get a log row to move on.
-    const claim = await log.claimOrCreate(
-      { eventId: delivery.eventId, channel, userId: delivery.userId, type: delivery.type },
-      claimLeaseSeconds,
-    );
-    const entry = claim.row;
-    if (claim.result === "sent") {
-      decide("duplicate", { ...ids, reason: `already ${entry.status}` });
+    // answers with the row as it was (attempts so far, the digest the service recorded), so no read
+    // comes first. It never creates a row: what the service did not accept is not sent.
+    const claim = await log.claimExisting(delivery.eventId, channel, claimLeaseSeconds);
+    if (claim.row && claim.result === "sent") {
+      decide("duplicate", { ...ids, reason: `already ${claim.row.status}` });
       metrics.count(METRIC.duplicate, dimensions);
       return true;
     }
+    // Only what the service recorded is sent: an event put on the bus or a queue by anyone else is dropped.
+    const unconfirmed = unconfirmedDelivery(claim.row, delivery);
+    if (unconfirmed) {
+      // A forgery naming a real row must not hold it: give back the lease it just took.
+      if (claim.row && claim.result === "claimed") await log.setStatus(delivery.eventId, channel, claim.row.status, { releaseClaim: true });
+      decide("refused", { ...ids, reason: unconfirmed });
+      metrics.count(METRIC.refused, dimensions);
+      return true;
+    }
+    const entry = claim.row!;
     if (claim.result === "busy") {
       // Another copy is sending right now: retry later, when its outcome is in the log.
       decide(OUTCOME.worker.busy, { ...ids, reason: "another copy holds the claim" });
@@ -151,7 +179,8 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
     // A message that already made a provider call (or was received before) already took its token: only
     // a fresh message takes one, so a retry never counts twice.
     const fresh = receiveCount === 1 && !(entry.attempts ?? 0);
-    if (politeness && fresh) {
+    // A critical type (a security alert) never waits behind routine traffic.
+    if (politeness && fresh && !delivery.critical) {
       const decision = await politeness.take(channel, delivery.userId);
       if (!decision.allowed) {
         const delaySeconds = Math.min(decision.retryAfterSeconds, MAX_DELAY_SECONDS);
@@ -186,6 +215,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
       });
       decide(OUTCOME.worker.sent, { ...via, providerMessageId: result.providerMessageId });
       metrics.count(METRIC.sent, dimensions);
+      await callback(delivery, "sent", { provider: provider.name });
       metrics.latency(METRIC.deliveryLatency, dimensions, now() - Date.parse(delivery.createdAt));
       return true;
     }
@@ -208,6 +238,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
     });
     decide(OUTCOME.worker.failed, { ...via, reason: result.reason });
     metrics.count(METRIC.failed, dimensions);
+    await callback(delivery, "error", { provider: provider.name, reason: result.reason });
     return true;
   }
 

@@ -34,6 +34,7 @@ import { type LocalAws, startLocalAws } from "../local/aws";
 import { type SlackSink, type SnsSink, startSlackSink, startSnsSink } from "../local/sinks";
 import { redrivePolicy } from "../runtime/channelQueues";
 import type { ChannelDelivery, SqsBatchResponse, SqsEvent } from "../runtime/contracts";
+import { deliveryDigest } from "../runtime/deliveryDigest";
 import { makeNotificationLog, type NotificationLog } from "../runtime/notificationLog";
 import { makeChannelWorker } from "../runtime/worker";
 import { loadShipped } from "./helpers/shipped";
@@ -252,7 +253,20 @@ describe("channel workers as shipped (local AWS)", function () {
     ]);
   });
 
-  async function enqueue(name: string, body: string): Promise<void> {
+  /** What the notification service does before it puts an event: the log row with the delivery's digest. */
+  async function accept(body: string): Promise<void> {
+    let delivery: ChannelDelivery | undefined;
+    try {
+      delivery = JSON.parse(body).detail;
+    } catch {}
+    if (typeof delivery?.eventId !== "string" || typeof delivery.channel !== "string") return; // a poison body: nothing to accept
+    const { eventId, channel, userId, type } = delivery;
+    await log.create({ eventId, channel, userId, type, status: "created", delivery, digest: deliveryDigest(delivery) });
+  }
+
+  /** Accepts the delivery (as the service would) and puts it on the channel's queue. */
+  async function enqueue(name: string, body: string, options: { accepted?: boolean } = {}): Promise<void> {
+    if (options.accepted ?? true) await accept(body);
     await sqs.send(new SendMessageCommand({ QueueUrl: live[name].queueUrl, MessageBody: body }));
   }
 
@@ -356,7 +370,10 @@ describe("channel workers as shipped (local AWS)", function () {
     expect(outcomes).to.deep.equal(["retry", "retry", "sent"]);
     expect(slackSink.received.filter((p) => webhookUrl.endsWith(p.path))).to.have.length(1);
     expect(await log.get(eventId, "slack")).to.include({ status: "sent", provider: "slack-webhook", attempts: 3 });
-    expect(JSON.stringify(await log.get(eventId, "slack"))).not.to.contain(webhookUrl);
+    // What the worker records (status, reason, provider) never holds the webhook URL; the delivery the
+    // service recorded for the reconciler does, in the KMS-encrypted table.
+    const { delivery: _recorded, ...recordedByWorker } = (await log.get(eventId, "slack"))!;
+    expect(JSON.stringify(recordedByWorker)).not.to.contain(webhookUrl);
     // Three receives, one politeness token: a retry does not count against the user again.
     const counters = await ddb.send(
       new QueryCommand({
@@ -416,6 +433,7 @@ describe("channel workers as shipped (local AWS)", function () {
     const webhookUrl = slackSink.webhookUrl();
     const good = [1, 2].map(() => deliveryEvent("slack", { userId: "fay", channel: "slack", address: { webhookUrl } }));
     const wrongChannel = deliveryEvent("email", { userId: "fay", channel: "email", address: { email: "fay@example.com" } });
+    for (const g of good) await accept(g.body);
     const event: SqsEvent = {
       Records: [
         { messageId: "m-good-1", body: good[0].body, attributes: { ApproximateReceiveCount: "1" } },
@@ -431,6 +449,72 @@ describe("channel workers as shipped (local AWS)", function () {
     expect(decisions.find((d) => d.messageId === "m-wrong-channel").reason).to.contain('detail-type must be "notification.slack"');
     for (const g of good) expect(await log.get(g.eventId, "slack")).to.include({ status: "sent" });
     expect(slackSink.received.filter((p) => webhookUrl.endsWith(p.path))).to.have.length(2);
+  });
+
+  describe("trusts only what the notification log confirms", () => {
+    it("refuses, logs and counts an event put on the queue without the service (no log row), and sends nothing", async () => {
+      const stranger = "stranger@evil.example";
+      const { eventId, body } = deliveryEvent("email", { userId: "mallory", channel: "email", address: { email: stranger } });
+      await enqueue("email", body, { accepted: false });
+      const poll = await pollOnce("email");
+      expect(poll.decisions.map((d) => [d.outcome, d.reason])).to.deep.equal([
+        ["refused", "no notification-log row: the service never accepted this delivery"],
+      ]);
+      expect(poll.response.batchItemFailures, "acknowledged: a forgery is not retried").to.deep.equal([]);
+      expect(await storedMailsTo(stranger)).to.have.length(0);
+      expect(await log.get(eventId, "email"), "no row is made up for it").to.equal(undefined);
+    });
+
+    it("refuses a delivery whose address or content differs from what the service recorded, and never sends it", async () => {
+      const genuine = deliveryEvent("email", { userId: "nia", channel: "email", address: { email: "nia@example.com" } });
+      await accept(genuine.body);
+      const forged = JSON.parse(genuine.body);
+      forged.detail.address.email = "stranger@evil.example";
+      await enqueue("email", JSON.stringify(forged), { accepted: false });
+      const poll = await pollOnce("email");
+      expect(poll.decisions.map((d) => [d.outcome, d.reason])).to.deep.equal([
+        ["refused", "the delivery differs from what the service recorded (digest mismatch)"],
+      ]);
+      expect(await storedMailsTo("stranger@evil.example")).to.have.length(0);
+      expect(await log.get(genuine.eventId, "email")).to.include({ status: "created", attempts: 0 });
+      // The genuine event still goes out.
+      await enqueue("email", genuine.body, { accepted: false });
+      expect((await pollOnce("email")).decisions.map((d) => d.outcome)).to.deep.equal(["sent"]);
+    });
+
+    it("counts a refusal as the `refused` metric, and lets a critical type skip the per-user politeness delay", async () => {
+      const counted: string[] = [];
+      const sent: string[] = [];
+      const worker = makeChannelWorker({
+        channel: "slack",
+        primary: {
+          name: "spy",
+          send: async (d) => {
+            sent.push(d.eventId);
+            return { outcome: "sent" };
+          },
+        },
+        log,
+        politeness: { take: async () => ({ allowed: false, retryAfterSeconds: 600 }) }, // the user's budget is spent
+        requeue: async () => {},
+        metrics: { count: (name: string) => void counted.push(name), latency: () => {} } as any,
+        logger: () => {},
+      });
+      const alert = deliveryEvent("slack", { userId: "ola", channel: "slack", type: "security.alert", critical: true });
+      const routine = deliveryEvent("slack", { userId: "ola", channel: "slack" });
+      const forged = deliveryEvent("slack", { userId: "ola", channel: "slack" });
+      await accept(alert.body);
+      await accept(routine.body);
+      const records = [alert, routine, forged].map((e, i) => ({
+        messageId: `c-${i}`,
+        body: e.body,
+        attributes: { ApproximateReceiveCount: "1" },
+      }));
+      expect((await worker({ Records: records })).batchItemFailures).to.deep.equal([]);
+      expect(sent).to.deep.equal([alert.eventId]);
+      expect(await log.get(routine.eventId, "slack")).to.include({ status: "pending" });
+      expect(counted).to.include("refused");
+    });
   });
 
   it("a poison message ends in the channel's DLQ after maxReceiveCount receives", async () => {
@@ -559,6 +643,7 @@ describe("channel workers as shipped (local AWS)", function () {
       body: deliveryEvent("paced", { userId: "gus", channel: "paced" }).body,
       attributes: { ApproximateReceiveCount: "1" },
     }));
+    for (const record of records) await accept(record.body);
     const response = await worker({ Records: records });
     expect(response.batchItemFailures).to.deep.equal([]);
     expect(sends).to.equal(7);

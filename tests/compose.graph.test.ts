@@ -54,7 +54,21 @@ describe("composing a channel in your own stack (Pulumi mocks)", function () {
     const smsWorkerRole = ofType(resources, "aws:iam/role:Role").find((r) => r.name === "sms-worker-role")!;
     const actions = JSON.parse(smsWorkerRole.inputs.inlinePolicies[0].policy).Statement.flatMap((s: any) => s.Action);
     expect(actions).to.include("sns:Publish");
-    expect(ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm").filter((a) => a.name.startsWith("sms"))).to.have.length(2);
+    // Its two DLQ alarms, and the operations alarms every channel gets (queue age, worker errors and
+    // throttles, rule failed invocations).
+    expect(
+      ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm")
+        .filter((a) => a.name.startsWith("sms"))
+        .map((a) => a.name)
+        .sort(),
+    ).to.deep.equal([
+      "sms-alarms-queue-age",
+      "sms-alarms-rule-failed",
+      "sms-alarms-worker-errors",
+      "sms-alarms-worker-throttles",
+      "sms-dlq-alarm",
+      "sms-rule-dlq-alarm",
+    ]);
 
     // The producer API knows the added channel: a request naming it passes validation, an unknown one does not.
     const service = await loadShipped(tidings.api.function);

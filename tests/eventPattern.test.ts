@@ -222,6 +222,20 @@ describe("event patterns (local EventBridge matcher)", () => {
       ["cidr prefix too long", { x: [{ cidr: "10.0.0.0/33" }] }, /CIDR notation/],
       ["$or not an array of objects", { $or: ["a", "b"] }, /"\$or" must be a non-empty array of sub-patterns/],
       ["object values nested wrongly", { detail: { y: 5 } }, /"detail\.y" must be an array of values/],
+      // The four forms EventBridge refuses that the local bus used to accept (issue 9, item 10).
+      [
+        "anything-but mixing strings and numbers",
+        { x: [{ "anything-but": ["a", 1] }] },
+        /either all values are number or string, mixed type is not supported/,
+      ],
+      ["anything-but with an empty prefix", { x: [{ "anything-but": { prefix: "" } }] }, /Null prefix\/suffix not allowed/],
+      [
+        "anything-but with an empty suffix in a list",
+        { x: [{ "anything-but": { suffix: ["a", ""] } }] },
+        /Null prefix\/suffix not allowed/,
+      ],
+      ["a numeric range with the upper bound first", { x: [{ numeric: ["<", 10, ">", 5] }] }, /Too many elements in numeric expression/],
+      ["$or with a single alternative", { $or: [{ source: ["tidings"] }] }, /\$or must have at least 2 alternatives/],
     ];
     for (const [name, pattern, message] of invalid) {
       it(`rejects ${name}`, () => {

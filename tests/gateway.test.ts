@@ -1,3 +1,4 @@
+import * as http from "node:http";
 import { expect } from "chai";
 import WebSocket from "ws";
 import {
@@ -177,6 +178,21 @@ describe("local WebSocket gateway", () => {
     gateway.dropConnection(connectionId);
     await until(() => events.some((e) => e.requestContext.routeKey === "$disconnect" && e.requestContext.connectionId === connectionId));
     expect(await gone(connectionId)).to.equal("GoneException 410");
+  });
+
+  it("bounds the management endpoint's body at 128 KB: a larger one is refused (413) before it is buffered, whoever it is for", async () => {
+    const url = new URL(`${gateway.managementEndpoint}/@connections/${encodeURIComponent("no-such-connection")}`);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: "POST" }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", reject);
+      const chunk = Buffer.alloc(64 * 1024, 120);
+      for (let i = 0; i < 32; i++) req.write(chunk); // 2 MB
+      req.end();
+    });
+    expect(status).to.equal(413);
   });
 
   it("closes a socket with 1009 when a frame is over 128 KB, and refuses such posts", async () => {

@@ -88,6 +88,7 @@ describe("hostile producer requests (shipped code, local servers)", function () 
       "template injection",
       "unicode",
       "prototype pollution",
+      "security",
     ]) {
       expect(categories, category).to.include(category);
     }

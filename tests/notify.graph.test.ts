@@ -53,12 +53,16 @@ describe("NotificationApi (Pulumi mocks)", () => {
   it("routes POST /notifications through AWS_IAM by default, as an AWS_PROXY 2.0 integration", async () => {
     const { resources, api } = build();
     await settle();
-    const [route] = ofType(resources, "aws:apigatewayv2/route:Route");
+    const routes = ofType(resources, "aws:apigatewayv2/route:Route");
+    const route = routes.find((r) => r.inputs.routeKey === "POST /notifications")!;
     expect(route.inputs).to.include({ routeKey: "POST /notifications", authorizationType: "AWS_IAM" });
     expect(route.inputs.authorizerId).to.equal(undefined);
-    expect(ofType(resources, "aws:apigatewayv2/route:Route")).to.have.length(1);
+    // POST and the status route (GET /notifications/{eventId}, NotificationStatusRoute), nothing else.
+    expect(routes.map((r) => r.inputs.routeKey).sort()).to.deep.equal(["GET /notifications/{eventId}", "POST /notifications"]);
     expect(ofType(resources, "aws:apigatewayv2/api:Api")[0].inputs.protocolType).to.equal("HTTP");
-    const [integration] = ofType(resources, "aws:apigatewayv2/integration:Integration");
+    const integration = ofType(resources, "aws:apigatewayv2/integration:Integration").find((i) =>
+      /producer-api-service/.test(String(i.inputs.integrationUri)),
+    )!;
     expect(integration.inputs).to.include({ integrationType: "AWS_PROXY", payloadFormatVersion: "2.0" });
     expect(integration.inputs.integrationUri).to.match(/producer-api-service/);
     expect(await outputValue(api.endpoint)).to.match(/^https:\/\/.+\.execute-api\.us-east-1\.amazonaws\.com\/notifications$/);
@@ -107,6 +111,7 @@ describe("NotificationApi (Pulumi mocks)", () => {
     const actions = statements.flatMap((s) => s.Action).sort();
     expect(actions).to.deep.equal(
       [
+        "dynamodb:DeleteItem",
         "dynamodb:BatchGetItem",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
@@ -130,7 +135,7 @@ describe("NotificationApi (Pulumi mocks)", () => {
     expect(stage.inputs.accessLogSettings.destinationArn).to.equal(accessLogs.state.arn);
     expect(stage.inputs.accessLogSettings.format).to.not.include("$context.requestBody");
 
-    const [permission] = ofType(resources, "aws:lambda/permission:Permission");
+    const permission = ofType(resources, "aws:lambda/permission:Permission").find((p) => p.name === "producer-api-invoke")!;
     expect(permission.inputs).to.include({ principal: "apigateway.amazonaws.com", action: "lambda:InvokeFunction" });
     expect(permission.inputs.sourceArn).to.match(/\/\*\/POST\/notifications$/);
     expect(() => build({ throttling: { rateLimit: 0 } })).to.throw(TidingsError, /throttling/);

@@ -5,6 +5,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { expect } from "chai";
+import { deliveryDigest } from "../runtime/deliveryDigest";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import type { ChannelDelivery, LogEntry } from "../runtime/contracts";
 import { makeNotificationLog } from "../runtime/notificationLog";
@@ -287,10 +288,10 @@ describe("notification service (shipped code, local servers)", function () {
       data: ORDER,
       channels: ["email", "sms"],
     });
-    expect(missingTemplate.status).to.equal(422);
+    // A type may use only the templates its config allows (default: its own).
+    expect(missingTemplate.status).to.equal(400);
     expect(missingTemplate.body.problems).to.deep.equal([
-      { field: "template", problem: "no template for template order.cancelled on channel email (templates/order.cancelled/email.json)" },
-      { field: "template", problem: "no template for template order.cancelled on channel sms (templates/order.cancelled/sms.json)" },
+      { field: "template", problem: "order.cancelled is not a template type order.shipped may use (allowed: order.shipped)" },
     ]);
     expect(service.events.length).to.equal(before);
 
@@ -343,6 +344,155 @@ describe("notification service (shipped code, local servers)", function () {
     const answer = await service.post({ userId: "u", type: "order.shipped", message: "x".repeat(256 * 1024) });
     expect(answer.status).to.equal(413);
     expect(answer.body.problems[0].field).to.equal("body");
+  });
+
+  describe("security (issue 9)", () => {
+    it("refuses a type borrowing another type's template: the consent bypass of order.shipped + marketing.digest", async () => {
+      const userId = newUser();
+      await fullContact(userId);
+      const before = service.events.length;
+      const answer = await service.post({
+        userId,
+        type: "order.shipped",
+        template: "marketing.digest",
+        data: { ...ORDER, headline: "Sale" },
+      });
+      expect(answer.status).to.equal(400);
+      expect(answer.body.problems).to.deep.equal([
+        { field: "template", problem: "marketing.digest is not a template type order.shipped may use (allowed: order.shipped)" },
+      ]);
+      expect(service.events.length).to.equal(before);
+    });
+
+    it("binds an eventId to its notification: another user or other content is a 409 and takes nothing; the same request stays 202 duplicate", async () => {
+      const [ann, ben] = [newUser(), newUser()];
+      await fullContact(ann);
+      await fullContact(ben);
+      const eventId = newEventId();
+      const first = await service.post({ eventId, userId: ann, type: "order.shipped", data: ORDER, channels: ["email"] });
+      expect(first.status).to.equal(202);
+      const conflict = { error: "eventId already used for a different notification", eventId };
+      const otherUser = await service.post({ eventId, userId: ben, type: "order.shipped", data: ORDER, channels: ["email"] });
+      expect([otherUser.status, otherUser.body]).to.deep.equal([409, conflict]);
+      // Other content, and a channel set that would create a new row before meeting the old one.
+      const otherContent = await service.post({
+        eventId,
+        userId: ann,
+        type: "order.shipped",
+        data: { ...ORDER, carrier: "DHL" },
+        channels: ["sms", "email"],
+      });
+      expect([otherContent.status, otherContent.body]).to.deep.equal([409, conflict]);
+      expect(await logRow(eventId, "sms"), "the row the refused request created is taken back").to.equal(undefined);
+      // The same request again is a retry: 202 (put again while no worker has claimed the row yet, the
+      // very delivery the row recorded, so its digest still matches).
+      const retry = await service.post({ eventId, userId: ann, type: "order.shipped", data: ORDER, channels: ["email"] });
+      expect(retry.status).to.equal(202);
+      expect(["queued", "duplicate"]).to.include(retry.body.channels.email);
+      const events = eventsFor(eventId);
+      expect(events.length).to.be.within(1, 2);
+      for (const e of events) expect(e.detail).to.deep.equal(events[0].detail);
+      expect(events[0].detail).to.deep.include({ userId: ann });
+      expect((await logRow(eventId, "email"))?.digest).to.equal(deliveryDigest(events[0].detail as any));
+    });
+
+    it("records each delivery's digest on its log row", async () => {
+      const userId = newUser();
+      await fullContact(userId);
+      const eventId = newEventId();
+      await service.post({ eventId, userId, type: "order.shipped", data: ORDER, channels: ["email"] });
+      const row = await logRow(eventId, "email");
+      expect(row?.digest).to.equal(deliveryDigest(eventsFor(eventId)[0].detail as any));
+    });
+
+    it("refuses a javascript: (or relative) URL in a variable used as href, naming the field", async () => {
+      const userId = newUser();
+      await fullContact(userId);
+      for (const trackingUrl of [
+        "javascript:alert(document.cookie)",
+        " JavaScript:alert(1)",
+        "data:text/html,<script>1</script>",
+        "/relative",
+      ]) {
+        const answer = await service.post({ userId, type: "order.shipped", data: { ...ORDER, trackingUrl }, channels: ["email"] });
+        expect(answer.status, trackingUrl).to.equal(422);
+        expect(answer.body.problems.map((p: { field: string }) => p.field)).to.deep.equal(["data.trackingUrl"]);
+      }
+      const mailto = await service.post({
+        userId,
+        type: "order.shipped",
+        data: { ...ORDER, trackingUrl: "mailto:help@example.com" },
+        channels: ["email"],
+      });
+      expect(mailto.status).to.equal(202);
+    });
+
+    it("escapes Slack text from data: no <!channel>, <!here>, <@U…> or spoofed <url|label> reaches Slack", async () => {
+      const userId = newUser();
+      await fullContact(userId);
+      const eventId = newEventId();
+      const carrier = "<!channel> <!here> <!everyone> <@U024BE7LH> <https://evil.example|Your bank> & co";
+      const answer = await service.post({ eventId, userId, type: "order.shipped", data: { ...ORDER, carrier }, channels: ["slack"] });
+      expect(answer.status).to.equal(202);
+      const text = (eventsFor(eventId)[0].detail as any).content.text as string;
+      expect(text).to.include(
+        "&lt;!channel&gt; &lt;!here&gt; &lt;!everyone&gt; &lt;@U024BE7LH&gt; &lt;https://evil.example|Your bank&gt; &amp; co",
+      );
+      expect(text).not.to.match(/<!|<@|<https:\/\/evil/);
+      // The template's own link stays a link, its URL escaped as Slack expects.
+      expect(text).to.include("<https://track.example.com/A-1001?x=1&amp;y=2|Track it>");
+      const literal = newEventId();
+      await service.post({ eventId: literal, userId, type: "order.shipped", message: "<!channel> hi", channels: ["slack"] });
+      expect((eventsFor(literal)[0].detail as any).content.text).to.equal("&lt;!channel&gt; hi");
+    });
+
+    it("refuses an SMS that renders over 1,600 characters, naming the field", async () => {
+      const userId = newUser();
+      await fullContact(userId);
+      const long = await service.post({ userId, type: "order.shipped", data: { ...ORDER, carrier: "C".repeat(1600) }, channels: ["sms"] });
+      expect(long.status).to.equal(422);
+      expect(long.body.problems).to.deep.equal([
+        { field: "data", problem: "renders 1672 characters of SMS text; SMS allows at most 1600" },
+      ]);
+      const message = await service.post({ userId, type: "order.shipped", message: "m".repeat(1601), channels: ["sms"] });
+      expect(message.status).to.equal(422);
+      expect(message.body.problems[0]).to.include({ field: "message" });
+    });
+
+    it("refuses bidi and invisible format characters in every text field, naming it", async () => {
+      const userId = newUser();
+      await fullContact(userId);
+      for (const [body, field] of [
+        [{ userId, type: "order.shipped", message: "Your code \u202Eexe.txt" }, "message"],
+        [{ userId, type: "order.shipped", data: { ...ORDER, carrier: "D\u2066HL" } }, "data.carrier"],
+        [{ userId, type: "order.shipped", data: { ...ORDER, items: [{ name: "x\u200F" }] } }, "data.items[0].name"],
+        [{ userId: "ali\u200Ece", type: "order.shipped", data: ORDER }, "userId"],
+        [{ userId, type: "order.shipped", data: ORDER, callback: "https://shop.example.com/\u202A" }, "callback"],
+      ] as const) {
+        const answer = await service.post(body as object);
+        expect(answer.status, field).to.equal(400);
+        expect(
+          answer.body.problems.map((p: { field: string }) => p.field),
+          field,
+        ).to.include(field);
+      }
+    });
+
+    it("delivers a critical type to a user who switched it off, and asks opt-in of the type whose template is used", async () => {
+      const userId = newUser();
+      await fullContact(userId);
+      await service.putSettings({ userId, types: { "security.alert": { email: false } }, channels: { email: false } });
+      const eventId = newEventId();
+      const answer = await service.post({
+        eventId,
+        userId,
+        type: "security.alert",
+        message: "New sign-in from Berlin",
+        channels: ["email"],
+      });
+      expect(answer.body.channels).to.deep.equal({ email: "queued" });
+      expect((eventsFor(eventId)[0].detail as any).critical).to.equal(true);
+    });
   });
 });
 

@@ -9,7 +9,7 @@ import { readStackFile } from "../local/stackConfig";
 import { parseTidingsConfig } from "../runtime/config";
 import { METRICS_NAMESPACE } from "../runtime/metrics";
 import { createTidingsStack } from "../stack";
-import { type MockedResource, ofType, settle, useMocks, outputValue } from "../testing";
+import { type MockedResource, ofType, settle, useMocks, outputValue as outputOf } from "../testing";
 
 const SECRET = "local-test-signing-secret-0123456789abcdef";
 
@@ -49,12 +49,12 @@ describe("operations in the stack (Pulumi mocks)", function () {
     const channels = Object.values(dev.stack.channels);
     names = {
       queues: new Set(ofType(dev.resources, "aws:sqs/queue:Queue").map((q) => q.state.name)),
-      rules: new Set(await Promise.all(channels.map((c) => outputValue(c.rule.name)))),
-      bus: await outputValue(dev.stack.bus.name),
+      rules: new Set(await Promise.all(channels.map((c) => outputOf(c.rule.name)))),
+      bus: await outputOf(dev.stack.bus.name),
       functions: new Set(ofType(dev.resources, "aws:lambda/function:Function").map((f) => f.state.name)),
       channels: channels.map((c) => c.channel),
-      alerts: await outputValue(dev.stack.alertsTopic.arn),
-      log: await outputValue(dev.stack.notificationLogTable.arn),
+      alerts: await outputOf(dev.stack.alertsTopic.arn),
+      log: await outputOf(dev.stack.notificationLogTable.arn),
     };
   });
 
@@ -85,7 +85,7 @@ describe("operations in the stack (Pulumi mocks)", function () {
       expect(by("Throttles").inputs.threshold).to.equal(1);
       expect(by("FailedInvocations").inputs.dimensions).to.deep.equal({
         EventBusName: names.bus,
-        RuleName: await outputValue(dev.stack.channels[channel].rule.name),
+        RuleName: await outputOf(dev.stack.channels[channel].rule.name),
       });
     }
     // Every alarm of the stack tells the alerts topic, on ALARM and on OK.
@@ -160,7 +160,7 @@ describe("operations in the stack (Pulumi mocks)", function () {
       ["kms:Decrypt", "kms:GenerateDataKey"],
     ]);
     expect(statements[0].Resource).to.deep.equal([names.log]);
-    expect(statements[1].Resource).to.deep.equal([await outputValue(dev.stack.bus.arn)]);
+    expect(statements[1].Resource).to.deep.equal([await outputOf(dev.stack.bus.arn)]);
   });
 
   it("refuses alarm and reconciler settings that cannot work, naming the key", () => {

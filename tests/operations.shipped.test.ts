@@ -3,6 +3,7 @@
  * the local bus: the status route's function, the reconciler, and the EMF metric lines the shipped
  * worker and producer API print (parsed from what they write to stdout).
  */
+import { deliveryDigest } from "../runtime/deliveryDigest";
 import { randomUUID } from "node:crypto";
 import { expect } from "chai";
 import * as aws from "@pulumi/aws";
@@ -16,11 +17,11 @@ import { Reconciler } from "../components/Reconciler";
 import { type LocalAws, startLocalAws } from "../local/aws";
 import { type EventBridgeEvent, type LocalEventBus, startEventBus } from "../local/eventBridge";
 import type { ChannelDelivery, HttpResult, SqsBatchResponse, SqsEvent } from "../runtime/contracts";
-import { type EmfLine, parseEmfLine } from "../runtime/metrics";
+import { type EmfLine, makeMetrics, parseEmfLine } from "../runtime/metrics";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import type { ReconcileReport } from "../runtime/reconciler";
 import type { StatusApiEvent } from "../runtime/statusApi";
-import { settle, useMocks, outputValue } from "../testing";
+import { settle, useMocks, outputValue as outputOf } from "../testing";
 import { loadShipped } from "./helpers/shipped";
 import { startShippedService } from "./hostile/shippedService";
 
@@ -120,9 +121,9 @@ describe("operations Lambdas (shipped code, local servers)", function () {
       },
     });
     await settle();
-    logTable = await outputValue(notificationLogTable.name);
-    busName = await outputValue(eventBus.name);
-    await localAws.createTables({ notificationLog: logTable, politeness: await outputValue(politenessTable.name) });
+    logTable = await outputOf(notificationLogTable.name);
+    busName = await outputOf(eventBus.name);
+    await localAws.createTables({ notificationLog: logTable, politeness: await outputOf(politenessTable.name) });
     ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
     bus.addRule({ name: "see-all", eventBusName: busName, pattern: { source: ["tidings"] }, target: async (e) => void events.push(e) });
     status = (await loadShipped(route.function)).handler;
@@ -203,7 +204,10 @@ describe("operations Lambdas (shipped code, local servers)", function () {
     const expired = await log.get(bare, "pager");
     expect(expired?.status).to.equal("error");
     expect(expired?.reason).to.match(/no content was kept/);
-    expect(await log.get(tired.eventId, "pager")).to.include({ status: "error", reason: "still pending after 2 puts by the reconciler" });
+    const given = await log.get(tired.eventId, "pager");
+    expect(given).to.include({ status: "error", reason: "still pending after 2 puts by the reconciler" });
+    expect(given, "content is dropped once decided").to.not.have.property("delivery");
+    expect(await log.get(stuck.eventId, "pager")).to.have.property("delivery");
     expect(events.some((e) => (e.detail as any).eventId === tired.eventId)).to.equal(false);
     expect(valueOfMetric(lines, "reconciled.reput").map((l) => [l.channel, l.type, l["reconciled.reput"]])).to.deep.equal([
       ["pager", "order.shipped", 1],
@@ -220,9 +224,15 @@ describe("operations Lambdas (shipped code, local servers)", function () {
       attributes: { ApproximateReceiveCount: "1" },
     });
     const ok = delivery("pager");
-    const { lines } = await emfDuring(() =>
-      worker({ Records: [record(ok), record(delivery("pager", undefined, "fail")), record(delivery("pager", undefined, "later"))] }),
-    );
+    const failing = delivery("pager", undefined, "fail");
+    const later = delivery("pager", undefined, "later");
+    // The service's record of each (row + digest): workers send only what the log confirms.
+    const log = makeNotificationLog({ ddb, table: logTable });
+    for (const d of [ok, failing, later]) {
+      const { eventId, channel, userId, type } = d;
+      await log.create({ eventId, channel, userId, type, status: "created", delivery: d, digest: deliveryDigest(d) });
+    }
+    const { lines } = await emfDuring(() => worker({ Records: [record(ok), record(failing), record(later)] }));
     const { lines: again } = await emfDuring(() => worker({ Records: [record(ok)] }));
     for (const line of [...lines, ...again]) {
       expect(line._aws.CloudWatchMetrics[0].Namespace).to.equal("Tidings");
@@ -238,6 +248,40 @@ describe("operations Lambdas (shipped code, local servers)", function () {
     expect(valueOfMetric(lines, "retried")).to.have.length(1);
     expect(valueOfMetric(again, "duplicate")).to.have.length(1);
     expect(valueOfMetric(again, "sent")).to.have.length(0);
+  });
+});
+
+describe("opened and clicked metrics", function () {
+  this.timeout(30_000);
+  it("are counted where the log row advances, once per transition, with the row's type", async () => {
+    const localAws = await startLocalAws();
+    const ddb = DynamoDBDocumentClient.from(
+      new DynamoDBClient({
+        endpoint: localAws.endpoints.dynamodb,
+        region: localAws.region,
+        credentials: { accessKeyId: "l", secretAccessKey: "l" },
+      }),
+    );
+    try {
+      await localAws.createTables({ notificationLog: "engagement-log" });
+      const lines: string[] = [];
+      const log = makeNotificationLog({ ddb, table: "engagement-log", metrics: makeMetrics({ write: (l) => lines.push(l) }) });
+      const eventId = `evt-${randomUUID()}`;
+      await log.create({ eventId, channel: "email", userId: "ada", type: "order.shipped", status: "created" });
+      expect(await log.advance(eventId, "email", "opened")).to.equal("kept", "not delivered yet");
+      await log.setStatus(eventId, "email", "sent", { releaseClaim: true });
+      expect(await log.advance(eventId, "email", "opened")).to.equal("updated");
+      expect(await log.advance(eventId, "email", "opened")).to.equal("kept");
+      expect(await log.advance(eventId, "email", "clicked")).to.equal("updated");
+      const parsed = lines.map((l) => parseEmfLine(l)!);
+      expect(parsed.map((l) => [l._aws.CloudWatchMetrics[0].Metrics[0].Name, l.channel, l.type])).to.deep.equal([
+        ["opened", "email", "order.shipped"],
+        ["clicked", "email", "order.shipped"],
+      ]);
+    } finally {
+      ddb.destroy();
+      await localAws.stop();
+    }
   });
 });
 

@@ -184,6 +184,33 @@ describe("redrive (DLQ → source queue)", () => {
       expect(parseRedriveArgs(["email", "--rule-dlq"])).to.deep.equal({ channel: "email", local: false, ruleDlq: true });
     });
 
+    it("--rule-dlq reads ruleDeadLetterQueueUrl from saved stack outputs (the deployed path)", async () => {
+      const queues = await queuePair();
+      const ruleDeadLetterQueueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `rule-dlq-${pairs++}` }))).QueueUrl!;
+      await sqs.send(new SendMessageCommand({ QueueUrl: ruleDeadLetterQueueUrl, MessageBody: JSON.stringify({ id: "r1" }) }));
+      const outputsFile = path.join(tmp, "outputs-rule.json");
+      fs.writeFileSync(outputsFile, JSON.stringify({ channels: { slack: { ...queues, ruleDeadLetterQueueUrl } } }));
+      const lines: string[] = [];
+      const previous = Object.fromEntries(Object.keys(aws.env).map((key) => [key, process.env[key]]));
+      Object.assign(process.env, aws.env);
+      try {
+        expect(await runRedriveCli(["slack", "--rule-dlq", "--outputs", outputsFile], (line) => lines.push(line))).to.equal(
+          0,
+          lines.join("\n"),
+        );
+        fs.writeFileSync(outputsFile, JSON.stringify({ channels: { slack: queues } }));
+        expect(await runRedriveCli(["slack", "--rule-dlq", "--outputs", outputsFile], (line) => lines.push(line))).to.equal(1);
+      } finally {
+        for (const [key, value] of Object.entries(previous)) {
+          if (value === undefined) delete process.env[key];
+          else process.env[key] = value;
+        }
+      }
+      expect(lines.join("\n")).to.match(/Moved 1 message\(s\) of "slack"/);
+      expect(lines.join("\n")).to.match(/has no ruleDeadLetterQueueUrl/);
+      expect((await drain(queues.queueUrl)).map((m) => m.body)).to.deep.equal([JSON.stringify({ id: "r1" })]);
+    });
+
     it("reads saved stack outputs with --outputs", async () => {
       const queues = await queuePair();
       await deadLetter(queues, ["c"]);

@@ -11,6 +11,15 @@ let captured: string[] = [];
 
 if (!process.env.TIDINGS_TEST_LOGS) {
   console.log = (...args: unknown[]) => void captured.push(format(...args));
+  // EMF metric lines (runtime/metrics.ts) go to stdout directly, as in Lambda: kept like the decisions.
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: unknown, ...rest: unknown[]) => {
+    if (typeof chunk === "string" && chunk.startsWith('{"_aws":')) {
+      captured.push(chunk.trimEnd());
+      return true;
+    }
+    return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof process.stdout.write;
 }
 
 export const mochaHooks = {

@@ -14,6 +14,7 @@ import type { ChannelDelivery, Provider, SqsRecord } from "../../runtime/contrac
 import { makeNotificationLog, type NotificationLog } from "../../runtime/notificationLog";
 import { makePolitenessLimiter } from "../../runtime/politeness";
 import { makeChannelWorker } from "../../runtime/worker";
+import { deliveryDigest } from "../../runtime/deliveryDigest";
 import { type Decision, drain, type Harness, instrument, notify, seedContact, sleep, startHarness } from "./harness";
 
 function record(channel: string, eventId: string, receiveCount = 1): SqsRecord {
@@ -25,13 +26,20 @@ function record(channel: string, eventId: string, receiveCount = 1): SqsRecord {
     kind: "feedback",
     content: { text: "Your order shipped" },
     address: { email: "u-1@example.com" },
-    createdAt: new Date().toISOString(),
+    createdAt: "2026-11-23T10:00:00.000Z", // fixed: every copy of one eventId is the same delivery
   };
   return {
     messageId: randomUUID(),
     body: JSON.stringify({ id: randomUUID(), source: "tidings", "detail-type": `notification.${channel}`, detail }),
     attributes: { ApproximateReceiveCount: String(receiveCount) },
   };
+}
+
+/** What the notification service records before it puts an event: the row with the delivery's digest. */
+async function accept(log: NotificationLog, body: string): Promise<void> {
+  const delivery = JSON.parse(body).detail as ChannelDelivery;
+  const { eventId, channel, userId, type } = delivery;
+  await log.create({ eventId, channel, userId, type, status: "created", delivery, digest: deliveryDigest(delivery) });
 }
 
 describe("reliability: redelivery is sent once", function () {
@@ -169,6 +177,7 @@ describe("reliability: redelivery is sent once", function () {
       });
       const eventId = `evt-${randomUUID()}`;
       const first = record("email", eventId, 1);
+      await accept(makeNotificationLog({ ddb, table: "claim-log" }), first.body);
       const copy = { ...first, attributes: { ApproximateReceiveCount: "2" } };
       const [a, b] = await Promise.all([worker({ Records: [first] }), worker({ Records: [copy] })]);
       expect(sends).to.equal(1);
@@ -211,6 +220,7 @@ describe("reliability: redelivery is sent once", function () {
         body: record("email", id, 1).body.replace(/"u-1"/g, JSON.stringify(userId)),
       });
       const first = fresh(eventId);
+      await accept(makeNotificationLog({ ddb, table: "claim-log" }), first.body);
       await Promise.all([worker({ Records: [first] }), worker({ Records: [{ ...first, messageId: "copy" }] })]);
       // One token was taken for the two copies: one is left for this window.
       expect(await politeness.take("email", userId)).to.deep.equal({ allowed: true });
@@ -228,7 +238,7 @@ describe("reliability: redelivery is sent once", function () {
       };
       const eventId = `evt-${randomUUID()}`;
       const logNow = makeNotificationLog({ ddb, table: "claim-log" });
-      await logNow.create({ eventId, channel: "email", userId: "u-1", type: "order.shipped", status: "created" });
+      await accept(logNow, record("email", eventId, 2).body);
       // The crashed worker's claim, taken 31 s ago with a 30 s lease.
       const crashed = makeNotificationLog({ ddb, table: "claim-log", now: () => Date.now() - 31_000 });
       expect((await crashed.claim(eventId, "email", 30)).result).to.equal("claimed");

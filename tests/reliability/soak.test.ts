@@ -14,6 +14,13 @@
  * Faults are decided by a hash of (seed, eventId, channel, attempt), not by call order, so a run
  * replays exactly with its seed: TIDINGS_SOAK_SEED=<seed> npx mocha tests/reliability/soak.test.ts
  *
+ * Operations faults (issue 11): while 20–60 % of the requests go in, the rule target of every channel
+ * fails for 10 % of the events (they land in the rule DLQs, their rows stay `pending`), and while
+ * 30–40 % go in, the e-mail worker stalls (each send hangs 2 s, so copies come back and find the claim
+ * taken). After the queues drain, recovery runs as an operator would: the reconciler, then the redrive
+ * of every DLQ and rule DLQ, until no row is `created` or `pending`. Then every eventId×channel must be
+ * `sent` once or `error` with a reason: a final status, nothing lost, nothing twice.
+ *
  * The websocket channel delivers to the in-app feed: every websocket delivery that is `sent` must be in
  * the user's feed exactly once (the feed is its sink; frames are the live courtesy, at most one each).
  * Dropped connections: a dropped client reconnects after RECONNECT_DELAY_MS, like the inbox page does.
@@ -28,6 +35,7 @@ import type { LogEntry, ProviderResult } from "../../runtime/contracts";
 import type { LocalAws } from "../../local/aws";
 import { startLocalAwsInChild } from "./childAws";
 import { connectionsOfUser } from "../../runtime/deliver";
+import { redrive, redriveRuleDeadLetters } from "../../runtime/redrive";
 import { drain, type Harness, queueDepth, instrument, notify, seedContact, seededRandom, sleep, startHarness, takeAll } from "./harness";
 
 const USERS = 200;
@@ -48,6 +56,10 @@ const MAX_RECEIVE_COUNT = 7;
 const PRODUCER_CONCURRENCY = 16;
 const RECONNECT_DELAY_MS = 3_000;
 const DRAIN_TIMEOUT_MS = 150_000;
+const RULE_FAULT_RATE = 0.1;
+const STALL_MS = 2_000;
+/** Rows untouched this long after the drain are re-put by the reconciler. */
+const STUCK_AFTER_MS = 3_000;
 
 const say = (line: string) => process.stdout.write(`      ${line}\n`);
 
@@ -84,6 +96,11 @@ describe(`reliability: fault soak (${NOTIFICATIONS.toLocaleString("en-US")} noti
   let localAws: LocalAws;
   const clients = new Map<string, Client>();
   let stopping = false;
+  /** Set while the rule targets fail for RULE_FAULT_RATE of the events, and while the e-mail worker stalls. */
+  let ruleFault = false;
+  let stall = false;
+  let ruleFaults = 0;
+  let stalls = 0;
 
   before(async () => {
     say(`seed ${seed} (replay: TIDINGS_SOAK_SEED=${seed})`);
@@ -94,7 +111,24 @@ describe(`reliability: fault soak (${NOTIFICATIONS.toLocaleString("en-US")} noti
       editConfig: (raw) => {
         for (const name of CHANNELS) Object.assign(raw.channels[name], { maxReceiveCount: MAX_RECEIVE_COUNT, maxConcurrency: 4 });
       },
-      wrapProvider: (channel, provider) => instrument(provider, (delivery, attempt) => faultFor(seed, delivery.eventId, channel, attempt)),
+      wrapProvider: (channel, provider) =>
+        instrument(provider, async (delivery, attempt) => {
+          if (stall && channel === "email") {
+            stalls++;
+            await sleep(STALL_MS);
+          }
+          return faultFor(seed, delivery.eventId, channel, attempt);
+        }),
+      wrapRuleTarget: (channel, target) => async (event) => {
+        const eventId = String((event.detail as { eventId?: string }).eventId);
+        if (ruleFault && seededRandom(seed ^ hash(`rule|${eventId}|${channel}`))() < RULE_FAULT_RATE) {
+          ruleFaults++;
+          throw Object.assign(new Error("injected: rule target unavailable"), { name: "AccessDenied" });
+        }
+        return target(event);
+      },
+      stuckAfterMs: STUCK_AFTER_MS,
+      reconcileIntervalMs: 0,
     });
     const users = Array.from({ length: USERS }, (_, i) => `soak-user-${String(i).padStart(3, "0")}`);
     await Promise.all(users.map((userId, i) => seedContact(h, userId, i + 1)));
@@ -128,6 +162,26 @@ describe(`reliability: fault soak (${NOTIFICATIONS.toLocaleString("en-US")} noti
       socket.once("open", () => resolve());
       socket.once("error", reject);
     });
+  }
+
+  /** Rows of the notification log still created or pending. */
+  async function unfinishedRows(): Promise<number> {
+    let count = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await h.tidings.clients.ddb.send(
+        new ScanCommand({
+          TableName: h.tidings.tables.notificationLog,
+          ExclusiveStartKey: startKey,
+          FilterExpression: "#s IN (:c, :p)",
+          ExpressionAttributeNames: { "#s": "status" },
+          ExpressionAttributeValues: { ":c": "created", ":p": "pending" },
+        }),
+      );
+      count += page.Items?.length ?? 0;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return count;
   }
 
   /** Cuts the connections of `count` users chosen by the seed, without a close handshake. */
@@ -174,6 +228,8 @@ describe(`reliability: fault soak (${NOTIFICATIONS.toLocaleString("en-US")} noti
             dropping = dropConnections(DROPPED_USERS).then((users) => {
               dropped = users;
             });
+          ruleFault = i >= NOTIFICATIONS * 0.2 && i < NOTIFICATIONS * 0.6;
+          stall = i >= NOTIFICATIONS * 0.3 && i < NOTIFICATIONS * 0.4;
           const eventId = eventIds[i];
           produced++;
           const answer = await notify(h, {
@@ -191,7 +247,30 @@ describe(`reliability: fault soak (${NOTIFICATIONS.toLocaleString("en-US")} noti
     await dropping;
     expect(refusals, "every request accepted with every channel queued").to.deep.equal([]);
     const producedAt = Date.now();
+    ruleFault = false;
+    stall = false;
     const drainedInMs = await drain(h, DRAIN_TIMEOUT_MS).finally(() => clearInterval(progress));
+
+    // Recovery, as an operator (and the schedule) would: reconciler, then redrive every DLQ, until no
+    // row is left created/pending.
+    const recovery = { rounds: 0, reput: 0, redriven: 0 };
+    for (; recovery.rounds < 5; recovery.rounds++) {
+      const unfinished = await unfinishedRows();
+      if (unfinished === 0) break;
+      await sleep(STUCK_AFTER_MS + 200);
+      recovery.reput += (await h.tidings.reconcile()).reput;
+      for (const channel of h.tidings.channels) {
+        const moved = [
+          await redrive(h.tidings.clients.sqs, channel, { method: "copy" }),
+          await redriveRuleDeadLetters(h.tidings.clients.sqs, channel),
+        ];
+        for (const result of moved) if (result.method === "copy") recovery.redriven += result.moved;
+      }
+      await drain(h, DRAIN_TIMEOUT_MS);
+    }
+    say(
+      `rule-target faults ${ruleFaults}, stalled sends ${stalls}; recovery: ${recovery.rounds} round(s), ${recovery.reput} re-put by the reconciler, ${recovery.redriven} redriven`,
+    );
     await sleep(300); // frames posted last are on the wire
 
     // What reached the sinks, by eventId×channel.
@@ -286,6 +365,14 @@ describe(`reliability: fault soak (${NOTIFICATIONS.toLocaleString("en-US")} noti
     expect(tally.sent + tally.error + tally.deadLettered + tally.duplicates + tally.lost).to.equal(NOTIFICATIONS * CHANNELS.length);
     expect(tally.lost, "lost").to.equal(0);
     expect(tally.duplicates, "duplicated").to.equal(0);
+    // Every notification reached a final status: nothing left dead-lettered or in flight.
+    expect(tally.deadLettered, "left in a DLQ after recovery").to.equal(0);
+    expect(await unfinishedRows(), "rows still created/pending").to.equal(0);
+    expect(ruleFaults, "the rule-target fault happened").to.be.greaterThan(NOTIFICATIONS * CHANNELS.length * 0.4 * RULE_FAULT_RATE * 0.5);
+    expect(stalls, "the e-mail worker stalled").to.be.greaterThan(0);
+    const ruleDeadLettered = h.decisions.filter((d) => d.component === "eventbridge" && d.outcome === "dead-lettered").length;
+    expect(ruleDeadLettered, "events in the rule DLQs").to.be.greaterThan(0);
+    expect(recovery.reput, "the reconciler put every rule-DLQ'd event again").to.be.at.least(ruleDeadLettered);
     // The faults really happened: about 2 % of the sends were permanently refused.
     expect(tally.error).to.be.within(NOTIFICATIONS * CHANNELS.length * 0.01, NOTIFICATIONS * CHANNELS.length * 0.05);
     expect(retries).to.be.greaterThan(NOTIFICATIONS * CHANNELS.length * 0.25);

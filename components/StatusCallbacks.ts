@@ -1,0 +1,132 @@
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { channelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
+import type { SqsBatchResponse, SqsEvent } from "../runtime/contracts";
+import { makeSecretKeyLoader } from "../runtime/authorizer";
+import { makeCallbackSender } from "../runtime/statusCallbacks";
+import { childOf, TidingsError, type Transform } from "./common";
+import { DlqAlarm } from "./DlqAlarm";
+import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
+
+export interface StatusCallbacksArgs {
+  /**
+   * The producer's https endpoint that receives a signed POST per final status.
+   * @example url: "https://shop.example.com/hooks/tidings"
+   */
+  url: string;
+  /**
+   * Secrets Manager secret whose SecretString is the HMAC key (never in config).
+   * @example secretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tidings-callbacks-AbCdEf"
+   */
+  secretArn: pulumi.Input<string>;
+  kmsKeyArn: pulumi.Input<string>;
+  alertsTopicArn: pulumi.Input<string>;
+  /** Attempts before a callback moves to the DLQ (with backoff doubling from 10 s to 15 min). @default 8 */
+  maxReceiveCount?: number;
+  /** @default 14 */
+  logRetentionDays?: number;
+  transform?: {
+    queue?: Transform<aws.sqs.QueueArgs>;
+    deadLetterQueue?: Transform<aws.sqs.QueueArgs>;
+    function?: InlineFunctionTransform<SqsEvent, SqsBatchResponse>;
+  };
+}
+
+/**
+ * Status callbacks to the producer: a queue (KMS, redrive to a DLQ with an alarm, like a channel) that
+ * workers, the producer API and the reconciler put final statuses on, and a sender Lambda that POSTs each,
+ * signed with `X-Tidings-Signature: t=…,v1=HMAC-SHA256(secret, "t.body")`, retrying with backoff.
+ * Give `queue` to the channels, the API and the reconciler (`statusCallbacksQueue`).
+ *
+ * @example
+ * const callbacks = new StatusCallbacks("status-callbacks", {
+ *   url: "https://shop.example.com/hooks/tidings", secretArn, kmsKeyArn: key.arn, alertsTopicArn: alerts.arn,
+ * });
+ */
+export class StatusCallbacks extends pulumi.ComponentResource {
+  readonly queue: aws.sqs.Queue;
+  readonly deadLetterQueue: aws.sqs.Queue;
+  readonly sender: InlineFunction<SqsEvent, SqsBatchResponse>;
+  readonly alarm: DlqAlarm;
+
+  constructor(name: string, args: StatusCallbacksArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("tidings:aws:StatusCallbacks", name, {}, opts);
+    const withTransform = childOf(this);
+    if (!/^https:\/\/[^/]/.test(args.url ?? "")) {
+      throw new TidingsError(`StatusCallbacks: url must be the producer's https:// endpoint (got "${args.url}").`);
+    }
+    const settings = channelQueueSettings({
+      workerTimeoutSeconds: 30,
+      maxReceiveCount: args.maxReceiveCount ?? 8,
+      batchSize: 10,
+      maxConcurrency: 2,
+    });
+    this.deadLetterQueue = new aws.sqs.Queue(
+      ...withTransform(args.transform?.deadLetterQueue, `${name}-dlq`, {
+        messageRetentionSeconds: settings.deadLetterRetentionSeconds,
+        kmsMasterKeyId: args.kmsKeyArn,
+      }),
+    );
+    this.queue = new aws.sqs.Queue(
+      ...withTransform(args.transform?.queue, `${name}-queue`, {
+        visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds,
+        messageRetentionSeconds: settings.messageRetentionSeconds,
+        kmsMasterKeyId: args.kmsKeyArn,
+        redrivePolicy: this.deadLetterQueue.arn.apply((arn) => redrivePolicy(arn, settings)),
+      }),
+    );
+    const url = args.url;
+    const secretArn = pulumi.output(args.secretArn);
+    const queueUrl = this.queue.url;
+    this.sender = new InlineFunction<SqsEvent, SqsBatchResponse>(
+      `${name}-sender`,
+      {
+        description: "Tidings status callbacks: signed POSTs to the producer",
+        packages: [],
+        factory: () => {
+          const loadKey = makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: secretArn.get() });
+          return makeCallbackSender({
+            url,
+            getSecret: async () => new TextDecoder().decode(await loadKey()),
+            sqs: new SQSClient({}),
+            queueUrl: queueUrl.get(),
+          });
+        },
+        statements: [
+          {
+            Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
+            Resource: [this.queue.arn],
+          },
+          { Action: ["secretsmanager:GetSecretValue"], Resource: [args.secretArn] },
+          { Action: ["kms:Decrypt"], Resource: [args.kmsKeyArn] },
+        ],
+        kmsKeyArn: args.kmsKeyArn,
+        logRetentionDays: args.logRetentionDays,
+      },
+      { parent: this, transform: args.transform?.function },
+    );
+    new aws.lambda.EventSourceMapping(
+      `${name}-mapping`,
+      {
+        eventSourceArn: this.queue.arn,
+        functionName: this.sender.function.arn,
+        batchSize: 10,
+        functionResponseTypes: ["ReportBatchItemFailures"],
+        scalingConfig: { maximumConcurrency: 2 },
+      },
+      { parent: this },
+    );
+    this.alarm = new DlqAlarm(
+      `${name}-dlq-alarm`,
+      {
+        queue: this.deadLetterQueue,
+        alertsTopicArn: args.alertsTopicArn,
+        description: `Status callbacks the producer endpoint refused ${settings.maxReceiveCount} times. Fix the endpoint, then redrive.`,
+      },
+      { parent: this },
+    );
+    this.registerOutputs({ queueUrl: this.queue.url, deadLetterQueueUrl: this.deadLetterQueue.url });
+  }
+}

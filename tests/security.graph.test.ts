@@ -1,0 +1,149 @@
+/**
+ * The resource-graph guarantees of the security hardening (issue 9, items 2, 6 and 7), asserted on the
+ * whole stack built from Pulumi.dev.yaml under Pulumi mocks.
+ */
+import { expect } from "chai";
+import * as pulumi from "@pulumi/pulumi";
+import { NotificationApi } from "../components/NotificationApi";
+import { KEY_ADMIN_ACTIONS } from "../components/EncryptionKey";
+import { readStackFile } from "../local/stackConfig";
+import { parseTidingsConfig } from "../runtime/config";
+import { createTidingsStack } from "../stack";
+import { type MockedResource, ofType, settle, useMocks } from "../testing";
+
+const SECRET = "security-graph-signing-secret-0123456789ab";
+const ADMIN = "arn:aws:iam::123456789012:role/platform-admins";
+
+describe("security guarantees of the resource graph", function () {
+  this.timeout(120_000);
+  let resources: MockedResource[];
+  let stack: ReturnType<typeof createTidingsStack>;
+
+  before(async () => {
+    resources = useMocks();
+    const raw = readStackFile();
+    raw.kmsAdminArn = ADMIN;
+    stack = createTidingsStack({ config: parseTidingsConfig(raw), tokenSigningSecret: pulumi.secret(SECRET) });
+    new NotificationApi("jwt-api", {
+      bus: stack.bus,
+      contactsTable: stack.contactsTable,
+      settingsTable: stack.settingsTable,
+      notificationLogTable: stack.notificationLogTable,
+      templates: stack.templates,
+      enabledChannels: ["email"],
+      types: { "order.shipped": { defaultOptIn: true } },
+      kmsKeyArn: stack.key.arn,
+      auth: { type: "jwt", issuer: "https://auth.example.com", audience: ["tidings"] },
+    });
+    await settle();
+  });
+
+  const one = (type: string, name: string) => {
+    const found = ofType(resources, type).filter((r) => r.name === name);
+    expect(found, `${type} ${name}`).to.have.length(1);
+    return found[0];
+  };
+  const statementsOf = (role: string): any[] =>
+    (one("aws:iam/role:Role", role).inputs.inlinePolicies as { policy: string }[]).flatMap((p) => JSON.parse(p.policy).Statement);
+  const keyStatements = () => JSON.parse(one("aws:kms/key:Key", "tidings").inputs.policy).Statement as any[];
+  const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v as string]);
+
+  it("the bus lets only the notification service's (and the reconciler's) role put events and denies every other principal", () => {
+    const policy = JSON.parse(one("aws:cloudwatch/eventBusPolicy:EventBusPolicy", "notifications-policy").inputs.policy);
+    const serviceRole = one("aws:iam/role:Role", "producer-api-service-role").state.arn;
+    const reconcilerRole = one("aws:iam/role:Role", "reconciler-role").state.arn;
+    const busArn = one("aws:cloudwatch/eventBus:EventBus", "notifications").state.arn;
+    expect(policy.Statement).to.deep.include({
+      Sid: "NotificationServicePuts",
+      Effect: "Allow",
+      Principal: { AWS: [serviceRole, reconcilerRole] },
+      Action: "events:PutEvents",
+      Resource: busArn,
+    });
+    expect(policy.Statement).to.deep.include({
+      Sid: "NobodyElsePuts",
+      Effect: "Deny",
+      Principal: "*",
+      Action: "events:PutEvents",
+      Resource: busArn,
+      Condition: { ArnNotEquals: { "aws:PrincipalArn": [serviceRole, reconcilerRole] } },
+    });
+  });
+
+  it("the SMS worker may publish to phone numbers only: topic and endpoint ARNs are denied", () => {
+    const statements = statementsOf("sms-worker-role");
+    expect(statements).to.deep.include({ Effect: "Allow", Action: ["sns:Publish"], Resource: ["*"] });
+    expect(statements).to.deep.include({ Effect: "Deny", Action: ["sns:Publish"], Resource: ["arn:aws:sns:*:*:*"] });
+  });
+
+  it("scopes each service principal of the key policy by aws:SourceArn, and gives EventBridge kms:DescribeKey", () => {
+    const services = keyStatements().filter((s) => s.Principal.Service);
+    expect(services.map((s) => s.Principal.Service).sort()).to.deep.equal(
+      ["cloudwatch.amazonaws.com", "events.amazonaws.com", "logs.us-east-1.amazonaws.com", "sns.amazonaws.com"].sort(),
+    );
+    for (const s of services) {
+      expect(s.Condition?.ArnLike?.["aws:SourceArn"], s.Sid).to.exist;
+      for (const arn of list(s.Condition.ArnLike["aws:SourceArn"])) expect(arn, s.Sid).to.match(/^arn:aws:[a-z]+:us-east-1:\d{12}:.+/);
+    }
+    const events = services.find((s) => s.Principal.Service === "events.amazonaws.com");
+    expect(events.Action).to.include("kms:DescribeKey");
+  });
+
+  it("splits key administration (the configured admin, no data actions) from key use", () => {
+    const statements = keyStatements();
+    const admin = statements.filter((s) => list(s.Principal.AWS).includes(ADMIN));
+    expect(admin).to.have.length(1);
+    expect(admin[0].Action).to.deep.equal(KEY_ADMIN_ACTIONS);
+    for (const action of ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*", "kms:*"]) {
+      expect(admin[0].Action, action).not.to.include(action);
+    }
+    expect(statements.flatMap((s) => list(s.Action))).not.to.include("kms:*");
+  });
+
+  it("every Lambda role's key use carries kms:ViaService", () => {
+    const roles = ofType(resources, "aws:iam/role:Role").filter((r) => r.inputs.inlinePolicies?.length);
+    let checked = 0;
+    for (const role of roles) {
+      for (const s of statementsOf(role.name)) {
+        if (!list(s.Action).some((a) => a.startsWith("kms:"))) continue;
+        checked++;
+        const via = s.Condition?.StringEquals?.["kms:ViaService"];
+        expect(via, role.name).to.be.an("array").that.includes("dynamodb.us-east-1.amazonaws.com");
+      }
+    }
+    expect(checked).to.be.greaterThan(5);
+  });
+
+  it("protects the contacts, settings and log tables from deletion (default on), not the others", () => {
+    const tables = ofType(resources, "aws:dynamodb/table:Table");
+    const protectedNames = tables.filter((t) => t.inputs.deletionProtectionEnabled).map((t) => t.name);
+    expect(protectedNames.sort()).to.deep.equal(["contacts", "notification-log", "settings"]);
+  });
+
+  it("scopes politeness writes with dynamodb:LeadingKeys to the worker's channel, and workers cannot create log rows", () => {
+    const politenessArn = one("aws:dynamodb/table:Table", "politeness").state.arn;
+    const logArn = one("aws:dynamodb/table:Table", "notification-log").state.arn;
+    for (const channel of ["email", "sms"]) {
+      const statements = statementsOf(`${channel}-worker-role`);
+      expect(statements).to.deep.include({
+        Effect: "Allow",
+        Action: ["dynamodb:UpdateItem"],
+        Resource: [politenessArn],
+        Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${channel}#*`] } },
+      });
+      const onLog = statements.filter((s) => list(s.Resource).includes(logArn)).flatMap((s) => s.Action);
+      expect(onLog, channel).not.to.include("dynamodb:PutItem");
+    }
+  });
+
+  it("in JWT mode the producer route requires the producer scope (route authorization scopes)", () => {
+    const route = one("aws:apigatewayv2/route:Route", "jwt-api-notifications");
+    expect(route.inputs).to.include({ authorizationType: "JWT" });
+    expect(route.inputs.authorizationScopes).to.deep.equal(["notifications:send"]);
+  });
+
+  it("has no sendmessage route unless tidings:websocket.sendMessage.enabled", () => {
+    const routes = ofType(resources, "aws:apigatewayv2/route:Route").map((r) => r.inputs.routeKey);
+    expect(routes).not.to.include("sendmessage");
+  });
+});
