@@ -189,7 +189,8 @@ export class UserApi extends pulumi.ComponentResource {
         `${name}-service`,
         {
           description: "Tidings end-user API: /me/notifications, preferences, devices, /t/{token}",
-          packages: ["jose", "zod"],
+          // mustache: installed from node_modules, the shipped code requires whole modules (validate → templates).
+          packages: ["jose", "zod", "mustache"],
           factory: () => {
             const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
             const getKey = makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: secretArn.get() });

@@ -68,7 +68,8 @@ export class UserDataRoutes extends pulumi.ComponentResource {
       `${name}-service`,
       {
         description: "Tidings producer API: PUT/GET /users/{userId}/contact, DELETE /users/{userId}",
-        packages: ["zod"],
+        // mustache: installed from node_modules, the shipped code requires whole modules (validate → templates).
+        packages: ["zod", "mustache"],
         factory: () => {
           const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
           const mgmt = new ApiGatewayManagementApiClient({ endpoint: resolveManagementEndpoint({ captured: managementEndpoint.get() }) });
