@@ -17,6 +17,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
+import YAML from "yaml";
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
@@ -29,49 +30,41 @@ import { signDevToken } from "../local/tokens";
 const REPO = path.join(__dirname, "..");
 const SECRET = "consumer-test-signing-secret-0123456789abcdef";
 
-/** The consumer's composition, `notifications.ts` in the README's "Use Tidings in your own stack". */
-const PROGRAM = `
-import { NotificationChannel, createTidingsStack, readStackConfig } from "tidings";
-
-export function tidingsStack() {
-  return createTidingsStack({
-    ...readStackConfig(),
-    addChannels: (shared) => [
-      new NotificationChannel("sms", {
-        ...shared,
-        channel: "sms",
-        provider: { type: "sns-sms", smsType: "Transactional" },
-        ratePerSecond: 1,
-        maxConcurrency: 2,
-        perUser: { limit: 5, windowSeconds: 3600 },
-      }),
-    ],
-  });
+const README = fs.readFileSync(path.join(REPO, "README.md"), "utf8");
+/** The README's code block in `lang` whose first line is `firstLine`: the test runs what the README shows. */
+function readmeBlock(lang: string, firstLine: string): string {
+  const block = [...README.matchAll(/^```(\w+)\n([\s\S]*?)^```$/gm)].find(([, l, body]) => l === lang && body.startsWith(`${firstLine}\n`));
+  if (!block) throw new Error(`README.md has no ${lang} block starting with ${firstLine}`);
+  return block[2];
 }
-`;
+/** The README's ```json block that follows the mention of `name`. */
+function readmeFile(name: string): string {
+  const at = README.indexOf(`\`${name}\``);
+  const block = /```json\n([\s\S]*?)^```$/m.exec(README.slice(at));
+  if (at < 0 || !block) throw new Error(`README.md shows no ${name}`);
+  return block[1];
+}
 
+/** The consumer's composition, `notifications.ts` in the README's "Use Tidings in your own stack". */
+const PROGRAM = readmeBlock("ts", "// notifications.ts");
 /** The consumer's Pulumi entry point. */
-const INDEX = `
-import { tidingsStack } from "./notifications";
-
-export const { websocketUrl, notificationsEndpoint } = tidingsStack().outputs;
-`;
+const INDEX = readmeBlock("ts", "// index.ts: the program; the unit test below builds the stack from notifications.ts under mocks instead");
+/** The stack config the README shows (`Pulumi.prod.yaml`), which names the added channel in a type. */
+const STACK_CONFIG: Record<string, unknown> = YAML.parse(readmeBlock("yaml", "# Pulumi.prod.yaml")).config;
+/** The consumer's own template for that type on that channel, in its project's `templates/` folder. */
+const TEMPLATE = { file: "templates/appointment.reminder/sms.json", text: readmeFile("templates/appointment.reminder/sms.json") };
 
 /** The consumer's unit test, as the README shows it: mocks, the stack, settle, and the shipped code. */
 const CHECK = `
 import * as fs from "node:fs";
 import { inlineFunctions, shippedCode, settle, useMocks, outputValue, ofType } from "tidings/testing";
-import type { ProviderResult } from "tidings";
+import { readStackConfig, type ProviderResult } from "tidings";
 import type { ChannelDelivery } from "tidings/runtime/contracts";
 import { tidingsStack } from "./notifications";
 
 async function main(out: string) {
   const resources = useMocks({
-    config: {
-      "tidings:channels": { websocket: {}, email: { from: "noreply@example.com" }, slack: {} },
-      "tidings:notificationTypes": { "order.shipped": {} },
-      "tidings:tokenSigningSecret": "${SECRET}",
-    },
+    config: { ...${JSON.stringify(STACK_CONFIG)}, "tidings:tokenSigningSecret": "${SECRET}" },
     secrets: ["tidings:tokenSigningSecret"],
   });
   const tidings = tidingsStack();
@@ -90,6 +83,8 @@ async function main(out: string) {
     authorizer: await outputValue(tidings.websocket.functions.authorizer.function.name),
     smsWorker: await outputValue(tidings.channels.sms.worker.function.name),
     secretArn: await outputValue(tidings.websocket.secret.arn),
+    types: readStackConfig().config.notificationTypes,
+    templates: tidings.templates.templates.map(({ key, content }) => ({ key, content })),
     outputs: {
       tables: await outputValue(tidings.outputs.tables),
       templatesBucket: await outputValue(tidings.outputs.templatesBucket),
@@ -129,6 +124,8 @@ interface Checked {
   authorizer: string;
   smsWorker: string;
   secretArn: string;
+  types: Record<string, { channels?: string[] }>;
+  templates: { key: string; content: string }[];
   outputs: { tables: Record<string, string>; templatesBucket: string; eventBusName: string };
 }
 
@@ -212,6 +209,8 @@ describe("tidings as an installed package (npm pack → a consumer project)", fu
     fs.writeFileSync(path.join(consumer, "notifications.ts"), PROGRAM);
     fs.writeFileSync(path.join(consumer, "index.ts"), INDEX);
     fs.writeFileSync(path.join(consumer, "check.ts"), CHECK);
+    fs.mkdirSync(path.join(consumer, path.dirname(TEMPLATE.file)), { recursive: true });
+    fs.writeFileSync(path.join(consumer, TEMPLATE.file), TEMPLATE.text);
     fs.writeFileSync(path.join(tmp, "run-lambda.js"), RUN_LAMBDA);
 
     // What the Lambda runtime provides: the AWS SDK v3, nothing else.
@@ -264,7 +263,7 @@ describe("tidings as an installed package (npm pack → a consumer project)", fu
     expect(tsc.status).to.equal(0);
   });
 
-  it("evaluates the README composition under tidings/testing's mocks: the default stack plus a channel added in code", () => {
+  it("evaluates the README composition under tidings/testing's mocks: the default stack plus a channel added in code, its template, a type naming it", () => {
     const out = path.join(tmp, "checked.json");
     const run = timed("composition under mocks", () =>
       spawnSync(process.execPath, ["--preserve-symlinks", path.join(consumer, "bin", "check.js"), out], {
@@ -274,8 +273,13 @@ describe("tidings as an installed package (npm pack → a consumer project)", fu
     );
     expect(run.status, run.stderr).to.equal(0);
     checked = JSON.parse(fs.readFileSync(out, "utf8"));
-    expect(checked.channels.sort()).to.deep.equal(["email", "slack", "sms", "websocket"]);
+    expect(checked.channels.sort()).to.deep.equal(["email", "sms", "websocket"]);
     expect(checked.queues).to.include.members(["sms-queue", "sms-dlq", "sms-rule-dlq"]);
+    expect(checked.types["appointment.reminder"].channels).to.deep.equal(["sms"]);
+    // The consumer's own template, from its project's folder, next to the package's own.
+    const keys = checked.templates.map((t) => t.key);
+    expect(checked.templates.find((t) => t.key === TEMPLATE.file)?.content).to.equal(TEMPLATE.text);
+    expect(keys).to.include("templates/order.shipped/sms.json");
     expect(checked.functions.length).to.be.greaterThan(8);
   });
 
@@ -348,10 +352,9 @@ describe("tidings as an installed package (npm pack → a consumer project)", fu
       await aws.createTables(tables as Parameters<LocalAws["createTables"]>[0]);
       const s3 = new S3Client({ forcePathStyle: true, endpoint: aws.endpoints.s3, region: aws.region, credentials: creds() });
       await s3.send(new CreateBucketCommand({ Bucket: templatesBucket }));
-      const templates = path.join(consumer, "node_modules", "tidings", "dist", "templates", "order.shipped");
-      for (const file of fs.readdirSync(templates)) {
-        const Body = fs.readFileSync(path.join(templates, file), "utf8");
-        await s3.send(new PutObjectCommand({ Bucket: templatesBucket, Key: `templates/order.shipped/${file}`, Body }));
+      // The objects the stack declares, as `pulumi up` would put them.
+      for (const { key, content } of checked.templates) {
+        await s3.send(new PutObjectCommand({ Bucket: templatesBucket, Key: key, Body: content }));
       }
       s3.destroy();
       bus.addRule({ name: "consumer-test", eventBusName, pattern: { source: ["tidings"] }, target: async (e) => void events.push(e) });
@@ -403,28 +406,32 @@ describe("tidings as an installed package (npm pack → a consumer project)", fu
       expect((await invoke(checked.authorizer, event(forged))).policyDocument.Statement[0].Effect).to.equal("Deny");
     });
 
-    it("the producer API refuses an invalid request and accepts a valid one for the added channel; its worker delivers", async () => {
+    it("the producer API refuses an invalid request and accepts the type naming the added channel, rendered from the consumer's template; the sms worker delivers it", async () => {
       const post = (body: unknown) =>
         invoke(checked.api, { body: JSON.stringify(body), requestContext: { http: { method: "POST", path: "/notifications" } } });
-      const refused = await post({ userId: "ada", type: "order.shipped", channels: ["fax"] });
+      const refused = await post({ userId: "ada", type: "appointment.reminder", channels: ["fax"] });
       expect(refused.statusCode).to.equal(400);
       expect(JSON.parse(refused.body).problems.map((p: { field: string }) => p.field)).to.include("channels[0]");
 
-      const data = { orderId: "C-7", carrier: "DHL", trackingUrl: "https://track.example.com/C-7" };
-      const accepted = await post({ eventId: "consumer-1", userId: "ada", type: "order.shipped", channels: ["sms"], data });
+      // No channels in the request: the type's own (sms), so the 202 says the type names the channel.
+      const data = { service: "dental", date: "3 December", time: "09:30" };
+      const accepted = await post({ eventId: "consumer-1", userId: "ada", type: "appointment.reminder", data });
       expect(accepted.statusCode, accepted.body).to.equal(202);
       expect(JSON.parse(accepted.body).channels).to.deep.equal({ sms: "queued" });
       await bus.idle();
       const event = events.find((e) => e["detail-type"] === "notification.sms")!;
-      expect(event.detail).to.include({ eventId: "consumer-1", channel: "sms" });
+      expect(event.detail).to.include({ eventId: "consumer-1", channel: "sms", type: "appointment.reminder" });
 
       const answer = await invoke(checked.smsWorker, {
         Records: [{ messageId: "m1", body: JSON.stringify(event), attributes: { ApproximateReceiveCount: "1" } }],
       });
       expect(answer).to.deep.equal({ batchItemFailures: [] });
       const sent = sns.received.filter((m) => m.phoneNumber === "+14155550123");
-      expect(sent).to.have.length(1);
-      expect(sent[0].message).to.include("C-7");
+      expect(sent.map((m) => m.message)).to.deep.equal([
+        "Reminder: your dental appointment is on 3 December at 09:30. Reply STOP to opt out.",
+      ]);
+      // The consumer's template, not the package's: none of the package's templates mentions an appointment.
+      expect(JSON.parse(TEMPLATE.text).text).to.include("{{service}} appointment");
     });
   });
 
