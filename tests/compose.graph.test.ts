@@ -117,7 +117,7 @@ describe("composing a channel in your own stack (Pulumi mocks)", function () {
     await settle();
     expect(Object.keys(tidings.channels)).to.include("pager");
     const objects = ofType(resources, "aws:s3/bucketObjectv2:BucketObjectv2").map((o) => o.inputs.key);
-    expect(objects).to.include("templates/pager.alert/pager.json");
+    expect(objects).to.include.members(["templates/pager.alert/pager.json", "templates/pager.alert/email.json"]);
     expect(objects).to.include("templates/order.shipped/email.json"); // the default templates stay
 
     // Without the channel in code, the type's reference is an error naming it.
