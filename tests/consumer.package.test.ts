@@ -49,6 +49,8 @@ function readmeFile(name: string): string {
 const PROGRAM = readmeBlock("ts", "// notifications.ts");
 /** The consumer's Pulumi entry point. */
 const INDEX = readmeBlock("ts", "// index.ts: the program; the unit test below builds the stack from notifications.ts under mocks instead");
+/** The consumer's unit test as the README shows it (compiled here; check.ts below runs the same checks and more). */
+const UNIT_TEST = readmeBlock("ts", 'import { expect } from "chai";');
 /** The stack config the README shows (`Pulumi.prod.yaml`), which names the added channel in a type. */
 const STACK_CONFIG: Record<string, unknown> = YAML.parse(readmeBlock("yaml", "# Pulumi.prod.yaml")).config;
 /** The consumer's own template for that type on that channel, in its project's `templates/` folder. */
@@ -172,7 +174,7 @@ describe("tidings as an installed package (npm pack → a consumer project)", fu
       const hoisted = /^node_modules\/((?:@[^/]+\/)?[^/]+)$/.exec(key);
       if (hoisted && !entry.dev && !entry.link) link(hoisted[1]);
     }
-    for (const name of ["typescript", "@types/node"]) link(name);
+    for (const name of ["typescript", "@types/node", "chai", "@types/chai", "@types/mocha"]) link(name);
     for (const name of Object.keys(manifest.dependencies)) {
       expect(fs.existsSync(path.join(modules, name)), `${name}, a dependency of tidings, is installed`).to.equal(true);
     }
@@ -201,14 +203,16 @@ describe("tidings as an installed package (npm pack → a consumer project)", fu
           moduleResolution: "node",
           skipLibCheck: true,
           outDir: "bin",
-          types: ["node"],
+          types: ["node", "mocha"],
         },
-        files: ["index.ts", "notifications.ts", "check.ts"],
+        files: ["index.ts", "notifications.ts", "check.ts", "test/notifications.test.ts"],
       }),
     );
     fs.writeFileSync(path.join(consumer, "notifications.ts"), PROGRAM);
     fs.writeFileSync(path.join(consumer, "index.ts"), INDEX);
     fs.writeFileSync(path.join(consumer, "check.ts"), CHECK);
+    fs.mkdirSync(path.join(consumer, "test"));
+    fs.writeFileSync(path.join(consumer, "test", "notifications.test.ts"), UNIT_TEST);
     fs.mkdirSync(path.join(consumer, path.dirname(TEMPLATE.file)), { recursive: true });
     fs.writeFileSync(path.join(consumer, TEMPLATE.file), TEMPLATE.text);
     fs.writeFileSync(path.join(tmp, "run-lambda.js"), RUN_LAMBDA);
@@ -255,7 +259,7 @@ describe("tidings as an installed package (npm pack → a consumer project)", fu
     expect(missing).to.deep.equal([]);
   });
 
-  it("compiles a consumer program and its unit test with tsc --strict against the installed types", () => {
+  it("compiles a consumer program, the README's unit test and ours with tsc --strict against the installed types", () => {
     const tsc = timed("tsc --strict", () =>
       spawnSync(process.execPath, [path.join(consumer, "node_modules", "typescript", "bin", "tsc"), "-p", consumer], { encoding: "utf8" }),
     );
