@@ -56,7 +56,7 @@ const STACK_CONFIG: Record<string, unknown> = YAML.parse(readmeBlock("yaml", "# 
 /** The consumer's own template for that type on that channel, in its project's `templates/` folder. */
 const TEMPLATE = { file: "templates/appointment.reminder/sms.json", text: readmeFile("templates/appointment.reminder/sms.json") };
 
-/** The consumer's unit test, as the README shows it: mocks, the stack, settle, and the shipped code. */
+/** A consumer check in the README unit test's style, under the README's stack config: mocks, the stack, settle, the shipped code. */
 const CHECK = `
 import * as fs from "node:fs";
 import { inlineFunctions, shippedCode, settle, useMocks, outputValue, ofType } from "tidings/testing";
