@@ -88,7 +88,8 @@ export interface Delivery {
   text: string;
 }
 
-async function depth(sqs: SQSClient, queueUrl: string): Promise<number> {
+/** Messages on a queue: visible, in flight and delayed (what the ops page, the soak and the tests count). */
+export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
   const out = await sqs.send(
     new GetQueueAttributesCommand({
       QueueUrl: queueUrl,
@@ -136,9 +137,9 @@ export async function opsState(deps: OpsPageDeps) {
   const channels = await Promise.all(
     deps.channels.map(async (c) => ({
       name: c.name,
-      queueDepth: await depth(deps.sqs, c.queueUrl),
-      deadLetterDepth: await depth(deps.sqs, c.deadLetterQueueUrl),
-      ruleDeadLetterDepth: await depth(deps.sqs, c.ruleDeadLetterQueueUrl),
+      queueDepth: await queueDepth(deps.sqs, c.queueUrl),
+      deadLetterDepth: await queueDepth(deps.sqs, c.deadLetterQueueUrl),
+      ruleDeadLetterDepth: await queueDepth(deps.sqs, c.ruleDeadLetterQueueUrl),
       ...deps.collector.counters(c.name),
     })),
   );

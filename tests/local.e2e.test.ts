@@ -4,10 +4,11 @@
  * client, SES's /store, the SNS and Slack sinks, the notification log, the local bus's record), one
  * instance per describe.
  */
+import { queueDepth } from "../local/opsPage";
 import * as http from "node:http";
 import { expect } from "chai";
 import { randomBytes, randomUUID } from "node:crypto";
-import { GetQueueAttributesCommand, GetQueueUrlCommand, ListQueuesCommand } from "@aws-sdk/client-sqs";
+import { GetQueueUrlCommand, ListQueuesCommand } from "@aws-sdk/client-sqs";
 import type WebSocket from "ws";
 import { startLocalTidings, type LocalTidings, type LocalTidingsOptions } from "../local/tidings";
 import { signDevToken } from "../local/tokens";
@@ -91,20 +92,7 @@ function observe(tidings: LocalTidings) {
   }
 
   /** Messages in a queue: visible, in flight and delayed. */
-  async function depth(queueUrl: string): Promise<number> {
-    const out = await tidings.clients.sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: queueUrl,
-        AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"],
-      }),
-    );
-    const a = out.Attributes ?? {};
-    return (
-      Number(a.ApproximateNumberOfMessages ?? 0) +
-      Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
-      Number(a.ApproximateNumberOfMessagesDelayed ?? 0)
-    );
-  }
+  const depth = (queueUrl: string) => queueDepth(tidings.clients.sqs, queueUrl);
 
   /** Every channel queue empty and the bus idle: nothing more can be delivered, so counts are final. */
   async function drained(timeoutMs = 15000): Promise<void> {

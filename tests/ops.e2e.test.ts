@@ -4,12 +4,12 @@
  * the handlers print. One instance; Slack's rule target fails while `fault` is on, as in the issue's
  * reproduction, so its events land in the rule DLQ and their rows stay `created` (no worker ever claims them).
  */
+import { queueDepth } from "../local/opsPage";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { randomUUID } from "node:crypto";
 import { expect } from "chai";
-import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { runRedriveCli } from "../local/redrive-cli";
 import { type LocalTidings, startLocalTidings } from "../local/tidings";
 import { until } from "./helpers/sockets";
@@ -68,15 +68,7 @@ describe("operations in the local mode: status API, reconciler, rule-DLQ redrive
   }
   const slackPosts = (eventId: string) => tidings.sinks.slack.received.filter((p) => JSON.stringify(p.body).includes(eventId)).length;
   const ruleDlq = () => tidings.channels.find((c) => c.name === "slack")!.ruleDeadLetterQueueUrl;
-  async function depth(queueUrl: string) {
-    const out = await tidings.clients.sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: queueUrl,
-        AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-      }),
-    );
-    return Number(out.Attributes!.ApproximateNumberOfMessages) + Number(out.Attributes!.ApproximateNumberOfMessagesNotVisible);
-  }
+  const depth = (queueUrl: string) => queueDepth(tidings.clients.sqs, queueUrl);
   /** Sends `count` notifications while Slack's rule target fails; returns their ids once all are in the rule DLQ. */
   async function lostOnTheWay(count: number): Promise<string[]> {
     fault = true;

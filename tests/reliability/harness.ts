@@ -4,7 +4,8 @@
  * and the small helpers those tests need: producer calls, contacts, decision capture, queue draining
  * and DLQ reading.
  */
-import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { queueDepth as sqsQueueDepth } from "../../local/opsPage";
+import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { startLocalTidings, type LocalTidings, type LocalTidingsOptions } from "../../local/tidings";
 import type { ChannelDelivery, Provider, ProviderResult } from "../../runtime/contracts";
@@ -73,19 +74,8 @@ export async function seedContact(h: Harness, userId: string, index: number): Pr
 }
 
 /** Messages on a queue: visible, in flight and delayed. */
-export async function queueDepth(h: Harness, queueUrl: string): Promise<number> {
-  const out = await h.tidings.clients.sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"],
-    }),
-  );
-  const a = out.Attributes ?? {};
-  return (
-    Number(a.ApproximateNumberOfMessages ?? 0) +
-    Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
-    Number(a.ApproximateNumberOfMessagesDelayed ?? 0)
-  );
+export function queueDepth(h: Harness, queueUrl: string): Promise<number> {
+  return sqsQueueDepth(h.tidings.clients.sqs, queueUrl);
 }
 
 /**
