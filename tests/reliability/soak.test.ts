@@ -1,5 +1,5 @@
 /**
- * Fault soak of the whole local system: 1,000 notifications × 4 channels (websocket, email, sms, slack)
+ * Fault soak of the whole local system: 2,000 notifications × 4 channels (websocket, email, sms, slack)
  * for 200 users, while every provider fails at random (30 % retryable, 2 % permanent) and the gateway
  * cuts 10 % of the WebSocket connections mid-run. Queues run with a 1 s visibility timeout, so slow
  * batches are handed out again while still in flight (the claim is exercised all along).
@@ -40,13 +40,12 @@ import { drain, type Harness, queueDepth, instrument, notify, seedContact, seede
 
 const USERS = 200;
 /**
- * 4,000 deliveries: with 30 % retryable faults that is about 1,700 retries, about 110 permanent errors,
+ * 8,000 deliveries: with 30 % retryable faults that is about 3,400 retries, about 200 permanent errors,
  * hundreds of copies handed out again mid-send by the 1 s visibility timeout, and 20 dropped users, so
- * every path the soak proves (retry, error, claim, dead letter, reconnect) is taken many times over. It
- * was 2,000 notifications; half of them prove the same and keep `npm test` well below its 10 minutes on
- * a shared 2-core machine. TIDINGS_SOAK_NOTIFICATIONS=2000 (or more) for a longer run.
+ * every path the soak proves (retry, error, claim, dead letter, reconnect) is taken many times over. About
+ * 80 s on this 2-core machine; TIDINGS_SOAK_NOTIFICATIONS=200 for a quick look while developing.
  */
-const NOTIFICATIONS = Number(process.env.TIDINGS_SOAK_NOTIFICATIONS ?? 1_000);
+const NOTIFICATIONS = Number(process.env.TIDINGS_SOAK_NOTIFICATIONS ?? 2_000);
 const CHANNELS = ["websocket", "email", "sms", "slack"];
 const RETRYABLE_RATE = 0.3;
 const PERMANENT_RATE = 0.02;
