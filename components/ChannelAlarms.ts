@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { childOf, type Transform } from "./common";
+import { childOf, type NameRef, type TidingsComponentOptions, type Transform, withOldType } from "./common";
 
 /** Alarm thresholds (stack config `tidings:alarms`). */
 export interface AlarmThresholds {
@@ -18,22 +18,24 @@ export interface ChannelAlarmsArgs {
   /** The channel name, for the alarm descriptions. */
   channel: string;
   /** The channel's source queue. */
-  queue: { name: pulumi.Input<string> };
+  queue: NameRef;
   /** The channel's worker function. */
-  worker: { name: pulumi.Input<string> };
+  worker: NameRef;
   /** The channel's rule and the bus it is on. */
-  rule: { name: pulumi.Input<string> };
+  rule: NameRef;
   eventBusName: pulumi.Input<string>;
   /** @example alertsTopicArn: alerts.arn */
   alertsTopicArn: pulumi.Input<string>;
   /** @default { queueAgeSeconds: 900, workerErrors: 1, workerThrottles: 1, ruleFailedInvocations: 1 } */
   thresholds?: AlarmThresholds;
-  transform?: {
-    queueAge?: Transform<aws.cloudwatch.MetricAlarmArgs>;
-    workerErrors?: Transform<aws.cloudwatch.MetricAlarmArgs>;
-    workerThrottles?: Transform<aws.cloudwatch.MetricAlarmArgs>;
-    ruleFailedInvocations?: Transform<aws.cloudwatch.MetricAlarmArgs>;
-  };
+}
+
+/** The alarms of a ChannelAlarms a transform can change (pass as the `transform` option). */
+export interface ChannelAlarmsTransform {
+  queueAge?: Transform<aws.cloudwatch.MetricAlarmArgs>;
+  workerErrors?: Transform<aws.cloudwatch.MetricAlarmArgs>;
+  workerThrottles?: Transform<aws.cloudwatch.MetricAlarmArgs>;
+  ruleFailedInvocations?: Transform<aws.cloudwatch.MetricAlarmArgs>;
 }
 
 /**
@@ -54,8 +56,9 @@ export class ChannelAlarms extends pulumi.ComponentResource {
   readonly workerThrottles: aws.cloudwatch.MetricAlarm;
   readonly ruleFailedInvocations: aws.cloudwatch.MetricAlarm;
 
-  constructor(name: string, args: ChannelAlarmsArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("tidings:aws:ChannelAlarms", name, {}, opts);
+  constructor(name: string, args: ChannelAlarmsArgs, opts?: TidingsComponentOptions<ChannelAlarmsTransform>) {
+    super("tidings:index:ChannelAlarms", name, {}, withOldType("tidings:aws:ChannelAlarms", opts));
+    const transform = opts?.transform ?? {};
     const withTransform = childOf(this);
     const t = {
       queueAgeSeconds: args.thresholds?.queueAgeSeconds ?? 900,
@@ -67,7 +70,7 @@ export class ChannelAlarms extends pulumi.ComponentResource {
     const c = args.channel;
 
     this.queueAge = new aws.cloudwatch.MetricAlarm(
-      ...withTransform(args.transform?.queueAge, `${name}-queue-age`, {
+      ...withTransform(transform.queueAge, `${name}-queue-age`, {
         alarmDescription: `Channel ${c}: a message has waited over ${t.queueAgeSeconds} s in the queue. The worker is stalled, failing or too slow; see the runbook (README, Operating Tidings).`,
         namespace: "AWS/SQS",
         metricName: "ApproximateAgeOfOldestMessage",
@@ -107,18 +110,18 @@ export class ChannelAlarms extends pulumi.ComponentResource {
       "worker-errors",
       "Errors",
       t.workerErrors,
-      args.transform?.workerErrors,
+      transform.workerErrors,
       `the worker failed ${t.workerErrors}+ invocation(s) in 5 min (threw or timed out); its messages come back and may reach the DLQ.`,
     );
     this.workerThrottles = lambdaAlarm(
       "worker-throttles",
       "Throttles",
       t.workerThrottles,
-      args.transform?.workerThrottles,
+      transform.workerThrottles,
       `the worker was throttled ${t.workerThrottles}+ time(s) in 5 min (account concurrency); the queue backs up.`,
     );
     this.ruleFailedInvocations = new aws.cloudwatch.MetricAlarm(
-      ...withTransform(args.transform?.ruleFailedInvocations, `${name}-rule-failed`, {
+      ...withTransform(transform.ruleFailedInvocations, `${name}-rule-failed`, {
         alarmDescription: `Channel ${c}: EventBridge could not put ${t.ruleFailedInvocations}+ event(s) on the queue in 5 min; they go to the rule DLQ. Fix the cause, then npm run redrive -- ${c} --rule-dlq.`,
         namespace: "AWS/Events",
         metricName: "FailedInvocations",

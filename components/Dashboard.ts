@@ -1,15 +1,15 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { METRIC, METRICS_NAMESPACE } from "../runtime/metrics";
-import { childOf, type Transform } from "./common";
+import { childOf, type NameRef, type TidingsComponentOptions, type Transform, withOldType } from "./common";
 
 /** What the dashboard shows of one channel: plain names, so any channel (or your own) fits. */
 export interface DashboardChannel {
   channel: string;
-  queue: { name: pulumi.Input<string> };
-  deadLetterQueue: { name: pulumi.Input<string> };
-  ruleDeadLetterQueue: { name: pulumi.Input<string> };
-  rule: { name: pulumi.Input<string> };
+  queue: NameRef;
+  deadLetterQueue: NameRef;
+  ruleDeadLetterQueue: NameRef;
+  rule: NameRef;
 }
 
 export interface DashboardArgs {
@@ -28,7 +28,11 @@ export interface DashboardArgs {
    * @example dashboardName: "tidings-prod"
    */
   dashboardName?: pulumi.Input<string>;
-  transform?: { dashboard?: Transform<aws.cloudwatch.DashboardArgs> };
+}
+
+/** The resource of a Dashboard a transform can change (pass as the `transform` option). */
+export interface DashboardTransform {
+  dashboard?: Transform<aws.cloudwatch.DashboardArgs>;
 }
 
 type MetricRow = (string | Record<string, unknown>)[];
@@ -136,8 +140,8 @@ export function dashboardBody(region: string, bus: string, namespace: string, ch
 export class Dashboard extends pulumi.ComponentResource {
   readonly dashboard: aws.cloudwatch.Dashboard;
 
-  constructor(name: string, args: DashboardArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("tidings:aws:Dashboard", name, {}, opts);
+  constructor(name: string, args: DashboardArgs, opts?: TidingsComponentOptions<DashboardTransform>) {
+    super("tidings:index:Dashboard", name, {}, withOldType("tidings:aws:Dashboard", opts));
     const withTransform = childOf(this);
     const region = aws.getRegionOutput({}, { parent: this }).region;
     const resolved = pulumi.all(
@@ -157,7 +161,7 @@ export class Dashboard extends pulumi.ComponentResource {
       .all([region, args.eventBusName, resolved])
       .apply(([r, bus, channels]) => JSON.stringify(dashboardBody(r, bus, args.metricsNamespace ?? METRICS_NAMESPACE, channels)));
     this.dashboard = new aws.cloudwatch.Dashboard(
-      ...withTransform(args.transform?.dashboard, name, {
+      ...withTransform(opts?.transform?.dashboard, name, {
         dashboardName: args.dashboardName ?? `${name}-${pulumi.getStack()}`,
         dashboardBody: body,
       }),

@@ -23,6 +23,7 @@ import {
   type TidingsComponentOptions,
   TidingsError,
   type Transform,
+  type QueueUrlRef,
 } from "./common";
 import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
 import { NotificationStatusRoute, type NotificationStatusRouteTransform } from "./NotificationStatusRoute";
@@ -78,7 +79,7 @@ export interface NotificationApiArgs {
    * statuses decided here are put on it (sqs:SendMessage on this queue only).
    * @default no callbacks
    */
-  statusCallbacksQueue?: { url: pulumi.Input<string>; arn: pulumi.Input<string> };
+  statusCallbacksQueue?: QueueUrlRef;
   /** Channels switched on in the stack, in config order. */
   enabledChannels: string[];
   /** Declared notification types (`tidings:notificationTypes`). */

@@ -22,6 +22,7 @@ import {
   type TidingsComponentOptions,
   TidingsError,
   type Transform,
+  type QueueUrlRef,
 } from "./common";
 import { DlqAlarm, type DlqAlarmTransform } from "./DlqAlarm";
 import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
@@ -84,7 +85,7 @@ export interface NotificationChannelArgs {
    * statuses decided here are put on it (sqs:SendMessage on this queue only).
    * @default no callbacks
    */
-  statusCallbacksQueue?: { url: pulumi.Input<string>; arn: pulumi.Input<string> };
+  statusCallbacksQueue?: QueueUrlRef;
   /** SNS topic the DLQ alarms notify. */
   alertsTopicArn: pulumi.Input<string>;
   /** @default 14 */

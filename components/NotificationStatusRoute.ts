@@ -5,14 +5,24 @@ import * as pulumi from "@pulumi/pulumi";
 import type { HttpResult } from "../runtime/contracts";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { makeStatusApiHandler, type StatusApiEvent } from "../runtime/statusApi";
-import { childOf, type ResourceRef, type TidingsComponentOptions, type Transform } from "./common";
+import {
+  checkAuthorization,
+  childOf,
+  type HttpApiRef,
+  nodesOf,
+  type ResourceRef,
+  setNodes,
+  type TidingsComponentOptions,
+  type Transform,
+  withOldType,
+} from "./common";
 import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
 
 export interface NotificationStatusRouteArgs {
   /** The producer HTTP API the route is added to. */
-  api: { id: pulumi.Input<string>; executionArn: pulumi.Input<string> };
+  api: HttpApiRef;
   /** Same authorization as `POST /notifications`: "AWS_IAM", or "JWT" with the authorizer's id. */
-  authorizationType: "AWS_IAM" | "JWT";
+  authorizationType: string;
   authorizerId?: pulumi.Input<string>;
   /** The notification log, read with one Query per request (and nothing else). */
   notificationLogTable: ResourceRef;
@@ -40,16 +50,23 @@ export interface NotificationStatusRouteTransform {
  * });
  */
 export class NotificationStatusRoute extends pulumi.ComponentResource {
-  readonly function: InlineFunction<StatusApiEvent, HttpResult>;
   readonly route: aws.apigatewayv2.Route;
+  /** The route's function's ARN. */
+  readonly functionArn: pulumi.Output<string>;
+
+  /** The route's function (TypeScript only: kept off the multi-language schema). */
+  get function(): InlineFunction<StatusApiEvent, HttpResult> {
+    return nodesOf<{ function: InlineFunction<StatusApiEvent, HttpResult> }>(this).function;
+  }
 
   constructor(name: string, args: NotificationStatusRouteArgs, opts?: TidingsComponentOptions<NotificationStatusRouteTransform>) {
-    super("tidings:aws:NotificationStatusRoute", name, {}, opts);
+    super("tidings:index:NotificationStatusRoute", name, {}, withOldType("tidings:aws:NotificationStatusRoute", opts));
+    checkAuthorization("NotificationStatusRoute", args.authorizationType, args.authorizerId);
     const transform = opts?.transform ?? {};
     const withTransform = childOf(this);
     const tableName = pulumi.output(args.notificationLogTable.name);
 
-    this.function = new InlineFunction<StatusApiEvent, HttpResult>(
+    const fn = new InlineFunction<StatusApiEvent, HttpResult>(
       name,
       {
         description: "Tidings producer API: GET /notifications/{eventId}",
@@ -67,15 +84,17 @@ export class NotificationStatusRoute extends pulumi.ComponentResource {
       },
       { parent: this, transform: transform.function },
     );
+    setNodes(this, { function: fn });
     const integration = new aws.apigatewayv2.Integration(
       ...withTransform(transform.integration, `${name}-integration`, {
         apiId: args.api.id,
         integrationType: "AWS_PROXY",
         integrationMethod: "POST",
-        integrationUri: this.function.function.invokeArn,
+        integrationUri: fn.function.invokeArn,
         payloadFormatVersion: "2.0",
       }),
     );
+    this.functionArn = fn.function.arn;
     this.route = new aws.apigatewayv2.Route(
       ...withTransform(transform.route, `${name}-route`, {
         apiId: args.api.id,
@@ -88,11 +107,11 @@ export class NotificationStatusRoute extends pulumi.ComponentResource {
     new aws.lambda.Permission(
       ...withTransform(transform.permission, `${name}-invoke`, {
         action: "lambda:InvokeFunction",
-        function: this.function.function.name,
+        function: fn.function.name,
         principal: "apigateway.amazonaws.com",
         sourceArn: pulumi.interpolate`${args.api.executionArn}/*/GET/notifications/*`,
       }),
     );
-    this.registerOutputs({ functionArn: this.function.function.arn });
+    this.registerOutputs({ functionArn: fn.function.arn });
   }
 }

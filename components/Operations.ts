@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { type NameRef, nodesOf, type QueueUrlRef, type ResourceRef, setNodes, withOldType } from "./common";
 import { type AlarmThresholds, ChannelAlarms } from "./ChannelAlarms";
 import { Dashboard } from "./Dashboard";
 import { Reconciler, type ReconcilerArgs } from "./Reconciler";
@@ -6,25 +7,40 @@ import { Reconciler, type ReconcilerArgs } from "./Reconciler";
 /** One channel as operations sees it: plain names, so a channel of your own fits too. */
 export interface OperatedChannel {
   channel: string;
-  queue: { name: pulumi.Input<string> };
-  deadLetterQueue: { name: pulumi.Input<string> };
-  ruleDeadLetterQueue: { name: pulumi.Input<string> };
-  rule: { name: pulumi.Input<string> };
+  queue: NameRef;
+  deadLetterQueue: NameRef;
+  ruleDeadLetterQueue: NameRef;
+  rule: NameRef;
   /** The worker function. */
-  worker: { name: pulumi.Input<string> };
+  worker: NameRef;
+}
+
+/** Operations' dashboard (`tidings:dashboard`). */
+export interface OperationsDashboardSettings {
+  /** @default true */
+  enabled?: boolean;
+}
+
+/** Operations' reconciler (`tidings:reconciler`): see ReconcilerArgs for the others. */
+export interface OperationsReconcilerSettings {
+  /** @default true */
+  enabled?: boolean;
+  schedule?: ReconcilerArgs["schedule"];
+  stuckAfterMinutes?: ReconcilerArgs["stuckAfterMinutes"];
+  maxReputs?: ReconcilerArgs["maxReputs"];
 }
 
 export interface OperationsArgs {
   channels: OperatedChannel[];
-  bus: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
-  notificationLogTable: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
+  bus: ResourceRef;
+  notificationLogTable: ResourceRef;
   kmsKeyArn: pulumi.Input<string>;
   alertsTopicArn: pulumi.Input<string>;
   /**
    * The CloudWatch dashboard.
    * @default { enabled: true }
    */
-  dashboard?: { enabled?: boolean };
+  dashboard?: OperationsDashboardSettings;
   /**
    * Alarm thresholds, for every channel.
    * @default { queueAgeSeconds: 900, workerErrors: 1, workerThrottles: 1, ruleFailedInvocations: 1 }
@@ -35,11 +51,17 @@ export interface OperationsArgs {
    * The scheduled reconciler.
    * @default { enabled: true, schedule: "rate(5 minutes)", stuckAfterMinutes: 15, maxReputs: 3 }
    */
-  reconciler?: { enabled?: boolean } & Pick<ReconcilerArgs, "schedule" | "stuckAfterMinutes" | "maxReputs">;
+  reconciler?: OperationsReconcilerSettings;
   /** @default 14 */
   logRetentionDays?: number;
   /** The status-callbacks queue, so the reconciler reports what it gives up. */
-  statusCallbacksQueue?: ReconcilerArgs["statusCallbacksQueue"];
+  statusCallbacksQueue?: QueueUrlRef;
+}
+
+interface OperationsNodes {
+  alarms: Record<string, ChannelAlarms>;
+  dashboard?: Dashboard;
+  reconciler?: Reconciler;
 }
 
 /**
@@ -55,14 +77,30 @@ export interface OperationsArgs {
  * });
  */
 export class Operations extends pulumi.ComponentResource {
-  readonly alarms: Record<string, ChannelAlarms> = {};
-  readonly dashboard?: Dashboard;
-  readonly reconciler?: Reconciler;
+  /** The operated channels' names. */
+  readonly channels: string[];
+  /** The CloudWatch dashboard's name, when it is on. */
+  readonly dashboardName?: pulumi.Output<string>;
+  /** The reconciler function's ARN, when it is on. */
+  readonly reconcilerFunctionArn?: pulumi.Output<string>;
+
+  /** Each channel's alarms, by channel (child components: TypeScript only, kept off the schema). */
+  get alarms(): Record<string, ChannelAlarms> {
+    return nodesOf<OperationsNodes>(this).alarms;
+  }
+  get dashboard(): Dashboard | undefined {
+    return nodesOf<OperationsNodes>(this).dashboard;
+  }
+  get reconciler(): Reconciler | undefined {
+    return nodesOf<OperationsNodes>(this).reconciler;
+  }
 
   constructor(name: string, args: OperationsArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("tidings:aws:Operations", name, {}, opts);
+    super("tidings:index:Operations", name, {}, withOldType("tidings:aws:Operations", opts));
+    const nodes = setNodes<OperationsNodes>(this, { alarms: {} });
+    this.channels = args.channels.map((c) => c.channel);
     for (const c of args.channels) {
-      this.alarms[c.channel] = new ChannelAlarms(
+      nodes.alarms[c.channel] = new ChannelAlarms(
         `${c.channel}-alarms`,
         {
           channel: c.channel,
@@ -77,10 +115,11 @@ export class Operations extends pulumi.ComponentResource {
       );
     }
     if (args.dashboard?.enabled ?? true) {
-      this.dashboard = new Dashboard("tidings", { channels: args.channels, eventBusName: args.bus.name }, { parent: this });
+      nodes.dashboard = new Dashboard("tidings", { channels: args.channels, eventBusName: args.bus.name }, { parent: this });
+      this.dashboardName = nodes.dashboard.dashboard.dashboardName;
     }
     if (args.reconciler?.enabled ?? true) {
-      this.reconciler = new Reconciler(
+      nodes.reconciler = new Reconciler(
         "reconciler",
         {
           notificationLogTable: args.notificationLogTable,
@@ -95,7 +134,8 @@ export class Operations extends pulumi.ComponentResource {
         },
         { parent: this },
       );
+      this.reconcilerFunctionArn = nodes.reconciler.functionArn;
     }
-    this.registerOutputs({});
+    this.registerOutputs({ dashboardName: this.dashboardName, reconcilerFunctionArn: this.reconcilerFunctionArn });
   }
 }

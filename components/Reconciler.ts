@@ -7,21 +7,31 @@ import { makeNotificationLog } from "../runtime/notificationLog";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { makeReconciler, type ReconcileReport } from "../runtime/reconciler";
 import { makeCallbackEnqueuer } from "../runtime/statusCallbacks";
-import { childOf, TidingsError, type Transform } from "./common";
+import {
+  childOf,
+  nodesOf,
+  type QueueUrlRef,
+  type ResourceRef,
+  setNodes,
+  type TidingsComponentOptions,
+  TidingsError,
+  type Transform,
+  withOldType,
+} from "./common";
 import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
 
 export interface ReconcilerArgs {
   /** The notification log (Scan for unfinished rows, UpdateItem to take them). */
-  notificationLogTable: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
+  notificationLogTable: ResourceRef;
   /** The bus stuck events are put on again. */
-  bus: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
+  bus: ResourceRef;
   kmsKeyArn: pulumi.Input<string>;
   /**
    * The status-callbacks queue (StatusCallbacks component), when producers get callbacks: final
    * statuses decided here are put on it (sqs:SendMessage on this queue only).
    * @default no callbacks
    */
-  statusCallbacksQueue?: { url: pulumi.Input<string>; arn: pulumi.Input<string> };
+  statusCallbacksQueue?: QueueUrlRef;
   /** Notified when a reconciler run fails. */
   alertsTopicArn: pulumi.Input<string>;
   /**
@@ -36,10 +46,12 @@ export interface ReconcilerArgs {
   maxReputs?: number;
   /** @default 14 */
   logRetentionDays?: number;
-  transform?: {
-    schedule?: Transform<aws.cloudwatch.EventRuleArgs>;
-    function?: InlineFunctionTransform<unknown, ReconcileReport>;
-  };
+}
+
+/** The resources of a Reconciler a transform can change (pass as the `transform` option). */
+export interface ReconcilerTransform {
+  schedule?: Transform<aws.cloudwatch.EventRuleArgs>;
+  function?: InlineFunctionTransform<unknown, ReconcileReport>;
 }
 
 /**
@@ -52,12 +64,19 @@ export interface ReconcilerArgs {
  * new Reconciler("reconciler", { notificationLogTable, bus, kmsKeyArn: key.arn, alertsTopicArn: alerts.arn });
  */
 export class Reconciler extends pulumi.ComponentResource {
-  readonly function: InlineFunction<unknown, ReconcileReport>;
   readonly schedule: aws.cloudwatch.EventRule;
   readonly errorsAlarm: aws.cloudwatch.MetricAlarm;
 
-  constructor(name: string, args: ReconcilerArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("tidings:aws:Reconciler", name, {}, opts);
+  /** The reconciler function's ARN. */
+  readonly functionArn: pulumi.Output<string>;
+
+  /** The reconciler's function (TypeScript only: kept off the multi-language schema). */
+  get function(): InlineFunction<unknown, ReconcileReport> {
+    return nodesOf<{ function: InlineFunction<unknown, ReconcileReport> }>(this).function;
+  }
+
+  constructor(name: string, args: ReconcilerArgs, opts?: TidingsComponentOptions<ReconcilerTransform>) {
+    super("tidings:index:Reconciler", name, {}, withOldType("tidings:aws:Reconciler", opts));
     const withTransform = childOf(this);
     const stuckAfterMinutes = args.stuckAfterMinutes ?? 15;
     const maxReputs = args.maxReputs ?? 3;
@@ -71,7 +90,7 @@ export class Reconciler extends pulumi.ComponentResource {
     const stuckAfterMs = stuckAfterMinutes * 60_000;
     const callbacksUrl = args.statusCallbacksQueue ? pulumi.output(args.statusCallbacksQueue.url) : undefined;
 
-    this.function = new InlineFunction<unknown, ReconcileReport>(
+    const fn = new InlineFunction<unknown, ReconcileReport>(
       name,
       {
         description: "Tidings reconciler: puts stuck notifications on the bus again",
@@ -98,24 +117,26 @@ export class Reconciler extends pulumi.ComponentResource {
         kmsKeyArn: args.kmsKeyArn,
         logRetentionDays: args.logRetentionDays,
       },
-      { parent: this, transform: args.transform?.function },
+      { parent: this, transform: opts?.transform?.function },
     );
+    setNodes(this, { function: fn });
+    this.functionArn = fn.function.arn;
     this.schedule = new aws.cloudwatch.EventRule(
-      ...withTransform(args.transform?.schedule, `${name}-schedule`, {
+      ...withTransform(opts?.transform?.schedule, `${name}-schedule`, {
         description: "Tidings reconciler schedule",
         scheduleExpression: args.schedule ?? "rate(5 minutes)",
       }),
     );
     new aws.cloudwatch.EventTarget(
       `${name}-target`,
-      { rule: this.schedule.name, arn: this.function.function.arn, retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60 } },
+      { rule: this.schedule.name, arn: fn.function.arn, retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60 } },
       { parent: this },
     );
     new aws.lambda.Permission(
       `${name}-invoke`,
       {
         action: "lambda:InvokeFunction",
-        function: this.function.function.name,
+        function: fn.function.name,
         principal: "events.amazonaws.com",
         sourceArn: this.schedule.arn,
       },
@@ -127,7 +148,7 @@ export class Reconciler extends pulumi.ComponentResource {
         alarmDescription: "Tidings reconciler: a run failed; stuck notifications are not being put again. Check its log group.",
         namespace: "AWS/Lambda",
         metricName: "Errors",
-        dimensions: { FunctionName: this.function.function.name },
+        dimensions: { FunctionName: fn.function.name },
         statistic: "Sum",
         period: 900,
         evaluationPeriods: 1,
@@ -139,6 +160,6 @@ export class Reconciler extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.registerOutputs({ functionArn: this.function.function.arn });
+    this.registerOutputs({ functionArn: fn.function.arn });
   }
 }

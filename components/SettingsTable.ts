@@ -1,20 +1,33 @@
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import { TABLES } from "../runtime/tables";
 import type { TidingsComponentOptions } from "./common";
-import { EncryptedTable, type EncryptedTableArgs, type EncryptedTableTransform } from "./EncryptedTable";
+import { type EncryptedTable, type EncryptedTableArgs, type EncryptedTableTransform, encryptedTable, tableOf } from "./EncryptedTable";
 
 /**
  * DynamoDB table `settings` (layout in runtime/tables.ts), encrypted, with point-in-time recovery.
+ * An EncryptedTable: see `encryptedTable`, which builds it.
  *
  * @example
  * const table = new SettingsTable("settings", { kmsKeyArn: key.arn });
  */
-export class SettingsTable extends EncryptedTable {
+export class SettingsTable extends pulumi.ComponentResource implements EncryptedTable {
   /** The table's physical name. */
-  declare readonly name: pulumi.Output<string>;
-  declare readonly arn: pulumi.Output<string>;
+  readonly name: pulumi.Output<string>;
+  readonly arn: pulumi.Output<string>;
 
   constructor(name: string, args: EncryptedTableArgs, opts?: TidingsComponentOptions<EncryptedTableTransform>) {
-    super("tidings:index:SettingsTable", name, TABLES.settings, args, opts);
+    super("tidings:index:SettingsTable", name, {}, opts);
+    ({ name: this.name, arn: this.arn } = encryptedTable(this, name, TABLES.settings, args, opts));
+    this.registerOutputs({ name: this.name, arn: this.arn });
+  }
+
+  get table() {
+    return tableOf(this).table;
+  }
+  get layout() {
+    return tableOf(this).layout;
+  }
+  get arns() {
+    return tableOf(this).arns;
   }
 }

@@ -6,7 +6,7 @@ import { channelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
 import type { SqsBatchResponse, SqsEvent } from "../runtime/contracts";
 import { makeSecretKeyLoader } from "../runtime/authorizer";
 import { makeCallbackSender } from "../runtime/statusCallbacks";
-import { childOf, TidingsError, type Transform } from "./common";
+import { childOf, nodesOf, setNodes, type TidingsComponentOptions, TidingsError, type Transform, withOldType } from "./common";
 import { DlqAlarm } from "./DlqAlarm";
 import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
 
@@ -27,11 +27,18 @@ export interface StatusCallbacksArgs {
   maxReceiveCount?: number;
   /** @default 14 */
   logRetentionDays?: number;
-  transform?: {
-    queue?: Transform<aws.sqs.QueueArgs>;
-    deadLetterQueue?: Transform<aws.sqs.QueueArgs>;
-    function?: InlineFunctionTransform<SqsEvent, SqsBatchResponse>;
-  };
+}
+
+/** The resources of a StatusCallbacks a transform can change (pass as the `transform` option). */
+export interface StatusCallbacksTransform {
+  queue?: Transform<aws.sqs.QueueArgs>;
+  deadLetterQueue?: Transform<aws.sqs.QueueArgs>;
+  function?: InlineFunctionTransform<SqsEvent, SqsBatchResponse>;
+}
+
+interface StatusCallbacksNodes {
+  sender: InlineFunction<SqsEvent, SqsBatchResponse>;
+  alarm: DlqAlarm;
 }
 
 /**
@@ -48,11 +55,22 @@ export interface StatusCallbacksArgs {
 export class StatusCallbacks extends pulumi.ComponentResource {
   readonly queue: aws.sqs.Queue;
   readonly deadLetterQueue: aws.sqs.Queue;
-  readonly sender: InlineFunction<SqsEvent, SqsBatchResponse>;
-  readonly alarm: DlqAlarm;
+  readonly queueUrl: pulumi.Output<string>;
+  readonly deadLetterQueueUrl: pulumi.Output<string>;
+  /** The sender function's ARN. */
+  readonly senderArn: pulumi.Output<string>;
 
-  constructor(name: string, args: StatusCallbacksArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("tidings:aws:StatusCallbacks", name, {}, opts);
+  /** The function that POSTs the callbacks (TypeScript only: kept off the multi-language schema). */
+  get sender(): InlineFunction<SqsEvent, SqsBatchResponse> {
+    return nodesOf<StatusCallbacksNodes>(this).sender;
+  }
+  /** The alarm on the dead-letter queue. */
+  get alarm(): DlqAlarm {
+    return nodesOf<StatusCallbacksNodes>(this).alarm;
+  }
+
+  constructor(name: string, args: StatusCallbacksArgs, opts?: TidingsComponentOptions<StatusCallbacksTransform>) {
+    super("tidings:index:StatusCallbacks", name, {}, withOldType("tidings:aws:StatusCallbacks", opts));
     const withTransform = childOf(this);
     if (!/^https:\/\/[^/]/.test(args.url ?? "")) {
       throw new TidingsError(`StatusCallbacks: url must be the producer's https:// endpoint (got "${args.url}").`);
@@ -64,13 +82,13 @@ export class StatusCallbacks extends pulumi.ComponentResource {
       maxConcurrency: 2,
     });
     this.deadLetterQueue = new aws.sqs.Queue(
-      ...withTransform(args.transform?.deadLetterQueue, `${name}-dlq`, {
+      ...withTransform(opts?.transform?.deadLetterQueue, `${name}-dlq`, {
         messageRetentionSeconds: settings.deadLetterRetentionSeconds,
         kmsMasterKeyId: args.kmsKeyArn,
       }),
     );
     this.queue = new aws.sqs.Queue(
-      ...withTransform(args.transform?.queue, `${name}-queue`, {
+      ...withTransform(opts?.transform?.queue, `${name}-queue`, {
         visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds,
         messageRetentionSeconds: settings.messageRetentionSeconds,
         kmsMasterKeyId: args.kmsKeyArn,
@@ -80,7 +98,7 @@ export class StatusCallbacks extends pulumi.ComponentResource {
     const url = args.url;
     const secretArn = pulumi.output(args.secretArn);
     const queueUrl = this.queue.url;
-    this.sender = new InlineFunction<SqsEvent, SqsBatchResponse>(
+    const sender = new InlineFunction<SqsEvent, SqsBatchResponse>(
       `${name}-sender`,
       {
         description: "Tidings status callbacks: signed POSTs to the producer",
@@ -105,20 +123,20 @@ export class StatusCallbacks extends pulumi.ComponentResource {
         kmsKeyArn: args.kmsKeyArn,
         logRetentionDays: args.logRetentionDays,
       },
-      { parent: this, transform: args.transform?.function },
+      { parent: this, transform: opts?.transform?.function },
     );
     new aws.lambda.EventSourceMapping(
       `${name}-mapping`,
       {
         eventSourceArn: this.queue.arn,
-        functionName: this.sender.function.arn,
+        functionName: sender.function.arn,
         batchSize: 10,
         functionResponseTypes: ["ReportBatchItemFailures"],
         scalingConfig: { maximumConcurrency: 2 },
       },
       { parent: this },
     );
-    this.alarm = new DlqAlarm(
+    const alarm = new DlqAlarm(
       `${name}-dlq-alarm`,
       {
         queue: this.deadLetterQueue,
@@ -127,6 +145,10 @@ export class StatusCallbacks extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    this.registerOutputs({ queueUrl: this.queue.url, deadLetterQueueUrl: this.deadLetterQueue.url });
+    setNodes<StatusCallbacksNodes>(this, { sender, alarm });
+    this.queueUrl = this.queue.url;
+    this.deadLetterQueueUrl = this.deadLetterQueue.url;
+    this.senderArn = sender.function.arn;
+    this.registerOutputs({ queueUrl: this.queueUrl, deadLetterQueueUrl: this.deadLetterQueueUrl });
   }
 }

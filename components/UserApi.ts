@@ -12,9 +12,21 @@ import { makeFeed } from "../runtime/feed";
 import type { HttpAnswer, HttpRequestEvent } from "../runtime/http";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { makeUserApi } from "../runtime/userApi";
-import { childOf, TidingsError, type Transform } from "./common";
+import {
+  childOf,
+  nodesOf,
+  type NotificationTypeSettings,
+  setNodes,
+  type Throttling,
+  type TidingsComponentOptions,
+  TidingsError,
+  type Transform,
+  type WebSocketRef,
+  withOldType,
+} from "./common";
 import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
 import type { TableRef } from "./NotificationApi";
+import type { TokenClaimsInput } from "./WebSocketApi";
 
 /** The routes of the end-user API, as API Gateway route keys. */
 export const USER_API_ROUTES = [
@@ -41,15 +53,15 @@ export interface UserApiArgs {
   /** The user's open connections, which get the `read` frame after a read or archive. */
   connectionsTable: TableRef;
   /** The WebSocket API the `read` frames are posted through (a WebSocketApi). */
-  websocket: { managementEndpoint: pulumi.Input<string>; executionArn: pulumi.Input<string>; stageName: string };
+  websocket: WebSocketRef;
   /** The Secrets Manager secret holding the token-signing key (WebSocketApi.secret.arn): user tokens and tracking links. */
   tokenSigningSecretArn: pulumi.Input<string>;
   /** Claims user tokens must carry: the WebSocket's (`tidings:auth`). */
-  auth: { issuer: pulumi.Input<string>; audience: pulumi.Input<string> };
+  auth: TokenClaimsInput;
   /** Channels switched on in the stack. */
   enabledChannels: string[];
   /** Declared notification types (`tidings:notificationTypes`): what preferences cover. */
-  types: Record<string, NotificationTypeConfig>;
+  types: Record<string, NotificationTypeSettings>;
   /**
    * Push devices a user may register; the oldest is evicted beyond this.
    * @default 5
@@ -63,7 +75,7 @@ export interface UserApiArgs {
    * Steady requests per second and burst before the stage answers 429.
    * @default { rateLimit: 100, burstLimit: 200 }
    */
-  throttling?: { rateLimit?: number; burstLimit?: number };
+  throttling?: Throttling;
   /**
    * Origins of your web app that may call the API from a browser (CORS). Tokens travel in the
    * Authorization header, never in cookies.
@@ -71,14 +83,16 @@ export interface UserApiArgs {
    * @example allowOrigins: ["https://app.example.com"]
    */
   allowOrigins?: string[];
-  transform?: {
-    api?: Transform<aws.apigatewayv2.ApiArgs>;
-    route?: Transform<aws.apigatewayv2.RouteArgs>;
-    integration?: Transform<aws.apigatewayv2.IntegrationArgs>;
-    stage?: Transform<aws.apigatewayv2.StageArgs>;
-    accessLogs?: Transform<aws.cloudwatch.LogGroupArgs>;
-    function?: InlineFunctionTransform<HttpRequestEvent, HttpAnswer>;
-  };
+}
+
+/** The resources of a UserApi a transform can change (pass as the `transform` option). */
+export interface UserApiTransform {
+  api?: Transform<aws.apigatewayv2.ApiArgs>;
+  route?: Transform<aws.apigatewayv2.RouteArgs>;
+  integration?: Transform<aws.apigatewayv2.IntegrationArgs>;
+  stage?: Transform<aws.apigatewayv2.StageArgs>;
+  accessLogs?: Transform<aws.cloudwatch.LogGroupArgs>;
+  function?: InlineFunctionTransform<HttpRequestEvent, HttpAnswer>;
 }
 
 /**
@@ -101,12 +115,18 @@ export class UserApi extends pulumi.ComponentResource {
   readonly api: aws.apigatewayv2.Api;
   readonly stage: aws.apigatewayv2.Stage;
   readonly routes: aws.apigatewayv2.Route[];
-  readonly function: InlineFunction<HttpRequestEvent, HttpAnswer>;
+  /** The service function's ARN. */
+  readonly functionArn: pulumi.Output<string>;
   /** `https://<id>.execute-api.<region>.amazonaws.com`: tracking links are `<url>/t/<token>`. */
   readonly url: pulumi.Output<string>;
 
-  constructor(name: string, args: UserApiArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("tidings:aws:UserApi", name, {}, opts);
+  /** The function serving every route (TypeScript only: kept off the multi-language schema). */
+  get function(): InlineFunction<HttpRequestEvent, HttpAnswer> {
+    return nodesOf<{ function: InlineFunction<HttpRequestEvent, HttpAnswer> }>(this).function;
+  }
+
+  constructor(name: string, args: UserApiArgs, opts?: TidingsComponentOptions<UserApiTransform>) {
+    super("tidings:index:UserApi", name, {}, withOldType("tidings:aws:UserApi", opts));
     const withTransform = childOf(this);
     const parent = this;
     const logRetentionDays = args.logRetentionDays ?? 14;
@@ -123,7 +143,7 @@ export class UserApi extends pulumi.ComponentResource {
     const fn = createFunction();
     const api = createApi();
     const integration = new aws.apigatewayv2.Integration(
-      ...withTransform(args.transform?.integration, `${name}-service`, {
+      ...withTransform(opts?.transform?.integration, `${name}-service`, {
         apiId: api.id,
         integrationType: "AWS_PROXY",
         integrationMethod: "POST",
@@ -135,7 +155,7 @@ export class UserApi extends pulumi.ComponentResource {
       (routeKey) =>
         new aws.apigatewayv2.Route(
           ...withTransform(
-            args.transform?.route,
+            opts?.transform?.route,
             `${name}-${routeKey
               .toLowerCase()
               .replace(/[^a-z0-9]+/g, "-")
@@ -165,7 +185,8 @@ export class UserApi extends pulumi.ComponentResource {
     this.api = api;
     this.stage = stage;
     this.routes = routes;
-    this.function = fn;
+    setNodes(this, { function: fn });
+    this.functionArn = fn.function.arn;
     this.url = api.apiEndpoint;
     this.registerOutputs({ url: this.url });
 
@@ -183,7 +204,12 @@ export class UserApi extends pulumi.ComponentResource {
       const audience = pulumi.output(args.auth.audience);
       const managementEndpoint = pulumi.output(args.websocket.managementEndpoint);
       const enabledChannels = [...args.enabledChannels];
-      const types = JSON.parse(JSON.stringify(args.types)) as Record<string, NotificationTypeConfig>;
+      const types: Record<string, NotificationTypeConfig> = Object.fromEntries(
+        Object.entries(JSON.parse(JSON.stringify(args.types)) as Record<string, NotificationTypeSettings>).map(([type, def]) => [
+          type,
+          { ...def, defaultOptIn: def.defaultOptIn ?? true },
+        ]),
+      );
       const postToConnections = pulumi.interpolate`${args.websocket.executionArn}/${args.websocket.stageName}/POST/@connections/*`;
       return new InlineFunction<HttpRequestEvent, HttpAnswer>(
         `${name}-service`,
@@ -225,13 +251,13 @@ export class UserApi extends pulumi.ComponentResource {
           kmsKeyArn: args.kmsKeyArn,
           logRetentionDays,
         },
-        { parent, transform: args.transform?.function },
+        { parent, transform: opts?.transform?.function },
       );
     }
 
     function createApi() {
       return new aws.apigatewayv2.Api(
-        ...withTransform(args.transform?.api, name, {
+        ...withTransform(opts?.transform?.api, name, {
           protocolType: "HTTP",
           description: "Tidings end-user API",
           corsConfiguration: {
@@ -246,13 +272,13 @@ export class UserApi extends pulumi.ComponentResource {
 
     function createStage() {
       const accessLogs = new aws.cloudwatch.LogGroup(
-        ...withTransform(args.transform?.accessLogs, `${name}-access-logs`, {
+        ...withTransform(opts?.transform?.accessLogs, `${name}-access-logs`, {
           retentionInDays: logRetentionDays,
           kmsKeyId: args.kmsKeyArn,
         }),
       );
       return new aws.apigatewayv2.Stage(
-        ...withTransform(args.transform?.stage, `${name}-default`, {
+        ...withTransform(opts?.transform?.stage, `${name}-default`, {
           apiId: api.id,
           name: "$default",
           autoDeploy: true,

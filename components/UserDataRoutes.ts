@@ -7,7 +7,17 @@ import { resolveManagementEndpoint } from "../runtime/deliver";
 import { makeFeed } from "../runtime/feed";
 import type { HttpAnswer, HttpRequestEvent } from "../runtime/http";
 import { makeUserDataApi } from "../runtime/userData";
-import { childOf, type Transform } from "./common";
+import {
+  checkAuthorization,
+  childOf,
+  type HttpApiRef,
+  nodesOf,
+  setNodes,
+  type TidingsComponentOptions,
+  type Transform,
+  type WebSocketRef,
+  withOldType,
+} from "./common";
 import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
 import type { TableRef } from "./NotificationApi";
 
@@ -19,23 +29,32 @@ export interface UserDataRoutesArgs {
    * The producer API the routes join (NotificationApi.api), and how its `POST /notifications` is
    * authorized, so these routes are behind exactly the same auth.
    */
-  api: { id: pulumi.Input<string>; executionArn: pulumi.Input<string> };
+  api: HttpApiRef;
   /** `AWS_IAM` (the producer API's default) or `JWT` with the API's authorizer. */
-  authorization: { type: "AWS_IAM" } | { type: "JWT"; authorizerId: pulumi.Input<string> };
+  authorization: RouteAuthorization;
   contactsTable: TableRef;
   settingsTable: TableRef;
   feedTable: TableRef;
   connectionsTable: TableRef;
   /** Erasing a user also closes their open connections through this WebSocket API. */
-  websocket: { managementEndpoint: pulumi.Input<string>; executionArn: pulumi.Input<string>; stageName: string };
+  websocket: WebSocketRef;
   kmsKeyArn: pulumi.Input<string>;
   /** @default 14 */
   logRetentionDays?: number;
-  transform?: {
-    route?: Transform<aws.apigatewayv2.RouteArgs>;
-    integration?: Transform<aws.apigatewayv2.IntegrationArgs>;
-    function?: InlineFunctionTransform<HttpRequestEvent, HttpAnswer>;
-  };
+}
+
+/** How a route is authorized: `AWS_IAM`, or `JWT` with the API's authorizer (`authorizerId`, required then). */
+export interface RouteAuthorization {
+  /** `AWS_IAM` or `JWT` (a string, not a union: the multi-language schema has no unions). */
+  type: string;
+  authorizerId?: pulumi.Input<string>;
+}
+
+/** The resources of a UserDataRoutes a transform can change (pass as the `transform` option). */
+export interface UserDataRoutesTransform {
+  route?: Transform<aws.apigatewayv2.RouteArgs>;
+  integration?: Transform<aws.apigatewayv2.IntegrationArgs>;
+  function?: InlineFunctionTransform<HttpRequestEvent, HttpAnswer>;
 }
 
 /**
@@ -51,10 +70,17 @@ export interface UserDataRoutesArgs {
  */
 export class UserDataRoutes extends pulumi.ComponentResource {
   readonly routes: aws.apigatewayv2.Route[];
-  readonly function: InlineFunction<HttpRequestEvent, HttpAnswer>;
+  /** The function serving the routes' ARN. */
+  readonly functionArn: pulumi.Output<string>;
 
-  constructor(name: string, args: UserDataRoutesArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("tidings:aws:UserDataRoutes", name, {}, opts);
+  /** The function serving the routes (TypeScript only: kept off the multi-language schema). */
+  get function(): InlineFunction<HttpRequestEvent, HttpAnswer> {
+    return nodesOf<{ function: InlineFunction<HttpRequestEvent, HttpAnswer> }>(this).function;
+  }
+
+  constructor(name: string, args: UserDataRoutesArgs, opts?: TidingsComponentOptions<UserDataRoutesTransform>) {
+    super("tidings:index:UserDataRoutes", name, {}, withOldType("tidings:aws:UserDataRoutes", opts));
+    checkAuthorization("UserDataRoutes", args.authorization.type, args.authorization.authorizerId);
     const withTransform = childOf(this);
 
     const tables = {
@@ -97,10 +123,10 @@ export class UserDataRoutes extends pulumi.ComponentResource {
         kmsKeyArn: args.kmsKeyArn,
         logRetentionDays: args.logRetentionDays ?? 14,
       },
-      { parent: this, transform: args.transform?.function },
+      { parent: this, transform: opts?.transform?.function },
     );
     const integration = new aws.apigatewayv2.Integration(
-      ...withTransform(args.transform?.integration, `${name}-service`, {
+      ...withTransform(opts?.transform?.integration, `${name}-service`, {
         apiId: args.api.id,
         integrationType: "AWS_PROXY",
         integrationMethod: "POST",
@@ -112,7 +138,7 @@ export class UserDataRoutes extends pulumi.ComponentResource {
       (routeKey) =>
         new aws.apigatewayv2.Route(
           ...withTransform(
-            args.transform?.route,
+            opts?.transform?.route,
             `${name}-${routeKey
               .toLowerCase()
               .replace(/[^a-z0-9]+/g, "-")
@@ -137,7 +163,8 @@ export class UserDataRoutes extends pulumi.ComponentResource {
       },
       { parent: fn },
     );
-    this.function = fn;
-    this.registerOutputs({});
+    setNodes(this, { function: fn });
+    this.functionArn = fn.function.arn;
+    this.registerOutputs({ functionArn: this.functionArn });
   }
 }

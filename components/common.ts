@@ -41,6 +41,43 @@ export interface QueueRef {
   name: pulumi.Input<string>;
 }
 
+/** A resource as an alarm or a dashboard needs it: its physical name (a queue, a rule, a function). */
+export interface NameRef {
+  name: pulumi.Input<string>;
+}
+
+/** A queue as a sender needs it: its URL, and its ARN for the IAM statement. */
+export interface QueueUrlRef {
+  url: pulumi.Input<string>;
+  arn: pulumi.Input<string>;
+}
+
+/** An API Gateway HTTP API that routes are added to: its id, and its execution ARN for invoke permissions. */
+export interface HttpApiRef {
+  id: pulumi.Input<string>;
+  executionArn: pulumi.Input<string>;
+}
+
+/**
+ * Checks a route's authorization, which the args hold as a string (the multi-language schema has no
+ * unions): `AWS_IAM`, or `JWT` with the API's authorizer id.
+ */
+export function checkAuthorization(component: string, type: string, authorizerId: unknown): void {
+  if (type !== "AWS_IAM" && type !== "JWT") {
+    throw new TidingsError(`${component}: authorization must be "AWS_IAM" or "JWT" (got "${type}").`);
+  }
+  if (type === "JWT" && authorizerId === undefined) {
+    throw new TidingsError(`${component}: authorization "JWT" needs the API's authorizerId.`);
+  }
+}
+
+/** A WebSocket API as a function posting to connections needs it (WebSocketApi fits). */
+export interface WebSocketRef {
+  managementEndpoint: pulumi.Input<string>;
+  executionArn: pulumi.Input<string>;
+  stageName: string;
+}
+
 /** At most `limit` deliveries per user on a channel in each `windowSeconds`; more are delayed. */
 export interface PerUserLimit {
   limit: number;
@@ -142,4 +179,12 @@ export function policyDocument(statements: ScopedStatement[]): pulumi.Output<str
       Statement: resolved.map((s) => ({ Effect: "Allow", ...s })),
     }),
   );
+}
+
+/**
+ * A component's options plus an alias to the type it had before it moved to `tidings:index:` (the
+ * multi-language schema's namespace), so a deployed stack keeps its resources instead of replacing them.
+ */
+export function withOldType<O extends pulumi.ComponentResourceOptions>(oldType: string, opts: O | undefined): O {
+  return { ...opts, aliases: [...(opts?.aliases ?? []), { type: oldType }] } as O;
 }

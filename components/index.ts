@@ -8,6 +8,10 @@ export {
   ScopedStatement,
   ResourceRef,
   QueueRef,
+  QueueUrlRef,
+  NameRef,
+  HttpApiRef,
+  WebSocketRef,
   PerUserLimit,
   NotificationTypeSettings,
   Throttling,
@@ -16,25 +20,31 @@ export {
 } from "./common";
 export { InlineFunction, InlineFunctionArgs, InlineFunctionTransform, inlineFunctions } from "./InlineFunction";
 export { EncryptionKey, EncryptionKeyArgs, EncryptionKeyTransform } from "./EncryptionKey";
-export { EncryptedTable, EncryptedTableArgs, EncryptedTableTransform } from "./EncryptedTable";
+export { EncryptedTable, EncryptedTableArgs, EncryptedTableTransform, encryptedTable, tableOf } from "./EncryptedTable";
 export { ConnectionsTable } from "./ConnectionsTable";
 export { ContactsTable } from "./ContactsTable";
 export { SettingsTable } from "./SettingsTable";
 export { NotificationLogTable } from "./NotificationLogTable";
 export { PolitenessTable } from "./PolitenessTable";
 export { FeedTable } from "./FeedTable";
-export { UserApi, UserApiArgs, USER_API_ROUTES } from "./UserApi";
-export { UserDataRoutes, UserDataRoutesArgs, USER_DATA_ROUTES } from "./UserDataRoutes";
+export { UserApi, UserApiArgs, UserApiTransform, USER_API_ROUTES } from "./UserApi";
+export { UserDataRoutes, UserDataRoutesArgs, UserDataRoutesTransform, RouteAuthorization, USER_DATA_ROUTES } from "./UserDataRoutes";
 export { DlqAlarm, DlqAlarmArgs, DlqAlarmTransform } from "./DlqAlarm";
 export { WebSocketApi, WebSocketApiArgs, WebSocketApiTransform } from "./WebSocketApi";
 export { NotificationChannel, NotificationChannelArgs, NotificationChannelTransform } from "./NotificationChannel";
 export { NotificationApi, NotificationApiArgs, NotificationApiTransform } from "./NotificationApi";
-export { NotificationStatusRoute, NotificationStatusRouteArgs } from "./NotificationStatusRoute";
-export { ChannelAlarms, ChannelAlarmsArgs, AlarmThresholds } from "./ChannelAlarms";
-export { Dashboard, DashboardArgs, DashboardChannel, dashboardBody } from "./Dashboard";
-export { Reconciler, ReconcilerArgs } from "./Reconciler";
-export { Operations, OperationsArgs, OperatedChannel } from "./Operations";
-export { StatusCallbacks, StatusCallbacksArgs } from "./StatusCallbacks";
+export { NotificationStatusRoute, NotificationStatusRouteArgs, NotificationStatusRouteTransform } from "./NotificationStatusRoute";
+export { ChannelAlarms, ChannelAlarmsArgs, ChannelAlarmsTransform, AlarmThresholds } from "./ChannelAlarms";
+export { Dashboard, DashboardArgs, DashboardChannel, DashboardTransform, dashboardBody } from "./Dashboard";
+export { Reconciler, ReconcilerArgs, ReconcilerTransform } from "./Reconciler";
+export {
+  Operations,
+  OperationsArgs,
+  OperatedChannel,
+  OperationsDashboardSettings,
+  OperationsReconcilerSettings,
+} from "./Operations";
+export { StatusCallbacks, StatusCallbacksArgs, StatusCallbacksTransform } from "./StatusCallbacks";
 export { TemplatesBucket, TemplatesBucketArgs, TemplatesBucketTransform } from "./TemplatesBucket";
 export {
   ChannelProvider,
