@@ -48,6 +48,7 @@ import { startSlackSink, startSnsSink } from "./sinks";
 import { startSqsPoller } from "./sqsPoller";
 import { DEV_STACK_FILE, type RawStackConfig, readStackFile } from "./stackConfig";
 import { checkLocalHost, parseDevTokenRequest, producerScopeProblem } from "./localGuards";
+import { readBoundedBody } from "./httpBody";
 import { type DevTokenOptions, signDevToken } from "./tokens";
 
 export type DevTokenClaims = Pick<DevTokenOptions, "scope" | "rooms" | "issuedAt" | "expiresIn">;
@@ -554,7 +555,7 @@ const STATIC_TYPES: Record<string, string> = {
   ".css": "text/css; charset=utf-8",
 };
 /** Bodies above the producer API's limit are cut off while reading, not buffered whole. */
-const MAX_READ_BYTES = 256 * 1024 + 1;
+const MAX_BODY_BYTES = 256 * 1024;
 
 /**
  * The producer API as API Gateway + IAM auth would present it, with a Bearer token standing in for SigV4,
@@ -580,9 +581,13 @@ async function startLocalApi(options: LocalApiOptions) {
       if (req.method === "POST" && url.pathname === "/notifications") {
         const denied = await authorizeProducer(req);
         if (denied) return json(res, denied.status, denied.body);
-        const body = await readBody(req);
+        const { body, overflow } = await readBoundedBody(req, MAX_BODY_BYTES);
         const result = await options.service(body);
-        res.writeHead(result.statusCode, { "content-type": "application/json", ...result.headers });
+        res.writeHead(result.statusCode, {
+          "content-type": "application/json",
+          ...result.headers,
+          ...(overflow ? { connection: "close" } : {}),
+        });
         return res.end(result.body ?? "");
       }
       const statusPath = /^\/notifications\/([^/]+)$/.exec(url.pathname);
@@ -637,19 +642,7 @@ function json(res: http.ServerResponse, status: number, body: unknown) {
 }
 
 async function readBody(req: http.IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_READ_BYTES) {
-      // Enough to know it is over the limit: the service answers 413 by size.
-      chunks.push((chunk as Buffer).subarray(0, Math.max(0, MAX_READ_BYTES - (size - (chunk as Buffer).length))));
-      req.resume();
-      break;
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return chunks.length ? Buffer.concat(chunks).toString("utf8") : undefined;
+  return (await readBoundedBody(req, MAX_BODY_BYTES)).body;
 }
 
 function serveStatic(pathname: string, res: http.ServerResponse) {

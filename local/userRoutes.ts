@@ -13,6 +13,7 @@ import type { TidingsConfig } from "../runtime/config";
 import { makeUserDelivery } from "../runtime/deliver";
 import { makeDeviceRegistry } from "../runtime/devices";
 import { makeFeed } from "../runtime/feed";
+import { readBoundedBody } from "./httpBody";
 import { type HttpAnswer, type HttpRequestEvent, MAX_USER_BODY_BYTES } from "../runtime/http";
 import type { DecisionLogger } from "../runtime/log";
 import type { NotificationLog } from "../runtime/notificationLog";
@@ -87,30 +88,19 @@ export function makeLocalUserRoutes(options: LocalUserRoutesOptions) {
   };
 }
 
-/** Reads at most one byte past the limit, so the handler answers 413 without buffering a huge body. */
+/** The request as the end-user API's Lambda event; the body read as far as the limit allows. */
 async function toEvent(req: http.IncomingMessage, url: URL): Promise<{ event: HttpRequestEvent; overflow: boolean }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    const room = MAX_USER_BODY_BYTES + 1 - size;
-    chunks.push(buffer.subarray(0, Math.max(0, room)));
-    size += buffer.length;
-    if (size > MAX_USER_BODY_BYTES) {
-      req.resume();
-      break;
-    }
-  }
+  const { body, overflow } = await readBoundedBody(req, MAX_USER_BODY_BYTES);
   const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(",") : v]));
   const event: HttpRequestEvent = {
     rawPath: url.pathname,
     rawQueryString: url.search.replace(/^\?/, ""),
     headers,
-    body: chunks.length ? Buffer.concat(chunks).toString("utf8") : undefined,
+    body,
     isBase64Encoded: false,
     requestContext: { http: { method: req.method ?? "GET", path: url.pathname } },
   };
-  return { event, overflow: size > MAX_USER_BODY_BYTES };
+  return { event, overflow };
 }
 
 function send(res: http.ServerResponse, answer: HttpAnswer) {

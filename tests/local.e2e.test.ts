@@ -271,6 +271,35 @@ describe("local mode end to end: every channel enabled", function () {
     expect(await tidings.log.get(eventId, "email"), "notification log row").to.equal(undefined);
   });
 
+  it("answers 413 to a body over 256 KB and closes that connection, so a kept-alive client's next request is not read from the unread rest", async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const request = (body: string) =>
+      new Promise<{ status: number; connection?: string; text: string }>((resolve, reject) => {
+        const req = http.request(
+          tidings.endpoints.notifications,
+          { method: "POST", agent, headers: { authorization: producer, "content-type": "application/json" } },
+          (res) => {
+            let text = "";
+            res.on("data", (chunk) => (text += chunk));
+            res.on("end", () => resolve({ status: res.statusCode!, connection: res.headers.connection, text }));
+          },
+        );
+        req.setTimeout(5000, () => req.destroy(new Error("no answer within 5 s")));
+        req.on("error", reject);
+        req.end(body);
+      });
+    try {
+      const tooBig = await request(JSON.stringify({ userId: "alice", type: "order.shipped", message: "x".repeat(1024 * 1024) }));
+      expect(tooBig.status).to.equal(413);
+      expect(tooBig.connection).to.equal("close");
+      const next = await request(JSON.stringify({ userId: "alice" }));
+      expect(next.status, next.text).to.equal(400);
+      expect(JSON.parse(next.text).problems.map((p: { field: string }) => p.field)).to.include("type");
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it("refuses a Host that is not 127.0.0.1, localhost or [::1] (DNS rebinding) on /dev/token and the producer API", async () => {
     const request = (path: string, host: string, body: string, authorization?: string) =>
       new Promise<{ status: number; body: any }>((resolve, reject) => {
