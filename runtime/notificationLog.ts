@@ -234,7 +234,7 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
      * Claims eventId×channel for one send for `leaseSeconds` and marks it `pending` (a worker has it):
      * succeeds only when the row exists, is not delivered yet and nobody holds an unexpired lease.
      * Answers with the row as it was before, from the write itself (ReturnValues / ALL_OLD), so the
-     * caller needs no read first. Throws when there is no row (create it first, or `claimOrCreate`).
+     * caller needs no read first. Throws when there is no row.
      */
     async claim(eventId: string, channel: string, leaseSeconds: number): Promise<ClaimAnswer & { row: LogEntry }> {
       const answer = await tryClaim(eventId, channel, leaseSeconds);
@@ -244,20 +244,9 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
 
     /**
      * `claim` of a row the service created: `row` undefined (and nothing written) when there is none.
-     * Workers use it, never `claimOrCreate`: a delivery without a row was not accepted by the service.
+     * Workers use it: a delivery without a row was not accepted by the service, and is never sent.
      */
     claimExisting: tryClaim,
-
-    /** `claim`, creating the row first when there is none (events put on the bus without the service). */
-    async claimOrCreate(entry: Omit<NewLogEntry, "status">, leaseSeconds: number): Promise<ClaimAnswer & { row: LogEntry }> {
-      let answer = await tryClaim(entry.eventId, entry.channel, leaseSeconds);
-      if (!answer.row) {
-        await createAll([{ ...entry, status: "created" }]);
-        answer = await tryClaim(entry.eventId, entry.channel, leaseSeconds);
-      }
-      if (!answer.row) throw new Error(`cannot claim ${entry.eventId}/${entry.channel}: its notification-log row cannot be created`);
-      return answer as ClaimAnswer & { row: LogEntry };
-    },
 
     /** Every channel's row of one notification (the status API). */
     async rowsOf(eventId: string): Promise<LogEntry[]> {

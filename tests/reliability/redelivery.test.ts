@@ -98,7 +98,7 @@ describe("reliability: redelivery is sent once", function () {
       expect(results.filter((r) => r.result === "busy")).to.have.length(19);
     });
 
-    it("answers a claim with the row as it was, marks it pending, and claimOrCreate makes the missing row first", async () => {
+    it("answers a claim with the row as it was and marks it pending", async () => {
       await log.create(row("c6"));
       await log.setStatus("c6", "email", "pending", { reason: "throttled", countAttempt: true });
       const first = await log.claim("c6", "email", 30);
@@ -109,11 +109,6 @@ describe("reliability: redelivery is sent once", function () {
       expect(busy.row)
         .to.include({ status: "pending", attempts: 1 })
         .and.have.property("claimedUntil", clock + 30_000);
-
-      const created = await log.claimOrCreate({ eventId: "c7", channel: "email", userId: "u-1", type: "order.shipped" }, 30);
-      expect(created.result).to.equal("claimed");
-      expect(created.row).to.include({ status: "created", attempts: 0 });
-      expect(await log.get("c7", "email")).to.include({ status: "pending", userId: "u-1" });
     });
 
     it("never moves a delivered row back to pending or error (a late producer write loses)", async () => {
