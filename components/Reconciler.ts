@@ -51,6 +51,9 @@ export interface ReconcilerArgs {
 /** The resources of a Reconciler a transform can change (pass as the `transform` option). */
 export interface ReconcilerTransform {
   schedule?: Transform<aws.cloudwatch.EventRuleArgs>;
+  target?: Transform<aws.cloudwatch.EventTargetArgs>;
+  permission?: Transform<aws.lambda.PermissionArgs>;
+  errorsAlarm?: Transform<aws.cloudwatch.MetricAlarmArgs>;
   function?: InlineFunctionTransform<unknown, ReconcileReport>;
 }
 
@@ -128,23 +131,22 @@ export class Reconciler extends pulumi.ComponentResource {
       }),
     );
     new aws.cloudwatch.EventTarget(
-      `${name}-target`,
-      { rule: this.schedule.name, arn: fn.function.arn, retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60 } },
-      { parent: this },
+      ...withTransform(opts?.transform?.target, `${name}-target`, {
+        rule: this.schedule.name,
+        arn: fn.function.arn,
+        retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60 },
+      }),
     );
     new aws.lambda.Permission(
-      `${name}-invoke`,
-      {
+      ...withTransform(opts?.transform?.permission, `${name}-invoke`, {
         action: "lambda:InvokeFunction",
         function: fn.function.name,
         principal: "events.amazonaws.com",
         sourceArn: this.schedule.arn,
-      },
-      { parent: this },
+      }),
     );
     this.errorsAlarm = new aws.cloudwatch.MetricAlarm(
-      `${name}-errors`,
-      {
+      ...withTransform(opts?.transform?.errorsAlarm, `${name}-errors`, {
         alarmDescription: "Tidings reconciler: a run failed; stuck notifications are not being put again. Check its log group.",
         namespace: "AWS/Lambda",
         metricName: "Errors",
@@ -157,8 +159,7 @@ export class Reconciler extends pulumi.ComponentResource {
         treatMissingData: "notBreaching",
         alarmActions: [args.alertsTopicArn],
         okActions: [args.alertsTopicArn],
-      },
-      { parent: this },
+      }),
     );
     this.registerOutputs({ functionArn: fn.function.arn });
   }

@@ -33,6 +33,7 @@ export interface StatusCallbacksArgs {
 export interface StatusCallbacksTransform {
   queue?: Transform<aws.sqs.QueueArgs>;
   deadLetterQueue?: Transform<aws.sqs.QueueArgs>;
+  eventSourceMapping?: Transform<aws.lambda.EventSourceMappingArgs>;
   function?: InlineFunctionTransform<SqsEvent, SqsBatchResponse>;
 }
 
@@ -126,15 +127,13 @@ export class StatusCallbacks extends pulumi.ComponentResource {
       { parent: this, transform: opts?.transform?.function },
     );
     new aws.lambda.EventSourceMapping(
-      `${name}-mapping`,
-      {
+      ...withTransform(opts?.transform?.eventSourceMapping, `${name}-mapping`, {
         eventSourceArn: this.queue.arn,
         functionName: sender.function.arn,
         batchSize: 10,
         functionResponseTypes: ["ReportBatchItemFailures"],
         scalingConfig: { maximumConcurrency: 2 },
-      },
-      { parent: this },
+      }),
     );
     const alarm = new DlqAlarm(
       `${name}-dlq-alarm`,
