@@ -275,9 +275,9 @@ export class NotificationApi extends pulumi.ComponentResource {
           statements: [
             // Settings and contact come in one BatchGetItem.
             { Action: ["dynamodb:BatchGetItem"], Resource: [args.contactsTable.arn, args.settingsTable.arn] },
-            // Conditional puts; GetItem where a store returns no ALL_OLD row. The workers update rows, not the service.
-            // DeleteItem: only to take back the rows of a request refused for reusing an eventId (runtime/notify.ts).
-            { Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"], Resource: [args.notificationLogTable.arn] },
+            // One conditional put per notification; GetItem where a store returns no ALL_OLD item; UpdateItem only
+            // to add a channel a retry names that the notification lacks. The workers move statuses on, not the service.
+            { Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
             { Action: ["s3:GetObject"], Resource: [pulumi.interpolate`${args.templates.arn}/templates/*`] },
             { Action: ["kms:Decrypt"], Resource: [args.kmsKeyArn] },
             { Action: ["events:PutEvents"], Resource: [args.bus.arn] },

@@ -1,30 +1,58 @@
 /**
- * The notification log: one row per eventId×channel (TABLES.notificationLog), the dedupe key of the
- * pipeline and the record of each delivery's status. The service creates rows (`created`, all in one
- * round trip), workers move them on: the claim marks a row `pending`, the send's outcome follows.
- * Conditional writes answer with the row they found (ReturnValuesOnConditionCheckFailure "ALL_OLD"),
- * so nothing reads a row before or after writing it.
+ * The notification log (TABLES.notificationLog): the dedupe key of the pipeline and the record of each
+ * delivery's status. ONE item per notification (key eventId + the fixed sort key NOTIFICATION_ITEM)
+ * holds what the notification is (userId, type, requestDigest, createdAt, ttl) and, in the map
+ * `deliveries`, one record per channel: status, digest, the delivery kept for the reconciler, reason,
+ * attempts, claim lease, provider details, timestamps. The producer writes it with one conditional Put;
+ * workers claim and record outcomes with conditional UpdateItems on their channel's path
+ * (`deliveries.<channel>.…`), so four channels cost one write, not four. Callers see one `LogEntry` per
+ * channel (the notification's fields plus the channel's record), as when each channel had its own row.
+ * Conditional writes answer with the item they found (ReturnValuesOnConditionCheckFailure "ALL_OLD"),
+ * so nothing reads before or after writing.
  *
- * Before a provider call a worker claims the row (`claim`): a conditional write that only one copy of
+ * Before a provider call a worker claims its channel (`claim`): a conditional write that only one copy of
  * a message can win while the lease (`claimedUntil`, epoch ms) runs, so two copies of one delivery
  * processed at the same moment (a visibility timeout expiring mid-send, two racing producer requests)
  * make one send. The claimant releases the lease with the status it records after the send; nobody
- * else does (another writer marking the row `pending` must not free a send in flight).
- * A delivered row (sent, opened, clicked) never goes back to created, pending or error, and a late
+ * else does (another writer marking the channel `pending` must not free a send in flight).
+ * A delivered channel (sent, opened, clicked) never goes back to created, pending or error, and a late
  * `pending` never hides an `error` a worker recorded.
+ *
+ * The set `unfinishedChannels` names the channels still `created`/`pending`, kept by the same writes, so
+ * the reconciler's Scan can filter on it (a map of channels cannot be filtered by its values).
+ *
+ * Rows of the earlier layout (one item per eventId×channel, sort key = the channel) are still read and
+ * moved on: every write that finds no notification item tries the channel's own row, so a delivery
+ * accepted before an upgrade is still claimed, recorded, reconciled and tracked.
  */
 import {
-  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
   ScanCommand,
   UpdateCommand,
+  type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { type ChannelDelivery, DELIVERED_STATUSES, DELIVERY_STATUS, type DeliveryStatus, isDelivered, type LogEntry } from "./contracts";
 import { makeMetrics, type Metrics } from "./metrics";
+
+/**
+ * The sort key (`channel` attribute) of a notification's one item. No channel name can take it
+ * (CHANNEL_NAME_PATTERN in runtime/config.ts starts with a letter; tests/notificationLog.test.ts checks), so the table keeps its (eventId, channel) key schema and
+ * rows of the earlier one-row-per-channel layout sit beside it.
+ */
+export const NOTIFICATION_ITEM = "#notification";
+
+/**
+ * Most bytes the producer may write in one notification item. DynamoDB refuses items over 400 KB; what
+ * workers add later (status, timestamps, lease, provider ids, a reason of at most a few hundred
+ * characters) is bounded per channel, and stays under the headroom kept here.
+ */
+export const MAX_ITEM_BYTES = 400 * 1024;
+const HEADROOM_BYTES = 8 * 1024;
+const HEADROOM_PER_CHANNEL_BYTES = 2 * 1024;
 
 /**
  * How long a row may sit `created` or `pending` with no delivery in flight before it counts as stuck:
@@ -52,7 +80,7 @@ export function isStuck(
 export interface NotificationLogDeps {
   ddb: DynamoDBDocumentClient;
   table: string;
-  /** Days a row is kept before DynamoDB expires it. @default 90 */
+  /** Days a notification is kept before DynamoDB expires it. @default 90 */
   ttlDays?: number;
   /** Epoch milliseconds; injectable for tests. */
   now?: () => number;
@@ -88,29 +116,166 @@ export interface StatusFields {
 /** What `claim` found: "claimed" = this caller may send; "sent" = already delivered; "busy" = another copy holds the lease. */
 export type ClaimResult = "claimed" | "sent" | "busy";
 
-/** A claim and the row as it was before it (attempts made so far, status): no second read needed. */
+/** A claim and the channel's entry as it was before it (attempts made so far, status): no second read needed. */
 export interface ClaimAnswer {
   result: ClaimResult;
-  /** The row before the claim (undefined inside the log only: there was no row). */
+  /** The entry before the claim (undefined inside the log only: the notification has no such channel). */
   row: LogEntry | undefined;
 }
 
-/** One conditional put's answer: the row that already held eventId×channel comes back with "exists". */
-export type CreateAnswer = { outcome: "created" } | { outcome: "exists"; existing: LogEntry | undefined };
+/**
+ * One channel's answer from `createAll`: "exists" = the notification already holds the channel (an
+ * idempotent retry), with its entry; "conflict" = the eventId is bound to another notification (another
+ * user, or a request with other content), and nothing was written.
+ */
+export type CreateAnswer = { outcome: "created" } | { outcome: "exists"; existing: LogEntry | undefined } | { outcome: "conflict" };
+
+/** A stored item: the notification item, or a row of the earlier one-row-per-channel layout. */
+type Item = Record<string, unknown> & { eventId: string; channel: string };
+/** One channel's record inside the notification item. */
+type DeliveryRecord = Omit<LogEntry, "eventId" | "channel" | "userId" | "type" | "createdAt" | "requestDigest" | "ttl">;
+
+/** The notification's own fields, shared by every channel's entry. */
+const NOTIFICATION_FIELDS = ["userId", "type", "createdAt", "requestDigest", "ttl"] as const;
+
+/** `channel`'s entry of a stored item: its record with the notification's fields; a legacy row as it is. */
+function entryOf(item: Item | undefined, channel: string): LogEntry | undefined {
+  if (!item) return undefined;
+  if (item.channel !== NOTIFICATION_ITEM) return item.channel === channel ? (item as unknown as LogEntry) : undefined;
+  const record = (item.deliveries as Record<string, DeliveryRecord> | undefined)?.[channel];
+  if (!record) return undefined;
+  const shared: Partial<LogEntry> = {};
+  for (const field of NOTIFICATION_FIELDS) if (item[field] !== undefined) Object.assign(shared, { [field]: item[field] });
+  return { ...record, ...shared, eventId: item.eventId, channel } as LogEntry;
+}
+
+/** Every channel's entry of a stored item. */
+function entriesOf(item: Item): LogEntry[] {
+  if (item.channel !== NOTIFICATION_ITEM) return [item as unknown as LogEntry];
+  return Object.keys((item.deliveries as Record<string, unknown> | undefined) ?? {}).map((channel) => entryOf(item, channel)!);
+}
+
+/** The record a new channel starts with. */
+function recordOf(entry: NewLogEntry, at: string): DeliveryRecord {
+  const record: DeliveryRecord = { status: entry.status, updatedAt: at, attempts: 0 };
+  if (entry.reason !== undefined) record.reason = entry.reason;
+  if (entry.delivery !== undefined) record.delivery = entry.delivery;
+  if (entry.digest !== undefined) record.digest = entry.digest;
+  return record;
+}
+
+const isUnfinished = (status: DeliveryStatus | undefined) => status === DELIVERY_STATUS.created || status === DELIVERY_STATUS.pending;
+
+/** The notification item `createAll` puts for entries of one eventId (all of one request). */
+export function notificationItem(entries: NewLogEntry[], at: string, ttl: number): Item {
+  const [first] = entries;
+  for (const entry of entries) {
+    if (
+      entry.eventId !== first.eventId ||
+      entry.userId !== first.userId ||
+      entry.type !== first.type ||
+      entry.requestDigest !== first.requestDigest
+    )
+      throw new Error(
+        `one notification item holds one notification: ${entry.eventId}/${entry.channel} differs from ${first.eventId}/${first.channel}`,
+      );
+  }
+  const unfinished = entries.filter((entry) => isUnfinished(entry.status)).map((entry) => entry.channel);
+  return {
+    eventId: first.eventId,
+    channel: NOTIFICATION_ITEM,
+    userId: first.userId,
+    type: first.type,
+    ...(first.requestDigest !== undefined ? { requestDigest: first.requestDigest } : {}),
+    createdAt: at,
+    ttl,
+    deliveries: Object.fromEntries(entries.map((entry) => [entry.channel, recordOf(entry, at)])),
+    ...(unfinished.length ? { unfinishedChannels: new Set(unfinished) } : {}),
+  };
+}
+
+/**
+ * Whether the notification item for `entries` fits in DynamoDB with room for what workers add:
+ * undefined when it does, else its size and the limit, in bytes (JSON's size, a little above DynamoDB's).
+ */
+export function oversizeNotification(entries: NewLogEntry[]): { bytes: number; limit: number } | undefined {
+  if (!entries.length) return undefined;
+  const item = notificationItem(entries, new Date(0).toISOString(), 0);
+  const bytes = Buffer.byteLength(
+    JSON.stringify({ ...item, unfinishedChannels: [...((item.unfinishedChannels as Set<string>) ?? [])] }),
+    "utf8",
+  );
+  const limit = MAX_ITEM_BYTES - HEADROOM_BYTES - entries.length * HEADROOM_PER_CHANNEL_BYTES;
+  return bytes > limit ? { bytes, limit } : undefined;
+}
+
+/**
+ * Where a write lands: the channel's record in the notification item, or (for data written before the
+ * one-item layout) the channel's own row. `at(field)` names a field of the record in an expression.
+ */
+interface Target {
+  key: { eventId: string; channel: string };
+  channel: string;
+  /** True for the notification item. */
+  nested: boolean;
+  /** Condition: the channel has an entry. */
+  exists: string;
+  names: Record<string, string>;
+  at(field: string): string;
+}
+
+function targetOf(eventId: string, channel: string, nested: boolean): Target {
+  const names: Record<string, string> = nested ? { "#deliveries": "deliveries", "#ch": channel } : { "#eventId": "eventId" };
+  const prefix = nested ? "#deliveries.#ch." : "";
+  return {
+    key: { eventId, channel: nested ? NOTIFICATION_ITEM : channel },
+    channel,
+    nested,
+    exists: nested ? "attribute_exists(#deliveries.#ch)" : "attribute_exists(#eventId)",
+    names,
+    at(field) {
+      names[`#${field}`] = field;
+      return `${prefix}#${field}`;
+    },
+  };
+}
+
+/** An update built for one target; `set`/`remove`/`add`/`del` are joined into its UpdateExpression. */
+interface Update {
+  set: string[];
+  remove?: string[];
+  add?: string[];
+  del?: string[];
+  condition: string;
+  values: Record<string, unknown>;
+  returnValues?: UpdateCommandInput["ReturnValues"];
+}
+
+function expressionOf(update: Update): string {
+  const clauses: string[] = [];
+  if (update.set.length) clauses.push(`SET ${update.set.join(", ")}`);
+  if (update.remove?.length) clauses.push(`REMOVE ${update.remove.join(", ")}`);
+  if (update.add?.length) clauses.push(`ADD ${update.add.join(", ")}`);
+  if (update.del?.length) clauses.push(`DELETE ${update.del.join(", ")}`);
+  return clauses.join(" ");
+}
+
+/** What a conditional update answered: the item it returned (ReturnValues) or found (ALL_OLD on failure, where the store returns it). */
+type Written = { ok: true; item: Item | undefined; target: Target } | { ok: false; item: Item | undefined; target: Target };
 
 /**
  * The item a conditional write found, when it failed: DynamoDB returns it with
  * `ReturnValuesOnConditionCheckFailure: "ALL_OLD"`. Local stand-ins that predate that option (dynalite)
- * return none; callers then read the row.
+ * return none; callers that need it then read it.
  */
-function oldRowOf(error: unknown): LogEntry | undefined {
+function oldItemOf(error: unknown): Item | undefined {
   const item = (error as { Item?: Parameters<typeof unmarshall>[0] }).Item;
-  return item && typeof item === "object" ? (unmarshall(item) as LogEntry) : undefined;
+  return item && typeof item === "object" ? (unmarshall(item) as Item) : undefined;
 }
 
 const isConditionFailure = (error: unknown) => (error as { name?: string }).name === "ConditionalCheckFailedException";
 
-/** Final outcomes other than delivery: only the claimant of a new send moves a row off them. */
+/** Final outcomes other than delivery: only the claimant of a new send moves an entry off them. */
 const OUTCOMES: readonly DeliveryStatus[] = [DELIVERY_STATUS.error, DELIVERY_STATUS.unsubscribed];
 
 /** `:<prefix>0, :<prefix>1, …` for an `IN (…)` condition, with the values to bind. */
@@ -125,116 +290,186 @@ function inList(prefix: string, statuses: readonly DeliveryStatus[]): { placehol
 export function makeNotificationLog(deps: NotificationLogDeps) {
   const now = deps.now ?? Date.now;
   const ttlSeconds = (deps.ttlDays ?? 90) * 86_400;
-  const key = (eventId: string, channel: string) => ({ eventId, channel });
 
+  async function getItem(eventId: string, channel: string): Promise<Item | undefined> {
+    const result = await deps.ddb.send(new GetCommand({ TableName: deps.table, Key: { eventId, channel }, ConsistentRead: true }));
+    return result.Item as Item | undefined;
+  }
+
+  /** The notification item of `eventId`, read consistently. */
+  const readNotification = (eventId: string) => getItem(eventId, NOTIFICATION_ITEM);
+
+  /** One channel's entry: from the notification item, or from a row of the earlier layout when there is no item. */
   async function get(eventId: string, channel: string): Promise<LogEntry | undefined> {
-    const result = await deps.ddb.send(new GetCommand({ TableName: deps.table, Key: key(eventId, channel), ConsistentRead: true }));
-    return result.Item as LogEntry | undefined;
+    const item = await readNotification(eventId);
+    if (item) return entryOf(item, channel);
+    return entryOf(await getItem(eventId, channel), channel);
   }
 
-  async function createAll(entries: NewLogEntry[]): Promise<CreateAnswer[]> {
-    const at = new Date(now()).toISOString();
-    const ttl = Math.floor(now() / 1000) + ttlSeconds;
-    const answers = await Promise.all(
-      entries.map(async (entry): Promise<CreateAnswer> => {
-        try {
-          await deps.ddb.send(
-            new PutCommand({
-              TableName: deps.table,
-              Item: { ...entry, createdAt: at, updatedAt: at, attempts: 0, ttl },
-              ConditionExpression: "attribute_not_exists(eventId)",
-              ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-            }),
-          );
-          return { outcome: "created" };
-        } catch (error) {
-          if (!isConditionFailure(error)) throw error;
-          return { outcome: "exists", existing: oldRowOf(error) };
-        }
-      }),
-    );
-    // Only where the store did not return the old row (local dynalite): read it, again all at once.
-    return Promise.all(
-      answers.map(async (answer, i) =>
-        answer.outcome === "exists" && !answer.existing
-          ? { outcome: "exists" as const, existing: await get(entries[i].eventId, entries[i].channel) }
-          : answer,
-      ),
-    );
-  }
-
-  /** The claim's conditional write; `row` undefined = there is no row. */
-  async function tryClaim(eventId: string, channel: string, leaseSeconds: number): Promise<ClaimAnswer> {
-    if (!(leaseSeconds > 0)) throw new Error(`claim needs a positive leaseSeconds, got ${leaseSeconds}`);
-    const at = now();
-    const delivered = inList("delivered", DELIVERED_STATUSES);
+  async function attempt(target: Target, update: Update): Promise<Written> {
     try {
       const answer = await deps.ddb.send(
         new UpdateCommand({
           TableName: deps.table,
-          Key: key(eventId, channel),
-          UpdateExpression: "SET #claimedUntil = :until, #updatedAt = :updatedAt, #status = :pending",
-          ConditionExpression: `attribute_exists(eventId) AND NOT (#status IN (${delivered.placeholders})) AND (attribute_not_exists(#claimedUntil) OR #claimedUntil <= :now)`,
-          ExpressionAttributeNames: { "#claimedUntil": "claimedUntil", "#updatedAt": "updatedAt", "#status": "status" },
-          ExpressionAttributeValues: {
+          Key: target.key,
+          UpdateExpression: expressionOf(update),
+          ConditionExpression: update.condition,
+          ExpressionAttributeNames: target.names,
+          ExpressionAttributeValues: update.values,
+          ReturnValues: update.returnValues,
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+      return { ok: true, item: answer.Attributes as Item | undefined, target };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      return { ok: false, item: oldItemOf(error), target };
+    }
+  }
+
+  /**
+   * A conditional update of one channel's entry: in the notification item; where that write finds no
+   * item (or the store does not say what it found), on the channel's row of the earlier layout, whose
+   * condition needs the row to exist, so it never writes where there is no row.
+   */
+  async function write(eventId: string, channel: string, build: (target: Target) => Update): Promise<Written> {
+    const nested = targetOf(eventId, channel, true);
+    const first = await attempt(nested, build(nested));
+    if (first.ok || first.item) return first;
+    const legacy = targetOf(eventId, channel, false);
+    return attempt(legacy, build(legacy));
+  }
+
+  /** Adds the unfinished-set bookkeeping for `status` to an update of the notification item. */
+  function trackUnfinished(target: Target, update: Update, status: DeliveryStatus): Update {
+    if (!target.nested) return update;
+    target.names["#unfinished"] = "unfinishedChannels";
+    update.values[":channelSet"] = new Set([target.channel]);
+    if (isUnfinished(status)) update.add = [...(update.add ?? []), "#unfinished :channelSet"];
+    else update.del = [...(update.del ?? []), "#unfinished :channelSet"];
+    return update;
+  }
+
+  /** Adds channels a retry names that the notification item lacks (the user's settings changed in between). */
+  async function addChannel(entry: NewLogEntry, at: string): Promise<CreateAnswer> {
+    const target = targetOf(entry.eventId, entry.channel, true);
+    target.names["#userId"] = "userId";
+    const update = trackUnfinished(
+      target,
+      {
+        set: ["#deliveries.#ch = :record"],
+        condition: "attribute_exists(#deliveries) AND attribute_not_exists(#deliveries.#ch) AND #userId = :userId",
+        values: { ":record": recordOf(entry, at), ":userId": entry.userId },
+      },
+      entry.status,
+    );
+    const written = await attempt(target, update);
+    if (written.ok) return { outcome: "created" };
+    return { outcome: "exists", existing: entryOf(written.item ?? (await readNotification(entry.eventId)), entry.channel) };
+  }
+
+  /** The conditional put of one notification's item, and what each of its channels found. */
+  async function createNotification(entries: NewLogEntry[]): Promise<CreateAnswer[]> {
+    const at = new Date(now()).toISOString();
+    const item = notificationItem(entries, at, Math.floor(now() / 1000) + ttlSeconds);
+    let existing: Item | undefined;
+    try {
+      await deps.ddb.send(
+        new PutCommand({
+          TableName: deps.table,
+          Item: item,
+          ConditionExpression: "attribute_not_exists(eventId)",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+      return entries.map(() => ({ outcome: "created" }));
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      // Only where the store did not return the item (local dynalite): read it.
+      existing = oldItemOf(error) ?? (await readNotification(item.eventId));
+    }
+    if (!existing) throw new Error(`the notification item of ${item.eventId} was there and is gone: retry`);
+    // The eventId is bound to its notification: another user or other content is a conflict.
+    const [{ userId, requestDigest }] = entries;
+    if (existing.userId !== userId || (existing.requestDigest !== undefined && existing.requestDigest !== requestDigest))
+      return entries.map(() => ({ outcome: "conflict" }));
+    return Promise.all(
+      entries.map(async (entry): Promise<CreateAnswer> => {
+        const found = entryOf(existing, entry.channel);
+        return found ? { outcome: "exists", existing: found } : addChannel(entry, at);
+      }),
+    );
+  }
+
+  async function createAll(entries: NewLogEntry[]): Promise<CreateAnswer[]> {
+    const byEvent = new Map<string, number[]>();
+    entries.forEach((entry, i) => byEvent.set(entry.eventId, [...(byEvent.get(entry.eventId) ?? []), i]));
+    const answers: CreateAnswer[] = new Array(entries.length);
+    await Promise.all(
+      [...byEvent.values()].map(async (indexes) => {
+        const created = await createNotification(indexes.map((i) => entries[i]));
+        indexes.forEach((index, j) => {
+          answers[index] = created[j];
+        });
+      }),
+    );
+    return answers;
+  }
+
+  /** The claim's conditional write; `row` undefined = the notification has no entry for the channel. */
+  async function tryClaim(eventId: string, channel: string, leaseSeconds: number): Promise<ClaimAnswer> {
+    if (!(leaseSeconds > 0)) throw new Error(`claim needs a positive leaseSeconds, got ${leaseSeconds}`);
+    const at = now();
+    const delivered = inList("delivered", DELIVERED_STATUSES);
+    const written = await write(eventId, channel, (target) => {
+      const [claimedUntil, status] = [target.at("claimedUntil"), target.at("status")];
+      return trackUnfinished(
+        target,
+        {
+          set: [`${claimedUntil} = :until`, `${target.at("updatedAt")} = :updatedAt`, `${status} = :pending`],
+          condition: `${target.exists} AND NOT (${status} IN (${delivered.placeholders})) AND (attribute_not_exists(${claimedUntil}) OR ${claimedUntil} <= :now)`,
+          values: {
             ":until": at + leaseSeconds * 1000,
             ":updatedAt": new Date(at).toISOString(),
             ":now": at,
             ":pending": DELIVERY_STATUS.pending,
             ...delivered.values,
           },
-          ReturnValues: "ALL_OLD",
-          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-        }),
+          returnValues: "ALL_OLD",
+        },
+        DELIVERY_STATUS.pending,
       );
-      return { result: "claimed", row: answer.Attributes as LogEntry };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-      const row = oldRowOf(error) ?? (await get(eventId, channel));
-      return { result: row && isDelivered(row.status) ? "sent" : "busy", row };
-    }
+    });
+    if (written.ok) return { result: "claimed", row: entryOf(written.item, channel) };
+    const row = written.item ? entryOf(written.item, channel) : await get(eventId, channel);
+    return { result: row && isDelivered(row.status) ? "sent" : "busy", row };
   }
+
+  /** A conditional update whose answer is only whether it applied. */
+  const applied = async (eventId: string, channel: string, build: (target: Target) => Update) => (await write(eventId, channel, build)).ok;
 
   return {
     /**
-     * Conditional puts of new rows, all at once (one round trip; dynalite has no TransactWriteItems and
-     * each row stands alone). A row already holding eventId×channel is left as it is and returned.
+     * Writes new entries: one conditional put of one item per notification (all channels in one round
+     * trip; dynalite has no TransactWriteItems, and one item needs none). When the notification is
+     * there already, each channel it holds is answered with its entry ("exists"), a channel it lacks is
+     * added, and a notification of another user or request digest answers "conflict" (nothing written).
      */
     createAll,
 
-    /** Conditional put of one row: "exists" when eventId×channel is already logged (an idempotent retry). */
-    async create(entry: NewLogEntry): Promise<"created" | "exists"> {
+    /** Writes one channel's entry: "exists" when the notification already holds it (an idempotent retry). */
+    async create(entry: NewLogEntry): Promise<"created" | "exists" | "conflict"> {
       const [answer] = await createAll([entry]);
       return answer.outcome;
-    },
-
-    /**
-     * Deletes a row this request created moments ago (still `created` or `unsubscribed`, with its
-     * request digest) when the request turns out to reuse another notification's eventId.
-     */
-    async discard(eventId: string, channel: string, requestDigest: string): Promise<void> {
-      try {
-        await deps.ddb.send(
-          new DeleteCommand({
-            TableName: deps.table,
-            Key: key(eventId, channel),
-            ConditionExpression: "#requestDigest = :digest AND #status IN (:created, :unsubscribed)",
-            ExpressionAttributeNames: { "#requestDigest": "requestDigest", "#status": "status" },
-            ExpressionAttributeValues: { ":digest": requestDigest, ":created": "created", ":unsubscribed": "unsubscribed" },
-          }),
-        );
-      } catch (error) {
-        if ((error as { name?: string }).name !== "ConditionalCheckFailedException") throw error;
-      }
     },
 
     get,
 
     /**
      * Claims eventId×channel for one send for `leaseSeconds` and marks it `pending` (a worker has it):
-     * succeeds only when the row exists, is not delivered yet and nobody holds an unexpired lease.
-     * Answers with the row as it was before, from the write itself (ReturnValues / ALL_OLD), so the
-     * caller needs no read first. Throws when there is no row.
+     * succeeds only when the entry exists, is not delivered yet and nobody holds an unexpired lease.
+     * Answers with the entry as it was before, from the write itself (ReturnValues / ALL_OLD), so the
+     * caller needs no read first. Throws when there is no entry.
      */
     async claim(eventId: string, channel: string, leaseSeconds: number): Promise<ClaimAnswer & { row: LogEntry }> {
       const answer = await tryClaim(eventId, channel, leaseSeconds);
@@ -243,12 +478,12 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
     },
 
     /**
-     * `claim` of a row the service created: `row` undefined (and nothing written) when there is none.
-     * Workers use it: a delivery without a row was not accepted by the service, and is never sent.
+     * `claim` of an entry the service created: `row` undefined (and nothing written) when there is none.
+     * Workers use it: a delivery without an entry was not accepted by the service, and is never sent.
      */
     claimExisting: tryClaim,
 
-    /** Every channel's row of one notification (the status API). */
+    /** Every channel's entry of one notification (the status API): one consistent Query of its partition. */
     async rowsOf(eventId: string): Promise<LogEntry[]> {
       const out = await deps.ddb.send(
         new QueryCommand({
@@ -259,169 +494,132 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
           ConsistentRead: true,
         }),
       );
-      return (out.Items ?? []) as LogEntry[];
+      return ((out.Items ?? []) as Item[]).flatMap(entriesOf);
     },
 
     /**
-     * One page of rows still `created`/`pending` and untouched since `olderThan` (ISO), for the
-     * reconciler. A filtered Scan: the log has no status index, and the reconciler runs rarely.
+     * One page of entries still `created`/`pending` and untouched since `olderThan` (ISO), for the
+     * reconciler. A filtered Scan (the log has no status index, and the reconciler runs rarely) for
+     * notifications with unfinished channels, and rows of the earlier layout still unfinished.
      */
     async scanUnfinished(olderThan: string, startKey?: Record<string, unknown>, pageSize = 500) {
       const out = await deps.ddb.send(
         new ScanCommand({
           TableName: deps.table,
-          FilterExpression: "#status IN (:created, :pending) AND #updatedAt <= :olderThan",
-          ExpressionAttributeNames: { "#status": "status", "#updatedAt": "updatedAt" },
+          FilterExpression: "attribute_exists(#unfinished) OR (#status IN (:created, :pending) AND #updatedAt <= :olderThan)",
+          ExpressionAttributeNames: { "#unfinished": "unfinishedChannels", "#status": "status", "#updatedAt": "updatedAt" },
           ExpressionAttributeValues: { ":created": DELIVERY_STATUS.created, ":pending": DELIVERY_STATUS.pending, ":olderThan": olderThan },
           ExclusiveStartKey: startKey,
           Limit: pageSize,
         }),
       );
-      return { rows: (out.Items ?? []) as LogEntry[], nextKey: out.LastEvaluatedKey };
+      const rows = ((out.Items ?? []) as Item[])
+        .flatMap(entriesOf)
+        .filter((row) => isUnfinished(row.status) && typeof row.updatedAt === "string" && row.updatedAt <= olderThan);
+      return { rows, nextKey: out.LastEvaluatedKey };
     },
 
     /**
-     * The reconciler takes a stuck row: a conditional write that succeeds only while the row is still
+     * The reconciler takes a stuck entry: a conditional write that succeeds only while it is still
      * `created`/`pending`, unchanged since `seenUpdatedAt` and unclaimed, so a worker that got there
-     * first (or another reconciler run) wins. "reput": count one more put, the row stays `pending`;
-     * "expire": give up with `error` and `reason`. false = the row moved on meanwhile.
+     * first (or another reconciler run) wins. "reput": count one more put, the entry stays `pending`;
+     * "expire": give up with `error` and `reason`. false = the entry moved on meanwhile.
      */
     async takeStuck(row: LogEntry, action: "reput" | "expire", reason?: string): Promise<boolean> {
       const at = now();
-      const names: Record<string, string> = { "#status": "status", "#updatedAt": "updatedAt", "#claimedUntil": "claimedUntil" };
-      const values: Record<string, unknown> = {
-        ":created": DELIVERY_STATUS.created,
-        ":pending": DELIVERY_STATUS.pending,
-        ":seen": row.updatedAt,
-        ":now": at,
-        ":updatedAt": new Date(at).toISOString(),
-      };
-      let expression: string;
-      if (action === "reput") {
-        names["#reputs"] = "reputs";
-        values[":one"] = 1;
-        values[":pendingStatus"] = DELIVERY_STATUS.pending;
-        expression = "SET #status = :pendingStatus, #updatedAt = :updatedAt ADD #reputs :one";
-      } else {
-        names["#reason"] = "reason";
-        values[":error"] = DELIVERY_STATUS.error;
-        values[":reason"] = reason ?? "stuck";
-        names["#delivery"] = "delivery";
-        expression = "SET #status = :error, #updatedAt = :updatedAt, #reason = :reason REMOVE #delivery";
-      }
-      try {
-        await deps.ddb.send(
-          new UpdateCommand({
-            TableName: deps.table,
-            Key: key(row.eventId, row.channel),
-            UpdateExpression: expression,
-            ConditionExpression:
-              "#status IN (:created, :pending) AND #updatedAt = :seen AND (attribute_not_exists(#claimedUntil) OR #claimedUntil <= :now)",
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-          }),
-        );
-        return true;
-      } catch (error) {
-        if ((error as { name?: string }).name === "ConditionalCheckFailedException") return false;
-        throw error;
-      }
+      return applied(row.eventId, row.channel, (target) => {
+        const [status, updatedAt, claimedUntil] = [target.at("status"), target.at("updatedAt"), target.at("claimedUntil")];
+        const update: Update = {
+          set: [`${updatedAt} = :updatedAt`],
+          condition: `${target.exists} AND ${status} IN (:created, :pending) AND ${updatedAt} = :seen AND (attribute_not_exists(${claimedUntil}) OR ${claimedUntil} <= :now)`,
+          values: {
+            ":created": DELIVERY_STATUS.created,
+            ":pending": DELIVERY_STATUS.pending,
+            ":seen": row.updatedAt,
+            ":now": at,
+            ":updatedAt": new Date(at).toISOString(),
+          },
+        };
+        if (action === "reput") {
+          update.set.push(`${status} = :pending`);
+          update.add = [`${target.at("reputs")} :one`];
+          update.values[":one"] = 1;
+          return trackUnfinished(target, update, DELIVERY_STATUS.pending);
+        }
+        update.set.push(`${status} = :error`, `${target.at("reason")} = :reason`);
+        update.remove = [target.at("delivery")];
+        update.values[":error"] = DELIVERY_STATUS.error;
+        update.values[":reason"] = reason ?? "stuck";
+        return trackUnfinished(target, update, DELIVERY_STATUS.error);
+      });
     },
 
     /**
-     * Moves a row to `status`, recording provider, message id and reason when given. "kept" = nothing
-     * changed: the row is delivered, or holds an outcome and this write is not the claimant's.
+     * Moves an entry to `status`, recording provider, message id and reason when given. "kept" = nothing
+     * changed: there is no entry, it is delivered, or it holds an outcome and this write is not the claimant's.
      */
     async setStatus(eventId: string, channel: string, status: DeliveryStatus, fields: StatusFields = {}): Promise<"updated" | "kept"> {
-      const names: Record<string, string> = { "#status": "status", "#updatedAt": "updatedAt" };
-      const values: Record<string, unknown> = { ":status": status, ":updatedAt": new Date(now()).toISOString() };
-      const sets = ["#status = :status", "#updatedAt = :updatedAt"];
-      for (const field of ["provider", "providerMessageId", "reason"] as const) {
-        if (fields[field] !== undefined) {
-          names[`#${field}`] = field;
-          values[`:${field}`] = fields[field];
-          sets.push(`#${field} = :${field}`);
-        }
-      }
-      let expression = `SET ${sets.join(", ")}`;
-      if (fields.releaseClaim) {
-        names["#claimedUntil"] = "claimedUntil";
-        expression += " REMOVE #claimedUntil";
-        // Decided for good: the content kept for the reconciler (personal data) is not needed any more.
-        if (status === "sent" || status === "error") {
-          names["#delivery"] = "delivery";
-          expression += ", #delivery";
-        }
-      }
-      if (fields.countAttempt) {
-        names["#attempts"] = "attempts";
-        values[":one"] = 1;
-        expression += " ADD #attempts :one";
-      }
-      // Writes can arrive late: the service marks a row `pending` after its put, by which time a worker
-      // may have recorded the outcome. Nothing undoes a delivery, and only the claimant (recording its
-      // own send) may move a row off an outcome (`error`, `unsubscribed`).
+      const updatedAt = new Date(now()).toISOString();
+      // Writes can arrive late: a worker may have recorded the outcome already. Nothing undoes a
+      // delivery, and only the claimant (recording its own send) may move an entry off an outcome.
       const kept = isDelivered(status) ? [] : fields.releaseClaim ? DELIVERED_STATUSES : [...DELIVERED_STATUSES, ...OUTCOMES];
-      let condition: string | undefined;
-      if (kept.length) {
-        const list = inList("kept", kept);
-        Object.assign(values, list.values);
-        condition = `attribute_not_exists(#status) OR NOT (#status IN (${list.placeholders}))`;
-      }
-      try {
-        await deps.ddb.send(
-          new UpdateCommand({
-            TableName: deps.table,
-            Key: key(eventId, channel),
-            UpdateExpression: expression,
-            ConditionExpression: condition,
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-          }),
-        );
-        return "updated";
-      } catch (error) {
-        if ((error as { name?: string }).name === "ConditionalCheckFailedException") return "kept";
-        throw error;
-      }
+      const ok = await applied(eventId, channel, (target) => {
+        const statusPath = target.at("status");
+        const update: Update = {
+          set: [`${statusPath} = :status`, `${target.at("updatedAt")} = :updatedAt`],
+          condition: target.exists,
+          values: { ":status": status, ":updatedAt": updatedAt },
+        };
+        for (const field of ["provider", "providerMessageId", "reason"] as const) {
+          if (fields[field] === undefined) continue;
+          update.set.push(`${target.at(field)} = :${field}`);
+          update.values[`:${field}`] = fields[field];
+        }
+        if (fields.releaseClaim) {
+          update.remove = [target.at("claimedUntil")];
+          // Decided for good: the content kept for the reconciler (personal data) is not needed any more.
+          if (status === "sent" || status === "error") update.remove.push(target.at("delivery"));
+        }
+        if (fields.countAttempt) {
+          update.add = [`${target.at("attempts")} :one`];
+          update.values[":one"] = 1;
+        }
+        if (kept.length) {
+          const list = inList("kept", kept);
+          Object.assign(update.values, list.values);
+          update.condition += ` AND (attribute_not_exists(${statusPath}) OR NOT (${statusPath} IN (${list.placeholders})))`;
+        }
+        return trackUnfinished(target, update, status);
+      });
+      return ok ? "updated" : "kept";
     },
 
     /**
      * Records what the user did with a delivered notification: `opened` (read in the feed, e-mail pixel)
      * or `clicked` (tracking link). Forward only: opened only after sent, clicked after sent or opened;
-     * "kept" when the row is not there or already further on (or not delivered yet).
+     * "kept" when the entry is not there or already further on (or not delivered yet).
      */
     async advance(
       eventId: string,
       channel: string,
       status: typeof DELIVERY_STATUS.opened | typeof DELIVERY_STATUS.clicked,
     ): Promise<"updated" | "kept"> {
-      // DELIVERED_STATUSES is in order: a row moves on only from a delivered status before this one.
+      // DELIVERED_STATUSES is in order: an entry moves on only from a delivered status before this one.
       const from = inList("from", DELIVERED_STATUSES.slice(0, DELIVERED_STATUSES.indexOf(status)));
-      const values: Record<string, unknown> = { ":status": status, ":at": new Date(now()).toISOString(), ...from.values };
-      try {
-        await deps.ddb
-          .send(
-            new UpdateCommand({
-              TableName: deps.table,
-              Key: key(eventId, channel),
-              UpdateExpression: "SET #status = :status, #updatedAt = :at, #when = if_not_exists(#when, :at)",
-              ConditionExpression: `attribute_exists(eventId) AND #status IN (${from.placeholders})`,
-              ExpressionAttributeNames: { "#status": "status", "#updatedAt": "updatedAt", "#when": `${status}At` },
-              ExpressionAttributeValues: values,
-              ReturnValues: "ALL_NEW",
-            }),
-          )
-          .then((out) => {
-            // Counted here, where the transition happens, whoever records it (feed, pixel, tracking link).
-            const type = typeof out?.Attributes?.type === "string" ? out.Attributes.type : undefined;
-            (deps.metrics ?? makeMetrics()).count(status, { channel, type });
-          });
-        return "updated";
-      } catch (error) {
-        if ((error as { name?: string }).name === "ConditionalCheckFailedException") return "kept";
-        throw error;
-      }
+      const written = await write(eventId, channel, (target) => {
+        const [statusPath, when] = [target.at("status"), target.at(`${status}At`)];
+        return {
+          set: [`${statusPath} = :status`, `${target.at("updatedAt")} = :at`, `${when} = if_not_exists(${when}, :at)`],
+          condition: `${target.exists} AND ${statusPath} IN (${from.placeholders})`,
+          values: { ":status": status, ":at": new Date(now()).toISOString(), ...from.values },
+          returnValues: "ALL_NEW",
+        };
+      });
+      if (!written.ok) return "kept";
+      // Counted here, where the transition happens, whoever records it (feed, pixel, tracking link).
+      const type = typeof written.item?.type === "string" ? written.item.type : undefined;
+      (deps.metrics ?? makeMetrics()).count(status, { channel, type });
+      return "updated";
     },
   };
 }

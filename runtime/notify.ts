@@ -22,7 +22,7 @@ import { slackEscape, slackEscapedData, smsLengthProblem, urlVariableProblems } 
 import { deliveryDigest, requestDigest } from "./deliveryDigest";
 import { logDecision, type DecisionLogger, OUTCOME } from "./log";
 import { METRIC, makeMetrics, type Metrics } from "./metrics";
-import { isStuck, makeNotificationLog, STUCK_AFTER_MS } from "./notificationLog";
+import { isStuck, makeNotificationLog, oversizeNotification, STUCK_AFTER_MS } from "./notificationLog";
 import { isOptedIn } from "./settings";
 import type { CallbackEnqueuer } from "./statusCallbacks";
 import type { LinkSigner } from "./tracking";
@@ -264,52 +264,42 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       });
     }
 
-    // 2. Record (round trip 2: every row's conditional put at once), then put (round trip 3). A row that
-    //    is still `created` may never have reached the bus (a crash or a failed put after the write):
-    //    it is put again. That can put an event twice; the worker's claim sends it once. No status write
-    //    follows the put: the worker's claim moves the row to `pending`.
+    // 2. Record (round trip 2: one conditional put of the notification's one log item, every channel in
+    //    it), then put (round trip 3). A channel that is still `created` may never have reached the bus
+    //    (a crash or a failed put after the write): it is put again. That can put an event twice; the
+    //    worker's claim sends it once. No status write follows the put: the worker's claim marks `pending`.
     const outcomes: Record<string, ChannelOutcome> = {};
     const written = plans.filter((p) => p.action !== "no-address");
-    // Each row carries the request's digest (a reused eventId must match it) and the delivery's digest
+    // Each entry carries the request's digest (a reused eventId must match it) and the delivery's digest
     // (what a worker checks before it sends: runtime/deliveryDigest.ts).
     const fingerprint = requestDigest(request);
-    const answers = await notificationLog.createAll(
-      written.map((plan) =>
-        plan.action === "opted-out"
-          ? {
-              eventId,
-              channel: plan.channel,
-              userId,
-              type,
-              status: "unsubscribed" as const,
-              reason: "opted out",
-              requestDigest: fingerprint,
-            }
-          : {
-              eventId,
-              channel: plan.channel,
-              userId,
-              type,
-              status: "created" as const,
-              delivery: plan.delivery,
-              digest: deliveryDigest(plan.delivery),
-              requestDigest: fingerprint,
-            },
-      ),
+    const entries = written.map((plan) =>
+      plan.action === "opted-out"
+        ? { eventId, channel: plan.channel, userId, type, status: "unsubscribed" as const, reason: "opted out", requestDigest: fingerprint }
+        : {
+            eventId,
+            channel: plan.channel,
+            userId,
+            type,
+            status: "created" as const,
+            delivery: plan.delivery,
+            digest: deliveryDigest(plan.delivery),
+            requestDigest: fingerprint,
+          },
     );
+    // Every channel's content lives in one item, and DynamoDB keeps items up to 400 KB.
+    const oversize = oversizeNotification(entries);
+    if (oversize) {
+      const field = request.message !== undefined ? "message" : "data";
+      const problem = `renders ${oversize.bytes} bytes on ${entries.length} channels in all; one notification may hold at most ${oversize.limit}`;
+      log({ component: "notify", outcome: OUTCOME.notify.unrenderable, eventId, userId, reason: `${field}: ${problem}` });
+      return respond(422, { error: "cannot render the notification", eventId, problems: [{ field, problem }] });
+    }
+    const answers = await notificationLog.createAll(entries);
     const answerOf = new Map(written.map((plan, i) => [plan.channel, answers[i]]));
-    // The eventId is bound to its notification: a row of another user or other content makes this a 409,
-    // and the rows this request just created are taken back, so nothing of it is ever delivered.
-    const reused = answers.some(
-      (a) =>
-        a.outcome === "exists" &&
-        a.existing !== undefined &&
-        (a.existing.userId !== userId || (a.existing.requestDigest !== undefined && a.existing.requestDigest !== fingerprint)),
-    );
-    if (reused) {
-      for (const [i, plan] of written.entries()) {
-        if (answers[i].outcome === "created") await notificationLog.discard(eventId, plan.channel, fingerprint);
-      }
+    // The eventId is bound to its notification: another user or other content makes this a 409, and
+    // nothing of this request was written, so nothing of it is ever delivered.
+    if (answers.some((a) => a.outcome === "conflict")) {
       log({
         component: "notify",
         outcome: "eventid_conflict",

@@ -101,20 +101,21 @@ describe("NotificationApi (Pulumi mocks)", () => {
     expect(byAction("dynamodb:BatchGetItem").sort()).to.deep.equal([tableArn("contacts"), tableArn("settings")].sort());
     expect(byAction("dynamodb:GetItem")).to.deep.equal([tableArn("log")]);
     expect(byAction("dynamodb:PutItem")).to.deep.equal([tableArn("log")]);
-    expect(byAction("dynamodb:UpdateItem")).to.deep.equal([]);
+    // UpdateItem only adds a channel a retry names to the notification's item.
+    expect(byAction("dynamodb:UpdateItem")).to.deep.equal([tableArn("log")]);
     const bucketArn = ofType(resources, "aws:s3/bucket:Bucket")[0].state.arn;
     expect(byAction("s3:GetObject")).to.deep.equal([`${bucketArn}/templates/*`]);
     expect(byAction("kms:Decrypt")).to.deep.equal([KEY_ARN]);
     const busArn = ofType(resources, "aws:cloudwatch/eventBus:EventBus")[0].state.arn;
     expect(byAction("events:PutEvents")).to.deep.equal([busArn]);
-    // Nothing else: no Scan/Query/DeleteItem, no writes to contacts or settings.
+    // Nothing else: no Scan/Query/DeleteItem on the log, no writes to contacts or settings.
     const actions = statements.flatMap((s) => s.Action).sort();
     expect(actions).to.deep.equal(
       [
-        "dynamodb:DeleteItem",
         "dynamodb:BatchGetItem",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
         "events:PutEvents",
         "kms:Decrypt",
         "logs:CreateLogStream",
