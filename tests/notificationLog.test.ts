@@ -1,8 +1,10 @@
 import { expect } from "chai";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { type LocalAws, startLocalAws } from "../local/aws";
-import { makeNotificationLog } from "../runtime/notificationLog";
+import { CHANNEL_NAME_PATTERN } from "../runtime/config";
+import type { ChannelDelivery } from "../runtime/contracts";
+import { makeNotificationLog, NOTIFICATION_ITEM, type NewLogEntry, oversizeNotification } from "../runtime/notificationLog";
 
 describe("notification log (dynalite)", () => {
   let aws: LocalAws;
@@ -43,5 +45,153 @@ describe("notification log (dynalite)", () => {
       reason: "throttled",
     });
     expect(await log.get("e2", "email")).to.equal(undefined);
+  });
+
+  /** Every stored item of one eventId, raw. */
+  const itemsOf = async (eventId: string) =>
+    (
+      await ddb.send(
+        new QueryCommand({
+          TableName: "log-test",
+          KeyConditionExpression: "eventId = :e",
+          ExpressionAttributeValues: { ":e": eventId },
+          ConsistentRead: true,
+        }),
+      )
+    ).Items ?? [];
+
+  const entry = (eventId: string, channel: string, extra: Partial<NewLogEntry> = {}): NewLogEntry => ({
+    eventId,
+    channel,
+    userId: "u3",
+    type: "order.shipped",
+    status: "created",
+    requestDigest: "digest-a",
+    ...extra,
+  });
+
+  it("keeps one item per notification, under a sort key no channel name can take", async () => {
+    expect(CHANNEL_NAME_PATTERN.test(NOTIFICATION_ITEM)).to.equal(false);
+    const log = makeNotificationLog({ ddb, table: "log-test" });
+    const answers = await log.createAll([
+      entry("n1", "email", { digest: "d-email" }),
+      entry("n1", "sms"),
+      entry("n1", "slack", { status: "unsubscribed", reason: "opted out" }),
+    ]);
+    expect(answers.map((a) => a.outcome)).to.deep.equal(["created", "created", "created"]);
+    const items = await itemsOf("n1");
+    expect(items).to.have.length(1);
+    expect(items[0]).to.include({ channel: NOTIFICATION_ITEM, userId: "u3", type: "order.shipped", requestDigest: "digest-a" });
+    expect(Object.keys(items[0].deliveries).sort()).to.deep.equal(["email", "slack", "sms"]);
+    expect([...items[0].unfinishedChannels].sort(), "channels still to deliver").to.deep.equal(["email", "sms"]);
+    expect(await log.get("n1", "email")).to.include({
+      eventId: "n1",
+      channel: "email",
+      userId: "u3",
+      status: "created",
+      digest: "d-email",
+    });
+    expect((await log.rowsOf("n1")).map((r) => `${r.channel}:${r.status}`).sort()).to.deep.equal([
+      "email:created",
+      "slack:unsubscribed",
+      "sms:created",
+    ]);
+  });
+
+  it("answers a retry per channel, adds a channel the notification lacks, and a conflict for another user or request digest writes nothing", async () => {
+    const log = makeNotificationLog({ ddb, table: "log-test" });
+    await log.createAll([entry("n2", "email")]);
+    expect(await log.claim("n2", "email", 30)).to.include({ result: "claimed" });
+    const retry = await log.createAll([entry("n2", "email"), entry("n2", "sms")]);
+    expect(retry[0]).to.deep.include({ outcome: "exists" });
+    expect(retry[0].outcome === "exists" && retry[0].existing?.status).to.equal("pending");
+    expect(retry[1]).to.deep.equal({ outcome: "created" });
+    const before = await itemsOf("n2");
+    expect([...before[0].unfinishedChannels].sort()).to.deep.equal(["email", "sms"]);
+    const otherUser = await log.createAll([entry("n2", "email", { userId: "u4" }), entry("n2", "push", { userId: "u4" })]);
+    const otherContent = await log.createAll([entry("n2", "push", { requestDigest: "digest-b" })]);
+    expect([...otherUser, ...otherContent].map((a) => a.outcome)).to.deep.equal(["conflict", "conflict", "conflict"]);
+    expect(await itemsOf("n2"), "nothing written").to.deep.equal(before);
+  });
+
+  it("keeps the unfinished set in step with each channel's status, which the reconciler's Scan filters on", async () => {
+    let clock = Date.parse("2026-11-20T10:00:00Z");
+    const log = makeNotificationLog({ ddb, table: "log-test", now: () => clock });
+    const delivery = { eventId: "n3", channel: "email" } as ChannelDelivery;
+    await log.createAll([
+      entry("n3", "email", { delivery }),
+      entry("n3", "sms", { delivery: { ...delivery, channel: "sms" } }),
+      entry("n3", "slack"),
+    ]);
+    await log.claim("n3", "email", 30);
+    await log.setStatus("n3", "email", "sent", { provider: "ses", countAttempt: true, releaseClaim: true });
+    await log.claim("n3", "slack", 30);
+    await log.setStatus("n3", "slack", "error", { reason: "webhook gone", countAttempt: true, releaseClaim: true });
+    expect([...(await itemsOf("n3"))[0].unfinishedChannels]).to.deep.equal(["sms"]);
+    expect(await log.get("n3", "email"), "the sent content is not kept").to.not.have.property("delivery");
+
+    clock += 60 * 60_000;
+    const scanned = async () => {
+      const rows = [];
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await log.scanUnfinished(new Date(clock - 15 * 60_000).toISOString(), startKey);
+        rows.push(...page.rows.filter((r) => r.eventId === "n3"));
+        startKey = page.nextKey;
+      } while (startKey);
+      return rows;
+    };
+    const [stuck, ...others] = await scanned();
+    expect(others).to.deep.equal([]);
+    expect(stuck).to.include({ eventId: "n3", channel: "sms", status: "created", userId: "u3" });
+    expect(await log.takeStuck(stuck, "reput")).to.equal(true);
+    expect(await log.takeStuck(stuck, "reput"), "seen updatedAt changed").to.equal(false);
+    expect(await log.get("n3", "sms")).to.include({ status: "pending", reputs: 1 });
+    clock += 60 * 60_000;
+    const [again] = await scanned();
+    expect(await log.takeStuck(again, "expire", "given up")).to.equal(true);
+    expect(await log.get("n3", "sms"))
+      .to.include({ status: "error", reason: "given up" })
+      .and.not.have.property("delivery");
+    expect((await itemsOf("n3"))[0]).to.not.have.property("unfinishedChannels");
+    expect(await scanned()).to.deep.equal([]);
+  });
+
+  it("reads and moves on rows of the earlier one-row-per-channel layout (deliveries accepted before an upgrade)", async () => {
+    const at = "2026-11-20T10:00:00.000Z";
+    const legacy = { eventId: "old1", userId: "u5", type: "order.shipped", createdAt: at, updatedAt: at, attempts: 0, requestDigest: "r" };
+    const delivery = { eventId: "old1", channel: "sms" } as ChannelDelivery;
+    await ddb.send(new PutCommand({ TableName: "log-test", Item: { ...legacy, channel: "email", status: "created", digest: "d1" } }));
+    await ddb.send(new PutCommand({ TableName: "log-test", Item: { ...legacy, channel: "sms", status: "pending", delivery } }));
+    const log = makeNotificationLog({ ddb, table: "log-test" });
+    expect(await log.get("old1", "email")).to.include({ status: "created", digest: "d1" });
+    const claim = await log.claimExisting("old1", "email", 30);
+    expect(claim.result).to.equal("claimed");
+    expect(claim.row).to.include({ status: "created", digest: "d1" });
+    expect((await log.claimExisting("old1", "email", 30)).result).to.equal("busy");
+    expect(await log.setStatus("old1", "email", "sent", { provider: "ses", countAttempt: true, releaseClaim: true })).to.equal("updated");
+    expect((await log.claimExisting("old1", "email", 30)).result).to.equal("sent");
+    expect(await log.advance("old1", "email", "opened")).to.equal("updated");
+    expect(await log.advance("old1", "email", "opened")).to.equal("kept");
+    expect((await log.rowsOf("old1")).map((r) => `${r.channel}:${r.status}`).sort()).to.deep.equal(["email:opened", "sms:pending"]);
+    const stuck = (await log.scanUnfinished(new Date().toISOString())).rows.filter((r) => r.eventId === "old1");
+    expect(stuck.map((r) => r.channel)).to.deep.equal(["sms"]);
+    expect(await log.takeStuck(stuck[0], "reput")).to.equal(true);
+    expect(await log.get("old1", "sms")).to.include({ status: "pending", reputs: 1 });
+    expect(await log.setStatus("old1", "push", "sent"), "no row is made up").to.equal("kept");
+    expect((await log.claimExisting("old1", "push", 30)).row).to.equal(undefined);
+    expect((await itemsOf("old1")).map((i) => i.channel).sort()).to.deep.equal(["email", "sms"]);
+  });
+
+  it("measures the item a notification needs against DynamoDB's 400 KB, with room for what workers add", () => {
+    const content = (bytes: number) =>
+      ({ eventId: "n4", channel: "email", content: { text: "x".repeat(bytes) } }) as unknown as ChannelDelivery;
+    expect(oversizeNotification([entry("n4", "email", { delivery: content(100_000) })])).to.equal(undefined);
+    const four = (bytes: number) =>
+      ["email", "sms", "slack", "websocket"].map((channel) => entry("n4", channel, { delivery: content(bytes) }));
+    expect(oversizeNotification(four(94_000)), "4 × 94 KB fits").to.equal(undefined);
+    const over = oversizeNotification(four(99_000));
+    expect(over?.bytes).to.be.above(4 * 99_000);
+    expect(over?.limit).to.equal(400 * 1024 - 8 * 1024 - 4 * 2 * 1024);
   });
 });

@@ -7,6 +7,7 @@ import type { AddressInfo } from "node:net";
 import { expect } from "chai";
 import { deliveryDigest } from "../runtime/deliveryDigest";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import type { ChannelDelivery, LogEntry } from "../runtime/contracts";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { makeHttpApiHandler, makeNotificationService } from "../runtime/notify";
@@ -344,6 +345,56 @@ describe("notification service (shipped code, local servers)", function () {
     const answer = await service.post({ userId: "u", type: "order.shipped", message: "x".repeat(256 * 1024) });
     expect(answer.status).to.equal(413);
     expect(answer.body.problems[0].field).to.equal("body");
+  });
+
+  it("answers 422 naming data when every channel's rendering together outgrows the one log item, and writes and puts nothing", async () => {
+    // A template that repeats a 4 KB variable: about 200 KB per channel, under an event's 256 KB, over
+    // the 400 KB item that holds every channel's delivery once three channels render it.
+    const repeated = "{{note}} ".repeat(25);
+    const bigTemplates = {
+      "email.json": { subject: "News", text: repeated, html: `<p>${repeated}</p>` },
+      "websocket.json": { text: repeated.repeat(2) },
+      "slack.json": { text: repeated.repeat(2) },
+    };
+    for (const [file, template] of Object.entries(bigTemplates))
+      await service.s3.send(
+        new PutObjectCommand({ Bucket: service.names.bucket, Key: `templates/bulky.digest/${file}`, Body: JSON.stringify(template) }),
+      );
+    // The runtime service, for a type of its own that the shipped stack's config does not declare.
+    const post = makeHttpApiHandler(
+      makeNotificationService({
+        ddb: service.ddb,
+        s3: service.s3,
+        events: new EventBridgeClient({ endpoint: service.bus.endpoint }),
+        tables: { contacts: service.names.contacts, settings: service.names.settings, log: service.names.log },
+        templatesBucket: service.names.bucket,
+        busName: service.names.bus,
+        enabledChannels: ["websocket", "email", "slack"],
+        types: { ...service.config.notificationTypes, "bulky.digest": { channels: ["websocket", "email", "slack"], defaultOptIn: true } },
+        logger: () => {},
+      }),
+    );
+    const send = async (body: unknown) => {
+      const result = await post({ body: JSON.stringify(body) });
+      await service.bus.idle();
+      return { status: result.statusCode, body: JSON.parse(result.body!) };
+    };
+    const userId = newUser();
+    await fullContact(userId);
+    const eventId = newEventId();
+    const data = { note: "x".repeat(4000) };
+    const fits = await send({ eventId: newEventId(), userId, type: "bulky.digest", data, channels: ["email"] });
+    expect(fits.status, JSON.stringify(fits.body)).to.equal(202);
+    const before = service.events.length;
+    const answer = await send({ eventId, userId, type: "bulky.digest", data });
+    expect(answer.status, JSON.stringify(answer.body)).to.equal(422);
+    expect(answer.body).to.deep.include({ error: "cannot render the notification", eventId });
+    expect(answer.body.problems).to.have.length(1);
+    expect(answer.body.problems[0].field).to.equal("data");
+    expect(answer.body.problems[0].problem).to.match(/^renders \d+ bytes on 3 channels in all; one notification may hold at most \d+$/);
+    expect(service.events.length, "nothing put on the bus").to.equal(before);
+    for (const channel of Object.keys(bigTemplates))
+      expect(await logRow(eventId, channel.replace(".json", "")), channel).to.equal(undefined);
   });
 
   describe("security (issue 9)", () => {

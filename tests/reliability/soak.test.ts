@@ -36,6 +36,7 @@ import type { LocalAws } from "../../local/aws";
 import { startLocalAwsInChild } from "./childAws";
 import { connectionsOfUser } from "../../runtime/deliver";
 import { redrive, redriveRuleDeadLetters } from "../../runtime/redrive";
+import { NOTIFICATION_ITEM } from "../../runtime/notificationLog";
 import { drain, type Harness, queueDepth, instrument, notify, seedContact, seededRandom, sleep, startHarness, takeAll } from "./harness";
 
 const USERS = 200;
@@ -163,24 +164,30 @@ describe(`reliability: fault soak (${NOTIFICATIONS.toLocaleString("en-US")} noti
     });
   }
 
-  /** Rows of the notification log still created or pending. */
-  async function unfinishedRows(): Promise<number> {
-    let count = 0;
+  /**
+   * Every channel's entry in the notification log, read raw: one item per notification, its channels'
+   * records in the map `deliveries` (runtime/notificationLog.ts).
+   */
+  async function logEntries(): Promise<LogEntry[]> {
+    const entries: LogEntry[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await h.tidings.clients.ddb.send(
-        new ScanCommand({
-          TableName: h.tidings.tables.notificationLog,
-          ExclusiveStartKey: startKey,
-          FilterExpression: "#s IN (:c, :p)",
-          ExpressionAttributeNames: { "#s": "status" },
-          ExpressionAttributeValues: { ":c": "created", ":p": "pending" },
-        }),
+        new ScanCommand({ TableName: h.tidings.tables.notificationLog, ExclusiveStartKey: startKey }),
       );
-      count += page.Items?.length ?? 0;
+      for (const item of page.Items ?? []) {
+        expect(item.channel, "one item per notification").to.equal(NOTIFICATION_ITEM);
+        for (const [channel, record] of Object.entries(item.deliveries ?? {}))
+          entries.push({ ...(record as LogEntry), eventId: item.eventId, channel, userId: item.userId, type: item.type });
+      }
       startKey = page.LastEvaluatedKey;
     } while (startKey);
-    return count;
+    return entries;
+  }
+
+  /** Channels in the notification log still created or pending. */
+  async function unfinishedRows(): Promise<number> {
+    return (await logEntries()).filter((entry) => entry.status === "created" || entry.status === "pending").length;
   }
 
   /** Cuts the connections of `count` users chosen by the seed, without a close handshake. */
@@ -295,14 +302,7 @@ describe(`reliability: fault soak (${NOTIFICATIONS.toLocaleString("en-US")} noti
 
     // The notification log and the dead letters.
     const logRows = new Map<string, LogEntry>();
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await h.tidings.clients.ddb.send(
-        new ScanCommand({ TableName: h.tidings.tables.notificationLog, ExclusiveStartKey: startKey }),
-      );
-      for (const row of (page.Items ?? []) as LogEntry[]) logRows.set(`${row.eventId}|${row.channel}`, row);
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    for (const row of await logEntries()) logRows.set(`${row.eventId}|${row.channel}`, row);
     const deadLettered = new Map<string, number>();
     for (const channel of h.tidings.channels) {
       for (const queueUrl of [channel.deadLetterQueueUrl, channel.ruleDeadLetterQueueUrl]) {
