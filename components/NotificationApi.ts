@@ -70,7 +70,7 @@ export interface NotificationApiArgs {
   contactsTable: TableRef;
   /** Users' opt-in/opt-out settings (read with BatchGetItem only, together with the contact). */
   settingsTable: TableRef;
-  /** The dedupe log: one row per eventId×channel (conditional PutItem, GetItem). */
+  /** The dedupe log: one item per notification (conditional PutItem, GetItem; UpdateItem to add a channel on retry). */
   notificationLogTable: TableRef;
   /** Where the templates are (`s3:GetObject` on `templates/*` only). */
   templates: TemplatesRef;

@@ -145,7 +145,10 @@ export function isDelivered(status: string | undefined): boolean {
   return DELIVERED_STATUSES.some((delivered) => delivered === status);
 }
 
-/** A row of the notification log table (pk eventId, sk channel). */
+/**
+ * One channel's entry in the notification log: the notification's fields with the channel's record
+ * (runtime/notificationLog.ts keeps one item per notification; rows of the earlier layout read the same).
+ */
 export interface LogEntry {
   eventId: string;
   channel: string;

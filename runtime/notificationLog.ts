@@ -403,7 +403,7 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
 
   async function createAll(entries: NewLogEntry[]): Promise<CreateAnswer[]> {
     const byEvent = new Map<string, number[]>();
-    entries.forEach((entry, i) => byEvent.set(entry.eventId, [...(byEvent.get(entry.eventId) ?? []), i]));
+    for (const [i, entry] of entries.entries()) byEvent.set(entry.eventId, [...(byEvent.get(entry.eventId) ?? []), i]);
     const answers: CreateAnswer[] = new Array(entries.length);
     await Promise.all(
       [...byEvent.values()].map(async (indexes) => {

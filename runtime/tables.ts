@@ -41,7 +41,10 @@ export const TABLES = {
   contacts: { hashKey: "userId" },
   /** pk userId. Items: channels { <channel>: boolean }, types { <type>: { <channel>: boolean } }. */
   settings: { hashKey: "userId" },
-  /** pk eventId, sk channel, GSI byUser on userId + createdAt (a user's notifications, newest last). Items: LogEntry (runtime/contracts.ts). */
+  /**
+   * pk eventId, sk channel, GSI byUser on userId + createdAt (a user's notifications, newest last). One item
+   * per notification, sk NOTIFICATION_ITEM, per-channel records in `deliveries` (runtime/notificationLog.ts).
+   */
   notificationLog: {
     hashKey: "eventId",
     rangeKey: "channel",
