@@ -33,20 +33,27 @@ describe("connectionPoster: PostToConnection with the SDK's signer, handler and 
   const credentials = { accessKeyId: "AKIDTEST", secretAccessKey: "secret" };
   const payload = new TextEncoder().encode('{"type":"notification","message":"hi"}');
 
-  async function withServer(script: number[], maxAttempts: number, run: (post: ReturnType<typeof connectionPoster>) => Promise<void>) {
+  type PostFailure = { name?: string; $metadata?: { httpStatusCode?: number } };
+
+  /** One post to `connectionId` against a server answering `script`; what the server received and what the post threw. */
+  async function postAgainst(script: number[], maxAttempts: number, connectionId = "x") {
     const server = scriptedServer(script);
     const client = new ApiGatewayManagementApiClient({ endpoint: await server.start(), region: "eu-west-1", credentials, maxAttempts });
+    let failure: PostFailure | undefined;
     try {
-      await run(connectionPoster(client));
+      await connectionPoster(client)(connectionId, payload).catch((error: PostFailure) => {
+        failure = error;
+      });
     } finally {
       client.destroy();
       await server.stop();
     }
-    return server.received;
+    return { received: server.received, failure };
   }
 
   it("posts the bytes to /{stage}/@connections/{id}, SigV4-signed for execute-api in the client's region", async () => {
-    const received = await withServer([200], 3, (post) => post("abc=", payload));
+    const { received, failure } = await postAgainst([200], 3, "abc=");
+    expect(failure).to.equal(undefined);
     expect(received).to.have.length(1);
     expect(received[0].method).to.equal("POST");
     expect(received[0].url).to.equal("/dev/@connections/abc%3D");
@@ -58,31 +65,29 @@ describe("connectionPoster: PostToConnection with the SDK's signer, handler and 
   });
 
   it("answers 410 with a GoneException carrying the status, without retrying", async () => {
-    let caught: { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
-    const received = await withServer([410], 3, (post) => post("gone=", payload).catch((error) => void (caught = error)));
-    expect(caught?.name).to.equal("GoneException");
-    expect(caught?.$metadata?.httpStatusCode).to.equal(410);
+    const { received, failure } = await postAgainst([410], 3);
+    expect(failure?.name).to.equal("GoneException");
+    expect(failure?.$metadata?.httpStatusCode).to.equal(410);
     expect(received).to.have.length(1);
   });
 
   it("does not retry a client error (403)", async () => {
-    let caught: { name?: string } | undefined;
-    const received = await withServer([403, 200], 3, (post) => post("x", payload).catch((error) => void (caught = error)));
-    expect(caught?.name).to.equal("ForbiddenException");
+    const { received, failure } = await postAgainst([403, 200], 3);
+    expect(failure?.name).to.equal("ForbiddenException");
     expect(received).to.have.length(1);
   });
 
   it("retries throttling, server errors and dropped connections as the SDK does, and succeeds", async () => {
-    const received = await withServer([429, 503, 0], 4, (post) => post("x", payload));
+    const { received, failure } = await postAgainst([429, 503, 0], 4);
+    expect(failure).to.equal(undefined);
     expect(received).to.have.length(4);
     // The whole body is sent again on every attempt.
     expect(new Set(received.map((r) => r.body))).to.have.property("size", 1);
   });
 
   it("gives up after the client's maxAttempts with the last error", async () => {
-    let caught: { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
-    const received = await withServer([500, 500, 500], 2, (post) => post("x", payload).catch((error) => void (caught = error)));
+    const { received, failure } = await postAgainst([500, 500, 500], 2);
     expect(received).to.have.length(2);
-    expect(caught?.$metadata?.httpStatusCode).to.equal(500);
+    expect(failure?.$metadata?.httpStatusCode).to.equal(500);
   });
 });
