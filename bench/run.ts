@@ -36,8 +36,8 @@ const PARTS: Part[] = [
       const { runFanOut } = require("./fanout") as typeof import("./fanout");
       return runFanOut(
         quick
-          ? { connections: 500, otherUsersRows: 500, repeats: 1, concurrencies: [10, 50, 100], roundTripMs: 5, runTimeoutMs: 30_000 }
-          : { connections: 5000, otherUsersRows: 5000, repeats: 2, concurrencies: [10, 50, 100], roundTripMs: 5, runTimeoutMs: 90_000 },
+          ? { connections: 500, otherUsersRows: 500, repeats: 1, concurrencies: [50, 10, 100], roundTripMs: 5, runTimeoutMs: 30_000 }
+          : { connections: 5000, otherUsersRows: 5000, repeats: 2, concurrencies: [50, 10, 100], roundTripMs: 5, runTimeoutMs: 90_000 },
         progress,
       );
     },
