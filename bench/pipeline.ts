@@ -74,6 +74,26 @@ export async function runPipeline(options: PipelineOptions, progress: (line: str
     formatNumber(a, digits),
     b === undefined ? "–" : formatRatio(a / b),
   ];
+  after.result.goals = [
+    {
+      goal: 4,
+      measure: "local pipeline: accepted notifications/s, 4 channels",
+      before: before ? formatNumber(before.acceptedPerSecond, 1) : "10.5 (issue)",
+      after: formatNumber(n.acceptedPerSecond, 1),
+      ratio: formatRatio(n.acceptedPerSecond / (before?.acceptedPerSecond ?? 10.5)),
+      target: "≥ 100",
+      met: n.acceptedPerSecond >= 100,
+    },
+    {
+      goal: 4,
+      measure: "local pipeline: p99 request → delivery, slowest channel, ms",
+      before: before ? formatNumber(before.worstP99) : "2,800 (issue)",
+      after: formatNumber(n.worstP99),
+      ratio: formatRatio(n.worstP99 / (before?.worstP99 ?? 2800)),
+      target: "≤ 1,000",
+      met: n.worstP99 <= 1000,
+    },
+  ];
   after.result.tables.unshift({
     title: `Before (${BEFORE_COMMIT}) and after, same load, same run`,
     headers: ["measure", "before", "after", "after ÷ before"],
