@@ -26,12 +26,22 @@ interface Call {
   endedAt: number;
 }
 
-/** One wrapper for the whole process: records calls while `recording`, adds `latencyMs` to each. */
+/**
+ * One wrapper for the whole process: records calls while `recording`, adds `latencyMs` to each. Calls
+ * made without `send` are counted where they are signed: the websocket worker posts to connections
+ * through the client's signer and HTTP handler directly (runtime/connectionPoster.ts), one signature per
+ * HTTP attempt, as `send` makes one call per command.
+ */
 function installCounter() {
   const { Client } = require("@smithy/core/client") as { Client: { prototype: { send: (...args: any[]) => Promise<unknown> } } };
+  const { SignatureV4 } = require("@smithy/signature-v4") as {
+    SignatureV4: { prototype: { sign: (...args: any[]) => Promise<unknown> } };
+  };
   const scope = new AsyncLocalStorage<"producer">();
+  const insideSend = new AsyncLocalStorage<true>();
   const state = { recording: false, latencyMs: 0, calls: [] as Call[] };
   const original = Client.prototype.send;
+  const originalSign = SignatureV4.prototype.sign;
   Client.prototype.send = async function (this: unknown, ...args: any[]) {
     const name = String(args[0]?.constructor?.name ?? "unknown").replace(/Command$/, "");
     // DynamoDB commands name their table, so a politeness update is told from a log update.
@@ -45,10 +55,22 @@ function installCounter() {
     const call: Call = { scope: scope.getStore() ?? "worker", command, startedAt: now(), endedAt: 0 };
     if (state.latencyMs > 0 && !isInfrastructure) await sleep(state.latencyMs);
     try {
-      return await original.apply(this, args);
+      return await insideSend.run(true, () => original.apply(this, args));
     } finally {
       call.endedAt = now();
       if (state.recording && !isInfrastructure) state.calls.push(call);
+    }
+  };
+  SignatureV4.prototype.sign = async function (this: unknown, ...args: any[]) {
+    const path = String(args[0]?.path ?? "");
+    if (insideSend.getStore() || !path.includes("/@connections/")) return originalSign.apply(this, args);
+    const call: Call = { scope: scope.getStore() ?? "worker", command: "PostToConnection", startedAt: now(), endedAt: 0 };
+    if (state.latencyMs > 0) await sleep(state.latencyMs);
+    try {
+      return await originalSign.apply(this, args);
+    } finally {
+      call.endedAt = now();
+      if (state.recording) state.calls.push(call);
     }
   };
   return {
@@ -56,6 +78,7 @@ function installCounter() {
     inProducer: <T>(task: () => Promise<T>) => scope.run("producer", task),
     uninstall: () => {
       Client.prototype.send = original;
+      SignatureV4.prototype.sign = originalSign;
     },
   };
 }
@@ -346,12 +369,34 @@ function report(variants: Variant[], results: Map<string, Measured>, options: Ca
       ],
     ],
   };
+  const callsBefore = beforeTotal - politenessOf(before);
+  const callsAfter = total(after) - politenessOf(after);
   return {
     title: "AWS calls and round trips per notification",
+    goals: [
+      {
+        goal: 1,
+        measure: "producer: sequential AWS round trips",
+        before: String(beforeTrips),
+        after: String(after.roundTripsWithLatency),
+        ratio: formatRatio(after.roundTripsWithLatency / beforeTrips),
+        target: "≤ 3",
+        met: after.roundTripsWithLatency <= 3,
+      },
+      {
+        goal: 2,
+        measure: "AWS SDK commands per 4-channel notification, politeness off",
+        before: String(callsBefore),
+        after: String(callsAfter),
+        ratio: formatRatio(callsAfter / callsBefore),
+        target: "≤ 16",
+        met: callsAfter <= 16,
+      },
+    ],
     tables: [summary, perCommand],
     notes: [
       `"before" is ${beforeMeasured ? `commit ${BEFORE_COMMIT} (main when this work started), extracted with git archive and run in this same process right before "after"` : `the issue's numbers (commit ${BEFORE_COMMIT} could not be extracted)`}. Both run the dev config with pacing (ratePerSecond) lifted, which makes no calls; per-user politeness stays on for email and sms (one conditional UpdateItem each per fresh delivery).`,
-      "Counted by wrapping `Client.prototype.send` of `@smithy/core/client`, which every SDK v3 client here inherits. Left out, as in the issue: SQS commands (EventBridge's delivery to the queue, the event source mapping's receive and delete). The Slack provider posts its webhook with fetch, not the SDK: one more call per notification, on top of these counts (as in the issue's).",
+      "Counted by wrapping `Client.prototype.send` of `@smithy/core/client`, which every SDK v3 client here inherits, and, for the posts to connections the websocket worker makes without `send` (runtime/connectionPoster.ts), `SignatureV4.prototype.sign` (one signature per HTTP attempt). Left out, as in the issue: SQS commands (EventBridge's delivery to the queue, the event source mapping's receive and delete). The Slack provider posts its webhook with fetch, not the SDK: one more call per notification, on top of these counts (as in the issue's).",
       `Sequential round trips: with ${options.latencyMs} ms held before every AWS call, the longest chain of the producer's calls in which each starts after the previous one ended (a count, not a time, so a busy machine does not change it). The request time with that latency is printed beside it.`,
       "One warm-up notification first (templates loaded from S3 and cached, clients connected); every measured notification must show the same counts.",
     ],
