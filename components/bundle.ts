@@ -1,0 +1,107 @@
+/**
+ * How an InlineFunction's code becomes its Lambda archive: Pulumi serializes the factory (as
+ * `aws.lambda.CallbackFunction` does), then esbuild bundles that module with every package it requires
+ * into one minified `index.js`. Only the AWS SDK v3 (`@aws-sdk/*`, `@smithy/*`) stays outside: the
+ * nodejs22.x runtime provides it, and bundling it would make every archive megabytes larger.
+ *
+ * Why bundle: the run-time packages as Pulumi's code paths ship them are whole package folders (zod
+ * alone is 5.86 MiB, v3 and v4, sources and types) that Lambda unzips and Node reads file by file at
+ * cold start; bundled, a function ships the few hundred KiB it uses (bench/results.md, "Shipped code").
+ */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import * as esbuild from "esbuild";
+
+/** Packages the Lambda Node.js runtime provides: required at run time, never bundled. */
+export const RUNTIME_PROVIDED = ["@aws-sdk/*", "@smithy/*"];
+
+/** The archive's only file, and so the handler's module: `index.<exportName>`. */
+export const BUNDLE_FILE = "index.js";
+
+/** One function's code as it is shipped. */
+export interface FunctionBundle {
+  /** The bundle: the archive's `index.js`. */
+  text: string;
+  /** The export Lambda calls: the handler is `index.<exportName>`. */
+  exportName: string;
+  /** The module Pulumi serialized from the factory, before bundling (what CallbackFunction would ship as `__index.js`). */
+  serialized: string;
+  /** Whether a secret Output was captured (the archive is then a secret in the state). */
+  containsSecrets: boolean;
+}
+
+/**
+ * Serializes a factory as `aws.lambda.CallbackFunction` does (captured Outputs are read at deploy time
+ * and their values written into the module), then bundles it. Equal serialized text gives the same
+ * bundle, byte for byte, so `pulumi preview` shows no diff.
+ */
+export async function bundleFactory(factory: () => unknown, resolveDir: string = programDir()): Promise<FunctionBundle> {
+  const serialized = await pulumi.runtime.serializeFunction(factory, {
+    serialize: () => true,
+    exportName: "handler",
+    isFactoryFunction: true,
+    allowSecrets: true,
+  });
+  const text = await bundleModule(serialized.text, resolveDir);
+  return { text, exportName: serialized.exportName, serialized: serialized.text, containsSecrets: serialized.containsSecrets };
+}
+
+/**
+ * Bundles serialized text once per process: a program (and a test suite, whose mocks resolve every
+ * archive) builds the same function many times, and esbuild's work is the same each time.
+ */
+const bundles = new Map<string, Promise<string>>();
+
+export function bundleModule(text: string, resolveDir: string): Promise<string> {
+  const key = createHash("sha256").update(resolveDir).update("\0").update(text).digest("hex");
+  let bundle = bundles.get(key);
+  if (!bundle) {
+    bundle = build(text, resolveDir);
+    bundles.set(key, bundle);
+    // A failed build is not remembered: the next evaluation reports its own error.
+    bundle.catch(() => bundles.delete(key));
+  }
+  return bundle;
+}
+
+async function build(contents: string, resolveDir: string): Promise<string> {
+  const result = await esbuild.build({
+    stdin: { contents, resolveDir, sourcefile: BUNDLE_FILE, loader: "js" },
+    // Serialized code requires tidings' runtime by package name when tidings is installed
+    // (`require("tidings/runtime/…")`) and its dependencies by name: found from the program's folder
+    // first, as Node would there, then next to tidings itself (a program run from another folder, the
+    // multi-language plugin's host).
+    nodePaths: packageSearchPaths(),
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node22",
+    minify: true,
+    // Stack traces in CloudWatch keep function and class names; a source map would cost every cold start.
+    keepNames: true,
+    external: RUNTIME_PROVIDED,
+    // `legalComments` off: the bundle is deployed, not distributed, and the comments are bytes at every cold start.
+    legalComments: "none",
+    charset: "utf8",
+    write: false,
+    logLevel: "silent",
+  });
+  return result.outputFiles[0].text;
+}
+
+/** The Pulumi program's folder: Pulumi runs the program there and resolves its code paths from it. */
+export function programDir(): string {
+  return process.cwd();
+}
+
+/** The node_modules folders around tidings' own package: where its dependencies are installed. */
+function packageSearchPaths(): string[] {
+  const paths: string[] = [];
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const modules = path.basename(dir) === "node_modules" ? dir : path.join(dir, "node_modules");
+    if (fs.existsSync(modules) && !paths.includes(modules)) paths.push(modules);
+  }
+  return paths;
+}
