@@ -71,7 +71,7 @@ export class InlineFunction<E, R> extends pulumi.ComponentResource {
     const transform = opts?.transform;
     const withTransform = childOf(this);
     this.factory = args.factory;
-    this.bundle = bundleFactory(args.factory);
+    this.bundle = bundleFactory(name, args.factory);
 
     this.logGroup = new aws.cloudwatch.LogGroup(
       ...withTransform(transform?.logGroup, `${name}-logs`, {

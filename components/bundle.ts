@@ -37,14 +37,18 @@ export interface FunctionBundle {
  * and their values written into the module), then bundles it. Equal serialized text gives the same
  * bundle, byte for byte, so `pulumi preview` shows no diff.
  */
-export async function bundleFactory(factory: () => unknown, resolveDir: string = programDir()): Promise<FunctionBundle> {
+export async function bundleFactory(name: string, factory: () => unknown, resolveDir: string = programDir()): Promise<FunctionBundle> {
   const serialized = await pulumi.runtime.serializeFunction(factory, {
     serialize: () => true,
     exportName: "handler",
     isFactoryFunction: true,
     allowSecrets: true,
   });
-  const text = await bundleModule(serialized.text, resolveDir);
+  const text = await bundleModule(serialized.text, resolveDir).catch((error: Error) => {
+    throw new Error(
+      `Lambda function "${name}": bundling its code failed (a package it requires must be installed where the program runs, ${resolveDir}): ${error.message}`,
+    );
+  });
   return { text, exportName: serialized.exportName, serialized: serialized.text, containsSecrets: serialized.containsSecrets };
 }
 
