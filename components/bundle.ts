@@ -93,11 +93,35 @@ async function build(contents: string, resolveDir: string): Promise<string> {
     // `legalComments` off: the bundle is deployed, not distributed, and the comments are bytes at every cold start.
     legalComments: "none",
     charset: "utf8",
+    plugins: [zodEnglishOnly],
     write: false,
     logLevel: "silent",
   });
   return result.outputFiles[0].text;
 }
+
+/**
+ * zod's entry points re-export its error messages in every language it has (`z.locales`, 45 of them, 43%
+ * of the bundled bytes, all parsed at every cold start); Tidings writes its own messages and zod's
+ * default is English (`z.config(z.locales.en())`, which stays). As webpack users drop moment's locales,
+ * the bundle keeps only `en`: `z.locales.en` works, the other languages are absent. A zod that moves
+ * this file is bundled whole, as before.
+ */
+const zodEnglishOnly: esbuild.Plugin = {
+  name: "zod-english-only",
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.cjs$/ }, (args) => {
+      if (!/[\\/]zod[\\/]v4[\\/]/.test(args.importer)) return undefined;
+      const english = path.join(args.resolveDir, "..", "locales", "en.cjs");
+      return fs.existsSync(english) ? { path: english, namespace: "zod-locales" } : undefined;
+    });
+    build.onLoad({ filter: /.*/, namespace: "zod-locales" }, (args) => ({
+      contents: `exports.en = require(${JSON.stringify(args.path)}).default;`,
+      resolveDir: path.dirname(args.path),
+      loader: "js",
+    }));
+  },
+};
 
 /** The Pulumi program's folder: Pulumi runs the program there and resolves its code paths from it. */
 export function programDir(): string {
