@@ -58,11 +58,14 @@ export async function bundleFactory(name: string, factory: () => unknown, resolv
  */
 const bundles = new Map<string, Promise<string>>();
 
-export function bundleModule(text: string, resolveDir: string): Promise<string> {
-  const key = createHash("sha256").update(resolveDir).update("\0").update(text).digest("hex");
+/**
+ * @param external packages left as `require`s. @default RUNTIME_PROVIDED (the bench also measures the AWS SDK bundled in: `[]`)
+ */
+export function bundleModule(text: string, resolveDir: string, external: string[] = RUNTIME_PROVIDED): Promise<string> {
+  const key = createHash("sha256").update(resolveDir).update("\0").update(external.join(",")).update("\0").update(text).digest("hex");
   let bundle = bundles.get(key);
   if (!bundle) {
-    bundle = build(text, resolveDir);
+    bundle = build(text, resolveDir, external);
     bundles.set(key, bundle);
     // A failed build is not remembered: the next evaluation reports its own error.
     bundle.catch(() => bundles.delete(key));
@@ -70,7 +73,7 @@ export function bundleModule(text: string, resolveDir: string): Promise<string> 
   return bundle;
 }
 
-async function build(contents: string, resolveDir: string): Promise<string> {
+async function build(contents: string, resolveDir: string, external: string[]): Promise<string> {
   const result = await esbuild.build({
     stdin: { contents, resolveDir, sourcefile: BUNDLE_FILE, loader: "js" },
     // Serialized code requires tidings' runtime by package name when tidings is installed
@@ -86,7 +89,7 @@ async function build(contents: string, resolveDir: string): Promise<string> {
     // would be 1.9 MB (its archive over 1 MiB), and NODE_OPTIONS=--enable-source-maps reads and parses
     // it at every cold start. No keepNames either: it adds 12% of calls run at load, for stack traces.
     minify: true,
-    external: RUNTIME_PROVIDED,
+    external,
     // The program's tsconfig.json does not apply: `strict`/`alwaysStrict` there would make esbuild emit
     // "use strict", and Pulumi's serialized closures use `with`, which strict mode forbids.
     tsconfigRaw: {},
