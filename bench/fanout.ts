@@ -206,7 +206,6 @@ export async function runFanOut(options: FanOutOptions, progress: (line: string)
   const signingKey = randomBytes(32);
   let host: Host | undefined;
   let mgmt: ApiGatewayManagementApiClient | undefined;
-  let mgmtWithRoundTrip: ApiGatewayManagementApiClient | undefined;
   try {
     await aws.createTables({ connections: TABLE });
     progress(
@@ -227,22 +226,41 @@ export async function runFanOut(options: FanOutOptions, progress: (line: string)
       );
     }
 
-    /** ours at each concurrency bound, then the seed, all posting through `client`. */
-    const methodsWith = (client: ApiGatewayManagementApiClient): { name: string; deliver: Deliver }[] => {
+    // "before": the delivery as it was when issue 12 was filed (commit BEFORE_COMMIT's runtime/deliver.ts:
+    // the SDK client's send per post, 10 posts in flight), measured in this same run.
+    const { BEFORE_COMMIT, extractBefore } = require("./awsCalls") as typeof import("./awsCalls");
+    const beforeRoot = extractBefore(progress);
+    const beforeDeliver = beforeRoot
+      ? (require(path.join(beforeRoot, "runtime/deliver")) as typeof import("../runtime/deliver")).makeUserDelivery
+      : undefined;
+
+    /** Before (when it can be extracted), ours at each concurrency bound, then the seed, all through `mgmt`. */
+    const methods = (): { name: string; deliver: Deliver }[] => {
+      const client = mgmt!;
       const seed = makeSeedDelivery({ ddb, mgmt: client, table: TABLE });
-      const ours = (concurrency: number): Deliver => {
-        const deliver = makeUserDelivery({ ddb, mgmt: client, connectionsTable: TABLE, concurrency, logger: quiet });
-        return async (frame) => {
+      const checked =
+        (name: string, deliver: ReturnType<typeof makeUserDelivery>): Deliver =>
+        async (frame) => {
           const report = await deliver(USER_ID, frame);
           if (report.delivered !== options.connections) {
             throw new Error(
-              `ours(${concurrency}): delivered ${report.delivered}, gone ${report.gone}, failed ${report.failed} (${report.errors.slice(0, 3).join("; ")})`,
+              `${name}: delivered ${report.delivered}, gone ${report.gone}, failed ${report.failed} (${report.errors.slice(0, 3).join("; ")})`,
             );
           }
         };
-      };
       return [
-        ...options.concurrencies.map((c) => ({ name: `ours (concurrency ${c})`, deliver: ours(c) })),
+        ...(beforeDeliver
+          ? [
+              {
+                name: `before (${BEFORE_COMMIT}, SDK send per post, concurrency 10)`,
+                deliver: checked("before", beforeDeliver({ ddb, mgmt: client, connectionsTable: TABLE, concurrency: 10, logger: quiet })),
+              },
+            ]
+          : []),
+        ...options.concurrencies.map((c) => ({
+          name: `ours (concurrency ${c})`,
+          deliver: checked(`ours(${c})`, makeUserDelivery({ ddb, mgmt: client, connectionsTable: TABLE, concurrency: c, logger: quiet })),
+        })),
         {
           name: "seed (Scan, sequential)",
           deliver: async (frame) => {
@@ -264,27 +282,19 @@ export async function runFanOut(options: FanOutOptions, progress: (line: string)
       return measured;
     };
 
-    const loopback = methodsWith(mgmt);
+    const loopback = methods();
     progress("warm-up");
-    await measureOnce(host, options.connections, "warmup", options.runTimeoutMs, loopback[0].deliver);
+    for (const method of loopback) await measureOnce(host, options.connections, "warmup", options.runTimeoutMs, method.deliver);
     const measured = await measureRounds("loopback", loopback, options.repeats);
 
     // On loopback a post costs CPU only, so posting in parallel cannot beat posting in turn. In AWS each
-    // post also waits a network round trip: add one (a delay, no CPU) to see what the bound buys there.
-    mgmtWithRoundTrip = new ApiGatewayManagementApiClient({ endpoint: ready.managementEndpoint!, cacheMiddleware: true });
-    mgmtWithRoundTrip.middlewareStack.add(
-      (next) => async (args) => {
-        await sleep(options.roundTripMs);
-        return next(args);
-      },
-      { step: "finalizeRequest", name: "benchRoundTrip" },
-    );
-    const measuredWithRoundTrip = await measureRounds(`+${options.roundTripMs}ms`, methodsWith(mgmtWithRoundTrip), 1);
-    return report(options, measured, measuredWithRoundTrip, limit, ready.openMs);
+    // post also waits a network round trip: the gateway holds each answer that long (a timer, no CPU).
+    await host.request({ cmd: "latency", ms: options.roundTripMs }, "latency");
+    const measuredWithRoundTrip = await measureRounds(`+${options.roundTripMs}ms`, methods(), 1);
+    return report(options, measured, measuredWithRoundTrip, limit, ready.openMs, beforeDeliver !== undefined);
   } finally {
     await host?.stop();
     mgmt?.destroy();
-    mgmtWithRoundTrip?.destroy();
     ddb.destroy();
     await aws.stop();
   }
@@ -296,13 +306,21 @@ function report(
   measuredWithRoundTrip: Measurement[],
   limit: { rates: number[] },
   gatewayOpenMs: number,
+  hasBefore: boolean,
 ): PartResult {
   const limitRate = median(limit.rates);
   const summary = (rows: Measurement[]) => {
-    const ours = rows.slice(0, options.concurrencies.length);
+    const first = hasBefore ? 1 : 0;
+    const ours = rows.slice(first, first + options.concurrencies.length);
     const seedRate = median(rows[rows.length - 1].rates);
     const best = ours.reduce((a, b) => (median(b.rates) > median(a.rates) ? b : a));
-    return { seedRate, defaultRate: median(ours[0].rates), best, bestRate: median(best.rates) };
+    return {
+      seedRate,
+      beforeRate: hasBefore ? median(rows[0].rates) : undefined,
+      defaultRate: median(ours[0].rates),
+      best,
+      bestRate: median(best.rates),
+    };
   };
   const plain = summary(measured);
   const delayed = summary(measuredWithRoundTrip);
@@ -318,8 +336,20 @@ function report(
     ];
   };
   const bound = (m: Measurement) => m.method.replace(/^ours \((.*)\)$/, "$1");
+  const goalRatio = delayed.beforeRate ? delayed.defaultRate / delayed.beforeRate : undefined;
   return {
     measured: { fanOutLimitPerSecond: limitRate },
+    goals: [
+      {
+        goal: 5,
+        measure: `fan-out, +${options.roundTripMs} ms per post: connections/s of the shipped default`,
+        before: delayed.beforeRate ? formatNumber(delayed.beforeRate) : "1,355 (issue)",
+        after: formatNumber(delayed.defaultRate),
+        ratio: formatRatio(delayed.defaultRate / (delayed.beforeRate ?? 1355)),
+        target: "≥ 3×",
+        met: (goalRatio ?? delayed.defaultRate / 1355) >= 3,
+      },
+    ],
     title: `Fan-out: one notification to a user with ${formatNumber(options.connections)} open connections`,
     tables: [
       {
@@ -340,6 +370,11 @@ function report(
         headers: ["ratio", "loopback", `+${options.roundTripMs} ms per post`],
         rows: [
           [
+            `ours (shipped default, concurrency ${options.concurrencies[0]}) ÷ before (goal ≥ 3× with the round trip)`,
+            plain.beforeRate ? formatRatio(plain.defaultRate / plain.beforeRate) : "–",
+            delayed.beforeRate ? formatRatio(delayed.defaultRate / delayed.beforeRate) : "–",
+          ],
+          [
             `ours (shipped default, concurrency ${options.concurrencies[0]}) ÷ seed`,
             formatRatio(plain.defaultRate / plain.seedRate),
             formatRatio(delayed.defaultRate / delayed.seedRate),
@@ -357,8 +392,8 @@ function report(
     notes: [
       `Each run delivers to the same ${formatNumber(options.connections)} sockets with the same frame and counts only when every client received it exactly once (checked ${DUPLICATE_GRACE_MS} ms after the last one). Loopback runs interleave the methods round by round, after one warm-up.`,
       `Time is from the start of the delivery to the last client's receipt. The connections table also holds ${formatNumber(options.otherUsersRows)} rows of 500 other users: the seed's Scan reads them, the byUser index query does not.`,
-      `On loopback a post costs only CPU, so the concurrency bound changes little; the second pass adds ${options.roundTripMs} ms per post (a timer in the SDK middleware, no CPU), standing in for the Lambda → API Gateway round trip, which is where the bound pays. Best bound: ${bound(plain.best)} on loopback, ${bound(delayed.best)} with the round trip.`,
-      `The management client is built as the shipped code builds it, so the SDK's default agent (at most 50 sockets) also bounds posts in flight: bounds above 50 queue inside the client.`,
+      `On loopback a post costs only CPU, so the concurrency bound changes little; the second pass adds ${options.roundTripMs} ms per post (the gateway holds each answer that long: a timer, no CPU, whichever way the post was made), standing in for the Lambda → API Gateway round trip, which is where the bound pays. Best bound: ${bound(plain.best)} on loopback, ${bound(delayed.best)} with the round trip.`,
+      `The management client is built as the shipped code builds it, so the SDK's default agent (at most 50 sockets) also bounds posts in flight: bounds above 50 queue inside the client. "before" posts with \`client.send(new PostToConnectionCommand(…))\`; ours with runtime/connectionPoster.ts (the same client's signer, HTTP handler and retry strategy, without the per-call middleware).`,
       `Clients connected through the local gateway's authorizer (HS256 token) and the real \`$connect\` handler into dynalite: ${formatNumber(options.connections)} in ${formatNumber(gatewayOpenMs)} ms (${formatNumber(options.connections / (gatewayOpenMs / 1000))} connections/s, 100 handshakes at a time). Every row is checked to be reachable through the byUser index before measuring.`,
       "The limit is measured against a plain `ws` server with its own clients (the gateway does not expose its server-side sockets), in the same kind of forked process: same count, same frame, same counting code; its clock starts when the server starts sending.",
       "Processes: the gateway (or the plain server) and its clients run in one forked process, as API Gateway runs apart from Lambda; the delivery code and dynalite run in the benchmark's process. With 2 cores, the two processes use one core each at most.",

@@ -70,6 +70,11 @@ async function handle(command: HostCommand) {
       for (const socket of plain.clients) socket.send(data, { binary: false });
       return send({ event: "broadcasting", startedAt });
     }
+    case "latency": {
+      if (!gateway) throw new Error("latency needs the gateway");
+      gateway.setManagementLatency(command.ms);
+      return send({ event: "latency", ms: command.ms });
+    }
     case "check": {
       const check = pool!.counter.check(command.runId);
       return send({ event: "checked", runId: command.runId, ...check, strays: pool!.counter.strays });

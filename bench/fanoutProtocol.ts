@@ -6,6 +6,7 @@ export type HostCommand =
   | { cmd: "expect"; runId: string }
   | { cmd: "broadcast"; frame: string }
   | { cmd: "check"; runId: string }
+  | { cmd: "latency"; ms: number }
   | { cmd: "stop" };
 
 export type HostMessage =
@@ -13,6 +14,7 @@ export type HostMessage =
   | { event: "expecting"; runId: string }
   | { event: "received"; runId: string; lastAt: number }
   | { event: "broadcasting"; startedAt: number }
+  | { event: "latency"; ms: number }
   | { event: "checked"; runId: string; received: number; missing: number; duplicated: number; strays: number }
   | { event: "failed"; message: string };
 

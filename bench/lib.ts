@@ -17,6 +17,22 @@ export interface PartResult {
   notes: string[];
   /** Numbers later parts of the same run may compare against (e.g. the fan-out limit). */
   measured?: Record<string, number>;
+  /** This part's lines of the issue-12 goals table at the top of the results. */
+  goals?: GoalRow[];
+}
+
+/** One goal of issue 12 as this run measured it. */
+export interface GoalRow {
+  /** The goal's number in the issue (1–6). */
+  goal: number;
+  measure: string;
+  before: string;
+  after: string;
+  /** after ÷ before, formatted; "–" when there is no before. */
+  ratio: string;
+  /** The goal's bound, e.g. "≤ 16". */
+  target: string;
+  met: boolean;
 }
 
 export const now = (): number => performance.now();

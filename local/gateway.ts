@@ -49,6 +49,11 @@ export interface WebSocketGateway {
   connections(): string[];
   /** Cuts a connection without a close handshake, as a network drop does; `$disconnect` still runs. */
   dropConnection(connectionId: string): void;
+  /**
+   * Holds every management-API request this long before answering it: the Lambda → API Gateway
+   * network round trip, which loopback lacks (benchmarks). A timer, no CPU. @default 0
+   */
+  setManagementLatency(ms: number): void;
   stop(): Promise<void>;
 }
 
@@ -202,7 +207,10 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
     }
   }
 
+  let managementLatencyMs = 0;
+
   async function handleManagement(req: http.IncomingMessage, res: http.ServerResponse) {
+    if (managementLatencyMs > 0) await new Promise((resolve) => setTimeout(resolve, managementLatencyMs));
     const url = new URL(req.url ?? "/", `http://${domainName}`);
     const prefix = `/${stage}/@connections/`;
     if (!url.pathname.startsWith(prefix)) {
@@ -248,6 +256,10 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
     url: `ws://${domainName}`,
     managementEndpoint: `http://${domainName}/${stage}`,
     connections: () => [...open.keys()],
+    setManagementLatency(ms) {
+      if (!(ms >= 0)) throw new Error(`management latency must be 0 or more milliseconds, got ${ms}`);
+      managementLatencyMs = ms;
+    },
     dropConnection(connectionId) {
       open.get(connectionId)?.socket.terminate();
     },

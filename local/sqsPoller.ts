@@ -104,11 +104,12 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
     while (messages.length < batchSize && !stopping) {
       const abort = new AbortController();
       aborts.add(abort);
+      const wanted = Math.min(SQS_MAX_RECEIVE, batchSize - messages.length);
       try {
         const out = await sqs.send(
           new ReceiveMessageCommand({
             QueueUrl: queueUrl,
-            MaxNumberOfMessages: Math.min(SQS_MAX_RECEIVE, batchSize - messages.length),
+            MaxNumberOfMessages: wanted,
             // Only the first receive of a batch waits; the rest top it up with what is already there.
             WaitTimeSeconds: messages.length === 0 ? waitTimeSeconds : 0,
             VisibilityTimeout: options.visibilityTimeoutSeconds,
@@ -119,7 +120,8 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
         );
         const received = out.Messages ?? [];
         messages.push(...received);
-        if (received.length === 0) break;
+        // Fewer than asked: the queue had no more, so a top-up would come back empty. Hand the batch over.
+        if (received.length < wanted) break;
       } catch (error) {
         // A receive cut short by stop() delivered nothing; keep what was already received.
         if (stopping && messages.length > 0) break;

@@ -3,10 +3,14 @@
  * connection row is deleted) shared by the per-user delivery of the websocket channel and the
  * `sendmessage` broadcast.
  */
-import { type ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
+import type { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DeleteCommand, type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { connectionPoster } from "./connectionPoster";
 import { TABLES } from "./tables";
 import { type DecisionLogger, logDecision, OUTCOME } from "./log";
+
+/** Posts in flight at once unless a caller says otherwise: the SDK's default agent's socket limit. */
+export const DEFAULT_POST_CONCURRENCY = 50;
 
 export interface DeliveryReport {
   /** Connections that accepted the frame. */
@@ -23,7 +27,11 @@ export interface PostingDeps {
   ddb: DynamoDBDocumentClient;
   mgmt: ApiGatewayManagementApiClient;
   connectionsTable: string;
-  /** Posts in flight at once. @default 10 */
+  /**
+   * Posts in flight at once. Each post mostly waits for the network, so more in flight buys rate until
+   * the SDK's HTTP agent's sockets (50 by default) are all busy.
+   * @default 50
+   */
   concurrency?: number;
   logger?: DecisionLogger;
 }
@@ -60,10 +68,11 @@ export async function postToConnections(deps: PostingDeps, connectionIds: string
   const report: DeliveryReport = { delivered: 0, gone: 0, failed: 0, errors: [] };
   const queue = [...connectionIds];
   const payload = new TextEncoder().encode(data);
+  const post = connectionPoster(deps.mgmt);
   const worker = async () => {
     for (let connectionId = queue.shift(); connectionId !== undefined; connectionId = queue.shift()) {
       try {
-        await deps.mgmt.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: payload }));
+        await post(connectionId, payload);
         report.delivered++;
       } catch (error) {
         const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
@@ -77,7 +86,7 @@ export async function postToConnections(deps: PostingDeps, connectionIds: string
       }
     }
   };
-  const workers = Math.max(1, Math.min(deps.concurrency ?? 10, queue.length));
+  const workers = Math.max(1, Math.min(deps.concurrency ?? DEFAULT_POST_CONCURRENCY, queue.length));
   await Promise.all(Array.from({ length: workers }, worker));
   return report;
 }

@@ -12,7 +12,12 @@ type Reply = { id: number; ok: true; value?: any } | { id: number; ok: false; er
 
 export async function startLocalAwsInChild(options: { sesPort?: number } = {}): Promise<LocalAws> {
   const child = fork(__filename, ["--child"], {
-    execArgv: ["--require", "ts-node/register/transpile-only"],
+    // TIDINGS_CPU_PROF_DIR: profile the child too (the bench's --cpu-prof evidence).
+    execArgv: [
+      "--require",
+      "ts-node/register/transpile-only",
+      ...(process.env.TIDINGS_CPU_PROF_DIR ? ["--cpu-prof", "--cpu-prof-dir", process.env.TIDINGS_CPU_PROF_DIR] : []),
+    ],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   let nextId = 0;

@@ -1,0 +1,133 @@
+/**
+ * PostToConnection, one frame per call, for fan-out: the SDK's own signer, HTTP handler and retry
+ * strategy, taken from a management API client's resolved configuration once per delivery, then
+ * composed per post.
+ *
+ * Why not `client.send(new PostToConnectionCommand(…))`: a profile of 2,000 posts put most of each
+ * post's CPU in the client's per-call middleware (schema serde, endpoint rules, user agent, auth scheme
+ * and identity resolution) for a request that is one signed POST of bytes. The parts that matter are
+ * kept and paid for once: credentials (refreshed by the SDK's provider), SigV4, the keep-alive agent
+ * and its timeouts, and the standard retry strategy's token bucket and backoff for throttling, 5xx and
+ * network errors.
+ */
+import type { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
+import { HttpRequest } from "@smithy/core/protocols";
+import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry";
+import { SignatureV4 } from "@smithy/signature-v4";
+
+/** Posts one frame to one connection; throws like the SDK command would (`name`, `$metadata.httpStatusCode`). */
+export type ConnectionPost = (connectionId: string, payload: Uint8Array) => Promise<void>;
+
+/** An error of a post, shaped as the SDK's service exceptions are, so callers (410 → gone) need not care which path posted. */
+export class PostError extends Error {
+  readonly $metadata: { httpStatusCode?: number };
+  constructor(name: string, message: string, httpStatusCode?: number) {
+    super(message);
+    this.name = name;
+    this.$metadata = { httpStatusCode };
+  }
+}
+
+/** The SDK's exception names by status, for answers that name none. */
+const NAME_BY_STATUS: Record<number, string> = {
+  403: "ForbiddenException",
+  410: "GoneException",
+  413: "PayloadTooLargeException",
+  429: "LimitExceededException",
+};
+
+/**
+ * A poster for the client's endpoint and credentials. Build one per delivery and use it for all of
+ * its posts: the signer, retry strategy and endpoint are resolved once, on the first post.
+ */
+export function connectionPoster(client: ApiGatewayManagementApiClient): ConnectionPost {
+  const config = client.config;
+  const parts = (async () => {
+    const endpoint = await config.endpoint?.();
+    if (!endpoint) throw new Error("the management API client has no endpoint");
+    const signer = new SignatureV4({
+      service: "execute-api",
+      region: await config.region(),
+      credentials: config.credentials,
+      sha256: config.sha256,
+      uriEscapePath: config.signingEscapePath,
+    });
+    const retry = await config.retryStrategy();
+    if (!("acquireInitialRetryToken" in retry))
+      throw new Error("the management API client's retry strategy is not a RetryStrategyV2 (the SDK's default)");
+    return { endpoint, signer, retry };
+  })();
+
+  return async (connectionId, payload) => {
+    const { endpoint, signer, retry } = await parts;
+    const basePath = endpoint.path.endsWith("/") ? endpoint.path.slice(0, -1) : endpoint.path;
+    const request = new HttpRequest({
+      method: "POST",
+      protocol: endpoint.protocol,
+      hostname: endpoint.hostname,
+      port: endpoint.port,
+      path: `${basePath}/@connections/${encodeURIComponent(connectionId)}`,
+      headers: {
+        host: endpoint.port ? `${endpoint.hostname}:${endpoint.port}` : endpoint.hostname,
+        "content-length": String(payload.byteLength),
+      },
+      body: payload,
+    });
+    let token = await retry.acquireInitialRetryToken(endpoint.hostname);
+    for (;;) {
+      let failure: PostError;
+      try {
+        const signed = await signer.sign(HttpRequest.clone(request));
+        const { response } = await config.requestHandler.handle(signed as HttpRequest);
+        const body = await readBody(response.body);
+        if (response.statusCode >= 200 && response.statusCode < 300) {
+          retry.recordSuccess(token);
+          return;
+        }
+        failure = new PostError(errorName(response.statusCode, response.headers), messageOf(body), response.statusCode);
+      } catch (error) {
+        // Network errors (reset, refused, timeout) carry a Node.js code: the SDK counts them as transient.
+        if (error instanceof PostError) throw error;
+        failure = Object.assign(new PostError((error as Error).name ?? "Error", (error as Error).message), {
+          code: (error as { code?: string }).code,
+        });
+      }
+      const errorType = isThrottlingError(failure as never)
+        ? "THROTTLING"
+        : isTransientError(failure as never)
+          ? "TRANSIENT"
+          : isServerError(failure as never)
+            ? "SERVER_ERROR"
+            : "CLIENT_ERROR";
+      if (errorType === "CLIENT_ERROR") throw failure;
+      try {
+        token = await retry.refreshRetryTokenForRetry(token, { errorType });
+      } catch {
+        throw failure; // out of attempts or retry capacity
+      }
+      await new Promise((resolve) => setTimeout(resolve, token.getRetryDelay()));
+    }
+  };
+}
+
+function errorName(status: number, headers: Record<string, string>): string {
+  const header = headers["x-amzn-errortype"]?.split(":")[0];
+  if (header) return header;
+  return NAME_BY_STATUS[status] ?? (status >= 500 ? "InternalServerError" : "ApiGatewayManagementApiServiceException");
+}
+
+function messageOf(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { message?: string; Message?: string };
+    return parsed.message ?? parsed.Message ?? body;
+  } catch {
+    return body;
+  }
+}
+
+async function readBody(body: unknown): Promise<string> {
+  if (!body || typeof (body as NodeJS.ReadableStream).on !== "function") return "";
+  const chunks: Buffer[] = [];
+  for await (const chunk of body as AsyncIterable<Buffer>) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks).toString("utf8");
+}
