@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { bundleModule, RUNTIME_PROVIDED } from "../components/bundle";
 import { outputValue, shippedCode } from "../testing";
-import { formatBytes, formatNumber, median, type PartResult } from "./lib";
+import { formatBytes, formatNumber, formatRatio, median, type PartResult } from "./lib";
 import { buildStackUnderMocks } from "./stackUnderMocks";
 
 export interface ShippedCodeOptions {
@@ -143,7 +143,29 @@ export async function runShippedCode(options: ShippedCodeOptions, progress: (lin
   const largest = rows[0];
   const producerRatio = producer ? median(producer.requireMs) / fastest : Number.NaN;
   const producerSdkRatio = producer ? median(producer.sdkMs) / fastest : Number.NaN;
+  const largestBefore = rows.reduce((a, b) => (a.beforeBytes >= b.beforeBytes ? a : b));
+  const producerBeforeRatio = producer ? median(producer.beforeRequireMs) / fastestBefore : Number.NaN;
   return {
+    goals: [
+      {
+        goal: 3,
+        measure: `largest Lambda archive (${largest.name}; before: ${largestBefore.name}, serialized + node_modules)`,
+        before: formatBytes(largestBefore.beforeBytes),
+        after: formatBytes(largest.bytes),
+        ratio: formatRatio(largest.bytes / largestBefore.beforeBytes),
+        target: "≤ 1 MiB",
+        met: largest.bytes <= ARCHIVE_LIMIT,
+      },
+      {
+        goal: 3,
+        measure: `${PRODUCER} cold require ÷ fastest function's (AWS SDK packages alone: ${producerSdkRatio.toFixed(2)}×)`,
+        before: `${producerBeforeRatio.toFixed(2)}×`,
+        after: `${producerRatio.toFixed(2)}×`,
+        ratio: formatRatio(producerRatio / producerBeforeRatio),
+        target: `≤ ${PRODUCER_RATIO_LIMIT}×`,
+        met: producerRatio <= PRODUCER_RATIO_LIMIT,
+      },
+    ],
     title: `Shipped code: ${rows.length} inline Lambdas of the dev stack, bundled`,
     tables: [
       {
