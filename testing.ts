@@ -4,8 +4,8 @@
  * - `useMocks(options?)` installs Pulumi mocks that record every resource with its inputs and give it the
  *   computed outputs real providers would (arn, name, url, id…), and optionally stack config.
  * - `settle()` waits until every registration has reached the mocks.
- * - `shippedCode(fn)` gives an inline Lambda's code as `pulumi up` ships it: the serialized module text
- *   and the folders its archive carries, so a test can run it.
+ * - `shippedCode(fn)` gives an inline Lambda's code as `pulumi up` ships it: the bundle that is its
+ *   archive's only file, so a test can run it.
  *
  * @example
  * const resources = useMocks({ config: { "tidings:channels": { websocket: {} }, … }, secrets: ["tidings:tokenSigningSecret"] });
@@ -14,6 +14,7 @@
  * expect(ofType(resources, "aws:sqs/queue:Queue")).to.have.length(2);
  */
 import * as pulumi from "@pulumi/pulumi";
+import { BUNDLE_FILE, RUNTIME_PROVIDED } from "./components/bundle";
 import { type InlineFunction, inlineFunctions } from "./components/InlineFunction";
 
 /** A resource the program registered, as the mocks saw it. */
@@ -142,7 +143,7 @@ export function outputValue<T>(output: pulumi.Input<T>): Promise<T> {
 
 /**
  * Waits until every resource registration has reached the mocks. Registrations wait for their inputs
- * (a CallbackFunction's archive takes a while to serialize), so follow Pulumi's own chain of pending
+ * (an InlineFunction's archive waits for its code to be serialized and bundled), so follow Pulumi's own chain of pending
  * RPCs (`settings.rpcDone`, what the engine waits on before exiting) until no new one was added.
  */
 export async function settle(): Promise<void> {
@@ -163,39 +164,45 @@ export function ofType(resources: MockedResource[], type: string): MockedResourc
 
 /** An inline Lambda's code as `pulumi up` ships it. */
 export interface ShippedCode {
-  /** The serialized module: the archive's `__index.js`. */
+  /** The bundle: the archive's only file, `index.js`, with every package it requires inlined but the AWS SDK. */
   text: string;
-  /** The export Lambda calls (`__index.<exportName>`). */
+  /** The export Lambda calls (`index.<exportName>`). */
   exportName: string;
-  /**
-   * The folders the archive carries next to `__index.js`, relative to the program's folder
-   * (e.g. `node_modules/jose`): copy them beside the text to run it as Lambda would.
-   */
-  codePaths: string[];
+  /** The function's `handler` setting, e.g. `index.handler`. */
+  handler: string;
+  /** The archive's files by name: `{ "index.js": text }`. Write them to a folder to run the function as Lambda would. */
+  files: Record<string, string>;
+  /** The archive's bytes before zipping. */
+  bytes: number;
+  /** The packages the bundle leaves to the Lambda runtime (`@aws-sdk/*`, `@smithy/*`). */
+  external: string[];
+  /** The module Pulumi serialized from the factory, before bundling. */
+  serialized: string;
 }
 
 /**
- * Serializes an inline Lambda's factory as CallbackFunction does, and lists what its archive carries.
- * Every inline Lambda Tidings created since `useMocks()` is in `inlineFunctions`.
+ * An inline Lambda's code as its archive ships it: the same bundle the function's `code` holds (built
+ * once per function). Every inline Lambda Tidings created since `useMocks()` is in `inlineFunctions`.
  *
  * @example
  * for (const fn of inlineFunctions) {
  *   const code = await shippedCode(fn);
- *   fs.writeFileSync(path.join(dir, "__index.js"), code.text);
+ *   for (const [file, text] of Object.entries(code.files)) fs.writeFileSync(path.join(dir, file), text);
+ *   const handler = require(path.join(dir, "index.js"))[code.exportName];
  * }
  */
 export async function shippedCode(fn: InlineFunction<never, unknown>): Promise<ShippedCode> {
-  const serialized = await pulumi.runtime.serializeFunction(fn.factory, {
-    serialize: () => true,
-    exportName: "handler",
-    isFactoryFunction: true,
-    allowSecrets: true,
-  });
-  const codePaths = await pulumi.runtime.computeCodePaths({
-    ...fn.codePathOptions,
-    extraExcludePackages: [...(fn.codePathOptions.extraExcludePackages ?? []), "aws-sdk"],
-  });
-  return { text: serialized.text, exportName: serialized.exportName, codePaths: [...codePaths.keys()] };
+  const bundle = await fn.bundle;
+  const files = { [BUNDLE_FILE]: bundle.text };
+  return {
+    text: bundle.text,
+    exportName: bundle.exportName,
+    handler: `${BUNDLE_FILE.replace(/\.js$/, "")}.${bundle.exportName}`,
+    files,
+    bytes: Object.values(files).reduce((sum, text) => sum + Buffer.byteLength(text), 0),
+    external: [...RUNTIME_PROVIDED],
+    serialized: bundle.serialized,
+  };
 }
 
 export { inlineFunctions };

@@ -1,7 +1,6 @@
-import * as fs from "node:fs";
-import * as path from "node:path";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { BUNDLE_FILE, bundleFactory, type FunctionBundle } from "./bundle";
 import { childOf, policyDocument, type ScopedStatement, type TidingsComponentOptions, type Transform } from "./common";
 
 export interface InlineFunctionArgs<E, R> {
@@ -12,12 +11,6 @@ export interface InlineFunctionArgs<E, R> {
   factory: () => (event: E) => Promise<R>;
   /** What the function may do, each statement scoped to named ARNs. Logging is added here. */
   statements: ScopedStatement[];
-  /**
-   * Packages of the program's dependencies the handler requires at run time (the AWS SDK aside, which
-   * Lambda provides); the others stay out of this function's archive. Omit to ship every dependency.
-   * @example packages: ["jose"]
-   */
-  packages?: string[];
   /** @default 10 */
   timeoutSeconds?: number;
   /** @default 256 */
@@ -31,9 +24,14 @@ export interface InlineFunctionArgs<E, R> {
 }
 
 /** The resources of an InlineFunction a transform can change. */
-// biome-ignore lint/suspicious/noExplicitAny: a transform written without the handler's event and result types applies to any function
-export interface InlineFunctionTransform<E = any, R = any> {
-  function?: Transform<aws.lambda.CallbackFunctionArgs<E, R>>;
+export interface InlineFunctionTransform {
+  /**
+   * The Lambda function's args. Since Tidings bundles each function itself, this is an
+   * `aws.lambda.Function`'s args (it was a CallbackFunction's): `code` is the bundled archive and
+   * `handler` is `index.handler`; change memory, timeout, layers, VPC or tracing here.
+   * @example function: { memorySize: 512, tracingConfig: { mode: "Active" } }
+   */
+  function?: Transform<aws.lambda.FunctionArgs>;
   role?: Transform<aws.iam.RoleArgs>;
   logGroup?: Transform<aws.cloudwatch.LogGroupArgs>;
 }
@@ -44,51 +42,14 @@ export interface InlineFunctionTransform<E = any, R = any> {
  */
 export const inlineFunctions: InlineFunction<never, unknown>[] = [];
 
-/** Never in an archive: Lambda's Node.js runtime ships the AWS SDK v3 (with its @smithy parts); Pulumi runs at deploy time only. */
-const PROVIDED_OR_DEPLOY_ONLY = /^@(aws-sdk|smithy|pulumi)\//;
-
-/** Names in the `dependencies` of a package.json, or none when there is no such file. */
-function dependenciesOf(file: string): string[] {
-  if (!fs.existsSync(file)) return [];
-  return Object.keys({ ...JSON.parse(fs.readFileSync(file, "utf8")).dependencies });
-}
-
-/** Tidings' own package.json: up from this file, in the repository (`components/`) and built (`dist/components/`) alike. */
-function ownPackage(): { name: string; file: string } {
-  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    const file = path.join(dir, "package.json");
-    if (fs.existsSync(file)) return { name: JSON.parse(fs.readFileSync(file, "utf8")).name, file };
-  }
-  throw new Error(`InlineFunction: no package.json above ${__dirname}`);
-}
-
-/**
- * What goes into one function's archive besides the serialized handler (Pulumi's `codePathOptions`).
- *
- * Pulumi serializes the handler and the Tidings code it reaches by value when that code is the program's
- * own (this repository), and as `require("tidings/runtime/…")` when Tidings is installed in the program's
- * `node_modules`: then the archive carries the `tidings` package itself. Either way it carries the
- * run-time `packages` the handler needs (found in the program's tree, through Tidings' own dependencies
- * when installed) and leaves out every other dependency of the program and of Tidings, the AWS SDK and Pulumi.
- *
- * @param packages npm packages the handler requires at run time besides the AWS SDK; undefined = every dependency.
- * @param programDir the Pulumi program's folder, whose package.json Pulumi starts from. @default process.cwd()
- */
-export function codePathOptions(packages?: string[], programDir = process.cwd()): pulumi.runtime.CodePathOptions {
-  const own = ownPackage();
-  const installed = __dirname.split(path.sep).includes("node_modules");
-  const candidates = new Set([...dependenciesOf(path.join(programDir, "package.json")), ...dependenciesOf(own.file)]);
-  const wanted = new Set(packages ?? [...candidates].filter((name) => !PROVIDED_OR_DEPLOY_ONLY.test(name)));
-  if (installed) wanted.add(own.name);
-  return {
-    extraIncludePackages: [...wanted],
-    extraExcludePackages: [...candidates].filter((name) => !wanted.has(name)),
-  };
-}
-
 /**
  * A Lambda from an inline callback, with its own role whose only policy is the statements given (plus
  * writing to its own log group), and a log group with a retention period.
+ *
+ * Its code is built at deploy time: Pulumi serializes the factory (as `aws.lambda.CallbackFunction`
+ * would), and esbuild bundles that module with every package it requires into the archive's only file,
+ * `index.js` (handler `index.handler`). The AWS SDK (`@aws-sdk/*`, `@smithy/*`) stays external: the
+ * nodejs22.x runtime provides it. Nothing needs declaring: what the code requires is what ships.
  *
  * @example
  * new InlineFunction("connect", {
@@ -97,23 +58,20 @@ export function codePathOptions(packages?: string[], programDir = process.cwd())
  * }, { parent: this });
  */
 export class InlineFunction<E, R> extends pulumi.ComponentResource {
-  readonly function: aws.lambda.CallbackFunction<E, R>;
+  readonly function: aws.lambda.Function;
   readonly role: aws.iam.Role;
   readonly logGroup: aws.cloudwatch.LogGroup;
   readonly factory: () => (event: E) => Promise<R>;
   readonly statements: ScopedStatement[];
-  /** The run-time packages its archive carries (undefined: every dependency). */
-  readonly packages?: string[];
-  /** What Pulumi puts in the archive besides the serialized handler (see `codePathOptions()`). */
-  readonly codePathOptions: pulumi.runtime.CodePathOptions;
+  /** The code as shipped: the bundle that is the archive's `index.js` (tidings/testing's `shippedCode` reads it). */
+  readonly bundle: Promise<FunctionBundle>;
 
-  constructor(name: string, args: InlineFunctionArgs<E, R>, opts?: TidingsComponentOptions<InlineFunctionTransform<E, R>>) {
+  constructor(name: string, args: InlineFunctionArgs<E, R>, opts?: TidingsComponentOptions<InlineFunctionTransform>) {
     super("tidings:index:InlineFunction", name, {}, opts);
     const transform = opts?.transform;
     const withTransform = childOf(this);
     this.factory = args.factory;
-    this.packages = args.packages;
-    this.codePathOptions = codePathOptions(args.packages);
+    this.bundle = bundleFactory(name, args.factory);
 
     this.logGroup = new aws.cloudwatch.LogGroup(
       ...withTransform(transform?.logGroup, `${name}-logs`, {
@@ -132,10 +90,11 @@ export class InlineFunction<E, R> extends pulumi.ComponentResource {
         inlinePolicies: [{ name: "scoped", policy: policyDocument(this.statements) }],
       }),
     );
-    this.function = new aws.lambda.CallbackFunction<E, R>(
+    this.function = new aws.lambda.Function(
       ...withTransform(transform?.function, name, {
-        callbackFactory: args.factory,
-        role: this.role,
+        code: this.archive(name),
+        handler: this.bundle.then((bundle) => `${BUNDLE_FILE.replace(/\.js$/, "")}.${bundle.exportName}`),
+        role: this.role.arn,
         runtime: aws.lambda.Runtime.NodeJS22dX,
         architectures: ["arm64"],
         timeout: args.timeoutSeconds ?? 10,
@@ -144,12 +103,27 @@ export class InlineFunction<E, R> extends pulumi.ComponentResource {
         kmsKeyArn: args.kmsKeyArn,
         environment: args.environment ? { variables: args.environment } : undefined,
         loggingConfig: { logFormat: "JSON", logGroup: this.logGroup.name },
-        // A copy: CallbackFunction adds to the lists it is given.
-        codePathOptions: { ...this.codePathOptions, extraExcludePackages: [...(this.codePathOptions.extraExcludePackages ?? [])] },
       }),
     );
     inlineFunctions.push(this);
     this.registerOutputs({ arn: this.function.arn, roleArn: this.role.arn });
+  }
+
+  /**
+   * The archive: one file, the bundle. A secret Output the factory captured makes the archive a secret
+   * in the state, and the user is told, as CallbackFunction does.
+   */
+  private archive(name: string): pulumi.Output<pulumi.asset.Archive> {
+    const archive = pulumi.output(this.bundle).apply((bundle): pulumi.Input<pulumi.asset.Archive> => {
+      const files = new pulumi.asset.AssetArchive({ [BUNDLE_FILE]: new pulumi.asset.StringAsset(bundle.text) });
+      if (!bundle.containsSecrets) return files;
+      pulumi.log.warn(
+        `A secret value was captured into the code of the Lambda function '${name}': it is stored as a Pulumi secret, but readable in the deployment package. Read secrets at run time (Secrets Manager) instead.`,
+        this,
+      );
+      return pulumi.secret(files);
+    });
+    return archive as pulumi.Output<pulumi.asset.Archive>;
   }
 }
 

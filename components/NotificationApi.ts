@@ -131,7 +131,7 @@ export interface NotificationApiTransform {
   authorizer?: Transform<aws.apigatewayv2.AuthorizerArgs>;
   accessLogs?: Transform<aws.cloudwatch.LogGroupArgs>;
   permission?: Transform<aws.lambda.PermissionArgs>;
-  function?: InlineFunctionTransform<HttpApiEvent, HttpResult>;
+  function?: InlineFunctionTransform;
   /** `GET /notifications/{eventId}`: its route, integration and function. */
   status?: NotificationStatusRouteTransform;
 }
@@ -246,7 +246,6 @@ export class NotificationApi extends pulumi.ComponentResource {
           // Request validation (zod) and templates (mustache).
           // jose: the service checks the producer's scope with runtime/authorizer, which imports it; installed
           // from node_modules the shipped code requires whole modules (tests/consumer.package.test.ts).
-          packages: ["zod", "mustache", "jose"],
           factory: () => {
             const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
             // Local S3 stand-ins have no bucket subdomains on 127.0.0.1: path style when an endpoint is set.

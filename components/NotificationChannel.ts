@@ -114,7 +114,7 @@ export interface NotificationChannelTransform {
   redriveAllowPolicy?: Transform<aws.sqs.RedriveAllowPolicyArgs>;
   rule?: Transform<aws.cloudwatch.EventRuleArgs>;
   target?: Transform<aws.cloudwatch.EventTargetArgs>;
-  worker?: InlineFunctionTransform<SqsEvent, SqsBatchResponse>;
+  worker?: InlineFunctionTransform;
   eventSourceMapping?: Transform<aws.lambda.EventSourceMappingArgs>;
   /** Both DLQ alarms. */
   alarm?: DlqAlarmTransform;
@@ -357,7 +357,6 @@ export class NotificationChannel extends pulumi.ComponentResource {
             fallback: fallback ? runtimeProvider(fallback) : undefined,
           }),
           statements,
-          packages: workerPackages(primary, fallback),
           timeoutSeconds: workerTimeoutSeconds,
           kmsKeyArn: args.kmsKeyArn,
           logRetentionDays: args.logRetentionDays,
@@ -506,11 +505,4 @@ function workerFactory(s: WorkerSettings): () => (event: SqsEvent) => Promise<Sq
       statusCallbacks: statusCallbacksQueueUrl ? makeCallbackEnqueuer({ sqs, queueUrl: statusCallbacksQueueUrl.get() }) : undefined,
     });
   };
-}
-
-/** The worker ships what its providers need; a provider that does not say ships every dependency. */
-function workerPackages(...specs: (ResolvedProvider | undefined)[]): string[] | undefined {
-  const used = specs.filter((spec): spec is ResolvedProvider => spec !== undefined);
-  if (used.some((spec) => spec.packages === undefined)) return undefined;
-  return [...new Set(used.flatMap((spec) => spec.packages!))];
 }

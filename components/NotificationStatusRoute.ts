@@ -36,7 +36,7 @@ export interface NotificationStatusRouteTransform {
   route?: Transform<aws.apigatewayv2.RouteArgs>;
   integration?: Transform<aws.apigatewayv2.IntegrationArgs>;
   permission?: Transform<aws.lambda.PermissionArgs>;
-  function?: InlineFunctionTransform<StatusApiEvent, HttpResult>;
+  function?: InlineFunctionTransform;
 }
 
 /**
@@ -70,7 +70,6 @@ export class NotificationStatusRoute extends pulumi.ComponentResource {
       name,
       {
         description: "Tidings producer API: GET /notifications/{eventId}",
-        packages: [],
         factory: () => {
           const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
           return makeStatusApiHandler({ log: makeNotificationLog({ ddb, table: tableName.get() }) });

@@ -54,7 +54,7 @@ export interface ReconcilerTransform {
   target?: Transform<aws.cloudwatch.EventTargetArgs>;
   permission?: Transform<aws.lambda.PermissionArgs>;
   errorsAlarm?: Transform<aws.cloudwatch.MetricAlarmArgs>;
-  function?: InlineFunctionTransform<unknown, ReconcileReport>;
+  function?: InlineFunctionTransform;
 }
 
 /**
@@ -97,7 +97,6 @@ export class Reconciler extends pulumi.ComponentResource {
       name,
       {
         description: "Tidings reconciler: puts stuck notifications on the bus again",
-        packages: [],
         timeoutSeconds: 120,
         factory: () => {
           const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });

@@ -34,7 +34,7 @@ export interface StatusCallbacksTransform {
   queue?: Transform<aws.sqs.QueueArgs>;
   deadLetterQueue?: Transform<aws.sqs.QueueArgs>;
   eventSourceMapping?: Transform<aws.lambda.EventSourceMappingArgs>;
-  function?: InlineFunctionTransform<SqsEvent, SqsBatchResponse>;
+  function?: InlineFunctionTransform;
 }
 
 interface StatusCallbacksNodes {
@@ -103,7 +103,6 @@ export class StatusCallbacks extends pulumi.ComponentResource {
       `${name}-sender`,
       {
         description: "Tidings status callbacks: signed POSTs to the producer",
-        packages: [],
         factory: () => {
           const loadKey = makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: secretArn.get() });
           return makeCallbackSender({

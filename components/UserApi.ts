@@ -92,7 +92,7 @@ export interface UserApiTransform {
   integration?: Transform<aws.apigatewayv2.IntegrationArgs>;
   stage?: Transform<aws.apigatewayv2.StageArgs>;
   accessLogs?: Transform<aws.cloudwatch.LogGroupArgs>;
-  function?: InlineFunctionTransform<HttpRequestEvent, HttpAnswer>;
+  function?: InlineFunctionTransform;
 }
 
 /**
@@ -216,7 +216,6 @@ export class UserApi extends pulumi.ComponentResource {
         {
           description: "Tidings end-user API: /me/notifications, preferences, devices, /t/{token}",
           // mustache: installed from node_modules, the shipped code requires whole modules (validate → templates).
-          packages: ["jose", "zod", "mustache"],
           factory: () => {
             const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
             const getKey = makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: secretArn.get() });

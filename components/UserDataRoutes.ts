@@ -54,7 +54,7 @@ export interface RouteAuthorization {
 export interface UserDataRoutesTransform {
   route?: Transform<aws.apigatewayv2.RouteArgs>;
   integration?: Transform<aws.apigatewayv2.IntegrationArgs>;
-  function?: InlineFunctionTransform<HttpRequestEvent, HttpAnswer>;
+  function?: InlineFunctionTransform;
 }
 
 /**
@@ -95,7 +95,6 @@ export class UserDataRoutes extends pulumi.ComponentResource {
       {
         description: "Tidings producer API: PUT/GET /users/{userId}/contact, DELETE /users/{userId}",
         // mustache: installed from node_modules, the shipped code requires whole modules (validate → templates).
-        packages: ["zod", "mustache"],
         factory: () => {
           const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
           const mgmt = new ApiGatewayManagementApiClient({ endpoint: resolveManagementEndpoint({ captured: managementEndpoint.get() }) });

@@ -366,7 +366,6 @@ export class WebSocketApi extends pulumi.ComponentResource {
             statements: statements[key],
             description: descriptions[key],
             // Only the authorizer verifies tokens (jose); the route handlers need the AWS SDK alone.
-            packages: key === "authorizer" ? ["jose"] : [],
             kmsKeyArn: args.kmsKeyArn,
             logRetentionDays: settings.logRetentionDays,
             // sendmessage posts to a whole room; the others touch one row.

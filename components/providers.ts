@@ -39,7 +39,7 @@ export interface ProviderContext {
  * | `sns-push`      | `apnsPlatformApplicationArn` and/or `fcmPlatformApplicationArn`          |
  * | `slack-webhook` | `allowedHosts?`                                                           |
  * | `lambda`        | `functionArn`: your function, in any language (README: "A provider as a Lambda function") |
- * | `inline`        | TypeScript only: `name`, `statements(ctx)`, `create()`, `packages?`       |
+ * | `inline`        | TypeScript only: `name`, `statements(ctx)`, `create()`                    |
  *
  * @example provider: { type: "ses", from: "notify@example.com" }
  * @example provider: { type: "lambda", functionArn: pagerFunction.arn }
@@ -87,11 +87,6 @@ export interface ChannelProvider {
   feedTtlDays?: number;
   /** sns-push: the contacts table; tokens SNS reports disabled or invalid are removed from it. @default tokens are kept */
   contactsTable?: ResourceRef;
-  /**
-   * inline: packages of your program's dependencies `create` needs at run time (see InlineFunction
-   * `packages`). @default every dependency
-   */
-  packages?: string[];
   /** inline (TypeScript only): the IAM statements `create`'s provider needs, scoped to named ARNs. */
   statements?(ctx: ProviderContext): ScopedStatement[];
   /**
@@ -176,8 +171,6 @@ export interface ResolvedProvider {
   /** The shipped type (absent for an inline provider). */
   type?: ProviderType;
   statements: ScopedStatement[];
-  /** Run-time packages the worker needs for it (undefined: every dependency). */
-  packages?: string[];
   /** For a shipped type: its config as the worker reads it (Outputs resolved at run time). */
   config?: pulumi.Output<ProviderConfig>;
   /** For an inline provider: its own `create`. */
@@ -202,7 +195,7 @@ export function resolveProvider(
       );
     }
     const create = provider.create;
-    return { name: provider.name, statements: provider.statements(ctx), packages: provider.packages, create: () => create() };
+    return { name: provider.name, statements: provider.statements(ctx), create: () => create() };
   }
   if (!isProviderType(provider.type)) {
     throw new TidingsError(
@@ -222,7 +215,7 @@ export function resolveProvider(
     functionArn: plain.functionArn ?? (provider.functionArn ? "arn:aws:lambda:::x" : undefined),
   });
   const own = problems.filter(
-    (problem) => !/^(identityArns|connectionsTable|executionArn|stage|packages|feedTable|contactsTable): not a setting/.test(problem),
+    (problem) => !/^(identityArns|connectionsTable|executionArn|stage|feedTable|contactsTable): not a setting/.test(problem),
   );
   if (own.length) throw new TidingsError(`${where} (${type}): ${own.join("; ")}.`);
   const config = pulumi
@@ -256,7 +249,7 @@ export function resolveProvider(
       // Only this type's settings travel with the worker.
       return JSON.parse(JSON.stringify(resolved)) as ProviderConfig;
     });
-  return { name: provider.name ?? type, type, statements: PROVIDER_STATEMENTS[type](provider, ctx), packages: [], config };
+  return { name: provider.name ?? type, type, statements: PROVIDER_STATEMENTS[type](provider, ctx), config };
 }
 
 /** The plain (non-Output) settings of a provider, as the table checks them. */
@@ -264,7 +257,7 @@ function dataOf(provider: ChannelProvider): ProviderConfig {
   const plain: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(provider)) {
     if (typeof value === "function" || value === undefined) continue;
-    if (["identityArns", "connectionsTable", "executionArn", "stage", "packages", "feedTable", "contactsTable"].includes(key)) continue;
+    if (["identityArns", "connectionsTable", "executionArn", "stage", "feedTable", "contactsTable"].includes(key)) continue;
     if (pulumi.Output.isInstance(value) || (value && typeof (value as Promise<unknown>).then === "function")) continue;
     plain[key] = value;
   }

@@ -37,7 +37,7 @@ function baseStack(): Stack {
   };
 }
 
-/** CallbackFunctions register after their code is serialized: wait for every worker, not just a tick. */
+/** Lambda functions register after their code is serialized and bundled: wait for every worker, not just a tick. */
 async function settleWorkers(resources: MockedResource[], names: string[]): Promise<void> {
   for (let i = 0; i < 300; i++) {
     await settle();
@@ -249,7 +249,7 @@ describe("NotificationChannel with other providers", () => {
       Action: ["execute-api:Invoke"],
       Resource: [pagerApi],
     });
-    expect(pager.worker.function).to.be.instanceOf(aws.lambda.CallbackFunction);
+    expect(pager.worker.function).to.be.instanceOf(aws.lambda.Function);
   });
 
   it("push reaches only the endpoints of its platform applications; slack needs no AWS permission", async () => {

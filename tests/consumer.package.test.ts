@@ -2,8 +2,8 @@
  * Tidings as a platform team gets it: `npm pack`, the tarball installed into a project outside this
  * repository, a consumer program compiled with `tsc --strict` against the installed types, the README's
  * composition evaluated under `tidings/testing`'s mocks, and every inline Lambda's shipped code run
- * with plain `node` from a folder that holds only its archive (the serialized `__index.js` and its code
- * paths), with the AWS SDK on NODE_PATH as the Lambda runtime provides it.
+ * with plain `node` from a folder that holds only its archive (the bundled `index.js`), with no
+ * node_modules but the AWS SDK on NODE_PATH, as the Lambda runtime provides it.
  *
  * Installing: the tarball is unpacked into the consumer's node_modules (a real folder, not a link), and
  * what `npm install` would put next to it, every package of this repository's lockfile that is not
@@ -14,6 +14,7 @@
 import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { promisify } from "node:util";
 import * as fs from "node:fs";
+import { builtinModules } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
@@ -59,6 +60,7 @@ const TEMPLATE = { file: "templates/appointment.reminder/sms.json", text: readme
 /** A consumer check in the README unit test's style, under the README's stack config: mocks, the stack, settle, the shipped code. */
 const CHECK = `
 import * as fs from "node:fs";
+import { builtinModules } from "node:module";
 import { inlineFunctions, shippedCode, settle, useMocks, outputValue, ofType } from "tidings/testing";
 import { readStackConfig, type ProviderResult } from "tidings";
 import type { ChannelDelivery } from "tidings/runtime/contracts";
@@ -73,7 +75,7 @@ async function main(out: string) {
   await settle();
   const functions = [];
   for (const fn of inlineFunctions) {
-    functions.push({ name: await outputValue(fn.function.name), packages: fn.packages ?? null, ...(await shippedCode(fn)) });
+    functions.push({ name: await outputValue(fn.function.name), ...(await shippedCode(fn)) });
   }
   const accepted: ProviderResult = { outcome: "sent" };
   const delivery: Pick<ChannelDelivery, "channel"> = { channel: "sms" };
@@ -98,14 +100,15 @@ async function main(out: string) {
 main(process.argv[2]).catch((error) => { console.error(error); process.exit(1); });
 `;
 
-/** Runs a shipped handler from its archive folder with plain node, and prints its answer as JSON. */
+/** Runs a shipped handler (`index.handler`) from its archive folder with plain node, and prints its answer as JSON. */
 const RUN_LAMBDA = `
-const [dir, eventJson] = process.argv.slice(2);
-const mod = require(require("node:path").join(dir, "__index.js"));
-if (typeof mod.handler !== "function") throw new Error("no handler exported");
+const [dir, handler, eventJson] = process.argv.slice(2);
+const [file, exportName] = handler.split(".");
+const mod = require(require("node:path").join(dir, file + ".js"));
+if (typeof mod[exportName] !== "function") throw new Error("no " + exportName + " exported");
 if (eventJson === undefined) { process.stdout.write(JSON.stringify({ loaded: true })); return; }
 // Exits once answered, as Lambda freezes the process: the SDK's keep-alive sockets would hold it open.
-Promise.resolve(mod.handler(JSON.parse(eventJson))).then(
+Promise.resolve(mod[exportName](JSON.parse(eventJson))).then(
   (result) => process.stdout.write(JSON.stringify({ result }), () => process.exit(0)),
   (error) => { console.error(error); process.exit(1); },
 );
@@ -113,10 +116,12 @@ Promise.resolve(mod.handler(JSON.parse(eventJson))).then(
 
 interface Shipped {
   name: string;
-  packages: string[] | null;
   text: string;
   exportName: string;
-  codePaths: string[];
+  handler: string;
+  files: Record<string, string>;
+  bytes: number;
+  serialized: string;
 }
 interface Checked {
   functions: Shipped[];
@@ -138,6 +143,7 @@ describe("tidings as an installed package (npm pack → a consumer project)", fu
   let runtimeModules: string;
   let checked: Checked;
   const lambdaDirs = new Map<string, string>();
+  const handlers = new Map<string, string>();
   const timings: string[] = [];
   const timed = <T>(what: string, work: () => T): T => {
     const start = Date.now();
@@ -165,7 +171,8 @@ describe("tidings as an installed package (npm pack → a consumer project)", fu
 
     const manifest = JSON.parse(fs.readFileSync(path.join(modules, "tidings", "package.json"), "utf8"));
     const link = (name: string) => {
-      if (fs.existsSync(path.join(modules, name))) return;
+      // Optional packages of other platforms (esbuild's binaries) are in the lockfile but not installed.
+      if (fs.existsSync(path.join(modules, name)) || !fs.existsSync(path.join(REPO, "node_modules", name))) return;
       fs.mkdirSync(path.dirname(path.join(modules, name)), { recursive: true });
       fs.symlinkSync(path.join(REPO, "node_modules", name), path.join(modules, name), "dir");
     };
@@ -220,7 +227,9 @@ describe("tidings as an installed package (npm pack → a consumer project)", fu
     // What the Lambda runtime provides: the AWS SDK v3, nothing else.
     runtimeModules = path.join(tmp, "lambda-runtime", "node_modules");
     fs.mkdirSync(runtimeModules, { recursive: true });
-    fs.symlinkSync(path.join(REPO, "node_modules", "@aws-sdk"), path.join(runtimeModules, "@aws-sdk"), "dir");
+    for (const scope of ["@aws-sdk", "@smithy"]) {
+      fs.symlinkSync(path.join(REPO, "node_modules", scope), path.join(runtimeModules, scope), "dir");
+    }
   });
 
   after(() => {
@@ -287,43 +296,60 @@ describe("tidings as an installed package (npm pack → a consumer project)", fu
     expect(checked.functions.length).to.be.greaterThan(8);
   });
 
-  it("serializes every Lambda to JS that requires tidings' built runtime, and archives what it needs from the consumer's tree", () => {
+  it("bundles every Lambda from the consumer's tree: tidings' built runtime, zod, jose and mustache inlined, only the AWS SDK required", () => {
+    const requires = (text: string) => [...new Set([...text.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]))];
     for (const fn of checked.functions) {
-      const required = [...fn.text.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
+      // Pulumi serialized the handler from the installed package: it requires tidings' built runtime by name…
+      const serialized = requires(fn.serialized);
       expect(
-        required.filter((r) => /\.ts$/.test(r)),
+        serialized.filter((r) => /\.ts$/.test(r)),
         fn.name,
       ).to.deep.equal([]);
       expect(
-        required.filter((r) => r.startsWith("tidings")),
+        serialized.filter((r) => r.startsWith("tidings")),
         fn.name,
       ).to.satisfy((paths: string[]) => paths.length > 0 && paths.every((p) => /^tidings\/runtime\/[\w/]+$/.test(p)));
-      expect(fn.codePaths, fn.name).to.include("node_modules/tidings");
-      expect(fn.codePaths.filter((p) => /node_modules\/@(aws-sdk|pulumi|smithy)\//.test(p))).to.deep.equal([]);
-      const packages = fn.codePaths.map((p) => p.replace(/^node_modules\//, "")).filter((p) => p !== "tidings");
-      if (fn.packages) expect(packages.sort(), fn.name).to.deep.equal([...fn.packages].sort());
+      // …and the bundle, built from the consumer's node_modules, holds that code and every package it requires.
+      const bundled = requires(fn.text);
+      expect(
+        bundled.filter((r) => /^(tidings|zod|jose|mustache)(\/|$)/.test(r)),
+        fn.name,
+      ).to.deep.equal([]);
+      expect(
+        bundled.filter((r) => !/^@(aws-sdk|smithy)\//.test(r) && !builtinModules.includes(r.replace(/^node:/, ""))),
+        fn.name,
+      ).to.deep.equal([]);
+      expect(Object.keys(fn.files), fn.name).to.deep.equal(["index.js"]);
+      expect(fn.handler).to.equal(`index.${fn.exportName}`);
+      expect(fn.bytes, fn.name).to.be.at.most(1024 * 1024);
     }
     const byName = (name: string) => checked.functions.find((f) => f.name === name)!;
-    expect(byName(checked.authorizer).codePaths).to.include("node_modules/jose");
-    expect(byName(checked.api).codePaths).to.include.members(["node_modules/zod", "node_modules/mustache"]);
+    // What each function needs is inside it: jose's and zod's error codes, mustache's own name.
+    expect(byName(checked.authorizer).text).to.include("ERR_JWS_SIGNATURE_VERIFICATION_FAILED");
+    expect(byName(checked.api).text).to.include("$ZodError").and.include("mustache.js");
+    expect(byName(checked.smsWorker).text).to.not.include("$ZodError");
   });
 
-  it("loads every Lambda with plain node from a folder holding only its archive", () => {
-    timed("copy archives", () => {
+  it("loads every Lambda with plain node from a folder holding only its archive, no node_modules but the AWS SDK", () => {
+    timed("write archives", () => {
       for (const fn of checked.functions) {
         const dir = path.join(tmp, "lambdas", fn.name);
         fs.mkdirSync(dir, { recursive: true });
-        fs.writeFileSync(path.join(dir, "__index.js"), fn.text);
-        for (const codePath of fn.codePaths) {
-          fs.cpSync(path.join(consumer, codePath), path.join(dir, codePath), { recursive: true, dereference: true });
-        }
+        for (const [file, text] of Object.entries(fn.files)) fs.writeFileSync(path.join(dir, file), text);
         lambdaDirs.set(fn.name, dir);
+        handlers.set(fn.name, fn.handler);
       }
     });
+    // Nothing above the archive folders could lend them a package.
+    const above: string[] = [];
+    for (let dir = path.join(tmp, "lambdas"); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+      if (fs.existsSync(path.join(dir, "node_modules"))) above.push(dir);
+    }
+    expect(above).to.deep.equal([]);
     const failures: string[] = [];
     timed("require each Lambda", () => {
       for (const [name, dir] of lambdaDirs) {
-        const run = runLambda(dir);
+        const run = runLambda(dir, handlers.get(name)!);
         if (run.status !== 0) failures.push(`${name}: ${run.stderr.split("\n").slice(0, 6).join("\n")}`);
       }
     });
@@ -381,7 +407,7 @@ describe("tidings as an installed package (npm pack → a consumer project)", fu
     const invoke = async (name: string, event: unknown) => {
       const { stdout } = await promisify(execFile)(
         process.execPath,
-        [path.join(tmp, "run-lambda.js"), lambdaDirs.get(name)!, JSON.stringify(event)],
+        [path.join(tmp, "run-lambda.js"), lambdaDirs.get(name)!, handlers.get(name)!, JSON.stringify(event)],
         {
           cwd: lambdaDirs.get(name),
           env: lambdaEnv(env),
@@ -453,7 +479,7 @@ describe("tidings as an installed package (npm pack → a consumer project)", fu
   }
 
   /** Loads a Lambda's module (which runs its factory) and exits. */
-  function runLambda(dir: string) {
-    return spawnSync(process.execPath, [path.join(tmp, "run-lambda.js"), dir], { cwd: dir, encoding: "utf8", env: lambdaEnv() });
+  function runLambda(dir: string, handler: string) {
+    return spawnSync(process.execPath, [path.join(tmp, "run-lambda.js"), dir, handler], { cwd: dir, encoding: "utf8", env: lambdaEnv() });
   }
 });

@@ -107,7 +107,6 @@ describe("operations Lambdas (shipped code, local servers)", function () {
       provider: {
         type: "inline",
         name: "pager",
-        packages: [],
         statements: () => [],
         create: () => ({
           name: "pager",

@@ -2,15 +2,15 @@
  * The whole stack under Pulumi mocks: what `pulumi up` would create from Pulumi.dev.yaml, and the
  * guarantees that hold for every resource of it, whatever component made it.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
+import { builtinModules } from "node:module";
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackFile } from "../local/stackConfig";
+import { bundleModule } from "../components/bundle";
 import { inlineFunctions } from "../components/InlineFunction";
 import { parseTidingsConfig } from "../runtime/config";
 import { createTidingsStack, readStackConfig } from "../stack";
-import { type MockedResource, ofType, settle, shippedCode, useMocks } from "../testing";
+import { type MockedResource, ofType, outputValue, settle, shippedCode, useMocks } from "../testing";
 import { loadShipped } from "./helpers/shipped";
 
 const SECRET = "local-test-signing-secret-0123456789abcdef";
@@ -205,26 +205,51 @@ describe("the whole stack (Pulumi mocks)", function () {
 
   it("ships every inline Lambda as a module that loads and exports its handler, without the AWS SDK or Pulumi in the archive", async () => {
     expect(dev.functions.length).to.be.greaterThan(8);
-    const dependencies = Object.keys(JSON.parse(fs.readFileSync(path.join(__dirname, "..", "package.json"), "utf8")).dependencies);
     for (const fn of dev.functions) {
       const shipped = await loadShipped(fn);
       expect(shipped.handler, shipped.file).to.be.a("function");
       expect(shipped.text).to.not.include(SECRET);
-      // Every package the code requires at run time is either provided by Lambda or in its archive.
-      const required = [...shipped.text.matchAll(/require\("((?:@[^/"]+\/)?[^/"]+)[^"]*"\)/g)].map((m) => m[1]);
-      const shippedPackages = dependencies.filter((d) => !fn.codePathOptions.extraExcludePackages?.includes(d));
-      for (const name of required.filter((r) => dependencies.includes(r) && !/^@aws-sdk\//.test(r))) {
-        expect(shippedPackages, `${shipped.file} requires ${name}`).to.include(name);
-      }
-      const archive = (await shippedCode(fn)).codePaths;
+      // Every package is inlined but the AWS SDK, which the Lambda runtime provides; node's own modules aside.
+      const required = [...new Set([...shipped.text.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]))];
       expect(
-        archive.filter((p) => /node_modules\/@(aws-sdk|pulumi|smithy)\//.test(p)),
+        required.filter((r) => !/^@(aws-sdk|smithy)\//.test(r) && !builtinModules.includes(r.replace(/^node:/, ""))),
         shipped.file,
       ).to.deep.equal([]);
-      if (fn.packages) expect(archive.map((p) => p.replace(/^.*node_modules\//, "")).sort()).to.deep.equal([...fn.packages].sort());
     }
-    // Most functions need no package beyond the SDK; only the producer API, the authorizer, the end-user
-    // API (token checks: jose; address rules: zod) and the producer's user-data routes (zod) do.
-    expect(dev.functions.filter((fn) => fn.packages?.length).length).to.equal(4);
+  });
+
+  it("gives every inline Lambda an archive of one bundled index.js of at most 1 MiB, no node_modules, handler index.<export>", async () => {
+    const lambdas = ofType(dev.resources, "aws:lambda/function:Function");
+    for (const fn of dev.functions) {
+      const shipped = await shippedCode(fn);
+      const name = (await outputValue(fn.function.urn)).split("::").pop();
+      const resource = lambdas.find((r) => r.name === name);
+      expect(resource, "its aws.lambda.Function").to.not.equal(undefined);
+      const assets: Record<string, pulumi.asset.Asset> = await resource!.inputs.code.assets;
+      expect(Object.keys(assets), resource!.name).to.deep.equal(["index.js"]);
+      const text = await (assets["index.js"] as pulumi.asset.StringAsset).text;
+      expect(text, `${resource!.name}: the archive holds the bundle shippedCode gives`).to.equal(shipped.text);
+      expect(Buffer.byteLength(text), resource!.name).to.be.at.most(1024 * 1024);
+      expect(text, resource!.name).to.not.include("node_modules");
+      expect(resource!.inputs.handler).to.equal(`index.${shipped.exportName}`);
+      expect(shipped.handler).to.equal(resource!.inputs.handler);
+      // The module exports what the handler names.
+      expect(text).to.match(new RegExp(`exports\\.${shipped.exportName}\\s*=`));
+    }
+  });
+
+  it("builds the same bundle, byte for byte, when the stack is evaluated again (pulumi preview shows no diff)", async () => {
+    const again = await buildStack();
+    const first = await Promise.all(dev.functions.map((fn) => shippedCode(fn)));
+    const second = await Promise.all(again.functions.map((fn) => shippedCode(fn)));
+    expect(second.length).to.equal(first.length);
+    for (const [i, code] of second.entries()) {
+      expect(code.serialized === first[i].serialized, `${code.exportName} ${i}: serialized text`).to.equal(true);
+      expect(code.text === first[i].text, `${i}: bundle`).to.equal(true);
+    }
+    // And not from the in-process cache only: esbuild itself gives the same bytes for the same input.
+    const fn = dev.functions[0];
+    const { serialized } = await shippedCode(fn);
+    expect(await bundleModule(`${serialized}\n`, process.cwd())).to.equal(await bundleModule(`${serialized}\n\n`, process.cwd()));
   });
 });

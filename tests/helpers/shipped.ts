@@ -1,7 +1,8 @@
 /**
- * Runs the code `pulumi up` would ship: an InlineFunction's serialized module (`shippedCode` from
- * tidings/testing), written inside the repo (so node_modules resolves) and required. The returned
- * handler is what Lambda would call.
+ * Runs the code `pulumi up` would ship: an InlineFunction's bundle (`shippedCode` from
+ * tidings/testing, the archive's `index.js`), written inside the repo and required. Only the AWS SDK
+ * resolves from node_modules, as the Lambda runtime provides it. The returned handler is what Lambda
+ * would call.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -13,7 +14,7 @@ let counter = 0;
 
 export interface ShippedModule<E, R> {
   handler: (event: E) => Promise<R>;
-  /** The serialized text: what goes into the Lambda archive as __index.js. */
+  /** The bundle: what goes into the Lambda archive as index.js. */
   text: string;
   file: string;
 }
