@@ -8,11 +8,10 @@
  * and identity resolution) for a request that is one signed POST of bytes. The parts that matter are
  * kept and paid for once: credentials (refreshed by the SDK's provider), SigV4, the keep-alive agent
  * and its timeouts, and the standard retry strategy's token bucket and backoff for throttling, 5xx and
- * network errors.
+ * network errors. Imports only @smithy/signature-v4, a package the Lambda runtime's SDK has carried
+ * for years; the rest comes from the client given.
  */
 import type { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
-import { HttpRequest } from "@smithy/core/protocols";
-import { isServerError, isThrottlingError, isTransientError } from "@smithy/core/retry";
 import { SignatureV4 } from "@smithy/signature-v4";
 
 /** Posts one frame to one connection; throws like the SDK command would (`name`, `$metadata.httpStatusCode`). */
@@ -61,7 +60,9 @@ export function connectionPoster(client: ApiGatewayManagementApiClient): Connect
   return async (connectionId, payload) => {
     const { endpoint, signer, retry } = await parts;
     const basePath = endpoint.path.endsWith("/") ? endpoint.path.slice(0, -1) : endpoint.path;
-    const request = new HttpRequest({
+    // A plain request: the signer clones it into its own HttpRequest, the handler reads its fields. (No
+    // import of @smithy/core's internals, whose layout differs between the SDK versions Lambda ships.)
+    const request = {
       method: "POST",
       protocol: endpoint.protocol,
       hostname: endpoint.hostname,
@@ -71,14 +72,15 @@ export function connectionPoster(client: ApiGatewayManagementApiClient): Connect
         host: endpoint.port ? `${endpoint.hostname}:${endpoint.port}` : endpoint.hostname,
         "content-length": String(payload.byteLength),
       },
+      query: {},
       body: payload,
-    });
+    };
     let token = await retry.acquireInitialRetryToken(endpoint.hostname);
     for (;;) {
       let failure: PostError;
       try {
-        const signed = await signer.sign(HttpRequest.clone(request));
-        const { response } = await config.requestHandler.handle(signed as HttpRequest);
+        const signed = await signer.sign(request);
+        const { response } = await config.requestHandler.handle(signed as Parameters<typeof config.requestHandler.handle>[0]);
         const body = await readBody(response.body);
         if (response.statusCode >= 200 && response.statusCode < 300) {
           retry.recordSuccess(token);
@@ -86,19 +88,10 @@ export function connectionPoster(client: ApiGatewayManagementApiClient): Connect
         }
         failure = new PostError(errorName(response.statusCode, response.headers), messageOf(body), response.statusCode);
       } catch (error) {
-        // Network errors (reset, refused, timeout) carry a Node.js code: the SDK counts them as transient.
-        if (error instanceof PostError) throw error;
-        failure = Object.assign(new PostError((error as Error).name ?? "Error", (error as Error).message), {
-          code: (error as { code?: string }).code,
-        });
+        // No answer (reset, refused, timed out): no status, which the retry strategy counts as transient.
+        failure = new PostError((error as Error).name ?? "Error", (error as Error).message);
       }
-      const errorType = isThrottlingError(failure as never)
-        ? "THROTTLING"
-        : isTransientError(failure as never)
-          ? "TRANSIENT"
-          : isServerError(failure as never)
-            ? "SERVER_ERROR"
-            : "CLIENT_ERROR";
+      const errorType = retryErrorType(failure);
       if (errorType === "CLIENT_ERROR") throw failure;
       try {
         token = await retry.refreshRetryTokenForRetry(token, { errorType });
@@ -108,6 +101,19 @@ export function connectionPoster(client: ApiGatewayManagementApiClient): Connect
       await new Promise((resolve) => setTimeout(resolve, token.getRetryDelay()));
     }
   };
+}
+
+/**
+ * How the SDK's retry strategy should treat a failed post, as the SDK classifies errors: 429 is
+ * throttling (API Gateway's LimitExceededException), 500/502/503/504 and network errors are transient,
+ * other 5xx are server errors, the rest are the caller's and are not retried.
+ */
+export function retryErrorType(failure: PostError): "THROTTLING" | "TRANSIENT" | "SERVER_ERROR" | "CLIENT_ERROR" {
+  const status = failure.$metadata.httpStatusCode;
+  if (status === undefined) return "TRANSIENT";
+  if (status === 429) return "THROTTLING";
+  if ([500, 502, 503, 504].includes(status)) return "TRANSIENT";
+  return status > 500 ? "SERVER_ERROR" : "CLIENT_ERROR";
 }
 
 function errorName(status: number, headers: Record<string, string>): string {
