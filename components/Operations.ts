@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { type NameRef, nodesOf, type QueueUrlRef, type ResourceRef, setNodes, withOldType } from "./common";
-import { type AlarmThresholds, ChannelAlarms } from "./ChannelAlarms";
-import { Dashboard } from "./Dashboard";
-import { Reconciler, type ReconcilerArgs } from "./Reconciler";
+import { type AlarmThresholds, ChannelAlarms, type ChannelAlarmsTransform } from "./ChannelAlarms";
+import { type NameRef, nodesOf, type QueueUrlRef, type ResourceRef, setNodes, type TidingsComponentOptions, withOldType } from "./common";
+import { Dashboard, type DashboardTransform } from "./Dashboard";
+import { Reconciler, type ReconcilerArgs, type ReconcilerTransform } from "./Reconciler";
 
 /** One channel as operations sees it: plain names, so a channel of your own fits too. */
 export interface OperatedChannel {
@@ -58,6 +58,14 @@ export interface OperationsArgs {
   statusCallbacksQueue?: QueueUrlRef;
 }
 
+/** The resources of an Operations a transform can change (pass as the `transform` option), by child. */
+export interface OperationsTransform {
+  /** Every channel's alarms. */
+  alarms?: ChannelAlarmsTransform;
+  dashboard?: DashboardTransform;
+  reconciler?: ReconcilerTransform;
+}
+
 interface OperationsNodes {
   alarms: Record<string, ChannelAlarms>;
   dashboard?: Dashboard;
@@ -95,8 +103,9 @@ export class Operations extends pulumi.ComponentResource {
     return nodesOf<OperationsNodes>(this).reconciler;
   }
 
-  constructor(name: string, args: OperationsArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: OperationsArgs, opts?: TidingsComponentOptions<OperationsTransform>) {
     super("tidings:index:Operations", name, {}, withOldType("tidings:aws:Operations", opts));
+    const transform = opts?.transform ?? {};
     const nodes = setNodes<OperationsNodes>(this, { alarms: {} });
     this.channels = args.channels.map((c) => c.channel);
     for (const c of args.channels) {
@@ -111,11 +120,15 @@ export class Operations extends pulumi.ComponentResource {
           alertsTopicArn: args.alertsTopicArn,
           thresholds: args.alarms,
         },
-        { parent: this },
+        { parent: this, transform: transform.alarms },
       );
     }
     if (args.dashboard?.enabled ?? true) {
-      nodes.dashboard = new Dashboard("tidings", { channels: args.channels, eventBusName: args.bus.name }, { parent: this });
+      nodes.dashboard = new Dashboard(
+        "tidings",
+        { channels: args.channels, eventBusName: args.bus.name },
+        { parent: this, transform: transform.dashboard },
+      );
       this.dashboardName = nodes.dashboard.dashboard.dashboardName;
     }
     if (args.reconciler?.enabled ?? true) {
@@ -132,7 +145,7 @@ export class Operations extends pulumi.ComponentResource {
           logRetentionDays: args.logRetentionDays,
           statusCallbacksQueue: args.statusCallbacksQueue,
         },
-        { parent: this },
+        { parent: this, transform: transform.reconciler },
       );
       this.reconcilerFunctionArn = nodes.reconciler.functionArn;
     }

@@ -7,7 +7,7 @@ import type { SqsBatchResponse, SqsEvent } from "../runtime/contracts";
 import { makeSecretKeyLoader } from "../runtime/authorizer";
 import { makeCallbackSender } from "../runtime/statusCallbacks";
 import { childOf, nodesOf, setNodes, type TidingsComponentOptions, TidingsError, type Transform, withOldType } from "./common";
-import { DlqAlarm } from "./DlqAlarm";
+import { DlqAlarm, type DlqAlarmTransform } from "./DlqAlarm";
 import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
 
 export interface StatusCallbacksArgs {
@@ -35,6 +35,8 @@ export interface StatusCallbacksTransform {
   deadLetterQueue?: Transform<aws.sqs.QueueArgs>;
   eventSourceMapping?: Transform<aws.lambda.EventSourceMappingArgs>;
   function?: InlineFunctionTransform;
+  /** The dead-letter queue's alarm. */
+  alarm?: DlqAlarmTransform;
 }
 
 interface StatusCallbacksNodes {
@@ -141,7 +143,7 @@ export class StatusCallbacks extends pulumi.ComponentResource {
         alertsTopicArn: args.alertsTopicArn,
         description: `Status callbacks the producer endpoint refused ${settings.maxReceiveCount} times. Fix the endpoint, then redrive.`,
       },
-      { parent: this },
+      { parent: this, transform: opts?.transform?.alarm },
     );
     setNodes<StatusCallbacksNodes>(this, { sender, alarm });
     this.queueUrl = this.queue.url;

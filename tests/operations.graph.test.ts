@@ -8,6 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { readStackFile } from "../local/stackConfig";
 import { parseTidingsConfig } from "../runtime/config";
 import { METRICS_NAMESPACE } from "../runtime/metrics";
+import { Operations } from "../components/Operations";
+import { StatusCallbacks } from "../components/StatusCallbacks";
 import { createTidingsStack } from "../stack";
 import { type MockedResource, ofType, settle, useMocks, outputValue as outputOf } from "../testing";
 
@@ -168,5 +170,59 @@ describe("operations in the stack (Pulumi mocks)", function () {
     expect(() => parseTidingsConfig({ ...raw, alarms: { queueAgeSeconds: 0 } })).to.throw(/tidings:alarms\.queueAgeSeconds/);
     expect(() => parseTidingsConfig({ ...raw, reconciler: { schedule: "every 5 minutes" } })).to.throw(/tidings:reconciler\.schedule/);
     expect(() => parseTidingsConfig({ ...raw, dashboard: { on: true } })).to.throw(/tidings:dashboard\.on: unknown key/);
+  });
+});
+
+describe("Operations and StatusCallbacks hand their transforms to their child components", () => {
+  it("changes each child's resources through the parent's transform option", async () => {
+    const resources = useMocks();
+    const ref = (name: string) => ({ name, arn: `arn:aws:test:eu-west-1:123456789012:${name}` });
+    new Operations(
+      "ops",
+      {
+        channels: [
+          {
+            channel: "email",
+            queue: { name: "email-q" },
+            deadLetterQueue: { name: "email-dlq" },
+            ruleDeadLetterQueue: { name: "email-rule-dlq" },
+            rule: { name: "email-rule" },
+            worker: { name: "email-worker" },
+          },
+        ],
+        bus: ref("bus"),
+        notificationLogTable: ref("log"),
+        kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/k",
+        alertsTopicArn: "arn:aws:sns:eu-west-1:123456789012:alerts",
+      },
+      {
+        transform: {
+          alarms: { queueAge: { evaluationPeriods: 7 } },
+          dashboard: { dashboard: (args) => void Object.assign(args, { dashboardName: "ops-renamed" }) },
+          reconciler: { schedule: { scheduleExpression: "rate(30 minutes)" } },
+        },
+      },
+    );
+    new StatusCallbacks(
+      "callbacks",
+      {
+        url: "https://shop.example.com/hooks/tidings",
+        secretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:s",
+        kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/k",
+        alertsTopicArn: "arn:aws:sns:eu-west-1:123456789012:alerts",
+      },
+      { transform: { alarm: { alarm: { evaluationPeriods: 3 } } } },
+    );
+    await settle();
+    const alarms = ofType(resources, "aws:cloudwatch/metricAlarm:MetricAlarm");
+    const queueAge = alarms.filter((a) => a.name.startsWith("email-alarms") && a.inputs.metricName === "ApproximateAgeOfOldestMessage");
+    expect(queueAge).to.have.length(1);
+    expect(queueAge[0].inputs.evaluationPeriods).to.equal(7);
+    expect(ofType(resources, "aws:cloudwatch/dashboard:Dashboard")[0].inputs.dashboardName).to.equal("ops-renamed");
+    expect(
+      ofType(resources, "aws:cloudwatch/eventRule:EventRule").find((r) => r.name === "reconciler-schedule")?.inputs.scheduleExpression,
+    ).to.equal("rate(30 minutes)");
+    const callbacksAlarm = alarms.find((a) => a.name === "callbacks-dlq-alarm");
+    expect(callbacksAlarm?.inputs.evaluationPeriods).to.equal(3);
   });
 });
