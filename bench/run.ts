@@ -51,14 +51,6 @@ const PARTS: Part[] = [
     },
   },
   {
-    name: "scale",
-    summary: "time to evaluate the stack under mocks with 5, 20 and 50 channels",
-    async run(quick, progress) {
-      const { runProgramScale } = require("./scale") as typeof import("./scale");
-      return runProgramScale({ channelCounts: [5, 20, 50], repeats: quick ? 1 : 3 }, progress);
-    },
-  },
-  {
     name: "pipeline",
     summary: "sustained producer load through the local mode, delivered at the sinks",
     async run(quick, progress, measured) {
@@ -69,6 +61,14 @@ const PARTS: Part[] = [
           : { durationMs: 30_000, users: 50, concurrentRequests: 16, fanOutLimitPerSecond: measured.fanOutLimitPerSecond },
         progress,
       );
+    },
+  },
+  {
+    name: "scale",
+    summary: "time to evaluate the stack under mocks with 5, 20 and 50 channels",
+    async run(quick, progress) {
+      const { runProgramScale } = require("./scale") as typeof import("./scale");
+      return runProgramScale({ channelCounts: [5, 20, 50], repeats: quick ? 1 : 3 }, progress);
     },
   },
 ];

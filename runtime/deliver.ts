@@ -9,7 +9,7 @@ import { connectionPoster } from "./connectionPoster";
 import { TABLES } from "./tables";
 import { type DecisionLogger, logDecision, OUTCOME } from "./log";
 
-/** Posts in flight at once unless a caller says otherwise: the SDK's default agent's socket limit. */
+/** Posts in flight at once unless a caller says otherwise (see `PostingDeps.concurrency`). */
 export const DEFAULT_POST_CONCURRENCY = 50;
 
 export interface DeliveryReport {
@@ -29,7 +29,7 @@ export interface PostingDeps {
   connectionsTable: string;
   /**
    * Posts in flight at once. Each post mostly waits for the network, so more in flight buys rate until
-   * the SDK's HTTP agent's sockets (50 by default) are all busy.
+   * the SDK HTTP agent's sockets (50 by default) are all busy; beyond that, posts queue in the client.
    * @default 50
    */
   concurrency?: number;
