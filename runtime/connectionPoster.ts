@@ -81,11 +81,12 @@ export function connectionPoster(client: ApiGatewayManagementApiClient): Connect
       try {
         const signed = await signer.sign(request);
         const { response } = await config.requestHandler.handle(signed as Parameters<typeof config.requestHandler.handle>[0]);
-        const body = await readBody(response.body);
         if (response.statusCode >= 200 && response.statusCode < 300) {
+          drain(response.body);
           retry.recordSuccess(token);
           return;
         }
+        const body = await readBody(response.body);
         failure = new PostError(errorName(response.statusCode, response.headers), messageOf(body), response.statusCode);
       } catch (error) {
         // No answer (reset, refused, timed out): no status, which the retry strategy counts as transient.
@@ -129,6 +130,11 @@ function messageOf(body: string): string {
   } catch {
     return body;
   }
+}
+
+/** Discards a body nobody reads (an answer without content), so its socket goes back to the agent. */
+function drain(body: unknown) {
+  (body as { resume?: () => void } | undefined)?.resume?.();
 }
 
 async function readBody(body: unknown): Promise<string> {
