@@ -37,7 +37,7 @@ const PARTS: Part[] = [
       return runFanOut(
         quick
           ? { connections: 500, otherUsersRows: 500, repeats: 1, concurrencies: [50, 10, 100], roundTripMs: 5, runTimeoutMs: 30_000 }
-          : { connections: 5000, otherUsersRows: 5000, repeats: 2, concurrencies: [50, 10, 100], roundTripMs: 5, runTimeoutMs: 90_000 },
+          : { connections: 5000, otherUsersRows: 5000, repeats: 3, concurrencies: [50, 10, 100], roundTripMs: 5, runTimeoutMs: 90_000 },
         progress,
       );
     },
