@@ -117,7 +117,9 @@ export async function connectionsOfUser(deps: Pick<PostingDeps, "ddb" | "connect
         TableName: deps.connectionsTable,
         IndexName: indexName,
         KeyConditionExpression: "#user = :user",
-        ExpressionAttributeNames: { "#user": TABLES.connections.indexes.byUser.hashKey },
+        // Only what posting needs: a fan-out to thousands of connections unmarshals thousands of rows.
+        ProjectionExpression: "connectionId, #ttl",
+        ExpressionAttributeNames: { "#user": TABLES.connections.indexes.byUser.hashKey, "#ttl": "ttl" },
         ExpressionAttributeValues: { ":user": userId },
         ExclusiveStartKey: startKey,
       }),
