@@ -239,13 +239,23 @@ export class NotificationApi extends pulumi.ComponentResource {
             openPixel: args.linkTracking.openPixel ?? false,
           }
         : undefined;
+      // Chosen here, at deploy time, so that a stack without status callbacks or link tracking ships no
+      // reference to the SQS or Secrets Manager client: the bundle does not load what it never uses.
+      const callbackEnqueuer = callbacksUrl
+        ? () => makeCallbackEnqueuer({ sqs: new SQSClient({}), queueUrl: callbacksUrl.get() })
+        : () => undefined;
+      const linkSigner = tracking
+        ? () =>
+            makeLinkSigner({
+              getKey: makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: tracking.secretArn.get() }),
+              baseUrl: tracking.baseUrl.get(),
+              ttlDays: tracking.ttlDays,
+            })
+        : () => undefined;
       return new InlineFunction<HttpApiEvent, HttpResult>(
         `${name}-service`,
         {
           description: "Tidings producer API: POST /notifications",
-          // Request validation (zod) and templates (mustache).
-          // jose: the service checks the producer's scope with runtime/authorizer, which imports it; installed
-          // from node_modules the shipped code requires whole modules (tests/consumer.package.test.ts).
           factory: () => {
             const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
             // Local S3 stand-ins have no bucket subdomains on 127.0.0.1: path style when an endpoint is set.
@@ -259,14 +269,8 @@ export class NotificationApi extends pulumi.ComponentResource {
               busName: busName.get(),
               enabledChannels,
               types,
-              statusCallbacks: callbacksUrl ? makeCallbackEnqueuer({ sqs: new SQSClient({}), queueUrl: callbacksUrl.get() }) : undefined,
-              links: tracking
-                ? makeLinkSigner({
-                    getKey: makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: tracking.secretArn.get() }),
-                    baseUrl: tracking.baseUrl.get(),
-                    ttlDays: tracking.ttlDays,
-                  })
-                : undefined,
+              statusCallbacks: callbackEnqueuer(),
+              links: linkSigner(),
               openPixel: tracking?.openPixel,
             });
             return makeHttpApiHandler(service);

@@ -238,6 +238,24 @@ describe("the whole stack (Pulumi mocks)", function () {
     }
   });
 
+  it("ships the producer API without the SQS client unless status callbacks are on (a client it never uses is not loaded)", async () => {
+    const producerBundle = async (functions: typeof dev.functions) => {
+      for (const fn of functions) {
+        if ((await outputValue(fn.function.urn)).endsWith("::producer-api-service")) return (await shippedCode(fn)).text;
+      }
+      throw new Error("no producer-api-service function");
+    };
+    const requiresSqs = (text: string) => /require\("@aws-sdk\/client-sqs[/"]/.test(text);
+    expect(requiresSqs(await producerBundle(dev.functions)), "status callbacks off").to.equal(false);
+    const withCallbacks = await buildStack((raw) => {
+      raw.statusCallbacks = {
+        url: "https://shop.example.com/hooks/tidings",
+        secretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:callbacks-AbCdEf",
+      };
+    });
+    expect(requiresSqs(await producerBundle(withCallbacks.functions)), "status callbacks on").to.equal(true);
+  });
+
   it("builds the same bundle, byte for byte, when the stack is evaluated again (pulumi preview shows no diff)", async () => {
     const again = await buildStack();
     const first = await Promise.all(dev.functions.map((fn) => shippedCode(fn)));
