@@ -7,7 +7,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { expect } from "chai";
-import { startLocalTidings, type LocalTidings } from "../local/tidings";
+import type { LocalTidings } from "../local/tidings";
+import { startQuiet } from "./helpers/localTidings";
 import { signDevToken } from "../local/tokens";
 
 interface UserRouteCase {
@@ -32,12 +33,7 @@ describe("hostile requests to the user's-side routes (local mode)", function () 
   const tokens: Record<string, string> = {};
 
   before(async () => {
-    tidings = await startLocalTidings({
-      apiPort: 0,
-      wsPort: 0,
-      sesPort: 0,
-      stateFile: false,
-      logger: () => {},
+    tidings = await startQuiet({
       seed: false,
       editConfig: (raw) => {
         raw.notificationTypes["security.alert"].critical = true;

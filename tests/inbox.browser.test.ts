@@ -9,7 +9,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
-import { startLocalTidings, type LocalTidings } from "../local/tidings";
+import type { LocalTidings } from "../local/tidings";
+import { devToken, startQuiet } from "./helpers/localTidings";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = path.join(__dirname, "artifacts");
@@ -27,8 +28,8 @@ describe("inbox page (headless Chromium)", function () {
       console.warn(`    skipped: ${CHROMIUM} is missing; install it with \`apt-get install -y chromium\``);
       this.skip();
     }
-    tidings = await startLocalTidings({ apiPort: 0, wsPort: 0, sesPort: 0, stateFile: false, logger: () => {}, pollWaitSeconds: 1 });
-    producerToken = await devToken("producer", "notifications:send");
+    tidings = await startQuiet();
+    producerToken = await devToken(tidings, "producer", "notifications:send");
     userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tidings-chromium-"));
     const { chromium } = await import("playwright-core");
     context = await chromium.launchPersistentContext(userDataDir, {
@@ -53,12 +54,6 @@ describe("inbox page (headless Chromium)", function () {
     await tidings?.stop();
     if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
   });
-
-  async function devToken(userId: string, scope?: string): Promise<string> {
-    const response = await fetch(`${tidings.endpoints.api}/dev/token`, { method: "POST", body: JSON.stringify({ userId, scope }) });
-    expect(response.status).to.equal(200);
-    return ((await response.json()) as { token: string }).token;
-  }
 
   async function notify(body: object): Promise<any> {
     const response = await fetch(tidings.endpoints.notifications, {

@@ -10,29 +10,21 @@ import { expect } from "chai";
 import { randomBytes, randomUUID } from "node:crypto";
 import { GetQueueUrlCommand, ListQueuesCommand } from "@aws-sdk/client-sqs";
 import type WebSocket from "ws";
-import { startLocalTidings, type LocalTidings, type LocalTidingsOptions } from "../local/tidings";
+import type { LocalTidings } from "../local/tidings";
 import { signDevToken } from "../local/tokens";
 import { redrive } from "../runtime/redrive";
+import { devToken as devTokenOf, startQuiet } from "./helpers/localTidings";
 import { frames, openSocket, until, type FrameReader } from "./helpers/sockets";
 
 const ALICE = { userId: "alice", email: "alice@example.com", phone: "+15555550100", slackPath: "/services/T000/B000/alice" };
 const CARRIER = "DHL";
-
-/** Starts the local mode quietly on free ports, without writing the state file. */
-function startQuiet(options: LocalTidingsOptions = {}): Promise<LocalTidings> {
-  return startLocalTidings({ apiPort: 0, wsPort: 0, sesPort: 0, stateFile: false, logger: () => {}, pollWaitSeconds: 1, ...options });
-}
 
 /** Test-side view of one running instance: what a producer, a user and an operator can observe. */
 function observe(tidings: LocalTidings) {
   const sockets: WebSocket[] = [];
 
   /** An end user's dev token, or with `scope` a producer's. */
-  async function devToken(userId: string, scope?: string): Promise<string> {
-    const response = await fetch(tidings.endpoints.devToken, { method: "POST", body: JSON.stringify({ userId, scope }) });
-    expect(response.status, "POST /dev/token").to.equal(200);
-    return ((await response.json()) as { token: string }).token;
-  }
+  const devToken = (userId: string, scope?: string) => devTokenOf(tidings, userId, scope);
 
   async function post(body: unknown, authorization?: string): Promise<{ status: number; body: any }> {
     const headers: Record<string, string> = { "content-type": "application/json" };

@@ -9,7 +9,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
 import type { BrowserContext, Page } from "playwright-core";
-import { type LocalTidings, startLocalTidings } from "../local/tidings";
+import type { LocalTidings } from "../local/tidings";
+import { devToken, startQuiet } from "./helpers/localTidings";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = path.join(__dirname, "artifacts");
@@ -27,13 +28,7 @@ describe("ops page (headless Chromium)", function () {
       console.warn(`    skipped: ${CHROMIUM} is missing; install it with \`apt-get install -y chromium\``);
       this.skip();
     }
-    tidings = await startLocalTidings({
-      apiPort: 0,
-      wsPort: 0,
-      sesPort: 0,
-      stateFile: false,
-      logger: () => {},
-      pollWaitSeconds: 1,
+    tidings = await startQuiet({
       reconcileIntervalMs: 0,
       wrapRuleTarget: (channel, target) => async (event) => {
         if (fault && channel === "slack") throw new Error("injected rule target fault");
@@ -59,14 +54,7 @@ describe("ops page (headless Chromium)", function () {
   const cells = async (channel: string) => (await row(channel).locator("td").allTextContents()).map((t) => t.trim());
 
   it("shows counts, latency, DLQ depths and the latest deliveries per sink; the redrive button puts the rule DLQ's event on its way", async () => {
-    const token = (
-      (await (
-        await fetch(tidings.endpoints.devToken, {
-          method: "POST",
-          body: JSON.stringify({ userId: "producer", scope: tidings.config.auth.producerScope }),
-        })
-      ).json()) as any
-    ).token;
+    const token = await devToken(tidings, "producer", tidings.config.auth.producerScope);
     const response = await fetch(tidings.endpoints.notifications, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },

@@ -11,7 +11,8 @@ import * as path from "node:path";
 import { randomUUID } from "node:crypto";
 import { expect } from "chai";
 import { runRedriveCli } from "../local/redrive-cli";
-import { type LocalTidings, startLocalTidings } from "../local/tidings";
+import type { LocalTidings } from "../local/tidings";
+import { devToken, startQuiet } from "./helpers/localTidings";
 import { until } from "./helpers/sockets";
 
 const STUCK_AFTER_MS = 1500;
@@ -25,13 +26,8 @@ describe("operations in the local mode: status API, reconciler, rule-DLQ redrive
 
   before(async () => {
     stateFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tidings-ops-")), "state.json");
-    tidings = await startLocalTidings({
-      apiPort: 0,
-      wsPort: 0,
-      sesPort: 0,
+    tidings = await startQuiet({
       stateFile,
-      logger: () => {},
-      pollWaitSeconds: 1,
       stuckAfterMs: STUCK_AFTER_MS,
       reconcileIntervalMs: 0,
       wrapRuleTarget: (channel, target) => async (event) => {
@@ -39,11 +35,7 @@ describe("operations in the local mode: status API, reconciler, rule-DLQ redrive
         return target(event);
       },
     });
-    const response = await fetch(tidings.endpoints.devToken, {
-      method: "POST",
-      body: JSON.stringify({ userId: "producer", scope: tidings.config.auth.producerScope }),
-    });
-    token = ((await response.json()) as { token: string }).token;
+    token = await devToken(tidings, "producer", tidings.config.auth.producerScope);
   });
   after(async () => {
     await tidings?.stop();

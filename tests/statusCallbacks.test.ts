@@ -12,10 +12,11 @@ import { StatusCallbacks } from "../components/StatusCallbacks";
 import { type LocalAws, startLocalAws } from "../local/aws";
 import { type LocalSecretsManager, startSecretsManager } from "../local/secretsManager";
 import { readStackFile } from "../local/stackConfig";
-import { type LocalTidings, startLocalTidings } from "../local/tidings";
+import type { LocalTidings } from "../local/tidings";
 import { parseTidingsConfig } from "../runtime/config";
 import { SIGNATURE_HEADER, signCallback, verifyCallback } from "../runtime/statusCallbacks";
 import { createTidingsStack } from "../stack";
+import { devToken, startQuiet } from "./helpers/localTidings";
 import { ofType, settle, useMocks, outputValue as outputOf } from "../testing";
 import { loadShipped } from "./helpers/shipped";
 import { until } from "./helpers/sockets";
@@ -69,13 +70,7 @@ describe("status callbacks", function () {
     let receiver: Awaited<ReturnType<typeof startReceiver>>;
     before(async () => {
       receiver = await startReceiver(2);
-      tidings = await startLocalTidings({
-        apiPort: 0,
-        wsPort: 0,
-        sesPort: 0,
-        stateFile: false,
-        logger: () => {},
-        pollWaitSeconds: 1,
+      tidings = await startQuiet({
         reconcileIntervalMs: 0,
         statusCallbacks: { url: receiver.url, secret: SECRET, baseBackoffSeconds: 1 },
       });
@@ -86,14 +81,7 @@ describe("status callbacks", function () {
     });
 
     it("POSTs each final status (sent, unsubscribed) signed, and retries with backoff until the endpoint answers 2xx", async () => {
-      const token = (
-        (await (
-          await fetch(tidings.endpoints.devToken, {
-            method: "POST",
-            body: JSON.stringify({ userId: "p", scope: tidings.config.auth.producerScope }),
-          })
-        ).json()) as any
-      ).token;
+      const token = await devToken(tidings, "p", tidings.config.auth.producerScope);
       const post = async (body: object) =>
         fetch(tidings.endpoints.notifications, {
           method: "POST",

@@ -6,7 +6,8 @@
 import { expect } from "chai";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { startLocalTidings, type LocalTidings } from "../local/tidings";
+import type { LocalTidings } from "../local/tidings";
+import { startQuiet } from "./helpers/localTidings";
 import { frames, openSocket, until } from "./helpers/sockets";
 
 const APNS = (n: number) => n.toString(16).padStart(64, "0");
@@ -19,13 +20,7 @@ describe("user routes (local mode, over HTTP)", function () {
   const newUser = () => `u${Date.now().toString(36)}${serial++}`;
 
   before(async () => {
-    tidings = await startLocalTidings({
-      apiPort: 0,
-      wsPort: 0,
-      sesPort: 0,
-      stateFile: false,
-      logger: () => {},
-      pollWaitSeconds: 1,
+    tidings = await startQuiet({
       editConfig: (raw) => {
         raw.notificationTypes["security.alert"].critical = true;
         raw.devices = { maxPerUser: 2 };
