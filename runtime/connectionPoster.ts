@@ -109,7 +109,7 @@ export function connectionPoster(client: ApiGatewayManagementApiClient): Connect
  * throttling (API Gateway's LimitExceededException), 500/502/503/504 and network errors are transient,
  * other 5xx are server errors, the rest are the caller's and are not retried.
  */
-export function retryErrorType(failure: PostError): "THROTTLING" | "TRANSIENT" | "SERVER_ERROR" | "CLIENT_ERROR" {
+function retryErrorType(failure: PostError): "THROTTLING" | "TRANSIENT" | "SERVER_ERROR" | "CLIENT_ERROR" {
   const status = failure.$metadata.httpStatusCode;
   if (status === undefined) return "TRANSIENT";
   if (status === 429) return "THROTTLING";

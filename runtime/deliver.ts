@@ -10,7 +10,7 @@ import { TABLES } from "./tables";
 import { type DecisionLogger, logDecision, OUTCOME } from "./log";
 
 /** Posts in flight at once unless a caller says otherwise (see `PostingDeps.concurrency`). */
-export const DEFAULT_POST_CONCURRENCY = 50;
+const DEFAULT_POST_CONCURRENCY = 50;
 
 export interface DeliveryReport {
   /** Connections that accepted the frame. */
