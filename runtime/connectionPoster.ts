@@ -57,6 +57,15 @@ export function connectionPoster(client: ApiGatewayManagementApiClient): Connect
     return { endpoint, signer, retry };
   })();
 
+  // A delivery posts one payload to every connection: its SHA-256 is the same for each post. The signer
+  // takes the x-amz-content-sha256 header (which it would add with the same value anyway) instead of
+  // hashing the body again.
+  let hashed: { payload: Uint8Array; hash: Promise<string> } | undefined;
+  const payloadHash = (payload: Uint8Array) => {
+    if (hashed?.payload !== payload) hashed = { payload, hash: sha256Hex(config.sha256, payload) };
+    return hashed.hash;
+  };
+
   return async (connectionId, payload) => {
     const { endpoint, signer, retry } = await parts;
     const basePath = endpoint.path.endsWith("/") ? endpoint.path.slice(0, -1) : endpoint.path;
@@ -71,6 +80,7 @@ export function connectionPoster(client: ApiGatewayManagementApiClient): Connect
       headers: {
         host: endpoint.port ? `${endpoint.hostname}:${endpoint.port}` : endpoint.hostname,
         "content-length": String(payload.byteLength),
+        "x-amz-content-sha256": await payloadHash(payload),
       },
       query: {},
       body: payload,
@@ -102,6 +112,12 @@ export function connectionPoster(client: ApiGatewayManagementApiClient): Connect
       await new Promise((resolve) => setTimeout(resolve, token.getRetryDelay()));
     }
   };
+}
+
+async function sha256Hex(Sha256: ApiGatewayManagementApiClient["config"]["sha256"], data: Uint8Array): Promise<string> {
+  const hash = new Sha256();
+  hash.update(data);
+  return Buffer.from(await hash.digest()).toString("hex");
 }
 
 /**

@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
+import { SignatureV4 } from "@smithy/signature-v4";
 import { expect } from "chai";
 import { connectionPoster } from "../runtime/connectionPoster";
 
@@ -62,6 +64,35 @@ describe("connectionPoster: PostToConnection with the SDK's signer, handler and 
       /^AWS4-HMAC-SHA256 Credential=AKIDTEST\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=.*host.*, Signature=[0-9a-f]{64}$/,
     );
     expect(received[0].headers["x-amz-date"]).to.match(/^\d{8}T\d{6}Z$/);
+  });
+
+  it("signs what it sends: the body's SHA-256 and a signature a verifier recomputes from the received request", async () => {
+    const { received } = await postAgainst([200, 200], 3, "abc=");
+    const [request] = received;
+    // The payload's hash is computed once per delivery; it must still be the hash of the bytes sent.
+    expect(request.headers["x-amz-content-sha256"]).to.equal(createHash("sha256").update(request.body).digest("hex"));
+
+    // What API Gateway does: rebuild the canonical request from the path and signed headers as received
+    // (SigV4 for execute-api escapes the already escaped path again), sign it with the same key and date,
+    // and compare.
+    const authorization = String(request.headers.authorization);
+    const signedHeaderNames = /SignedHeaders=([^,]+)/.exec(authorization)![1].split(";");
+    const headers = Object.fromEntries(signedHeaderNames.map((name) => [name, String(request.headers[name])]));
+    const amzDate = String(request.headers["x-amz-date"]);
+    const signingDate = new Date(
+      `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
+    );
+    const verifier = new SignatureV4({
+      service: "execute-api",
+      region: "eu-west-1",
+      credentials,
+      sha256: new ApiGatewayManagementApiClient({}).config.sha256,
+    });
+    const resigned = await verifier.sign(
+      { method: "POST", protocol: "http:", hostname: "127.0.0.1", path: String(request.url), headers, query: {}, body: request.body },
+      { signingDate },
+    );
+    expect(resigned.headers.authorization).to.equal(authorization);
   });
 
   it("answers 410 with a GoneException carrying the status, without retrying", async () => {
