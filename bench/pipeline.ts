@@ -5,9 +5,9 @@
  * so each delivery is matched to the request that caused it.
  */
 import { fork } from "node:child_process";
+import * as os from "node:os";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { WebSocket } from "ws";
-import type { LocalAws } from "../local/aws";
 import * as path from "node:path";
 import type { LocalTidings } from "../local/tidings";
 import { startLocalAwsInChild } from "../tests/reliability/childAws";
@@ -43,8 +43,18 @@ interface Delivery {
   latencyMs: number;
 }
 
+/** CPU time per accepted notification, ms, by process, from the first request to the end of the drain. */
+interface CpuPerNotification {
+  /** The bench's process: the Lambdas' code and the stand-ins for EventBridge, API Gateway and the sinks. */
+  lambdas: number;
+  /** The local AWS child: dynalite, fauxqs, aws-ses-v2-local. */
+  aws: number;
+  producers: number;
+}
+
 /** What one run reports besides its tables, for the before/after comparison. */
 interface RunNumbers {
+  cpu: CpuPerNotification;
   acceptedPerSecond: number;
   deliveriesPerSecond: number;
   worstP99: number;
@@ -102,6 +112,14 @@ export async function runPipeline(options: PipelineOptions, progress: (line: str
       row("deliveries per second, all four channels (goal ≥ 400)", before?.deliveriesPerSecond, n.deliveriesPerSecond),
       row("p50 request → delivery, slowest channel, ms", before?.worstP50, n.worstP50, 0),
       row("p99 request → delivery, slowest channel, ms (goal ≤ 1,000)", before?.worstP99, n.worstP99, 0),
+      row("CPU ms per accepted notification: the Lambdas' code and the local stand-ins (one process)", before?.cpu.lambdas, n.cpu.lambdas),
+      row("CPU ms per accepted notification: local AWS (dynalite, fauxqs, SES; one process)", before?.cpu.aws, n.cpu.aws),
+      row("CPU ms per accepted notification: producers (one process)", before?.cpu.producers, n.cpu.producers),
+      row(
+        `notifications/s all processes could sustain with all ${os.availableParallelism()} cores busy (CPU ceiling)`,
+        before ? cpuCeiling(before.cpu) : undefined,
+        cpuCeiling(n.cpu),
+      ),
       row(
         "delivered ÷ accepted × 4",
         before ? before.delivered / Math.max(1, before.accepted * 4) : undefined,
@@ -121,7 +139,7 @@ export async function runPipelineOnce(
   const { startLocalTidings } = require(path.join(root, "local/tidings")) as typeof import("../local/tidings");
   progress("starting the local AWS servers in a child process, then the local mode (dev config with rate and per-user limits lifted)");
   // dynalite, fauxqs and SES get a core of their own, as AWS runs apart from the Lambdas.
-  const localAws: LocalAws = await startLocalAwsInChild();
+  const localAws = await startLocalAwsInChild();
   // "<component> <channel>: <outcome> (<reason>)" → count, for the notes when deliveries are missing.
   const setbacks = new Map<string, number>();
   // E-mail is recorded when SES accepts it (the SES store is in the child process).
@@ -206,6 +224,7 @@ export async function runPipelineOnce(
       `producing for ${options.durationMs / 1000} s, ${options.concurrentRequests} requests in flight (producers in their own process)`,
     );
     const producerToken = await tidings.signToken("bench-producer", { scope: tidings.config.auth.producerScope });
+    const cpuAtStart = { lambdas: process.cpuUsage(), aws: await localAws.cpuUsage() };
     const load = await runLoad({
       url: tidings.endpoints.notifications,
       token: producerToken,
@@ -233,6 +252,17 @@ export async function runPipelineOnce(
     }
     clearInterval(poller);
     poller = undefined;
+    const cpuMicros = {
+      lambdas: microsSince(cpuAtStart.lambdas, process.cpuUsage()),
+      aws: microsSince(cpuAtStart.aws, await localAws.cpuUsage()),
+      producers: load.cpuMicros,
+    };
+    const perNotification = (micros: number) => micros / 1000 / Math.max(1, accepted);
+    const cpu: CpuPerNotification = {
+      lambdas: perNotification(cpuMicros.lambdas),
+      aws: perNotification(cpuMicros.aws),
+      producers: perNotification(cpuMicros.producers),
+    };
 
     const delivered = Object.fromEntries(
       CHANNELS.map((channel) => {
@@ -245,13 +275,22 @@ export async function runPipelineOnce(
       }),
     ) as Record<Channel, Map<string, Delivery>>;
     const startedAt = load.startedAt;
-    return report(options, { accepted, statuses, producedMs, startedAt, delivered, duplicates, setbacks });
+    return report(options, { accepted, statuses, producedMs, startedAt, delivered, duplicates, setbacks, cpu });
   } finally {
     if (poller) clearInterval(poller);
     for (const socket of sockets) socket.terminate();
     await tidings.stop();
     await localAws.stop();
   }
+}
+
+function microsSince(start: NodeJS.CpuUsage, end: NodeJS.CpuUsage): number {
+  return end.user - start.user + (end.system - start.system);
+}
+
+/** Accepted notifications per second all processes together could sustain if every core were busy. */
+function cpuCeiling(cpu: CpuPerNotification): number {
+  return (os.availableParallelism() * 1000) / (cpu.lambdas + cpu.aws + cpu.producers);
 }
 
 async function seedContacts(tidings: LocalTidings, users: string[]) {
@@ -297,6 +336,7 @@ function report(
     delivered: Record<Channel, Map<string, Delivery>>;
     duplicates: Record<Channel, number>;
     setbacks: Map<string, number>;
+    cpu: CpuPerNotification;
   },
 ): { result: PartResult; numbers: RunNumbers } {
   const requestRate = run.accepted / (run.producedMs / 1000);
@@ -319,6 +359,7 @@ function report(
   const totalRate = rows.reduce((sum, r) => sum + (Number.isFinite(r.rate) ? r.rate : 0), 0);
   const statusText = [...run.statuses].map(([status, count]) => `${status}: ${count}`).join(", ");
   const numbers: RunNumbers = {
+    cpu: run.cpu,
     acceptedPerSecond: requestRate,
     deliveriesPerSecond: totalRate,
     worstP99: Math.max(...rows.map((r) => r.p99)),
@@ -363,6 +404,7 @@ function report(
       `Load: ${options.concurrentRequests} concurrent \`POST /notifications\` (Bearer dev token, type order.shipped, its templates, unique eventId) for ${options.durationMs / 1000} s over ${options.users} users; answers: ${statusText}.`,
       "Config: Pulumi.dev.yaml with every channel's `ratePerSecond` and `perUser` limit removed (they throttle sms and slack to 1/s by design); queue settings and each channel's `maxConcurrency` as configured. Push is disabled in the dev config.",
       `Latency: from the start of the request to the delivery. WebSocket: on the client's message event. E-mail: when aws-ses-v2-local accepted the SendEmail. SMS (SNS sink) and Slack (webhook sink) are looked at every ${SINK_POLL_MS} ms, so their latencies are up to ${SINK_POLL_MS} ms late. Rate: deliveries ÷ time from the first request to the channel's last delivery (including up to ${DRAIN_MS / 1000} s of drain).`,
+      `CPU: each process's user + system time from the first request to the end of the drain (process.cpuUsage; the local AWS child reports its own over IPC), divided by the accepted notifications. The CPU ceiling is ${os.availableParallelism()} cores × 1,000 ms ÷ their sum: the rate no arrangement of these processes on this machine can pass without less CPU per notification.`,
       ...(run.setbacks.size
         ? [
             "Decisions other than queued/sent during the run (count, most frequent first): " +

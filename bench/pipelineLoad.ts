@@ -23,11 +23,14 @@ export interface LoadReport {
   requests: LoadRequest[];
   startedAt: number;
   endedAt: number;
+  /** CPU time (user + system, µs) this process spent producing. */
+  cpuMicros: number;
 }
 
 async function produce(command: LoadCommand): Promise<LoadReport> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: command.concurrency });
   const requests: LoadRequest[] = [];
+  const cpuAtStart = process.cpuUsage();
   let sequence = 0;
   const startedAt = epochNow();
   const deadline = startedAt + command.durationMs;
@@ -51,7 +54,8 @@ async function produce(command: LoadCommand): Promise<LoadReport> {
   );
   const endedAt = epochNow();
   agent.destroy();
-  return { requests, startedAt, endedAt };
+  const cpu = process.cpuUsage(cpuAtStart);
+  return { requests, startedAt, endedAt, cpuMicros: cpu.user + cpu.system };
 }
 
 function post(agent: http.Agent, url: string, token: string, body: string): Promise<number> {

@@ -10,7 +10,12 @@ import type { TableName } from "../../runtime/tables";
 
 type Reply = { id: number; ok: true; value?: any } | { id: number; ok: false; error: string };
 
-export async function startLocalAwsInChild(options: { sesPort?: number } = {}): Promise<LocalAws> {
+/** The child's LocalAws, plus the CPU time its process has used (for the bench's CPU accounting). */
+export interface ChildLocalAws extends LocalAws {
+  cpuUsage(): Promise<NodeJS.CpuUsage>;
+}
+
+export async function startLocalAwsInChild(options: { sesPort?: number } = {}): Promise<ChildLocalAws> {
   const child = fork(__filename, ["--child"], {
     // TIDINGS_CPU_PROF_DIR: profile the child too (the bench's --cpu-prof evidence).
     execArgv: [
@@ -43,6 +48,7 @@ export async function startLocalAwsInChild(options: { sesPort?: number } = {}): 
     ...started,
     applyEnv: () => void Object.assign(process.env, started.env),
     createTables: (names: Partial<Record<TableName, string>>) => call("createTables", names),
+    cpuUsage: () => call("cpuUsage"),
     async stop() {
       restoreDns();
       if (child.exitCode === null) {
@@ -67,6 +73,8 @@ if (process.argv.includes("--child") && process.send) {
       } else if (message.type === "createTables") {
         await aws!.createTables(message.args);
         reply({ ok: true });
+      } else if (message.type === "cpuUsage") {
+        reply({ ok: true, value: process.cpuUsage() });
       } else if (message.type === "stop") {
         await aws?.stop();
         reply({ ok: true });
