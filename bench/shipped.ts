@@ -143,6 +143,10 @@ export async function runShippedCode(options: ShippedCodeOptions, progress: (lin
   const largest = rows[0];
   const producerRatio = producer ? median(producer.requireMs) / fastest : Number.NaN;
   const producerSdkRatio = producer ? median(producer.sdkMs) / fastest : Number.NaN;
+  // The issue says "the smallest function's": the smallest archive is not the fastest to require (what it
+  // requires from the SDK decides), so the goal is held to the stricter of the two and both are printed.
+  const smallest = rows[rows.length - 1];
+  const producerSmallestRatio = producer ? median(producer.requireMs) / median(smallest.requireMs) : Number.NaN;
   const largestBefore = rows.reduce((a, b) => (a.beforeBytes >= b.beforeBytes ? a : b));
   const producerBeforeRatio = producer ? median(producer.beforeRequireMs) / fastestBefore : Number.NaN;
   return {
@@ -158,7 +162,7 @@ export async function runShippedCode(options: ShippedCodeOptions, progress: (lin
       },
       {
         goal: 3,
-        measure: `${PRODUCER} cold require ÷ fastest function's (AWS SDK packages alone: ${producerSdkRatio.toFixed(2)}×)`,
+        measure: `${PRODUCER} cold require ÷ fastest function's (AWS SDK packages alone: ${producerSdkRatio.toFixed(2)}×; ÷ the smallest archive's, ${smallest.name}: ${producerSmallestRatio.toFixed(2)}×)`,
         before: `${producerBeforeRatio.toFixed(2)}×`,
         after: `${producerRatio.toFixed(2)}×`,
         ratio: formatRatio(producerRatio / producerBeforeRatio),
