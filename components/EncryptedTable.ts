@@ -62,7 +62,7 @@ export function encryptedTable(
           { attributeName: index.hashKey, keyType: "HASH" },
           { attributeName: index.rangeKey, keyType: "RANGE" },
         ],
-        projectionType: "ALL",
+        ...(index.projection ? { projectionType: "INCLUDE", nonKeyAttributes: [...index.projection] } : { projectionType: "ALL" }),
       })),
       ttl: layout.ttlAttribute ? { attributeName: layout.ttlAttribute, enabled: true } : undefined,
       serverSideEncryption: { enabled: true, kmsKeyArn: args.kmsKeyArn },

@@ -28,6 +28,7 @@ export interface OperationsReconcilerSettings {
   schedule?: ReconcilerArgs["schedule"];
   stuckAfterMinutes?: ReconcilerArgs["stuckAfterMinutes"];
   maxReputs?: ReconcilerArgs["maxReputs"];
+  lookBackHours?: ReconcilerArgs["lookBackHours"];
 }
 
 export interface OperationsArgs {
@@ -49,7 +50,7 @@ export interface OperationsArgs {
   alarms?: AlarmThresholds;
   /**
    * The scheduled reconciler.
-   * @default { enabled: true, schedule: "rate(5 minutes)", stuckAfterMinutes: 15, maxReputs: 3 }
+   * @default { enabled: true, schedule: "rate(5 minutes)", stuckAfterMinutes: 15, maxReputs: 3, lookBackHours: 24 }
    */
   reconciler?: OperationsReconcilerSettings;
   /** @default 14 */
@@ -142,6 +143,7 @@ export class Operations extends pulumi.ComponentResource {
           schedule: args.reconciler?.schedule,
           stuckAfterMinutes: args.reconciler?.stuckAfterMinutes,
           maxReputs: args.reconciler?.maxReputs,
+          lookBackHours: args.reconciler?.lookBackHours,
           logRetentionDays: args.logRetentionDays,
           statusCallbacksQueue: args.statusCallbacksQueue,
         },

@@ -5,6 +5,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { minimumLookBackHours } from "../runtime/config";
 import { makeReconciler, type ReconcileReport } from "../runtime/reconciler";
 import { makeCallbackEnqueuer } from "../runtime/statusCallbacks";
 import {
@@ -21,7 +22,10 @@ import {
 import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
 
 export interface ReconcilerArgs {
-  /** The notification log (Scan for unfinished rows, UpdateItem to take them). */
+  /**
+   * The notification log: its byCreatedDay index is queried for unfinished notifications of the
+   * look-back window, their items read with BatchGetItem, and stuck rows taken with UpdateItem.
+   */
   notificationLogTable: ResourceRef;
   /** The bus stuck events are put on again. */
   bus: ResourceRef;
@@ -44,6 +48,15 @@ export interface ReconcilerArgs {
   stuckAfterMinutes?: number;
   /** Puts of one stuck row before it is marked `error`. @default 3 */
   maxReputs?: number;
+  /**
+   * Hours back, by creation time, a run looks for stuck notifications; older ones are not read again,
+   * so a run costs what the window holds, not the whole log. At least twice stuckAfterMinutes ×
+   * (maxReputs + 1), so every stuck row is reput and given up within it; the rest is the longest pause
+   * of the schedule (a failed or disabled reconciler) after which stuck rows are still found.
+   * @default 24
+   * @example lookBackHours: 72
+   */
+  lookBackHours?: number;
   /** @default 14 */
   logRetentionDays?: number;
 }
@@ -83,9 +96,16 @@ export class Reconciler extends pulumi.ComponentResource {
     const withTransform = childOf(this);
     const stuckAfterMinutes = args.stuckAfterMinutes ?? 15;
     const maxReputs = args.maxReputs ?? 3;
+    const lookBackHours = args.lookBackHours ?? 24;
     if (!(stuckAfterMinutes >= 1) || !Number.isInteger(maxReputs) || maxReputs < 1) {
       throw new TidingsError(
         `Reconciler: stuckAfterMinutes must be at least 1 and maxReputs a whole number ≥ 1 (got ${stuckAfterMinutes} and ${maxReputs}).`,
+      );
+    }
+    const shortestLookBackHours = minimumLookBackHours(stuckAfterMinutes, maxReputs);
+    if (!(lookBackHours >= shortestLookBackHours)) {
+      throw new TidingsError(
+        `Reconciler: lookBackHours (${lookBackHours}) must be at least ${shortestLookBackHours}: twice stuckAfterMinutes × (maxReputs + 1), so a stuck row is reput and given up before it leaves the window.`,
       );
     }
     const tableName = pulumi.output(args.notificationLogTable.name);
@@ -106,12 +126,14 @@ export class Reconciler extends pulumi.ComponentResource {
             busName: busName.get(),
             stuckAfterMs,
             maxReputs,
+            lookBackMs: lookBackHours * 3_600_000,
             statusCallbacks: callbacksUrl ? makeCallbackEnqueuer({ sqs: new SQSClient({}), queueUrl: callbacksUrl.get() }) : undefined,
           });
           return async () => run();
         },
         statements: [
-          { Action: ["dynamodb:Scan", "dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
+          { Action: ["dynamodb:Query"], Resource: [pulumi.interpolate`${args.notificationLogTable.arn}/index/byCreatedDay`] },
+          { Action: ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
           { Action: ["events:PutEvents"], Resource: [args.bus.arn] },
           { Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [args.kmsKeyArn] },
           ...(args.statusCallbacksQueue ? [{ Action: ["sqs:SendMessage"], Resource: [args.statusCallbacksQueue.arn] }] : []),

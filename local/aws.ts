@@ -133,7 +133,9 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
                     { AttributeName: index.hashKey, KeyType: "HASH" as const },
                     { AttributeName: index.rangeKey, KeyType: "RANGE" as const },
                   ],
-                  Projection: { ProjectionType: "ALL" as const },
+                  Projection: index.projection
+                    ? { ProjectionType: "INCLUDE" as const, NonKeyAttributes: [...index.projection] }
+                    : { ProjectionType: "ALL" as const },
                 }))
               : undefined,
           }),

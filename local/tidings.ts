@@ -337,6 +337,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       events: new EventBridgeClient({}),
       busName,
       stuckAfterMs: options.stuckAfterMs,
+      lookBackMs: config.reconciler.lookBackHours * 3_600_000,
       metrics,
       logger,
       statusCallbacks: callbacks?.enqueue,

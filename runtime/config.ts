@@ -171,6 +171,8 @@ function operationsSchema() {
         stuckAfterMinutes: positiveInt(1440).default(15),
         /** Puts of one stuck row before it is marked error. */
         maxReputs: positiveInt(100).default(3),
+        /** Hours back, by creation time, each run looks (components/Reconciler.ts: what it must cover). */
+        lookBackHours: positiveInt(24 * 90).default(24),
       })
       .prefault({}),
     /**
@@ -306,9 +308,25 @@ export function parseTidingsConfig(raw: Record<string, unknown>, options: ParseO
       problems.push(`tidings:notificationTypes.${type}: a critical type cannot ask for opt-in (defaultOptIn: false)`);
     }
   }
+  const { stuckAfterMinutes, maxReputs, lookBackHours } = config.reconciler;
+  const shortestLookBack = minimumLookBackHours(stuckAfterMinutes, maxReputs);
+  if (lookBackHours < shortestLookBack) {
+    problems.push(
+      `tidings:reconciler.lookBackHours: at least ${shortestLookBack} (twice stuckAfterMinutes × (maxReputs + 1)), got ${lookBackHours}`,
+    );
+  }
   if (!options.channelsAddedInCode) problems.push(...typeChannelProblems(config, []));
   if (problems.length) throw new TidingsConfigError([...new Set(problems)]);
   return config;
+}
+
+/**
+ * The shortest look-back, in whole hours, that holds a stuck row through all its reputs twice over:
+ * each reput waits stuckAfter again before the row counts as stuck, so a row is given up at most
+ * stuckAfter × (maxReputs + 1) after it was last touched.
+ */
+export function minimumLookBackHours(stuckAfterMinutes: number, maxReputs: number): number {
+  return Math.ceil((2 * stuckAfterMinutes * (maxReputs + 1)) / 60);
 }
 
 /** Types naming a channel that is neither in config nor in `addedInCode`. */

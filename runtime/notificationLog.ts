@@ -19,24 +19,28 @@
  * `pending` never hides an `error` a worker recorded.
  *
  * The set `unfinishedChannels` names the channels still `created`/`pending`, kept by the same writes, so
- * the reconciler's Scan can filter on it (a map of channels cannot be filtered by its values).
+ * the reconciler can filter on it (a map of channels cannot be filtered by its values). It reads it from
+ * the byCreatedDay index (TABLES.notificationLog), which holds nothing else: `createdDayShard` spreads a
+ * day's notifications over RECONCILE_SHARDS index keys, so no single key takes every write of the day.
  *
  * Rows of the earlier layout (one item per eventId×channel, sort key = the channel) are still read and
  * moved on: every write that finds no notification item tries the channel's own row, so a delivery
- * accepted before an upgrade is still claimed, recorded, reconciled and tracked.
+ * accepted before an upgrade is still claimed, recorded and tracked. They carry no `createdDayShard`, so
+ * the reconciler does not see them (README, "Upgrading a deployed stack").
  */
 import {
+  BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
-  ScanCommand,
   UpdateCommand,
   type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { type ChannelDelivery, DELIVERED_STATUSES, DELIVERY_STATUS, type DeliveryStatus, isDelivered, type LogEntry } from "./contracts";
 import { makeMetrics, type Metrics } from "./metrics";
+import { TABLES } from "./tables";
 
 /**
  * The sort key (`channel` attribute) of a notification's one item. No channel name can take it
@@ -51,6 +55,8 @@ export const NOTIFICATION_ITEM = "#notification";
  * characters) is bounded per channel, and stays under the headroom kept here.
  */
 export const MAX_ITEM_BYTES = 400 * 1024;
+/** Most keys one BatchGetItem takes. */
+const BATCH_GET_LIMIT = 100;
 const HEADROOM_BYTES = 8 * 1024;
 const HEADROOM_PER_CHANNEL_BYTES = 2 * 1024;
 
@@ -60,6 +66,27 @@ const HEADROOM_PER_CHANNEL_BYTES = 2 * 1024;
  * retention, above the longest politeness delay (15 min) a healthy row can wait.
  */
 export const STUCK_AFTER_MS = 15 * 60_000;
+
+/** Index keys a day's notifications are spread over in byCreatedDay (more keys, more writes per second). */
+export const RECONCILE_SHARDS = 8;
+
+/** The byCreatedDay key of a notification: its UTC day and a shard chosen by its eventId. */
+export function createdDayShard(eventId: string, createdAt: string): string {
+  let hash = 0;
+  for (let i = 0; i < eventId.length; i++) hash = (hash * 31 + eventId.charCodeAt(i)) >>> 0;
+  return `${createdAt.slice(0, 10)}#${hash % RECONCILE_SHARDS}`;
+}
+
+/** The UTC days (YYYY-MM-DD) from `fromIso`'s to `toIso`'s, both included. */
+function daysBetween(fromIso: string, toIso: string): string[] {
+  const days: string[] = [];
+  const last = toIso.slice(0, 10);
+  for (let day = new Date(`${fromIso.slice(0, 10)}T00:00:00.000Z`); ; day = new Date(day.getTime() + 86_400_000)) {
+    const iso = day.toISOString().slice(0, 10);
+    if (iso > last) return days;
+    days.push(iso);
+  }
+}
 
 /**
  * A row that should have moved on and has not: still `created`/`pending`, untouched for `stuckAfterMs`,
@@ -188,6 +215,7 @@ export function notificationItem(entries: NewLogEntry[], at: string, ttl: number
     type: first.type,
     ...(first.requestDigest !== undefined ? { requestDigest: first.requestDigest } : {}),
     createdAt: at,
+    createdDayShard: createdDayShard(first.eventId, at),
     ttl,
     deliveries: Object.fromEntries(entries.map((entry) => [entry.channel, recordOf(entry, at)])),
     ...(unfinished.length ? { unfinishedChannels: new Set(unfinished) } : {}),
@@ -294,6 +322,18 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
   async function getItem(eventId: string, channel: string): Promise<Item | undefined> {
     const result = await deps.ddb.send(new GetCommand({ TableName: deps.table, Key: { eventId, channel }, ConsistentRead: true }));
     return result.Item as Item | undefined;
+  }
+
+  /** Items by key, read consistently, in one BatchGetItem and whatever it leaves unprocessed. */
+  async function getItems(keys: { eventId: string; channel: string }[]): Promise<Item[]> {
+    const items: Item[] = [];
+    let pending: { eventId: string; channel: string }[] = keys.map(({ eventId, channel }) => ({ eventId, channel }));
+    while (pending.length) {
+      const out = await deps.ddb.send(new BatchGetCommand({ RequestItems: { [deps.table]: { Keys: pending, ConsistentRead: true } } }));
+      items.push(...((out.Responses?.[deps.table] ?? []) as Item[]));
+      pending = (out.UnprocessedKeys?.[deps.table]?.Keys ?? []) as typeof pending;
+    }
+    return items;
   }
 
   /** The notification item of `eventId`, read consistently. */
@@ -498,25 +538,42 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
     },
 
     /**
-     * One page of entries still `created`/`pending` and untouched since `olderThan` (ISO), for the
-     * reconciler. A filtered Scan (the log has no status index, and the reconciler runs rarely) for
-     * notifications with unfinished channels, and rows of the earlier layout still unfinished.
+     * Entries still `created`/`pending` and untouched since `olderThan` (ISO), of notifications created
+     * from `createdFrom` (ISO) to `olderThan`, in pages, for the reconciler. It queries byCreatedDay,
+     * each day's shards in turn, for notifications with unfinished channels (reading a few bytes per
+     * notification of the window, not the table), then fetches those items whole.
      */
-    async scanUnfinished(olderThan: string, startKey?: Record<string, unknown>, pageSize = 500) {
-      const out = await deps.ddb.send(
-        new ScanCommand({
-          TableName: deps.table,
-          FilterExpression: "attribute_exists(#unfinished) OR (#status IN (:created, :pending) AND #updatedAt <= :olderThan)",
-          ExpressionAttributeNames: { "#unfinished": "unfinishedChannels", "#status": "status", "#updatedAt": "updatedAt" },
-          ExpressionAttributeValues: { ":created": DELIVERY_STATUS.created, ":pending": DELIVERY_STATUS.pending, ":olderThan": olderThan },
-          ExclusiveStartKey: startKey,
-          Limit: pageSize,
-        }),
-      );
-      const rows = ((out.Items ?? []) as Item[])
-        .flatMap(entriesOf)
-        .filter((row) => isUnfinished(row.status) && typeof row.updatedAt === "string" && row.updatedAt <= olderThan);
-      return { rows, nextKey: out.LastEvaluatedKey };
+    async *unfinishedBetween(createdFrom: string, olderThan: string): AsyncGenerator<LogEntry[]> {
+      if (createdFrom > olderThan) return;
+      const index = "byCreatedDay";
+      const { hashKey, rangeKey } = TABLES.notificationLog.indexes[index];
+      for (const day of daysBetween(createdFrom, olderThan)) {
+        for (let shard = 0; shard < RECONCILE_SHARDS; shard++) {
+          let startKey: Record<string, unknown> | undefined;
+          do {
+            const page = await deps.ddb.send(
+              new QueryCommand({
+                TableName: deps.table,
+                IndexName: index,
+                KeyConditionExpression: "#bucket = :bucket AND #created BETWEEN :from AND :to",
+                FilterExpression: "attribute_exists(#unfinished)",
+                ProjectionExpression: "eventId, channel",
+                ExpressionAttributeNames: { "#bucket": hashKey, "#created": rangeKey, "#unfinished": "unfinishedChannels" },
+                ExpressionAttributeValues: { ":bucket": `${day}#${shard}`, ":from": createdFrom, ":to": olderThan },
+                ExclusiveStartKey: startKey,
+              }),
+            );
+            startKey = page.LastEvaluatedKey;
+            const keys = (page.Items ?? []) as { eventId: string; channel: string }[];
+            for (let start = 0; start < keys.length; start += BATCH_GET_LIMIT) {
+              const rows = (await getItems(keys.slice(start, start + BATCH_GET_LIMIT)))
+                .flatMap(entriesOf)
+                .filter((row) => isUnfinished(row.status) && typeof row.updatedAt === "string" && row.updatedAt <= olderThan);
+              if (rows.length) yield rows;
+            }
+          } while (startKey);
+        }
+      }
     },
 
     /**

@@ -13,8 +13,11 @@ import { METRIC, makeMetrics, type Metrics } from "./metrics";
 import { isStuck, type NotificationLog, STUCK_AFTER_MS } from "./notificationLog";
 import type { CallbackEnqueuer } from "./statusCallbacks";
 
+/** The reconciler's default look-back: a day. */
+export const LOOK_BACK_MS = 24 * 3_600_000;
+
 export interface ReconcilerDeps {
-  log: Pick<NotificationLog, "scanUnfinished" | "takeStuck">;
+  log: Pick<NotificationLog, "unfinishedBetween" | "takeStuck">;
   events: EventBridgeClient;
   busName: string;
   /** @default 900000 (15 min) */
@@ -23,6 +26,13 @@ export interface ReconcilerDeps {
   maxReputs?: number;
   /** Rows looked at per run, so one run stays within its timeout. @default 5000 */
   maxRowsPerRun?: number;
+  /**
+   * How far back a run looks, by creation time: notifications created earlier are not read again. Each
+   * run reads the log's index for this window, so the cost of a run follows the window, not the table.
+   * It must outlast a stuck row's reputs (stuckAfterMs × (maxReputs + 1)) and any pause of the schedule.
+   * @default 86400000 (24 h)
+   */
+  lookBackMs?: number;
   metrics?: Metrics;
   /** Tells the producer about rows given up as `error`. */
   statusCallbacks?: CallbackEnqueuer;
@@ -43,6 +53,7 @@ export function makeReconciler(deps: ReconcilerDeps): () => Promise<ReconcileRep
   const stuckAfterMs = deps.stuckAfterMs ?? STUCK_AFTER_MS;
   const maxReputs = deps.maxReputs ?? 3;
   const maxRows = deps.maxRowsPerRun ?? 5000;
+  const lookBackMs = deps.lookBackMs ?? LOOK_BACK_MS;
   const metrics = deps.metrics ?? makeMetrics();
   const logger = deps.logger ?? logDecision;
 
@@ -50,12 +61,10 @@ export function makeReconciler(deps: ReconcilerDeps): () => Promise<ReconcileRep
     const report: ReconcileReport = { scanned: 0, reput: 0, expired: 0, putFailed: 0 };
     const at = now();
     const olderThan = new Date(at - stuckAfterMs).toISOString();
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await deps.log.scanUnfinished(olderThan, startKey);
-      startKey = page.nextKey;
+    const createdFrom = new Date(at - lookBackMs).toISOString();
+    for await (const rows of deps.log.unfinishedBetween(createdFrom, olderThan)) {
       const toPut: LogEntry[] = [];
-      for (const row of page.rows) {
+      for (const row of rows) {
         report.scanned++;
         if (!isStuck(row, at, stuckAfterMs)) continue;
         const ids = { eventId: row.eventId, userId: row.userId, channel: row.channel };
@@ -111,7 +120,8 @@ export function makeReconciler(deps: ReconcilerDeps): () => Promise<ReconcileRep
           logger({ component: "reconciler", outcome: OUTCOME.reconciler.reput, ...ids, reason: `${row.status} since ${row.updatedAt}` });
         });
       }
-    } while (startKey && report.scanned < maxRows);
+      if (report.scanned >= maxRows) break;
+    }
     logger({ component: "reconciler", outcome: OUTCOME.reconciler.done, reason: JSON.stringify(report) });
     return report;
   };

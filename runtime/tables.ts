@@ -5,7 +5,7 @@
 export interface TableLayout {
   hashKey: string;
   rangeKey?: string;
-  /** Global secondary indexes by name (string attributes, projection ALL). */
+  /** Global secondary indexes by name (string attributes, projection ALL unless the index says which). */
   indexes?: Record<string, IndexLayout>;
   /** Attribute DynamoDB expires items by (epoch seconds). Readers still ignore `ttl < now`. */
   ttlAttribute?: string;
@@ -16,9 +16,15 @@ export interface IndexLayout {
   /**
    * Every index has a sort key that makes its entries unique, for a reason beyond ordering: dynalite,
    * the local DynamoDB, keys index entries that share a hash key by a 24-bit hash of the table key, so
-   * thousands of them (one user's connections) collide and silently drop entries without one.
+   * thousands of them (one user's connections) collide and silently drop entries without one. (Nearly
+   * unique is enough: of the notifications sharing a createdAt millisecond there are a handful.)
    */
   rangeKey: string;
+  /**
+   * The only attributes besides the keys the index holds (projection INCLUDE). Absent: the whole item
+   * (ALL). An index of large items that needs few of their attributes pays for every copy it keeps.
+   */
+  projection?: readonly string[];
 }
 
 /** Every attribute a key or index of the layout names, once each. */
@@ -42,13 +48,15 @@ export const TABLES = {
   /** pk userId. Items: channels { <channel>: boolean }, types { <type>: { <channel>: boolean } }. */
   settings: { hashKey: "userId" },
   /**
-   * pk eventId, sk channel, GSI byUser on userId + createdAt (a user's notifications, newest last). One item
-   * per notification, sk NOTIFICATION_ITEM, per-channel records in `deliveries` (runtime/notificationLog.ts).
+   * pk eventId, sk channel. One item per notification, sk NOTIFICATION_ITEM, per-channel records in
+   * `deliveries` (runtime/notificationLog.ts). GSI byCreatedDay on createdDayShard (`<YYYY-MM-DD>#<shard>`)
+   * + createdAt, holding only `unfinishedChannels`: the reconciler reads the notifications of its
+   * look-back window there, a few bytes each, instead of scanning the table.
    */
   notificationLog: {
     hashKey: "eventId",
     rangeKey: "channel",
-    indexes: { byUser: { hashKey: "userId", rangeKey: "createdAt" } },
+    indexes: { byCreatedDay: { hashKey: "createdDayShard", rangeKey: "createdAt", projection: ["unfinishedChannels"] } },
     ttlAttribute: "ttl",
   },
   /**

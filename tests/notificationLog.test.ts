@@ -4,7 +4,13 @@ import { DynamoDBDocumentClient, PutCommand, QueryCommand } from "@aws-sdk/lib-d
 import { type LocalAws, startLocalAws } from "../local/aws";
 import { CHANNEL_NAME_PATTERN } from "../runtime/config";
 import type { ChannelDelivery } from "../runtime/contracts";
-import { makeNotificationLog, NOTIFICATION_ITEM, type NewLogEntry, oversizeNotification } from "../runtime/notificationLog";
+import {
+  createdDayShard,
+  makeNotificationLog,
+  NOTIFICATION_ITEM,
+  type NewLogEntry,
+  oversizeNotification,
+} from "../runtime/notificationLog";
 
 describe("notification log (dynalite)", () => {
   let aws: LocalAws;
@@ -114,7 +120,7 @@ describe("notification log (dynalite)", () => {
     expect(await itemsOf("n2"), "nothing written").to.deep.equal(before);
   });
 
-  it("keeps the unfinished set in step with each channel's status, which the reconciler's Scan filters on", async () => {
+  it("keeps the unfinished set in step with each channel's status, which the reconciler reads from the index", async () => {
     let clock = Date.parse("2026-11-20T10:00:00Z");
     const log = makeNotificationLog({ ddb, table: "log-test", now: () => clock });
     const delivery = { eventId: "n3", channel: "email" } as ChannelDelivery;
@@ -133,12 +139,11 @@ describe("notification log (dynalite)", () => {
     clock += 60 * 60_000;
     const scanned = async () => {
       const rows = [];
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await log.scanUnfinished(new Date(clock - 15 * 60_000).toISOString(), startKey);
-        rows.push(...page.rows.filter((r) => r.eventId === "n3"));
-        startKey = page.nextKey;
-      } while (startKey);
+      for await (const page of log.unfinishedBetween(
+        new Date(clock - 24 * 3_600_000).toISOString(),
+        new Date(clock - 15 * 60_000).toISOString(),
+      ))
+        rows.push(...page.filter((r) => r.eventId === "n3"));
       return rows;
     };
     const [stuck, ...others] = await scanned();
@@ -155,6 +160,48 @@ describe("notification log (dynalite)", () => {
       .and.not.have.property("delivery");
     expect((await itemsOf("n3"))[0]).to.not.have.property("unfinishedChannels");
     expect(await scanned()).to.deep.equal([]);
+  });
+
+  it("lists for the reconciler only unfinished notifications of its window, read from an index that holds their keys and unfinished set", async () => {
+    const now = Date.parse("2026-11-26T01:00:00Z");
+    const hoursAgo = (hours: number) => now - hours * 3_600_000;
+    const createdAt = (hours: number) => makeNotificationLog({ ddb, table: "log-test", now: () => hoursAgo(hours) });
+    await createdAt(30).createAll([entry("w-old", "email")]); // before the window
+    await createdAt(2).createAll([entry("w-yesterday", "email"), entry("w-yesterday", "sms")]); // 23:00 the day before
+    await createdAt(1).createAll([entry("w-done", "email")]);
+    const done = createdAt(1);
+    await done.claim("w-done", "email", 30);
+    await done.setStatus("w-done", "email", "sent", { countAttempt: true, releaseClaim: true });
+    await createdAt(0.1).createAll([entry("w-fresh", "email")]); // not yet stuck
+
+    // What the reconciler reads per notification: the keys and the unfinished set, not the content.
+    const indexed = await ddb.send(
+      new QueryCommand({
+        TableName: "log-test",
+        IndexName: "byCreatedDay",
+        KeyConditionExpression: "createdDayShard = :b",
+        ExpressionAttributeValues: { ":b": createdDayShard("w-yesterday", new Date(hoursAgo(2)).toISOString()) },
+      }),
+    );
+    const row = indexed.Items?.find((item) => item.eventId === "w-yesterday");
+    expect(Object.keys(row ?? {}).sort()).to.deep.equal(["channel", "createdAt", "createdDayShard", "eventId", "unfinishedChannels"]);
+
+    const fetched: string[] = [];
+    const counting = {
+      send: (command: { input: { RequestItems?: Record<string, { Keys: { eventId: string }[] }> } }) => {
+        for (const { Keys } of Object.values(command.input.RequestItems ?? {})) fetched.push(...Keys.map((k) => k.eventId));
+        return ddb.send(command as never);
+      },
+    } as unknown as DynamoDBDocumentClient;
+    const log = makeNotificationLog({ ddb: counting, table: "log-test" });
+    const listed = [];
+    for await (const page of log.unfinishedBetween(new Date(hoursAgo(24)).toISOString(), new Date(now - 15 * 60_000).toISOString()))
+      listed.push(...page.filter((r) => r.eventId.startsWith("w-")));
+    expect(listed.map((r) => `${r.eventId}:${r.channel}`).sort()).to.deep.equal(["w-yesterday:email", "w-yesterday:sms"]);
+    expect(
+      fetched.filter((id) => id.startsWith("w-")),
+      "only unfinished notifications of the window are read whole",
+    ).to.deep.equal(["w-yesterday"]);
   });
 
   it("reads and moves on rows of the earlier one-row-per-channel layout (deliveries accepted before an upgrade)", async () => {
@@ -174,7 +221,12 @@ describe("notification log (dynalite)", () => {
     expect(await log.advance("old1", "email", "opened")).to.equal("updated");
     expect(await log.advance("old1", "email", "opened")).to.equal("kept");
     expect((await log.rowsOf("old1")).map((r) => `${r.channel}:${r.status}`).sort()).to.deep.equal(["email:opened", "sms:pending"]);
-    const stuck = (await log.scanUnfinished(new Date().toISOString())).rows.filter((r) => r.eventId === "old1");
+    // The reconciler reads the byCreatedDay index, which holds no row of the earlier layout (README,
+    // "Upgrading a deployed stack"); a stuck one can still be taken.
+    const listed = [];
+    for await (const page of log.unfinishedBetween("2026-11-19T00:00:00.000Z", new Date().toISOString())) listed.push(...page);
+    expect(listed.filter((r) => r.eventId === "old1")).to.deep.equal([]);
+    const stuck = (await log.rowsOf("old1")).filter((r) => r.status === "pending");
     expect(stuck.map((r) => r.channel)).to.deep.equal(["sms"]);
     expect(await log.takeStuck(stuck[0], "reput")).to.equal(true);
     expect(await log.get("old1", "sms")).to.include({ status: "pending", reputs: 1 });

@@ -157,12 +157,28 @@ describe("operations in the stack (Pulumi mocks)", function () {
     expect(permission.inputs.sourceArn).to.equal(schedule.state.arn);
     const statements = policyOf(resources, "reconciler-role").Statement.filter((s: any) => !s.Action[0].startsWith("logs:"));
     expect(statements.map((s: any) => s.Action)).to.deep.equal([
-      ["dynamodb:Scan", "dynamodb:UpdateItem"],
+      ["dynamodb:Query"],
+      ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"],
       ["events:PutEvents"],
       ["kms:Decrypt", "kms:GenerateDataKey"],
     ]);
-    expect(statements[0].Resource).to.deep.equal([names.log]);
-    expect(statements[1].Resource).to.deep.equal([await outputOf(dev.stack.bus.arn)]);
+    // No Scan: a run reads the index for its look-back window, not the table. The index holds the keys
+    // and the unfinished set only, so workers' updates of the item's content do not copy it there.
+    const logTable = ofType(resources, "aws:dynamodb/table:Table").find((t) => t.name === "notification-log")!;
+    expect(logTable.inputs.globalSecondaryIndexes).to.deep.equal([
+      {
+        name: "byCreatedDay",
+        keySchemas: [
+          { attributeName: "createdDayShard", keyType: "HASH" },
+          { attributeName: "createdAt", keyType: "RANGE" },
+        ],
+        projectionType: "INCLUDE",
+        nonKeyAttributes: ["unfinishedChannels"],
+      },
+    ]);
+    expect(statements[0].Resource).to.deep.equal([`${names.log}/index/byCreatedDay`]);
+    expect(statements[1].Resource).to.deep.equal([names.log]);
+    expect(statements[2].Resource).to.deep.equal([await outputOf(dev.stack.bus.arn)]);
   });
 
   it("refuses alarm and reconciler settings that cannot work, naming the key", () => {
@@ -170,6 +186,13 @@ describe("operations in the stack (Pulumi mocks)", function () {
     expect(() => parseTidingsConfig({ ...raw, alarms: { queueAgeSeconds: 0 } })).to.throw(/tidings:alarms\.queueAgeSeconds/);
     expect(() => parseTidingsConfig({ ...raw, reconciler: { schedule: "every 5 minutes" } })).to.throw(/tidings:reconciler\.schedule/);
     expect(() => parseTidingsConfig({ ...raw, dashboard: { on: true } })).to.throw(/tidings:dashboard\.on: unknown key/);
+    // 30 min × (4 + 1) × 2 = 5 h: a 4-hour window could lose a stuck row before its last reput.
+    expect(() => parseTidingsConfig({ ...raw, reconciler: { stuckAfterMinutes: 30, maxReputs: 4, lookBackHours: 4 } })).to.throw(
+      /tidings:reconciler\.lookBackHours: at least 5 .*got 4/,
+    );
+    expect(
+      parseTidingsConfig({ ...raw, reconciler: { stuckAfterMinutes: 30, maxReputs: 4, lookBackHours: 5 } }).reconciler.lookBackHours,
+    ).to.equal(5);
   });
 });
 
