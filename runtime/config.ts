@@ -248,14 +248,129 @@ function configSchema() {
   });
 }
 
-export type ChannelConfig = z.infer<ReturnType<typeof channelSchema>> & { provider: string };
-/** A notification type as parsed (critical defaults to false; code building types by hand may omit it). */
-export type NotificationTypeConfig = Omit<z.infer<ReturnType<typeof typeSchema>>, "critical"> & { critical?: boolean };
-export type TidingsConfig = Omit<z.infer<ReturnType<typeof configSchema>>, "channels" | "logRetentionDays" | "notificationTypes"> & {
+/*
+ * The parsed config's types are written out, not inferred from the schemas above, so the package's
+ * declarations do not import zod: a consumer compiles them with Pulumi's TypeScript template settings
+ * (no skipLibCheck, no esModuleInterop), which zod's own declarations need. `configTypesMatchSchema`
+ * below fails to compile when the two drift apart.
+ */
+
+/** One channel (`tidings:channels.<name>`) as parsed, defaults filled in. */
+export interface ChannelConfig {
+  /** @default true */
+  enabled: boolean;
+  /** The provider that sends (PROVIDERS_BY_CHANNEL, or `lambda`). @default the channel's first in PROVIDERS_BY_CHANNEL */
+  provider: string;
+  /** Provider used after `failoverAfter` retryable failures of the primary for one message. */
+  fallback?: string;
+  /** @default 3 */
+  failoverAfter: number;
+  /** Sends per second across all workers of the channel (token bucket). */
+  ratePerSecond?: number;
+  /** Lambda event source mapping maximumConcurrency (2–1000). @default 2 */
+  maxConcurrency: number;
+  /** @default 10 */
+  batchSize: number;
+  /** Receives before a message moves to the channel's DLQ. @default 5 */
+  maxReceiveCount: number;
+  /** @default 30 */
+  workerTimeoutSeconds: number;
+  /** At most `limit` messages per user per `windowSeconds` on this channel; later ones wait. */
+  perUser?: { limit: number; windowSeconds: number };
+  /** email: the verified SES sender. */
+  from?: string;
+  /** email: the SES configuration set. */
+  configurationSet?: string;
+  /** sms: SNS SMS type. */
+  smsType?: "Transactional" | "Promotional";
+  /** sms: sender ID (1–11 letters or digits), where the destination allows one. */
+  senderId?: string;
+  /** push: SNS platform applications. */
+  apnsPlatformApplicationArn?: string;
+  fcmPlatformApplicationArn?: string;
+  /** provider `lambda`: the function that sends (see README, "A provider as a Lambda function"). */
+  functionArn?: string;
+}
+
+/** A notification type (`tidings:notificationTypes.<type>`) as parsed. */
+export interface NotificationTypeConfig {
+  /** Channels this type may use; default: every enabled channel. */
+  channels?: string[];
+  /** false: users must opt in to this type. @default true */
+  defaultOptIn: boolean;
+  /**
+   * Security notices and the like: no politeness delay, and no opting out. Parsed config always has it;
+   * code building types by hand may leave it out.
+   * @default false
+   */
+  critical?: boolean;
+  /** Templates a request of this type may name in `template`. @default [the type's own] */
+  templates?: string[];
+}
+
+/** The stack configuration (namespace `tidings`) as parseTidingsConfig returns it, defaults filled in. */
+export interface TidingsConfig {
+  /** WebSocket stage name. @default "dev" */
+  stage: string;
+  auth: {
+    issuer: string;
+    audience: string;
+    /** Scope a producer token must carry. @default "notifications:send" */
+    producerScope: string;
+    /** An identity provider's JWKS URL: RS256/ES256 tokens signed with its keys are accepted too. */
+    jwksUrl?: string;
+    /** @default 300 */
+    keyCacheSeconds: number;
+    /** Oldest token accepted, by its `iat`. */
+    maxTokenAgeSeconds?: number;
+  };
+  websocket: {
+    /** @default 10 */
+    maxConnectionsPerUser: number;
+    /** @default { enabled: false, scope: "chat:send", perMinute: 20 } */
+    sendMessage: { enabled: boolean; scope: string; perMinute: number };
+  };
+  /** Deletion protection on the tables holding personal data. @default true */
+  deletionProtection: boolean;
+  /** The IAM principal administering the KMS key. @default the account root */
+  kmsAdminArn?: string;
+  /** Read separately, as a Pulumi secret. */
+  tokenSigningSecret?: string;
+  /** @default false */
+  apiGatewayCloudWatchRole: boolean;
+  alertEmail?: string;
+  /** One of CloudWatch Logs' retention periods. @default 14 */
+  logRetentionDays: number;
+  /** @default 24 */
+  connectionTtlHours: number;
+  /** Days a notification-log item is kept. @default 90 */
+  logTtlDays: number;
+  feed: { ttlDays: number };
+  devices: { maxPerUser: number };
+  tracking: { linkTtlDays: number; openPixel: boolean };
+  dashboard: { enabled: boolean };
+  alarms: { queueAgeSeconds: number; workerErrors: number; workerThrottles: number; ruleFailedInvocations: number };
+  reconciler: { enabled: boolean; schedule: string; stuckAfterMinutes: number; maxReputs: number; lookBackHours: number };
+  statusCallbacks?: { url: string; secretArn: string; maxReceiveCount: number };
   channels: Record<string, ChannelConfig>;
   notificationTypes: Record<string, NotificationTypeConfig>;
-  logRetentionDays: number;
-};
+}
+
+/** true when A and B accept exactly the same values. */
+type Exactly<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type ParsedConfig = z.output<ReturnType<typeof configSchema>>;
+type WrittenOutMatchesSchema = [
+  Exactly<
+    Omit<TidingsConfig, "channels" | "notificationTypes" | "logRetentionDays">,
+    Omit<ParsedConfig, "channels" | "notificationTypes" | "logRetentionDays">
+  >,
+  Exactly<ChannelConfig, z.output<ReturnType<typeof channelSchema>> & { provider: string }>,
+  Exactly<Required<NotificationTypeConfig>["critical"], z.output<ReturnType<typeof typeSchema>>["critical"]>,
+  Exactly<Omit<NotificationTypeConfig, "critical">, Omit<z.output<ReturnType<typeof typeSchema>>, "critical">>,
+];
+/** Compiles only while the written-out types above are the schemas' output. */
+const configTypesMatchSchema: WrittenOutMatchesSchema extends [true, true, true, true] ? true : never = true;
+void configTypesMatchSchema;
 
 export interface ParseOptions {
   /**
