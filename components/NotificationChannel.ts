@@ -188,6 +188,17 @@ export class NotificationChannel extends pulumi.ComponentResource {
     const ctx = providerContext(args.channel, this);
     const primary = resolveProvider(args.channel, "provider", args.provider, ctx);
     const fallback = args.fallback ? resolveProvider(args.channel, "fallback", args.fallback, ctx) : undefined;
+    if (
+      fallback &&
+      new Set([primary.type, fallback.type]).size === 2 &&
+      [primary.type, fallback.type].every((t) => t?.startsWith("sns-"))
+    ) {
+      // One worker role holds both providers' statements, and sns-sms's Deny on every SNS ARN (which keeps
+      // SMS publishing off topics) would also block every publish to a push endpoint.
+      throw new TidingsError(
+        `Channel "${args.channel}": sns-sms and sns-push cannot be provider and fallback of one channel (the SMS worker's role denies publishing to any SNS ARN, push endpoints included); use a lambda provider as the fallback.`,
+      );
+    }
 
     this.deadLetterQueue = createDeadLetterQueue(this, `${name}-dlq`, transform.deadLetterQueue);
     this.ruleDeadLetterQueue = createDeadLetterQueue(this, `${name}-rule-dlq`, transform.ruleDeadLetterQueue);

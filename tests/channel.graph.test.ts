@@ -295,6 +295,12 @@ describe("NotificationChannel with other providers", () => {
     );
     expect(attempt("e", { batch: { size: 11 } })).to.throw(TidingsError, /batchSize must be 1–10/);
     expect(() => new NotificationChannel("f", channelArgs(stack, "Bad Name", spec))).to.throw(TidingsError, /lower-case word/);
+    // The SMS role's Deny on every SNS ARN would block every push publish of the same worker.
+    const push: ChannelProvider = { type: "sns-push", apnsPlatformApplicationArn: `arn:aws:sns:${REGION}:${ACCOUNT}:app/APNS/tidings-ios` };
+    expect(() => new NotificationChannel("g", channelArgs(stack, "g", { type: "sns-sms" }, { fallback: push, failoverAfter: 2 }))).to.throw(
+      TidingsError,
+      /sns-sms and sns-push cannot be provider and fallback of one channel/,
+    );
   });
 });
 
