@@ -9,7 +9,7 @@
  * counted on its own connection row with one conditional write (so every Lambda instance agrees).
  */
 import { PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
-import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, paginateQuery, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { ErrorFrame, HttpResult, WebSocketEvent, WebSocketRequestContext } from "./contracts";
 import { type ConnectionRow, isLive, postToConnections } from "./deliver";
 import { type DecisionLogger, logDecision } from "./log";
@@ -98,21 +98,18 @@ async function countFrame(deps: ChatDeps, connectionId: string, limit: number, n
 export async function connectionsOfRoom(deps: Pick<ChatDeps, "ddb" | "connectionsTable">, room: string, nowMs = Date.now()) {
   const index = TABLES.connections.indexes.byRoom;
   const ids: string[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.connectionsTable,
-        IndexName: "byRoom",
-        KeyConditionExpression: "#room = :room",
-        ExpressionAttributeNames: { "#room": index.hashKey },
-        ExpressionAttributeValues: { ":room": room },
-        ExclusiveStartKey: startKey,
-      }),
-    );
+  const pages = paginateQuery(
+    { client: deps.ddb },
+    {
+      TableName: deps.connectionsTable,
+      IndexName: "byRoom",
+      KeyConditionExpression: "#room = :room",
+      ExpressionAttributeNames: { "#room": index.hashKey },
+      ExpressionAttributeValues: { ":room": room },
+    },
+  );
+  for await (const page of pages)
     for (const row of (page.Items ?? []) as ConnectionRow[]) if (isLive(row, nowMs)) ids.push(row.connectionId);
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
   return ids;
 }
 

@@ -4,7 +4,7 @@
  * `sendmessage` broadcast.
  */
 import type { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
-import { DeleteCommand, type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, type DynamoDBDocumentClient, paginateQuery } from "@aws-sdk/lib-dynamodb";
 import { connectionPoster } from "./connectionPoster";
 import { TABLES } from "./tables";
 import { type DecisionLogger, logDecision, OUTCOME } from "./log";
@@ -109,24 +109,20 @@ async function deleteConnection(deps: PostingDeps, connectionId: string) {
 export async function connectionsOfUser(deps: Pick<PostingDeps, "ddb" | "connectionsTable">, userId: string): Promise<string[]> {
   const indexName = "byUser";
   const ids: string[] = [];
-  let startKey: Record<string, unknown> | undefined;
   const now = Date.now();
-  do {
-    const page = await deps.ddb.send(
-      new QueryCommand({
-        TableName: deps.connectionsTable,
-        IndexName: indexName,
-        KeyConditionExpression: "#user = :user",
-        // Only what posting needs: a fan-out to thousands of connections unmarshals thousands of rows.
-        ProjectionExpression: "connectionId, #ttl",
-        ExpressionAttributeNames: { "#user": TABLES.connections.indexes.byUser.hashKey, "#ttl": "ttl" },
-        ExpressionAttributeValues: { ":user": userId },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const row of (page.Items ?? []) as ConnectionRow[]) if (isLive(row, now)) ids.push(row.connectionId);
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  const pages = paginateQuery(
+    { client: deps.ddb },
+    {
+      TableName: deps.connectionsTable,
+      IndexName: indexName,
+      KeyConditionExpression: "#user = :user",
+      // Only what posting needs: a fan-out to thousands of connections unmarshals thousands of rows.
+      ProjectionExpression: "connectionId, #ttl",
+      ExpressionAttributeNames: { "#user": TABLES.connections.indexes.byUser.hashKey, "#ttl": "ttl" },
+      ExpressionAttributeValues: { ":user": userId },
+    },
+  );
+  for await (const page of pages) for (const row of (page.Items ?? []) as ConnectionRow[]) if (isLive(row, now)) ids.push(row.connectionId);
   return ids;
 }
 

@@ -4,7 +4,15 @@
  * marks read and archives. Every operation is keyed by the caller's userId, so one user can never reach
  * another user's rows: an eventId that is not under the caller's key is simply not found.
  */
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  paginateQuery,
+  QueryCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 import type { ChannelDelivery, RenderedContent } from "./contracts";
 import { TABLES } from "./tables";
 
@@ -188,23 +196,19 @@ export function makeFeed(deps: FeedDeps) {
     /** Unread and not archived, from the sparse index. */
     async unreadCount(userId: string): Promise<number> {
       let count = 0;
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await deps.ddb.send(
-          new QueryCommand({
-            TableName: deps.table,
-            IndexName: INDEX_UNREAD,
-            KeyConditionExpression: "#user = :user",
-            FilterExpression: "#ttl > :now",
-            ExpressionAttributeNames: { "#user": "userId", "#ttl": "ttl" },
-            ExpressionAttributeValues: { ":user": userId, ":now": nowSeconds() },
-            Select: "COUNT",
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        count += page.Count ?? 0;
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
+      const pages = paginateQuery(
+        { client: deps.ddb },
+        {
+          TableName: deps.table,
+          IndexName: INDEX_UNREAD,
+          KeyConditionExpression: "#user = :user",
+          FilterExpression: "#ttl > :now",
+          ExpressionAttributeNames: { "#user": "userId", "#ttl": "ttl" },
+          ExpressionAttributeValues: { ":user": userId, ":now": nowSeconds() },
+          Select: "COUNT",
+        },
+      );
+      for await (const page of pages) count += page.Count ?? 0;
       return count;
     },
 
@@ -217,21 +221,17 @@ export function makeFeed(deps: FeedDeps) {
     /** Every unread item's eventId. */
     async unreadIds(userId: string): Promise<string[]> {
       const ids: string[] = [];
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await deps.ddb.send(
-          new QueryCommand({
-            TableName: deps.table,
-            IndexName: INDEX_UNREAD,
-            KeyConditionExpression: "#user = :user",
-            ExpressionAttributeNames: { "#user": "userId" },
-            ExpressionAttributeValues: { ":user": userId },
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        for (const item of page.Items ?? []) ids.push(item.eventId as string);
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
+      const pages = paginateQuery(
+        { client: deps.ddb },
+        {
+          TableName: deps.table,
+          IndexName: INDEX_UNREAD,
+          KeyConditionExpression: "#user = :user",
+          ExpressionAttributeNames: { "#user": "userId" },
+          ExpressionAttributeValues: { ":user": userId },
+        },
+      );
+      for await (const page of pages) for (const item of page.Items ?? []) ids.push(item.eventId as string);
       return ids;
     },
 
@@ -241,24 +241,22 @@ export function makeFeed(deps: FeedDeps) {
     /** Deletes every item of the user (account erasure). */
     async erase(userId: string): Promise<number> {
       let erased = 0;
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await deps.ddb.send(
-          new QueryCommand({
-            TableName: deps.table,
-            KeyConditionExpression: "#user = :user",
-            ExpressionAttributeNames: { "#user": "userId" },
-            ExpressionAttributeValues: { ":user": userId },
-            ProjectionExpression: "userId, eventId",
-            ExclusiveStartKey: startKey,
-          }),
-        );
+      const pages = paginateQuery(
+        { client: deps.ddb },
+        {
+          TableName: deps.table,
+          KeyConditionExpression: "#user = :user",
+          ExpressionAttributeNames: { "#user": "userId" },
+          ExpressionAttributeValues: { ":user": userId },
+          ProjectionExpression: "userId, eventId",
+        },
+      );
+      for await (const page of pages) {
         for (const item of page.Items ?? []) {
           await deps.ddb.send(new DeleteCommand({ TableName: deps.table, Key: { userId, eventId: item.eventId } }));
           erased++;
         }
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
+      }
       return erased;
     },
   };

@@ -33,6 +33,7 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  paginateQuery,
   QueryCommand,
   UpdateCommand,
   type UpdateCommandInput,
@@ -549,21 +550,19 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
       const { hashKey, rangeKey } = TABLES.notificationLog.indexes[index];
       for (const day of daysBetween(createdFrom, olderThan)) {
         for (let shard = 0; shard < RECONCILE_SHARDS; shard++) {
-          let startKey: Record<string, unknown> | undefined;
-          do {
-            const page = await deps.ddb.send(
-              new QueryCommand({
-                TableName: deps.table,
-                IndexName: index,
-                KeyConditionExpression: "#bucket = :bucket AND #created BETWEEN :from AND :to",
-                FilterExpression: "attribute_exists(#unfinished)",
-                ProjectionExpression: "eventId, channel",
-                ExpressionAttributeNames: { "#bucket": hashKey, "#created": rangeKey, "#unfinished": "unfinishedChannels" },
-                ExpressionAttributeValues: { ":bucket": `${day}#${shard}`, ":from": createdFrom, ":to": olderThan },
-                ExclusiveStartKey: startKey,
-              }),
-            );
-            startKey = page.LastEvaluatedKey;
+          const pages = paginateQuery(
+            { client: deps.ddb },
+            {
+              TableName: deps.table,
+              IndexName: index,
+              KeyConditionExpression: "#bucket = :bucket AND #created BETWEEN :from AND :to",
+              FilterExpression: "attribute_exists(#unfinished)",
+              ProjectionExpression: "eventId, channel",
+              ExpressionAttributeNames: { "#bucket": hashKey, "#created": rangeKey, "#unfinished": "unfinishedChannels" },
+              ExpressionAttributeValues: { ":bucket": `${day}#${shard}`, ":from": createdFrom, ":to": olderThan },
+            },
+          );
+          for await (const page of pages) {
             const keys = (page.Items ?? []) as { eventId: string; channel: string }[];
             for (let start = 0; start < keys.length; start += BATCH_GET_LIMIT) {
               const rows = (await getItems(keys.slice(start, start + BATCH_GET_LIMIT)))
@@ -571,7 +570,7 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
                 .filter((row) => isUnfinished(row.status) && typeof row.updatedAt === "string" && row.updatedAt <= olderThan);
               if (rows.length) yield rows;
             }
-          } while (startKey);
+          }
         }
       }
     },

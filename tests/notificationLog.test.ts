@@ -187,12 +187,15 @@ describe("notification log (dynalite)", () => {
     expect(Object.keys(row ?? {}).sort()).to.deep.equal(["channel", "createdAt", "createdDayShard", "eventId", "unfinishedChannels"]);
 
     const fetched: string[] = [];
-    const counting = {
-      send: (command: { input: { RequestItems?: Record<string, { Keys: { eventId: string }[] }> } }) => {
-        for (const { Keys } of Object.values(command.input.RequestItems ?? {})) fetched.push(...Keys.map((k) => k.eventId));
-        return ddb.send(command as never);
+    // The same client with its send watched (still a DynamoDBDocumentClient, as the paginator requires).
+    const counting: DynamoDBDocumentClient = Object.create(ddb, {
+      send: {
+        value: (command: { input: { RequestItems?: Record<string, { Keys: { eventId: string }[] }> } }) => {
+          for (const { Keys } of Object.values(command.input.RequestItems ?? {})) fetched.push(...Keys.map((k) => k.eventId));
+          return ddb.send(command as never);
+        },
       },
-    } as unknown as DynamoDBDocumentClient;
+    });
     const log = makeNotificationLog({ ddb: counting, table: "log-test" });
     const listed = [];
     for await (const page of log.unfinishedBetween(new Date(hoursAgo(24)).toISOString(), new Date(now - 15 * 60_000).toISOString()))
