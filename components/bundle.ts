@@ -96,12 +96,28 @@ async function build(contents: string, resolveDir: string, external: string[]): 
     // `legalComments` off: the bundle is deployed, not distributed, and the comments are bytes at every cold start.
     legalComments: "none",
     charset: "utf8",
-    plugins: [zodEnglishOnly],
+    plugins: external.length ? [zodEnglishOnly, sdkByPackageName] : [zodEnglishOnly],
     write: false,
     logLevel: "silent",
   });
   return result.outputFiles[0].text;
 }
+
+/**
+ * Pulumi's serializer writes the SDK's requires as the files it found (`@aws-sdk/client-dynamodb/
+ * dist-cjs/index.js`), which reach into the layout of the SDK the Lambda runtime provides: a release
+ * adding an `exports` map would refuse them. The bundle requires the package by name instead, which is
+ * the same file (every SDK v3 package's `main` is `dist-cjs/index.js`) and what the package promises.
+ */
+const sdkByPackageName: esbuild.Plugin = {
+  name: "sdk-by-package-name",
+  setup(build) {
+    build.onResolve({ filter: /^@(aws-sdk|smithy)\/[^/]+\/dist-cjs\/index\.js$/ }, (args) => ({
+      path: args.path.replace(/\/dist-cjs\/index\.js$/, ""),
+      external: true,
+    }));
+  },
+};
 
 /**
  * zod's entry points re-export its error messages in every language it has (`z.locales`, 45 of them, 43%

@@ -325,6 +325,11 @@ describe("tidings as an installed package (npm pack → a consumer project)", fu
         bundled.filter((r) => !/^@(aws-sdk|smithy)\//.test(r) && !builtinModules.includes(r.replace(/^node:/, ""))),
         fn.name,
       ).to.deep.equal([]);
+      // The SDK by package name (or a subpath the package exports), never a file inside it.
+      expect(
+        bundled.filter((r) => /^@(aws-sdk|smithy)\/[^/]+\/dist-/.test(r)),
+        fn.name,
+      ).to.deep.equal([]);
       expect(Object.keys(fn.files), fn.name).to.deep.equal(["index.js"]);
       expect(fn.handler).to.equal(`index.${fn.exportName}`);
       expect(fn.bytes, fn.name).to.be.at.most(1024 * 1024);
