@@ -255,8 +255,15 @@ function configSchema() {
  * below fails to compile when the two drift apart.
  */
 
-/** One channel (`tidings:channels.<name>`) as parsed, defaults filled in. */
-export interface ChannelConfig {
+/**
+ * One channel (`tidings:channels.<name>`) as parsed, defaults filled in. The provider settings (`from`,
+ * `smsType`, …) are ProviderConfig's: channelProviderConfig hands each provider its own.
+ */
+export interface ChannelConfig
+  extends Pick<
+    ProviderConfig,
+    "from" | "configurationSet" | "smsType" | "senderId" | "apnsPlatformApplicationArn" | "fcmPlatformApplicationArn" | "functionArn"
+  > {
   /** @default true */
   enabled: boolean;
   /** The provider that sends (PROVIDERS_BY_CHANNEL, or `lambda`). @default the channel's first in PROVIDERS_BY_CHANNEL */
@@ -277,19 +284,6 @@ export interface ChannelConfig {
   workerTimeoutSeconds: number;
   /** At most `limit` messages per user per `windowSeconds` on this channel; later ones wait. */
   perUser?: { limit: number; windowSeconds: number };
-  /** email: the verified SES sender. */
-  from?: string;
-  /** email: the SES configuration set. */
-  configurationSet?: string;
-  /** sms: SNS SMS type. */
-  smsType?: "Transactional" | "Promotional";
-  /** sms: sender ID (1–11 letters or digits), where the destination allows one. */
-  senderId?: string;
-  /** push: SNS platform applications. */
-  apnsPlatformApplicationArn?: string;
-  fcmPlatformApplicationArn?: string;
-  /** provider `lambda`: the function that sends (see README, "A provider as a Lambda function"). */
-  functionArn?: string;
 }
 
 /** A notification type (`tidings:notificationTypes.<type>`) as parsed. */
