@@ -30,6 +30,9 @@ const PRODUCER = "producer-api-service";
 const COLD_REQUIRE_SCRIPT =
   "const t=process.hrtime.bigint();for(const m of process.argv.slice(1))require(m);process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))";
 
+/** The SDK packages the producer API cannot do without: its log and settings (DynamoDB) and the bus. */
+const LEAST_PRODUCER_SDK = ["@aws-sdk/client-dynamodb", "@aws-sdk/lib-dynamodb", "@aws-sdk/client-eventbridge"];
+
 function coldRequireMs(modules: string[]): number {
   const output = execFileSync(process.execPath, ["-e", COLD_REQUIRE_SCRIPT, ...modules], {
     cwd: OUT_DIR,
@@ -143,6 +146,10 @@ export async function runShippedCode(options: ShippedCodeOptions, progress: (lin
   const largest = rows[0];
   const producerRatio = producer ? median(producer.requireMs) / fastest : Number.NaN;
   const producerSdkRatio = producer ? median(producer.sdkMs) / fastest : Number.NaN;
+  // The least the producer needs whatever else changes: it reads and writes DynamoDB and puts events.
+  progress(`the least SDK the producer needs (${LEAST_PRODUCER_SDK.join(", ")}), alone`);
+  const leastSdkMs = median(Array.from({ length: options.coldRequireRepeats }, () => coldRequireMs(LEAST_PRODUCER_SDK)));
+  const leastSdkRatio = leastSdkMs / fastest;
   // The issue says "the smallest function's": the smallest archive is not the fastest to require (what it
   // requires from the SDK decides), so the goal is held to the stricter of the two and both are printed.
   const smallest = rows[rows.length - 1];
@@ -162,7 +169,7 @@ export async function runShippedCode(options: ShippedCodeOptions, progress: (lin
       },
       {
         goal: 3,
-        measure: `${PRODUCER} cold require ÷ fastest function's (AWS SDK packages alone: ${producerSdkRatio.toFixed(2)}×; ÷ the smallest archive's, ${smallest.name}: ${producerSmallestRatio.toFixed(2)}×)`,
+        measure: `${PRODUCER} cold require ÷ fastest function's (AWS SDK packages alone: ${producerSdkRatio.toFixed(2)}×, the least it needs, DynamoDB and EventBridge: ${leastSdkRatio.toFixed(2)}×; ÷ the smallest archive's, ${smallest.name}: ${producerSmallestRatio.toFixed(2)}×)`,
         before: `${producerBeforeRatio.toFixed(2)}×`,
         after: `${producerRatio.toFixed(2)}×`,
         ratio: formatRatio(producerRatio / producerBeforeRatio),
