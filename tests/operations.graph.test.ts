@@ -8,7 +8,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { readStackFile } from "../local/stackConfig";
 import { parseTidingsConfig } from "../runtime/config";
 import { METRICS_NAMESPACE } from "../runtime/metrics";
+import { TidingsError } from "../components/common";
 import { Operations } from "../components/Operations";
+import { Reconciler } from "../components/Reconciler";
 import { StatusCallbacks } from "../components/StatusCallbacks";
 import { createTidingsStack } from "../stack";
 import { type MockedResource, ofType, settle, useMocks, outputValue as outputOf } from "../testing";
@@ -179,6 +181,22 @@ describe("operations in the stack (Pulumi mocks)", function () {
     expect(statements[0].Resource).to.deep.equal([`${names.log}/index/byCreatedDay`]);
     expect(statements[1].Resource).to.deep.equal([names.log]);
     expect(statements[2].Resource).to.deep.equal([await outputOf(dev.stack.bus.arn)]);
+  });
+
+  it("a Reconciler built directly refuses a look-back its reputs do not fit in", () => {
+    const { stack } = dev;
+    const args = {
+      notificationLogTable: stack.notificationLogTable,
+      bus: stack.bus,
+      kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/k",
+      alertsTopicArn: "arn:aws:sns:eu-west-1:123456789012:alerts",
+    };
+    // 15 min × (3 + 1) × 2 = 2 h.
+    expect(() => new Reconciler("short-window", { ...args, lookBackHours: 1 })).to.throw(
+      TidingsError,
+      /lookBackHours \(1\) must be at least 2/,
+    );
+    expect(() => new Reconciler("wide-window", { ...args, lookBackHours: 2 })).to.not.throw();
   });
 
   it("refuses alarm and reconciler settings that cannot work, naming the key", () => {
