@@ -241,6 +241,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
       settingsTable,
       feedTable,
       connectionsTable,
+      notificationLogTable,
       websocket,
       kmsKeyArn,
       logRetentionDays: config.logRetentionDays,

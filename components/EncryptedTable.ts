@@ -62,7 +62,11 @@ export function encryptedTable(
           { attributeName: index.hashKey, keyType: "HASH" },
           { attributeName: index.rangeKey, keyType: "RANGE" },
         ],
-        ...(index.projection ? { projectionType: "INCLUDE", nonKeyAttributes: [...index.projection] } : { projectionType: "ALL" }),
+        ...(!index.projection
+          ? { projectionType: "ALL" }
+          : index.projection.length
+            ? { projectionType: "INCLUDE", nonKeyAttributes: [...index.projection] }
+            : { projectionType: "KEYS_ONLY" }),
       })),
       ttl: layout.ttlAttribute ? { attributeName: layout.ttlAttribute, enabled: true } : undefined,
       serverSideEncryption: { enabled: true, kmsKeyArn: args.kmsKeyArn },

@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { resolveManagementEndpoint } from "../runtime/deliver";
 import { makeFeed } from "../runtime/feed";
 import type { HttpAnswer, HttpRequestEvent } from "../runtime/http";
+import { makeNotificationLog } from "../runtime/notificationLog";
 import { makeUserDataApi } from "../runtime/userData";
 import {
   checkAuthorization,
@@ -36,6 +37,12 @@ export interface UserDataRoutesArgs {
   settingsTable: TableRef;
   feedTable: TableRef;
   connectionsTable: TableRef;
+  /**
+   * The notification log: erasing a user also deletes their log items (through its userEventIds index),
+   * so what was sent to them goes, and a delivery still queued for them is refused.
+   * @default the log is left to its TTL
+   */
+  notificationLogTable?: TableRef;
   /** Erasing a user also closes their open connections through this WebSocket API. */
   websocket: WebSocketRef;
   kmsKeyArn: pulumi.Input<string>;
@@ -60,12 +67,13 @@ export interface UserDataRoutesTransform {
 /**
  * `PUT|GET /users/{userId}/contact` and `DELETE /users/{userId}` on the producer API: a product stores
  * its users' e-mail, phone and external channels (checked by the rules delivery uses), reads them back,
- * and erases a user (contact, settings, feed, connections). Its role reaches only those tables.
+ * and erases a user (contact, settings, feed, connections, notification-log items). Its role reaches only
+ * those tables.
  *
  * @example
  * new UserDataRoutes("user-data", {
  *   api: producerApi.api, authorization: { type: "AWS_IAM" },
- *   contactsTable, settingsTable, feedTable, connectionsTable, websocket, kmsKeyArn: key.arn,
+ *   contactsTable, settingsTable, feedTable, connectionsTable, notificationLogTable, websocket, kmsKeyArn: key.arn,
  * });
  */
 export class UserDataRoutes extends pulumi.ComponentResource {
@@ -89,6 +97,7 @@ export class UserDataRoutes extends pulumi.ComponentResource {
       feed: pulumi.output(args.feedTable.name),
       connections: pulumi.output(args.connectionsTable.name),
     };
+    const logTable = args.notificationLogTable ? pulumi.output(args.notificationLogTable.name) : undefined;
     const managementEndpoint = pulumi.output(args.websocket.managementEndpoint);
     const fn = new InlineFunction<HttpRequestEvent, HttpAnswer>(
       `${name}-service`,
@@ -102,6 +111,7 @@ export class UserDataRoutes extends pulumi.ComponentResource {
             ddb,
             tables: { contacts: tables.contacts.get(), settings: tables.settings.get(), connections: tables.connections.get() },
             feed: makeFeed({ ddb, table: tables.feed.get() }),
+            log: logTable ? makeNotificationLog({ ddb, table: logTable.get() }) : undefined,
             closeConnection: async (connectionId) => {
               await mgmt.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
             },
@@ -113,6 +123,12 @@ export class UserDataRoutes extends pulumi.ComponentResource {
           { Action: ["dynamodb:Query", "dynamodb:DeleteItem"], Resource: [args.feedTable.arn] },
           { Action: ["dynamodb:Query"], Resource: [pulumi.interpolate`${args.connectionsTable.arn}/index/*`] },
           { Action: ["dynamodb:DeleteItem"], Resource: [args.connectionsTable.arn] },
+          ...(args.notificationLogTable
+            ? [
+                { Action: ["dynamodb:Query"], Resource: [pulumi.interpolate`${args.notificationLogTable.arn}/index/userEventIds`] },
+                { Action: ["dynamodb:BatchWriteItem"], Resource: [args.notificationLogTable.arn] },
+              ]
+            : []),
           {
             Action: ["execute-api:ManageConnections"],
             Resource: [pulumi.interpolate`${args.websocket.executionArn}/${args.websocket.stageName}/DELETE/@connections/*`],

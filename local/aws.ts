@@ -133,9 +133,11 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
                     { AttributeName: index.hashKey, KeyType: "HASH" as const },
                     { AttributeName: index.rangeKey, KeyType: "RANGE" as const },
                   ],
-                  Projection: index.projection
-                    ? { ProjectionType: "INCLUDE" as const, NonKeyAttributes: [...index.projection] }
-                    : { ProjectionType: "ALL" as const },
+                  Projection: !index.projection
+                    ? { ProjectionType: "ALL" as const }
+                    : index.projection.length
+                      ? { ProjectionType: "INCLUDE" as const, NonKeyAttributes: [...index.projection] }
+                      : { ProjectionType: "KEYS_ONLY" as const },
                 }))
               : undefined,
           }),

@@ -56,6 +56,7 @@ export function makeLocalUserRoutes(options: LocalUserRoutesOptions) {
     ddb,
     tables,
     feed,
+    log: options.log,
     webhookOrigins: options.webhookOrigins,
     closeConnection: async (connectionId) => {
       await options.management().send(new DeleteConnectionCommand({ ConnectionId: connectionId }));

@@ -30,6 +30,7 @@
  */
 import {
   BatchGetCommand,
+  BatchWriteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -58,6 +59,11 @@ export const NOTIFICATION_ITEM = "#notification";
 export const MAX_ITEM_BYTES = 400 * 1024;
 /** Most keys one BatchGetItem takes. */
 const BATCH_GET_LIMIT = 100;
+/** Most requests one BatchWriteItem takes. */
+const BATCH_WRITE_LIMIT = 25;
+
+/** Keys a batch call left unprocessed (throttling) are sent again after a growing pause, as AWS advises. */
+const unprocessedBackoff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
 const HEADROOM_BYTES = 8 * 1024;
 const HEADROOM_PER_CHANNEL_BYTES = 2 * 1024;
 
@@ -329,7 +335,8 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
   async function getItems(keys: { eventId: string; channel: string }[]): Promise<Item[]> {
     const items: Item[] = [];
     let pending: { eventId: string; channel: string }[] = keys.map(({ eventId, channel }) => ({ eventId, channel }));
-    while (pending.length) {
+    for (let attempt = 0; pending.length; attempt++) {
+      if (attempt) await unprocessedBackoff(attempt);
       const out = await deps.ddb.send(new BatchGetCommand({ RequestItems: { [deps.table]: { Keys: pending, ConsistentRead: true } } }));
       items.push(...((out.Responses?.[deps.table] ?? []) as Item[]));
       pending = (out.UnprocessedKeys?.[deps.table]?.Keys ?? []) as typeof pending;
@@ -573,6 +580,43 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
           }
         }
       }
+    },
+
+    /**
+     * Deletes every item of `userId` (account erasure): the notification items and rows of the earlier
+     * layout alike, found through the keys-only userEventIds index. A delivery still on its way to the
+     * user is then refused by its worker, which sends only what the log holds. Answers how many items
+     * were deleted.
+     */
+    async eraseUser(userId: string): Promise<number> {
+      const index = "userEventIds";
+      let erased = 0;
+      const pages = paginateQuery(
+        { client: deps.ddb },
+        {
+          TableName: deps.table,
+          IndexName: index,
+          KeyConditionExpression: "#user = :user",
+          ExpressionAttributeNames: { "#user": TABLES.notificationLog.indexes[index].hashKey },
+          ExpressionAttributeValues: { ":user": userId },
+        },
+      );
+      for await (const page of pages) {
+        const keys = ((page.Items ?? []) as Item[]).map(({ eventId, channel }) => ({ eventId, channel }));
+        for (let start = 0; start < keys.length; start += BATCH_WRITE_LIMIT) {
+          let pending: { DeleteRequest: { Key: Record<string, unknown> } }[] = keys
+            .slice(start, start + BATCH_WRITE_LIMIT)
+            .map((Key) => ({ DeleteRequest: { Key } }));
+          for (let attempt = 0; pending.length; attempt++) {
+            if (attempt) await unprocessedBackoff(attempt);
+            const out = await deps.ddb.send(new BatchWriteCommand({ RequestItems: { [deps.table]: pending } }));
+            const unprocessed = (out.UnprocessedItems?.[deps.table] ?? []) as typeof pending;
+            erased += pending.length - unprocessed.length;
+            pending = unprocessed;
+          }
+        }
+      }
+      return erased;
     },
 
     /**

@@ -21,8 +21,9 @@ export interface IndexLayout {
    */
   rangeKey: string;
   /**
-   * The only attributes besides the keys the index holds (projection INCLUDE). Absent: the whole item
-   * (ALL). An index of large items that needs few of their attributes pays for every copy it keeps.
+   * The only attributes besides the keys the index holds (projection INCLUDE; none: KEYS_ONLY). Absent:
+   * the whole item (ALL). An index of large items that needs few of their attributes pays for every
+   * copy it keeps.
    */
   projection?: readonly string[];
 }
@@ -51,12 +52,16 @@ export const TABLES = {
    * pk eventId, sk channel. One item per notification, sk NOTIFICATION_ITEM, per-channel records in
    * `deliveries` (runtime/notificationLog.ts). GSI byCreatedDay on createdDayShard (`<YYYY-MM-DD>#<shard>`)
    * + createdAt, holding only `unfinishedChannels`: the reconciler reads the notifications of its
-   * look-back window there, a few bytes each, instead of scanning the table.
+   * look-back window there, a few bytes each, instead of scanning the table. GSI userEventIds on userId +
+   * eventId, keys only (written once per item: its keys never change): erasing a user finds their items.
    */
   notificationLog: {
     hashKey: "eventId",
     rangeKey: "channel",
-    indexes: { byCreatedDay: { hashKey: "createdDayShard", rangeKey: "createdAt", projection: ["unfinishedChannels"] } },
+    indexes: {
+      byCreatedDay: { hashKey: "createdDayShard", rangeKey: "createdAt", projection: ["unfinishedChannels"] },
+      userEventIds: { hashKey: "userId", rangeKey: "eventId", projection: [] },
+    },
     ttlAttribute: "ttl",
   },
   /**

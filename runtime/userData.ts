@@ -3,7 +3,8 @@
  *
  *   PUT    /users/{userId}/contact   { email?, phone?, external_channels? } → 200 the contact
  *   GET    /users/{userId}/contact   → 200 the contact, 404 when there is none
- *   DELETE /users/{userId}           erases contact, settings, feed and connections → 200 what was erased
+ *   DELETE /users/{userId}           erases contact, settings, feed, connections and (given the log) the
+ *                                    user's notification-log items → 200 what was erased
  *
  * Addresses are checked by the same rules the notification service applies when it sends
  * (runtime/contacts.ts `resolveAddress`), so what is stored here is what delivery accepts. A field set
@@ -13,6 +14,7 @@ import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, UpdateCommand }
 import { type ContactRow, resolveAddress } from "./contacts";
 import { connectionsOfUser } from "./deliver";
 import type { Feed } from "./feed";
+import type { NotificationLog } from "./notificationLog";
 import {
   describeError,
   type HttpAnswer,
@@ -33,6 +35,12 @@ export interface UserDataDeps {
   ddb: DynamoDBDocumentClient;
   tables: { contacts: string; settings: string; connections: string };
   feed: Feed;
+  /**
+   * The notification log: erasing a user deletes their items too (what was sent to them, addresses of
+   * deliveries still on their way), and their worker then refuses any delivery still queued. Absent: the
+   * log is left to its TTL.
+   */
+  log?: Pick<NotificationLog, "eraseUser">;
   /** Origins a Slack webhook URL may use besides hooks.slack.com (the local mode's sink). */
   webhookOrigins?: string[];
   /** Closes a connection at the WebSocket API (ApiGatewayManagementApi DeleteConnection); rows are deleted regardless. */
@@ -158,8 +166,11 @@ export function makeUserDataApi(deps: UserDataDeps) {
       await deps.ddb.send(new DeleteCommand({ TableName: deps.tables.connections, Key: { connectionId } }));
       await deps.closeConnection?.(connectionId).catch(() => undefined);
     }
+    // The log last: a notification accepted while the rest was erased is erased too, and without a
+    // contact none is sent after. (Not in the answer, whose keys are a contract; the decision log says.)
+    const logItems = (await deps.log?.eraseUser(userId)) ?? 0;
     const erased = { contact: !!contact.Attributes, settings: !!settings.Attributes, feedItems, connections: connectionIds.length };
-    logger({ component: "user-data", outcome: OUTCOME["user-data"].userErased, userId, ...erased });
+    logger({ component: "user-data", outcome: OUTCOME["user-data"].userErased, userId, ...erased, logItems });
     return respond(200, { userId, erased });
   }
 

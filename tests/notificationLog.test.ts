@@ -207,6 +207,35 @@ describe("notification log (dynalite)", () => {
     ).to.deep.equal(["w-yesterday"]);
   });
 
+  it("erases every item of one user, of both layouts, through the keys-only index, and no one else's", async () => {
+    const log = makeNotificationLog({ ddb, table: "log-test" });
+    const user = (eventId: string, channel: string) => entry(eventId, channel, { userId: "erased-user" });
+    for (let i = 0; i < 30; i++) await log.createAll([user(`x${i}`, "email"), user(`x${i}`, "sms")]); // more than one BatchWriteItem
+    await ddb.send(
+      new PutCommand({
+        TableName: "log-test",
+        Item: {
+          eventId: "x-old",
+          channel: "sms",
+          userId: "erased-user",
+          type: "t",
+          status: "pending",
+          createdAt: "2026-11-20T10:00:00.000Z",
+        },
+      }),
+    );
+    await log.createAll([entry("x-kept", "email", { userId: "kept-user" })]);
+
+    expect(await log.eraseUser("erased-user")).to.equal(31);
+    expect(await itemsOf("x0")).to.deep.equal([]);
+    expect(await itemsOf("x29")).to.deep.equal([]);
+    expect(await itemsOf("x-old")).to.deep.equal([]);
+    expect(await itemsOf("x-kept")).to.have.length(1);
+    // What a worker then finds for a delivery still queued: nothing, so it sends nothing.
+    expect((await log.claimExisting("x0", "email", 30)).row).to.equal(undefined);
+    expect(await log.eraseUser("erased-user")).to.equal(0);
+  });
+
   it("reads and moves on rows of the earlier one-row-per-channel layout (deliveries accepted before an upgrade)", async () => {
     const at = "2026-11-20T10:00:00.000Z";
     const legacy = { eventId: "old1", userId: "u5", type: "order.shipped", createdAt: at, updatedAt: at, attempts: 0, requestDigest: "r" };

@@ -167,17 +167,17 @@ describe("operations in the stack (Pulumi mocks)", function () {
     // No Scan: a run reads the index for its look-back window, not the table. The index holds the keys
     // and the unfinished set only, so workers' updates of the item's content do not copy it there.
     const logTable = ofType(resources, "aws:dynamodb/table:Table").find((t) => t.name === "notification-log")!;
-    expect(logTable.inputs.globalSecondaryIndexes).to.deep.equal([
-      {
-        name: "byCreatedDay",
-        keySchemas: [
-          { attributeName: "createdDayShard", keyType: "HASH" },
-          { attributeName: "createdAt", keyType: "RANGE" },
-        ],
-        projectionType: "INCLUDE",
-        nonKeyAttributes: ["unfinishedChannels"],
-      },
-    ]);
+    expect(logTable.inputs.globalSecondaryIndexes.find((i: { name: string }) => i.name === "byCreatedDay")).to.deep.equal({
+      name: "byCreatedDay",
+      keySchemas: [
+        { attributeName: "createdDayShard", keyType: "HASH" },
+        { attributeName: "createdAt", keyType: "RANGE" },
+      ],
+      projectionType: "INCLUDE",
+      nonKeyAttributes: ["unfinishedChannels"],
+    });
+    // No index copies the whole item (the unread byUser one did, on every write).
+    expect(logTable.inputs.globalSecondaryIndexes.map((i: { projectionType: string }) => i.projectionType)).not.to.include("ALL");
     expect(statements[0].Resource).to.deep.equal([`${names.log}/index/byCreatedDay`]);
     expect(statements[1].Resource).to.deep.equal([names.log]);
     expect(statements[2].Resource).to.deep.equal([await outputOf(dev.stack.bus.arn)]);

@@ -136,6 +136,18 @@ describe("security guarantees of the resource graph", function () {
     }
   });
 
+  it("user erasure reaches the log only to find a user's items by the keys-only index and delete them", () => {
+    const log = one("aws:dynamodb/table:Table", "notification-log");
+    const logArn = log.state.arn;
+    const onLog = statementsOf("user-data-service-role").filter((s) => list(s.Resource).some((r: string) => r.startsWith(logArn)));
+    expect(onLog).to.deep.equal([
+      { Effect: "Allow", Action: ["dynamodb:Query"], Resource: [`${logArn}/index/userEventIds`] },
+      { Effect: "Allow", Action: ["dynamodb:BatchWriteItem"], Resource: [logArn] },
+    ]);
+    const index = log.inputs.globalSecondaryIndexes.find((i: { name: string }) => i.name === "userEventIds");
+    expect(index).to.deep.include({ projectionType: "KEYS_ONLY" });
+  });
+
   it("in JWT mode the producer route requires the producer scope (route authorization scopes)", () => {
     const route = one("aws:apigatewayv2/route:Route", "jwt-api-notifications");
     expect(route.inputs).to.include({ authorizationType: "JWT" });

@@ -5,7 +5,7 @@
  */
 import { expect } from "chai";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { QueryCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { LocalTidings } from "../local/tidings";
 import { startQuiet } from "./helpers/localTidings";
 import { frames, openSocket, until } from "./helpers/sockets";
@@ -291,7 +291,7 @@ describe("user routes (local mode, over HTTP)", function () {
     expect((await call("GET", `/users/${userId}/contact`)).status).to.equal(401);
   });
 
-  it("DELETE /users/{userId} erases contact, settings, feed and connections", async () => {
+  it("DELETE /users/{userId} erases contact, settings, feed, connections and the user's notification-log items", async () => {
     const userId = newUser();
     const token = await tidings.signToken(userId);
     await call("PUT", `/users/${userId}/contact`, { token: producer, body: { email: "gone@example.com" } });
@@ -305,9 +305,25 @@ describe("user routes (local mode, over HTTP)", function () {
       return (rows.Items ?? []).some((r) => r.userId === userId);
     });
 
+    const logItems = async (id: string) =>
+      (
+        await tidings.clients.ddb.send(
+          new QueryCommand({
+            TableName: tidings.tables.notificationLog,
+            KeyConditionExpression: "eventId = :e",
+            ExpressionAttributeValues: { ":e": id },
+            ConsistentRead: true,
+          }),
+        )
+      ).Items ?? [];
+    const othersEventId = await notify(newUser());
+    expect(await logItems(eventId)).to.have.length(1);
+
     const erased = await call("DELETE", `/users/${userId}`, { token: producer });
     expect(erased.status).to.equal(200);
     expect(erased.body.erased).to.deep.equal({ contact: true, settings: true, feedItems: 1, connections: 1 });
+    expect(await logItems(eventId), "what was sent to the user").to.deep.equal([]);
+    expect(await logItems(othersEventId), "another user's").to.have.length(1);
     await closed;
     expect((await call("GET", `/users/${userId}/contact`, { token: producer })).status).to.equal(404);
     expect((await call("GET", "/me/notifications", { token })).body).to.deep.equal({ items: [], unreadCount: 0 });
