@@ -81,8 +81,11 @@ export const RECONCILE_SHARDS = 8;
 export function createdDayShard(eventId: string, createdAt: string): string {
   let hash = 0;
   for (let i = 0; i < eventId.length; i++) hash = (hash * 31 + eventId.charCodeAt(i)) >>> 0;
-  return `${createdAt.slice(0, 10)}#${hash % RECONCILE_SHARDS}`;
+  return dayShardKey(createdAt.slice(0, 10), hash % RECONCILE_SHARDS);
 }
+
+/** The byCreatedDay key of one shard of one UTC day (YYYY-MM-DD). */
+const dayShardKey = (day: string, shard: number) => `${day}#${shard}`;
 
 /** The UTC days (YYYY-MM-DD) from `fromIso`'s to `toIso`'s, both included. */
 function daysBetween(fromIso: string, toIso: string): string[] {
@@ -566,7 +569,7 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
               FilterExpression: "attribute_exists(#unfinished)",
               ProjectionExpression: "eventId, channel",
               ExpressionAttributeNames: { "#bucket": hashKey, "#created": rangeKey, "#unfinished": "unfinishedChannels" },
-              ExpressionAttributeValues: { ":bucket": `${day}#${shard}`, ":from": createdFrom, ":to": olderThan },
+              ExpressionAttributeValues: { ":bucket": dayShardKey(day, shard), ":from": createdFrom, ":to": olderThan },
             },
           );
           for await (const page of pages) {
