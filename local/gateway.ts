@@ -77,6 +77,10 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
   const server = http.createServer((req, res) => {
     handleManagement(req, res).catch((error) => reply(res, 500, { message: String(error) }, "InternalServerErrorException"));
   });
+  // Node closes a kept-alive connection after 5 s idle; AWS endpoints keep theirs far longer. With 5 s, a
+  // client reusing its idle sockets at that moment meets a burst of resets the real API never sends
+  // (seen in the fan-out bench: 25–50 at once, enough to empty the SDK's retry budget).
+  server.keepAliveTimeout = 30_000;
   server.on("upgrade", (req, socket, head) => {
     handleUpgrade(req, socket, head).catch((error) => {
       options.onError?.("$connect", error);
