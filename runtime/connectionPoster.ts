@@ -14,8 +14,8 @@
 import type { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { SignatureV4 } from "@smithy/signature-v4";
 
-/** Posts one frame to one connection; throws like the SDK command would (`name`, `$metadata.httpStatusCode`). */
-export type ConnectionPost = (connectionId: string, payload: Uint8Array) => Promise<void>;
+/** Posts the delivery's frame to one connection; throws like the SDK command would (`name`, `$metadata.httpStatusCode`). */
+export type ConnectionPost = (connectionId: string) => Promise<void>;
 
 /** An error of a post, shaped as the SDK's service exceptions are, so callers (410 → gone) need not care which path posted. */
 export class PostError extends Error {
@@ -36,10 +36,12 @@ const NAME_BY_STATUS: Record<number, string> = {
 };
 
 /**
- * A poster for the client's endpoint and credentials. Build one per delivery and use it for all of
- * its posts: the signer, retry strategy and endpoint are resolved once, on the first post.
+ * A poster of `payload` for the client's endpoint and credentials. Build one per delivery and use it
+ * for all of its posts: the signer, retry strategy, endpoint and the payload's SHA-256 are worked out
+ * once, on the first post. (The signer takes the hash as the x-amz-content-sha256 header, which it
+ * would add with the same value anyway, instead of hashing the same body for every connection.)
  */
-export function connectionPoster(client: ApiGatewayManagementApiClient): ConnectionPost {
+export function connectionPoster(client: ApiGatewayManagementApiClient, payload: Uint8Array): ConnectionPost {
   const config = client.config;
   const parts = (async () => {
     const endpoint = await config.endpoint?.();
@@ -54,20 +56,11 @@ export function connectionPoster(client: ApiGatewayManagementApiClient): Connect
     const retry = await config.retryStrategy();
     if (!("acquireInitialRetryToken" in retry))
       throw new Error("the management API client's retry strategy is not a RetryStrategyV2 (the SDK's default)");
-    return { endpoint, signer, retry };
+    return { endpoint, signer, retry, payloadHash: await sha256Hex(config.sha256, payload) };
   })();
 
-  // A delivery posts one payload to every connection: its SHA-256 is the same for each post. The signer
-  // takes the x-amz-content-sha256 header (which it would add with the same value anyway) instead of
-  // hashing the body again.
-  let hashed: { payload: Uint8Array; hash: Promise<string> } | undefined;
-  const payloadHash = (payload: Uint8Array) => {
-    if (hashed?.payload !== payload) hashed = { payload, hash: sha256Hex(config.sha256, payload) };
-    return hashed.hash;
-  };
-
-  return async (connectionId, payload) => {
-    const { endpoint, signer, retry } = await parts;
+  return async (connectionId) => {
+    const { endpoint, signer, retry, payloadHash } = await parts;
     const basePath = endpoint.path.endsWith("/") ? endpoint.path.slice(0, -1) : endpoint.path;
     // A plain request: the signer clones it into its own HttpRequest, the handler reads its fields. (No
     // import of @smithy/core's internals, whose layout differs between the SDK versions Lambda ships.)
@@ -80,7 +73,7 @@ export function connectionPoster(client: ApiGatewayManagementApiClient): Connect
       headers: {
         host: endpoint.port ? `${endpoint.hostname}:${endpoint.port}` : endpoint.hostname,
         "content-length": String(payload.byteLength),
-        "x-amz-content-sha256": await payloadHash(payload),
+        "x-amz-content-sha256": payloadHash,
       },
       query: {},
       body: payload,

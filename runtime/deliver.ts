@@ -68,11 +68,11 @@ export async function postToConnections(deps: PostingDeps, connectionIds: string
   const report: DeliveryReport = { delivered: 0, gone: 0, failed: 0, errors: [] };
   const queue = [...connectionIds];
   const payload = new TextEncoder().encode(data);
-  const post = connectionPoster(deps.mgmt);
+  const post = connectionPoster(deps.mgmt, payload);
   const worker = async () => {
     for (let connectionId = queue.shift(); connectionId !== undefined; connectionId = queue.shift()) {
       try {
-        await post(connectionId, payload);
+        await post(connectionId);
         report.delivered++;
       } catch (error) {
         const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };

@@ -43,7 +43,10 @@ describe("connectionPoster: PostToConnection with the SDK's signer, handler and 
     const client = new ApiGatewayManagementApiClient({ endpoint: await server.start(), region: "eu-west-1", credentials, maxAttempts });
     let failure: PostFailure | undefined;
     try {
-      await connectionPoster(client)(connectionId, payload).catch((error: PostFailure) => {
+      await connectionPoster(
+        client,
+        payload,
+      )(connectionId).catch((error: PostFailure) => {
         failure = error;
       });
     } finally {
