@@ -29,8 +29,6 @@
  * the reconciler does not see them (README, "Upgrading a deployed stack").
  */
 import {
-  BatchGetCommand,
-  BatchWriteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -40,6 +38,7 @@ import {
   type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { batchGetAll, batchWriteAll } from "./batches";
 import { type ChannelDelivery, DELIVERED_STATUSES, DELIVERY_STATUS, type DeliveryStatus, isDelivered, type LogEntry } from "./contracts";
 import { makeMetrics, type Metrics } from "./metrics";
 import { TABLES } from "./tables";
@@ -57,15 +56,12 @@ export const NOTIFICATION_ITEM = "#notification";
  * characters) is bounded per channel, and stays under the headroom kept here.
  */
 export const MAX_ITEM_BYTES = 400 * 1024;
+const HEADROOM_BYTES = 8 * 1024;
+const HEADROOM_PER_CHANNEL_BYTES = 2 * 1024;
 /** Most keys one BatchGetItem takes. */
 const BATCH_GET_LIMIT = 100;
 /** Most requests one BatchWriteItem takes. */
 const BATCH_WRITE_LIMIT = 25;
-
-/** Keys a batch call left unprocessed (throttling) are sent again after a growing pause, as AWS advises. */
-const unprocessedBackoff = (attempt: number) => new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
-const HEADROOM_BYTES = 8 * 1024;
-const HEADROOM_PER_CHANNEL_BYTES = 2 * 1024;
 
 /**
  * How long a row may sit `created` or `pending` with no delivery in flight before it counts as stuck:
@@ -334,17 +330,12 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
     return result.Item as Item | undefined;
   }
 
-  /** Items by key, read consistently, in one BatchGetItem and whatever it leaves unprocessed. */
+  /** Items by key (at most BATCH_GET_LIMIT), read consistently. */
   async function getItems(keys: { eventId: string; channel: string }[]): Promise<Item[]> {
-    const items: Item[] = [];
-    let pending: { eventId: string; channel: string }[] = keys.map(({ eventId, channel }) => ({ eventId, channel }));
-    for (let attempt = 0; pending.length; attempt++) {
-      if (attempt) await unprocessedBackoff(attempt);
-      const out = await deps.ddb.send(new BatchGetCommand({ RequestItems: { [deps.table]: { Keys: pending, ConsistentRead: true } } }));
-      items.push(...((out.Responses?.[deps.table] ?? []) as Item[]));
-      pending = (out.UnprocessedKeys?.[deps.table]?.Keys ?? []) as typeof pending;
-    }
-    return items;
+    const found = await batchGetAll(deps.ddb, {
+      [deps.table]: { Keys: keys.map(({ eventId, channel }) => ({ eventId, channel })), ConsistentRead: true },
+    });
+    return (found[deps.table] ?? []) as Item[];
   }
 
   /** The notification item of `eventId`, read consistently. */
@@ -607,16 +598,9 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
       for await (const page of pages) {
         const keys = ((page.Items ?? []) as Item[]).map(({ eventId, channel }) => ({ eventId, channel }));
         for (let start = 0; start < keys.length; start += BATCH_WRITE_LIMIT) {
-          let pending: { DeleteRequest: { Key: Record<string, unknown> } }[] = keys
-            .slice(start, start + BATCH_WRITE_LIMIT)
-            .map((Key) => ({ DeleteRequest: { Key } }));
-          for (let attempt = 0; pending.length; attempt++) {
-            if (attempt) await unprocessedBackoff(attempt);
-            const out = await deps.ddb.send(new BatchWriteCommand({ RequestItems: { [deps.table]: pending } }));
-            const unprocessed = (out.UnprocessedItems?.[deps.table] ?? []) as typeof pending;
-            erased += pending.length - unprocessed.length;
-            pending = unprocessed;
-          }
+          const batch = keys.slice(start, start + BATCH_WRITE_LIMIT);
+          await batchWriteAll(deps.ddb, { [deps.table]: batch.map((Key) => ({ DeleteRequest: { Key } })) });
+          erased += batch.length;
         }
       }
       return erased;
