@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { keyAttributes, type TableLayout } from "../runtime/tables";
+import { keyAttributes, projectionOf, type TableLayout } from "../runtime/tables";
 import { childOf, nodesOf, type ResourceRef, setNodes, type TidingsComponentOptions, type Transform } from "./common";
 
 export interface EncryptedTableArgs {
@@ -56,18 +56,18 @@ export function encryptedTable(
       hashKey: layout.hashKey,
       rangeKey: layout.rangeKey,
       attributes: keyAttributes(layout).map((attr) => ({ name: attr, type: "S" })),
-      globalSecondaryIndexes: Object.entries(layout.indexes ?? {}).map(([indexName, index]) => ({
-        name: indexName,
-        keySchemas: [
-          { attributeName: index.hashKey, keyType: "HASH" },
-          { attributeName: index.rangeKey, keyType: "RANGE" },
-        ],
-        ...(!index.projection
-          ? { projectionType: "ALL" }
-          : index.projection.length
-            ? { projectionType: "INCLUDE", nonKeyAttributes: [...index.projection] }
-            : { projectionType: "KEYS_ONLY" }),
-      })),
+      globalSecondaryIndexes: Object.entries(layout.indexes ?? {}).map(([indexName, index]) => {
+        const projection = projectionOf(index);
+        return {
+          name: indexName,
+          keySchemas: [
+            { attributeName: index.hashKey, keyType: "HASH" },
+            { attributeName: index.rangeKey, keyType: "RANGE" },
+          ],
+          projectionType: projection.ProjectionType,
+          nonKeyAttributes: projection.NonKeyAttributes,
+        };
+      }),
       ttl: layout.ttlAttribute ? { attributeName: layout.ttlAttribute, enabled: true } : undefined,
       serverSideEncryption: { enabled: true, kmsKeyArn: args.kmsKeyArn },
       pointInTimeRecovery: { enabled: args.pointInTimeRecovery ?? true },

@@ -188,11 +188,8 @@ export class NotificationChannel extends pulumi.ComponentResource {
     const ctx = providerContext(args.channel, this);
     const primary = resolveProvider(args.channel, "provider", args.provider, ctx);
     const fallback = args.fallback ? resolveProvider(args.channel, "fallback", args.fallback, ctx) : undefined;
-    if (
-      fallback &&
-      new Set([primary.type, fallback.type]).size === 2 &&
-      [primary.type, fallback.type].every((t) => t?.startsWith("sns-"))
-    ) {
+    const types = [primary.type, fallback?.type];
+    if (types.includes("sns-sms") && types.includes("sns-push")) {
       // One worker role holds both providers' statements, and sns-sms's Deny on every SNS ARN (which keeps
       // SMS publishing off topics) would also block every publish to a push endpoint.
       throw new TidingsError(

@@ -8,7 +8,7 @@ import type { EventEmitter } from "node:events";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { keyAttributes, TABLES, type TableLayout, type TableName } from "../runtime/tables";
+import { keyAttributes, projectionOf, TABLES, type TableLayout, type TableName } from "../runtime/tables";
 
 export interface LocalAwsOptions {
   /** 0 = any free port. */
@@ -133,11 +133,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
                     { AttributeName: index.hashKey, KeyType: "HASH" as const },
                     { AttributeName: index.rangeKey, KeyType: "RANGE" as const },
                   ],
-                  Projection: !index.projection
-                    ? { ProjectionType: "ALL" as const }
-                    : index.projection.length
-                      ? { ProjectionType: "INCLUDE" as const, NonKeyAttributes: [...index.projection] }
-                      : { ProjectionType: "KEYS_ONLY" as const },
+                  Projection: projectionOf(index),
                 }))
               : undefined,
           }),

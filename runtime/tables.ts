@@ -28,6 +28,12 @@ export interface IndexLayout {
   projection?: readonly string[];
 }
 
+/** An index's projection in DynamoDB's terms: the whole item, the keys and some attributes, or the keys only. */
+export function projectionOf(index: IndexLayout): { ProjectionType: "ALL" | "INCLUDE" | "KEYS_ONLY"; NonKeyAttributes?: string[] } {
+  if (!index.projection) return { ProjectionType: "ALL" };
+  return index.projection.length ? { ProjectionType: "INCLUDE", NonKeyAttributes: [...index.projection] } : { ProjectionType: "KEYS_ONLY" };
+}
+
 /** Every attribute a key or index of the layout names, once each. */
 export function keyAttributes(layout: TableLayout): string[] {
   const names = [layout.hashKey, layout.rangeKey, ...Object.values(layout.indexes ?? {}).flatMap((i) => [i.hashKey, i.rangeKey])];
