@@ -107,6 +107,7 @@ describe("UserApi and UserDataRoutes (graph and shipped code)", function () {
       settingsTable: tables.settings,
       feedTable: tables.feed,
       connectionsTable: tables.connections,
+      notificationLogTable: tables.log,
       websocket,
       kmsKeyArn: key.arn,
     });
@@ -185,7 +186,9 @@ describe("UserApi and UserDataRoutes (graph and shipped code)", function () {
     expect(actionsOn(api, components.tableArns.log)).to.deep.equal(["dynamodb:UpdateItem"]);
     expect(actionsOn(api, components.tableArns.feed)).to.not.include("dynamodb:DeleteItem");
     expect(actionsOn(data, components.tableArns.feed)).to.include("dynamodb:DeleteItem");
-    expect(actionsOn(data, components.tableArns.log)).to.deep.equal([]);
+    // Erasure deletes the user's log items, found by the keys-only index: it reads nothing else there.
+    expect(actionsOn(data, components.tableArns.log)).to.deep.equal(["dynamodb:BatchWriteItem"]);
+    expect(actionsOn(data, `${components.tableArns.log}/index/userEventIds`)).to.deep.equal(["dynamodb:Query"]);
     expect(actionsOn(api, components.keyArn)).to.deep.equal(["kms:Decrypt", "kms:GenerateDataKey"]);
     const manage = api.find((s) => s.Action.includes("execute-api:ManageConnections"))!;
     expect(manage.Resource).to.deep.equal(["arn:aws:execute-api:us-east-1:000000000000:ws123/dev/POST/@connections/*"]);
@@ -275,7 +278,7 @@ describe("UserApi and UserDataRoutes (graph and shipped code)", function () {
     expect(device.status).to.equal(201);
   });
 
-  it("shipped user-data routes: contact saved and validated like the service, user erased with their connections closed", async () => {
+  it("shipped user-data routes: contact saved and validated like the service, user erased with their connections closed and their log items deleted", async () => {
     const saved = json(await userData(event("PUT", "/users/dee/contact", { body: { email: "dee@example.com", phone: "+14155550100" } })));
     expect(saved.status).to.equal(200);
     expect(saved.body).to.include({ userId: "dee", email: "dee@example.com" });
@@ -286,9 +289,21 @@ describe("UserApi and UserDataRoutes (graph and shipped code)", function () {
 
     await seedFeed("dee", "evt-d", "2026-11-30T13:00:00.000Z");
     await ddb.send(new PutCommand({ TableName: names.connections, Item: { connectionId: "dee-tab=", userId: "dee" } }));
+    const log = makeNotificationLog({ ddb, table: names.log });
+    const logged = (eventId: string, userId: string) => ({
+      eventId,
+      channel: "email",
+      userId,
+      type: "order.shipped",
+      status: "created" as const,
+    });
+    await log.createAll([logged("evt-dee", "dee")]);
+    await log.createAll([logged("evt-eve", "eve")]);
     const erased = json(await userData(event("DELETE", "/users/dee")));
     expect(erased.body.erased).to.deep.equal({ contact: true, settings: false, feedItems: 1, connections: 1 });
     expect(posted).to.deep.include({ method: "DELETE", connectionId: "dee-tab=", frame: undefined });
     expect(json(await userData(event("GET", "/users/dee/contact"))).status).to.equal(404);
+    expect(await log.rowsOf("evt-dee"), "the erased user's log item").to.deep.equal([]);
+    expect(await log.rowsOf("evt-eve"), "another user's").to.have.length(1);
   });
 });
