@@ -287,11 +287,11 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
             requestDigest: fingerprint,
           },
     );
-    // Every channel's content lives in one item, and DynamoDB keeps items up to 400 KB.
+    // Every channel's content lives in one item (deflated), and DynamoDB keeps items up to 400 KB.
     const oversize = oversizeNotification(entries);
     if (oversize) {
       const field = request.message !== undefined ? "message" : "data";
-      const problem = `renders ${oversize.bytes} bytes on ${entries.length} channels in all; one notification may hold at most ${oversize.limit}`;
+      const problem = `renders ${oversize.bytes} bytes on ${entries.length} channels in all, as the log keeps them (deflated); one notification may hold at most ${oversize.limit}`;
       log({ component: "notify", outcome: OUTCOME.notify.unrenderable, eventId, userId, reason: `${field}: ${problem}` });
       return respond(422, { error: "cannot render the notification", eventId, problems: [{ field, problem }] });
     }

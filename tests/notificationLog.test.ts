@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { expect } from "chai";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
@@ -267,15 +268,54 @@ describe("notification log (dynalite)", () => {
     expect((await itemsOf("old1")).map((i) => i.channel).sort()).to.deep.equal(["email", "sms"]);
   });
 
-  it("measures the item a notification needs against DynamoDB's 400 KB, with room for what workers add", () => {
-    const content = (bytes: number) =>
-      ({ eventId: "n4", channel: "email", content: { text: "x".repeat(bytes) } }) as unknown as ChannelDelivery;
-    expect(oversizeNotification([entry("n4", "email", { delivery: content(100_000) })])).to.equal(undefined);
-    const four = (bytes: number) =>
-      ["email", "sms", "slack", "websocket"].map((channel) => entry("n4", channel, { delivery: content(bytes) }));
-    expect(oversizeNotification(four(94_000)), "4 × 94 KB fits").to.equal(undefined);
-    const over = oversizeNotification(four(99_000));
-    expect(over?.bytes).to.be.above(4 * 99_000);
+  it("measures the item a notification needs against DynamoDB's 400 KB as stored (deliveries deflated), with room for what workers add", () => {
+    // Random text deflates to about 3/4 of its size (base64url: 6 bits a character), markup far more.
+    const random = (chars: number) =>
+      randomBytes(Math.ceil((chars * 3) / 4))
+        .toString("base64url")
+        .slice(0, chars);
+    const content = (text: string) => ({ eventId: "n4", channel: "email", content: { text } }) as unknown as ChannelDelivery;
+    const four = (text: string) =>
+      ["email", "sms", "slack", "websocket"].map((channel) => entry("n4", channel, { delivery: content(text) }));
+    expect(oversizeNotification([entry("n4", "email", { delivery: content(random(100_000)) })])).to.equal(undefined);
+    expect(oversizeNotification(four(random(120_000))), "4 × 120 KB of random text fits deflated").to.equal(undefined);
+    const over = oversizeNotification(four(random(135_000)));
+    expect(over?.bytes).to.be.within(4 * 0.75 * 135_000, 4 * 0.77 * 135_000);
     expect(over?.limit).to.equal(400 * 1024 - 8 * 1024 - 4 * 2 * 1024);
+    expect(oversizeNotification(four(`<p>${"<b>row</b> ".repeat(10_000)}</p>`)), "4 × 110 KB of markup fits").to.equal(undefined);
+  });
+
+  it("keeps each channel's delivery deflated, reads it back whole, and reads records written before as they are", async () => {
+    const log = makeNotificationLog({ ddb, table: "log-test" });
+    const rows = Array.from({ length: 200 }, (_, i) => `<tr><td style="padding:8px;color:#333">Item ${i}</td><td>${i}.99</td></tr>`);
+    const email = {
+      eventId: "n5",
+      userId: "u3",
+      type: "order.shipped",
+      channel: "email",
+      kind: "actionable",
+      content: { subject: "Your order", text: "Your order has shipped.", html: `<table>${rows.join("")}</table>` },
+      callback: "https://shop.example.com/orders/5",
+      address: { email: "u3@example.com" },
+      createdAt: "2026-11-30T10:00:00.000Z",
+    } as ChannelDelivery;
+    await log.createAll([entry("n5", "email", { delivery: email }), entry("n5", "sms", { delivery: { ...email, channel: "sms" } })]);
+    const [item] = await itemsOf("n5");
+    const stored = item.deliveries.email.delivery;
+    expect(stored).to.be.instanceOf(Uint8Array);
+    expect(stored.byteLength, "a fraction of the delivery's JSON").to.be.below(JSON.stringify(email).length / 5);
+    expect((await log.get("n5", "email"))?.delivery).to.deep.equal(email);
+    expect((await log.rowsOf("n5")).map((r) => r.delivery?.channel).sort()).to.deep.equal(["email", "sms"]);
+    // A record written as a map (before deliveries were deflated) reads back the same.
+    await ddb.send(
+      new PutCommand({
+        TableName: "log-test",
+        Item: { ...item, eventId: "n6", deliveries: { email: { ...item.deliveries.email, delivery: email } } },
+      }),
+    );
+    expect((await log.get("n6", "email"))?.delivery).to.deep.equal(email);
+    const claimed = await log.claim("n6", "email", 30);
+    expect(claimed.result).to.equal("claimed");
+    expect(claimed.row?.delivery).to.deep.equal(email);
   });
 });

@@ -2,6 +2,7 @@
  * The producer API as `pulumi up` would ship it (serialized InlineFunction), against dynalite, fauxqs S3
  * and the local EventBridge bus: what it puts on the bus, what it logs, and what it refuses.
  */
+import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { expect } from "chai";
@@ -348,13 +349,14 @@ describe("notification service (shipped code, local servers)", function () {
   });
 
   it("answers 422 naming data when every channel's rendering together outgrows the one log item, and writes and puts nothing", async () => {
-    // A template that repeats a 4 KB variable: about 200 KB per channel, under an event's 256 KB, over
-    // the 400 KB item that holds every channel's delivery once three channels render it.
-    const repeated = "{{note}} ".repeat(25);
+    // Templates that render 100 KB of random variables (25 of 4 KB) twice: about 200 KB per channel,
+    // under an event's 256 KB. The log keeps each delivery deflated, and random text deflates to about
+    // 3/4 of its size (the two copies are too far apart to match), so three channels outgrow the 400 KB item.
+    const notes = Array.from({ length: 25 }, (_, i) => `{{n${i}}}`).join("");
     const bigTemplates = {
-      "email.json": { subject: "News", text: repeated, html: `<p>${repeated}</p>` },
-      "websocket.json": { text: repeated.repeat(2) },
-      "slack.json": { text: repeated.repeat(2) },
+      "email.json": { subject: "News", text: notes, html: `<p>${notes}</p>` },
+      "websocket.json": { text: `${notes} ${notes}` },
+      "slack.json": { text: `${notes} ${notes}` },
     };
     for (const [file, template] of Object.entries(bigTemplates))
       await service.s3.send(
@@ -382,7 +384,7 @@ describe("notification service (shipped code, local servers)", function () {
     const userId = newUser();
     await fullContact(userId);
     const eventId = newEventId();
-    const data = { note: "x".repeat(4000) };
+    const data = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`n${i}`, randomBytes(3000).toString("base64url")]));
     const fits = await send({ eventId: newEventId(), userId, type: "bulky.digest", data, channels: ["email"] });
     expect(fits.status, JSON.stringify(fits.body)).to.equal(202);
     const before = service.events.length;
@@ -391,7 +393,9 @@ describe("notification service (shipped code, local servers)", function () {
     expect(answer.body).to.deep.include({ error: "cannot render the notification", eventId });
     expect(answer.body.problems).to.have.length(1);
     expect(answer.body.problems[0].field).to.equal("data");
-    expect(answer.body.problems[0].problem).to.match(/^renders \d+ bytes on 3 channels in all; one notification may hold at most \d+$/);
+    expect(answer.body.problems[0].problem).to.match(
+      /^renders \d+ bytes on 3 channels in all, as the log keeps them \(deflated\); one notification may hold at most \d+$/,
+    );
     expect(service.events.length, "nothing put on the bus").to.equal(before);
     for (const channel of Object.keys(bigTemplates))
       expect(await logRow(eventId, channel.replace(".json", "")), channel).to.equal(undefined);
