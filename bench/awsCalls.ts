@@ -24,6 +24,8 @@ interface Call {
   command: string;
   startedAt: number;
   endedAt: number;
+  /** DynamoDB capacity units the call consumed, as the table reported them (ReturnConsumedCapacity). */
+  capacityUnits?: number;
 }
 
 /**
@@ -53,9 +55,15 @@ function installCounter() {
       name,
     );
     const call: Call = { scope: scope.getStore() ?? "worker", command, startedAt: now(), endedAt: 0 };
+    const input = args[0]?.input;
+    const isDynamoDb = input && (typeof input.TableName === "string" || typeof input.RequestItems === "object");
+    if (isDynamoDb && input.ReturnConsumedCapacity === undefined) input.ReturnConsumedCapacity = "TOTAL";
     if (state.latencyMs > 0 && !isInfrastructure) await sleep(state.latencyMs);
     try {
-      return await insideSend.run(true, () => original.apply(this, args));
+      const output: any = await insideSend.run(true, () => original.apply(this, args));
+      if (isDynamoDb)
+        call.capacityUnits = [output?.ConsumedCapacity ?? []].flat().reduce((sum: number, c: any) => sum + (c?.CapacityUnits ?? 0), 0);
+      return output;
     } finally {
       call.endedAt = now();
       if (state.recording && !isInfrastructure) state.calls.push(call);
@@ -99,6 +107,12 @@ interface Variant {
   root: string;
 }
 
+/** DynamoDB capacity units one notification consumed, producer and workers together. */
+interface CapacityUnits {
+  read: number;
+  write: number;
+}
+
 interface Measured {
   producerCalls: Map<string, number>;
   workerCalls: Map<string, number>;
@@ -106,7 +120,42 @@ interface Measured {
   requestMs: number;
   requestMsWithLatency: number;
   roundTripsWithLatency: number;
+  /** With the dev templates (order.shipped). */
+  capacity: CapacityUnits;
+  /** With RECEIPT_TYPE: the same notification with an e-mail of RECEIPT_EMAIL_BYTES. */
+  receiptCapacity: CapacityUnits;
 }
+
+/**
+ * A type like order.shipped whose e-mail is the size of a real one: order.shipped's templates carry a
+ * few hundred bytes, where a shop's receipt, with its layout and inline styles, carries tens of KB. What a
+ * worker's update of the log costs grows with the content kept in it, so capacity is measured with both.
+ */
+const RECEIPT_TYPE = "bench.receipt";
+const RECEIPT_EMAIL_BYTES = 20 * 1024;
+
+/** The receipt's e-mail template: order.shipped's, inside the markup of a typical transactional e-mail. */
+function receiptEmailTemplate(orderShipped: { subject: string; text: string; html: string }): {
+  subject: string;
+  text: string;
+  html: string;
+} {
+  const cell =
+    'style="padding:12px 16px;border-bottom:1px solid #e5e7eb;font-family:Helvetica,Arial,sans-serif;font-size:14px;color:#374151"';
+  const rows: string[] = [];
+  for (let i = 1; rows.join("").length < RECEIPT_EMAIL_BYTES - 2_500; i++)
+    rows.push(
+      `<tr><td ${cell}>Item ${i}: {{carrier}} parcel, size ${(i % 5) + 1}</td><td ${cell} align="right">${i} × ${(i * 7.3).toFixed(2)} EUR</td></tr>`,
+    );
+  const html = `<!doctype html><html><body style="margin:0;background:#f3f4f6"><table role="presentation" width="100%" cellpadding="0" cellspacing="0"><tr><td align="center"><table role="presentation" width="600" style="background:#ffffff;border-radius:8px">
+<tr><td colspan="2" style="padding:24px 16px;font-family:Helvetica,Arial,sans-serif;font-size:20px;font-weight:bold;color:#111827">${orderShipped.html}</td></tr>
+${rows.join("\n")}
+<tr><td colspan="2" style="padding:24px 16px;font-family:Helvetica,Arial,sans-serif;font-size:12px;color:#6b7280">You receive this e-mail because you ordered from our shop. Order {{orderId}}. Questions? Reply to this e-mail.</td></tr>
+</table></td></tr></table></body></html>`;
+  return { subject: orderShipped.subject, text: orderShipped.text, html };
+}
+
+const isDynamoDbRead = (command: string) => /^(Get|BatchGet|Query|Scan)\b/.test(command);
 
 export interface CallsOptions {
   /** Notifications measured per variant (after one warm-up); the counts must agree. */
@@ -161,6 +210,7 @@ async function measure(
   const { makeNotificationService } = require(path.join(variant.root, "runtime/notify")) as typeof import("../runtime/notify");
   const { EventBridgeClient } = require("@aws-sdk/client-eventbridge") as typeof import("@aws-sdk/client-eventbridge");
   const { PutCommand } = require("@aws-sdk/lib-dynamodb") as typeof import("@aws-sdk/lib-dynamodb");
+  const { PutObjectCommand } = require("@aws-sdk/client-s3") as typeof import("@aws-sdk/client-s3");
   const { WebSocket } = require("ws") as typeof import("ws");
 
   const sent = new Map<string, Set<string>>();
@@ -184,11 +234,25 @@ async function measure(
     editConfig: (raw) => {
       // Pacing only delays; it makes no AWS call. Politeness stays as configured (email, sms).
       for (const channel of Object.values<Record<string, unknown>>(raw.channels ?? {})) delete channel.ratePerSecond;
+      raw.notificationTypes[RECEIPT_TYPE] = { channels: CHANNELS };
     },
   });
+  // The receipt's templates: order.shipped's, with its e-mail inside a receipt's markup.
+  const templateOf = (channel: string) =>
+    JSON.parse(fs.readFileSync(path.join(variant.root, "templates", "order.shipped", `${channel}.json`), "utf8"));
+  for (const channel of CHANNELS) {
+    const template = channel === "email" ? receiptEmailTemplate(templateOf(channel)) : templateOf(channel);
+    await tidings.clients.s3.send(
+      new PutObjectCommand({
+        Bucket: "tidings-local-templates",
+        Key: `templates/${RECEIPT_TYPE}/${channel}.json`,
+        Body: JSON.stringify(template),
+      }),
+    );
+  }
   // One user per notification: the dev config's per-user politeness (sms: 5 an hour) would otherwise
   // delay the later ones; each user's first delivery takes its politeness token as a real one does.
-  const users = Array.from({ length: 1 + 2 * options.repeats }, (_, i) => `calls-user-${i}`);
+  const users = Array.from({ length: 2 + 3 * options.repeats }, (_, i) => `calls-user-${i}`);
   const sockets: InstanceType<typeof WebSocket>[] = [];
   try {
     for (const [i, userId] of users.entries()) {
@@ -227,7 +291,7 @@ async function measure(
     } as Parameters<typeof makeNotificationService>[0]);
 
     let n = 0;
-    const once = async (latencyMs: number) => {
+    const once = async (latencyMs: number, type = "order.shipped") => {
       const eventId = `calls-${variant.label.split(" ")[0]}-${n++}`;
       const delivered = new Promise<void>((resolve) => waiters.set(eventId, resolve));
       counter.state.calls = [];
@@ -239,7 +303,7 @@ async function measure(
           JSON.stringify({
             eventId,
             userId: users[n - 1],
-            type: "order.shipped",
+            type,
             channels: CHANNELS,
             data: { orderId: eventId, carrier: "DHL", trackingUrl: "https://track.example.com/p/1" },
             callback: "https://shop.example.com/orders/1",
@@ -263,11 +327,15 @@ async function measure(
         for (const call of calls) if (call.scope === scope) counts.set(call.command, (counts.get(call.command) ?? 0) + 1);
         return counts;
       };
+      const capacity: CapacityUnits = { read: 0, write: 0 };
+      for (const call of calls)
+        if (call.capacityUnits !== undefined) capacity[isDynamoDbRead(call.command) ? "read" : "write"] += call.capacityUnits;
       return {
         producerCalls: tally("producer"),
         workerCalls: tally("worker"),
         roundTrips: sequentialRoundTrips(calls.filter((c) => c.scope === "producer")),
         requestMs,
+        capacity,
       };
     };
 
@@ -276,9 +344,16 @@ async function measure(
     for (let i = 0; i < options.repeats; i++) plain.push(await once(0));
     const slow = [];
     for (let i = 0; i < options.repeats; i++) slow.push(await once(options.latencyMs));
+    await once(0, RECEIPT_TYPE); // warm-up: its templates loaded
+    const receipts = [];
+    for (let i = 0; i < options.repeats; i++) receipts.push(await once(0, RECEIPT_TYPE));
     const signature = (m: { producerCalls: Map<string, number>; workerCalls: Map<string, number> }) =>
       JSON.stringify([[...m.producerCalls].sort(), [...m.workerCalls].sort()]);
-    const distinct = new Set([...plain, ...slow].map(signature));
+    const distinct = new Set([...plain, ...slow, ...receipts].map(signature));
+    const capacities = new Set([...plain, ...slow].map((m) => JSON.stringify(m.capacity)));
+    const receiptCapacities = new Set(receipts.map((m) => JSON.stringify(m.capacity)));
+    if (capacities.size > 1 || receiptCapacities.size > 1)
+      progress(`${variant.label}: capacity units differ between notifications: ${[...capacities, ...receiptCapacities].join(" | ")}`);
     if (distinct.size > 1) progress(`${variant.label}: counts differ between notifications: ${[...distinct].join(" | ")}`);
     progress(
       `${variant.label}: ${sum(plain[0].producerCalls)} producer + ${sum(plain[0].workerCalls)} worker calls, ${slow[0].roundTrips} sequential round trips`,
@@ -290,6 +365,8 @@ async function measure(
       requestMs: median(plain.map((m) => m.requestMs)),
       requestMsWithLatency: median(slow.map((m) => m.requestMs)),
       roundTripsWithLatency: median(slow.map((m) => m.roundTrips)),
+      capacity: plain[0].capacity,
+      receiptCapacity: receipts[0].capacity,
     };
   } finally {
     for (const socket of sockets) socket.terminate();
@@ -298,6 +375,25 @@ async function measure(
 }
 
 const sum = (counts: Map<string, number>) => [...counts.values()].reduce((a, b) => a + b, 0);
+
+/** The DynamoDB capacity rows of the summary: write and read units, with the dev templates and with a receipt-sized e-mail. */
+function capacityRows(before: Measured | undefined, after: Measured): string[][] {
+  const row = (label: string, units: (m: Measured) => number) => [
+    label,
+    before ? formatNumber(units(before)) : "–",
+    formatNumber(units(after)),
+    before ? formatRatio(units(after) / units(before)) : "–",
+    "",
+  ];
+  return [
+    row("DynamoDB write units per notification (tables; dev templates)", (m) => m.capacity.write),
+    row("DynamoDB read units per notification (tables; dev templates)", (m) => m.capacity.read),
+    row(
+      `DynamoDB write units per notification (tables; a ${RECEIPT_EMAIL_BYTES / 1024} KB receipt e-mail)`,
+      (m) => m.receiptCapacity.write,
+    ),
+  ];
+}
 
 /** The issue's numbers for today's main, used when BEFORE_COMMIT cannot be run. */
 const ISSUE_BEFORE = { calls: 27, roundTrips: 10, requestMs: 81, requestMsWithLatency: 598 };
@@ -360,6 +456,7 @@ function report(variants: Variant[], results: Map<string, Measured>, options: Ca
         formatRatio(after.requestMsWithLatency / beforeSlowMs),
         "",
       ],
+      ...capacityRows(before, after),
       [
         `producer request ms, loopback (median of ${options.repeats})`,
         formatNumber(before ? before.requestMs : ISSUE_BEFORE.requestMs),
@@ -399,6 +496,7 @@ function report(variants: Variant[], results: Map<string, Measured>, options: Ca
       "Counted by wrapping `Client.prototype.send` of `@smithy/core/client`, which every SDK v3 client here inherits, and, for the posts to connections the websocket worker makes without `send` (runtime/connectionPoster.ts), `SignatureV4.prototype.sign` (one signature per HTTP attempt). Left out, as in the issue: SQS commands (EventBridge's delivery to the queue, the event source mapping's receive and delete). The Slack provider posts its webhook with fetch, not the SDK: one more call per notification, on top of these counts (as in the issue's).",
       `Sequential round trips: with ${options.latencyMs} ms held before every AWS call, the longest chain of the producer's calls in which each starts after the previous one ended (a count, not a time, so a busy machine does not change it). The request time with that latency is printed beside it.`,
       "One warm-up notification first (templates loaded from S3 and cached, clients connected); every measured notification must show the same counts.",
+      `Capacity units: every DynamoDB command is sent with \`ReturnConsumedCapacity: "TOTAL"\` and the units the table reports (dynalite computes them as DynamoDB does: 1 KB write units, 4 KB read units, the larger of the item before and after a write) are added up per notification. Index writes are not included (dynalite does not report them): the "before" log also copied every write whole into its byUser index (projection ALL), so its true write cost is about twice the table's; "after"'s indexes take the keys and \`unfinishedChannels\` only. The receipt: type ${RECEIPT_TYPE}, order.shipped's templates with its e-mail inside ${RECEIPT_EMAIL_BYTES / 1024} KB of a receipt's markup (layout, inline styles, one row per item), the size of a shop's transactional e-mail; sent to the same four channels, one warm-up first.`,
     ],
   };
 }
