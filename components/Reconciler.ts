@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { minimumLookBackHours } from "../runtime/config";
-import { makeReconciler, type ReconcileReport } from "../runtime/reconciler";
+import { LOOK_BACK_HOURS, makeReconciler, type ReconcileReport } from "../runtime/reconciler";
 import { makeCallbackEnqueuer } from "../runtime/statusCallbacks";
 import {
   childOf,
@@ -96,7 +96,7 @@ export class Reconciler extends pulumi.ComponentResource {
     const withTransform = childOf(this);
     const stuckAfterMinutes = args.stuckAfterMinutes ?? 15;
     const maxReputs = args.maxReputs ?? 3;
-    const lookBackHours = args.lookBackHours ?? 24;
+    const lookBackHours = args.lookBackHours ?? LOOK_BACK_HOURS;
     if (!(stuckAfterMinutes >= 1) || !Number.isInteger(maxReputs) || maxReputs < 1) {
       throw new TidingsError(
         `Reconciler: stuckAfterMinutes must be at least 1 and maxReputs a whole number ≥ 1 (got ${stuckAfterMinutes} and ${maxReputs}).`,

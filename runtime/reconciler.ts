@@ -13,8 +13,8 @@ import { METRIC, makeMetrics, type Metrics } from "./metrics";
 import { isStuck, type NotificationLog, STUCK_AFTER_MS } from "./notificationLog";
 import type { CallbackEnqueuer } from "./statusCallbacks";
 
-/** The reconciler's default look-back: a day. */
-export const LOOK_BACK_MS = 24 * 3_600_000;
+/** The reconciler's default look-back, in hours: a day. */
+export const LOOK_BACK_HOURS = 24;
 
 export interface ReconcilerDeps {
   log: Pick<NotificationLog, "unfinishedBetween" | "takeStuck">;
@@ -53,7 +53,7 @@ export function makeReconciler(deps: ReconcilerDeps): () => Promise<ReconcileRep
   const stuckAfterMs = deps.stuckAfterMs ?? STUCK_AFTER_MS;
   const maxReputs = deps.maxReputs ?? 3;
   const maxRows = deps.maxRowsPerRun ?? 5000;
-  const lookBackMs = deps.lookBackMs ?? LOOK_BACK_MS;
+  const lookBackMs = deps.lookBackMs ?? LOOK_BACK_HOURS * 3_600_000;
   const metrics = deps.metrics ?? makeMetrics();
   const logger = deps.logger ?? logDecision;
 
