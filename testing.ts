@@ -35,50 +35,195 @@ export const REGION = "us-east-1";
 
 const recorded: MockedResource[] = [];
 
-function computedState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
-  const service = type.split(":")[1] ?? "mock";
-  const physical = inputs.name ?? `${name}-${Math.abs(hash(name)).toString(16).slice(0, 7)}`;
-  const arn = `arn:aws:${service}:${REGION}:${ACCOUNT}:${physical}`;
-  const state: Record<string, unknown> = { name: physical, arn, id: `${physical}-id` };
-  switch (type) {
-    case "aws:sqs/queue:Queue":
-      // With local servers running (startLocalAws().applyEnv()), queue URLs are fauxqs's, so shipped
-      // workers reach real queues created under the same names.
-      state.url = process.env.AWS_ENDPOINT_URL_SQS
-        ? `${process.env.AWS_ENDPOINT_URL_SQS}/000000000000/${physical}`
-        : `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${physical}`;
-      state.arn = `arn:aws:sqs:${REGION}:${ACCOUNT}:${physical}`;
-      break;
-    case "aws:dynamodb/table:Table":
-      state.arn = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${physical}`;
-      break;
-    case "aws:apigatewayv2/api:Api":
-      state.apiEndpoint =
-        inputs.protocolType === "WEBSOCKET"
-          ? `wss://${physical}.execute-api.${REGION}.amazonaws.com`
-          : `https://${physical}.execute-api.${REGION}.amazonaws.com`;
-      state.executionArn = `arn:aws:execute-api:${REGION}:${ACCOUNT}:${physical}`;
-      break;
-    case "aws:lambda/function:Function":
-      state.arn = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${physical}`;
-      state.invokeArn = `arn:aws:apigateway:${REGION}:lambda:path/2015-03-31/functions/${state.arn}/invocations`;
-      break;
-    case "aws:s3/bucket:Bucket":
-    case "aws:s3/bucketV2:BucketV2":
-      state.bucket = inputs.bucket ?? physical;
-      state.arn = `arn:aws:s3:::${state.bucket}`;
-      break;
-    case "aws:cloudwatch/logGroup:LogGroup":
-      state.arn = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${physical}`;
-      break;
+/** A deterministic hex string of `length` characters from `seed` (physical names and ids stay stable across runs). */
+function hexOf(seed: string, length: number): string {
+  let out = "";
+  for (let round = 0; out.length < length; round++) {
+    let h = 2166136261 ^ round;
+    for (const c of seed) h = Math.imul(h ^ c.charCodeAt(0), 16777619);
+    out += (h >>> 0).toString(16).padStart(8, "0");
   }
-  return state;
+  return out.slice(0, length);
 }
 
-function hash(s: string): number {
-  let h = 0;
-  for (const c of s) h = (h * 31 + c.charCodeAt(0)) | 0;
-  return h;
+/** AWS's lower-case alphanumeric ids (API Gateway's API, route and integration ids). */
+function alnumOf(seed: string, length: number): string {
+  return BigInt(`0x${hexOf(seed, 24)}`)
+    .toString(36)
+    .padStart(length, "0")
+    .slice(-length);
+}
+
+/** A UUID in AWS's form (KMS key ids, event source mappings, subscriptions). */
+function uuidOf(seed: string): string {
+  const h = hexOf(seed, 32);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/**
+ * What AWS (through the Pulumi AWS provider) answers for each resource type Tidings creates: its id and
+ * ARN in AWS's own formats, and the other computed outputs the components read. A type not listed has
+ * no ARN of its own (an attachment, a policy, a subscription's settings) and gets its name as id.
+ */
+const AWS_OUTPUTS: Record<string, (physical: string, inputs: Record<string, any>, seed: string) => Record<string, unknown>> = {
+  "aws:kms/key:Key": (_p, _i, seed) => {
+    const keyId = uuidOf(seed);
+    return { id: keyId, keyId, arn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/${keyId}` };
+  },
+  "aws:kms/alias:Alias": (physical, inputs) => {
+    const name = inputs.name ?? `alias/${physical}`;
+    return { id: name, name, arn: `arn:aws:kms:${REGION}:${ACCOUNT}:${name}` };
+  },
+  "aws:secretsmanager/secret:Secret": (physical, _i, seed) => {
+    const arn = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${physical}-${alnumOf(seed, 6)}`;
+    return { id: arn, arn };
+  },
+  "aws:secretsmanager/secretVersion:SecretVersion": (_p, inputs, seed) => {
+    const versionId = uuidOf(seed);
+    return { id: `${inputs.secretId}|${versionId}`, arn: inputs.secretId, versionId };
+  },
+  "aws:cloudwatch/eventBus:EventBus": (physical) => ({ id: physical, arn: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/${physical}` }),
+  "aws:cloudwatch/eventRule:EventRule": (physical, inputs) => {
+    const bus = inputs.eventBusName && inputs.eventBusName !== "default" ? `${inputs.eventBusName}/` : "";
+    return { id: `${bus}${physical}`, arn: `arn:aws:events:${REGION}:${ACCOUNT}:rule/${bus}${physical}` };
+  },
+  "aws:cloudwatch/eventTarget:EventTarget": (physical, inputs) => ({
+    id: `${inputs.eventBusName ?? "default"}-${inputs.rule}-${physical}`,
+  }),
+  "aws:cloudwatch/eventBusPolicy:EventBusPolicy": (_p, inputs) => ({ id: inputs.eventBusName }),
+  "aws:sqs/queue:Queue": (physical) => ({
+    // With local servers running (startLocalAws().applyEnv()), queue URLs are fauxqs's, so shipped
+    // workers reach real queues created under the same names.
+    id: queueUrl(physical),
+    url: queueUrl(physical),
+    arn: `arn:aws:sqs:${REGION}:${ACCOUNT}:${physical}`,
+  }),
+  "aws:sqs/queuePolicy:QueuePolicy": (_p, inputs) => ({ id: inputs.queueUrl }),
+  "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy": (_p, inputs) => ({ id: inputs.queueUrl }),
+  "aws:sns/topic:Topic": (physical) => {
+    const arn = `arn:aws:sns:${REGION}:${ACCOUNT}:${physical}`;
+    return { id: arn, arn };
+  },
+  "aws:sns/topicSubscription:TopicSubscription": (_p, inputs, seed) => {
+    const arn = `${inputs.topic}:${uuidOf(seed)}`;
+    return { id: arn, arn };
+  },
+  "aws:dynamodb/table:Table": (physical, inputs) => {
+    const arn = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${physical}`;
+    const stream = inputs.streamEnabled
+      ? { streamArn: `${arn}/stream/2026-01-01T00:00:00.000`, streamLabel: "2026-01-01T00:00:00.000" }
+      : {};
+    return { id: physical, arn, ...stream };
+  },
+  "aws:lambda/function:Function": (physical) => {
+    const arn = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${physical}`;
+    return {
+      id: physical,
+      arn,
+      qualifiedArn: `${arn}:$LATEST`,
+      invokeArn: `arn:aws:apigateway:${REGION}:lambda:path/2015-03-31/functions/${arn}/invocations`,
+    };
+  },
+  "aws:lambda/permission:Permission": (physical, inputs) => ({ id: inputs.statementId ?? physical }),
+  "aws:lambda/eventSourceMapping:EventSourceMapping": (_p, _i, seed) => {
+    const uuid = uuidOf(seed);
+    return { id: uuid, uuid, arn: `arn:aws:lambda:${REGION}:${ACCOUNT}:event-source-mapping:${uuid}` };
+  },
+  "aws:apigatewayv2/api:Api": (_p, inputs, seed) => {
+    const apiId = alnumOf(seed, 10);
+    const scheme = inputs.protocolType === "WEBSOCKET" ? "wss" : "https";
+    return {
+      id: apiId,
+      arn: `arn:aws:apigateway:${REGION}::/apis/${apiId}`,
+      apiEndpoint: `${scheme}://${apiId}.execute-api.${REGION}.amazonaws.com`,
+      executionArn: `arn:aws:execute-api:${REGION}:${ACCOUNT}:${apiId}`,
+    };
+  },
+  "aws:apigatewayv2/stage:Stage": (physical, inputs) => ({
+    id: inputs.name ?? physical,
+    arn: `arn:aws:apigateway:${REGION}::/apis/${inputs.apiId}/stages/${inputs.name ?? physical}`,
+    executionArn: `arn:aws:execute-api:${REGION}:${ACCOUNT}:${inputs.apiId}/${inputs.name ?? physical}`,
+  }),
+  "aws:apigatewayv2/route:Route": (_p, _i, seed) => ({ id: alnumOf(seed, 7) }),
+  "aws:apigatewayv2/integration:Integration": (_p, _i, seed) => ({ id: alnumOf(seed, 7) }),
+  "aws:apigatewayv2/authorizer:Authorizer": (_p, _i, seed) => ({ id: alnumOf(seed, 6) }),
+  "aws:apigateway/account:Account": () => ({ id: "api-gateway-account" }),
+  "aws:iam/role:Role": (physical, _i, seed) => ({
+    id: physical,
+    arn: `arn:aws:iam::${ACCOUNT}:role/${physical}`,
+    uniqueId: `AROA${hexOf(seed, 17).toUpperCase()}`,
+  }),
+  "aws:iam/policy:Policy": (physical) => {
+    const arn = `arn:aws:iam::${ACCOUNT}:policy/${physical}`;
+    return { id: arn, arn };
+  },
+  "aws:iam/rolePolicy:RolePolicy": (physical, inputs) => ({ id: `${inputs.role}:${physical}` }),
+  "aws:cloudwatch/logGroup:LogGroup": (physical) => ({ id: physical, arn: `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${physical}` }),
+  "aws:cloudwatch/metricAlarm:MetricAlarm": (physical) => ({
+    id: physical,
+    arn: `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${physical}`,
+  }),
+  "aws:cloudwatch/dashboard:Dashboard": (physical, inputs) => ({
+    id: inputs.dashboardName ?? physical,
+    dashboardArn: `arn:aws:cloudwatch::${ACCOUNT}:dashboard/${inputs.dashboardName ?? physical}`,
+  }),
+  "aws:s3/bucket:Bucket": (physical, inputs) => {
+    const bucket = inputs.bucket ?? physical;
+    return { id: bucket, bucket, arn: `arn:aws:s3:::${bucket}`, bucketRegionalDomainName: `${bucket}.s3.${REGION}.amazonaws.com` };
+  },
+  "aws:s3/bucketObjectv2:BucketObjectv2": (_p, inputs, seed) => ({
+    id: inputs.key,
+    arn: `arn:aws:s3:::${inputs.bucket}/${inputs.key}`,
+    versionId: alnumOf(seed, 32),
+    etag: hexOf(seed, 32),
+  }),
+  "aws:s3/bucketVersioning:BucketVersioning": (_p, inputs) => ({ id: inputs.bucket }),
+  "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": (_p, inputs) => ({ id: inputs.bucket }),
+  "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (_p, inputs) => ({ id: inputs.bucket }),
+  "aws:s3/bucketPolicy:BucketPolicy": (_p, inputs) => ({ id: inputs.bucket }),
+  "aws:scheduler/scheduleGroup:ScheduleGroup": (physical) => ({
+    id: physical,
+    arn: `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule-group/${physical}`,
+  }),
+  "aws:scheduler/schedule:Schedule": (physical, inputs) => {
+    const group = inputs.groupName ?? "default";
+    return { id: `${group}/${physical}`, arn: `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/${group}/${physical}` };
+  },
+  "aws:sesv2/configurationSet:ConfigurationSet": (physical, inputs) => {
+    const name = inputs.configurationSetName ?? physical;
+    return { id: name, arn: `arn:aws:ses:${REGION}:${ACCOUNT}:configuration-set/${name}` };
+  },
+  "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination": (_p, inputs) => ({
+    id: `${inputs.configurationSetName}|${inputs.eventDestinationName}`,
+  }),
+  "aws:sns/topicPolicy:TopicPolicy": (_p, inputs) => ({ id: inputs.arn }),
+  "aws:kms/keyPolicy:KeyPolicy": (_p, inputs) => ({ id: inputs.keyId }),
+};
+
+/** Resource types the mocks give AWS's outputs for: a graph with any other type fails, so a new type is added here first. */
+export const MOCKED_TYPES = Object.keys(AWS_OUTPUTS);
+
+function queueUrl(physical: string): string {
+  return process.env.AWS_ENDPOINT_URL_SQS
+    ? `${process.env.AWS_ENDPOINT_URL_SQS}/000000000000/${physical}`
+    : `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${physical}`;
+}
+
+/** A resource's physical name: the one it was given, else Pulumi's auto-name (the logical name, a dash, 7 hex characters). */
+function physicalName(type: string, name: string, inputs: Record<string, unknown>): string {
+  const given = type === "aws:s3/bucket:Bucket" ? (inputs.bucket ?? inputs.name) : inputs.name;
+  return typeof given === "string" ? given : `${name}-${hexOf(`${type}::${name}`, 7)}`;
+}
+
+function computedState(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
+  const outputs = AWS_OUTPUTS[type];
+  if (!outputs) {
+    throw new Error(
+      `tidings/testing: no AWS outputs for resource type ${type} (${name}); add its id and ARN formats to AWS_OUTPUTS in testing.ts.`,
+    );
+  }
+  const physical = physicalName(type, name, inputs);
+  return { name: physical, ...outputs(physical, inputs, `${type}::${name}`) };
 }
 
 export interface MockOptions {
@@ -111,6 +256,12 @@ export function useMocks(options: MockOptions = {}): MockedResource[] {
   pulumi.runtime.setMocks(
     {
       newResource(args) {
+        // A component resource has no AWS outputs: its outputs are what it registers.
+        if (!args.custom) {
+          const urn = `urn:pulumi:${stack}::${project}::${args.type}::${args.name}`;
+          recorded.push({ type: args.type, name: args.name, urn, inputs: args.inputs, state: args.inputs });
+          return { id: "", state: {} };
+        }
         const state = { ...args.inputs, ...computedState(args.type, args.name, args.inputs) };
         const urn = `urn:pulumi:${stack}::${project}::${args.type}::${args.name}`;
         recorded.push({ type: args.type, name: args.name, urn, inputs: args.inputs, state });

@@ -155,7 +155,9 @@ describe("UserApi and UserDataRoutes (graph and shipped code)", function () {
       (r) => r.type === "aws:apigatewayv2/route:Route" && USER_DATA_ROUTES.includes(r.inputs.routeKey),
     )) {
       expect(route.inputs.authorizationType).to.equal("AWS_IAM");
-      expect(route.inputs.apiId).to.match(/^producer-api/);
+      expect(route.inputs.apiId).to.equal(
+        resources.find((r) => r.type === "aws:apigatewayv2/api:Api" && r.name === "producer-api")!.state.id,
+      );
     }
     const api = resources.find((r) => r.type === "aws:apigatewayv2/api:Api" && r.name === "user-api")!;
     expect(api.inputs.protocolType).to.equal("HTTP");

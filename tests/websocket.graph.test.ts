@@ -43,7 +43,7 @@ describe("WebSocketApi resource graph", () => {
   it("is a WEBSOCKET API routing on $request.body.action, with wss and management URLs for the stage", async () => {
     const api = one("aws:apigatewayv2/api:Api");
     expect(api.inputs).to.include({ protocolType: "WEBSOCKET", routeSelectionExpression: "$request.body.action" });
-    const host = `${api.state.name}.execute-api.us-east-1.amazonaws.com`;
+    const host = `${api.state.id}.execute-api.us-east-1.amazonaws.com`;
     expect(await outputValue(ws.url)).to.equal(`wss://${host}/prod`);
     expect(await outputValue(ws.managementEndpoint)).to.equal(`https://${host}/prod`);
     expect(ws.stageName).to.equal("prod");
