@@ -58,6 +58,8 @@ export const inlineFunctions: InlineFunction<never, unknown>[] = [];
  * }, { parent: this });
  */
 export class InlineFunction<E, R> extends pulumi.ComponentResource {
+  /** The component's name: the function's logical name, `<name>-role` its role's. */
+  readonly name: string;
   readonly function: aws.lambda.Function;
   readonly role: aws.iam.Role;
   readonly logGroup: aws.cloudwatch.LogGroup;
@@ -70,6 +72,7 @@ export class InlineFunction<E, R> extends pulumi.ComponentResource {
     super("tidings:index:InlineFunction", name, {}, opts);
     const transform = opts?.transform;
     const withTransform = childOf(this);
+    this.name = name;
     this.factory = args.factory;
     this.bundle = bundleFactory(name, args.factory);
 

@@ -18,13 +18,15 @@ import { SignatureV4 } from "@smithy/signature-v4";
 export type ConnectionPost = (connectionId: string) => Promise<void>;
 
 /** An error of a post, shaped as the SDK's service exceptions are, so callers (410 → gone) need not care which path posted. */
-export class PostError extends Error {
-  readonly $metadata: { httpStatusCode?: number };
-  constructor(name: string, message: string, httpStatusCode?: number) {
-    super(message);
-    this.name = name;
-    this.$metadata = { httpStatusCode };
-  }
+export type PostError = Error & { $metadata: { httpStatusCode?: number } };
+
+/**
+ * A plain Error with the fields set on it, not a subclass: Pulumi serializes a class's constructor as a
+ * function calling `Error.call(this, message)`, which sets no message, so a subclass's errors arrived
+ * in the shipped code without their reason.
+ */
+function postError(name: string, message: string, httpStatusCode?: number): PostError {
+  return Object.assign(new Error(message), { name, $metadata: { httpStatusCode } });
 }
 
 /** The SDK's exception names by status, for answers that name none. */
@@ -90,10 +92,10 @@ export function connectionPoster(client: ApiGatewayManagementApiClient, payload:
           return;
         }
         const body = await readBody(response.body);
-        failure = new PostError(errorName(response.statusCode, response.headers), messageOf(body), response.statusCode);
+        failure = postError(errorName(response.statusCode, response.headers), messageOf(body), response.statusCode);
       } catch (error) {
         // No answer (reset, refused, timed out): no status, which the retry strategy counts as transient.
-        failure = new PostError((error as Error).name ?? "Error", (error as Error).message);
+        failure = postError((error as Error).name ?? "Error", (error as Error).message);
       }
       const errorType = retryErrorType(failure);
       if (errorType === "CLIENT_ERROR") throw failure;
