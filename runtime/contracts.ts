@@ -95,9 +95,18 @@ export type NotificationFrame =
   | { type: "notification"; id: string; message: string; callback: string; link?: string }
   | { type: "feedback"; id: string; message: string; progress?: number };
 /** Error frame codes: `invalid_json`, `missing_action`, `unknown_action` (`$default`); `invalid_message`, `forbidden`, `rate_limited`, `no_room` (`sendmessage`). */
+export const ERROR_FRAME_CODES = [
+  "invalid_json",
+  "missing_action",
+  "unknown_action",
+  "invalid_message",
+  "forbidden",
+  "rate_limited",
+  "no_room",
+] as const;
 export type ErrorFrame = {
   type: "error";
-  error: "invalid_json" | "missing_action" | "unknown_action" | "invalid_message" | "forbidden" | "rate_limited" | "no_room";
+  error: (typeof ERROR_FRAME_CODES)[number];
   message: string;
 };
 
@@ -176,6 +185,47 @@ export interface LogEntry {
   /** When the user first followed its tracking link. */
   clickedAt?: string;
   ttl?: number;
+}
+
+/** `PUT /users/{userId}/contact` (producer API): what is given replaces what is stored; null removes the field. */
+export interface ContactUpdate {
+  email?: string | null;
+  /** E.164 */
+  phone?: string | null;
+  external_channels?: { slack?: { webhookUrl: string } } | null;
+}
+
+/** `POST /me/devices`: a push token of the user's device. */
+export interface DeviceRegistration {
+  platform: DeviceToken["platform"];
+  token: string;
+}
+
+/** `POST /me/notifications/read`: 1–100 eventIds of the user's feed, or all of it. */
+export type MarkReadRequest = { eventIds: string[] } | { all: true };
+
+/** `POST /me/notifications/archive`: 1–100 eventIds of the user's feed. */
+export interface ArchiveRequest {
+  eventIds: string[];
+}
+
+/** `PUT /me/preferences`: merged into what is stored. */
+export interface PreferencesChange {
+  /** Channel-wide switches. */
+  channels?: Record<string, boolean>;
+  /** Per type, per channel. */
+  types?: Record<string, Record<string, boolean>>;
+}
+
+/** `GET /me/notifications/count`, and the answer of a read or an archive. */
+export interface UnreadCount {
+  unreadCount: number;
+}
+
+/** A chat frame a client sends (room chat, when it is on). */
+export interface ChatMessageRequest {
+  action: "sendmessage";
+  message: string;
 }
 
 /** Minimal shapes of the Lambda events the handlers take (no @types/aws-lambda dependency). */

@@ -1,0 +1,197 @@
+/**
+ * asyncapi.yaml against the official parser and against the TypeScript contracts.
+ *
+ * Each message's schema is checked both ways against a sample typed with the contract's own type,
+ * every optional field filled in (`Required<T>`, so the compiler refuses a sample that misses a field
+ * the type has, or names one it has not): the schema accepts the sample, and the schema's properties
+ * are exactly the sample's keys. A field added to a contract then fails here until the file says so.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Parser } from "@asyncapi/parser";
+import Ajv from "ajv";
+import addFormats from "ajv-formats";
+import { expect } from "chai";
+import {
+  type ArchiveRequest,
+  type ChannelDelivery,
+  type ChatMessageRequest,
+  type ContactUpdate,
+  DELIVERY_STATUS,
+  type DeviceRegistration,
+  ERROR_FRAME_CODES,
+  type ErrorFrame,
+  type MarkReadRequest,
+  type NotificationFrame,
+  type NotificationRequest,
+  type PreferencesChange,
+  type ReadFrame,
+  type UnreadCount,
+} from "../runtime/contracts";
+import type { ChatFrame } from "../runtime/chat";
+import type { FeedEntry } from "../runtime/feed";
+import type { Preferences } from "../runtime/preferences";
+import type { LambdaProviderAnswer, LambdaProviderRequest } from "../runtime/providers/lambda";
+import type { ChannelStatus, NotificationStatus } from "../runtime/statusApi";
+import type { StatusCallback } from "../runtime/statusCallbacks";
+
+const FILE = path.join(__dirname, "..", "asyncapi.yaml");
+const AT = "2026-12-07T10:00:00.000Z";
+
+const delivery: Required<ChannelDelivery> = {
+  eventId: "e-1",
+  userId: "alice",
+  type: "order.shipped",
+  channel: "email",
+  kind: "actionable",
+  content: { subject: "Shipped", text: "Your order shipped", html: "<p>Your order shipped</p>" },
+  callback: "https://shop.example.com/orders/1",
+  link: "https://api.example.com/t/abc",
+  progress: 50,
+  address: { email: "alice@example.com" },
+  createdAt: AT,
+  critical: true,
+};
+const channelStatus: Required<ChannelStatus> = { status: "sent", updatedAt: AT, reason: "ok", attempts: 1, provider: "ses" };
+const feedEntry: Required<FeedEntry> = {
+  eventId: "e-1",
+  type: "order.shipped",
+  kind: "actionable",
+  content: { subject: "s", text: "t", html: "<p>t</p>" },
+  callback: "https://shop.example.com/orders/1",
+  link: "https://api.example.com/t/abc",
+  progress: 10,
+  createdAt: AT,
+  readAt: AT,
+  archivedAt: AT,
+};
+type Frame<K extends NotificationFrame["type"]> = Required<Extract<NotificationFrame, { type: K }>>;
+
+/** Message name → samples of its payload (one per variant of a union), each with every field the contract has. */
+const SAMPLES: Record<string, object[]> = {
+  NotificationRequest: [
+    {
+      eventId: "e-1",
+      userId: "alice",
+      type: "order.shipped",
+      channels: ["email"],
+      template: "order.shipped",
+      data: { orderId: "A-1" },
+      message: "hello",
+      callback: "https://shop.example.com/orders/1",
+      progress: 10,
+    } satisfies Required<NotificationRequest>,
+  ],
+  ChannelDelivery: [delivery],
+  NotificationFrame: [
+    {
+      type: "notification",
+      id: "e-1",
+      message: "m",
+      callback: "https://shop.example.com",
+      link: "https://api.example.com/t/abc",
+    } satisfies Frame<"notification">,
+  ],
+  FeedbackFrame: [{ type: "feedback", id: "e-1", message: "m", progress: 40 } satisfies Frame<"feedback">],
+  ErrorFrame: ERROR_FRAME_CODES.map((error) => ({ type: "error", error, message: "m" }) satisfies ErrorFrame),
+  SendMessage: [{ action: "sendmessage", message: "hello" } satisfies Required<ChatMessageRequest>],
+  ChatFrame: [{ type: "message", room: "ops", from: "alice", message: "hello" } satisfies Required<ChatFrame>],
+  ReadFrame: [{ type: "read", eventIds: ["e-1"], unreadCount: 0 } satisfies Required<ReadFrame>],
+  NotificationStatus: [
+    {
+      eventId: "e-1",
+      userId: "alice",
+      type: "order.shipped",
+      createdAt: AT,
+      channels: { email: channelStatus },
+    } satisfies Required<NotificationStatus>,
+  ],
+  StatusCallback: [
+    {
+      eventId: "e-1",
+      userId: "alice",
+      type: "order.shipped",
+      channel: "email",
+      status: "sent",
+      at: AT,
+      reason: "r",
+      provider: "ses",
+    } satisfies Required<StatusCallback>,
+  ],
+  LambdaProviderRequest: [{ version: 1, delivery } satisfies Required<LambdaProviderRequest>],
+  LambdaProviderAnswer: [
+    { outcome: "sent", providerMessageId: "m-1" },
+    { outcome: "retryable", reason: "busy" },
+    { outcome: "permanent", reason: "no such user" },
+  ] satisfies Required<LambdaProviderAnswer>[],
+  FeedPage: [{ items: [feedEntry], unreadCount: 1, nextCursor: "c" }],
+  UnreadCount: [{ unreadCount: 3 } satisfies Required<UnreadCount>],
+  MarkRead: [{ eventIds: ["e-1"] }, { all: true }] satisfies MarkReadRequest[],
+  Archive: [{ eventIds: ["e-1"] } satisfies Required<ArchiveRequest>],
+  Preferences: [
+    {
+      channels: { email: true },
+      types: { "order.shipped": { critical: false, defaultOptIn: true, channels: { email: true } } },
+    } satisfies Required<Preferences>,
+  ],
+  PreferencesUpdate: [{ channels: { sms: false }, types: { "marketing.digest": { email: true } } } satisfies Required<PreferencesChange>],
+  Device: [{ platform: "apns", token: "a".repeat(64) } satisfies Required<DeviceRegistration>],
+  Contact: [
+    {
+      email: "alice@example.com",
+      phone: "+15555550100",
+      external_channels: { slack: { webhookUrl: "https://hooks.slack.com/services/T/B/x" } },
+    } satisfies Required<ContactUpdate>,
+  ],
+};
+
+describe("asyncapi.yaml", () => {
+  let document: Awaited<ReturnType<Parser["parse"]>>["document"];
+  let messages: Record<string, { payload?: Record<string, unknown> }>;
+
+  before(async () => {
+    const parsed = await new Parser().parse(fs.readFileSync(FILE, "utf8"));
+    const errors = parsed.diagnostics.filter((d) => d.severity === 0).map((d) => `${d.path.join(".")}: ${d.message}`);
+    expect(errors, "the official AsyncAPI parser's errors").to.deep.equal([]);
+    document = parsed.document;
+    messages = (document!.json() as { components: { messages: typeof messages } }).components.messages;
+  });
+
+  it("parses with the official AsyncAPI parser: no errors, no warnings", async () => {
+    const { diagnostics } = await new Parser().parse(fs.readFileSync(FILE, "utf8"));
+    expect(diagnostics.filter((d) => d.severity <= 1).map((d) => `${d.path.join(".")}: ${d.message}`)).to.deep.equal([]);
+  });
+
+  it("has a checked sample for every message it declares", () => {
+    expect(Object.keys(messages).sort()).to.deep.equal(Object.keys(SAMPLES).sort());
+  });
+
+  for (const [name, samples] of Object.entries(SAMPLES)) {
+    it(`${name}: accepts the contract's samples and declares exactly their fields`, () => {
+      const payload = messages[name].payload!;
+      const ajv = new Ajv({ strict: false, allErrors: true });
+      addFormats(ajv);
+      const validate = ajv.compile(payload);
+      const variants = (payload.oneOf as Record<string, unknown>[] | undefined) ?? [payload];
+      for (const sample of samples) {
+        expect(validate(sample), `${JSON.stringify(sample)}: ${ajv.errorsText(validate.errors)}`).to.equal(true);
+        // The variant whose properties the sample fills: its declared fields are the sample's keys.
+        const fields = Object.keys(sample).sort();
+        const declared = variants.map((v) => Object.keys((v.properties as object) ?? {}).sort());
+        expect(declared, `${name} declares ${JSON.stringify(declared)}`).to.deep.include(fields);
+      }
+    });
+  }
+
+  it("names every delivery status the log has, in the status schema", () => {
+    const status = (messages.NotificationStatus.payload as any).properties.channels.additionalProperties.properties.status;
+    expect([...status.enum].sort()).to.deep.equal(Object.values(DELIVERY_STATUS).sort());
+  });
+
+  it("refuses a request body with a field the contract does not have", () => {
+    const ajv = new Ajv({ strict: false });
+    addFormats(ajv);
+    const validate = ajv.compile(messages.NotificationRequest.payload!);
+    expect(validate({ userId: "alice", type: "order.shipped", priority: "high" })).to.equal(false);
+  });
+});
