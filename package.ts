@@ -4,11 +4,14 @@
  * `tidings/testing` has the unit-test helpers; `tidings/runtime/<module>` the handlers' code.
  *
  * @example
- * import { createTidingsStack, readStackConfig, NotificationChannel, snsSmsProvider } from "tidings";
- * const tidings = createTidingsStack({ ...readStackConfig(), addChannels: (shared) => [new NotificationChannel("sms", { ...shared, … })] });
+ * import { createTidingsStack, readStackConfig, NotificationChannel } from "tidings";
+ * const tidings = createTidingsStack({
+ *   ...readStackConfig(),
+ *   addChannels: (shared) => [new NotificationChannel("sms", { ...shared, channel: "sms", provider: { type: "sns-sms" } })],
+ * });
  */
 export * from "./components";
-export { createTidingsStack, readStackConfig, type SharedChannelArgs, type TidingsStackInputs } from "./stack";
+export { readStackConfig } from "./stack";
 export type { ChannelConfig, NotificationTypeConfig, TidingsConfig } from "./runtime/config";
 export { parseTidingsConfig, TidingsConfigError } from "./runtime/config";
 export type {
@@ -24,3 +27,9 @@ export type {
   RenderedContent,
 } from "./runtime/contracts";
 export { DELIVERED_STATUSES, DELIVERY_STATUS, PROVIDER_OUTCOME } from "./runtime/contracts";
+
+// Loaded by `pulumi package add` (Pulumi's run-plugin) rather than by a program: serve the components to
+// other languages. The plugin imports the components, never the other way round (plugin/host.ts).
+if (require.main?.filename.split("\\").join("/").includes("/cmd/run-plugin/")) {
+  void require("./plugin/host").servePlugin();
+}

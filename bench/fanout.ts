@@ -21,7 +21,7 @@ import type { NotificationFrame } from "../runtime/contracts";
 import { connectionsOfUser, makeUserDelivery } from "../runtime/deliver";
 import type { DecisionLogger } from "../runtime/log";
 import { epochNow, type HostCommand, type HostMessage } from "./fanoutProtocol";
-import { startLocalAwsInChild } from "../tests/reliability/childAws";
+import { startLocalAwsInChild } from "../local/childAws";
 import { formatNumber, formatRatio, mapBounded, median, type PartResult, sleep, withTimeout } from "./lib";
 
 export interface FanOutOptions {
@@ -397,7 +397,7 @@ function report(
       `The management client is built as the shipped code builds it, so the SDK's default agent (at most 50 sockets) also bounds posts in flight: bounds above 50 queue inside the client. "before" posts with \`client.send(new PostToConnectionCommand(…))\`; ours with runtime/connectionPoster.ts (the same client's signer, HTTP handler and retry strategy, without the per-call middleware).`,
       `Clients connected through the local gateway's authorizer (HS256 token) and the real \`$connect\` handler into dynalite: ${formatNumber(options.connections)} in ${formatNumber(gatewayOpenMs)} ms (${formatNumber(options.connections / (gatewayOpenMs / 1000))} connections/s, 100 handshakes at a time). Every row is checked to be reachable through the byUser index before measuring.`,
       "The limit is measured against a plain `ws` server with its own clients (the gateway does not expose its server-side sockets), in the same kind of forked process: same count, same frame, same counting code; its clock starts when the server starts sending.",
-      "Processes: the gateway (or the plain server) and its clients run in one forked process, as API Gateway runs apart from Lambda; dynalite runs in a third (tests/reliability/childAws.ts), and the delivery code in the part's own process. The byUser query comes before the posts, so on 2 cores the posting code and the gateway get a core each while posting.",
+      "Processes: the gateway (or the plain server) and its clients run in one forked process, as API Gateway runs apart from Lambda; dynalite runs in a third (local/childAws.ts), and the delivery code in the part's own process. The byUser query comes before the posts, so on 2 cores the posting code and the gateway get a core each while posting.",
     ],
   };
 }

@@ -10,7 +10,7 @@ import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { WebSocket } from "ws";
 import * as path from "node:path";
 import type { LocalTidings } from "../local/tidings";
-import { startLocalAwsInChild } from "../tests/reliability/childAws";
+import { startLocalAwsInChild } from "../local/childAws";
 import { epochNow } from "./fanoutProtocol";
 import { formatNumber, formatRatio, mapBounded, now, type PartResult, percentile, sleep } from "./lib";
 import type { LoadCommand, LoadReport } from "./pipelineLoad";
@@ -416,7 +416,7 @@ function report(
               ".",
           ]
         : []),
-      "Processes: dynalite, fauxqs and aws-ses-v2-local run in a child process (tests/reliability/childAws.ts), as AWS runs apart from the Lambdas; the producers (`POST /notifications` loops) run in a third process (bench/pipelineLoad.ts), as callers never share the service's CPU; the producer API, EventBridge stand-in, pollers, workers, gateway, sinks and the users' WebSocket clients share the bench's process. The machine is shared with other work (see the load average above): the numbers say what the code costs relative to each other, not what AWS would sustain.",
+      "Processes: dynalite, fauxqs and aws-ses-v2-local run in a child process (local/childAws.ts), as AWS runs apart from the Lambdas; the producers (`POST /notifications` loops) run in a third process (bench/pipelineLoad.ts), as callers never share the service's CPU; the producer API, EventBridge stand-in, pollers, workers, gateway, sinks and the users' WebSocket clients share the bench's process. The machine is shared with other work (see the load average above): the numbers say what the code costs relative to each other, not what AWS would sustain.",
     ],
   };
   return { result, numbers };

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { parseTidingsConfig } from "../runtime/config";
-import { createTidingsStack, type TidingsStackInputs } from "../stack";
+import { createTidingsStack, type TidingsStackInputs } from "./compose";
 import { type NotificationTypeSettings, nodesOf, type PerUserLimit, setNodes, type TidingsComponentOptions } from "./common";
 import { NotificationChannel } from "./NotificationChannel";
 import type { ChannelProvider } from "./providers";

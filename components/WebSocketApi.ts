@@ -5,8 +5,10 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { type AuthResult, makeSecretKeyLoader, makeTokenVerifier, makeWebSocketAuthorizer } from "../runtime/authorizer";
 import type { HttpResult, WebSocketEvent } from "../runtime/contracts";
-import { makeChatHandler, makeConnectGate } from "../runtime/chat";
-import { makeConnectHandler, makeDefaultHandler, makeDisconnectHandler, managementClientsByEndpoint } from "../runtime/websocket";
+import { makeChatHandler } from "../runtime/chat";
+import { makeConnectGate } from "../runtime/connectGate";
+import { managementClientsByEndpoint } from "../runtime/deliver";
+import { makeConnectHandler, makeDefaultHandler, makeDisconnectHandler } from "../runtime/websocket";
 import {
   childOf,
   nodesOf,

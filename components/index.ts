@@ -54,9 +54,4 @@ export {
   SMS_PUBLISH_STATEMENT,
 } from "./providers";
 export { Tidings, TidingsArgs, TidingsOptions, TidingsChannelSettings, ExtraChannelArgs } from "./Tidings";
-
-// Loaded by `pulumi package add` (Pulumi's run-plugin) rather than by a program: serve the components
-// to other languages. plugin/host.ts says why this lives in the package's main module.
-if (require.main?.filename.split("\\").join("/").includes("/cmd/run-plugin/")) {
-  void require("../plugin/host").servePlugin();
-}
+export { createTidingsStack, SharedChannelArgs, TidingsStackInputs } from "./compose";

@@ -1,7 +1,7 @@
 /**
  * The plugin entry: `pulumi package add <this repository>` starts the package through PulumiPlugin.yaml
  * (runtime: nodejs); the Node.js language host requires the package's main module, which calls
- * `servePlugin()` when it finds itself loaded by Pulumi's run-plugin (see components/index.ts). The
+ * `servePlugin()` when it finds itself loaded by Pulumi's run-plugin (see package.ts). The
  * component provider infers the schema from the TypeScript sources under `plugin/`, so the plugin runs
  * from a checkout of the repository (a git URL or a local path), not from the built npm package.
  */
@@ -40,10 +40,4 @@ export function componentProvider(): ComponentProvider {
 /** Serves the components over the plugin protocol (blocks for the plugin's lifetime). */
 export function servePlugin(): Promise<void> {
   return componentProviderHost(providerOptions());
-}
-
-/** True when Pulumi's run-plugin loaded this package (as opposed to a program importing it). */
-export function loadedAsPlugin(): boolean {
-  const main = require.main?.filename ?? "";
-  return main.split(path.sep).join("/").includes("/cmd/run-plugin/");
 }

@@ -8,7 +8,7 @@
  * - bidi overrides and invisible marks are refused in text fields (runtime/validate.ts uses the pattern).
  */
 import { parse as parseMustache } from "mustache";
-import type { Problem } from "./validate";
+import type { Problem } from "./contracts";
 import type { MustacheToken } from "./templates";
 
 export const URL_SCHEMES = ["https:", "http:", "mailto:"];

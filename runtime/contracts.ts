@@ -187,6 +187,12 @@ export interface LogEntry {
   ttl?: number;
 }
 
+/** One thing wrong with a request, in a 400/403/404/413/422 answer's `problems`: the field, and what is wrong with it. */
+export interface Problem {
+  field: string;
+  problem: string;
+}
+
 /** `PUT /users/{userId}/contact` (producer API): what is given replaces what is stored; null removes the field. */
 export interface ContactUpdate {
   email?: string | null;

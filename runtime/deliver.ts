@@ -3,10 +3,11 @@
  * connection row is deleted) shared by the per-user delivery of the websocket channel and the
  * `sendmessage` broadcast.
  */
-import type { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
+import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DeleteCommand, type DynamoDBDocumentClient, paginateQuery } from "@aws-sdk/lib-dynamodb";
 import { connectionPoster } from "./connectionPoster";
 import { TABLES } from "./tables";
+import type { WebSocketRequestContext } from "./contracts";
 import { type DecisionLogger, logDecision, OUTCOME } from "./log";
 
 /** Posts in flight at once unless a caller says otherwise (see `PostingDeps.concurrency`). */
@@ -61,6 +62,36 @@ export function resolveManagementEndpoint(from: { domainName?: string; stage?: s
   if (from.domainName && from.stage) return `https://${from.domainName}/${from.stage}`;
   if (from.captured) return from.captured;
   throw new Error("No management endpoint: pass a route event's domainName/stage or the stack's managementEndpoint");
+}
+
+/** A management client, or a way to get the right one for the event's API and stage. */
+export type ManagementClients =
+  | ApiGatewayManagementApiClient
+  | ((requestContext: WebSocketRequestContext) => ApiGatewayManagementApiClient);
+
+/**
+ * One management client per endpoint (see resolveManagementEndpoint), built lazily and reused for the
+ * life of the Lambda instance.
+ */
+export function managementClientsByEndpoint(
+  create: (endpoint: string) => ApiGatewayManagementApiClient = (endpoint) =>
+    // cacheMiddleware: the middleware stack is resolved once per command class, not on every post.
+    new ApiGatewayManagementApiClient({ endpoint, cacheMiddleware: true }),
+): (requestContext: WebSocketRequestContext) => ApiGatewayManagementApiClient {
+  const clients = new Map<string, ApiGatewayManagementApiClient>();
+  return (requestContext) => {
+    const endpoint = resolveManagementEndpoint(requestContext);
+    let client = clients.get(endpoint);
+    if (!client) {
+      client = create(endpoint);
+      clients.set(endpoint, client);
+    }
+    return client;
+  };
+}
+
+export function clientFor(mgmt: ManagementClients, requestContext: WebSocketRequestContext) {
+  return typeof mgmt === "function" ? mgmt(requestContext) : mgmt;
 }
 
 /** Posts `data` to each connection, at most `concurrency` at a time; deletes rows of gone connections. */

@@ -4,7 +4,7 @@
  * strict query parsing, and JSON answers whose `problems` name the field.
  */
 import type { HttpResult } from "./contracts";
-import type { Problem } from "./validate";
+import type { Problem } from "./contracts";
 
 /** The HTTP API payload-2.0 event; the local API builds the same shape. */
 export interface HttpRequestEvent {

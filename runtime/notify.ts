@@ -16,6 +16,7 @@ import {
   type ChannelDelivery,
   type HttpResult,
   type NotificationRequest,
+  type Problem,
   type RenderedContent,
 } from "./contracts";
 import { slackEscape, slackEscapedData, smsLengthProblem, urlVariableProblems } from "./content";
@@ -28,7 +29,7 @@ import type { CallbackEnqueuer } from "./statusCallbacks";
 import type { LinkSigner } from "./tracking";
 import { contentFromMessage, makeTemplateStore, renderTemplate, templateKey } from "./templates";
 import { makeUserRecordsReader } from "./userRecords";
-import { channelsOfType, validateNotificationRequest, type Problem } from "./validate";
+import { channelsOfType, validateNotificationRequest } from "./validate";
 
 /** EventBridge takes at most 10 entries per PutEvents call. */
 export const PUT_EVENTS_BATCH = 10;

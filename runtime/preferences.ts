@@ -11,7 +11,8 @@ import { type DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { NotificationTypeConfig } from "./config";
 import { isPlainRecord, unknownKeys } from "./http";
 import { isOptedIn, makeSettingsReader, type UserSettings } from "./settings";
-import { channelsOfType, type Problem } from "./validate";
+import type { Problem } from "./contracts";
+import { channelsOfType } from "./validate";
 
 export interface PreferencesContext {
   enabledChannels: string[];

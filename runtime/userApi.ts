@@ -15,7 +15,7 @@
  */
 import type { TokenVerifier } from "./authorizer";
 import type { NotificationTypeConfig } from "./config";
-import { DELIVERY_STATUS, type ReadFrame } from "./contracts";
+import { DELIVERY_STATUS, type Problem, type ReadFrame } from "./contracts";
 import type { DeviceRegistry } from "./devices";
 import { decodeCursor, type Feed } from "./feed";
 import {
@@ -35,7 +35,7 @@ import { type DecisionLogger, logDecision, OUTCOME, type OutcomeOf } from "./log
 import type { NotificationLog } from "./notificationLog";
 import { applyPreferences, describePreferences, makePreferencesStore } from "./preferences";
 import { PIXEL_GIF_BASE64, verifyLinkToken } from "./tracking";
-import { EVENT_ID_PATTERN, isDeviceToken, type Problem } from "./validate";
+import { EVENT_ID_PATTERN, isDeviceToken } from "./validate";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
 /** The feed channel: feed items are websocket-channel notifications, logged on that channel's row. */

@@ -29,7 +29,8 @@ import {
   unknownKeys,
 } from "./http";
 import { type DecisionLogger, logDecision, OUTCOME } from "./log";
-import { type Problem, userIdProblem } from "./validate";
+import type { Problem } from "./contracts";
+import { userIdProblem } from "./validate";
 
 export interface UserDataDeps {
   ddb: DynamoDBDocumentClient;

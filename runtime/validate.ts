@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { allowedTemplates, type NotificationTypeConfig } from "./config";
 import { bidiProblem } from "./content";
-import type { NotificationRequest } from "./contracts";
+import type { NotificationRequest, Problem } from "./contracts";
 
 /** Largest producer request body, in bytes (the EventBridge entry limit). */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -32,11 +32,6 @@ const LONE_SURROGATE = /\p{Cs}/u;
 /** Control characters other than tab, line feed and carriage return. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this pattern's whole job
 const CONTROL_EXCEPT_WHITESPACE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
-
-export interface Problem {
-  field: string;
-  problem: string;
-}
 
 export interface ValidationContext {
   /** Channels switched on in this stack. */

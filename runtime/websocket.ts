@@ -3,42 +3,12 @@
  * `$disconnect` removes it, `$default` answers unknown frames with an error frame. The optional
  * `sendmessage` room chat is in runtime/chat.ts.
  */
-import { ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
+import { PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
-import type { makeConnectGate } from "./chat";
+import type { ConnectGate } from "./connectGate";
 import type { ErrorFrame, HttpResult, WebSocketEvent, WebSocketRequestContext } from "./contracts";
-import { type ConnectionRow, resolveManagementEndpoint } from "./deliver";
+import { type ConnectionRow, clientFor, type ManagementClients } from "./deliver";
 import { type DecisionLogger, logDecision, OUTCOME, type OutcomeOf } from "./log";
-
-/** A management client, or a way to get the right one for the event's API and stage. */
-export type ManagementClients =
-  | ApiGatewayManagementApiClient
-  | ((requestContext: WebSocketRequestContext) => ApiGatewayManagementApiClient);
-
-/**
- * One management client per endpoint (see resolveManagementEndpoint), built lazily and reused for the
- * life of the Lambda instance.
- */
-export function managementClientsByEndpoint(
-  create: (endpoint: string) => ApiGatewayManagementApiClient = (endpoint) =>
-    // cacheMiddleware: the middleware stack is resolved once per command class, not on every post.
-    new ApiGatewayManagementApiClient({ endpoint, cacheMiddleware: true }),
-): (requestContext: WebSocketRequestContext) => ApiGatewayManagementApiClient {
-  const clients = new Map<string, ApiGatewayManagementApiClient>();
-  return (requestContext) => {
-    const endpoint = resolveManagementEndpoint(requestContext);
-    let client = clients.get(endpoint);
-    if (!client) {
-      client = create(endpoint);
-      clients.set(endpoint, client);
-    }
-    return client;
-  };
-}
-
-function clientFor(mgmt: ManagementClients, requestContext: WebSocketRequestContext) {
-  return typeof mgmt === "function" ? mgmt(requestContext) : mgmt;
-}
 
 const OK: HttpResult = { statusCode: 200 };
 
@@ -47,8 +17,8 @@ export interface ConnectDeps {
   connectionsTable: string;
   /** Seconds after which a connection row is stale (API GW closes connections after 2 h anyway). */
   ttlSeconds: number;
-  /** Per-user cap and room check (runtime/chat.ts `makeConnectGate`); none: every connect is stored. */
-  gate?: ReturnType<typeof makeConnectGate>;
+  /** Per-user cap and room check (runtime/connectGate.ts); none: every connect is stored. */
+  gate?: ConnectGate;
   logger?: DecisionLogger;
   /** Epoch milliseconds; injectable for tests. */
   now?: () => number;

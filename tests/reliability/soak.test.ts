@@ -33,7 +33,7 @@ import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import WebSocket from "ws";
 import type { LogEntry, ProviderResult } from "../../runtime/contracts";
 import type { LocalAws } from "../../local/aws";
-import { startLocalAwsInChild } from "./childAws";
+import { startLocalAwsInChild } from "../../local/childAws";
 import { connectionsOfUser } from "../../runtime/deliver";
 import { redrive, redriveRuleDeadLetters } from "../../runtime/redrive";
 import { NOTIFICATION_ITEM } from "../../runtime/notificationLog";

@@ -5,8 +5,8 @@
  * process goes away.
  */
 import { fork } from "node:child_process";
-import type { LocalAws } from "../../local/aws";
-import type { TableName } from "../../runtime/tables";
+import type { LocalAws } from "./aws";
+import type { TableName } from "../runtime/tables";
 
 type Reply = { id: number; ok: true; value?: any } | { id: number; ok: false; error: string };
 
@@ -67,7 +67,7 @@ if (process.argv.includes("--child") && process.send) {
     const reply = (r: { ok: true; value?: unknown } | { ok: false; error: string }) => process.send!({ id: message.id, ...r });
     try {
       if (message.type === "start") {
-        const { startLocalAws } = require("../../local/aws") as typeof import("../../local/aws");
+        const { startLocalAws } = require("./aws") as typeof import("./aws");
         aws = await startLocalAws(message.args);
         reply({ ok: true, value: { region: aws.region, endpoints: aws.endpoints, env: aws.env } });
       } else if (message.type === "createTables") {
