@@ -1,6 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { BUNDLE_FILE, bundleFactory, type FunctionBundle } from "./bundle";
+import { DEFAULTS } from "../runtime/defaults";
+import type { FunctionSpec } from "../runtime/system/spec";
 import { childOf, policyDocument, type ScopedStatement, type TidingsComponentOptions, type Transform } from "./common";
 
 export interface InlineFunctionArgs<E, R> {
@@ -21,6 +23,8 @@ export interface InlineFunctionArgs<E, R> {
   /** KMS key for the log group and environment variables. */
   kmsKeyArn?: pulumi.Input<string>;
   environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** The system description's entry this function was built from (runtime/system/), when it was. */
+  spec?: FunctionSpec<E, R>;
 }
 
 /** The resources of an InlineFunction a transform can change. */
@@ -65,6 +69,8 @@ export class InlineFunction<E, R> extends pulumi.ComponentResource {
   readonly logGroup: aws.cloudwatch.LogGroup;
   readonly factory: () => (event: E) => Promise<R>;
   readonly statements: ScopedStatement[];
+  /** The description it was built from (its triggers and uses), when it was built from one. */
+  readonly spec?: FunctionSpec<E, R>;
   /** The code as shipped: the bundle that is the archive's `index.js` (tidings/testing's `shippedCode` reads it). */
   readonly bundle: Promise<FunctionBundle>;
 
@@ -74,11 +80,12 @@ export class InlineFunction<E, R> extends pulumi.ComponentResource {
     const withTransform = childOf(this);
     this.name = name;
     this.factory = args.factory;
+    this.spec = args.spec;
     this.bundle = bundleFactory(name, args.factory);
 
     this.logGroup = new aws.cloudwatch.LogGroup(
       ...withTransform(transform?.logGroup, `${name}-logs`, {
-        retentionInDays: args.logRetentionDays ?? 14,
+        retentionInDays: args.logRetentionDays ?? DEFAULTS.logRetentionDays,
         kmsKeyId: args.kmsKeyArn,
       }),
     );

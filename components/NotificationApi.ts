@@ -1,17 +1,9 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { S3Client } from "@aws-sdk/client-s3";
-import { SQSClient } from "@aws-sdk/client-sqs";
-import { makeCallbackEnqueuer } from "../runtime/statusCallbacks";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { NotificationTypeConfig } from "../runtime/config";
+import { DEFAULTS } from "../runtime/config";
 import type { HttpResult } from "../runtime/contracts";
-import { type HttpApiEvent, makeHttpApiHandler, makeNotificationService } from "../runtime/notify";
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { makeSecretKeyLoader } from "../runtime/authorizer";
-import { makeLinkSigner } from "../runtime/tracking";
+import type { HttpApiEvent } from "../runtime/notify";
+import { producerFunction } from "../runtime/system";
 import {
   applyTransform,
   childOf,
@@ -24,7 +16,9 @@ import {
   TidingsError,
   type Transform,
   type QueueUrlRef,
+  typeConfigs,
 } from "./common";
+import { type Bindings, describedFunction } from "./described";
 import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
 import { NotificationStatusRoute, type NotificationStatusRouteTransform } from "./NotificationStatusRoute";
 
@@ -84,6 +78,17 @@ export interface NotificationApiArgs {
   enabledChannels: string[];
   /** Declared notification types (`tidings:notificationTypes`). */
   types: Record<string, NotificationTypeSettings>;
+  /**
+   * Days a notification-log item is kept (`tidings:logTtlDays`).
+   * @default 90
+   */
+  logTtlDays?: number;
+  /**
+   * Minutes a created/pending row may sit untouched before a producer's retry puts its event on the bus
+   * again instead of answering `duplicate` (`tidings:reconciler.stuckAfterMinutes`).
+   * @default 15
+   */
+  stuckAfterMinutes?: number;
   /** The stack key: encrypts the logs and lets the function read SSE-KMS templates. */
   kmsKeyArn: pulumi.Input<string>;
   /**
@@ -183,7 +188,7 @@ export class NotificationApi extends pulumi.ComponentResource {
     const parent = this;
     const auth = normalizeAuth(args.auth);
     const throttling = normalizeThrottling(args.throttling);
-    const logRetentionDays = args.logRetentionDays ?? 14;
+    const logRetentionDays = args.logRetentionDays ?? DEFAULTS.logRetentionDays;
 
     const fn = createFunction();
     const api = createApi();
@@ -215,81 +220,39 @@ export class NotificationApi extends pulumi.ComponentResource {
     this.registerOutputs({ url: this.url, endpoint: this.endpoint });
 
     function createFunction() {
-      // Only plain values and Outputs are captured by the factory: it is serialized into the Lambda.
-      const tableNames = {
-        contacts: pulumi.output(args.contactsTable.name),
-        settings: pulumi.output(args.settingsTable.name),
-        log: pulumi.output(args.notificationLogTable.name),
-      };
-      const bucketName = pulumi.output(args.templates.bucketName);
-      const busName = pulumi.output(args.bus.name);
-      const enabledChannels = [...args.enabledChannels];
-      const types: Record<string, NotificationTypeConfig> = Object.fromEntries(
-        Object.entries(JSON.parse(JSON.stringify(args.types)) as Record<string, NotificationTypeSettings>).map(([type, def]) => [
-          type,
-          { ...def, defaultOptIn: def.defaultOptIn ?? true },
-        ]),
-      );
-      const callbacksUrl = args.statusCallbacksQueue ? pulumi.output(args.statusCallbacksQueue.url) : undefined;
-      const tracking = args.linkTracking
-        ? {
-            baseUrl: pulumi.output(args.linkTracking.baseUrl),
-            secretArn: pulumi.output(args.linkTracking.signingSecretArn),
-            ttlDays: args.linkTracking.ttlDays ?? 30,
-            openPixel: args.linkTracking.openPixel ?? false,
-          }
-        : undefined;
-      // Chosen here, at deploy time, so that a stack without status callbacks or link tracking ships no
-      // reference to the SQS or Secrets Manager client: the bundle does not load what it never uses.
-      const callbackEnqueuer = callbacksUrl
-        ? () => makeCallbackEnqueuer({ sqs: new SQSClient({}), queueUrl: callbacksUrl.get() })
-        : () => undefined;
-      const linkSigner = tracking
-        ? () =>
-            makeLinkSigner({
-              getKey: makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: tracking.secretArn.get() }),
-              baseUrl: tracking.baseUrl.get(),
-              ttlDays: tracking.ttlDays,
-            })
-        : () => undefined;
-      return new InlineFunction<HttpApiEvent, HttpResult>(
-        `${name}-service`,
-        {
-          description: "Tidings producer API: POST /notifications",
-          factory: () => {
-            const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
-            // Local S3 stand-ins have no bucket subdomains on 127.0.0.1: path style when an endpoint is set.
-            const s3 = new S3Client({ forcePathStyle: !!process.env.AWS_ENDPOINT_URL_S3 });
-            const service = makeNotificationService({
-              ddb,
-              s3,
-              events: new EventBridgeClient({}),
-              tables: { contacts: tableNames.contacts.get(), settings: tableNames.settings.get(), log: tableNames.log.get() },
-              templatesBucket: bucketName.get(),
-              busName: busName.get(),
-              enabledChannels,
-              types,
-              statusCallbacks: callbackEnqueuer(),
-              links: linkSigner(),
-              openPixel: tracking?.openPixel,
-            });
-            return makeHttpApiHandler(service);
-          },
-          statements: [
-            // Settings and contact come in one BatchGetItem.
-            { Action: ["dynamodb:BatchGetItem"], Resource: [args.contactsTable.arn, args.settingsTable.arn] },
-            // One conditional put per notification; GetItem where a store returns no ALL_OLD item; UpdateItem only
-            // to add a channel a retry names that the notification lacks. The workers move statuses on, not the service.
-            { Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
-            { Action: ["s3:GetObject"], Resource: [pulumi.interpolate`${args.templates.arn}/templates/*`] },
-            { Action: ["kms:Decrypt"], Resource: [args.kmsKeyArn] },
-            { Action: ["events:PutEvents"], Resource: [args.bus.arn] },
-            ...(args.statusCallbacksQueue ? [{ Action: ["sqs:SendMessage"], Resource: [args.statusCallbacksQueue.arn] }] : []),
-            ...(args.linkTracking ? [{ Action: ["secretsmanager:GetSecretValue"], Resource: [args.linkTracking.signingSecretArn] }] : []),
-          ],
-          kmsKeyArn: args.kmsKeyArn,
-          logRetentionDays,
+      const spec = producerFunction({
+        enabledChannels: [...args.enabledChannels],
+        types: typeConfigs(args.types),
+        logTtlDays: args.logTtlDays ?? DEFAULTS.logTtlDays,
+        stuckAfterMinutes: args.stuckAfterMinutes ?? DEFAULTS.reconciler.stuckAfterMinutes,
+        tracking: args.linkTracking
+          ? {
+              linkTtlDays: args.linkTracking.ttlDays ?? DEFAULTS.tracking.linkTtlDays,
+              openPixel: args.linkTracking.openPixel ?? DEFAULTS.tracking.openPixel,
+            }
+          : undefined,
+        statusCallbacks: args.statusCallbacksQueue !== undefined,
+      });
+      const bindings: Bindings = {
+        resources: {
+          contacts: { id: args.contactsTable.name, arn: args.contactsTable.arn },
+          settings: { id: args.settingsTable.name, arn: args.settingsTable.arn },
+          log: { id: args.notificationLogTable.name, arn: args.notificationLogTable.arn },
+          templates: { id: args.templates.bucketName, arn: args.templates.arn },
+          bus: { id: args.bus.name, arn: args.bus.arn },
+          key: { id: args.kmsKeyArn, arn: args.kmsKeyArn },
+          ...(args.statusCallbacksQueue ? { callbacks: { id: args.statusCallbacksQueue.url, arn: args.statusCallbacksQueue.arn } } : {}),
+          ...(args.linkTracking
+            ? { tokenSecret: { id: args.linkTracking.signingSecretArn, arn: args.linkTracking.signingSecretArn } }
+            : {}),
         },
+        values: args.linkTracking ? { linkBaseUrl: args.linkTracking.baseUrl } : {},
+      };
+      return describedFunction(
+        `${name}-service`,
+        spec,
+        bindings,
+        { kmsKeyArn: args.kmsKeyArn, logRetentionDays },
         { parent, transform: transform.function },
       );
     }

@@ -1,31 +1,23 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { channelQueueSettings, type ChannelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
-import { CHANNEL_NAME_PATTERN } from "../runtime/config";
+import { CHANNEL_NAME_PATTERN, DEFAULTS } from "../runtime/config";
 import { detailTypeFor, EVENT_SOURCE, type SqsBatchResponse, type SqsEvent } from "../runtime/contracts";
-import { makeNotificationLog } from "../runtime/notificationLog";
-import { makePolitenessLimiter } from "../runtime/politeness";
-import { makeCallbackEnqueuer } from "../runtime/statusCallbacks";
-import { makeChannelWorker } from "../runtime/worker";
-import type { Provider } from "../runtime/contracts";
-import { type ProviderConfig, type ProviderEntry, providerTable } from "../runtime/providers/table";
+import { type ProviderSpec, workerFunction } from "../runtime/system";
 import {
   childOf,
   nodesOf,
   type PerUserLimit,
   type ResourceRef,
-  type ScopedStatement,
   setNodes,
   type TidingsComponentOptions,
   TidingsError,
   type Transform,
   type QueueUrlRef,
 } from "./common";
+import { type Bindings, type Bound, describedFunction } from "./described";
 import { DlqAlarm, type DlqAlarmTransform } from "./DlqAlarm";
-import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
+import type { InlineFunction, InlineFunctionTransform } from "./InlineFunction";
 import { type ChannelProvider, providerContext, type ResolvedProvider, resolveProvider } from "./providers";
 
 export interface NotificationChannelArgs {
@@ -183,7 +175,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
     const transform = opts?.transform ?? {};
     const settings = normalizeSettings(args);
     this.settings = settings;
-    const workerTimeoutSeconds = args.workerTimeoutSeconds ?? 30;
+    const workerTimeoutSeconds = args.workerTimeoutSeconds ?? DEFAULTS.channel.workerTimeoutSeconds;
 
     const ctx = providerContext(args.channel, this);
     const primary = resolveProvider(args.channel, "provider", args.provider, ctx);
@@ -323,51 +315,51 @@ export class NotificationChannel extends pulumi.ComponentResource {
     }
 
     function createWorker(self: NotificationChannel) {
-      const statements: ScopedStatement[] = [
-        {
-          Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:SendMessage"],
-          Resource: [self.queue.arn],
-        },
-        { Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [args.kmsKeyArn] },
-        // No PutItem: a worker only moves rows the service created (runtime/deliveryDigest.ts). The log's
-        // key (eventId) is random, so dynamodb:LeadingKeys cannot narrow it further.
-        { Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
-        // Politeness counters are keyed `<channel>#<userId>`: this worker may touch its own channel's only.
-        ...(args.perUser
-          ? [
-              {
-                Action: ["dynamodb:UpdateItem"],
-                Resource: [args.politenessTable.arn],
-                Condition: { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": [`${args.channel}#*`] } },
-              },
-            ]
-          : []),
-        ...(args.statusCallbacksQueue ? [{ Action: ["sqs:SendMessage"], Resource: [args.statusCallbacksQueue.arn] }] : []),
-        ...primary.statements,
-        ...(fallback ? fallback.statements : []),
-      ];
-      return new InlineFunction<SqsEvent, SqsBatchResponse>(
+      const spec = workerFunction({
+        channel: args.channel,
+        provider: providerSpecOf(primary),
+        fallback: fallback ? providerSpecOf(fallback) : undefined,
+        failoverAfter: args.failoverAfter ?? DEFAULTS.channel.failoverAfter,
+        ratePerSecond: args.ratePerSecond,
+        maxConcurrency: settings.maxConcurrency,
+        batchSize: settings.batchSize,
+        maximumBatchingWindowSeconds: settings.maximumBatchingWindowSeconds,
+        workerTimeoutSeconds,
+        claimLeaseSeconds: workerTimeoutSeconds,
+        perUser: args.perUser,
+        logTtlDays: args.logTtlDays ?? DEFAULTS.logTtlDays,
+        statusCallbacks: args.statusCallbacksQueue !== undefined,
+        feedTtlDays: primary.type === "websocket" && args.provider.feedTable ? (args.provider.feedTtlDays ?? DEFAULTS.feedTtlDays) : undefined,
+        removeInvalidTokens: [args.provider, args.fallback].some((p) => p?.type === "sns-push" && p.contactsTable !== undefined),
+      });
+      const ref = (r: ResourceRef | undefined): Bound | undefined => (r ? { id: r.name, arn: r.arn } : undefined);
+      const websocketProvider = [args.provider, args.fallback].find((p) => p?.type === "websocket");
+      const pushProvider = [args.provider, args.fallback].find((p) => p?.type === "sns-push");
+      const resources: Bindings["resources"] = {
+        queue: { id: self.queue.url, arn: self.queue.arn },
+        log: ref(args.notificationLogTable),
+        politeness: ref(args.politenessTable),
+        key: { id: args.kmsKeyArn, arn: args.kmsKeyArn },
+        callbacks: args.statusCallbacksQueue ? { id: args.statusCallbacksQueue.url, arn: args.statusCallbacksQueue.arn } : undefined,
+        connections: ref(websocketProvider?.connectionsTable),
+        feed: ref(websocketProvider?.feedTable),
+        websocket: websocketProvider
+          ? { id: websocketProvider.managementEndpoint!, arn: pulumi.interpolate`${websocketProvider.executionArn}/${websocketProvider.stage}` }
+          : undefined,
+        contacts: ref(pushProvider?.contactsTable),
+      };
+      const values: Bindings["values"] = {};
+      if (primary.config) values.provider = primary.config.apply((config) => JSON.stringify(config));
+      if (fallback?.config) values.fallback = fallback.config.apply((config) => JSON.stringify(config));
+      return describedFunction(
         `${name}-worker`,
+        spec,
+        { resources, values },
         {
-          description: `Tidings ${args.channel} worker (${primary.name}${fallback ? `, fallback ${fallback.name}` : ""})`,
-          factory: workerFactory({
-            channel: args.channel,
-            queueUrl: self.queue.url,
-            logTable: pulumi.output(args.notificationLogTable.name),
-            politenessTable: pulumi.output(args.politenessTable.name),
-            perUser: args.perUser,
-            logTtlDays: args.logTtlDays ?? 90,
-            failoverAfter: args.failoverAfter ?? 3,
-            claimLeaseSeconds: workerTimeoutSeconds,
-            ratePerSecond: args.ratePerSecond === undefined ? undefined : args.ratePerSecond / settings.maxConcurrency,
-            statusCallbacksQueueUrl: args.statusCallbacksQueue ? pulumi.output(args.statusCallbacksQueue.url) : undefined,
-            primary: runtimeProvider(primary),
-            fallback: fallback ? runtimeProvider(fallback) : undefined,
-          }),
-          statements,
-          timeoutSeconds: workerTimeoutSeconds,
           kmsKeyArn: args.kmsKeyArn,
           logRetentionDays: args.logRetentionDays,
+          // Grants on what the providers reach outside the stack (SES identities, SNS, a Lambda function).
+          extraStatements: [...primary.statements, ...(fallback ? fallback.statements : [])],
         },
         { parent: self, transform: transform.worker },
       );
@@ -394,7 +386,7 @@ function normalizeSettings(args: NotificationChannelArgs): ChannelQueueSettings 
   if (!CHANNEL_NAME_PATTERN.test(channel ?? "")) {
     throw new TidingsError(`Channel name "${channel}" is not allowed: use a lower-case word matching ${CHANNEL_NAME_PATTERN}.`);
   }
-  const maxConcurrency = args.maxConcurrency ?? 2;
+  const maxConcurrency = args.maxConcurrency ?? DEFAULTS.channel.maxConcurrency;
   if (!Number.isInteger(maxConcurrency) || maxConcurrency < 2 || maxConcurrency > 1000) {
     throw new TidingsError(
       `Channel "${channel}": maxConcurrency is ${maxConcurrency}, but AWS accepts 2–1000 for an SQS event source. Use at least 2.`,
@@ -411,7 +403,7 @@ function normalizeSettings(args: NotificationChannelArgs): ChannelQueueSettings 
   } catch (error) {
     throw new TidingsError(`Channel "${channel}": ${(error as Error).message}.`);
   }
-  const timeout = args.workerTimeoutSeconds ?? 30;
+  const timeout = args.workerTimeoutSeconds ?? DEFAULTS.channel.workerTimeoutSeconds;
   if (args.visibilityTimeoutSeconds !== undefined) {
     if (args.visibilityTimeoutSeconds <= timeout) {
       throw new TidingsError(
@@ -420,7 +412,7 @@ function normalizeSettings(args: NotificationChannelArgs): ChannelQueueSettings 
     }
     settings = { ...settings, visibilityTimeoutSeconds: args.visibilityTimeoutSeconds };
   }
-  const failoverAfter = args.failoverAfter ?? 3;
+  const failoverAfter = args.failoverAfter ?? DEFAULTS.channel.failoverAfter;
   if (args.fallback && (!Number.isInteger(failoverAfter) || failoverAfter < 1 || failoverAfter >= settings.maxReceiveCount)) {
     throw new TidingsError(
       `Channel "${channel}": failoverAfter (${failoverAfter}) must be at least 1 and below maxReceiveCount (${settings.maxReceiveCount}), or the fallback never gets a message before the DLQ does.`,
@@ -447,70 +439,7 @@ function normalizeSettings(args: NotificationChannelArgs): ChannelQueueSettings 
   return settings;
 }
 
-interface WorkerSettings {
-  channel: string;
-  queueUrl: pulumi.Output<string>;
-  logTable: pulumi.Output<string>;
-  politenessTable: pulumi.Output<string>;
-  perUser?: PerUserLimit;
-  logTtlDays: number;
-  failoverAfter: number;
-  /** A claim outlives no invocation: the worker's timeout. */
-  claimLeaseSeconds: number;
-  ratePerSecond?: number;
-  primary: RuntimeProvider;
-  fallback?: RuntimeProvider;
-  statusCallbacksQueueUrl?: pulumi.Output<string>;
-}
-
-/**
- * How the worker builds one provider at cold start: a shipped type's table entry with its config (only
- * that entry is serialized into the worker), or an inline provider's own `create`.
- */
-type RuntimeProvider = { config: pulumi.Output<ProviderConfig>; entry: ProviderEntry } | { create: () => Provider };
-
-function runtimeProvider(resolved: ResolvedProvider): RuntimeProvider {
-  if (resolved.create) return { create: resolved.create };
-  return { config: resolved.config!, entry: providerTable()[resolved.type!] };
-}
-
-/**
- * The worker's Lambda factory. Kept outside the class so the serialized closure captures exactly
- * these settings (plain values, Outputs and the providers' `create`), never the component.
- */
-function workerFactory(s: WorkerSettings): () => (event: SqsEvent) => Promise<SqsBatchResponse> {
-  const {
-    channel,
-    queueUrl,
-    logTable,
-    politenessTable,
-    perUser,
-    logTtlDays,
-    failoverAfter,
-    claimLeaseSeconds,
-    ratePerSecond,
-    primary,
-    fallback,
-    statusCallbacksQueueUrl,
-  } = s;
-  return () => {
-    const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
-    const sqs = new SQSClient({});
-    const url = queueUrl.get();
-    return makeChannelWorker({
-      channel,
-      primary: "create" in primary ? primary.create() : primary.entry.create(primary.config.get(), {}),
-      fallback:
-        fallback === undefined ? undefined : "create" in fallback ? fallback.create() : fallback.entry.create(fallback.config.get(), {}),
-      failoverAfter,
-      claimLeaseSeconds,
-      log: makeNotificationLog({ ddb, table: logTable.get(), ttlDays: logTtlDays }),
-      politeness: perUser ? makePolitenessLimiter({ ddb, table: politenessTable.get(), ...perUser }) : undefined,
-      requeue: async (body, delaySeconds) => {
-        await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body, DelaySeconds: delaySeconds }));
-      },
-      ratePerSecond,
-      statusCallbacks: statusCallbacksQueueUrl ? makeCallbackEnqueuer({ sqs, queueUrl: statusCallbacksQueueUrl.get() }) : undefined,
-    });
-  };
+/** A resolved provider as the worker's description names it: its shipped type, or its own `create`. */
+function providerSpecOf(resolved: ResolvedProvider): ProviderSpec {
+  return resolved.create ? { name: resolved.name, create: resolved.create } : { type: resolved.type!, name: resolved.name };
 }

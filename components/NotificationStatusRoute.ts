@@ -1,10 +1,8 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { HttpResult } from "../runtime/contracts";
-import { makeNotificationLog } from "../runtime/notificationLog";
-import { makeStatusApiHandler, type StatusApiEvent } from "../runtime/statusApi";
+import type { StatusApiEvent } from "../runtime/statusApi";
+import { statusFunction } from "../runtime/system";
 import {
   checkAuthorization,
   childOf,
@@ -16,7 +14,8 @@ import {
   type Transform,
   withOldType,
 } from "./common";
-import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
+import { describedFunction } from "./described";
+import type { InlineFunction, InlineFunctionTransform } from "./InlineFunction";
 
 export interface NotificationStatusRouteArgs {
   /** The producer HTTP API the route is added to. */
@@ -64,23 +63,16 @@ export class NotificationStatusRoute extends pulumi.ComponentResource {
     checkAuthorization("NotificationStatusRoute", args.authorizationType, args.authorizerId);
     const transform = opts?.transform ?? {};
     const withTransform = childOf(this);
-    const tableName = pulumi.output(args.notificationLogTable.name);
-
-    const fn = new InlineFunction<StatusApiEvent, HttpResult>(
+    const fn = describedFunction(
       name,
+      statusFunction(),
       {
-        description: "Tidings producer API: GET /notifications/{eventId}",
-        factory: () => {
-          const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
-          return makeStatusApiHandler({ log: makeNotificationLog({ ddb, table: tableName.get() }) });
+        resources: {
+          log: { id: args.notificationLogTable.name, arn: args.notificationLogTable.arn },
+          key: { id: args.kmsKeyArn, arn: args.kmsKeyArn },
         },
-        statements: [
-          { Action: ["dynamodb:Query"], Resource: [args.notificationLogTable.arn] },
-          { Action: ["kms:Decrypt"], Resource: [args.kmsKeyArn] },
-        ],
-        kmsKeyArn: args.kmsKeyArn,
-        logRetentionDays: args.logRetentionDays,
       },
+      { kmsKeyArn: args.kmsKeyArn, logRetentionDays: args.logRetentionDays },
       { parent: this, transform: transform.function },
     );
     setNodes(this, { function: fn });

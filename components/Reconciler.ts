@@ -1,13 +1,8 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { makeNotificationLog } from "../runtime/notificationLog";
-import { SQSClient } from "@aws-sdk/client-sqs";
-import { minimumLookBackHours } from "../runtime/config";
-import { LOOK_BACK_HOURS, makeReconciler, type ReconcileReport } from "../runtime/reconciler";
-import { makeCallbackEnqueuer } from "../runtime/statusCallbacks";
+import { DEFAULTS, minimumLookBackHours } from "../runtime/config";
+import type { ReconcileReport } from "../runtime/reconciler";
+import { reconcilerFunction } from "../runtime/system";
 import {
   childOf,
   nodesOf,
@@ -19,7 +14,8 @@ import {
   type Transform,
   withOldType,
 } from "./common";
-import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
+import { describedFunction } from "./described";
+import type { InlineFunction, InlineFunctionTransform } from "./InlineFunction";
 
 export interface ReconcilerArgs {
   /**
@@ -94,9 +90,9 @@ export class Reconciler extends pulumi.ComponentResource {
   constructor(name: string, args: ReconcilerArgs, opts?: TidingsComponentOptions<ReconcilerTransform>) {
     super("tidings:index:Reconciler", name, {}, withOldType("tidings:aws:Reconciler", opts));
     const withTransform = childOf(this);
-    const stuckAfterMinutes = args.stuckAfterMinutes ?? 15;
-    const maxReputs = args.maxReputs ?? 3;
-    const lookBackHours = args.lookBackHours ?? LOOK_BACK_HOURS;
+    const stuckAfterMinutes = args.stuckAfterMinutes ?? DEFAULTS.reconciler.stuckAfterMinutes;
+    const maxReputs = args.maxReputs ?? DEFAULTS.reconciler.maxReputs;
+    const lookBackHours = args.lookBackHours ?? DEFAULTS.reconciler.lookBackHours;
     if (!(stuckAfterMinutes >= 1) || !Number.isInteger(maxReputs) || maxReputs < 1) {
       throw new TidingsError(
         `Reconciler: stuckAfterMinutes must be at least 1 and maxReputs a whole number ≥ 1 (got ${stuckAfterMinutes} and ${maxReputs}).`,
@@ -108,39 +104,25 @@ export class Reconciler extends pulumi.ComponentResource {
         `Reconciler: lookBackHours (${lookBackHours}) must be at least ${shortestLookBackHours}: twice stuckAfterMinutes × (maxReputs + 1), so a stuck row is reput and given up before it leaves the window.`,
       );
     }
-    const tableName = pulumi.output(args.notificationLogTable.name);
-    const busName = pulumi.output(args.bus.name);
-    const stuckAfterMs = stuckAfterMinutes * 60_000;
-    const callbacksUrl = args.statusCallbacksQueue ? pulumi.output(args.statusCallbacksQueue.url) : undefined;
-
-    const fn = new InlineFunction<unknown, ReconcileReport>(
+    const spec = reconcilerFunction({
+      schedule: args.schedule ?? DEFAULTS.reconciler.schedule,
+      stuckAfterMinutes,
+      maxReputs,
+      lookBackHours,
+      statusCallbacks: args.statusCallbacksQueue !== undefined,
+    });
+    const fn = describedFunction(
       name,
+      spec,
       {
-        description: "Tidings reconciler: puts stuck notifications on the bus again",
-        timeoutSeconds: 120,
-        factory: () => {
-          const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
-          const run = makeReconciler({
-            log: makeNotificationLog({ ddb, table: tableName.get() }),
-            events: new EventBridgeClient({}),
-            busName: busName.get(),
-            stuckAfterMs,
-            maxReputs,
-            lookBackMs: lookBackHours * 3_600_000,
-            statusCallbacks: callbacksUrl ? makeCallbackEnqueuer({ sqs: new SQSClient({}), queueUrl: callbacksUrl.get() }) : undefined,
-          });
-          return async () => run();
+        resources: {
+          log: { id: args.notificationLogTable.name, arn: args.notificationLogTable.arn },
+          bus: { id: args.bus.name, arn: args.bus.arn },
+          key: { id: args.kmsKeyArn, arn: args.kmsKeyArn },
+          ...(args.statusCallbacksQueue ? { callbacks: { id: args.statusCallbacksQueue.url, arn: args.statusCallbacksQueue.arn } } : {}),
         },
-        statements: [
-          { Action: ["dynamodb:Query"], Resource: [pulumi.interpolate`${args.notificationLogTable.arn}/index/byCreatedDay`] },
-          { Action: ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
-          { Action: ["events:PutEvents"], Resource: [args.bus.arn] },
-          { Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [args.kmsKeyArn] },
-          ...(args.statusCallbacksQueue ? [{ Action: ["sqs:SendMessage"], Resource: [args.statusCallbacksQueue.arn] }] : []),
-        ],
-        kmsKeyArn: args.kmsKeyArn,
-        logRetentionDays: args.logRetentionDays,
       },
+      { kmsKeyArn: args.kmsKeyArn, logRetentionDays: args.logRetentionDays },
       { parent: this, transform: opts?.transform?.function },
     );
     setNodes(this, { function: fn });
@@ -148,7 +130,7 @@ export class Reconciler extends pulumi.ComponentResource {
     this.schedule = new aws.cloudwatch.EventRule(
       ...withTransform(opts?.transform?.schedule, `${name}-schedule`, {
         description: "Tidings reconciler schedule",
-        scheduleExpression: args.schedule ?? "rate(5 minutes)",
+        scheduleExpression: spec.triggers.flatMap((t) => (t.kind === "schedule" ? [t.expression] : []))[0],
       }),
     );
     new aws.cloudwatch.EventTarget(

@@ -1,14 +1,13 @@
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { SQSClient } from "@aws-sdk/client-sqs";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULTS } from "../runtime/defaults";
 import { channelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
 import type { SqsBatchResponse, SqsEvent } from "../runtime/contracts";
-import { makeSecretKeyLoader } from "../runtime/authorizer";
-import { makeCallbackSender } from "../runtime/statusCallbacks";
 import { childOf, nodesOf, setNodes, type TidingsComponentOptions, TidingsError, type Transform, withOldType } from "./common";
 import { DlqAlarm, type DlqAlarmTransform } from "./DlqAlarm";
-import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
+import { describedFunction } from "./described";
+import type { InlineFunction, InlineFunctionTransform } from "./InlineFunction";
+import { CALLBACK_QUEUE, callbackSenderFunction } from "../runtime/system";
 
 export interface StatusCallbacksArgs {
   /**
@@ -79,10 +78,10 @@ export class StatusCallbacks extends pulumi.ComponentResource {
       throw new TidingsError(`StatusCallbacks: url must be the producer's https:// endpoint (got "${args.url}").`);
     }
     const settings = channelQueueSettings({
-      workerTimeoutSeconds: 30,
-      maxReceiveCount: args.maxReceiveCount ?? 8,
-      batchSize: 10,
-      maxConcurrency: 2,
+      workerTimeoutSeconds: CALLBACK_QUEUE.workerTimeoutSeconds,
+      maxReceiveCount: args.maxReceiveCount ?? DEFAULTS.statusCallbacks.maxReceiveCount,
+      batchSize: CALLBACK_QUEUE.batchSize,
+      maxConcurrency: CALLBACK_QUEUE.maxConcurrency,
     });
     this.deadLetterQueue = new aws.sqs.Queue(
       ...withTransform(opts?.transform?.deadLetterQueue, `${name}-dlq`, {
@@ -98,42 +97,27 @@ export class StatusCallbacks extends pulumi.ComponentResource {
         redrivePolicy: this.deadLetterQueue.arn.apply((arn) => redrivePolicy(arn, settings)),
       }),
     );
-    const url = args.url;
-    const secretArn = pulumi.output(args.secretArn);
-    const queueUrl = this.queue.url;
-    const sender = new InlineFunction<SqsEvent, SqsBatchResponse>(
+    const spec = callbackSenderFunction({ url: args.url, maxReceiveCount: settings.maxReceiveCount });
+    const sender = describedFunction(
       `${name}-sender`,
+      spec,
       {
-        description: "Tidings status callbacks: signed POSTs to the producer",
-        factory: () => {
-          const loadKey = makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: secretArn.get() });
-          return makeCallbackSender({
-            url,
-            getSecret: async () => new TextDecoder().decode(await loadKey()),
-            sqs: new SQSClient({}),
-            queueUrl: queueUrl.get(),
-          });
+        resources: {
+          callbacks: { id: this.queue.url, arn: this.queue.arn },
+          callbacksSecret: { id: args.secretArn, arn: args.secretArn },
+          key: { id: args.kmsKeyArn, arn: args.kmsKeyArn },
         },
-        statements: [
-          {
-            Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
-            Resource: [this.queue.arn],
-          },
-          { Action: ["secretsmanager:GetSecretValue"], Resource: [args.secretArn] },
-          { Action: ["kms:Decrypt"], Resource: [args.kmsKeyArn] },
-        ],
-        kmsKeyArn: args.kmsKeyArn,
-        logRetentionDays: args.logRetentionDays,
       },
+      { kmsKeyArn: args.kmsKeyArn, logRetentionDays: args.logRetentionDays },
       { parent: this, transform: opts?.transform?.function },
     );
     new aws.lambda.EventSourceMapping(
       ...withTransform(opts?.transform?.eventSourceMapping, `${name}-mapping`, {
         eventSourceArn: this.queue.arn,
         functionName: sender.function.arn,
-        batchSize: 10,
+        batchSize: CALLBACK_QUEUE.batchSize,
         functionResponseTypes: ["ReportBatchItemFailures"],
-        scalingConfig: { maximumConcurrency: 2 },
+        scalingConfig: { maximumConcurrency: CALLBACK_QUEUE.maxConcurrency },
       }),
     );
     const alarm = new DlqAlarm(

@@ -1,17 +1,8 @@
-import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { makeSecretKeyLoader, makeTokenVerifier } from "../runtime/authorizer";
-import type { NotificationTypeConfig } from "../runtime/config";
-import { makeUserDelivery, resolveManagementEndpoint } from "../runtime/deliver";
-import { makeDeviceRegistry } from "../runtime/devices";
-import { makeFeed } from "../runtime/feed";
+import { DEFAULTS } from "../runtime/config";
+import { USER_API_ROUTES, userApiFunction } from "../runtime/system";
 import type { HttpAnswer, HttpRequestEvent } from "../runtime/http";
-import { makeNotificationLog } from "../runtime/notificationLog";
-import { makeUserApi } from "../runtime/userApi";
 import {
   childOf,
   nodesOf,
@@ -21,25 +12,18 @@ import {
   type TidingsComponentOptions,
   TidingsError,
   type Transform,
+  typeConfigs,
   type WebSocketRef,
+  webSocketBinding,
   withOldType,
 } from "./common";
-import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
+import { type Bindings, describedFunction } from "./described";
+import type { InlineFunction, InlineFunctionTransform } from "./InlineFunction";
 import type { TableRef } from "./NotificationApi";
 import type { TokenClaimsInput } from "./WebSocketApi";
 
-/** The routes of the end-user API, as API Gateway route keys. */
-export const USER_API_ROUTES = [
-  "GET /me/notifications",
-  "GET /me/notifications/count",
-  "POST /me/notifications/read",
-  "POST /me/notifications/archive",
-  "GET /me/preferences",
-  "PUT /me/preferences",
-  "POST /me/devices",
-  "DELETE /me/devices/{token}",
-  "GET /t/{token}",
-];
+/** The routes of the end-user API, as API Gateway route keys (the system description's). */
+export { USER_API_ROUTES };
 
 export interface UserApiArgs {
   /** The in-app feed (a FeedTable): listed, counted, marked read and archived. */
@@ -129,8 +113,8 @@ export class UserApi extends pulumi.ComponentResource {
     super("tidings:index:UserApi", name, {}, withOldType("tidings:aws:UserApi", opts));
     const withTransform = childOf(this);
     const parent = this;
-    const logRetentionDays = args.logRetentionDays ?? 14;
-    const maxDevicesPerUser = args.maxDevicesPerUser ?? 5;
+    const logRetentionDays = args.logRetentionDays ?? DEFAULTS.logRetentionDays;
+    const maxDevicesPerUser = args.maxDevicesPerUser ?? DEFAULTS.maxDevicesPerUser;
     const rateLimit = args.throttling?.rateLimit ?? 100;
     const burstLimit = args.throttling?.burstLimit ?? 200;
     if (!(rateLimit > 0) || !(burstLimit >= 1) || !Number.isInteger(burstLimit)) {
@@ -191,67 +175,26 @@ export class UserApi extends pulumi.ComponentResource {
     this.registerOutputs({ url: this.url });
 
     function createFunction() {
-      // Only plain values and Outputs are captured: the factory is serialized into the Lambda.
-      const tables = {
-        feed: pulumi.output(args.feedTable.name),
-        contacts: pulumi.output(args.contactsTable.name),
-        settings: pulumi.output(args.settingsTable.name),
-        log: pulumi.output(args.notificationLogTable.name),
-        connections: pulumi.output(args.connectionsTable.name),
-      };
-      const secretArn = pulumi.output(args.tokenSigningSecretArn);
-      const issuer = pulumi.output(args.auth.issuer);
-      const audience = pulumi.output(args.auth.audience);
-      const managementEndpoint = pulumi.output(args.websocket.managementEndpoint);
-      const enabledChannels = [...args.enabledChannels];
-      const types: Record<string, NotificationTypeConfig> = Object.fromEntries(
-        Object.entries(JSON.parse(JSON.stringify(args.types)) as Record<string, NotificationTypeSettings>).map(([type, def]) => [
-          type,
-          { ...def, defaultOptIn: def.defaultOptIn ?? true },
-        ]),
-      );
-      const postToConnections = pulumi.interpolate`${args.websocket.executionArn}/${args.websocket.stageName}/POST/@connections/*`;
-      return new InlineFunction<HttpRequestEvent, HttpAnswer>(
-        `${name}-service`,
-        {
-          description: "Tidings end-user API: /me/notifications, preferences, devices, /t/{token}",
-          // mustache: installed from node_modules, the shipped code requires whole modules (validate → templates).
-          factory: () => {
-            const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
-            const getKey = makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: secretArn.get() });
-            const mgmt = new ApiGatewayManagementApiClient({ endpoint: resolveManagementEndpoint({ captured: managementEndpoint.get() }) });
-            return makeUserApi({
-              verify: makeTokenVerifier({ getKey, issuer: issuer.get(), audience: audience.get() }),
-              feed: makeFeed({ ddb, table: tables.feed.get() }),
-              log: makeNotificationLog({ ddb, table: tables.log.get() }),
-              ddb,
-              settingsTable: tables.settings.get(),
-              devices: makeDeviceRegistry({ ddb, table: tables.contacts.get(), maxPerUser: maxDevicesPerUser }),
-              getLinkKey: getKey,
-              enabledChannels,
-              types,
-              notifyUser: (userId, frame) => makeUserDelivery({ ddb, mgmt, connectionsTable: tables.connections.get() })(userId, frame),
-            });
-          },
-          statements: [
-            {
-              Action: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"],
-              Resource: [args.feedTable.arn, pulumi.interpolate`${args.feedTable.arn}/index/*`],
-            },
-            { Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: [args.contactsTable.arn] },
-            { Action: ["dynamodb:GetItem", "dynamodb:PutItem"], Resource: [args.settingsTable.arn] },
-            { Action: ["dynamodb:UpdateItem"], Resource: [args.notificationLogTable.arn] },
-            { Action: ["dynamodb:Query"], Resource: [pulumi.interpolate`${args.connectionsTable.arn}/index/*`] },
-            { Action: ["dynamodb:DeleteItem"], Resource: [args.connectionsTable.arn] },
-            { Action: ["execute-api:ManageConnections"], Resource: [postToConnections] },
-            { Action: ["secretsmanager:GetSecretValue"], Resource: [args.tokenSigningSecretArn] },
-            { Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [args.kmsKeyArn] },
-          ],
-          kmsKeyArn: args.kmsKeyArn,
-          logRetentionDays,
+      const { issuer, audience, jwksUrl, keyCacheSeconds, maxTokenAgeSeconds } = args.auth;
+      const spec = userApiFunction({
+        auth: { issuer, audience, jwksUrl, keyCacheSeconds: keyCacheSeconds ?? DEFAULTS.auth.keyCacheSeconds, maxTokenAgeSeconds },
+        enabledChannels: [...args.enabledChannels],
+        types: typeConfigs(args.types),
+        maxDevicesPerUser,
+      });
+      const bindings: Bindings = {
+        resources: {
+          feed: { id: args.feedTable.name, arn: args.feedTable.arn },
+          contacts: { id: args.contactsTable.name, arn: args.contactsTable.arn },
+          settings: { id: args.settingsTable.name, arn: args.settingsTable.arn },
+          log: { id: args.notificationLogTable.name, arn: args.notificationLogTable.arn },
+          connections: { id: args.connectionsTable.name, arn: args.connectionsTable.arn },
+          websocket: webSocketBinding(args.websocket),
+          tokenSecret: { id: args.tokenSigningSecretArn, arn: args.tokenSigningSecretArn },
+          key: { id: args.kmsKeyArn, arn: args.kmsKeyArn },
         },
-        { parent, transform: opts?.transform?.function },
-      );
+      };
+      return describedFunction(`${name}-service`, spec, bindings, { kmsKeyArn: args.kmsKeyArn, logRetentionDays }, { parent, transform: opts?.transform?.function });
     }
 
     function createApi() {

@@ -1,13 +1,6 @@
-import { ApiGatewayManagementApiClient, DeleteConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { resolveManagementEndpoint } from "../runtime/deliver";
-import { makeFeed } from "../runtime/feed";
 import type { HttpAnswer, HttpRequestEvent } from "../runtime/http";
-import { makeNotificationLog } from "../runtime/notificationLog";
-import { makeUserDataApi } from "../runtime/userData";
 import {
   checkAuthorization,
   childOf,
@@ -17,13 +10,16 @@ import {
   type TidingsComponentOptions,
   type Transform,
   type WebSocketRef,
+  webSocketBinding,
   withOldType,
 } from "./common";
-import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
+import { describedFunction } from "./described";
+import type { InlineFunction, InlineFunctionTransform } from "./InlineFunction";
+import { USER_DATA_ROUTES as DESCRIBED_ROUTES, userDataFunction } from "../runtime/system";
 import type { TableRef } from "./NotificationApi";
 
 /** The producer-side user-data routes, as API Gateway route keys. */
-export const USER_DATA_ROUTES = ["PUT /users/{userId}/contact", "GET /users/{userId}/contact", "DELETE /users/{userId}"];
+export const USER_DATA_ROUTES: string[] = DESCRIBED_ROUTES.map((r) => r.route);
 
 export interface UserDataRoutesArgs {
   /**
@@ -91,53 +87,21 @@ export class UserDataRoutes extends pulumi.ComponentResource {
     checkAuthorization("UserDataRoutes", args.authorization.type, args.authorization.authorizerId);
     const withTransform = childOf(this);
 
-    const tables = {
-      contacts: pulumi.output(args.contactsTable.name),
-      settings: pulumi.output(args.settingsTable.name),
-      feed: pulumi.output(args.feedTable.name),
-      connections: pulumi.output(args.connectionsTable.name),
-    };
-    const logTable = args.notificationLogTable ? pulumi.output(args.notificationLogTable.name) : undefined;
-    const managementEndpoint = pulumi.output(args.websocket.managementEndpoint);
-    const fn = new InlineFunction<HttpRequestEvent, HttpAnswer>(
+    const fn = describedFunction(
       `${name}-service`,
+      userDataFunction({ eraseLog: args.notificationLogTable !== undefined }),
       {
-        description: "Tidings producer API: PUT/GET /users/{userId}/contact, DELETE /users/{userId}",
-        // mustache: installed from node_modules, the shipped code requires whole modules (validate → templates).
-        factory: () => {
-          const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
-          const mgmt = new ApiGatewayManagementApiClient({ endpoint: resolveManagementEndpoint({ captured: managementEndpoint.get() }) });
-          return makeUserDataApi({
-            ddb,
-            tables: { contacts: tables.contacts.get(), settings: tables.settings.get(), connections: tables.connections.get() },
-            feed: makeFeed({ ddb, table: tables.feed.get() }),
-            log: logTable ? makeNotificationLog({ ddb, table: logTable.get() }) : undefined,
-            closeConnection: async (connectionId) => {
-              await mgmt.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
-            },
-          });
+        resources: {
+          contacts: { id: args.contactsTable.name, arn: args.contactsTable.arn },
+          settings: { id: args.settingsTable.name, arn: args.settingsTable.arn },
+          feed: { id: args.feedTable.name, arn: args.feedTable.arn },
+          connections: { id: args.connectionsTable.name, arn: args.connectionsTable.arn },
+          websocket: webSocketBinding(args.websocket),
+          key: { id: args.kmsKeyArn, arn: args.kmsKeyArn },
+          ...(args.notificationLogTable ? { log: { id: args.notificationLogTable.name, arn: args.notificationLogTable.arn } } : {}),
         },
-        statements: [
-          { Action: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], Resource: [args.contactsTable.arn] },
-          { Action: ["dynamodb:DeleteItem"], Resource: [args.settingsTable.arn] },
-          { Action: ["dynamodb:Query", "dynamodb:DeleteItem"], Resource: [args.feedTable.arn] },
-          { Action: ["dynamodb:Query"], Resource: [pulumi.interpolate`${args.connectionsTable.arn}/index/*`] },
-          { Action: ["dynamodb:DeleteItem"], Resource: [args.connectionsTable.arn] },
-          ...(args.notificationLogTable
-            ? [
-                { Action: ["dynamodb:Query"], Resource: [pulumi.interpolate`${args.notificationLogTable.arn}/index/userEventIds`] },
-                { Action: ["dynamodb:BatchWriteItem"], Resource: [args.notificationLogTable.arn] },
-              ]
-            : []),
-          {
-            Action: ["execute-api:ManageConnections"],
-            Resource: [pulumi.interpolate`${args.websocket.executionArn}/${args.websocket.stageName}/DELETE/@connections/*`],
-          },
-          { Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [args.kmsKeyArn] },
-        ],
-        kmsKeyArn: args.kmsKeyArn,
-        logRetentionDays: args.logRetentionDays ?? 14,
       },
+      { kmsKeyArn: args.kmsKeyArn, logRetentionDays: args.logRetentionDays },
       { parent: this, transform: opts?.transform?.function },
     );
     const integration = new aws.apigatewayv2.Integration(

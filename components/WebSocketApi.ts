@@ -1,14 +1,9 @@
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { type AuthResult, makeSecretKeyLoader, makeTokenVerifier, makeWebSocketAuthorizer } from "../runtime/authorizer";
+import type { AuthResult } from "../runtime/authorizer";
+import { DEFAULTS } from "../runtime/config";
+import { type FunctionSpec, webSocketFunctions } from "../runtime/system";
 import type { HttpResult, WebSocketEvent } from "../runtime/contracts";
-import { makeChatHandler } from "../runtime/chat";
-import { makeConnectGate } from "../runtime/connectGate";
-import { managementClientsByEndpoint } from "../runtime/deliver";
-import { makeConnectHandler, makeDefaultHandler, makeDisconnectHandler } from "../runtime/websocket";
 import {
   childOf,
   nodesOf,
@@ -16,10 +11,12 @@ import {
   type ScopedStatement,
   setNodes,
   type TidingsComponentOptions,
+  definedOf,
   TidingsError,
   type Transform,
 } from "./common";
-import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
+import { type Bindings, describedFunction } from "./described";
+import type { InlineFunction, InlineFunctionTransform } from "./InlineFunction";
 import type { ChannelProvider } from "./providers";
 
 export interface WebSocketApiArgs {
@@ -85,8 +82,10 @@ export interface WebSocketApiArgs {
 
 /** Claims a token must carry, and how the authorizer gets and keeps keys. */
 export interface TokenClaimsInput {
-  issuer: pulumi.Input<string>;
-  audience: pulumi.Input<string>;
+  /** The `iss` a token must carry. Plain text: it is written into the functions' code. */
+  issuer: string;
+  /** The `aud` a token must carry. */
+  audience: string;
   /**
    * An identity provider's JWKS URL: RS256/ES256 tokens it signs are accepted besides HS256 ones.
    * @example jwksUrl: "https://dev-abc.us.auth0.com/.well-known/jwks.json"
@@ -138,29 +137,23 @@ export type WebSocketFunctions = { authorizer: InlineFunction<WebSocketEvent, Au
   InlineFunction<WebSocketEvent, HttpResult>
 > & { sendmessage?: InlineFunction<WebSocketEvent, HttpResult> };
 
-/** Child components and statements of a WebSocketApi (kept off its schema outputs). */
+/** Child components of a WebSocketApi (kept off its schema outputs). */
 interface WebSocketNodes {
   functions: WebSocketFunctions;
-  deliveryStatements: ScopedStatement[];
 }
 
 /** Route keys the API serves, and the function behind each. */
 export type WebSocketFunctionName = "authorizer" | "connect" | "disconnect" | "default" | "sendmessage";
 
-const ROUTES: Record<Exclude<WebSocketFunctionName, "authorizer">, string> = {
-  connect: "$connect",
-  disconnect: "$disconnect",
-  default: "$default",
-  sendmessage: "sendmessage",
-};
 
-const DEFAULTS = { stage: "dev", connectionTtlHours: 24, logRetentionDays: 14, throttling: { burstLimit: 200, rateLimit: 100 } };
+/** The stage's throttling unless args say otherwise (not a stack config key). */
+const DEFAULT_THROTTLING = { burstLimit: 200, rateLimit: 100 };
 
 /**
  * The WebSocket side of Tidings: an API Gateway WebSocket API whose `$connect` is guarded by a token
  * authorizer (HS256 JWT in `?token=`, `sub` = user id), with routes that keep the connections table
  * current and a `sendmessage` broadcast. Notifications reach users through the websocket channel's
- * worker, which posts to `managementEndpoint` (see `deliveryStatements`).
+ * worker, which posts to `managementEndpoint` (`providerFor`).
  *
  * @example
  * const key = new EncryptionKey("tidings");
@@ -203,11 +196,6 @@ export class WebSocketApi extends pulumi.ComponentResource {
     return nodesOf<WebSocketNodes>(this).functions;
   }
 
-  /** What a function posting to this API's connections needs (the websocket channel's worker). */
-  get deliveryStatements(): ScopedStatement[] {
-    return nodesOf<WebSocketNodes>(this).deliveryStatements;
-  }
-
   /**
    * The websocket channel's provider, posting to this API's connections.
    * @example new NotificationChannel("websocket", { ...shared, channel: "websocket", provider: ws.providerFor(connectionsTable) })
@@ -232,14 +220,13 @@ export class WebSocketApi extends pulumi.ComponentResource {
     this.api = createApi();
     this.executionArn = this.api.executionArn;
     [this.secret, this.secretVersion] = createSecret(this);
-    const statements = scopedStatements(this);
-    setNodes<WebSocketNodes>(this, { functions: createFunctions(this), deliveryStatements: statements.delivery });
+    this.managementEndpoint = this.api.apiEndpoint.apply((endpoint) => `${endpoint.replace(/^wss:/, "https:")}/${settings.stage}`);
+    setNodes<WebSocketNodes>(this, { functions: createFunctions(this) });
     this.authorizer = createAuthorizer(this);
     const routes = createRoutes(this);
     this.accessLogGroup = createAccessLogGroup();
     this.stage = createStage(this, routes);
     this.url = pulumi.interpolate`${this.api.apiEndpoint}/${settings.stage}`;
-    this.managementEndpoint = this.api.apiEndpoint.apply((endpoint) => `${endpoint.replace(/^wss:/, "https:")}/${settings.stage}`);
 
     this.registerOutputs({
       url: this.url,
@@ -274,105 +261,30 @@ export class WebSocketApi extends pulumi.ComponentResource {
       return [secret, version] as const;
     }
 
-    function scopedStatements(self: WebSocketApi) {
-      const table = args.connectionsTable;
-      const postToConnections = pulumi.interpolate`${self.executionArn}/${settings.stage}/POST/@connections/*`;
-      const useKey: ScopedStatement = { Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [args.kmsKeyArn] };
-      const manage: ScopedStatement = { Action: ["execute-api:ManageConnections"], Resource: [postToConnections] };
-      return {
-        authorizer: [
-          { Action: ["secretsmanager:GetSecretValue"], Resource: [self.secret.arn] },
-          { Action: ["kms:Decrypt"], Resource: [args.kmsKeyArn] },
-        ],
-        connect: [
-          { Action: ["dynamodb:PutItem"], Resource: [table.arn] },
-          { Action: ["dynamodb:Query"], Resource: [pulumi.interpolate`${table.arn}/index/byUser`] },
-          useKey,
-        ],
-        disconnect: [{ Action: ["dynamodb:DeleteItem"], Resource: [table.arn] }, useKey],
-        default: [manage],
-        sendmessage: [
-          { Action: ["dynamodb:UpdateItem", "dynamodb:DeleteItem"], Resource: [table.arn] },
-          { Action: ["dynamodb:Query"], Resource: [pulumi.interpolate`${table.arn}/index/byRoom`] },
-          useKey,
-          manage,
-        ],
-        delivery: [
-          { Action: ["dynamodb:Query"], Resource: [pulumi.interpolate`${table.arn}/index/*`] },
-          { Action: ["dynamodb:DeleteItem"], Resource: [table.arn] },
-          useKey,
-          manage,
-        ],
-      } satisfies Record<WebSocketFunctionName | "delivery", ScopedStatement[]>;
-    }
-
     function createFunctions(self: WebSocketApi): WebSocketApi["functions"] {
-      // Only these Outputs are captured by the shipped code: the table name, the secret's ARN and the claims.
-      const tableName = pulumi.output(args.connectionsTable.name);
-      const secretArn = self.secret.arn;
-      const issuer = pulumi.output(args.auth.issuer);
-      const audience = pulumi.output(args.auth.audience);
-      const ttlSeconds = settings.connectionTtlHours * 3600;
-      const { jwksUrl, keyCacheSeconds, maxTokenAgeSeconds } = args.auth;
-      const { maxConnectionsPerUser, chat } = settings;
-      const knownActions = chat.enabled ? ["sendmessage"] : [];
-      const factories: Partial<Record<WebSocketFunctionName, () => (event: WebSocketEvent) => Promise<AuthResult | HttpResult>>> = {
-        authorizer: () =>
-          makeWebSocketAuthorizer({
-            verify: makeTokenVerifier({
-              getKey: makeSecretKeyLoader({
-                secrets: new SecretsManagerClient({}),
-                secretId: secretArn.get(),
-                ttlSeconds: keyCacheSeconds,
-              }),
-              issuer: issuer.get(),
-              audience: audience.get(),
-              jwksUrl,
-              maxTokenAgeSeconds,
-            }),
-          }),
-        connect: () => {
-          const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
-          const connectionsTable = tableName.get();
-          const gate = makeConnectGate({ ddb, connectionsTable, maxConnectionsPerUser });
-          return makeConnectHandler({ ddb, connectionsTable, ttlSeconds, gate });
+      const { issuer, audience, jwksUrl, keyCacheSeconds, maxTokenAgeSeconds } = args.auth;
+      const described = webSocketFunctions({
+        auth: { issuer, audience, jwksUrl, keyCacheSeconds: keyCacheSeconds ?? DEFAULTS.auth.keyCacheSeconds, maxTokenAgeSeconds },
+        maxConnectionsPerUser: settings.maxConnectionsPerUser,
+        chat: settings.chat,
+        connectionTtlHours: settings.connectionTtlHours,
+      });
+      const bindings: Bindings = {
+        resources: {
+          connections: { id: args.connectionsTable.name, arn: args.connectionsTable.arn },
+          tokenSecret: { id: self.secret.arn, arn: self.secret.arn },
+          websocket: { id: self.managementEndpoint, arn: pulumi.interpolate`${self.executionArn}/${settings.stage}` },
+          key: { id: args.kmsKeyArn, arn: args.kmsKeyArn },
         },
-        disconnect: () =>
-          makeDisconnectHandler({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), connectionsTable: tableName.get() }),
-        default: () => makeDefaultHandler({ mgmt: managementClientsByEndpoint(), knownActions }),
       };
-      if (chat.enabled) {
-        factories.sendmessage = () =>
-          makeChatHandler({
-            ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})),
-            mgmt: managementClientsByEndpoint(),
-            connectionsTable: tableName.get(),
-            scope: chat.scope,
-            perMinute: chat.perMinute,
-          });
-      }
-      const descriptions: Record<WebSocketFunctionName, string> = {
-        authorizer: "Tidings: checks the token of a WebSocket $connect",
-        connect: "Tidings: stores a new WebSocket connection",
-        disconnect: "Tidings: removes a closed WebSocket connection",
-        default: "Tidings: answers WebSocket frames no route matched",
-        sendmessage: "Tidings: posts a chat message to the connections of the sender's room",
-      };
-      // Each key holds its own factory's function: the authorizer answers a policy, the routes an HTTP result.
       const functions: Partial<Record<WebSocketFunctionName, InlineFunction<WebSocketEvent, AuthResult | HttpResult>>> = {};
-      for (const key of Object.keys(factories) as WebSocketFunctionName[]) {
-        functions[key] = new InlineFunction<WebSocketEvent, AuthResult | HttpResult>(
+      for (const spec of [described.authorizer, ...described.routes] as FunctionSpec<WebSocketEvent, AuthResult | HttpResult>[]) {
+        const key = spec.name as WebSocketFunctionName;
+        functions[key] = describedFunction(
           `${name}-${key}`,
-          {
-            factory: factories[key]!,
-            statements: statements[key],
-            description: descriptions[key],
-            // Only the authorizer verifies tokens (jose); the route handlers need the AWS SDK alone.
-            kmsKeyArn: args.kmsKeyArn,
-            logRetentionDays: settings.logRetentionDays,
-            // sendmessage posts to a whole room; the others touch one row.
-            timeoutSeconds: key === "sendmessage" ? 29 : 10,
-          },
+          spec,
+          bindings,
+          { kmsKeyArn: args.kmsKeyArn, logRetentionDays: settings.logRetentionDays },
           { parent: self, transform: transform.functions?.[key] },
         );
       }
@@ -402,8 +314,11 @@ export class WebSocketApi extends pulumi.ComponentResource {
     }
 
     function createRoutes(self: WebSocketApi) {
-      const served = (Object.entries(ROUTES) as [Exclude<WebSocketFunctionName, "authorizer">, string][]).filter(
-        ([key]) => self.functions[key],
+      // Each route function's description names its route ($connect, $disconnect, $default, sendmessage).
+      const served = Object.entries(self.functions).flatMap(([key, fn]) =>
+        (fn.spec?.triggers ?? []).flatMap((trigger) =>
+          trigger.kind === "websocket" ? [[key as Exclude<WebSocketFunctionName, "authorizer">, trigger.route] as const] : [],
+        ),
       );
       return served.map(([key, routeKey]) => {
         const fn = self.functions[key]!.function;
@@ -488,7 +403,7 @@ function normalizeArgs(args: WebSocketApiArgs) {
   if (!Number.isInteger(connectionTtlHours) || connectionTtlHours < 1) {
     throw new TidingsError(`WebSocketApi connectionTtlHours must be a whole number of hours ≥ 1, got ${connectionTtlHours}.`);
   }
-  const throttling = args.throttling ?? DEFAULTS.throttling;
+  const throttling = args.throttling ?? DEFAULT_THROTTLING;
   if (!(throttling.burstLimit > 0) || !(throttling.rateLimit > 0)) {
     throw new TidingsError(
       `WebSocketApi throttling needs positive burstLimit and rateLimit, got ${JSON.stringify(throttling)}; leave it out for the defaults.`,
@@ -499,11 +414,11 @@ function normalizeArgs(args: WebSocketApiArgs) {
       'WebSocketApi needs connectionsTable: pass a ConnectionsTable (new ConnectionsTable("connections", { kmsKeyArn })).',
     );
   }
-  const maxConnectionsPerUser = args.maxConnectionsPerUser ?? 10;
+  const maxConnectionsPerUser = args.maxConnectionsPerUser ?? DEFAULTS.websocket.maxConnectionsPerUser;
   if (!Number.isInteger(maxConnectionsPerUser) || maxConnectionsPerUser < 1) {
     throw new TidingsError(`WebSocketApi maxConnectionsPerUser must be a whole number ≥ 1, got ${maxConnectionsPerUser}.`);
   }
-  const chat = { enabled: args.chat?.enabled ?? false, scope: args.chat?.scope ?? "chat:send", perMinute: args.chat?.perMinute ?? 20 };
+  const chat = { ...DEFAULTS.websocket.chat, ...definedOf(args.chat ?? {}) };
   return {
     stage,
     connectionTtlHours,

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULTS, type NotificationTypeConfig } from "../runtime/config";
 
 /**
  * A user mistake in how a component is composed. One type, with a sentence that says what to do.
@@ -34,6 +35,11 @@ export type Transform<T> = Partial<T> | ((args: T, opts: pulumi.CustomResourceOp
 export interface TidingsComponentOptions<T extends object = object> extends pulumi.ComponentResourceOptions {
   /** Per underlying resource: see `Transform`. */
   transform?: T;
+}
+
+/** The settings a caller gave, without the ones left undefined (so defaults spread under them stay). */
+export function definedOf<T extends object>(settings: T): Partial<T> {
+  return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
 /** A queue as an alarm needs it: its physical name. */
@@ -78,6 +84,11 @@ export interface WebSocketRef {
   stageName: string;
 }
 
+/** The WebSocket API as a function's `websocket` resource: its management endpoint, and its stage's execute-api ARN. */
+export function webSocketBinding(websocket: WebSocketRef): { id: pulumi.Input<string>; arn: pulumi.Input<string> } {
+  return { id: websocket.managementEndpoint, arn: pulumi.interpolate`${websocket.executionArn}/${websocket.stageName}` };
+}
+
 /** At most `limit` deliveries per user on a channel in each `windowSeconds`; more are delayed. */
 export interface PerUserLimit {
   limit: number;
@@ -94,6 +105,16 @@ export interface NotificationTypeSettings {
   critical?: boolean;
   /** Templates a request of this type may name. @default [the type's own] */
   templates?: string[];
+}
+
+/** Notification types as the runtime reads them: `defaultOptIn` filled in, plain data (no Outputs). */
+export function typeConfigs(types: Record<string, NotificationTypeSettings>): Record<string, NotificationTypeConfig> {
+  return Object.fromEntries(
+    Object.entries(JSON.parse(JSON.stringify(types)) as Record<string, NotificationTypeSettings>).map(([type, def]) => [
+      type,
+      { ...def, defaultOptIn: def.defaultOptIn ?? DEFAULTS.type.defaultOptIn },
+    ]),
+  );
 }
 
 /** Requests per second (steady) and burst a stage lets through before answering 429. */

@@ -14,11 +14,8 @@ import type { Provider } from "../runtime/contracts";
 import type { ChannelConfig } from "../runtime/config";
 import { channelProviderConfig } from "../runtime/config";
 import { isProviderType, PROVIDER_TYPES, type ProviderConfig, type ProviderType, providerProblems } from "../runtime/providers/table";
-import type { TABLES } from "../runtime/tables";
 import { type ResourceRef, type ScopedStatement, TidingsError } from "./common";
 
-/** The connections table's index the websocket provider reads. */
-const USER_INDEX: keyof typeof TABLES.connections.indexes = "byUser";
 
 /** What a provider may use to scope its statements. */
 export interface ProviderContext {
@@ -115,26 +112,13 @@ export function platformEndpointsArn(applicationArn: pulumi.Input<string>): pulu
   });
 }
 
-/** The IAM side of the provider table: what the worker may do for each type, scoped to ARNs. */
+/**
+ * The IAM side of the provider table: what the worker may do for each type outside the stack, scoped
+ * to ARNs (the stack's own tables and APIs a provider reaches are in the worker's description).
+ */
 const PROVIDER_STATEMENTS: Record<ProviderType, (provider: ChannelProvider, ctx: ProviderContext) => ScopedStatement[]> = {
-  websocket: (provider) => {
-    const table = provider.connectionsTable!;
-    return [
-      {
-        Action: ["dynamodb:Query"],
-        // Delivery queries the user index only (runtime/deliver.ts connectionsOfUser), not the chat rooms one.
-        Resource: [pulumi.interpolate`${table.arn}/index/${USER_INDEX}`],
-      },
-      { Action: ["dynamodb:DeleteItem"], Resource: [table.arn] },
-      // Posting is all delivery does: gone connections are deleted from the table, not from API Gateway.
-      {
-        Action: ["execute-api:ManageConnections"],
-        Resource: [pulumi.interpolate`${provider.executionArn}/${provider.stage}/POST/@connections/*`],
-      },
-      // Storing is a conditional put: an item already stored (a redelivery) keeps its read state.
-      ...(provider.feedTable ? [{ Action: ["dynamodb:PutItem"], Resource: [provider.feedTable.arn] }] : []),
-    ];
-  },
+  // The connections, the feed and the management API are the worker's own resources (runtime/system/channels.ts).
+  websocket: () => [],
   ses: (provider, ctx) => {
     const from = provider.from ?? "";
     const identities = provider.identityArns ?? [
@@ -157,8 +141,6 @@ const PROVIDER_STATEMENTS: Record<ProviderType, (provider: ChannelProvider, ctx:
     return [
       { Action: ["sns:CreatePlatformEndpoint"], Resource: applications },
       { Action: ["sns:Publish"], Resource: applications.map(platformEndpointsArn) },
-      // A token SNS reports disabled or invalid leaves the user's contact.
-      ...(provider.contactsTable ? [{ Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: [provider.contactsTable.arn] }] : []),
     ];
   },
   "slack-webhook": () => [],

@@ -5,6 +5,7 @@
  * Secrets Manager; it is cached for `keyCacheSeconds` (so a rotated secret takes effect) and never logged.
  * JWKS keys are cached by jose and fetched again when a token names a `kid` the cache does not hold.
  */
+import { DEFAULTS } from "./defaults";
 import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
 import type { WebSocketEvent } from "./contracts";
@@ -146,7 +147,7 @@ export function makeSecretKeyLoader(deps: {
   ttlSeconds?: number;
   now?: () => number;
 }): () => Promise<Uint8Array> {
-  const ttlMs = (deps.ttlSeconds ?? 300) * 1000;
+  const ttlMs = (deps.ttlSeconds ?? DEFAULTS.auth.keyCacheSeconds) * 1000;
   const now = deps.now ?? Date.now;
   let loading: Promise<Uint8Array> | undefined;
   let loadedAt = 0;

@@ -3,6 +3,7 @@
  * deployed queues (NotificationChannel) and the local mode's fauxqs queues behave the same: same
  * visibility timeout, same redrive to the DLQ, same batching. Data only.
  */
+import { DEFAULTS } from "./defaults";
 
 export interface ChannelQueueInput {
   /** @default 30 */
@@ -37,16 +38,16 @@ export const MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200;
 export const MAX_DELAY_SECONDS = 900;
 
 export function channelQueueSettings(input: ChannelQueueInput = {}): ChannelQueueSettings {
-  const workerTimeoutSeconds = input.workerTimeoutSeconds ?? 30;
+  const workerTimeoutSeconds = input.workerTimeoutSeconds ?? DEFAULTS.channel.workerTimeoutSeconds;
   const maximumBatchingWindowSeconds = input.maximumBatchingWindowSeconds ?? 0;
   const settings: ChannelQueueSettings = {
     visibilityTimeoutSeconds: Math.min(6 * workerTimeoutSeconds + maximumBatchingWindowSeconds, MAX_VISIBILITY_TIMEOUT_SECONDS),
-    maxReceiveCount: input.maxReceiveCount ?? 5,
+    maxReceiveCount: input.maxReceiveCount ?? DEFAULTS.channel.maxReceiveCount,
     messageRetentionSeconds: 4 * DAY_SECONDS,
     deadLetterRetentionSeconds: 14 * DAY_SECONDS,
-    batchSize: input.batchSize ?? 10,
+    batchSize: input.batchSize ?? DEFAULTS.channel.batchSize,
     maximumBatchingWindowSeconds,
-    maxConcurrency: input.maxConcurrency ?? 2,
+    maxConcurrency: input.maxConcurrency ?? DEFAULTS.channel.maxConcurrency,
   };
   const problems: string[] = [];
   if (!Number.isInteger(workerTimeoutSeconds) || workerTimeoutSeconds < 1 || workerTimeoutSeconds > 900) {

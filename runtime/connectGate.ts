@@ -1,6 +1,7 @@
 /**
  * What `$connect` checks before a connection is stored: the room asked for, and the per-user cap.
  */
+import { DEFAULTS } from "./defaults";
 import { type DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { contextWords, ROOM_PATTERN } from "./chat";
 import type { HttpResult, WebSocketEvent } from "./contracts";
@@ -21,7 +22,7 @@ export interface ConnectGateDeps {
  * Two connects racing may both pass the count: the cap is a bound on abuse, not an exact quota.
  */
 export function makeConnectGate(deps: ConnectGateDeps) {
-  const max = deps.maxConnectionsPerUser ?? 10;
+  const max = deps.maxConnectionsPerUser ?? DEFAULTS.websocket.maxConnectionsPerUser;
   const now = deps.now ?? Date.now;
   return async (
     event: WebSocketEvent,

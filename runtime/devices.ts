@@ -3,6 +3,7 @@
  * list the push channel delivers to). Registering deduplicates by token and keeps at most
  * `maxPerUser`, evicting the oldest; a token SNS reports disabled or invalid is removed.
  */
+import { DEFAULTS } from "./defaults";
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { DeviceToken } from "./contracts";
 
@@ -25,7 +26,7 @@ function storedDevices(value: unknown): StoredDevice[] {
 }
 
 export function makeDeviceRegistry(deps: DeviceRegistryDeps) {
-  const maxPerUser = deps.maxPerUser ?? 5;
+  const maxPerUser = deps.maxPerUser ?? DEFAULTS.maxDevicesPerUser;
   const now = deps.now ?? Date.now;
 
   async function read(userId: string): Promise<StoredDevice[]> {

@@ -4,6 +4,7 @@
  * marks read and archives. Every operation is keyed by the caller's userId, so one user can never reach
  * another user's rows: an eventId that is not under the caller's key is simply not found.
  */
+import { DEFAULTS } from "./defaults";
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -102,7 +103,7 @@ export function decodeCursor(cursor: string, userId: string, unreadOnly: boolean
 
 export function makeFeed(deps: FeedDeps) {
   const now = deps.now ?? Date.now;
-  const ttlSeconds = (deps.ttlDays ?? 90) * 86_400;
+  const ttlSeconds = (deps.ttlDays ?? DEFAULTS.feedTtlDays) * 86_400;
   const nowSeconds = () => Math.floor(now() / 1000);
 
   async function get(userId: string, eventId: string): Promise<FeedItem | undefined> {

@@ -28,6 +28,7 @@
  * accepted before an upgrade is still claimed, recorded and tracked. They carry no `createdDayShard`, so
  * the reconciler does not see them (README, "Upgrading a deployed stack").
  */
+import { DEFAULTS } from "./defaults";
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -67,9 +68,10 @@ const BATCH_WRITE_LIMIT = 25;
 /**
  * How long a row may sit `created` or `pending` with no delivery in flight before it counts as stuck:
  * its event was lost on the way (rule DLQ, a crash between put and queue). Far below the queues'
- * retention, above the longest politeness delay (15 min) a healthy row can wait.
+ * retention, above the longest politeness delay (15 min) a healthy row can wait
+ * (`tidings:reconciler.stuckAfterMinutes`).
  */
-export const STUCK_AFTER_MS = 15 * 60_000;
+export const STUCK_AFTER_MS = DEFAULTS.reconciler.stuckAfterMinutes * 60_000;
 
 /** Index keys a day's notifications are spread over in byCreatedDay (more keys, more writes per second). */
 export const RECONCILE_SHARDS = 8;
@@ -349,7 +351,7 @@ function inList(prefix: string, statuses: readonly DeliveryStatus[]): { placehol
 
 export function makeNotificationLog(deps: NotificationLogDeps) {
   const now = deps.now ?? Date.now;
-  const ttlSeconds = (deps.ttlDays ?? 90) * 86_400;
+  const ttlSeconds = (deps.ttlDays ?? DEFAULTS.logTtlDays) * 86_400;
 
   async function getItem(eventId: string, channel: string): Promise<Item | undefined> {
     const result = await deps.ddb.send(new GetCommand({ TableName: deps.table, Key: { eventId, channel }, ConsistentRead: true }));

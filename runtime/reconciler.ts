@@ -6,6 +6,7 @@
  * conditional write on the row, so a worker that moved it meanwhile, or a second run, wins.
  * Counts what it did as EMF metrics `reconciled.reput` and `reconciled.expired` per channel.
  */
+import { DEFAULTS } from "./defaults";
 import { type EventBridgeClient, PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { detailTypeFor, EVENT_SOURCE, type LogEntry } from "./contracts";
 import { type DecisionLogger, logDecision, OUTCOME } from "./log";
@@ -13,8 +14,6 @@ import { METRIC, makeMetrics, type Metrics } from "./metrics";
 import { isStuck, type NotificationLog, STUCK_AFTER_MS } from "./notificationLog";
 import type { CallbackEnqueuer } from "./statusCallbacks";
 
-/** The reconciler's default look-back, in hours: a day. */
-export const LOOK_BACK_HOURS = 24;
 
 export interface ReconcilerDeps {
   log: Pick<NotificationLog, "unfinishedBetween" | "takeStuck">;
@@ -51,9 +50,9 @@ export interface ReconcileReport {
 export function makeReconciler(deps: ReconcilerDeps): () => Promise<ReconcileReport> {
   const now = deps.now ?? Date.now;
   const stuckAfterMs = deps.stuckAfterMs ?? STUCK_AFTER_MS;
-  const maxReputs = deps.maxReputs ?? 3;
+  const maxReputs = deps.maxReputs ?? DEFAULTS.reconciler.maxReputs;
   const maxRows = deps.maxRowsPerRun ?? 5000;
-  const lookBackMs = deps.lookBackMs ?? LOOK_BACK_HOURS * 3_600_000;
+  const lookBackMs = deps.lookBackMs ?? DEFAULTS.reconciler.lookBackHours * 3_600_000;
   const metrics = deps.metrics ?? makeMetrics();
   const logger = deps.logger ?? logDecision;
 

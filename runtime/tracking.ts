@@ -9,6 +9,7 @@
  * Token: `<base64url(JSON claims)>.<base64url(HMAC(key, "tidings-link.v1." + claims))>`. The key is
  * the stack's token-signing secret; the prefix keeps a link signature from ever passing as anything else.
  */
+import { DEFAULTS } from "./defaults";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { callbackProblem } from "./validate";
 
@@ -51,7 +52,7 @@ function signature(key: Uint8Array, claims: string): string {
 
 export function makeLinkSigner(deps: LinkSignerDeps) {
   const now = deps.now ?? Date.now;
-  const ttlSeconds = (deps.ttlDays ?? 30) * 86_400;
+  const ttlSeconds = (deps.ttlDays ?? DEFAULTS.tracking.linkTtlDays) * 86_400;
   const base = () => (typeof deps.baseUrl === "function" ? deps.baseUrl() : deps.baseUrl).replace(/\/+$/, "");
 
   async function sign(claims: Omit<LinkClaims, "x">): Promise<string> {

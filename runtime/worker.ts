@@ -9,6 +9,7 @@
  * it, and moves it to the DLQ after maxReceiveCount), a permanent one is logged as `error` and
  * acknowledged, so nothing retries what cannot succeed. Nothing here throws for one record.
  */
+import { DEFAULTS } from "./defaults";
 import { DELIVERY_STATUS, detailTypeFor, EVENT_SOURCE, PROVIDER_OUTCOME } from "./contracts";
 import type { ChannelDelivery, Provider, ProviderResult, SqsBatchResponse, SqsEvent, SqsRecord } from "./contracts";
 import { type DecisionLogger, logDecision, OUTCOME, type OutcomeOf } from "./log";
@@ -104,7 +105,7 @@ function makeTokenBucket(ratePerSecond: number, now: () => number, sleep: (ms: n
 
 export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) => Promise<SqsBatchResponse> {
   const { channel, primary, fallback, log, politeness } = deps;
-  const failoverAfter = deps.failoverAfter ?? 3;
+  const failoverAfter = deps.failoverAfter ?? DEFAULTS.channel.failoverAfter;
   const logger = deps.logger ?? logDecision;
   const metrics = deps.metrics ?? makeMetrics();
   const now = deps.now ?? Date.now;
@@ -112,7 +113,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
   if (deps.ratePerSecond !== undefined && !(deps.ratePerSecond > 0)) {
     throw new Error(`ratePerSecond must be a positive number, got ${deps.ratePerSecond}`);
   }
-  const claimLeaseSeconds = deps.claimLeaseSeconds ?? 30;
+  const claimLeaseSeconds = deps.claimLeaseSeconds ?? DEFAULTS.channel.workerTimeoutSeconds;
   if (!(claimLeaseSeconds > 0)) throw new Error(`claimLeaseSeconds must be a positive number, got ${deps.claimLeaseSeconds}`);
   const acquire = deps.ratePerSecond ? makeTokenBucket(deps.ratePerSecond, now, sleep) : undefined;
 

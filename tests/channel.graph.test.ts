@@ -342,32 +342,41 @@ describe("providers from config: the provider table", () => {
     expect(lambda[0].Action).to.deep.equal(["lambda:InvokeFunction"]);
   });
 
-  it("scopes the websocket provider to the connections table's index and the API's stage", async () => {
-    useMocks();
+  it("scopes the websocket worker to the connections table's index, the API's stage and the feed", async () => {
+    const stack = baseStack();
     const pulumi = require("@pulumi/pulumi");
     const tableArn = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/connections`;
-    const executionArn = `arn:aws:execute-api:${REGION}:${ACCOUNT}:abc123`;
+    const feedArn = `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/feed`;
+    const executionArn = `arn:aws:execute-api:${REGION}:${ACCOUNT}:abc123def4`;
     const api = {
       providerFor: (connectionsTable: { name: unknown; arn: unknown }) =>
         ({
           type: "websocket",
           connectionsTable,
-          managementEndpoint: pulumi.output("https://abc123.execute-api.us-east-1.amazonaws.com/dev"),
+          managementEndpoint: pulumi.output("https://abc123def4.execute-api.us-east-1.amazonaws.com/dev"),
           executionArn,
           stage: "dev",
         }) as ChannelProvider,
     };
     const provider = fromConfig("websocket", {
       websocket: { api, connectionsTable: { name: pulumi.output("connections"), arn: tableArn } },
+      feed: { table: { name: "feed", arn: feedArn } },
     });
-    const statements = await Promise.all(
-      resolved("websocket", provider).statements.map(async (s) => ({ Action: s.Action, Resource: await outputValue(s.Resource as any) })),
+    new NotificationChannel("websocket", channelArgs(stack, "websocket", provider));
+    await settleWorkers(stack.resources, ["websocket-worker"]);
+    const pairs = policyStatements(stack.resources, "websocket-worker-role").flatMap((s) =>
+      s.Resource.filter((r) => r.startsWith(tableArn) || r.startsWith(feedArn) || r.startsWith(executionArn)).flatMap((r) =>
+        s.Action.map((a) => `${a} ${r}`),
+      ),
     );
-    expect(statements).to.deep.equal([
-      { Action: ["dynamodb:Query"], Resource: [`${tableArn}/index/byUser`] },
-      { Action: ["dynamodb:DeleteItem"], Resource: [tableArn] },
-      { Action: ["execute-api:ManageConnections"], Resource: [`${executionArn}/dev/POST/@connections/*`] },
-    ]);
+    expect(pairs.sort()).to.deep.equal(
+      [
+        `dynamodb:Query ${tableArn}/index/byUser`,
+        `dynamodb:DeleteItem ${tableArn}`,
+        `execute-api:ManageConnections ${executionArn}/dev/POST/@connections/*`,
+        `dynamodb:PutItem ${feedArn}`,
+      ].sort(),
+    );
   });
 
   it("names what is missing: websocket sources, a provider Tidings does not ship, a type's own settings", () => {

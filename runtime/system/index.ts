@@ -1,0 +1,153 @@
+/**
+ * The one description of a Tidings system, derived from its parsed config: every function with its
+ * runtime factory, triggers and uses. The stack (components/) and the local mode (local/) are two
+ * adapters over it; neither wires a function or writes a default of its own. docs/architecture.md
+ * says why it is ours and not a framework's.
+ *
+ * `systemSettings(config)` is the one mapping from config to what each function is built from (data);
+ * `systemFunctions(settings)` builds the functions from it. The local mode and the tests use both; the
+ * stack's components take the same settings as their args and call the same builders.
+ */
+import { channelProviderConfig, enabledChannels, type TidingsConfig } from "../config";
+import { type ProviderSpec, type WorkerSettings, workerFunction } from "./channels";
+import { type CallbackSettings, callbackSenderFunction, type ReconcilerSettings, reconcilerFunction } from "./operations";
+import { type ProducerSettings, producerFunction, statusFunction } from "./producer";
+import type { FunctionSpec } from "./spec";
+import { type UserApiSettings, type UserDataSettings, userApiFunction, userDataFunction } from "./users";
+import { type WebSocketSettings, webSocketFunctions } from "./websocket";
+
+export * from "./spec";
+export { type ProviderSpec, type WorkerSettings, workerFunction, dedupe } from "./channels";
+export { type CallbackSettings, CALLBACK_QUEUE, callbackSenderFunction, type ReconcilerSettings, reconcilerFunction } from "./operations";
+export { type ProducerSettings, producerFunction, statusFunction } from "./producer";
+export { USER_API_ROUTES, USER_DATA_ROUTES, type UserApiSettings, type UserDataSettings, userApiFunction, userDataFunction } from "./users";
+export { managementClient, type TokenSettings, type WebSocketSettings, webSocketFunctions } from "./websocket";
+
+/** What every function of a system is built from. */
+export interface SystemSettings {
+  websocket: WebSocketSettings;
+  producer: ProducerSettings;
+  userData: UserDataSettings;
+  userApi: UserApiSettings;
+  /** Each enabled channel's worker, in config order. */
+  channels: Record<string, WorkerSettings>;
+  /** Absent when `tidings:reconciler.enabled` is false. */
+  reconciler?: ReconcilerSettings;
+  /** Absent without `tidings:statusCallbacks`. */
+  statusCallbacks?: CallbackSettings;
+}
+
+export interface SystemOptions {
+  /** Providers config names that Tidings does not ship (TypeScript: inline providers), by name. */
+  customProviders?: Record<string, ProviderSpec>;
+}
+
+/** A function of the system, and the part of the system it belongs to (the component that creates it in the stack). */
+export interface SystemFunction {
+  /** `websocket`, `producer-api`, `user-data`, `user-api`, `channel:<name>`, `reconciler`, `status-callbacks` */
+  group: string;
+  spec: FunctionSpec<never, unknown>;
+}
+
+export function systemSettings(config: TidingsConfig, options: SystemOptions = {}): SystemSettings {
+  const channels = enabledChannels(config);
+  const statusCallbacks = config.statusCallbacks !== undefined;
+  const { issuer, audience, jwksUrl, keyCacheSeconds, maxTokenAgeSeconds } = config.auth;
+  const auth = { issuer, audience, jwksUrl, keyCacheSeconds, maxTokenAgeSeconds };
+  return {
+    websocket: {
+      auth,
+      maxConnectionsPerUser: config.websocket.maxConnectionsPerUser,
+      chat: config.websocket.sendMessage,
+      connectionTtlHours: config.connectionTtlHours,
+    },
+    producer: {
+      enabledChannels: channels,
+      types: config.notificationTypes,
+      logTtlDays: config.logTtlDays,
+      stuckAfterMinutes: config.reconciler.stuckAfterMinutes,
+      tracking: { linkTtlDays: config.tracking.linkTtlDays, openPixel: config.tracking.openPixel },
+      statusCallbacks,
+    },
+    userData: { eraseLog: true },
+    userApi: { auth, enabledChannels: channels, types: config.notificationTypes, maxDevicesPerUser: config.devices.maxPerUser },
+    channels: Object.fromEntries(
+      channels.map((name) => {
+        const channel = config.channels[name];
+        const provider = providerSpec(name, channel, "provider", options);
+        const settings: WorkerSettings = {
+          channel: name,
+          provider: provider!,
+          fallback: providerSpec(name, channel, "fallback", options),
+          failoverAfter: channel.failoverAfter,
+          ratePerSecond: channel.ratePerSecond,
+          maxConcurrency: channel.maxConcurrency,
+          batchSize: channel.batchSize,
+          maximumBatchingWindowSeconds: 0,
+          workerTimeoutSeconds: channel.workerTimeoutSeconds,
+          claimLeaseSeconds: channel.workerTimeoutSeconds,
+          perUser: channel.perUser,
+          logTtlDays: config.logTtlDays,
+          statusCallbacks,
+          feedTtlDays: provider && "type" in provider && provider.type === "websocket" ? config.feed.ttlDays : undefined,
+          removeInvalidTokens: true,
+        };
+        return [name, settings];
+      }),
+    ),
+    reconciler: config.reconciler.enabled
+      ? {
+          schedule: config.reconciler.schedule,
+          stuckAfterMinutes: config.reconciler.stuckAfterMinutes,
+          maxReputs: config.reconciler.maxReputs,
+          lookBackHours: config.reconciler.lookBackHours,
+          statusCallbacks,
+        }
+      : undefined,
+    statusCallbacks: config.statusCallbacks
+      ? { url: config.statusCallbacks.url, maxReceiveCount: config.statusCallbacks.maxReceiveCount }
+      : undefined,
+  };
+}
+
+/** A channel's provider (or fallback) as its config names it: a shipped type, or one of `customProviders`. */
+function providerSpec(
+  name: string,
+  channel: TidingsConfig["channels"][string],
+  which: "provider" | "fallback",
+  options: SystemOptions,
+): ProviderSpec | undefined {
+  const providerName = channel[which];
+  if (providerName === undefined) return undefined;
+  const custom = options.customProviders?.[providerName];
+  if (custom) return custom;
+  const config = channelProviderConfig(name, channel, which);
+  if (!config) {
+    throw new Error(
+      `Channel "${name}" uses provider "${providerName}", which Tidings does not ship: pass it as a custom provider, or use provider "lambda" with functionArn.`,
+    );
+  }
+  return { type: config.type };
+}
+
+/** Every function of the system, by the part it belongs to. */
+export function systemFunctions(settings: SystemSettings): SystemFunction[] {
+  const ws = webSocketFunctions(settings.websocket);
+  const functions: SystemFunction[] = [
+    { group: "websocket", spec: ws.authorizer as FunctionSpec<never, unknown> },
+    ...ws.routes.map((spec) => ({ group: "websocket", spec: spec as FunctionSpec<never, unknown> })),
+    { group: "producer-api", spec: producerFunction(settings.producer) as FunctionSpec<never, unknown> },
+    { group: "producer-api", spec: statusFunction() as FunctionSpec<never, unknown> },
+    { group: "user-data", spec: userDataFunction(settings.userData) as FunctionSpec<never, unknown> },
+    { group: "user-api", spec: userApiFunction(settings.userApi) as FunctionSpec<never, unknown> },
+    ...Object.entries(settings.channels).map(([name, worker]) => ({
+      group: `channel:${name}`,
+      spec: workerFunction(worker) as FunctionSpec<never, unknown>,
+    })),
+  ];
+  if (settings.reconciler) functions.push({ group: "reconciler", spec: reconcilerFunction(settings.reconciler) as FunctionSpec<never, unknown> });
+  if (settings.statusCallbacks) {
+    functions.push({ group: "status-callbacks", spec: callbackSenderFunction(settings.statusCallbacks) as FunctionSpec<never, unknown> });
+  }
+  return functions;
+}

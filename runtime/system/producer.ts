@@ -1,0 +1,114 @@
+/**
+ * The producer API's notification functions: `POST /notifications` (the notification service) and
+ * `GET /notifications/{eventId}` (each channel's status).
+ */
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { makeSecretKeyLoader } from "../authorizer";
+import type { NotificationTypeConfig } from "../config";
+import type { HttpResult } from "../contracts";
+import { makeNotificationLog } from "../notificationLog";
+import { type HttpApiEvent, makeHttpApiHandler, makeNotificationService } from "../notify";
+import { makeStatusApiHandler, type StatusApiEvent } from "../statusApi";
+import { makeCallbackEnqueuer } from "../statusCallbacks";
+import { makeLinkSigner } from "../tracking";
+import { type Env, envOf, type FunctionSpec, type Hooks, READ_WITH_KEY, type Use } from "./spec";
+
+/** What the notification service is built from. */
+export interface ProducerSettings {
+  /** Channels switched on, in config order (and those added in code). */
+  enabledChannels: string[];
+  /** `tidings:notificationTypes`, defaults filled in. */
+  types: Record<string, NotificationTypeConfig>;
+  /** `tidings:logTtlDays` */
+  logTtlDays: number;
+  /** Minutes a created/pending row may sit before a retry puts it again (`tidings:reconciler.stuckAfterMinutes`). */
+  stuckAfterMinutes: number;
+  /** Signed tracking links (`tidings:tracking`); absent: no links. */
+  tracking?: { linkTtlDays: number; openPixel: boolean };
+  /** Final statuses decided here are put on the status-callbacks queue (`tidings:statusCallbacks`). */
+  statusCallbacks: boolean;
+}
+
+const documentClient = () => DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+
+/** Links are signed with the token-signing secret (read once per cold start and cached). */
+function linkSignerFrom(env: Env, tracking: NonNullable<ProducerSettings["tracking"]>) {
+  return makeLinkSigner({
+    getKey: makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: envOf(env, "tokenSecret") }),
+    baseUrl: envOf(env, "linkBaseUrl"),
+    ttlDays: tracking.linkTtlDays,
+  });
+}
+
+function callbackEnqueuerFrom(env: Env) {
+  return makeCallbackEnqueuer({ sqs: new SQSClient({}), queueUrl: envOf(env, "callbacks") });
+}
+
+export function producerFunction(settings: ProducerSettings): FunctionSpec<HttpApiEvent, HttpResult> {
+  const { enabledChannels, types, logTtlDays, tracking } = settings;
+  const stuckAfterMs = settings.stuckAfterMinutes * 60_000;
+  // Chosen here, at build time, so that a stack without status callbacks or link tracking ships no
+  // reference to the SQS or Secrets Manager client: the bundle does not load what it never uses.
+  const links = tracking ? (env: Env) => linkSignerFrom(env, tracking) : () => undefined;
+  const callbacks = settings.statusCallbacks ? callbackEnqueuerFrom : () => undefined;
+  const uses: Use[] = [
+    // Settings and contact come in one BatchGetItem.
+    { resource: "contacts", actions: ["dynamodb:BatchGetItem"] },
+    { resource: "settings", actions: ["dynamodb:BatchGetItem"] },
+    // One conditional put per notification; GetItem where a store returns no ALL_OLD item; UpdateItem only
+    // to add a channel a retry names that the notification lacks. The workers move statuses on.
+    { resource: "log", actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"] },
+    { resource: "templates", actions: ["s3:GetObject"], part: "templates/*" },
+    { resource: "bus", actions: ["events:PutEvents"] },
+    // Reads SSE-KMS templates and the encrypted tables; EventBridge uses the bus's key itself.
+    READ_WITH_KEY,
+  ];
+  if (settings.statusCallbacks) uses.push({ resource: "callbacks", actions: ["sqs:SendMessage"] });
+  if (tracking) uses.push({ resource: "tokenSecret", actions: ["secretsmanager:GetSecretValue"] });
+  return {
+    name: "service",
+    description: "Tidings producer API: POST /notifications",
+    triggers: [{ kind: "http", api: "producer", route: "POST /notifications", auth: { kind: "producer", scope: "send" } }],
+    uses,
+    values: tracking ? ["linkBaseUrl"] : [],
+    create: (env: Env, hooks?: Hooks) => {
+      // Local S3 stand-ins have no bucket subdomains on 127.0.0.1: path style when an endpoint is set.
+      const s3 = new S3Client({ forcePathStyle: !!process.env.AWS_ENDPOINT_URL_S3 });
+      const service = makeNotificationService({
+        ddb: documentClient(),
+        s3,
+        events: new EventBridgeClient({}),
+        tables: { contacts: envOf(env, "contacts"), settings: envOf(env, "settings"), log: envOf(env, "log") },
+        templatesBucket: envOf(env, "templates"),
+        busName: envOf(env, "bus"),
+        enabledChannels,
+        types,
+        logTtlDays,
+        stuckAfterMs,
+        statusCallbacks: callbacks(env),
+        links: links(env),
+        openPixel: tracking?.openPixel,
+        webhookOrigins: hooks?.webhookOrigins,
+        logger: hooks?.logger,
+        metrics: hooks?.metrics,
+      });
+      return makeHttpApiHandler(service, hooks?.logger);
+    },
+  };
+}
+
+export function statusFunction(): FunctionSpec<StatusApiEvent, HttpResult> {
+  return {
+    name: "status",
+    description: "Tidings producer API: GET /notifications/{eventId}",
+    triggers: [{ kind: "http", api: "producer", route: "GET /notifications/{eventId}", auth: { kind: "producer", scope: "send" } }],
+    uses: [{ resource: "log", actions: ["dynamodb:Query"] }, READ_WITH_KEY],
+    create: (env, hooks) =>
+      makeStatusApiHandler({ log: makeNotificationLog({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), table: envOf(env, "log") }), logger: hooks?.logger }),
+  };
+}

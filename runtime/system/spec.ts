@@ -1,0 +1,144 @@
+/**
+ * The vocabulary of the system's one description: what a function is (its runtime factory), what
+ * starts it (its triggers), and what it touches and how (its uses). Data and plain functions only:
+ * components/ turns each FunctionSpec into a Lambda with its triggers and a role whose policy is its
+ * uses; local/ runs the same spec on this machine with the same triggers and auth; the IAM tests read
+ * the same uses to know which AWS calls each function may make. See docs/architecture.md.
+ */
+import type { Provider } from "../contracts";
+import type { DecisionLogger } from "../log";
+import type { Metrics } from "../metrics";
+
+/**
+ * The resources of a Tidings system a function can use. Each has one identifier a handler reads from
+ * its environment (a table's or bus's name, a queue's URL, a secret's ARN, the management endpoint) and
+ * one ARN its policy names.
+ */
+export const RESOURCES = [
+  "connections",
+  "contacts",
+  "settings",
+  "log",
+  "politeness",
+  "feed",
+  "bus",
+  "templates",
+  "tokenSecret",
+  "websocket",
+  "callbacks",
+  "callbacksSecret",
+  "queue",
+  "key",
+] as const;
+export type ResourceName = (typeof RESOURCES)[number];
+
+/**
+ * Values a handler reads that are not resources of its policy: the user API's URL (tracking links), a
+ * channel's provider and fallback settings (a ProviderConfig as JSON: its sender, its function's ARN…).
+ */
+export type ValueName = "linkBaseUrl" | "provider" | "fallback";
+
+/**
+ * What a function finds at cold start: the physical identifier of each resource and value it uses (a
+ * table's name, a queue's URL, a secret's ARN…). The stack fills it from the resources' outputs, the
+ * local mode from the local servers.
+ */
+export type Env = Readonly<Partial<Record<ResourceName | ValueName, string>>>;
+
+/** The identifier of `name` in `env`; a function whose description names a resource always gets it. */
+export function envOf(env: Env, name: ResourceName | ValueName): string {
+  const value = env[name];
+  if (value === undefined) throw new Error(`the function's environment has no ${name}: its description must use it`);
+  return value;
+}
+
+/**
+ * One resource a function touches, and the IAM actions it calls on it. `part` narrows the ARN: a table
+ * index (`index/byUser`), objects under a prefix (`templates/*`), the connections of the WebSocket API
+ * (`POST/@connections/*`).
+ */
+export interface Use {
+  resource: ResourceName;
+  actions: readonly string[];
+  part?: string;
+  /** Narrows the grant further (e.g. `dynamodb:LeadingKeys`). */
+  condition?: Record<string, unknown>;
+  /**
+   * Who makes these calls with the function's role: its handler (the default), or Lambda itself, which
+   * polls the function's queue trigger with the role (SQS receive, delete, visibility, attributes).
+   */
+  caller?: "event-source";
+}
+
+/** Who may call an HTTP route. */
+export type RouteAuth =
+  /** A producer: an IAM principal (SigV4) or a JWT carrying the named scope (`tidings:auth.scopes`). */
+  | { kind: "producer"; scope: ProducerScope }
+  /** An end user: the function checks the user's Bearer token itself (a JSON 401, which a gateway authorizer cannot answer). */
+  | { kind: "user" }
+  /** Nobody in particular: a signed link carries its own proof. */
+  | { kind: "public" };
+
+/** The producer scopes, by what they allow; their names come from config. */
+export type ProducerScope = "send" | "contactsWrite" | "contactsRead" | "erase";
+
+/** An HTTP API of the system. */
+export type HttpApiName = "producer" | "user";
+
+/** `METHOD /path/{param}`, as API Gateway writes a route key. */
+export type RouteKey = `${"GET" | "POST" | "PUT" | "DELETE"} /${string}`;
+
+export interface HttpRoute {
+  api: HttpApiName;
+  route: RouteKey;
+  auth: RouteAuth;
+}
+
+export type Trigger =
+  | ({ kind: "http" } & HttpRoute)
+  /** A route of the WebSocket API (`$connect`, `$disconnect`, `$default`, or an action). */
+  | { kind: "websocket"; route: string }
+  /** The WebSocket API's `$connect` authorizer. */
+  | { kind: "websocket-authorizer"; identitySources: string[] }
+  /** An SQS event source: batches of up to `batchSize`, at most `maxConcurrency` at once. */
+  | { kind: "queue"; queue: "queue" | "callbacks"; batchSize: number; maxConcurrency: number; maximumBatchingWindowSeconds: number }
+  /** A schedule (EventBridge rate or cron expression). */
+  | { kind: "schedule"; expression: string };
+
+/**
+ * What only the local mode passes to a factory: where decisions and metrics go, and its fault
+ * injection. The stack passes nothing: a Lambda logs to stdout and prints EMF lines.
+ */
+export interface Hooks {
+  logger?: DecisionLogger;
+  metrics?: Metrics;
+  /** Wraps a channel's provider (tests and `POST /dev/faults` make sends fail this way). */
+  wrapProvider?: (channel: string, provider: Provider, role: "primary" | "fallback") => Provider;
+  /** Origins a Slack webhook URL may use besides hooks.slack.com: the local mode's Slack sink. */
+  webhookOrigins?: string[];
+}
+
+/** One function of the system. */
+export interface FunctionSpec<E = never, R = unknown> {
+  /** Logical name: the Lambda's, the local mode's log component's. */
+  name: string;
+  description: string;
+  triggers: Trigger[];
+  uses: Use[];
+  /** Values besides resources the handler reads from its environment. */
+  values?: ValueName[];
+  /** @default 10 */
+  timeoutSeconds?: number;
+  /** @default 256 */
+  memorySize?: number;
+  /**
+   * The handler, built once per instance (a Lambda cold start; a local worker slot). Serialized by
+   * value into the Lambda: it captures settings (plain data) and runtime functions, never resources.
+   */
+  create: (env: Env, hooks?: Hooks) => (event: E) => Promise<R>;
+}
+
+/** The KMS actions a function needs to read and write what the stack key encrypts. */
+export const USE_KEY: Use = { resource: "key", actions: ["kms:Decrypt", "kms:GenerateDataKey"] };
+/** Reading only (secrets, SSE-KMS objects, queue messages). */
+export const READ_WITH_KEY: Use = { resource: "key", actions: ["kms:Decrypt"] };

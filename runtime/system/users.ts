@@ -1,0 +1,141 @@
+/**
+ * The functions of the user's side: the producer's user-data routes (`/users/{userId}/contact`,
+ * `DELETE /users/{userId}`) and the end-user API (`/me/*`, `GET /t/{token}`).
+ */
+import { DeleteConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { NotificationTypeConfig } from "../config";
+import { makeUserDelivery } from "../deliver";
+import { makeDeviceRegistry } from "../devices";
+import { makeFeed } from "../feed";
+import type { HttpAnswer, HttpRequestEvent } from "../http";
+import { makeNotificationLog } from "../notificationLog";
+import { makeUserApi } from "../userApi";
+import { makeUserDataApi } from "../userData";
+import { envOf, type FunctionSpec, type RouteKey, type Trigger, type Use, USE_KEY } from "./spec";
+import { managementClient, signingKeyFrom, type TokenSettings, tokenVerifierFrom } from "./websocket";
+
+const documentClient = () => DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+
+/** The producer's user-data routes and the scope each needs. */
+export const USER_DATA_ROUTES: { route: RouteKey; scope: "contactsWrite" | "contactsRead" | "erase" }[] = [
+  { route: "PUT /users/{userId}/contact", scope: "contactsWrite" },
+  { route: "GET /users/{userId}/contact", scope: "contactsRead" },
+  { route: "DELETE /users/{userId}", scope: "erase" },
+];
+
+/** The end-user API's routes: every one but the tracking link needs the user's own token. */
+export const USER_API_ROUTES: RouteKey[] = [
+  "GET /me/notifications",
+  "GET /me/notifications/count",
+  "POST /me/notifications/read",
+  "POST /me/notifications/archive",
+  "GET /me/preferences",
+  "PUT /me/preferences",
+  "POST /me/devices",
+  "DELETE /me/devices/{token}",
+  "GET /t/{token}",
+];
+
+export interface UserDataSettings {
+  /**
+   * Erasing a user also deletes their notification-log items (through the log's userEventIds index), so
+   * a delivery still queued for them is refused. Off: the log keeps them until its TTL.
+   */
+  eraseLog: boolean;
+}
+
+export function userDataFunction(settings: UserDataSettings): FunctionSpec<HttpRequestEvent, HttpAnswer> {
+  const eraseLog = settings.eraseLog;
+  const logOf = eraseLog ? (table: string) => makeNotificationLog({ ddb: documentClient(), table }) : undefined;
+  const uses: Use[] = [
+    { resource: "contacts", actions: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"] },
+    { resource: "settings", actions: ["dynamodb:DeleteItem"] },
+    { resource: "feed", actions: ["dynamodb:Query", "dynamodb:DeleteItem"] },
+    { resource: "connections", actions: ["dynamodb:Query"], part: "index/byUser" },
+    { resource: "connections", actions: ["dynamodb:DeleteItem"] },
+    { resource: "websocket", actions: ["execute-api:ManageConnections"], part: "DELETE/@connections/*" },
+    USE_KEY,
+  ];
+  if (eraseLog) {
+    uses.push(
+      { resource: "log", actions: ["dynamodb:Query"], part: "index/userEventIds" },
+      { resource: "log", actions: ["dynamodb:BatchWriteItem"] },
+    );
+  }
+  return {
+    name: "user-data",
+    description: "Tidings producer API: PUT/GET /users/{userId}/contact, DELETE /users/{userId}",
+    triggers: USER_DATA_ROUTES.map(({ route, scope }): Trigger => ({ kind: "http", api: "producer", route, auth: { kind: "producer", scope } })),
+    uses,
+    create: (env, hooks) => {
+      const ddb = documentClient();
+      const mgmt = managementClient(envOf(env, "websocket"));
+      return makeUserDataApi({
+        ddb,
+        tables: { contacts: envOf(env, "contacts"), settings: envOf(env, "settings"), connections: envOf(env, "connections") },
+        feed: makeFeed({ ddb, table: envOf(env, "feed") }),
+        log: logOf?.(envOf(env, "log")),
+        webhookOrigins: hooks?.webhookOrigins,
+        closeConnection: async (connectionId) => {
+          await mgmt.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+        },
+        logger: hooks?.logger,
+      });
+    },
+  };
+}
+
+export interface UserApiSettings {
+  auth: TokenSettings;
+  enabledChannels: string[];
+  types: Record<string, NotificationTypeConfig>;
+  /** `tidings:devices.maxPerUser` */
+  maxDevicesPerUser: number;
+}
+
+export function userApiFunction(settings: UserApiSettings): FunctionSpec<HttpRequestEvent, HttpAnswer> {
+  const { auth, enabledChannels, types, maxDevicesPerUser } = settings;
+  return {
+    name: "user-api",
+    description: "Tidings end-user API: /me/notifications, preferences, devices, /t/{token}",
+    triggers: USER_API_ROUTES.map(
+      (route): Trigger => ({ kind: "http", api: "user", route, auth: route.startsWith("GET /t/") ? { kind: "public" } : { kind: "user" } }),
+    ),
+    uses: [
+      { resource: "feed", actions: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"] },
+      { resource: "feed", actions: ["dynamodb:Query"], part: "index/byTime" },
+      { resource: "feed", actions: ["dynamodb:Query"], part: "index/unread" },
+      { resource: "contacts", actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"] },
+      { resource: "settings", actions: ["dynamodb:GetItem", "dynamodb:PutItem"] },
+      // Reading records `opened`, a tracking link `clicked`: UpdateItem only.
+      { resource: "log", actions: ["dynamodb:UpdateItem"] },
+      { resource: "connections", actions: ["dynamodb:Query"], part: "index/byUser" },
+      { resource: "connections", actions: ["dynamodb:DeleteItem"] },
+      { resource: "websocket", actions: ["execute-api:ManageConnections"], part: "POST/@connections/*" },
+      { resource: "tokenSecret", actions: ["secretsmanager:GetSecretValue"] },
+      USE_KEY,
+    ],
+    create: (env, hooks) => {
+      const ddb = documentClient();
+      const mgmt = managementClient(envOf(env, "websocket"));
+      const connectionsTable = envOf(env, "connections");
+      // One key for user tokens and tracking links: one GetSecretValue per cold start.
+      const getKey = signingKeyFrom(env, auth);
+      return makeUserApi({
+        verify: tokenVerifierFrom(getKey, auth),
+        feed: makeFeed({ ddb, table: envOf(env, "feed") }),
+        log: makeNotificationLog({ ddb, table: envOf(env, "log"), metrics: hooks?.metrics }),
+        ddb,
+        settingsTable: envOf(env, "settings"),
+        devices: makeDeviceRegistry({ ddb, table: envOf(env, "contacts"), maxPerUser: maxDevicesPerUser }),
+        getLinkKey: getKey,
+        enabledChannels,
+        types,
+        notifyUser: (userId, frame) => makeUserDelivery({ ddb, mgmt, connectionsTable, logger: hooks?.logger })(userId, frame),
+        logger: hooks?.logger,
+      });
+    },
+  };
+}
