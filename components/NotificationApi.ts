@@ -19,7 +19,7 @@ import {
   typeConfigs,
 } from "./common";
 import { type Bindings, describedFunction } from "./described";
-import { InlineFunction, type InlineFunctionTransform } from "./InlineFunction";
+import type { InlineFunction, InlineFunctionTransform } from "./InlineFunction";
 import { NotificationStatusRoute, type NotificationStatusRouteTransform } from "./NotificationStatusRoute";
 
 /**
@@ -224,7 +224,7 @@ export class NotificationApi extends pulumi.ComponentResource {
         enabledChannels: [...args.enabledChannels],
         types: typeConfigs(args.types),
         logTtlDays: args.logTtlDays ?? DEFAULTS.logTtlDays,
-        stuckAfterMinutes: args.stuckAfterMinutes ?? DEFAULTS.reconciler.stuckAfterMinutes,
+        stuckAfterMs: (args.stuckAfterMinutes ?? DEFAULTS.reconciler.stuckAfterMinutes) * 60_000,
         tracking: args.linkTracking
           ? {
               linkTtlDays: args.linkTracking.ttlDays ?? DEFAULTS.tracking.linkTtlDays,

@@ -329,7 +329,8 @@ export class NotificationChannel extends pulumi.ComponentResource {
         perUser: args.perUser,
         logTtlDays: args.logTtlDays ?? DEFAULTS.logTtlDays,
         statusCallbacks: args.statusCallbacksQueue !== undefined,
-        feedTtlDays: primary.type === "websocket" && args.provider.feedTable ? (args.provider.feedTtlDays ?? DEFAULTS.feedTtlDays) : undefined,
+        feedTtlDays:
+          primary.type === "websocket" && args.provider.feedTable ? (args.provider.feedTtlDays ?? DEFAULTS.feedTtlDays) : undefined,
         removeInvalidTokens: [args.provider, args.fallback].some((p) => p?.type === "sns-push" && p.contactsTable !== undefined),
       });
       const ref = (r: ResourceRef | undefined): Bound | undefined => (r ? { id: r.name, arn: r.arn } : undefined);
@@ -344,7 +345,10 @@ export class NotificationChannel extends pulumi.ComponentResource {
         connections: ref(websocketProvider?.connectionsTable),
         feed: ref(websocketProvider?.feedTable),
         websocket: websocketProvider
-          ? { id: websocketProvider.managementEndpoint!, arn: pulumi.interpolate`${websocketProvider.executionArn}/${websocketProvider.stage}` }
+          ? {
+              id: websocketProvider.managementEndpoint!,
+              arn: pulumi.interpolate`${websocketProvider.executionArn}/${websocketProvider.stage}`,
+            }
           : undefined,
         contacts: ref(pushProvider?.contactsTable),
       };

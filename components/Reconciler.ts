@@ -106,7 +106,7 @@ export class Reconciler extends pulumi.ComponentResource {
     }
     const spec = reconcilerFunction({
       schedule: args.schedule ?? DEFAULTS.reconciler.schedule,
-      stuckAfterMinutes,
+      stuckAfterMs: stuckAfterMinutes * 60_000,
       maxReputs,
       lookBackHours,
       statusCallbacks: args.statusCallbacksQueue !== undefined,

@@ -194,7 +194,13 @@ export class UserApi extends pulumi.ComponentResource {
           key: { id: args.kmsKeyArn, arn: args.kmsKeyArn },
         },
       };
-      return describedFunction(`${name}-service`, spec, bindings, { kmsKeyArn: args.kmsKeyArn, logRetentionDays }, { parent, transform: opts?.transform?.function });
+      return describedFunction(
+        `${name}-service`,
+        spec,
+        bindings,
+        { kmsKeyArn: args.kmsKeyArn, logRetentionDays },
+        { parent, transform: opts?.transform?.function },
+      );
     }
 
     function createApi() {

@@ -145,7 +145,6 @@ interface WebSocketNodes {
 /** Route keys the API serves, and the function behind each. */
 export type WebSocketFunctionName = "authorizer" | "connect" | "disconnect" | "default" | "sendmessage";
 
-
 /** The stage's throttling unless args say otherwise (not a stack config key). */
 const DEFAULT_THROTTLING = { burstLimit: 200, rateLimit: 100 };
 

@@ -210,6 +210,8 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
       templates,
       enabledChannels: Object.keys(channels),
       types: config.notificationTypes,
+      logTtlDays: config.logTtlDays,
+      stuckAfterMinutes: config.reconciler.stuckAfterMinutes,
       kmsKeyArn,
       logRetentionDays: config.logRetentionDays,
       linkTracking: {

@@ -16,7 +16,6 @@ import { channelProviderConfig } from "../runtime/config";
 import { isProviderType, PROVIDER_TYPES, type ProviderConfig, type ProviderType, providerProblems } from "../runtime/providers/table";
 import { type ResourceRef, type ScopedStatement, TidingsError } from "./common";
 
-
 /** What a provider may use to scope its statements. */
 export interface ProviderContext {
   /** The channel the provider serves. */

@@ -1,6 +1,6 @@
 /**
  * Guards of the local mode's HTTP server (`npm start`): the Host check against DNS rebinding, the
- * producer-scope check of `POST /notifications`, and the `POST /dev/token` body. Plain functions, so
+ * producer-scope answer of the producer routes, and the `POST /dev/token` body. Plain functions, so
  * the local server, the tests and the docs share one definition.
  */
 

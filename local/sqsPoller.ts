@@ -39,11 +39,18 @@ export interface LambdaSqsRecord extends SqsRecord {
 
 export type PollOutcome = "done" | "failed";
 
+export type SqsHandler = (event: SqsEvent) => Promise<SqsBatchResponse | void | null | undefined>;
+
 export interface SqsPollerOptions {
   sqs: SQSClient;
   queueUrl: string;
   /** Lambda-style handler; return the failed messageIds in batchItemFailures. Throwing fails the whole batch. */
-  handler: (event: SqsEvent) => Promise<SqsBatchResponse | void | null | undefined>;
+  handler?: SqsHandler;
+  /**
+   * Builds a handler per concurrent batch slot instead, on its first batch, as Lambda starts one
+   * instance per concurrent invocation: each has its own clients and its own share of a rate limit.
+   */
+  createHandler?: () => SqsHandler;
   /** Records per handler call (several receives of up to 10 each when above 10). @default 10 */
   batchSize?: number;
   /** Long-poll wait per receive. @default 1 */
@@ -67,12 +74,14 @@ const SQS_MAX_RECEIVE = 10;
 const ERROR_BACKOFF_MS = 1000;
 
 export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
-  const { sqs, queueUrl, handler } = options;
+  const { sqs, queueUrl } = options;
+  const instance = options.createHandler ?? (() => options.handler!);
   const batchSize = options.batchSize ?? 10;
   const waitTimeSeconds = options.waitTimeSeconds ?? 1;
   const concurrency = options.concurrency ?? 1;
   const onError = options.onError ?? ((error: unknown) => console.error(`[sqs-poller] ${queueUrl}: ${messageOf(error)}`));
   if (!queueUrl) throw new Error("startSqsPoller needs a queueUrl.");
+  if (!options.handler && !options.createHandler) throw new Error("startSqsPoller needs a handler or createHandler.");
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}.`);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`concurrency must be a positive integer, got ${concurrency}.`);
   if (!(waitTimeSeconds >= 0 && waitTimeSeconds <= 20)) throw new Error(`waitTimeSeconds must be 0 to 20, got ${waitTimeSeconds}.`);
@@ -85,6 +94,7 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
   const loops = Array.from({ length: concurrency }, () => pollLoop());
 
   async function pollLoop(): Promise<void> {
+    let handler: SqsHandler | undefined;
     while (!stopping) {
       let messages: Message[];
       try {
@@ -95,7 +105,16 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
         await sleep(ERROR_BACKOFF_MS);
         continue;
       }
-      if (messages.length > 0) await handleBatch(messages);
+      if (messages.length === 0) continue;
+      try {
+        handler ??= instance();
+      } catch (error) {
+        // A Lambda whose initialisation fails: the batch comes back after its visibility timeout.
+        onError(new Error(`the handler could not start, so the batch of ${messages.length} will be retried: ${messageOf(error)}`));
+        await sleep(ERROR_BACKOFF_MS);
+        continue;
+      }
+      await handleBatch(messages, handler);
     }
   }
 
@@ -133,11 +152,11 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
     return messages;
   }
 
-  async function handleBatch(messages: Message[]): Promise<void> {
+  async function handleBatch(messages: Message[], handler: SqsHandler): Promise<void> {
     queueArn ??= resolveQueueArn();
     const arn = await queueArn;
     const records = messages.map((message) => toRecord(message, arn));
-    const failed = await failedIds(records);
+    const failed = await failedIds(records, handler);
     const done = records.filter((r) => !failed.has(r.messageId));
     for (let i = 0; i < done.length; i += SQS_MAX_RECEIVE) {
       const chunk = done.slice(i, i + SQS_MAX_RECEIVE);
@@ -158,7 +177,7 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
   }
 
   /** The messageIds to leave on the queue. As in Lambda: a throw, or an unknown itemIdentifier, fails the batch. */
-  async function failedIds(records: LambdaSqsRecord[]): Promise<Set<string>> {
+  async function failedIds(records: LambdaSqsRecord[], handler: SqsHandler): Promise<Set<string>> {
     const all = new Set(records.map((r) => r.messageId));
     let response: SqsBatchResponse | void | null | undefined;
     try {

@@ -1,58 +1,58 @@
 /**
- * The whole of Tidings on this machine: the same `runtime/` handlers the stack ships, wired as
- * `stack.ts` wires them, on real AWS-compatible servers and our stand-ins, every one bound to 127.0.0.1.
- * The wiring is derived from the stack config (`Pulumi.dev.yaml`): enabled channels, their queues'
- * redrive policy, rate limits and politeness limits. `npm start` runs it; the end-to-end tests start it
- * in-process on free ports.
+ * The whole of Tidings on this machine: the local adapter of the system's one description
+ * (runtime/system/). The stack config (`Pulumi.dev.yaml`) gives the description, exactly as `pulumi up`
+ * reads it; every function of it runs here from its own factory, started by its own triggers: its HTTP
+ * routes (with their auth), its WebSocket routes, its queue (a poller per queue, an instance per
+ * concurrent batch), its schedule. What the local mode adds lives here, never in the description: the
+ * AWS-compatible servers and our stand-ins, every one bound to 127.0.0.1, a Bearer token standing in for
+ * the producers' SigV4, dev tokens, the ops and inbox pages, and the test seams. `npm start` runs it;
+ * the end-to-end tests start it in-process on free ports.
  */
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as http from "node:http";
-import type { AddressInfo } from "node:net";
 import * as path from "node:path";
-import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { LambdaClient } from "@aws-sdk/client-lambda";
-import { SESv2Client } from "@aws-sdk/client-sesv2";
-import { SNSClient } from "@aws-sdk/client-sns";
-import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { makeTokenVerifier, makeWebSocketAuthorizer } from "../runtime/authorizer";
-import { channelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
-import { type ChannelConfig, channelProviderConfig, enabledChannels, parseTidingsConfig, type TidingsConfig } from "../runtime/config";
-import { detailTypeFor, EVENT_SOURCE, type Provider } from "../runtime/contracts";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { makeTokenVerifier } from "../runtime/authorizer";
+import { channelQueueSettings } from "../runtime/channelQueues";
+import { parseTidingsConfig, type TidingsConfig } from "../runtime/config";
+import type { AuthResult } from "../runtime/authorizer";
+import { detailTypeFor, EVENT_SOURCE, type HttpResult, type Provider, type WebSocketEvent } from "../runtime/contracts";
+import type { ReconcileReport } from "../runtime/reconciler";
 import { type DecisionLogger, logDecision, OUTCOME } from "../runtime/log";
 import { makeMetrics, type Metrics } from "../runtime/metrics";
 import { makeNotificationLog } from "../runtime/notificationLog";
-import { makeNotificationService } from "../runtime/notify";
-import { makeReconciler } from "../runtime/reconciler";
-import { makeStatusService } from "../runtime/statusApi";
-import { makePolitenessLimiter } from "../runtime/politeness";
-import { createProvider, type ProviderClients } from "../runtime/providers/table";
-import { makeChatHandler } from "../runtime/chat";
-import { makeConnectGate } from "../runtime/connectGate";
-import { makeConnectHandler, makeDefaultHandler, makeDisconnectHandler } from "../runtime/websocket";
-import { makeChannelWorker } from "../runtime/worker";
-import { makeDeviceRegistry } from "../runtime/devices";
-import { makeFeed } from "../runtime/feed";
-import { makeLinkSigner } from "../runtime/tracking";
-import { makeLocalUserRoutes } from "./userRoutes";
-import { type LocalAws, startLocalAws } from "./aws";
-import { type LocalLambdaHandler, startLocalLambda } from "./lambdaInvoke";
+import {
+  type Env,
+  type FunctionSpec,
+  type Hooks,
+  type ProviderSpec,
+  type SystemFunction,
+  systemFunctions,
+  systemSettings,
+} from "../runtime/system";
+import type { TableName } from "../runtime/tables";
+import { channelProviderConfig } from "../runtime/config";
+import { type LocalAws, LOCAL_ACCOUNT, startLocalAws } from "./aws";
 import { type EventTarget, sqsDeadLetter, sqsTarget, startEventBus } from "./eventBridge";
-import { handleOpsRequest, makeOpsCollector } from "./opsPage";
-import { type LocalStatusCallbacksOptions, startLocalStatusCallbacks } from "./statusCallbacks";
-import { startWebSocketGateway } from "./gateway";
-import { startSlackSink, startSnsSink } from "./sinks";
-import { startSqsPoller } from "./sqsPoller";
-import { DEV_STACK_FILE, type RawStackConfig, readStackFile } from "./stackConfig";
-import { checkLocalHost, parseDevTokenRequest, producerScopeProblem } from "./localGuards";
+import { type RouteHandler, startWebSocketGateway } from "./gateway";
 import { readBoundedBody } from "./httpBody";
-import { type DevTokenOptions, signDevToken } from "./tokens";
+import { bearerProducerCheck, type HttpHandler, type LocalRoute, makeHttpRouter } from "./httpRouter";
+import { type LocalLambdaHandler, startLocalLambda } from "./lambdaInvoke";
+import { type DevTokenClaims, startLocalApi } from "./localApi";
+import { handleOpsRequest, makeOpsCollector } from "./opsPage";
+import { createCallbackQueues, createChannelQueues, type LocalChannel, seedDemoUsers, uploadTemplates } from "./resources";
+import { startSchedule } from "./schedule";
+import { startSecretsManager } from "./secretsManager";
+import { startSlackSink, startSnsSink } from "./sinks";
+import { type SqsHandler, startSqsPoller } from "./sqsPoller";
+import { DEV_STACK_FILE, type RawStackConfig, readStackFile } from "./stackConfig";
+import { signDevToken } from "./tokens";
 
-export type DevTokenClaims = Pick<DevTokenOptions, "scope" | "rooms" | "issuedAt" | "expiresIn">;
+export type { DevTokenClaims } from "./localApi";
+export type { LocalChannel } from "./resources";
 
 const REPO_ROOT = path.resolve(__dirname, "..");
 
@@ -63,10 +63,14 @@ export interface LocalTidingsOptions {
   wsPort?: number;
   /** @default 4002 (env TIDINGS_SES_PORT) */
   sesPort?: number;
-  /** The stack config file the wiring is derived from. @default Pulumi.dev.yaml */
+  /** The stack config file the system is described from. @default Pulumi.dev.yaml */
   configFile?: string;
   /** Edits the raw `tidings:` config before validation (tests switch channels off this way). */
   editConfig?: (raw: RawStackConfig) => void;
+  /** Folders of templates added to the shipped ones (`<type>/<channel>.json`), as `extraTemplatesDirs` in the stack. */
+  extraTemplatesDirs?: string[];
+  /** Providers config names that Tidings does not ship, run in-process (TypeScript: an inline provider's `create`). */
+  customProviders?: Record<string, ProviderSpec>;
   /** Seeds the demo users alice and bob. @default true */
   seed?: boolean;
   /** Where decisions go. @default one JSON line each on stdout */
@@ -78,9 +82,8 @@ export interface LocalTidingsOptions {
   /** Per-channel worker timeout override (seconds), i.e. the local visibility timeout. */
   visibilityTimeoutSeconds?: number;
   /**
-   * Fault-injection seam: wraps each channel's primary and fallback provider before its worker gets
-   * it, so a test can fail sends (retryable or permanent), slow them down or count them without
-   * touching the sinks. Called once per provider at start; `role` says which one it is.
+   * Fault-injection seam: wraps each channel's primary and fallback provider when a worker instance
+   * builds it, so a test can fail sends (retryable or permanent), slow them down or count them.
    * @default no wrapping
    * @example
    * wrapProvider: (channel, provider) => ({
@@ -94,83 +97,97 @@ export interface LocalTidingsOptions {
    * own); the caller stops them. @default startLocalAws() in this process, stopped with the rest
    */
   localAws?: LocalAws;
-  /**
-   * Overrides each worker's claim lease (runtime/worker.ts `claimLeaseSeconds`).
-   * @default the channel's workerTimeoutSeconds
-   */
+  /** Overrides each worker's claim lease. @default the channel's workerTimeoutSeconds */
   claimLeaseSeconds?: number;
   /**
    * Handlers for the `lambda` providers of the config, by function ARN (or name): the local invoke
-   * server (local/lambdaInvoke.ts) runs them when a worker invokes that function, with the JSON
-   * contract of runtime/providers/lambda.ts.
+   * server (local/lambdaInvoke.ts) runs them when a worker invokes that function.
    * @example
    * lambdaHandlers: { "arn:aws:lambda:us-east-1:123456789012:function:pager": async ({ delivery }) => ({ outcome: "sent" }) }
    */
   lambdaHandlers?: Record<string, LocalLambdaHandler>;
-  /**
-   * Fault-injection seam for the bus: wraps each channel rule's target (the send to its queue), so a
-   * test can make EventBridge fail to deliver and events land in the rule DLQ.
-   * @default no wrapping
-   */
+  /** Fault-injection seam for the bus: wraps each channel rule's target (the send to its queue). @default no wrapping */
   wrapRuleTarget?: (channel: string, target: EventTarget) => EventTarget;
-  /** A `created`/`pending` row untouched this long is stuck (retry re-puts, reconciler acts). @default 900000 */
+  /** A `created`/`pending` row untouched this long is stuck. @default tidings:reconciler.stuckAfterMinutes */
   stuckAfterMs?: number;
-  /** How often the reconciler runs; 0 = only when `reconcile()` is called. @default 60000 */
+  /**
+   * How often the reconciler runs; 0 = only when `reconcile()` is called.
+   * @default tidings:reconciler.schedule
+   */
   reconcileIntervalMs?: number;
   /**
-   * Signed status callbacks to `url` (runtime/statusCallbacks.ts), as the StatusCallbacks component sends them.
-   * @default off
+   * Status callbacks to this receiver, with this HMAC secret (the stack reads `tidings:statusCallbacks`,
+   * whose secret lives in Secrets Manager; locally a generated secret stands in, printed at start).
+   * @default tidings:statusCallbacks
    * @example statusCallbacks: { url: "http://127.0.0.1:8080/hooks/tidings", secret: "dev-secret" }
    */
-  statusCallbacks?: LocalStatusCallbacksOptions;
+  statusCallbacks?: { url: string; secret: string; maxReceiveCount?: number; baseBackoffSeconds?: number };
   /**
-   * Where the service's and workers' EMF metrics go. Tests and the bench pass a quiet sink: one stdout
-   * line per metric costs CPU under load. Replaces the ops page's collector. @default EMF lines read by the ops page
+   * Where the functions' EMF metrics go. Tests and the bench pass a quiet sink: one stdout line per
+   * metric costs CPU under load. Replaces the ops page's collector. @default EMF lines read by the ops page
    */
   metrics?: Metrics;
 }
 
-export interface LocalChannel {
-  name: string;
-  config: ChannelConfig;
-  queueUrl: string;
-  queueArn: string;
-  deadLetterQueueUrl: string;
-  deadLetterQueueArn: string;
-  ruleDeadLetterQueueUrl: string;
-}
-
 export type LocalTidings = Awaited<ReturnType<typeof startLocalTidings>>;
 
-export async function startLocalTidings(options: LocalTidingsOptions = {}) {
-  const logger = options.logger ?? logDecision;
-  const raw = readStackFile(options.configFile ?? DEV_STACK_FILE);
-  options.editConfig?.(raw);
-  const config: TidingsConfig = parseTidingsConfig(raw);
-  const channelNames = enabledChannels(config);
-  const stopList: (() => Promise<void>)[] = [];
-  const names = {
+/** Local physical names: every resource of the stack by its description's name. */
+const NAMES = {
+  tables: {
     connections: "tidings-local-connections",
     contacts: "tidings-local-contacts",
     settings: "tidings-local-settings",
     notificationLog: "tidings-local-notification-log",
     politeness: "tidings-local-politeness",
     feed: "tidings-local-feed",
-  };
-  const templatesBucket = "tidings-local-templates";
-  const busName = "tidings-local";
-  const signingSecret = randomBytes(48);
+  } satisfies Record<TableName, string>,
+  templatesBucket: "tidings-local-templates",
+  bus: "tidings-local",
+  tokenSecret: `arn:aws:secretsmanager:us-east-1:${LOCAL_ACCOUNT}:secret:tidings-local-token-signing-AbCdEf`,
+  callbacksSecret: `arn:aws:secretsmanager:us-east-1:${LOCAL_ACCOUNT}:secret:tidings-local-status-callbacks-AbCdEf`,
+};
 
+export async function startLocalTidings(options: LocalTidingsOptions = {}) {
+  const logger = options.logger ?? logDecision;
+  const raw = readStackFile(options.configFile ?? DEV_STACK_FILE);
+  options.editConfig?.(raw);
+  const config: TidingsConfig = parseTidingsConfig(raw);
+  const callbacks = localStatusCallbacks(config, options);
+  const settings = systemSettings(
+    {
+      ...config,
+      statusCallbacks: callbacks
+        ? { url: callbacks.url, secretArn: NAMES.callbacksSecret, maxReceiveCount: callbacks.maxReceiveCount }
+        : undefined,
+    },
+    { customProviders: options.customProviders },
+  );
+  // The test seams: a shorter stuck threshold, a shorter claim, a faster callback backoff.
+  if (options.stuckAfterMs !== undefined) {
+    settings.producer.stuckAfterMs = options.stuckAfterMs;
+    if (settings.reconciler) settings.reconciler.stuckAfterMs = options.stuckAfterMs;
+  }
+  for (const worker of Object.values(settings.channels)) worker.claimLeaseSeconds = options.claimLeaseSeconds ?? worker.claimLeaseSeconds;
+  if (settings.statusCallbacks && callbacks?.baseBackoffSeconds !== undefined)
+    settings.statusCallbacks.baseBackoffSeconds = callbacks.baseBackoffSeconds;
+  const functions = systemFunctions(settings);
+
+  const stopList: (() => Promise<void>)[] = [];
+  const signingSecret = randomBytes(48).toString("base64");
   try {
     // AWS-compatible servers and our stand-ins.
     const aws: LocalAws = options.localAws ?? (await startLocalAws({ sesPort: port(options.sesPort, "TIDINGS_SES_PORT", 4002) }));
     if (!options.localAws) stopList.push(() => aws.stop());
     aws.applyEnv();
+    const secrets = await startSecretsManager({ secrets: { [NAMES.tokenSecret]: signingSecret } });
+    stopList.push(() => secrets.stop());
+    process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = secrets.endpoint;
+    if (callbacks) secrets.put(NAMES.callbacksSecret, callbacks.secret);
     const sns = await startSnsSink();
     stopList.push(() => sns.stop());
+    process.env.AWS_ENDPOINT_URL_SNS = sns.endpoint;
     const slack = await startSlackSink();
     stopList.push(() => slack.stop());
-    process.env.AWS_ENDPOINT_URL_SNS = sns.endpoint;
     const bus = await startEventBus({ logger });
     stopList.push(() => bus.stop());
     process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = bus.endpoint;
@@ -178,7 +195,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
     stopList.push(() => lambda.stop());
     process.env.AWS_ENDPOINT_URL_LAMBDA = lambda.endpoint;
 
-    // Clients, built once like a warm Lambda's.
+    // The clients the local mode itself uses (tables, queues, the ops page); the functions build their own.
     const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
     const sqs = new SQSClient({});
     const s3 = new S3Client({ forcePathStyle: true });
@@ -186,56 +203,62 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       for (const client of [ddb, sqs, s3]) client.destroy();
     });
 
-    await aws.createTables(names);
-    await uploadTemplates(s3, templatesBucket);
-    const channels = await createChannelQueues(sqs, config, channelNames, options.visibilityTimeoutSeconds);
-
-    // WebSocket API.
-    const { issuer, audience, jwksUrl, maxTokenAgeSeconds } = config.auth;
-    const verify = makeTokenVerifier({ getKey: async () => signingSecret, issuer, audience, jwksUrl, maxTokenAgeSeconds });
-    const gatewayPort = port(options.wsPort, "TIDINGS_WS_PORT", 4001);
-    let mgmt: ApiGatewayManagementApiClient | undefined;
-    const management = () => mgmt!;
-    const ttlSeconds = config.connectionTtlHours * 3600;
-    const gateway = await startWebSocketGateway({
-      port: gatewayPort,
-      stage: config.stage,
-      identitySources: ["route.request.querystring.token"],
-      authorize: makeWebSocketAuthorizer({ verify, logger }),
-      routes: websocketRoutes(),
-      onError: (routeKey, error) => logger({ component: "local-gateway", outcome: "error", routeKey, reason: String(error) }),
-    });
-    stopList.push(() => gateway.stop());
-    function websocketRoutes(): Parameters<typeof startWebSocketGateway>[0]["routes"] {
-      const { maxConnectionsPerUser, sendMessage } = config.websocket;
-      const gate = makeConnectGate({ ddb, connectionsTable: names.connections, maxConnectionsPerUser });
-      const chat = sendMessage.enabled
-        ? makeChatHandler({ ddb, mgmt: management, connectionsTable: names.connections, ...sendMessage, logger })
-        : undefined;
-      return {
-        $connect: (event) => makeConnectHandler({ ddb, connectionsTable: names.connections, ttlSeconds, gate, logger })(event),
-        $disconnect: (event) => makeDisconnectHandler({ ddb, connectionsTable: names.connections, logger })(event),
-        $default: (event) => makeDefaultHandler({ mgmt: management(), knownActions: chat ? ["sendmessage"] : [], logger })(event),
-        ...(chat ? { sendmessage: chat } : {}),
-      };
+    // The resources, as the components create them.
+    await aws.createTables(NAMES.tables);
+    await uploadTemplates(s3, NAMES.templatesBucket, [path.join(REPO_ROOT, "templates"), ...(options.extraTemplatesDirs ?? [])]);
+    const channels: LocalChannel[] = [];
+    for (const name of Object.keys(settings.channels)) {
+      channels.push(await createChannelQueues(sqs, name, config.channels[name], options.visibilityTimeoutSeconds));
     }
-    mgmt = new ApiGatewayManagementApiClient({ endpoint: gateway.managementEndpoint, cacheMiddleware: true });
-    stopList.push(async () => mgmt!.destroy());
+    const callbackQueues = callbacks ? await createCallbackQueues(sqs, callbacks.maxReceiveCount) : undefined;
 
     // Metrics: the EMF lines the handlers print feed the ops page, as CloudWatch would read them.
     const opsCollector = makeOpsCollector();
-    const metrics = options.metrics ?? makeMetrics({ write: opsCollector.write });
-    const callbacks = options.statusCallbacks
-      ? await startLocalStatusCallbacks(sqs, { ...options.statusCallbacks, logger, metrics, pollWaitSeconds: options.pollWaitSeconds ?? 1 })
-      : undefined;
-    if (callbacks) stopList.push(() => callbacks.stop());
+    const hooks: Hooks = {
+      logger,
+      metrics: options.metrics ?? makeMetrics({ write: opsCollector.write }),
+      wrapProvider: options.wrapProvider,
+      webhookOrigins: [slack.url],
+    };
 
-    // One rule, queue, worker and poller per enabled channel.
-    const log = makeNotificationLog({ ddb, table: names.notificationLog, ttlDays: config.logTtlDays, metrics });
+    // The WebSocket API: its routes and authorizer are the description's functions, built at first use.
+    const env: Record<string, string> = {
+      connections: NAMES.tables.connections,
+      contacts: NAMES.tables.contacts,
+      settings: NAMES.tables.settings,
+      log: NAMES.tables.notificationLog,
+      politeness: NAMES.tables.politeness,
+      feed: NAMES.tables.feed,
+      bus: NAMES.bus,
+      templates: NAMES.templatesBucket,
+      tokenSecret: NAMES.tokenSecret,
+      ...(callbackQueues ? { callbacks: callbackQueues.queue.url, callbacksSecret: NAMES.callbacksSecret } : {}),
+    };
+    const instance = lazyInstances(hooks);
+    const ofTrigger = (kind: string) => functions.filter((f) => f.spec.triggers.some((t) => t.kind === kind));
+    const websocketRoutes: Record<string, RouteHandler> = {};
+    for (const { spec } of ofTrigger("websocket")) {
+      const handler = instance(spec as unknown as FunctionSpec<WebSocketEvent, HttpResult>, env);
+      for (const trigger of spec.triggers) if (trigger.kind === "websocket") websocketRoutes[trigger.route] = handler;
+    }
+    const [authorizer] = ofTrigger("websocket-authorizer");
+    const gateway = await startWebSocketGateway({
+      port: port(options.wsPort, "TIDINGS_WS_PORT", 4001),
+      stage: config.stage,
+      identitySources: authorizer.spec.triggers.flatMap((t) => (t.kind === "websocket-authorizer" ? t.identitySources : [])),
+      authorize: instance(authorizer.spec as unknown as FunctionSpec<WebSocketEvent, AuthResult>, env),
+      routes: websocketRoutes,
+      onError: (routeKey, error) => logger({ component: "local-gateway", outcome: "error", routeKey, reason: String(error) }),
+    });
+    stopList.push(() => gateway.stop());
+    env.websocket = gateway.managementEndpoint;
+
+    // One rule, queue and poller per channel; an instance of its worker per concurrent batch.
     for (const channel of channels) {
+      const fn = functions.find((f) => f.group === `channel:${channel.name}`)!;
       bus.addRule({
         name: `tidings-${channel.name}`,
-        eventBusName: busName,
+        eventBusName: NAMES.bus,
         pattern: { source: [EVENT_SOURCE], "detail-type": [detailTypeFor(channel.name)] },
         target: options.wrapRuleTarget
           ? options.wrapRuleTarget(channel.name, sqsTarget(sqs, channel.queueUrl))
@@ -245,129 +268,83 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
           targetArn: channel.queueArn,
         }),
       });
-      const devices = makeDeviceRegistry({ ddb, table: names.contacts, maxPerUser: config.devices.maxPerUser });
-      const clients: ProviderClients = {
-        ddb,
-        mgmt: management(),
-        sns: new SNSClient({}),
-        ses: new SESv2Client({}),
-        lambda: new LambdaClient({}),
-        feed: makeFeed({ ddb, table: names.feed, ttlDays: config.feed.ttlDays }),
-        onInvalidToken: (userId, token) => devices.remove(userId, token),
-      };
-      const local = { connectionsTable: names.connections, slackHosts: [new URL(slack.url).hostname] };
-      const wrap = (provider: Provider, role: "primary" | "fallback") =>
-        options.wrapProvider ? options.wrapProvider(channel.name, provider, role) : provider;
-      const worker = makeChannelWorker({
-        channel: channel.name,
-        primary: wrap(localProvider(channel.name, channel.config, "provider", clients, local), "primary"),
-        fallback: channel.config.fallback
-          ? wrap(localProvider(channel.name, channel.config, "fallback", clients, local), "fallback")
-          : undefined,
-        failoverAfter: channel.config.failoverAfter,
-        claimLeaseSeconds: options.claimLeaseSeconds ?? channel.config.workerTimeoutSeconds,
-        log,
-        politeness: channel.config.perUser ? makePolitenessLimiter({ ddb, table: names.politeness, ...channel.config.perUser }) : undefined,
-        requeue: async (body, delaySeconds) => {
-          await sqs.send(new SendMessageCommand({ QueueUrl: channel.queueUrl, MessageBody: body, DelaySeconds: delaySeconds }));
-        },
-        ratePerSecond: channel.config.ratePerSecond,
-        logger,
-        metrics,
-        statusCallbacks: callbacks?.enqueue,
-      });
-      const settings = channelQueueSettings(channel.config);
-      const poller = startSqsPoller({
-        sqs,
-        queueUrl: channel.queueUrl,
-        handler: worker,
-        batchSize: settings.batchSize,
-        waitTimeSeconds: options.pollWaitSeconds ?? 1,
-        concurrency: channel.config.maxConcurrency,
-        // The event source mapping does not say when SQS dead-letters a message; the local path does.
-        onOutcome: (record, outcome) => {
-          if (outcome === "failed" && Number(record.attributes?.ApproximateReceiveCount) >= settings.maxReceiveCount) {
-            logger({
-              component: "local-sqs",
-              outcome: OUTCOME["local-sqs"].deadLettered,
-              channel: channel.name,
-              messageId: record.messageId,
-              reason: `failed ${settings.maxReceiveCount} receives`,
-            });
-          }
-        },
-        onError: (error) =>
-          logger({ component: "local-sqs", outcome: OUTCOME["local-sqs"].error, channel: channel.name, reason: String(error) }),
-      });
-      stopList.push(() => poller.stop());
+      const channelEnv = { ...env, queue: channel.queueUrl, ...providerValues(channel) };
+      const maxReceiveCount = channelQueueSettings(channel.config).maxReceiveCount;
+      stopList.push(
+        startQueueTrigger(fn.spec, channelEnv, hooks, sqs, channel.queueUrl, options.pollWaitSeconds, {
+          // The event source mapping does not say when SQS dead-letters a message; the local path does.
+          onOutcome: (record, outcome) => {
+            if (outcome === "failed" && Number(record.attributes?.ApproximateReceiveCount) >= maxReceiveCount) {
+              logger({
+                component: "local-sqs",
+                outcome: OUTCOME["local-sqs"].deadLettered,
+                channel: channel.name,
+                messageId: record.messageId,
+                reason: `failed ${maxReceiveCount} receives`,
+              });
+            }
+          },
+          onError: (error) =>
+            logger({ component: "local-sqs", outcome: OUTCOME["local-sqs"].error, channel: channel.name, reason: String(error) }),
+        }),
+      );
+    }
+    const sender = functions.find((f) => f.group === "status-callbacks");
+    if (sender && callbackQueues) {
+      stopList.push(
+        startQueueTrigger(sender.spec, env, hooks, sqs, callbackQueues.queue.url, options.pollWaitSeconds, {
+          onError: (error) => logger({ component: "local-sqs", outcome: "error", channel: "status-callbacks", reason: String(error) }),
+        }),
+      );
     }
 
-    // The producer API, the dev-token endpoint and the inbox page.
-    const service = makeNotificationService({
-      ddb,
-      s3,
-      events: new EventBridgeClient({}),
-      tables: { contacts: names.contacts, settings: names.settings, log: names.notificationLog },
-      templatesBucket,
-      busName,
-      enabledChannels: channelNames,
-      types: config.notificationTypes,
-      webhookOrigins: [slack.url],
-      logger,
-      metrics,
-      stuckAfterMs: options.stuckAfterMs,
-      statusCallbacks: callbacks?.enqueue,
-      links: makeLinkSigner({ getKey: async () => signingSecret, baseUrl: () => apiUrl, ttlDays: config.tracking.linkTtlDays }),
-      openPixel: config.tracking.openPixel,
-    });
-    let apiUrl = "";
-    const userRoutes = makeLocalUserRoutes({
-      ddb,
-      tables: { contacts: names.contacts, settings: names.settings, connections: names.connections, feed: names.feed },
-      config,
-      enabledChannels: channelNames,
-      log,
-      verify,
-      getLinkKey: async () => signingSecret,
-      management,
-      webhookOrigins: [slack.url],
-      logger,
-    });
-    const reconcile = makeReconciler({
-      log,
-      events: new EventBridgeClient({}),
-      busName,
-      stuckAfterMs: options.stuckAfterMs,
-      lookBackMs: config.reconciler.lookBackHours * 3_600_000,
-      metrics,
-      logger,
-      statusCallbacks: callbacks?.enqueue,
-    });
-    const reconcileEvery = options.reconcileIntervalMs ?? 60_000;
-    if (reconcileEvery > 0) {
-      const timer = setInterval(() => {
-        reconcile().catch((error) => logger({ component: "reconciler", outcome: "error", reason: String(error) }));
-      }, reconcileEvery);
-      timer.unref();
-      stopList.push(async () => clearInterval(timer));
+    // The reconciler on its schedule (or the test's interval); `reconcile()` runs it now.
+    const reconcilerFn = functions.find((f) => f.group === "reconciler");
+    const reconcile: () => Promise<ReconcileReport> = reconcilerFn
+      ? (instance(reconcilerFn.spec as unknown as FunctionSpec<unknown, ReconcileReport>, env) as () => Promise<ReconcileReport>)
+      : async () => {
+          throw new Error("the reconciler is off (tidings:reconciler.enabled: false)");
+        };
+    if (reconcilerFn && options.reconcileIntervalMs !== 0) {
+      const expression =
+        options.reconcileIntervalMs !== undefined
+          ? `rate(${Math.max(1, options.reconcileIntervalMs / 60_000)} minutes)`
+          : settings.reconciler!.schedule;
+      const schedule =
+        options.reconcileIntervalMs !== undefined
+          ? intervalSchedule(options.reconcileIntervalMs, reconcile, logger)
+          : startSchedule(expression, reconcile, (error) => logger({ component: "reconciler", outcome: "error", reason: String(error) }));
+      stopList.push(async () => schedule.stop());
     }
-    const status = makeStatusService({ log, logger });
+
+    // The producer API and the end-user API on one port, as the description's routes, and the local pages.
+    const { issuer, audience, jwksUrl, maxTokenAgeSeconds } = config.auth;
+    const verify = makeTokenVerifier({
+      getKey: async () => new TextEncoder().encode(signingSecret),
+      issuer,
+      audience,
+      jwksUrl,
+      maxTokenAgeSeconds,
+    });
+    const signToken = (userId: string, claims: DevTokenClaims = {}) =>
+      signDevToken({ secret: new TextEncoder().encode(signingSecret), userId, issuer, audience, ...claims });
+    const routes: LocalRoute[] = functions.flatMap(({ spec }) => {
+      const handler = instance(spec, env) as unknown as HttpHandler;
+      return spec.triggers.flatMap((t) => (t.kind === "http" ? [{ ...t, handler }] : []));
+    });
+    const router = makeHttpRouter({ routes, checkProducer: bearerProducerCheck(verify, () => config.auth.producerScope) });
     const opsDeps = { collector: opsCollector, sqs, channels, sinks: { sesEndpoint: aws.endpoints.ses, sns, slack } };
     const api = await startLocalApi({
-      routes: userRoutes,
       port: port(options.apiPort, "TIDINGS_API_PORT", 4000),
-      verify,
-      service,
-      signToken: (userId, claims) => signDevToken({ secret: signingSecret, userId, issuer, audience, ...claims }),
-      producerScope: config.auth.producerScope,
+      routes: router,
+      signToken,
       websocketUrl: gateway.url,
-      status,
-      ops: (req, res, url) => handleOpsRequest(opsDeps, req, res, url, () => readBody(req)),
+      ops: (req, res, url) => handleOpsRequest(opsDeps, req, res, url, async () => (await readBoundedBody(req, 16 * 1024)).body),
     });
     stopList.push(() => api.stop());
-    apiUrl = api.url;
+    env.linkBaseUrl = api.url;
 
-    if (options.seed ?? true) await seedDemoUsers(ddb, names.contacts, slack.url);
+    if (options.seed ?? true) await seedDemoUsers(ddb, NAMES.tables.contacts, slack.url);
 
     const endpoints = {
       api: api.url,
@@ -392,23 +369,28 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
     let stopped = false;
     return {
       config,
+      /** The description this instance runs: every function with its triggers and uses. */
+      functions,
       endpoints,
       channels,
-      tables: names,
+      tables: NAMES.tables,
       aws,
       gateway,
       bus,
       sinks: { sns, slack },
       lambda,
+      secrets,
       clients: { ddb, sqs, s3 },
-      log,
+      /** The notification log, read as the functions write it. */
+      log: makeNotificationLog({ ddb, table: NAMES.tables.notificationLog }),
       /** Per-channel counters from the metric lines (what the ops page shows). */
       ops: opsCollector,
-      /** Runs the reconciler once now (it also runs every `reconcileIntervalMs`). */
+      /** Runs the reconciler once now. */
       reconcile,
+      /** The status callbacks' secret (the receiver verifies with it), when they are on. */
+      statusCallbacksSecret: callbacks?.secret,
       /** A dev token: an end user's, or with `scope: config.auth.producerScope` a producer's. */
-      signToken: (userId: string, claims: DevTokenClaims = {}) =>
-        signDevToken({ secret: signingSecret, userId, issuer, audience, ...claims }),
+      signToken,
       /** Stops every server and poller, in reverse order of start. */
       async stop() {
         if (stopped) return;
@@ -420,6 +402,85 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
     await stopAll(stopList);
     throw error;
   }
+}
+
+/**
+ * A function's handler as a Lambda instance holds it: built by its factory on the first invocation
+ * (the environment is complete by then), then reused. Queues get an instance per concurrent batch.
+ */
+function lazyInstances(hooks: Hooks) {
+  return <E, R>(spec: FunctionSpec<E, R>, env: Env) => {
+    let handler: ((event: E) => Promise<R>) | undefined;
+    return (event: E) => {
+      handler ??= spec.create({ ...env }, hooks);
+      return handler(event);
+    };
+  };
+}
+
+/** A channel's provider and fallback settings, as the worker reads them from its environment (a ProviderConfig as JSON). */
+function providerValues(channel: LocalChannel): Env {
+  const values: Record<string, string> = {};
+  for (const [which, value] of [
+    ["provider", "provider"],
+    ["fallback", "fallback"],
+  ] as const) {
+    const config = channelProviderConfig(channel.name, channel.config, which);
+    if (config) values[value] = JSON.stringify(config);
+  }
+  return values;
+}
+
+/** A queue trigger: a poller with the trigger's batch size and concurrency, an instance of the function per concurrent batch. */
+function startQueueTrigger(
+  spec: SystemFunction["spec"],
+  env: Env,
+  hooks: Hooks,
+  sqs: SQSClient,
+  queueUrl: string,
+  pollWaitSeconds: number | undefined,
+  callbacks: Pick<Parameters<typeof startSqsPoller>[0], "onOutcome" | "onError">,
+): () => Promise<void> {
+  const trigger = spec.triggers.find((t) => t.kind === "queue");
+  if (!trigger || trigger.kind !== "queue") throw new Error(`function ${spec.name} has no queue trigger`);
+  const poller = startSqsPoller({
+    sqs,
+    queueUrl,
+    createHandler: () => spec.create(env, hooks) as unknown as SqsHandler,
+    batchSize: trigger.batchSize,
+    concurrency: trigger.maxConcurrency,
+    waitTimeSeconds: pollWaitSeconds ?? 1,
+    ...callbacks,
+  });
+  return () => poller.stop();
+}
+
+/** The test seam's fixed interval instead of the reconciler's schedule. */
+function intervalSchedule(ms: number, run: () => Promise<unknown>, logger: DecisionLogger) {
+  const timer = setInterval(() => {
+    run().catch((error) => logger({ component: "reconciler", outcome: "error", reason: String(error) }));
+  }, ms);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
+/** Status callbacks locally: the test's receiver and secret, else `tidings:statusCallbacks` with a generated secret. */
+function localStatusCallbacks(config: TidingsConfig, options: LocalTidingsOptions) {
+  if (options.statusCallbacks) {
+    return {
+      url: options.statusCallbacks.url,
+      secret: options.statusCallbacks.secret,
+      maxReceiveCount: options.statusCallbacks.maxReceiveCount ?? config.statusCallbacks?.maxReceiveCount ?? 8,
+      baseBackoffSeconds: options.statusCallbacks.baseBackoffSeconds,
+    };
+  }
+  if (!config.statusCallbacks) return undefined;
+  return {
+    url: config.statusCallbacks.url,
+    secret: randomBytes(32).toString("hex"),
+    maxReceiveCount: config.statusCallbacks.maxReceiveCount,
+    baseBackoffSeconds: undefined,
+  };
 }
 
 async function stopAll(stopList: (() => Promise<void>)[]) {
@@ -436,223 +497,4 @@ function port(given: number | undefined, envVar: string, fallback: number): numb
   const parsed = Number(fromEnv);
   if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) throw new Error(`${envVar}=${fromEnv} is not a port number`);
   return parsed;
-}
-
-/**
- * Builds a channel's provider from its config through the provider table, as the deployed worker does,
- * with the local clients. A `lambda` provider invokes through AWS_ENDPOINT_URL_LAMBDA: the local invoke
- * server (local/lambdaInvoke.ts) running the handlers given in `lambdaHandlers`.
- */
-function localProvider(
-  name: string,
-  channel: ChannelConfig,
-  which: "provider" | "fallback",
-  clients: ProviderClients,
-  local: { connectionsTable: string /** Where Slack webhooks may point: the local sink. */; slackHosts: string[] },
-): Provider {
-  const config = channelProviderConfig(name, channel, which);
-  if (!config)
-    throw new Error(`No local provider "${channel[which]}" for channel ${name}: the local mode runs the providers Tidings ships`);
-  if (config.type === "websocket") config.connectionsTable = local.connectionsTable;
-  if (config.type === "slack-webhook") config.allowedHosts = local.slackHosts;
-  return createProvider(config, clients);
-}
-
-async function createChannelQueues(
-  sqs: SQSClient,
-  config: TidingsConfig,
-  names: string[],
-  visibilityOverride?: number,
-): Promise<LocalChannel[]> {
-  const result: LocalChannel[] = [];
-  for (const name of names) {
-    const channelConfig = config.channels[name];
-    const settings = channelQueueSettings(channelConfig);
-    const deadLetterRetention = { MessageRetentionPeriod: String(settings.deadLetterRetentionSeconds) };
-    const dlq = await createQueue(sqs, `tidings-${name}-dlq`, deadLetterRetention);
-    const ruleDlq = await createQueue(sqs, `tidings-${name}-rule-dlq`, deadLetterRetention);
-    const queue = await createQueue(sqs, `tidings-${name}`, {
-      VisibilityTimeout: String(visibilityOverride ?? settings.visibilityTimeoutSeconds),
-      MessageRetentionPeriod: String(settings.messageRetentionSeconds),
-      RedrivePolicy: redrivePolicy(dlq.arn, settings),
-    });
-    result.push({
-      name,
-      config: channelConfig,
-      queueUrl: queue.url,
-      queueArn: queue.arn,
-      deadLetterQueueUrl: dlq.url,
-      deadLetterQueueArn: dlq.arn,
-      ruleDeadLetterQueueUrl: ruleDlq.url,
-    });
-  }
-  return result;
-}
-
-async function createQueue(sqs: SQSClient, name: string, attributes: Record<string, string>) {
-  const created = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
-  const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: created.QueueUrl, AttributeNames: ["QueueArn"] }));
-  return { url: created.QueueUrl!, arn: attrs.Attributes!.QueueArn! };
-}
-
-/** Uploads `templates/<type>/<channel>.json` as the TemplatesBucket component does. */
-async function uploadTemplates(s3: S3Client, bucket: string) {
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  const root = path.join(REPO_ROOT, "templates");
-  for (const type of fs.readdirSync(root)) {
-    const dir = path.join(root, type);
-    if (!fs.statSync(dir).isDirectory()) continue;
-    for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".json"))) {
-      await s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: `templates/${type}/${file}`,
-          Body: fs.readFileSync(path.join(dir, file)),
-          ContentType: "application/json",
-        }),
-      );
-    }
-  }
-}
-
-/** Two demo users: alice has every address, bob only e-mail. */
-async function seedDemoUsers(ddb: DynamoDBDocumentClient, contactsTable: string, slackSinkUrl: string) {
-  const contacts = [
-    {
-      userId: "alice",
-      email: "alice@example.com",
-      phone: "+15555550100",
-      external_channels: { slack: { webhookUrl: `${slackSinkUrl}/services/T000/B000/alice` } },
-    },
-    { userId: "bob", email: "bob@example.com" },
-  ];
-  for (const item of contacts) await ddb.send(new PutCommand({ TableName: contactsTable, Item: item }));
-}
-
-interface LocalApiOptions {
-  port: number;
-  verify: ReturnType<typeof makeTokenVerifier>;
-  service: (rawBody: string | undefined) => Promise<{ statusCode: number; headers?: Record<string, string>; body?: string }>;
-  signToken: (userId: string, claims?: DevTokenClaims) => Promise<string>;
-  /** Scope a producer token must carry (tidings:auth.producerScope). */
-  producerScope: string;
-  websocketUrl: string;
-  /** `GET /notifications/{eventId}` (runtime/statusApi.ts). */
-  status: (eventId: string | undefined) => Promise<{ statusCode: number; headers?: Record<string, string>; body?: string }>;
-  /** The /ops routes (local/opsPage.ts): true when it answered. */
-  ops: (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<boolean>;
-  /** The user's side (local/userRoutes.ts): answers `/me/*`, `/t/*` and `/users/*`; producers pass `authorizeProducer`. */
-  routes?: (
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    url: URL,
-    authorizeProducer: (req: http.IncomingMessage) => Promise<{ status: number; body: unknown } | null>,
-  ) => Promise<boolean>;
-}
-
-const INBOX_DIR = path.join(__dirname, "inbox");
-const STATIC_TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-};
-/** Bodies above the producer API's limit are cut off while reading, not buffered whole. */
-const MAX_BODY_BYTES = 256 * 1024;
-
-/**
- * The producer API as API Gateway + IAM auth would present it, with a Bearer token standing in for SigV4,
- * plus the local-only `/dev/token` and `/dev/config` and the inbox page.
- */
-async function startLocalApi(options: LocalApiOptions) {
-  /** The producer API's auth (Bearer standing in for SigV4): null when allowed, else the answer to send. */
-  const authorizeProducer = async (req: http.IncomingMessage) => {
-    const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? "")?.[1];
-    const check = await options.verify(token);
-    if (!check.ok) return { status: 401, body: { error: "unauthorized", message: `A valid Bearer token is required (${check.reason})` } };
-    // An end user's token is not a producer's: the producer scope says which is which.
-    const missingScope = producerScopeProblem(check.scopes, options.producerScope);
-    return missingScope ? { status: 403, body: missingScope } : null;
-  };
-  const server = http.createServer(async (req, res) => {
-    try {
-      const url = new URL(req.url ?? "/", "http://127.0.0.1");
-      // A web page the user visits could otherwise reach this server by DNS rebinding (its own name
-      // resolving to 127.0.0.1): the Host header still says that name.
-      const badHost = checkLocalHost(req.headers.host);
-      if (badHost) return json(res, 403, badHost);
-      if (req.method === "POST" && url.pathname === "/notifications") {
-        const denied = await authorizeProducer(req);
-        if (denied) return json(res, denied.status, denied.body);
-        const { body, overflow } = await readBoundedBody(req, MAX_BODY_BYTES);
-        const result = await options.service(body);
-        res.writeHead(result.statusCode, {
-          "content-type": "application/json",
-          ...result.headers,
-          ...(overflow ? { connection: "close" } : {}),
-        });
-        return res.end(result.body ?? "");
-      }
-      const statusPath = /^\/notifications\/([^/]+)$/.exec(url.pathname);
-      if (req.method === "GET" && statusPath) {
-        const denied = await authorizeProducer(req);
-        if (denied) return json(res, denied.status, denied.body);
-        let eventId: string | undefined;
-        try {
-          eventId = decodeURIComponent(statusPath[1]);
-        } catch {
-          eventId = undefined;
-        }
-        const result = await options.status(eventId);
-        res.writeHead(result.statusCode, { "content-type": "application/json", ...result.headers });
-        return res.end(result.body ?? "");
-      }
-      if (url.pathname.startsWith("/ops") && (await options.ops(req, res, url))) return;
-      if (req.method === "POST" && url.pathname === "/dev/token") {
-        const request = parseDevTokenRequest(await readBody(req));
-        if (!request.ok) return json(res, 400, request.error);
-        return json(res, 200, { token: await options.signToken(request.userId, { scope: request.scope, rooms: request.rooms }) });
-      }
-      if (options.routes && (await options.routes(req, res, url, authorizeProducer))) return;
-      if (req.method === "GET" && url.pathname === "/dev/config") return json(res, 200, { websocketUrl: options.websocketUrl });
-      if (req.method === "GET") return serveStatic(url.pathname, res);
-      return json(res, 404, { error: "not_found", message: `${req.method} ${url.pathname} is not an endpoint here` });
-    } catch (error) {
-      if (!res.headersSent) json(res, 500, { error: "internal", message: String(error) });
-      else res.end();
-    }
-  });
-  // Outlive clients' idle keep-alive (undici: 4 s), so a loaded server never closes a socket a client is
-  // reusing at that moment (the soak saw ECONNRESET with Node's 5 s default). API Gateway waits longer still.
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, "127.0.0.1", () => resolve());
-  });
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
-
-function json(res: http.ServerResponse, status: number, body: unknown) {
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(body));
-}
-
-async function readBody(req: http.IncomingMessage): Promise<string | undefined> {
-  return (await readBoundedBody(req, MAX_BODY_BYTES)).body;
-}
-
-function serveStatic(pathname: string, res: http.ServerResponse) {
-  const relative = pathname === "/" ? "index.html" : pathname.replace(/^\/+/, "");
-  const file = path.resolve(INBOX_DIR, relative);
-  if (!file.startsWith(INBOX_DIR + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
-    return json(res, 404, { error: "not_found", message: `${pathname} is not here` });
-  }
-  res.writeHead(200, { "content-type": STATIC_TYPES[path.extname(file)] ?? "application/octet-stream" });
-  res.end(fs.readFileSync(file));
 }

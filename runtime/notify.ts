@@ -29,7 +29,7 @@ import type { CallbackEnqueuer } from "./statusCallbacks";
 import type { LinkSigner } from "./tracking";
 import { contentFromMessage, makeTemplateStore, renderTemplate, templateKey } from "./templates";
 import { makeUserRecordsReader } from "./userRecords";
-import { channelsOfType, validateNotificationRequest } from "./validate";
+import { channelsOfType, MAX_BODY_BYTES, validateNotificationRequest } from "./validate";
 
 /** EventBridge takes at most 10 entries per PutEvents call. */
 export const PUT_EVENTS_BATCH = 10;
@@ -430,10 +430,10 @@ export function makeHttpApiHandler(service: NotificationService, logger: Decisio
       let body = event?.body ?? undefined;
       if (body !== undefined && event.isBase64Encoded) {
         const bytes = Buffer.from(body, "base64");
-        if (bytes.length > 256 * 1024)
+        if (bytes.length > MAX_BODY_BYTES)
           return respond(413, {
             error: "request too large",
-            problems: [{ field: "body", problem: `is ${bytes.length} bytes; the limit is ${256 * 1024}` }],
+            problems: [{ field: "body", problem: `is ${bytes.length} bytes; the limit is ${MAX_BODY_BYTES}` }],
           });
         try {
           body = new TextDecoder("utf-8", { fatal: true }).decode(bytes);

@@ -14,7 +14,6 @@ import { METRIC, makeMetrics, type Metrics } from "./metrics";
 import { isStuck, type NotificationLog, STUCK_AFTER_MS } from "./notificationLog";
 import type { CallbackEnqueuer } from "./statusCallbacks";
 
-
 export interface ReconcilerDeps {
   log: Pick<NotificationLog, "unfinishedBetween" | "takeStuck">;
   events: EventBridgeClient;

@@ -105,7 +105,11 @@ export function workerFunction(settings: WorkerSettings): FunctionSpec<SqsEvent,
     ? (env: Env, ddb: DynamoDBDocumentClient) => makePolitenessLimiter({ ddb, table: envOf(env, "politeness"), ...perUser })
     : () => undefined;
   const uses: Use[] = [
-    { resource: "queue", actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"], caller: "event-source" },
+    {
+      resource: "queue",
+      actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
+      caller: "event-source",
+    },
     // A politeness delay sends the message back to the queue, delayed.
     { resource: "queue", actions: ["sqs:SendMessage"] },
     USE_KEY,

@@ -65,7 +65,7 @@ export function systemSettings(config: TidingsConfig, options: SystemOptions = {
       enabledChannels: channels,
       types: config.notificationTypes,
       logTtlDays: config.logTtlDays,
-      stuckAfterMinutes: config.reconciler.stuckAfterMinutes,
+      stuckAfterMs: config.reconciler.stuckAfterMinutes * 60_000,
       tracking: { linkTtlDays: config.tracking.linkTtlDays, openPixel: config.tracking.openPixel },
       statusCallbacks,
     },
@@ -98,7 +98,7 @@ export function systemSettings(config: TidingsConfig, options: SystemOptions = {
     reconciler: config.reconciler.enabled
       ? {
           schedule: config.reconciler.schedule,
-          stuckAfterMinutes: config.reconciler.stuckAfterMinutes,
+          stuckAfterMs: config.reconciler.stuckAfterMinutes * 60_000,
           maxReputs: config.reconciler.maxReputs,
           lookBackHours: config.reconciler.lookBackHours,
           statusCallbacks,
@@ -145,7 +145,8 @@ export function systemFunctions(settings: SystemSettings): SystemFunction[] {
       spec: workerFunction(worker) as FunctionSpec<never, unknown>,
     })),
   ];
-  if (settings.reconciler) functions.push({ group: "reconciler", spec: reconcilerFunction(settings.reconciler) as FunctionSpec<never, unknown> });
+  if (settings.reconciler)
+    functions.push({ group: "reconciler", spec: reconcilerFunction(settings.reconciler) as FunctionSpec<never, unknown> });
   if (settings.statusCallbacks) {
     functions.push({ group: "status-callbacks", spec: callbackSenderFunction(settings.statusCallbacks) as FunctionSpec<never, unknown> });
   }

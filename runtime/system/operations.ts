@@ -16,14 +16,15 @@ import { type Env, envOf, type FunctionSpec, type Use, USE_KEY } from "./spec";
 /** `tidings:reconciler` */
 export interface ReconcilerSettings {
   schedule: string;
-  stuckAfterMinutes: number;
+  /** How long a created/pending row sits untouched before it is stuck (`stuckAfterMinutes`, in ms). */
+  stuckAfterMs: number;
   maxReputs: number;
   lookBackHours: number;
   statusCallbacks: boolean;
 }
 
 export function reconcilerFunction(settings: ReconcilerSettings): FunctionSpec<unknown, ReconcileReport> {
-  const { stuckAfterMinutes, maxReputs, lookBackHours } = settings;
+  const { stuckAfterMs, maxReputs, lookBackHours } = settings;
   const callbacks = settings.statusCallbacks
     ? (env: Env) => makeCallbackEnqueuer({ sqs: new SQSClient({}), queueUrl: envOf(env, "callbacks") })
     : () => undefined;
@@ -46,7 +47,7 @@ export function reconcilerFunction(settings: ReconcilerSettings): FunctionSpec<u
         log: makeNotificationLog({ ddb, table: envOf(env, "log") }),
         events: new EventBridgeClient({}),
         busName: envOf(env, "bus"),
-        stuckAfterMs: stuckAfterMinutes * 60_000,
+        stuckAfterMs,
         maxReputs,
         lookBackMs: lookBackHours * 3_600_000,
         statusCallbacks: callbacks(env),
@@ -86,7 +87,11 @@ export function callbackSenderFunction(settings: CallbackSettings): FunctionSpec
       },
     ],
     uses: [
-      { resource: "callbacks", actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"], caller: "event-source" },
+      {
+        resource: "callbacks",
+        actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
+        caller: "event-source",
+      },
       // A failed POST's backoff is the message's visibility, changed by the handler too.
       { resource: "callbacks", actions: ["sqs:ChangeMessageVisibility"] },
       { resource: "callbacksSecret", actions: ["secretsmanager:GetSecretValue"] },

@@ -13,6 +13,7 @@ import type { NotificationTypeConfig } from "../config";
 import type { HttpResult } from "../contracts";
 import { makeNotificationLog } from "../notificationLog";
 import { type HttpApiEvent, makeHttpApiHandler, makeNotificationService } from "../notify";
+import { MAX_BODY_BYTES } from "../validate";
 import { makeStatusApiHandler, type StatusApiEvent } from "../statusApi";
 import { makeCallbackEnqueuer } from "../statusCallbacks";
 import { makeLinkSigner } from "../tracking";
@@ -26,8 +27,8 @@ export interface ProducerSettings {
   types: Record<string, NotificationTypeConfig>;
   /** `tidings:logTtlDays` */
   logTtlDays: number;
-  /** Minutes a created/pending row may sit before a retry puts it again (`tidings:reconciler.stuckAfterMinutes`). */
-  stuckAfterMinutes: number;
+  /** How long a created/pending row may sit before a retry puts it again (`tidings:reconciler.stuckAfterMinutes`, in ms). */
+  stuckAfterMs: number;
   /** Signed tracking links (`tidings:tracking`); absent: no links. */
   tracking?: { linkTtlDays: number; openPixel: boolean };
   /** Final statuses decided here are put on the status-callbacks queue (`tidings:statusCallbacks`). */
@@ -50,8 +51,7 @@ function callbackEnqueuerFrom(env: Env) {
 }
 
 export function producerFunction(settings: ProducerSettings): FunctionSpec<HttpApiEvent, HttpResult> {
-  const { enabledChannels, types, logTtlDays, tracking } = settings;
-  const stuckAfterMs = settings.stuckAfterMinutes * 60_000;
+  const { enabledChannels, types, logTtlDays, tracking, stuckAfterMs } = settings;
   // Chosen here, at build time, so that a stack without status callbacks or link tracking ships no
   // reference to the SQS or Secrets Manager client: the bundle does not load what it never uses.
   const links = tracking ? (env: Env) => linkSignerFrom(env, tracking) : () => undefined;
@@ -73,7 +73,15 @@ export function producerFunction(settings: ProducerSettings): FunctionSpec<HttpA
   return {
     name: "service",
     description: "Tidings producer API: POST /notifications",
-    triggers: [{ kind: "http", api: "producer", route: "POST /notifications", auth: { kind: "producer", scope: "send" } }],
+    triggers: [
+      {
+        kind: "http",
+        api: "producer",
+        route: "POST /notifications",
+        auth: { kind: "producer", scope: "send" },
+        maxBodyBytes: MAX_BODY_BYTES,
+      },
+    ],
     uses,
     values: tracking ? ["linkBaseUrl"] : [],
     create: (env: Env, hooks?: Hooks) => {
@@ -106,9 +114,14 @@ export function statusFunction(): FunctionSpec<StatusApiEvent, HttpResult> {
   return {
     name: "status",
     description: "Tidings producer API: GET /notifications/{eventId}",
-    triggers: [{ kind: "http", api: "producer", route: "GET /notifications/{eventId}", auth: { kind: "producer", scope: "send" } }],
+    triggers: [
+      { kind: "http", api: "producer", route: "GET /notifications/{eventId}", auth: { kind: "producer", scope: "send" }, maxBodyBytes: 0 },
+    ],
     uses: [{ resource: "log", actions: ["dynamodb:Query"] }, READ_WITH_KEY],
     create: (env, hooks) =>
-      makeStatusApiHandler({ log: makeNotificationLog({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), table: envOf(env, "log") }), logger: hooks?.logger }),
+      makeStatusApiHandler({
+        log: makeNotificationLog({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), table: envOf(env, "log") }),
+        logger: hooks?.logger,
+      }),
   };
 }

@@ -85,13 +85,15 @@ export type ProducerScope = "send" | "contactsWrite" | "contactsRead" | "erase";
 /** An HTTP API of the system. */
 export type HttpApiName = "producer" | "user";
 
-/** `METHOD /path/{param}`, as API Gateway writes a route key. */
-export type RouteKey = `${"GET" | "POST" | "PUT" | "DELETE"} /${string}`;
+/** `METHOD /path/{param}` (`{proxy+}` for the rest of the path), as API Gateway writes a route key. */
+export type RouteKey = `${"GET" | "POST" | "PUT" | "DELETE" | "ANY"} /${string}`;
 
 export interface HttpRoute {
   api: HttpApiName;
   route: RouteKey;
   auth: RouteAuth;
+  /** The largest body the function reads; it answers 413 above it. */
+  maxBodyBytes: number;
 }
 
 export type Trigger =

@@ -9,7 +9,7 @@ import type { NotificationTypeConfig } from "../config";
 import { makeUserDelivery } from "../deliver";
 import { makeDeviceRegistry } from "../devices";
 import { makeFeed } from "../feed";
-import type { HttpAnswer, HttpRequestEvent } from "../http";
+import { type HttpAnswer, type HttpRequestEvent, MAX_USER_BODY_BYTES } from "../http";
 import { makeNotificationLog } from "../notificationLog";
 import { makeUserApi } from "../userApi";
 import { makeUserDataApi } from "../userData";
@@ -35,6 +35,8 @@ export const USER_API_ROUTES: RouteKey[] = [
   "PUT /me/preferences",
   "POST /me/devices",
   "DELETE /me/devices/{token}",
+  // Every other /me path reaches the function, which names what is wrong (404 naming the path, 405 the method).
+  "ANY /me/{proxy+}",
   "GET /t/{token}",
 ];
 
@@ -67,7 +69,15 @@ export function userDataFunction(settings: UserDataSettings): FunctionSpec<HttpR
   return {
     name: "user-data",
     description: "Tidings producer API: PUT/GET /users/{userId}/contact, DELETE /users/{userId}",
-    triggers: USER_DATA_ROUTES.map(({ route, scope }): Trigger => ({ kind: "http", api: "producer", route, auth: { kind: "producer", scope } })),
+    triggers: USER_DATA_ROUTES.map(
+      ({ route, scope }): Trigger => ({
+        kind: "http",
+        api: "producer",
+        route,
+        auth: { kind: "producer", scope },
+        maxBodyBytes: MAX_USER_BODY_BYTES,
+      }),
+    ),
     uses,
     create: (env, hooks) => {
       const ddb = documentClient();
@@ -101,7 +111,13 @@ export function userApiFunction(settings: UserApiSettings): FunctionSpec<HttpReq
     name: "user-api",
     description: "Tidings end-user API: /me/notifications, preferences, devices, /t/{token}",
     triggers: USER_API_ROUTES.map(
-      (route): Trigger => ({ kind: "http", api: "user", route, auth: route.startsWith("GET /t/") ? { kind: "public" } : { kind: "user" } }),
+      (route): Trigger => ({
+        kind: "http",
+        api: "user",
+        route,
+        auth: route.startsWith("GET /t/") ? { kind: "public" } : { kind: "user" },
+        maxBodyBytes: MAX_USER_BODY_BYTES,
+      }),
     ),
     uses: [
       { resource: "feed", actions: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"] },

@@ -35,7 +35,11 @@ export interface TokenSettings {
 
 /** The token-signing key, read from Secrets Manager and kept `keyCacheSeconds` (rotation). */
 export function signingKeyFrom(env: Env, auth: Pick<TokenSettings, "keyCacheSeconds">) {
-  return makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: envOf(env, "tokenSecret"), ttlSeconds: auth.keyCacheSeconds });
+  return makeSecretKeyLoader({
+    secrets: new SecretsManagerClient({}),
+    secretId: envOf(env, "tokenSecret"),
+    ttlSeconds: auth.keyCacheSeconds,
+  });
 }
 
 /** The user-token verifier of every function that reads a user's token. */
@@ -100,8 +104,7 @@ export function webSocketFunctions(settings: WebSocketSettings): {
     description: "Tidings: answers WebSocket frames no route matched",
     triggers: [{ kind: "websocket", route: "$default" }],
     uses: [manage],
-    create: (env, hooks) =>
-      makeDefaultHandler({ mgmt: managementClient(envOf(env, "websocket")), knownActions, logger: hooks?.logger }),
+    create: (env, hooks) => makeDefaultHandler({ mgmt: managementClient(envOf(env, "websocket")), knownActions, logger: hooks?.logger }),
   };
   const routes = [connect, disconnect, fallback];
   if (chat.enabled) {

@@ -1,0 +1,105 @@
+/**
+ * The resources of a local system, created on the local servers as the components create them in AWS:
+ * each channel's queue with its DLQ and rule DLQ (the same settings, runtime/channelQueues.ts), the
+ * status callbacks' queue, the templates in their bucket, and the demo users.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { CreateBucketCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { type DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { channelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
+import type { ChannelConfig } from "../runtime/config";
+import { CALLBACK_QUEUE } from "../runtime/system";
+
+export interface LocalChannel {
+  name: string;
+  config: ChannelConfig;
+  queueUrl: string;
+  queueArn: string;
+  deadLetterQueueUrl: string;
+  deadLetterQueueArn: string;
+  ruleDeadLetterQueueUrl: string;
+}
+
+export interface LocalQueue {
+  url: string;
+  arn: string;
+}
+
+export async function createQueue(sqs: SQSClient, name: string, attributes: Record<string, string>): Promise<LocalQueue> {
+  const created = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+  const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: created.QueueUrl, AttributeNames: ["QueueArn"] }));
+  return { url: created.QueueUrl!, arn: attrs.Attributes!.QueueArn! };
+}
+
+/** A channel's queue, its DLQ (redrive after maxReceiveCount) and its rule's DLQ, as NotificationChannel makes them. */
+export async function createChannelQueues(
+  sqs: SQSClient,
+  name: string,
+  config: ChannelConfig,
+  visibilityOverride?: number,
+): Promise<LocalChannel> {
+  const settings = channelQueueSettings(config);
+  const deadLetterRetention = { MessageRetentionPeriod: String(settings.deadLetterRetentionSeconds) };
+  const dlq = await createQueue(sqs, `tidings-${name}-dlq`, deadLetterRetention);
+  const ruleDlq = await createQueue(sqs, `tidings-${name}-rule-dlq`, deadLetterRetention);
+  const queue = await createQueue(sqs, `tidings-${name}`, {
+    VisibilityTimeout: String(visibilityOverride ?? settings.visibilityTimeoutSeconds),
+    MessageRetentionPeriod: String(settings.messageRetentionSeconds),
+    RedrivePolicy: redrivePolicy(dlq.arn, settings),
+  });
+  return {
+    name,
+    config,
+    queueUrl: queue.url,
+    queueArn: queue.arn,
+    deadLetterQueueUrl: dlq.url,
+    deadLetterQueueArn: dlq.arn,
+    ruleDeadLetterQueueUrl: ruleDlq.url,
+  };
+}
+
+/** The status callbacks' queue and DLQ, as the StatusCallbacks component makes them. */
+export async function createCallbackQueues(sqs: SQSClient, maxReceiveCount: number) {
+  const settings = channelQueueSettings({ ...CALLBACK_QUEUE, maxReceiveCount });
+  const dlq = await createQueue(sqs, "tidings-status-callbacks-dlq", {
+    MessageRetentionPeriod: String(settings.deadLetterRetentionSeconds),
+  });
+  const queue = await createQueue(sqs, "tidings-status-callbacks", {
+    VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
+    RedrivePolicy: redrivePolicy(dlq.arn, settings),
+  });
+  return { queue, deadLetterQueue: dlq };
+}
+
+/** Uploads `<dir>/<type>/<channel>.json` of every folder, later folders replacing earlier files, as TemplatesBucket does. */
+export async function uploadTemplates(s3: S3Client, bucket: string, dirs: string[]) {
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const files = new Map<string, string>();
+  for (const root of dirs) {
+    for (const type of fs.readdirSync(root)) {
+      const dir = path.join(root, type);
+      if (!fs.statSync(dir).isDirectory()) continue;
+      for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".json")))
+        files.set(`templates/${type}/${file}`, path.join(dir, file));
+    }
+  }
+  for (const [key, file] of files) {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: fs.readFileSync(file), ContentType: "application/json" }));
+  }
+}
+
+/** Two demo users: alice has every address, bob only e-mail. */
+export async function seedDemoUsers(ddb: DynamoDBDocumentClient, contactsTable: string, slackSinkUrl: string) {
+  const contacts = [
+    {
+      userId: "alice",
+      email: "alice@example.com",
+      phone: "+15555550100",
+      external_channels: { slack: { webhookUrl: `${slackSinkUrl}/services/T000/B000/alice` } },
+    },
+    { userId: "bob", email: "bob@example.com" },
+  ];
+  for (const item of contacts) await ddb.send(new PutCommand({ TableName: contactsTable, Item: item }));
+}
