@@ -25,6 +25,12 @@ const READY_LINE = "Ctrl-C stops everything.";
 const START_SCRIPT: string = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")).scripts.start;
 const START_SCRIPT_EXECS = /^exec\s/.test(START_SCRIPT);
 
+describe("npm start's script", () => {
+  it("execs the server, so npm's signal reaches it (no orphan keeping the ports)", () => {
+    expect(START_SCRIPT_EXECS, `package.json's start script: ${START_SCRIPT}`).to.equal(true);
+  });
+});
+
 /** The bodies of the quick start's `curl … -d '<json>'` lines, in order. */
 function quickStartBodies(): any[] {
   const readme = fs.readFileSync(path.join(REPO, "README.md"), "utf8");
@@ -192,6 +198,12 @@ for (const stop of stops) {
     this.timeout(60000);
     let run: Run | undefined;
     let listeners: Listener[] = [];
+    /** The process the first test started; a later test fails (never skips) when it is not running. */
+    const running_ = (): Run => {
+      if (!run) throw new Error("npm start was not started: see the first test of this block");
+      if (hasExited(run.child)) throw new Error(`npm start is no longer running; it printed:\n${run.output()}`);
+      return run;
+    };
 
     after(async () => {
       await endGroup(run);
@@ -232,9 +244,8 @@ for (const stop of stops) {
       ).to.deep.equal([]);
     });
 
-    it("delivers the README quick start: dev token for alice, POST /notifications, frame on alice's socket, mail in SES, sent on every channel", async function () {
-      if (!run || hasExited(run.child)) this.skip();
-      const running = run!;
+    it("delivers the README quick start: dev token for alice, POST /notifications, frame on alice's socket, mail in SES, sent on every channel", async () => {
+      const running = running_();
       const out = running.output();
       const [tokenRequest, notification] = quickStartBodies();
       expect(tokenRequest, "README dev token body").to.deep.equal({ userId: "svc-orders", scope: "notifications:send" });
@@ -286,30 +297,24 @@ for (const stop of stops) {
       }
     });
 
-    // Skipped while package.json runs the start script without `exec` (see START_SCRIPT_EXECS): npm then
-    // exits by the signal and leaves the server orphaned with its ports taken. Fix: "start": "exec ts-node …".
-    (START_SCRIPT_EXECS ? it : it.skip)(
-      `${stop.signal} (${stop.how}): exits 0 within ${STOP_BOUND_MS / 1000} s, prints that it stopped, and frees every port it listened on`,
-      async function () {
-        if (!run || hasExited(run.child)) this.skip();
-        const running = run!;
-        expect(listeners.length, "listeners seen while running").to.be.at.least(8);
-        expect(fs.existsSync(STATE_FILE), "state file while running").to.equal(true);
-        const signalledAt = Date.now();
-        stop.send(running);
-        const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), STOP_BOUND_MS).unref());
-        const exit = await Promise.race([running.exited, timeout]);
-        expect(exit, `no exit within ${STOP_BOUND_MS} ms; it printed:\n${running.output()}`).to.not.equal("timeout");
-        expect(exit, running.output()).to.deep.equal({ code: 0, signal: null });
-        expect(Date.now() - signalledAt).to.be.below(STOP_BOUND_MS);
+    it(`${stop.signal} (${stop.how}): exits 0 within ${STOP_BOUND_MS / 1000} s, prints that it stopped, and frees every port it listened on`, async () => {
+      const running = running_();
+      expect(listeners.length, "listeners seen while running").to.be.at.least(8);
+      expect(fs.existsSync(STATE_FILE), "state file while running").to.equal(true);
+      const signalledAt = Date.now();
+      stop.send(running);
+      const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), STOP_BOUND_MS).unref());
+      const exit = await Promise.race([running.exited, timeout]);
+      expect(exit, `no exit within ${STOP_BOUND_MS} ms; it printed:\n${running.output()}`).to.not.equal("timeout");
+      expect(exit, running.output()).to.deep.equal({ code: 0, signal: null });
+      expect(Date.now() - signalledAt).to.be.below(STOP_BOUND_MS);
 
-        const out = running.output();
-        expect(out).to.include(`${stop.signal}: stopping Tidings…`);
-        expect(out).to.match(/^stopped\.$/m);
-        expect(groupPids(running.child.pid!), "processes left in npm start's group").to.deep.equal([]);
-        for (const { port } of listeners) expect(await canListen(port), `port ${port} is free again`).to.equal(true);
-        expect(fs.existsSync(STATE_FILE), "state file after stop").to.equal(false);
-      },
-    );
+      const out = running.output();
+      expect(out).to.include(`${stop.signal}: stopping Tidings…`);
+      expect(out).to.match(/^stopped\.$/m);
+      expect(groupPids(running.child.pid!), "processes left in npm start's group").to.deep.equal([]);
+      for (const { port } of listeners) expect(await canListen(port), `port ${port} is free again`).to.equal(true);
+      expect(fs.existsSync(STATE_FILE), "state file after stop").to.equal(false);
+    });
   });
 }

@@ -41,10 +41,12 @@ import { drain, type Harness, queueDepth, instrument, notify, seedContact, seede
 
 const USERS = 200;
 /**
- * 8,000 deliveries: with 30 % retryable faults that is about 3,400 retries, about 200 permanent errors,
- * hundreds of copies handed out again mid-send by the 1 s visibility timeout, and 20 dropped users, so
- * every path the soak proves (retry, error, claim, dead letter, reconnect) is taken many times over. About
- * 80 s on this 2-core machine; TIDINGS_SOAK_NOTIFICATIONS=200 for a quick look while developing.
+ * The soak is sized by work, not by time: this many notifications are checked to the end, however long a
+ * loaded machine takes; only queues that stop moving altogether fail it (DRAIN_STALLED_MS). In CI, 2,000
+ * (8,000 deliveries: with 30 % retryable faults about 3,400 retries, about 200 permanent errors, hundreds
+ * of copies handed out again mid-send by the 1 s visibility timeout, and 20 dropped users, so every path
+ * the soak proves is taken many times over; about 80 s on a quiet 2-core machine). `npm run soak` runs
+ * 10,000; TIDINGS_SOAK_NOTIFICATIONS=200 for a quick look while developing.
  */
 const NOTIFICATIONS = Number(process.env.TIDINGS_SOAK_NOTIFICATIONS ?? 2_000);
 const CHANNELS = ["websocket", "email", "sms", "slack"];
@@ -55,7 +57,8 @@ const DROPPED_USERS = USERS / 10;
 const MAX_RECEIVE_COUNT = 7;
 const PRODUCER_CONCURRENCY = 16;
 const RECONNECT_DELAY_MS = 3_000;
-const DRAIN_TIMEOUT_MS = 150_000;
+/** Queues whose depths have not changed for this long have stopped: the soak fails instead of waiting on. */
+const DRAIN_STALLED_MS = 120_000;
 const RULE_FAULT_RATE = 0.1;
 const STALL_MS = 2_000;
 /** Rows untouched this long after the drain are re-put by the reconciler. */
@@ -90,7 +93,8 @@ interface Client {
 }
 
 describe(`reliability: fault soak (${NOTIFICATIONS.toLocaleString("en-US")} notifications × 4 channels, 200 users)`, function () {
-  this.timeout(240_000);
+  // No wall-clock budget: the work is fixed, and a stalled drain fails on its own (DRAIN_STALLED_MS).
+  this.timeout(0);
   const seed = Number(process.env.TIDINGS_SOAK_SEED ?? Math.floor(Math.random() * 2 ** 31));
   let h: Harness;
   let localAws: LocalAws;
@@ -229,7 +233,7 @@ describe(`reliability: fault soak (${NOTIFICATIONS.toLocaleString("en-US")} noti
     const refusals: string[] = [];
     await Promise.all(
       Array.from({ length: PRODUCER_CONCURRENCY }, async () => {
-        for (let i = next++; i < NOTIFICATIONS; i = next++) {
+        for (let i = next++; i < NOTIFICATIONS && !stopping; i = next++) {
           if (i === Math.floor(NOTIFICATIONS * 0.4))
             dropping = dropConnections(DROPPED_USERS).then((users) => {
               dropped = users;
@@ -249,13 +253,18 @@ describe(`reliability: fault soak (${NOTIFICATIONS.toLocaleString("en-US")} noti
             refusals.push(`${eventId}: ${answer.status} ${JSON.stringify(answer.body)}`);
         }
       }),
-    );
+    ).catch((error) => {
+      // One producer failed: the others stop at their next request, the progress line with them.
+      stopping = true;
+      clearInterval(progress);
+      throw error;
+    });
     await dropping;
     expect(refusals, "every request accepted with every channel queued").to.deep.equal([]);
     const producedAt = Date.now();
     ruleFault = false;
     stall = false;
-    const drainedInMs = await drain(h, DRAIN_TIMEOUT_MS).finally(() => clearInterval(progress));
+    const drainedInMs = await drain(h, DRAIN_STALLED_MS).finally(() => clearInterval(progress));
 
     // Recovery, as an operator (and the schedule) would: reconciler, then redrive every DLQ, until no
     // row is left created/pending.
@@ -272,7 +281,7 @@ describe(`reliability: fault soak (${NOTIFICATIONS.toLocaleString("en-US")} noti
         ];
         for (const result of moved) if (result.method === "copy") recovery.redriven += result.moved;
       }
-      await drain(h, DRAIN_TIMEOUT_MS);
+      await drain(h, DRAIN_STALLED_MS);
     }
     say(
       `rule-target faults ${ruleFaults}, stalled sends ${stalls}; recovery: ${recovery.rounds} round(s), ${recovery.reput} re-put by the reconciler, ${recovery.redriven} redriven`,
