@@ -8,6 +8,7 @@
  * the producers' SigV4, dev tokens, the ops and inbox pages, and the test seams. `npm start` runs it;
  * the end-to-end tests start it in-process on free ports.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -234,7 +235,8 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       tokenSecret: NAMES.tokenSecret,
       ...(callbackQueues ? { callbacks: callbackQueues.queue.url, callbacksSecret: NAMES.callbacksSecret } : {}),
     };
-    const instance = lazyInstances(hooks);
+    const environments = new Map<string, Env>();
+    const instance = lazyInstances(hooks, environments);
     const ofTrigger = (kind: string) => functions.filter((f) => f.spec.triggers.some((t) => t.kind === kind));
     const websocketRoutes: Record<string, RouteHandler> = {};
     for (const { spec } of ofTrigger("websocket")) {
@@ -271,7 +273,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       const channelEnv = { ...env, queue: channel.queueUrl, ...providerValues(channel) };
       const maxReceiveCount = channelQueueSettings(channel.config).maxReceiveCount;
       stopList.push(
-        startQueueTrigger(fn.spec, channelEnv, hooks, sqs, channel.queueUrl, options.pollWaitSeconds, {
+        startQueueTrigger(fn.spec, channelEnv, hooks, environments, sqs, channel.queueUrl, options.pollWaitSeconds, {
           // The event source mapping does not say when SQS dead-letters a message; the local path does.
           onOutcome: (record, outcome) => {
             if (outcome === "failed" && Number(record.attributes?.ApproximateReceiveCount) >= maxReceiveCount) {
@@ -292,7 +294,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
     const sender = functions.find((f) => f.group === "status-callbacks");
     if (sender && callbackQueues) {
       stopList.push(
-        startQueueTrigger(sender.spec, env, hooks, sqs, callbackQueues.queue.url, options.pollWaitSeconds, {
+        startQueueTrigger(sender.spec, env, hooks, environments, sqs, callbackQueues.queue.url, options.pollWaitSeconds, {
           onError: (error) => logger({ component: "local-sqs", outcome: "error", channel: "status-callbacks", reason: String(error) }),
         }),
       );
@@ -371,6 +373,8 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       config,
       /** The description this instance runs: every function with its triggers and uses. */
       functions,
+      /** The environment each function started with, by its description (resource name → local identifier). */
+      environments,
       endpoints,
       channels,
       tables: NAMES.tables,
@@ -408,15 +412,25 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
  * A function's handler as a Lambda instance holds it: built by its factory on the first invocation
  * (the environment is complete by then), then reused. Queues get an instance per concurrent batch.
  */
-function lazyInstances(hooks: Hooks) {
+function lazyInstances(hooks: Hooks, environments: Map<string, Env>) {
   return <E, R>(spec: FunctionSpec<E, R>, env: Env) => {
     let handler: ((event: E) => Promise<R>) | undefined;
-    return (event: E) => {
-      handler ??= spec.create({ ...env }, hooks);
-      return handler(event);
-    };
+    return (event: E) =>
+      invocations.run(spec.description, () => {
+        if (!handler) {
+          environments.set(spec.description, { ...env });
+          handler = spec.create({ ...env }, hooks);
+        }
+        return handler(event);
+      });
   };
 }
+
+/**
+ * The function whose invocation is running (its description), for whatever it calls: the tests read
+ * it to tell which function sent an AWS call (their IAM check), as CloudTrail tells which role did.
+ */
+export const invocations = new AsyncLocalStorage<string>();
 
 /** A channel's provider and fallback settings, as the worker reads them from its environment (a ProviderConfig as JSON). */
 function providerValues(channel: LocalChannel): Env {
@@ -436,6 +450,7 @@ function startQueueTrigger(
   spec: SystemFunction["spec"],
   env: Env,
   hooks: Hooks,
+  environments: Map<string, Env>,
   sqs: SQSClient,
   queueUrl: string,
   pollWaitSeconds: number | undefined,
@@ -446,7 +461,11 @@ function startQueueTrigger(
   const poller = startSqsPoller({
     sqs,
     queueUrl,
-    createHandler: () => spec.create(env, hooks) as unknown as SqsHandler,
+    createHandler: () => {
+      environments.set(spec.description, env);
+      const handler = spec.create(env, hooks) as unknown as SqsHandler;
+      return (event) => invocations.run(spec.description, () => handler(event));
+    },
     batchSize: trigger.batchSize,
     concurrency: trigger.maxConcurrency,
     waitTimeSeconds: pollWaitSeconds ?? 1,

@@ -118,6 +118,8 @@ describe("NotificationApi (Pulumi mocks)", () => {
         "dynamodb:UpdateItem",
         "events:PutEvents",
         "kms:Decrypt",
+        // The log is written: a customer managed key's data key (runtime/system/spec.ts withKey).
+        "kms:GenerateDataKey",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "s3:GetObject",

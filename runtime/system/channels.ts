@@ -11,7 +11,7 @@ import { makePolitenessLimiter } from "../politeness";
 import { type ProviderConfig, type ProviderEntry, type ProviderType, providerTable } from "../providers/table";
 import { makeCallbackEnqueuer } from "../statusCallbacks";
 import { makeChannelWorker } from "../worker";
-import { type Env, envOf, type FunctionSpec, type Hooks, type Use, USE_KEY } from "./spec";
+import { type Env, envOf, type FunctionSpec, type Hooks, type Use, withKey } from "./spec";
 
 /**
  * A provider as the description holds it: a shipped type, whose settings (`from`, `functionArn`, …; a
@@ -112,7 +112,6 @@ export function workerFunction(settings: WorkerSettings): FunctionSpec<SqsEvent,
     },
     // A politeness delay sends the message back to the queue, delayed.
     { resource: "queue", actions: ["sqs:SendMessage"] },
-    USE_KEY,
     // No PutItem: a worker only moves rows the service created (runtime/deliveryDigest.ts).
     { resource: "log", actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"] },
   ];
@@ -139,7 +138,7 @@ export function workerFunction(settings: WorkerSettings): FunctionSpec<SqsEvent,
         maximumBatchingWindowSeconds: settings.maximumBatchingWindowSeconds,
       },
     ],
-    uses: dedupe(uses),
+    uses: withKey(dedupe(uses)),
     values: [
       ...("create" in settings.provider ? [] : (["provider"] as const)),
       ...(settings.fallback && !("create" in settings.fallback) ? (["fallback"] as const) : []),

@@ -11,7 +11,7 @@ import type { SqsBatchResponse, SqsEvent } from "../contracts";
 import { makeNotificationLog } from "../notificationLog";
 import { makeReconciler, type ReconcileReport } from "../reconciler";
 import { makeCallbackEnqueuer, makeCallbackSender } from "../statusCallbacks";
-import { type Env, envOf, type FunctionSpec, type Use, USE_KEY } from "./spec";
+import { type Env, envOf, type FunctionSpec, type Use, withKey } from "./spec";
 
 /** `tidings:reconciler` */
 export interface ReconcilerSettings {
@@ -32,14 +32,13 @@ export function reconcilerFunction(settings: ReconcilerSettings): FunctionSpec<u
     { resource: "log", actions: ["dynamodb:Query"], part: "index/byCreatedDay" },
     { resource: "log", actions: ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"] },
     { resource: "bus", actions: ["events:PutEvents"] },
-    USE_KEY,
   ];
   if (settings.statusCallbacks) uses.push({ resource: "callbacks", actions: ["sqs:SendMessage"] });
   return {
     name: "reconciler",
     description: "Tidings reconciler: puts stuck notifications on the bus again",
     triggers: [{ kind: "schedule", expression: settings.schedule }],
-    uses,
+    uses: withKey(uses),
     timeoutSeconds: 120,
     create: (env, hooks) => {
       const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
@@ -86,7 +85,7 @@ export function callbackSenderFunction(settings: CallbackSettings): FunctionSpec
         maximumBatchingWindowSeconds: 0,
       },
     ],
-    uses: [
+    uses: withKey([
       {
         resource: "callbacks",
         actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
@@ -95,8 +94,7 @@ export function callbackSenderFunction(settings: CallbackSettings): FunctionSpec
       // A failed POST's backoff is the message's visibility, changed by the handler too.
       { resource: "callbacks", actions: ["sqs:ChangeMessageVisibility"] },
       { resource: "callbacksSecret", actions: ["secretsmanager:GetSecretValue"] },
-      { resource: "key", actions: ["kms:Decrypt"] },
-    ],
+    ]),
     timeoutSeconds: CALLBACK_QUEUE.workerTimeoutSeconds,
     create: (env, hooks) => {
       const loadKey = makeSecretKeyLoader({ secrets: new SecretsManagerClient({}), secretId: envOf(env, "callbacksSecret") });

@@ -17,7 +17,7 @@ import { MAX_BODY_BYTES } from "../validate";
 import { makeStatusApiHandler, type StatusApiEvent } from "../statusApi";
 import { makeCallbackEnqueuer } from "../statusCallbacks";
 import { makeLinkSigner } from "../tracking";
-import { type Env, envOf, type FunctionSpec, type Hooks, READ_WITH_KEY, type Use } from "./spec";
+import { type Env, envOf, type FunctionSpec, type Hooks, type Use, withKey } from "./spec";
 
 /** What the notification service is built from. */
 export interface ProducerSettings {
@@ -65,8 +65,6 @@ export function producerFunction(settings: ProducerSettings): FunctionSpec<HttpA
     { resource: "log", actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"] },
     { resource: "templates", actions: ["s3:GetObject"], part: "templates/*" },
     { resource: "bus", actions: ["events:PutEvents"] },
-    // Reads SSE-KMS templates and the encrypted tables; EventBridge uses the bus's key itself.
-    READ_WITH_KEY,
   ];
   if (settings.statusCallbacks) uses.push({ resource: "callbacks", actions: ["sqs:SendMessage"] });
   if (tracking) uses.push({ resource: "tokenSecret", actions: ["secretsmanager:GetSecretValue"] });
@@ -82,7 +80,7 @@ export function producerFunction(settings: ProducerSettings): FunctionSpec<HttpA
         maxBodyBytes: MAX_BODY_BYTES,
       },
     ],
-    uses,
+    uses: withKey(uses),
     values: tracking ? ["linkBaseUrl"] : [],
     create: (env: Env, hooks?: Hooks) => {
       // Local S3 stand-ins have no bucket subdomains on 127.0.0.1: path style when an endpoint is set.
@@ -117,7 +115,7 @@ export function statusFunction(): FunctionSpec<StatusApiEvent, HttpResult> {
     triggers: [
       { kind: "http", api: "producer", route: "GET /notifications/{eventId}", auth: { kind: "producer", scope: "send" }, maxBodyBytes: 0 },
     ],
-    uses: [{ resource: "log", actions: ["dynamodb:Query"] }, READ_WITH_KEY],
+    uses: withKey([{ resource: "log", actions: ["dynamodb:Query"] }]),
     create: (env, hooks) =>
       makeStatusApiHandler({
         log: makeNotificationLog({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), table: envOf(env, "log") }),

@@ -140,7 +140,18 @@ export interface FunctionSpec<E = never, R = unknown> {
   create: (env: Env, hooks?: Hooks) => (event: E) => Promise<R>;
 }
 
-/** The KMS actions a function needs to read and write what the stack key encrypts. */
-export const USE_KEY: Use = { resource: "key", actions: ["kms:Decrypt", "kms:GenerateDataKey"] };
-/** Reading only (secrets, SSE-KMS objects, queue messages). */
-export const READ_WITH_KEY: Use = { resource: "key", actions: ["kms:Decrypt"] };
+/**
+ * The stack key's use that a function's other uses need, derived from them rather than written beside
+ * them: every resource of the stack is encrypted with the key. Reading a table, an SSE-KMS object or a
+ * secret, and receiving from a queue need `kms:Decrypt`; writing a table or sending to a queue also need
+ * `kms:GenerateDataKey` (SQS encrypts each message under a data key; for table writes AWS's own key
+ * policy for DynamoDB allows both through the service, and a write without it is not proven here). The
+ * bus and the WebSocket API use the key by their own grant: putting events and posting need none.
+ */
+export function withKey(uses: Use[]): Use[] {
+  const actions = uses.flatMap((use) => use.actions);
+  const writes = actions.some((a) => /^sqs:SendMessage$|^dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem)$/.test(a));
+  const reads = writes || actions.some((a) => /^(dynamodb|secretsmanager):|^s3:GetObject$|^sqs:ReceiveMessage$/.test(a));
+  if (!reads) return uses;
+  return [...uses, { resource: "key", actions: writes ? ["kms:Decrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"] }];
+}

@@ -13,7 +13,7 @@ import { type HttpAnswer, type HttpRequestEvent, MAX_USER_BODY_BYTES } from "../
 import { makeNotificationLog } from "../notificationLog";
 import { makeUserApi } from "../userApi";
 import { makeUserDataApi } from "../userData";
-import { envOf, type FunctionSpec, type RouteKey, type Trigger, type Use, USE_KEY } from "./spec";
+import { envOf, type FunctionSpec, type RouteKey, type Trigger, type Use, withKey } from "./spec";
 import { managementClient, signingKeyFrom, type TokenSettings, tokenVerifierFrom } from "./websocket";
 
 const documentClient = () => DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
@@ -58,7 +58,6 @@ export function userDataFunction(settings: UserDataSettings): FunctionSpec<HttpR
     { resource: "connections", actions: ["dynamodb:Query"], part: "index/byUser" },
     { resource: "connections", actions: ["dynamodb:DeleteItem"] },
     { resource: "websocket", actions: ["execute-api:ManageConnections"], part: "DELETE/@connections/*" },
-    USE_KEY,
   ];
   if (eraseLog) {
     uses.push(
@@ -78,7 +77,7 @@ export function userDataFunction(settings: UserDataSettings): FunctionSpec<HttpR
         maxBodyBytes: MAX_USER_BODY_BYTES,
       }),
     ),
-    uses,
+    uses: withKey(uses),
     create: (env, hooks) => {
       const ddb = documentClient();
       const mgmt = managementClient(envOf(env, "websocket"));
@@ -119,7 +118,7 @@ export function userApiFunction(settings: UserApiSettings): FunctionSpec<HttpReq
         maxBodyBytes: MAX_USER_BODY_BYTES,
       }),
     ),
-    uses: [
+    uses: withKey([
       { resource: "feed", actions: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"] },
       { resource: "feed", actions: ["dynamodb:Query"], part: "index/byTime" },
       { resource: "feed", actions: ["dynamodb:Query"], part: "index/unread" },
@@ -131,8 +130,7 @@ export function userApiFunction(settings: UserApiSettings): FunctionSpec<HttpReq
       { resource: "connections", actions: ["dynamodb:DeleteItem"] },
       { resource: "websocket", actions: ["execute-api:ManageConnections"], part: "POST/@connections/*" },
       { resource: "tokenSecret", actions: ["secretsmanager:GetSecretValue"] },
-      USE_KEY,
-    ],
+    ]),
     create: (env, hooks) => {
       const ddb = documentClient();
       const mgmt = managementClient(envOf(env, "websocket"));

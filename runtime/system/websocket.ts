@@ -12,7 +12,7 @@ import type { HttpResult, WebSocketEvent } from "../contracts";
 import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { resolveManagementEndpoint } from "../deliver";
 import { makeConnectHandler, makeDefaultHandler, makeDisconnectHandler } from "../websocket";
-import { type Env, envOf, type FunctionSpec, USE_KEY } from "./spec";
+import { type Env, envOf, type FunctionSpec, withKey } from "./spec";
 
 /** What the WebSocket API's functions are built from (`tidings:auth`, `tidings:websocket`, `tidings:connectionTtlHours`). */
 export interface WebSocketSettings {
@@ -68,21 +68,17 @@ export function webSocketFunctions(settings: WebSocketSettings): {
     name: "authorizer",
     description: "Tidings: checks the token of a WebSocket $connect",
     triggers: [{ kind: "websocket-authorizer", identitySources: ["route.request.querystring.token"] }],
-    uses: [
-      { resource: "tokenSecret", actions: ["secretsmanager:GetSecretValue"] },
-      { resource: "key", actions: ["kms:Decrypt"] },
-    ],
+    uses: withKey([{ resource: "tokenSecret", actions: ["secretsmanager:GetSecretValue"] }]),
     create: (env, hooks) => makeWebSocketAuthorizer({ verify: tokenVerifierFrom(signingKeyFrom(env, auth), auth), logger: hooks?.logger }),
   };
   const connect: FunctionSpec<WebSocketEvent, HttpResult> = {
     name: "connect",
     description: "Tidings: stores a new WebSocket connection",
     triggers: [{ kind: "websocket", route: "$connect" }],
-    uses: [
+    uses: withKey([
       { resource: "connections", actions: ["dynamodb:PutItem"] },
       { resource: "connections", actions: ["dynamodb:Query"], part: "index/byUser" },
-      USE_KEY,
-    ],
+    ]),
     create: (env, hooks) => {
       const ddb = documentClient();
       const connectionsTable = envOf(env, "connections");
@@ -94,7 +90,7 @@ export function webSocketFunctions(settings: WebSocketSettings): {
     name: "disconnect",
     description: "Tidings: removes a closed WebSocket connection",
     triggers: [{ kind: "websocket", route: "$disconnect" }],
-    uses: [{ resource: "connections", actions: ["dynamodb:DeleteItem"] }, USE_KEY],
+    uses: withKey([{ resource: "connections", actions: ["dynamodb:DeleteItem"] }]),
     create: (env, hooks) =>
       makeDisconnectHandler({ ddb: documentClient(), connectionsTable: envOf(env, "connections"), logger: hooks?.logger }),
   };
@@ -112,12 +108,11 @@ export function webSocketFunctions(settings: WebSocketSettings): {
       name: "sendmessage",
       description: "Tidings: posts a chat message to the connections of the sender's room",
       triggers: [{ kind: "websocket", route: "sendmessage" }],
-      uses: [
+      uses: withKey([
         { resource: "connections", actions: ["dynamodb:UpdateItem", "dynamodb:DeleteItem"] },
         { resource: "connections", actions: ["dynamodb:Query"], part: "index/byRoom" },
-        USE_KEY,
         manage,
-      ],
+      ]),
       // It posts to a whole room; the others touch one row.
       timeoutSeconds: 29,
       create: (env, hooks) =>
