@@ -138,7 +138,9 @@ const PROVIDER_STATEMENTS: Record<ProviderType, (provider: ChannelProvider, ctx:
       (arn): arn is pulumi.Input<string> => arn !== undefined,
     );
     return [
-      { Action: ["sns:CreatePlatformEndpoint"], Resource: applications },
+      // CreatePlatformEndpoint takes no resource (AWS's service authorization reference): a grant on the
+      // application's ARN would never match. Publishing is scoped to the applications' endpoints.
+      { Action: ["sns:CreatePlatformEndpoint"], Resource: ["*"] },
       { Action: ["sns:Publish"], Resource: applications.map(platformEndpointsArn) },
     ];
   },

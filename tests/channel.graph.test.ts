@@ -260,7 +260,8 @@ describe("NotificationChannel with other providers", () => {
     await settleWorkers(stack.resources, ["push-worker", "slack-worker"]);
     const push = policyStatements(stack.resources, "push-worker-role").filter((s) => s.Action.some((a) => a.startsWith("sns:")));
     expect(push).to.deep.equal([
-      { Effect: "Allow", Action: ["sns:CreatePlatformEndpoint"], Resource: [apns] },
+      // CreatePlatformEndpoint takes no resource in AWS's reference: only `*` matches it.
+      { Effect: "Allow", Action: ["sns:CreatePlatformEndpoint"], Resource: ["*"] },
       { Effect: "Allow", Action: ["sns:Publish"], Resource: [`arn:aws:sns:${REGION}:${ACCOUNT}:endpoint/APNS/tidings-ios/*`] },
     ]);
     const slackActions = policyStatements(stack.resources, "slack-worker-role").flatMap((s) => s.Action);

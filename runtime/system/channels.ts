@@ -110,12 +110,12 @@ export function workerFunction(settings: WorkerSettings): FunctionSpec<SqsEvent,
       actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
       caller: "event-source",
     },
-    // A politeness delay sends the message back to the queue, delayed.
-    { resource: "queue", actions: ["sqs:SendMessage"] },
     // No PutItem: a worker only moves rows the service created (runtime/deliveryDigest.ts).
     { resource: "log", actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"] },
   ];
   if (perUser) {
+    // A politeness delay sends the message back to the queue, delayed.
+    uses.push({ resource: "queue", actions: ["sqs:SendMessage"] });
     // Politeness counters are keyed `<channel>#<userId>`: this worker may touch its own channel's only.
     uses.push({
       resource: "politeness",

@@ -119,7 +119,7 @@ export function userApiFunction(settings: UserApiSettings): FunctionSpec<HttpReq
       }),
     ),
     uses: withKey([
-      { resource: "feed", actions: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"] },
+      { resource: "feed", actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"] },
       { resource: "feed", actions: ["dynamodb:Query"], part: "index/byTime" },
       { resource: "feed", actions: ["dynamodb:Query"], part: "index/unread" },
       { resource: "contacts", actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"] },

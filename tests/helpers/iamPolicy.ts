@@ -33,7 +33,10 @@ const list = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] :
 
 /** `*` and `?` as IAM reads them in actions and resources; everything else literal. Actions compare case-insensitively. */
 export function globMatches(pattern: string, value: string, ignoreCase = false): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${source}$`, ignoreCase ? "i" : "").test(value);
 }
 
@@ -77,7 +80,9 @@ function statementMatches(statement: Statement, request: Request): boolean {
     const caller = request.principal ?? {};
     const accountOf = (arn: string) => arn.split(":")[4];
     const awsMatch = caller.AWS
-      ? aws.some((p) => p === caller.AWS || (p.endsWith(":root") && accountOf(p) === accountOf(caller.AWS!)) || p === accountOf(caller.AWS!))
+      ? aws.some(
+          (p) => p === caller.AWS || (p.endsWith(":root") && accountOf(p) === accountOf(caller.AWS!)) || p === accountOf(caller.AWS!),
+        )
       : false;
     if (!awsMatch && !(caller.Service && service.includes(caller.Service))) return false;
   }
