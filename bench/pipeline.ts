@@ -223,7 +223,7 @@ export async function runPipelineOnce(
     progress(
       `producing for ${options.durationMs / 1000} s, ${options.concurrentRequests} requests in flight (producers in their own process)`,
     );
-    const producerToken = await tidings.signToken("bench-producer", { scope: tidings.config.auth.producerScope });
+    const producerToken = await tidings.signToken("bench-producer", { scope: Object.values(tidings.config.auth.scopes).join(" ") });
     const cpuAtStart = { lambdas: process.cpuUsage(), aws: await localAws.cpuUsage() };
     const load = await runLoad({
       url: tidings.endpoints.notifications,

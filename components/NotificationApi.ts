@@ -16,6 +16,7 @@ import {
   TidingsError,
   type Transform,
   type QueueUrlRef,
+  definedOf,
   typeConfigs,
 } from "./common";
 import { type Bindings, describedFunction } from "./described";
@@ -35,11 +36,24 @@ export interface NotificationApiAuth {
   /** jwt: audiences (`aud`) a token may carry. */
   audience?: string[];
   /**
-   * jwt: the scope a producer's token must carry, enforced by API Gateway (route authorization scopes),
-   * so an end user of the same issuer is not a producer.
-   * @default "notifications:send"
+   * jwt: the scope each producer route needs, by what it allows, enforced by API Gateway (route
+   * authorization scopes) and again by the function, so an end user of the same issuer is not a producer.
+   * @default { send: "notifications:send", contactsWrite: "contacts:write", contactsRead: "contacts:read", erase: "users:erase" }
+   * @example scopes: { send: "tidings/send" }
    */
-  scope?: string;
+  scopes?: Partial<ProducerScopes>;
+}
+
+/** The scope of each producer route, by what it allows (`tidings:auth.scopes`). */
+export interface ProducerScopes {
+  /** `POST /notifications`, `GET /notifications/{eventId}` */
+  send: string;
+  /** `PUT /users/{userId}/contact` */
+  contactsWrite: string;
+  /** `GET /users/{userId}/contact` */
+  contactsRead: string;
+  /** `DELETE /users/{userId}` */
+  erase: string;
 }
 
 /** Child components of a NotificationApi (kept off its schema outputs). */
@@ -201,6 +215,7 @@ export class NotificationApi extends pulumi.ComponentResource {
         api,
         authorizationType: authorizer ? "JWT" : "AWS_IAM",
         authorizerId: authorizer?.id,
+        authorizationScopes: auth.type === "jwt" ? [auth.scopes.send] : undefined,
         notificationLogTable: args.notificationLogTable,
         kmsKeyArn: args.kmsKeyArn,
         logRetentionDays,
@@ -297,7 +312,7 @@ export class NotificationApi extends pulumi.ComponentResource {
           target: pulumi.interpolate`integrations/${integration.id}`,
           authorizationType: authorizer ? "JWT" : "AWS_IAM",
           authorizerId: authorizer?.id,
-          authorizationScopes: auth.type === "jwt" ? [auth.scope] : undefined,
+          authorizationScopes: auth.type === "jwt" ? [auth.scopes.send] : undefined,
         }),
       );
     }
@@ -353,7 +368,7 @@ export class NotificationApi extends pulumi.ComponentResource {
   }
 }
 
-type NormalizedAuth = { type: "iam" } | { type: "jwt"; issuer: string; audience: string[]; scope: string };
+type NormalizedAuth = { type: "iam" } | { type: "jwt"; issuer: string; audience: string[]; scopes: ProducerScopes };
 
 function normalizeAuth(auth: NotificationApiAuth | undefined): NormalizedAuth {
   if (!auth) return { type: "iam" };
@@ -370,11 +385,13 @@ function normalizeAuth(auth: NotificationApiAuth | undefined): NormalizedAuth {
     if (audiences.length === 0 || audiences.some((a) => typeof a !== "string" || a === "")) {
       throw new TidingsError("NotificationApi: auth.audience must name the audience (aud claim) producers' tokens carry.");
     }
-    const scope = auth.scope ?? "notifications:send";
-    if (!/^[\x21-\x7e]{1,128}$/.test(scope)) {
-      throw new TidingsError(`NotificationApi: auth.scope must be one scope name without spaces (got "${scope}").`);
+    const scopes = { ...DEFAULTS.auth.scopes, ...definedOf(auth.scopes ?? {}) };
+    for (const [which, scope] of Object.entries(scopes)) {
+      if (!/^[\x21-\x7e]{1,128}$/.test(scope)) {
+        throw new TidingsError(`NotificationApi: auth.scopes.${which} must be one scope name without spaces (got "${scope}").`);
+      }
     }
-    return { type: "jwt", issuer: auth.issuer, audience: audiences, scope };
+    return { type: "jwt", issuer: auth.issuer, audience: audiences, scopes };
   }
   throw new TidingsError(`NotificationApi: auth.type must be "iam" or "jwt" (got "${(auth as { type?: string }).type}").`);
 }

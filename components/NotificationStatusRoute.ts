@@ -23,6 +23,8 @@ export interface NotificationStatusRouteArgs {
   /** Same authorization as `POST /notifications`: "AWS_IAM", or "JWT" with the authorizer's id. */
   authorizationType: string;
   authorizerId?: pulumi.Input<string>;
+  /** JWT: the scope a token needs (`tidings:auth.scopes.send`). */
+  authorizationScopes?: string[];
   /** The notification log, read with one Query per request (and nothing else). */
   notificationLogTable: ResourceRef;
   kmsKeyArn: pulumi.Input<string>;
@@ -93,6 +95,7 @@ export class NotificationStatusRoute extends pulumi.ComponentResource {
         target: pulumi.interpolate`integrations/${integration.id}`,
         authorizationType: args.authorizationType,
         authorizerId: args.authorizerId,
+        authorizationScopes: args.authorizationType === "JWT" ? args.authorizationScopes : undefined,
       }),
     );
     new aws.lambda.Permission(

@@ -9,10 +9,12 @@ import {
   setNodes,
   type TidingsComponentOptions,
   type Transform,
+  definedOf,
   type WebSocketRef,
   webSocketBinding,
   withOldType,
 } from "./common";
+import { DEFAULTS } from "../runtime/defaults";
 import { describedFunction } from "./described";
 import type { InlineFunction, InlineFunctionTransform } from "./InlineFunction";
 import { USER_DATA_ROUTES as DESCRIBED_ROUTES, userDataFunction } from "../runtime/system";
@@ -51,6 +53,11 @@ export interface RouteAuthorization {
   /** `AWS_IAM` or `JWT` (a string, not a union: the multi-language schema has no unions). */
   type: string;
   authorizerId?: pulumi.Input<string>;
+  /**
+   * JWT: the scope each route needs (`tidings:auth.scopes`: contactsWrite, contactsRead, erase).
+   * @default { contactsWrite: "contacts:write", contactsRead: "contacts:read", erase: "users:erase" }
+   */
+  scopes?: { contactsWrite?: string; contactsRead?: string; erase?: string };
 }
 
 /** The resources of a UserDataRoutes a transform can change (pass as the `transform` option). */
@@ -113,8 +120,9 @@ export class UserDataRoutes extends pulumi.ComponentResource {
         payloadFormatVersion: "2.0",
       }),
     );
-    this.routes = USER_DATA_ROUTES.map(
-      (routeKey) =>
+    const scopes = { ...DEFAULTS.auth.scopes, ...definedOf(args.authorization.scopes ?? {}) };
+    this.routes = DESCRIBED_ROUTES.map(
+      ({ route: routeKey, scope }) =>
         new aws.apigatewayv2.Route(
           ...withTransform(
             opts?.transform?.route,
@@ -128,6 +136,7 @@ export class UserDataRoutes extends pulumi.ComponentResource {
               target: pulumi.interpolate`integrations/${integration.id}`,
               authorizationType: args.authorization.type,
               authorizerId: args.authorization.type === "JWT" ? args.authorization.authorizerId : undefined,
+              authorizationScopes: args.authorization.type === "JWT" ? [scopes[scope]] : undefined,
             },
           ),
         ),

@@ -212,6 +212,10 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
       types: config.notificationTypes,
       logTtlDays: config.logTtlDays,
       stuckAfterMinutes: config.reconciler.stuckAfterMinutes,
+      auth:
+        config.producerAuth === "jwt"
+          ? { type: "jwt", issuer: config.auth.issuer, audience: [config.auth.audience], scopes: config.auth.scopes }
+          : { type: "iam" },
       kmsKeyArn,
       logRetentionDays: config.logRetentionDays,
       linkTracking: {
@@ -227,7 +231,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
     "user-data",
     {
       api: api.api,
-      authorization: api.authorizer ? { type: "JWT", authorizerId: api.authorizer.id } : { type: "AWS_IAM" },
+      authorization: api.authorizer ? { type: "JWT", authorizerId: api.authorizer.id, scopes: config.auth.scopes } : { type: "AWS_IAM" },
       contactsTable,
       settingsTable,
       feedTable,

@@ -334,7 +334,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       const handler = instance(spec, env) as unknown as HttpHandler;
       return spec.triggers.flatMap((t) => (t.kind === "http" ? [{ ...t, handler }] : []));
     });
-    const router = makeHttpRouter({ routes, checkProducer: bearerProducerCheck(verify, () => config.auth.producerScope) });
+    const router = makeHttpRouter({ routes, checkProducer: bearerProducerCheck(verify, (auth) => config.auth.scopes[auth.scope]) });
     const opsDeps = { collector: opsCollector, sqs, channels, sinks: { sesEndpoint: aws.endpoints.ses, sns, slack } };
     const api = await startLocalApi({
       port: port(options.apiPort, "TIDINGS_API_PORT", 4000),
@@ -393,7 +393,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       reconcile,
       /** The status callbacks' secret (the receiver verifies with it), when they are on. */
       statusCallbacksSecret: callbacks?.secret,
-      /** A dev token: an end user's, or with `scope: config.auth.producerScope` a producer's. */
+      /** A dev token: an end user's, or with the scopes of `config.auth.scopes` a producer's. */
       signToken,
       /** Stops every server and poller, in reverse order of start. */
       async stop() {

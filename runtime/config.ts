@@ -81,15 +81,25 @@ function channelSchema() {
   });
 }
 
+/** One OAuth scope name: printable, no spaces. */
+const scopeName = () => z.string().regex(/^[\x21-\x7e]{1,128}$/, "one scope name: printable characters, no spaces");
+
 function authSchema() {
   return z.strictObject({
     issuer: z.string().min(1),
     audience: z.string().min(1),
-    /** Scope (in the token's `scope` or `scp` claim) a producer token must carry. @default "notifications:send" */
-    producerScope: z
-      .string()
-      .regex(/^[\x21-\x7e]{1,128}$/)
-      .default(DEFAULTS.auth.producerScope),
+    /**
+     * The scope (in the token's `scope` or `scp` claim) each producer route needs, by what it allows
+     * (README, Security): `send` for POST and GET /notifications, `contactsWrite`, `contactsRead`, `erase`.
+     */
+    scopes: z
+      .strictObject({
+        send: scopeName().default(DEFAULTS.auth.scopes.send),
+        contactsWrite: scopeName().default(DEFAULTS.auth.scopes.contactsWrite),
+        contactsRead: scopeName().default(DEFAULTS.auth.scopes.contactsRead),
+        erase: scopeName().default(DEFAULTS.auth.scopes.erase),
+      })
+      .prefault({}),
     /**
      * An identity provider's JWKS URL (Cognito, Auth0, Okta): tokens signed RS256 or ES256 with its keys
      * are accepted besides HS256 ones. @example https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc/.well-known/jwks.json
@@ -111,10 +121,7 @@ function websocketSchema() {
         /** The `sendmessage` route (user-to-room chat). Off unless switched on. @default false */
         enabled: z.boolean().default(DEFAULTS.websocket.chat.enabled),
         /** Scope a token needs to send. @default "chat:send" */
-        scope: z
-          .string()
-          .regex(/^[\x21-\x7e]{1,128}$/)
-          .default(DEFAULTS.websocket.chat.scope),
+        scope: scopeName().default(DEFAULTS.websocket.chat.scope),
         /** Frames one connection may send per minute; over it gets a `rate_limited` error frame. @default 20 */
         perMinute: positiveInt(6000).default(DEFAULTS.websocket.chat.perMinute),
       })
@@ -199,7 +206,13 @@ function configSchema() {
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/)
       .default(DEFAULTS.stage),
-    auth: authSchema().default({ ...DEFAULTS.auth }),
+    /**
+     * How producers authenticate to the producer API: `iam` (SigV4, `execute-api:Invoke` on each route;
+     * the grant helpers write those policies) or `jwt` (your identity provider's tokens, `tidings:auth`'s
+     * issuer and audience, each route requiring its scope of `tidings:auth.scopes`).
+     */
+    producerAuth: z.enum(["iam", "jwt"]).default(DEFAULTS.producerAuth),
+    auth: authSchema().prefault({ issuer: DEFAULTS.auth.issuer, audience: DEFAULTS.auth.audience }),
     /** WebSocket `sendmessage` (room chat between users) and the `$connect` cap. */
     websocket: websocketSchema().prefault({}),
     /**
@@ -307,11 +320,13 @@ export interface NotificationTypeConfig {
 export interface TidingsConfig {
   /** WebSocket stage name. @default "dev" */
   stage: string;
+  /** `iam` (SigV4) or `jwt` (an identity provider's tokens with the routes' scopes). @default "iam" */
+  producerAuth: "iam" | "jwt";
   auth: {
     issuer: string;
     audience: string;
-    /** Scope a producer token must carry. @default "notifications:send" */
-    producerScope: string;
+    /** The scope each producer route needs. @default { send: "notifications:send", contactsWrite: "contacts:write", contactsRead: "contacts:read", erase: "users:erase" } */
+    scopes: { send: string; contactsWrite: string; contactsRead: string; erase: string };
     /** An identity provider's JWKS URL: RS256/ES256 tokens signed with its keys are accepted too. */
     jwksUrl?: string;
     /** @default 300 */
@@ -381,6 +396,12 @@ export interface ParseOptions {
  * problem as `tidings:<path>: <what is wrong>`.
  */
 export function parseTidingsConfig(raw: Record<string, unknown>, options: ParseOptions = {}): TidingsConfig {
+  const auth = raw.auth as Record<string, unknown> | undefined;
+  if (auth && typeof auth === "object" && "producerScope" in auth) {
+    throw new TidingsConfigError([
+      `tidings:auth.producerScope: removed: each producer route has its scope in tidings:auth.scopes; set tidings:auth.scopes.send to "${String(auth.producerScope)}" instead`,
+    ]);
+  }
   const parsed = configSchema().safeParse(raw);
   if (!parsed.success) throw new TidingsConfigError(parsed.error.issues.map(describeIssue));
   const config = parsed.data as unknown as TidingsConfig;

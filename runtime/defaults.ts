@@ -5,7 +5,13 @@
  */
 export const DEFAULTS = {
   stage: "dev",
-  auth: { issuer: "tidings", audience: "tidings", producerScope: "notifications:send", keyCacheSeconds: 300 },
+  producerAuth: "iam",
+  auth: {
+    issuer: "tidings",
+    audience: "tidings",
+    scopes: { send: "notifications:send", contactsWrite: "contacts:write", contactsRead: "contacts:read", erase: "users:erase" },
+    keyCacheSeconds: 300,
+  },
   websocket: { maxConnectionsPerUser: 10, chat: { enabled: false, scope: "chat:send", perMinute: 20 } },
   deletionProtection: true,
   apiGatewayCloudWatchRole: false,

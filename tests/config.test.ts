@@ -121,7 +121,14 @@ describe("stack config", () => {
 describe("stack config: security keys", () => {
   it("defaults: producer scope, key cache, sendmessage off, 10 connections per user, deletion protection on, critical off", () => {
     const config = parseTidingsConfig(readStackFile());
-    expect(config.auth).to.include({ producerScope: "notifications:send", keyCacheSeconds: 300 });
+    expect(config.auth).to.include({ keyCacheSeconds: 300 });
+    expect(config.auth.scopes).to.deep.equal({
+      send: "notifications:send",
+      contactsWrite: "contacts:write",
+      contactsRead: "contacts:read",
+      erase: "users:erase",
+    });
+    expect(config.producerAuth).to.equal("iam");
     expect(config.auth.maxTokenAgeSeconds).to.equal(undefined);
     expect(config.websocket).to.deep.equal({
       maxConnectionsPerUser: 10,

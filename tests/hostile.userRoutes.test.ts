@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { expect } from "chai";
 import type { LocalTidings } from "../local/tidings";
-import { startQuiet } from "./helpers/localTidings";
+import { startQuiet, producerScopes } from "./helpers/localTidings";
 import { signDevToken } from "../local/tokens";
 
 interface UserRouteCase {
@@ -39,7 +39,7 @@ describe("hostile requests to the user's-side routes (local mode)", function () 
         raw.notificationTypes["security.alert"].critical = true;
       },
     });
-    tokens.producer = await tidings.signToken("producer", { scope: tidings.config.auth.producerScope });
+    tokens.producer = await tidings.signToken("producer", { scope: producerScopes(tidings) });
     const auth = tidings.config.auth;
     tokens.forged = await signDevToken({ secret: "x".repeat(48), userId: "hostile-user", ...auth });
     tokens.expired = await signDevToken({

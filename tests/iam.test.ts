@@ -33,7 +33,7 @@ import { TABLES } from "../runtime/tables";
 import { createTidingsStack } from "../stack";
 import { ACCOUNT, inlineFunctions, type MockedResource, REGION, settle, useMocks } from "../testing";
 import { evaluate, globMatches, grants, type Policy, type Request } from "./helpers/iamPolicy";
-import { startQuiet } from "./helpers/localTidings";
+import { startQuiet, producerScopes } from "./helpers/localTidings";
 import { frames, openSocket, until } from "./helpers/sockets";
 
 const PAGER_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:pager`;
@@ -366,7 +366,7 @@ describe("IAM: the policies against AWS's reference and against every call the c
     /** Every path: each route, each channel, the politeness delay, a disabled device, a lost event, a refused callback, erasure. */
     async function exercise(t: LocalTidings) {
       const api = t.endpoints.api;
-      const producer = `Bearer ${await t.signToken("svc", { scope: t.config.auth.producerScope })}`;
+      const producer = `Bearer ${await t.signToken("svc", { scope: producerScopes(t) })}`;
       const alice = await t.signToken("alice", { scope: "chat:send", rooms: ["ops"] });
       const asUser = (token: string) => ({ authorization: `Bearer ${token}` });
       const post = (path: string, body: unknown, headers: Record<string, string> = { authorization: producer }, method = "POST") =>

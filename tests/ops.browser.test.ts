@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { expect } from "chai";
 import type { BrowserContext, Page } from "playwright-core";
 import type { LocalTidings } from "../local/tidings";
-import { devToken, startQuiet } from "./helpers/localTidings";
+import { devToken, producerScopes, startQuiet } from "./helpers/localTidings";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = path.join(__dirname, "artifacts");
@@ -54,7 +54,7 @@ describe("ops page (headless Chromium)", function () {
   const cells = async (channel: string) => (await row(channel).locator("td").allTextContents()).map((t) => t.trim());
 
   it("shows counts, latency, DLQ depths and the latest deliveries per sink; the redrive button puts the rule DLQ's event on its way", async () => {
-    const token = await devToken(tidings, "producer", tidings.config.auth.producerScope);
+    const token = await devToken(tidings, "producer", producerScopes(tidings));
     const response = await fetch(tidings.endpoints.notifications, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },

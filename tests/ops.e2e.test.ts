@@ -12,7 +12,7 @@ import { randomUUID } from "node:crypto";
 import { expect } from "chai";
 import { runRedriveCli } from "../local/redrive-cli";
 import type { LocalTidings } from "../local/tidings";
-import { devToken, startQuiet } from "./helpers/localTidings";
+import { devToken, producerScopes, startQuiet } from "./helpers/localTidings";
 import { until } from "./helpers/sockets";
 
 const STUCK_AFTER_MS = 1500;
@@ -35,7 +35,7 @@ describe("operations in the local mode: status API, reconciler, rule-DLQ redrive
         return target(event);
       },
     });
-    token = await devToken(tidings, "producer", tidings.config.auth.producerScope);
+    token = await devToken(tidings, "producer", producerScopes(tidings));
   });
   after(async () => {
     await tidings?.stop();

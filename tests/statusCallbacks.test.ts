@@ -16,7 +16,7 @@ import type { LocalTidings } from "../local/tidings";
 import { parseTidingsConfig } from "../runtime/config";
 import { SIGNATURE_HEADER, signCallback, verifyCallback } from "../runtime/statusCallbacks";
 import { createTidingsStack } from "../stack";
-import { devToken, startQuiet } from "./helpers/localTidings";
+import { devToken, producerScopes, startQuiet } from "./helpers/localTidings";
 import { ofType, settle, useMocks, outputValue as outputOf } from "../testing";
 import { loadShipped } from "./helpers/shipped";
 import { until } from "./helpers/sockets";
@@ -81,7 +81,7 @@ describe("status callbacks", function () {
     });
 
     it("POSTs each final status (sent, unsubscribed) signed, and retries with backoff until the endpoint answers 2xx", async () => {
-      const token = await devToken(tidings, "p", tidings.config.auth.producerScope);
+      const token = await devToken(tidings, "p", producerScopes(tidings));
       const post = async (body: object) =>
         fetch(tidings.endpoints.notifications, {
           method: "POST",

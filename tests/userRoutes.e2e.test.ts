@@ -7,7 +7,7 @@ import { expect } from "chai";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { QueryCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { LocalTidings } from "../local/tidings";
-import { startQuiet } from "./helpers/localTidings";
+import { producerScopes, startQuiet } from "./helpers/localTidings";
 import { frames, openSocket, until } from "./helpers/sockets";
 
 const APNS = (n: number) => n.toString(16).padStart(64, "0");
@@ -28,7 +28,7 @@ describe("user routes (local mode, over HTTP)", function () {
         raw.notificationTypes["invite.sent"] = { channels: ["email"] };
       },
     });
-    producer = await tidings.signToken("producer", { scope: tidings.config.auth.producerScope });
+    producer = await tidings.signToken("producer", { scope: producerScopes(tidings) });
   });
   after(async () => tidings?.stop());
 

@@ -13,3 +13,8 @@ export async function devToken(tidings: LocalTidings, userId: string, scope?: st
   expect(response.status, "POST /dev/token").to.equal(200);
   return ((await response.json()) as { token: string }).token;
 }
+
+/** Every producer scope of the config, space-separated: a token a producer allowed everything holds. */
+export function producerScopes(tidings: Pick<LocalTidings, "config">): string {
+  return Object.values(tidings.config.auth.scopes).join(" ");
+}

@@ -4,6 +4,7 @@
  * and the small helpers those tests need: producer calls, contacts, decision capture, queue draining
  * and DLQ reading.
  */
+import { producerScopes } from "../helpers/localTidings";
 import { queueDepth as sqsQueueDepth } from "../../local/opsPage";
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
@@ -42,7 +43,7 @@ export async function startHarness(options: LocalTidingsOptions = {}): Promise<H
       options.editConfig?.(raw);
     },
   });
-  const producerToken = await tidings.signToken("producer", { scope: tidings.config.auth.producerScope });
+  const producerToken = await tidings.signToken("producer", { scope: producerScopes(tidings) });
   return { tidings, decisions, producerToken, stop: () => tidings.stop() };
 }
 
