@@ -383,7 +383,9 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       bus,
       sinks: { sns, slack },
       lambda,
+      /** The local Secrets Manager, and the token-signing secret's ARN in it (rotate it with `secrets.put`). */
       secrets,
+      tokenSecretArn: NAMES.tokenSecret,
       clients: { ddb, sqs, s3 },
       /** The notification log, read as the functions write it. */
       log: makeNotificationLog({ ddb, table: NAMES.tables.notificationLog }),

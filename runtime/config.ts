@@ -524,6 +524,22 @@ export function enabledChannels(config: TidingsConfig): string[] {
     .map(([name]) => name);
 }
 
+/**
+ * Every key of the config, dotted, `<name>` standing for a channel's or a type's name (e.g.
+ * `channels.<name>.perUser.limit`): what the tests check each of is read somewhere.
+ */
+export function configKeys(): string[] {
+  // biome-ignore lint/suspicious/noExplicitAny: zod's internal definitions, walked for their shape only
+  const walk = (schema: any, prefix: string): string[] => {
+    const def = schema._zod.def;
+    if (["default", "prefault", "optional", "nullable"].includes(def.type)) return walk(def.innerType, prefix);
+    if (def.type === "object") return Object.entries(def.shape).flatMap(([key, value]) => walk(value, prefix ? `${prefix}.${key}` : key));
+    if (def.type === "record") return walk(def.valueType, `${prefix}.<name>`);
+    return [prefix];
+  };
+  return walk(configSchema(), "");
+}
+
 /** The config namespace of every Tidings key. */
 export const CONFIG_NAMESPACE = "tidings";
 

@@ -128,6 +128,7 @@ export function workerFunction(settings: WorkerSettings): FunctionSpec<SqsEvent,
 
   return {
     name: "worker",
+    settings,
     description: `Tidings ${channel} worker (${nameOf(settings.provider)}${settings.fallback ? `, fallback ${nameOf(settings.fallback)}` : ""})`,
     triggers: [
       {

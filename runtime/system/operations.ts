@@ -36,6 +36,7 @@ export function reconcilerFunction(settings: ReconcilerSettings): FunctionSpec<u
   if (settings.statusCallbacks) uses.push({ resource: "callbacks", actions: ["sqs:SendMessage"] });
   return {
     name: "reconciler",
+    settings,
     description: "Tidings reconciler: puts stuck notifications on the bus again",
     triggers: [{ kind: "schedule", expression: settings.schedule }],
     uses: withKey(uses),
@@ -75,6 +76,7 @@ export function callbackSenderFunction(settings: CallbackSettings): FunctionSpec
   const { url, baseBackoffSeconds } = settings;
   return {
     name: "sender",
+    settings,
     description: "Tidings status callbacks: signed POSTs to the producer",
     triggers: [
       {

@@ -70,6 +70,7 @@ export function producerFunction(settings: ProducerSettings): FunctionSpec<HttpA
   if (tracking) uses.push({ resource: "tokenSecret", actions: ["secretsmanager:GetSecretValue"] });
   return {
     name: "service",
+    settings,
     description: "Tidings producer API: POST /notifications",
     triggers: [
       {

@@ -129,6 +129,8 @@ export interface FunctionSpec<E = never, R = unknown> {
   uses: Use[];
   /** Values besides resources the handler reads from its environment. */
   values?: ValueName[];
+  /** What it was built from (plain data): how the tests and the ops page read a running function's settings. */
+  settings?: unknown;
   /** @default 10 */
   timeoutSeconds?: number;
   /** @default 256 */

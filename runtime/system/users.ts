@@ -67,6 +67,7 @@ export function userDataFunction(settings: UserDataSettings): FunctionSpec<HttpR
   }
   return {
     name: "user-data",
+    settings,
     description: "Tidings producer API: PUT/GET /users/{userId}/contact, DELETE /users/{userId}",
     triggers: USER_DATA_ROUTES.map(
       ({ route, scope }): Trigger => ({
@@ -108,6 +109,7 @@ export function userApiFunction(settings: UserApiSettings): FunctionSpec<HttpReq
   const { auth, enabledChannels, types, maxDevicesPerUser } = settings;
   return {
     name: "user-api",
+    settings,
     description: "Tidings end-user API: /me/notifications, preferences, devices, /t/{token}",
     triggers: USER_API_ROUTES.map(
       (route): Trigger => ({

@@ -66,6 +66,7 @@ export function webSocketFunctions(settings: WebSocketSettings): {
   const knownActions = chat.enabled ? ["sendmessage"] : [];
   const authorizer: FunctionSpec<WebSocketEvent, AuthResult> = {
     name: "authorizer",
+    settings,
     description: "Tidings: checks the token of a WebSocket $connect",
     triggers: [{ kind: "websocket-authorizer", identitySources: ["route.request.querystring.token"] }],
     uses: withKey([{ resource: "tokenSecret", actions: ["secretsmanager:GetSecretValue"] }]),
@@ -73,6 +74,7 @@ export function webSocketFunctions(settings: WebSocketSettings): {
   };
   const connect: FunctionSpec<WebSocketEvent, HttpResult> = {
     name: "connect",
+    settings,
     description: "Tidings: stores a new WebSocket connection",
     triggers: [{ kind: "websocket", route: "$connect" }],
     uses: withKey([
