@@ -54,6 +54,14 @@ export const PARTS: Part[] = [
     },
   },
   {
+    name: "cost",
+    summary: "what a notification costs on AWS per million, from the calls, capacity, traffic, durations and log bytes counted",
+    async run(quick, progress) {
+      const { runCost } = require("./cost") as typeof import("./cost");
+      return runCost({ notifications: quick ? 5 : 20 }, progress);
+    },
+  },
+  {
     name: "scale",
     summary: "time to evaluate the stack under mocks with 5, 20 and 50 channels",
     async run(quick, progress) {

@@ -13,6 +13,7 @@ import { loadAverage, machineFacts } from "./facts";
 import { type GoalRow, markdownTable, type PartResult, textTable } from "./lib";
 import type { PartReply, PartRequest } from "./partProcess";
 import { type Part, PARTS } from "./parts";
+import { parseArgs } from "node:util";
 
 /** Whole-run ceiling: the run ends itself even if a server hangs. */
 const HARD_LIMIT_MS = 20 * 60_000;
@@ -20,41 +21,66 @@ const HARD_LIMIT_MS = 20 * 60_000;
 interface Args {
   quick: boolean;
   only: Part[];
+  /** Write the results to `out`; otherwise print how they compare with the committed ones. */
+  write: boolean;
   out: string;
 }
 
+/** The committed results: written only by `npm run bench -- --write`. */
+const RESULTS = path.join(__dirname, "results.md");
+
+const USAGE = [
+  "usage: npm run bench -- [--quick] [--only <part>[,<part>…]] [--write] [--out <file>]",
+  "",
+  "Measures Tidings on this machine; each part runs in a process of its own. A plain run prints its tables",
+  "and how they compare with the committed bench/results.md; --write writes them there (or to --out).",
+  "  --quick   shorter runs",
+  "  --only    these parts only",
+  "  --write   write the results (bench/results.md unless --out)",
+  "  --out     where --write writes",
+  "parts:",
+  ...PARTS.map((p) => `  ${p.name.padEnd(9)} ${p.summary}`),
+].join("\n");
+
 function usage(problem: string): never {
-  console.error(
-    [
-      `bench: ${problem}`,
-      "usage: npm run bench -- [--quick] [--only <part>[,<part>…]] [--out <file>]",
-      "parts:",
-      ...PARTS.map((p) => `  ${p.name.padEnd(9)} ${p.summary}`),
-    ].join("\n"),
-  );
+  console.error(`bench: ${problem}\n${USAGE}`);
   process.exit(2);
 }
 
-function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, only: PARTS, out: path.join(__dirname, "results.md") };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === "--quick") args.quick = true;
-    else if (arg === "--only" || arg === "--out") {
-      const value = argv[++i];
-      if (!value || value.startsWith("--")) usage(`${arg} needs a value`);
-      if (arg === "--out") args.out = path.resolve(value);
-      else {
-        args.only = value.split(",").map((name) => PARTS.find((p) => p.name === name.trim()) ?? usage(`unknown part "${name}"`));
-      }
-    } else if (arg === "--help" || arg === "-h") usage("help");
-    else usage(`unknown argument "${arg}"`);
+function readArgs(argv: string[]): Args {
+  let values: ReturnType<typeof parseBenchArgs>["values"];
+  try {
+    values = parseBenchArgs(argv).values;
+  } catch (error) {
+    usage((error as Error).message);
   }
-  return args;
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const only = values.only
+    ? values.only.split(",").map((name) => PARTS.find((p) => p.name === name.trim()) ?? usage(`unknown part "${name}"`))
+    : PARTS;
+  if (values.out && !values.write) usage("--out names where --write writes: give --write too");
+  return { quick: values.quick ?? false, only, write: values.write ?? false, out: path.resolve(values.out ?? RESULTS) };
+}
+
+function parseBenchArgs(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      quick: { type: "boolean" },
+      only: { type: "string" },
+      write: { type: "boolean" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
 }
 
 async function main() {
-  const args = parseArgs(process.argv.slice(2));
+  const args = readArgs(process.argv.slice(2));
   // The SDK prints a notice about Node 20 on every client otherwise; Lambda runs 22.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
   const hardStop = setTimeout(() => {
@@ -128,14 +154,19 @@ async function main() {
     ...goalsSection(goals),
     ...sections,
   ].join("\n\n");
-  fs.writeFileSync(args.out, `${markdown}\n`);
+  if (args.write) fs.writeFileSync(args.out, `${markdown}\n`);
+  else printComparison(markdown);
   if (goals.length) {
     const rows = [...goals]
       .sort((a, b) => a.goal - b.goal)
       .map((g) => [String(g.goal), g.measure, g.before, g.after, g.ratio, g.target, g.met ? "yes" : "no"]);
     console.log(`\nIssue 12 goals\n${textTable({ headers: ["#", "measure", "before", "after", "after ÷ before", "goal", "met"], rows })}`);
   }
-  console.log(`\nWrote ${path.relative(process.cwd(), args.out)} (${((Date.now() - startedAt) / 1000).toFixed(0)} s).`);
+  if (args.write) console.log(`\nWrote ${path.relative(process.cwd(), args.out)} (${((Date.now() - startedAt) / 1000).toFixed(0)} s).`);
+  else
+    console.log(
+      `\nNot written (--write writes ${path.relative(process.cwd(), RESULTS)}); ${((Date.now() - startedAt) / 1000).toFixed(0)} s.`,
+    );
   if (failed.length) {
     console.error(`Not measured: ${failed.join(", ")}`);
     process.exitCode = 1;
@@ -187,6 +218,40 @@ function goalsSection(goals: GoalRow[]): string[] {
     }),
     ...(fs.existsSync(findings) ? [fs.readFileSync(findings, "utf8").trim()] : []),
   ];
+}
+
+/**
+ * Each table row of this run beside the committed one with the same section, table and first cell:
+ * the rows whose numbers moved. Ratios are what compare across runs; absolute numbers follow the machine.
+ */
+function printComparison(markdown: string) {
+  if (!fs.existsSync(RESULTS)) return console.log("\nNo committed bench/results.md to compare with.");
+  const rowsOf = (text: string) => {
+    const rows = new Map<string, string[]>();
+    let section = "";
+    let table = "";
+    for (const line of text.split("\n")) {
+      if (line.startsWith("## ")) section = line.slice(3);
+      else if (line.startsWith("**") && line.endsWith("**")) table = line;
+      else if (line.startsWith("| ") && !/^\| -/.test(line)) {
+        const cells = line
+          .split("|")
+          .slice(1, -1)
+          .map((c) => c.trim());
+        rows.set(`${section} · ${table} · ${cells[0]}`, cells.slice(1));
+      }
+    }
+    return rows;
+  };
+  const committed = rowsOf(fs.readFileSync(RESULTS, "utf8"));
+  const moved: string[] = [];
+  for (const [key, cells] of rowsOf(markdown)) {
+    const before = committed.get(key);
+    if (before && before.join(" | ") !== cells.join(" | "))
+      moved.push(`  ${key}\n    committed: ${before.join(" | ")}\n    this run:  ${cells.join(" | ")}`);
+  }
+  console.log(`\nCompared with the committed bench/results.md: ${moved.length} row(s) differ${moved.length ? ":" : "."}`);
+  for (const line of moved.slice(0, 40)) console.log(line);
 }
 
 main().catch((error) => {

@@ -12,6 +12,7 @@
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { parseArgs } from "node:util";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { redrive, redriveRuleDeadLetters, type ChannelQueues, type RedriveResult } from "../runtime/redrive";
 
@@ -29,30 +30,62 @@ export interface RedriveCliArgs {
   stateFile?: string;
 }
 
-/** Parses the CLI arguments; throws with the usage line for anything it does not understand. */
-export function parseRedriveArgs(argv: string[]): RedriveCliArgs {
-  const positional: string[] = [];
-  const args: Partial<RedriveCliArgs> = { local: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = () => {
-      const next = argv[++i];
-      if (next === undefined || next.startsWith("--")) throw new Error(`${arg} needs a value.\n${USAGE}`);
-      return next;
-    };
-    if (arg === "--local") args.local = true;
-    else if (arg === "--rule-dlq") args.ruleDlq = true;
-    else if (arg === "--stack") args.stack = value();
-    else if (arg === "--outputs") args.outputsFile = value();
-    else if (arg === "--state") args.stateFile = value();
-    else if (arg === "--help" || arg === "-h") throw new Error(USAGE);
-    else if (arg.startsWith("-")) throw new Error(`Unknown option ${arg}.\n${USAGE}`);
-    else positional.push(arg);
+/** What `--help` prints: the usage line and what each option does. */
+export const HELP = [
+  USAGE,
+  "",
+  "Moves a channel's dead-lettered messages back to its queue once the cause is fixed.",
+  "  --rule-dlq        the rule's DLQ instead (events EventBridge could not put on the queue)",
+  "  --local           against the running `npm start` (its state file, .tidings-local.json)",
+  "  --state <file>    another local state file",
+  "  --stack <name>    the Pulumi stack whose outputs name the queues (AWS)",
+  "  --outputs <file>  a saved `pulumi stack output --json` instead of running pulumi",
+].join("\n");
+
+/** Parses the CLI arguments (node:util parseArgs); throws with the usage line for anything it does not understand. */
+export function parseRedriveArgs(argv: string[]): RedriveCliArgs | "help" {
+  let parsed: ReturnType<typeof parseRedriveOptions>;
+  try {
+    parsed = parseRedriveOptions(argv);
+  } catch (error) {
+    const { code, message } = error as { code?: string; message: string };
+    const option = /'(-[^' ]+)/.exec(message)?.[1];
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") throw new Error(`Unknown option ${option}.\n${USAGE}`);
+    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") throw new Error(`${option} needs a value.\n${USAGE}`);
+    throw new Error(`${message}\n${USAGE}`);
   }
-  if (positional.length !== 1) throw new Error(`Give exactly one channel name (e.g. email).\n${USAGE}`);
-  if (args.local && (args.stack || args.outputsFile))
+  const { values, positionals } = parsed;
+  if (values.help) return "help";
+  for (const [name, value] of Object.entries(values)) {
+    if (typeof value === "string" && value.startsWith("--")) throw new Error(`--${name} needs a value.\n${USAGE}`);
+  }
+  if (positionals.length !== 1) throw new Error(`Give exactly one channel name (e.g. email).\n${USAGE}`);
+  if (values.local && (values.stack || values.outputs))
     throw new Error(`--local reads the local state file; --stack and --outputs are for AWS.\n${USAGE}`);
-  return { ...args, channel: positional[0] } as RedriveCliArgs;
+  return {
+    channel: positionals[0],
+    local: values.local ?? false,
+    ...(values["rule-dlq"] ? { ruleDlq: true } : {}),
+    ...(values.stack ? { stack: values.stack } : {}),
+    ...(values.outputs ? { outputsFile: values.outputs } : {}),
+    ...(values.state ? { stateFile: values.state } : {}),
+  };
+}
+
+function parseRedriveOptions(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      local: { type: "boolean" },
+      "rule-dlq": { type: "boolean" },
+      stack: { type: "string" },
+      outputs: { type: "string" },
+      state: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
 }
 
 /** The channel's queues from stack outputs or local state (both hold `channels.<name>`). */
@@ -112,7 +145,12 @@ function stackOutputs(stack: string | undefined): unknown {
 export async function runRedriveCli(argv: string[], print: (line: string) => void = console.log): Promise<number> {
   let args: RedriveCliArgs;
   try {
-    args = parseRedriveArgs(argv);
+    const parsed = parseRedriveArgs(argv);
+    if (parsed === "help") {
+      print(HELP);
+      return 0;
+    }
+    args = parsed;
   } catch (error) {
     print((error as Error).message);
     return 2;

@@ -128,6 +128,11 @@ export interface LocalTidingsOptions {
    * metric costs CPU under load. Replaces the ops page's collector. @default EMF lines read by the ops page
    */
   metrics?: Metrics;
+  /**
+   * Told of every finished invocation of a function, with its description and how long it took (the
+   * bench's Lambda duration and its cost). @default nobody
+   */
+  onInvocation?: (fn: string, durationMs: number) => void;
 }
 
 export type LocalTidings = Awaited<ReturnType<typeof startLocalTidings>>;
@@ -236,7 +241,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       ...(callbackQueues ? { callbacks: callbackQueues.queue.url, callbacksSecret: NAMES.callbacksSecret } : {}),
     };
     const environments = new Map<string, Env>();
-    const instance = lazyInstances(hooks, environments);
+    const instance = lazyInstances(hooks, environments, options.onInvocation);
     const ofTrigger = (kind: string) => functions.filter((f) => f.spec.triggers.some((t) => t.kind === kind));
     const websocketRoutes: Record<string, RouteHandler> = {};
     for (const { spec } of ofTrigger("websocket")) {
@@ -273,7 +278,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       const channelEnv = { ...env, queue: channel.queueUrl, ...providerValues(channel) };
       const maxReceiveCount = channelQueueSettings(channel.config).maxReceiveCount;
       stopList.push(
-        startQueueTrigger(fn.spec, channelEnv, hooks, environments, sqs, channel.queueUrl, options.pollWaitSeconds, {
+        startQueueTrigger(fn.spec, channelEnv, hooks, environments, options.onInvocation, sqs, channel.queueUrl, options.pollWaitSeconds, {
           // The event source mapping does not say when SQS dead-letters a message; the local path does.
           onOutcome: (record, outcome) => {
             if (outcome === "failed" && Number(record.attributes?.ApproximateReceiveCount) >= maxReceiveCount) {
@@ -294,9 +299,19 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
     const sender = functions.find((f) => f.group === "status-callbacks");
     if (sender && callbackQueues) {
       stopList.push(
-        startQueueTrigger(sender.spec, env, hooks, environments, sqs, callbackQueues.queue.url, options.pollWaitSeconds, {
-          onError: (error) => logger({ component: "local-sqs", outcome: "error", channel: "status-callbacks", reason: String(error) }),
-        }),
+        startQueueTrigger(
+          sender.spec,
+          env,
+          hooks,
+          environments,
+          options.onInvocation,
+          sqs,
+          callbackQueues.queue.url,
+          options.pollWaitSeconds,
+          {
+            onError: (error) => logger({ component: "local-sqs", outcome: "error", channel: "status-callbacks", reason: String(error) }),
+          },
+        ),
       );
     }
 
@@ -414,7 +429,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
  * A function's handler as a Lambda instance holds it: built by its factory on the first invocation
  * (the environment is complete by then), then reused. Queues get an instance per concurrent batch.
  */
-function lazyInstances(hooks: Hooks, environments: Map<string, Env>) {
+function lazyInstances(hooks: Hooks, environments: Map<string, Env>, onInvocation: LocalTidingsOptions["onInvocation"]) {
   return <E, R>(spec: FunctionSpec<E, R>, env: Env) => {
     let handler: ((event: E) => Promise<R>) | undefined;
     return (event: E) =>
@@ -423,9 +438,20 @@ function lazyInstances(hooks: Hooks, environments: Map<string, Env>) {
           environments.set(spec.description, { ...env });
           handler = spec.create({ ...env }, hooks);
         }
-        return handler(event);
+        return timed(spec.description, () => handler!(event), onInvocation);
       });
   };
+}
+
+/** Runs one invocation, telling `onInvocation` how long it took. */
+async function timed<R>(fn: string, run: () => Promise<R>, onInvocation: LocalTidingsOptions["onInvocation"]): Promise<R> {
+  if (!onInvocation) return run();
+  const started = performance.now();
+  try {
+    return await run();
+  } finally {
+    onInvocation(fn, performance.now() - started);
+  }
 }
 
 /**
@@ -453,6 +479,7 @@ function startQueueTrigger(
   env: Env,
   hooks: Hooks,
   environments: Map<string, Env>,
+  onInvocation: LocalTidingsOptions["onInvocation"],
   sqs: SQSClient,
   queueUrl: string,
   pollWaitSeconds: number | undefined,
@@ -466,7 +493,7 @@ function startQueueTrigger(
     createHandler: () => {
       environments.set(spec.description, env);
       const handler = spec.create(env, hooks) as unknown as SqsHandler;
-      return (event) => invocations.run(spec.description, () => handler(event));
+      return (event) => invocations.run(spec.description, () => timed(spec.description, () => handler(event), onInvocation));
     },
     batchSize: trigger.batchSize,
     concurrency: trigger.maxConcurrency,
