@@ -136,6 +136,9 @@ export async function runCost(options: { notifications: number }, progress: (lin
     if (decision.component === "worker" && decision.outcome === "sent")
       sent.set(String(decision.eventId), (sent.get(String(decision.eventId)) ?? 0) + 1);
   };
+  const countMetricLine = (name: string) => {
+    if (current) current.logBytes += 260 + name.length;
+  };
   const tidings = await startLocalTidings({
     apiPort: 0,
     wsPort: 0,
@@ -144,10 +147,8 @@ export async function runCost(options: { notifications: number }, progress: (lin
     seed: false,
     pollWaitSeconds: 1,
     logger,
-    metrics: {
-      count: (name) => void (current && (current.logBytes += 260 + name.length)),
-      latency: (name) => void (current && (current.logBytes += 260 + name.length)),
-    },
+    // An EMF line is about 260 bytes and the metric's name.
+    metrics: { count: (name) => countMetricLine(name), latency: (name) => countMetricLine(name) },
     onInvocation: (_fn, ms) => {
       if (!current) return;
       current.invocations++;
