@@ -28,7 +28,6 @@
  * accepted before an upgrade is still claimed, recorded and tracked. They carry no `createdDayShard`, so
  * the reconciler does not see them (README, "Upgrading a deployed stack").
  */
-import { DEFAULTS } from "./defaults";
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -38,80 +37,53 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from "@aws-sdk/lib-dynamodb";
-import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { batchGetAll, batchWriteAll } from "./batches";
-import { type ChannelDelivery, DELIVERED_STATUSES, DELIVERY_STATUS, type DeliveryStatus, isDelivered, type LogEntry } from "./contracts";
+import { DEFAULTS } from "./defaults";
+import { DELIVERED_STATUSES, DELIVERY_STATUS, type DeliveryStatus, isDelivered, type LogEntry } from "./contracts";
+import {
+  createdDayShard,
+  dayShardKey,
+  daysBetween,
+  entriesOf,
+  entryOf,
+  type Item,
+  isUnfinished,
+  type NewLogEntry,
+  NOTIFICATION_ITEM,
+  notificationItem,
+  RECONCILE_SHARDS,
+  recordOf,
+} from "./logItem";
+import {
+  expressionOf,
+  inList,
+  isConditionFailure,
+  oldItemOf,
+  OUTCOMES,
+  type Target,
+  targetOf,
+  type Update,
+  type Written,
+} from "./logWrites";
+
+export {
+  createdDayShard,
+  isStuck,
+  MAX_ITEM_BYTES,
+  type NewLogEntry,
+  NOTIFICATION_ITEM,
+  notificationItem,
+  oversizeNotification,
+  RECONCILE_SHARDS,
+  STUCK_AFTER_MS,
+} from "./logItem";
 import { makeMetrics, type Metrics } from "./metrics";
 import { TABLES } from "./tables";
 
-/**
- * The sort key (`channel` attribute) of a notification's one item. No channel name can take it
- * (CHANNEL_NAME_PATTERN in runtime/config.ts starts with a letter; tests/notificationLog.test.ts checks), so the table keeps its (eventId, channel) key schema and
- * rows of the earlier one-row-per-channel layout sit beside it.
- */
-export const NOTIFICATION_ITEM = "#notification";
-
-/**
- * Most bytes the producer may write in one notification item. DynamoDB refuses items over 400 KB; what
- * workers add later (status, timestamps, lease, provider ids, a reason of at most a few hundred
- * characters) is bounded per channel, and stays under the headroom kept here.
- */
-export const MAX_ITEM_BYTES = 400 * 1024;
-const HEADROOM_BYTES = 8 * 1024;
-const HEADROOM_PER_CHANNEL_BYTES = 2 * 1024;
 /** Most keys one BatchGetItem takes. */
 const BATCH_GET_LIMIT = 100;
 /** Most requests one BatchWriteItem takes. */
 const BATCH_WRITE_LIMIT = 25;
-
-/**
- * How long a row may sit `created` or `pending` with no delivery in flight before it counts as stuck:
- * its event was lost on the way (rule DLQ, a crash between put and queue). Far below the queues'
- * retention, above the longest politeness delay (15 min) a healthy row can wait
- * (`tidings:reconciler.stuckAfterMinutes`).
- */
-export const STUCK_AFTER_MS = DEFAULTS.reconciler.stuckAfterMinutes * 60_000;
-
-/** Index keys a day's notifications are spread over in byCreatedDay (more keys, more writes per second). */
-export const RECONCILE_SHARDS = 8;
-
-/** The byCreatedDay key of a notification: its UTC day and a shard chosen by its eventId. */
-export function createdDayShard(eventId: string, createdAt: string): string {
-  let hash = 0;
-  for (let i = 0; i < eventId.length; i++) hash = (hash * 31 + eventId.charCodeAt(i)) >>> 0;
-  return dayShardKey(createdAt.slice(0, 10), hash % RECONCILE_SHARDS);
-}
-
-/** The byCreatedDay key of one shard of one UTC day (YYYY-MM-DD). */
-const dayShardKey = (day: string, shard: number) => `${day}#${shard}`;
-
-/** The UTC days (YYYY-MM-DD) from `fromIso`'s to `toIso`'s, both included. */
-function daysBetween(fromIso: string, toIso: string): string[] {
-  const days: string[] = [];
-  const last = toIso.slice(0, 10);
-  for (let day = new Date(`${fromIso.slice(0, 10)}T00:00:00.000Z`); ; day = new Date(day.getTime() + 86_400_000)) {
-    const iso = day.toISOString().slice(0, 10);
-    if (iso > last) return days;
-    days.push(iso);
-  }
-}
-
-/**
- * A row that should have moved on and has not: still `created`/`pending`, untouched for `stuckAfterMs`,
- * and no worker holding a live claim on it. Such a row may be put on the bus again: the worker's claim
- * keeps the delivery exactly-once if the first copy turns up after all.
- */
-export function isStuck(
-  row: Pick<LogEntry, "status" | "updatedAt" | "claimedUntil">,
-  nowMs: number,
-  stuckAfterMs = STUCK_AFTER_MS,
-): boolean {
-  if (row.status !== "created" && row.status !== "pending") return false;
-  if (typeof row.claimedUntil === "number" && row.claimedUntil > nowMs) return false;
-  const updated = Date.parse(row.updatedAt);
-  return Number.isFinite(updated) && updated <= nowMs - stuckAfterMs;
-}
 
 export interface NotificationLogDeps {
   ddb: DynamoDBDocumentClient;
@@ -122,21 +94,6 @@ export interface NotificationLogDeps {
   now?: () => number;
   /** Where `advance` counts `opened`/`clicked` (EMF). @default EMF lines on stdout */
   metrics?: Metrics;
-}
-
-export interface NewLogEntry {
-  eventId: string;
-  channel: string;
-  userId: string;
-  type: string;
-  status: typeof DELIVERY_STATUS.created | typeof DELIVERY_STATUS.unsubscribed | typeof DELIVERY_STATUS.error;
-  reason?: string;
-  /** The event detail as put on the bus: kept so the reconciler can put a lost event again. */
-  delivery?: ChannelDelivery;
-  /** SHA-256 of `delivery`: what a worker checks before it sends (runtime/deliveryDigest.ts). */
-  digest?: string;
-  /** SHA-256 of the producer's request without eventId: tells a retry from a reused eventId. */
-  requestDigest?: string;
 }
 
 export interface StatusFields {
@@ -165,189 +122,6 @@ export interface ClaimAnswer {
  * user, or a request with other content), and nothing was written.
  */
 export type CreateAnswer = { outcome: "created" } | { outcome: "exists"; existing: LogEntry | undefined } | { outcome: "conflict" };
-
-/** A stored item: the notification item, or a row of the earlier one-row-per-channel layout. */
-type Item = Record<string, unknown> & { eventId: string; channel: string };
-/** One channel's record inside the notification item: its delivery kept deflated (a map in older records). */
-type DeliveryRecord = Omit<LogEntry, "eventId" | "channel" | "userId" | "type" | "createdAt" | "requestDigest" | "ttl" | "delivery"> & {
-  delivery?: Uint8Array | ChannelDelivery;
-};
-
-/** The notification's own fields, shared by every channel's entry. */
-const NOTIFICATION_FIELDS = ["userId", "type", "createdAt", "requestDigest", "ttl"] as const;
-
-/**
- * A channel's kept delivery as the item stores it: its JSON, deflated (binary). DynamoDB bills each write
- * by the whole item's size, and every worker update of a notification pays for every unfinished channel's
- * kept delivery, rendered content included (an e-mail's HTML above all): kept smaller, each of those
- * writes costs fewer units, and more content fits in the 400 KB item. About 15 µs per KB of JSON.
- */
-const storedDelivery = (delivery: ChannelDelivery): Uint8Array => deflateRawSync(JSON.stringify(delivery));
-
-/** The delivery a record keeps: deflated, or a map in records written before deliveries were deflated. */
-function keptDelivery(stored: unknown): ChannelDelivery | undefined {
-  if (stored instanceof Uint8Array) return JSON.parse(inflateRawSync(stored).toString("utf8")) as ChannelDelivery;
-  return stored as ChannelDelivery | undefined;
-}
-
-/** `channel`'s entry of a stored item: its record with the notification's fields; a legacy row as it is. */
-function entryOf(item: Item | undefined, channel: string): LogEntry | undefined {
-  if (!item) return undefined;
-  if (item.channel !== NOTIFICATION_ITEM) return item.channel === channel ? (item as unknown as LogEntry) : undefined;
-  const record = (item.deliveries as Record<string, DeliveryRecord> | undefined)?.[channel];
-  if (!record) return undefined;
-  const shared: Partial<LogEntry> = {};
-  for (const field of NOTIFICATION_FIELDS) if (item[field] !== undefined) Object.assign(shared, { [field]: item[field] });
-  const entry = { ...record, ...shared, eventId: item.eventId, channel } as LogEntry;
-  if (record.delivery !== undefined) entry.delivery = keptDelivery(record.delivery);
-  return entry;
-}
-
-/** Every channel's entry of a stored item. */
-function entriesOf(item: Item): LogEntry[] {
-  if (item.channel !== NOTIFICATION_ITEM) return [item as unknown as LogEntry];
-  return Object.keys((item.deliveries as Record<string, unknown> | undefined) ?? {}).map((channel) => entryOf(item, channel)!);
-}
-
-/** The record a new channel starts with. */
-function recordOf(entry: NewLogEntry, at: string): DeliveryRecord {
-  const record: DeliveryRecord = { status: entry.status, updatedAt: at, attempts: 0 };
-  if (entry.reason !== undefined) record.reason = entry.reason;
-  if (entry.delivery !== undefined) record.delivery = storedDelivery(entry.delivery);
-  if (entry.digest !== undefined) record.digest = entry.digest;
-  return record;
-}
-
-const isUnfinished = (status: DeliveryStatus | undefined) => status === DELIVERY_STATUS.created || status === DELIVERY_STATUS.pending;
-
-/** The notification item `createAll` puts for entries of one eventId (all of one request). */
-export function notificationItem(entries: NewLogEntry[], at: string, ttl: number): Item {
-  const [first] = entries;
-  for (const entry of entries) {
-    if (
-      entry.eventId !== first.eventId ||
-      entry.userId !== first.userId ||
-      entry.type !== first.type ||
-      entry.requestDigest !== first.requestDigest
-    )
-      throw new Error(
-        `one notification item holds one notification: ${entry.eventId}/${entry.channel} differs from ${first.eventId}/${first.channel}`,
-      );
-  }
-  const unfinished = entries.filter((entry) => isUnfinished(entry.status)).map((entry) => entry.channel);
-  return {
-    eventId: first.eventId,
-    channel: NOTIFICATION_ITEM,
-    userId: first.userId,
-    type: first.type,
-    ...(first.requestDigest !== undefined ? { requestDigest: first.requestDigest } : {}),
-    createdAt: at,
-    createdDayShard: createdDayShard(first.eventId, at),
-    ttl,
-    deliveries: Object.fromEntries(entries.map((entry) => [entry.channel, recordOf(entry, at)])),
-    ...(unfinished.length ? { unfinishedChannels: new Set(unfinished) } : {}),
-  };
-}
-
-/**
- * Whether the notification item for `entries` fits in DynamoDB with room for what workers add:
- * undefined when it does, else its size and the limit, in bytes (JSON's size with each binary value
- * counted by its bytes, a little above DynamoDB's).
- */
-export function oversizeNotification(entries: NewLogEntry[]): { bytes: number; limit: number } | undefined {
-  if (!entries.length) return undefined;
-  const item = notificationItem(entries, new Date(0).toISOString(), 0);
-  let binaryBytes = 0;
-  const json = JSON.stringify(item, function (this: Record<string, unknown>, key, value) {
-    const raw = this[key];
-    if (raw instanceof Uint8Array) {
-      binaryBytes += raw.byteLength;
-      return "";
-    }
-    return raw instanceof Set ? [...raw] : value;
-  });
-  const bytes = Buffer.byteLength(json, "utf8") + binaryBytes;
-  const limit = MAX_ITEM_BYTES - HEADROOM_BYTES - entries.length * HEADROOM_PER_CHANNEL_BYTES;
-  return bytes > limit ? { bytes, limit } : undefined;
-}
-
-/**
- * Where a write lands: the channel's record in the notification item, or (for data written before the
- * one-item layout) the channel's own row. `at(field)` names a field of the record in an expression.
- */
-interface Target {
-  key: { eventId: string; channel: string };
-  channel: string;
-  /** True for the notification item. */
-  nested: boolean;
-  /** Condition: the channel has an entry. */
-  exists: string;
-  names: Record<string, string>;
-  at(field: string): string;
-}
-
-function targetOf(eventId: string, channel: string, nested: boolean): Target {
-  const names: Record<string, string> = nested ? { "#deliveries": "deliveries", "#ch": channel } : { "#eventId": "eventId" };
-  const prefix = nested ? "#deliveries.#ch." : "";
-  return {
-    key: { eventId, channel: nested ? NOTIFICATION_ITEM : channel },
-    channel,
-    nested,
-    exists: nested ? "attribute_exists(#deliveries.#ch)" : "attribute_exists(#eventId)",
-    names,
-    at(field) {
-      names[`#${field}`] = field;
-      return `${prefix}#${field}`;
-    },
-  };
-}
-
-/** An update built for one target; `set`/`remove`/`add`/`del` are joined into its UpdateExpression. */
-interface Update {
-  set: string[];
-  remove?: string[];
-  add?: string[];
-  del?: string[];
-  condition: string;
-  values: Record<string, unknown>;
-  returnValues?: UpdateCommandInput["ReturnValues"];
-}
-
-function expressionOf(update: Update): string {
-  const clauses: string[] = [];
-  if (update.set.length) clauses.push(`SET ${update.set.join(", ")}`);
-  if (update.remove?.length) clauses.push(`REMOVE ${update.remove.join(", ")}`);
-  if (update.add?.length) clauses.push(`ADD ${update.add.join(", ")}`);
-  if (update.del?.length) clauses.push(`DELETE ${update.del.join(", ")}`);
-  return clauses.join(" ");
-}
-
-/** What a conditional update answered: the item it returned (ReturnValues) or found (ALL_OLD on failure, where the store returns it). */
-type Written = { ok: true; item: Item | undefined; target: Target } | { ok: false; item: Item | undefined; target: Target };
-
-/**
- * The item a conditional write found, when it failed: DynamoDB returns it with
- * `ReturnValuesOnConditionCheckFailure: "ALL_OLD"`. Local stand-ins that predate that option (dynalite)
- * return none; callers that need it then read it.
- */
-function oldItemOf(error: unknown): Item | undefined {
-  const item = (error as { Item?: Parameters<typeof unmarshall>[0] }).Item;
-  return item && typeof item === "object" ? (unmarshall(item) as Item) : undefined;
-}
-
-const isConditionFailure = (error: unknown) => (error as { name?: string }).name === "ConditionalCheckFailedException";
-
-/** Final outcomes other than delivery: only the claimant of a new send moves an entry off them. */
-const OUTCOMES: readonly DeliveryStatus[] = [DELIVERY_STATUS.error, DELIVERY_STATUS.unsubscribed];
-
-/** `:<prefix>0, :<prefix>1, …` for an `IN (…)` condition, with the values to bind. */
-function inList(prefix: string, statuses: readonly DeliveryStatus[]): { placeholders: string; values: Record<string, DeliveryStatus> } {
-  const values: Record<string, DeliveryStatus> = {};
-  statuses.forEach((status, i) => {
-    values[`:${prefix}${i}`] = status;
-  });
-  return { placeholders: Object.keys(values).join(", "), values };
-}
 
 export function makeNotificationLog(deps: NotificationLogDeps) {
   const now = deps.now ?? Date.now;
