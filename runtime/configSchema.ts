@@ -1,0 +1,258 @@
+/**
+ * The stack config's schema (namespace `tidings`): every key, its type, bounds and default (from
+ * runtime/defaults.ts). runtime/config.ts parses with it and names each problem.
+ */
+import { z } from "zod";
+import type { ChannelConfig, NotificationTypeConfig, TidingsConfig } from "./configTypes";
+import { DEFAULTS } from "./defaults";
+
+export const CHANNEL_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
+export const TYPE_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+const positiveInt = (max: number) => z.number().int().min(1).max(max);
+
+function channelSchema() {
+  return z.strictObject({
+    enabled: z.boolean().default(DEFAULTS.channel.enabled),
+    provider: z.string().optional(),
+    /** Provider used after `failoverAfter` retryable failures of the primary for one message. */
+    fallback: z.string().optional(),
+    failoverAfter: positiveInt(100).default(DEFAULTS.channel.failoverAfter),
+    /** Sends per second across all workers of the channel (token bucket). */
+    ratePerSecond: z.number().positive().max(10_000).optional(),
+    /** Lambda event source mapping maximumConcurrency: AWS accepts 2–1000. */
+    maxConcurrency: z.number().int().min(2).max(1000).default(DEFAULTS.channel.maxConcurrency),
+    batchSize: positiveInt(10).default(DEFAULTS.channel.batchSize),
+    /** Receives before a message moves to the channel's DLQ. */
+    maxReceiveCount: positiveInt(1000).default(DEFAULTS.channel.maxReceiveCount),
+    workerTimeoutSeconds: positiveInt(900).default(DEFAULTS.channel.workerTimeoutSeconds),
+    perUser: z.strictObject({ limit: positiveInt(1_000_000), windowSeconds: positiveInt(86_400) }).optional(),
+    /** email: verified SES sender. */
+    from: z.email().optional(),
+    configurationSet: z.string().optional(),
+    /** sms: SNS SMS type. */
+    smsType: z.enum(["Transactional", "Promotional"]).optional(),
+    senderId: z
+      .string()
+      .regex(/^[A-Za-z0-9]{1,11}$/)
+      .optional(),
+    /** push: SNS platform applications. */
+    apnsPlatformApplicationArn: z.string().startsWith("arn:").optional(),
+    fcmPlatformApplicationArn: z.string().startsWith("arn:").optional(),
+    /** provider `lambda`: the function that sends (see README, "A provider as a Lambda function"). */
+    functionArn: z.string().startsWith("arn:").optional(),
+  });
+}
+
+/** One OAuth scope name: printable, no spaces. */
+const scopeName = () => z.string().regex(/^[\x21-\x7e]{1,128}$/, "one scope name: printable characters, no spaces");
+
+function authSchema() {
+  return z.strictObject({
+    issuer: z.string().min(1),
+    audience: z.string().min(1),
+    /**
+     * The scope (in the token's `scope` or `scp` claim) each producer route needs, by what it allows
+     * (README, Security): `send` for POST and GET /notifications, `contactsWrite`, `contactsRead`, `erase`.
+     */
+    scopes: z
+      .strictObject({
+        send: scopeName().default(DEFAULTS.auth.scopes.send),
+        contactsWrite: scopeName().default(DEFAULTS.auth.scopes.contactsWrite),
+        contactsRead: scopeName().default(DEFAULTS.auth.scopes.contactsRead),
+        erase: scopeName().default(DEFAULTS.auth.scopes.erase),
+      })
+      .prefault({}),
+    /**
+     * An identity provider's JWKS URL (Cognito, Auth0, Okta): tokens signed RS256 or ES256 with its keys
+     * are accepted besides HS256 ones. @example https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc/.well-known/jwks.json
+     */
+    jwksUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /** Seconds the authorizer keeps the signing key before reading it again (rotation). @default 300 */
+    keyCacheSeconds: z.number().int().min(0).max(86_400).default(DEFAULTS.auth.keyCacheSeconds),
+    /** Oldest token accepted, by its `iat`; when set, tokens without `iat` are refused. */
+    maxTokenAgeSeconds: positiveInt(31 * 86_400).optional(),
+  });
+}
+
+function websocketSchema() {
+  return z.strictObject({
+    /** Open connections one user may hold; the next `$connect` is refused (429). @default 10 */
+    maxConnectionsPerUser: positiveInt(1000).default(DEFAULTS.websocket.maxConnectionsPerUser),
+    sendMessage: z
+      .strictObject({
+        /** The `sendmessage` route (user-to-room chat). Off unless switched on. @default false */
+        enabled: z.boolean().default(DEFAULTS.websocket.chat.enabled),
+        /** Scope a token needs to send. @default "chat:send" */
+        scope: scopeName().default(DEFAULTS.websocket.chat.scope),
+        /** Frames one connection may send per minute; over it gets a `rate_limited` error frame. @default 20 */
+        perMinute: positiveInt(6000).default(DEFAULTS.websocket.chat.perMinute),
+      })
+      .prefault({}),
+  });
+}
+
+function typeSchema() {
+  return z.strictObject({
+    /** Channels this type may use; default: every enabled channel. */
+    channels: z.array(z.string().regex(CHANNEL_NAME_PATTERN)).optional(),
+    /** false: users must opt in to this type. */
+    defaultOptIn: z.boolean().default(DEFAULTS.type.defaultOptIn),
+    /**
+     * Security notices and the like: skip the per-user politeness delay and cannot be opted out of
+     * (a user's "no" in settings is ignored for this type). Keep it for what a user must not miss.
+     * @default false
+     */
+    critical: z.boolean().default(DEFAULTS.type.critical),
+    /**
+     * Templates a request of this type may name in `template`; a request naming any other is refused,
+     * so a type cannot borrow another type's content (and dodge its consent). @default [the type's own]
+     * @example templates: ["order.shipped", "order.shipped.gift"]
+     */
+    templates: z.array(z.string().regex(TYPE_NAME_PATTERN)).optional(),
+  });
+}
+
+/** Operations (issue 11): dashboard, alarm thresholds, reconciler, status callbacks. */
+function operationsSchema() {
+  return {
+    /** The CloudWatch dashboard (components/Dashboard.ts). */
+    dashboard: z.strictObject({ enabled: z.boolean().default(DEFAULTS.dashboard.enabled) }).prefault({}),
+    /** Alarm thresholds; every alarm notifies the alerts topic. */
+    alarms: z
+      .strictObject({
+        /** Seconds the oldest message of a channel queue may wait: far below the 4-day retention. */
+        queueAgeSeconds: positiveInt(1_209_600).default(DEFAULTS.alarms.queueAgeSeconds),
+        /** Worker errors (invocations that threw or timed out) per 5 minutes that alarm. */
+        workerErrors: positiveInt(1_000_000).default(DEFAULTS.alarms.workerErrors),
+        /** Worker throttles per 5 minutes that alarm. */
+        workerThrottles: positiveInt(1_000_000).default(DEFAULTS.alarms.workerThrottles),
+        /** Failed rule invocations (EventBridge could not reach the queue) per 5 minutes that alarm. */
+        ruleFailedInvocations: positiveInt(1_000_000).default(DEFAULTS.alarms.ruleFailedInvocations),
+      })
+      .prefault({}),
+    /** The scheduled reconciler (runtime/reconciler.ts). */
+    reconciler: z
+      .strictObject({
+        enabled: z.boolean().default(DEFAULTS.reconciler.enabled),
+        /** EventBridge Scheduler-style rate or cron expression. */
+        schedule: z
+          .string()
+          .regex(/^(rate|cron)\(.+\)$/, 'an EventBridge schedule expression, e.g. "rate(5 minutes)"')
+          .default(DEFAULTS.reconciler.schedule),
+        /** Minutes a created/pending row may sit untouched before it counts as stuck. */
+        stuckAfterMinutes: positiveInt(1440).default(DEFAULTS.reconciler.stuckAfterMinutes),
+        /** Puts of one stuck row before it is marked error. */
+        maxReputs: positiveInt(100).default(DEFAULTS.reconciler.maxReputs),
+        /** Hours back, by creation time, each run looks (components/Reconciler.ts: what it must cover). */
+        lookBackHours: positiveInt(24 * 90).default(DEFAULTS.reconciler.lookBackHours),
+      })
+      .prefault({}),
+    /**
+     * Status callbacks: a signed POST to the producer's https endpoint when a channel reaches a final
+     * status. The HMAC secret lives in Secrets Manager (`secretArn`), never in config.
+     */
+    statusCallbacks: z
+      .strictObject({
+        url: z.url({ protocol: /^https$/ }),
+        secretArn: z.string().startsWith("arn:"),
+        maxReceiveCount: positiveInt(1000).default(DEFAULTS.statusCallbacks.maxReceiveCount),
+      })
+      .optional(),
+  };
+}
+
+export function configSchema() {
+  return z.strictObject({
+    /** WebSocket stage name. */
+    stage: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/)
+      .default(DEFAULTS.stage),
+    /**
+     * How producers authenticate to the producer API: `iam` (SigV4, `execute-api:Invoke` on each route;
+     * the grant helpers write those policies) or `jwt` (your identity provider's tokens, `tidings:auth`'s
+     * issuer and audience, each route requiring its scope of `tidings:auth.scopes`).
+     */
+    producerAuth: z.enum(["iam", "jwt"]).default(DEFAULTS.producerAuth),
+    auth: authSchema().prefault({ issuer: DEFAULTS.auth.issuer, audience: DEFAULTS.auth.audience }),
+    /** WebSocket `sendmessage` (room chat between users) and the `$connect` cap. */
+    websocket: websocketSchema().prefault({}),
+    /**
+     * Deletion protection on the tables holding personal data (contacts, settings, notification log):
+     * `pulumi destroy` or a replacement cannot drop them while it is on. @default true
+     */
+    deletionProtection: z.boolean().default(DEFAULTS.deletionProtection),
+    /**
+     * The IAM principal ARN that administers the KMS key (rotation, policy, deletion); key use is granted
+     * per function. @default the account root (`arn:aws:iam::<account>:root`), which delegates to IAM
+     * @example kmsAdminArn: arn:aws:iam::123456789012:role/platform-admins
+     */
+    kmsAdminArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:iam::\d{12}:(root|role\/.+|user\/.+)$/, "must be an IAM role, user or root ARN")
+      .optional(),
+    /** Pulumi secret (`pulumi config set --secret tidings:tokenSigningSecret`), read separately. */
+    tokenSigningSecret: z.string().min(32).optional(),
+    /**
+     * Sets the account-wide API Gateway CloudWatch Logs role, which WebSocket stage logging needs. On an
+     * account where it is not set yet, `pulumi up` fails without it; it replaces any role set before.
+     */
+    apiGatewayCloudWatchRole: z.boolean().default(DEFAULTS.apiGatewayCloudWatchRole),
+    /** Optional e-mail subscribed to the alerts topic. */
+    alertEmail: z.email().optional(),
+    logRetentionDays: z.literal([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365]).default(DEFAULTS.logRetentionDays),
+    connectionTtlHours: positiveInt(24 * 30).default(DEFAULTS.connectionTtlHours),
+    /** Days a notification-log row is kept. */
+    logTtlDays: positiveInt(3650).default(DEFAULTS.logTtlDays),
+    /** The in-app feed (websocket notifications stored per user). */
+    feed: z.strictObject({ ttlDays: positiveInt(3650).default(DEFAULTS.feedTtlDays) }).prefault({}),
+    /** Push device tokens a user may register; the oldest is evicted beyond this. */
+    devices: z.strictObject({ maxPerUser: positiveInt(100).default(DEFAULTS.maxDevicesPerUser) }).prefault({}),
+    /**
+     * Click tracking: actionable notifications carry a signed `link` (`GET /t/<token>`) valid this many
+     * days; `openPixel` adds a 1×1 image to e-mail HTML that records `opened`.
+     */
+    tracking: z
+      .strictObject({
+        linkTtlDays: positiveInt(365).default(DEFAULTS.tracking.linkTtlDays),
+        openPixel: z.boolean().default(DEFAULTS.tracking.openPixel),
+      })
+      .prefault({}),
+    ...operationsSchema(),
+    channels: z.record(z.string().regex(CHANNEL_NAME_PATTERN, "channel names are lower-case words"), channelSchema()),
+    notificationTypes: z.record(z.string().regex(TYPE_NAME_PATTERN, "type names match ^[a-z0-9][a-z0-9._-]{0,63}$"), typeSchema()),
+  });
+}
+
+/** true when A and B accept exactly the same values. */
+type Exactly<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type ParsedConfig = z.output<ReturnType<typeof configSchema>>;
+type WrittenOutMatchesSchema = [
+  Exactly<
+    Omit<TidingsConfig, "channels" | "notificationTypes" | "logRetentionDays">,
+    Omit<ParsedConfig, "channels" | "notificationTypes" | "logRetentionDays">
+  >,
+  Exactly<ChannelConfig, z.output<ReturnType<typeof channelSchema>> & { provider: string }>,
+  Exactly<Required<NotificationTypeConfig>["critical"], z.output<ReturnType<typeof typeSchema>>["critical"]>,
+  Exactly<Omit<NotificationTypeConfig, "critical">, Omit<z.output<ReturnType<typeof typeSchema>>, "critical">>,
+];
+/** Compiles only while the written-out types above are the schemas' output. */
+const configTypesMatchSchema: WrittenOutMatchesSchema extends [true, true, true, true] ? true : never = true;
+void configTypesMatchSchema;
+
+/**
+ * Every key of the config, dotted, `<name>` standing for a channel's or a type's name (e.g.
+ * `channels.<name>.perUser.limit`): what the tests check each of is read somewhere.
+ */
+export function configKeys(): string[] {
+  // biome-ignore lint/suspicious/noExplicitAny: zod's internal definitions, walked for their shape only
+  const walk = (schema: any, prefix: string): string[] => {
+    const def = schema._zod.def;
+    if (["default", "prefault", "optional", "nullable"].includes(def.type)) return walk(def.innerType, prefix);
+    if (def.type === "object") return Object.entries(def.shape).flatMap(([key, value]) => walk(value, prefix ? `${prefix}.${key}` : key));
+    if (def.type === "record") return walk(def.valueType, `${prefix}.<name>`);
+    return [prefix];
+  };
+  return walk(configSchema(), "");
+}

@@ -1,0 +1,104 @@
+/**
+ * The parsed config's types, written out rather than inferred from the schemas (runtime/configSchema.ts),
+ * so the package's declarations do not import zod: a consumer compiles them with Pulumi's TypeScript
+ * template settings (no skipLibCheck, no esModuleInterop), which zod's own declarations need. The schema
+ * module fails to compile when the two drift apart.
+ */
+import type { ProviderConfig } from "./providers/table";
+
+/**
+ * One channel (`tidings:channels.<name>`) as parsed, defaults filled in. The provider settings (`from`,
+ * `smsType`, …) are ProviderConfig's: channelProviderConfig hands each provider its own.
+ */
+export interface ChannelConfig
+  extends Pick<
+    ProviderConfig,
+    "from" | "configurationSet" | "smsType" | "senderId" | "apnsPlatformApplicationArn" | "fcmPlatformApplicationArn" | "functionArn"
+  > {
+  /** @default true */
+  enabled: boolean;
+  /** The provider that sends (PROVIDERS_BY_CHANNEL, or `lambda`). @default the channel's first in PROVIDERS_BY_CHANNEL */
+  provider: string;
+  /** Provider used after `failoverAfter` retryable failures of the primary for one message. */
+  fallback?: string;
+  /** @default 3 */
+  failoverAfter: number;
+  /** Sends per second across all workers of the channel (token bucket). */
+  ratePerSecond?: number;
+  /** Lambda event source mapping maximumConcurrency (2–1000). @default 2 */
+  maxConcurrency: number;
+  /** @default 10 */
+  batchSize: number;
+  /** Receives before a message moves to the channel's DLQ. @default 5 */
+  maxReceiveCount: number;
+  /** @default 30 */
+  workerTimeoutSeconds: number;
+  /** At most `limit` messages per user per `windowSeconds` on this channel; later ones wait. */
+  perUser?: { limit: number; windowSeconds: number };
+}
+
+/** A notification type (`tidings:notificationTypes.<type>`) as parsed. */
+export interface NotificationTypeConfig {
+  /** Channels this type may use; default: every enabled channel. */
+  channels?: string[];
+  /** false: users must opt in to this type. @default true */
+  defaultOptIn: boolean;
+  /**
+   * Security notices and the like: no politeness delay, and no opting out. Parsed config always has it;
+   * code building types by hand may leave it out.
+   * @default false
+   */
+  critical?: boolean;
+  /** Templates a request of this type may name in `template`. @default [the type's own] */
+  templates?: string[];
+}
+
+/** The stack configuration (namespace `tidings`) as parseTidingsConfig returns it, defaults filled in. */
+export interface TidingsConfig {
+  /** WebSocket stage name. @default "dev" */
+  stage: string;
+  /** `iam` (SigV4) or `jwt` (an identity provider's tokens with the routes' scopes). @default "iam" */
+  producerAuth: "iam" | "jwt";
+  auth: {
+    issuer: string;
+    audience: string;
+    /** The scope each producer route needs. @default { send: "notifications:send", contactsWrite: "contacts:write", contactsRead: "contacts:read", erase: "users:erase" } */
+    scopes: { send: string; contactsWrite: string; contactsRead: string; erase: string };
+    /** An identity provider's JWKS URL: RS256/ES256 tokens signed with its keys are accepted too. */
+    jwksUrl?: string;
+    /** @default 300 */
+    keyCacheSeconds: number;
+    /** Oldest token accepted, by its `iat`. */
+    maxTokenAgeSeconds?: number;
+  };
+  websocket: {
+    /** @default 10 */
+    maxConnectionsPerUser: number;
+    /** @default { enabled: false, scope: "chat:send", perMinute: 20 } */
+    sendMessage: { enabled: boolean; scope: string; perMinute: number };
+  };
+  /** Deletion protection on the tables holding personal data. @default true */
+  deletionProtection: boolean;
+  /** The IAM principal administering the KMS key. @default the account root */
+  kmsAdminArn?: string;
+  /** Read separately, as a Pulumi secret. */
+  tokenSigningSecret?: string;
+  /** @default false */
+  apiGatewayCloudWatchRole: boolean;
+  alertEmail?: string;
+  /** One of CloudWatch Logs' retention periods. @default 14 */
+  logRetentionDays: number;
+  /** @default 24 */
+  connectionTtlHours: number;
+  /** Days a notification-log item is kept. @default 90 */
+  logTtlDays: number;
+  feed: { ttlDays: number };
+  devices: { maxPerUser: number };
+  tracking: { linkTtlDays: number; openPixel: boolean };
+  dashboard: { enabled: boolean };
+  alarms: { queueAgeSeconds: number; workerErrors: number; workerThrottles: number; ruleFailedInvocations: number };
+  reconciler: { enabled: boolean; schedule: string; stuckAfterMinutes: number; maxReputs: number; lookBackHours: number };
+  statusCallbacks?: { url: string; secretArn: string; maxReceiveCount: number };
+  channels: Record<string, ChannelConfig>;
+  notificationTypes: Record<string, NotificationTypeConfig>;
+}
