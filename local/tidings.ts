@@ -8,7 +8,6 @@
  * the producers' SigV4, dev tokens, the ops and inbox pages, and the test seams. `npm start` runs it;
  * the end-to-end tests start it in-process on free ports.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -45,13 +44,14 @@ import { type LocalLambdaHandler, startLocalLambda } from "./lambdaInvoke";
 import { type DevTokenClaims, startLocalApi } from "./localApi";
 import { handleOpsRequest, makeOpsCollector } from "./opsPage";
 import { createCallbackQueues, createChannelQueues, type LocalChannel, seedDemoUsers, uploadTemplates } from "./resources";
+import { invocations, lazyInstances, type OnInvocation, providerValues, startQueueTrigger } from "./functions";
 import { startSchedule } from "./schedule";
 import { startSecretsManager } from "./secretsManager";
 import { startSlackSink, startSnsSink } from "./sinks";
-import { type SqsHandler, startSqsPoller } from "./sqsPoller";
 import { DEV_STACK_FILE, type RawStackConfig, readStackFile } from "./stackConfig";
 import { signDevToken } from "./tokens";
 
+export { invocations } from "./functions";
 export type { DevTokenClaims } from "./localApi";
 export type { LocalChannel } from "./resources";
 
@@ -132,7 +132,7 @@ export interface LocalTidingsOptions {
    * Told of every finished invocation of a function, with its description and how long it took (the
    * bench's Lambda duration and its cost). @default nobody
    */
-  onInvocation?: (fn: string, durationMs: number) => void;
+  onInvocation?: OnInvocation;
 }
 
 export type LocalTidings = Awaited<ReturnType<typeof startLocalTidings>>;
@@ -423,84 +423,6 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
     await stopAll(stopList);
     throw error;
   }
-}
-
-/**
- * A function's handler as a Lambda instance holds it: built by its factory on the first invocation
- * (the environment is complete by then), then reused. Queues get an instance per concurrent batch.
- */
-function lazyInstances(hooks: Hooks, environments: Map<string, Env>, onInvocation: LocalTidingsOptions["onInvocation"]) {
-  return <E, R>(spec: FunctionSpec<E, R>, env: Env) => {
-    let handler: ((event: E) => Promise<R>) | undefined;
-    return (event: E) =>
-      invocations.run(spec.description, () => {
-        if (!handler) {
-          environments.set(spec.description, { ...env });
-          handler = spec.create({ ...env }, hooks);
-        }
-        return timed(spec.description, () => handler!(event), onInvocation);
-      });
-  };
-}
-
-/** Runs one invocation, telling `onInvocation` how long it took. */
-async function timed<R>(fn: string, run: () => Promise<R>, onInvocation: LocalTidingsOptions["onInvocation"]): Promise<R> {
-  if (!onInvocation) return run();
-  const started = performance.now();
-  try {
-    return await run();
-  } finally {
-    onInvocation(fn, performance.now() - started);
-  }
-}
-
-/**
- * The function whose invocation is running (its description), for whatever it calls: the tests read
- * it to tell which function sent an AWS call (their IAM check), as CloudTrail tells which role did.
- */
-export const invocations = new AsyncLocalStorage<string>();
-
-/** A channel's provider and fallback settings, as the worker reads them from its environment (a ProviderConfig as JSON). */
-function providerValues(channel: LocalChannel): Env {
-  const values: Record<string, string> = {};
-  for (const [which, value] of [
-    ["provider", "provider"],
-    ["fallback", "fallback"],
-  ] as const) {
-    const config = channelProviderConfig(channel.name, channel.config, which);
-    if (config) values[value] = JSON.stringify(config);
-  }
-  return values;
-}
-
-/** A queue trigger: a poller with the trigger's batch size and concurrency, an instance of the function per concurrent batch. */
-function startQueueTrigger(
-  spec: SystemFunction["spec"],
-  env: Env,
-  hooks: Hooks,
-  environments: Map<string, Env>,
-  onInvocation: LocalTidingsOptions["onInvocation"],
-  sqs: SQSClient,
-  queueUrl: string,
-  pollWaitSeconds: number | undefined,
-  callbacks: Pick<Parameters<typeof startSqsPoller>[0], "onOutcome" | "onError">,
-): () => Promise<void> {
-  const trigger = spec.triggers.find((t) => t.kind === "queue");
-  if (!trigger || trigger.kind !== "queue") throw new Error(`function ${spec.name} has no queue trigger`);
-  const poller = startSqsPoller({
-    sqs,
-    queueUrl,
-    createHandler: () => {
-      environments.set(spec.description, env);
-      const handler = spec.create(env, hooks) as unknown as SqsHandler;
-      return (event) => invocations.run(spec.description, () => timed(spec.description, () => handler(event), onInvocation));
-    },
-    batchSize: trigger.batchSize,
-    concurrency: trigger.maxConcurrency,
-    waitTimeSeconds: pollWaitSeconds ?? 1,
-    ...callbacks,
-  });
-  return () => poller.stop();
 }
 
 /** The test seam's fixed interval instead of the reconciler's schedule. */
