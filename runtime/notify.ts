@@ -23,7 +23,7 @@ import { slackEscape, slackEscapedData, smsLengthProblem, urlVariableProblems } 
 import { deliveryDigest, requestDigest } from "./deliveryDigest";
 import { logDecision, type DecisionLogger, OUTCOME } from "./log";
 import { METRIC, makeMetrics, type Metrics } from "./metrics";
-import { isStuck, makeNotificationLog, oversizeNotification, STUCK_AFTER_MS } from "./notificationLog";
+import { type CreateAnswer, isStuck, makeNotificationLog, oversizeNotification, STUCK_AFTER_MS } from "./notificationLog";
 import { isOptedIn } from "./settings";
 import type { CallbackEnqueuer } from "./statusCallbacks";
 import type { LinkSigner } from "./tracking";
@@ -131,34 +131,27 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
     return rendered.ok ? { ok: true, content: rendered.content } : { ok: false, missingVariables: rendered.missing };
   }
 
-  const serve: NotificationService = async (rawBody) => {
-    const validated = validateNotificationRequest(rawBody, context);
-    if (!validated.ok) {
-      log({
-        component: "notify",
-        outcome: OUTCOME.notify.rejected,
-        reason: validated.problems
-          .map((p) => `${p.field}: ${p.problem}`)
-          .join("; ")
-          .slice(0, 1000),
-      });
-      const error = validated.status === 413 ? "request too large" : "invalid request";
-      return respond(validated.status, { error, problems: validated.problems });
-    }
-    const request = validated.request;
-    const eventId = request.eventId ?? randomUUID();
-    const { userId, type } = request;
-    const typeConfig = deps.types[type];
-    const channels = request.channels ?? channelsOfType(typeConfig, deps.enabledChannels);
-    const createdAt = new Date(now()).toISOString();
+  /** What one accepted request is about, shared by its phases. */
+  interface Job {
+    request: NotificationRequest;
+    eventId: string;
+    userId: string;
+    type: string;
+    typeConfig: NotificationTypeConfig | undefined;
+    createdAt: string;
+  }
+  type Decided = Plan | { channel: string; action: "render"; address: ChannelDelivery["address"] };
+  /** A refusal to send back, or the phase's result. */
+  type Phase<T> = { ok: true; value: T } | { ok: false; answer: HttpResult };
 
-    // 1. Decide every channel without writing anything. Round trip 1: settings and contact together.
-    const { settings: userSettings, contact } = await readUser(userId);
-    type Decided = Plan | { channel: string; action: "render"; address: ChannelDelivery["address"] };
+  /** 1. Every channel decided without writing anything. Round trip 1: settings and contact together. */
+  async function decide(job: Job, channels: string[]): Promise<Decided[]> {
+    const { request, type, typeConfig } = job;
+    const { settings: userSettings, contact } = await readUser(job.userId);
     // Opt-in is asked of the type whose content is sent too, when a template is another declared type's.
     const contentType =
       request.template !== undefined && request.template !== type && deps.types[request.template] ? request.template : undefined;
-    const decided: Decided[] = channels.map((channel): Decided => {
+    return channels.map((channel): Decided => {
       const optedIn =
         isOptedIn(userSettings, type, channel, typeConfig) &&
         (contentType === undefined || isOptedIn(userSettings, contentType, channel, deps.types[contentType]));
@@ -167,6 +160,11 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       if (!address.ok) return { channel, action: "no-address", reason: address.reason, field: address.field, problem: address.problem };
       return { channel, action: "render", address: address.address };
     });
+  }
+
+  /** 2. Each channel to render gets its content (a 422 naming every problem when any cannot). */
+  async function render(job: Job, decided: Decided[]): Promise<Phase<Plan[]>> {
+    const { request, eventId, userId, type } = job;
     // Templates are cached after the first load; a cold cache loads every channel's at once.
     const rendered = await Promise.all(
       decided.map(async (d) => {
@@ -202,24 +200,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
           continue;
         }
       }
-      const delivery: ChannelDelivery = {
-        eventId,
-        userId,
-        type,
-        channel,
-        kind: request.callback ? "actionable" : "feedback",
-        content: content.content,
-        ...(request.callback !== undefined ? { callback: request.callback } : {}),
-        ...(link !== undefined ? { link } : {}),
-        ...(request.progress !== undefined ? { progress: request.progress } : {}),
-        address: decision.address,
-        createdAt,
-        ...(typeConfig?.critical ? { critical: true as const } : {}),
-      };
-      if (deps.openPixel && deps.links && channel === "email" && delivery.content.html !== undefined) {
-        const pixel = await deps.links.open({ eventId, channel, userId });
-        delivery.content = { ...delivery.content, html: `${delivery.content.html}<img src="${pixel}" width="1" height="1" alt="">` };
-      }
+      const delivery = await deliveryOf(job, channel, content.content, link, decision.address);
       if (Buffer.byteLength(JSON.stringify(delivery), "utf8") > MAX_DETAIL_BYTES) {
         contentProblems.push({
           field: "data",
@@ -229,7 +210,6 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       }
       plans.push({ channel, action: "deliver", delivery });
     }
-
     for (const [variable, usedBy] of missingVariables) {
       contentProblems.push({
         field: `data.${variable}`,
@@ -244,32 +224,60 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         userId,
         reason: contentProblems.map((p) => `${p.field}: ${p.problem}`).join("; "),
       });
-      return respond(422, { error: "cannot render the notification", eventId, problems: contentProblems });
+      return { ok: false, answer: respond(422, { error: "cannot render the notification", eventId, problems: contentProblems }) };
     }
     const unreachable = plans.filter((p): p is Extract<Plan, { action: "no-address" }> => p.action === "no-address");
     if (plans.length > 0 && unreachable.length === plans.length) {
       // Not one channel can reach the user: say so instead of accepting a notification nobody gets.
-      for (const plan of unreachable)
-        log({
-          component: "notify",
-          outcome: plan.reason === "missing" ? OUTCOME.notify.noAddress : OUTCOME.notify.invalidAddress,
+      for (const plan of unreachable) logSkipped(job, plan);
+      return {
+        ok: false,
+        answer: respond(422, {
+          error: "no channel can reach the user",
           eventId,
-          userId,
-          channel: plan.channel,
-          reason: plan.problem,
-        });
-      return respond(422, {
-        error: "no channel can reach the user",
-        eventId,
-        problems: unreachable.map((p) => ({ field: `contact.${p.field}`, problem: `${p.channel}: ${p.problem}` })),
-      });
+          problems: unreachable.map((p) => ({ field: `contact.${p.field}`, problem: `${p.channel}: ${p.problem}` })),
+        }),
+      };
     }
+    return { ok: true, value: plans };
+  }
 
-    // 2. Record (round trip 2: one conditional put of the notification's one log item, every channel in
-    //    it), then put (round trip 3). A channel that is still `created` may never have reached the bus
-    //    (a crash or a failed put after the write): it is put again. That can put an event twice; the
-    //    worker's claim sends it once. No status write follows the put: the worker's claim marks `pending`.
-    const outcomes: Record<string, ChannelOutcome> = {};
+  /** One channel's delivery: the event's detail, with the open pixel in an e-mail when it is on. */
+  async function deliveryOf(
+    job: Job,
+    channel: string,
+    content: RenderedContent,
+    link: string | undefined,
+    address: ChannelDelivery["address"],
+  ) {
+    const { request, eventId, userId } = job;
+    const delivery: ChannelDelivery = {
+      eventId,
+      userId,
+      type: job.type,
+      channel,
+      kind: request.callback ? "actionable" : "feedback",
+      content,
+      ...(request.callback !== undefined ? { callback: request.callback } : {}),
+      ...(link !== undefined ? { link } : {}),
+      ...(request.progress !== undefined ? { progress: request.progress } : {}),
+      address,
+      createdAt: job.createdAt,
+      ...(job.typeConfig?.critical ? { critical: true as const } : {}),
+    };
+    if (deps.openPixel && deps.links && channel === "email" && delivery.content.html !== undefined) {
+      const pixel = await deps.links.open({ eventId, channel, userId });
+      delivery.content = { ...delivery.content, html: `${delivery.content.html}<img src="${pixel}" width="1" height="1" alt="">` };
+    }
+    return delivery;
+  }
+
+  /**
+   * 3. Recorded: round trip 2, one conditional put of the notification's one log item, every channel in
+   * it. What each channel's entry answered, or a 422 (too large) or 409 (the eventId is another's).
+   */
+  async function record(job: Job, plans: Plan[]): Promise<Phase<Map<string, CreateAnswer>>> {
+    const { request, eventId, userId, type } = job;
     const written = plans.filter((p) => p.action !== "no-address");
     // Each entry carries the request's digest (a reused eventId must match it) and the delivery's digest
     // (what a worker checks before it sends: runtime/deliveryDigest.ts).
@@ -294,10 +302,9 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       const field = request.message !== undefined ? "message" : "data";
       const problem = `renders ${oversize.bytes} bytes on ${entries.length} channels in all, as the log keeps them (deflated); one notification may hold at most ${oversize.limit}`;
       log({ component: "notify", outcome: OUTCOME.notify.unrenderable, eventId, userId, reason: `${field}: ${problem}` });
-      return respond(422, { error: "cannot render the notification", eventId, problems: [{ field, problem }] });
+      return { ok: false, answer: respond(422, { error: "cannot render the notification", eventId, problems: [{ field, problem }] }) };
     }
     const answers = await notificationLog.createAll(entries);
-    const answerOf = new Map(written.map((plan, i) => [plan.channel, answers[i]]));
     // The eventId is bound to its notification: another user or other content makes this a 409, and
     // nothing of this request was written, so nothing of it is ever delivered.
     if (answers.some((a) => a.outcome === "conflict")) {
@@ -308,8 +315,30 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         userId,
         reason: "eventId already used for a different notification",
       });
-      return respond(409, { error: "eventId already used for a different notification", eventId });
+      return { ok: false, answer: respond(409, { error: "eventId already used for a different notification", eventId }) };
     }
+    return { ok: true, value: new Map(written.map((plan, i) => [plan.channel, answers[i]])) };
+  }
+
+  /** A channel the service decided not to deliver, logged and counted. */
+  function logSkipped(job: Job, plan: Extract<Plan, { action: "no-address" }>) {
+    log({
+      component: "notify",
+      outcome: plan.reason === "missing" ? OUTCOME.notify.noAddress : OUTCOME.notify.invalidAddress,
+      eventId: job.eventId,
+      userId: job.userId,
+      channel: plan.channel,
+      reason: plan.problem,
+    });
+  }
+
+  /**
+   * What goes on the bus: each delivery its entry did not already move on. A channel still `created` may
+   * never have reached the bus (a crash or a failed put after the write): it is put again, and the
+   * worker's claim sends it once. The outcomes of the channels decided here are filled in.
+   */
+  async function settle(job: Job, plans: Plan[], answers: Map<string, CreateAnswer>, outcomes: Record<string, ChannelOutcome>) {
+    const { eventId, userId, type, createdAt } = job;
     const toPut: ChannelDelivery[] = [];
     for (const plan of plans) {
       const { channel } = plan;
@@ -321,16 +350,9 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       } else if (plan.action === "no-address") {
         outcomes[channel] = plan.reason === "missing" ? "skipped: no address" : `invalid_address: ${plan.problem}`;
         metrics.count(plan.reason === "missing" ? METRIC.skippedNoAddress : METRIC.skippedInvalidAddress, { channel, type });
-        log({
-          component: "notify",
-          outcome: plan.reason === "missing" ? OUTCOME.notify.noAddress : OUTCOME.notify.invalidAddress,
-          eventId,
-          userId,
-          channel,
-          reason: plan.problem,
-        });
+        logSkipped(job, plan);
       } else {
-        const answer = answerOf.get(channel)!;
+        const answer = answers.get(channel)!;
         const existing = answer.outcome === "exists" ? answer.existing : undefined;
         if (answer.outcome === "exists" && existing?.status !== "created" && !(existing && isStuck(existing, now(), stuckAfterMs))) {
           outcomes[channel] = "duplicate";
@@ -342,7 +364,12 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         toPut.push(existing?.delivery ?? plan.delivery);
       }
     }
+    return toPut;
+  }
 
+  /** 4. Put on the bus: round trip 3, at most 10 entries per PutEvents call, the calls at once. The channels the bus refused. */
+  async function put(job: Job, toPut: ChannelDelivery[], outcomes: Record<string, ChannelOutcome>) {
+    const { eventId, userId, type } = job;
     const failed: { channel: string; reason: string }[] = [];
     const batches: ChannelDelivery[][] = [];
     for (let start = 0; start < toPut.length; start += PUT_EVENTS_BATCH) batches.push(toPut.slice(start, start + PUT_EVENTS_BATCH));
@@ -377,7 +404,40 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         }
       }),
     );
+    return failed;
+  }
 
+  const serve: NotificationService = async (rawBody) => {
+    const validated = validateNotificationRequest(rawBody, context);
+    if (!validated.ok) {
+      log({
+        component: "notify",
+        outcome: OUTCOME.notify.rejected,
+        reason: validated.problems
+          .map((p) => `${p.field}: ${p.problem}`)
+          .join("; ")
+          .slice(0, 1000),
+      });
+      const error = validated.status === 413 ? "request too large" : "invalid request";
+      return respond(validated.status, { error, problems: validated.problems });
+    }
+    const request = validated.request;
+    const typeConfig = deps.types[request.type];
+    const job: Job = {
+      request,
+      eventId: request.eventId ?? randomUUID(),
+      userId: request.userId,
+      type: request.type,
+      typeConfig,
+      createdAt: new Date(now()).toISOString(),
+    };
+    const decided = await decide(job, request.channels ?? channelsOfType(typeConfig, deps.enabledChannels));
+    const plans = await render(job, decided);
+    if (!plans.ok) return plans.answer;
+    const answers = await record(job, plans.value);
+    if (!answers.ok) return answers.answer;
+    const outcomes: Record<string, ChannelOutcome> = {};
+    const failed = await put(job, await settle(job, plans.value, answers.value, outcomes), outcomes);
     if (failed.length) {
       // The failed rows stay `created`, so the same request again puts exactly those.
       return respond(
@@ -385,15 +445,15 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         {
           error: "the event bus did not take every channel; retry with the same eventId",
           retryable: true,
-          eventId,
+          eventId: job.eventId,
           channels: outcomes,
           failed,
         },
         { "retry-after": "1" },
       );
     }
-    for (const channel of Object.keys(outcomes)) metrics.count(METRIC.accepted, { channel, type });
-    return respond(202, { eventId, channels: outcomes });
+    for (const channel of Object.keys(outcomes)) metrics.count(METRIC.accepted, { channel, type: job.type });
+    return respond(202, { eventId: job.eventId, channels: outcomes });
   };
 
   // A table, bucket or bus that cannot be reached is a 500 that leaks nothing; never an unhandled throw.
