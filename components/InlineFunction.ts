@@ -30,9 +30,9 @@ export interface InlineFunctionArgs<E, R> {
 /** The resources of an InlineFunction a transform can change. */
 export interface InlineFunctionTransform {
   /**
-   * The Lambda function's args. Since Tidings bundles each function itself, this is an
-   * `aws.lambda.Function`'s args (it was a CallbackFunction's): `code` is the bundled archive and
-   * `handler` is `index.handler`; change memory, timeout, layers, VPC or tracing here.
+   * The Lambda function's args (`aws.lambda.Function`'s, since Tidings bundles each function itself):
+   * `code` is the bundled archive and `handler` is `index.handler`; change memory, timeout, layers, VPC
+   * or tracing here.
    * @example function: { memorySize: 512, tracingConfig: { mode: "Active" } }
    */
   function?: Transform<aws.lambda.FunctionArgs>;
@@ -57,7 +57,7 @@ export const inlineFunctions: InlineFunction<never, unknown>[] = [];
  *
  * @example
  * new InlineFunction("connect", {
- *   factory: () => makeConnectHandler({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), table: table.name.get() }),
+ *   factory: () => makeConnectHandler({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), connectionsTable: table.name.get(), ttlSeconds: 7200 }),
  *   statements: [{ Action: ["dynamodb:PutItem"], Resource: [table.arn] }],
  * }, { parent: this });
  */

@@ -65,6 +65,59 @@ export interface SqsPollerOptions {
   onError?: (error: unknown) => void;
 }
 
+/** Where a batch goes back to: its queue, and who hears of errors and outcomes. */
+interface BatchTarget {
+  sqs: SQSClient;
+  queueUrl: string;
+  queueArn: () => Promise<string>;
+  onError: (error: unknown) => void;
+  onOutcome?: (record: LambdaSqsRecord, outcome: PollOutcome) => void;
+}
+
+function batchTarget(sqs: SQSClient, queueUrl: string, onError: BatchTarget["onError"], onOutcome?: BatchTarget["onOutcome"]): BatchTarget {
+  let arn: Promise<string> | undefined;
+  return { sqs, queueUrl, onError, onOutcome, queueArn: () => (arn ??= resolveQueueArn(sqs, queueUrl)) };
+}
+
+export interface PollOnceResult {
+  /** The records the handler got (none when the queue was empty). */
+  records: LambdaSqsRecord[];
+  /** The messageIds left on the queue. */
+  failed: Set<string>;
+}
+
+/**
+ * One poll of the event source mapping, for tests that step a queue: one receive of up to `batchSize`
+ * (no wait), the handler, the deletes. Failures throw instead of being logged.
+ * @example const { records, failed } = await pollOnce({ sqs, queueUrl, handler, visibilityTimeoutSeconds: 0 });
+ */
+export async function pollOnce(
+  options: Pick<SqsPollerOptions, "sqs" | "queueUrl" | "visibilityTimeoutSeconds"> & { handler: SqsHandler; batchSize?: number },
+): Promise<PollOnceResult> {
+  const out = await options.sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: options.queueUrl,
+      MaxNumberOfMessages: Math.min(SQS_MAX_RECEIVE, options.batchSize ?? SQS_MAX_RECEIVE),
+      WaitTimeSeconds: 0,
+      VisibilityTimeout: options.visibilityTimeoutSeconds,
+      MessageSystemAttributeNames: ["All"],
+      MessageAttributeNames: ["All"],
+    }),
+  );
+  const messages = out.Messages ?? [];
+  if (messages.length === 0) return { records: [], failed: new Set() };
+  let records: LambdaSqsRecord[] = [];
+  const rethrow = (error: unknown) => {
+    throw error;
+  };
+  const target = batchTarget(options.sqs, options.queueUrl, rethrow);
+  const failed = await handleBatch(target, messages, (event) => {
+    records = event.Records as LambdaSqsRecord[];
+    return options.handler(event);
+  });
+  return { records, failed };
+}
+
 export interface SqsPoller {
   /** Stops receiving, lets the batches in flight finish (handler and deletes), then resolves. */
   stop(): Promise<void>;
@@ -89,7 +142,7 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
   let stopping = false;
   const aborts = new Set<AbortController>();
   let wakeSleepers: (() => void)[] = [];
-  let queueArn: Promise<string> | undefined;
+  const target = batchTarget(sqs, queueUrl, onError, options.onOutcome);
 
   const loops = Array.from({ length: concurrency }, () => pollLoop());
 
@@ -114,7 +167,7 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
         await sleep(ERROR_BACKOFF_MS);
         continue;
       }
-      await handleBatch(messages, handler);
+      await handleBatch(target, messages, handler);
     }
   }
 
@@ -152,96 +205,6 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
     return messages;
   }
 
-  async function handleBatch(messages: Message[], handler: SqsHandler): Promise<void> {
-    queueArn ??= resolveQueueArn();
-    const arn = await queueArn;
-    const records = messages.map((message) => toRecord(message, arn));
-    const failed = await failedIds(records, handler);
-    const done = records.filter((r) => !failed.has(r.messageId));
-    for (let i = 0; i < done.length; i += SQS_MAX_RECEIVE) {
-      const chunk = done.slice(i, i + SQS_MAX_RECEIVE);
-      try {
-        const out = await sqs.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl: queueUrl,
-            Entries: chunk.map((r, n) => ({ Id: String(n), ReceiptHandle: r.receiptHandle })),
-          }),
-        );
-        for (const failure of out.Failed ?? [])
-          onError(new Error(`could not delete ${chunk[Number(failure.Id)].messageId}: ${failure.Message}`));
-      } catch (error) {
-        onError(error);
-      }
-    }
-    for (const record of records) options.onOutcome?.(record, failed.has(record.messageId) ? "failed" : "done");
-  }
-
-  /** The messageIds to leave on the queue. As in Lambda: a throw, or an unknown itemIdentifier, fails the batch. */
-  async function failedIds(records: LambdaSqsRecord[], handler: SqsHandler): Promise<Set<string>> {
-    const all = new Set(records.map((r) => r.messageId));
-    let response: SqsBatchResponse | void | null | undefined;
-    try {
-      response = await handler({ Records: records });
-    } catch (error) {
-      onError(new Error(`handler threw, so the whole batch of ${records.length} will be retried: ${messageOf(error)}`));
-      return all;
-    }
-    const failures = response?.batchItemFailures ?? [];
-    if (!Array.isArray(failures)) {
-      onError(new Error("handler returned batchItemFailures that is not an array; the whole batch will be retried"));
-      return all;
-    }
-    const ids = failures.map((f) => f?.itemIdentifier);
-    const unknown = ids.filter((id) => typeof id !== "string" || !all.has(id));
-    if (unknown.length > 0) {
-      onError(
-        new Error(`handler named itemIdentifier(s) not in the batch (${unknown.map(String).join(", ")}); the whole batch will be retried`),
-      );
-      return all;
-    }
-    return new Set(ids as string[]);
-  }
-
-  async function resolveQueueArn(): Promise<string> {
-    try {
-      const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }));
-      if (out.Attributes?.QueueArn) return out.Attributes.QueueArn;
-    } catch {
-      // Fall back to the ARN the URL implies.
-    }
-    const name = queueUrl.split("/").pop();
-    const account = queueUrl.split("/").slice(-2, -1)[0];
-    return `arn:aws:sqs:${awsRegion()}:${account}:${name}`;
-  }
-
-  function toRecord(message: Message, eventSourceARN: string): LambdaSqsRecord {
-    const messageAttributes: LambdaSqsRecord["messageAttributes"] = {};
-    for (const [name, value] of Object.entries(message.MessageAttributes ?? {})) {
-      messageAttributes[name] = {
-        dataType: value.DataType ?? "String",
-        stringValue: value.StringValue,
-        binaryValue: value.BinaryValue ? Buffer.from(value.BinaryValue).toString("base64") : undefined,
-        stringListValues: value.StringListValues ?? [],
-        binaryListValues: (value.BinaryListValues ?? []).map((b) => Buffer.from(b).toString("base64")),
-      };
-    }
-    return {
-      messageId: message.MessageId!,
-      receiptHandle: message.ReceiptHandle!,
-      body: message.Body ?? "",
-      attributes: { ...message.Attributes, ApproximateReceiveCount: message.Attributes?.ApproximateReceiveCount ?? "1" },
-      messageAttributes,
-      md5OfBody: message.MD5OfBody,
-      eventSource: "aws:sqs",
-      eventSourceARN,
-      awsRegion: awsRegion(),
-    };
-  }
-
-  function awsRegion(): string {
-    return /sqs\.([a-z0-9-]+)\./.exec(queueUrl)?.[1] ?? process.env.AWS_REGION ?? "us-east-1";
-  }
-
   function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
@@ -266,4 +229,99 @@ export function startSqsPoller(options: SqsPollerOptions): SqsPoller {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Hands received messages to the handler as one Lambda event, deletes what succeeded and leaves the rest
+ * on the queue (they reappear after their visibility timeout). Answers the messageIds left.
+ */
+async function handleBatch(target: BatchTarget, messages: Message[], handler: SqsHandler): Promise<Set<string>> {
+  const { sqs, queueUrl, onError } = target;
+  const arn = await target.queueArn();
+  const records = messages.map((message) => toRecord(message, arn, awsRegion(queueUrl)));
+  const failed = await failedIds(records, handler, onError);
+  const done = records.filter((r) => !failed.has(r.messageId));
+  for (let i = 0; i < done.length; i += SQS_MAX_RECEIVE) {
+    const chunk = done.slice(i, i + SQS_MAX_RECEIVE);
+    try {
+      const out = await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: chunk.map((r, n) => ({ Id: String(n), ReceiptHandle: r.receiptHandle })),
+        }),
+      );
+      for (const failure of out.Failed ?? [])
+        onError(new Error(`could not delete ${chunk[Number(failure.Id)].messageId}: ${failure.Message}`));
+    } catch (error) {
+      onError(error);
+    }
+  }
+  for (const record of records) target.onOutcome?.(record, failed.has(record.messageId) ? "failed" : "done");
+  return failed;
+}
+
+/** The messageIds to leave on the queue. As in Lambda: a throw, or an unknown itemIdentifier, fails the batch. */
+async function failedIds(records: LambdaSqsRecord[], handler: SqsHandler, onError: (error: unknown) => void): Promise<Set<string>> {
+  const all = new Set(records.map((r) => r.messageId));
+  let response: SqsBatchResponse | void | null | undefined;
+  try {
+    response = await handler({ Records: records });
+  } catch (error) {
+    onError(new Error(`handler threw, so the whole batch of ${records.length} will be retried: ${messageOf(error)}`));
+    return all;
+  }
+  const failures = response?.batchItemFailures ?? [];
+  if (!Array.isArray(failures)) {
+    onError(new Error("handler returned batchItemFailures that is not an array; the whole batch will be retried"));
+    return all;
+  }
+  const ids = failures.map((f) => f?.itemIdentifier);
+  const unknown = ids.filter((id) => typeof id !== "string" || !all.has(id));
+  if (unknown.length > 0) {
+    onError(
+      new Error(`handler named itemIdentifier(s) not in the batch (${unknown.map(String).join(", ")}); the whole batch will be retried`),
+    );
+    return all;
+  }
+  return new Set(ids as string[]);
+}
+
+async function resolveQueueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
+  try {
+    const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }));
+    if (out.Attributes?.QueueArn) return out.Attributes.QueueArn;
+  } catch {
+    // Fall back to the ARN the URL implies.
+  }
+  const name = queueUrl.split("/").pop();
+  const account = queueUrl.split("/").slice(-2, -1)[0];
+  return `arn:aws:sqs:${awsRegion(queueUrl)}:${account}:${name}`;
+}
+
+function toRecord(message: Message, eventSourceARN: string, region: string): LambdaSqsRecord {
+  const messageAttributes: LambdaSqsRecord["messageAttributes"] = {};
+  for (const [name, value] of Object.entries(message.MessageAttributes ?? {})) {
+    messageAttributes[name] = {
+      dataType: value.DataType ?? "String",
+      stringValue: value.StringValue,
+      binaryValue: value.BinaryValue ? Buffer.from(value.BinaryValue).toString("base64") : undefined,
+      stringListValues: value.StringListValues ?? [],
+      binaryListValues: (value.BinaryListValues ?? []).map((b) => Buffer.from(b).toString("base64")),
+    };
+  }
+  return {
+    messageId: message.MessageId!,
+    receiptHandle: message.ReceiptHandle!,
+    body: message.Body ?? "",
+    attributes: { ...message.Attributes, ApproximateReceiveCount: message.Attributes?.ApproximateReceiveCount ?? "1" },
+    messageAttributes,
+    md5OfBody: message.MD5OfBody,
+    eventSource: "aws:sqs",
+    eventSourceARN,
+    awsRegion: region,
+  };
+}
+
+function awsRegion(queueUrl: string): string {
+  return /sqs\.([a-z0-9-]+)\./.exec(queueUrl)?.[1] ?? process.env.AWS_REGION ?? "us-east-1";
 }

@@ -9,21 +9,14 @@ import { randomUUID } from "node:crypto";
 import * as aws from "@pulumi/aws";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import {
-  ChangeMessageVisibilityCommand,
-  CreateQueueCommand,
-  DeleteMessageCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  SQSClient,
-} from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { EncryptionKey } from "../components/EncryptionKey";
 import { NotificationChannel } from "../components/NotificationChannel";
 import { NotificationLogTable } from "../components/NotificationLogTable";
 import { PolitenessTable } from "../components/PolitenessTable";
 import type { ChannelProvider } from "../components/providers";
 import { type LocalLambdaServer, startLocalLambda } from "../local/lambdaInvoke";
+import { pollOnce as pollOnceFromQueue } from "../local/sqsPoller";
 import type { LambdaProviderRequest } from "../runtime/providers/lambda";
 import { FeedTable } from "../components/FeedTable";
 import { makeFeed } from "../runtime/feed";
@@ -271,39 +264,21 @@ describe("channel workers as shipped (local AWS)", function () {
   }
 
   /**
-   * One poll of the event source mapping: receive up to 10, invoke the shipped handler, delete the
-   * acknowledged ones and make the reported failures visible again at once.
+   * One poll of the event source mapping (local/sqsPoller.ts), received with no visibility timeout so a
+   * reported failure is visible again at once.
    */
   async function pollOnce(name: string): Promise<{ received: number; response: SqsBatchResponse; decisions: any[] }> {
     const { queueUrl, handler } = live[name];
-    const batch = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 0,
-        MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+    let response: SqsBatchResponse = { batchItemFailures: [] };
+    const { result, decisions } = await decisionsDuring(() =>
+      pollOnceFromQueue({
+        sqs,
+        queueUrl,
+        visibilityTimeoutSeconds: 0,
+        handler: async (event) => (response = await handler(event)),
       }),
     );
-    const messages = batch.Messages ?? [];
-    if (messages.length === 0) return { received: 0, response: { batchItemFailures: [] }, decisions: [] };
-    const event: SqsEvent = {
-      Records: messages.map((m) => ({
-        messageId: m.MessageId!,
-        receiptHandle: m.ReceiptHandle,
-        body: m.Body!,
-        attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount },
-      })),
-    };
-    const { result: response, decisions } = await decisionsDuring(() => handler(event));
-    const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
-    for (const m of messages) {
-      if (failed.has(m.MessageId!)) {
-        await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 }));
-      } else {
-        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
-      }
-    }
-    return { received: messages.length, response, decisions };
+    return { received: result.records.length, response, decisions };
   }
 
   async function storedMailsTo(address: string): Promise<any[]> {
