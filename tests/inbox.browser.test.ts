@@ -2,17 +2,16 @@
  * The inbox page in headless Chromium against the real local mode (startLocalTidings): notifications
  * sent through the producer API arrive over the WebSocket API, the badge counts unread ones, clicking
  * one marks it read, feedback shows as a progress line, and a dropped connection comes back.
- * Skipped, with the reason, when /usr/bin/chromium is absent (`apt-get install -y chromium`).
+ *
  */
 import { expect } from "chai";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import type { LocalTidings } from "../local/tidings";
+import { type Browser, launchBrowser } from "./helpers/browser";
 import { devToken, startQuiet } from "./helpers/localTidings";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = path.join(__dirname, "artifacts");
 
 describe("inbox page (headless Chromium)", function () {
@@ -20,39 +19,20 @@ describe("inbox page (headless Chromium)", function () {
   let tidings: LocalTidings;
   let context: BrowserContext;
   let page: Page;
-  let userDataDir: string;
+  let browser: Browser;
   let producerToken: string;
 
   before(async () => {
-    // A missing browser fails the run: a skipped browser test is not a pass.
-    if (!fs.existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium; .ci/run does it)`);
-    }
     tidings = await startQuiet();
     producerToken = await devToken(tidings, "producer", "notifications:send");
-    userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tidings-chromium-"));
-    const { chromium } = await import("playwright-core");
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchBrowser();
+    context = browser.context;
     page = context.pages()[0] ?? (await context.newPage());
   });
 
   after(async () => {
-    await context?.close();
+    await browser?.close();
     await tidings?.stop();
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
   });
 
   async function notify(body: object): Promise<any> {

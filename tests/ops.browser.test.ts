@@ -2,17 +2,16 @@
  * The local ops page (http://127.0.0.1:<api>/ops) in headless Chromium against the real local mode:
  * per-channel counts and a latency sparkline from the metric lines, the rule DLQ depth after a rule
  * target fault, the latest deliveries at every sink, and the redrive button putting the lost event on
- * its way. Skipped, with the reason, when /usr/bin/chromium is absent.
+ * its way.
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
 import type { BrowserContext, Page } from "playwright-core";
 import type { LocalTidings } from "../local/tidings";
+import { type Browser, launchBrowser } from "./helpers/browser";
 import { devToken, producerScopes, startQuiet } from "./helpers/localTidings";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = path.join(__dirname, "artifacts");
 
 describe("ops page (headless Chromium)", function () {
@@ -20,14 +19,10 @@ describe("ops page (headless Chromium)", function () {
   let tidings: LocalTidings;
   let context: BrowserContext;
   let page: Page;
-  let userDataDir: string;
+  let browser: Browser;
   let fault = true;
 
   before(async () => {
-    // A missing browser fails the run: a skipped browser test is not a pass.
-    if (!fs.existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium; .ci/run does it)`);
-    }
     tidings = await startQuiet({
       reconcileIntervalMs: 0,
       wrapRuleTarget: (channel, target) => async (event) => {
@@ -35,19 +30,13 @@ describe("ops page (headless Chromium)", function () {
         return target(event);
       },
     });
-    userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tidings-chromium-ops-"));
-    const { chromium } = await import("playwright-core");
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"],
-    });
+    browser = await launchBrowser();
+    context = browser.context;
     page = context.pages()[0] ?? (await context.newPage());
   });
   after(async () => {
-    await context?.close();
+    await browser?.close();
     await tidings?.stop();
-    if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
   });
 
   const row = (channel: string) => page.locator(`#channels tr[data-channel="${channel}"]`);
