@@ -65,6 +65,7 @@ function uuidOf(seed: string): string {
  * ARN in AWS's own formats, and the other computed outputs the components read. A type not listed has
  * no ARN of its own (an attachment, a policy, a subscription's settings) and gets its name as id.
  */
+// biome-ignore lint/suspicious/noExplicitAny: a mock's inputs are whatever the resource's args were
 const AWS_OUTPUTS: Record<string, (physical: string, inputs: Record<string, any>, seed: string) => Record<string, unknown>> = {
   "aws:kms/key:Key": (_p, _i, seed) => {
     const keyId = uuidOf(seed);
@@ -215,6 +216,7 @@ function physicalName(type: string, name: string, inputs: Record<string, unknown
   return typeof given === "string" ? given : `${name}-${hexOf(`${type}::${name}`, 7)}`;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: a mock's inputs are whatever the resource's args were
 function computedState(type: string, name: string, inputs: Record<string, any>): Record<string, unknown> {
   const outputs = AWS_OUTPUTS[type];
   if (!outputs) {

@@ -8,7 +8,6 @@ import {
   childOf,
   nodesOf,
   type ResourceRef,
-  type ScopedStatement,
   setNodes,
   type TidingsComponentOptions,
   definedOf,

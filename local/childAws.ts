@@ -5,10 +5,10 @@
  * process goes away.
  */
 import { fork } from "node:child_process";
-import type { LocalAws } from "./aws";
+import type { LocalAws, LocalAwsOptions } from "./aws";
 import type { TableName } from "../runtime/tables";
 
-type Reply = { id: number; ok: true; value?: any } | { id: number; ok: false; error: string };
+type Reply = { id: number; ok: true; value?: unknown } | { id: number; ok: false; error: string };
 
 /** The child's LocalAws, plus the CPU time its process has used (for the bench's CPU accounting). */
 export interface ChildLocalAws extends LocalAws {
@@ -29,18 +29,22 @@ export async function startLocalAwsInChild(options: { sesPort?: number } = {}): 
   const waiting = new Map<number, (reply: Reply) => void>();
   child.on("message", (reply: Reply) => waiting.get(reply.id)?.(reply));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const call = (type: string, args?: unknown): Promise<any> =>
+  const call = <T = unknown>(type: string, args?: unknown): Promise<T> =>
     new Promise((resolve, reject) => {
       const id = nextId++;
       waiting.set(id, (reply) => {
         waiting.delete(id);
-        if (reply.ok) resolve(reply.value);
+        // The child answers each request type with that type's value (see the handler below).
+        if (reply.ok) resolve(reply.value as T);
         else reject(new Error(`local AWS child: ${reply.error}`));
       });
       child.send({ id, type, args });
     });
 
-  const started: { region: string; endpoints: LocalAws["endpoints"]; env: Record<string, string> } = await call("start", options);
+  const started: { region: string; endpoints: LocalAws["endpoints"]; env: Record<string, string> } = await call<typeof started>(
+    "start",
+    options,
+  );
   // fauxqs queue URLs name sqs.<region>.localhost: this process must resolve them to loopback too.
   const { interceptLocalhostDns } = await import("fauxqs");
   const restoreDns = interceptLocalhostDns();
@@ -63,15 +67,15 @@ export async function startLocalAwsInChild(options: { sesPort?: number } = {}): 
 if (process.argv.includes("--child") && process.send) {
   let aws: LocalAws | undefined;
   process.on("disconnect", () => process.exit(0));
-  process.on("message", async (message: { id: number; type: string; args?: any }) => {
+  process.on("message", async (message: { id: number; type: string; args?: unknown }) => {
     const reply = (r: { ok: true; value?: unknown } | { ok: false; error: string }) => process.send!({ id: message.id, ...r });
     try {
       if (message.type === "start") {
         const { startLocalAws } = require("./aws") as typeof import("./aws");
-        aws = await startLocalAws(message.args);
+        aws = await startLocalAws(message.args as LocalAwsOptions | undefined);
         reply({ ok: true, value: { region: aws.region, endpoints: aws.endpoints, env: aws.env } });
       } else if (message.type === "createTables") {
-        await aws!.createTables(message.args);
+        await aws!.createTables(message.args as Partial<Record<TableName, string>>);
         reply({ ok: true });
       } else if (message.type === "cpuUsage") {
         reply({ ok: true, value: process.cpuUsage() });

@@ -75,7 +75,7 @@ export function startQueueTrigger(
   callbacks: Pick<Parameters<typeof startSqsPoller>[0], "onOutcome" | "onError">,
 ): () => Promise<void> {
   const trigger = spec.triggers.find((t) => t.kind === "queue");
-  if (!trigger || trigger.kind !== "queue") throw new Error(`function ${spec.name} has no queue trigger`);
+  if (trigger?.kind !== "queue") throw new Error(`function ${spec.name} has no queue trigger`);
   const poller = startSqsPoller({
     sqs,
     queueUrl,

@@ -24,17 +24,8 @@ import type { ReconcileReport } from "../runtime/reconciler";
 import { type DecisionLogger, logDecision, OUTCOME } from "../runtime/log";
 import { makeMetrics, type Metrics } from "../runtime/metrics";
 import { makeNotificationLog } from "../runtime/notificationLog";
-import {
-  type Env,
-  type FunctionSpec,
-  type Hooks,
-  type ProviderSpec,
-  type SystemFunction,
-  systemFunctions,
-  systemSettings,
-} from "../runtime/system";
+import { type Env, type FunctionSpec, type Hooks, type ProviderSpec, systemFunctions, systemSettings } from "../runtime/system";
 import type { TableName } from "../runtime/tables";
-import { channelProviderConfig } from "../runtime/config";
 import { type LocalAws, LOCAL_ACCOUNT, startLocalAws } from "./aws";
 import { type EventTarget, sqsDeadLetter, sqsTarget, startEventBus } from "./eventBridge";
 import { type RouteHandler, startWebSocketGateway } from "./gateway";
@@ -44,7 +35,7 @@ import { type LocalLambdaHandler, startLocalLambda } from "./lambdaInvoke";
 import { type DevTokenClaims, startLocalApi } from "./localApi";
 import { handleOpsRequest, makeOpsCollector } from "./opsPage";
 import { createCallbackQueues, createChannelQueues, type LocalChannel, seedDemoUsers, uploadTemplates } from "./resources";
-import { invocations, lazyInstances, type OnInvocation, providerValues, startQueueTrigger } from "./functions";
+import { lazyInstances, type OnInvocation, providerValues, startQueueTrigger } from "./functions";
 import { startSchedule } from "./schedule";
 import { startSecretsManager } from "./secretsManager";
 import { startSlackSink, startSnsSink } from "./sinks";

@@ -9,7 +9,7 @@
  * counted on its own connection row with one conditional write (so every Lambda instance agrees).
  */
 import { PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
-import { type DynamoDBDocumentClient, paginateQuery, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, paginateQuery, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { ErrorFrame, HttpResult, WebSocketEvent, WebSocketRequestContext } from "./contracts";
 import { type ConnectionRow, clientFor, isLive, type ManagementClients, postToConnections } from "./deliver";
 import { type DecisionLogger, logDecision } from "./log";

@@ -28,20 +28,11 @@
  * accepted before an upgrade is still claimed, recorded and tracked. They carry no `createdDayShard`, so
  * the reconciler does not see them (README, "Upgrading a deployed stack").
  */
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  paginateQuery,
-  QueryCommand,
-  UpdateCommand,
-  type UpdateCommandInput,
-} from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, paginateQuery, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { batchGetAll, batchWriteAll } from "./batches";
 import { DEFAULTS } from "./defaults";
 import { DELIVERED_STATUSES, DELIVERY_STATUS, type DeliveryStatus, isDelivered, type LogEntry } from "./contracts";
 import {
-  createdDayShard,
   dayShardKey,
   daysBetween,
   entriesOf,

@@ -806,8 +806,14 @@ describe("every tidings:* key is read: its effect in the graph and in the local 
           editConfig: (config) => Object.assign(config, structuredClone(raw)),
           visibilityTimeoutSeconds: 1,
           lambdaHandlers: {
-            [PAGER_ARN]: async () => (lambdaCalls.push(PAGER_ARN), { outcome: "sent" }),
-            [FALLBACK_ARN]: async () => (lambdaCalls.push(FALLBACK_ARN), { outcome: "sent" }),
+            [PAGER_ARN]: async () => {
+              lambdaCalls.push(PAGER_ARN);
+              return { outcome: "sent" };
+            },
+            [FALLBACK_ARN]: async () => {
+              lambdaCalls.push(FALLBACK_ARN);
+              return { outcome: "sent" };
+            },
           },
           // The e-mail primary always fails retryably here, so the fallback takes over after failoverAfter.
           wrapProvider: (channel: string, provider: Provider, role: string) =>
