@@ -41,19 +41,19 @@ export interface NotificationApiAuth {
    * @default { send: "notifications:send", contactsWrite: "contacts:write", contactsRead: "contacts:read", erase: "users:erase" }
    * @example scopes: { send: "tidings/send" }
    */
-  scopes?: Partial<ProducerScopes>;
+  scopes?: ProducerScopes;
 }
 
-/** The scope of each producer route, by what it allows (`tidings:auth.scopes`). */
+/** The scope of each producer route, by what it allows (`tidings:auth.scopes`); each one unset takes its default. */
 export interface ProducerScopes {
-  /** `POST /notifications`, `GET /notifications/{eventId}` */
-  send: string;
-  /** `PUT /users/{userId}/contact` */
-  contactsWrite: string;
-  /** `GET /users/{userId}/contact` */
-  contactsRead: string;
-  /** `DELETE /users/{userId}` */
-  erase: string;
+  /** `POST /notifications`, `GET /notifications/{eventId}`. @default "notifications:send" */
+  send?: string;
+  /** `PUT /users/{userId}/contact`. @default "contacts:write" */
+  contactsWrite?: string;
+  /** `GET /users/{userId}/contact`. @default "contacts:read" */
+  contactsRead?: string;
+  /** `DELETE /users/{userId}`. @default "users:erase" */
+  erase?: string;
 }
 
 /** Child components of a NotificationApi (kept off its schema outputs). */
@@ -368,7 +368,7 @@ export class NotificationApi extends pulumi.ComponentResource {
   }
 }
 
-type NormalizedAuth = { type: "iam" } | { type: "jwt"; issuer: string; audience: string[]; scopes: ProducerScopes };
+type NormalizedAuth = { type: "iam" } | { type: "jwt"; issuer: string; audience: string[]; scopes: Required<ProducerScopes> };
 
 function normalizeAuth(auth: NotificationApiAuth | undefined): NormalizedAuth {
   if (!auth) return { type: "iam" };

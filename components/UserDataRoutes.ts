@@ -18,7 +18,7 @@ import { DEFAULTS } from "../runtime/defaults";
 import { describedFunction } from "./described";
 import type { InlineFunction, InlineFunctionTransform } from "./InlineFunction";
 import { USER_DATA_ROUTES as DESCRIBED_ROUTES, userDataFunction } from "../runtime/system";
-import type { TableRef } from "./NotificationApi";
+import type { ProducerScopes, TableRef } from "./NotificationApi";
 
 /** The producer-side user-data routes, as API Gateway route keys. */
 export const USER_DATA_ROUTES: string[] = DESCRIBED_ROUTES.map((r) => r.route);
@@ -57,7 +57,7 @@ export interface RouteAuthorization {
    * JWT: the scope each route needs (`tidings:auth.scopes`: contactsWrite, contactsRead, erase).
    * @default { contactsWrite: "contacts:write", contactsRead: "contacts:read", erase: "users:erase" }
    */
-  scopes?: { contactsWrite?: string; contactsRead?: string; erase?: string };
+  scopes?: ProducerScopes;
 }
 
 /** The resources of a UserDataRoutes a transform can change (pass as the `transform` option). */

@@ -3,11 +3,14 @@
  * runtime/defaults.ts). runtime/config.ts parses with it and names each problem.
  */
 import { z } from "zod";
-import type { ChannelConfig, NotificationTypeConfig, TidingsConfig } from "./configTypes";
+import {
+  CHANNEL_NAME_PATTERN,
+  type ChannelConfig,
+  type NotificationTypeConfig,
+  type TidingsConfig,
+  TYPE_NAME_PATTERN,
+} from "./configTypes";
 import { DEFAULTS } from "./defaults";
-
-export const CHANNEL_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
-export const TYPE_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
 

@@ -6,6 +6,11 @@
  */
 import type { ProviderConfig } from "./providers/table";
 
+/** A channel's name: it names queues, rules and functions, so it stays short and plain. */
+export const CHANNEL_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
+/** A notification type's name (and so its templates' folder). */
+export const TYPE_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
 /**
  * One channel (`tidings:channels.<name>`) as parsed, defaults filled in. The provider settings (`from`,
  * `smsType`, …) are ProviderConfig's: channelProviderConfig hands each provider its own.
