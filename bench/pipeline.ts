@@ -223,7 +223,10 @@ export async function runPipelineOnce(
     progress(
       `producing for ${options.durationMs / 1000} s, ${options.concurrentRequests} requests in flight (producers in their own process)`,
     );
-    const producerToken = await tidings.signToken("bench-producer", { scope: Object.values(tidings.config.auth.scopes).join(" ") });
+    // The before tree names one producer scope (auth.producerScope); this one a scope per route.
+    const auth = tidings.config.auth as { scopes?: Record<string, string>; producerScope?: string };
+    const scope = auth.scopes ? Object.values(auth.scopes).join(" ") : (auth.producerScope ?? "notifications:send");
+    const producerToken = await tidings.signToken("bench-producer", { scope });
     const cpuAtStart = { lambdas: process.cpuUsage(), aws: await localAws.cpuUsage() };
     const load = await runLoad({
       url: tidings.endpoints.notifications,

@@ -123,6 +123,14 @@ export interface NotificationApiArgs {
    */
   auth?: NotificationApiAuth;
   /**
+   * The types each producer may send (`tidings:producers`), by producer: a JWT's `client_id` (else
+   * `sub`), or an IAM caller's role ARN (`arn:aws:iam::<account>:role/<name>`). Exact type names or
+   * `prefix.*`; a critical type only by its name. Others get 403 naming the type.
+   * @default every producer may send every type
+   * @example producers: { "svc-orders": ["order.*"], "svc-security": ["security.alert"] }
+   */
+  producers?: Record<string, string[]>;
+  /**
    * Click tracking: actionable notifications gain `link`, a signed `<baseUrl>/t/<token>` served by the
    * UserApi, and templates can use `{{link}}`. Signed with the token-signing secret.
    * @default no links
@@ -247,6 +255,8 @@ export class NotificationApi extends pulumi.ComponentResource {
             }
           : undefined,
         statusCallbacks: args.statusCallbacksQueue !== undefined,
+        scopes: auth.type === "jwt" ? auth.scopes : DEFAULTS.auth.scopes,
+        producers: args.producers,
       });
       const bindings: Bindings = {
         resources: {

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { HttpResult } from "../runtime/contracts";
+import { DEFAULTS } from "../runtime/defaults";
 import type { StatusApiEvent } from "../runtime/statusApi";
 import { statusFunction } from "../runtime/system";
 import {
@@ -67,7 +68,9 @@ export class NotificationStatusRoute extends pulumi.ComponentResource {
     const withTransform = childOf(this);
     const fn = describedFunction(
       name,
-      statusFunction(),
+      statusFunction({
+        scopes: { ...DEFAULTS.auth.scopes, ...(args.authorizationScopes?.[0] ? { send: args.authorizationScopes[0] } : {}) },
+      }),
       {
         resources: {
           log: { id: args.notificationLogTable.name, arn: args.notificationLogTable.arn },

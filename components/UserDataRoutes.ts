@@ -93,10 +93,11 @@ export class UserDataRoutes extends pulumi.ComponentResource {
     super("tidings:index:UserDataRoutes", name, {}, withOldType("tidings:aws:UserDataRoutes", opts));
     checkAuthorization("UserDataRoutes", args.authorization.type, args.authorization.authorizerId);
     const withTransform = childOf(this);
+    const scopes = { ...DEFAULTS.auth.scopes, ...definedOf(args.authorization.scopes ?? {}) };
 
     const fn = describedFunction(
       `${name}-service`,
-      userDataFunction({ eraseLog: args.notificationLogTable !== undefined }),
+      userDataFunction({ eraseLog: args.notificationLogTable !== undefined, scopes }),
       {
         resources: {
           contacts: { id: args.contactsTable.name, arn: args.contactsTable.arn },
@@ -120,7 +121,6 @@ export class UserDataRoutes extends pulumi.ComponentResource {
         payloadFormatVersion: "2.0",
       }),
     );
-    const scopes = { ...DEFAULTS.auth.scopes, ...definedOf(args.authorization.scopes ?? {}) };
     this.routes = DESCRIBED_ROUTES.map(
       ({ route: routeKey, scope }) =>
         new aws.apigatewayv2.Route(

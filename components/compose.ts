@@ -216,6 +216,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
         config.producerAuth === "jwt"
           ? { type: "jwt", issuer: config.auth.issuer, audience: [config.auth.audience], scopes: config.auth.scopes }
           : { type: "iam" },
+      producers: config.producers,
       kmsKeyArn,
       logRetentionDays: config.logRetentionDays,
       linkTracking: {

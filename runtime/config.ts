@@ -99,6 +99,14 @@ export function parseTidingsConfig(raw: Record<string, unknown>, options: ParseO
       }
     }
   }
+  for (const [producer, types] of Object.entries(config.producers ?? {})) {
+    for (const type of types) {
+      if (type.endsWith(".*") || config.notificationTypes[type]) continue;
+      problems.push(
+        `tidings:producers.${producer}: "${type}" is not a notification type (one of tidings:notificationTypes, or a prefix.*)`,
+      );
+    }
+  }
   for (const [type, def] of Object.entries(config.notificationTypes)) {
     if (def.critical && !def.defaultOptIn) {
       problems.push(`tidings:notificationTypes.${type}: a critical type cannot ask for opt-in (defaultOptIn: false)`);

@@ -7,6 +7,7 @@ import {
   CHANNEL_NAME_PATTERN,
   type ChannelConfig,
   type NotificationTypeConfig,
+  PRODUCER_TYPE_PATTERN,
   type TidingsConfig,
   TYPE_NAME_PATTERN,
 } from "./configTypes";
@@ -179,6 +180,18 @@ export function configSchema() {
      */
     producerAuth: z.enum(["iam", "jwt"]).default(DEFAULTS.producerAuth),
     auth: authSchema().prefault({ issuer: DEFAULTS.auth.issuer, audience: DEFAULTS.auth.audience }),
+    /**
+     * The types each producer may send, by producer: its token's `client_id` (else `sub`) in JWT mode,
+     * its role's ARN (`arn:aws:iam::<account>:role/<name>`) in IAM mode. Exact type names or `prefix.*`;
+     * a critical type only by its name. Unset: every producer may send every type.
+     * @example producers: { svc-orders: ["order.*"], svc-security: ["security.alert"] }
+     */
+    producers: z
+      .record(
+        z.string().min(1).max(2048),
+        z.array(z.string().regex(PRODUCER_TYPE_PATTERN, "a type name, or a prefix and .* (order.*)")).min(1).max(200),
+      )
+      .optional(),
     /** WebSocket `sendmessage` (room chat between users) and the `$connect` cap. */
     websocket: websocketSchema().prefault({}),
     /**

@@ -10,6 +10,8 @@ import type { ProviderConfig } from "./providers/table";
 export const CHANNEL_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
 /** A notification type's name (and so its templates' folder). */
 export const TYPE_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** What `tidings:producers` lists: a type's name, or a prefix ending in `.*`. */
+export const PRODUCER_TYPE_PATTERN = /^([a-z0-9][a-z0-9._-]{0,63}|[a-z0-9][a-z0-9._-]{0,61}\.\*)$/;
 
 /**
  * One channel (`tidings:channels.<name>`) as parsed, defaults filled in. The provider settings (`from`,
@@ -76,6 +78,8 @@ export interface TidingsConfig {
     /** Oldest token accepted, by its `iat`. */
     maxTokenAgeSeconds?: number;
   };
+  /** The types each producer may send (exact names or `prefix.*`). @default every producer, every type */
+  producers?: Record<string, string[]>;
   websocket: {
     /** @default 10 */
     maxConnectionsPerUser: number;

@@ -178,6 +178,8 @@ export interface LogEntry {
   digest?: string;
   /** SHA-256 of the producer's request without eventId: a reused eventId must match it. */
   requestDigest?: string;
+  /** Who sent it (runtime/producers.ts); absent in items written before producers owned their eventIds. */
+  producer?: string;
   /** Times the reconciler put this row's event on the bus again. */
   reputs?: number;
   /** When the user first read it (feed) or opened it (e-mail pixel). */

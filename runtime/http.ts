@@ -3,6 +3,7 @@
  * Gateway HTTP API (payload 2.0) event as much as they read, decoding the body under a size limit,
  * strict query parsing, and JSON answers whose `problems` name the field.
  */
+import type { AuthorizerContext } from "./producers";
 import type { HttpResult } from "./contracts";
 import type { Problem } from "./contracts";
 
@@ -13,7 +14,8 @@ export interface HttpRequestEvent {
   headers?: Record<string, string | undefined>;
   body?: string | null;
   isBase64Encoded?: boolean;
-  requestContext?: { http?: { method?: string; path?: string }; requestId?: string };
+  routeKey?: string;
+  requestContext?: { http?: { method?: string; path?: string }; requestId?: string; routeKey?: string; authorizer?: AuthorizerContext };
 }
 
 export interface HttpAnswer extends HttpResult {

@@ -21,6 +21,7 @@ export const OUTCOME = {
     unrenderable: "unrenderable",
     putFailed: "put_failed",
     eventIdConflict: "eventid_conflict",
+    forbidden: "forbidden",
     error: "error",
   },
   /** A channel worker, per SQS record. */

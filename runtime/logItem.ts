@@ -84,6 +84,8 @@ export interface NewLogEntry {
   digest?: string;
   /** SHA-256 of the producer's request without eventId: tells a retry from a reused eventId. */
   requestDigest?: string;
+  /** Who sent it: its eventId is that producer's. */
+  producer?: string;
 }
 
 /** A stored item: the notification item, or a row of the earlier one-row-per-channel layout. */
@@ -91,13 +93,13 @@ export type Item = Record<string, unknown> & { eventId: string; channel: string 
 /** One channel's record inside the notification item: its delivery kept deflated (a map in older records). */
 export type DeliveryRecord = Omit<
   LogEntry,
-  "eventId" | "channel" | "userId" | "type" | "createdAt" | "requestDigest" | "ttl" | "delivery"
+  "eventId" | "channel" | "userId" | "type" | "createdAt" | "requestDigest" | "producer" | "ttl" | "delivery"
 > & {
   delivery?: Uint8Array | ChannelDelivery;
 };
 
 /** The notification's own fields, shared by every channel's entry. */
-export const NOTIFICATION_FIELDS = ["userId", "type", "createdAt", "requestDigest", "ttl"] as const;
+export const NOTIFICATION_FIELDS = ["userId", "type", "createdAt", "requestDigest", "producer", "ttl"] as const;
 
 /**
  * A channel's kept delivery as the item stores it: its JSON, deflated (binary). DynamoDB bills each write
@@ -152,7 +154,8 @@ export function notificationItem(entries: NewLogEntry[], at: string, ttl: number
       entry.eventId !== first.eventId ||
       entry.userId !== first.userId ||
       entry.type !== first.type ||
-      entry.requestDigest !== first.requestDigest
+      entry.requestDigest !== first.requestDigest ||
+      entry.producer !== first.producer
     )
       throw new Error(
         `one notification item holds one notification: ${entry.eventId}/${entry.channel} differs from ${first.eventId}/${first.channel}`,
@@ -165,6 +168,7 @@ export function notificationItem(entries: NewLogEntry[], at: string, ttl: number
     userId: first.userId,
     type: first.type,
     ...(first.requestDigest !== undefined ? { requestDigest: first.requestDigest } : {}),
+    ...(first.producer !== undefined ? { producer: first.producer } : {}),
     createdAt: at,
     createdDayShard: createdDayShard(first.eventId, at),
     ttl,

@@ -110,9 +110,14 @@ export interface ClaimAnswer {
 /**
  * One channel's answer from `createAll`: "exists" = the notification already holds the channel (an
  * idempotent retry), with its entry; "conflict" = the eventId is bound to another notification (another
- * user, or a request with other content), and nothing was written.
+ * user, or a request with other content), and nothing was written; "taken" = another producer's
+ * notification holds the eventId (nothing written: the caller keeps its own under producerEventKey).
  */
-export type CreateAnswer = { outcome: "created" } | { outcome: "exists"; existing: LogEntry | undefined } | { outcome: "conflict" };
+export type CreateAnswer =
+  | { outcome: "created" }
+  | { outcome: "exists"; existing: LogEntry | undefined }
+  | { outcome: "conflict" }
+  | { outcome: "taken" };
 
 export function makeNotificationLog(deps: NotificationLogDeps) {
   const now = deps.now ?? Date.now;
@@ -224,8 +229,12 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
       existing = oldItemOf(error) ?? (await readNotification(item.eventId));
     }
     if (!existing) throw new Error(`the notification item of ${item.eventId} was there and is gone: retry`);
+    // An eventId is its producer's: another producer's notification leaves this one to its own key.
+    // Items written before producers were recorded belong to whoever sends the same request again.
+    const [{ userId, requestDigest, producer }] = entries;
+    const owner = existing.producer as string | undefined;
+    if (owner !== undefined && producer !== undefined && owner !== producer) return entries.map(() => ({ outcome: "taken" }));
     // The eventId is bound to its notification: another user or other content is a conflict.
-    const [{ userId, requestDigest }] = entries;
     if (existing.userId !== userId || (existing.requestDigest !== undefined && existing.requestDigest !== requestDigest))
       return entries.map(() => ({ outcome: "conflict" }));
     return Promise.all(
@@ -293,7 +302,7 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
     createAll,
 
     /** Writes one channel's entry: "exists" when the notification already holds it (an idempotent retry). */
-    async create(entry: NewLogEntry): Promise<"created" | "exists" | "conflict"> {
+    async create(entry: NewLogEntry): Promise<CreateAnswer["outcome"]> {
       const [answer] = await createAll([entry]);
       return answer.outcome;
     },

@@ -24,6 +24,7 @@ import { deliveryDigest, requestDigest } from "./deliveryDigest";
 import { logDecision, type DecisionLogger, OUTCOME } from "./log";
 import { METRIC, makeMetrics, type Metrics } from "./metrics";
 import { type CreateAnswer, isStuck, makeNotificationLog, oversizeNotification, STUCK_AFTER_MS } from "./notificationLog";
+import { type AuthorizerContext, type Producer, producerEventKey, producerOf, type ProducerTypes, typeRefusal } from "./producers";
 import { isOptedIn } from "./settings";
 import type { CallbackEnqueuer } from "./statusCallbacks";
 import type { LinkSigner } from "./tracking";
@@ -70,12 +71,15 @@ export interface NotificationServiceDeps {
   links?: LinkSigner;
   /** Adds the open pixel to e-mail HTML (needs `links`). @default false */
   openPixel?: boolean;
+  /** The types each producer may send (`tidings:producers`). @default every producer, every type */
+  producers?: ProducerTypes;
 }
 
 /** Outcome of one channel in the 202 answer. */
 export type ChannelOutcome = "queued" | "duplicate" | `skipped: ${string}` | `invalid_address: ${string}`;
 
-export type NotificationService = (rawBody: string | undefined) => Promise<HttpResult>;
+/** Serves one request's body, from `caller` (the producer the gateway authorized; undefined in tests that call it directly). */
+export type NotificationService = (rawBody: string | undefined, caller?: Producer) => Promise<HttpResult>;
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
 
@@ -134,7 +138,9 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
   /** What one accepted request is about, shared by its phases. */
   interface Job {
     request: NotificationRequest;
+    /** The notification's id: the producer's eventId, or producerEventKey's when another producer holds it. */
     eventId: string;
+    producer: string | undefined;
     userId: string;
     type: string;
     typeConfig: NotificationTypeConfig | undefined;
@@ -276,20 +282,30 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
    * 3. Recorded: round trip 2, one conditional put of the notification's one log item, every channel in
    * it. What each channel's entry answered, or a 422 (too large) or 409 (the eventId is another's).
    */
-  async function record(job: Job, plans: Plan[]): Promise<Phase<Map<string, CreateAnswer>>> {
-    const { request, eventId, userId, type } = job;
+  async function record(job: Job, plans: Plan[]): Promise<Phase<Map<string, CreateAnswer>> | { ok: false; taken: true }> {
+    const { request, eventId, userId, type, producer } = job;
     const written = plans.filter((p) => p.action !== "no-address");
     // Each entry carries the request's digest (a reused eventId must match it) and the delivery's digest
     // (what a worker checks before it sends: runtime/deliveryDigest.ts).
     const fingerprint = requestDigest(request);
     const entries = written.map((plan) =>
       plan.action === "opted-out"
-        ? { eventId, channel: plan.channel, userId, type, status: "unsubscribed" as const, reason: "opted out", requestDigest: fingerprint }
+        ? {
+            eventId,
+            channel: plan.channel,
+            userId,
+            type,
+            producer,
+            status: "unsubscribed" as const,
+            reason: "opted out",
+            requestDigest: fingerprint,
+          }
         : {
             eventId,
             channel: plan.channel,
             userId,
             type,
+            producer,
             status: "created" as const,
             delivery: plan.delivery,
             digest: deliveryDigest(plan.delivery),
@@ -305,6 +321,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       return { ok: false, answer: respond(422, { error: "cannot render the notification", eventId, problems: [{ field, problem }] }) };
     }
     const answers = await notificationLog.createAll(entries);
+    if (answers.some((a) => a.outcome === "taken")) return { ok: false, taken: true };
     // The eventId is bound to its notification: another user or other content makes this a 409, and
     // nothing of this request was written, so nothing of it is ever delivered.
     if (answers.some((a) => a.outcome === "conflict")) {
@@ -407,7 +424,17 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
     return failed;
   }
 
-  const serve: NotificationService = async (rawBody) => {
+  /** Decided, rendered and recorded under `job.eventId`; "taken" when another producer's notification holds it. */
+  async function accept(job: Job) {
+    const decided = await decide(job, job.request.channels ?? channelsOfType(job.typeConfig, deps.enabledChannels));
+    const plans = await render(job, decided);
+    if (!plans.ok) return plans;
+    const answers = await record(job, plans.value);
+    if (!answers.ok) return answers;
+    return { ok: true as const, plans: plans.value, answers: answers.value };
+  }
+
+  const serve: NotificationService = async (rawBody, caller) => {
     const validated = validateNotificationRequest(rawBody, context);
     if (!validated.ok) {
       log({
@@ -423,21 +450,33 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
     }
     const request = validated.request;
     const typeConfig = deps.types[request.type];
-    const job: Job = {
+    const refused = typeRefusal(deps.producers, caller?.id, request.type, typeConfig?.critical === true);
+    if (refused) {
+      log({ component: "notify", outcome: OUTCOME.notify.forbidden, userId: request.userId, reason: refused });
+      return respond(403, { error: "forbidden", message: refused, problems: [{ field: "type", problem: refused }] });
+    }
+    const eventId = request.eventId ?? randomUUID();
+    let job: Job = {
       request,
-      eventId: request.eventId ?? randomUUID(),
+      eventId,
+      producer: caller?.id,
       userId: request.userId,
       type: request.type,
       typeConfig,
       createdAt: new Date(now()).toISOString(),
     };
-    const decided = await decide(job, request.channels ?? channelsOfType(typeConfig, deps.enabledChannels));
-    const plans = await render(job, decided);
-    if (!plans.ok) return plans.answer;
-    const answers = await record(job, plans.value);
-    if (!answers.ok) return answers.answer;
+    let accepted = await accept(job);
+    if (!accepted.ok && "taken" in accepted && caller) {
+      // Another producer sent this eventId first: this producer's notification is its own, under its own key.
+      job = { ...job, eventId: producerEventKey(eventId, caller.id) };
+      accepted = await accept(job);
+    }
+    if (!accepted.ok) {
+      if ("answer" in accepted) return accepted.answer;
+      return respond(409, { error: "eventId already used for a different notification", eventId });
+    }
     const outcomes: Record<string, ChannelOutcome> = {};
-    const failed = await put(job, await settle(job, plans.value, answers.value, outcomes), outcomes);
+    const failed = await put(job, await settle(job, accepted.plans, accepted.answers, outcomes), outcomes);
     if (failed.length) {
       // The failed rows stay `created`, so the same request again puts exactly those.
       return respond(
@@ -445,7 +484,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         {
           error: "the event bus did not take every channel; retry with the same eventId",
           retryable: true,
-          eventId: job.eventId,
+          eventId,
           channels: outcomes,
           failed,
         },
@@ -453,13 +492,13 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       );
     }
     for (const channel of Object.keys(outcomes)) metrics.count(METRIC.accepted, { channel, type: job.type });
-    return respond(202, { eventId: job.eventId, channels: outcomes });
+    return respond(202, { eventId, channels: outcomes });
   };
 
   // A table, bucket or bus that cannot be reached is a 500 that leaks nothing; never an unhandled throw.
-  return async (rawBody) => {
+  return async (rawBody, caller) => {
     try {
-      return await serve(rawBody);
+      return await serve(rawBody, caller);
     } catch (error) {
       log({ component: "notify", outcome: OUTCOME.notify.error, reason: describeError(error) });
       return respond(500, { error: "internal error; retry with the same eventId" });
@@ -477,7 +516,7 @@ export interface HttpApiEvent {
   body?: string | null;
   isBase64Encoded?: boolean;
   headers?: Record<string, string | undefined>;
-  requestContext?: { http?: { method?: string; path?: string }; requestId?: string };
+  requestContext?: { http?: { method?: string; path?: string }; requestId?: string; authorizer?: AuthorizerContext };
 }
 
 /**
@@ -501,7 +540,7 @@ export function makeHttpApiHandler(service: NotificationService, logger: Decisio
           return respond(400, { error: "invalid request", problems: [{ field: "body", problem: "is not UTF-8 text" }] });
         }
       }
-      return await service(body);
+      return await service(body, producerOf(event));
     } catch (error) {
       logger({ component: "notify", outcome: OUTCOME.notify.error, reason: describeError(error) });
       return respond(500, { error: "internal error; retry with the same eventId" });

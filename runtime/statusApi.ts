@@ -4,14 +4,14 @@
  *
  * 200 `{ eventId, userId, type, createdAt, channels: { <channel>: { status, updatedAt, reason?, attempts?, provider? } } }`
  * 400 `{ error: "invalid request", problems: [{ field: "eventId", problem }] }` for an id no producer could have sent
- * 404 `{ error: "not found", eventId }` when nothing is logged under that id (never sent, or expired by TTL)
+ * 404 `{ error: "not found", eventId }` when nothing is logged under that id (never sent, or expired by
+ * TTL) or what is logged is another producer's: an eventId belongs to the producer that sent it
  */
 import type { HttpResult, LogEntry } from "./contracts";
 import { type DecisionLogger, logDecision, OUTCOME } from "./log";
 import type { NotificationLog } from "./notificationLog";
-
-/** Same rule as the producer request's eventId (runtime/validate.ts). */
-const EVENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+import { type AuthorizerContext, type Producer, producerEventKey, producerOf } from "./producers";
+import { EVENT_ID_PATTERN } from "./validate";
 
 export interface ChannelStatus {
   status: LogEntry["status"];
@@ -57,7 +57,18 @@ const respond = (statusCode: number, body: unknown): HttpResult => ({ statusCode
 /** Answers one status request for `eventId` (already URL-decoded). */
 export function makeStatusService(deps: StatusApiDeps) {
   const logger = deps.logger ?? logDecision;
-  return async (eventId: string | undefined): Promise<HttpResult> => {
+  /**
+   * The caller's notification under `eventId`: logged under it, or under the caller's own key when
+   * another producer's holds it. An item logged before producers were recorded answers any caller.
+   */
+  async function rowsFor(eventId: string, caller: Producer | undefined): Promise<LogEntry[]> {
+    const rows = await deps.log.rowsOf(eventId);
+    const owner = rows.find((row) => row.producer !== undefined)?.producer;
+    if (owner === undefined || caller === undefined || owner === caller.id) return rows;
+    return deps.log.rowsOf(producerEventKey(eventId, caller.id));
+  }
+
+  return async (eventId: string | undefined, caller?: Producer): Promise<HttpResult> => {
     if (typeof eventId !== "string" || !EVENT_ID_PATTERN.test(eventId)) {
       return respond(400, {
         error: "invalid request",
@@ -65,7 +76,7 @@ export function makeStatusService(deps: StatusApiDeps) {
       });
     }
     try {
-      const status = notificationStatus(eventId, await deps.log.rowsOf(eventId));
+      const status = notificationStatus(eventId, await rowsFor(eventId, caller));
       if (!status) return respond(404, { error: "not found", eventId });
       return respond(200, status);
     } catch (error) {
@@ -85,10 +96,11 @@ export function makeStatusService(deps: StatusApiDeps) {
 export interface StatusApiEvent {
   pathParameters?: { eventId?: string } | null;
   rawPath?: string;
+  requestContext?: { authorizer?: AuthorizerContext };
 }
 
 /** The Lambda handler: reads `{eventId}` from the path parameters. */
 export function makeStatusApiHandler(deps: StatusApiDeps) {
   const serve = makeStatusService(deps);
-  return async (event: StatusApiEvent): Promise<HttpResult> => serve(event?.pathParameters?.eventId ?? undefined);
+  return async (event: StatusApiEvent): Promise<HttpResult> => serve(event?.pathParameters?.eventId ?? undefined, producerOf(event));
 }

@@ -35,7 +35,7 @@ import { type DecisionLogger, logDecision, OUTCOME, type OutcomeOf } from "./log
 import type { NotificationLog } from "./notificationLog";
 import { applyPreferences, describePreferences, makePreferencesStore } from "./preferences";
 import { PIXEL_GIF_BASE64, verifyLinkToken } from "./tracking";
-import { EVENT_ID_PATTERN, isDeviceToken } from "./validate";
+import { isDeviceToken, NOTIFICATION_ID_PATTERN } from "./validate";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
 /** The feed channel: feed items are websocket-channel notifications, logged on that channel's row. */
@@ -97,8 +97,8 @@ export function makeUserApi(deps: UserApiDeps): UserApiHandler {
       return [];
     }
     ids.forEach((id, i) => {
-      if (typeof id !== "string" || !EVENT_ID_PATTERN.test(id)) {
-        problems.push({ field: `eventIds[${i}]`, problem: "must be an eventId (1–128 characters of A-Z, a-z, 0-9, _ or -)" });
+      if (typeof id !== "string" || !NOTIFICATION_ID_PATTERN.test(id)) {
+        problems.push({ field: `eventIds[${i}]`, problem: "must be the eventId of a notification in the feed" });
       }
     });
     return [...new Set(ids as string[])];

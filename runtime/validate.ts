@@ -19,6 +19,8 @@ export const MAX_CALLBACK_LENGTH = 2048;
 export const MAX_PROBLEMS = 50;
 
 export const EVENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+/** A notification's id as end users see it: its eventId, and a producer's tag when another producer held the eventId (runtime/producers.ts). */
+export const NOTIFICATION_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}(\.[A-Za-z0-9_-]{12})?$/;
 /** Same as a type name: a template is stored as `templates/<name>/<channel>.json`. */
 export const TEMPLATE_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const TYPE_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -286,6 +288,10 @@ export function validateNotificationRequest(rawBody: string | undefined, ctx: Va
         problem: `${parsed.template} is not a template type ${type} may use (allowed: ${allowed.join(", ")})`,
       });
     }
+  }
+  if (type && ctx.types[type].critical && parsed.message !== undefined) {
+    // Critical skips every opt-out: what it says must be what the stack's template says, not a producer's text.
+    problems.push({ field: "message", problem: `is not allowed for the critical type ${type}: its content comes from its template` });
   }
   if (parsed.message !== undefined && parsed.template !== undefined) {
     problems.push({ field: "template", problem: "give either message or template, not both" });

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { parseTidingsConfig, TidingsConfigError } from "../runtime/config";
 import { createTidingsStack } from "../stack";
 import { ofType, settle, useMocks } from "../testing";
-import { loadShipped } from "./helpers/shipped";
+import { asProducer, loadShipped } from "./helpers/shipped";
 
 function configWithoutSms() {
   const raw = readStackFile();
@@ -72,7 +72,7 @@ describe("composing a channel in your own stack (Pulumi mocks)", function () {
 
     // The producer API knows the added channel: a request naming it passes validation, an unknown one does not.
     const service = await loadShipped(tidings.api.function);
-    const answer = await service.handler({
+    const answer = await asProducer(service.handler)({
       requestContext: { http: { method: "POST" } },
       body: JSON.stringify({ userId: "u1", type: "order.shipped", channels: ["sms", "fax"], message: "hi", eventId: "bad id!" }),
     } as any);

@@ -7,6 +7,9 @@
  * The keys are changed together in two variants (most keys in A; what switches things off in B), so
  * each variant is one graph and one local instance.
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
@@ -712,7 +715,8 @@ const EFFECTS: KeyEffect[] = [
     local: async (l) => {
       const token = await l.t.signToken("ivan");
       await l.post("/me/preferences", { channels: { websocket: false } }, token, "PUT");
-      const { body } = await l.post("/notifications", { userId: "ivan", type: "qa.alarm", message: "alarm" }, l.producer);
+      // A critical type's content is its template's (tests' extra templates: qa.alarm/websocket.json).
+      const { body } = await l.post("/notifications", { userId: "ivan", type: "qa.alarm", data: { what: "alarm" } }, l.producer);
       expect(body.channels).to.deep.equal({ websocket: "queued" });
     },
   },
@@ -741,7 +745,35 @@ const EFFECTS: KeyEffect[] = [
       expect(refused.status).to.equal(400);
     },
   },
+  {
+    // Last: every type the other entries declare is there to list by name.
+    key: "producers.<name>",
+    variant: "A",
+    set: (raw) => (raw.producers = { svc: Object.keys(raw.notificationTypes), "svc-orders": ["order.*"] }),
+    graph: async (g) => {
+      // Pulumi serializes the map one key at a time: `x=["order.*"];map["svc-orders"]=x`.
+      const code = await g.code("producer-api-service");
+      const list = /([\w$]+)=\["order\.\*"\];/.exec(code)?.[1];
+      expect(code).to.include(`["svc-orders"]=${list};`);
+    },
+    local: async (l) => {
+      const orders = await l.t.signToken("svc-orders", { scope: "notifications:send" });
+      const own = await l.post("/notifications", { userId: "alice", type: "order.shipped", data: { orderId: "1" } }, orders);
+      expect(own.status, JSON.stringify(own.body)).to.not.equal(403);
+      const other = await l.post("/notifications", { userId: "alice", type: "job.progress", message: "m" }, orders);
+      expect(other.status).to.equal(403);
+      expect(other.body.problems).to.deep.equal([{ field: "type", problem: "producer svc-orders may not send type job.progress" }]);
+    },
+  },
 ];
+
+/** Templates of the types the entries declare, where a test sends one. */
+const EXTRA_TEMPLATES = (() => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tidings-keys-templates-"));
+  fs.mkdirSync(path.join(dir, "qa.alarm"));
+  fs.writeFileSync(path.join(dir, "qa.alarm", "websocket.json"), JSON.stringify({ text: "Alarm: {{what}}" }));
+  return dir;
+})();
 
 async function buildGraph(raw: Record<string, any>): Promise<Graph> {
   const resources = useMocks();
@@ -805,6 +837,7 @@ describe("every tidings:* key is read: its effect in the graph and in the local 
         const lambdaCalls: string[] = [];
         const t = await startQuiet({
           editConfig: (config) => Object.assign(config, structuredClone(raw)),
+          extraTemplatesDirs: [EXTRA_TEMPLATES],
           visibilityTimeoutSeconds: 1,
           lambdaHandlers: {
             [PAGER_ARN]: async () => {

@@ -28,6 +28,7 @@ import { type EventBridgeEvent, type LocalEventBus, startEventBus } from "../loc
 import { type LocalSecretsManager, startSecretsManager } from "../local/secretsManager";
 import { type SnsSink, startSnsSink } from "../local/sinks";
 import { signDevToken } from "../local/tokens";
+import { TEST_PRODUCER_ARN } from "./helpers/shipped";
 
 const REPO = path.join(__dirname, "..");
 const SECRET = "consumer-test-signing-secret-0123456789abcdef";
@@ -449,7 +450,11 @@ describe("tidings as an installed package (npm pack → a consumer project)", fu
 
     it("the producer API refuses an invalid request and accepts the type naming the added channel, rendered from the consumer's template; the sms worker delivers it", async () => {
       const post = (body: unknown) =>
-        invoke(checked.api, { body: JSON.stringify(body), requestContext: { http: { method: "POST", path: "/notifications" } } });
+        invoke(checked.api, {
+          body: JSON.stringify(body),
+          // As API Gateway passes it after IAM auth: the function checks the caller again.
+          requestContext: { http: { method: "POST", path: "/notifications" }, authorizer: { iam: { userArn: TEST_PRODUCER_ARN } } },
+        });
       const refused = await post({ userId: "ada", type: "appointment.reminder", channels: ["fax"] });
       expect(refused.statusCode).to.equal(400);
       expect(JSON.parse(refused.body).problems.map((p: { field: string }) => p.field)).to.include("channels[0]");

@@ -559,7 +559,7 @@ describe("notification service (shipped code, local servers)", function () {
         eventId,
         userId,
         type: "security.alert",
-        message: "New sign-in from Berlin",
+        data: { event: "New sign-in", location: "Berlin", time: "09:12" },
         channels: ["email"],
       });
       expect(answer.body.channels).to.deep.equal({ email: "queued" });

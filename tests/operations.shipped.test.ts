@@ -22,7 +22,7 @@ import { makeNotificationLog } from "../runtime/notificationLog";
 import type { ReconcileReport } from "../runtime/reconciler";
 import type { StatusApiEvent } from "../runtime/statusApi";
 import { settle, useMocks, outputValue as outputOf } from "../testing";
-import { loadShipped } from "./helpers/shipped";
+import { asProducer, loadShipped } from "./helpers/shipped";
 import { startShippedService } from "./hostile/shippedService";
 
 /** Runs `work` and returns the EMF lines written to stdout meanwhile (other output passes through). */
@@ -125,7 +125,7 @@ describe("operations Lambdas (shipped code, local servers)", function () {
     await localAws.createTables({ notificationLog: logTable, politeness: await outputOf(politenessTable.name) });
     ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
     bus.addRule({ name: "see-all", eventBusName: busName, pattern: { source: ["tidings"] }, target: async (e) => void events.push(e) });
-    status = (await loadShipped(route.function)).handler;
+    status = asProducer((await loadShipped(route.function)).handler);
     reconcile = (await loadShipped(reconciler.function)).handler;
     worker = (await loadShipped(pager.worker)).handler;
   });

@@ -25,7 +25,7 @@ import type { HttpRequestEvent } from "../runtime/http";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { makeLinkSigner } from "../runtime/tracking";
 import { type MockedResource, settle, useMocks, outputValue } from "../testing";
-import { loadShipped } from "./helpers/shipped";
+import { asProducer, loadShipped } from "./helpers/shipped";
 
 const SECRET = "user-api-test-secret-0123456789-abcdefghijklmnop";
 const SECRET_ARN = "arn:aws:secretsmanager:us-east-1:000000000000:secret:tidings-token-signing-AbCdEf";
@@ -131,7 +131,7 @@ describe("UserApi and UserDataRoutes (graph and shipped code)", function () {
     });
     ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
     userApi = (await loadShipped(api.function)).handler;
-    userData = (await loadShipped(routes.function)).handler;
+    userData = asProducer((await loadShipped(routes.function)).handler);
   });
 
   after(async () => {
@@ -203,7 +203,8 @@ describe("UserApi and UserDataRoutes (graph and shipped code)", function () {
     headers: options.auth ? { authorization: options.auth } : {},
     body: options.body === undefined ? undefined : JSON.stringify(options.body),
     isBase64Encoded: false,
-    requestContext: { http: { method, path } },
+    // As API Gateway names the route: the user-data function checks each route's scope by its key.
+    requestContext: { http: { method, path }, routeKey: `${method} ${path.replace(/^\/users\/[^/]+/, "/users/{userId}")}` },
   });
   const json = (result: any) => ({ status: result.statusCode, body: result.body ? JSON.parse(result.body) : undefined });
 

@@ -11,7 +11,7 @@
 import { channelProviderConfig, enabledChannels, type TidingsConfig } from "../config";
 import { type ProviderSpec, type WorkerSettings, workerFunction } from "./channels";
 import { type CallbackSettings, callbackSenderFunction, type ReconcilerSettings, reconcilerFunction } from "./operations";
-import { type ProducerSettings, producerFunction, statusFunction } from "./producer";
+import { type ProducerSettings, producerFunction, type StatusSettings, statusFunction } from "./producer";
 import type { FunctionSpec } from "./spec";
 import { type UserApiSettings, type UserDataSettings, userApiFunction, userDataFunction } from "./users";
 import { type WebSocketSettings, webSocketFunctions } from "./websocket";
@@ -19,7 +19,8 @@ import { type WebSocketSettings, webSocketFunctions } from "./websocket";
 export * from "./spec";
 export { type ProviderSpec, type WorkerSettings, workerFunction, dedupe } from "./channels";
 export { type CallbackSettings, CALLBACK_QUEUE, callbackSenderFunction, type ReconcilerSettings, reconcilerFunction } from "./operations";
-export { type ProducerSettings, producerFunction, statusFunction } from "./producer";
+export { type ProducerSettings, producerFunction, type StatusSettings, statusFunction } from "./producer";
+export { guardProducerRoutes } from "./guard";
 export { USER_API_ROUTES, USER_DATA_ROUTES, type UserApiSettings, type UserDataSettings, userApiFunction, userDataFunction } from "./users";
 export { managementClient, type TokenSettings, type WebSocketSettings, webSocketFunctions } from "./websocket";
 
@@ -27,6 +28,7 @@ export { managementClient, type TokenSettings, type WebSocketSettings, webSocket
 export interface SystemSettings {
   websocket: WebSocketSettings;
   producer: ProducerSettings;
+  status: StatusSettings;
   userData: UserDataSettings;
   userApi: UserApiSettings;
   /** Each enabled channel's worker, in config order. */
@@ -68,8 +70,11 @@ export function systemSettings(config: TidingsConfig, options: SystemOptions = {
       stuckAfterMs: config.reconciler.stuckAfterMinutes * 60_000,
       tracking: { linkTtlDays: config.tracking.linkTtlDays, openPixel: config.tracking.openPixel },
       statusCallbacks,
+      scopes: config.auth.scopes,
+      producers: config.producers,
     },
-    userData: { eraseLog: true },
+    status: { scopes: config.auth.scopes },
+    userData: { eraseLog: true, scopes: config.auth.scopes },
     userApi: { auth, enabledChannels: channels, types: config.notificationTypes, maxDevicesPerUser: config.devices.maxPerUser },
     channels: Object.fromEntries(
       channels.map((name) => {
@@ -137,7 +142,7 @@ export function systemFunctions(settings: SystemSettings): SystemFunction[] {
     { group: "websocket", spec: ws.authorizer as FunctionSpec<never, unknown> },
     ...ws.routes.map((spec) => ({ group: "websocket", spec: spec as FunctionSpec<never, unknown> })),
     { group: "producer-api", spec: producerFunction(settings.producer) as FunctionSpec<never, unknown> },
-    { group: "producer-api", spec: statusFunction() as FunctionSpec<never, unknown> },
+    { group: "producer-api", spec: statusFunction(settings.status) as FunctionSpec<never, unknown> },
     { group: "user-data", spec: userDataFunction(settings.userData) as FunctionSpec<never, unknown> },
     { group: "user-api", spec: userApiFunction(settings.userApi) as FunctionSpec<never, unknown> },
     ...Object.entries(settings.channels).map(([name, worker]) => ({

@@ -16,7 +16,9 @@ import { type HttpApiEvent, makeHttpApiHandler, makeNotificationService } from "
 import { MAX_BODY_BYTES } from "../validate";
 import { makeStatusApiHandler, type StatusApiEvent } from "../statusApi";
 import { makeCallbackEnqueuer } from "../statusCallbacks";
+import type { ProducerScopeNames, ProducerTypes } from "../producers";
 import { makeLinkSigner } from "../tracking";
+import { guardProducerRoutes } from "./guard";
 import { type Env, envOf, type FunctionSpec, type Hooks, type Use, withKey } from "./spec";
 
 /** What the notification service is built from. */
@@ -33,6 +35,16 @@ export interface ProducerSettings {
   tracking?: { linkTtlDays: number; openPixel: boolean };
   /** Final statuses decided here are put on the status-callbacks queue (`tidings:statusCallbacks`). */
   statusCallbacks: boolean;
+  /** The scope each producer route needs (`tidings:auth.scopes`), checked again by the function. */
+  scopes: ProducerScopeNames;
+  /** The types each producer may send (`tidings:producers`); absent: every producer, every type. */
+  producers?: ProducerTypes;
+}
+
+/** What the status route's function is built from. */
+export interface StatusSettings {
+  /** The scope each producer route needs (`tidings:auth.scopes`), checked again by the function. */
+  scopes: ProducerScopeNames;
 }
 
 const documentClient = () => DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
@@ -51,7 +63,7 @@ function callbackEnqueuerFrom(env: Env) {
 }
 
 export function producerFunction(settings: ProducerSettings): FunctionSpec<HttpApiEvent, HttpResult> {
-  const { enabledChannels, types, logTtlDays, tracking, stuckAfterMs } = settings;
+  const { enabledChannels, types, logTtlDays, tracking, stuckAfterMs, producers } = settings;
   // Chosen here, at build time, so that a stack without status callbacks or link tracking ships no
   // reference to the SQS or Secrets Manager client: the bundle does not load what it never uses.
   const links = tracking ? (env: Env) => linkSignerFrom(env, tracking) : () => undefined;
@@ -68,59 +80,73 @@ export function producerFunction(settings: ProducerSettings): FunctionSpec<HttpA
   ];
   if (settings.statusCallbacks) uses.push({ resource: "callbacks", actions: ["sqs:SendMessage"] });
   if (tracking) uses.push({ resource: "tokenSecret", actions: ["secretsmanager:GetSecretValue"] });
-  return {
-    name: "service",
-    settings,
-    description: "Tidings producer API: POST /notifications",
-    triggers: [
-      {
-        kind: "http",
-        api: "producer",
-        route: "POST /notifications",
-        auth: { kind: "producer", scope: "send" },
-        maxBodyBytes: MAX_BODY_BYTES,
+  return guardProducerRoutes<HttpApiEvent, HttpResult>(
+    {
+      name: "service",
+      settings,
+      description: "Tidings producer API: POST /notifications",
+      triggers: [
+        {
+          kind: "http",
+          api: "producer",
+          route: "POST /notifications",
+          auth: { kind: "producer", scope: "send" },
+          maxBodyBytes: MAX_BODY_BYTES,
+        },
+      ],
+      uses: withKey(uses),
+      values: tracking ? ["linkBaseUrl"] : [],
+      create: (env: Env, hooks?: Hooks) => {
+        // Local S3 stand-ins have no bucket subdomains on 127.0.0.1: path style when an endpoint is set.
+        const s3 = new S3Client({ forcePathStyle: !!process.env.AWS_ENDPOINT_URL_S3 });
+        const service = makeNotificationService({
+          ddb: documentClient(),
+          s3,
+          events: new EventBridgeClient({}),
+          tables: { contacts: envOf(env, "contacts"), settings: envOf(env, "settings"), log: envOf(env, "log") },
+          templatesBucket: envOf(env, "templates"),
+          busName: envOf(env, "bus"),
+          enabledChannels,
+          types,
+          logTtlDays,
+          stuckAfterMs,
+          statusCallbacks: callbacks(env),
+          links: links(env),
+          openPixel: tracking?.openPixel,
+          webhookOrigins: hooks?.webhookOrigins,
+          logger: hooks?.logger,
+          metrics: hooks?.metrics,
+          producers,
+        });
+        return makeHttpApiHandler(service, hooks?.logger);
       },
-    ],
-    uses: withKey(uses),
-    values: tracking ? ["linkBaseUrl"] : [],
-    create: (env: Env, hooks?: Hooks) => {
-      // Local S3 stand-ins have no bucket subdomains on 127.0.0.1: path style when an endpoint is set.
-      const s3 = new S3Client({ forcePathStyle: !!process.env.AWS_ENDPOINT_URL_S3 });
-      const service = makeNotificationService({
-        ddb: documentClient(),
-        s3,
-        events: new EventBridgeClient({}),
-        tables: { contacts: envOf(env, "contacts"), settings: envOf(env, "settings"), log: envOf(env, "log") },
-        templatesBucket: envOf(env, "templates"),
-        busName: envOf(env, "bus"),
-        enabledChannels,
-        types,
-        logTtlDays,
-        stuckAfterMs,
-        statusCallbacks: callbacks(env),
-        links: links(env),
-        openPixel: tracking?.openPixel,
-        webhookOrigins: hooks?.webhookOrigins,
-        logger: hooks?.logger,
-        metrics: hooks?.metrics,
-      });
-      return makeHttpApiHandler(service, hooks?.logger);
     },
-  };
+    settings.scopes,
+  );
 }
 
-export function statusFunction(): FunctionSpec<StatusApiEvent, HttpResult> {
-  return {
-    name: "status",
-    description: "Tidings producer API: GET /notifications/{eventId}",
-    triggers: [
-      { kind: "http", api: "producer", route: "GET /notifications/{eventId}", auth: { kind: "producer", scope: "send" }, maxBodyBytes: 0 },
-    ],
-    uses: withKey([{ resource: "log", actions: ["dynamodb:Query"] }]),
-    create: (env, hooks) =>
-      makeStatusApiHandler({
-        log: makeNotificationLog({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), table: envOf(env, "log") }),
-        logger: hooks?.logger,
-      }),
-  };
+export function statusFunction(settings: StatusSettings): FunctionSpec<StatusApiEvent, HttpResult> {
+  return guardProducerRoutes<StatusApiEvent, HttpResult>(
+    {
+      name: "status",
+      settings,
+      description: "Tidings producer API: GET /notifications/{eventId}",
+      triggers: [
+        {
+          kind: "http",
+          api: "producer",
+          route: "GET /notifications/{eventId}",
+          auth: { kind: "producer", scope: "send" },
+          maxBodyBytes: 0,
+        },
+      ],
+      uses: withKey([{ resource: "log", actions: ["dynamodb:Query"] }]),
+      create: (env, hooks) =>
+        makeStatusApiHandler({
+          log: makeNotificationLog({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), table: envOf(env, "log") }),
+          logger: hooks?.logger,
+        }),
+    },
+    settings.scopes,
+  );
 }

@@ -13,6 +13,8 @@ import { type HttpAnswer, type HttpRequestEvent, MAX_USER_BODY_BYTES } from "../
 import { makeNotificationLog } from "../notificationLog";
 import { makeUserApi } from "../userApi";
 import { makeUserDataApi } from "../userData";
+import type { ProducerScopeNames } from "../producers";
+import { guardProducerRoutes } from "./guard";
 import { envOf, type FunctionSpec, type RouteKey, type Trigger, type Use, withKey } from "./spec";
 import { managementClient, signingKeyFrom, type TokenSettings, tokenVerifierFrom } from "./websocket";
 
@@ -46,6 +48,8 @@ export interface UserDataSettings {
    * a delivery still queued for them is refused. Off: the log keeps them until its TTL.
    */
   eraseLog: boolean;
+  /** The scope each producer route needs (`tidings:auth.scopes`), checked again by the function. */
+  scopes: ProducerScopeNames;
 }
 
 export function userDataFunction(settings: UserDataSettings): FunctionSpec<HttpRequestEvent, HttpAnswer> {
@@ -65,36 +69,39 @@ export function userDataFunction(settings: UserDataSettings): FunctionSpec<HttpR
       { resource: "log", actions: ["dynamodb:BatchWriteItem"] },
     );
   }
-  return {
-    name: "user-data",
-    settings,
-    description: "Tidings producer API: PUT/GET /users/{userId}/contact, DELETE /users/{userId}",
-    triggers: USER_DATA_ROUTES.map(
-      ({ route, scope }): Trigger => ({
-        kind: "http",
-        api: "producer",
-        route,
-        auth: { kind: "producer", scope },
-        maxBodyBytes: MAX_USER_BODY_BYTES,
-      }),
-    ),
-    uses: withKey(uses),
-    create: (env, hooks) => {
-      const ddb = documentClient();
-      const mgmt = managementClient(envOf(env, "websocket"));
-      return makeUserDataApi({
-        ddb,
-        tables: { contacts: envOf(env, "contacts"), settings: envOf(env, "settings"), connections: envOf(env, "connections") },
-        feed: makeFeed({ ddb, table: envOf(env, "feed") }),
-        log: logOf?.(envOf(env, "log")),
-        webhookOrigins: hooks?.webhookOrigins,
-        closeConnection: async (connectionId) => {
-          await mgmt.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
-        },
-        logger: hooks?.logger,
-      });
+  return guardProducerRoutes<HttpRequestEvent, HttpAnswer>(
+    {
+      name: "user-data",
+      settings,
+      description: "Tidings producer API: PUT/GET /users/{userId}/contact, DELETE /users/{userId}",
+      triggers: USER_DATA_ROUTES.map(
+        ({ route, scope }): Trigger => ({
+          kind: "http",
+          api: "producer",
+          route,
+          auth: { kind: "producer", scope },
+          maxBodyBytes: MAX_USER_BODY_BYTES,
+        }),
+      ),
+      uses: withKey(uses),
+      create: (env, hooks) => {
+        const ddb = documentClient();
+        const mgmt = managementClient(envOf(env, "websocket"));
+        return makeUserDataApi({
+          ddb,
+          tables: { contacts: envOf(env, "contacts"), settings: envOf(env, "settings"), connections: envOf(env, "connections") },
+          feed: makeFeed({ ddb, table: envOf(env, "feed") }),
+          log: logOf?.(envOf(env, "log")),
+          webhookOrigins: hooks?.webhookOrigins,
+          closeConnection: async (connectionId) => {
+            await mgmt.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+          },
+          logger: hooks?.logger,
+        });
+      },
     },
-  };
+    settings.scopes,
+  );
 }
 
 export interface UserApiSettings {

@@ -27,3 +27,21 @@ export async function loadShipped<E = any, R = any>(fn: InlineFunction<E, R>): P
   const mod = require(file);
   return { handler: mod[shipped.exportName], text: shipped.text, file };
 }
+
+/** The IAM caller the shipped producer routes see in tests: a role's session, as API Gateway passes it. */
+export const TEST_PRODUCER_ARN = "arn:aws:sts::123456789012:assumed-role/test-producer/session-1";
+
+/**
+ * A producer route's handler called as API Gateway calls it after IAM auth: each event without an
+ * authorizer context gets the IAM caller's (`requestContext.authorizer.iam`).
+ */
+export function asProducer<E extends object, R>(
+  handler: (event: E) => Promise<R>,
+  userArn: string = TEST_PRODUCER_ARN,
+): (event: E) => Promise<R> {
+  return (event: E) => {
+    const context = (event as { requestContext?: Record<string, unknown> }).requestContext ?? {};
+    if (context.authorizer) return handler(event);
+    return handler({ ...event, requestContext: { ...context, authorizer: { iam: { userArn, accountId: "123456789012" } } } });
+  };
+}

@@ -14,7 +14,7 @@ import { enabledChannels, parseTidingsConfig, type TidingsConfig } from "../../r
 import type { HttpResult } from "../../runtime/contracts";
 import type { HttpApiEvent } from "../../runtime/notify";
 import { settle, useMocks, outputValue } from "../../testing";
-import { loadShipped } from "../helpers/shipped";
+import { asProducer, loadShipped } from "../helpers/shipped";
 
 export interface ShippedService {
   aws: LocalAws;
@@ -102,7 +102,7 @@ export async function startShippedService(options: ShippedServiceOptions = {}): 
   });
 
   const shipped = await loadShipped<HttpApiEvent, HttpResult>(api.function);
-  const handler = shipped.handler;
+  const handler = asProducer(shipped.handler);
 
   return {
     aws: localAws,

@@ -1,0 +1,322 @@
+/**
+ * The trust model (issue 20): one route table, each route's auth enforced at the gateway (the graph), in
+ * the function (the shipped handler, from the authorizer context) and in the local mode; producers as
+ * identities, each with its own eventIds and the types it may send.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { expect } from "chai";
+import type { InlineFunction } from "../components/InlineFunction";
+import { readStackFile } from "../local/stackConfig";
+import type { LocalTidings } from "../local/tidings";
+import { parseTidingsConfig, type TidingsConfig } from "../runtime/config";
+import { iamProducerId, producerEventKey, producerOf, typeRefusal } from "../runtime/producers";
+import { type HttpRoute, systemFunctions, systemSettings } from "../runtime/system";
+import { createTidingsStack } from "../stack";
+import { inlineFunctions, type MockedResource, settle, useMocks } from "../testing";
+import { devToken, producerScopes, startQuiet } from "./helpers/localTidings";
+import { loadShipped } from "./helpers/shipped";
+import { until } from "./helpers/sockets";
+
+const DEFAULT_SCOPES = { send: "notifications:send", contactsWrite: "contacts:write", contactsRead: "contacts:read", erase: "users:erase" };
+
+/** The routes of the one description: every function's HTTP triggers. */
+function routeTable(config: TidingsConfig): (HttpRoute & { fn: string })[] {
+  return systemFunctions(systemSettings(config)).flatMap(({ spec }) =>
+    spec.triggers.flatMap((t) => (t.kind === "http" ? [{ ...t, fn: spec.name }] : [])),
+  );
+}
+
+/** A path that matches a route key, with values that pass no validation (so no AWS call is needed). */
+function pathOf(route: string): string {
+  return route
+    .split(" ")[1]
+    .replace("{eventId}", "not%20an%20id")
+    .replace("{userId}", "qa%00")
+    .replace("{token}", "x")
+    .replace("{proxy+}", "nothing");
+}
+
+describe("trust: one route table, enforced at the gateway, in the function and locally", function () {
+  this.timeout(120_000);
+  const raw = () => readStackFile() as Record<string, any>;
+  const config = parseTidingsConfig(raw());
+  const routes = routeTable(config);
+  const producerRoutes = routes.filter((r) => r.auth.kind === "producer");
+
+  it("declares every HTTP route once, each with its auth: the producer API and /users by scope, the user API by the user's token, the link public", () => {
+    const keys = routes.map((r) => `${r.api} ${r.route}`);
+    expect(new Set(keys).size).to.equal(keys.length);
+    expect(producerRoutes.map((r) => [r.route, r.auth.kind === "producer" && r.auth.scope])).to.have.deep.members([
+      ["POST /notifications", "send"],
+      ["GET /notifications/{eventId}", "send"],
+      ["PUT /users/{userId}/contact", "contactsWrite"],
+      ["GET /users/{userId}/contact", "contactsRead"],
+      ["DELETE /users/{userId}", "erase"],
+    ]);
+    expect(routes.filter((r) => r.auth.kind === "public").map((r) => r.route)).to.deep.equal(["GET /t/{token}"]);
+    expect(routes.filter((r) => r.api === "user").every((r) => r.auth.kind !== "producer")).to.equal(true);
+  });
+
+  describe("in the graph", () => {
+    async function graph(edit: (raw: Record<string, any>) => void): Promise<MockedResource[]> {
+      const resources = useMocks();
+      const stack = raw();
+      edit(stack);
+      createTidingsStack({ config: parseTidingsConfig(stack), tokenSigningSecret: pulumi.secret("q".repeat(40)) });
+      await settle();
+      return [...resources];
+    }
+    const routeOf = (resources: MockedResource[], key: string) => {
+      const found = resources.filter((r) => r.type === "aws:apigatewayv2/route:Route" && r.inputs.routeKey === key);
+      expect(found, key).to.have.length(1);
+      return found[0].inputs;
+    };
+
+    it("tidings:producerAuth jwt: every producer route requires its scope from tidings:auth.scopes", async () => {
+      const resources = await graph((r) => {
+        r.producerAuth = "jwt";
+        r.auth = { ...r.auth, issuer: "https://id.example.com", scopes: { contactsRead: "qa:read" } };
+      });
+      const names = { ...DEFAULT_SCOPES, contactsRead: "qa:read" };
+      for (const route of producerRoutes) {
+        const inputs = routeOf(resources, route.route);
+        expect(inputs.authorizationType, route.route).to.equal("JWT");
+        expect(inputs.authorizationScopes, route.route).to.deep.equal([names[route.auth.kind === "producer" ? route.auth.scope : "send"]]);
+      }
+    });
+
+    it("tidings:producerAuth iam (the default): every producer route is AWS_IAM; the user API's routes carry no gateway auth (the function checks the user's token)", async () => {
+      const resources = await graph(() => {});
+      for (const route of producerRoutes) expect(routeOf(resources, route.route).authorizationType, route.route).to.equal("AWS_IAM");
+      for (const route of routes.filter((r) => r.api === "user")) {
+        expect(routeOf(resources, route.route).authorizationType ?? "NONE", route.route).to.equal("NONE");
+      }
+    });
+  });
+
+  describe("in the shipped function (the authorizer context, checked again)", () => {
+    const shipped = new Map<string, (event: unknown) => Promise<any>>();
+    before(async () => {
+      useMocks();
+      createTidingsStack({ config: parseTidingsConfig(raw()), tokenSigningSecret: pulumi.secret("q".repeat(40)) });
+      await settle();
+      for (const route of producerRoutes) {
+        if (shipped.has(route.fn)) continue;
+        const fn = inlineFunctions.find((f) => f.spec?.name === route.fn) as InlineFunction<unknown, any> | undefined;
+        expect(fn, route.fn).to.not.equal(undefined);
+        shipped.set(route.fn, (await loadShipped(fn!)).handler);
+      }
+    });
+
+    const eventFor = (route: HttpRoute, authorizer?: object) => {
+      const path = pathOf(route.route);
+      const [method] = route.route.split(" ");
+      return {
+        version: "2.0",
+        routeKey: route.route,
+        rawPath: path,
+        body: method === "POST" || method === "PUT" ? "{}" : undefined,
+        pathParameters: { eventId: "not an id", userId: "qa\u0000", token: "x", proxy: "nothing" },
+        requestContext: { routeKey: route.route, http: { method, path }, ...(authorizer ? { authorizer } : {}) },
+      };
+    };
+
+    it("refuses each producer route with 403 naming the scope to a token without it, and lets the same token with it through", async () => {
+      for (const route of producerRoutes) {
+        if (route.auth.kind !== "producer") continue;
+        const handler = shipped.get(route.fn)!;
+        const needed = DEFAULT_SCOPES[route.auth.scope];
+        const others = Object.values(DEFAULT_SCOPES).filter((s) => s !== needed);
+        const refused = await handler(eventFor(route, { jwt: { claims: { sub: "svc" }, scopes: others } }));
+        expect(refused.statusCode, route.route).to.equal(403);
+        expect(JSON.parse(refused.body).missingScope, route.route).to.equal(needed);
+        const allowed = await handler(eventFor(route, { jwt: { claims: { sub: "svc" }, scopes: [needed] } }));
+        expect(allowed.statusCode, `${route.route}: ${allowed.body}`).to.equal(400);
+      }
+    });
+
+    it("answers 401 when the route runs with no authorizer context (deployed without its auth), and lets an IAM caller through", async () => {
+      for (const route of producerRoutes) {
+        const handler = shipped.get(route.fn)!;
+        expect((await handler(eventFor(route))).statusCode, route.route).to.equal(401);
+        const iam = await handler(eventFor(route, { iam: { userArn: "arn:aws:sts::123456789012:assumed-role/orders/s1" } }));
+        expect(iam.statusCode, route.route).to.equal(400);
+      }
+    });
+
+    it("answers 404 for a route key the function does not serve", async () => {
+      const handler = shipped.get("user-data")!;
+      const answer = await handler({ routeKey: "POST /users/{userId}", requestContext: { routeKey: "POST /users/{userId}" } });
+      expect(answer.statusCode).to.equal(404);
+    });
+  });
+
+  describe("in the local mode (npm start)", () => {
+    let tidings: LocalTidings;
+    let endUser: string;
+    before(async () => {
+      tidings = await startQuiet();
+      endUser = await devToken(tidings, "alice");
+    });
+    after(() => tidings?.stop());
+
+    const call = async (route: HttpRoute, token?: string) => {
+      const method = route.route.startsWith("ANY ") ? "GET" : route.route.split(" ")[0];
+      const response = await fetch(`${tidings.endpoints.api}${pathOf(route.route)}`, {
+        method,
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+        body: method === "POST" || method === "PUT" ? "{}" : undefined,
+      });
+      return { status: response.status, body: (await response.json().catch(() => undefined)) as any };
+    };
+
+    it("gives an end user's token 403 on every producer route, and a producer token without a route's scope 403 naming it", async () => {
+      for (const route of producerRoutes) {
+        if (route.auth.kind !== "producer") continue;
+        const needed = DEFAULT_SCOPES[route.auth.scope];
+        const asUser = await call(route, endUser);
+        expect(asUser.status, route.route).to.equal(403);
+        const without = await tidings.signToken("svc", {
+          scope: Object.values(DEFAULT_SCOPES)
+            .filter((s) => s !== needed)
+            .join(" "),
+        });
+        const refused = await call(route, without);
+        expect(refused.status, route.route).to.equal(403);
+        expect(refused.body.missingScope, route.route).to.equal(needed);
+        const allowed = await call(route, await tidings.signToken("svc", { scope: needed }));
+        expect(allowed.status, route.route).to.not.be.oneOf([401, 403]);
+      }
+    });
+
+    it("answers 401 without a token on every producer and user route, and serves the public link without one", async () => {
+      for (const route of routes) {
+        const answer = await call(route);
+        if (route.auth.kind === "public") expect(answer.status, route.route).to.not.equal(401);
+        else expect(answer.status, route.route).to.equal(401);
+      }
+    });
+
+    it("a producer without contacts:write cannot change a contact", async () => {
+      const sender = await tidings.signToken("svc-orders", { scope: "notifications:send contacts:read" });
+      const answer = await fetch(`${tidings.endpoints.api}/users/alice/contact`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${sender}` },
+        body: JSON.stringify({ phone: "+14155550199" }),
+      });
+      expect(answer.status).to.equal(403);
+      const read = await fetch(`${tidings.endpoints.api}/users/alice/contact`, { headers: { authorization: `Bearer ${sender}` } });
+      expect(((await read.json()) as { phone?: string }).phone).to.not.equal("+14155550199");
+    });
+
+    describe("eventIds belong to their producer", () => {
+      const post = (token: string, body: object) =>
+        fetch(tidings.endpoints.notifications, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}` },
+          body: JSON.stringify(body),
+        });
+      const status = async (token: string, eventId: string) => {
+        const response = await fetch(`${tidings.endpoints.notifications}/${eventId}`, { headers: { authorization: `Bearer ${token}` } });
+        return { status: response.status, body: (await response.json()) as any };
+      };
+
+      it("two producers using one eventId both deliver, each deduplicated on its own; each reads only its own status", async () => {
+        const a = await tidings.signToken("svc-a", { scope: producerScopes(tidings) });
+        const b = await tidings.signToken("svc-b", { scope: producerScopes(tidings) });
+        const eventId = `shared-${Date.now()}`;
+        // B squats A's eventId first.
+        const squat = await post(b, { eventId, userId: "alice", type: "job.progress", message: "from B" });
+        expect(squat.status).to.equal(202);
+        const real = await post(a, { eventId, userId: "alice", type: "job.progress", message: "from A" });
+        expect(real.status).to.equal(202);
+        expect(((await real.json()) as any).channels).to.deep.equal({ websocket: "queued" });
+        // Each one's retry is a duplicate of its own.
+        const retry = await post(a, { eventId, userId: "alice", type: "job.progress", message: "from A" });
+        expect(((await retry.json()) as any).channels).to.deep.equal({ websocket: "duplicate" });
+
+        const feed = async () => {
+          const response = await fetch(`${tidings.endpoints.api}/me/notifications`, { headers: { authorization: `Bearer ${endUser}` } });
+          return ((await response.json()) as { items: { content: { text: string } }[] }).items.map((i) => i.content.text);
+        };
+        await until(async () => (await feed()).filter((t) => t === "from A" || t === "from B").length === 2);
+
+        const ofA = await status(a, eventId);
+        expect(ofA.status).to.equal(200);
+        expect(ofA.body.eventId).to.equal(eventId);
+        const ofB = await status(b, eventId);
+        expect(ofB.status).to.equal(200);
+        // Each sees its own notification's channels; a third producer sees nothing.
+        const c = await tidings.signToken("svc-c", { scope: producerScopes(tidings) });
+        const ofC = await status(c, eventId);
+        expect(ofC.status).to.equal(404);
+        const items = [await tidings.log.rowsOf(eventId), await tidings.log.rowsOf(producerEventKey(eventId, "svc-a"))];
+        expect(items.map((rows) => rows[0]?.producer)).to.deep.equal(["svc-b", "svc-a"]);
+      });
+
+      it("a producer reading another's eventId gets 404", async () => {
+        const a = await tidings.signToken("svc-a", { scope: producerScopes(tidings) });
+        const b = await tidings.signToken("svc-b", { scope: producerScopes(tidings) });
+        const eventId = `private-${Date.now()}`;
+        expect((await post(a, { eventId, userId: "alice", type: "job.progress", message: "m" })).status).to.equal(202);
+        expect((await status(a, eventId)).status).to.equal(200);
+        const other = await status(b, eventId);
+        expect(other.status).to.equal(404);
+        expect(other.body).to.deep.equal({ error: "not found", eventId });
+      });
+
+      it("refuses a literal message for a critical type (400 naming message): critical content comes from its template", async () => {
+        const a = await tidings.signToken("svc-a", { scope: producerScopes(tidings) });
+        const answer = await post(a, { userId: "alice", type: "security.alert", message: "Buy now!" });
+        expect(answer.status).to.equal(400);
+        expect(((await answer.json()) as any).problems).to.deep.include({
+          field: "message",
+          problem: "is not allowed for the critical type security.alert: its content comes from its template",
+        });
+      });
+    });
+  });
+});
+
+describe("producers as identities (runtime/producers.ts)", () => {
+  it("is a JWT's client_id, else its sub, with its scopes; an IAM caller's role, whatever the session", () => {
+    expect(
+      producerOf({ requestContext: { authorizer: { jwt: { claims: { sub: "u", client_id: "svc" }, scopes: ["a"] } } } }),
+    ).to.deep.equal({
+      id: "svc",
+      scopes: ["a"],
+    });
+    expect(producerOf({ requestContext: { authorizer: { jwt: { claims: { sub: "svc", scope: "a b" } } } } })).to.deep.equal({
+      id: "svc",
+      scopes: ["a", "b"],
+    });
+    const role = "arn:aws:iam::123456789012:role/orders";
+    expect(iamProducerId("arn:aws:sts::123456789012:assumed-role/orders/i-1")).to.equal(role);
+    expect(iamProducerId("arn:aws:sts::123456789012:assumed-role/orders/i-2")).to.equal(role);
+    expect(producerOf({ requestContext: { authorizer: { iam: { userArn: "arn:aws:iam::123456789012:user/ci" } } } })).to.deep.equal({
+      id: "arn:aws:iam::123456789012:user/ci",
+    });
+    expect(producerOf({ requestContext: {} })).to.equal(undefined);
+  });
+
+  it("may send what tidings:producers lists: exact names, prefix.*, a critical type only by its name; no list, everything", () => {
+    const allowed = { orders: ["order.*", "security.alert"], marketing: ["marketing.*"] };
+    expect(typeRefusal(undefined, "anyone", "security.alert", true)).to.equal(undefined);
+    expect(typeRefusal(allowed, "orders", "order.shipped", false)).to.equal(undefined);
+    expect(typeRefusal(allowed, "orders", "security.alert", true)).to.equal(undefined);
+    expect(typeRefusal(allowed, "marketing", "marketing.critical", true)).to.equal(
+      "producer marketing may not send the critical type marketing.critical: a critical type must be listed by name",
+    );
+    expect(typeRefusal(allowed, "marketing", "order.shipped", false)).to.equal("producer marketing may not send type order.shipped");
+    expect(typeRefusal(allowed, "stranger", "order.shipped", false)).to.match(/stranger may send no type/);
+    // A prefix is a whole segment: order.* is not orders.
+    expect(typeRefusal(allowed, "orders", "orderly.thing", false)).to.equal("producer orders may not send type orderly.thing");
+  });
+
+  it("keys a producer's notification apart when another took its eventId, with a key no producer can send", () => {
+    const key = producerEventKey("order-1", "svc-a");
+    expect(key).to.match(/^order-1\.[A-Za-z0-9_-]{12}$/);
+    expect(producerEventKey("order-1", "svc-b")).to.not.equal(key);
+    expect(/^[A-Za-z0-9_-]{1,128}$/.test(key)).to.equal(false);
+  });
+});
