@@ -362,7 +362,8 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       if (plan.action === "opted-out") {
         outcomes[channel] = "skipped: opted out";
         metrics.count(METRIC.skippedOptedOut, { channel, type });
-        await deps.statusCallbacks?.({ eventId, userId, type, channel, status: "unsubscribed", at: createdAt, reason: "opted out" });
+        const callback = { eventId, userId, type, channel, status: "unsubscribed" as const, at: createdAt, reason: "opted out" };
+        await deps.statusCallbacks?.({ ...callback, producer: job.producer });
         log({ component: "notify", outcome: "skipped", eventId, userId, channel, reason: "opted out" });
       } else if (plan.action === "no-address") {
         outcomes[channel] = plan.reason === "missing" ? "skipped: no address" : `invalid_address: ${plan.problem}`;

@@ -77,7 +77,8 @@ export function makeReconciler(deps: ReconcilerDeps): () => Promise<ReconcileRep
             report.expired++;
             metrics.count(METRIC.reconciledExpired, dimensions);
             logger({ component: "reconciler", outcome: "expired", ...ids, reason: giveUp });
-            await deps.statusCallbacks?.({ ...ids, type: row.type, status: "error", at: new Date(now()).toISOString(), reason: giveUp });
+            const at = new Date(now()).toISOString();
+            await deps.statusCallbacks?.({ ...ids, type: row.type, status: "error", at, reason: giveUp, producer: row.producer });
           }
         } else if (await deps.log.takeStuck(row, "reput")) {
           toPut.push(row);

@@ -9,6 +9,7 @@
  * v1 = HMAC-SHA256(secret, `${t}.${rawBody}`). Receivers recompute it, compare in constant time, and
  * refuse a `t` older than a few minutes (replays).
  */
+import { producersEventId } from "./producers";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { DeliveryStatus, SqsBatchResponse, SqsEvent } from "./contracts";
@@ -23,6 +24,7 @@ export const FINAL_STATUSES: DeliveryStatus[] = ["sent", "error", "unsubscribed"
 
 /** The body POSTed to the producer's endpoint. */
 export interface StatusCallback {
+  /** The eventId the producer sent (or Tidings assigned). */
   eventId: string;
   userId: string;
   type: string;
@@ -32,6 +34,8 @@ export interface StatusCallback {
   at: string;
   reason?: string;
   provider?: string;
+  /** Who sent the notification (runtime/producers.ts): with eventId, what names it, since eventIds are per producer. */
+  producer?: string;
 }
 
 /** `t=<unix>,v1=<hex>` for `body` at `timestampSeconds`. */
@@ -65,7 +69,9 @@ export type CallbackEnqueuer = (callback: StatusCallback) => Promise<void>;
 export function makeCallbackEnqueuer(deps: { sqs: SQSClient; queueUrl: string }): CallbackEnqueuer {
   return async (callback) => {
     if (!FINAL_STATUSES.includes(callback.status)) return;
-    await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.queueUrl, MessageBody: JSON.stringify(callback) }));
+    // The producer's own eventId: a notification kept under its producer's key (runtime/producers.ts) says the id it was sent with.
+    const body = { ...callback, eventId: producersEventId(callback.eventId) };
+    await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.queueUrl, MessageBody: JSON.stringify(body) }));
   };
 }
 

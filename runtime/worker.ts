@@ -118,11 +118,16 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
   const acquire = deps.ratePerSecond ? makeTokenBucket(deps.ratePerSecond, now, sleep) : undefined;
 
   /** A failed enqueue is logged, never a reason to send the notification again. */
-  async function callback(delivery: ChannelDelivery, status: "sent" | "error", fields: { provider: string; reason?: string }) {
+  async function callback(
+    delivery: ChannelDelivery,
+    producer: string | undefined,
+    status: "sent" | "error",
+    fields: { provider: string; reason?: string },
+  ) {
     if (!deps.statusCallbacks) return;
     const { eventId, userId, type } = delivery;
     try {
-      await deps.statusCallbacks({ eventId, userId, type, channel, status, at: new Date(now()).toISOString(), ...fields });
+      await deps.statusCallbacks({ eventId, userId, type, channel, status, at: new Date(now()).toISOString(), producer, ...fields });
     } catch (error) {
       logger({
         component: "worker",
@@ -216,7 +221,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
       });
       decide(OUTCOME.worker.sent, { ...via, providerMessageId: result.providerMessageId });
       metrics.count(METRIC.sent, dimensions);
-      await callback(delivery, "sent", { provider: provider.name });
+      await callback(delivery, entry.producer, "sent", { provider: provider.name });
       metrics.latency(METRIC.deliveryLatency, dimensions, now() - Date.parse(delivery.createdAt));
       return true;
     }
@@ -239,7 +244,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
     });
     decide(OUTCOME.worker.failed, { ...via, reason: result.reason });
     metrics.count(METRIC.failed, dimensions);
-    await callback(delivery, "error", { provider: provider.name, reason: result.reason });
+    await callback(delivery, entry.producer, "error", { provider: provider.name, reason: result.reason });
     return true;
   }
 

@@ -116,6 +116,7 @@ const SAMPLES: Record<string, object[]> = {
       at: AT,
       reason: "r",
       provider: "ses",
+      producer: "svc-orders",
     } satisfies Required<StatusCallback>,
   ],
   LambdaProviderRequest: [{ version: 1, delivery } satisfies Required<LambdaProviderRequest>],
