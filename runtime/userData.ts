@@ -52,14 +52,42 @@ export interface UserDataDeps {
 /** External channels a contact may carry, with the address field each needs. */
 const EXTERNAL_CHANNELS = ["slack"];
 
-/** The contact as the API answers it. */
+/**
+ * A webhook URL as the API shows it: its origin and its last 4 characters. The URL is the credential
+ * (whoever has it may post), so it is written, never read back.
+ * @example maskWebhookUrl("https://hooks.slack.com/services/T0/B0/abcdwxyz") // "https://hooks.slack.com/…wxyz"
+ */
+export function maskWebhookUrl(url: string): string {
+  let origin = "";
+  try {
+    origin = new URL(url).origin;
+  } catch {
+    // Not a URL (stored before the checks): show nothing of it but its end.
+  }
+  return `${origin}/…${url.slice(-4)}`;
+}
+
+/** External channels with every webhook URL masked. */
+function maskedExternalChannels(external: unknown): unknown {
+  if (!isPlainRecord(external)) return external;
+  return Object.fromEntries(
+    Object.entries(external).map(([channel, address]) => [
+      channel,
+      isPlainRecord(address) && typeof address.webhookUrl === "string"
+        ? { ...address, webhookUrl: maskWebhookUrl(address.webhookUrl) }
+        : address,
+    ]),
+  );
+}
+
+/** The contact as the API answers it: webhook URLs masked. */
 function contactView(row: ContactRow & Record<string, unknown>) {
   const { userId, email, phone, external_channels, device_tokens } = row;
   return {
     userId,
     ...(email !== undefined ? { email } : {}),
     ...(phone !== undefined ? { phone } : {}),
-    ...(external_channels !== undefined ? { external_channels } : {}),
+    ...(external_channels !== undefined ? { external_channels: maskedExternalChannels(external_channels) } : {}),
     devices: Array.isArray(device_tokens)
       ? device_tokens.map((d: { platform?: unknown; addedAt?: unknown } | null) => ({ platform: d?.platform, addedAt: d?.addedAt }))
       : [],

@@ -4,6 +4,7 @@
  * identities, each with its own eventIds and the types it may send.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { expect } from "chai";
 import type { InlineFunction } from "../components/InlineFunction";
 import { readStackFile } from "../local/stackConfig";
@@ -207,6 +208,31 @@ describe("trust: one route table, enforced at the gateway, in the function and l
       expect(answer.status).to.equal(403);
       const read = await fetch(`${tidings.endpoints.api}/users/alice/contact`, { headers: { authorization: `Bearer ${sender}` } });
       expect(((await read.json()) as { phone?: string }).phone).to.not.equal("+14155550199");
+    });
+
+    it("never reads a Slack webhook URL back: the contact shows its origin and last 4 characters, and keeps it whole for delivery", async () => {
+      const producer = await tidings.signToken("svc", { scope: producerScopes(tidings) });
+      const webhookUrl = `${tidings.endpoints.slackSink}/services/T000/B000/secretpart9XyZ`;
+      const headers = { authorization: `Bearer ${producer}` };
+      const saved = await fetch(`${tidings.endpoints.api}/users/mallory-target/contact`, {
+        method: "PUT",
+        headers,
+        body: JSON.stringify({ email: "t@example.com", external_channels: { slack: { webhookUrl } } }),
+      });
+      expect(saved.status).to.equal(200);
+      const shown = `${new URL(webhookUrl).origin}/…9XyZ`;
+      expect(((await saved.json()) as any).external_channels).to.deep.equal({ slack: { webhookUrl: shown } });
+      const read = (await (await fetch(`${tidings.endpoints.api}/users/mallory-target/contact`, { headers })).json()) as any;
+      expect(read).to.deep.include({
+        userId: "mallory-target",
+        email: "t@example.com",
+        external_channels: { slack: { webhookUrl: shown } },
+      });
+      expect(JSON.stringify(read)).to.not.include("secretpart");
+      const stored = await tidings.clients.ddb.send(
+        new GetCommand({ TableName: tidings.tables.contacts, Key: { userId: "mallory-target" } }),
+      );
+      expect(stored.Item?.external_channels.slack.webhookUrl).to.equal(webhookUrl);
     });
 
     describe("eventIds belong to their producer", () => {
