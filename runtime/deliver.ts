@@ -3,8 +3,9 @@
  * connection row is deleted) shared by the per-user delivery of the websocket channel and the
  * `sendmessage` broadcast.
  */
+import { removeConnection } from "./connectionSlots";
 import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
-import { DeleteCommand, type DynamoDBDocumentClient, paginateQuery } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, paginateQuery } from "@aws-sdk/lib-dynamodb";
 import { connectionPoster } from "./connectionPoster";
 import { TABLES } from "./tables";
 import type { WebSocketRequestContext } from "./contracts";
@@ -124,7 +125,7 @@ export async function postToConnections(deps: PostingDeps, connectionIds: string
 
 async function deleteConnection(deps: PostingDeps, connectionId: string) {
   try {
-    await deps.ddb.send(new DeleteCommand({ TableName: deps.connectionsTable, Key: { connectionId } }));
+    await removeConnection(deps, connectionId);
   } catch (error) {
     // The row expires by TTL anyway; a failed clean-up is not a failed delivery.
     (deps.logger ?? logDecision)({

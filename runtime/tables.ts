@@ -43,7 +43,8 @@ export function keyAttributes(layout: TableLayout): string[] {
 export const TABLES = {
   /**
    * pk connectionId, GSI byUser on userId (+ connectionId), sparse GSI byRoom on room (+ connectionId), TTL on ttl.
-   * Items: connectionId, userId, room?, sourceIp, connectedAt, ttl, chatWindow?, chatCount? (runtime/chat.ts).
+   * Items: connectionId, userId, room?, slot, sourceIp, connectedAt, ttl, chatWindow?, chatCount? (runtime/chat.ts);
+   * and each user's connection slots, `#slot#<userId>#<n>`: holder, expiresAt, ttl (runtime/connectionSlots.ts).
    */
   connections: {
     hashKey: "connectionId",

@@ -10,6 +10,7 @@
  * (runtime/contacts.ts `resolveAddress`), so what is stored here is what delivery accepts. A field set
  * to null is removed; device tokens are the user's own business (`POST /me/devices`) and are kept.
  */
+import { removeConnection } from "./connectionSlots";
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { type ContactRow, resolveAddress } from "./contacts";
 import { connectionsOfUser } from "./deliver";
@@ -192,7 +193,7 @@ export function makeUserDataApi(deps: UserDataDeps) {
     const feedItems = await deps.feed.erase(userId);
     const connectionIds = await connectionsOfUser({ ddb: deps.ddb, connectionsTable: deps.tables.connections }, userId);
     for (const connectionId of connectionIds) {
-      await deps.ddb.send(new DeleteCommand({ TableName: deps.tables.connections, Key: { connectionId } }));
+      await removeConnection({ ddb: deps.ddb, connectionsTable: deps.tables.connections }, connectionId);
       await deps.closeConnection?.(connectionId).catch(() => undefined);
     }
     // The log last: a notification accepted while the rest was erased is erased too, and without a

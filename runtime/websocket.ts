@@ -3,8 +3,9 @@
  * `$disconnect` removes it, `$default` answers unknown frames with an error frame. The optional
  * `sendmessage` room chat is in runtime/chat.ts.
  */
+import { removeConnection } from "./connectionSlots";
 import { PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
-import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { ConnectGate } from "./connectGate";
 import type { ErrorFrame, HttpResult, WebSocketEvent, WebSocketRequestContext } from "./contracts";
 import { type ConnectionRow, clientFor, type ManagementClients } from "./deliver";
@@ -42,6 +43,7 @@ export function makeConnectHandler(deps: ConnectDeps) {
       return { statusCode: 401, body: "Unauthorized" };
     }
     let room: string | undefined;
+    let slot: string | undefined;
     if (deps.gate) {
       let gate: Awaited<ReturnType<NonNullable<ConnectDeps["gate"]>>>;
       try {
@@ -55,12 +57,15 @@ export function makeConnectHandler(deps: ConnectDeps) {
         return gate.result;
       }
       room = gate.room;
+      slot = gate.slot;
     }
     const at = now();
-    const row: ConnectionRow & { room?: string } = {
+    const row: ConnectionRow & { room?: string; slot?: string } = {
       connectionId,
       userId,
       ...(room ? { room } : {}),
+      // The slot is given back with the row (runtime/connectionSlots.ts); if this put fails, it frees itself within SLOT_LIFETIME_SECONDS.
+      ...(slot ? { slot } : {}),
       sourceIp: identity?.sourceIp,
       connectedAt: new Date(at).toISOString(),
       ttl: Math.floor(at / 1000) + deps.ttlSeconds,
@@ -82,13 +87,13 @@ export function makeConnectHandler(deps: ConnectDeps) {
   };
 }
 
-/** `$disconnect`: deletes the connection row (API GW does not retry this route, so never fail it). */
+/** `$disconnect`: deletes the connection row and gives its slot back (API GW does not retry this route, so never fail it). */
 export function makeDisconnectHandler(deps: { ddb: DynamoDBDocumentClient; connectionsTable: string; logger?: DecisionLogger }) {
   const logger = deps.logger ?? logDecision;
   return async (event: WebSocketEvent): Promise<HttpResult> => {
     const { connectionId, authorizer } = event.requestContext;
     try {
-      await deps.ddb.send(new DeleteCommand({ TableName: deps.connectionsTable, Key: { connectionId } }));
+      await removeConnection(deps, connectionId);
       logger({
         component: "websocket-disconnect",
         outcome: OUTCOME["websocket-disconnect"].disconnected,

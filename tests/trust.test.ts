@@ -16,7 +16,7 @@ import { createTidingsStack } from "../stack";
 import { inlineFunctions, type MockedResource, settle, useMocks } from "../testing";
 import { devToken, producerScopes, startQuiet } from "./helpers/localTidings";
 import { loadShipped } from "./helpers/shipped";
-import { until } from "./helpers/sockets";
+import { connectAtOnce, until } from "./helpers/sockets";
 
 const DEFAULT_SCOPES = { send: "notifications:send", contactsWrite: "contacts:write", contactsRead: "contacts:read", erase: "users:erase" };
 
@@ -195,6 +195,18 @@ describe("trust: one route table, enforced at the gateway, in the function and l
         const answer = await call(route);
         if (route.auth.kind === "public") expect(answer.status, route.route).to.not.equal(401);
         else expect(answer.status, route.route).to.equal(401);
+      }
+    });
+
+    it("holds the per-user connection cap exactly: 200 connects at once leave tidings:websocket.maxConnectionsPerUser open", async () => {
+      const cap = tidings.config.websocket.maxConnectionsPerUser;
+      const token = await devToken(tidings, "crowd");
+      const { open, refused } = await connectAtOnce(`${tidings.endpoints.websocket}/?token=${encodeURIComponent(token)}`, 200);
+      try {
+        expect(open).to.have.length(cap);
+        expect(refused).to.deep.equal({ 429: 200 - cap });
+      } finally {
+        for (const socket of open) socket.close();
       }
     });
 

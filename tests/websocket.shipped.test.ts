@@ -12,7 +12,8 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { settle, useMocks, outputValue } from "../testing";
 import { loadShipped, type ShippedModule } from "./helpers/shipped";
-import { frames, openSocket, until, upgradeStatus } from "./helpers/sockets";
+import { connectAtOnce, frames, openSocket, until, upgradeStatus } from "./helpers/sockets";
+import { postToConnections } from "../runtime/deliver";
 import { ConnectionsTable } from "../components/ConnectionsTable";
 import { EncryptionKey } from "../components/EncryptionKey";
 import { WebSocketApi, type WebSocketFunctionName } from "../components/WebSocketApi";
@@ -124,7 +125,10 @@ describe("WebSocketApi shipped code against the local gateway", function () {
     sockets.push(socket);
     return { socket, inbox: frames(socket) };
   };
-  const rows = async () => ((await ddb.send(new ScanCommand({ TableName: tableName }))).Items ?? []) as Record<string, any>[];
+  const items = async () => ((await ddb.send(new ScanCommand({ TableName: tableName }))).Items ?? []) as Record<string, any>[];
+  /** Connection rows; the users' slots (runtime/connectionSlots.ts) are items of the table too. */
+  const rows = async () => (await items()).filter((r) => !String(r.connectionId).startsWith("#slot#"));
+  const slotsOf = async (userId: string) => (await items()).filter((r) => String(r.connectionId).startsWith(`#slot#${userId}#`));
   const rowsOf = async (userId: string) => (await rows()).filter((r) => r.userId === userId);
   const key = () => new TextEncoder().encode(SECRET);
 
@@ -184,6 +188,7 @@ describe("WebSocketApi shipped code against the local gateway", function () {
     };
     for (const [what, status] of Object.entries(refused)) expect(await status, what).to.equal(403);
     expect(await rowsOf("mallory")).to.deep.equal([]);
+    expect(await slotsOf("mallory")).to.deep.equal([]);
     expect((await rows()).every((r) => typeof r.userId === "string" && r.userId !== "mallory")).to.equal(true);
   });
 
@@ -288,6 +293,39 @@ describe("WebSocketApi shipped code against the local gateway", function () {
     await until(async () => (await rowsOf("olga")).length === 2, 3000, "olga's closed row deleted");
     await connectAs("olga");
     expect(await rowsOf("olga")).to.have.length(3);
+  });
+
+  it("holds the cap exactly: 200 connects at once for one user leave 3 open, and the others are refused with 429", async () => {
+    const { open, refused } = await connectAtOnce(urlWith(await token("pat")), 200);
+    sockets.push(...open);
+    expect(open).to.have.length(3);
+    expect(refused).to.deep.equal({ 429: 197 });
+    expect(await rowsOf("pat")).to.have.length(3);
+    expect((await slotsOf("pat")).map((s) => s.holder).sort()).to.deep.equal((await rowsOf("pat")).map((r) => r.connectionId).sort());
+    for (const socket of open) socket.close();
+    await until(async () => (await slotsOf("pat")).length === 0, 5000, "pat's slots given back");
+  });
+
+  it("gives a slot back when a post finds its connection gone (410), though $disconnect never came", async () => {
+    dropDisconnects = true;
+    try {
+      const before = gateway.connections();
+      const first = await connectAs("quinn");
+      const goneId = gateway.connections().find((id) => !before.includes(id))!;
+      await connectAs("quinn");
+      await connectAs("quinn");
+      first.socket.terminate();
+      await until(() => !gateway.connections().includes(goneId), 3000, "gone at the gateway");
+      expect(await upgradeStatus(urlWith(await token("quinn")))).to.equal(429);
+      const ids = (await rowsOf("quinn")).map((r) => r.connectionId);
+      const report = await postToConnections({ ddb, mgmt, connectionsTable: tableName }, ids, "{}");
+      expect(report.gone).to.equal(1);
+      expect(await slotsOf("quinn")).to.have.length(2);
+      await connectAs("quinn");
+      expect(await rowsOf("quinn")).to.have.length(3);
+    } finally {
+      dropDisconnects = false;
+    }
   });
 
   it("deletes the row when the socket closes", async () => {

@@ -78,8 +78,8 @@ export function webSocketFunctions(settings: WebSocketSettings): {
     description: "Tidings: stores a new WebSocket connection",
     triggers: [{ kind: "websocket", route: "$connect" }],
     uses: withKey([
-      { resource: "connections", actions: ["dynamodb:PutItem"] },
-      { resource: "connections", actions: ["dynamodb:Query"], part: "index/byUser" },
+      // The user's slots in one consistent BatchGetItem, then one conditional put of a slot and one of the row.
+      { resource: "connections", actions: ["dynamodb:BatchGetItem", "dynamodb:PutItem"] },
     ]),
     create: (env, hooks) => {
       const ddb = documentClient();

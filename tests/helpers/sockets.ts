@@ -81,3 +81,28 @@ export async function until(condition: () => boolean | Promise<boolean>, timeout
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/**
+ * `count` connects at once to `url`: the sockets that opened (left open for the caller to close) and
+ * how many were refused, by status.
+ */
+export async function connectAtOnce(url: string, count: number): Promise<{ open: WebSocket[]; refused: Record<number, number> }> {
+  const outcomes = await Promise.all(
+    Array.from({ length: count }, () =>
+      openSocket(url).then(
+        (ws) => ({ ws }),
+        (error: { status?: number }) => {
+          if (error.status === undefined) throw error;
+          return { status: error.status };
+        },
+      ),
+    ),
+  );
+  const refused: Record<number, number> = {};
+  const open: WebSocket[] = [];
+  for (const outcome of outcomes) {
+    if ("ws" in outcome) open.push(outcome.ws);
+    else refused[outcome.status] = (refused[outcome.status] ?? 0) + 1;
+  }
+  return { open, refused };
+}
