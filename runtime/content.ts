@@ -43,6 +43,16 @@ export function urlSchemeProblem(value: unknown): string | undefined {
   return undefined;
 }
 
+/** A `|` in a Slack link's URL would end the URL and start a label of the producer's choosing. */
+function slackLinkProblem(value: unknown): string | undefined {
+  return typeof value === "string" && value.includes("|") ? "is used as a Slack link: it must not contain | (write it %7C)" : undefined;
+}
+
+/** A URL inside Slack's `<url|label>` markup: its special characters escaped and `|` percent-encoded, so it stays one URL. */
+export function slackLinkUrl(url: string): string {
+  return slackEscape(url).replace(/\|/g, "%7C");
+}
+
 /** Text just before a variable that makes it the start of a URL. */
 const URL_POSITION = {
   html: /[\s"'/](?:href|src|srcset|action|formaction|poster|background|xlink:href)\s*=\s*["']?\s*$/i,
@@ -88,7 +98,9 @@ export function urlVariableProblems(source: string | undefined, kind: keyof type
       } else if (type === "name" || type === "&") {
         if (URL_POSITION[kind].test(text)) {
           const frame = lookup(name, stack);
-          const problem = frame ? urlSchemeProblem(frame.value) : undefined;
+          const problem = frame
+            ? (urlSchemeProblem(frame.value) ?? (kind === "slack" ? slackLinkProblem(frame.value) : undefined))
+            : undefined;
           if (frame && problem) problems.set(fieldOf(frame.path), problem);
         }
         text = `${text}x`; // whatever the value, the URL has started

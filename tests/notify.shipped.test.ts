@@ -11,6 +11,7 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import type { ChannelDelivery, LogEntry } from "../runtime/contracts";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { makeHttpApiHandler, makeNotificationService } from "../runtime/notify";
+import { slackMessage } from "../runtime/providers/slack";
 import { type ShippedService, startShippedService } from "./hostile/shippedService";
 
 /**
@@ -516,6 +517,32 @@ describe("notification service (shipped code, local servers)", function () {
       const literal = newEventId();
       await service.post({ eventId: literal, userId, type: "order.shipped", message: "<!channel> hi", channels: ["slack"] });
       expect((eventsFor(literal)[0].detail as any).content.text).to.equal("&lt;!channel&gt; hi");
+      // A | in a URL a Slack link is made of would end the URL and start a label of the producer's own.
+      const spoof = await service.post({
+        userId,
+        type: "order.shipped",
+        data: { ...ORDER, trackingUrl: "https://evil.example/|Your bank" },
+        channels: ["slack"],
+      });
+      expect(spoof.status).to.equal(422);
+      expect(spoof.body.problems).to.deep.equal([
+        { field: "data.trackingUrl", problem: "is used as a Slack link: it must not contain | (write it %7C)" },
+      ]);
+    });
+
+    it("makes the callback's Slack link out of the callback alone: its | and <> cannot add a label or markup", () => {
+      const message = slackMessage({
+        eventId: "e",
+        userId: "u",
+        type: "order.shipped",
+        channel: "slack",
+        kind: "actionable",
+        content: { text: "Shipped" },
+        callback: "https://evil.example/a>b|Your bank",
+        address: { webhookUrl: "https://hooks.slack.com/services/x" },
+        createdAt: "2026-12-07T00:00:00.000Z",
+      });
+      expect(message.text).to.equal("Shipped <https://evil.example/a&gt;b%7CYour bank|Open>");
     });
 
     it("refuses an SMS that renders over 1,600 characters, naming the field", async () => {

@@ -5,6 +5,7 @@
  * Slack answers 200 "ok"; 429 rate_limited and 5xx are worth retrying; 400 invalid_payload,
  * 403 action_prohibited, 404 no_service / channel_not_found and 410 channel_is_archived are not.
  */
+import { slackLinkUrl } from "../content";
 import type { ChannelDelivery, Provider, ProviderResult } from "../contracts";
 import { classifyError, isRetryableStatus, safeReason } from "./errors";
 
@@ -34,7 +35,8 @@ export function slackMessage(delivery: ChannelDelivery): { text: string; blocks:
   if (delivery.kind === "feedback" && delivery.progress !== undefined) {
     blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: `Progress: ${delivery.progress}%` }] });
   }
-  return { text: delivery.callback ? `${text} <${delivery.callback}|Open>` : text, blocks };
+  // The callback is the producer's: inside link markup it is escaped so that it can only be the link's URL.
+  return { text: delivery.callback ? `${text} <${slackLinkUrl(delivery.callback)}|Open>` : text, blocks };
 }
 
 export function makeSlackProvider(deps: SlackProviderDeps = {}): Provider {
