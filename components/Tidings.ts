@@ -70,6 +70,15 @@ export interface ExtraChannelArgs {
  * The whole default stack's settings, shaped like the `tidings:` stack config (README: "Deploying with
  * `pulumi up`"), plus channels of your own and their templates.
  */
+/** `tidings:kms`. */
+export interface TidingsKmsSettings {
+  /**
+   * IAM roles or users that administer the key and cannot read data with it; whoever runs `pulumi up` must be one.
+   * @default [the principal running pulumi up]
+   */
+  adminArns?: string[];
+}
+
 export interface TidingsArgs {
   /** HS256 key (≥ 32 characters) that signs user tokens: pass a secret. */
   tokenSigningSecret: pulumi.Input<string>;
@@ -88,8 +97,8 @@ export interface TidingsArgs {
   logTtlDays?: number;
   /** Deletion protection on the tables with personal data. @default true */
   deletionProtection?: boolean;
-  /** The IAM principal that administers the KMS key. @default the account root */
-  kmsAdminArn?: string;
+  /** `tidings:kms`: the stack key's administrators, who cannot read data with it. */
+  kms?: TidingsKmsSettings;
   /** `tidings:channels`. */
   channels: Record<string, TidingsChannelSettings>;
   /** `tidings:notificationTypes`. */

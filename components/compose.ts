@@ -69,7 +69,7 @@ export type SharedChannelArgs = Pick<
 export function createTidingsStack(inputs: TidingsStackInputs) {
   const { config, tokenSigningSecret, addChannels, customProviders, extraTemplatesDirs, parent } = inputs;
   const opts = { parent };
-  const key = new EncryptionKey("tidings", { adminArn: config.kmsAdminArn }, opts);
+  const key = new EncryptionKey("tidings", { adminArns: config.kms.adminArns }, opts);
   const kmsKeyArn = key.arn;
 
   const connectionsTable = new ConnectionsTable("connections", { kmsKeyArn }, opts);

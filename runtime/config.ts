@@ -67,6 +67,11 @@ export function parseTidingsConfig(raw: Record<string, unknown>, options: ParseO
       `tidings:auth.producerScope: removed: each producer route has its scope in tidings:auth.scopes; set tidings:auth.scopes.send to "${String(auth.producerScope)}" instead`,
     ]);
   }
+  if ("kmsAdminArn" in raw) {
+    throw new TidingsConfigError([
+      `tidings:kmsAdminArn: removed: list the key's administrators in tidings:kms.adminArns (roles or users; they administer the key and cannot read data with it), e.g. [${JSON.stringify(raw.kmsAdminArn)}]`,
+    ]);
+  }
   const parsed = configSchema().safeParse(raw);
   if (!parsed.success) throw new TidingsConfigError(parsed.error.issues.map(describeIssue));
   const config = parsed.data as unknown as TidingsConfig;

@@ -199,15 +199,21 @@ export function configSchema() {
      * `pulumi destroy` or a replacement cannot drop them while it is on. @default true
      */
     deletionProtection: z.boolean().default(DEFAULTS.deletionProtection),
-    /**
-     * The IAM principal ARN that administers the KMS key (rotation, policy, deletion); key use is granted
-     * per function. @default the account root (`arn:aws:iam::<account>:root`), which delegates to IAM
-     * @example kmsAdminArn: arn:aws:iam::123456789012:role/platform-admins
-     */
-    kmsAdminArn: z
-      .string()
-      .regex(/^arn:aws[a-z-]*:iam::\d{12}:(root|role\/.+|user\/.+)$/, "must be an IAM role, user or root ARN")
-      .optional(),
+    /** The stack's KMS key. */
+    kms: z
+      .strictObject({
+        /**
+         * IAM roles or users that administer the key (policy, rotation, deletion) and cannot read the
+         * stack's data with it; whoever runs `pulumi up` must be one. Unset: the principal running it.
+         * @example adminArns: [arn:aws:iam::123456789012:role/platform-admins]
+         */
+        adminArns: z
+          .array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/.+$/, "must be an IAM role or user ARN"))
+          .min(1)
+          .max(10)
+          .optional(),
+      })
+      .prefault({}),
     /** Pulumi secret (`pulumi config set --secret tidings:tokenSigningSecret`), read separately. */
     tokenSigningSecret: z.string().min(32).optional(),
     /**

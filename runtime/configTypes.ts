@@ -88,8 +88,8 @@ export interface TidingsConfig {
   };
   /** Deletion protection on the tables holding personal data. @default true */
   deletionProtection: boolean;
-  /** The IAM principal administering the KMS key. @default the account root */
-  kmsAdminArn?: string;
+  /** The IAM roles or users administering the KMS key, who cannot read data with it. @default the principal running `pulumi up` */
+  kms: { adminArns?: string[] };
   /** Read separately, as a Pulumi secret. */
   tokenSigningSecret?: string;
   /** @default false */

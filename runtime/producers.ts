@@ -32,11 +32,11 @@ export interface Producer {
 }
 
 /**
- * The assumed-role session ARN of a role's caller, as the role's own ARN without its path (a session
- * ARN does not carry it): every session of one role is one producer.
- * @example iamProducerId("arn:aws:sts::123456789012:assumed-role/orders/i-0abc") // "arn:aws:iam::123456789012:role/orders"
+ * The IAM principal behind a caller ARN: an assumed-role session's role, as the role's own ARN without
+ * its path (a session ARN does not carry it), so every session of one role is one producer; else the ARN.
+ * @example iamPrincipalOf("arn:aws:sts::123456789012:assumed-role/orders/i-0abc") // "arn:aws:iam::123456789012:role/orders"
  */
-export function iamProducerId(userArn: string): string {
+export function iamPrincipalOf(userArn: string): string {
   const session = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([^/]+)\/.+$/.exec(userArn);
   return session ? `arn:${session[1]}:iam::${session[2]}:role/${session[3]}` : userArn;
 }
@@ -45,7 +45,7 @@ export function iamProducerId(userArn: string): string {
 export function producerOf(event: ProducerEvent | undefined): Producer | undefined {
   const authorizer = event?.requestContext?.authorizer;
   const userArn = authorizer?.iam?.userArn;
-  if (typeof userArn === "string" && userArn) return { id: iamProducerId(userArn) };
+  if (typeof userArn === "string" && userArn) return { id: iamPrincipalOf(userArn) };
   const claims = authorizer?.jwt?.claims;
   if (!claims) return undefined;
   const id = [claims.client_id, claims.sub].find((v): v is string => typeof v === "string" && v.length > 0);

@@ -147,9 +147,17 @@ describe("stack config: security keys", () => {
     );
     const raw = readStackFile();
     raw.auth.jwksUrl = "ftp://keys.example.com/jwks.json";
-    raw.kmsAdminArn = "arn:aws:s3:::bucket";
+    raw.kms = { adminArns: ["arn:aws:s3:::bucket"] };
     const problems = problemsOf(raw);
     expect(problems.some((p) => p.startsWith("tidings:auth.jwksUrl:"))).to.equal(true);
-    expect(problems).to.include("tidings:kmsAdminArn: must be an IAM role, user or root ARN");
+    expect(problems).to.include("tidings:kms.adminArns.0: must be an IAM role or user ARN");
+  });
+
+  it("names what replaced a removed key: tidings:kmsAdminArn is tidings:kms.adminArns", () => {
+    const raw = readStackFile();
+    raw.kmsAdminArn = "arn:aws:iam::123456789012:role/admins";
+    expect(problemsOf(raw)).to.deep.equal([
+      'tidings:kmsAdminArn: removed: list the key\'s administrators in tidings:kms.adminArns (roles or users; they administer the key and cannot read data with it), e.g. ["arn:aws:iam::123456789012:role/admins"]',
+    ]);
   });
 });

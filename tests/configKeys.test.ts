@@ -261,9 +261,9 @@ const EFFECTS: KeyEffect[] = [
     local: { none: "local tables live as long as `npm start`: nothing outlives it to protect" },
   },
   {
-    key: "kmsAdminArn",
+    key: "kms.adminArns",
     variant: "A",
-    set: (raw) => (raw.kmsAdminArn = "arn:aws:iam::123456789012:role/key-admins"),
+    set: (raw) => (raw.kms = { adminArns: ["arn:aws:iam::123456789012:role/key-admins"] }),
     graph: (g) => expect(g.one("aws:kms/key:Key", "tidings").inputs.policy).to.include("arn:aws:iam::123456789012:role/key-admins"),
     local: { none: "the local servers encrypt nothing with a KMS key" },
   },

@@ -10,19 +10,31 @@ import { readStackFile } from "../local/stackConfig";
 import { parseTidingsConfig } from "../runtime/config";
 import { createTidingsStack } from "../stack";
 import { type MockedResource, ofType, settle, useMocks } from "../testing";
+import { evaluate, type Policy } from "./helpers/iamPolicy";
 
 const SECRET = "security-graph-signing-secret-0123456789ab";
 const ADMIN = "arn:aws:iam::123456789012:role/platform-admins";
+
+/** The stack key's policy in a graph. */
+const keyPolicyOf = (resources: MockedResource[]): Policy =>
+  JSON.parse(resources.find((r) => r.type === "aws:kms/key:Key" && r.name === "tidings")!.inputs.policy);
 
 describe("security guarantees of the resource graph", function () {
   this.timeout(120_000);
   let resources: MockedResource[];
   let stack: ReturnType<typeof createTidingsStack>;
 
+  let defaultKeyPolicy: Policy;
+
   before(async () => {
+    // The default stack first, for its key policy; then the one every test here reads.
+    const defaults = useMocks();
+    createTidingsStack({ config: parseTidingsConfig(readStackFile()), tokenSigningSecret: pulumi.secret(SECRET) });
+    await settle();
+    defaultKeyPolicy = keyPolicyOf(defaults);
     resources = useMocks();
     const raw = readStackFile();
-    raw.kmsAdminArn = ADMIN;
+    raw.kms = { adminArns: [ADMIN] };
     stack = createTidingsStack({ config: parseTidingsConfig(raw), tokenSigningSecret: pulumi.secret(SECRET) });
     new NotificationApi("jwt-api", {
       bus: stack.bus,
@@ -91,13 +103,44 @@ describe("security guarantees of the resource graph", function () {
 
   it("splits key administration (the configured admin, no data actions) from key use", () => {
     const statements = keyStatements();
-    const admin = statements.filter((s) => list(s.Principal.AWS).includes(ADMIN));
+    const admin = statements.filter((s) => list(s.Principal.AWS).includes(ADMIN) && s.Sid === "KeyAdministration");
     expect(admin).to.have.length(1);
     expect(admin[0].Action).to.deep.equal(KEY_ADMIN_ACTIONS);
     for (const action of ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*", "kms:*"]) {
       expect(admin[0].Action, action).not.to.include(action);
     }
     expect(statements.flatMap((s) => list(s.Action))).not.to.include("kms:*");
+  });
+
+  it("no principal both administers the key and reads data with it: the configured admins, and by default whoever runs pulumi up", () => {
+    const key = { action: "", resource: "arn:aws:kms:us-east-1:123456789012:key/k" };
+    const ask = (policy: Policy, principal: string, action: string, via?: string) =>
+      evaluate([policy], {
+        ...key,
+        action,
+        principal: { AWS: principal },
+        context: { "aws:PrincipalArn": principal, ...(via ? { "kms:ViaService": `${via}.us-east-1.amazonaws.com` } : {}) },
+      });
+    const check = (policy: Policy, admin: string) => {
+      const fn = "arn:aws:iam::123456789012:role/email-worker-role-1a2b3c4";
+      expect(ask(policy, admin, "kms:PutKeyPolicy")).to.equal("allow");
+      expect(ask(policy, fn, "kms:PutKeyPolicy")).to.equal("implicit-deny");
+      for (const via of ["dynamodb", "sqs", "sns", "logs", undefined]) {
+        expect(ask(policy, admin, "kms:Decrypt", via), `admin Decrypt via ${via}`).to.not.equal("allow");
+        expect(ask(policy, admin, "kms:GenerateDataKey", via), `admin GenerateDataKey via ${via}`).to.not.equal("allow");
+      }
+      // What pulumi up encrypts itself: environment variables and the signing secret it sets.
+      expect(ask(policy, admin, "kms:Encrypt", "lambda")).to.equal("allow");
+      expect(ask(policy, admin, "kms:GenerateDataKey", "secretsmanager")).to.equal("allow");
+      expect(ask(policy, fn, "kms:Decrypt", "dynamodb")).to.equal("allow");
+    };
+    check(keyPolicyOf(resources), ADMIN);
+    // A role given without its path is matched under any path.
+    expect(ask(keyPolicyOf(resources), "arn:aws:iam::123456789012:role/team/platform-admins", "kms:Decrypt", "dynamodb")).to.equal(
+      "implicit-deny",
+    );
+    // Without tidings:kms.adminArns: the mocks' caller, whoever runs pulumi up.
+    check(defaultKeyPolicy, "arn:aws:iam::123456789012:user/test");
   });
 
   it("every Lambda role's key use carries kms:ViaService", () => {

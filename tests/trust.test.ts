@@ -10,7 +10,7 @@ import type { InlineFunction } from "../components/InlineFunction";
 import { readStackFile } from "../local/stackConfig";
 import type { LocalTidings } from "../local/tidings";
 import { parseTidingsConfig, type TidingsConfig } from "../runtime/config";
-import { iamProducerId, producerEventKey, producerOf, typeRefusal } from "../runtime/producers";
+import { iamPrincipalOf, producerEventKey, producerOf, typeRefusal } from "../runtime/producers";
 import { type HttpRoute, systemFunctions, systemSettings } from "../runtime/system";
 import { createTidingsStack } from "../stack";
 import { inlineFunctions, type MockedResource, settle, useMocks } from "../testing";
@@ -329,8 +329,8 @@ describe("producers as identities (runtime/producers.ts)", () => {
       scopes: ["a", "b"],
     });
     const role = "arn:aws:iam::123456789012:role/orders";
-    expect(iamProducerId("arn:aws:sts::123456789012:assumed-role/orders/i-1")).to.equal(role);
-    expect(iamProducerId("arn:aws:sts::123456789012:assumed-role/orders/i-2")).to.equal(role);
+    expect(iamPrincipalOf("arn:aws:sts::123456789012:assumed-role/orders/i-1")).to.equal(role);
+    expect(iamPrincipalOf("arn:aws:sts::123456789012:assumed-role/orders/i-2")).to.equal(role);
     expect(producerOf({ requestContext: { authorizer: { iam: { userArn: "arn:aws:iam::123456789012:user/ci" } } } })).to.deep.equal({
       id: "arn:aws:iam::123456789012:user/ci",
     });
