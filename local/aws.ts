@@ -4,6 +4,7 @@
  * both exercise the same servers. `env` points AWS SDK v3 clients at them. S3 clients need
  * `forcePathStyle: true` here (no bucket subdomains on 127.0.0.1).
  */
+import { guardLocalServer } from "./localGuards";
 import type { EventEmitter } from "node:events";
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
@@ -64,6 +65,8 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     if (!sesServer.listening) {
       throw portError({ code: "EADDRINUSE" }, options.sesPort, "SES (aws-ses-v2-local)");
     }
+    // Its inbox page and /store, /clear-store: no cross-site page may read or clear the mail, or frame it.
+    guardLocalServer(sesServer);
     started.push(
       () =>
         new Promise<void>((resolve) => {

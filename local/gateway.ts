@@ -10,6 +10,7 @@
  *   with `x-amzn-errortype: GoneException` for unknown ids, so `ApiGatewayManagementApiClient` throws
  *   `GoneException` exactly as it does in AWS.
  */
+import { guardLocalServer } from "./localGuards";
 import { randomBytes, randomUUID } from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -87,6 +88,8 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
       rejectUpgrade(socket, 500, "Internal server error");
     });
   });
+  // A page the developer visits may neither connect as a user nor call the management endpoints.
+  guardLocalServer(server);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
@@ -192,7 +195,8 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions): P
     try {
       const parsed = JSON.parse(body);
       const action = parsed && typeof parsed === "object" ? parsed.action : undefined;
-      if (typeof action === "string" && action in options.routes && !action.startsWith("$")) routeKey = action;
+      // Only the routes the API has: `in` would also find __proto__, constructor and the rest of Object.prototype.
+      if (typeof action === "string" && Object.hasOwn(options.routes, action) && !action.startsWith("$")) routeKey = action;
     } catch {
       // Not JSON: API Gateway falls back to $default.
     }

@@ -1,14 +1,15 @@
 /**
  * The local API port (4000): the producer API and the end-user API of the description (local/httpRouter.ts),
  * plus what only the local mode has: `POST /dev/token`, `GET /dev/config`, the ops page and the inbox
- * page. Answers only to a loopback Host (DNS rebinding).
+ * page. Answers only to a loopback Host (DNS rebinding) and loopback pages (Origin), and no page may frame it
+ * (local/localGuards.ts).
  */
 import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { readBoundedBody } from "./httpBody";
-import { checkLocalHost, parseDevTokenRequest } from "./localGuards";
+import { guardLocalServer, parseDevTokenRequest } from "./localGuards";
 import type { DevTokenOptions } from "./tokens";
 
 export type DevTokenClaims = Pick<DevTokenOptions, "scope" | "rooms" | "issuedAt" | "expiresIn">;
@@ -36,10 +37,6 @@ export async function startLocalApi(options: LocalApiOptions) {
   const server = http.createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? "/", "http://127.0.0.1");
-      // A web page the user visits could otherwise reach this server by DNS rebinding (its own name
-      // resolving to 127.0.0.1): the Host header still says that name.
-      const badHost = checkLocalHost(req.headers.host);
-      if (badHost) return json(res, 403, badHost);
       if (url.pathname.startsWith("/ops") && (await options.ops(req, res, url))) return;
       if (req.method === "POST" && url.pathname === "/dev/token") {
         const request = parseDevTokenRequest((await readBoundedBody(req, MAX_DEV_BODY_BYTES)).body);
@@ -56,6 +53,7 @@ export async function startLocalApi(options: LocalApiOptions) {
       else res.end();
     }
   });
+  guardLocalServer(server);
   // Outlive clients' idle keep-alive (undici: 4 s), so a loaded server never closes a socket a client is
   // reusing at that moment (the soak saw ECONNRESET with Node's 5 s default). API Gateway waits longer still.
   server.keepAliveTimeout = 65_000;

@@ -115,7 +115,16 @@ describe("local WebSocket gateway", () => {
   it("routes frames by body.action, and non-JSON, unknown actions and $-actions to $default", async () => {
     const ws = await connect("user-bob");
     const connectionId = lastEvent("$connect").requestContext.connectionId;
-    const sent = ['{"action":"echo","x":1}', "plain text", '{"action":"nope"}', '{"action":"$disconnect"}', "[1,2]"];
+    const sent = [
+      '{"action":"echo","x":1}',
+      "plain text",
+      '{"action":"nope"}',
+      '{"action":"$disconnect"}',
+      "[1,2]",
+      '{"action":"__proto__"}',
+      '{"action":"constructor"}',
+      '{"action":"hasOwnProperty"}',
+    ];
     const seen = events.length;
     for (const body of sent) ws.send(body);
     await until(() => events.length >= seen + sent.length);
@@ -126,6 +135,10 @@ describe("local WebSocket gateway", () => {
       ["$default", sent[2]],
       ["$default", sent[3]],
       ["$default", sent[4]],
+      // Object.prototype's names are no routes.
+      ["$default", sent[5]],
+      ["$default", sent[6]],
+      ["$default", sent[7]],
     ]);
     for (const e of events.slice(seen)) {
       expect(e.requestContext.connectionId).to.equal(connectionId);

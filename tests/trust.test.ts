@@ -16,7 +16,7 @@ import { createTidingsStack } from "../stack";
 import { inlineFunctions, type MockedResource, settle, useMocks } from "../testing";
 import { devToken, producerScopes, startQuiet } from "./helpers/localTidings";
 import { loadShipped } from "./helpers/shipped";
-import { connectAtOnce, until } from "./helpers/sockets";
+import { connectAtOnce, until, upgradeStatus } from "./helpers/sockets";
 
 const DEFAULT_SCOPES = { send: "notifications:send", contactsWrite: "contacts:write", contactsRead: "contacts:read", erase: "users:erase" };
 
@@ -208,6 +208,50 @@ describe("trust: one route table, enforced at the gateway, in the function and l
       } finally {
         for (const socket of open) socket.close();
       }
+    });
+
+    it("guards every local port (API, WebSocket gateway and its management endpoint, SES inbox): a foreign Host or Origin gets 403, and no page may be framed", async () => {
+      const { request } = await import("node:http");
+      const raw = (url: string, method: string, headers: Record<string, string>) =>
+        new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+          const req = request(url, { method, headers }, (res) => {
+            let body = "";
+            res.on("data", (c) => (body += c));
+            res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+          });
+          req.on("error", reject);
+          req.end(method === "POST" ? "{}" : undefined);
+        });
+      const http = (url: string) => url.replace(/^ws:/, "http:");
+      const targets: [string, string, string][] = [
+        ["API: the inbox page", "GET", `${tidings.endpoints.api}/`],
+        ["API: POST /dev/token", "POST", tidings.endpoints.devToken],
+        ["API: POST /ops/redrive", "POST", `${tidings.endpoints.api}/ops/redrive`],
+        ["gateway: management endpoint", "POST", `${tidings.gateway.managementEndpoint}/@connections/abc`],
+        ["SES: the inbox page", "GET", `${tidings.endpoints.sesInbox}/`],
+        ["SES: /store", "GET", `${tidings.endpoints.sesInbox}/store`],
+        ["SES: /clear-store", "POST", `${tidings.endpoints.sesInbox}/clear-store`],
+      ];
+      for (const [what, method, url] of targets) {
+        const host = new URL(http(url)).host;
+        const foreignHost = await raw(http(url), method, { host: "evil.example" });
+        expect(foreignHost.status, `${what}, Host evil.example`).to.equal(403);
+        expect(JSON.parse(foreignHost.body).error, what).to.equal("forbidden_host");
+        const foreignOrigin = await raw(http(url), method, { host, origin: "https://evil.example" });
+        expect(foreignOrigin.status, `${what}, Origin https://evil.example`).to.equal(403);
+        expect(JSON.parse(foreignOrigin.body).error, what).to.equal("forbidden_origin");
+        const local = await raw(http(url), method, { host, origin: `http://${host}` });
+        expect(local.status, `${what}, a loopback page`).to.not.equal(403);
+        for (const answer of [foreignHost, local]) {
+          expect(answer.headers["x-frame-options"], what).to.equal("DENY");
+          expect(answer.headers["content-security-policy"], what).to.equal("frame-ancestors 'none'");
+        }
+      }
+      // A page elsewhere cannot open a user's WebSocket either.
+      const token = await devToken(tidings, "alice");
+      const url = `${tidings.endpoints.websocket}/?token=${encodeURIComponent(token)}`;
+      expect(await upgradeStatus(url, { origin: "https://evil.example" })).to.equal(403);
+      expect(await upgradeStatus(url, { origin: `http://127.0.0.1:${new URL(tidings.endpoints.api).port}` })).to.equal(101);
     });
 
     it("a producer without contacts:write cannot change a contact", async () => {
