@@ -41,11 +41,24 @@ export interface UserDataRoutesArgs {
    * @default the log is left to its TTL
    */
   notificationLogTable?: TableRef;
+  /**
+   * The politeness table and the channels with per-user limits: erasing a user also deletes their
+   * counters there (keyed by their userId).
+   * @default the counters are left to their TTL (an hour or so)
+   * @example politeness: { table: politenessTable, channels: ["email", "sms"] }
+   */
+  politeness?: PolitenessRef;
   /** Erasing a user also closes their open connections through this WebSocket API. */
   websocket: WebSocketRef;
   kmsKeyArn: pulumi.Input<string>;
   /** @default 14 */
   logRetentionDays?: number;
+}
+
+/** The politeness table, and the channels whose per-user counters it holds. */
+export interface PolitenessRef {
+  table: TableRef;
+  channels: string[];
 }
 
 /** How a route is authorized: `AWS_IAM`, or `JWT` with the API's authorizer (`authorizerId`, required then). */
@@ -97,7 +110,7 @@ export class UserDataRoutes extends pulumi.ComponentResource {
 
     const fn = describedFunction(
       `${name}-service`,
-      userDataFunction({ eraseLog: args.notificationLogTable !== undefined, scopes }),
+      userDataFunction({ eraseLog: args.notificationLogTable !== undefined, politenessChannels: args.politeness?.channels ?? [], scopes }),
       {
         resources: {
           contacts: { id: args.contactsTable.name, arn: args.contactsTable.arn },
@@ -107,6 +120,7 @@ export class UserDataRoutes extends pulumi.ComponentResource {
           websocket: webSocketBinding(args.websocket),
           key: { id: args.kmsKeyArn, arn: args.kmsKeyArn },
           ...(args.notificationLogTable ? { log: { id: args.notificationLogTable.name, arn: args.notificationLogTable.arn } } : {}),
+          ...(args.politeness ? { politeness: { id: args.politeness.table.name, arn: args.politeness.table.arn } } : {}),
         },
       },
       { kmsKeyArn: args.kmsKeyArn, logRetentionDays: args.logRetentionDays },

@@ -6,6 +6,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { enabledChannels, TidingsConfigError, type TidingsConfig, typeChannelProblems } from "../runtime/config";
+import type { WorkerSettings } from "../runtime/system";
 import { policyDocument, TidingsError } from "./common";
 import { ConnectionsTable } from "./ConnectionsTable";
 import { ContactsTable } from "./ContactsTable";
@@ -238,6 +239,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
       feedTable,
       connectionsTable,
       notificationLogTable,
+      politeness: { table: politenessTable, channels: channelsWithPerUserLimits(channels) },
       websocket,
       kmsKeyArn,
       logRetentionDays: config.logRetentionDays,
@@ -395,4 +397,11 @@ function createBusPolicy(bus: aws.cloudwatch.EventBus, putters: pulumi.Input<str
     },
     opts,
   );
+}
+
+/** The channels (from config or added in code) whose workers count per-user sends in the politeness table. */
+function channelsWithPerUserLimits(channels: Record<string, NotificationChannel>): string[] {
+  return Object.entries(channels)
+    .filter(([, channel]) => (channel.worker.spec?.settings as WorkerSettings | undefined)?.perUser !== undefined)
+    .map(([name]) => name);
 }

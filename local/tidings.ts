@@ -216,6 +216,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       metrics: options.metrics ?? makeMetrics({ write: opsCollector.write }),
       wrapProvider: options.wrapProvider,
       webhookOrigins: [slack.url],
+      loopbackCallbacks: true,
     };
 
     // The WebSocket API: its routes and authorizer are the description's functions, built at first use.

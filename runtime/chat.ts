@@ -8,6 +8,7 @@
  * `chat:send` scope, and each connection may send `perMinute` frames in a fixed one-minute window,
  * counted on its own connection row with one conditional write (so every Lambda instance agrees).
  */
+import { deceptiveCharacterProblem } from "./content";
 import { PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
 import { type DynamoDBDocumentClient, paginateQuery, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { ErrorFrame, HttpResult, WebSocketEvent, WebSocketRequestContext } from "./contracts";
@@ -19,8 +20,6 @@ import { TABLES } from "./tables";
 export const MAX_CHAT_BYTES = 32 * 1024;
 /** A room name: a word, as an identity provider would list it in `rooms`. */
 export const ROOM_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
-/** Bidi overrides/isolates and invisible marks: they make a message read differently than it is. */
-export const DECEPTIVE_FORMAT_CHARS = /[\u202A-\u202E\u2066-\u2069\u200E\u200F]/;
 
 /** What every connection of the room receives. */
 export interface ChatFrame {
@@ -178,12 +177,8 @@ function parseMessage(body: string | undefined): string | ErrorFrame {
     return errorFrame("invalid_message", '"message" is required and must be a non-empty string');
   if (Buffer.byteLength(message, "utf8") > MAX_CHAT_BYTES)
     return errorFrame("invalid_message", `"message" is longer than ${MAX_CHAT_BYTES} bytes`);
-  if (DECEPTIVE_FORMAT_CHARS.test(message)) {
-    return errorFrame(
-      "invalid_message",
-      '"message" must not contain bidi or invisible format characters (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F)',
-    );
-  }
+  const deceptive = deceptiveCharacterProblem(message);
+  if (deceptive) return errorFrame("invalid_message", `"message" ${deceptive}`);
   return message;
 }
 

@@ -14,15 +14,21 @@ import type { MustacheToken } from "./templates";
 export const URL_SCHEMES = ["https:", "http:", "mailto:"];
 /** SNS refuses longer SMS text. */
 export const MAX_SMS_CHARS = 1600;
-/** U+202A–U+202E (embeddings, overrides), U+2066–U+2069 (isolates), U+200E/U+200F (direction marks). */
-export const BIDI_AND_INVISIBLE = /[\u202A-\u202E\u2066-\u2069\u200E\u200F]/u;
+/**
+ * Characters that make text read differently from what it is: U+202A–U+202E (embeddings, overrides),
+ * U+2066–U+2069 (isolates), U+200E, U+200F and U+061C (direction marks); invisible ones that hide or
+ * split words: U+200B (zero-width space), U+2060 (word joiner), U+FEFF, U+180E; tag characters
+ * (U+E0000–U+E007F), which render as nothing; and U+0085 (next line), a line break few renderers show.
+ * U+200C and U+200D stay allowed: scripts (Persian, Indic) and emoji sequences need them.
+ */
+export const DECEPTIVE_CHARACTERS = /[\u202A-\u202E\u2066-\u2069\u200E\u200F\u061C\u200B\u2060\uFEFF\u180E\u0085\u{E0000}-\u{E007F}]/u;
 
-/** Problem with a text field holding bidi or invisible format characters, or undefined. */
-export function bidiProblem(value: string): string | undefined {
-  const match = BIDI_AND_INVISIBLE.exec(value);
+/** Problem with a text field holding a deceptive character (DECEPTIVE_CHARACTERS), or undefined. */
+export function deceptiveCharacterProblem(value: string): string | undefined {
+  const match = DECEPTIVE_CHARACTERS.exec(value);
   if (!match) return undefined;
   const code = match[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0");
-  return `must not contain bidi or invisible format characters (U+${code} at index ${match.index})`;
+  return `must not contain bidi, invisible or tag characters (U+${code} at index ${match.index})`;
 }
 
 /** Slack's own escaping for message text: data can no longer open a link, a mention or a broadcast. */

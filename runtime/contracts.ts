@@ -180,6 +180,8 @@ export interface LogEntry {
   requestDigest?: string;
   /** Who sent it (runtime/producers.ts); absent in items written before producers owned their eventIds. */
   producer?: string;
+  /** Where its tracking links go (the producer's callback), kept after the deliveries are done. */
+  callback?: string;
   /** Times the reconciler put this row's event on the bus again. */
   reputs?: number;
   /** When the user first read it (feed) or opened it (e-mail pixel). */

@@ -97,7 +97,9 @@ export function decodeCursor(cursor: string, userId: string, unreadOnly: boolean
   const record = key as Record<string, unknown>;
   const sortKey = unreadOnly ? "unreadKey" : "feedKey";
   const expected = ["userId", "eventId", sortKey];
-  if (Object.keys(record).length !== 3 || !expected.every((k) => typeof record[k] === "string")) return undefined;
+  // Key values DynamoDB takes: non-empty strings (an empty one is a ValidationException, not an empty page).
+  const isKeyValue = (v: unknown) => typeof v === "string" && v.length > 0 && v.length <= 1024;
+  if (Object.keys(record).length !== 3 || !expected.every((k) => isKeyValue(record[k]))) return undefined;
   return record.userId === userId ? record : undefined;
 }
 

@@ -86,6 +86,8 @@ export interface NewLogEntry {
   requestDigest?: string;
   /** Who sent it: its eventId is that producer's. */
   producer?: string;
+  /** The producer's callback: where the notification's tracking links go. */
+  callback?: string;
 }
 
 /** A stored item: the notification item, or a row of the earlier one-row-per-channel layout. */
@@ -93,13 +95,13 @@ export type Item = Record<string, unknown> & { eventId: string; channel: string 
 /** One channel's record inside the notification item: its delivery kept deflated (a map in older records). */
 export type DeliveryRecord = Omit<
   LogEntry,
-  "eventId" | "channel" | "userId" | "type" | "createdAt" | "requestDigest" | "producer" | "ttl" | "delivery"
+  "eventId" | "channel" | "userId" | "type" | "createdAt" | "requestDigest" | "producer" | "callback" | "ttl" | "delivery"
 > & {
   delivery?: Uint8Array | ChannelDelivery;
 };
 
 /** The notification's own fields, shared by every channel's entry. */
-export const NOTIFICATION_FIELDS = ["userId", "type", "createdAt", "requestDigest", "producer", "ttl"] as const;
+export const NOTIFICATION_FIELDS = ["userId", "type", "createdAt", "requestDigest", "producer", "callback", "ttl"] as const;
 
 /**
  * A channel's kept delivery as the item stores it: its JSON, deflated (binary). DynamoDB bills each write
@@ -155,7 +157,8 @@ export function notificationItem(entries: NewLogEntry[], at: string, ttl: number
       entry.userId !== first.userId ||
       entry.type !== first.type ||
       entry.requestDigest !== first.requestDigest ||
-      entry.producer !== first.producer
+      entry.producer !== first.producer ||
+      entry.callback !== first.callback
     )
       throw new Error(
         `one notification item holds one notification: ${entry.eventId}/${entry.channel} differs from ${first.eventId}/${first.channel}`,
@@ -169,6 +172,7 @@ export function notificationItem(entries: NewLogEntry[], at: string, ttl: number
     type: first.type,
     ...(first.requestDigest !== undefined ? { requestDigest: first.requestDigest } : {}),
     ...(first.producer !== undefined ? { producer: first.producer } : {}),
+    ...(first.callback !== undefined ? { callback: first.callback } : {}),
     createdAt: at,
     createdDayShard: createdDayShard(first.eventId, at),
     ttl,

@@ -48,6 +48,8 @@ export interface NotificationServiceDeps {
   types: Record<string, NotificationTypeConfig>;
   /** Origins a Slack webhook URL may use besides hooks.slack.com (the local mode's sink). */
   webhookOrigins?: string[];
+  /** Callbacks may name this machine (the local mode only). @default false */
+  loopbackCallbacks?: boolean;
   /** Days a notification-log row is kept. @default 90 */
   logTtlDays?: number;
   /** How long a loaded template is reused. @default 60000 */
@@ -101,7 +103,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
   const readUser = makeUserRecordsReader({ ddb: deps.ddb, tables: deps.tables });
   const templates = makeTemplateStore({ s3: deps.s3, bucket: deps.templatesBucket, cacheTtlMs: deps.templateCacheMs, now });
   const notificationLog = makeNotificationLog({ ddb: deps.ddb, table: deps.tables.log, ttlDays: deps.logTtlDays, now });
-  const context = { enabledChannels: deps.enabledChannels, types: deps.types };
+  const context = { enabledChannels: deps.enabledChannels, types: deps.types, loopbackCallbacks: deps.loopbackCallbacks };
 
   /** Content for one channel: the literal message, or the template rendered with data. */
   async function contentFor(
@@ -175,8 +177,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
     const rendered = await Promise.all(
       decided.map(async (d) => {
         if (d.action !== "render") return undefined;
-        const ids = { eventId, channel: d.channel, userId };
-        const link = request.callback !== undefined && deps.links ? await deps.links.click(ids, request.callback) : undefined;
+        const link = request.callback !== undefined && deps.links ? await deps.links.click({ eventId, channel: d.channel }) : undefined;
         return { content: await contentFor(request, d.channel, link), link };
       }),
     );
@@ -272,7 +273,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       ...(job.typeConfig?.critical ? { critical: true as const } : {}),
     };
     if (deps.openPixel && deps.links && channel === "email" && delivery.content.html !== undefined) {
-      const pixel = await deps.links.open({ eventId, channel, userId });
+      const pixel = await deps.links.open({ eventId, channel });
       delivery.content = { ...delivery.content, html: `${delivery.content.html}<img src="${pixel}" width="1" height="1" alt="">` };
     }
     return delivery;
@@ -296,6 +297,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
             userId,
             type,
             producer,
+            callback: request.callback,
             status: "unsubscribed" as const,
             reason: "opted out",
             requestDigest: fingerprint,
@@ -306,6 +308,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
             userId,
             type,
             producer,
+            callback: request.callback,
             status: "created" as const,
             delivery: plan.delivery,
             digest: deliveryDigest(plan.delivery),

@@ -125,9 +125,13 @@ export function makeCallbackSender(deps: CallbackSenderDeps): (event: SqsEvent) 
             headers: { "content-type": "application/json", [SIGNATURE_HEADER]: signature },
             body,
             signal: AbortSignal.timeout(deps.timeoutMs ?? 5000),
+            // A redirect is not followed: it would send the signed status, from inside the stack, wherever it points.
+            redirect: "manual",
           });
           await response.body?.cancel();
-          if (response.status < 200 || response.status >= 300) problem = `endpoint answered ${response.status}`;
+          if (response.status >= 300 && response.status < 400)
+            problem = `endpoint answered ${response.status} (redirects are not followed)`;
+          else if (response.status < 200 || response.status >= 300) problem = `endpoint answered ${response.status}`;
         } catch (error) {
           problem = `POST failed: ${(error as Error)?.name ?? "Error"}`;
         }

@@ -1,35 +1,41 @@
 /**
- * Signed tracking links. An actionable notification keeps its `callback` and gains `link`,
+ * Tracking links. An actionable notification keeps its `callback` and gains `link`,
  * `<baseUrl>/t/<token>`: the end-user API records `clicked` on the notification log and answers 302 to
- * the callback. The token carries the eventId, channel, userId, the callback URL and an expiry, and is
- * HMAC-SHA256-signed, so it cannot be forged, altered or pointed anywhere else (no open redirect).
- * With the open pixel on, e-mail HTML ends with `<img src="<baseUrl>/t/<token>">` whose token says
- * "open": fetching it records `opened` and answers a 1×1 GIF.
+ * the callback the log recorded for that notification. With the open pixel on, e-mail HTML ends with
+ * `<img src="<baseUrl>/t/<token>">` whose token says "open": fetching it records `opened` and answers a
+ * 1×1 GIF.
  *
- * Token: `<base64url(JSON claims)>.<base64url(HMAC(key, "tidings-link.v1." + claims))>`. The key is
- * the stack's token-signing secret; the prefix keeps a link signature from ever passing as anything else.
+ * The token is opaque: the notification's id, channel, what it records and its expiry, sealed with
+ * AES-256-GCM (authenticated: it cannot be forged or altered, and it shows nothing to whoever sees the
+ * link: no user id, no callback). The callback is not in it: it is read from the log at click time, so
+ * a link whose notification is gone (the user erased, or the log item expired) answers 404, and a link
+ * can never point anywhere else (no open redirect).
+ *
+ * The key is derived from the stack's token-signing secret with HKDF-SHA256 and an `info` of its own
+ * (`linkKey`), so a link key is never a key that signs or verifies end users' tokens.
  */
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import { DEFAULTS } from "./defaults";
-import { createHmac, timingSafeEqual } from "node:crypto";
-import { callbackProblem } from "./validate";
 
 export interface LinkClaims {
-  /** eventId */
+  /** The notification's id (eventId) */
   e: string;
   /** channel */
   c: string;
-  /** userId */
-  u: string;
-  /** Where a click goes (the producer's callback); absent on open pixels. */
-  r?: string;
   /** Expiry, epoch seconds. */
   x: number;
   /** "c" click, "o" open. */
   a: "c" | "o";
 }
 
+/** What a link identifies: one notification on one channel. */
+export interface LinkIds {
+  eventId: string;
+  channel: string;
+}
+
 export interface LinkSignerDeps {
-  /** The HMAC key (the token-signing secret); called per use, so pass a cached loader. */
+  /** The token-signing secret (the link key is derived from it); called per use, so pass a cached loader. */
   getKey: () => Promise<Uint8Array>;
   /** The end-user API's URL: links are `<baseUrl>/t/<token>`. A function when it is known only later (local mode). */
   baseUrl: string | (() => string);
@@ -40,14 +46,22 @@ export interface LinkSignerDeps {
 
 export type LinkCheck = { ok: true; claims: LinkClaims } | { ok: false; status: 400 | 404; reason: string };
 
-const DOMAIN = "tidings-link.v1.";
-/** Longest token accepted: claims with a 2048-character callback, encoded, plus the signature. */
-export const MAX_LINK_TOKEN_LENGTH = 4096;
+/** Longest token accepted: a 128-character id with a tag, a channel name, the rest, sealed and encoded. */
+export const MAX_LINK_TOKEN_LENGTH = 512;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
 
-function signature(key: Uint8Array, claims: string): string {
-  return createHmac("sha256", key)
-    .update(DOMAIN + claims)
-    .digest("base64url");
+/** The links' own key: HKDF-SHA256 of the token-signing secret for this purpose only. */
+export function linkKey(secret: Uint8Array): Buffer {
+  return Buffer.from(hkdfSync("sha256", secret, Buffer.alloc(0), "tidings/tracking-link/v2", 32));
+}
+
+/** Seals claims into a token: base64url(iv ‖ ciphertext ‖ tag). */
+export function sealLink(key: Uint8Array, claims: LinkClaims): string {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv("aes-256-gcm", key, iv);
+  const body = Buffer.concat([cipher.update(JSON.stringify(claims), "utf8"), cipher.final()]);
+  return Buffer.concat([iv, body, cipher.getAuthTag()]).toString("base64url");
 }
 
 export function makeLinkSigner(deps: LinkSignerDeps) {
@@ -55,49 +69,45 @@ export function makeLinkSigner(deps: LinkSignerDeps) {
   const ttlSeconds = (deps.ttlDays ?? DEFAULTS.tracking.linkTtlDays) * 86_400;
   const base = () => (typeof deps.baseUrl === "function" ? deps.baseUrl() : deps.baseUrl).replace(/\/+$/, "");
 
-  async function sign(claims: Omit<LinkClaims, "x">): Promise<string> {
-    const key = await deps.getKey();
-    const encoded = Buffer.from(JSON.stringify({ ...claims, x: Math.floor(now() / 1000) + ttlSeconds }), "utf8").toString("base64url");
-    return `${base()}/t/${encoded}.${signature(key, encoded)}`;
+  async function sign(ids: LinkIds, action: LinkClaims["a"]): Promise<string> {
+    const key = linkKey(await deps.getKey());
+    const token = sealLink(key, { e: ids.eventId, c: ids.channel, a: action, x: Math.floor(now() / 1000) + ttlSeconds });
+    return `${base()}/t/${token}`;
   }
 
   return {
-    /** The tracking link of one eventId×channel whose click goes to `callback`. */
-    click: (ids: { eventId: string; channel: string; userId: string }, callback: string) =>
-      sign({ e: ids.eventId, c: ids.channel, u: ids.userId, r: callback, a: "c" }),
-    /** The open-pixel URL of one eventId×channel. */
-    open: (ids: { eventId: string; channel: string; userId: string }) => sign({ e: ids.eventId, c: ids.channel, u: ids.userId, a: "o" }),
+    /** The tracking link of one notification on one channel: a click goes to the callback the log recorded. */
+    click: (ids: LinkIds) => sign(ids, "c"),
+    /** The open-pixel URL of one notification on one channel. */
+    open: (ids: LinkIds) => sign(ids, "o"),
   };
 }
 
 export type LinkSigner = ReturnType<typeof makeLinkSigner>;
 
-/** Checks a token: 400 when it is malformed, 404 when its signature is wrong or it expired. Never throws. */
+/** Opens a token: 400 when it is malformed, 404 when it was not sealed with this key or it expired. Never throws. */
 export async function verifyLinkToken(token: string, deps: { getKey: () => Promise<Uint8Array>; now?: () => number }): Promise<LinkCheck> {
-  if (typeof token !== "string" || token.length === 0 || token.length > MAX_LINK_TOKEN_LENGTH) {
-    return { ok: false, status: 400, reason: "token is missing or too long" };
+  if (typeof token !== "string" || token.length === 0 || token.length > MAX_LINK_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+$/.test(token)) {
+    return { ok: false, status: 400, reason: "token is missing, too long or not base64url" };
   }
-  const match = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{43})$/.exec(token);
-  if (!match) return { ok: false, status: 400, reason: "token is not <claims>.<signature>" };
-  const [, encoded, given] = match;
-  const expected = signature(await deps.getKey(), encoded);
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) return { ok: false, status: 404, reason: "unknown link" };
+  const sealed = Buffer.from(token, "base64url");
+  if (sealed.length <= IV_BYTES + TAG_BYTES) return { ok: false, status: 400, reason: "token is too short" };
   let claims: LinkClaims;
   try {
-    claims = JSON.parse(Buffer.from(encoded, "base64url").toString("utf8"));
+    const decipher = createDecipheriv("aes-256-gcm", linkKey(await deps.getKey()), sealed.subarray(0, IV_BYTES));
+    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+    const plain = Buffer.concat([decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)), decipher.final()]);
+    claims = JSON.parse(plain.toString("utf8"));
   } catch {
-    return { ok: false, status: 400, reason: "token claims are not JSON" };
+    return { ok: false, status: 404, reason: "unknown link" };
   }
   const valid =
     claims &&
     typeof claims === "object" &&
     typeof claims.e === "string" &&
     typeof claims.c === "string" &&
-    typeof claims.u === "string" &&
     typeof claims.x === "number" &&
-    (claims.a === "o" || (claims.a === "c" && typeof claims.r === "string" && callbackProblem(claims.r) === undefined));
+    (claims.a === "o" || claims.a === "c");
   if (!valid) return { ok: false, status: 400, reason: "token claims are incomplete" };
   if (claims.x * 1000 <= (deps.now ?? Date.now)()) return { ok: false, status: 404, reason: "link expired" };
   return { ok: true, claims };

@@ -239,10 +239,17 @@ export function makeUserApi(deps: UserApiDeps): UserApiHandler {
         { field: "path.token", problem: check.reason },
       ]);
     }
-    const { e: eventId, c: channel, u: userId, a, r } = check.claims;
+    const { e: eventId, c: channel, a } = check.claims;
+    // The notification as the log keeps it: gone (its user erased, or expired) is an unknown link.
+    const entry = await deps.log.get(eventId, channel);
+    const callback = entry?.callback ?? entry?.delivery?.callback;
+    if (!entry || (a === "c" && !callback)) {
+      logger({ component: "tracking", outcome: OUTCOME.tracking.refused, eventId, channel, reason: "no such notification" });
+      return rejected(404, "not found", [{ field: "path.token", problem: "no such notification (erased or expired)" }]);
+    }
     const status = a === "c" ? DELIVERY_STATUS.clicked : DELIVERY_STATUS.opened;
     const result = await deps.log.advance(eventId, channel, status);
-    logger({ component: "tracking", outcome: status, eventId, userId, channel, reason: result });
+    logger({ component: "tracking", outcome: status, eventId, userId: entry.userId, channel, reason: result });
     if (a === "o") {
       return {
         statusCode: 200,
@@ -251,7 +258,7 @@ export function makeUserApi(deps: UserApiDeps): UserApiHandler {
         isBase64Encoded: true,
       };
     }
-    return respond(302, undefined, { location: r as string, "referrer-policy": "no-referrer" });
+    return respond(302, undefined, { location: callback as string, "referrer-policy": "no-referrer" });
   }
 
   async function route(event: HttpRequestEvent): Promise<HttpAnswer> {

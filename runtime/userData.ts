@@ -11,7 +11,8 @@
  * to null is removed; device tokens are the user's own business (`POST /me/devices`) and are kept.
  */
 import { removeConnection } from "./connectionSlots";
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, paginateQuery, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { batchWriteAll } from "./batches";
 import { type ContactRow, resolveAddress } from "./contacts";
 import { connectionsOfUser } from "./deliver";
 import type { Feed } from "./feed";
@@ -43,6 +44,8 @@ export interface UserDataDeps {
    * log is left to its TTL.
    */
   log?: Pick<NotificationLog, "eraseUser">;
+  /** The politeness table and the channels with per-user counters: erasing a user deletes theirs. */
+  politeness?: { table: string; channels: string[] };
   /** Origins a Slack webhook URL may use besides hooks.slack.com (the local mode's sink). */
   webhookOrigins?: string[];
   /** Closes a connection at the WebSocket API (ApiGatewayManagementApi DeleteConnection); rows are deleted regardless. */
@@ -184,6 +187,29 @@ export function makeUserDataApi(deps: UserDataDeps) {
     return respond(200, contactView((result.Attributes ?? { userId }) as ContactRow & Record<string, unknown>));
   }
 
+  /** The user's per-user counters on every channel that keeps them: keyed by `<channel>#<userId>`. */
+  async function erasePoliteness(userId: string): Promise<void> {
+    const politeness = deps.politeness;
+    if (!politeness) return;
+    const keys: Record<string, unknown>[] = [];
+    for (const channel of politeness.channels) {
+      const pages = paginateQuery(
+        { client: deps.ddb },
+        {
+          TableName: politeness.table,
+          KeyConditionExpression: "counterKey = :key",
+          ExpressionAttributeValues: { ":key": `${channel}#${userId}` },
+          ProjectionExpression: "counterKey, #window",
+          ExpressionAttributeNames: { "#window": "window" },
+        },
+      );
+      for await (const page of pages) keys.push(...(page.Items ?? []));
+    }
+    for (let i = 0; i < keys.length; i += 25) {
+      await batchWriteAll(deps.ddb, { [politeness.table]: keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } })) });
+    }
+  }
+
   async function eraseUser(userId: string): Promise<HttpAnswer> {
     const [contact, settings] = await Promise.all(
       [deps.tables.contacts, deps.tables.settings].map((table) =>
@@ -191,6 +217,7 @@ export function makeUserDataApi(deps: UserDataDeps) {
       ),
     );
     const feedItems = await deps.feed.erase(userId);
+    await erasePoliteness(userId);
     const connectionIds = await connectionsOfUser({ ddb: deps.ddb, connectionsTable: deps.tables.connections }, userId);
     for (const connectionId of connectionIds) {
       await removeConnection({ ddb: deps.ddb, connectionsTable: deps.tables.connections }, connectionId);

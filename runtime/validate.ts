@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { allowedTemplates, type NotificationTypeConfig } from "./config";
-import { bidiProblem } from "./content";
+import { deceptiveCharacterProblem } from "./content";
 import type { NotificationRequest, Problem } from "./contracts";
 
 /** Largest producer request body, in bytes (the EventBridge entry limit). */
@@ -40,6 +40,8 @@ export interface ValidationContext {
   enabledChannels: string[];
   /** Declared notification types. */
   types: Record<string, NotificationTypeConfig>;
+  /** Callbacks may name this machine (localhost, 127.0.0.1, [::1]): the local mode only. @default false */
+  loopbackCallbacks?: boolean;
 }
 
 export type ValidationResult = { ok: true; request: NotificationRequest } | { ok: false; status: 400 | 413; problems: Problem[] };
@@ -84,7 +86,7 @@ function dataProblems(data: Record<string, unknown>): PathProblem[] {
       if (byteLength(value) > MAX_DATA_STRING_BYTES) problems.push({ field, problem: `must be at most ${MAX_DATA_STRING_BYTES} bytes` });
       if (LONE_SURROGATE.test(value)) problems.push({ field, problem: "is not valid Unicode (lone surrogate)" });
       if (CONTROL_EXCEPT_WHITESPACE.test(value)) problems.push({ field, problem: "must not contain control characters" });
-      const bidi = bidiProblem(value);
+      const bidi = deceptiveCharacterProblem(value);
       if (bidi) problems.push({ field, problem: bidi });
       return;
     }
@@ -131,10 +133,18 @@ function dataProblems(data: Record<string, unknown>): PathProblem[] {
   return problems.map(({ field, problem }) => ({ path: field, problem }));
 }
 
-/** Problem with a callback URL, or undefined when it is acceptable. */
-export function callbackProblem(value: string): string | undefined {
+/** Host names of this machine: a callback may name them in the local mode only. */
+const LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"];
+
+/**
+ * Problem with a callback URL, or undefined when it is acceptable: an https URL of ASCII characters
+ * (it becomes a Location header and a Slack link), without credentials; http and this machine's names
+ * only when `loopback` (the local mode).
+ */
+export function callbackProblem(value: string, options: { loopback?: boolean } = {}): string | undefined {
   if (value.length > MAX_CALLBACK_LENGTH) return `must be at most ${MAX_CALLBACK_LENGTH} characters`;
   if (UNPRINTABLE.test(value) || /\s/.test(value)) return "must not contain spaces or control characters";
+  if (/[^\x21-\x7e]/.test(value)) return "must be ASCII: percent-encode the path and query, and write the host in punycode (xn--…)";
   let url: URL;
   try {
     url = new URL(value);
@@ -142,10 +152,13 @@ export function callbackProblem(value: string): string | undefined {
     return "must be an absolute URL";
   }
   if (url.username || url.password) return "must not carry credentials";
-  const local = url.hostname === "localhost" || url.hostname === "127.0.0.1";
+  const loopbackHost = LOOPBACK_HOSTS.includes(url.hostname.toLowerCase());
+  if (loopbackHost && !options.loopback) return "must not name this machine (localhost is for the local mode)";
   if (url.protocol === "https:") return undefined;
-  if (url.protocol === "http:" && local) return undefined;
-  return url.protocol === "http:" ? "must use https (http only for localhost)" : `must be an https URL, not ${url.protocol}`;
+  if (url.protocol === "http:" && loopbackHost) return undefined;
+  return url.protocol === "http:"
+    ? "must use https (http only for localhost in the local mode)"
+    : `must be an https URL, not ${url.protocol}`;
 }
 
 function requestSchema(ctx: ValidationContext) {
@@ -206,14 +219,14 @@ function requestSchema(ctx: ValidationContext) {
       .refine((v) => !LONE_SURROGATE.test(v), { error: "is not valid Unicode (lone surrogate)" })
       .refine((v) => !CONTROL_EXCEPT_WHITESPACE.test(v), { error: "must not contain control characters" })
       .superRefine((v, refine) => {
-        const problem = bidiProblem(v);
+        const problem = deceptiveCharacterProblem(v);
         if (problem) refine.addIssue({ code: "custom", message: problem });
       })
       .optional(),
     callback: z
       .string({ error: "must be a URL string" })
       .superRefine((v, refine) => {
-        const problem = callbackProblem(v);
+        const problem = callbackProblem(v, { loopback: ctx.loopbackCallbacks });
         if (problem) refine.addIssue({ code: "custom", message: problem });
       })
       .optional(),

@@ -567,6 +567,13 @@ describe("notification service (shipped code, local servers)", function () {
         [{ userId, type: "order.shipped", data: { ...ORDER, items: [{ name: "x\u200F" }] } }, "data.items[0].name"],
         [{ userId: "ali\u200Ece", type: "order.shipped", data: ORDER }, "userId"],
         [{ userId, type: "order.shipped", data: ORDER, callback: "https://shop.example.com/\u202A" }, "callback"],
+        // The Arabic letter mark, a zero-width space, a word joiner, a BOM, tag characters, NEL.
+        [{ userId, type: "order.shipped", message: "pay\u061Cpal" }, "message"],
+        [{ userId, type: "order.shipped", data: { ...ORDER, carrier: "pay\u200Bpal" } }, "data.carrier"],
+        [{ userId, type: "order.shipped", data: { ...ORDER, carrier: "pay\u2060pal" } }, "data.carrier"],
+        [{ userId, type: "order.shipped", data: { ...ORDER, carrier: "\uFEFFpaypal" } }, "data.carrier"],
+        [{ userId, type: "order.shipped", data: { ...ORDER, carrier: "ok\u{E0069}\u{E0067}\u{E006E}" } }, "data.carrier"],
+        [{ userId, type: "order.shipped", message: "line\u0085break" }, "message"],
       ] as const) {
         const answer = await service.post(body as object);
         expect(answer.status, field).to.equal(400);
@@ -575,6 +582,40 @@ describe("notification service (shipped code, local servers)", function () {
           field,
         ).to.include(field);
       }
+      // Joiners stay: emoji sequences and scripts need them.
+      const family = await service.post({
+        userId,
+        type: "order.shipped",
+        message: "Welcome 👨\u200D👩\u200D👧, مرحبا\u200Cبك",
+        channels: ["websocket"],
+      });
+      expect(family.status, JSON.stringify(family.body)).to.equal(202);
+    });
+
+    it("refuses a callback naming this machine outside the local mode, and one that is not ASCII, naming the field (400, not 500)", async () => {
+      const userId = newUser();
+      await fullContact(userId);
+      for (const callback of [
+        "http://localhost:8080/done",
+        "https://127.0.0.1/done",
+        "https://[::1]/done",
+        "https://shop.example.com/ü",
+        "https://shöp.example.com/",
+      ]) {
+        const answer = await service.post({ userId, type: "order.shipped", data: ORDER, callback });
+        expect(answer.status, callback).to.equal(400);
+        expect(
+          answer.body.problems.map((p: { field: string }) => p.field),
+          callback,
+        ).to.deep.equal(["callback"]);
+      }
+      const encoded = await service.post({
+        userId,
+        type: "order.shipped",
+        data: ORDER,
+        callback: "https://xn--shp-sna.example.com/%C3%BC",
+      });
+      expect(encoded.status).to.equal(202);
     });
 
     it("delivers a critical type to a user who switched it off, and asks opt-in of the type whose template is used", async () => {

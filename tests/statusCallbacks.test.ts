@@ -14,7 +14,7 @@ import { type LocalSecretsManager, startSecretsManager } from "../local/secretsM
 import { readStackFile } from "../local/stackConfig";
 import type { LocalTidings } from "../local/tidings";
 import { parseTidingsConfig } from "../runtime/config";
-import { SIGNATURE_HEADER, signCallback, verifyCallback } from "../runtime/statusCallbacks";
+import { makeCallbackSender, SIGNATURE_HEADER, signCallback, verifyCallback } from "../runtime/statusCallbacks";
 import { createTidingsStack } from "../stack";
 import { devToken, producerScopes, startQuiet } from "./helpers/localTidings";
 import { ofType, settle, useMocks, outputValue as outputOf } from "../testing";
@@ -63,6 +63,37 @@ describe("status callbacks", function () {
     expect(verifyCallback("other-secret", header, body, 1_700_000_100)).to.equal(false);
     expect(verifyCallback(SECRET, header, body, 1_700_000_000 + 301)).to.equal(false);
     expect(verifyCallback(SECRET, undefined, body, 1_700_000_000)).to.equal(false);
+  });
+
+  it("follows no redirect: a 3xx is a failed POST, retried, and the place it points to hears nothing", async () => {
+    let redirectedTo = 0;
+    const target = createServer((_req, res) => {
+      redirectedTo++;
+      res.end();
+    });
+    const endpoint = createServer((_req, res) => {
+      res.writeHead(307, { location: `http://127.0.0.1:${(target.address() as AddressInfo).port}/internal` });
+      res.end();
+    });
+    await Promise.all([target, endpoint].map((s) => new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve))));
+    const decisions: Record<string, unknown>[] = [];
+    try {
+      const send = makeCallbackSender({
+        url: `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/hook`,
+        getSecret: async () => SECRET,
+        sqs: undefined as never,
+        queueUrl: "unused: the record has no receipt handle",
+        logger: (d) => void decisions.push(d),
+        metrics: { count: () => undefined, latency: () => undefined },
+      });
+      const body = JSON.stringify({ eventId: "e", userId: "u", type: "t", channel: "email", status: "sent", at: new Date().toISOString() });
+      const answer = await send({ Records: [{ messageId: "m1", body }] });
+      expect(answer.batchItemFailures).to.deep.equal([{ itemIdentifier: "m1" }]);
+      expect(decisions.map((d) => d.reason)).to.deep.equal(["endpoint answered 307 (redirects are not followed)"]);
+      expect(redirectedTo).to.equal(0);
+    } finally {
+      await Promise.all([target, endpoint].map((s) => new Promise((resolve) => s.close(resolve))));
+    }
   });
 
   describe("in the local mode", () => {

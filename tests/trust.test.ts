@@ -4,7 +4,8 @@
  * identities, each with its own eventIds and the types it may send.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import { GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { expect } from "chai";
 import type { InlineFunction } from "../components/InlineFunction";
 import { readStackFile } from "../local/stackConfig";
@@ -336,6 +337,12 @@ describe("trust: one route table, enforced at the gateway, in the function and l
         expect(items.map((rows) => rows[0]?.producer)).to.deep.equal(["svc-b", "svc-a"]);
       });
 
+      it("accepts a callback on this machine in the local mode (its receivers run here)", async () => {
+        const a = await tidings.signToken("svc-a", { scope: producerScopes(tidings) });
+        const answer = await post(a, { userId: "alice", type: "job.progress", message: "m", callback: "http://127.0.0.1:9/done" });
+        expect(answer.status).to.equal(202);
+      });
+
       it("a producer reading another's eventId gets 404", async () => {
         const a = await tidings.signToken("svc-a", { scope: producerScopes(tidings) });
         const b = await tidings.signToken("svc-b", { scope: producerScopes(tidings) });
@@ -400,5 +407,88 @@ describe("producers as identities (runtime/producers.ts)", () => {
     expect(key).to.match(/^order-1\.[A-Za-z0-9_-]{12}$/);
     expect(producerEventKey("order-1", "svc-b")).to.not.equal(key);
     expect(/^[A-Za-z0-9_-]{1,128}$/.test(key)).to.equal(false);
+  });
+});
+
+describe("trust: erasing a user leaves nothing that still works for them (npm start)", function () {
+  this.timeout(120_000);
+  let tidings: LocalTidings;
+  let failing = true;
+  const decisions: Record<string, any>[] = [];
+  before(async () => {
+    tidings = await startQuiet({
+      visibilityTimeoutSeconds: 1,
+      logger: (decision) => void decisions.push(decision),
+      // erin's e-mail fails until she is erased: it ends in the e-mail DLQ.
+      wrapProvider: (channel, provider) =>
+        channel !== "email"
+          ? provider
+          : {
+              name: provider.name,
+              send: async (delivery) =>
+                failing && delivery.userId === "erin" ? { outcome: "retryable", reason: "injected" } : provider.send(delivery),
+            },
+    });
+  });
+  after(() => tidings?.stop());
+
+  it("erases the politeness counters, makes the tracking links 404, and a DLQ'd delivery redriven after erasure is refused, not sent", async () => {
+    const producer = await tidings.signToken("svc", { scope: producerScopes(tidings) });
+    const headers = { authorization: `Bearer ${producer}` };
+    const api = tidings.endpoints.api;
+    expect(
+      (await fetch(`${api}/users/erin/contact`, { method: "PUT", headers, body: JSON.stringify({ email: "erin@example.com" }) })).status,
+    ).to.equal(200);
+    const sent = await fetch(tidings.endpoints.notifications, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({
+        userId: "erin",
+        type: "order.shipped",
+        channels: ["websocket", "email"],
+        data: { orderId: "E-1", carrier: "DHL", trackingUrl: "https://track.example.com/E-1" },
+        callback: "https://shop.example.com/orders/E-1",
+      }),
+    });
+    expect(sent.status).to.equal(202);
+    const { eventId } = (await sent.json()) as { eventId: string };
+
+    const erin = await devToken(tidings, "erin");
+    const feed = async () =>
+      ((await (await fetch(`${api}/me/notifications`, { headers: { authorization: `Bearer ${erin}` } })).json()) as any).items ?? [];
+    await until(async () => (await feed()).length === 1, 10_000, "erin's feed item");
+    const [item] = await feed();
+    const email = tidings.channels.find((c) => c.name === "email")!;
+    const dlqDepth = async () =>
+      Number(
+        (
+          await tidings.clients.sqs.send(
+            new GetQueueAttributesCommand({ QueueUrl: email.deadLetterQueueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }),
+          )
+        ).Attributes?.ApproximateNumberOfMessages ?? 0,
+      );
+    await until(async () => (await dlqDepth()) === 1, 30_000, "erin's e-mail in the DLQ");
+    const counters = async () =>
+      ((await tidings.clients.ddb.send(new ScanCommand({ TableName: tidings.tables.politeness }))).Items ?? []).filter((i) =>
+        String(i.counterKey).endsWith("#erin"),
+      );
+    expect(await counters()).to.have.length.greaterThan(0);
+    const before = await fetch(item.link, { redirect: "manual" });
+    expect(before.status, JSON.stringify([await before.text(), decisions.filter((d) => d.component === "tracking")])).to.equal(302);
+
+    expect((await fetch(`${api}/users/erin`, { method: "DELETE", headers })).status).to.equal(200);
+    expect(await counters()).to.deep.equal([]);
+    expect((await fetch(item.link, { redirect: "manual" })).status).to.equal(404);
+
+    failing = false;
+    const redriven = await fetch(`${api}/ops/redrive`, { method: "POST", body: JSON.stringify({ channel: "email", dlq: "queue" }) });
+    expect(((await redriven.json()) as { moved: number }).moved).to.equal(1);
+    await until(
+      () => decisions.some((d) => d.component === "worker" && d.channel === "email" && d.eventId === eventId && d.outcome === "refused"),
+      10_000,
+      "the redriven delivery refused",
+    );
+    const store = (await (await fetch(`${tidings.endpoints.sesInbox}/store`)).json()) as { emails: { destination: { to: string[] } }[] };
+    expect(store.emails.filter((m) => m.destination.to.includes("erin@example.com"))).to.deep.equal([]);
   });
 });

@@ -23,7 +23,7 @@ import { signDevToken } from "../local/tokens";
 import { makeFeed } from "../runtime/feed";
 import type { HttpRequestEvent } from "../runtime/http";
 import { makeNotificationLog } from "../runtime/notificationLog";
-import { makeLinkSigner } from "../runtime/tracking";
+import { makeLinkSigner, sealLink } from "../runtime/tracking";
 import { type MockedResource, settle, useMocks, outputValue } from "../testing";
 import { asProducer, loadShipped } from "./helpers/shipped";
 
@@ -185,7 +185,8 @@ describe("UserApi and UserDataRoutes (graph and shipped code)", function () {
     const actionsOn = (statements: typeof api, arn: string) => statements.filter((s) => s.Resource.includes(arn)).flatMap((s) => s.Action);
     expect(actionsOn(api, SECRET_ARN)).to.deep.equal(["secretsmanager:GetSecretValue"]);
     expect(actionsOn(data, SECRET_ARN)).to.deep.equal([]);
-    expect(actionsOn(api, components.tableArns.log)).to.deep.equal(["dynamodb:UpdateItem"]);
+    // A link reads its notification, then records the click: nothing else on the log.
+    expect(actionsOn(api, components.tableArns.log)).to.deep.equal(["dynamodb:GetItem", "dynamodb:UpdateItem"]);
     expect(actionsOn(api, components.tableArns.feed)).to.not.include("dynamodb:DeleteItem");
     expect(actionsOn(data, components.tableArns.feed)).to.include("dynamodb:DeleteItem");
     // Erasure deletes the user's log items, found by the keys-only index: it reads nothing else there.
@@ -208,20 +209,21 @@ describe("UserApi and UserDataRoutes (graph and shipped code)", function () {
   });
   const json = (result: any) => ({ status: result.statusCode, body: result.body ? JSON.parse(result.body) : undefined });
 
-  async function seedFeed(userId: string, eventId: string, createdAt: string) {
+  async function seedFeed(userId: string, eventId: string, createdAt: string, callback?: string) {
     const delivery = {
       eventId,
       userId,
       type: "order.shipped",
       channel: "websocket",
-      kind: "feedback" as const,
+      kind: callback ? ("actionable" as const) : ("feedback" as const),
       content: { text: `note ${eventId}` },
+      ...(callback ? { callback } : {}),
       address: {},
       createdAt,
     };
     await makeFeed({ ddb, table: names.feed }).store(delivery);
     const log = makeNotificationLog({ ddb, table: names.log });
-    await log.create({ eventId, channel: "websocket", userId, type: "order.shipped", status: "created" });
+    await log.create({ eventId, channel: "websocket", userId, type: "order.shipped", status: "created", delivery });
     await log.setStatus(eventId, "websocket", "sent");
   }
 
@@ -258,13 +260,19 @@ describe("UserApi and UserDataRoutes (graph and shipped code)", function () {
     );
   });
 
-  it("shipped end-user API: a link signed with the stack's secret records clicked and redirects; preferences refuse switching off a critical type", async () => {
-    await seedFeed("cy", "evt-c", "2026-11-30T12:00:00.000Z");
+  it("shipped end-user API: a link sealed with the stack's link key records clicked and redirects to the logged callback; preferences refuse switching off a critical type", async () => {
+    await seedFeed("cy", "evt-c", "2026-11-30T12:00:00.000Z", "https://app.example.com/c");
     const signer = makeLinkSigner({ getKey: async () => new TextEncoder().encode(SECRET), baseUrl: "https://u.example.com" });
-    const link = await signer.click({ eventId: "evt-c", channel: "websocket", userId: "cy" }, "https://app.example.com/c");
+    const link = await signer.click({ eventId: "evt-c", channel: "websocket" });
+    // Opaque: neither the user, the notification nor the callback can be read from the link.
+    expect(link).to.not.match(/cy|evt-c|app\.example/);
+    expect(Buffer.from(new URL(link).pathname.slice(3), "base64url").toString("latin1")).to.not.match(/cy|evt-c|app\.example/);
     const click = await userApi(event("GET", new URL(link).pathname));
     expect(click.statusCode).to.equal(302);
     expect(click.headers.location).to.equal("https://app.example.com/c");
+    // Sealed with the token-signing secret itself (not the link key derived from it), it is no link.
+    const forged = sealLink(new TextEncoder().encode(SECRET.slice(0, 32)), { e: "evt-c", c: "websocket", a: "c", x: 4102444800 });
+    expect((await userApi(event("GET", `/t/${forged}`))).statusCode).to.equal(404);
     expect(await makeNotificationLog({ ddb, table: names.log }).get("evt-c", "websocket")).to.include({ status: "clicked" });
 
     const auth = await bearer("cy");

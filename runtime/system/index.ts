@@ -74,7 +74,7 @@ export function systemSettings(config: TidingsConfig, options: SystemOptions = {
       producers: config.producers,
     },
     status: { scopes: config.auth.scopes },
-    userData: { eraseLog: true, scopes: config.auth.scopes },
+    userData: { eraseLog: true, politenessChannels: politenessChannels(config), scopes: config.auth.scopes },
     userApi: { auth, enabledChannels: channels, types: config.notificationTypes, maxDevicesPerUser: config.devices.maxPerUser },
     channels: Object.fromEntries(
       channels.map((name) => {
@@ -113,6 +113,11 @@ export function systemSettings(config: TidingsConfig, options: SystemOptions = {
       ? { url: config.statusCallbacks.url, maxReceiveCount: config.statusCallbacks.maxReceiveCount }
       : undefined,
   };
+}
+
+/** The enabled channels with per-user limits (`tidings:channels.<name>.perUser`): the politeness table holds their counters. */
+export function politenessChannels(config: TidingsConfig): string[] {
+  return enabledChannels(config).filter((name) => config.channels[name]?.perUser !== undefined);
 }
 
 /** A channel's provider (or fallback) as its config names it: a shipped type, or one of `customProviders`. */

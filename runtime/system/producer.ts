@@ -114,6 +114,7 @@ export function producerFunction(settings: ProducerSettings): FunctionSpec<HttpA
           links: links(env),
           openPixel: tracking?.openPixel,
           webhookOrigins: hooks?.webhookOrigins,
+          loopbackCallbacks: hooks?.loopbackCallbacks,
           logger: hooks?.logger,
           metrics: hooks?.metrics,
           producers,

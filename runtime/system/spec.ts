@@ -118,6 +118,8 @@ export interface Hooks {
   wrapProvider?: (channel: string, provider: Provider, role: "primary" | "fallback") => Provider;
   /** Origins a Slack webhook URL may use besides hooks.slack.com: the local mode's Slack sink. */
   webhookOrigins?: string[];
+  /** Callbacks may name this machine (localhost): the local mode's receivers run there. */
+  loopbackCallbacks?: boolean;
 }
 
 /** One function of the system. */

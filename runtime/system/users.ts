@@ -48,6 +48,8 @@ export interface UserDataSettings {
    * a delivery still queued for them is refused. Off: the log keeps them until its TTL.
    */
   eraseLog: boolean;
+  /** Channels with per-user limits: erasing a user deletes their politeness counters on each. */
+  politenessChannels: string[];
   /** The scope each producer route needs (`tidings:auth.scopes`), checked again by the function. */
   scopes: ProducerScopeNames;
 }
@@ -63,6 +65,9 @@ export function userDataFunction(settings: UserDataSettings): FunctionSpec<HttpR
     { resource: "connections", actions: ["dynamodb:DeleteItem"] },
     { resource: "websocket", actions: ["execute-api:ManageConnections"], part: "DELETE/@connections/*" },
   ];
+  if (settings.politenessChannels.length) {
+    uses.push({ resource: "politeness", actions: ["dynamodb:Query", "dynamodb:BatchWriteItem"] });
+  }
   if (eraseLog) {
     uses.push(
       { resource: "log", actions: ["dynamodb:Query"], part: "index/userEventIds" },
@@ -92,6 +97,9 @@ export function userDataFunction(settings: UserDataSettings): FunctionSpec<HttpR
           tables: { contacts: envOf(env, "contacts"), settings: envOf(env, "settings"), connections: envOf(env, "connections") },
           feed: makeFeed({ ddb, table: envOf(env, "feed") }),
           log: logOf?.(envOf(env, "log")),
+          politeness: settings.politenessChannels.length
+            ? { table: envOf(env, "politeness"), channels: settings.politenessChannels }
+            : undefined,
           webhookOrigins: hooks?.webhookOrigins,
           closeConnection: async (connectionId) => {
             await mgmt.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
@@ -133,8 +141,8 @@ export function userApiFunction(settings: UserApiSettings): FunctionSpec<HttpReq
       { resource: "feed", actions: ["dynamodb:Query"], part: "index/unread" },
       { resource: "contacts", actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"] },
       { resource: "settings", actions: ["dynamodb:GetItem", "dynamodb:PutItem"] },
-      // Reading records `opened`, a tracking link `clicked`: UpdateItem only.
-      { resource: "log", actions: ["dynamodb:UpdateItem"] },
+      // Reading records `opened`, a tracking link `clicked` (UpdateItem); a link reads its notification first (GetItem).
+      { resource: "log", actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"] },
       { resource: "connections", actions: ["dynamodb:Query"], part: "index/byUser" },
       { resource: "connections", actions: ["dynamodb:DeleteItem"] },
       { resource: "websocket", actions: ["execute-api:ManageConnections"], part: "POST/@connections/*" },
