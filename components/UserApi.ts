@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULTS } from "../runtime/config";
+import { DEFAULTS, ORIGIN_PATTERN } from "../runtime/config";
 import { USER_API_ROUTES, userApiFunction } from "../runtime/system";
 import type { HttpAnswer, HttpRequestEvent } from "../runtime/http";
 import {
@@ -61,12 +61,12 @@ export interface UserApiArgs {
    */
   throttling?: Throttling;
   /**
-   * Origins of your web app that may call the API from a browser (CORS). Tokens travel in the
+   * Origins of your web app that may call the API from a browser (CORS; `tidings:userApi.allowOrigins`).
+   * Required, with no `*`: a page on any other site gets no answer it can read. Tokens travel in the
    * Authorization header, never in cookies.
-   * @default ["*"]
    * @example allowOrigins: ["https://app.example.com"]
    */
-  allowOrigins?: string[];
+  allowOrigins: string[];
 }
 
 /** The resources of a UserApi a transform can change (pass as the `transform` option). */
@@ -209,7 +209,7 @@ export class UserApi extends pulumi.ComponentResource {
           protocolType: "HTTP",
           description: "Tidings end-user API",
           corsConfiguration: {
-            allowOrigins: args.allowOrigins ?? ["*"],
+            allowOrigins: allowedOrigins(args.allowOrigins),
             allowMethods: ["GET", "POST", "PUT", "DELETE"],
             allowHeaders: ["authorization", "content-type"],
             maxAge: 600,
@@ -248,4 +248,17 @@ export class UserApi extends pulumi.ComponentResource {
       );
     }
   }
+}
+
+/** The CORS origins, checked: at least one, each an origin (scheme, host, port), none `*`. */
+function allowedOrigins(origins: string[] | undefined): string[] {
+  if (!origins?.length)
+    throw new TidingsError(
+      "UserApi: allowOrigins must list your web app's origins (e.g. https://app.example.com); there is no default of *.",
+    );
+  for (const origin of origins) {
+    if (!ORIGIN_PATTERN.test(origin))
+      throw new TidingsError(`UserApi: allowOrigins: "${origin}" is not an origin like https://app.example.com (no *, no path).`);
+  }
+  return origins;
 }

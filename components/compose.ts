@@ -195,6 +195,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
       enabledChannels: Object.keys(channels),
       types: config.notificationTypes,
       maxDevicesPerUser: config.devices.maxPerUser,
+      allowOrigins: config.userApi.allowOrigins,
       kmsKeyArn,
       logRetentionDays: config.logRetentionDays,
     },

@@ -7,6 +7,7 @@ import {
   CHANNEL_NAME_PATTERN,
   type ChannelConfig,
   type NotificationTypeConfig,
+  ORIGIN_PATTERN,
   PRODUCER_TYPE_PATTERN,
   type TidingsConfig,
   TYPE_NAME_PATTERN,
@@ -229,6 +230,18 @@ export function configSchema() {
     logTtlDays: positiveInt(3650).default(DEFAULTS.logTtlDays),
     /** The in-app feed (websocket notifications stored per user). */
     feed: z.strictObject({ ttlDays: positiveInt(3650).default(DEFAULTS.feedTtlDays) }).prefault({}),
+    /** The end-user API (`/me/*`). */
+    userApi: z.strictObject({
+      /**
+       * Origins of your web app that may call the end-user API from a browser (CORS). Required: there
+       * is no default of `*`. The local mode serves its own pages and answers only loopback pages.
+       * @example allowOrigins: [https://app.example.com]
+       */
+      allowOrigins: z
+        .array(z.string().regex(ORIGIN_PATTERN, "must be an origin like https://app.example.com (no *, no path)"))
+        .min(1)
+        .max(20),
+    }),
     /** Push device tokens a user may register; the oldest is evicted beyond this. */
     devices: z.strictObject({ maxPerUser: positiveInt(100).default(DEFAULTS.maxDevicesPerUser) }).prefault({}),
     /**

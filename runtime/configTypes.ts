@@ -10,6 +10,8 @@ import type { ProviderConfig } from "./providers/table";
 export const CHANNEL_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
 /** A notification type's name (and so its templates' folder). */
 export const TYPE_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** A web origin: https (or http on this machine), a host, an optional port, nothing else. */
+export const ORIGIN_PATTERN = /^(https:\/\/[a-z0-9.-]+|http:\/\/(localhost|127\.0\.0\.1))(:\d{1,5})?$/;
 /** What `tidings:producers` lists: a type's name, or a prefix ending in `.*`. */
 export const PRODUCER_TYPE_PATTERN = /^([a-z0-9][a-z0-9._-]{0,63}|[a-z0-9][a-z0-9._-]{0,61}\.\*)$/;
 
@@ -102,6 +104,8 @@ export interface TidingsConfig {
   /** Days a notification-log item is kept. @default 90 */
   logTtlDays: number;
   feed: { ttlDays: number };
+  /** The end-user API: the origins of the web app that may call it from a browser. */
+  userApi: { allowOrigins: string[] };
   devices: { maxPerUser: number };
   tracking: { linkTtlDays: number; openPixel: boolean };
   dashboard: { enabled: boolean };

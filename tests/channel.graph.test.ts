@@ -307,6 +307,7 @@ describe("NotificationChannel with other providers", () => {
 
 describe("providers from config: the provider table", () => {
   const config = parseTidingsConfig({
+    userApi: { allowOrigins: ["https://app.example.com"] },
     channels: {
       email: { from: "notify@example.com", configurationSet: "tidings" },
       sms: { smsType: "Promotional" },

@@ -153,6 +153,18 @@ describe("stack config: security keys", () => {
     expect(problems).to.include("tidings:kms.adminArns.0: must be an IAM role or user ARN");
   });
 
+  it("requires the end-user API's CORS origins (no default of *), each an origin", () => {
+    const missing = readStackFile();
+    delete missing.userApi;
+    expect(problemsOf(missing).some((p) => p.startsWith("tidings:userApi:"))).to.equal(true);
+    const star = readStackFile();
+    star.userApi = { allowOrigins: ["*", "https://app.example.com/path"] };
+    expect(problemsOf(star)).to.include.members([
+      "tidings:userApi.allowOrigins.0: must be an origin like https://app.example.com (no *, no path)",
+      "tidings:userApi.allowOrigins.1: must be an origin like https://app.example.com (no *, no path)",
+    ]);
+  });
+
   it("names what replaced a removed key: tidings:kmsAdminArn is tidings:kms.adminArns", () => {
     const raw = readStackFile();
     raw.kmsAdminArn = "arn:aws:iam::123456789012:role/admins";

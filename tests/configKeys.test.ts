@@ -26,6 +26,7 @@ import { parseTidingsConfig } from "../runtime/config";
 import { configKeys } from "../runtime/configSchema";
 import type { Provider } from "../runtime/contracts";
 import { NOTIFICATION_ITEM } from "../runtime/notificationLog";
+import { verifyLinkToken } from "../runtime/tracking";
 import { createTidingsStack } from "../stack";
 import { inlineFunctions, type MockedResource, settle, shippedCode, useMocks } from "../testing";
 import { producerScopes, startQuiet } from "./helpers/localTidings";
@@ -381,8 +382,10 @@ const EFFECTS: KeyEffect[] = [
         "the feed item",
       );
       const item = (await l.get("/me/notifications", token)).body.items.find((i: { eventId: string }) => i.eventId === body.eventId);
-      const claims = JSON.parse(Buffer.from(item.link.split("/t/")[1].split(".")[0], "base64url").toString("utf8"));
-      expect(claims.x - Date.now() / 1000).to.be.within(3 * DAY - 60, 3 * DAY + 60);
+      // The token is sealed: open it with the stack's secret, as the end-user API does.
+      const secret = (await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: l.t.tokenSecretArn }))).SecretString!;
+      const opened = await verifyLinkToken(item.link.split("/t/")[1], { getKey: async () => new TextEncoder().encode(secret) });
+      expect(opened.ok && opened.claims.x - Date.now() / 1000).to.be.within(3 * DAY - 60, 3 * DAY + 60);
     },
   },
   {
@@ -744,6 +747,17 @@ const EFFECTS: KeyEffect[] = [
       );
       expect(refused.status).to.equal(400);
     },
+  },
+  {
+    key: "userApi.allowOrigins",
+    variant: "A",
+    set: (raw) => (raw.userApi = { allowOrigins: ["https://qa.example.com", "https://admin.qa.example.com:8443"] }),
+    graph: (g) =>
+      expect(g.one("aws:apigatewayv2/api:Api", "user-api").inputs.corsConfiguration.allowOrigins).to.deep.equal([
+        "https://qa.example.com",
+        "https://admin.qa.example.com:8443",
+      ]),
+    local: { none: "the local mode serves its own pages, and answers only pages on this machine (local/localGuards.ts)" },
   },
   {
     // Last: every type the other entries declare is there to list by name.

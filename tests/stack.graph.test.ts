@@ -195,6 +195,7 @@ describe("the whole stack (Pulumi mocks)", function () {
     expect(() => readStackConfig()).to.throw(/tidings:channels\.email\.ratePerSecnd: unknown key[\s\S]*tidings:stag: unknown key/);
     pulumi.runtime.setAllConfig(
       {
+        "tidings:userApi": JSON.stringify({ allowOrigins: ["https://app.example.com"] }),
         "tidings:channels": JSON.stringify({ websocket: {} }),
         "tidings:notificationTypes": JSON.stringify({ "job.progress": {} }),
         "tidings:tokenSigningSecret": SECRET,

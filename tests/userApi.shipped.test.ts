@@ -98,6 +98,7 @@ describe("UserApi and UserDataRoutes (graph and shipped code)", function () {
       enabledChannels: ["websocket", "email"],
       types: TYPES,
       maxDevicesPerUser: 2,
+      allowOrigins: ["https://app.example.com"],
       kmsKeyArn: key.arn,
     });
     const routes = new UserDataRoutes("user-data", {

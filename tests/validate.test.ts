@@ -40,8 +40,11 @@ describe("validateNotificationRequest", () => {
       progress: 0,
     };
     expect(validateNotificationRequest(JSON.stringify(full), ctx)).to.deep.equal({ ok: true, request: full });
-    expect(accepts({ ...ok, callback: "http://localhost:3000/x" })).to.equal(true);
-    expect(accepts({ ...ok, callback: "http://127.0.0.1/x" })).to.equal(true);
+    // This machine only in the local mode.
+    const local = { ...ctx, loopbackCallbacks: true };
+    expect(validateNotificationRequest(JSON.stringify({ ...ok, callback: "http://localhost:3000/x" }), local).ok).to.equal(true);
+    expect(validateNotificationRequest(JSON.stringify({ ...ok, callback: "http://127.0.0.1/x" }), local).ok).to.equal(true);
+    expect(accepts({ ...ok, callback: "http://localhost:3000/x" })).to.equal(false);
     expect(accepts({ ...ok, message: "line one\nline two\ttab" })).to.equal(true);
   });
 
@@ -154,8 +157,10 @@ describe("validateNotificationRequest", () => {
     expect(fields({ ...ok, message: 5 })).to.deep.equal(["message"]);
   });
 
-  it("callback: https, or http for localhost only; no credentials", () => {
+  it("callback: https of ASCII characters, never this machine outside the local mode; no credentials", () => {
     for (const callback of [
+      "https://localhost/x",
+      "https://shop.example.com/ü",
       "http://example.com/",
       "javascript:alert(1)",
       "data:text/html,x",
