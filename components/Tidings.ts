@@ -1,7 +1,9 @@
+import type * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { parseTidingsConfig } from "../runtime/config";
+import { parseTidingsConfig, PRODUCER_TYPE_PATTERN, type TidingsConfig } from "../runtime/config";
 import { createTidingsStack, type TidingsStackInputs } from "./compose";
-import { type NotificationTypeSettings, nodesOf, type PerUserLimit, setNodes, type TidingsComponentOptions } from "./common";
+import { type NotificationTypeSettings, nodesOf, type PerUserLimit, setNodes, type TidingsComponentOptions, TidingsError } from "./common";
+import { GRANTS, type GrantTarget, grantRoutes, recordTypes } from "./grants";
 import { NotificationChannel } from "./NotificationChannel";
 import type { ChannelProvider } from "./providers";
 
@@ -161,6 +163,41 @@ export class Tidings extends pulumi.ComponentResource {
     return nodesOf<{ stack: Built }>(this).stack;
   }
 
+  /**
+   * IAM mode: lets `role` call `POST /notifications` and `GET /notifications/{eventId}` (an inline policy
+   * allowing `execute-api:Invoke` on exactly those routes). With `types`, the role may send only those
+   * (exact names or `prefix.*`; a critical type by its name): IAM cannot see the body, so the grant also
+   * records them where the notification service reads them (403 naming the type otherwise).
+   * @example tidings.grantSend(ordersRole, { types: ["order.*"] });
+   */
+  grantSend(role: aws.iam.Role, options: { types?: string[] } = {}): void {
+    grantRoutes(this.grantTarget(), role, "send", GRANTS.send);
+    if (options.types) {
+      const config = nodesOf<{ config: TidingsConfig }>(this).config;
+      for (const type of options.types) {
+        if (!PRODUCER_TYPE_PATTERN.test(type) || (!type.endsWith(".*") && !config.notificationTypes[type])) {
+          throw new TidingsError(`grantSend: "${type}" is not a notification type of this stack or a prefix.* (order.*)`);
+        }
+      }
+      recordTypes(this.grantTarget(), role, options.types);
+    }
+  }
+
+  /** IAM mode: lets `role` write and read users' contacts (`PUT` and `GET /users/{userId}/contact`). */
+  grantContacts(role: aws.iam.Role): void {
+    grantRoutes(this.grantTarget(), role, "contacts", GRANTS.contacts);
+  }
+
+  /** IAM mode: lets `role` erase users (`DELETE /users/{userId}`). */
+  grantErase(role: aws.iam.Role): void {
+    grantRoutes(this.grantTarget(), role, "erase", GRANTS.erase);
+  }
+
+  private grantTarget(): GrantTarget {
+    const { api, templates } = this.stack;
+    return { executionArn: api.api.executionArn, stageName: api.stage.name, templatesBucket: templates.bucketName, parent: this };
+  }
+
   constructor(name: string, args: TidingsArgs, opts?: TidingsOptions) {
     super("tidings:index:Tidings", name, {}, opts);
     const { tokenSigningSecret, extraChannels, extraTemplatesDirs, ...raw } = args;
@@ -198,7 +235,7 @@ export class Tidings extends pulumi.ComponentResource {
         ...(opts?.addChannels?.(shared) ?? []),
       ],
     });
-    setNodes(this, { stack: built });
+    setNodes(this, { stack: built, config });
     const out = built.outputs;
     this.websocketUrl = out.websocketUrl;
     this.managementEndpoint = out.managementEndpoint;

@@ -9,7 +9,7 @@ import type { ChannelConfig, NotificationTypeConfig, TidingsConfig } from "./con
 import { DEFAULTS } from "./defaults";
 import { type ProviderConfig, type ProviderType, providerProblems, providerTable } from "./providers/table";
 
-export { CHANNEL_NAME_PATTERN, ORIGIN_PATTERN, TYPE_NAME_PATTERN } from "./configTypes";
+export { CHANNEL_NAME_PATTERN, ORIGIN_PATTERN, PRODUCER_TYPE_PATTERN, TYPE_NAME_PATTERN } from "./configTypes";
 export type { ChannelConfig, NotificationTypeConfig, TidingsConfig } from "./configTypes";
 export { DEFAULTS };
 

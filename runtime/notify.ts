@@ -24,7 +24,16 @@ import { deliveryDigest, requestDigest } from "./deliveryDigest";
 import { logDecision, type DecisionLogger, OUTCOME } from "./log";
 import { METRIC, makeMetrics, type Metrics } from "./metrics";
 import { type CreateAnswer, isStuck, makeNotificationLog, oversizeNotification, STUCK_AFTER_MS } from "./notificationLog";
-import { type AuthorizerContext, type Producer, producerEventKey, producerOf, type ProducerTypes, typeRefusal } from "./producers";
+import { makeProducerGrants } from "./producerGrants";
+import {
+  type AuthorizerContext,
+  allowedTypes,
+  type Producer,
+  producerEventKey,
+  producerOf,
+  type ProducerTypes,
+  typeRefusal,
+} from "./producers";
 import { isOptedIn } from "./settings";
 import type { CallbackEnqueuer } from "./statusCallbacks";
 import type { LinkSigner } from "./tracking";
@@ -102,6 +111,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
   const stuckAfterMs = deps.stuckAfterMs ?? STUCK_AFTER_MS;
   const readUser = makeUserRecordsReader({ ddb: deps.ddb, tables: deps.tables });
   const templates = makeTemplateStore({ s3: deps.s3, bucket: deps.templatesBucket, cacheTtlMs: deps.templateCacheMs, now });
+  const recordedTypes = makeProducerGrants({ s3: deps.s3, bucket: deps.templatesBucket, cacheTtlMs: deps.templateCacheMs, now });
   const notificationLog = makeNotificationLog({ ddb: deps.ddb, table: deps.tables.log, ttlDays: deps.logTtlDays, now });
   const context = { enabledChannels: deps.enabledChannels, types: deps.types, loopbackCallbacks: deps.loopbackCallbacks };
 
@@ -454,7 +464,8 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
     }
     const request = validated.request;
     const typeConfig = deps.types[request.type];
-    const refused = typeRefusal(deps.producers, caller?.id, request.type, typeConfig?.critical === true);
+    const allowed = await allowedTypes(deps.producers, caller?.id, recordedTypes);
+    const refused = typeRefusal(allowed, caller?.id, request.type, typeConfig?.critical === true);
     if (refused) {
       log({ component: "notify", outcome: OUTCOME.notify.forbidden, userId: request.userId, reason: refused });
       return respond(403, { error: "forbidden", message: refused, problems: [{ field: "type", problem: refused }] });

@@ -103,15 +103,31 @@ export function producerRefusal(event: ProducerEvent | undefined, requiredScope:
  */
 export type ProducerTypes = Record<string, string[]>;
 
+/**
+ * The types `producer` may send: its entry in `tidings:producers`, else what a grant recorded for it
+ * (`grantSend(role, { types })`, read through `recorded`); "any" when neither limits it and
+ * `tidings:producers` is unset, "none" when it is set and names neither.
+ */
+export async function allowedTypes(
+  configured: ProducerTypes | undefined,
+  producer: string | undefined,
+  recorded?: (producer: string) => Promise<string[] | undefined>,
+): Promise<string[] | "any" | "none"> {
+  if (producer !== undefined && configured?.[producer]) return configured[producer];
+  const granted = producer !== undefined && recorded ? await recorded(producer) : undefined;
+  if (granted) return granted;
+  return configured ? "none" : "any";
+}
+
 /** Why `producer` may not send `type`, or undefined when it may. */
 export function typeRefusal(
-  allowed: ProducerTypes | undefined,
+  allowed: string[] | "any" | "none",
   producer: string | undefined,
   type: string,
   critical: boolean,
 ): string | undefined {
-  if (!allowed) return undefined;
-  const patterns = producer === undefined ? undefined : allowed[producer];
+  if (allowed === "any") return undefined;
+  const patterns = allowed === "none" ? undefined : allowed;
   if (!patterns) return `producer ${producer ?? "(unknown)"} may send no type (it is not in tidings:producers)`;
   if (patterns.includes(type)) return undefined;
   if (critical) return `producer ${producer} may not send the critical type ${type}: a critical type must be listed by name`;
@@ -132,4 +148,9 @@ export function producerEventKey(eventId: string, producer: string): string {
 export function producersEventId(notificationId: string): string {
   const dot = notificationId.indexOf(".");
   return dot < 0 ? notificationId : notificationId.slice(0, dot);
+}
+
+/** Where a grant records the types of an IAM producer: an object of the templates bucket, by the producer's id. */
+export function producerGrantKey(producer: string): string {
+  return `producers/${createHash("sha256").update(producer).digest("hex")}.json`;
 }

@@ -618,6 +618,26 @@ describe("notification service (shipped code, local servers)", function () {
       expect(encoded.status).to.equal(202);
     });
 
+    it("limits an IAM producer to the types its grant recorded (grantSend's record in the templates bucket), 403 naming the type", async () => {
+      const userId = newUser();
+      await fullContact(userId);
+      const billing = "arn:aws:iam::123456789012:role/billing";
+      const key = `producers/${createHash("sha256").update(billing).digest("hex")}.json`;
+      await service.s3.send(new PutObjectCommand({ Bucket: service.names.bucket, Key: key, Body: JSON.stringify({ types: ["job.*"] }) }));
+      const asBilling = async (body: object) => {
+        const answer = await service.handler({
+          body: JSON.stringify(body),
+          requestContext: { authorizer: { iam: { userArn: "arn:aws:sts::123456789012:assumed-role/billing/lambda-1" } } },
+        });
+        return { status: answer.statusCode, body: JSON.parse(answer.body!) };
+      };
+      const refused = await asBilling({ userId, type: "order.shipped", data: ORDER });
+      expect(refused.status).to.equal(403);
+      expect(refused.body.problems).to.deep.equal([{ field: "type", problem: `producer ${billing} may not send type order.shipped` }]);
+      const allowed = await asBilling({ userId, type: "job.progress", message: "50%", progress: 50 });
+      expect(allowed.status, JSON.stringify(allowed.body)).to.equal(202);
+    });
+
     it("delivers a critical type to a user who switched it off, and asks opt-in of the type whose template is used", async () => {
       const userId = newUser();
       await fullContact(userId);

@@ -3,6 +3,8 @@
  * the function (the shipped handler, from the authorizer context) and in the local mode; producers as
  * identities, each with its own eventIds and the types it may send.
  */
+import { createHash } from "node:crypto";
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
@@ -11,11 +13,13 @@ import type { InlineFunction } from "../components/InlineFunction";
 import { readStackFile } from "../local/stackConfig";
 import type { LocalTidings } from "../local/tidings";
 import { parseTidingsConfig, type TidingsConfig } from "../runtime/config";
-import { iamPrincipalOf, producerEventKey, producerOf, typeRefusal } from "../runtime/producers";
+import { allowedTypes, iamPrincipalOf, producerEventKey, producerOf, typeRefusal } from "../runtime/producers";
 import { type HttpRoute, systemFunctions, systemSettings } from "../runtime/system";
+import { Tidings } from "../components/Tidings";
 import { createTidingsStack } from "../stack";
 import { inlineFunctions, type MockedResource, settle, useMocks } from "../testing";
 import { devToken, producerScopes, startQuiet } from "./helpers/localTidings";
+import { evaluate, type Policy } from "./helpers/iamPolicy";
 import { loadShipped } from "./helpers/shipped";
 import { connectAtOnce, until, upgradeStatus } from "./helpers/sockets";
 
@@ -388,18 +392,26 @@ describe("producers as identities (runtime/producers.ts)", () => {
     expect(producerOf({ requestContext: {} })).to.equal(undefined);
   });
 
-  it("may send what tidings:producers lists: exact names, prefix.*, a critical type only by its name; no list, everything", () => {
-    const allowed = { orders: ["order.*", "security.alert"], marketing: ["marketing.*"] };
-    expect(typeRefusal(undefined, "anyone", "security.alert", true)).to.equal(undefined);
-    expect(typeRefusal(allowed, "orders", "order.shipped", false)).to.equal(undefined);
-    expect(typeRefusal(allowed, "orders", "security.alert", true)).to.equal(undefined);
-    expect(typeRefusal(allowed, "marketing", "marketing.critical", true)).to.equal(
+  it("may send what tidings:producers lists or a grant recorded: exact names, prefix.*, a critical type only by its name; no list, everything", async () => {
+    const configured = { orders: ["order.*", "security.alert"], marketing: ["marketing.*"] };
+    const recorded = async (producer: string) => (producer === "arn:aws:iam::123456789012:role/billing" ? ["invoice.*"] : undefined);
+    const refusal = async (map: typeof configured | undefined, producer: string, type: string, critical = false) =>
+      typeRefusal(await allowedTypes(map, producer, recorded), producer, type, critical);
+    expect(await refusal(undefined, "anyone", "security.alert", true)).to.equal(undefined);
+    expect(await refusal(configured, "orders", "order.shipped")).to.equal(undefined);
+    expect(await refusal(configured, "orders", "security.alert", true)).to.equal(undefined);
+    expect(await refusal(configured, "marketing", "marketing.critical", true)).to.equal(
       "producer marketing may not send the critical type marketing.critical: a critical type must be listed by name",
     );
-    expect(typeRefusal(allowed, "marketing", "order.shipped", false)).to.equal("producer marketing may not send type order.shipped");
-    expect(typeRefusal(allowed, "stranger", "order.shipped", false)).to.match(/stranger may send no type/);
+    expect(await refusal(configured, "marketing", "order.shipped")).to.equal("producer marketing may not send type order.shipped");
+    expect(await refusal(configured, "stranger", "order.shipped")).to.match(/stranger may send no type/);
     // A prefix is a whole segment: order.* is not orders.
-    expect(typeRefusal(allowed, "orders", "orderly.thing", false)).to.equal("producer orders may not send type orderly.thing");
+    expect(await refusal(configured, "orders", "orderly.thing")).to.equal("producer orders may not send type orderly.thing");
+    // What a grant recorded limits a producer config does not name, with or without tidings:producers.
+    const billing = "arn:aws:iam::123456789012:role/billing";
+    expect(await refusal(undefined, billing, "invoice.paid")).to.equal(undefined);
+    expect(await refusal(undefined, billing, "order.shipped")).to.equal(`producer ${billing} may not send type order.shipped`);
+    expect(await refusal(configured, billing, "invoice.paid")).to.equal(undefined);
   });
 
   it("keys a producer's notification apart when another took its eventId, with a key no producer can send", () => {
@@ -490,5 +502,63 @@ describe("trust: erasing a user leaves nothing that still works for them (npm st
     );
     const store = (await (await fetch(`${tidings.endpoints.sesInbox}/store`)).json()) as { emails: { destination: { to: string[] } }[] };
     expect(store.emails.filter((m) => m.destination.to.includes("erin@example.com"))).to.deep.equal([]);
+  });
+});
+
+describe("trust: IAM-mode grants name exact routes, and grantSend's types limit the role (Pulumi mocks)", function () {
+  this.timeout(120_000);
+  let resources: MockedResource[];
+  let orders: aws.iam.Role;
+
+  before(async () => {
+    resources = useMocks();
+    const raw = readStackFile() as Record<string, any>;
+    const { tokenSigningSecret: _ignored, ...config } = raw;
+    const tidings = new Tidings("tidings", { ...config, tokenSigningSecret: pulumi.secret("q".repeat(40)) } as never);
+    orders = new aws.iam.Role("orders", { assumeRolePolicy: "{}" });
+    const support = new aws.iam.Role("support", { assumeRolePolicy: "{}" });
+    const privacy = new aws.iam.Role("privacy", { assumeRolePolicy: "{}" });
+    tidings.grantSend(orders, { types: ["order.*", "security.alert"] });
+    tidings.grantContacts(support);
+    tidings.grantErase(privacy);
+    expect(() => tidings.grantSend(support, { types: ["no.such.type"] })).to.throw(/"no.such.type" is not a notification type/);
+    await settle();
+  });
+
+  const policyOf = (name: string) => {
+    const found = resources.find((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name === name);
+    expect(found, name).to.not.equal(undefined);
+    return JSON.parse(found!.inputs.policy) as Policy;
+  };
+
+  it("grants execute-api:Invoke on exactly each job's routes of the producer API", () => {
+    const api = resources.find((r) => r.type === "aws:apigatewayv2/api:Api" && r.name === "producer-api")!;
+    const arn = (path: string) => `${api.state.executionArn}/$default/${path}`;
+    const granted = (name: string) => policyOf(name).Statement.flatMap((s) => [s.Resource].flat());
+    expect(granted("orders-tidings-send")).to.deep.equal([arn("POST/notifications"), arn("GET/notifications/*")]);
+    expect(granted("support-tidings-contacts")).to.deep.equal([arn("PUT/users/*/contact"), arn("GET/users/*/contact")]);
+    expect(granted("privacy-tidings-erase")).to.deep.equal([arn("DELETE/users/*")]);
+    for (const name of ["orders-tidings-send", "support-tidings-contacts", "privacy-tidings-erase"]) {
+      expect(
+        policyOf(name).Statement.flatMap((s) => [s.Action].flat()),
+        name,
+      ).to.deep.equal(["execute-api:Invoke"]);
+    }
+    // The sender may not erase or touch contacts; the eraser may not send.
+    const request = (action: string, path: string) => ({ action, resource: arn(path) });
+    expect(evaluate([policyOf("orders-tidings-send")], request("execute-api:Invoke", "DELETE/users/alice"))).to.equal("implicit-deny");
+    expect(evaluate([policyOf("orders-tidings-send")], request("execute-api:Invoke", "GET/users/alice/contact"))).to.equal("implicit-deny");
+    expect(evaluate([policyOf("orders-tidings-send")], request("execute-api:Invoke", "GET/notifications/e-1"))).to.equal("allow");
+    expect(evaluate([policyOf("privacy-tidings-erase")], request("execute-api:Invoke", "POST/notifications"))).to.equal("implicit-deny");
+  });
+
+  it("records grantSend's types in the templates bucket under the role's principal, where the service reads them", () => {
+    const record = resources.find((r) => r.type === "aws:s3/bucketObjectv2:BucketObjectv2" && r.name === "orders-tidings-types")!;
+    const bucket = resources.find((r) => r.type === "aws:s3/bucket:Bucket" && r.name.startsWith("templates"))!;
+    expect(record.inputs.bucket).to.equal(bucket.state.id);
+    // The principal an assumed-role session of this role names: its ARN without a path.
+    const principal = `arn:aws:iam::123456789012:role/${resources.find((r) => r.name === "orders" && r.type === "aws:iam/role:Role")!.state.name}`;
+    expect(record.inputs.key).to.equal(`producers/${createHash("sha256").update(principal).digest("hex")}.json`);
+    expect(JSON.parse(record.inputs.content)).to.deep.equal({ types: ["order.*", "security.alert"] });
   });
 });

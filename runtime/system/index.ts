@@ -11,18 +11,21 @@
 import { channelProviderConfig, enabledChannels, type TidingsConfig } from "../config";
 import { type ProviderSpec, type WorkerSettings, workerFunction } from "./channels";
 import { type CallbackSettings, callbackSenderFunction, type ReconcilerSettings, reconcilerFunction } from "./operations";
-import { type ProducerSettings, producerFunction, type StatusSettings, statusFunction } from "./producer";
-import type { FunctionSpec } from "./spec";
-import { type UserApiSettings, type UserDataSettings, userApiFunction, userDataFunction } from "./users";
+import { NOTIFICATION_ROUTES, type ProducerSettings, producerFunction, type StatusSettings, statusFunction } from "./producer";
+import type { FunctionSpec, ProducerScope, RouteKey } from "./spec";
+import { USER_DATA_ROUTES, type UserApiSettings, type UserDataSettings, userApiFunction, userDataFunction } from "./users";
 import { type WebSocketSettings, webSocketFunctions } from "./websocket";
 
 export * from "./spec";
 export { type ProviderSpec, type WorkerSettings, workerFunction, dedupe } from "./channels";
 export { type CallbackSettings, CALLBACK_QUEUE, callbackSenderFunction, type ReconcilerSettings, reconcilerFunction } from "./operations";
-export { type ProducerSettings, producerFunction, type StatusSettings, statusFunction } from "./producer";
+export { NOTIFICATION_ROUTES, type ProducerSettings, producerFunction, type StatusSettings, statusFunction } from "./producer";
 export { guardProducerRoutes } from "./guard";
 export { USER_API_ROUTES, USER_DATA_ROUTES, type UserApiSettings, type UserDataSettings, userApiFunction, userDataFunction } from "./users";
 export { managementClient, type TokenSettings, type WebSocketSettings, webSocketFunctions } from "./websocket";
+
+/** Every producer route and the scope it needs: the one list the grants, the gateway and the functions read. */
+export const PRODUCER_ROUTES: readonly { route: RouteKey; scope: ProducerScope }[] = [...NOTIFICATION_ROUTES, ...USER_DATA_ROUTES];
 
 /** What every function of a system is built from. */
 export interface SystemSettings {

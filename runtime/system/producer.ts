@@ -19,7 +19,13 @@ import { makeCallbackEnqueuer } from "../statusCallbacks";
 import type { ProducerScopeNames, ProducerTypes } from "../producers";
 import { makeLinkSigner } from "../tracking";
 import { guardProducerRoutes } from "./guard";
-import { type Env, envOf, type FunctionSpec, type Hooks, type Use, withKey } from "./spec";
+import { type Env, envOf, type FunctionSpec, type Hooks, type ProducerScope, type RouteKey, type Use, withKey } from "./spec";
+
+/** The notification routes of the producer API and the scope each needs (the user-data ones: USER_DATA_ROUTES). */
+export const NOTIFICATION_ROUTES = [
+  { route: "POST /notifications", scope: "send" },
+  { route: "GET /notifications/{eventId}", scope: "send" },
+] as const satisfies readonly { route: RouteKey; scope: ProducerScope }[];
 
 /** What the notification service is built from. */
 export interface ProducerSettings {
@@ -76,6 +82,8 @@ export function producerFunction(settings: ProducerSettings): FunctionSpec<HttpA
     // to add a channel a retry names that the notification lacks. The workers move statuses on.
     { resource: "log", actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"] },
     { resource: "templates", actions: ["s3:GetObject"], part: "templates/*" },
+    // The types grantSend recorded for a producer (runtime/producerGrants.ts).
+    { resource: "templates", actions: ["s3:GetObject"], part: "producers/*" },
     { resource: "bus", actions: ["events:PutEvents"] },
   ];
   if (settings.statusCallbacks) uses.push({ resource: "callbacks", actions: ["sqs:SendMessage"] });
@@ -89,8 +97,8 @@ export function producerFunction(settings: ProducerSettings): FunctionSpec<HttpA
         {
           kind: "http",
           api: "producer",
-          route: "POST /notifications",
-          auth: { kind: "producer", scope: "send" },
+          route: NOTIFICATION_ROUTES[0].route,
+          auth: { kind: "producer", scope: NOTIFICATION_ROUTES[0].scope },
           maxBodyBytes: MAX_BODY_BYTES,
         },
       ],
@@ -136,8 +144,8 @@ export function statusFunction(settings: StatusSettings): FunctionSpec<StatusApi
         {
           kind: "http",
           api: "producer",
-          route: "GET /notifications/{eventId}",
-          auth: { kind: "producer", scope: "send" },
+          route: NOTIFICATION_ROUTES[1].route,
+          auth: { kind: "producer", scope: NOTIFICATION_ROUTES[1].scope },
           maxBodyBytes: 0,
         },
       ],
