@@ -64,6 +64,12 @@ export interface NotificationChannelArgs {
    * @example perUser: { limit: 10, windowSeconds: 3600 }
    */
   perUser?: PerUserLimit;
+  /**
+   * false: the channel sends no rendered content (its provider builds its own), so the types that can
+   * reach it need no template for it (the stack's completeness check skips it).
+   * @default true
+   */
+  needsTemplates?: boolean;
   /** The notification log table (a NotificationLogTable, or its name and ARN). */
   notificationLogTable: ResourceRef;
   /** The politeness table `perUser` limits count in (a PolitenessTable, or its name and ARN). */
@@ -153,6 +159,8 @@ export class NotificationChannel extends pulumi.ComponentResource {
   readonly eventSourceMapping: aws.lambda.EventSourceMapping;
   /** The queue settings the channel was built with (the local mode uses the same). */
   readonly settings: ChannelQueueSettings;
+  /** Whether the types reaching this channel need a template for it. */
+  readonly needsTemplates: boolean;
   readonly queueUrl: pulumi.Output<string>;
   readonly deadLetterQueueUrl: pulumi.Output<string>;
   readonly ruleDeadLetterQueueUrl: pulumi.Output<string>;
@@ -175,6 +183,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
     const transform = opts?.transform ?? {};
     const settings = normalizeSettings(args);
     this.settings = settings;
+    this.needsTemplates = args.needsTemplates ?? true;
     const workerTimeoutSeconds = args.workerTimeoutSeconds ?? DEFAULTS.channel.workerTimeoutSeconds;
 
     const ctx = providerContext(args.channel, this);

@@ -1,10 +1,15 @@
-import * as fs from "node:fs";
-import * as path from "node:path";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { CHANNEL_NAME_PATTERN, TYPE_NAME_PATTERN } from "../runtime/config";
-import { parseTemplate, templateKey } from "../runtime/templates";
+import {
+  readTemplates as readTemplateFolder,
+  readTemplateDirs as readTemplateFolders,
+  shippedTemplatesDir,
+  type TemplateFile,
+  TemplateFilesError,
+} from "../runtime/templateFiles";
 import { childOf, type TidingsComponentOptions, TidingsError, type Transform } from "./common";
+
+export type { TemplateFile };
 
 export interface TemplatesBucketArgs {
   /** The stack's KMS key: objects are encrypted with it (SSE-KMS, with an S3 bucket key). */
@@ -39,15 +44,6 @@ export interface TemplatesBucketTransform {
   versioning?: Transform<aws.s3.BucketVersioningArgs>;
   /** Every template object. */
   object?: Transform<aws.s3.BucketObjectv2Args>;
-}
-
-/** One template file found under `templatesDir`. */
-export interface TemplateFile {
-  type: string;
-  channel: string;
-  key: string;
-  file: string;
-  content: string;
 }
 
 /**
@@ -145,51 +141,23 @@ export class TemplatesBucket extends pulumi.ComponentResource {
 }
 
 /** The repository's `templates/` folder. */
-export function defaultTemplatesDir(): string {
-  return path.join(__dirname, "..", "templates");
-}
+export const defaultTemplatesDir = shippedTemplatesDir;
 
-/** Reads every folder in order; a later folder's template replaces an earlier one's with the same key. */
+/** Reads every folder in order (runtime/templateFiles.ts); a problem is a TidingsError naming each file. */
 export function readTemplateDirs(dirs: string[]): TemplateFile[] {
-  const byKey = new Map<string, TemplateFile>();
-  for (const dir of dirs) for (const template of readTemplates(dir)) byKey.set(template.key, template);
-  return [...byKey.values()];
+  return asTidingsError(() => readTemplateFolders(dirs));
 }
 
-/**
- * Reads and checks every `<type>/<channel>.json` under `dir`. Throws TidingsError naming each file
- * that is misplaced or is not a valid template.
- */
+/** Reads and checks every `<type>/<channel>.json` under `dir`; a problem is a TidingsError naming each file. */
 export function readTemplates(dir: string): TemplateFile[] {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
-    throw new TidingsError(
-      `TemplatesBucket: templatesDir "${dir}" is not a folder. Point it at a folder of <type>/<channel>.json templates.`,
-    );
+  return asTidingsError(() => readTemplateFolder(dir));
+}
+
+function asTidingsError<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof TemplateFilesError) throw new TidingsError(`TemplatesBucket: ${error.message}`);
+    throw error;
   }
-  const templates: TemplateFile[] = [];
-  const problems: string[] = [];
-  for (const type of fs.readdirSync(dir).sort()) {
-    const typeDir = path.join(dir, type);
-    if (!fs.statSync(typeDir).isDirectory()) {
-      problems.push(`${type}: expected only folders named after notification types at the top level`);
-      continue;
-    }
-    if (!TYPE_NAME_PATTERN.test(type)) problems.push(`${type}/: folder name is not a notification type name (${TYPE_NAME_PATTERN})`);
-    for (const file of fs.readdirSync(typeDir).sort()) {
-      const channel = file.replace(/\.json$/, "");
-      if (!file.endsWith(".json") || !CHANNEL_NAME_PATTERN.test(channel)) {
-        problems.push(`${type}/${file}: name templates <channel>.json, e.g. email.json`);
-        continue;
-      }
-      const filePath = path.join(typeDir, file);
-      const content = fs.readFileSync(filePath, "utf8");
-      const checked = parseTemplate(content, `${type}/${file}`);
-      if (!checked.ok) problems.push(checked.problem);
-      else templates.push({ type, channel, key: templateKey(type, channel), file: filePath, content });
-    }
-  }
-  if (problems.length) {
-    throw new TidingsError(`TemplatesBucket: fix these templates in ${dir}:\n  - ${problems.join("\n  - ")}`);
-  }
-  return templates;
 }

@@ -7,6 +7,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { enabledChannels, TidingsConfigError, type TidingsConfig, typeChannelProblems } from "../runtime/config";
 import type { WorkerSettings } from "../runtime/system";
+import { missingTemplates, missingTemplatesMessage } from "../runtime/templateFiles";
 import { policyDocument, TidingsError } from "./common";
 import { ConnectionsTable } from "./ConnectionsTable";
 import { ContactsTable } from "./ContactsTable";
@@ -161,6 +162,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
         dlq: { maxReceiveCount },
         workerTimeoutSeconds,
         perUser,
+        needsTemplates: config.channels[name].needsTemplates,
       },
       opts,
     );
@@ -180,6 +182,19 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
   if (typeProblems.length) throw new TidingsConfigError(typeProblems);
 
   const templates = new TemplatesBucket("templates", { kmsKeyArn, extraTemplatesDirs }, opts);
+  // Every (type, channel) a type can reach has its template: a channel added without one would
+  // otherwise fail that type's requests on every channel at run time.
+  const missing = missingTemplates(
+    {
+      types: config.notificationTypes,
+      channels: Object.keys(channels),
+      channelsWithoutTemplates: Object.entries(channels)
+        .filter(([, channel]) => !channel.needsTemplates)
+        .map(([name]) => name),
+    },
+    templates.templates.map((t) => t.key),
+  );
+  if (missing.length) throw new TidingsError(missingTemplatesMessage(missing));
   // The user's side (issue 10): end-user API (feed, preferences, devices, tracking links).
   const userApi = new UserApi(
     "user-api",

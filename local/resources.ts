@@ -3,8 +3,7 @@
  * each channel's queue with its DLQ and rule DLQ (the same settings, runtime/channelQueues.ts), the
  * status callbacks' queue, the templates in their bucket, and the demo users.
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
+import type { TemplateFile } from "../runtime/templateFiles";
 import { CreateBucketCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { type DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
@@ -74,19 +73,11 @@ export async function createCallbackQueues(sqs: SQSClient, maxReceiveCount: numb
 }
 
 /** Uploads `<dir>/<type>/<channel>.json` of every folder, later folders replacing earlier files, as TemplatesBucket does. */
-export async function uploadTemplates(s3: S3Client, bucket: string, dirs: string[]) {
+/** The templates bucket and its objects, as the stack's TemplatesBucket uploads them. */
+export async function uploadTemplates(s3: S3Client, bucket: string, files: TemplateFile[]) {
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  const files = new Map<string, string>();
-  for (const root of dirs) {
-    for (const type of fs.readdirSync(root)) {
-      const dir = path.join(root, type);
-      if (!fs.statSync(dir).isDirectory()) continue;
-      for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".json")))
-        files.set(`templates/${type}/${file}`, path.join(dir, file));
-    }
-  }
-  for (const [key, file] of files) {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: fs.readFileSync(file), ContentType: "application/json" }));
+  for (const file of files) {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: file.key, Body: file.content, ContentType: "application/json" }));
   }
 }
 

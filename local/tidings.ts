@@ -17,7 +17,8 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { makeTokenVerifier } from "../runtime/authorizer";
 import { channelQueueSettings } from "../runtime/channelQueues";
-import { parseTidingsConfig, type TidingsConfig } from "../runtime/config";
+import { enabledChannels, parseTidingsConfig, type TidingsConfig } from "../runtime/config";
+import { missingTemplates, missingTemplatesMessage, readTemplateDirs, shippedTemplatesDir } from "../runtime/templateFiles";
 import type { AuthResult } from "../runtime/authorizer";
 import { detailTypeFor, EVENT_SOURCE, type HttpResult, type Provider, type WebSocketEvent } from "../runtime/contracts";
 import type { ReconcileReport } from "../runtime/reconciler";
@@ -149,6 +150,17 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
   const raw = readStackFile(options.configFile ?? DEV_STACK_FILE);
   options.editConfig?.(raw);
   const config: TidingsConfig = parseTidingsConfig(raw);
+  // The templates as the stack would upload them, checked the same way: complete for every type's reach.
+  const templateFiles = readTemplateDirs([shippedTemplatesDir(), ...(options.extraTemplatesDirs ?? [])]);
+  const missing = missingTemplates(
+    {
+      types: config.notificationTypes,
+      channels: enabledChannels(config),
+      channelsWithoutTemplates: enabledChannels(config).filter((name) => config.channels[name].needsTemplates === false),
+    },
+    templateFiles.map((t) => t.key),
+  );
+  if (missing.length) throw new Error(`the local mode cannot start: ${missingTemplatesMessage(missing)}`);
   const callbacks = localStatusCallbacks(config, options);
   const settings = systemSettings(
     {
@@ -202,7 +214,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
 
     // The resources, as the components create them.
     await aws.createTables(NAMES.tables);
-    await uploadTemplates(s3, NAMES.templatesBucket, [path.join(REPO_ROOT, "templates"), ...(options.extraTemplatesDirs ?? [])]);
+    await uploadTemplates(s3, NAMES.templatesBucket, templateFiles);
     const channels: LocalChannel[] = [];
     for (const name of Object.keys(settings.channels)) {
       channels.push(await createChannelQueues(sqs, name, config.channels[name], options.visibilityTimeoutSeconds));

@@ -113,6 +113,9 @@ export function parseTidingsConfig(raw: Record<string, unknown>, options: ParseO
     }
   }
   for (const [type, def] of Object.entries(config.notificationTypes)) {
+    if (def.critical && def.messageOnly) {
+      problems.push(`tidings:notificationTypes.${type}: a critical type cannot be messageOnly (its content comes from its template)`);
+    }
     if (def.critical && !def.defaultOptIn) {
       problems.push(`tidings:notificationTypes.${type}: a critical type cannot ask for opt-in (defaultOptIn: false)`);
     }

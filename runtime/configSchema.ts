@@ -20,6 +20,11 @@ function channelSchema() {
   return z.strictObject({
     enabled: z.boolean().default(DEFAULTS.channel.enabled),
     provider: z.string().optional(),
+    /**
+     * false: the channel sends no rendered content (its provider builds its own), so the types that reach
+     * it need no template for it. @default true
+     */
+    needsTemplates: z.boolean().optional(),
     /** Provider used after `failoverAfter` retryable failures of the primary for one message. */
     fallback: z.string().optional(),
     failoverAfter: positiveInt(100).default(DEFAULTS.channel.failoverAfter),
@@ -115,6 +120,11 @@ function typeSchema() {
      * @example templates: ["order.shipped", "order.shipped.gift"]
      */
     templates: z.array(z.string().regex(TYPE_NAME_PATTERN)).optional(),
+    /**
+     * true: requests of this type carry a literal `message`, never a template, so it needs no template
+     * files (the completeness check skips it). @default false
+     */
+    messageOnly: z.boolean().optional(),
   });
 }
 

@@ -26,6 +26,8 @@ export interface ChannelConfig
   > {
   /** @default true */
   enabled: boolean;
+  /** false: the channel sends no rendered content, so types need no template for it. @default true */
+  needsTemplates?: boolean;
   /** The provider that sends (PROVIDERS_BY_CHANNEL, or `lambda`). @default the channel's first in PROVIDERS_BY_CHANNEL */
   provider: string;
   /** Provider used after `failoverAfter` retryable failures of the primary for one message. */
@@ -60,6 +62,8 @@ export interface NotificationTypeConfig {
   critical?: boolean;
   /** Templates a request of this type may name in `template`. @default [the type's own] */
   templates?: string[];
+  /** Requests carry a literal `message`, never a template: no template files needed. @default false */
+  messageOnly?: boolean;
 }
 
 /** The stack configuration (namespace `tidings`) as parseTidingsConfig returns it, defaults filled in. */

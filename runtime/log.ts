@@ -16,6 +16,7 @@ export const OUTCOME = {
     skipped: "skipped",
     duplicate: "duplicate",
     noAddress: "no_address",
+    noTemplate: "no_template",
     invalidAddress: "invalid_address",
     rejected: "rejected",
     unrenderable: "unrenderable",

@@ -38,6 +38,7 @@ export const METRIC = {
   skippedOptedOut: "skipped.opted_out",
   skippedNoAddress: "skipped.no_address",
   skippedInvalidAddress: "skipped.invalid_address",
+  skippedNoTemplate: "skipped.no_template",
   queued: "queued",
   duplicate: "duplicate",
   sent: "sent",

@@ -88,6 +88,8 @@ export interface NotificationServiceDeps {
 
 /** Outcome of one channel in the 202 answer. */
 export type ChannelOutcome = "queued" | "duplicate" | `skipped: ${string}` | `invalid_address: ${string}`;
+/** What a channel without a template answers. */
+const NO_TEMPLATE: ChannelOutcome = "skipped: no template";
 
 /** Serves one request's body, from `caller` (the producer the gateway authorized; undefined in tests that call it directly). */
 export type NotificationService = (rawBody: string | undefined, caller?: Producer) => Promise<HttpResult>;
@@ -102,7 +104,9 @@ function respond(statusCode: number, body: unknown, headers: Record<string, stri
 type Plan =
   | { channel: string; action: "deliver"; delivery: ChannelDelivery }
   | { channel: string; action: "opted-out" }
-  | { channel: string; action: "no-address"; reason: "missing" | "invalid"; field: string; problem: string };
+  | { channel: string; action: "no-address"; reason: "missing" | "invalid"; field: string; problem: string }
+  /** The type (or the template asked for) has no template on this channel: skipped, the others delivered. */
+  | { channel: string; action: "no-template"; field: "type" | "template"; problem: string };
 
 export function makeNotificationService(deps: NotificationServiceDeps): NotificationService {
   const now = deps.now ?? Date.now;
@@ -202,8 +206,11 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       const { channel } = decision;
       const { content, link } = rendered[index]!;
       if (!content.ok) {
-        if (content.missingTemplate)
-          contentProblems.push({ field: request.template ? "template" : "type", problem: content.missingTemplate });
+        if (content.missingTemplate) {
+          // This channel only: the others are delivered (a channel added to the stack does not break the type).
+          plans.push({ channel, action: "no-template", field: request.template ? "template" : "type", problem: content.missingTemplate });
+          continue;
+        }
         for (const variable of content.missingVariables ?? [])
           missingVariables.set(variable, [...(missingVariables.get(variable) ?? []), channel]);
         for (const problem of content.urlProblems ?? [])
@@ -243,8 +250,21 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       });
       return { ok: false, answer: respond(422, { error: "cannot render the notification", eventId, problems: contentProblems }) };
     }
+    const untemplated = plans.filter((p): p is Extract<Plan, { action: "no-template" }> => p.action === "no-template");
+    if (plans.length > 0 && untemplated.length === plans.length) {
+      // Not one channel has content for it: nothing would be sent.
+      for (const plan of untemplated) logNoTemplate(job, plan);
+      return {
+        ok: false,
+        answer: respond(422, {
+          error: "cannot render the notification",
+          eventId,
+          problems: untemplated.map((p) => ({ field: p.field, problem: p.problem })),
+        }),
+      };
+    }
     const unreachable = plans.filter((p): p is Extract<Plan, { action: "no-address" }> => p.action === "no-address");
-    if (plans.length > 0 && unreachable.length === plans.length) {
+    if (plans.length > 0 && unreachable.length + untemplated.length === plans.length) {
       // Not one channel can reach the user: say so instead of accepting a notification nobody gets.
       for (const plan of unreachable) logSkipped(job, plan);
       return {
@@ -295,7 +315,9 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
    */
   async function record(job: Job, plans: Plan[]): Promise<Phase<Map<string, CreateAnswer>> | { ok: false; taken: true }> {
     const { request, eventId, userId, type, producer } = job;
-    const written = plans.filter((p) => p.action !== "no-address");
+    const written = plans.filter(
+      (p): p is Extract<Plan, { action: "deliver" | "opted-out" }> => p.action === "deliver" || p.action === "opted-out",
+    );
     // Each entry carries the request's digest (a reused eventId must match it) and the delivery's digest
     // (what a worker checks before it sends: runtime/deliveryDigest.ts).
     const fingerprint = requestDigest(request);
@@ -350,6 +372,18 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
     return { ok: true, value: new Map(written.map((plan, i) => [plan.channel, answers[i]])) };
   }
 
+  /** A channel without a template, logged. */
+  function logNoTemplate(job: Job, plan: Extract<Plan, { action: "no-template" }>) {
+    log({
+      component: "notify",
+      outcome: OUTCOME.notify.noTemplate,
+      eventId: job.eventId,
+      userId: job.userId,
+      channel: plan.channel,
+      reason: plan.problem,
+    });
+  }
+
   /** A channel the service decided not to deliver, logged and counted. */
   function logSkipped(job: Job, plan: Extract<Plan, { action: "no-address" }>) {
     log({
@@ -378,6 +412,10 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         const callback = { eventId, userId, type, channel, status: "unsubscribed" as const, at: createdAt, reason: "opted out" };
         await deps.statusCallbacks?.({ ...callback, producer: job.producer });
         log({ component: "notify", outcome: "skipped", eventId, userId, channel, reason: "opted out" });
+      } else if (plan.action === "no-template") {
+        outcomes[channel] = NO_TEMPLATE;
+        metrics.count(METRIC.skippedNoTemplate, { channel, type });
+        logNoTemplate(job, plan);
       } else if (plan.action === "no-address") {
         outcomes[channel] = plan.reason === "missing" ? "skipped: no address" : `invalid_address: ${plan.problem}`;
         metrics.count(plan.reason === "missing" ? METRIC.skippedNoAddress : METRIC.skippedInvalidAddress, { channel, type });

@@ -518,7 +518,7 @@ const EFFECTS: KeyEffect[] = [
     key: "channels.<name>.provider",
     variant: "A",
     set: (raw) => {
-      raw.channels.pager = { provider: "lambda", functionArn: PAGER_ARN };
+      raw.channels.pager = { provider: "lambda", functionArn: PAGER_ARN, needsTemplates: false };
       raw.notificationTypes["incident.opened"] = { channels: ["pager"] };
     },
     graph: (g) => expect(g.policy("pager-worker").some((s) => s.Action.includes("lambda:InvokeFunction"))).to.equal(true),
@@ -693,7 +693,7 @@ const EFFECTS: KeyEffect[] = [
   {
     key: "notificationTypes.<name>.channels",
     variant: "A",
-    set: (raw) => (raw.notificationTypes["qa.note"] = { channels: ["websocket"] }),
+    set: (raw) => (raw.notificationTypes["qa.note"] = { channels: ["websocket"], messageOnly: true }),
     graph: async (g) => expect(await g.code("producer-api-service")).to.include("qa.note"),
     local: async (l) => {
       const { body } = await l.post("/notifications", { userId: "alice", type: "qa.note", message: "hello" }, l.producer);
@@ -703,7 +703,7 @@ const EFFECTS: KeyEffect[] = [
   {
     key: "notificationTypes.<name>.defaultOptIn",
     variant: "A",
-    set: (raw) => (raw.notificationTypes["qa.promo"] = { channels: ["websocket"], defaultOptIn: false }),
+    set: (raw) => (raw.notificationTypes["qa.promo"] = { channels: ["websocket"], defaultOptIn: false, messageOnly: true }),
     graph: async (g) => expect(typeSettingIn(await g.code("producer-api-service"), "qa.promo", "defaultOptIn")).to.equal("!1"),
     local: async (l) => {
       const { body } = await l.post("/notifications", { userId: "alice", type: "qa.promo", message: "sale" }, l.producer);
@@ -760,6 +760,40 @@ const EFFECTS: KeyEffect[] = [
     local: { none: "the local mode serves its own pages, and answers only pages on this machine (local/localGuards.ts)" },
   },
   {
+    key: "channels.<name>.needsTemplates",
+    variant: "A",
+    set: () => undefined, // with channels.<name>.provider: the pager sends no rendered content
+    graph: () => {
+      // Without it, the type reaching the pager needs a template there, and the stack refuses to build.
+      const raw = readStackFile() as Record<string, any>;
+      raw.channels.pager = { provider: "lambda", functionArn: PAGER_ARN };
+      raw.notificationTypes["incident.opened"] = { channels: ["pager"] };
+      useMocks();
+      expect(() => createTidingsStack({ config: parseTidingsConfig(raw), tokenSigningSecret: pulumi.secret("q".repeat(40)) })).to.throw(
+        /<templates>\/incident\.opened\/pager\.json/,
+      );
+    },
+    local: async () => {
+      const refused = startQuiet({
+        editConfig: (raw) => {
+          raw.channels.pager = { provider: "lambda", functionArn: PAGER_ARN };
+          raw.notificationTypes["incident.opened"] = { channels: ["pager"] };
+        },
+      });
+      await expectRejection(refused, /the local mode cannot start[\s\S]*incident\.opened\/pager\.json/);
+    },
+  },
+  {
+    key: "notificationTypes.<name>.messageOnly",
+    variant: "A",
+    set: () => undefined, // with notificationTypes.<name>.channels: qa.note sends literal messages only
+    graph: async (g) => expect(typeSettingIn(await g.code("producer-api-service"), "qa.note", "messageOnly")).to.equal("!0"),
+    local: async () => {
+      const refused = startQuiet({ editConfig: (raw) => (raw.notificationTypes["qa.note"] = { channels: ["websocket"] }) });
+      await expectRejection(refused, /qa\.note\/websocket\.json/);
+    },
+  },
+  {
     // Last: every type the other entries declare is there to list by name.
     key: "producers.<name>",
     variant: "A",
@@ -789,9 +823,26 @@ const EXTRA_TEMPLATES = (() => {
   return dir;
 })();
 
+/** The promise rejects, with a message matching `pattern`. */
+async function expectRejection(promise: Promise<unknown>, pattern: RegExp) {
+  const outcome = await promise.then(
+    (started) => {
+      void (started as { stop?: () => Promise<void> }).stop?.();
+      return undefined;
+    },
+    (error: Error) => error,
+  );
+  expect(outcome, "rejected").to.be.instanceOf(Error);
+  expect(outcome!.message).to.match(pattern);
+}
+
 async function buildGraph(raw: Record<string, any>): Promise<Graph> {
   const resources = useMocks();
-  createTidingsStack({ config: parseTidingsConfig(raw), tokenSigningSecret: pulumi.secret("q".repeat(40)) });
+  createTidingsStack({
+    config: parseTidingsConfig(raw),
+    tokenSigningSecret: pulumi.secret("q".repeat(40)),
+    extraTemplatesDirs: [EXTRA_TEMPLATES],
+  });
   await settle();
   const functions = [...inlineFunctions];
   const one = (type: string, name: string) => {

@@ -45,7 +45,7 @@ const DEVICE_TOKEN = "a".repeat(64);
 function editConfig(raw: Record<string, any>) {
   raw.channels.push = { enabled: true, provider: "sns", apnsPlatformApplicationArn: APNS_ARN };
   raw.channels.pager = { provider: "lambda", functionArn: PAGER_ARN };
-  raw.notificationTypes["incident.opened"] = { channels: ["pager"] };
+  raw.notificationTypes["incident.opened"] = { channels: ["pager"], messageOnly: true };
   raw.statusCallbacks = { url: "https://hooks.example.com/tidings", secretArn: CALLBACKS_SECRET };
   raw.websocket = { sendMessage: { enabled: true } };
   raw.reconciler = { stuckAfterMinutes: 1, maxReputs: 1, lookBackHours: 1 };

@@ -86,7 +86,7 @@ describe("NotificationApi (Pulumi mocks)", () => {
     expect(() => build({ auth: { type: "none" } as any })).to.throw(TidingsError, /"iam" or "jwt"/);
   });
 
-  it("gives the service a role scoped to the two read tables, the log table, templates/*, the key and the bus; no *", async () => {
+  it("gives the service a role scoped to the two read tables, the log table, templates/* and producers/*, the key and the bus; no *", async () => {
     const { resources } = build();
     await settle();
     const statements = servicePolicy(resources).Statement;
@@ -104,7 +104,8 @@ describe("NotificationApi (Pulumi mocks)", () => {
     // UpdateItem only adds a channel a retry names to the notification's item.
     expect(byAction("dynamodb:UpdateItem")).to.deep.equal([tableArn("log")]);
     const bucketArn = ofType(resources, "aws:s3/bucket:Bucket")[0].state.arn;
-    expect(byAction("s3:GetObject")).to.deep.equal([`${bucketArn}/templates/*`]);
+    // Templates, and the types grantSend recorded for IAM producers: nothing else of the bucket.
+    expect(byAction("s3:GetObject")).to.deep.equal([`${bucketArn}/templates/*`, `${bucketArn}/producers/*`]);
     expect(byAction("kms:Decrypt")).to.deep.equal([KEY_ARN]);
     const busArn = ofType(resources, "aws:cloudwatch/eventBus:EventBus")[0].state.arn;
     expect(byAction("events:PutEvents")).to.deep.equal([busArn]);

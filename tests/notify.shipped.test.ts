@@ -7,7 +7,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { expect } from "chai";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import type { ChannelDelivery, LogEntry } from "../runtime/contracts";
 import { makeNotificationLog } from "../runtime/notificationLog";
 import { makeHttpApiHandler, makeNotificationService } from "../runtime/notify";
@@ -319,6 +319,28 @@ describe("notification service (shipped code, local servers)", function () {
     const fixed = await service.post({ eventId, userId, type: "order.shipped", data: ORDER });
     expect(fixed.status).to.equal(202);
     expect(Object.values(fixed.body.channels)).to.deep.equal(["queued", "queued", "queued", "queued"]);
+  });
+
+  it("delivers the channels a type has templates for and skips the others with skipped: no template; none at all is 422", async () => {
+    const userId = newUser();
+    await fullContact(userId);
+    const key = "templates/security.alert/sms.json";
+    const kept = await service.s3.send(new GetObjectCommand({ Bucket: service.names.bucket, Key: key }));
+    const body = await kept.Body!.transformToString();
+    await service.s3.send(new DeleteObjectCommand({ Bucket: service.names.bucket, Key: key }));
+    try {
+      const data = { event: "New sign-in", location: "Oslo", time: "10:00" };
+      const eventId = newEventId();
+      const answer = await service.post({ eventId, userId, type: "security.alert", data, channels: ["websocket", "sms"] });
+      expect(answer.status, JSON.stringify(answer.body)).to.equal(202);
+      expect(answer.body.channels).to.deep.equal({ websocket: "queued", sms: "skipped: no template" });
+      expect(eventsFor(eventId).map((e) => e["detail-type"])).to.deep.equal(["notification.websocket"]);
+      const none = await service.post({ userId, type: "security.alert", data, channels: ["sms"] });
+      expect(none.status).to.equal(422);
+      expect(none.body.problems).to.deep.equal([{ field: "type", problem: `no template for type security.alert on channel sms (${key})` }]);
+    } finally {
+      await service.s3.send(new PutObjectCommand({ Bucket: service.names.bucket, Key: key, Body: body }));
+    }
   });
 
   it("answers 400 naming the problem for 20 different invalid requests, and puts nothing", async () => {

@@ -3,8 +3,10 @@
  * users included), read state synced to open connections, cursor pagination, signed tracking links,
  * preferences the service honours, devices, and the producer's contact routes and erasure.
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { expect } from "chai";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { QueryCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { LocalTidings } from "../local/tidings";
 import { producerScopes, startQuiet } from "./helpers/localTidings";
@@ -20,7 +22,15 @@ describe("user routes (local mode, over HTTP)", function () {
   const newUser = () => `u${Date.now().toString(36)}${serial++}`;
 
   before(async () => {
+    // A type of the test's own, with its template in a folder of the test's own (as a consumer's stack adds one).
+    const templatesDir = fs.mkdtempSync(path.join(os.tmpdir(), "tidings-invite-"));
+    fs.mkdirSync(path.join(templatesDir, "invite.sent"));
+    fs.writeFileSync(
+      path.join(templatesDir, "invite.sent", "email.json"),
+      JSON.stringify({ subject: "You are invited", text: "Join: {{link}}", html: '<p><a href="{{link}}">Join</a></p>' }),
+    );
     tidings = await startQuiet({
+      extraTemplatesDirs: [templatesDir],
       editConfig: (raw) => {
         raw.notificationTypes["security.alert"].critical = true;
         raw.devices = { maxPerUser: 2 };
@@ -194,13 +204,6 @@ describe("user routes (local mode, over HTTP)", function () {
   });
 
   it("e-mail templates can use {{link}}, and with openPixel on the HTML carries a pixel that records opened", async () => {
-    await tidings.clients.s3.send(
-      new PutObjectCommand({
-        Bucket: "tidings-local-templates",
-        Key: "templates/invite.sent/email.json",
-        Body: JSON.stringify({ subject: "You are invited", text: "Join: {{link}}", html: '<p><a href="{{link}}">Join</a></p>' }),
-      }),
-    );
     const userId = newUser();
     await call("PUT", `/users/${userId}/contact`, { token: producer, body: { email: `${userId}@example.com` } });
     const answer = await call("POST", "/notifications", {
