@@ -25,7 +25,11 @@ export type {
   Provider,
   ProviderResult,
   RenderedContent,
+  SqsBatchResponse,
+  SqsEvent,
+  SqsRecord,
 } from "./runtime/contracts";
+export type { LambdaProviderRequest } from "./runtime/providers/lambda";
 export { DELIVERED_STATUSES, DELIVERY_STATUS, PROVIDER_OUTCOME } from "./runtime/contracts";
 
 // Loaded by `pulumi package add` (Pulumi's run-plugin) rather than by a program: serve the components to

@@ -412,6 +412,7 @@ function normalizeSettings(args: NotificationChannelArgs): ChannelQueueSettings 
       maxReceiveCount: args.dlq?.maxReceiveCount,
       batchSize: args.batch?.size,
       maxConcurrency,
+      optionNames: { batchSize: "batch.size", maxReceiveCount: "dlq.maxReceiveCount" },
     });
   } catch (error) {
     throw new TidingsError(`Channel "${channel}": ${(error as Error).message}.`);

@@ -16,6 +16,8 @@ export interface ChannelQueueInput {
   maximumBatchingWindowSeconds?: number;
   /** Concurrent worker instances (event source mapping). @default 2 */
   maxConcurrency?: number;
+  /** How the caller's API spells each option, for its errors (a component's `batch.size`). @default the names above */
+  optionNames?: Partial<Record<Exclude<keyof ChannelQueueInput, "optionNames">, string>>;
 }
 
 export interface ChannelQueueSettings {
@@ -50,20 +52,21 @@ export function channelQueueSettings(input: ChannelQueueInput = {}): ChannelQueu
     maxConcurrency: input.maxConcurrency ?? DEFAULTS.channel.maxConcurrency,
   };
   const problems: string[] = [];
+  const named = (option: Exclude<keyof ChannelQueueInput, "optionNames">) => input.optionNames?.[option] ?? option;
   if (!Number.isInteger(workerTimeoutSeconds) || workerTimeoutSeconds < 1 || workerTimeoutSeconds > 900) {
-    problems.push(`workerTimeoutSeconds must be 1–900 (Lambda's limit), got ${workerTimeoutSeconds}`);
+    problems.push(`${named("workerTimeoutSeconds")} must be 1–900 (Lambda's limit), got ${workerTimeoutSeconds}`);
   }
   if (!Number.isInteger(settings.maxReceiveCount) || settings.maxReceiveCount < 1 || settings.maxReceiveCount > 1000) {
-    problems.push(`maxReceiveCount must be 1–1000, got ${settings.maxReceiveCount}`);
+    problems.push(`${named("maxReceiveCount")} must be 1–1000, got ${settings.maxReceiveCount}`);
   }
   if (!Number.isInteger(settings.batchSize) || settings.batchSize < 1 || settings.batchSize > 10) {
-    problems.push(`batchSize must be 1–10, got ${settings.batchSize}`);
+    problems.push(`${named("batchSize")} must be 1–10, got ${settings.batchSize}`);
   }
   if (!Number.isInteger(maximumBatchingWindowSeconds) || maximumBatchingWindowSeconds < 0 || maximumBatchingWindowSeconds > 300) {
-    problems.push(`maximumBatchingWindowSeconds must be 0–300, got ${maximumBatchingWindowSeconds}`);
+    problems.push(`${named("maximumBatchingWindowSeconds")} must be 0–300, got ${maximumBatchingWindowSeconds}`);
   }
   if (!Number.isInteger(settings.maxConcurrency) || settings.maxConcurrency < 2 || settings.maxConcurrency > 1000) {
-    problems.push(`maxConcurrency must be 2–1000 (AWS's range for an SQS event source), got ${settings.maxConcurrency}`);
+    problems.push(`${named("maxConcurrency")} must be 2–1000 (AWS's range for an SQS event source), got ${settings.maxConcurrency}`);
   }
   if (problems.length) throw new Error(`Invalid channel queue settings: ${problems.join("; ")}`);
   return settings;

@@ -294,7 +294,8 @@ describe("NotificationChannel with other providers", () => {
       TidingsError,
       /Lower batchSize or maxConcurrency/,
     );
-    expect(attempt("e", { batch: { size: 11 } })).to.throw(TidingsError, /batchSize must be 1–10/);
+    // Named as the caller writes the option.
+    expect(attempt("e", { batch: { size: 11 } })).to.throw(TidingsError, /batch\.size must be 1–10, got 11/);
     expect(() => new NotificationChannel("f", channelArgs(stack, "Bad Name", spec))).to.throw(TidingsError, /lower-case word/);
     // The SMS role's Deny on every SNS ARN would block every push publish of the same worker.
     const push: ChannelProvider = { type: "sns-push", apnsPlatformApplicationArn: `arn:aws:sns:${REGION}:${ACCOUNT}:app/APNS/tidings-ios` };
