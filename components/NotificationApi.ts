@@ -5,6 +5,8 @@ import type { HttpResult } from "../runtime/contracts";
 import type { HttpApiEvent } from "../runtime/notify";
 import { producerFunction } from "../runtime/system";
 import {
+  addressesOf,
+  type ChannelAddressField,
   applyTransform,
   childOf,
   nodesOf,
@@ -130,6 +132,12 @@ export interface NotificationApiArgs {
    * @example producers: { "svc-orders": ["order.*"], "svc-security": ["security.alert"] }
    */
   producers?: Record<string, string[]>;
+  /**
+   * The per-user address of each channel that keeps one in contacts' `external_channels` (a channel's
+   * `address`): the service resolves each delivery's `address` by it.
+   * @default Slack's webhook, on a channel named slack
+   */
+  channelAddresses?: Record<string, Record<string, ChannelAddressField>>;
   /**
    * Click tracking: actionable notifications gain `link`, a signed `<baseUrl>/t/<token>` served by the
    * UserApi, and templates can use `{{link}}`. Signed with the token-signing secret.
@@ -257,6 +265,7 @@ export class NotificationApi extends pulumi.ComponentResource {
         statusCallbacks: args.statusCallbacksQueue !== undefined,
         scopes: auth.type === "jwt" ? auth.scopes : DEFAULTS.auth.scopes,
         producers: args.producers,
+        addresses: addressesOf("NotificationApi", args.channelAddresses),
       });
       const bindings: Bindings = {
         resources: {

@@ -2,9 +2,12 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { channelQueueSettings, type ChannelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
 import { CHANNEL_NAME_PATTERN, DEFAULTS } from "../runtime/config";
+import type { AddressSchema } from "../runtime/addresses";
 import { detailTypeFor, EVENT_SOURCE, type SqsBatchResponse, type SqsEvent } from "../runtime/contracts";
 import { type ProviderSpec, workerFunction } from "../runtime/system";
 import {
+  addressSchemaOf,
+  type ChannelAddressField,
   childOf,
   nodesOf,
   type PerUserLimit,
@@ -70,6 +73,13 @@ export interface NotificationChannelArgs {
    * @default true
    */
   needsTemplates?: boolean;
+  /**
+   * The per-user address this channel delivers to, kept in contacts' `external_channels.<channel>`:
+   * the contacts routes accept it checked by these rules (400 naming the field), the worker gets it as
+   * `address`, a user without one is `skipped: no address`, and `secret` fields are masked when read.
+   * @example address: { webhookUrl: { type: "https-url", hosts: ["*.webhook.office.com"], secret: true } }
+   */
+  address?: Record<string, ChannelAddressField>;
   /** The notification log table (a NotificationLogTable, or its name and ARN). */
   notificationLogTable: ResourceRef;
   /** The politeness table `perUser` limits count in (a PolitenessTable, or its name and ARN). */
@@ -122,6 +132,7 @@ export interface NotificationChannelTransform {
 interface ChannelNodes {
   worker: InlineFunction<SqsEvent, SqsBatchResponse>;
   alarms: DlqAlarm[];
+  address?: AddressSchema;
 }
 
 /** How long EventBridge keeps retrying a queue it cannot reach before the event goes to the rule DLQ. */
@@ -161,6 +172,10 @@ export class NotificationChannel extends pulumi.ComponentResource {
   readonly settings: ChannelQueueSettings;
   /** Whether the types reaching this channel need a template for it. */
   readonly needsTemplates: boolean;
+  /** The per-user address it delivers to, when it keeps one in contacts' `external_channels` (TypeScript only). */
+  get address(): AddressSchema | undefined {
+    return nodesOf<ChannelNodes>(this).address;
+  }
   readonly queueUrl: pulumi.Output<string>;
   readonly deadLetterQueueUrl: pulumi.Output<string>;
   readonly ruleDeadLetterQueueUrl: pulumi.Output<string>;
@@ -184,6 +199,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
     const settings = normalizeSettings(args);
     this.settings = settings;
     this.needsTemplates = args.needsTemplates ?? true;
+    const address = addressSchemaOf(`Channel "${args.channel}": address`, args.address);
     const workerTimeoutSeconds = args.workerTimeoutSeconds ?? DEFAULTS.channel.workerTimeoutSeconds;
 
     const ctx = providerContext(args.channel, this);
@@ -235,7 +251,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
         { parent: this, transform: transform.alarm },
       ),
     ];
-    setNodes<ChannelNodes>(this, { worker, alarms });
+    setNodes<ChannelNodes>(this, { worker, alarms, address });
     this.queueUrl = this.queue.url;
     this.deadLetterQueueUrl = this.deadLetterQueue.url;
     this.ruleDeadLetterQueueUrl = this.ruleDeadLetterQueue.url;

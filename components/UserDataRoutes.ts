@@ -2,6 +2,8 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { HttpAnswer, HttpRequestEvent } from "../runtime/http";
 import {
+  addressesOf,
+  type ChannelAddressField,
   checkAuthorization,
   childOf,
   type HttpApiRef,
@@ -48,6 +50,12 @@ export interface UserDataRoutesArgs {
    * @example politeness: { table: politenessTable, channels: ["email", "sms"] }
    */
   politeness?: PolitenessRef;
+  /**
+   * The per-user address of each channel that keeps one in contacts' `external_channels`: the contact
+   * routes check it by these rules and mask its secret fields.
+   * @default Slack's webhook, on a channel named slack
+   */
+  channelAddresses?: Record<string, Record<string, ChannelAddressField>>;
   /** Erasing a user also closes their open connections through this WebSocket API. */
   websocket: WebSocketRef;
   kmsKeyArn: pulumi.Input<string>;
@@ -110,7 +118,12 @@ export class UserDataRoutes extends pulumi.ComponentResource {
 
     const fn = describedFunction(
       `${name}-service`,
-      userDataFunction({ eraseLog: args.notificationLogTable !== undefined, politenessChannels: args.politeness?.channels ?? [], scopes }),
+      userDataFunction({
+        eraseLog: args.notificationLogTable !== undefined,
+        politenessChannels: args.politeness?.channels ?? [],
+        scopes,
+        addresses: addressesOf("UserDataRoutes", args.channelAddresses),
+      }),
       {
         resources: {
           contacts: { id: args.contactsTable.name, arn: args.contactsTable.arn },

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { type AddressSchema, addressSchemaProblems } from "../runtime/addresses";
 import { DEFAULTS, type NotificationTypeConfig } from "../runtime/config";
 
 /**
@@ -208,4 +209,39 @@ export function policyDocument(statements: ScopedStatement[]): pulumi.Output<str
  */
 export function withOldType<O extends pulumi.ComponentResourceOptions>(oldType: string, opts: O | undefined): O {
   return { ...opts, aliases: [...(opts?.aliases ?? []), { type: oldType }] } as O;
+}
+
+/**
+ * One field of a channel's per-user address (runtime/addresses.ts): `type` "https-url" (on `hosts`) or
+ * "string" (matching `pattern`); `secret` fields are masked when read back.
+ */
+export interface ChannelAddressField {
+  /** "https-url" or "string" (a string, not a union: the multi-language schema has no unions). */
+  type: string;
+  /** https-url: host names the URL may use, exact or `*.example.com`. */
+  hosts?: string[];
+  pattern?: string;
+  /** string: the longest value. @default 2048 */
+  maxLength?: number;
+  /** Masked when read back (a webhook URL is a credential). @default false */
+  secret?: boolean;
+}
+
+/** A channel's per-user addresses checked, as the runtime takes them; problems name the argument. */
+export function addressSchemaOf(at: string, fields: Record<string, ChannelAddressField> | undefined): AddressSchema | undefined {
+  if (fields === undefined) return undefined;
+  const problems = addressSchemaProblems(fields, at);
+  if (problems.length) throw new TidingsError(problems.join("; "));
+  return fields as AddressSchema;
+}
+
+/** Every channel's address checked (a component's `channelAddresses`), or undefined for the default (Slack's). */
+export function addressesOf(
+  component: string,
+  channels: Record<string, Record<string, ChannelAddressField>> | undefined,
+): Record<string, AddressSchema> | undefined {
+  if (channels === undefined) return undefined;
+  return Object.fromEntries(
+    Object.entries(channels).map(([channel, fields]) => [channel, addressSchemaOf(`${component}: channelAddresses.${channel}`, fields)!]),
+  );
 }

@@ -8,7 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { enabledChannels, TidingsConfigError, type TidingsConfig, typeChannelProblems } from "../runtime/config";
 import type { WorkerSettings } from "../runtime/system";
 import { missingTemplates, missingTemplatesMessage } from "../runtime/templateFiles";
-import { policyDocument, TidingsError } from "./common";
+import { type ChannelAddressField, policyDocument, TidingsError } from "./common";
+import { BUILT_IN_ADDRESSES } from "../runtime/addresses";
 import { ConnectionsTable } from "./ConnectionsTable";
 import { ContactsTable } from "./ContactsTable";
 import { EncryptionKey } from "./EncryptionKey";
@@ -163,6 +164,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
         workerTimeoutSeconds,
         perUser,
         needsTemplates: config.channels[name].needsTemplates,
+        address: config.channels[name].address,
       },
       opts,
     );
@@ -195,6 +197,13 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
     templates.templates.map((t) => t.key),
   );
   if (missing.length) throw new TidingsError(missingTemplatesMessage(missing));
+  // Where each channel that keeps per-user addresses finds them, config's and code's alike.
+  const channelAddresses = Object.fromEntries(
+    Object.entries(channels).flatMap(([name, channel]) => {
+      const schema = channel.address ?? BUILT_IN_ADDRESSES[name];
+      return schema ? [[name, schema as Record<string, ChannelAddressField>]] : [];
+    }),
+  );
   // The user's side (issue 10): end-user API (feed, preferences, devices, tracking links).
   const userApi = new UserApi(
     "user-api",
@@ -234,6 +243,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
           ? { type: "jwt", issuer: config.auth.issuer, audience: [config.auth.audience], scopes: config.auth.scopes }
           : { type: "iam" },
       producers: config.producers,
+      channelAddresses,
       kmsKeyArn,
       logRetentionDays: config.logRetentionDays,
       linkTracking: {
@@ -256,6 +266,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
       connectionsTable,
       notificationLogTable,
       politeness: { table: politenessTable, channels: channelsWithPerUserLimits(channels) },
+      channelAddresses,
       websocket,
       kmsKeyArn,
       logRetentionDays: config.logRetentionDays,

@@ -25,6 +25,24 @@ function channelSchema() {
      * it need no template for it. @default true
      */
     needsTemplates: z.boolean().optional(),
+    /**
+     * The per-user address this channel delivers to, kept in contacts' `external_channels.<name>`: each
+     * field and its rule (`https-url` on `hosts`, or `string` matching `pattern`); `secret` fields are
+     * masked when read back. The worker gets it as `address`.
+     * @example address: { webhookUrl: { type: https-url, hosts: ["*.webhook.office.com"], secret: true } }
+     */
+    address: z
+      .record(
+        z.string(),
+        z.strictObject({
+          type: z.enum(["https-url", "string"]),
+          hosts: z.array(z.string()).optional(),
+          pattern: z.string().optional(),
+          maxLength: positiveInt(2048).optional(),
+          secret: z.boolean().optional(),
+        }),
+      )
+      .optional(),
     /** Provider used after `failoverAfter` retryable failures of the primary for one message. */
     fallback: z.string().optional(),
     failoverAfter: positiveInt(100).default(DEFAULTS.channel.failoverAfter),

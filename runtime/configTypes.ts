@@ -28,6 +28,8 @@ export interface ChannelConfig
   enabled: boolean;
   /** false: the channel sends no rendered content, so types need no template for it. @default true */
   needsTemplates?: boolean;
+  /** The per-user address this channel delivers to (contacts' `external_channels.<name>`), field by field. */
+  address?: Record<string, { type: "https-url" | "string"; hosts?: string[]; pattern?: string; maxLength?: number; secret?: boolean }>;
   /** The provider that sends (PROVIDERS_BY_CHANNEL, or `lambda`). @default the channel's first in PROVIDERS_BY_CHANNEL */
   provider: string;
   /** Provider used after `failoverAfter` retryable failures of the primary for one message. */

@@ -6,7 +6,8 @@
  */
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { ChannelAddress, DeviceToken } from "./contracts";
-import { isDeviceToken, isE164, isEmail, isSlackWebhookUrl } from "./validate";
+import { type AddressSchema, addressProblems, BUILT_IN_ADDRESSES } from "./addresses";
+import { isDeviceToken, isE164, isEmail } from "./validate";
 
 export interface ContactRow {
   userId: string;
@@ -22,8 +23,10 @@ export type AddressResult =
   | { ok: false; reason: "missing" | "invalid"; field: string; problem: string };
 
 export interface AddressOptions {
-  /** Origins besides hooks.slack.com a Slack webhook URL may use (the local mode's sink). */
+  /** Origins a webhook URL may use besides its schema's hosts (the local mode's sinks). */
   webhookOrigins?: string[];
+  /** The address schema of each channel keeping its addresses in `external_channels` (Slack's built in). */
+  addresses?: Record<string, AddressSchema>;
 }
 
 export function makeContactReader(deps: { ddb: DynamoDBDocumentClient; table: string }) {
@@ -63,14 +66,6 @@ export function resolveAddress(channel: string, contact: ContactRow | undefined,
       if (phone === undefined || phone === null || phone === "") return missing("phone");
       return isE164(phone) ? { ok: true, address: { phone } } : invalid("phone", "is not an E.164 number (+ and up to 15 digits)");
     }
-    case "slack": {
-      const slack = contact?.external_channels?.slack;
-      const webhookUrl = slack && typeof slack === "object" ? slack.webhookUrl : undefined;
-      if (webhookUrl === undefined || webhookUrl === null || webhookUrl === "") return missing("external_channels.slack.webhookUrl");
-      return isSlackWebhookUrl(webhookUrl, options.webhookOrigins)
-        ? { ok: true, address: { webhookUrl } }
-        : invalid("external_channels.slack.webhookUrl", "is not a Slack incoming-webhook URL (https://hooks.slack.com/services/…)");
-    }
     case "push": {
       const tokens = contact?.device_tokens;
       if (tokens === undefined || tokens === null || (Array.isArray(tokens) && tokens.length === 0)) return missing("device_tokens");
@@ -89,7 +84,27 @@ export function resolveAddress(channel: string, contact: ContactRow | undefined,
       }
       return usable.length ? { ok: true, address: { deviceTokens: usable } } : invalid("device_tokens", problems.join("; "));
     }
-    default:
-      return { ok: true, address: {} };
+    default: {
+      const schema = options.addresses?.[channel] ?? BUILT_IN_ADDRESSES[channel];
+      // A channel without an address schema reaches whatever its provider decides.
+      if (!schema) return { ok: true, address: {} };
+      return externalAddress(channel, schema, contact, options.webhookOrigins);
+    }
   }
+}
+
+/** The user's address for a channel that keeps it in `external_channels.<channel>`, checked by its schema. */
+function externalAddress(channel: string, schema: AddressSchema, contact: ContactRow | undefined, origins?: string[]): AddressResult {
+  const value = contact?.external_channels?.[channel];
+  const fields = Object.keys(schema);
+  const at = `external_channels.${channel}`;
+  if (value === undefined || value === null) return missing(fields.length === 1 ? `${at}.${fields[0]}` : at);
+  const problems = addressProblems(schema, value, at, origins);
+  if (problems.length)
+    return invalid(
+      problems[0].field,
+      problems.map((p) => (p.field === problems[0].field ? p.problem : `${p.field} ${p.problem}`)).join("; "),
+    );
+  const record = value as Record<string, string>;
+  return { ok: true, address: Object.fromEntries(fields.map((field) => [field, record[field]])) };
 }

@@ -44,6 +44,8 @@ export interface ChannelAddress {
   /** Slack incoming-webhook URL: a secret, never logged. */
   webhookUrl?: string;
   deviceTokens?: DeviceToken[];
+  /** A channel's own address fields, as its provider's address schema declares them (runtime/addresses.ts). */
+  [field: string]: string | DeviceToken[] | undefined;
 }
 
 export interface DeviceToken {

@@ -4,6 +4,7 @@
  * that is to be delivered has its content; a retry with the same eventId puts only what is not yet on
  * the bus.
  */
+import type { AddressSchema } from "./addresses";
 import { randomUUID } from "node:crypto";
 import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from "@aws-sdk/client-eventbridge";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
@@ -57,6 +58,8 @@ export interface NotificationServiceDeps {
   types: Record<string, NotificationTypeConfig>;
   /** Origins a Slack webhook URL may use besides hooks.slack.com (the local mode's sink). */
   webhookOrigins?: string[];
+  /** The address schema of each channel keeping per-user addresses (runtime/addresses.ts). @default Slack's */
+  addresses?: Record<string, AddressSchema>;
   /** Callbacks may name this machine (the local mode only). @default false */
   loopbackCallbacks?: boolean;
   /** Days a notification-log row is kept. @default 90 */
@@ -178,7 +181,7 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         isOptedIn(userSettings, type, channel, typeConfig) &&
         (contentType === undefined || isOptedIn(userSettings, contentType, channel, deps.types[contentType]));
       if (!optedIn) return { channel, action: "opted-out" };
-      const address = resolveAddress(channel, contact, { webhookOrigins: deps.webhookOrigins });
+      const address = resolveAddress(channel, contact, { webhookOrigins: deps.webhookOrigins, addresses: deps.addresses });
       if (!address.ok) return { channel, action: "no-address", reason: address.reason, field: address.field, problem: address.problem };
       return { channel, action: "render", address: address.address };
     });

@@ -12,6 +12,7 @@
  */
 import { removeConnection } from "./connectionSlots";
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, paginateQuery, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { type AddressSchema, addressProblems, BUILT_IN_ADDRESSES, maskedAddress } from "./addresses";
 import { batchWriteAll } from "./batches";
 import { type ContactRow, resolveAddress } from "./contacts";
 import { connectionsOfUser } from "./deliver";
@@ -48,50 +49,25 @@ export interface UserDataDeps {
   politeness?: { table: string; channels: string[] };
   /** Origins a Slack webhook URL may use besides hooks.slack.com (the local mode's sink). */
   webhookOrigins?: string[];
+  /** The address schema of each channel keeping per-user addresses in `external_channels`. @default Slack's */
+  addresses?: Record<string, AddressSchema>;
   /** Closes a connection at the WebSocket API (ApiGatewayManagementApi DeleteConnection); rows are deleted regardless. */
   closeConnection?: (connectionId: string) => Promise<void>;
   logger?: DecisionLogger;
 }
 
-/** External channels a contact may carry, with the address field each needs. */
-const EXTERNAL_CHANNELS = ["slack"];
-
-/**
- * A webhook URL as the API shows it: its origin and its last 4 characters. The URL is the credential
- * (whoever has it may post), so it is written, never read back.
- * @example maskWebhookUrl("https://hooks.slack.com/services/T0/B0/abcdwxyz") // "https://hooks.slack.com/…wxyz"
- */
-export function maskWebhookUrl(url: string): string {
-  let origin = "";
-  try {
-    origin = new URL(url).origin;
-  } catch {
-    // Not a URL (stored before the checks): show nothing of it but its end.
-  }
-  return `${origin}/…${url.slice(-4)}`;
-}
-
-/** External channels with every webhook URL masked. */
-function maskedExternalChannels(external: unknown): unknown {
-  if (!isPlainRecord(external)) return external;
-  return Object.fromEntries(
-    Object.entries(external).map(([channel, address]) => [
-      channel,
-      isPlainRecord(address) && typeof address.webhookUrl === "string"
-        ? { ...address, webhookUrl: maskWebhookUrl(address.webhookUrl) }
-        : address,
-    ]),
-  );
-}
-
-/** The contact as the API answers it: webhook URLs masked. */
-function contactView(row: ContactRow & Record<string, unknown>) {
+/** The contact as the API answers it: each channel address's secret fields masked. */
+function contactView(row: ContactRow & Record<string, unknown>, addresses: Record<string, AddressSchema>) {
   const { userId, email, phone, external_channels, device_tokens } = row;
+  const external =
+    external_channels && typeof external_channels === "object"
+      ? Object.fromEntries(Object.entries(external_channels).map(([channel, value]) => [channel, maskedAddress(addresses[channel], value)]))
+      : external_channels;
   return {
     userId,
     ...(email !== undefined ? { email } : {}),
     ...(phone !== undefined ? { phone } : {}),
-    ...(external_channels !== undefined ? { external_channels: maskedExternalChannels(external_channels) } : {}),
+    ...(external !== undefined ? { external_channels: external } : {}),
     devices: Array.isArray(device_tokens)
       ? device_tokens.map((d: { platform?: unknown; addedAt?: unknown } | null) => ({ platform: d?.platform, addedAt: d?.addedAt }))
       : [],
@@ -102,6 +78,7 @@ function contactView(row: ContactRow & Record<string, unknown>) {
 export function validateContact(
   body: Record<string, unknown>,
   webhookOrigins: string[] = [],
+  addresses: Record<string, AddressSchema> = BUILT_IN_ADDRESSES,
 ): { ok: true; set: Record<string, unknown>; remove: string[] } | { ok: false; problems: Problem[] } {
   const problems = unknownKeys(body, ["email", "phone", "external_channels"]);
   const set: Record<string, unknown> = {};
@@ -124,15 +101,18 @@ export function validateContact(
     if (!isPlainRecord(external))
       problems.push({ field: "external_channels", problem: "must be an object, e.g. { slack: { webhookUrl } }" });
     else {
-      problems.push(...unknownKeys(external, EXTERNAL_CHANNELS, "external_channels."));
-      const slack = external.slack;
-      if (slack !== undefined) {
-        if (!isPlainRecord(slack)) problems.push({ field: "external_channels.slack", problem: "must be { webhookUrl }" });
-        else {
-          problems.push(...unknownKeys(slack, ["webhookUrl"], "external_channels.slack."));
-          const checked = resolveAddress("slack", { userId: "", external_channels: { slack } }, { webhookOrigins });
-          if (!checked.ok) problems.push({ field: `external_channels.slack.webhookUrl`, problem: checked.problem });
+      // Each channel's address, checked by its provider's schema (Slack's built in).
+      for (const [channel, value] of Object.entries(external)) {
+        const schema = addresses[channel];
+        if (!schema) {
+          const known = Object.keys(addresses);
+          problems.push({
+            field: `external_channels.${channel}`,
+            problem: `is not a channel with per-user addresses (${known.length ? `one of: ${known.join(", ")}` : "none in this stack"})`,
+          });
+          continue;
         }
+        problems.push(...addressProblems(schema, value, `external_channels.${channel}`, webhookOrigins));
       }
       if (!problems.length) set.external_channels = external;
     }
@@ -142,6 +122,7 @@ export function validateContact(
 
 export function makeUserDataApi(deps: UserDataDeps) {
   const logger = deps.logger ?? logDecision;
+  const addresses = { ...BUILT_IN_ADDRESSES, ...deps.addresses };
 
   async function getContact(userId: string) {
     const result = await deps.ddb.send(new GetCommand({ TableName: deps.tables.contacts, Key: { userId }, ConsistentRead: true }));
@@ -151,7 +132,7 @@ export function makeUserDataApi(deps: UserDataDeps) {
   async function putContact(userId: string, event: HttpRequestEvent): Promise<HttpAnswer> {
     const body = parseJsonBody(event);
     if (!body.ok) return body.answer;
-    const checked = validateContact(body.value, deps.webhookOrigins);
+    const checked = validateContact(body.value, deps.webhookOrigins, addresses);
     if (!checked.ok) return rejected(400, "invalid request", checked.problems);
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
@@ -184,7 +165,7 @@ export function makeUserDataApi(deps: UserDataDeps) {
       userId,
       fields: [...Object.keys(checked.set), ...checked.remove].join(","),
     });
-    return respond(200, contactView((result.Attributes ?? { userId }) as ContactRow & Record<string, unknown>));
+    return respond(200, contactView((result.Attributes ?? { userId }) as ContactRow & Record<string, unknown>, addresses));
   }
 
   /** The user's per-user counters on every channel that keeps them: keyed by `<channel>#<userId>`. */
@@ -252,7 +233,9 @@ export function makeUserDataApi(deps: UserDataDeps) {
     if (method === "PUT") return putContact(userId, event);
     if (method === "DELETE") return eraseUser(userId);
     const contact = await getContact(userId);
-    return contact ? respond(200, contactView(contact)) : rejected(404, "not found", [{ field: "path.userId", problem: "has no contact" }]);
+    return contact
+      ? respond(200, contactView(contact, addresses))
+      : rejected(404, "not found", [{ field: "path.userId", problem: "has no contact" }]);
   }
 
   return async (event: HttpRequestEvent): Promise<HttpAnswer> => {

@@ -794,6 +794,91 @@ const EFFECTS: KeyEffect[] = [
     },
   },
   {
+    key: "channels.<name>.address.<name>.type",
+    variant: "A",
+    set: (raw) => {
+      raw.channels.teams = {
+        provider: "lambda",
+        functionArn: FALLBACK_ARN,
+        address: {
+          webhookUrl: { type: "https-url", hosts: ["*.webhook.office.com"], secret: true },
+          room: { type: "string", pattern: "^[a-z]+$", maxLength: 8 },
+        },
+      };
+    },
+    graph: async (g) => expect(await g.code("user-data-service")).to.include('"https-url"'),
+    local: async (l) => {
+      const answer = await l.post(
+        "/users/tess/contact",
+        { external_channels: { teams: { webhookUrl: "http://a.webhook.office.com/x", room: "ops" } } },
+        l.producer,
+        "PUT",
+      );
+      expect(answer.body.problems).to.deep.equal([{ field: "external_channels.teams.webhookUrl", problem: "must be an https URL" }]);
+    },
+  },
+  {
+    key: "channels.<name>.address.<name>.hosts",
+    variant: "A",
+    set: () => undefined, // with channels.<name>.address.<name>.type: the teams channel
+    graph: async (g) => expect(await g.code("producer-api-service")).to.include("*.webhook.office.com"),
+    local: async (l) => {
+      const answer = await l.post(
+        "/users/tess/contact",
+        { external_channels: { teams: { webhookUrl: "https://evil.example/x", room: "ops" } } },
+        l.producer,
+        "PUT",
+      );
+      expect(answer.body.problems).to.deep.equal([
+        { field: "external_channels.teams.webhookUrl", problem: "must be a URL on *.webhook.office.com" },
+      ]);
+    },
+  },
+  {
+    key: "channels.<name>.address.<name>.pattern",
+    variant: "A",
+    set: () => undefined,
+    graph: async (g) => expect(await g.code("user-data-service")).to.include("^[a-z]+$"),
+    local: async (l) => {
+      const answer = await l.post(
+        "/users/tess/contact",
+        { external_channels: { teams: { webhookUrl: "https://a.webhook.office.com/x", room: "OPS" } } },
+        l.producer,
+        "PUT",
+      );
+      expect(answer.body.problems).to.deep.equal([{ field: "external_channels.teams.room", problem: "does not match ^[a-z]+$" }]);
+    },
+  },
+  {
+    key: "channels.<name>.address.<name>.maxLength",
+    variant: "A",
+    set: () => undefined,
+    graph: async (g) => expect(numberIn(await g.code("user-data-service"), "maxLength")).to.include(8),
+    local: async (l) => {
+      const answer = await l.post(
+        "/users/tess/contact",
+        { external_channels: { teams: { webhookUrl: "https://a.webhook.office.com/x", room: "abcdefghij" } } },
+        l.producer,
+        "PUT",
+      );
+      expect(answer.body.problems).to.deep.equal([{ field: "external_channels.teams.room", problem: "is too long" }]);
+    },
+  },
+  {
+    key: "channels.<name>.address.<name>.secret",
+    variant: "A",
+    set: () => undefined,
+    graph: async (g) => expect(await g.code("user-data-service")).to.match(/secret[:=](!0|true)/),
+    local: async (l) => {
+      const webhookUrl = "https://a.webhook.office.com/x/secret-ABCD";
+      expect(
+        (await l.post("/users/tess/contact", { external_channels: { teams: { webhookUrl, room: "ops" } } }, l.producer, "PUT")).status,
+      ).to.equal(200);
+      const read = await l.get("/users/tess/contact", l.producer);
+      expect(read.body.external_channels.teams).to.deep.equal({ webhookUrl: "https://a.webhook.office.com/…ABCD", room: "ops" });
+    },
+  },
+  {
     // Last: every type the other entries declare is there to list by name.
     key: "producers.<name>",
     variant: "A",

@@ -259,7 +259,7 @@ describe("notification service (shipped code, local servers)", function () {
       websocket: "queued",
       email: "invalid_address: email is not a valid e-mail address",
       sms: "queued",
-      slack: "invalid_address: external_channels.slack.webhookUrl is not a Slack incoming-webhook URL (https://hooks.slack.com/services/…)",
+      slack: "invalid_address: external_channels.slack.webhookUrl must be a URL on hooks.slack.com",
     });
     expect(eventsFor(eventId)).to.have.length(2);
     expect(lines.join("\n")).to.not.include("evil.example.com").and.not.include("not-an-email");

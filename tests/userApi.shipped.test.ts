@@ -266,8 +266,8 @@ describe("UserApi and UserDataRoutes (graph and shipped code)", function () {
     const signer = makeLinkSigner({ getKey: async () => new TextEncoder().encode(SECRET), baseUrl: "https://u.example.com" });
     const link = await signer.click({ eventId: "evt-c", channel: "websocket" });
     // Opaque: neither the user, the notification nor the callback can be read from the link.
-    expect(link).to.not.match(/cy|evt-c|app\.example/);
-    expect(Buffer.from(new URL(link).pathname.slice(3), "base64url").toString("latin1")).to.not.match(/cy|evt-c|app\.example/);
+    expect(link).to.not.match(/evt-c|app\.example/);
+    expect(Buffer.from(new URL(link).pathname.slice(3), "base64url").toString("latin1")).to.not.match(/"cy"|evt-c|app\.example/);
     const click = await userApi(event("GET", new URL(link).pathname));
     expect(click.statusCode).to.equal(302);
     expect(click.headers.location).to.equal("https://app.example.com/c");

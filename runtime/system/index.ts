@@ -8,7 +8,7 @@
  * `systemFunctions(settings)` builds the functions from it. The local mode and the tests use both; the
  * stack's components take the same settings as their args and call the same builders.
  */
-import { channelProviderConfig, enabledChannels, type TidingsConfig } from "../config";
+import { channelAddresses, channelProviderConfig, enabledChannels, type TidingsConfig } from "../config";
 import { type ProviderSpec, type WorkerSettings, workerFunction } from "./channels";
 import { type CallbackSettings, callbackSenderFunction, type ReconcilerSettings, reconcilerFunction } from "./operations";
 import { NOTIFICATION_ROUTES, type ProducerSettings, producerFunction, type StatusSettings, statusFunction } from "./producer";
@@ -75,9 +75,15 @@ export function systemSettings(config: TidingsConfig, options: SystemOptions = {
       statusCallbacks,
       scopes: config.auth.scopes,
       producers: config.producers,
+      addresses: channelAddresses(config),
     },
     status: { scopes: config.auth.scopes },
-    userData: { eraseLog: true, politenessChannels: politenessChannels(config), scopes: config.auth.scopes },
+    userData: {
+      eraseLog: true,
+      politenessChannels: politenessChannels(config),
+      scopes: config.auth.scopes,
+      addresses: channelAddresses(config),
+    },
     userApi: { auth, enabledChannels: channels, types: config.notificationTypes, maxDevicesPerUser: config.devices.maxPerUser },
     channels: Object.fromEntries(
       channels.map((name) => {

@@ -16,6 +16,7 @@ import { type HttpApiEvent, makeHttpApiHandler, makeNotificationService } from "
 import { MAX_BODY_BYTES } from "../validate";
 import { makeStatusApiHandler, type StatusApiEvent } from "../statusApi";
 import { makeCallbackEnqueuer } from "../statusCallbacks";
+import type { AddressSchema } from "../addresses";
 import type { ProducerScopeNames, ProducerTypes } from "../producers";
 import { makeLinkSigner } from "../tracking";
 import { guardProducerRoutes } from "./guard";
@@ -45,6 +46,8 @@ export interface ProducerSettings {
   scopes: ProducerScopeNames;
   /** The types each producer may send (`tidings:producers`); absent: every producer, every type. */
   producers?: ProducerTypes;
+  /** The address schema of each channel keeping per-user addresses (`tidings:channels.<name>.address`, Slack's built in). */
+  addresses?: Record<string, AddressSchema>;
 }
 
 /** What the status route's function is built from. */
@@ -126,6 +129,7 @@ export function producerFunction(settings: ProducerSettings): FunctionSpec<HttpA
           logger: hooks?.logger,
           metrics: hooks?.metrics,
           producers,
+          addresses: settings.addresses,
         });
         return makeHttpApiHandler(service, hooks?.logger);
       },

@@ -13,6 +13,7 @@ import { type HttpAnswer, type HttpRequestEvent, MAX_USER_BODY_BYTES } from "../
 import { makeNotificationLog } from "../notificationLog";
 import { makeUserApi } from "../userApi";
 import { makeUserDataApi } from "../userData";
+import type { AddressSchema } from "../addresses";
 import type { ProducerScopeNames } from "../producers";
 import { guardProducerRoutes } from "./guard";
 import { envOf, type FunctionSpec, type RouteKey, type Trigger, type Use, withKey } from "./spec";
@@ -48,6 +49,8 @@ export interface UserDataSettings {
    * a delivery still queued for them is refused. Off: the log keeps them until its TTL.
    */
   eraseLog: boolean;
+  /** The address schema of each channel keeping per-user addresses: the contacts routes check and mask by it. */
+  addresses?: Record<string, AddressSchema>;
   /** Channels with per-user limits: erasing a user deletes their politeness counters on each. */
   politenessChannels: string[];
   /** The scope each producer route needs (`tidings:auth.scopes`), checked again by the function. */
@@ -101,6 +104,7 @@ export function userDataFunction(settings: UserDataSettings): FunctionSpec<HttpR
             ? { table: envOf(env, "politeness"), channels: settings.politenessChannels }
             : undefined,
           webhookOrigins: hooks?.webhookOrigins,
+          addresses: settings.addresses,
           closeConnection: async (connectionId) => {
             await mgmt.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
           },
