@@ -112,7 +112,7 @@ export async function connectionsOfRoom(deps: Pick<ChatDeps, "ddb" | "connection
 }
 
 /**
- * `sendmessage` (`{"action":"sendmessage","message":"…"}`): posts `{type:"message", room, from, message}`
+ * `sendmessage` (`{"action":"sendmessage","message":"…"}`, or `"data"` for `"message"`): posts `{type:"message", room, from, message}`
  * to every connection of the sender's room. Every refusal is an error frame to the sender alone:
  * `forbidden` (no scope), `no_room`, `rate_limited`, `invalid_message`.
  */
@@ -165,16 +165,19 @@ export function makeChatHandler(deps: ChatDeps) {
   };
 }
 
+/** The frame's text: `message`, or `data` as the seeds' clients send it (`{"action":"sendmessage","data":"hi"}`). */
 function parseMessage(body: string | undefined): string | ErrorFrame {
-  let value: { message?: unknown } | null;
+  let value: { message?: unknown; data?: unknown } | null;
   try {
     value = JSON.parse(body ?? "");
   } catch {
     return errorFrame("invalid_json", 'Frames must be JSON objects, e.g. {"action":"sendmessage","message":"hi"}');
   }
-  const message = value?.message;
+  if (value?.message !== undefined && value?.data !== undefined)
+    return errorFrame("invalid_message", 'give the text as "message" or as "data", not both');
+  const message = value?.message ?? value?.data;
   if (typeof message !== "string" || message.length === 0)
-    return errorFrame("invalid_message", '"message" is required and must be a non-empty string');
+    return errorFrame("invalid_message", '"message" (or "data") is required and must be a non-empty string');
   if (Buffer.byteLength(message, "utf8") > MAX_CHAT_BYTES)
     return errorFrame("invalid_message", `"message" is longer than ${MAX_CHAT_BYTES} bytes`);
   const deceptive = deceptiveCharacterProblem(message);

@@ -237,7 +237,9 @@ export interface UnreadCount {
 /** A chat frame a client sends (room chat, when it is on). */
 export interface ChatMessageRequest {
   action: "sendmessage";
-  message: string;
+  /** The text (or `data`, as the seeds' clients send it; one of the two). */
+  message?: string;
+  data?: string;
 }
 
 /** Minimal shapes of the Lambda events the handlers take (no @types/aws-lambda dependency). */

@@ -94,7 +94,10 @@ const SAMPLES: Record<string, object[]> = {
   ],
   FeedbackFrame: [{ type: "feedback", id: "e-1", message: "m", progress: 40 } satisfies Frame<"feedback">],
   ErrorFrame: ERROR_FRAME_CODES.map((error) => ({ type: "error", error, message: "m" }) satisfies ErrorFrame),
-  SendMessage: [{ action: "sendmessage", message: "hello" } satisfies Required<ChatMessageRequest>],
+  SendMessage: [
+    { action: "sendmessage", message: "hello" } satisfies ChatMessageRequest,
+    { action: "sendmessage", data: "hello" } satisfies ChatMessageRequest,
+  ],
   ChatFrame: [{ type: "message", room: "ops", from: "alice", message: "hello" } satisfies Required<ChatFrame>],
   ReadFrame: [{ type: "read", eventIds: ["e-1"], unreadCount: 0 } satisfies Required<ReadFrame>],
   NotificationStatus: [
