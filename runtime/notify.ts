@@ -144,7 +144,9 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
         missingTemplate: `no template for ${request.template ? "template" : "type"} ${name} on channel ${channel} (${templateKey(name, channel)})`,
       };
     }
-    const data = link === undefined ? (request.data ?? {}) : { ...request.data, link };
+    // `link` is Tidings' own variable: the tracking link, or empty when there is none (no callback, or
+    // tracking off), so a template's `{{#link}}…{{/link}}` renders only when there is one.
+    const data = { link: "", ...request.data, ...(link !== undefined ? { link } : {}) };
     const urlProblems = [
       ...urlVariableProblems(loaded.template.html, "html", data),
       ...(channel === "slack" ? urlVariableProblems(loaded.template.text, "slack", data) : []),

@@ -38,7 +38,8 @@ export function makeSesProvider(deps: SesProviderDeps): Provider {
               Simple: {
                 Subject: { Data: subject ?? delivery.type, Charset: "UTF-8" },
                 Body: {
-                  Text: { Data: withCallbackLink(text, delivery.callback), Charset: "UTF-8" },
+                  // The tracking link when there is one (a click is recorded, then redirected to the callback).
+                  Text: { Data: withCallbackLink(text, delivery.link ?? delivery.callback), Charset: "UTF-8" },
                   ...(html ? { Html: { Data: html, Charset: "UTF-8" } } : {}),
                 },
               },

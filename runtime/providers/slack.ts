@@ -25,18 +25,20 @@ export interface SlackProviderDeps {
 /** The message Slack receives: plain text for notifications, blocks with a button for the callback. */
 export function slackMessage(delivery: ChannelDelivery): { text: string; blocks: unknown[] } {
   const text = delivery.content.text;
+  // The tracking link when there is one: a click is recorded, then redirected to the callback.
+  const target = delivery.link ?? delivery.callback;
   const blocks: unknown[] = [{ type: "section", text: { type: "mrkdwn", text } }];
-  if (delivery.callback) {
+  if (target) {
     blocks.push({
       type: "actions",
-      elements: [{ type: "button", text: { type: "plain_text", text: "Open" }, url: delivery.callback, action_id: "open" }],
+      elements: [{ type: "button", text: { type: "plain_text", text: "Open" }, url: target, action_id: "open" }],
     });
   }
   if (delivery.kind === "feedback" && delivery.progress !== undefined) {
     blocks.push({ type: "context", elements: [{ type: "mrkdwn", text: `Progress: ${delivery.progress}%` }] });
   }
   // The callback is the producer's: inside link markup it is escaped so that it can only be the link's URL.
-  return { text: delivery.callback ? `${text} <${slackLinkUrl(delivery.callback)}|Open>` : text, blocks };
+  return { text: target && !text.includes(slackLinkUrl(target)) ? `${text} <${slackLinkUrl(target)}|Open>` : text, blocks };
 }
 
 export function makeSlackProvider(deps: SlackProviderDeps = {}): Provider {

@@ -29,7 +29,8 @@ export function makeSnsSmsProvider(deps: SnsSmsProviderDeps): Provider {
         const result = await deps.sns.send(
           new PublishCommand({
             PhoneNumber: phone,
-            Message: withCallbackLink(delivery.content.text, delivery.callback),
+            // One link, the tracking one when there is one (a click is recorded, then redirected).
+            Message: withCallbackLink(delivery.content.text, delivery.link ?? delivery.callback),
             MessageAttributes: attributes,
           }),
         );
