@@ -352,6 +352,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
         workerTimeoutSeconds,
         claimLeaseSeconds: workerTimeoutSeconds,
         perUser: args.perUser,
+        maxReceiveCount: settings.maxReceiveCount,
         logTtlDays: args.logTtlDays ?? DEFAULTS.logTtlDays,
         statusCallbacks: args.statusCallbacksQueue !== undefined,
         feedTtlDays:

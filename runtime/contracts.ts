@@ -145,6 +145,8 @@ export const DELIVERY_STATUS = {
   clicked: "clicked",
   error: "error",
   unsubscribed: "unsubscribed",
+  /** Its last try failed and SQS moved it to the channel's DLQ; a redrive makes it pending again. */
+  deadLettered: "dead-lettered",
 } as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUS)[keyof typeof DELIVERY_STATUS];
 

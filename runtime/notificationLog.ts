@@ -464,8 +464,10 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
           update.set.push(`${target.at(field)} = :${field}`);
           update.values[`:${field}`] = fields[field];
         }
+        // A later status clears an earlier reason: a `sent` after two failed tries does not keep theirs.
+        update.remove = fields.reason === undefined ? [target.at("reason")] : [];
         if (fields.releaseClaim) {
-          update.remove = [target.at("claimedUntil")];
+          update.remove.push(target.at("claimedUntil"));
           // Decided for good: the content kept for the reconciler (personal data) is not needed any more.
           if (status === "sent" || status === "error") update.remove.push(target.at("delivery"));
         }

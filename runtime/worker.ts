@@ -38,6 +38,11 @@ export interface ChannelWorkerDeps {
    * so a send still in flight is never repeated, and short enough that a crashed worker's message is
    * retried before it runs out of receives. @default 30 (the default worker timeout)
    */
+  /**
+   * Receives before SQS moves a message to the channel's DLQ: a retryable failure on the last one is
+   * recorded `dead-lettered` (with its reason), not left `pending`. @default none: never marked
+   */
+  maxReceiveCount?: number;
   claimLeaseSeconds?: number;
   /** Sends per second for this worker instance (token bucket); unlimited when absent. */
   ratePerSecond?: number;
@@ -226,9 +231,11 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
       return true;
     }
     if (result.outcome === PROVIDER_OUTCOME.retryable) {
-      await log.setStatus(delivery.eventId, channel, DELIVERY_STATUS.pending, {
+      // The last receive: SQS moves the message to the DLQ next, so the log says so, with why.
+      const last = deps.maxReceiveCount !== undefined && receiveCount >= deps.maxReceiveCount;
+      await log.setStatus(delivery.eventId, channel, last ? DELIVERY_STATUS.deadLettered : DELIVERY_STATUS.pending, {
         provider: provider.name,
-        reason: result.reason,
+        reason: last ? `${result.reason} (moved to the DLQ after ${receiveCount} tries)` : result.reason,
         countAttempt: true,
         releaseClaim: true,
       });

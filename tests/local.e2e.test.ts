@@ -465,8 +465,13 @@ describe("local mode end to end: a failing provider dead-letters, and a redrive 
     await until(async () => (await t.depth(slack.deadLetterQueueUrl)) === 1, 20000, "the message in the slack DLQ");
     expect(await t.depth(slack.queueUrl), "slack queue once dead-lettered").to.equal(0);
     const failed = await tidings.log.get(eventId, "slack");
-    expect(failed).to.include({ status: "pending", attempts: MAX_RECEIVES, provider: "slack-webhook" });
-    expect(failed!.reason).to.match(/500/);
+    // Its end says where it is: dead-lettered, with why, in the log and in the status API.
+    expect(failed).to.include({ status: "dead-lettered", attempts: MAX_RECEIVES, provider: "slack-webhook" });
+    expect(failed!.reason).to.match(new RegExp(`500.*\\(moved to the DLQ after ${MAX_RECEIVES} tries\\)`));
+    const status = (await (
+      await fetch(`${tidings.endpoints.notifications}/${eventId}`, { headers: { authorization: producer } })
+    ).json()) as any;
+    expect(status.channels.slack).to.include({ status: "dead-lettered" });
     expect(t.slackPostsAbout(orderId)).to.have.length(0);
 
     await healSlackSink();
@@ -479,6 +484,9 @@ describe("local mode end to end: a failing provider dead-letters, and a redrive 
     const posts = t.slackPostsAbout(orderId);
     expect(posts, "Slack posts after the redrive").to.have.length(1);
     expect(posts[0].path).to.equal(ALICE.slackPath);
-    expect(await tidings.log.get(eventId, "slack")).to.include({ status: "sent", attempts: MAX_RECEIVES + 1 });
+    const sent = await tidings.log.get(eventId, "slack");
+    expect(sent).to.include({ status: "sent", attempts: MAX_RECEIVES + 1 });
+    // A later status clears the earlier reason.
+    expect(sent!.reason).to.equal(undefined);
   });
 });

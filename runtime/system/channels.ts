@@ -35,6 +35,8 @@ export interface WorkerSettings {
   /** A claim holds a delivery this long; at least the worker's timeout, so a send in flight is never repeated. */
   claimLeaseSeconds: number;
   perUser?: { limit: number; windowSeconds: number };
+  /** Receives before SQS moves a message to the DLQ: the worker marks the last try's failure dead-lettered. */
+  maxReceiveCount: number;
   logTtlDays: number;
   statusCallbacks: boolean;
   /** websocket: every notification is stored in the user's feed, kept this many days. */
@@ -160,6 +162,7 @@ export function workerFunction(settings: WorkerSettings): FunctionSpec<SqsEvent,
         fallback: fallback ? make(fallback, "fallback") : undefined,
         failoverAfter,
         claimLeaseSeconds,
+        maxReceiveCount: settings.maxReceiveCount,
         log: makeNotificationLog({ ddb, table: envOf(env, "log"), ttlDays: logTtlDays, metrics: hooks?.metrics }),
         politeness: politeness(env, ddb),
         requeue: async (body, delaySeconds) => {

@@ -101,6 +101,7 @@ export function systemSettings(config: TidingsConfig, options: SystemOptions = {
           workerTimeoutSeconds: channel.workerTimeoutSeconds,
           claimLeaseSeconds: channel.workerTimeoutSeconds,
           perUser: channel.perUser,
+          maxReceiveCount: channel.maxReceiveCount,
           logTtlDays: config.logTtlDays,
           statusCallbacks,
           feedTtlDays: provider && "type" in provider && provider.type === "websocket" ? config.feed.ttlDays : undefined,
