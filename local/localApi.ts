@@ -1,6 +1,6 @@
 /**
  * The local API port (4000): the producer API and the end-user API of the description (local/httpRouter.ts),
- * plus what only the local mode has: `POST /dev/token`, `GET /dev/config`, the ops page and the inbox
+ * plus what only the local mode has: `POST /dev/token`, `GET /dev/config`, `/dev/faults`, the ops page and the inbox
  * page. Answers only to a loopback Host (DNS rebinding) and loopback pages (Origin), and no page may frame it
  * (local/localGuards.ts).
  */
@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { readBoundedBody } from "./httpBody";
 import { guardLocalServer, parseDevTokenRequest } from "./localGuards";
+import type { FaultRegistry } from "./faults";
 import type { DevTokenOptions } from "./tokens";
 
 export type DevTokenClaims = Pick<DevTokenOptions, "scope" | "rooms" | "issuedAt" | "expiresIn">;
@@ -22,6 +23,8 @@ export interface LocalApiOptions {
   websocketUrl: string;
   /** The /ops routes (local/opsPage.ts): true when it answered. */
   ops: (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<boolean>;
+  /** `/dev/faults`: providers failing on purpose (local/faults.ts). */
+  faults: Pick<FaultRegistry, "handle">;
 }
 
 const INBOX_DIR = path.join(__dirname, "inbox");
@@ -44,6 +47,10 @@ export async function startLocalApi(options: LocalApiOptions) {
         return json(res, 200, { token: await options.signToken(request.userId, { scope: request.scope, rooms: request.rooms }) });
       }
       if (req.method === "GET" && url.pathname === "/dev/config") return json(res, 200, { websocketUrl: options.websocketUrl });
+      if (url.pathname === "/dev/faults") {
+        const answer = options.faults.handle(req.method ?? "GET", (await readBoundedBody(req, MAX_DEV_BODY_BYTES)).body);
+        return json(res, answer.status, answer.body);
+      }
       if (await options.routes(req, res, url)) return;
       if (req.method === "GET") return serveStatic(url.pathname, res);
       // What API Gateway answers for a request no route matches.

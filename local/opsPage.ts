@@ -7,6 +7,7 @@
  *   GET  /ops/state     the JSON the page draws
  *   POST /ops/redrive   `{ "channel": "email", "dlq": "queue" | "rule" }` → `{ channel, dlq, moved, failed }`
  */
+import type { Fault } from "./faults";
 import type * as http from "node:http";
 import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { type EmfLine, metricValues, parseEmfLine } from "../runtime/metrics";
@@ -80,6 +81,8 @@ export interface OpsPageDeps {
   sqs: SQSClient;
   channels: OpsChannel[];
   sinks: { sesEndpoint: string; sns: SnsSink; slack: SlackSink };
+  /** The faults set with POST /dev/faults (local/faults.ts), shown per channel. */
+  faults?: () => Fault[];
 }
 
 export interface Delivery {
@@ -143,6 +146,14 @@ export async function opsState(deps: OpsPageDeps) {
       ...deps.collector.counters(c.name),
     })),
   );
+  const faults = deps.faults?.() ?? [];
+  for (const channel of channels) {
+    // The stack's DlqAlarm: one message in either DLQ is an ALARM.
+    Object.assign(channel, {
+      alarm: channel.deadLetterDepth + channel.ruleDeadLetterDepth > 0 ? "ALARM" : "OK",
+      fault: faults.find((f) => f.channel === channel.name)?.mode ?? null,
+    });
+  }
   return { channels, deliveries: await latestDeliveries(deps) };
 }
 
@@ -225,7 +236,7 @@ const OPS_HTML = `<!doctype html>
 <h1>Tidings ops</h1>
 <p><small>Counts and latencies come from the EMF metric lines the handlers print; depths from the local SQS. Refreshes every second.</small></p>
 <table id="channels">
-  <thead><tr><th>channel</th><th>queue</th><th>DLQ</th><th>rule DLQ</th><th>sent</th><th>failed</th><th>retried</th><th>latency (ms)</th><th></th></tr></thead>
+  <thead><tr><th>channel</th><th>queue</th><th>DLQ</th><th>rule DLQ</th><th>sent</th><th>failed</th><th>retried</th><th>latency (ms)</th><th></th><th>DLQ alarm</th><th>fault (POST /dev/faults)</th></tr></thead>
   <tbody></tbody>
 </table>
 <h2>Latest deliveries</h2>
@@ -264,6 +275,20 @@ async function refresh() {
       cell(c.sent), cell(c.failed, c.failed > 0), cell(c.retried));
     const spark = document.createElement("td"); spark.innerHTML = sparkline(c.latencies); tr.append(spark);
     const actions = document.createElement("td"); actions.append(button(c.name, "queue", c.deadLetterDepth), " ", button(c.name, "rule", c.ruleDeadLetterDepth)); tr.append(actions);
+    tr.append(cell(c.alarm, c.alarm === "ALARM"));
+    const fault = document.createElement("td");
+    const select = document.createElement("select");
+    select.setAttribute("aria-label", "fault for " + c.name);
+    for (const mode of ["none", "retryable", "permanent", "timeout"]) { const o = document.createElement("option"); o.value = mode; o.textContent = mode; select.append(o); }
+    select.value = c.fault ?? "none";
+    select.onchange = async () => {
+      const others = (await (await fetch("/dev/faults")).json()).faults.filter((f) => f.channel !== c.name);
+      await fetch("/dev/faults", { method: "DELETE" });
+      for (const f of others) await fetch("/dev/faults", { method: "POST", body: JSON.stringify(f) });
+      if (select.value !== "none") await fetch("/dev/faults", { method: "POST", body: JSON.stringify({ channel: c.name, mode: select.value }) });
+      refresh();
+    };
+    fault.append(select); tr.append(fault);
     return tr;
   }));
   const root = document.getElementById("deliveries");

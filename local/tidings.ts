@@ -36,6 +36,7 @@ import { type LocalLambdaHandler, startLocalLambda } from "./lambdaInvoke";
 import { type DevTokenClaims, startLocalApi } from "./localApi";
 import { handleOpsRequest, makeOpsCollector } from "./opsPage";
 import { createCallbackQueues, createChannelQueues, type LocalChannel, seedDemoUsers, uploadTemplates } from "./resources";
+import { makeFaultRegistry } from "./faults";
 import { lazyInstances, type OnInvocation, providerValues, startQueueTrigger } from "./functions";
 import { startSchedule } from "./schedule";
 import { startSecretsManager } from "./secretsManager";
@@ -223,10 +224,13 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
 
     // Metrics: the EMF lines the handlers print feed the ops page, as CloudWatch would read them.
     const opsCollector = makeOpsCollector();
+    // Faults on purpose (POST /dev/faults), around whatever the caller wraps the providers with.
+    const faults = makeFaultRegistry({ channels: Object.keys(settings.channels) });
     const hooks: Hooks = {
       logger,
       metrics: options.metrics ?? makeMetrics({ write: opsCollector.write }),
-      wrapProvider: options.wrapProvider,
+      wrapProvider: (channel, provider, role) =>
+        faults.wrap(channel, options.wrapProvider ? options.wrapProvider(channel, provider, role) : provider, role),
       webhookOrigins: [slack.url],
       loopbackCallbacks: true,
     };
@@ -354,13 +358,14 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       return spec.triggers.flatMap((t) => (t.kind === "http" ? [{ ...t, handler }] : []));
     });
     const router = makeHttpRouter({ routes, checkProducer: bearerProducerCheck(verify, (auth) => config.auth.scopes[auth.scope]) });
-    const opsDeps = { collector: opsCollector, sqs, channels, sinks: { sesEndpoint: aws.endpoints.ses, sns, slack } };
+    const opsDeps = { collector: opsCollector, sqs, channels, sinks: { sesEndpoint: aws.endpoints.ses, sns, slack }, faults: faults.list };
     const api = await startLocalApi({
       port: port(options.apiPort, "TIDINGS_API_PORT", 4000),
       routes: router,
       signToken,
       websocketUrl: gateway.url,
       ops: (req, res, url) => handleOpsRequest(opsDeps, req, res, url, async () => (await readBoundedBody(req, 16 * 1024)).body),
+      faults,
     });
     stopList.push(() => api.stop());
     env.linkBaseUrl = api.url;
