@@ -25,6 +25,8 @@ export interface LocalApiOptions {
   ops: (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<boolean>;
   /** `/dev/faults`: providers failing on purpose (local/faults.ts). */
   faults: Pick<FaultRegistry, "handle">;
+  /** `/sinks/<name>`: what the SMS, Slack and push sinks received (local/sinkPages.ts); true when it answered. */
+  sinkPages: (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean;
 }
 
 const INBOX_DIR = path.join(__dirname, "inbox");
@@ -41,6 +43,7 @@ export async function startLocalApi(options: LocalApiOptions) {
     try {
       const url = new URL(req.url ?? "/", "http://127.0.0.1");
       if (url.pathname.startsWith("/ops") && (await options.ops(req, res, url))) return;
+      if (url.pathname.startsWith("/sinks/") && options.sinkPages(req, res, url)) return;
       if (req.method === "POST" && url.pathname === "/dev/token") {
         const request = parseDevTokenRequest((await readBoundedBody(req, MAX_DEV_BODY_BYTES)).body);
         if (!request.ok) return json(res, 400, request.error);

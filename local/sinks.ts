@@ -22,6 +22,8 @@ export interface SnsSinkMessage {
   messageStructure?: string;
   /** MessageAttributes by name → StringValue. */
   attributes: Record<string, string>;
+  /** When the sink received it (ISO-8601). */
+  at: string;
 }
 
 export interface SnsSinkEndpoint {
@@ -117,6 +119,7 @@ export async function startSnsSink(options: { port?: number } = {}): Promise<Sns
         message,
         messageStructure: params.get("MessageStructure") ?? undefined,
         attributes: messageAttributes(params),
+        at: new Date().toISOString(),
       });
       return ok(`<MessageId>${messageId}</MessageId>`);
     }
@@ -159,6 +162,8 @@ export interface SlackSinkPost {
   path: string;
   /** The incoming-webhook payload: `text`, or `blocks`, or both. */
   body: { text?: string; blocks?: SlackBlock[]; [field: string]: unknown };
+  /** When the sink received it (ISO-8601). */
+  at: string;
 }
 
 export interface SlackSink {
@@ -204,7 +209,7 @@ export async function startSlackSink(options: { port?: number; rejectUnknownPath
       return answer(400);
     }
     if (typeof body?.text !== "string" && !Array.isArray(body?.blocks)) return answer(400);
-    received.push({ path, body });
+    received.push({ path, body, at: new Date().toISOString() });
     answer(200);
   });
 

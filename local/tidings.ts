@@ -37,6 +37,7 @@ import { type DevTokenClaims, startLocalApi } from "./localApi";
 import { handleOpsRequest, makeOpsCollector } from "./opsPage";
 import { createCallbackQueues, createChannelQueues, type LocalChannel, seedDemoUsers, uploadTemplates } from "./resources";
 import { makeFaultRegistry } from "./faults";
+import { handleSinkPage } from "./sinkPages";
 import { lazyInstances, type OnInvocation, providerValues, startQueueTrigger } from "./functions";
 import { startSchedule } from "./schedule";
 import { startSecretsManager } from "./secretsManager";
@@ -366,6 +367,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       websocketUrl: gateway.url,
       ops: (req, res, url) => handleOpsRequest(opsDeps, req, res, url, async () => (await readBoundedBody(req, 16 * 1024)).body),
       faults,
+      sinkPages: (req, res, url) => handleSinkPage({ sns, slack }, req, res, url),
     });
     stopList.push(() => api.stop());
     env.linkBaseUrl = api.url;
@@ -378,6 +380,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       devToken: `${api.url}/dev/token`,
       inbox: `${api.url}/`,
       ops: `${api.url}/ops`,
+      sinkPages: { sms: `${api.url}/sinks/sms`, slack: `${api.url}/sinks/slack`, push: `${api.url}/sinks/push` },
       websocket: gateway.url,
       sesInbox: aws.endpoints.ses,
       slackSink: slack.url,
