@@ -18,7 +18,9 @@ const positiveInt = (max: number) => z.number().int().min(1).max(max);
 
 function channelSchema() {
   return z.strictObject({
+    /** false: the channel is not built (no queue, worker or alarms), and types skip it. */
     enabled: z.boolean().default(DEFAULTS.channel.enabled),
+    /** Who sends: one of the channel's shipped providers (ses, sns, webhook…), `lambda`, or a custom provider's name. */
     provider: z.string().optional(),
     /**
      * false: the channel sends no rendered content (its provider builds its own), so the types that reach
@@ -35,39 +37,58 @@ function channelSchema() {
       .record(
         z.string(),
         z.strictObject({
+          /** `https-url` (on `hosts`) or `string` (matching `pattern`). */
           type: z.enum(["https-url", "string"]),
+          /** https-url: the host names the URL may use, exact or `*.example.com`. */
           hosts: z.array(z.string()).optional(),
+          /** A regular expression the value must match. */
           pattern: z.string().optional(),
+          /** string: the longest value, in characters. */
           maxLength: positiveInt(2048).optional(),
+          /** Masked when read back: the value is a credential (a webhook URL). */
           secret: z.boolean().optional(),
         }),
       )
       .optional(),
     /** Provider used after `failoverAfter` retryable failures of the primary for one message. */
     fallback: z.string().optional(),
+    /** Retryable failures of the primary provider, for one message, before the fallback takes it. */
     failoverAfter: positiveInt(100).default(DEFAULTS.channel.failoverAfter),
     /** Sends per second across all workers of the channel (token bucket). */
     ratePerSecond: z.number().positive().max(10_000).optional(),
     /** Lambda event source mapping maximumConcurrency: AWS accepts 2–1000. */
     maxConcurrency: z.number().int().min(2).max(1000).default(DEFAULTS.channel.maxConcurrency),
+    /** Messages per worker invocation. */
     batchSize: positiveInt(10).default(DEFAULTS.channel.batchSize),
     /** Receives before a message moves to the channel's DLQ. */
     maxReceiveCount: positiveInt(1000).default(DEFAULTS.channel.maxReceiveCount),
+    /** The worker's Lambda timeout; a claim on a delivery lasts as long. */
     workerTimeoutSeconds: positiveInt(900).default(DEFAULTS.channel.workerTimeoutSeconds),
-    perUser: z.strictObject({ limit: positiveInt(1_000_000), windowSeconds: positiveInt(86_400) }).optional(),
+    /** Politeness: at most `limit` sends per user per `windowSeconds`; the rest wait (critical types skip it). */
+    perUser: z
+      .strictObject({
+        /** Sends per user per window. */
+        limit: positiveInt(1_000_000),
+        /** The window, in seconds. */
+        windowSeconds: positiveInt(86_400),
+      })
+      .optional(),
     /** email: verified SES sender. */
     from: z.email().optional(),
+    /** email: the SES configuration set (event publishing, dedicated IPs). */
     configurationSet: z.string().optional(),
     /** sms: SNS SMS type. */
     smsType: z.enum(["Transactional", "Promotional"]).optional(),
+    /** sms: the alphanumeric sender id, where the destination country allows one. */
     senderId: z
       .string()
       .regex(/^[A-Za-z0-9]{1,11}$/)
       .optional(),
-    /** push: SNS platform applications. */
+    /** push: the SNS platform application for Apple devices (APNs). */
     apnsPlatformApplicationArn: z.string().startsWith("arn:").optional(),
+    /** push: the SNS platform application for Android devices (FCM). */
     fcmPlatformApplicationArn: z.string().startsWith("arn:").optional(),
-    /** provider `lambda`: the function that sends (see README, "A provider as a Lambda function"). */
+    /** provider `lambda`: the function that sends (docs/composing.md, "A provider as a Lambda function"). */
     functionArn: z.string().startsWith("arn:").optional(),
   });
 }
@@ -77,7 +98,9 @@ const scopeName = () => z.string().regex(/^[\x21-\x7e]{1,128}$/, "one scope name
 
 function authSchema() {
   return z.strictObject({
+    /** The `iss` every token must carry: this stack's, or your identity provider's issuer URL. */
     issuer: z.string().min(1),
+    /** The `aud` every token must carry. */
     audience: z.string().min(1),
     /**
      * The scope (in the token's `scope` or `scp` claim) each producer route needs, by what it allows
@@ -85,9 +108,13 @@ function authSchema() {
      */
     scopes: z
       .strictObject({
+        /** `POST /notifications` and `GET /notifications/{eventId}`. */
         send: scopeName().default(DEFAULTS.auth.scopes.send),
+        /** `PUT /users/{userId}/contact`. */
         contactsWrite: scopeName().default(DEFAULTS.auth.scopes.contactsWrite),
+        /** `GET /users/{userId}/contact`. */
         contactsRead: scopeName().default(DEFAULTS.auth.scopes.contactsRead),
+        /** `DELETE /users/{userId}`. */
         erase: scopeName().default(DEFAULTS.auth.scopes.erase),
       })
       .prefault({}),
@@ -150,7 +177,12 @@ function typeSchema() {
 function operationsSchema() {
   return {
     /** The CloudWatch dashboard (components/Dashboard.ts). */
-    dashboard: z.strictObject({ enabled: z.boolean().default(DEFAULTS.dashboard.enabled) }).prefault({}),
+    dashboard: z
+      .strictObject({
+        /** The CloudWatch dashboard of queues, workers, latencies and outcomes. */
+        enabled: z.boolean().default(DEFAULTS.dashboard.enabled),
+      })
+      .prefault({}),
     /** Alarm thresholds; every alarm notifies the alerts topic. */
     alarms: z
       .strictObject({
@@ -167,6 +199,7 @@ function operationsSchema() {
     /** The scheduled reconciler (runtime/reconciler.ts). */
     reconciler: z
       .strictObject({
+        /** The scheduled function that puts stuck deliveries on the bus again and gives up on hopeless ones. */
         enabled: z.boolean().default(DEFAULTS.reconciler.enabled),
         /** EventBridge Scheduler-style rate or cron expression. */
         schedule: z
@@ -187,8 +220,11 @@ function operationsSchema() {
      */
     statusCallbacks: z
       .strictObject({
+        /** Your https endpoint: a signed POST per channel reaching sent, error or unsubscribed. */
         url: z.url({ protocol: /^https$/ }),
+        /** The Secrets Manager secret whose value signs the callbacks (X-Tidings-Signature). */
         secretArn: z.string().startsWith("arn:"),
+        /** Tries of one callback before it moves to the callbacks' DLQ. */
         maxReceiveCount: positiveInt(1000).default(DEFAULTS.statusCallbacks.maxReceiveCount),
       })
       .optional(),
@@ -252,12 +288,19 @@ export function configSchema() {
     apiGatewayCloudWatchRole: z.boolean().default(DEFAULTS.apiGatewayCloudWatchRole),
     /** Optional e-mail subscribed to the alerts topic. */
     alertEmail: z.email().optional(),
+    /** Days the functions' and the APIs' CloudWatch logs are kept (one of CloudWatch's periods). */
     logRetentionDays: z.literal([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365]).default(DEFAULTS.logRetentionDays),
+    /** Hours after which a connection's row counts as stale (API Gateway closes connections after 2 hours anyway). */
     connectionTtlHours: positiveInt(24 * 30).default(DEFAULTS.connectionTtlHours),
     /** Days a notification-log row is kept. */
     logTtlDays: positiveInt(3650).default(DEFAULTS.logTtlDays),
     /** The in-app feed (websocket notifications stored per user). */
-    feed: z.strictObject({ ttlDays: positiveInt(3650).default(DEFAULTS.feedTtlDays) }).prefault({}),
+    feed: z
+      .strictObject({
+        /** Days a notification stays in a user's feed. */
+        ttlDays: positiveInt(3650).default(DEFAULTS.feedTtlDays),
+      })
+      .prefault({}),
     /** The end-user API (`/me/*`). */
     userApi: z.strictObject({
       /**
@@ -271,14 +314,21 @@ export function configSchema() {
         .max(20),
     }),
     /** Push device tokens a user may register; the oldest is evicted beyond this. */
-    devices: z.strictObject({ maxPerUser: positiveInt(100).default(DEFAULTS.maxDevicesPerUser) }).prefault({}),
+    devices: z
+      .strictObject({
+        /** Push devices one user may register; the oldest is evicted beyond it. */
+        maxPerUser: positiveInt(100).default(DEFAULTS.maxDevicesPerUser),
+      })
+      .prefault({}),
     /**
      * Click tracking: actionable notifications carry a signed `link` (`GET /t/<token>`) valid this many
      * days; `openPixel` adds a 1×1 image to e-mail HTML that records `opened`.
      */
     tracking: z
       .strictObject({
+        /** Days a tracking link works. */
         linkTtlDays: positiveInt(365).default(DEFAULTS.tracking.linkTtlDays),
+        /** Adds a 1×1 image to e-mail HTML that records `opened`. */
         openPixel: z.boolean().default(DEFAULTS.tracking.openPixel),
       })
       .prefault({}),

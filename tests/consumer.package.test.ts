@@ -33,20 +33,24 @@ import { TEST_PRODUCER_ARN } from "./helpers/shipped";
 const REPO = path.join(__dirname, "..");
 const SECRET = "consumer-test-signing-secret-0123456789abcdef";
 
+/** docs/composing.md: how to use Tidings in your own stack; the test runs what it shows. */
+const COMPOSING = fs.readFileSync(path.join(REPO, "docs", "composing.md"), "utf8");
 const README = fs.readFileSync(path.join(REPO, "README.md"), "utf8");
-/** The README's code block in `lang` whose first line is `firstLine`: the test runs what the README shows. */
-function readmeBlock(lang: string, firstLine: string): string {
-  const block = [...README.matchAll(/^```(\w+)\n([\s\S]*?)^```$/gm)].find(([, l, body]) => l === lang && body.startsWith(`${firstLine}\n`));
-  if (!block) throw new Error(`README.md has no ${lang} block starting with ${firstLine}`);
+/** The code block in `lang` whose first line is `firstLine`. */
+function readmeBlock(lang: string, firstLine: string, text = COMPOSING): string {
+  const block = [...text.matchAll(/^```(\w+)\n([\s\S]*?)^```$/gm)].find(([, l, body]) => l === lang && body.startsWith(`${firstLine}\n`));
+  if (!block) throw new Error(`docs/composing.md has no ${lang} block starting with ${firstLine}`);
   return block[2];
 }
-/** The README's ```json block that follows the mention of `name`. */
+/** The ```json block that follows the mention of `name`. */
 function readmeFile(name: string): string {
-  const at = README.indexOf(`\`${name}\``);
-  const block = /```json\n([\s\S]*?)^```$/m.exec(README.slice(at));
-  if (at < 0 || !block) throw new Error(`README.md shows no ${name}`);
+  const at = COMPOSING.indexOf(`\`${name}\``);
+  const block = /```json\n([\s\S]*?)^```$/m.exec(COMPOSING.slice(at));
+  if (at < 0 || !block) throw new Error(`docs/composing.md shows no ${name}`);
   return block[1];
 }
+/** The README's composition example: compiled with the rest, so it stays true to the package. */
+const README_EXAMPLE = readmeBlock("ts", 'import { createTidingsStack, NotificationChannel, readStackConfig } from "tidings";', README);
 
 /** The consumer's composition, `notifications.ts` in the README's "Use Tidings in your own stack". */
 const PROGRAM = readmeBlock("ts", "// notifications.ts");
@@ -219,10 +223,11 @@ describe("tidings as an installed package (npm pack → a consumer project)", fu
           forceConsistentCasingInFileNames: true,
           types: ["node", "mocha"],
         },
-        files: ["index.ts", "notifications.ts", "check.ts", "test/notifications.test.ts"],
+        files: ["index.ts", "notifications.ts", "check.ts", "readme.ts", "test/notifications.test.ts"],
       }),
     );
     fs.writeFileSync(path.join(consumer, "notifications.ts"), PROGRAM);
+    fs.writeFileSync(path.join(consumer, "readme.ts"), README_EXAMPLE);
     fs.writeFileSync(path.join(consumer, "index.ts"), INDEX);
     fs.writeFileSync(path.join(consumer, "check.ts"), CHECK);
     fs.mkdirSync(path.join(consumer, "test"));

@@ -10,7 +10,7 @@ import YAML from "yaml";
 
 const ROOT = path.join(__dirname, "..");
 const schema = JSON.parse(fs.readFileSync(path.join(ROOT, "plugin", "schema.json"), "utf8"));
-const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+const readme = fs.readFileSync(path.join(ROOT, "docs", "composing.md"), "utf8");
 const section = readme.slice(readme.indexOf("## Use Tidings in your own stack"));
 
 function codeBlocks(language: string): string[] {
