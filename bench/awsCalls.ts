@@ -11,6 +11,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { formatNumber, formatRatio, median, now, type PartResult, sleep, type Table } from "./lib";
 
@@ -216,8 +217,21 @@ async function measure(
   const sent = new Map<string, Set<string>>();
   const waiters = new Map<string, () => void>();
   const quiet = { count: () => undefined, latency: () => undefined };
+  // The receipt's templates: order.shipped's, with its e-mail inside a receipt's markup.
+  const templateOf = (channel: string) =>
+    JSON.parse(fs.readFileSync(path.join(variant.root, "templates", "order.shipped", `${channel}.json`), "utf8"));
+  const receiptTemplates = CHANNELS.map((channel) => ({
+    channel,
+    template: channel === "email" ? receiptEmailTemplate(templateOf(channel)) : templateOf(channel),
+  }));
+  const receiptDir = fs.mkdtempSync(path.join(os.tmpdir(), "tidings-bench-templates-"));
+  fs.mkdirSync(path.join(receiptDir, RECEIPT_TYPE));
+  for (const { channel, template } of receiptTemplates)
+    fs.writeFileSync(path.join(receiptDir, RECEIPT_TYPE, `${channel}.json`), JSON.stringify(template));
   const tidings = await startLocalTidings({
     metrics: quiet, // ignored by "before", which has no metrics
+    // The receipt's templates as a stack's own folder: the local mode checks every type's templates at start.
+    extraTemplatesDirs: [receiptDir],
     apiPort: 0,
     wsPort: 0,
     sesPort: 0,
@@ -237,11 +251,8 @@ async function measure(
       raw.notificationTypes[RECEIPT_TYPE] = { channels: CHANNELS };
     },
   });
-  // The receipt's templates: order.shipped's, with its e-mail inside a receipt's markup.
-  const templateOf = (channel: string) =>
-    JSON.parse(fs.readFileSync(path.join(variant.root, "templates", "order.shipped", `${channel}.json`), "utf8"));
-  for (const channel of CHANNELS) {
-    const template = channel === "email" ? receiptEmailTemplate(templateOf(channel)) : templateOf(channel);
+  // The receipt's templates, uploaded as well for a "before" that reads no extraTemplatesDirs.
+  for (const { channel, template } of receiptTemplates) {
     await tidings.clients.s3.send(
       new PutObjectCommand({
         Bucket: "tidings-local-templates",
@@ -371,6 +382,7 @@ async function measure(
   } finally {
     for (const socket of sockets) socket.terminate();
     await tidings.stop();
+    fs.rmSync(receiptDir, { recursive: true, force: true });
   }
 }
 

@@ -24,6 +24,7 @@ import {
 import { type Bindings, describedFunction } from "./described";
 import type { InlineFunction, InlineFunctionTransform } from "./InlineFunction";
 import { NotificationStatusRoute, type NotificationStatusRouteTransform } from "./NotificationStatusRoute";
+import { ScheduledNotifications, type ScheduledNotificationsTransform } from "./ScheduledNotifications";
 
 /**
  * Who may call `POST /notifications`: `{ type: "iam" }`, SigV4-signed requests from principals your IAM
@@ -48,7 +49,7 @@ export interface NotificationApiAuth {
 
 /** The scope of each producer route, by what it allows (`tidings:auth.scopes`); each one unset takes its default. */
 export interface ProducerScopes {
-  /** `POST /notifications`, `GET /notifications/{eventId}`. @default "notifications:send" */
+  /** `POST /notifications`, `GET` and `DELETE /notifications/{eventId}`. @default "notifications:send" */
   send?: string;
   /** `PUT /users/{userId}/contact`. @default "contacts:write" */
   contactsWrite?: string;
@@ -62,6 +63,7 @@ export interface ProducerScopes {
 interface ApiNodes {
   function: InlineFunction<HttpApiEvent, HttpResult>;
   status: NotificationStatusRoute;
+  scheduling?: ScheduledNotifications;
 }
 
 /** The templates bucket as the API needs it. */
@@ -145,6 +147,15 @@ export interface NotificationApiArgs {
    * @example linkTracking: { baseUrl: userApi.url, signingSecretArn: websocket.secret.arn }
    */
   linkTracking?: LinkTracking;
+  /**
+   * Scheduled notifications: `POST /notifications` takes `sendAt`, `DELETE /notifications/{eventId}`
+   * cancels, and a ScheduledNotifications child holds the schedule group, role, DLQ and sender.
+   * @default true
+   * @example scheduling: false // sendAt is a 400 naming tidings:scheduling.enabled
+   */
+  scheduling?: boolean;
+  /** Where the alarm of the scheduled notifications' DLQ goes. @default no alarm */
+  alertsTopicArn?: pulumi.Input<string>;
 }
 
 /** Signed click-tracking links in actionable notifications. */
@@ -169,6 +180,8 @@ export interface NotificationApiTransform {
   function?: InlineFunctionTransform;
   /** `GET /notifications/{eventId}`: its route, integration and function. */
   status?: NotificationStatusRouteTransform;
+  /** Scheduled notifications: the schedule group, role, DLQ, scheduled sender and cancel route. */
+  scheduling?: ScheduledNotificationsTransform;
 }
 
 /**
@@ -206,6 +219,11 @@ export class NotificationApi extends pulumi.ComponentResource {
   get status(): NotificationStatusRoute {
     return nodesOf<ApiNodes>(this).status;
   }
+
+  /** Scheduled notifications (`sendAt`, `DELETE /notifications/{eventId}`); undefined when `scheduling` is false. */
+  get scheduling(): ScheduledNotifications | undefined {
+    return nodesOf<ApiNodes>(this).scheduling;
+  }
   /** `https://<id>.execute-api.<region>.amazonaws.com` */
   readonly url: pulumi.Output<string>;
   /** `<url>/notifications`: where producers POST. */
@@ -220,10 +238,10 @@ export class NotificationApi extends pulumi.ComponentResource {
     const throttling = normalizeThrottling(args.throttling);
     const logRetentionDays = args.logRetentionDays ?? DEFAULTS.logRetentionDays;
 
-    const fn = createFunction();
     const api = createApi();
-    const integration = createIntegration();
     const authorizer = auth.type === "jwt" ? createJwtAuthorizer(auth) : undefined;
+    const { fn, scheduling } = createFunction();
+    const integration = createIntegration();
     const route = createRoute();
     const status = new NotificationStatusRoute(
       `${name}-status`,
@@ -245,13 +263,13 @@ export class NotificationApi extends pulumi.ComponentResource {
     this.stage = stage;
     this.route = route;
     this.authorizer = authorizer;
-    setNodes<ApiNodes>(this, { function: fn, status });
+    setNodes<ApiNodes>(this, { function: fn, status, scheduling });
     this.url = api.apiEndpoint;
     this.endpoint = pulumi.interpolate`${api.apiEndpoint}/notifications`;
     this.registerOutputs({ url: this.url, endpoint: this.endpoint });
 
     function createFunction() {
-      const spec = producerFunction({
+      const settings = {
         enabledChannels: [...args.enabledChannels],
         types: typeConfigs(args.types),
         logTtlDays: args.logTtlDays ?? DEFAULTS.logTtlDays,
@@ -266,7 +284,8 @@ export class NotificationApi extends pulumi.ComponentResource {
         scopes: auth.type === "jwt" ? auth.scopes : DEFAULTS.auth.scopes,
         producers: args.producers,
         addresses: addressesOf("NotificationApi", args.channelAddresses),
-      });
+        scheduling: args.scheduling ?? DEFAULTS.scheduling.enabled,
+      };
       const bindings: Bindings = {
         resources: {
           contacts: { id: args.contactsTable.name, arn: args.contactsTable.arn },
@@ -282,13 +301,35 @@ export class NotificationApi extends pulumi.ComponentResource {
         },
         values: args.linkTracking ? { linkBaseUrl: args.linkTracking.baseUrl } : {},
       };
-      return describedFunction(
+      const scheduling = settings.scheduling
+        ? new ScheduledNotifications(
+            `${name}-scheduling`,
+            {
+              api,
+              authorizationType: authorizer ? "JWT" : "AWS_IAM",
+              authorizerId: authorizer?.id,
+              authorizationScopes: auth.type === "jwt" ? [auth.scopes.send] : undefined,
+              producer: settings,
+              status: { scopes: settings.scopes },
+              bindings,
+              kmsKeyArn: args.kmsKeyArn,
+              logRetentionDays,
+              alertsTopicArn: args.alertsTopicArn,
+            },
+            { parent, transform: transform.scheduling },
+          )
+        : undefined;
+      const fn = describedFunction(
         `${name}-service`,
-        spec,
-        bindings,
+        producerFunction(settings),
+        {
+          resources: { ...bindings.resources, ...scheduling?.serviceBindings.resources },
+          values: { ...bindings.values, ...scheduling?.serviceBindings.values },
+        },
         { kmsKeyArn: args.kmsKeyArn, logRetentionDays },
         { parent, transform: transform.function },
       );
+      return { fn, scheduling };
     }
 
     function createApi() {

@@ -164,7 +164,7 @@ export class Tidings extends pulumi.ComponentResource {
   }
 
   /**
-   * IAM mode: lets `role` call `POST /notifications` and `GET /notifications/{eventId}` (an inline policy
+   * IAM mode: lets `role` call `POST /notifications`, `GET` and `DELETE /notifications/{eventId}` (an inline policy
    * allowing `execute-api:Invoke` on exactly those routes). With `types`, the role may send only those
    * (exact names or `prefix.*`; a critical type by its name): IAM cannot see the body, so the grant also
    * records them where the notification service reads them (403 naming the type otherwise).

@@ -237,6 +237,8 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
       enabledChannels: Object.keys(channels),
       types: config.notificationTypes,
       logTtlDays: config.logTtlDays,
+      scheduling: config.scheduling.enabled,
+      alertsTopicArn: alertsTopic.arn,
       stuckAfterMinutes: config.reconciler.stuckAfterMinutes,
       auth:
         config.producerAuth === "jwt"
@@ -298,7 +300,11 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
     opts,
   );
   // The service puts, and the reconciler puts a recorded delivery again: nobody else.
-  const putters = [api.function.role.arn, ...(operations.reconciler ? [operations.reconciler.function.role.arn] : [])];
+  const putters = [
+    api.function.role.arn,
+    ...(api.scheduling ? [api.scheduling.sender.role.arn] : []),
+    ...(operations.reconciler ? [operations.reconciler.function.role.arn] : []),
+  ];
   const busPolicy = createBusPolicy(bus, putters, opts);
 
   return {
@@ -389,7 +395,7 @@ function createApiGatewayLogsRole(parent: pulumi.Resource | undefined): aws.apig
 }
 
 /**
- * Only the notification service may put events on the bus: an explicit Deny for every other principal,
+ * Only the notification service (its scheduled sender, the reconciler) may put events on the bus: an explicit Deny for every other principal,
  * the account's own admins and roles included (a Deny in a resource policy beats any IAM Allow). A
  * direct PutEvents with a made-up address would otherwise reach a worker; workers also check each
  * delivery against its log row (runtime/deliveryDigest.ts), so this is the first of two locks.

@@ -13,7 +13,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
-import { SQSClient } from "@aws-sdk/client-sqs";
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { makeTokenVerifier } from "../runtime/authorizer";
 import { channelQueueSettings } from "../runtime/channelQueues";
@@ -35,7 +35,8 @@ import { bearerProducerCheck, type HttpHandler, type LocalRoute, makeHttpRouter 
 import { type LocalLambdaHandler, startLocalLambda } from "./lambdaInvoke";
 import { type DevTokenClaims, startLocalApi } from "./localApi";
 import { handleOpsRequest, makeOpsCollector } from "./opsPage";
-import { createCallbackQueues, createChannelQueues, type LocalChannel, seedDemoUsers, uploadTemplates } from "./resources";
+import { createCallbackQueues, createChannelQueues, createQueue, type LocalChannel, seedDemoUsers, uploadTemplates } from "./resources";
+import { type LocalScheduler, startLocalScheduler } from "./scheduler";
 import { makeFaultRegistry } from "./faults";
 import { handleSinkPage } from "./sinkPages";
 import { lazyInstances, type OnInvocation, providerValues, startQueueTrigger } from "./functions";
@@ -144,6 +145,9 @@ const NAMES = {
   templatesBucket: "tidings-local-templates",
   bus: "tidings-local",
   tokenSecret: `arn:aws:secretsmanager:us-east-1:${LOCAL_ACCOUNT}:secret:tidings-local-token-signing-AbCdEf`,
+  scheduleGroup: "tidings-local-schedules",
+  schedulerRole: `arn:aws:iam::${LOCAL_ACCOUNT}:role/tidings-local-scheduler`,
+  scheduledSender: `arn:aws:lambda:us-east-1:${LOCAL_ACCOUNT}:function:tidings-local-scheduled`,
   callbacksSecret: `arn:aws:secretsmanager:us-east-1:${LOCAL_ACCOUNT}:secret:tidings-local-status-callbacks-AbCdEf`,
 };
 
@@ -222,6 +226,9 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       channels.push(await createChannelQueues(sqs, name, config.channels[name], options.visibilityTimeoutSeconds));
     }
     const callbackQueues = callbacks ? await createCallbackQueues(sqs, callbacks.maxReceiveCount) : undefined;
+    const schedulesDeadLetter = settings.producer.scheduling
+      ? await createQueue(sqs, "tidings-schedules-dlq", { MessageRetentionPeriod: "1209600" })
+      : undefined;
 
     // Metrics: the EMF lines the handlers print feed the ops page, as CloudWatch would read them.
     const opsCollector = makeOpsCollector();
@@ -248,6 +255,14 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       templates: NAMES.templatesBucket,
       tokenSecret: NAMES.tokenSecret,
       ...(callbackQueues ? { callbacks: callbackQueues.queue.url, callbacksSecret: NAMES.callbacksSecret } : {}),
+      ...(schedulesDeadLetter
+        ? {
+            schedules: NAMES.scheduleGroup,
+            schedulerRole: NAMES.schedulerRole,
+            scheduledSender: NAMES.scheduledSender,
+            schedulesDeadLetter: schedulesDeadLetter.arn,
+          }
+        : {}),
     };
     const environments = new Map<string, Env>();
     const instance = lazyInstances(hooks, environments, options.onInvocation);
@@ -343,6 +358,30 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       stopList.push(async () => schedule.stop());
     }
 
+    // Scheduled notifications: the Scheduler's one-time schedules invoke the scheduled sender.
+    const senderFn = functions.find((f) => f.spec.triggers.some((t) => t.kind === "scheduler"));
+    let scheduler: LocalScheduler | undefined;
+    if (senderFn && schedulesDeadLetter) {
+      const sender = instance(senderFn.spec, env) as unknown as (input: unknown) => Promise<unknown>;
+      scheduler = await startLocalScheduler({
+        targets: { [NAMES.scheduledSender]: sender },
+        deadLetter: async (_arn, body) => {
+          await sqs.send(new SendMessageCommand({ QueueUrl: schedulesDeadLetter.url, MessageBody: body }));
+        },
+        onFire: (schedule, outcome, error) => {
+          if (outcome !== "done")
+            logger({
+              component: "local-scheduler",
+              outcome,
+              eventId: (JSON.parse(schedule.input) as { eventId?: string }).eventId,
+              reason: String(error),
+            });
+        },
+      });
+      stopList.push(() => scheduler!.stop());
+      process.env.AWS_ENDPOINT_URL_SCHEDULER = scheduler.endpoint;
+    }
+
     // The producer API and the end-user API on one port, as the description's routes, and the local pages.
     const { issuer, audience, jwksUrl, maxTokenAgeSeconds } = config.auth;
     const verify = makeTokenVerifier({
@@ -420,6 +459,8 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       ops: opsCollector,
       /** Runs the reconciler once now. */
       reconcile,
+      /** The local Scheduler's schedules (scheduled notifications), when scheduling is on. */
+      scheduler,
       /** The status callbacks' secret (the receiver verifies with it), when they are on. */
       statusCallbacksSecret: callbacks?.secret,
       /** A dev token: an end user's, or with the scopes of `config.auth.scopes` a producer's. */

@@ -108,7 +108,7 @@ function authSchema() {
      */
     scopes: z
       .strictObject({
-        /** `POST /notifications` and `GET /notifications/{eventId}`. */
+        /** `POST /notifications`, `GET /notifications/{eventId}` and its cancel (`DELETE`). */
         send: scopeName().default(DEFAULTS.auth.scopes.send),
         /** `PUT /users/{userId}/contact`. */
         contactsWrite: scopeName().default(DEFAULTS.auth.scopes.contactsWrite),
@@ -194,6 +194,16 @@ function operationsSchema() {
         workerThrottles: positiveInt(1_000_000).default(DEFAULTS.alarms.workerThrottles),
         /** Failed rule invocations (EventBridge could not reach the queue) per 5 minutes that alarm. */
         ruleFailedInvocations: positiveInt(1_000_000).default(DEFAULTS.alarms.ruleFailedInvocations),
+      })
+      .prefault({}),
+    /**
+     * Scheduled notifications: `POST /notifications` takes `sendAt` and `DELETE /notifications/{eventId}`
+     * cancels; one EventBridge Scheduler schedule per notification wakes the scheduled sender.
+     */
+    scheduling: z
+      .strictObject({
+        /** Off: no schedule group, sender or cancel route, and `sendAt` is a 400 naming this key. */
+        enabled: z.boolean().default(DEFAULTS.scheduling.enabled),
       })
       .prefault({}),
     /** The scheduled reconciler (runtime/reconciler.ts). */

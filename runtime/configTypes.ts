@@ -117,6 +117,8 @@ export interface TidingsConfig {
   dashboard: { enabled: boolean };
   alarms: { queueAgeSeconds: number; workerErrors: number; workerThrottles: number; ruleFailedInvocations: number };
   reconciler: { enabled: boolean; schedule: string; stuckAfterMinutes: number; maxReputs: number; lookBackHours: number };
+  /** Scheduled notifications (`sendAt`, cancel). */
+  scheduling: { enabled: boolean };
   statusCallbacks?: { url: string; secretArn: string; maxReceiveCount: number };
   channels: Record<string, ChannelConfig>;
   notificationTypes: Record<string, NotificationTypeConfig>;

@@ -34,6 +34,11 @@ export interface NotificationRequest {
   callback?: string;
   /** 0–100: progress of long work, for feedback notifications. */
   progress?: number;
+  /**
+   * When to send it (RFC 3339 with an offset, at most 365 days ahead): the user's settings, preferences
+   * and contacts are read then. Absent: now.
+   */
+  sendAt?: string;
 }
 
 /** Where one channel delivers to, resolved from the contacts table (websocket needs none). */

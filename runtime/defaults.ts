@@ -27,4 +27,5 @@ export const DEFAULTS = {
   alarms: { queueAgeSeconds: 900, workerErrors: 1, workerThrottles: 1, ruleFailedInvocations: 1 },
   reconciler: { enabled: true, schedule: "rate(5 minutes)", stuckAfterMinutes: 15, maxReputs: 3, lookBackHours: 24 },
   statusCallbacks: { maxReceiveCount: 8 },
+  scheduling: { enabled: true },
 } as const;

@@ -23,8 +23,13 @@ export const OUTCOME = {
     putFailed: "put_failed",
     eventIdConflict: "eventid_conflict",
     forbidden: "forbidden",
+    scheduled: "scheduled",
+    scheduleFailed: "schedule_failed",
+    cancelled: "cancelled",
     error: "error",
   },
+  /** The scheduled sender, when a scheduled notification's time comes. */
+  scheduled: { sent: "sent", failed: "failed", skipped: "skipped" },
   /** A channel worker, per SQS record. */
   worker: {
     sent: "sent",
@@ -75,6 +80,8 @@ export const OUTCOME = {
   eventbridge: { queued: "queued", retried: "retried", deadLettered: "dead-lettered", unmatched: "unmatched" },
   /** The local mode's SQS pollers, standing in for event source mappings and redrive. */
   "local-sqs": { deadLettered: "dead-lettered", error: "error" },
+  /** The local mode's EventBridge Scheduler stand-in (a fire that failed: retried, or dead-lettered). */
+  "local-scheduler": { retry: "retry", deadLettered: "dead-lettered" },
   /** The local mode's API Gateway WebSocket stand-in. */
   "local-gateway": { error: "error" },
 } as const;

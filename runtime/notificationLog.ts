@@ -70,6 +70,7 @@ export {
 } from "./logItem";
 import { makeMetrics, type Metrics } from "./metrics";
 import { TABLES } from "./tables";
+import type { ScheduleRecord } from "./scheduling";
 
 /** Most keys one BatchGetItem takes. */
 const BATCH_GET_LIMIT = 100;
@@ -118,6 +119,15 @@ export type CreateAnswer =
   | { outcome: "exists"; existing: LogEntry | undefined }
   | { outcome: "conflict" }
   | { outcome: "taken" };
+
+/** A notification item's own fields, with its schedule when it was scheduled (`sendAt`). */
+export interface NotificationFields {
+  userId: string;
+  type: string;
+  createdAt: string;
+  producer?: string;
+  schedule?: ScheduleRecord;
+}
 
 export function makeNotificationLog(deps: NotificationLogDeps) {
   const now = deps.now ?? Date.now;
@@ -289,6 +299,43 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
     return { result: row && isDelivered(row.status) ? "sent" : "busy", row };
   }
 
+  /**
+   * One notification as the status API shows it: every channel's entry, and its schedule when it was
+   * scheduled (`sendAt`); one consistent Query of its partition.
+   */
+  async function notificationOf(eventId: string): Promise<{ rows: LogEntry[]; item?: NotificationFields }> {
+    const out = await deps.ddb.send(
+      new QueryCommand({
+        TableName: deps.table,
+        KeyConditionExpression: "#eventId = :eventId",
+        ExpressionAttributeNames: { "#eventId": "eventId" },
+        ExpressionAttributeValues: { ":eventId": eventId },
+        ConsistentRead: true,
+      }),
+    );
+    const items = (out.Items ?? []) as Item[];
+    const item = items.find((found) => found.channel === NOTIFICATION_ITEM);
+    if (!item) return { rows: items.flatMap(entriesOf) };
+    const scheduled = item.scheduled as (ScheduleRecord & { request?: unknown }) | undefined;
+    const fields: NotificationFields = {
+      userId: item.userId as string,
+      type: item.type as string,
+      createdAt: item.createdAt as string,
+      ...(item.producer !== undefined ? { producer: item.producer as string } : {}),
+      ...(scheduled
+        ? {
+            schedule: {
+              sendAt: scheduled.sendAt,
+              status: scheduled.status,
+              updatedAt: scheduled.updatedAt,
+              ...(scheduled.reason !== undefined ? { reason: scheduled.reason } : {}),
+            },
+          }
+        : {}),
+    };
+    return { rows: items.flatMap(entriesOf), item: fields };
+  }
+
   /** A conditional update whose answer is only whether it applied. */
   const applied = async (eventId: string, channel: string, build: (target: Target) => Update) => (await write(eventId, channel, build)).ok;
 
@@ -327,19 +374,12 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
      */
     claimExisting: tryClaim,
 
-    /** Every channel's entry of one notification (the status API): one consistent Query of its partition. */
+    /** Every channel's entry of one notification: one consistent Query of its partition. */
     async rowsOf(eventId: string): Promise<LogEntry[]> {
-      const out = await deps.ddb.send(
-        new QueryCommand({
-          TableName: deps.table,
-          KeyConditionExpression: "#eventId = :eventId",
-          ExpressionAttributeNames: { "#eventId": "eventId" },
-          ExpressionAttributeValues: { ":eventId": eventId },
-          ConsistentRead: true,
-        }),
-      );
-      return ((out.Items ?? []) as Item[]).flatMap(entriesOf);
+      return (await notificationOf(eventId)).rows;
     },
+
+    notificationOf,
 
     /**
      * Entries still `created`/`pending` and untouched since `olderThan` (ISO), of notifications created

@@ -35,6 +35,8 @@ import {
   type ProducerTypes,
   typeRefusal,
 } from "./producers";
+import type { Scheduler } from "./scheduler";
+import { makeScheduledLog } from "./scheduling";
 import { isOptedIn } from "./settings";
 import type { CallbackEnqueuer } from "./statusCallbacks";
 import type { LinkSigner } from "./tracking";
@@ -87,6 +89,8 @@ export interface NotificationServiceDeps {
   openPixel?: boolean;
   /** The types each producer may send (`tidings:producers`). @default every producer, every type */
   producers?: ProducerTypes;
+  /** Scheduled notifications (`sendAt`): what wakes the scheduled sender. @default off: sendAt is refused */
+  scheduler?: Scheduler;
 }
 
 /** Outcome of one channel in the 202 answer. */
@@ -96,6 +100,12 @@ const NO_TEMPLATE: ChannelOutcome = "skipped: no template";
 
 /** Serves one request's body, from `caller` (the producer the gateway authorized; undefined in tests that call it directly). */
 export type NotificationService = (rawBody: string | undefined, caller?: Producer) => Promise<HttpResult>;
+
+/**
+ * Sends a scheduled notification whose time has come, by its notification item's key: "skipped" when it
+ * was cancelled (or erased, or already done); throws when a retry may succeed (the Scheduler retries).
+ */
+export type ScheduledSend = (notificationId: string) => Promise<"sent" | "failed" | "skipped">;
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
 
@@ -112,6 +122,11 @@ type Plan =
   | { channel: string; action: "no-template"; field: "type" | "template"; problem: string };
 
 export function makeNotificationService(deps: NotificationServiceDeps): NotificationService {
+  return makeNotificationPipeline(deps).serve;
+}
+
+/** The service's pipeline, served to producers (`serve`) and to the Scheduler (`sendScheduled`). */
+export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve: NotificationService; sendScheduled: ScheduledSend } {
   const now = deps.now ?? Date.now;
   const log = deps.logger ?? logDecision;
   const metrics = deps.metrics ?? makeMetrics();
@@ -120,7 +135,13 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
   const templates = makeTemplateStore({ s3: deps.s3, bucket: deps.templatesBucket, cacheTtlMs: deps.templateCacheMs, now });
   const recordedTypes = makeProducerGrants({ s3: deps.s3, bucket: deps.templatesBucket, cacheTtlMs: deps.templateCacheMs, now });
   const notificationLog = makeNotificationLog({ ddb: deps.ddb, table: deps.tables.log, ttlDays: deps.logTtlDays, now });
-  const context = { enabledChannels: deps.enabledChannels, types: deps.types, loopbackCallbacks: deps.loopbackCallbacks };
+  const scheduledLog = makeScheduledLog({ ddb: deps.ddb, table: deps.tables.log, ttlDays: deps.logTtlDays, now });
+  const context = {
+    enabledChannels: deps.enabledChannels,
+    types: deps.types,
+    loopbackCallbacks: deps.loopbackCallbacks,
+    schedulingNow: deps.scheduler ? now : undefined,
+  };
 
   /** Content for one channel: the literal message, or the template rendered with data. */
   async function contentFor(
@@ -523,12 +544,18 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
       typeConfig,
       createdAt: new Date(now()).toISOString(),
     };
+    if (request.sendAt !== undefined) return scheduleLater(job, caller);
     let accepted = await accept(job);
     if (!accepted.ok && "taken" in accepted && caller) {
       // Another producer sent this eventId first: this producer's notification is its own, under its own key.
       job = { ...job, eventId: producerEventKey(eventId, caller.id) };
       accepted = await accept(job);
     }
+    return deliver(job, accepted, eventId);
+  };
+
+  /** Puts what was accepted on the bus: the 202, or the refusal; `eventId` is the producer's. */
+  async function deliver(job: Job, accepted: Awaited<ReturnType<typeof accept>>, eventId: string): Promise<HttpResult> {
     if (!accepted.ok) {
       if ("answer" in accepted) return accepted.answer;
       return respond(409, { error: "eventId already used for a different notification", eventId });
@@ -551,16 +578,100 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
     }
     for (const channel of Object.keys(outcomes)) metrics.count(METRIC.accepted, { channel, type: job.type });
     return respond(202, { eventId, channels: outcomes });
+  }
+
+  /**
+   * `sendAt`: the notification item is written with the request and nothing else is decided; its
+   * schedule wakes the scheduled sender then. A retry of the same request recreates a schedule that may
+   * be missing (a crash between the two writes) and answers the same.
+   */
+  async function scheduleLater(job: Job, caller: Producer | undefined): Promise<HttpResult> {
+    const { request, userId, type } = job;
+    const eventId = job.eventId;
+    const entry = {
+      eventId,
+      userId,
+      type,
+      producer: caller?.id,
+      requestDigest: requestDigest(request),
+      request,
+      sendAt: request.sendAt!,
+    };
+    let answer = await scheduledLog.schedule(entry);
+    if (answer.outcome === "taken" && caller) {
+      entry.eventId = producerEventKey(eventId, caller.id);
+      answer = await scheduledLog.schedule(entry);
+    }
+    if (answer.outcome === "taken" || answer.outcome === "conflict" || !answer.schedule) {
+      log({
+        component: "notify",
+        outcome: "eventid_conflict",
+        eventId,
+        userId,
+        reason: "eventId already used for a different notification",
+      });
+      return respond(409, { error: "eventId already used for a different notification", eventId });
+    }
+    const { schedule } = answer;
+    if (schedule.status === "scheduled") {
+      try {
+        await deps.scheduler!.create(entry.eventId, schedule.sendAt);
+      } catch (error) {
+        log({ component: "notify", outcome: OUTCOME.notify.scheduleFailed, eventId, userId, reason: describeError(error) });
+        return respond(
+          503,
+          { error: "the schedule could not be created; retry with the same eventId", retryable: true, eventId },
+          { "retry-after": "1" },
+        );
+      }
+    }
+    log({ component: "notify", outcome: OUTCOME.notify.scheduled, eventId, userId, reason: `send at ${schedule.sendAt}` });
+    return respond(202, { eventId, status: schedule.status, sendAt: schedule.sendAt });
+  }
+
+  const sendScheduled: ScheduledSend = async (notificationId) => {
+    const claimed = await scheduledLog.claimSend(notificationId);
+    if (!claimed) {
+      // Cancelled, sent already, or erased with its user: the fire has nothing to do.
+      log({ component: "scheduled", outcome: OUTCOME.scheduled.skipped, eventId: notificationId, reason: "not scheduled any more" });
+      return "skipped";
+    }
+    const { request, producer, createdAt } = claimed;
+    const job: Job = {
+      request,
+      eventId: notificationId,
+      producer,
+      userId: request.userId,
+      type: request.type,
+      typeConfig: deps.types[request.type],
+      createdAt,
+    };
+    const answer = await deliver(job, await accept(job), notificationId);
+    if (answer.statusCode === 503) throw new Error(`scheduled ${notificationId}: ${answer.body}`);
+    if (answer.statusCode === 202) {
+      await scheduledLog.finish(notificationId, { status: "sent" });
+      log({ component: "scheduled", outcome: OUTCOME.scheduled.sent, eventId: notificationId, userId: job.userId });
+      return "sent";
+    }
+    // Refused now as a request would be (no channel reaches the user, content that no longer renders).
+    const refusal = JSON.parse(answer.body ?? "{}") as { error?: string; problems?: Problem[] };
+    const reason = [refusal.error ?? "refused", ...(refusal.problems ?? []).map((p) => `${p.field}: ${p.problem}`)].join("; ");
+    await scheduledLog.finish(notificationId, { status: "failed", reason });
+    log({ component: "scheduled", outcome: OUTCOME.scheduled.failed, eventId: notificationId, userId: job.userId, reason });
+    return "failed";
   };
 
-  // A table, bucket or bus that cannot be reached is a 500 that leaks nothing; never an unhandled throw.
-  return async (rawBody, caller) => {
-    try {
-      return await serve(rawBody, caller);
-    } catch (error) {
-      log({ component: "notify", outcome: OUTCOME.notify.error, reason: describeError(error) });
-      return respond(500, { error: "internal error; retry with the same eventId" });
-    }
+  return {
+    // A table, bucket or bus that cannot be reached is a 500 that leaks nothing; never an unhandled throw.
+    serve: async (rawBody, caller) => {
+      try {
+        return await serve(rawBody, caller);
+      } catch (error) {
+        log({ component: "notify", outcome: OUTCOME.notify.error, reason: describeError(error) });
+        return respond(500, { error: "internal error; retry with the same eventId" });
+      }
+    },
+    sendScheduled,
   };
 }
 

@@ -10,6 +10,7 @@
 import type { HttpResult, LogEntry } from "./contracts";
 import { type DecisionLogger, logDecision, OUTCOME } from "./log";
 import type { NotificationLog } from "./notificationLog";
+import type { ScheduleRecord } from "./scheduling";
 import { type AuthorizerContext, type Producer, producerEventKey, producerOf } from "./producers";
 import { EVENT_ID_PATTERN } from "./validate";
 
@@ -27,16 +28,37 @@ export interface NotificationStatus {
   type: string;
   createdAt: string;
   channels: Record<string, ChannelStatus>;
+  /** A scheduled notification's state: `scheduled` until its time, then `sent` (or `failed`, with `reason`), or `cancelled`. */
+  status?: ScheduleRecord["status"];
+  /** When a scheduled notification is (or was) to be sent. */
+  sendAt?: string;
+  /** Why a scheduled notification was not sent when its time came. */
+  reason?: string;
 }
 
 export interface StatusApiDeps {
-  log: Pick<NotificationLog, "rowsOf">;
+  log: Pick<NotificationLog, "notificationOf">;
   logger?: DecisionLogger;
 }
 
-/** The answer for one eventId from its log rows; undefined when there are none. */
-export function notificationStatus(eventId: string, rows: LogEntry[]): NotificationStatus | undefined {
-  if (rows.length === 0) return undefined;
+/** The answer for one eventId from its log rows and schedule; undefined when there is nothing. */
+export function notificationStatus(
+  eventId: string,
+  rows: LogEntry[],
+  scheduled?: { userId: string; type: string; createdAt: string; schedule: ScheduleRecord },
+): NotificationStatus | undefined {
+  const schedule = scheduled
+    ? {
+        status: scheduled.schedule.status === "sending" ? ("scheduled" as const) : scheduled.schedule.status,
+        sendAt: scheduled.schedule.sendAt,
+        ...(scheduled.schedule.reason !== undefined ? { reason: scheduled.schedule.reason } : {}),
+      }
+    : {};
+  if (rows.length === 0) {
+    if (!scheduled) return undefined;
+    const { userId, type, createdAt } = scheduled;
+    return { eventId, userId, type, createdAt, channels: {}, ...schedule };
+  }
   const first = rows.reduce((a, b) => (a.createdAt <= b.createdAt ? a : b));
   const channels: Record<string, ChannelStatus> = {};
   for (const row of rows) {
@@ -48,7 +70,7 @@ export function notificationStatus(eventId: string, rows: LogEntry[]): Notificat
       ...(row.provider !== undefined ? { provider: row.provider } : {}),
     };
   }
-  return { eventId, userId: first.userId, type: first.type, createdAt: first.createdAt, channels };
+  return { eventId, userId: first.userId, type: first.type, createdAt: first.createdAt, channels, ...schedule };
 }
 
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
@@ -61,11 +83,11 @@ export function makeStatusService(deps: StatusApiDeps) {
    * The caller's notification under `eventId`: logged under it, or under the caller's own key when
    * another producer's holds it. An item logged before producers were recorded answers any caller.
    */
-  async function rowsFor(eventId: string, caller: Producer | undefined): Promise<LogEntry[]> {
-    const rows = await deps.log.rowsOf(eventId);
-    const owner = rows.find((row) => row.producer !== undefined)?.producer;
-    if (owner === undefined || caller === undefined || owner === caller.id) return rows;
-    return deps.log.rowsOf(producerEventKey(eventId, caller.id));
+  async function notificationFor(eventId: string, caller: Producer | undefined) {
+    const found = await deps.log.notificationOf(eventId);
+    const owner = found.item?.producer ?? found.rows.find((row) => row.producer !== undefined)?.producer;
+    if (owner === undefined || caller === undefined || owner === caller.id) return found;
+    return deps.log.notificationOf(producerEventKey(eventId, caller.id));
   }
 
   return async (eventId: string | undefined, caller?: Producer): Promise<HttpResult> => {
@@ -76,7 +98,12 @@ export function makeStatusService(deps: StatusApiDeps) {
       });
     }
     try {
-      const status = notificationStatus(eventId, await rowsFor(eventId, caller));
+      const found = await notificationFor(eventId, caller);
+      const status = notificationStatus(
+        eventId,
+        found.rows,
+        found.item?.schedule ? { ...found.item, schedule: found.item.schedule } : undefined,
+      );
       if (!status) return respond(404, { error: "not found", eventId });
       return respond(200, status);
     } catch (error) {

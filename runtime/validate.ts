@@ -18,6 +18,25 @@ export const MAX_CALLBACK_LENGTH = 2048;
 /** Problems listed in one answer. */
 export const MAX_PROBLEMS = 50;
 
+/** How far ahead `sendAt` may be. */
+export const MAX_SCHEDULE_AHEAD_DAYS = 365;
+
+/** Why `sendAt` cannot be taken, or undefined when it can (RFC 3339 with an offset, in the future, at most a year ahead). */
+export function sendAtProblem(value: string, nowMs: number): string | undefined {
+  const parts = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):(\d{2}))$/i.exec(value);
+  if (!parts) return "must be an RFC 3339 date-time with an offset, e.g. 2027-01-15T09:00:00+01:00";
+  const [year, month, day, hour, minute, second] = parts.slice(1, 7).map(Number);
+  // Date.parse would roll 2027-02-30 over to March.
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const offsetOk = parts[9] === undefined || (Number(parts[9]) < 24 && Number(parts[10]) < 60);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59 || !offsetOk)
+    return "is not a date-time that exists";
+  const at = Date.parse(value);
+  if (at <= nowMs) return "is in the past: give a time to come, or leave sendAt out to send now";
+  if (at > nowMs + MAX_SCHEDULE_AHEAD_DAYS * 86_400_000) return `is more than ${MAX_SCHEDULE_AHEAD_DAYS} days ahead`;
+  return undefined;
+}
+
 export const EVENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 /** A notification's id as end users see it: its eventId, and a producer's tag when another producer held the eventId (runtime/producers.ts). */
 export const NOTIFICATION_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}(\.[A-Za-z0-9_-]{12})?$/;
@@ -42,6 +61,8 @@ export interface ValidationContext {
   types: Record<string, NotificationTypeConfig>;
   /** Callbacks may name this machine (localhost, 127.0.0.1, [::1]): the local mode only. @default false */
   loopbackCallbacks?: boolean;
+  /** The clock `sendAt` is checked against; absent: scheduling is off and `sendAt` is refused. */
+  schedulingNow?: () => number;
 }
 
 export type ValidationResult = { ok: true; request: NotificationRequest } | { ok: false; status: 400 | 413; problems: Problem[] };
@@ -234,6 +255,15 @@ function requestSchema(ctx: ValidationContext) {
       .number({ error: "must be a number" })
       .min(0, { error: "must be between 0 and 100" })
       .max(100, { error: "must be between 0 and 100" })
+      .optional(),
+    sendAt: z
+      .string({ error: "must be a string: an RFC 3339 date-time with an offset" })
+      .superRefine((v, refine) => {
+        const problem = ctx.schedulingNow
+          ? sendAtProblem(v, ctx.schedulingNow())
+          : "cannot be used: scheduling is off in this stack (tidings:scheduling.enabled)";
+        if (problem) refine.addIssue({ code: "custom", message: problem });
+      })
       .optional(),
   });
 }

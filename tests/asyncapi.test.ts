@@ -80,6 +80,7 @@ const SAMPLES: Record<string, object[]> = {
       message: "hello",
       callback: "https://shop.example.com/orders/1",
       progress: 10,
+      sendAt: "2027-01-15T09:00:00+01:00",
     } satisfies Required<NotificationRequest>,
   ],
   ChannelDelivery: [delivery],
@@ -107,6 +108,9 @@ const SAMPLES: Record<string, object[]> = {
       type: "order.shipped",
       createdAt: AT,
       channels: { email: channelStatus },
+      status: "failed",
+      sendAt: AT,
+      reason: "no channel can reach the user",
     } satisfies Required<NotificationStatus>,
   ],
   StatusCallback: [

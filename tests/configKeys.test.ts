@@ -103,6 +103,7 @@ const EFFECTS: KeyEffect[] = [
     graph: (g) => {
       const producerApi = g.one("aws:apigatewayv2/api:Api", "producer-api").state.id;
       const routes = g.resources.filter((r) => r.type === "aws:apigatewayv2/route:Route" && r.inputs.apiId === producerApi);
+      // Scheduling is off in this variant: its DELETE route is not there.
       expect(routes).to.have.length(5);
       for (const route of routes) expect(route.inputs.authorizationType, route.inputs.routeKey).to.equal("JWT");
     },
@@ -431,6 +432,25 @@ const EFFECTS: KeyEffect[] = [
       local: { none: "CloudWatch alarm thresholds: the ops page shows the queues themselves" },
     }),
   ),
+  {
+    key: "scheduling.enabled",
+    variant: "B",
+    set: (raw) => (raw.scheduling = { enabled: false }),
+    graph: (g) => {
+      expect(g.resources.filter((r) => r.type === "aws:scheduler/scheduleGroup:ScheduleGroup")).to.deep.equal([]);
+      expect(g.functions.filter((f) => /scheduling/.test(f.name)).map((f) => f.name)).to.deep.equal([]);
+      expect(g.policy("producer-api-service").flatMap((st) => st.Action)).to.not.include("scheduler:CreateSchedule");
+    },
+    local: async (l) => {
+      const sendAt = new Date(Date.now() + 3_600_000).toISOString();
+      const refused = await l.post("/notifications", { userId: "alice", type: "job.progress", message: "later", sendAt }, l.producer);
+      expect(refused.status).to.equal(400);
+      expect(refused.body.problems).to.deep.equal([
+        { field: "sendAt", problem: "cannot be used: scheduling is off in this stack (tidings:scheduling.enabled)" },
+      ]);
+      expect(l.t.scheduler).to.equal(undefined);
+    },
+  },
   {
     key: "reconciler.enabled",
     variant: "B",

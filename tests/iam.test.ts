@@ -73,6 +73,7 @@ const PREFIX: Record<string, string> = {
   SNS: "sns",
   Lambda: "lambda",
   ApiGatewayManagementApi: "execute-api",
+  Scheduler: "scheduler",
 };
 const DOCUMENT_COMMANDS: Record<string, string> = {
   Put: "PutItem",
@@ -178,6 +179,14 @@ function callsOf(fn: string, serviceId: string, command: { constructor: { name: 
       return [{ fn, action, target: input.PhoneNumber ? "*" : (input.TargetArn ?? input.PlatformApplicationArn) }];
     case "lambda":
       return [{ fn, action, target: input.FunctionName }];
+    case "scheduler":
+      return [
+        { fn, action, target: input.GroupName, part: input.Name },
+        // A schedule runs as the role it names: creating it passes that role to the Scheduler.
+        ...(name === "CreateSchedule"
+          ? [{ fn, action: "iam:PassRole", target: input.Target.RoleArn, context: { "iam:PassedToService": "scheduler.amazonaws.com" } }]
+          : []),
+      ];
     case "execute-api":
       return [
         { fn, action, target: "websocket", part: `${name === "DeleteConnection" ? "DELETE" : "POST"}/@connections/${input.ConnectionId}` },
@@ -196,6 +205,12 @@ describe("IAM: the policies against AWS's reference and against every call the c
   let keyPolicy: Policy;
   const roleArn = (fn: string) => resources.find((r) => r.type === "aws:iam/role:Role" && r.name === `${fn}-role`)!.state.arn as string;
   const one = (type: string, name: string) => resources.find((r) => r.type === type && r.name === name)!;
+  /** The one resource of `type` whose name ends with `suffix` (a child named after its component). */
+  const named = (type: string, suffix: string) => {
+    const found = resources.filter((r) => r.type === type && r.name.endsWith(suffix));
+    if (found.length !== 1) throw new Error(`${found.length} resources of ${type} named *${suffix}`);
+    return found[0];
+  };
 
   before(async () => {
     resources = useMocks();
@@ -448,6 +463,25 @@ describe("IAM: the policies against AWS's reference and against every call the c
       await post("/me/preferences", { channels: { email: false } }, asUser(bob), "PUT");
       await post("/notifications", { eventId: "iam-bob", userId: "bob", type: "order.shipped", channels: ["email"], data: shipped });
       await post("/notifications", { eventId: "lost-1", userId: "bob", type: "job.progress", message: "lost on the way" });
+      // Scheduled: one sent when its time comes (a template, a tracking link, bob's e-mail opted out), one cancelled.
+      const soon = new Date(Math.ceil((Date.now() + 1500) / 1000) * 1000).toISOString();
+      const later = new Date(Date.now() + 3_600_000).toISOString();
+      await post("/notifications", {
+        eventId: "iam-scheduled",
+        userId: "bob",
+        type: "order.shipped",
+        channels: ["websocket", "email"],
+        data: shipped,
+        callback: "https://shop.example.com/s",
+        sendAt: soon,
+      });
+      await post("/notifications", { eventId: "iam-cancelled", userId: "bob", type: "job.progress", message: "never", sendAt: later });
+      await post("/notifications/iam-cancelled", undefined, { authorization: producer }, "DELETE");
+      await until(
+        async () => (await t.log.get("iam-scheduled", "websocket"))?.status === "sent",
+        20_000,
+        "the scheduled notification sent",
+      );
       await until(async () => (await t.log.get("iam-1", "push"))?.status === "sent", 20_000, "push sent");
       // A device APNs disabled: the push worker removes it from alice's contact.
       t.sinks.sns.disableToken(DEVICE_TOKEN);
@@ -500,6 +534,9 @@ describe("IAM: the policies against AWS's reference and against every call the c
         callbacksSecret: () => CALLBACKS_SECRET,
         queue: () => one("aws:sqs/queue:Queue", graphFn.name.replace(/-worker$/, "-queue")).state.arn,
         websocket: () => `${one("aws:apigatewayv2/api:Api", "websocket").state.executionArn}/dev`,
+        schedules: () =>
+          named("aws:scheduler/scheduleGroup:ScheduleGroup", "-scheduling-group").state.arn.replace(":schedule-group/", ":schedule/"),
+        schedulerRole: () => named("aws:iam/role:Role", "-scheduling-role").state.arn,
       };
       let arn: string;
       if (resource && arnOf[resource]) arn = arnOf[resource]() + (call.part ? `/${call.part}` : "");

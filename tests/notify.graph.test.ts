@@ -46,7 +46,9 @@ function build(extra: Partial<NotificationApiArgs> = {}) {
 function servicePolicy(resources: MockedResource[]) {
   const role = resources.find((r) => r.type === "aws:iam/role:Role" && r.name === "producer-api-service-role");
   expect(role, "the service's role").to.exist;
-  return JSON.parse(role!.inputs.inlinePolicies[0].policy) as { Statement: { Effect: string; Action: string[]; Resource: string[] }[] };
+  return JSON.parse(role!.inputs.inlinePolicies[0].policy) as {
+    Statement: { Effect: string; Action: string[]; Resource: string[]; Condition?: unknown }[];
+  };
 }
 
 describe("NotificationApi (Pulumi mocks)", () => {
@@ -58,7 +60,11 @@ describe("NotificationApi (Pulumi mocks)", () => {
     expect(route.inputs).to.include({ routeKey: "POST /notifications", authorizationType: "AWS_IAM" });
     expect(route.inputs.authorizerId).to.equal(undefined);
     // POST and the status route (GET /notifications/{eventId}, NotificationStatusRoute), nothing else.
-    expect(routes.map((r) => r.inputs.routeKey).sort()).to.deep.equal(["GET /notifications/{eventId}", "POST /notifications"]);
+    expect(routes.map((r) => r.inputs.routeKey).sort()).to.deep.equal([
+      "DELETE /notifications/{eventId}",
+      "GET /notifications/{eventId}",
+      "POST /notifications",
+    ]);
     expect(ofType(resources, "aws:apigatewayv2/api:Api")[0].inputs.protocolType).to.equal("HTTP");
     const integration = ofType(resources, "aws:apigatewayv2/integration:Integration").find((i) =>
       /producer-api-service/.test(String(i.inputs.integrationUri)),
@@ -109,6 +115,13 @@ describe("NotificationApi (Pulumi mocks)", () => {
     expect(byAction("kms:Decrypt")).to.deep.equal([KEY_ARN]);
     const busArn = ofType(resources, "aws:cloudwatch/eventBus:EventBus")[0].state.arn;
     expect(byAction("events:PutEvents")).to.deep.equal([busArn]);
+    // Scheduling: schedules in its own group only, and the Scheduler's role passed to the Scheduler only.
+    const group = ofType(resources, "aws:scheduler/scheduleGroup:ScheduleGroup")[0].state;
+    expect(byAction("scheduler:CreateSchedule")).to.deep.equal([`${group.arn.replace(":schedule-group/", ":schedule/")}/*`]);
+    const schedulerRole = ofType(resources, "aws:iam/role:Role").find((r) => r.name === "producer-api-scheduling-role")!.state.arn;
+    const passRole = statements.find((st) => st.Action.includes("iam:PassRole"))!;
+    expect(passRole.Resource).to.deep.equal([schedulerRole]);
+    expect(passRole.Condition).to.deep.equal({ StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" } });
     // Nothing else: no Scan/Query/DeleteItem on the log, no writes to contacts or settings.
     const actions = statements.flatMap((s) => s.Action).sort();
     expect(actions).to.deep.equal(
@@ -118,12 +131,14 @@ describe("NotificationApi (Pulumi mocks)", () => {
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "events:PutEvents",
+        "iam:PassRole",
         "kms:Decrypt",
         // The log is written: a customer managed key's data key (runtime/system/spec.ts withKey).
         "kms:GenerateDataKey",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "s3:GetObject",
+        "scheduler:CreateSchedule",
       ].sort(),
     );
   });

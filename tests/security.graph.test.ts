@@ -60,15 +60,16 @@ describe("security guarantees of the resource graph", function () {
   const keyStatements = () => JSON.parse(one("aws:kms/key:Key", "tidings").inputs.policy).Statement as any[];
   const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v as string]);
 
-  it("the bus lets only the notification service's (and the reconciler's) role put events and denies every other principal", () => {
+  it("the bus lets only the notification service's (its scheduled sender's, the reconciler's) role put events and denies every other principal", () => {
     const policy = JSON.parse(one("aws:cloudwatch/eventBusPolicy:EventBusPolicy", "notifications-policy").inputs.policy);
     const serviceRole = one("aws:iam/role:Role", "producer-api-service-role").state.arn;
     const reconcilerRole = one("aws:iam/role:Role", "reconciler-role").state.arn;
+    const scheduledRole = one("aws:iam/role:Role", "producer-api-scheduling-sender-role").state.arn;
     const busArn = one("aws:cloudwatch/eventBus:EventBus", "notifications").state.arn;
     expect(policy.Statement).to.deep.include({
       Sid: "NotificationServicePuts",
       Effect: "Allow",
-      Principal: { AWS: [serviceRole, reconcilerRole] },
+      Principal: { AWS: [serviceRole, scheduledRole, reconcilerRole] },
       Action: "events:PutEvents",
       Resource: busArn,
     });
@@ -78,7 +79,7 @@ describe("security guarantees of the resource graph", function () {
       Principal: "*",
       Action: "events:PutEvents",
       Resource: busArn,
-      Condition: { ArnNotEquals: { "aws:PrincipalArn": [serviceRole, reconcilerRole] } },
+      Condition: { ArnNotEquals: { "aws:PrincipalArn": [serviceRole, scheduledRole, reconcilerRole] } },
     });
   });
 
@@ -147,11 +148,15 @@ describe("security guarantees of the resource graph", function () {
     const roles = ofType(resources, "aws:iam/role:Role").filter((r) => r.inputs.inlinePolicies?.length);
     let checked = 0;
     for (const role of roles) {
+      // The Scheduler's role uses the key for the schedules' DLQ only: through SQS.
+      const assume = role.inputs.assumeRolePolicy;
+      const trust = typeof assume === "string" ? JSON.parse(assume) : assume;
+      const viaOf = trust.Statement[0].Principal.Service === "scheduler.amazonaws.com" ? "sqs" : "dynamodb";
       for (const s of statementsOf(role.name)) {
         if (!list(s.Action).some((a) => a.startsWith("kms:"))) continue;
         checked++;
         const via = s.Condition?.StringEquals?.["kms:ViaService"];
-        expect(via, role.name).to.be.an("array").that.includes("dynamodb.us-east-1.amazonaws.com");
+        expect(list(via), role.name).to.include(`${viaOf}.us-east-1.amazonaws.com`);
       }
     }
     expect(checked).to.be.greaterThan(5);

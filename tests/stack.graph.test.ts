@@ -64,18 +64,22 @@ describe("the whole stack (Pulumi mocks)", function () {
       ofType(list, "aws:cloudwatch/eventRule:EventRule").filter((r) => r.inputs.eventPattern);
     const rules = channelRules(resources).map((r) => JSON.parse(r.inputs.eventPattern)["detail-type"][0]);
     expect(rules.sort()).to.deep.equal(["notification.email", "notification.slack", "notification.sms", "notification.websocket"]);
-    const before = ofType(resources, "aws:sqs/queue:Queue").length;
+    // The channels' queues; the schedules' DLQ and its alarm belong to the stack, not a channel.
+    const channelQueues = (list: MockedResource[]) => ofType(list, "aws:sqs/queue:Queue").filter((r) => !r.name.includes("-scheduling-"));
+    const before = channelQueues(resources).length;
     const mappings = ofType(resources, "aws:lambda/eventSourceMapping:EventSourceMapping").length;
     // Per channel alarms; the reconciler's one alarm is the stack's, not a channel's.
     const channelAlarms = (list: MockedResource[]) =>
-      ofType(list, "aws:cloudwatch/metricAlarm:MetricAlarm").filter((r) => !r.name.startsWith("reconciler")).length;
+      ofType(list, "aws:cloudwatch/metricAlarm:MetricAlarm").filter(
+        (r) => !r.name.startsWith("reconciler") && !r.name.includes("-scheduling-"),
+      ).length;
     const alarms = channelAlarms(resources);
 
     const { resources: without } = await buildStack((raw) => (raw.channels.sms.enabled = false));
     const rulesWithout = channelRules(without).map((r) => JSON.parse(r.inputs.eventPattern)["detail-type"][0]);
     expect(rulesWithout).to.not.include("notification.sms");
     expect(rulesWithout).to.have.length(3);
-    expect(ofType(without, "aws:sqs/queue:Queue").length).to.equal((before / 4) * 3);
+    expect(channelQueues(without).length).to.equal((before / 4) * 3);
     expect(ofType(without, "aws:lambda/eventSourceMapping:EventSourceMapping").length).to.equal((mappings / 4) * 3);
     expect(channelAlarms(without)).to.equal((alarms / 4) * 3);
     // Templates are data and stay uploaded; no resource of the sms channel itself remains.
@@ -135,7 +139,11 @@ describe("the whole stack (Pulumi mocks)", function () {
       expect(dlq, `rule DLQ of ${target.name}`).to.exist;
       deadLetterQueues.add(dlq!.state.name);
     }
-    expect(deadLetterQueues.size).to.equal(8); // queue DLQ + rule DLQ for each of 4 channels
+    // The scheduled notifications' DLQ: where a schedule's fire goes after the Scheduler's retries.
+    const schedulesDlq = queues.find((q) => q.name === "producer-api-scheduling-dlq");
+    expect(schedulesDlq, "the schedules' DLQ").to.exist;
+    deadLetterQueues.add(schedulesDlq!.state.name);
+    expect(deadLetterQueues.size).to.equal(9); // queue DLQ + rule DLQ for each of 4 channels, and the schedules'
     for (const name of deadLetterQueues) expect(alarmed.has(name), `alarm on ${name}`).to.equal(true);
     // Every queue is either a channel queue with a DLQ, or a DLQ.
     for (const q of queues) expect(!!q.inputs.redrivePolicy || deadLetterQueues.has(q.state.name), q.name).to.equal(true);

@@ -55,6 +55,7 @@ describe("trust: one route table, enforced at the gateway, in the function and l
     expect(producerRoutes.map((r) => [r.route, r.auth.kind === "producer" && r.auth.scope])).to.have.deep.members([
       ["POST /notifications", "send"],
       ["GET /notifications/{eventId}", "send"],
+      ["DELETE /notifications/{eventId}", "send"],
       ["PUT /users/{userId}/contact", "contactsWrite"],
       ["GET /users/{userId}/contact", "contactsRead"],
       ["DELETE /users/{userId}", "erase"],
@@ -535,7 +536,11 @@ describe("trust: IAM-mode grants name exact routes, and grantSend's types limit 
     const api = resources.find((r) => r.type === "aws:apigatewayv2/api:Api" && r.name === "producer-api")!;
     const arn = (path: string) => `${api.state.executionArn}/$default/${path}`;
     const granted = (name: string) => policyOf(name).Statement.flatMap((s) => [s.Resource].flat());
-    expect(granted("orders-tidings-send")).to.deep.equal([arn("POST/notifications"), arn("GET/notifications/*")]);
+    expect(granted("orders-tidings-send")).to.deep.equal([
+      arn("POST/notifications"),
+      arn("GET/notifications/*"),
+      arn("DELETE/notifications/*"),
+    ]);
     expect(granted("support-tidings-contacts")).to.deep.equal([arn("PUT/users/*/contact"), arn("GET/users/*/contact")]);
     expect(granted("privacy-tidings-erase")).to.deep.equal([arn("DELETE/users/*")]);
     for (const name of ["orders-tidings-send", "support-tidings-contacts", "privacy-tidings-erase"]) {

@@ -11,7 +11,15 @@
 import { channelAddresses, channelProviderConfig, enabledChannels, type TidingsConfig } from "../config";
 import { type ProviderSpec, type WorkerSettings, workerFunction } from "./channels";
 import { type CallbackSettings, callbackSenderFunction, type ReconcilerSettings, reconcilerFunction } from "./operations";
-import { NOTIFICATION_ROUTES, type ProducerSettings, producerFunction, type StatusSettings, statusFunction } from "./producer";
+import {
+  cancelFunction,
+  NOTIFICATION_ROUTES,
+  type ProducerSettings,
+  producerFunction,
+  scheduledSenderFunction,
+  type StatusSettings,
+  statusFunction,
+} from "./producer";
 import type { FunctionSpec, ProducerScope, RouteKey } from "./spec";
 import { USER_DATA_ROUTES, type UserApiSettings, type UserDataSettings, userApiFunction, userDataFunction } from "./users";
 import { type WebSocketSettings, webSocketFunctions } from "./websocket";
@@ -19,7 +27,15 @@ import { type WebSocketSettings, webSocketFunctions } from "./websocket";
 export * from "./spec";
 export { type ProviderSpec, type WorkerSettings, workerFunction, dedupe } from "./channels";
 export { type CallbackSettings, CALLBACK_QUEUE, callbackSenderFunction, type ReconcilerSettings, reconcilerFunction } from "./operations";
-export { NOTIFICATION_ROUTES, type ProducerSettings, producerFunction, type StatusSettings, statusFunction } from "./producer";
+export {
+  cancelFunction,
+  NOTIFICATION_ROUTES,
+  type ProducerSettings,
+  producerFunction,
+  scheduledSenderFunction,
+  type StatusSettings,
+  statusFunction,
+} from "./producer";
 export { guardProducerRoutes } from "./guard";
 export { USER_API_ROUTES, USER_DATA_ROUTES, type UserApiSettings, type UserDataSettings, userApiFunction, userDataFunction } from "./users";
 export { managementClient, type TokenSettings, type WebSocketSettings, webSocketFunctions } from "./websocket";
@@ -49,7 +65,7 @@ export interface SystemOptions {
 
 /** A function of the system, and the part of the system it belongs to (the component that creates it in the stack). */
 export interface SystemFunction {
-  /** `websocket`, `producer-api`, `user-data`, `user-api`, `channel:<name>`, `reconciler`, `status-callbacks` */
+  /** `websocket`, `producer-api`, `scheduling`, `user-data`, `user-api`, `channel:<name>`, `reconciler`, `status-callbacks` */
   group: string;
   spec: FunctionSpec<never, unknown>;
 }
@@ -76,6 +92,7 @@ export function systemSettings(config: TidingsConfig, options: SystemOptions = {
       scopes: config.auth.scopes,
       producers: config.producers,
       addresses: channelAddresses(config),
+      scheduling: config.scheduling.enabled,
     },
     status: { scopes: config.auth.scopes },
     userData: {
@@ -158,6 +175,12 @@ export function systemFunctions(settings: SystemSettings): SystemFunction[] {
     ...ws.routes.map((spec) => ({ group: "websocket", spec: spec as FunctionSpec<never, unknown> })),
     { group: "producer-api", spec: producerFunction(settings.producer) as FunctionSpec<never, unknown> },
     { group: "producer-api", spec: statusFunction(settings.status) as FunctionSpec<never, unknown> },
+    ...(settings.producer.scheduling
+      ? [
+          { group: "scheduling", spec: scheduledSenderFunction(settings.producer) as FunctionSpec<never, unknown> },
+          { group: "scheduling", spec: cancelFunction(settings.status) as FunctionSpec<never, unknown> },
+        ]
+      : []),
     { group: "user-data", spec: userDataFunction(settings.userData) as FunctionSpec<never, unknown> },
     { group: "user-api", spec: userApiFunction(settings.userApi) as FunctionSpec<never, unknown> },
     ...Object.entries(settings.channels).map(([name, worker]) => ({

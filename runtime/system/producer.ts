@@ -8,11 +8,15 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { makeSecretKeyLoader } from "../authorizer";
 import type { NotificationTypeConfig } from "../config";
 import type { HttpResult } from "../contracts";
 import { makeNotificationLog } from "../notificationLog";
-import { type HttpApiEvent, makeHttpApiHandler, makeNotificationService } from "../notify";
+import { type CancelApiEvent, makeCancelApiHandler } from "../cancelApi";
+import { type HttpApiEvent, makeHttpApiHandler, makeNotificationPipeline } from "../notify";
+import { makeEventBridgeScheduler, type ScheduledFire } from "../scheduler";
+import { makeScheduledLog } from "../scheduling";
 import { MAX_BODY_BYTES } from "../validate";
 import { makeStatusApiHandler, type StatusApiEvent } from "../statusApi";
 import { makeCallbackEnqueuer } from "../statusCallbacks";
@@ -26,6 +30,7 @@ import { type Env, envOf, type FunctionSpec, type Hooks, type ProducerScope, typ
 export const NOTIFICATION_ROUTES = [
   { route: "POST /notifications", scope: "send" },
   { route: "GET /notifications/{eventId}", scope: "send" },
+  { route: "DELETE /notifications/{eventId}", scope: "send" },
 ] as const satisfies readonly { route: RouteKey; scope: ProducerScope }[];
 
 /** What the notification service is built from. */
@@ -48,6 +53,8 @@ export interface ProducerSettings {
   producers?: ProducerTypes;
   /** The address schema of each channel keeping per-user addresses (`tidings:channels.<name>.address`, Slack's built in). */
   addresses?: Record<string, AddressSchema>;
+  /** Scheduled notifications (`tidings:scheduling.enabled`): `sendAt`, the scheduled sender and the cancel route. */
+  scheduling: boolean;
 }
 
 /** What the status route's function is built from. */
@@ -71,26 +78,89 @@ function callbackEnqueuerFrom(env: Env) {
   return makeCallbackEnqueuer({ sqs: new SQSClient({}), queueUrl: envOf(env, "callbacks") });
 }
 
-export function producerFunction(settings: ProducerSettings): FunctionSpec<HttpApiEvent, HttpResult> {
-  const { enabledChannels, types, logTtlDays, tracking, stuckAfterMs, producers } = settings;
-  // Chosen here, at build time, so that a stack without status callbacks or link tracking ships no
-  // reference to the SQS or Secrets Manager client: the bundle does not load what it never uses.
-  const links = tracking ? (env: Env) => linkSignerFrom(env, tracking) : () => undefined;
-  const callbacks = settings.statusCallbacks ? callbackEnqueuerFrom : () => undefined;
+/** What the pipeline's functions read: the service's tables, templates and bus, and what it is built with. */
+function pipelineUses(settings: ProducerSettings): Use[] {
   const uses: Use[] = [
     // Settings and contact come in one BatchGetItem.
     { resource: "contacts", actions: ["dynamodb:BatchGetItem"] },
     { resource: "settings", actions: ["dynamodb:BatchGetItem"] },
-    // One conditional put per notification; GetItem where a store returns no ALL_OLD item; UpdateItem only
-    // to add a channel a retry names that the notification lacks. The workers move statuses on.
+    // One conditional put per notification; GetItem where a store returns no ALL_OLD item; UpdateItem
+    // to add a channel a retry names that the notification lacks, and to move a schedule's status. The
+    // workers move delivery statuses on.
     { resource: "log", actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"] },
     { resource: "templates", actions: ["s3:GetObject"], part: "templates/*" },
-    // The types grantSend recorded for a producer (runtime/producerGrants.ts).
-    { resource: "templates", actions: ["s3:GetObject"], part: "producers/*" },
     { resource: "bus", actions: ["events:PutEvents"] },
   ];
   if (settings.statusCallbacks) uses.push({ resource: "callbacks", actions: ["sqs:SendMessage"] });
-  if (tracking) uses.push({ resource: "tokenSecret", actions: ["secretsmanager:GetSecretValue"] });
+  if (settings.tracking) uses.push({ resource: "tokenSecret", actions: ["secretsmanager:GetSecretValue"] });
+  return uses;
+}
+
+/**
+ * What the pipeline runs with, the same for the service and the scheduled sender. Its optional parts are
+ * chosen at build time, so that a stack without status callbacks, link tracking or scheduling ships no
+ * reference to the SQS, Secrets Manager or Scheduler client: the bundle does not load what it never uses.
+ */
+function pipelineFactory(settings: ProducerSettings, withScheduler: boolean) {
+  const { enabledChannels, types, logTtlDays, tracking, stuckAfterMs, producers, addresses } = settings;
+  const links = tracking ? (env: Env) => linkSignerFrom(env, tracking) : () => undefined;
+  const callbacks = settings.statusCallbacks ? callbackEnqueuerFrom : () => undefined;
+  const scheduler = withScheduler ? schedulerFrom : () => undefined;
+  return (env: Env, hooks: Hooks | undefined) =>
+    makeNotificationPipeline({
+      ddb: documentClient(),
+      // Local S3 stand-ins have no bucket subdomains on 127.0.0.1: path style when an endpoint is set.
+      s3: new S3Client({ forcePathStyle: !!process.env.AWS_ENDPOINT_URL_S3 }),
+      events: new EventBridgeClient({}),
+      tables: { contacts: envOf(env, "contacts"), settings: envOf(env, "settings"), log: envOf(env, "log") },
+      templatesBucket: envOf(env, "templates"),
+      busName: envOf(env, "bus"),
+      enabledChannels,
+      types,
+      logTtlDays,
+      stuckAfterMs,
+      statusCallbacks: callbacks(env),
+      links: links(env),
+      openPixel: tracking?.openPixel,
+      webhookOrigins: hooks?.webhookOrigins,
+      loopbackCallbacks: hooks?.loopbackCallbacks,
+      logger: hooks?.logger,
+      metrics: hooks?.metrics,
+      producers,
+      addresses,
+      scheduler: scheduler(env),
+    });
+}
+
+/** The Scheduler calls of the service (create) and the cancel route (delete), from the environment. */
+function schedulerFrom(env: Env) {
+  return makeEventBridgeScheduler({
+    client: new SchedulerClient({}),
+    group: envOf(env, "schedules"),
+    roleArn: env.schedulerRole ?? "",
+    targetArn: env.scheduledSender ?? "",
+    deadLetterArn: env.schedulesDeadLetter ?? "",
+  });
+}
+
+export function producerFunction(settings: ProducerSettings): FunctionSpec<HttpApiEvent, HttpResult> {
+  const uses = [
+    ...pipelineUses(settings),
+    // The types grantSend recorded for a producer (runtime/producerGrants.ts).
+    { resource: "templates", actions: ["s3:GetObject"], part: "producers/*" },
+  ] satisfies Use[] as Use[];
+  if (settings.scheduling) {
+    uses.push(
+      { resource: "schedules", actions: ["scheduler:CreateSchedule"], part: "*" },
+      // The role the schedule runs as, handed to the Scheduler with each schedule, and to it only.
+      {
+        resource: "schedulerRole",
+        actions: ["iam:PassRole"],
+        condition: { StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" } },
+      },
+    );
+  }
+  const pipeline = pipelineFactory(settings, settings.scheduling);
   return guardProducerRoutes<HttpApiEvent, HttpResult>(
     {
       name: "service",
@@ -106,33 +176,67 @@ export function producerFunction(settings: ProducerSettings): FunctionSpec<HttpA
         },
       ],
       uses: withKey(uses),
-      values: tracking ? ["linkBaseUrl"] : [],
-      create: (env: Env, hooks?: Hooks) => {
-        // Local S3 stand-ins have no bucket subdomains on 127.0.0.1: path style when an endpoint is set.
-        const s3 = new S3Client({ forcePathStyle: !!process.env.AWS_ENDPOINT_URL_S3 });
-        const service = makeNotificationService({
-          ddb: documentClient(),
-          s3,
-          events: new EventBridgeClient({}),
-          tables: { contacts: envOf(env, "contacts"), settings: envOf(env, "settings"), log: envOf(env, "log") },
-          templatesBucket: envOf(env, "templates"),
-          busName: envOf(env, "bus"),
-          enabledChannels,
-          types,
-          logTtlDays,
-          stuckAfterMs,
-          statusCallbacks: callbacks(env),
-          links: links(env),
-          openPixel: tracking?.openPixel,
-          webhookOrigins: hooks?.webhookOrigins,
-          loopbackCallbacks: hooks?.loopbackCallbacks,
+      values: [
+        ...(settings.tracking ? (["linkBaseUrl"] as const) : []),
+        ...(settings.scheduling ? (["scheduledSender", "schedulesDeadLetter"] as const) : []),
+      ],
+      create: (env: Env, hooks?: Hooks) => makeHttpApiHandler(pipeline(env, hooks).serve, hooks?.logger),
+    },
+    settings.scopes,
+  );
+}
+
+/**
+ * The scheduled sender: a scheduled notification's one-time schedule invokes it at `sendAt` with the
+ * notification's key; it runs the service's pipeline then (runtime/scheduling.ts). A throw makes the
+ * Scheduler retry, and a fire it never took ends in the schedules' DLQ.
+ */
+export function scheduledSenderFunction(settings: ProducerSettings): FunctionSpec<ScheduledFire, { outcome: string }> {
+  const pipeline = pipelineFactory(settings, false);
+  return {
+    name: "scheduled",
+    settings,
+    description: "Tidings scheduled sender: sends a scheduled notification when its time comes",
+    triggers: [{ kind: "scheduler" }],
+    uses: withKey(pipelineUses(settings)),
+    values: settings.tracking ? ["linkBaseUrl"] : [],
+    timeoutSeconds: 30,
+    create: (env, hooks) => {
+      const { sendScheduled } = pipeline(env, hooks);
+      return async (fire) => {
+        if (typeof fire?.eventId !== "string") throw new Error("a scheduled fire carries the notification's eventId");
+        return { outcome: await sendScheduled(fire.eventId) };
+      };
+    },
+  };
+}
+
+/** `DELETE /notifications/{eventId}`: cancels a scheduled notification of the calling producer. */
+export function cancelFunction(settings: StatusSettings): FunctionSpec<CancelApiEvent, HttpResult> {
+  return guardProducerRoutes<CancelApiEvent, HttpResult>(
+    {
+      name: "cancel",
+      settings,
+      description: "Tidings producer API: DELETE /notifications/{eventId}",
+      triggers: [
+        {
+          kind: "http",
+          api: "producer",
+          route: NOTIFICATION_ROUTES[2].route,
+          auth: { kind: "producer", scope: NOTIFICATION_ROUTES[2].scope },
+          maxBodyBytes: 0,
+        },
+      ],
+      uses: withKey([
+        { resource: "log", actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"] },
+        { resource: "schedules", actions: ["scheduler:DeleteSchedule"], part: "*" },
+      ]),
+      create: (env, hooks) =>
+        makeCancelApiHandler({
+          log: makeScheduledLog({ ddb: documentClient(), table: envOf(env, "log") }),
+          scheduler: schedulerFrom(env),
           logger: hooks?.logger,
-          metrics: hooks?.metrics,
-          producers,
-          addresses: settings.addresses,
-        });
-        return makeHttpApiHandler(service, hooks?.logger);
-      },
+        }),
     },
     settings.scopes,
   );

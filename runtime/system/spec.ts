@@ -29,14 +29,20 @@ export const RESOURCES = [
   "callbacksSecret",
   "queue",
   "key",
+  /** The schedule group of scheduled notifications (its name; policies name its schedules). */
+  "schedules",
+  /** The role EventBridge Scheduler assumes to invoke the scheduled sender (its ARN, passed on CreateSchedule). */
+  "schedulerRole",
 ] as const;
 export type ResourceName = (typeof RESOURCES)[number];
 
 /**
  * Values a handler reads that are not resources of its policy: the user API's URL (tracking links), a
- * channel's provider and fallback settings (a ProviderConfig as JSON: its sender, its function's ARN…).
+ * channel's provider and fallback settings (a ProviderConfig as JSON: its sender, its function's ARN…),
+ * the scheduled sender's function ARN and the schedules' DLQ ARN (what a schedule invokes, and where a
+ * fire it could not deliver goes).
  */
-export type ValueName = "linkBaseUrl" | "provider" | "fallback";
+export type ValueName = "linkBaseUrl" | "provider" | "fallback" | "scheduledSender" | "schedulesDeadLetter";
 
 /**
  * What a function finds at cold start: the physical identifier of each resource and value it uses (a
@@ -105,7 +111,9 @@ export type Trigger =
   /** An SQS event source: batches of up to `batchSize`, at most `maxConcurrency` at once. */
   | { kind: "queue"; queue: "queue" | "callbacks"; batchSize: number; maxConcurrency: number; maximumBatchingWindowSeconds: number }
   /** A schedule (EventBridge rate or cron expression). */
-  | { kind: "schedule"; expression: string };
+  | { kind: "schedule"; expression: string }
+  /** One-time EventBridge Scheduler schedules another function creates (scheduled notifications). */
+  | { kind: "scheduler" };
 
 /**
  * What only the local mode passes to a factory: where decisions and metrics go, and its fault

@@ -25,6 +25,8 @@ export interface ShippedService {
    */
   events: EventBridgeEvent[];
   config: TidingsConfig;
+  /** The component under test (its scheduling child's functions are shipped code too). */
+  api: NotificationApi;
   names: { contacts: string; settings: string; log: string; bucket: string; bus: string };
   ddb: DynamoDBDocumentClient;
   s3: S3Client;
@@ -109,6 +111,7 @@ export async function startShippedService(options: ShippedServiceOptions = {}): 
     bus,
     events,
     config,
+    api,
     names,
     ddb,
     s3,
