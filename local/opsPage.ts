@@ -6,13 +6,18 @@
  *   GET  /ops           the page (plain HTML + a small script polling /ops/state)
  *   GET  /ops/state     the JSON the page draws
  *   POST /ops/redrive   `{ "channel": "email", "dlq": "queue" | "rule" }` → `{ channel, dlq, moved, failed }`
+ *   POST /ops/cancel    `{ "notificationId": "…" }` → what `DELETE /notifications/{eventId}` answers its producer
+ *   GET  /ops/notifications?status=&channel=&userId=&type=&eventId=&limit= → `{ items: [{ eventId, userId,
+ *        type, channels: { email: { status, reason, tries, provider } } }] }`, those needing an operator first
  */
 import type { Fault } from "./faults";
 import type * as http from "node:http";
 import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { type EmfLine, metricValues, parseEmfLine } from "../runtime/metrics";
 import { redrive, redriveRuleDeadLetters } from "../runtime/redrive";
+import { listNotifications, OPS_STATUSES, opsQuery } from "./opsNotifications";
 import type { SlackSink, SnsSink } from "./sinks";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
 /** Latency samples kept per channel for the sparkline. */
 const SPARK_POINTS = 60;
@@ -83,6 +88,25 @@ export interface OpsPageDeps {
   sinks: { sesEndpoint: string; sns: SnsSink; slack: SlackSink };
   /** The faults set with POST /dev/faults (local/faults.ts), shown per channel. */
   faults?: () => Fault[];
+  /** The notification log, which the notifications list reads. */
+  log?: { ddb: DynamoDBDocumentClient; table: string };
+  /** Scheduled notifications still to send (soonest first), and their cancel; absent when scheduling is off. */
+  scheduled?: {
+    list(): Promise<ScheduledRow[]>;
+    cancel(notificationId: string): Promise<{ status: number; body: unknown }>;
+  };
+}
+
+/** One scheduled notification as the ops page lists it. */
+export interface ScheduledRow {
+  /** The notification's key in the log (the producer's eventId, or its own key when another's held it). */
+  notificationId: string;
+  /** The eventId its producer sent. */
+  eventId: string;
+  sendAt: string;
+  userId?: string;
+  type?: string;
+  producer?: string;
 }
 
 export interface Delivery {
@@ -154,7 +178,7 @@ export async function opsState(deps: OpsPageDeps) {
       fault: faults.find((f) => f.channel === channel.name)?.mode ?? null,
     });
   }
-  return { channels, deliveries: await latestDeliveries(deps) };
+  return { channels, deliveries: await latestDeliveries(deps), scheduled: (await deps.scheduled?.list()) ?? [] };
 }
 
 function send(res: http.ServerResponse, status: number, type: string, body: string) {
@@ -178,6 +202,39 @@ export async function handleOpsRequest(
   }
   if (req.method === "GET" && url.pathname === "/ops/state") {
     sendJson(res, 200, await opsState(deps));
+    return true;
+  }
+  if (req.method === "GET" && url.pathname === "/ops/notifications") {
+    const parsed = opsQuery(
+      url.searchParams,
+      deps.channels.map((c) => c.name),
+    );
+    if (!parsed.ok) sendJson(res, 400, { error: "invalid request", problems: parsed.problems });
+    else if (!deps.log) sendJson(res, 404, { error: "not found", message: "this ops page has no notification log" });
+    else sendJson(res, 200, await listNotifications(deps.log.ddb, deps.log.table, parsed.query));
+    return true;
+  }
+  if (req.method === "POST" && url.pathname === "/ops/cancel") {
+    let body: { notificationId?: unknown };
+    try {
+      body = JSON.parse((await readBody()) ?? "{}");
+    } catch {
+      sendJson(res, 400, { error: "invalid request", problems: [{ field: "body", problem: "is not JSON" }] });
+      return true;
+    }
+    if (!deps.scheduled) {
+      sendJson(res, 404, { error: "not found", message: "scheduling is off (tidings:scheduling.enabled)" });
+      return true;
+    }
+    if (typeof body?.notificationId !== "string" || body.notificationId === "") {
+      sendJson(res, 400, {
+        error: "invalid request",
+        problems: [{ field: "notificationId", problem: "is required: a scheduled notification's id" }],
+      });
+      return true;
+    }
+    const answer = await deps.scheduled.cancel(body.notificationId);
+    sendJson(res, answer.status, answer.body);
     return true;
   }
   if (req.method === "POST" && url.pathname === "/ops/redrive") {
@@ -239,6 +296,23 @@ const OPS_HTML = `<!doctype html>
   <thead><tr><th>channel</th><th>queue</th><th>DLQ</th><th>rule DLQ</th><th>sent</th><th>failed</th><th>retried</th><th>latency (ms)</th><th></th><th>DLQ alarm</th><th>fault (POST /dev/faults)</th></tr></thead>
   <tbody></tbody>
 </table>
+<h2>Notifications</h2>
+<form id="filters">
+  <label>status <select name="status"><option value="">any</option>${OPS_STATUSES.map((status) => `<option>${status}</option>`).join("")}</select></label>
+  <label>channel <select name="channel"><option value="">any</option></select></label>
+  <label>user <input name="userId" size="12"></label>
+  <label>type <input name="type" size="14"></label>
+  <label>eventId <input name="eventId" size="16"></label>
+</form>
+<table id="notifications">
+  <thead><tr><th>eventId</th><th>user</th><th>type</th><th>created</th><th>channels: status (tries) reason</th></tr></thead>
+  <tbody></tbody>
+</table>
+<h2>Scheduled</h2>
+<table id="scheduled">
+  <thead><tr><th>eventId</th><th>user</th><th>type</th><th>producer</th><th>send at</th><th></th></tr></thead>
+  <tbody></tbody>
+</table>
 <h2>Latest deliveries</h2>
 <div id="deliveries"></div>
 <p id="message" role="status"></p>
@@ -289,6 +363,43 @@ async function refresh() {
       refresh();
     };
     fault.append(select); tr.append(fault);
+    return tr;
+  }));
+  document.querySelector("#scheduled tbody").replaceChildren(...state.scheduled.map((n) => {
+    const tr = document.createElement("tr");
+    tr.dataset.notification = n.notificationId;
+    tr.append(cell(n.eventId), cell(n.userId ?? ""), cell(n.type ?? ""), cell(n.producer ?? ""), cell(n.sendAt));
+    const actions = document.createElement("td");
+    const b = document.createElement("button");
+    b.textContent = "Cancel";
+    b.onclick = async () => {
+      b.disabled = true;
+      const r = await fetch("/ops/cancel", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ notificationId: n.notificationId }) });
+      const j = await r.json();
+      document.getElementById("message").textContent = r.ok ? "Cancelled " + n.eventId + "." : JSON.stringify(j);
+      refresh();
+    };
+    actions.append(b); tr.append(actions);
+    return tr;
+  }));
+  const channelFilter = document.querySelector("#filters [name=channel]");
+  if (channelFilter.options.length === 1) for (const c of state.channels) { const o = document.createElement("option"); o.textContent = c.name; channelFilter.append(o); }
+  const query = new URLSearchParams();
+  for (const [key, value] of new FormData(document.getElementById("filters"))) if (value) query.set(key, String(value));
+  const list = await (await fetch("/ops/notifications?" + query)).json();
+  document.querySelector("#notifications tbody").replaceChildren(...(list.items ?? []).map((n) => {
+    const tr = document.createElement("tr");
+    tr.dataset.event = n.eventId;
+    tr.append(cell(n.eventId), cell(n.userId), cell(n.type), cell(n.createdAt));
+    const td = document.createElement("td"); td.style.textAlign = "left";
+    const lines = Object.entries(n.channels).map(([name, c]) => {
+      const div = document.createElement("div"); div.dataset.channel = name;
+      div.textContent = name + ": " + c.status + " (" + c.tries + ")" + (c.reason ? " " + c.reason : "");
+      if (c.status === "error" || c.status === "dead-lettered") div.className = "alert";
+      return div;
+    });
+    if (n.status) { const div = document.createElement("div"); div.textContent = n.status + (n.sendAt ? " for " + n.sendAt : ""); lines.push(div); }
+    td.append(...lines); tr.append(td);
     return tr;
   }));
   const root = document.getElementById("deliveries");

@@ -24,8 +24,18 @@ import { detailTypeFor, EVENT_SOURCE, type HttpResult, type Provider, type WebSo
 import type { ReconcileReport } from "../runtime/reconciler";
 import { type DecisionLogger, logDecision, OUTCOME } from "../runtime/log";
 import { makeMetrics, type Metrics } from "../runtime/metrics";
-import { makeNotificationLog } from "../runtime/notificationLog";
-import { type Env, type FunctionSpec, type Hooks, type ProviderSpec, systemFunctions, systemSettings } from "../runtime/system";
+import { makeNotificationLog, type NotificationLog } from "../runtime/notificationLog";
+import { producersEventId } from "../runtime/producers";
+import {
+  type Env,
+  type FunctionSpec,
+  type Hooks,
+  NOTIFICATION_ROUTES,
+  type ProviderSpec,
+  type SystemFunction,
+  systemFunctions,
+  systemSettings,
+} from "../runtime/system";
 import type { TableName } from "../runtime/tables";
 import { type LocalAws, LOCAL_ACCOUNT, startLocalAws } from "./aws";
 import { type EventTarget, sqsDeadLetter, sqsTarget, startEventBus } from "./eventBridge";
@@ -34,7 +44,7 @@ import { readBoundedBody } from "./httpBody";
 import { bearerProducerCheck, type HttpHandler, type LocalRoute, makeHttpRouter } from "./httpRouter";
 import { type LocalLambdaHandler, startLocalLambda } from "./lambdaInvoke";
 import { type DevTokenClaims, startLocalApi } from "./localApi";
-import { handleOpsRequest, makeOpsCollector } from "./opsPage";
+import { handleOpsRequest, makeOpsCollector, type OpsPageDeps, type ScheduledRow } from "./opsPage";
 import { createCallbackQueues, createChannelQueues, createQueue, type LocalChannel, seedDemoUsers, uploadTemplates } from "./resources";
 import { type LocalScheduler, startLocalScheduler } from "./scheduler";
 import { makeFaultRegistry } from "./faults";
@@ -398,7 +408,16 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       return spec.triggers.flatMap((t) => (t.kind === "http" ? [{ ...t, handler }] : []));
     });
     const router = makeHttpRouter({ routes, checkProducer: bearerProducerCheck(verify, (auth) => config.auth.scopes[auth.scope]) });
-    const opsDeps = { collector: opsCollector, sqs, channels, sinks: { sesEndpoint: aws.endpoints.ses, sns, slack }, faults: faults.list };
+    const log = makeNotificationLog({ ddb, table: NAMES.tables.notificationLog });
+    const opsDeps = {
+      collector: opsCollector,
+      sqs,
+      channels,
+      sinks: { sesEndpoint: aws.endpoints.ses, sns, slack },
+      faults: faults.list,
+      log: { ddb, table: NAMES.tables.notificationLog },
+      scheduled: scheduler ? opsScheduled(scheduler, log, functions, (spec) => instance(spec, env), config.auth.scopes.send) : undefined,
+    };
     const api = await startLocalApi({
       port: port(options.apiPort, "TIDINGS_API_PORT", 4000),
       routes: router,
@@ -454,7 +473,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       tokenSecretArn: NAMES.tokenSecret,
       clients: { ddb, sqs, s3 },
       /** The notification log, read as the functions write it. */
-      log: makeNotificationLog({ ddb, table: NAMES.tables.notificationLog }),
+      log,
       /** Per-channel counters from the metric lines (what the ops page shows). */
       ops: opsCollector,
       /** Runs the reconciler once now. */
@@ -476,6 +495,49 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
     await stopAll(stopList);
     throw error;
   }
+}
+
+/**
+ * The ops page's scheduled notifications: the local Scheduler's pending schedules with their log items,
+ * and a cancel through the description's own cancel function, as the notification's producer.
+ */
+function opsScheduled(
+  scheduler: LocalScheduler,
+  log: NotificationLog,
+  functions: SystemFunction[],
+  instance: (spec: FunctionSpec<never, unknown>) => (event: never) => Promise<unknown>,
+  sendScope: string,
+): NonNullable<OpsPageDeps["scheduled"]> {
+  const route = NOTIFICATION_ROUTES[2].route;
+  const cancelFn = functions.find((f) => f.spec.triggers.some((t) => t.kind === "http" && t.route === route))!;
+  const cancel = instance(cancelFn.spec) as unknown as (event: unknown) => Promise<HttpResult>;
+  return {
+    list: () =>
+      Promise.all(
+        scheduler.pending().map(async (schedule): Promise<ScheduledRow> => {
+          const notificationId = (JSON.parse(schedule.input) as { eventId: string }).eventId;
+          const item = (await log.notificationOf(notificationId)).item;
+          return {
+            notificationId,
+            eventId: producersEventId(notificationId),
+            sendAt: item?.schedule?.sendAt ?? new Date(schedule.at).toISOString(),
+            userId: item?.userId,
+            type: item?.type,
+            producer: item?.producer,
+          };
+        }),
+      ),
+    async cancel(notificationId) {
+      const item = (await log.notificationOf(notificationId)).item;
+      if (!item) return { status: 404, body: { error: "not found", eventId: notificationId } };
+      const answer = await cancel({
+        routeKey: route,
+        pathParameters: { eventId: producersEventId(notificationId) },
+        requestContext: { routeKey: route, authorizer: { jwt: { claims: { sub: item.producer ?? "ops" }, scopes: [sendScope] } } },
+      });
+      return { status: answer.statusCode, body: JSON.parse(answer.body ?? "{}") };
+    },
+  };
 }
 
 /** The test seam's fixed interval instead of the reconciler's schedule. */

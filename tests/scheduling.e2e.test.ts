@@ -203,4 +203,29 @@ describe("scheduled notifications (local mode, over HTTP)", function () {
     expect((await call("POST", "/notifications", { ...request, message: "other" })).status).to.equal(409);
     expect((await call("DELETE", `/notifications/${eventId}`)).status).to.equal(200);
   });
+
+  it("the ops page lists what is scheduled, soonest first, and its cancel cancels as the producer would", async () => {
+    const first = newId("ops-a");
+    const second = newId("ops-b");
+    await call("POST", "/notifications", { eventId: second, userId: "bob", type: "job.progress", message: "b", sendAt: inMs(120_000) });
+    await call("POST", "/notifications", { eventId: first, userId: "alice", type: "job.progress", message: "a", sendAt: inMs(60_000) });
+    const state = async () => (await (await fetch(`${tidings.endpoints.api}/ops/state`)).json()) as { scheduled: any[] };
+    const listed = (await state()).scheduled.filter((n) => n.eventId === first || n.eventId === second);
+    expect(listed.map((n) => [n.eventId, n.userId, n.type, n.producer])).to.deep.equal([
+      [first, "alice", "job.progress", "svc-orders"],
+      [second, "bob", "job.progress", "svc-orders"],
+    ]);
+    const cancel = await fetch(`${tidings.endpoints.api}/ops/cancel`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ notificationId: listed[0].notificationId }),
+    });
+    expect([cancel.status, await cancel.json()]).to.deep.equal([200, { eventId: first, status: "cancelled" }]);
+    expect((await state()).scheduled.map((n) => n.eventId)).to.not.include(first);
+    expect((await statusOf(first)).status).to.equal("cancelled");
+    const bad = await fetch(`${tidings.endpoints.api}/ops/cancel`, { method: "POST", body: "{}" });
+    expect(bad.status).to.equal(400);
+    expect(((await bad.json()) as any).problems[0].field).to.equal("notificationId");
+    expect((await call("DELETE", `/notifications/${second}`)).status).to.equal(200);
+  });
 });

@@ -1,0 +1,127 @@
+/**
+ * The ops page's list of notifications (`GET /ops/notifications`): every notification of the local log,
+ * each channel's status, reason, tries and provider, the ones that need an operator first (failed and
+ * dead-lettered, then those still on their way or scheduled), newest first within each. Searchable by
+ * eventId, user, type, channel and status.
+ *
+ * The local log is small: a Scan reads it whole. The deployed stack has no ops page; there an operator
+ * asks `GET /notifications/{eventId}` and the dashboard.
+ */
+import { type DynamoDBDocumentClient, paginateScan } from "@aws-sdk/lib-dynamodb";
+import { DELIVERY_STATUS, type LogEntry } from "../runtime/contracts";
+import { entriesOf, type Item, NOTIFICATION_ITEM } from "../runtime/logItem";
+import { producersEventId } from "../runtime/producers";
+import type { ScheduleRecord } from "../runtime/scheduling";
+
+export interface OpsNotification {
+  eventId: string;
+  /** Its key in the log (the producer's eventId, or the producer's own key when another's held it). */
+  notificationId: string;
+  userId: string;
+  type: string;
+  createdAt: string;
+  producer?: string;
+  /** Scheduled notifications: `scheduled`, `sent`, `failed` or `cancelled`. */
+  status?: ScheduleRecord["status"];
+  sendAt?: string;
+  channels: Record<string, { status: LogEntry["status"]; reason?: string; tries: number; provider?: string; updatedAt: string }>;
+}
+
+export interface OpsQuery {
+  eventId?: string;
+  userId?: string;
+  type?: string;
+  channel?: string;
+  status?: string;
+  limit: number;
+}
+
+/** What a filter may name as `status`: a channel's, or a scheduled notification's. */
+export const OPS_STATUSES = [...Object.values(DELIVERY_STATUS), "scheduled", "cancelled", "failed"];
+const MAX_LIMIT = 200;
+
+/** The query of `GET /ops/notifications`, or the problems naming each bad parameter. */
+export function opsQuery(
+  params: URLSearchParams,
+  channels: string[],
+): { ok: true; query: OpsQuery } | { ok: false; problems: { field: string; problem: string }[] } {
+  const problems: { field: string; problem: string }[] = [];
+  const known = new Set(["eventId", "userId", "type", "channel", "status", "limit"]);
+  for (const key of params.keys()) if (!known.has(key)) problems.push({ field: key, problem: "is not a filter of this list" });
+  const status = params.get("status") ?? undefined;
+  if (status !== undefined && !OPS_STATUSES.includes(status))
+    problems.push({ field: "status", problem: `must be one of: ${OPS_STATUSES.join(", ")}` });
+  const channel = params.get("channel") ?? undefined;
+  if (channel !== undefined && !channels.includes(channel))
+    problems.push({ field: "channel", problem: `must be one of: ${channels.join(", ")}` });
+  const limitText = params.get("limit") ?? "50";
+  const limit = Number(limitText);
+  if (!/^\d+$/.test(limitText) || limit < 1 || limit > MAX_LIMIT)
+    problems.push({ field: "limit", problem: `must be a whole number from 1 to ${MAX_LIMIT}` });
+  if (problems.length) return { ok: false, problems };
+  const text = (name: string) => params.get(name) || undefined;
+  return { ok: true, query: { eventId: text("eventId"), userId: text("userId"), type: text("type"), channel, status, limit } };
+}
+
+/** How much a notification needs an operator: 0 = something failed, 1 = still on its way (or waiting), 2 = done. */
+function urgency(n: OpsNotification): number {
+  const statuses = Object.values(n.channels).map((c) => c.status as string);
+  if (n.status === "failed" || statuses.some((s) => s === DELIVERY_STATUS.error || s === DELIVERY_STATUS.deadLettered)) return 0;
+  if (n.status === "scheduled" || statuses.some((s) => s === DELIVERY_STATUS.created || s === DELIVERY_STATUS.pending)) return 1;
+  return 2;
+}
+
+function notificationOf(item: Item): OpsNotification {
+  const scheduled = item.channel === NOTIFICATION_ITEM ? (item.scheduled as ScheduleRecord | undefined) : undefined;
+  const channels: OpsNotification["channels"] = {};
+  for (const entry of entriesOf(item)) {
+    channels[entry.channel] = {
+      status: entry.status,
+      ...(entry.reason !== undefined ? { reason: entry.reason } : {}),
+      tries: typeof entry.attempts === "number" ? entry.attempts : 0,
+      ...(entry.provider !== undefined ? { provider: entry.provider } : {}),
+      updatedAt: entry.updatedAt,
+    };
+  }
+  return {
+    eventId: producersEventId(item.eventId),
+    notificationId: item.eventId,
+    userId: String(item.userId),
+    type: String(item.type),
+    createdAt: String(item.createdAt),
+    ...(item.producer !== undefined ? { producer: String(item.producer) } : {}),
+    ...(scheduled ? { status: scheduled.status === "sending" ? "scheduled" : scheduled.status, sendAt: scheduled.sendAt } : {}),
+    channels,
+  };
+}
+
+function matches(n: OpsNotification, q: OpsQuery): boolean {
+  if (q.eventId !== undefined && !n.eventId.includes(q.eventId)) return false;
+  if (q.userId !== undefined && n.userId !== q.userId) return false;
+  if (q.type !== undefined && n.type !== q.type) return false;
+  if (q.channel !== undefined && !n.channels[q.channel]) return false;
+  if (q.status !== undefined) {
+    const statuses = q.channel !== undefined ? [n.channels[q.channel].status] : Object.values(n.channels).map((c) => c.status);
+    if (!statuses.includes(q.status as LogEntry["status"]) && n.status !== q.status) return false;
+  }
+  return true;
+}
+
+/** The notifications matching `query`, those that need an operator first, newest first within each. */
+export async function listNotifications(ddb: DynamoDBDocumentClient, table: string, query: OpsQuery) {
+  const byId = new Map<string, OpsNotification>();
+  for await (const page of paginateScan({ client: ddb }, { TableName: table })) {
+    for (const item of (page.Items ?? []) as Item[]) {
+      const found = notificationOf(item);
+      // Rows of the earlier one-row-per-channel layout: one notification of several rows.
+      const seen = byId.get(found.notificationId);
+      if (seen) Object.assign(seen.channels, found.channels);
+      else byId.set(found.notificationId, found);
+    }
+  }
+  const items = [...byId.values()]
+    .filter((n) => matches(n, query))
+    .sort((a, b) => urgency(a) - urgency(b) || b.createdAt.localeCompare(a.createdAt))
+    .slice(0, query.limit);
+  return { items };
+}

@@ -1,0 +1,81 @@
+/**
+ * The README's "break things on purpose" walk, done on the ops page in headless Chromium: the e-mail
+ * fault chosen in the page, a notification sent, the page's notification list showing it dead-lettered
+ * with its reason (first, filtered by status), the DLQ alarm, the fault cleared in the page, the DLQ
+ * redriven with its button, the notification sent.
+ */
+import { expect } from "chai";
+import type { Page } from "playwright-core";
+import type { LocalTidings } from "../local/tidings";
+import { type Browser, launchBrowser } from "./helpers/browser";
+import { producerScopes, startQuiet } from "./helpers/localTidings";
+
+describe("ops page: a fault provoked, seen and recovered from (headless Chromium)", function () {
+  this.timeout(60_000);
+  let tidings: LocalTidings;
+  let browser: Browser;
+  let page: Page;
+
+  before(async () => {
+    tidings = await startQuiet({ visibilityTimeoutSeconds: 1, editConfig: (raw) => (raw.channels.email.maxReceiveCount = 2) });
+    browser = await launchBrowser();
+    page = browser.context.pages()[0] ?? (await browser.context.newPage());
+  });
+  after(async () => {
+    await browser?.close();
+    await tidings?.stop();
+  });
+
+  const emailCell = (index: number) => `document.querySelector('#channels tr[data-channel="email"]')?.children[${index}]`;
+  const listed = (eventId: string) => page.locator(`#notifications tr[data-event="${eventId}"] [data-channel="email"]`);
+
+  it("shows the e-mail dead-lettered with its reason and the alarm, then sent after the fault is cleared and the DLQ redriven", async () => {
+    await page.goto(`${tidings.endpoints.api}/ops`);
+    await page.waitForFunction(`${emailCell(10)}?.querySelector("select") !== undefined`, undefined, { timeout: 10_000 });
+    await page.locator('select[aria-label="fault for email"]').selectOption("retryable");
+    await page.waitForFunction(`${emailCell(10)}?.querySelector("select")?.value === "retryable"`, undefined, { timeout: 10_000 });
+    expect(((await (await fetch(`${tidings.endpoints.api}/dev/faults`)).json()) as any).faults).to.deep.equal([
+      { channel: "email", mode: "retryable", rate: 1 },
+    ]);
+
+    const producer = await tidings.signToken("svc", { scope: producerScopes(tidings) });
+    const sent = await fetch(tidings.endpoints.notifications, {
+      method: "POST",
+      headers: { authorization: `Bearer ${producer}` },
+      body: JSON.stringify({ userId: "alice", type: "order.shipped", channels: ["email"], message: "Parcel F-9 is on its way" }),
+    });
+    const { eventId } = (await sent.json()) as { eventId: string };
+
+    // The list, filtered to what is dead-lettered, shows it with its reason and tries; the alarm is on.
+    await page.locator('#filters select[name="status"]').selectOption("dead-lettered");
+    await listed(eventId).waitFor({ timeout: 20_000 });
+    expect(await listed(eventId).textContent()).to.equal(
+      "email: dead-lettered (2) injected retryable fault (POST /dev/faults) (moved to the DLQ after 2 tries)",
+    );
+    expect(await listed(eventId).getAttribute("class")).to.equal("alert");
+    await page.waitForFunction(`${emailCell(9)}?.textContent === "ALARM"`, undefined, { timeout: 10_000 });
+
+    // Clear the fault in the page, redrive the DLQ with its button: sent.
+    await page.locator('select[aria-label="fault for email"]').selectOption("none");
+    await page.waitForFunction(
+      async () => ((await (await fetch("/dev/faults")).json()) as { faults: unknown[] }).faults.length === 0,
+      undefined,
+      { timeout: 10_000 },
+    );
+    await page.locator('#channels tr[data-channel="email"] button[data-dlq="queue"]').click();
+    await page.locator('#filters select[name="status"]').selectOption("sent");
+    await listed(eventId).waitFor({ timeout: 20_000 });
+    expect(await listed(eventId).textContent()).to.match(/^email: sent \(3\)$/);
+    await page.waitForFunction(`${emailCell(9)}?.textContent === "OK"`, undefined, { timeout: 10_000 });
+  });
+
+  it("answers GET /ops/notifications with each channel's status, and a bad filter with 400 naming it", async () => {
+    const all = (await (await fetch(`${tidings.endpoints.api}/ops/notifications?channel=email`)).json()) as { items: any[] };
+    expect(all.items.length).to.be.greaterThan(0);
+    expect(Object.keys(all.items[0].channels.email).sort()).to.include.members(["status", "tries"]);
+    const bad = await fetch(`${tidings.endpoints.api}/ops/notifications?status=lost&channel=fax&limit=0&color=red`);
+    expect(bad.status).to.equal(400);
+    const fields = ((await bad.json()) as { problems: { field: string }[] }).problems.map((p) => p.field).sort();
+    expect(fields).to.deep.equal(["channel", "color", "limit", "status"]);
+  });
+});
