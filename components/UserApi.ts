@@ -148,7 +148,7 @@ export class UserApi extends pulumi.ComponentResource {
               apiId: api.id,
               routeKey,
               target: pulumi.interpolate`integrations/${integration.id}`,
-              // The function checks the Bearer token itself (401 with a JSON body); /t/{token} is public by design.
+              // The function checks the Bearer token itself (401 with a JSON body); /t/ and /u/{token} are public by design.
               authorizationType: "NONE",
             },
           ),
@@ -233,7 +233,7 @@ export class UserApi extends pulumi.ComponentResource {
           defaultRouteSettings: { throttlingRateLimit: rateLimit, throttlingBurstLimit: burstLimit },
           accessLogSettings: {
             destinationArn: accessLogs.arn,
-            // Never the path: /t/<token> and /me/devices/<token> carry tokens.
+            // Never the path: /t/<token>, /u/<token> and /me/devices/<token> carry tokens.
             format: JSON.stringify({
               requestId: "$context.requestId",
               time: "$context.requestTime",

@@ -8,10 +8,10 @@
  */
 import type { HttpResult } from "./contracts";
 import { type DecisionLogger, logDecision, OUTCOME } from "./log";
-import { type AuthorizerContext, type Producer, producerEventKey, producerOf } from "./producers";
+import { type Producer, producerEventKey } from "./producers";
 import type { Scheduler } from "./scheduler";
 import type { ScheduledLog } from "./scheduling";
-import { EVENT_ID_PATTERN } from "./validate";
+import { eventIdHandler, eventIdRoute, type StatusApiEvent } from "./statusApi";
 
 export interface CancelDeps {
   log: Pick<ScheduledLog, "find" | "cancel">;
@@ -54,35 +54,12 @@ export function makeCancelService(deps: CancelDeps) {
     return respond(409, { error: "already_sent", eventId, status: now ?? "sent" });
   }
 
-  return async (eventId: string | undefined, caller?: Producer): Promise<HttpResult> => {
-    if (typeof eventId !== "string" || !EVENT_ID_PATTERN.test(eventId)) {
-      return respond(400, {
-        error: "invalid request",
-        problems: [{ field: "eventId", problem: "must be 1–128 characters of A-Z, a-z, 0-9, _ and -" }],
-      });
-    }
-    try {
-      return await cancel(eventId, caller);
-    } catch (error) {
-      const e = error as { name?: string; message?: string };
-      logger({
-        component: "notify",
-        outcome: OUTCOME.notify.error,
-        eventId,
-        reason: `${e?.name ?? "Error"}: ${e?.message ?? ""}`.slice(0, 500),
-      });
-      return respond(500, { error: "internal error; retry" });
-    }
-  };
+  return eventIdRoute("notify", logger, cancel);
 }
 
-/** API Gateway HTTP API (payload 2.0) event for `DELETE /notifications/{eventId}`. */
-export interface CancelApiEvent {
-  pathParameters?: { eventId?: string } | null;
-  requestContext?: { authorizer?: AuthorizerContext };
-}
+/** API Gateway HTTP API (payload 2.0) event for `DELETE /notifications/{eventId}`: the status route's. */
+export type CancelApiEvent = StatusApiEvent;
 
 export function makeCancelApiHandler(deps: CancelDeps) {
-  const serve = makeCancelService(deps);
-  return async (event: CancelApiEvent): Promise<HttpResult> => serve(event?.pathParameters?.eventId ?? undefined, producerOf(event));
+  return eventIdHandler(makeCancelService(deps));
 }

@@ -86,6 +86,11 @@ export interface ChannelDelivery {
   createdAt: string;
   /** The type is critical: the worker skips the per-user politeness delay. */
   critical?: true;
+  /**
+   * One-click unsubscribe URL (`<user API>/u/<token>`, RFC 8058) of this type on this channel for this
+   * user: e-mails of non-critical types carry it as `List-Unsubscribe`.
+   */
+  unsubscribe?: string;
 }
 
 /** The EventBridge event as SQS receives it from a rule target. */

@@ -70,6 +70,8 @@ export const OUTCOME = {
     preferences: "preferences",
     deviceRegistered: "device-registered",
     deviceRemoved: "device-removed",
+    unsubscribed: "unsubscribed",
+    unsubscribeRefused: "unsubscribe-refused",
     error: "error",
   },
   /** Tracking links: what the user did with a delivered notification. */

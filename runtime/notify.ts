@@ -328,6 +328,9 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
       createdAt: job.createdAt,
       ...(job.typeConfig?.critical ? { critical: true as const } : {}),
     };
+    // A non-critical e-mail carries its one-click unsubscribe (critical ones cannot be switched off).
+    if (deps.links && channel === "email" && !job.typeConfig?.critical)
+      delivery.unsubscribe = await deps.links.unsubscribe({ userId, type: job.type, channel });
     if (deps.openPixel && deps.links && channel === "email" && delivery.content.html !== undefined) {
       const pixel = await deps.links.open({ eventId, channel });
       delivery.content = { ...delivery.content, html: `${delivery.content.html}<img src="${pixel}" width="1" height="1" alt="">` };
@@ -385,17 +388,20 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
     if (answers.some((a) => a.outcome === "taken")) return { ok: false, taken: true };
     // The eventId is bound to its notification: another user or other content makes this a 409, and
     // nothing of this request was written, so nothing of it is ever delivered.
-    if (answers.some((a) => a.outcome === "conflict")) {
-      log({
-        component: "notify",
-        outcome: "eventid_conflict",
-        eventId,
-        userId,
-        reason: "eventId already used for a different notification",
-      });
-      return { ok: false, answer: respond(409, { error: "eventId already used for a different notification", eventId }) };
-    }
+    if (answers.some((a) => a.outcome === "conflict")) return { ok: false, answer: eventIdTaken(eventId, userId) };
     return { ok: true, value: new Map(written.map((plan, i) => [plan.channel, answers[i]])) };
+  }
+
+  /** The 409 of an eventId bound to another notification (another user or other content), logged. */
+  function eventIdTaken(eventId: string, userId: string): HttpResult {
+    log({
+      component: "notify",
+      outcome: OUTCOME.notify.eventIdConflict,
+      eventId,
+      userId,
+      reason: "eventId already used for a different notification",
+    });
+    return respond(409, { error: "eventId already used for a different notification", eventId });
   }
 
   /** A channel without a template, logged. */
@@ -602,16 +608,7 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
       entry.eventId = producerEventKey(eventId, caller.id);
       answer = await scheduledLog.schedule(entry);
     }
-    if (answer.outcome === "taken" || answer.outcome === "conflict" || !answer.schedule) {
-      log({
-        component: "notify",
-        outcome: "eventid_conflict",
-        eventId,
-        userId,
-        reason: "eventId already used for a different notification",
-      });
-      return respond(409, { error: "eventId already used for a different notification", eventId });
-    }
+    if (answer.outcome === "taken" || answer.outcome === "conflict" || !answer.schedule) return eventIdTaken(eventId, userId);
     const { schedule } = answer;
     if (schedule.status === "scheduled") {
       try {

@@ -90,7 +90,28 @@ export function makeStatusService(deps: StatusApiDeps) {
     return deps.log.notificationOf(producerEventKey(eventId, caller.id));
   }
 
-  return async (eventId: string | undefined, caller?: Producer): Promise<HttpResult> => {
+  return eventIdRoute("status", logger, async (eventId, caller) => {
+    const found = await notificationFor(eventId, caller);
+    const status = notificationStatus(
+      eventId,
+      found.rows,
+      found.item?.schedule ? { ...found.item, schedule: found.item.schedule } : undefined,
+    );
+    if (!status) return respond(404, { error: "not found", eventId });
+    return respond(200, status);
+  });
+}
+
+/**
+ * A producer route on one notification (`/notifications/{eventId}`): 400 naming `eventId` for an id no
+ * producer could have sent, and a 500 that leaks nothing when a table cannot be reached.
+ */
+export function eventIdRoute(
+  component: "status" | "notify",
+  logger: DecisionLogger,
+  serve: (eventId: string, caller: Producer | undefined) => Promise<HttpResult>,
+): (eventId: string | undefined, caller?: Producer) => Promise<HttpResult> {
+  return async (eventId, caller) => {
     if (typeof eventId !== "string" || !EVENT_ID_PATTERN.test(eventId)) {
       return respond(400, {
         error: "invalid request",
@@ -98,22 +119,10 @@ export function makeStatusService(deps: StatusApiDeps) {
       });
     }
     try {
-      const found = await notificationFor(eventId, caller);
-      const status = notificationStatus(
-        eventId,
-        found.rows,
-        found.item?.schedule ? { ...found.item, schedule: found.item.schedule } : undefined,
-      );
-      if (!status) return respond(404, { error: "not found", eventId });
-      return respond(200, status);
+      return await serve(eventId, caller);
     } catch (error) {
       const e = error as { name?: string; message?: string };
-      logger({
-        component: "status",
-        outcome: OUTCOME.status.error,
-        eventId,
-        reason: `${e?.name ?? "Error"}: ${e?.message ?? ""}`.slice(0, 500),
-      });
+      logger({ component, outcome: OUTCOME[component].error, eventId, reason: `${e?.name ?? "Error"}: ${e?.message ?? ""}`.slice(0, 500) });
       return respond(500, { error: "internal error; retry" });
     }
   };
@@ -128,6 +137,10 @@ export interface StatusApiEvent {
 
 /** The Lambda handler: reads `{eventId}` from the path parameters. */
 export function makeStatusApiHandler(deps: StatusApiDeps) {
-  const serve = makeStatusService(deps);
+  return eventIdHandler(makeStatusService(deps));
+}
+
+/** A `/notifications/{eventId}` route's Lambda handler: `{eventId}` from the path, the caller from the authorizer. */
+export function eventIdHandler(serve: (eventId: string | undefined, caller?: Producer) => Promise<HttpResult>) {
   return async (event: StatusApiEvent): Promise<HttpResult> => serve(event?.pathParameters?.eventId ?? undefined, producerOf(event));
 }

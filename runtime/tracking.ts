@@ -58,10 +58,60 @@ export function linkKey(secret: Uint8Array): Buffer {
 
 /** Seals claims into a token: base64url(iv ‖ ciphertext ‖ tag). */
 export function sealLink(key: Uint8Array, claims: LinkClaims): string {
+  return sealClaims(key, claims);
+}
+
+/** Seals any claims with AES-256-GCM under `key` (a key of one purpose, from HKDF). */
+export function sealClaims(key: Uint8Array, claims: object): string {
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv("aes-256-gcm", key, iv);
   const body = Buffer.concat([cipher.update(JSON.stringify(claims), "utf8"), cipher.final()]);
   return Buffer.concat([iv, body, cipher.getAuthTag()]).toString("base64url");
+}
+
+/** Opens a sealed token: its claims, or why not (400 malformed, 404 not sealed with this key). Never throws. */
+export function openClaims(
+  key: Uint8Array,
+  token: string,
+): { ok: true; claims: unknown } | { ok: false; status: 400 | 404; reason: string } {
+  if (typeof token !== "string" || token.length === 0 || token.length > MAX_LINK_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+$/.test(token)) {
+    return { ok: false, status: 400, reason: "token is missing, too long or not base64url" };
+  }
+  const sealed = Buffer.from(token, "base64url");
+  if (sealed.length <= IV_BYTES + TAG_BYTES) return { ok: false, status: 400, reason: "token is too short" };
+  try {
+    const decipher = createDecipheriv("aes-256-gcm", key, sealed.subarray(0, IV_BYTES));
+    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+    const plain = Buffer.concat([decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)), decipher.final()]);
+    return { ok: true, claims: JSON.parse(plain.toString("utf8")) };
+  } catch {
+    return { ok: false, status: 404, reason: "unknown link" };
+  }
+}
+
+/** The one-click unsubscribe links' own key (a purpose of its own, as the tracking links'). */
+export function unsubscribeKey(secret: Uint8Array): Buffer {
+  return Buffer.from(hkdfSync("sha256", secret, Buffer.alloc(0), "tidings/unsubscribe/v1", 32));
+}
+
+/** What an unsubscribe link turns off: one type on one channel for one user. */
+export interface UnsubscribeClaims {
+  u: string;
+  t: string;
+  c: string;
+}
+
+/** Opens an unsubscribe token: 400 malformed, 404 not one of this stack's. Never throws. */
+export async function verifyUnsubscribeToken(
+  token: string,
+  getKey: () => Promise<Uint8Array>,
+): Promise<{ ok: true; claims: UnsubscribeClaims } | { ok: false; status: 400 | 404; reason: string }> {
+  const opened = openClaims(unsubscribeKey(await getKey()), token);
+  if (!opened.ok) return opened;
+  const claims = opened.claims as UnsubscribeClaims;
+  if (!claims || typeof claims.u !== "string" || typeof claims.t !== "string" || typeof claims.c !== "string")
+    return { ok: false, status: 400, reason: "token claims are incomplete" };
+  return { ok: true, claims };
 }
 
 export function makeLinkSigner(deps: LinkSignerDeps) {
@@ -80,6 +130,12 @@ export function makeLinkSigner(deps: LinkSignerDeps) {
     click: (ids: LinkIds) => sign(ids, "c"),
     /** The open-pixel URL of one notification on one channel. */
     open: (ids: LinkIds) => sign(ids, "o"),
+    /**
+     * The one-click unsubscribe URL (RFC 8058) of one type on one channel for one user: `<baseUrl>/u/<token>`.
+     * It does not expire: an old e-mail's link still unsubscribes.
+     */
+    unsubscribe: async (ids: { userId: string; type: string; channel: string }) =>
+      `${base()}/u/${sealClaims(unsubscribeKey(await deps.getKey()), { u: ids.userId, t: ids.type, c: ids.channel } satisfies UnsubscribeClaims)}`,
   };
 }
 
@@ -87,20 +143,9 @@ export type LinkSigner = ReturnType<typeof makeLinkSigner>;
 
 /** Opens a token: 400 when it is malformed, 404 when it was not sealed with this key or it expired. Never throws. */
 export async function verifyLinkToken(token: string, deps: { getKey: () => Promise<Uint8Array>; now?: () => number }): Promise<LinkCheck> {
-  if (typeof token !== "string" || token.length === 0 || token.length > MAX_LINK_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+$/.test(token)) {
-    return { ok: false, status: 400, reason: "token is missing, too long or not base64url" };
-  }
-  const sealed = Buffer.from(token, "base64url");
-  if (sealed.length <= IV_BYTES + TAG_BYTES) return { ok: false, status: 400, reason: "token is too short" };
-  let claims: LinkClaims;
-  try {
-    const decipher = createDecipheriv("aes-256-gcm", linkKey(await deps.getKey()), sealed.subarray(0, IV_BYTES));
-    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-    const plain = Buffer.concat([decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)), decipher.final()]);
-    claims = JSON.parse(plain.toString("utf8"));
-  } catch {
-    return { ok: false, status: 404, reason: "unknown link" };
-  }
+  const opened = openClaims(linkKey(await deps.getKey()), token);
+  if (!opened.ok) return opened;
+  const claims = opened.claims as LinkClaims;
   const valid =
     claims &&
     typeof claims === "object" &&

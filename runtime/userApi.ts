@@ -9,6 +9,8 @@
  *   GET    /me/preferences, PUT /me/preferences
  *   POST   /me/devices { platform, token }, DELETE /me/devices/{token}
  *   GET    /t/{token}                   signed tracking link: records clicked (302) or opened (pixel)
+ *   GET    /u/{token}                   one-click unsubscribe: a page with a button; changes nothing
+ *   POST   /u/{token}                   `List-Unsubscribe=One-Click` (RFC 8058): that type off on that channel
  *
  * Every rejected request (400 naming the field, 401, 404, 413) writes nothing. After a read or an
  * archive, every open connection of the user gets `{ type: "read", eventIds, unreadCount }`.
@@ -34,7 +36,7 @@ import {
 import { type DecisionLogger, logDecision, OUTCOME, type OutcomeOf } from "./log";
 import type { NotificationLog } from "./notificationLog";
 import { applyPreferences, describePreferences, makePreferencesStore } from "./preferences";
-import { PIXEL_GIF_BASE64, verifyLinkToken } from "./tracking";
+import { PIXEL_GIF_BASE64, verifyLinkToken, verifyUnsubscribeToken } from "./tracking";
 import { isDeviceToken, NOTIFICATION_ID_PATTERN } from "./validate";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
@@ -261,6 +263,49 @@ export function makeUserApi(deps: UserApiDeps): UserApiHandler {
     return respond(302, undefined, { location: callback as string, "referrer-policy": "no-referrer" });
   }
 
+  /** An HTML answer of the unsubscribe pages (mail clients and people read them, not programs). */
+  const page = (statusCode: number, title: string, body: string): HttpAnswer => ({
+    statusCode,
+    headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", "referrer-policy": "no-referrer" },
+    body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${title}</title></head><body style="font:16px system-ui,sans-serif;max-width:32rem;margin:3rem auto">${body}</body></html>`,
+  });
+  const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+  /**
+   * `GET /u/{token}` shows a button and changes nothing (mail scanners fetch links); `POST` with
+   * `List-Unsubscribe=One-Click` turns the link's type off on its channel for its user (RFC 8058).
+   */
+  async function unsubscribe(token: string, event: HttpRequestEvent, method: string): Promise<HttpAnswer> {
+    const check = await verifyUnsubscribeToken(token, deps.getLinkKey);
+    if (!check.ok) {
+      logger({ component: "user-api", outcome: OUTCOME["user-api"].unsubscribeRefused, reason: check.reason });
+      return rejected(check.status, check.status === 404 ? "not found" : "invalid request", [
+        { field: "path.token", problem: check.reason },
+      ]);
+    }
+    const { u: userId, t: type, c: channel } = check.claims;
+    const what = `${escapeHtml(type)} notifications by ${escapeHtml(channel)}`;
+    if (method === "GET") {
+      return page(
+        200,
+        "Unsubscribe",
+        `<h1>Unsubscribe</h1><p>Stop ${what}?</p><form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>`,
+      );
+    }
+    const raw = event.isBase64Encoded ? Buffer.from(event.body ?? "", "base64").toString("utf8") : (event.body ?? "");
+    if (raw.trim() !== "List-Unsubscribe=One-Click")
+      return rejected(400, "invalid request", [{ field: "body", problem: "must be List-Unsubscribe=One-Click (RFC 8058)" }]);
+    const config = Object.hasOwn(deps.types, type) ? deps.types[type] : undefined;
+    if (!config || config.critical || !deps.enabledChannels.includes(channel))
+      return rejected(404, "not found", [{ field: "path.token", problem: `${type} on ${channel} cannot be switched off here` }]);
+    const stored = (await preferences.get(userId)) ?? { userId };
+    const types = { ...(stored.types ?? {}) } as Record<string, Record<string, unknown>>;
+    types[type] = { ...(types[type] ?? {}), [channel]: false };
+    await preferences.put({ ...stored, userId, types });
+    logger({ component: "user-api", outcome: OUTCOME["user-api"].unsubscribed, userId, channel, reason: type });
+    return page(200, "Unsubscribed", `<h1>Unsubscribed</h1><p>You will no longer get ${what}.</p>`);
+  }
+
   async function route(event: HttpRequestEvent): Promise<HttpAnswer> {
     const method = methodOf(event);
     const segments = pathSegments(event);
@@ -276,6 +321,12 @@ export function makeUserApi(deps: UserApiDeps): UserApiHandler {
       const query = parseQuery(event, []);
       if (!query.ok) return query.answer;
       return track(segments[1]);
+    }
+    if (segments[0] === "u" && segments.length === 2) {
+      if (method !== "GET" && method !== "POST") return allow(["GET", "POST"]);
+      const query = parseQuery(event, []);
+      if (!query.ok) return query.answer;
+      return unsubscribe(segments[1], event, method);
     }
     if (segments[0] !== "me") return notFound("path", `/${path} is not a route of this API`);
 

@@ -51,6 +51,7 @@ const delivery: Required<ChannelDelivery> = {
   address: { email: "alice@example.com" },
   createdAt: AT,
   critical: true,
+  unsubscribe: "https://api.example.com/u/abc",
 };
 const channelStatus: Required<ChannelStatus> = { status: "sent", updatedAt: AT, reason: "ok", attempts: 1, provider: "ses" };
 const feedEntry: Required<FeedEntry> = {

@@ -9,6 +9,7 @@ import type { Page } from "playwright-core";
 import type { LocalTidings } from "../local/tidings";
 import { type Browser, launchBrowser } from "./helpers/browser";
 import { producerScopes, startQuiet } from "./helpers/localTidings";
+import { until } from "./helpers/sockets";
 
 describe("ops page: a fault provoked, seen and recovered from (headless Chromium)", function () {
   this.timeout(60_000);
@@ -27,16 +28,18 @@ describe("ops page: a fault provoked, seen and recovered from (headless Chromium
   });
 
   const emailCell = (index: number) => `document.querySelector('#channels tr[data-channel="email"]')?.children[${index}]`;
-  const listed = (eventId: string) => page.locator(`#notifications tr[data-event="${eventId}"] [data-channel="email"]`);
+  /** The e-mail line of a notification in the page's list, once it reads `status` (the list refreshes every second). */
+  const listed = (eventId: string, status: string) =>
+    page.locator(`#notifications tr[data-event="${eventId}"] [data-channel="email"]`, { hasText: `email: ${status} ` });
 
   it("shows the e-mail dead-lettered with its reason and the alarm, then sent after the fault is cleared and the DLQ redriven", async () => {
     await page.goto(`${tidings.endpoints.api}/ops`);
     await page.waitForFunction(`${emailCell(10)}?.querySelector("select") !== undefined`, undefined, { timeout: 10_000 });
     await page.locator('select[aria-label="fault for email"]').selectOption("retryable");
-    await page.waitForFunction(`${emailCell(10)}?.querySelector("select")?.value === "retryable"`, undefined, { timeout: 10_000 });
-    expect(((await (await fetch(`${tidings.endpoints.api}/dev/faults`)).json()) as any).faults).to.deep.equal([
-      { channel: "email", mode: "retryable", rate: 1 },
-    ]);
+    // The page's select posts the fault; the fault list says when it is in place.
+    const faults = async () => ((await (await fetch(`${tidings.endpoints.api}/dev/faults`)).json()) as { faults: unknown[] }).faults;
+    await until(async () => (await faults()).length === 1, 10_000, "the fault set from the page");
+    expect(await faults()).to.deep.equal([{ channel: "email", mode: "retryable", rate: 1 }]);
 
     const producer = await tidings.signToken("svc", { scope: producerScopes(tidings) });
     const sent = await fetch(tidings.endpoints.notifications, {
@@ -48,24 +51,20 @@ describe("ops page: a fault provoked, seen and recovered from (headless Chromium
 
     // The list, filtered to what is dead-lettered, shows it with its reason and tries; the alarm is on.
     await page.locator('#filters select[name="status"]').selectOption("dead-lettered");
-    await listed(eventId).waitFor({ timeout: 20_000 });
-    expect(await listed(eventId).textContent()).to.equal(
+    await listed(eventId, "dead-lettered").waitFor({ timeout: 20_000 });
+    expect(await listed(eventId, "dead-lettered").textContent()).to.equal(
       "email: dead-lettered (2) injected retryable fault (POST /dev/faults) (moved to the DLQ after 2 tries)",
     );
-    expect(await listed(eventId).getAttribute("class")).to.equal("alert");
+    expect(await listed(eventId, "dead-lettered").getAttribute("class")).to.equal("alert");
     await page.waitForFunction(`${emailCell(9)}?.textContent === "ALARM"`, undefined, { timeout: 10_000 });
 
     // Clear the fault in the page, redrive the DLQ with its button: sent.
     await page.locator('select[aria-label="fault for email"]').selectOption("none");
-    await page.waitForFunction(
-      async () => ((await (await fetch("/dev/faults")).json()) as { faults: unknown[] }).faults.length === 0,
-      undefined,
-      { timeout: 10_000 },
-    );
+    await until(async () => (await faults()).length === 0, 10_000, "the fault cleared from the page");
     await page.locator('#channels tr[data-channel="email"] button[data-dlq="queue"]').click();
     await page.locator('#filters select[name="status"]').selectOption("sent");
-    await listed(eventId).waitFor({ timeout: 20_000 });
-    expect(await listed(eventId).textContent()).to.match(/^email: sent \(3\)$/);
+    await listed(eventId, "sent").waitFor({ timeout: 20_000 });
+    expect(await listed(eventId, "sent").textContent()).to.equal("email: sent (3)");
     await page.waitForFunction(`${emailCell(9)}?.textContent === "OK"`, undefined, { timeout: 10_000 });
   });
 

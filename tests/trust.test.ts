@@ -60,7 +60,11 @@ describe("trust: one route table, enforced at the gateway, in the function and l
       ["GET /users/{userId}/contact", "contactsRead"],
       ["DELETE /users/{userId}", "erase"],
     ]);
-    expect(routes.filter((r) => r.auth.kind === "public").map((r) => r.route)).to.deep.equal(["GET /t/{token}"]);
+    expect(routes.filter((r) => r.auth.kind === "public").map((r) => r.route)).to.deep.equal([
+      "GET /t/{token}",
+      "GET /u/{token}",
+      "POST /u/{token}",
+    ]);
     expect(routes.filter((r) => r.api === "user").every((r) => r.auth.kind !== "producer")).to.equal(true);
   });
 

@@ -1,7 +1,7 @@
 /**
  * E-mail through SES v2 (SendEmail, Simple content). The rendered subject/text/html of the delivery
  * become the mail; an actionable notification gets its callback link appended when the template did
- * not already include it.
+ * not already include it, and a non-critical one the one-click unsubscribe headers (RFC 8058).
  */
 import { SendEmailCommand, type SESv2Client } from "@aws-sdk/client-sesv2";
 import type { ChannelDelivery, Provider, ProviderResult } from "../contracts";
@@ -37,6 +37,15 @@ export function makeSesProvider(deps: SesProviderDeps): Provider {
             Content: {
               Simple: {
                 Subject: { Data: subject ?? delivery.type, Charset: "UTF-8" },
+                // RFC 8058: mail clients show an unsubscribe button that POSTs to the URL, no login needed.
+                ...(delivery.unsubscribe
+                  ? {
+                      Headers: [
+                        { Name: "List-Unsubscribe", Value: `<${delivery.unsubscribe}>` },
+                        { Name: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click" },
+                      ],
+                    }
+                  : {}),
                 Body: {
                   // The tracking link when there is one (a click is recorded, then redirected to the callback).
                   Text: { Data: withCallbackLink(text, delivery.link ?? delivery.callback), Charset: "UTF-8" },

@@ -28,7 +28,7 @@ export const USER_DATA_ROUTES: { route: RouteKey; scope: "contactsWrite" | "cont
   { route: "DELETE /users/{userId}", scope: "erase" },
 ];
 
-/** The end-user API's routes: every one but the tracking link needs the user's own token. */
+/** The end-user API's routes: every one but the tracking and unsubscribe links needs the user's own token. */
 export const USER_API_ROUTES: RouteKey[] = [
   "GET /me/notifications",
   "GET /me/notifications/count",
@@ -41,6 +41,8 @@ export const USER_API_ROUTES: RouteKey[] = [
   // Every other /me path reaches the function, which names what is wrong (404 naming the path, 405 the method).
   "ANY /me/{proxy+}",
   "GET /t/{token}",
+  "GET /u/{token}",
+  "POST /u/{token}",
 ];
 
 export interface UserDataSettings {
@@ -129,13 +131,14 @@ export function userApiFunction(settings: UserApiSettings): FunctionSpec<HttpReq
   return {
     name: "user-api",
     settings,
-    description: "Tidings end-user API: /me/notifications, preferences, devices, /t/{token}",
+    description: "Tidings end-user API: /me/notifications, preferences, devices, /t/{token}, /u/{token}",
     triggers: USER_API_ROUTES.map(
       (route): Trigger => ({
         kind: "http",
         api: "user",
         route,
-        auth: route.startsWith("GET /t/") ? { kind: "public" } : { kind: "user" },
+        // A tracking or unsubscribe link carries its own proof (a sealed token).
+        auth: /^(GET|POST) \/[tu]\//.test(route) ? { kind: "public" } : { kind: "user" },
         maxBodyBytes: MAX_USER_BODY_BYTES,
       }),
     ),
