@@ -5,6 +5,8 @@
  */
 
 /** Built-in channel names. A stack may add its own channel with any name matching CHANNEL_NAME_PATTERN. */
+import type { QuietHours } from "./quietHours";
+
 export type BuiltInChannel = "websocket" | "email" | "sms" | "slack" | "push";
 
 /** EventBridge `source` of every event Tidings puts on its bus. */
@@ -91,6 +93,8 @@ export interface ChannelDelivery {
    * user: e-mails of non-critical types carry it as `List-Unsubscribe`.
    */
   unsubscribe?: string;
+  /** The user's quiet hours (non-critical, every channel but the WebSocket): the worker holds it until they end. */
+  quietHours?: QuietHours;
 }
 
 /** The EventBridge event as SQS receives it from a rule target. */
@@ -157,6 +161,8 @@ export const DELIVERY_STATUS = {
   unsubscribed: "unsubscribed",
   /** Its last try failed and SQS moved it to the channel's DLQ; a redrive makes it pending again. */
   deadLettered: "dead-lettered",
+  /** Held for the user's quiet hours (`until`): it is sent when they end. */
+  delayed: "delayed",
 } as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUS)[keyof typeof DELIVERY_STATUS];
 
@@ -183,6 +189,8 @@ export interface LogEntry {
   provider?: string;
   providerMessageId?: string;
   reason?: string;
+  /** `delayed`: when it is sent (ISO-8601), the end of the user's quiet hours. */
+  until?: string;
   attempts?: number;
   /** Epoch ms until which a worker holds the right to send (claim before send). */
   claimedUntil?: number;
@@ -239,6 +247,10 @@ export interface PreferencesChange {
   channels?: Record<string, boolean>;
   /** Per type, per channel. */
   types?: Record<string, Record<string, boolean>>;
+  /** IANA time zone, e.g. `Europe/Berlin` (400 naming `timeZone` otherwise). */
+  timeZone?: string;
+  /** `HH:MM` in `timeZone`; a window may cross midnight; null clears it. */
+  quietHours?: { start: string; end: string } | null;
 }
 
 /** `GET /me/notifications/count`, and the answer of a read or an archive. */

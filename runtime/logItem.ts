@@ -146,7 +146,7 @@ export function recordOf(entry: NewLogEntry, at: string): DeliveryRecord {
 }
 
 export const isUnfinished = (status: DeliveryStatus | undefined) =>
-  status === DELIVERY_STATUS.created || status === DELIVERY_STATUS.pending;
+  status === DELIVERY_STATUS.created || status === DELIVERY_STATUS.pending || status === DELIVERY_STATUS.delayed;
 
 /** The notification item `createAll` puts for entries of one eventId (all of one request). */
 export function notificationItem(entries: NewLogEntry[], at: string, ttl: number): Item {

@@ -92,6 +92,8 @@ export interface StatusFields {
   provider?: string;
   providerMessageId?: string;
   reason?: string;
+  /** `delayed`: until when (ISO-8601); any other status clears it. */
+  until?: string;
   /** Adds one to `attempts` (a provider call was made). */
   countAttempt?: boolean;
   /** Clears the claim's lease: only for the claimant, recording the outcome of its send. */
@@ -499,13 +501,16 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
           condition: target.exists,
           values: { ":status": status, ":updatedAt": updatedAt },
         };
-        for (const field of ["provider", "providerMessageId", "reason"] as const) {
+        for (const field of ["provider", "providerMessageId", "reason", "until"] as const) {
           if (fields[field] === undefined) continue;
           update.set.push(`${target.at(field)} = :${field}`);
           update.values[`:${field}`] = fields[field];
         }
         // A later status clears an earlier reason: a `sent` after two failed tries does not keep theirs.
-        update.remove = fields.reason === undefined ? [target.at("reason")] : [];
+        update.remove = [
+          ...(fields.reason === undefined ? [target.at("reason")] : []),
+          ...(fields.until === undefined ? [target.at("until")] : []),
+        ];
         if (fields.releaseClaim) {
           update.remove.push(target.at("claimedUntil"));
           // Decided for good: the content kept for the reconciler (personal data) is not needed any more.

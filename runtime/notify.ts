@@ -37,6 +37,7 @@ import {
 } from "./producers";
 import type { Scheduler } from "./scheduler";
 import { makeScheduledLog } from "./scheduling";
+import type { QuietHours } from "./quietHours";
 import { isOptedIn } from "./settings";
 import type { CallbackEnqueuer } from "./statusCallbacks";
 import type { LinkSigner } from "./tracking";
@@ -187,6 +188,8 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
     type: string;
     typeConfig: NotificationTypeConfig | undefined;
     createdAt: string;
+    /** The user's quiet hours, read with their settings (decide). */
+    quietHours?: QuietHours;
   }
   type Decided = Plan | { channel: string; action: "render"; address: ChannelDelivery["address"] };
   /** A refusal to send back, or the phase's result. */
@@ -196,6 +199,7 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
   async function decide(job: Job, channels: string[]): Promise<Decided[]> {
     const { request, type, typeConfig } = job;
     const { settings: userSettings, contact } = await readUser(job.userId);
+    if (userSettings?.quietHours && userSettings.timeZone) job.quietHours = { ...userSettings.quietHours, timeZone: userSettings.timeZone };
     // Opt-in is asked of the type whose content is sent too, when a template is another declared type's.
     const contentType =
       request.template !== undefined && request.template !== type && deps.types[request.template] ? request.template : undefined;
@@ -328,6 +332,8 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
       createdAt: job.createdAt,
       ...(job.typeConfig?.critical ? { critical: true as const } : {}),
     };
+    // The user's quiet hours hold it on every channel but the WebSocket (whose feed is not a ping), unless critical.
+    if (job.quietHours && channel !== "websocket" && !job.typeConfig?.critical) delivery.quietHours = job.quietHours;
     // A non-critical e-mail carries its one-click unsubscribe (critical ones cannot be switched off).
     if (deps.links && channel === "email" && !job.typeConfig?.critical)
       delivery.unsubscribe = await deps.links.unsubscribe({ userId, type: job.type, channel });

@@ -13,6 +13,7 @@ import { isPlainRecord, unknownKeys } from "./http";
 import { isOptedIn, makeSettingsReader, type UserSettings } from "./settings";
 import type { Problem } from "./contracts";
 import { channelsOfType } from "./validate";
+import { isTimeZone, TIME_OF_DAY } from "./quietHours";
 
 export interface PreferencesContext {
   enabledChannels: string[];
@@ -22,6 +23,10 @@ export interface PreferencesContext {
 export interface Preferences {
   /** Channel-wide switches: false turns the channel off for every non-critical type. */
   channels: Record<string, boolean>;
+  /** IANA time zone, when set. */
+  timeZone?: string;
+  /** `{ start, end }` (`HH:MM` in `timeZone`), when set. */
+  quietHours?: { start: string; end: string };
   types: Record<string, { critical: boolean; defaultOptIn: boolean; channels: Record<string, boolean> }>;
 }
 
@@ -44,7 +49,12 @@ export function describePreferences(settings: UserSettings | undefined, ctx: Pre
       channels: Object.fromEntries(typeChannels.map((channel) => [channel, isOptedIn(settings, type, channel, config)])),
     };
   }
-  return { channels, types };
+  return {
+    channels,
+    types,
+    ...(settings?.timeZone ? { timeZone: settings.timeZone } : {}),
+    ...(settings?.quietHours ? { quietHours: settings.quietHours } : {}),
+  };
 }
 
 export type PreferencesUpdate = { ok: true; settings: UserSettings } | { ok: false; problems: Problem[] };
@@ -56,15 +66,41 @@ export function applyPreferences(
   body: Record<string, unknown>,
   ctx: PreferencesContext,
 ): PreferencesUpdate {
-  const problems = unknownKeys(body, ["channels", "types"]);
+  const problems = unknownKeys(body, ["channels", "types", "timeZone", "quietHours"]);
   const channels: Record<string, boolean> = isPlainRecord(stored?.channels) ? ({ ...stored.channels } as Record<string, boolean>) : {};
   const types: Record<string, Record<string, boolean>> = {};
   if (isPlainRecord(stored?.types)) {
     for (const [type, value] of Object.entries(stored.types))
       if (isPlainRecord(value)) types[type] = { ...value } as Record<string, boolean>;
   }
-  if (body.channels === undefined && body.types === undefined) {
-    problems.push({ field: "body", problem: 'needs "channels" or "types"' });
+  if (body.channels === undefined && body.types === undefined && body.timeZone === undefined && body.quietHours === undefined) {
+    problems.push({ field: "body", problem: 'needs "channels", "types", "timeZone" or "quietHours"' });
+  }
+  let timeZone = stored?.timeZone;
+  if (body.timeZone !== undefined) {
+    if (!isTimeZone(body.timeZone)) problems.push({ field: "timeZone", problem: "must be an IANA time zone, e.g. Europe/Berlin" });
+    else timeZone = body.timeZone;
+  }
+  // null clears the window.
+  let quietHours = stored?.quietHours;
+  if (body.quietHours === null) quietHours = undefined;
+  else if (body.quietHours !== undefined) {
+    if (!isPlainRecord(body.quietHours))
+      problems.push({ field: "quietHours", problem: 'must be { "start": "HH:MM", "end": "HH:MM" } or null' });
+    else {
+      problems.push(...unknownKeys(body.quietHours, ["start", "end"], "quietHours."));
+      const { start, end } = body.quietHours;
+      for (const [name, value] of [
+        ["start", start],
+        ["end", end],
+      ] as const) {
+        if (typeof value !== "string" || !TIME_OF_DAY.test(value))
+          problems.push({ field: `quietHours.${name}`, problem: "must be HH:MM, 00:00 to 23:59" });
+      }
+      if (start === end && typeof start === "string") problems.push({ field: "quietHours.end", problem: "must differ from start" });
+      quietHours = { start: String(start), end: String(end) };
+      if (!timeZone) problems.push({ field: "timeZone", problem: "is needed with quietHours: the hours are the user's own" });
+    }
   }
   if (body.channels !== undefined) {
     if (!isPlainRecord(body.channels)) problems.push({ field: "channels", problem: "must be an object of channel: boolean" });
@@ -107,7 +143,7 @@ export function applyPreferences(
       }
   }
   if (problems.length) return { ok: false, problems };
-  return { ok: true, settings: { userId, channels, types } };
+  return { ok: true, settings: { userId, channels, types, ...(timeZone ? { timeZone } : {}), ...(quietHours ? { quietHours } : {}) } };
 }
 
 export function makePreferencesStore(deps: { ddb: DynamoDBDocumentClient; table: string }) {

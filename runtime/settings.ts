@@ -12,6 +12,10 @@ export interface UserSettings {
   userId: string;
   channels?: Record<string, unknown>;
   types?: Record<string, unknown>;
+  /** IANA time zone (`PUT /me/preferences`). */
+  timeZone?: string;
+  /** `{ start, end }` as `HH:MM` in `timeZone`: non-critical deliveries but the WebSocket's wait until `end`. */
+  quietHours?: { start: string; end: string };
 }
 
 export function makeSettingsReader(deps: { ddb: DynamoDBDocumentClient; table: string }) {

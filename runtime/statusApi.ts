@@ -18,6 +18,8 @@ export interface ChannelStatus {
   status: LogEntry["status"];
   updatedAt: string;
   reason?: string;
+  /** `delayed`: when it is sent. */
+  until?: string;
   attempts?: number;
   provider?: string;
 }
@@ -66,6 +68,7 @@ export function notificationStatus(
       status: row.status,
       updatedAt: row.updatedAt,
       ...(row.reason !== undefined ? { reason: row.reason } : {}),
+      ...(row.until !== undefined ? { until: row.until } : {}),
       ...(typeof row.attempts === "number" ? { attempts: row.attempts } : {}),
       ...(row.provider !== undefined ? { provider: row.provider } : {}),
     };

@@ -9,6 +9,7 @@
  * it, and moves it to the DLQ after maxReceiveCount), a permanent one is logged as `error` and
  * acknowledged, so nothing retries what cannot succeed. Nothing here throws for one record.
  */
+import { quietUntil } from "./quietHours";
 import { DEFAULTS } from "./defaults";
 import { DELIVERY_STATUS, detailTypeFor, EVENT_SOURCE, PROVIDER_OUTCOME } from "./contracts";
 import type { ChannelDelivery, Provider, ProviderResult, SqsBatchResponse, SqsEvent, SqsRecord } from "./contracts";
@@ -184,6 +185,17 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
       // Another copy is sending right now: retry later, when its outcome is in the log.
       decide(OUTCOME.worker.busy, { ...ids, reason: "another copy holds the claim" });
       return false;
+    }
+
+    // The user's quiet hours: held until they end, re-queued in steps of at most SQS's longest delay.
+    const quietEnd = delivery.quietHours && !delivery.critical ? quietUntil(delivery.quietHours, now()) : undefined;
+    if (quietEnd !== undefined) {
+      const delaySeconds = Math.max(1, Math.min(Math.ceil((quietEnd - now()) / 1000), MAX_DELAY_SECONDS));
+      await deps.requeue(record.body, delaySeconds);
+      const until = new Date(quietEnd).toISOString();
+      await log.setStatus(delivery.eventId, channel, DELIVERY_STATUS.delayed, { reason: "quiet hours", until, releaseClaim: true });
+      decide(OUTCOME.worker.delayed, { ...ids, reason: `quiet hours until ${until}`, delaySeconds });
+      return true;
     }
 
     // After the claim, so a copy of a delivery another worker sends (or sent) takes no politeness token.

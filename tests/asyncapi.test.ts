@@ -52,8 +52,16 @@ const delivery: Required<ChannelDelivery> = {
   createdAt: AT,
   critical: true,
   unsubscribe: "https://api.example.com/u/abc",
+  quietHours: { start: "22:00", end: "07:00", timeZone: "Europe/Berlin" },
 };
-const channelStatus: Required<ChannelStatus> = { status: "sent", updatedAt: AT, reason: "ok", attempts: 1, provider: "ses" };
+const channelStatus: Required<ChannelStatus> = {
+  status: "delayed",
+  updatedAt: AT,
+  reason: "quiet hours",
+  attempts: 1,
+  provider: "ses",
+  until: AT,
+};
 const feedEntry: Required<FeedEntry> = {
   eventId: "e-1",
   type: "order.shipped",
@@ -141,9 +149,18 @@ const SAMPLES: Record<string, object[]> = {
     {
       channels: { email: true },
       types: { "order.shipped": { critical: false, defaultOptIn: true, channels: { email: true } } },
+      timeZone: "Europe/Berlin",
+      quietHours: { start: "22:00", end: "07:00" },
     } satisfies Required<Preferences>,
   ],
-  PreferencesUpdate: [{ channels: { sms: false }, types: { "marketing.digest": { email: true } } } satisfies Required<PreferencesChange>],
+  PreferencesUpdate: [
+    {
+      channels: { sms: false },
+      types: { "marketing.digest": { email: true } },
+      timeZone: "Europe/Berlin",
+      quietHours: { start: "22:00", end: "07:00" },
+    } satisfies Required<PreferencesChange>,
+  ],
   Device: [{ platform: "apns", token: "a".repeat(64) } satisfies Required<DeviceRegistration>],
   Contact: [
     {
