@@ -67,7 +67,8 @@ export function opsQuery(
 function urgency(n: OpsNotification): number {
   const statuses = Object.values(n.channels).map((c) => c.status as string);
   if (n.status === "failed" || statuses.some((s) => s === DELIVERY_STATUS.error || s === DELIVERY_STATUS.deadLettered)) return 0;
-  if (n.status === "scheduled" || statuses.some((s) => s === DELIVERY_STATUS.created || s === DELIVERY_STATUS.pending)) return 1;
+  const onItsWay: string[] = [DELIVERY_STATUS.created, DELIVERY_STATUS.pending, DELIVERY_STATUS.delayed];
+  if (n.status === "scheduled" || statuses.some((s) => onItsWay.includes(s))) return 1;
   return 2;
 }
 
