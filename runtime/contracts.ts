@@ -41,6 +41,8 @@ export interface NotificationRequest {
    * and contacts are read then. Absent: now.
    */
   sendAt?: string;
+  /** BCP 47 locale of this notification's templates (`<channel>.<locale>.json`); default: the user's. */
+  locale?: string;
 }
 
 /** Where one channel delivers to, resolved from the contacts table (websocket needs none). */
@@ -251,6 +253,8 @@ export interface PreferencesChange {
   timeZone?: string;
   /** `HH:MM` in `timeZone`; a window may cross midnight; null clears it. */
   quietHours?: { start: string; end: string } | null;
+  /** BCP 47 locale of the user's templates, e.g. `de-AT` (then `de`, then the template itself); null clears it. */
+  locale?: string | null;
 }
 
 /** `GET /me/notifications/count`, and the answer of a read or an archive. */

@@ -148,7 +148,8 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
   async function contentFor(
     request: NotificationRequest,
     channel: string,
-    link?: string,
+    link: string | undefined,
+    locale: string | undefined,
   ): Promise<
     { ok: true; content: RenderedContent } | { ok: false; missingTemplate?: string; missingVariables?: string[]; urlProblems?: Problem[] }
   > {
@@ -158,7 +159,7 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
       return { ok: true, content: channel === "slack" ? { ...content, text: slackEscape(content.text) } : content };
     }
     const name = request.template ?? request.type;
-    const loaded = await templates.load(name, channel);
+    const loaded = await templates.load(name, channel, locale);
     if (!loaded.ok) {
       if (loaded.reason === "invalid") throw new Error(loaded.problem); // ours to fix, not the producer's: 500
       return {
@@ -190,6 +191,8 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
     createdAt: string;
     /** The user's quiet hours, read with their settings (decide). */
     quietHours?: QuietHours;
+    /** The locale of the templates: the request's, else the user's (decide). */
+    locale?: string;
   }
   type Decided = Plan | { channel: string; action: "render"; address: ChannelDelivery["address"] };
   /** A refusal to send back, or the phase's result. */
@@ -200,6 +203,7 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
     const { request, type, typeConfig } = job;
     const { settings: userSettings, contact } = await readUser(job.userId);
     if (userSettings?.quietHours && userSettings.timeZone) job.quietHours = { ...userSettings.quietHours, timeZone: userSettings.timeZone };
+    job.locale = request.locale ?? userSettings?.locale;
     // Opt-in is asked of the type whose content is sent too, when a template is another declared type's.
     const contentType =
       request.template !== undefined && request.template !== type && deps.types[request.template] ? request.template : undefined;
@@ -222,7 +226,7 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
       decided.map(async (d) => {
         if (d.action !== "render") return undefined;
         const link = request.callback !== undefined && deps.links ? await deps.links.click({ eventId, channel: d.channel }) : undefined;
-        return { content: await contentFor(request, d.channel, link), link };
+        return { content: await contentFor(request, d.channel, link, job.locale), link };
       }),
     );
     const plans: Plan[] = [];

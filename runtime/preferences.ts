@@ -14,6 +14,7 @@ import { isOptedIn, makeSettingsReader, type UserSettings } from "./settings";
 import type { Problem } from "./contracts";
 import { channelsOfType } from "./validate";
 import { isTimeZone, TIME_OF_DAY } from "./quietHours";
+import { canonicalLocale } from "./locales";
 
 export interface PreferencesContext {
   enabledChannels: string[];
@@ -27,6 +28,8 @@ export interface Preferences {
   timeZone?: string;
   /** `{ start, end }` (`HH:MM` in `timeZone`), when set. */
   quietHours?: { start: string; end: string };
+  /** BCP 47 locale of the user's templates, when set. */
+  locale?: string;
   types: Record<string, { critical: boolean; defaultOptIn: boolean; channels: Record<string, boolean> }>;
 }
 
@@ -54,6 +57,7 @@ export function describePreferences(settings: UserSettings | undefined, ctx: Pre
     types,
     ...(settings?.timeZone ? { timeZone: settings.timeZone } : {}),
     ...(settings?.quietHours ? { quietHours: settings.quietHours } : {}),
+    ...(settings?.locale ? { locale: settings.locale } : {}),
   };
 }
 
@@ -66,15 +70,22 @@ export function applyPreferences(
   body: Record<string, unknown>,
   ctx: PreferencesContext,
 ): PreferencesUpdate {
-  const problems = unknownKeys(body, ["channels", "types", "timeZone", "quietHours"]);
+  const problems = unknownKeys(body, ["channels", "types", "timeZone", "quietHours", "locale"]);
   const channels: Record<string, boolean> = isPlainRecord(stored?.channels) ? ({ ...stored.channels } as Record<string, boolean>) : {};
   const types: Record<string, Record<string, boolean>> = {};
   if (isPlainRecord(stored?.types)) {
     for (const [type, value] of Object.entries(stored.types))
       if (isPlainRecord(value)) types[type] = { ...value } as Record<string, boolean>;
   }
-  if (body.channels === undefined && body.types === undefined && body.timeZone === undefined && body.quietHours === undefined) {
-    problems.push({ field: "body", problem: 'needs "channels", "types", "timeZone" or "quietHours"' });
+  if ([body.channels, body.types, body.timeZone, body.quietHours, body.locale].every((v) => v === undefined)) {
+    problems.push({ field: "body", problem: 'needs "channels", "types", "timeZone", "quietHours" or "locale"' });
+  }
+  let locale = stored?.locale;
+  if (body.locale === null) locale = undefined;
+  else if (body.locale !== undefined) {
+    const canonical = canonicalLocale(body.locale);
+    if (!canonical) problems.push({ field: "locale", problem: "must be a BCP 47 locale, e.g. de-AT, or null" });
+    else locale = canonical;
   }
   let timeZone = stored?.timeZone;
   if (body.timeZone !== undefined) {
@@ -143,7 +154,17 @@ export function applyPreferences(
       }
   }
   if (problems.length) return { ok: false, problems };
-  return { ok: true, settings: { userId, channels, types, ...(timeZone ? { timeZone } : {}), ...(quietHours ? { quietHours } : {}) } };
+  return {
+    ok: true,
+    settings: {
+      userId,
+      channels,
+      types,
+      ...(timeZone ? { timeZone } : {}),
+      ...(quietHours ? { quietHours } : {}),
+      ...(locale ? { locale } : {}),
+    },
+  };
 }
 
 export function makePreferencesStore(deps: { ddb: DynamoDBDocumentClient; table: string }) {

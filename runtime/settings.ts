@@ -16,6 +16,8 @@ export interface UserSettings {
   timeZone?: string;
   /** `{ start, end }` as `HH:MM` in `timeZone`: non-critical deliveries but the WebSocket's wait until `end`. */
   quietHours?: { start: string; end: string };
+  /** BCP 47 locale of the user's templates. */
+  locale?: string;
 }
 
 export function makeSettingsReader(deps: { ddb: DynamoDBDocumentClient; table: string }) {

@@ -7,13 +7,16 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { allowedTemplates, type NotificationTypeConfig } from "./config";
 import { CHANNEL_NAME_PATTERN, TYPE_NAME_PATTERN } from "./configTypes";
-import { parseTemplate, templateKey } from "./templates";
+import { canonicalLocale } from "./locales";
+import { parseTemplate, type Template, templateKey, templateVariables } from "./templates";
 import { channelsOfType } from "./validate";
 
 /** One template file found in a templates folder. */
 export interface TemplateFile {
   type: string;
   channel: string;
+  /** A locale's variant (`<channel>.<locale>.json`): the same variables as `<channel>.json`. */
+  locale?: string;
   key: string;
   file: string;
   content: string;
@@ -36,7 +39,34 @@ export function shippedTemplatesDir(): string {
 export function readTemplateDirs(dirs: string[]): TemplateFile[] {
   const byKey = new Map<string, TemplateFile>();
   for (const dir of dirs) for (const template of readTemplates(dir)) byKey.set(template.key, template);
-  return [...byKey.values()];
+  const templates = [...byKey.values()];
+  const problems = variantProblems(templates);
+  if (problems.length) throw new TemplateFilesError(`fix these templates:\n  - ${problems.join("\n  - ")}`);
+  return templates;
+}
+
+/**
+ * A locale's variant says what its template says in another language: the template is there (in any of
+ * the folders), and the variant uses the same variables, no more, no fewer.
+ */
+function variantProblems(templates: TemplateFile[]): string[] {
+  const parsed = (t: TemplateFile) => (parseTemplate(t.content, t.file) as { ok: true; template: Template }).template;
+  const bases = new Map(templates.filter((t) => !t.locale).map((t) => [`${t.type}/${t.channel}`, t]));
+  const problems: string[] = [];
+  for (const variant of templates.filter((t) => t.locale)) {
+    const name = `${variant.type}/${variant.channel}.${variant.locale}.json`;
+    const base = bases.get(`${variant.type}/${variant.channel}`);
+    if (!base) {
+      problems.push(`${name}: a locale's variant needs ${variant.type}/${variant.channel}.json in one of the templates folders`);
+      continue;
+    }
+    const [want, have] = [templateVariables(parsed(base)), templateVariables(parsed(variant))];
+    if (want.join() !== have.join())
+      problems.push(
+        `${name}: uses {{${have.join("}}, {{")}}} where ${variant.channel}.json uses {{${want.join("}}, {{")}}}: a variant needs the same variables`,
+      );
+  }
+  return problems;
 }
 
 /** Reads and checks every `<type>/<channel>.json` under `dir`, naming each file that is misplaced or not a valid template. */
@@ -54,16 +84,24 @@ export function readTemplates(dir: string): TemplateFile[] {
     }
     if (!TYPE_NAME_PATTERN.test(type)) problems.push(`${type}/: folder name is not a notification type name (${TYPE_NAME_PATTERN})`);
     for (const file of fs.readdirSync(typeDir).sort()) {
-      const channel = file.replace(/\.json$/, "");
-      if (!file.endsWith(".json") || !CHANNEL_NAME_PATTERN.test(channel)) {
-        problems.push(`${type}/${file}: name templates <channel>.json, e.g. email.json`);
+      // <channel>.json, or a locale's variant <channel>.<locale>.json.
+      const [channel, locale, ...rest] = file.replace(/\.json$/, "").split(".");
+      if (!file.endsWith(".json") || !CHANNEL_NAME_PATTERN.test(channel) || rest.length > 0) {
+        problems.push(`${type}/${file}: name templates <channel>.json (or <channel>.<locale>.json), e.g. email.json, email.de.json`);
+        continue;
+      }
+      if (locale !== undefined && canonicalLocale(locale) !== locale) {
+        problems.push(`${type}/${file}: "${locale}" is not a BCP 47 locale as written canonically (e.g. de, de-AT, pt-BR)`);
         continue;
       }
       const filePath = path.join(typeDir, file);
       const content = fs.readFileSync(filePath, "utf8");
       const checked = parseTemplate(content, `${type}/${file}`);
-      if (!checked.ok) problems.push(checked.problem);
-      else templates.push({ type, channel, key: templateKey(type, channel), file: filePath, content });
+      if (!checked.ok) {
+        problems.push(checked.problem);
+        continue;
+      }
+      templates.push({ type, channel, ...(locale ? { locale } : {}), key: templateKey(type, channel, locale), file: filePath, content });
     }
   }
   if (problems.length) throw new TemplateFilesError(`fix these templates in ${dir}:\n  - ${problems.join("\n  - ")}`);

@@ -5,6 +5,7 @@
  */
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { parse as parseMustache, render as renderMustache } from "mustache";
+import { localeChain } from "./locales";
 import { z } from "zod";
 import type { RenderedContent } from "./contracts";
 
@@ -23,9 +24,22 @@ export const MAX_TEMPLATE_BYTES = 64 * 1024;
 /** Longest subject made from the first line of a literal message. */
 export const MAX_SUBJECT_CHARS = 78;
 
-/** S3 key (and repository path) of the template for a type or template name on a channel. */
-export function templateKey(name: string, channel: string): string {
-  return `templates/${name}/${channel}.json`;
+/** S3 key (and repository path) of the template for a type or template name on a channel, in a locale's variant. */
+export function templateKey(name: string, channel: string, locale?: string): string {
+  return `templates/${name}/${channel}${locale ? `.${locale}` : ""}.json`;
+}
+
+/** Every variable a template's fields name (sections included), sorted: what its locale variants must name too. */
+export function templateVariables(template: Template): string[] {
+  const names = new Set<string>();
+  const walk = (tokens: Token[]) => {
+    for (const token of tokens) {
+      if (["name", "&", "#", "^"].includes(token[0])) names.add(token[1]);
+      if (Array.isArray(token[4])) walk(token[4]);
+    }
+  };
+  for (const field of [template.subject, template.text, template.html]) if (field !== undefined) walk(parseMustache(field) as Token[]);
+  return [...names].sort();
 }
 
 function templateSchema() {
@@ -96,31 +110,44 @@ export interface TemplateStoreDeps {
   now?: () => number;
 }
 
-/** Loads templates from S3, caching what it found for `cacheTtlMs` (a miss is asked again next time). */
+/**
+ * Loads templates from S3, caching what it found for `cacheTtlMs`. A missing template is asked again
+ * next time; a missing locale variant is remembered as missing for as long (most locales have none).
+ */
 export function makeTemplateStore(deps: TemplateStoreDeps) {
   const ttl = deps.cacheTtlMs ?? 60_000;
   const now = deps.now ?? Date.now;
-  const cache = new Map<string, { template: Template; until: number }>();
+  const cache = new Map<string, { template: Template | undefined; until: number }>();
+
+  async function loadKey(key: string, rememberMissing: boolean): Promise<TemplateLoadResult | undefined> {
+    const cached = cache.get(key);
+    if (cached && cached.until > now()) return cached.template ? { ok: true, template: cached.template } : undefined;
+    let body: string;
+    try {
+      const object = await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: key }));
+      body = (await object.Body?.transformToString("utf-8")) ?? "";
+    } catch (error) {
+      const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.name === "NoSuchKey" || e.name === "NotFound" || e.$metadata?.httpStatusCode === 404) {
+        if (rememberMissing) cache.set(key, { template: undefined, until: now() + ttl });
+        return undefined;
+      }
+      throw error;
+    }
+    const result = parseTemplate(body, key);
+    if (result.ok) cache.set(key, { template: result.template, until: now() + ttl });
+    return result;
+  }
 
   return {
-    async load(name: string, channel: string): Promise<TemplateLoadResult> {
-      const key = templateKey(name, channel);
-      const cached = cache.get(key);
-      if (cached && cached.until > now()) return { ok: true, template: cached.template };
-      let body: string;
-      try {
-        const object = await deps.s3.send(new GetObjectCommand({ Bucket: deps.bucket, Key: key }));
-        body = (await object.Body?.transformToString("utf-8")) ?? "";
-      } catch (error) {
-        const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-        if (e.name === "NoSuchKey" || e.name === "NotFound" || e.$metadata?.httpStatusCode === 404) {
-          return { ok: false, reason: "missing", problem: `no template for type ${name} on channel ${channel}` };
-        }
-        throw error;
+    /** The template of `name` on `channel`: the variant of `locale` (or of its language) when there is one. */
+    async load(name: string, channel: string, locale?: string): Promise<TemplateLoadResult> {
+      for (const variant of localeChain(locale)) {
+        const found = await loadKey(templateKey(name, channel, variant), true);
+        if (found) return found;
       }
-      const result = parseTemplate(body, key);
-      if (result.ok) cache.set(key, { template: result.template, until: now() + ttl });
-      return result;
+      const found = await loadKey(templateKey(name, channel), false);
+      return found ?? { ok: false, reason: "missing", problem: `no template for type ${name} on channel ${channel}` };
     },
   };
 }

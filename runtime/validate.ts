@@ -7,6 +7,7 @@ import { z } from "zod";
 import { allowedTemplates, type NotificationTypeConfig } from "./config";
 import { deceptiveCharacterProblem } from "./content";
 import type { NotificationRequest, Problem } from "./contracts";
+import { canonicalLocale } from "./locales";
 
 /** Largest producer request body, in bytes (the EventBridge entry limit). */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -255,6 +256,10 @@ function requestSchema(ctx: ValidationContext) {
       .number({ error: "must be a number" })
       .min(0, { error: "must be between 0 and 100" })
       .max(100, { error: "must be between 0 and 100" })
+      .optional(),
+    locale: z
+      .string({ error: "must be a BCP 47 locale, e.g. de-AT" })
+      .refine((v) => canonicalLocale(v) === v, { error: "must be a BCP 47 locale as written canonically, e.g. de, de-AT, pt-BR" })
       .optional(),
     sendAt: z
       .string({ error: "must be a string: an RFC 3339 date-time with an offset" })

@@ -90,6 +90,7 @@ const SAMPLES: Record<string, object[]> = {
       callback: "https://shop.example.com/orders/1",
       progress: 10,
       sendAt: "2027-01-15T09:00:00+01:00",
+      locale: "de-AT",
     } satisfies Required<NotificationRequest>,
   ],
   ChannelDelivery: [delivery],
@@ -151,6 +152,7 @@ const SAMPLES: Record<string, object[]> = {
       types: { "order.shipped": { critical: false, defaultOptIn: true, channels: { email: true } } },
       timeZone: "Europe/Berlin",
       quietHours: { start: "22:00", end: "07:00" },
+      locale: "de-AT",
     } satisfies Required<Preferences>,
   ],
   PreferencesUpdate: [
@@ -159,6 +161,7 @@ const SAMPLES: Record<string, object[]> = {
       types: { "marketing.digest": { email: true } },
       timeZone: "Europe/Berlin",
       quietHours: { start: "22:00", end: "07:00" },
+      locale: "de-AT",
     } satisfies Required<PreferencesChange>,
   ],
   Device: [{ platform: "apns", token: "a".repeat(64) } satisfies Required<DeviceRegistration>],
