@@ -38,7 +38,7 @@ import type { NotificationLog } from "./notificationLog";
 import { applyPreferences, describePreferences, makePreferencesStore } from "./preferences";
 import { PIXEL_GIF_BASE64, verifyLinkToken, verifyUnsubscribeToken } from "./tracking";
 import { isDeviceToken, NOTIFICATION_ID_PATTERN } from "./validate";
-import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 
 /** The feed channel: feed items are websocket-channel notifications, logged on that channel's row. */
 export const FEED_CHANNEL = "websocket";
@@ -55,6 +55,8 @@ export interface UserApiDeps {
   ddb: DynamoDBDocumentClient;
   /** The settings table (preferences). */
   settingsTable: string;
+  /** The contacts table: an unsubscribe link of an erased user (no address left) changes nothing. */
+  contactsTable: string;
   devices: DeviceRegistry;
   /** The key tracking links are signed with (the token-signing secret). */
   getLinkKey: () => Promise<Uint8Array>;
@@ -298,6 +300,10 @@ export function makeUserApi(deps: UserApiDeps): UserApiHandler {
     const config = Object.hasOwn(deps.types, type) ? deps.types[type] : undefined;
     if (!config || config.critical || !deps.enabledChannels.includes(channel))
       return rejected(404, "not found", [{ field: "path.token", problem: `${type} on ${channel} cannot be switched off here` }]);
+    // An erased user (or one with no address on the channel any more) has nothing to unsubscribe: writing
+    // their opt-out would leave a settings row behind the erasure.
+    const contact = await deps.ddb.send(new GetCommand({ TableName: deps.contactsTable, Key: { userId }, ConsistentRead: true }));
+    if (!contact.Item) return rejected(404, "not found", [{ field: "path.token", problem: "no such user any more (erased)" }]);
     const stored = (await preferences.get(userId)) ?? { userId };
     const types = { ...(stored.types ?? {}) } as Record<string, Record<string, unknown>>;
     types[type] = { ...(types[type] ?? {}), [channel]: false };

@@ -5,6 +5,7 @@
  * skipped as opted out; a critical type's e-mail has no such header; a forged token is refused.
  */
 import { expect } from "chai";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { LocalTidings } from "../local/tidings";
 import { producerScopes, startQuiet } from "./helpers/localTidings";
 import { until } from "./helpers/sockets";
@@ -94,6 +95,16 @@ describe("one-click unsubscribe (local mode)", function () {
 
     const second = await send(user, "order.shipped", { data: SHIPPED });
     expect(second.body.channels.email).to.equal("skipped: opted out");
+
+    // Erased: the link of an old e-mail changes nothing, and leaves no settings row behind the erasure.
+    const eraser = await tidings.signToken("svc-orders", { scope: producerScopes(tidings) });
+    expect(
+      (await fetch(`${tidings.endpoints.api}/users/${user}`, { method: "DELETE", headers: { authorization: `Bearer ${eraser}` } })).status,
+    ).to.equal(200);
+    const afterErasure = await fetch(url, { method: "POST", body: "List-Unsubscribe=One-Click" });
+    expect(afterErasure.status).to.equal(404);
+    const settings = await tidings.clients.ddb.send(new GetCommand({ TableName: tidings.tables.settings, Key: { userId: user } }));
+    expect(settings.Item).to.equal(undefined);
   });
 
   it("sends a critical type's e-mail without List-Unsubscribe", async () => {

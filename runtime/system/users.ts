@@ -167,6 +167,7 @@ export function userApiFunction(settings: UserApiSettings): FunctionSpec<HttpReq
         log: makeNotificationLog({ ddb, table: envOf(env, "log"), metrics: hooks?.metrics }),
         ddb,
         settingsTable: envOf(env, "settings"),
+        contactsTable: envOf(env, "contacts"),
         devices: makeDeviceRegistry({ ddb, table: envOf(env, "contacts"), maxPerUser: maxDevicesPerUser }),
         getLinkKey: getKey,
         enabledChannels,
