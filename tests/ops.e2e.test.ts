@@ -107,6 +107,12 @@ describe("operations in the local mode: status API, reconciler, rule-DLQ redrive
     const report = await tidings.reconcile();
     expect(report.reput).to.equal(4);
     await until(async () => ids.every((id) => slackPosts(id) === 1), 20_000, "slack delivered after the reconciler");
+    // The sink has the post a moment before the worker records it: wait for the log too.
+    await until(
+      async () => (await Promise.all(ids.map(async (id) => (await tidings.log.get(id, "slack"))?.status))).every((s) => s === "sent"),
+      20_000,
+      "slack logged sent after the reconciler",
+    );
     for (const id of ids) expect((await status(id)).body.channels.slack.status).to.equal("sent");
     // The original events, redriven late from the rule DLQ, find the rows sent: no second post.
     expect(await runRedriveCli(["slack", "--rule-dlq", "--local", "--state", stateFile], () => {})).to.equal(0);
