@@ -11,7 +11,7 @@ import { type DynamoDBDocumentClient, paginateScan } from "@aws-sdk/lib-dynamodb
 import { DELIVERY_STATUS, type LogEntry } from "../runtime/contracts";
 import { entriesOf, type Item, NOTIFICATION_ITEM } from "../runtime/logItem";
 import { producersEventId } from "../runtime/producers";
-import type { ScheduleRecord } from "../runtime/scheduling";
+import { type ScheduleRecord, scheduleOf, shownScheduleStatus } from "../runtime/scheduling";
 
 export interface OpsNotification {
   eventId: string;
@@ -73,7 +73,7 @@ function urgency(n: OpsNotification): number {
 }
 
 function notificationOf(item: Item): OpsNotification {
-  const scheduled = item.channel === NOTIFICATION_ITEM ? (item.scheduled as ScheduleRecord | undefined) : undefined;
+  const scheduled = item.channel === NOTIFICATION_ITEM ? scheduleOf(item) : undefined;
   const channels: OpsNotification["channels"] = {};
   for (const entry of entriesOf(item)) {
     channels[entry.channel] = {
@@ -91,7 +91,7 @@ function notificationOf(item: Item): OpsNotification {
     type: String(item.type),
     createdAt: String(item.createdAt),
     ...(item.producer !== undefined ? { producer: String(item.producer) } : {}),
-    ...(scheduled ? { status: scheduled.status === "sending" ? "scheduled" : scheduled.status, sendAt: scheduled.sendAt } : {}),
+    ...(scheduled ? { status: shownScheduleStatus(scheduled.status), sendAt: scheduled.sendAt } : {}),
     channels,
   };
 }

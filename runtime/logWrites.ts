@@ -77,11 +77,11 @@ export const isConditionFailure = (error: unknown) => (error as { name?: string 
 export const OUTCOMES: readonly DeliveryStatus[] = [DELIVERY_STATUS.error, DELIVERY_STATUS.unsubscribed];
 
 /** `:<prefix>0, :<prefix>1, …` for an `IN (…)` condition, with the values to bind. */
-export function inList(
+export function inList<S extends string = DeliveryStatus>(
   prefix: string,
-  statuses: readonly DeliveryStatus[],
-): { placeholders: string; values: Record<string, DeliveryStatus> } {
-  const values: Record<string, DeliveryStatus> = {};
+  statuses: readonly S[],
+): { placeholders: string; values: Record<string, S> } {
+  const values: Record<string, S> = {};
   statuses.forEach((status, i) => {
     values[`:${prefix}${i}`] = status;
   });

@@ -70,7 +70,7 @@ export {
 } from "./logItem";
 import { makeMetrics, type Metrics } from "./metrics";
 import { TABLES } from "./tables";
-import type { ScheduleRecord } from "./scheduling";
+import { type ScheduleRecord, scheduleOf } from "./scheduling";
 
 /** Most keys one BatchGetItem takes. */
 const BATCH_GET_LIMIT = 100;
@@ -318,22 +318,13 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
     const items = (out.Items ?? []) as Item[];
     const item = items.find((found) => found.channel === NOTIFICATION_ITEM);
     if (!item) return { rows: items.flatMap(entriesOf) };
-    const scheduled = item.scheduled as (ScheduleRecord & { request?: unknown }) | undefined;
+    const schedule = scheduleOf(item);
     const fields: NotificationFields = {
       userId: item.userId as string,
       type: item.type as string,
       createdAt: item.createdAt as string,
       ...(item.producer !== undefined ? { producer: item.producer as string } : {}),
-      ...(scheduled
-        ? {
-            schedule: {
-              sendAt: scheduled.sendAt,
-              status: scheduled.status,
-              updatedAt: scheduled.updatedAt,
-              ...(scheduled.reason !== undefined ? { reason: scheduled.reason } : {}),
-            },
-          }
-        : {}),
+      ...(schedule ? { schedule } : {}),
     };
     return { rows: items.flatMap(entriesOf), item: fields };
   }

@@ -12,14 +12,19 @@
  * local mode's scheduler: both take the Scheduler API's calls (runtime: `makeEventBridgeScheduler`).
  */
 import { deflateRawSync, inflateRawSync } from "node:zlib";
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { NotificationRequest } from "./contracts";
 import { DEFAULTS } from "./defaults";
 import { createdDayShard, NOTIFICATION_ITEM } from "./logItem";
+import { inList, isConditionFailure, oldItemOf } from "./logWrites";
 
 /** Where a scheduled notification stands: `sending` once its sender has claimed it, for good. */
 export type ScheduleStatus = "scheduled" | "sending" | "sent" | "cancelled" | "failed";
+
+/** The status producers and operators see: a notification being sent is still `scheduled` until it is sent. */
+export function shownScheduleStatus(status: ScheduleStatus): Exclude<ScheduleStatus, "sending"> {
+  return status === "sending" ? "scheduled" : status;
+}
 
 /** The schedule part of a notification item. */
 export interface ScheduleRecord {
@@ -55,11 +60,8 @@ export interface NewSchedule {
   sendAt: string;
 }
 
-const isConditionFailure = (error: unknown) =>
-  error instanceof ConditionalCheckFailedException || (error as Error)?.name === "ConditionalCheckFailedException";
-
-/** The schedule record and stored request of a notification item. */
-function scheduleOf(item: Record<string, unknown> | undefined): ScheduleRecord | undefined {
+/** The schedule record of a notification item (its stored request left out); undefined when it was never scheduled. */
+export function scheduleOf(item: Record<string, unknown> | undefined): ScheduleRecord | undefined {
   const scheduled = item?.scheduled as (ScheduleRecord & { request?: unknown }) | undefined;
   if (!scheduled) return undefined;
   const { request: _stored, ...record } = scheduled;
@@ -85,16 +87,16 @@ export function makeScheduledLog(deps: ScheduledLogDeps) {
     extra: { set?: string[]; names?: Record<string, string>; values?: Record<string, unknown> } = {},
   ) {
     const at = new Date(now()).toISOString();
-    const placeholders = from.map((_, i) => `:from${i}`);
+    const fromList = inList("from", from);
     try {
       const answer = await deps.ddb.send(
         new UpdateCommand({
           TableName: deps.table,
           Key: key(eventId),
           UpdateExpression: `SET ${["#s.#status = :to", "#s.updatedAt = :at", ...(extra.set ?? [])].join(", ")}`,
-          ConditionExpression: `#s.#status IN (${placeholders.join(", ")})`,
+          ConditionExpression: `#s.#status IN (${fromList.placeholders})`,
           ExpressionAttributeNames: { "#s": "scheduled", "#status": "status", ...extra.names },
-          ExpressionAttributeValues: { ":to": to, ":at": at, ...Object.fromEntries(from.map((s, i) => [`:from${i}`, s])), ...extra.values },
+          ExpressionAttributeValues: { ":to": to, ":at": at, ...fromList.values, ...extra.values },
           ReturnValues: "ALL_NEW",
         }),
       );
@@ -114,6 +116,7 @@ export function makeScheduledLog(deps: ScheduledLogDeps) {
     async schedule(entry: NewSchedule): Promise<ScheduleAnswer> {
       const at = new Date(now()).toISOString();
       const schedule: ScheduleRecord = { sendAt: entry.sendAt, status: "scheduled", updatedAt: at };
+      let existing: Record<string, unknown> | undefined;
       try {
         await deps.ddb.send(
           new PutCommand({
@@ -140,8 +143,10 @@ export function makeScheduledLog(deps: ScheduledLogDeps) {
         return { outcome: "created", schedule };
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
+        existing = oldItemOf(error);
       }
-      const existing = await read(entry.eventId);
+      // Only where the store did not return the item (local dynalite): read it.
+      existing ??= await read(entry.eventId);
       if (!existing) throw new Error(`the notification item of ${entry.eventId} was there and is gone: retry`);
       if (existing.producer !== undefined && entry.producer !== undefined && existing.producer !== entry.producer)
         return { outcome: "taken" };

@@ -10,7 +10,7 @@
 import type { HttpResult, LogEntry } from "./contracts";
 import { type DecisionLogger, logDecision, OUTCOME } from "./log";
 import type { NotificationLog } from "./notificationLog";
-import type { ScheduleRecord } from "./scheduling";
+import { type ScheduleRecord, shownScheduleStatus } from "./scheduling";
 import { type AuthorizerContext, type Producer, producerEventKey, producerOf } from "./producers";
 import { EVENT_ID_PATTERN } from "./validate";
 
@@ -51,7 +51,7 @@ export function notificationStatus(
 ): NotificationStatus | undefined {
   const schedule = scheduled
     ? {
-        status: scheduled.schedule.status === "sending" ? ("scheduled" as const) : scheduled.schedule.status,
+        status: shownScheduleStatus(scheduled.schedule.status),
         sendAt: scheduled.schedule.sendAt,
         ...(scheduled.schedule.reason !== undefined ? { reason: scheduled.schedule.reason } : {}),
       }

@@ -297,17 +297,14 @@ export function makeUserApi(deps: UserApiDeps): UserApiHandler {
     const raw = event.isBase64Encoded ? Buffer.from(event.body ?? "", "base64").toString("utf8") : (event.body ?? "");
     if (raw.trim() !== "List-Unsubscribe=One-Click")
       return rejected(400, "invalid request", [{ field: "body", problem: "must be List-Unsubscribe=One-Click (RFC 8058)" }]);
-    const config = Object.hasOwn(deps.types, type) ? deps.types[type] : undefined;
-    if (!config || config.critical || !deps.enabledChannels.includes(channel))
-      return rejected(404, "not found", [{ field: "path.token", problem: `${type} on ${channel} cannot be switched off here` }]);
-    // An erased user (or one with no address on the channel any more) has nothing to unsubscribe: writing
-    // their opt-out would leave a settings row behind the erasure.
+    // An erased user has nothing to unsubscribe: writing their opt-out would leave a settings row behind the erasure.
     const contact = await deps.ddb.send(new GetCommand({ TableName: deps.contactsTable, Key: { userId }, ConsistentRead: true }));
     if (!contact.Item) return rejected(404, "not found", [{ field: "path.token", problem: "no such user any more (erased)" }]);
-    const stored = (await preferences.get(userId)) ?? { userId };
-    const types = { ...(stored.types ?? {}) } as Record<string, Record<string, unknown>>;
-    types[type] = { ...(types[type] ?? {}), [channel]: false };
-    await preferences.put({ ...stored, userId, types });
+    // The preferences' own rules: a type and channel the stack still has, and never a critical type.
+    const update = applyPreferences(userId, await preferences.get(userId), { types: { [type]: { [channel]: false } } }, context);
+    if (!update.ok)
+      return rejected(404, "not found", [{ field: "path.token", problem: `${type} on ${channel} cannot be switched off here` }]);
+    await preferences.put(update.settings);
     logger({ component: "user-api", outcome: OUTCOME["user-api"].unsubscribed, userId, channel, reason: type });
     return page(200, "Unsubscribed", `<h1>Unsubscribed</h1><p>You will no longer get ${what}.</p>`);
   }

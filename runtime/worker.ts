@@ -12,12 +12,12 @@
 import { quietUntil } from "./quietHours";
 import { DEFAULTS } from "./defaults";
 import { DELIVERY_STATUS, detailTypeFor, EVENT_SOURCE, PROVIDER_OUTCOME } from "./contracts";
-import type { ChannelDelivery, Provider, ProviderResult, SqsBatchResponse, SqsEvent, SqsRecord } from "./contracts";
+import type { ChannelDelivery, DeliveryStatus, Provider, ProviderResult, SqsBatchResponse, SqsEvent, SqsRecord } from "./contracts";
 import { type DecisionLogger, logDecision, OUTCOME, type OutcomeOf } from "./log";
 import { unconfirmedDelivery } from "./deliveryDigest";
 import { METRIC, makeMetrics, type Metrics } from "./metrics";
 import type { CallbackEnqueuer } from "./statusCallbacks";
-import type { NotificationLog } from "./notificationLog";
+import type { NotificationLog, StatusFields } from "./notificationLog";
 import type { PolitenessLimiter } from "./politeness";
 import { MAX_DELAY_SECONDS } from "./channelQueues";
 import { safeReason } from "./providers/errors";
@@ -187,15 +187,20 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
       return false;
     }
 
+    /** Holds the delivery back: a copy goes back to the queue, delayed, and the claim is given back. */
+    const holdBack = async (delaySeconds: number, status: DeliveryStatus, fields: StatusFields, reason: string) => {
+      await deps.requeue(record.body, delaySeconds);
+      await log.setStatus(delivery.eventId, channel, status, { ...fields, releaseClaim: true });
+      decide(OUTCOME.worker.delayed, { ...ids, reason, delaySeconds });
+      return true;
+    };
+
     // The user's quiet hours: held until they end, re-queued in steps of at most SQS's longest delay.
     const quietEnd = delivery.quietHours && !delivery.critical ? quietUntil(delivery.quietHours, now()) : undefined;
     if (quietEnd !== undefined) {
-      const delaySeconds = Math.max(1, Math.min(Math.ceil((quietEnd - now()) / 1000), MAX_DELAY_SECONDS));
-      await deps.requeue(record.body, delaySeconds);
       const until = new Date(quietEnd).toISOString();
-      await log.setStatus(delivery.eventId, channel, DELIVERY_STATUS.delayed, { reason: "quiet hours", until, releaseClaim: true });
-      decide(OUTCOME.worker.delayed, { ...ids, reason: `quiet hours until ${until}`, delaySeconds });
-      return true;
+      const delaySeconds = Math.max(1, Math.min(Math.ceil((quietEnd - now()) / 1000), MAX_DELAY_SECONDS));
+      return holdBack(delaySeconds, DELIVERY_STATUS.delayed, { reason: "quiet hours", until }, `quiet hours until ${until}`);
     }
 
     // After the claim, so a copy of a delivery another worker sends (or sent) takes no politeness token.
@@ -207,11 +212,8 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
       const decision = await politeness.take(channel, delivery.userId);
       if (!decision.allowed) {
         const delaySeconds = Math.min(decision.retryAfterSeconds, MAX_DELAY_SECONDS);
-        await deps.requeue(record.body, delaySeconds);
         const reason = `per-user limit reached: delayed ${delaySeconds}s`;
-        await log.setStatus(delivery.eventId, channel, DELIVERY_STATUS.pending, { reason, releaseClaim: true });
-        decide(OUTCOME.worker.delayed, { ...ids, reason, delaySeconds });
-        return true;
+        return holdBack(delaySeconds, DELIVERY_STATUS.pending, { reason }, reason);
       }
     }
 

@@ -24,7 +24,17 @@ import type { AddressSchema } from "../addresses";
 import type { ProducerScopeNames, ProducerTypes } from "../producers";
 import { makeLinkSigner } from "../tracking";
 import { guardProducerRoutes } from "./guard";
-import { type Env, envOf, type FunctionSpec, type Hooks, type ProducerScope, type RouteKey, type Use, withKey } from "./spec";
+import {
+  type Env,
+  envOf,
+  type FunctionSpec,
+  type Hooks,
+  type ProducerScope,
+  producerRoute,
+  type RouteKey,
+  type Use,
+  withKey,
+} from "./spec";
 
 /** The notification routes of the producer API and the scope each needs (the user-data ones: USER_DATA_ROUTES). */
 export const NOTIFICATION_ROUTES = [
@@ -166,15 +176,7 @@ export function producerFunction(settings: ProducerSettings): FunctionSpec<HttpA
       name: "service",
       settings,
       description: "Tidings producer API: POST /notifications",
-      triggers: [
-        {
-          kind: "http",
-          api: "producer",
-          route: NOTIFICATION_ROUTES[0].route,
-          auth: { kind: "producer", scope: NOTIFICATION_ROUTES[0].scope },
-          maxBodyBytes: MAX_BODY_BYTES,
-        },
-      ],
+      triggers: [producerRoute(NOTIFICATION_ROUTES[0], MAX_BODY_BYTES)],
       uses: withKey(uses),
       values: [
         ...(settings.tracking ? (["linkBaseUrl"] as const) : []),
@@ -218,15 +220,7 @@ export function cancelFunction(settings: StatusSettings): FunctionSpec<CancelApi
       name: "cancel",
       settings,
       description: "Tidings producer API: DELETE /notifications/{eventId}",
-      triggers: [
-        {
-          kind: "http",
-          api: "producer",
-          route: NOTIFICATION_ROUTES[2].route,
-          auth: { kind: "producer", scope: NOTIFICATION_ROUTES[2].scope },
-          maxBodyBytes: 0,
-        },
-      ],
+      triggers: [producerRoute(NOTIFICATION_ROUTES[2], 0)],
       uses: withKey([
         { resource: "log", actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"] },
         { resource: "schedules", actions: ["scheduler:DeleteSchedule"], part: "*" },
@@ -248,15 +242,7 @@ export function statusFunction(settings: StatusSettings): FunctionSpec<StatusApi
       name: "status",
       settings,
       description: "Tidings producer API: GET /notifications/{eventId}",
-      triggers: [
-        {
-          kind: "http",
-          api: "producer",
-          route: NOTIFICATION_ROUTES[1].route,
-          auth: { kind: "producer", scope: NOTIFICATION_ROUTES[1].scope },
-          maxBodyBytes: 0,
-        },
-      ],
+      triggers: [producerRoute(NOTIFICATION_ROUTES[1], 0)],
       uses: withKey([{ resource: "log", actions: ["dynamodb:Query"] }]),
       create: (env, hooks) =>
         makeStatusApiHandler({

@@ -102,6 +102,11 @@ export interface HttpRoute {
   maxBodyBytes: number;
 }
 
+/** The HTTP trigger of a producer route: the producer API, the scope the route table gives it. */
+export function producerRoute(entry: { route: RouteKey; scope: ProducerScope }, maxBodyBytes: number): Trigger {
+  return { kind: "http", api: "producer", route: entry.route, auth: { kind: "producer", scope: entry.scope }, maxBodyBytes };
+}
+
 export type Trigger =
   | ({ kind: "http" } & HttpRoute)
   /** A route of the WebSocket API (`$connect`, `$disconnect`, `$default`, or an action). */

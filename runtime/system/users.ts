@@ -16,7 +16,7 @@ import { makeUserDataApi } from "../userData";
 import type { AddressSchema } from "../addresses";
 import type { ProducerScopeNames } from "../producers";
 import { guardProducerRoutes } from "./guard";
-import { envOf, type FunctionSpec, type RouteKey, type Trigger, type Use, withKey } from "./spec";
+import { envOf, type FunctionSpec, producerRoute, type RouteKey, type Trigger, type Use, withKey } from "./spec";
 import { managementClient, signingKeyFrom, type TokenSettings, tokenVerifierFrom } from "./websocket";
 
 const documentClient = () => DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
@@ -84,15 +84,7 @@ export function userDataFunction(settings: UserDataSettings): FunctionSpec<HttpR
       name: "user-data",
       settings,
       description: "Tidings producer API: PUT/GET /users/{userId}/contact, DELETE /users/{userId}",
-      triggers: USER_DATA_ROUTES.map(
-        ({ route, scope }): Trigger => ({
-          kind: "http",
-          api: "producer",
-          route,
-          auth: { kind: "producer", scope },
-          maxBodyBytes: MAX_USER_BODY_BYTES,
-        }),
-      ),
+      triggers: USER_DATA_ROUTES.map((entry) => producerRoute(entry, MAX_USER_BODY_BYTES)),
       uses: withKey(uses),
       create: (env, hooks) => {
         const ddb = documentClient();
