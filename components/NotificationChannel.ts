@@ -4,7 +4,7 @@ import { channelQueueSettings, type ChannelQueueSettings, redrivePolicy } from "
 import { CHANNEL_NAME_PATTERN, DEFAULTS } from "../runtime/config";
 import type { AddressSchema } from "../runtime/addresses";
 import { detailTypeFor, EVENT_SOURCE, type SqsBatchResponse, type SqsEvent } from "../runtime/contracts";
-import { type ProviderSpec, workerFunction } from "../runtime/system";
+import { type ChannelDescription, type ProviderSpec, type WorkerSettings, workerFunction } from "../runtime/system";
 import {
   addressSchemaOf,
   type ChannelAddressField,
@@ -133,6 +133,8 @@ interface ChannelNodes {
   worker: InlineFunction<SqsEvent, SqsBatchResponse>;
   alarms: DlqAlarm[];
   address?: AddressSchema;
+  /** What the worker was built from: its description's settings and its providers' deploy-time values. */
+  built: { settings: WorkerSettings; values: NonNullable<Bindings["values"]> };
 }
 
 /** How long EventBridge keeps retrying a queue it cannot reach before the event goes to the rule DLQ. */
@@ -180,6 +182,21 @@ export class NotificationChannel extends pulumi.ComponentResource {
   readonly deadLetterQueueUrl: pulumi.Output<string>;
   readonly ruleDeadLetterQueueUrl: pulumi.Output<string>;
   readonly workerArn: pulumi.Output<string>;
+
+  /**
+   * The channel as data, as runtime/system describes a channel: its worker's settings, queues, provider
+   * values and address. `tidings dev` runs a composition's channels from it.
+   */
+  describe(): pulumi.Output<ChannelDescription> {
+    const { built, address } = nodesOf<ChannelNodes>(this);
+    return pulumi.output(built.values).apply((values) => ({
+      worker: built.settings,
+      queue: this.settings,
+      values,
+      address,
+      needsTemplates: this.needsTemplates,
+    }));
+  }
 
   /** The worker function (role, log group, Lambda). */
   get worker(): InlineFunction<SqsEvent, SqsBatchResponse> {
@@ -229,7 +246,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
       }),
     );
     this.target = createTarget(this, policies);
-    const worker = createWorker(this);
+    const { worker, built } = createWorker(this);
     this.eventSourceMapping = createEventSourceMapping(this, worker);
     const alarms = [
       new DlqAlarm(
@@ -251,7 +268,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
         { parent: this, transform: transform.alarm },
       ),
     ];
-    setNodes<ChannelNodes>(this, { worker, alarms, address });
+    setNodes<ChannelNodes>(this, { worker, alarms, address, built });
     this.queueUrl = this.queue.url;
     this.deadLetterQueueUrl = this.deadLetterQueue.url;
     this.ruleDeadLetterQueueUrl = this.ruleDeadLetterQueue.url;
@@ -340,7 +357,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
     }
 
     function createWorker(self: NotificationChannel) {
-      const spec = workerFunction({
+      const workerSettings: WorkerSettings = {
         channel: args.channel,
         provider: providerSpecOf(primary),
         fallback: fallback ? providerSpecOf(fallback) : undefined,
@@ -358,7 +375,8 @@ export class NotificationChannel extends pulumi.ComponentResource {
         feedTtlDays:
           primary.type === "websocket" && args.provider.feedTable ? (args.provider.feedTtlDays ?? DEFAULTS.feedTtlDays) : undefined,
         removeInvalidTokens: [args.provider, args.fallback].some((p) => p?.type === "sns-push" && p.contactsTable !== undefined),
-      });
+      };
+      const spec = workerFunction(workerSettings);
       const ref = (r: ResourceRef | undefined): Bound | undefined => (r ? { id: r.name, arn: r.arn } : undefined);
       const websocketProvider = [args.provider, args.fallback].find((p) => p?.type === "websocket");
       const pushProvider = [args.provider, args.fallback].find((p) => p?.type === "sns-push");
@@ -381,7 +399,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
       const values: Bindings["values"] = {};
       if (primary.config) values.provider = primary.config.apply((config) => JSON.stringify(config));
       if (fallback?.config) values.fallback = fallback.config.apply((config) => JSON.stringify(config));
-      return describedFunction(
+      const worker = describedFunction(
         `${name}-worker`,
         spec,
         { resources, values },
@@ -393,6 +411,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
         },
         { parent: self, transform: transform.worker },
       );
+      return { worker, built: { settings: workerSettings, values } };
     }
 
     function createEventSourceMapping(self: NotificationChannel, worker: InlineFunction<SqsEvent, SqsBatchResponse>) {

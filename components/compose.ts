@@ -6,10 +6,9 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { enabledChannels, TidingsConfigError, type TidingsConfig, typeChannelProblems } from "../runtime/config";
-import type { WorkerSettings } from "../runtime/system";
+import { channelAddresses, type WorkerSettings } from "../runtime/system";
 import { missingTemplates, missingTemplatesMessage } from "../runtime/templateFiles";
 import { type ChannelAddressField, policyDocument, TidingsError } from "./common";
-import { BUILT_IN_ADDRESSES } from "../runtime/addresses";
 import { ConnectionsTable } from "./ConnectionsTable";
 import { ContactsTable } from "./ContactsTable";
 import { EncryptionKey } from "./EncryptionKey";
@@ -68,6 +67,26 @@ export type SharedChannelArgs = Pick<
   | "logTtlDays"
   | "statusCallbacksQueue"
 >;
+
+/** A stack as composed: its validated config, its templates' folders and every channel it built (config's and code's). */
+export interface ComposedStack {
+  config: TidingsConfig;
+  extraTemplatesDirs: string[];
+  channels: Record<string, NotificationChannel>;
+}
+
+let observer: ((stack: ComposedStack) => void) | undefined;
+
+/**
+ * Tells `observe` of each stack composed from now on: `tidings dev` runs a program under mocks and then
+ * runs locally what it composed. Returns the function that stops observing.
+ */
+export function observeCompositions(observe: (stack: ComposedStack) => void): () => void {
+  observer = observe;
+  return () => {
+    if (observer === observe) observer = undefined;
+  };
+}
 
 export function createTidingsStack(inputs: TidingsStackInputs) {
   const { config, tokenSigningSecret, addChannels, customProviders, extraTemplatesDirs, parent } = inputs;
@@ -197,13 +216,9 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
     templates.templates.map((t) => t.key),
   );
   if (missing.length) throw new TidingsError(missingTemplatesMessage(missing));
+  observer?.({ config, extraTemplatesDirs: extraTemplatesDirs ?? [], channels });
   // Where each channel that keeps per-user addresses finds them, config's and code's alike.
-  const channelAddresses = Object.fromEntries(
-    Object.entries(channels).flatMap(([name, channel]) => {
-      const schema = channel.address ?? BUILT_IN_ADDRESSES[name];
-      return schema ? [[name, schema as Record<string, ChannelAddressField>]] : [];
-    }),
-  );
+  const addresses = channelAddresses(channels) as Record<string, Record<string, ChannelAddressField>>;
   // The user's side (issue 10): end-user API (feed, preferences, devices, tracking links).
   const userApi = new UserApi(
     "user-api",
@@ -245,7 +260,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
           ? { type: "jwt", issuer: config.auth.issuer, audience: [config.auth.audience], scopes: config.auth.scopes }
           : { type: "iam" },
       producers: config.producers,
-      channelAddresses,
+      channelAddresses: addresses,
       kmsKeyArn,
       logRetentionDays: config.logRetentionDays,
       linkTracking: {
@@ -268,7 +283,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
       connectionsTable,
       notificationLogTable,
       politeness: { table: politenessTable, channels: channelsWithPerUserLimits(channels) },
-      channelAddresses,
+      channelAddresses: addresses,
       websocket,
       kmsKeyArn,
       logRetentionDays: config.logRetentionDays,

@@ -6,9 +6,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import { channelProviderConfig } from "../runtime/config";
 import type { Env, FunctionSpec, Hooks, SystemFunction } from "../runtime/system";
-import type { LocalChannel } from "./resources";
 import { type SqsHandler, startSqsPoller } from "./sqsPoller";
 
 /** Told of every finished invocation: the function's description and how long it took. */
@@ -48,19 +46,6 @@ async function timed<R>(fn: string, run: () => Promise<R>, onInvocation: OnInvoc
  * it to tell which function sent an AWS call (their IAM check), as CloudTrail tells which role did.
  */
 export const invocations = new AsyncLocalStorage<string>();
-
-/** A channel's provider and fallback settings, as the worker reads them from its environment (a ProviderConfig as JSON). */
-export function providerValues(channel: LocalChannel): Env {
-  const values: Record<string, string> = {};
-  for (const [which, value] of [
-    ["provider", "provider"],
-    ["fallback", "fallback"],
-  ] as const) {
-    const config = channelProviderConfig(channel.name, channel.config, which);
-    if (config) values[value] = JSON.stringify(config);
-  }
-  return values;
-}
 
 /** A queue trigger: a poller with the trigger's batch size and concurrency, an instance of the function per concurrent batch. */
 export function startQueueTrigger(

@@ -8,12 +8,10 @@ import { CreateBucketCommand, PutObjectCommand, type S3Client } from "@aws-sdk/c
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { type DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { channelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
-import type { ChannelConfig } from "../runtime/config";
-import { CALLBACK_QUEUE } from "../runtime/system";
+import { CALLBACK_QUEUE, type ChannelDescription } from "../runtime/system";
 
 export interface LocalChannel {
   name: string;
-  config: ChannelConfig;
   queueUrl: string;
   queueArn: string;
   deadLetterQueueUrl: string;
@@ -36,10 +34,10 @@ export async function createQueue(sqs: SQSClient, name: string, attributes: Reco
 export async function createChannelQueues(
   sqs: SQSClient,
   name: string,
-  config: ChannelConfig,
+  channel: Pick<ChannelDescription, "queue">,
   visibilityOverride?: number,
 ): Promise<LocalChannel> {
-  const settings = channelQueueSettings(config);
+  const settings = channel.queue;
   const deadLetterRetention = { MessageRetentionPeriod: String(settings.deadLetterRetentionSeconds) };
   const dlq = await createQueue(sqs, `tidings-${name}-dlq`, deadLetterRetention);
   const ruleDlq = await createQueue(sqs, `tidings-${name}-rule-dlq`, deadLetterRetention);
@@ -50,7 +48,6 @@ export async function createChannelQueues(
   });
   return {
     name,
-    config,
     queueUrl: queue.url,
     queueArn: queue.arn,
     deadLetterQueueUrl: dlq.url,

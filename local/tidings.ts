@@ -16,8 +16,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { makeTokenVerifier } from "../runtime/authorizer";
-import { channelQueueSettings } from "../runtime/channelQueues";
-import { enabledChannels, parseTidingsConfig, type TidingsConfig } from "../runtime/config";
+import { parseTidingsConfig, type TidingsConfig } from "../runtime/config";
 import { missingTemplates, missingTemplatesMessage, readTemplateDirs, shippedTemplatesDir } from "../runtime/templateFiles";
 import type { AuthResult } from "../runtime/authorizer";
 import { detailTypeFor, EVENT_SOURCE, type HttpResult, type Provider, type WebSocketEvent } from "../runtime/contracts";
@@ -27,6 +26,8 @@ import { makeMetrics, type Metrics } from "../runtime/metrics";
 import { makeNotificationLog, type NotificationLog } from "../runtime/notificationLog";
 import { producersEventId } from "../runtime/producers";
 import {
+  type ChannelDescription,
+  configChannels,
   type Env,
   type FunctionSpec,
   type Hooks,
@@ -49,7 +50,7 @@ import { createCallbackQueues, createChannelQueues, createQueue, type LocalChann
 import { type LocalScheduler, startLocalScheduler } from "./scheduler";
 import { makeFaultRegistry } from "./faults";
 import { handleSinkPage } from "./sinkPages";
-import { lazyInstances, type OnInvocation, providerValues, startQueueTrigger } from "./functions";
+import { lazyInstances, type OnInvocation, startQueueTrigger } from "./functions";
 import { startSchedule } from "./schedule";
 import { startSecretsManager } from "./secretsManager";
 import { startSlackSink, startSnsSink } from "./sinks";
@@ -71,6 +72,12 @@ export interface LocalTidingsOptions {
   sesPort?: number;
   /** The stack config file the system is described from. @default Pulumi.dev.yaml */
   configFile?: string;
+  /**
+   * A composition to run instead of a stack file's config: what a Pulumi program composed (`tidings dev`
+   * runs the program under mocks and passes it here), channels added in code included.
+   * @default the config of `configFile`, with its channels
+   */
+  composition?: LocalComposition;
   /** Edits the raw `tidings:` config before validation (tests switch channels off this way). */
   editConfig?: (raw: RawStackConfig) => void;
   /** Folders of templates added to the shipped ones (`<type>/<channel>.json`), as `extraTemplatesDirs` in the stack. */
@@ -142,6 +149,13 @@ export interface LocalTidingsOptions {
 
 export type LocalTidings = Awaited<ReturnType<typeof startLocalTidings>>;
 
+/** What a program composed, as data: its validated config, its templates' folders, and every channel it built. */
+export interface LocalComposition {
+  config: TidingsConfig;
+  extraTemplatesDirs: string[];
+  channels: Record<string, ChannelDescription>;
+}
+
 /** Local physical names: every resource of the stack by its description's name. */
 const NAMES = {
   tables: {
@@ -163,16 +177,16 @@ const NAMES = {
 
 export async function startLocalTidings(options: LocalTidingsOptions = {}) {
   const logger = options.logger ?? logDecision;
-  const raw = readStackFile(options.configFile ?? DEV_STACK_FILE);
-  options.editConfig?.(raw);
-  const config: TidingsConfig = parseTidingsConfig(raw);
+  const composition = options.composition ?? configComposition(options);
+  const config = composition.config;
+  const described = composition.channels;
   // The templates as the stack would upload them, checked the same way: complete for every type's reach.
-  const templateFiles = readTemplateDirs([shippedTemplatesDir(), ...(options.extraTemplatesDirs ?? [])]);
+  const templateFiles = readTemplateDirs([shippedTemplatesDir(), ...composition.extraTemplatesDirs, ...(options.extraTemplatesDirs ?? [])]);
   const missing = missingTemplates(
     {
       types: config.notificationTypes,
-      channels: enabledChannels(config),
-      channelsWithoutTemplates: enabledChannels(config).filter((name) => config.channels[name].needsTemplates === false),
+      channels: Object.keys(described),
+      channelsWithoutTemplates: Object.keys(described).filter((name) => !described[name].needsTemplates),
     },
     templateFiles.map((t) => t.key),
   );
@@ -185,7 +199,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
         ? { url: callbacks.url, secretArn: NAMES.callbacksSecret, maxReceiveCount: callbacks.maxReceiveCount }
         : undefined,
     },
-    { customProviders: options.customProviders },
+    { channels: described },
   );
   // The test seams: a shorter stuck threshold, a shorter claim, a faster callback backoff.
   if (options.stuckAfterMs !== undefined) {
@@ -233,7 +247,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
     await uploadTemplates(s3, NAMES.templatesBucket, templateFiles);
     const channels: LocalChannel[] = [];
     for (const name of Object.keys(settings.channels)) {
-      channels.push(await createChannelQueues(sqs, name, config.channels[name], options.visibilityTimeoutSeconds));
+      channels.push(await createChannelQueues(sqs, name, described[name], options.visibilityTimeoutSeconds));
     }
     const callbackQueues = callbacks ? await createCallbackQueues(sqs, callbacks.maxReceiveCount) : undefined;
     const schedulesDeadLetter = settings.producer.scheduling
@@ -309,8 +323,8 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
           targetArn: channel.queueArn,
         }),
       });
-      const channelEnv = { ...env, queue: channel.queueUrl, ...providerValues(channel) };
-      const maxReceiveCount = channelQueueSettings(channel.config).maxReceiveCount;
+      const channelEnv = { ...env, queue: channel.queueUrl, ...described[channel.name].values };
+      const { maxReceiveCount } = described[channel.name].queue;
       stopList.push(
         startQueueTrigger(fn.spec, channelEnv, hooks, environments, options.onInvocation, sqs, channel.queueUrl, options.pollWaitSeconds, {
           // The event source mapping does not say when SQS dead-letters a message; the local path does.
@@ -538,6 +552,14 @@ function opsScheduled(
       return { status: answer.statusCode, body: JSON.parse(answer.body ?? "{}") };
     },
   };
+}
+
+/** The composition a stack file's config describes (what `npm start` runs): its enabled channels, none added in code. */
+function configComposition(options: LocalTidingsOptions): LocalComposition {
+  const raw = readStackFile(options.configFile ?? DEV_STACK_FILE);
+  options.editConfig?.(raw);
+  const config = parseTidingsConfig(raw);
+  return { config, extraTemplatesDirs: [], channels: configChannels(config, { customProviders: options.customProviders }) };
 }
 
 /** The test seam's fixed interval instead of the reconciler's schedule. */

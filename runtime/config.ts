@@ -3,7 +3,7 @@
  * from Pulumi config, the local mode from `Pulumi.dev.yaml`: both go through `parseTidingsConfig`, so a
  * wrong key fails early with a message naming it, wherever it is read.
  */
-import { addressSchemaProblems, type AddressSchema, BUILT_IN_ADDRESSES } from "./addresses";
+import { addressSchemaProblems } from "./addresses";
 import type { z } from "zod";
 import { configSchema } from "./configSchema";
 import type { ChannelConfig, NotificationTypeConfig, TidingsConfig } from "./configTypes";
@@ -248,14 +248,4 @@ function looksLikeTidings(namespace: string): boolean {
     previous = current;
   }
   return previous[b.length] <= 2;
-}
-
-/** The address schema of each enabled channel that keeps per-user addresses (Slack's built in, others from config). */
-export function channelAddresses(config: TidingsConfig): Record<string, AddressSchema> {
-  const addresses: Record<string, AddressSchema> = {};
-  for (const name of enabledChannels(config)) {
-    const schema = (config.channels[name].address as AddressSchema | undefined) ?? BUILT_IN_ADDRESSES[name];
-    if (schema) addresses[name] = schema;
-  }
-  return addresses;
 }

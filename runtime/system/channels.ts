@@ -5,6 +5,8 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { AddressSchema } from "../addresses";
+import type { ChannelQueueSettings } from "../channelQueues";
 import type { Provider, SqsBatchResponse, SqsEvent } from "../contracts";
 import { makeNotificationLog } from "../notificationLog";
 import { makePolitenessLimiter } from "../politeness";
@@ -43,6 +45,23 @@ export interface WorkerSettings {
   feedTtlDays?: number;
   /** sns-push: a token SNS reports disabled or invalid is removed from the user's contact. */
   removeInvalidTokens?: boolean;
+}
+
+/**
+ * A channel as a composition built it, as data: its worker's description, its queues' settings, its
+ * providers' deploy-time settings and its per-user address. A config channel is described from config
+ * (`configChannels`); a NotificationChannel describes itself the same way (`describe()`), so the local
+ * mode runs a channel added in code exactly as one in config.
+ */
+export interface ChannelDescription {
+  worker: WorkerSettings;
+  queue: ChannelQueueSettings;
+  /** The provider's and the fallback's settings (a ProviderConfig as JSON), the worker's `provider` and `fallback` values. */
+  values: { provider?: string; fallback?: string };
+  /** Where it keeps a user's address (contacts' `external_channels.<channel>`), if it does. */
+  address?: AddressSchema;
+  /** false: the types reaching it need no template for it. */
+  needsTemplates: boolean;
 }
 
 /** What a worker builds for one provider at cold start. Only this provider's table entry is serialized into it. */

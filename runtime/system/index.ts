@@ -8,8 +8,10 @@
  * `systemFunctions(settings)` builds the functions from it. The local mode and the tests use both; the
  * stack's components take the same settings as their args and call the same builders.
  */
-import { channelAddresses, channelProviderConfig, enabledChannels, type TidingsConfig } from "../config";
-import { type ProviderSpec, type WorkerSettings, workerFunction } from "./channels";
+import { type AddressSchema, BUILT_IN_ADDRESSES } from "../addresses";
+import { channelQueueSettings } from "../channelQueues";
+import { channelProviderConfig, enabledChannels, type TidingsConfig } from "../config";
+import { type ChannelDescription, type ProviderSpec, type WorkerSettings, workerFunction } from "./channels";
 import { type CallbackSettings, callbackSenderFunction, type ReconcilerSettings, reconcilerFunction } from "./operations";
 import {
   cancelFunction,
@@ -25,7 +27,7 @@ import { USER_DATA_ROUTES, type UserApiSettings, type UserDataSettings, userApiF
 import { type WebSocketSettings, webSocketFunctions } from "./websocket";
 
 export * from "./spec";
-export { type ProviderSpec, type WorkerSettings, workerFunction, dedupe } from "./channels";
+export { type ChannelDescription, type ProviderSpec, type WorkerSettings, workerFunction, dedupe } from "./channels";
 export { type CallbackSettings, CALLBACK_QUEUE, callbackSenderFunction, type ReconcilerSettings, reconcilerFunction } from "./operations";
 export {
   cancelFunction,
@@ -61,6 +63,11 @@ export interface SystemSettings {
 export interface SystemOptions {
   /** Providers config names that Tidings does not ship (TypeScript: inline providers), by name. */
   customProviders?: Record<string, ProviderSpec>;
+  /**
+   * Every channel of the system, as a composition built them (config's and code's).
+   * @default the config's enabled channels (configChannels)
+   */
+  channels?: Record<string, ChannelDescription>;
 }
 
 /** A function of the system, and the part of the system it belongs to (the component that creates it in the stack). */
@@ -71,7 +78,9 @@ export interface SystemFunction {
 }
 
 export function systemSettings(config: TidingsConfig, options: SystemOptions = {}): SystemSettings {
-  const channels = enabledChannels(config);
+  const described = options.channels ?? configChannels(config, options);
+  const channels = Object.keys(described);
+  const addresses = channelAddresses(described);
   const statusCallbacks = config.statusCallbacks !== undefined;
   const { issuer, audience, jwksUrl, keyCacheSeconds, maxTokenAgeSeconds } = config.auth;
   const auth = { issuer, audience, jwksUrl, keyCacheSeconds, maxTokenAgeSeconds };
@@ -91,42 +100,19 @@ export function systemSettings(config: TidingsConfig, options: SystemOptions = {
       statusCallbacks,
       scopes: config.auth.scopes,
       producers: config.producers,
-      addresses: channelAddresses(config),
+      addresses,
       scheduling: config.scheduling.enabled,
     },
     status: { scopes: config.auth.scopes },
     userData: {
       eraseLog: true,
-      politenessChannels: politenessChannels(config),
+      politenessChannels: channels.filter((name) => described[name].worker.perUser !== undefined),
       scopes: config.auth.scopes,
-      addresses: channelAddresses(config),
+      addresses,
     },
     userApi: { auth, enabledChannels: channels, types: config.notificationTypes, maxDevicesPerUser: config.devices.maxPerUser },
-    channels: Object.fromEntries(
-      channels.map((name) => {
-        const channel = config.channels[name];
-        const provider = providerSpec(name, channel, "provider", options);
-        const settings: WorkerSettings = {
-          channel: name,
-          provider: provider!,
-          fallback: providerSpec(name, channel, "fallback", options),
-          failoverAfter: channel.failoverAfter,
-          ratePerSecond: channel.ratePerSecond,
-          maxConcurrency: channel.maxConcurrency,
-          batchSize: channel.batchSize,
-          maximumBatchingWindowSeconds: 0,
-          workerTimeoutSeconds: channel.workerTimeoutSeconds,
-          claimLeaseSeconds: channel.workerTimeoutSeconds,
-          perUser: channel.perUser,
-          maxReceiveCount: channel.maxReceiveCount,
-          logTtlDays: config.logTtlDays,
-          statusCallbacks,
-          feedTtlDays: provider && "type" in provider && provider.type === "websocket" ? config.feed.ttlDays : undefined,
-          removeInvalidTokens: true,
-        };
-        return [name, settings];
-      }),
-    ),
+    // Whether the workers put final statuses on the callbacks queue is the system's, not each channel's.
+    channels: Object.fromEntries(channels.map((name) => [name, { ...described[name].worker, statusCallbacks }])),
     reconciler: config.reconciler.enabled
       ? {
           schedule: config.reconciler.schedule,
@@ -142,9 +128,58 @@ export function systemSettings(config: TidingsConfig, options: SystemOptions = {
   };
 }
 
-/** The enabled channels with per-user limits (`tidings:channels.<name>.perUser`): the politeness table holds their counters. */
-export function politenessChannels(config: TidingsConfig): string[] {
-  return enabledChannels(config).filter((name) => config.channels[name]?.perUser !== undefined);
+/** The channels that keep per-user addresses, and the address of each (a built-in one unless it declares its own). */
+export function channelAddresses(channels: Record<string, Pick<ChannelDescription, "address">>): Record<string, AddressSchema> {
+  return Object.fromEntries(
+    Object.entries(channels).flatMap(([name, channel]) => {
+      const schema = channel.address ?? BUILT_IN_ADDRESSES[name];
+      return schema ? [[name, schema]] : [];
+    }),
+  );
+}
+
+/** The config's enabled channels, in config order, each as the stack's NotificationChannel builds it from config. */
+export function configChannels(
+  config: TidingsConfig,
+  options: Pick<SystemOptions, "customProviders"> = {},
+): Record<string, ChannelDescription> {
+  return Object.fromEntries(
+    enabledChannels(config).map((name) => {
+      const channel = config.channels[name];
+      const provider = providerSpec(name, channel, "provider", options);
+      const worker: WorkerSettings = {
+        channel: name,
+        provider: provider!,
+        fallback: providerSpec(name, channel, "fallback", options),
+        failoverAfter: channel.failoverAfter,
+        ratePerSecond: channel.ratePerSecond,
+        maxConcurrency: channel.maxConcurrency,
+        batchSize: channel.batchSize,
+        maximumBatchingWindowSeconds: 0,
+        workerTimeoutSeconds: channel.workerTimeoutSeconds,
+        claimLeaseSeconds: channel.workerTimeoutSeconds,
+        perUser: channel.perUser,
+        maxReceiveCount: channel.maxReceiveCount,
+        logTtlDays: config.logTtlDays,
+        statusCallbacks: config.statusCallbacks !== undefined,
+        feedTtlDays: provider && "type" in provider && provider.type === "websocket" ? config.feed.ttlDays : undefined,
+        removeInvalidTokens: true,
+      };
+      const values: ChannelDescription["values"] = {};
+      for (const which of ["provider", "fallback"] as const) {
+        const settings = channelProviderConfig(name, channel, which);
+        if (settings) values[which] = JSON.stringify(settings);
+      }
+      const description: ChannelDescription = {
+        worker,
+        queue: channelQueueSettings(channel),
+        values,
+        address: channel.address as AddressSchema | undefined,
+        needsTemplates: channel.needsTemplates !== false,
+      };
+      return [name, description];
+    }),
+  );
 }
 
 /** A channel's provider (or fallback) as its config names it: a shipped type, or one of `customProviders`. */
