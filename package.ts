@@ -30,7 +30,7 @@ export type {
   SqsRecord,
 } from "./runtime/contracts";
 export type { LambdaProviderRequest } from "./runtime/providers/lambda";
-export { DELIVERED_STATUSES, DELIVERY_STATUS, PROVIDER_OUTCOME } from "./runtime/contracts";
+export { DELIVERED_STATUSES, DELIVERY_STATUS, detailTypeFor, EVENT_SOURCE, PROVIDER_OUTCOME } from "./runtime/contracts";
 
 // Loaded by `pulumi package add` (Pulumi's run-plugin) rather than by a program: serve the components to
 // other languages. The plugin imports the components, never the other way round (plugin/host.ts).

@@ -6,6 +6,11 @@
  * - `settle()` waits until every registration has reached the mocks.
  * - `shippedCode(fn)` gives an inline Lambda's code as `pulumi up` ships it: the bundle that is its
  *   archive's only file, so a test can run it.
+ * - `startLocalAws()` starts the local mode's AWS-compatible servers (DynamoDB, SQS, SNS, S3, SES) on
+ *   127.0.0.1, to run that code against: a channel worker writes the notification log.
+ * - `acceptDeliveries(table, deliveries)` records deliveries in that log as the notification service does
+ *   (a worker sends nothing the service did not accept), `sqsEventOf(deliveries)` hands them to a worker
+ *   as SQS does, and `deliveryStatus` reads what the worker recorded.
  *
  * @example
  * const resources = useMocks({ config: { "tidings:channels": { websocket: {} }, … }, secrets: ["tidings:tokenSigningSecret"] });
@@ -16,6 +21,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { BUNDLE_FILE, RUNTIME_PROVIDED } from "./components/bundle";
 import { type InlineFunction, inlineFunctions } from "./components/InlineFunction";
+import type { LocalAws, LocalAwsOptions } from "./local/aws";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { type ChannelDelivery, detailTypeFor, EVENT_SOURCE, type SqsEvent } from "./runtime/contracts";
+import { deliveryDigest } from "./runtime/deliveryDigest";
+import { makeNotificationLog } from "./runtime/notificationLog";
 
 /** A resource the program registered, as the mocks saw it. */
 export interface MockedResource {
@@ -290,8 +301,8 @@ export function useMocks(options: MockOptions = {}): MockedResource[] {
 }
 
 /** Resolves an Output under mocks. */
-export function outputValue<T>(output: pulumi.Input<T>): Promise<T> {
-  return new Promise((resolve) => pulumi.output(output).apply((v) => resolve(v as T)));
+export function outputValue<T>(output: pulumi.Input<T>): Promise<pulumi.Unwrap<T>> {
+  return new Promise((resolve) => pulumi.output(output).apply((v) => resolve(v as pulumi.Unwrap<T>)));
 }
 
 /**
@@ -359,3 +370,65 @@ export async function shippedCode(fn: InlineFunction<never, unknown>): Promise<S
 }
 
 export { inlineFunctions };
+export type { LocalAws, LocalAwsOptions };
+
+/**
+ * The local mode's AWS-compatible servers on 127.0.0.1 (dynalite, fauxqs, aws-ses-v2-local): the
+ * package's optional peer dependencies, installed with `npm install --save-dev dynalite fauxqs
+ * aws-ses-v2-local ws yaml`. `applyEnv()` points AWS SDK clients at them; `createTables` makes tables
+ * with the layouts of the stack's, under the names the shipped code was given.
+ *
+ * @example
+ * const aws = await startLocalAws();
+ * aws.applyEnv();
+ * await aws.createTables(await outputValue(tidings.outputs.tables));
+ * // … run shippedCode(tidings.channels.teams.worker) …
+ * await aws.stop();
+ */
+export function startLocalAws(options?: LocalAwsOptions): Promise<LocalAws> {
+  // Required here, not imported: the servers are needed only by the tests that start them.
+  return (require("./local/aws") as typeof import("./local/aws")).startLocalAws(options);
+}
+
+/** A notification log of the local servers (after `startLocalAws().applyEnv()`). */
+function localLog(table: string) {
+  const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+  return makeNotificationLog({ ddb, table });
+}
+
+/**
+ * Records deliveries in the notification log `table` as the notification service does before it puts
+ * them on the bus: a channel worker claims each one there, and sends nothing the service did not accept.
+ */
+export async function acceptDeliveries(table: string, deliveries: ChannelDelivery[]): Promise<void> {
+  const log = localLog(table);
+  for (const delivery of deliveries) {
+    const { eventId, channel, userId, type } = delivery;
+    await log.create({ eventId, channel, userId, type, status: "created", delivery, digest: deliveryDigest(delivery) });
+  }
+}
+
+/** What the worker recorded for one delivery: `sent`, `error` (with `reason`), `pending`… */
+export async function deliveryStatus(table: string, eventId: string, channel: string): Promise<{ status?: string; reason?: string }> {
+  const entry = await localLog(table).get(eventId, channel);
+  return { status: entry?.status, reason: entry?.reason };
+}
+
+/**
+ * Deliveries as SQS hands them to a channel worker: each the EventBridge event the notification service
+ * put on the bus (`detail` = the delivery), its message id `<eventId>/<channel>`, received once.
+ */
+export function sqsEventOf(deliveries: ChannelDelivery[], receiveCount = 1): SqsEvent {
+  return {
+    Records: deliveries.map((delivery) => ({
+      messageId: `${delivery.eventId}/${delivery.channel}`,
+      body: JSON.stringify({
+        id: delivery.eventId,
+        source: EVENT_SOURCE,
+        "detail-type": detailTypeFor(delivery.channel),
+        detail: delivery,
+      }),
+      attributes: { ApproximateReceiveCount: String(receiveCount) },
+    })),
+  };
+}

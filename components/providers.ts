@@ -201,17 +201,11 @@ export function resolveProvider(
     (problem) => !/^(identityArns|connectionsTable|executionArn|stage|feedTable|contactsTable): not a setting/.test(problem),
   );
   if (own.length) throw new TidingsError(`${where} (${type}): ${own.join("; ")}.`);
+  // The Tidings resources a provider reaches (connections, feed, contacts, the management endpoint) are
+  // not settings: the worker is given them as its bindings, and fills them in (runtime/system/channels.ts).
   const config = pulumi
-    .all([
-      provider.apnsPlatformApplicationArn,
-      provider.fcmPlatformApplicationArn,
-      provider.functionArn,
-      provider.managementEndpoint,
-      provider.connectionsTable?.name,
-      provider.feedTable?.name,
-      provider.contactsTable?.name,
-    ])
-    .apply(([apns, fcm, functionArn, managementEndpoint, connectionsTable, feedTable, contactsTable]) => {
+    .all([provider.apnsPlatformApplicationArn, provider.fcmPlatformApplicationArn, provider.functionArn])
+    .apply(([apns, fcm, functionArn]) => {
       const resolved: ProviderConfig = {
         type,
         name: provider.name,
@@ -223,11 +217,6 @@ export function resolveProvider(
         apnsPlatformApplicationArn: apns,
         fcmPlatformApplicationArn: fcm,
         functionArn,
-        managementEndpoint,
-        connectionsTable: type === "websocket" ? connectionsTable : undefined,
-        feedTable: type === "websocket" ? feedTable : undefined,
-        feedTtlDays: type === "websocket" ? provider.feedTtlDays : undefined,
-        contactsTable: type === "sns-push" ? contactsTable : undefined,
       };
       // Only this type's settings travel with the worker.
       return JSON.parse(JSON.stringify(resolved)) as ProviderConfig;

@@ -10,6 +10,7 @@
  */
 import { styleText } from "node:util";
 import { type Decision, type DecisionLogger, type LogComponent, OUTCOME, type OutcomeOf } from "../runtime/log";
+import type { LocalTidings } from "./tidings";
 
 type Tone = "good" | "info" | "warn" | "bad" | "quiet";
 
@@ -143,4 +144,59 @@ function stageOf(decision: Decision): Stage {
   // Components without a path stage (WebSocket connects, authorizer…) read as "<component> <outcome>".
   const bad = /error|fail|deny|refused|rejected/i.test(decision.outcome);
   return { label: `${decision.component.replace(/^websocket-/, "ws ")} ${decision.outcome}`, tone: bad ? "bad" : "quiet" };
+}
+
+/** What the startup banner shows besides the endpoints: who is seeded, and a notification to send. */
+export interface BannerExample {
+  demoUsers: string;
+  example: { userId: string; type: string; data?: Record<string, unknown>; callback?: string };
+}
+
+/** The endpoints of a running local Tidings, the dev tokens, and a curl that sends a notification. */
+export function startupBanner(tidings: LocalTidings, startedInMs: number, { demoUsers, example }: BannerExample): string {
+  const e = tidings.endpoints;
+  const send = tidings.config.auth.scopes.send;
+  const channels = tidings.channels.map((c) => c.name);
+  // The sink pages of the channels this system has.
+  const pages = Object.entries(e.sinkPages)
+    .filter(([page]) => channels.includes(page))
+    .map(([page, url]) => `  sent by ${page.padEnd(7)}${url}`);
+  const faulty = channels.find((name) => name !== "websocket") ?? channels[0];
+  return [
+    "",
+    `Tidings is running locally (${startedInMs} ms). Channels: ${channels.join(", ")}`,
+    "",
+    `  producer API   POST ${e.notifications}   (Authorization: Bearer <token>)`,
+    `  dev token      POST ${e.devToken}   {"userId":"alice"} (end user) or {"userId":"svc-orders","scope":"${send}"} (producer)`,
+    `  inbox page     ${e.inbox}`,
+    `  ops page       ${e.ops}   (queues, DLQs, metrics, deliveries, redrive)`,
+    `  WebSocket      ${e.websocket}/?token=<token>`,
+    `  SES inbox      ${e.sesInbox}`,
+    ...pages,
+    `  sink servers   Slack sink ${e.slackSink} (and your webhooks at /hooks/<channel>)   SNS sink ${e.snsSink}`,
+    `  faults         POST ${e.api}/dev/faults {"channel":"${faulty}","mode":"retryable"}   (DELETE to clear)`,
+    "",
+    `  Demo users: ${demoUsers}. Try:`,
+    `  TOKEN=$(curl -s -X POST ${e.devToken} -d '{"userId":"svc-orders","scope":"${send}"}' | sed 's/.*"token":"\\([^"]*\\)".*/\\1/')`,
+    `  curl -s -X POST ${e.notifications} -H "authorization: Bearer $TOKEN" \\`,
+    `    -d '${JSON.stringify(example)}'`,
+    "",
+    "  Ctrl-C stops everything.",
+    "",
+  ].join("\n");
+}
+
+/** Stops every server on Ctrl-C or SIGTERM, then exits. */
+export function stopOnSignals(tidings: Pick<LocalTidings, "stop">): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping Tidings…`);
+    await tidings.stop();
+    console.log("stopped.");
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
 }

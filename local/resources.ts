@@ -9,6 +9,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@
 import { type DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { channelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
 import { CALLBACK_QUEUE, type ChannelDescription } from "../runtime/system";
+import type { SlackSink } from "./sinks";
 
 export interface LocalChannel {
   name: string;
@@ -78,14 +79,26 @@ export async function uploadTemplates(s3: S3Client, bucket: string, files: Templ
   }
 }
 
-/** Two demo users: alice has every address, bob only e-mail. */
-export async function seedDemoUsers(ddb: DynamoDBDocumentClient, contactsTable: string, slackSinkUrl: string) {
+/**
+ * Two demo users: alice has every address, bob only e-mail. Alice's address on each channel of your own
+ * with a webhook address (`webhookFields`: its URL fields, by channel) is the sink's `/hooks/<channel>/alice`.
+ */
+export async function seedDemoUsers(
+  ddb: DynamoDBDocumentClient,
+  contactsTable: string,
+  sink: Pick<SlackSink, "webhookUrl" | "hookUrl" | "url">,
+  webhookFields: Record<string, string[]> = {},
+) {
+  const own = (channel: string) => Object.fromEntries(webhookFields[channel].map((field) => [field, sink.hookUrl(channel, "alice")]));
   const contacts = [
     {
       userId: "alice",
       email: "alice@example.com",
       phone: "+15555550100",
-      external_channels: { slack: { webhookUrl: `${slackSinkUrl}/services/T000/B000/alice` } },
+      external_channels: {
+        slack: { webhookUrl: `${sink.url}/services/T000/B000/alice` },
+        ...Object.fromEntries(Object.keys(webhookFields).map((channel) => [channel, own(channel)])),
+      },
     },
     { userId: "bob", email: "bob@example.com" },
   ];

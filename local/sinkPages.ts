@@ -1,13 +1,17 @@
 /**
  * A page per local sink, like the SES inbox: `/sinks/sms`, `/sinks/slack` and `/sinks/push` list what
  * the providers sent (newest first) with recipient, text, time and clickable links; Slack shows the
- * message as Slack would render its text and blocks. `?format=json` answers the same as JSON.
+ * message as Slack would render its text and blocks. A channel of your own that keeps a webhook address
+ * gets `/sinks/<channel>`: what its provider posted to the sink's `/hooks/<channel>/…`, its text found
+ * in the card (`title`, `summary`, `text` fields) and its `url` fields as links. `?format=json` answers
+ * the same as JSON.
  */
 import type * as http from "node:http";
 import type { SlackBlock, SlackSink, SnsSink } from "./sinks";
 
 export const SINK_PAGES = ["sms", "slack", "push"] as const;
-export type SinkPage = (typeof SINK_PAGES)[number];
+/** A shipped sink, or a channel of your own with a webhook address. */
+export type SinkPage = string;
 
 export interface SinkEntry {
   at: string;
@@ -70,8 +74,37 @@ function slackBlocksHtml(blocks: SlackBlock[] | undefined): string {
     .join("");
 }
 
+/** A webhook card's text: its `title`, `summary` and `text` strings in order (each once), and its `url`s and `uri`s. */
+function cardParts(value: unknown, parts: { text: string[]; urls: string[] } = { text: [], urls: [] }) {
+  if (Array.isArray(value)) for (const item of value) cardParts(item, parts);
+  else if (value && typeof value === "object") {
+    for (const [key, field] of Object.entries(value)) {
+      if (typeof field === "string" && ["title", "summary", "text"].includes(key)) {
+        if (!parts.text.includes(field)) parts.text.push(field);
+      } else if (typeof field === "string" && (key === "url" || key === "uri") && /^https?:\/\//.test(field)) parts.urls.push(field);
+      else cardParts(field, parts);
+    }
+  }
+  return parts;
+}
+
 /** What one sink received, newest first. */
 export function sinkEntries(page: SinkPage, sinks: { sns: SnsSink; slack: SlackSink }): SinkEntry[] {
+  if (!(SINK_PAGES as readonly string[]).includes(page)) {
+    return sinks.slack.hooks
+      .filter((post) => post.channel === page)
+      .map((post) => {
+        const { text, urls } = cardParts(post.body);
+        const links = urls.map((url) => `<a class="button" href="${escapeHtml(url)}" rel="noreferrer">${escapeHtml(url)}</a>`);
+        return {
+          at: post.at,
+          to: decodeURIComponent(post.path.replace(/^\/hooks\//, "")),
+          text: text.join("\n"),
+          html: [...text.map((t) => `<p>${linkedText(t)}</p>`), ...links].join(""),
+        };
+      })
+      .reverse();
+  }
   if (page === "slack") {
     return sinks.slack.received
       .map((post) => ({
@@ -89,14 +122,14 @@ export function sinkEntries(page: SinkPage, sinks: { sns: SnsSink; slack: SlackS
     .reverse();
 }
 
-function pageHtml(page: SinkPage, entries: SinkEntry[]): string {
+function pageHtml(page: SinkPage, entries: SinkEntry[], pages: string[]): string {
   const rows = entries
     .map(
       (e) =>
         `<li><div class="meta"><span class="to">${escapeHtml(e.to)}</span> <time>${escapeHtml(e.at)}</time></div><div class="message">${e.html}</div></li>`,
     )
     .join("\n");
-  const nav = SINK_PAGES.map((p) => (p === page ? `<strong>${p}</strong>` : `<a href="/sinks/${p}">${p}</a>`)).join(" · ");
+  const nav = pages.map((p) => (p === page ? `<strong>${p}</strong>` : `<a href="/sinks/${p}">${p}</a>`)).join(" · ");
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -123,21 +156,21 @@ ${rows || "<li><small>Nothing sent yet.</small></li>"}
 `;
 }
 
-/** Handles `/sinks/<name>`; false for any other path. */
+/** Handles `/sinks/<name>` (a shipped sink, or one of `webhookChannels`); false for any other path. */
 export function handleSinkPage(
   sinks: { sns: SnsSink; slack: SlackSink },
+  webhookChannels: string[],
   req: http.IncomingMessage,
   res: http.ServerResponse,
   url: URL,
 ): boolean {
-  const match = /^\/sinks\/([a-z]+)\/?$/.exec(url.pathname);
+  const match = /^\/sinks\/([a-z][a-z0-9-]*)\/?$/.exec(url.pathname);
   if (!match || req.method !== "GET") return false;
-  const page = match[1] as SinkPage;
-  if (!SINK_PAGES.includes(page)) {
+  const page = match[1];
+  const pages = [...SINK_PAGES, ...webhookChannels];
+  if (!pages.includes(page)) {
     res.writeHead(404, { "content-type": "application/json" });
-    res.end(
-      JSON.stringify({ error: "not found", problems: [{ field: "path", problem: `no sink ${page} (one of ${SINK_PAGES.join(", ")})` }] }),
-    );
+    res.end(JSON.stringify({ error: "not found", problems: [{ field: "path", problem: `no sink ${page} (one of ${pages.join(", ")})` }] }));
     return true;
   }
   const entries = sinkEntries(page, sinks);
@@ -146,7 +179,7 @@ export function handleSinkPage(
     res.end(JSON.stringify({ sink: page, messages: entries }));
   } else {
     res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
-    res.end(pageHtml(page, entries));
+    res.end(pageHtml(page, entries, pages));
   }
   return true;
 }

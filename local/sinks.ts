@@ -2,7 +2,8 @@
  * Local stand-ins for the delivery endpoints no npm server covers, bound to 127.0.0.1:
  * - `startSnsSink()`: the SNS query-protocol actions the SMS and push providers call (Publish to a
  *   phone number or an endpoint, CreatePlatformEndpoint), answering with the XML the AWS SDK parses.
- * - `startSlackSink()`: an incoming-webhook receiver.
+ * - `startSlackSink()`: an incoming-webhook receiver: Slack's (`/services/…`), and any channel's of your
+ *   own at `/hooks/<channel>/…` (a Teams, Discord or Mattermost webhook: any JSON body).
  * Both record what they receive and can be told to fail the next requests, so tests and the local
  * mode see retries, permanent failures and disabled devices without an AWS account.
  */
@@ -166,12 +167,24 @@ export interface SlackSinkPost {
   at: string;
 }
 
+/** A post to a channel's own webhook (`/hooks/<channel>/…`), whatever its JSON. */
+export interface WebhookSinkPost {
+  channel: string;
+  path: string;
+  body: unknown;
+  at: string;
+}
+
 export interface SlackSink {
   /** Base URL, e.g. http://127.0.0.1:PORT */
   url: string;
   /** A webhook URL on this sink that accepts posts: `/services/T…/B…/<secret>`. */
   webhookUrl(secret?: string): string;
   received: SlackSinkPost[];
+  /** A webhook URL on this sink for a channel of your own: `/hooks/<channel>/<user>`. */
+  hookUrl(channel: string, user: string): string;
+  /** What the channels of your own posted to their `/hooks/<channel>/…` URLs. */
+  hooks: WebhookSinkPost[];
   /** Fails the next `count` posts: retryable = 500 (or 429 with `status: 429`), permanent = 404 no_service. */
   failNext(count: number, kind: InjectedFailure | 429 | 500 | 503 | 400 | 404 | 410): void;
   stop(): Promise<void>;
@@ -179,6 +192,7 @@ export interface SlackSink {
 
 export async function startSlackSink(options: { port?: number; rejectUnknownPaths?: boolean } = {}): Promise<SlackSink> {
   const received: SlackSinkPost[] = [];
+  const hooks: WebhookSinkPost[] = [];
   const failures: number[] = [];
   const knownPaths = new Set<string>();
   const bodies: Record<number, string> = {
@@ -198,8 +212,9 @@ export async function startSlackSink(options: { port?: number; rejectUnknownPath
       if (status === 429) headers["retry-after"] = "1";
       res.writeHead(status, headers).end(status === 200 ? "ok" : (bodies[status] ?? "error"));
     };
-    if (req.method !== "POST" || !path.startsWith("/services/")) return answer(404);
-    if (options.rejectUnknownPaths && !knownPaths.has(path)) return answer(404);
+    const hook = /^\/hooks\/([a-z][a-z0-9-]*)\/./.exec(path);
+    if (req.method !== "POST" || !(path.startsWith("/services/") || hook)) return answer(404);
+    if (options.rejectUnknownPaths && !hook && !knownPaths.has(path)) return answer(404);
     const injected = failures.shift();
     if (injected) return answer(injected);
     let body: SlackSinkPost["body"] | null;
@@ -207,6 +222,10 @@ export async function startSlackSink(options: { port?: number; rejectUnknownPath
       body = JSON.parse(raw);
     } catch {
       return answer(400);
+    }
+    if (hook) {
+      hooks.push({ channel: hook[1], path, body, at: new Date().toISOString() });
+      return answer(200);
     }
     if (typeof body?.text !== "string" && !Array.isArray(body?.blocks)) return answer(400);
     received.push({ path, body, at: new Date().toISOString() });
@@ -223,6 +242,8 @@ export async function startSlackSink(options: { port?: number; rejectUnknownPath
       return `${url}${path}`;
     },
     received,
+    hookUrl: (channel, user) => `${url}/hooks/${channel}/${encodeURIComponent(user)}`,
+    hooks,
     failNext(count, kind) {
       const status = kind === "retryable" ? 500 : kind === "permanent" ? 404 : kind;
       for (let i = 0; i < count; i++) failures.push(status);

@@ -15,6 +15,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { BUILT_IN_ADDRESSES } from "../runtime/addresses";
 import { makeTokenVerifier } from "../runtime/authorizer";
 import { parseTidingsConfig, type TidingsConfig } from "../runtime/config";
 import { missingTemplates, missingTemplatesMessage, readTemplateDirs, shippedTemplatesDir } from "../runtime/templateFiles";
@@ -49,7 +50,7 @@ import { handleOpsRequest, makeOpsCollector, type OpsPageDeps, type ScheduledRow
 import { createCallbackQueues, createChannelQueues, createQueue, type LocalChannel, seedDemoUsers, uploadTemplates } from "./resources";
 import { type LocalScheduler, startLocalScheduler } from "./scheduler";
 import { makeFaultRegistry } from "./faults";
-import { handleSinkPage } from "./sinkPages";
+import { handleSinkPage, SINK_PAGES } from "./sinkPages";
 import { lazyInstances, type OnInvocation, startQueueTrigger } from "./functions";
 import { startSchedule } from "./schedule";
 import { startSecretsManager } from "./secretsManager";
@@ -227,6 +228,11 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
     process.env.AWS_ENDPOINT_URL_SNS = sns.endpoint;
     const slack = await startSlackSink();
     stopList.push(() => slack.stop());
+    // Channels of your own that post to a per-user webhook: the sink takes their posts, with a page each.
+    const webhookChannels = Object.keys(described).filter((name) => {
+      const address = described[name].address;
+      return address && !BUILT_IN_ADDRESSES[name] && Object.values(address).every((field) => field.type === "https-url");
+    });
     const bus = await startEventBus({ logger });
     stopList.push(() => bus.stop());
     process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = bus.endpoint;
@@ -439,12 +445,18 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       websocketUrl: gateway.url,
       ops: (req, res, url) => handleOpsRequest(opsDeps, req, res, url, async () => (await readBoundedBody(req, 16 * 1024)).body),
       faults,
-      sinkPages: (req, res, url) => handleSinkPage({ sns, slack }, req, res, url),
+      sinkPages: (req, res, url) => handleSinkPage({ sns, slack }, webhookChannels, req, res, url),
     });
     stopList.push(() => api.stop());
     env.linkBaseUrl = api.url;
 
-    if (options.seed ?? true) await seedDemoUsers(ddb, NAMES.tables.contacts, slack.url);
+    if (options.seed ?? true)
+      await seedDemoUsers(
+        ddb,
+        NAMES.tables.contacts,
+        slack,
+        Object.fromEntries(webhookChannels.map((name) => [name, Object.keys(described[name].address!)])),
+      );
 
     const endpoints = {
       api: api.url,
@@ -452,7 +464,11 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       devToken: `${api.url}/dev/token`,
       inbox: `${api.url}/`,
       ops: `${api.url}/ops`,
-      sinkPages: { sms: `${api.url}/sinks/sms`, slack: `${api.url}/sinks/slack`, push: `${api.url}/sinks/push` },
+      sinkPages: Object.fromEntries([...SINK_PAGES, ...webhookChannels].map((page) => [page, `${api.url}/sinks/${page}`])) as Record<
+        (typeof SINK_PAGES)[number],
+        string
+      > &
+        Record<string, string>,
       websocket: gateway.url,
       sesInbox: aws.endpoints.ses,
       slackSink: slack.url,

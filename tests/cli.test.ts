@@ -20,6 +20,7 @@ describe("the commands' --help", function () {
     ["npm start", "local/main.ts", /TIDINGS_API_PORT/],
     ["npm run redrive", "local/redrive-cli.ts", /--rule-dlq/],
     ["npm run bench", "bench/run.ts", /--write/],
+    ["npx tidings", "local/cli.ts", /tidings dev/],
   ] as const) {
     it(`${command} -- --help: prints its usage and exits 0`, () => {
       const result = run(script, ["--help"]);
@@ -34,4 +35,27 @@ describe("the commands' --help", function () {
       expect(`${result.stdout}${result.stderr}`).to.match(/nonsense/);
     });
   }
+
+  it("npx tidings: a command other than dev, or none, exits 2 with the usage", () => {
+    for (const args of [["deploy"], []]) {
+      const result = run("local/cli.ts", args);
+      expect(result.status, args.join(" ")).to.equal(2);
+      expect(result.stderr).to.match(args.length ? /unknown command: deploy/ : /no command given/).and.to.match(/usage: tidings dev/);
+    }
+  });
+
+  it("npx tidings dev --lambda without a target: exits 2 saying how to write it", () => {
+    const result = run("local/cli.ts", ["dev", "--lambda", "pager"]);
+    expect(result.status).to.equal(2);
+    expect(result.stderr).to.match(/--lambda pager: write it as <function>=<module or url>/);
+  });
+
+  it("npx tidings dev outside a Pulumi project: exits 1 naming the missing project file", () => {
+    const result = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(ROOT, "local/cli.ts"), "dev"], {
+      cwd: path.join(ROOT, "docs"),
+      encoding: "utf8",
+    });
+    expect(result.status).to.equal(1);
+    expect(result.stderr).to.match(/the Pulumi project file \(.*docs\/Pulumi\.yaml\) is missing/);
+  });
 });

@@ -28,6 +28,7 @@ import { type EventBridgeEvent, type LocalEventBus, startEventBus } from "../loc
 import { type LocalSecretsManager, startSecretsManager } from "../local/secretsManager";
 import { type SnsSink, startSnsSink } from "../local/sinks";
 import { signDevToken } from "../local/tokens";
+import { installPacked, packTidings } from "./helpers/packed";
 import { TEST_PRODUCER_ARN } from "./helpers/shipped";
 
 const REPO = path.join(__dirname, "..");
@@ -162,32 +163,10 @@ describe("tidings as an installed package (npm pack → a consumer project)", fu
     tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "consumer-stack-")));
     consumer = path.join(tmp, "consumer");
     const modules = path.join(consumer, "node_modules");
-    fs.mkdirSync(path.join(modules, "tidings"), { recursive: true });
-
     // `npm pack` runs `prepare` (the build) and lists what ships.
-    const packed = timed("npm pack (build included)", () =>
-      execFileSync("npm", ["pack", "--json", "--pack-destination", tmp], {
-        cwd: REPO,
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "pipe"],
-      }),
-    );
-    const [{ filename }] = JSON.parse(packed.slice(packed.indexOf("[")));
-    execFileSync("tar", ["-xzf", path.join(tmp, filename), "-C", path.join(modules, "tidings"), "--strip-components=1"]);
-
+    const filename = timed("npm pack (build included)", () => packTidings(tmp));
+    installPacked(consumer, path.join(tmp, filename), ["typescript", "@types/node", "chai", "@types/chai", "@types/mocha"]);
     const manifest = JSON.parse(fs.readFileSync(path.join(modules, "tidings", "package.json"), "utf8"));
-    const link = (name: string) => {
-      // Optional packages of other platforms (esbuild's binaries) are in the lockfile but not installed.
-      if (fs.existsSync(path.join(modules, name)) || !fs.existsSync(path.join(REPO, "node_modules", name))) return;
-      fs.mkdirSync(path.dirname(path.join(modules, name)), { recursive: true });
-      fs.symlinkSync(path.join(REPO, "node_modules", name), path.join(modules, name), "dir");
-    };
-    const lock = JSON.parse(fs.readFileSync(path.join(REPO, "package-lock.json"), "utf8"));
-    for (const [key, entry] of Object.entries<{ dev?: boolean; link?: boolean }>(lock.packages)) {
-      const hoisted = /^node_modules\/((?:@[^/]+\/)?[^/]+)$/.exec(key);
-      if (hoisted && !entry.dev && !entry.link) link(hoisted[1]);
-    }
-    for (const name of ["typescript", "@types/node", "chai", "@types/chai", "@types/mocha"]) link(name);
     for (const name of Object.keys(manifest.dependencies)) {
       expect(fs.existsSync(path.join(modules, name)), `${name}, a dependency of tidings, is installed`).to.equal(true);
     }
@@ -249,16 +228,28 @@ describe("tidings as an installed package (npm pack → a consumer project)", fu
     console.info(`      consumer test timings: ${timings.join(", ")}`);
   });
 
-  it("ships only the built package: dist (JS, .d.ts, templates), README and package.json", () => {
+  it("ships only the built package: dist (JS, .d.ts, templates, the local mode's pages), README and package.json", () => {
     const listed = JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: REPO, encoding: "utf8" }));
     const files: string[] = listed[0].files.map((f: { path: string }) => f.path);
     expect(files).to.include.members(["package.json", "README.md", "dist/package.js", "dist/package.d.ts", "dist/testing.js"]);
     expect(files).to.include.members(["dist/runtime/worker.js", "dist/runtime/contracts.d.ts", "dist/templates/order.shipped/email.json"]);
-    const unexpected = files.filter((f) => !["package.json", "README.md", "LICENSE"].includes(f) && !/^dist\/.+\.(js|d\.ts|json)$/.test(f));
-    expect(unexpected).to.deep.equal([]);
-    expect(files.filter((f) => /^dist\/(tests|bench|local)\/|^dist\/index\.|Pulumi\.|\.ts$/.test(f) && !f.endsWith(".d.ts"))).to.deep.equal(
-      [],
+    // `tidings dev`: the local mode, its command and its inbox page.
+    expect(files).to.include.members(["dist/local/cli.js", "dist/local/dev.js", "dist/local/tidings.js", "dist/local/inbox/index.html"]);
+    const unexpected = files.filter(
+      (f) =>
+        !["package.json", "README.md", "LICENSE"].includes(f) &&
+        !/^dist\/.+\.(js|d\.ts|json)$/.test(f) &&
+        !/^dist\/local\/inbox\/[\w.-]+\.(html|css|js)$/.test(f),
     );
+    expect(unexpected).to.deep.equal([]);
+    // Not the repository's own stack, tests, bench, or `npm start` and its tools.
+    expect(
+      files.filter(
+        (f) =>
+          /^dist\/(tests|bench)\/|^dist\/index\.|^dist\/local\/(main|redrive-cli|configReference)\.|Pulumi\.|\.ts$/.test(f) &&
+          !f.endsWith(".d.ts"),
+      ),
+    ).to.deep.equal([]);
   });
 
   it("declares its types with packages a consumer has: every import of a .d.ts is a dependency with types, or node's", () => {

@@ -147,10 +147,11 @@ export function configChannels(
     enabledChannels(config).map((name) => {
       const channel = config.channels[name];
       const provider = providerSpec(name, channel, "provider", options);
+      const fallback = providerSpec(name, channel, "fallback", options);
       const worker: WorkerSettings = {
         channel: name,
         provider: provider!,
-        fallback: providerSpec(name, channel, "fallback", options),
+        fallback,
         failoverAfter: channel.failoverAfter,
         ratePerSecond: channel.ratePerSecond,
         maxConcurrency: channel.maxConcurrency,
@@ -163,7 +164,8 @@ export function configChannels(
         logTtlDays: config.logTtlDays,
         statusCallbacks: config.statusCallbacks !== undefined,
         feedTtlDays: provider && "type" in provider && provider.type === "websocket" ? config.feed.ttlDays : undefined,
-        removeInvalidTokens: true,
+        // As the stack's channel: a push token SNS reports invalid is removed from the user's contact.
+        removeInvalidTokens: [provider, fallback].some((spec) => spec && "type" in spec && spec.type === "sns-push"),
       };
       const values: ChannelDescription["values"] = {};
       for (const which of ["provider", "fallback"] as const) {
@@ -199,7 +201,7 @@ function providerSpec(
       `Channel "${name}" uses provider "${providerName}", which Tidings does not ship: pass it as a custom provider, or use provider "lambda" with functionArn.`,
     );
   }
-  return { type: config.type };
+  return { type: config.type, name: config.name ?? config.type };
 }
 
 /** Every function of the system, by the part it belongs to. */
