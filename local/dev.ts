@@ -58,6 +58,10 @@ export async function loadComposition(options: Pick<DevOptions, "cwd" | "program
   // The program's relative paths (templates folders, file reads) are the project's, as under `pulumi up`.
   const previous = process.cwd();
   process.chdir(cwd);
+  // A program loaded before (a second load in one process) runs again, as a new `pulumi preview` would.
+  for (const file of Object.keys(require.cache)) {
+    if (file.startsWith(`${cwd}${path.sep}`) && !file.includes(`${path.sep}node_modules${path.sep}`)) delete require.cache[file];
+  }
   try {
     const exported = require(program);
     // A program may export its body as a function (`export = async () => { … }`), which Pulumi runs.

@@ -40,7 +40,9 @@ describe("the commands' --help", function () {
     for (const args of [["deploy"], []]) {
       const result = run("local/cli.ts", args);
       expect(result.status, args.join(" ")).to.equal(2);
-      expect(result.stderr).to.match(args.length ? /unknown command: deploy/ : /no command given/).and.to.match(/usage: tidings dev/);
+      expect(result.stderr)
+        .to.match(args.length ? /unknown command: deploy/ : /no command given/)
+        .and.to.match(/usage: tidings dev/);
     }
   });
 

@@ -23,6 +23,15 @@ function runItLocallyBodies(): Record<string, unknown>[] {
   return [...section.matchAll(/-d '(\{[^']*\})'/g)].map((m) => JSON.parse(m[1]));
 }
 
+describe("the README's composition section", () => {
+  it("shows examples/teams-channel's program as it is, so the example's tests keep it true", () => {
+    const readme = fs.readFileSync(path.join(__dirname, "..", "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Composing channels in your own stack"));
+    const block = /```ts\n([\s\S]*?)^```$/m.exec(section)?.[1];
+    expect(block).to.equal(fs.readFileSync(path.join(EXAMPLE, "index.ts"), "utf8"));
+  });
+});
+
 describe("examples/teams-channel, installed from the packed tarball", function () {
   this.timeout(300_000);
   let tmp: string;

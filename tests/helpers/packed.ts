@@ -10,14 +10,42 @@ import * as path from "node:path";
 
 const REPO = path.join(__dirname, "..", "..");
 
-/** Packs the repository into `dir`; returns the tarball's file name. */
+/**
+ * Packs the repository into `dir`; returns the tarball's file name. One pack at a time across the test
+ * processes: packing rebuilds dist/, which another pack would be reading.
+ */
 export function packTidings(dir: string): string {
-  const packed = execFileSync("npm", ["pack", "--json", "--pack-destination", dir], {
-    cwd: REPO,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  return JSON.parse(packed.slice(packed.indexOf("[")))[0].filename;
+  const lock = path.join(REPO, "node_modules", ".tidings-pack.lock");
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      fs.writeFileSync(path.join(lock, "pid"), String(process.pid));
+      break;
+    } catch {
+      const holder = Number(fs.existsSync(path.join(lock, "pid")) ? fs.readFileSync(path.join(lock, "pid"), "utf8") : 0);
+      if (holder && !alive(holder)) fs.rmSync(lock, { recursive: true, force: true });
+      else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    const packed = execFileSync("npm", ["pack", "--json", "--pack-destination", dir], {
+      cwd: REPO,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    return JSON.parse(packed.slice(packed.indexOf("[")))[0].filename;
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
