@@ -6,6 +6,7 @@
 import { addressSchemaProblems } from "./addresses";
 import type { z } from "zod";
 import { configSchema } from "./configSchema";
+import { FEED_CHANNEL } from "./contracts";
 import type { ChannelConfig, NotificationTypeConfig, TidingsConfig } from "./configTypes";
 import { DEFAULTS } from "./defaults";
 import { type ProviderConfig, type ProviderType, providerProblems, providerTable } from "./providers/table";
@@ -123,6 +124,7 @@ export function parseTidingsConfig(raw: Record<string, unknown>, options: ParseO
     if (def.critical && !def.defaultOptIn) {
       problems.push(`tidings:notificationTypes.${type}: a critical type cannot ask for opt-in (defaultOptIn: false)`);
     }
+    problems.push(...escalationProblems(type, def, config));
   }
   const { stuckAfterMinutes, maxReputs, lookBackHours } = config.reconciler;
   const shortestLookBack = minimumLookBackHours(stuckAfterMinutes, maxReputs);
@@ -145,11 +147,27 @@ export function minimumLookBackHours(stuckAfterMinutes: number, maxReputs: numbe
   return Math.ceil((2 * stuckAfterMinutes * (maxReputs + 1)) / 60);
 }
 
+/** An escalation needs an inbox to be read in (the websocket channel), and escalates to other channels of its type. */
+function escalationProblems(type: string, def: TidingsConfig["notificationTypes"][string], config: TidingsConfig): string[] {
+  if (!def.escalation) return [];
+  const at = `tidings:notificationTypes.${type}.escalation`;
+  const problems: string[] = [];
+  const reachesInbox = (def.channels ?? Object.keys(config.channels)).includes(FEED_CHANNEL) && config.channels[FEED_CHANNEL]?.enabled;
+  if (!reachesInbox) problems.push(`${at}: the type must reach the ${FEED_CHANNEL} channel, whose inbox is read first`);
+  def.escalation.channels.forEach((channel, i) => {
+    if (channel === FEED_CHANNEL) problems.push(`${at}.channels.${i}: ${FEED_CHANNEL} gets it at once; escalate to other channels`);
+    else if (def.channels && !def.channels.includes(channel)) {
+      problems.push(`${at}.channels.${i}: "${channel}" is not one of the type's channels (${def.channels.join(", ")})`);
+    }
+  });
+  return problems;
+}
+
 /** Types naming a channel that is neither in config nor in `addedInCode`. */
 export function typeChannelProblems(config: TidingsConfig, addedInCode: string[]): string[] {
   const problems: string[] = [];
   for (const [type, def] of Object.entries(config.notificationTypes)) {
-    for (const channel of def.channels ?? []) {
+    for (const channel of [...(def.channels ?? []), ...(def.channels ? [] : (def.escalation?.channels ?? []))]) {
       if (!config.channels[channel] && !addedInCode.includes(channel)) {
         problems.push(
           `tidings:notificationTypes.${type}.channels: "${channel}" is not a configured channel${addedInCode.length ? ` or one added in code (${addedInCode.join(", ")})` : ""}`,

@@ -170,6 +170,20 @@ function typeSchema() {
      * files (the completeness check skips it). @default false
      */
     messageOnly: z.boolean().optional(),
+    /**
+     * The inbox first, then louder channels: the feed and the WebSocket get a notification of this type at
+     * once; `channels` get it only if the user has not read it in the inbox within `afterSeconds` (a read
+     * ends them `skipped`, reason `read`). The type must reach the websocket channel.
+     * @example escalation: { afterSeconds: 900, channels: [email, sms] }
+     */
+    escalation: z
+      .strictObject({
+        /** Seconds the inbox has before the channels get it (at most 7 days). */
+        afterSeconds: positiveInt(604_800),
+        /** The channels it escalates to: channels of the type, not websocket. */
+        channels: z.array(z.string().regex(CHANNEL_NAME_PATTERN)).min(1),
+      })
+      .optional(),
   });
 }
 
@@ -230,7 +244,7 @@ function operationsSchema() {
      */
     statusCallbacks: z
       .strictObject({
-        /** Your https endpoint: a signed POST per channel reaching sent, error or unsubscribed. */
+        /** Your https endpoint: a signed POST per channel reaching sent, error, unsubscribed or skipped. */
         url: z.url({ protocol: /^https$/ }),
         /** The Secrets Manager secret whose value signs the callbacks (X-Tidings-Signature). */
         secretArn: z.string().startsWith("arn:"),

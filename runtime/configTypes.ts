@@ -66,6 +66,8 @@ export interface NotificationTypeConfig {
   templates?: string[];
   /** Requests carry a literal `message`, never a template: no template files needed. @default false */
   messageOnly?: boolean;
+  /** The inbox first: `channels` get it only if it is unread in the inbox after `afterSeconds`. @default none */
+  escalation?: { afterSeconds: number; channels: string[] };
 }
 
 /** The stack configuration (namespace `tidings`) as parseTidingsConfig returns it, defaults filled in. */

@@ -9,6 +9,9 @@ import type { QuietHours } from "./quietHours";
 
 export type BuiltInChannel = "websocket" | "email" | "sms" | "slack" | "push";
 
+/** The inbox's channel: feed items are websocket-channel notifications, logged (and read) on that channel's row. */
+export const FEED_CHANNEL = "websocket";
+
 /** EventBridge `source` of every event Tidings puts on its bus. */
 export const EVENT_SOURCE = "tidings";
 
@@ -97,6 +100,11 @@ export interface ChannelDelivery {
   unsubscribe?: string;
   /** The user's quiet hours (non-critical, every channel but the WebSocket): the worker holds it until they end. */
   quietHours?: QuietHours;
+  /**
+   * Escalation (the type's `escalation`): the worker holds it until then, and sends it only if the user has
+   * not read the notification in the inbox by then; read, it ends `skipped` (reason `read`).
+   */
+  escalateAt?: string;
 }
 
 /** The EventBridge event as SQS receives it from a rule target. */
@@ -163,8 +171,10 @@ export const DELIVERY_STATUS = {
   unsubscribed: "unsubscribed",
   /** Its last try failed and SQS moved it to the channel's DLQ; a redrive makes it pending again. */
   deadLettered: "dead-lettered",
-  /** Held for the user's quiet hours (`until`): it is sent when they end. */
+  /** Held (`until`): for the user's quiet hours, or until an escalation's time comes. */
   delayed: "delayed",
+  /** Not sent, for good, with the reason: `read` (an escalation the user read in the inbox first). */
+  skipped: "skipped",
 } as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUS)[keyof typeof DELIVERY_STATUS];
 

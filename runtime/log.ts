@@ -35,6 +35,7 @@ export const OUTCOME = {
     sent: "sent",
     retry: "retry",
     delayed: "delayed",
+    skipped: "skipped",
     duplicate: "duplicate",
     busy: "busy",
     failed: "failed",

@@ -74,7 +74,7 @@ export function oldItemOf(error: unknown): Item | undefined {
 export const isConditionFailure = (error: unknown) => (error as { name?: string }).name === "ConditionalCheckFailedException";
 
 /** Final outcomes other than delivery: only the claimant of a new send moves an entry off them. */
-export const OUTCOMES: readonly DeliveryStatus[] = [DELIVERY_STATUS.error, DELIVERY_STATUS.unsubscribed];
+export const OUTCOMES: readonly DeliveryStatus[] = [DELIVERY_STATUS.error, DELIVERY_STATUS.unsubscribed, DELIVERY_STATUS.skipped];
 
 /** `:<prefix>0, :<prefix>1, …` for an `IN (…)` condition, with the values to bind. */
 export function inList<S extends string = DeliveryStatus>(

@@ -25,7 +25,8 @@ export const METRICS_NAMESPACE = "Tidings";
 /**
  * Every metric Tidings emits, by name. Counts unless noted.
  * - accepted: a channel of an accepted request (queued, skipped or duplicate).
- * - skipped.<reason>: a channel not delivered: opted_out, no_address, invalid_address.
+ * - skipped.<reason>: a channel not delivered: opted_out, no_address, invalid_address, no_template, read
+ *   (an escalation the user read in the inbox first).
  * - queued: put on the bus. duplicate: a retry of something already logged (service) or delivered (worker).
  * - sent, failed (permanent error), retried (a retryable failure, SQS delivers it again).
  * - opened, clicked: recorded by the feed/tracking routes.
@@ -39,6 +40,7 @@ export const METRIC = {
   skippedNoAddress: "skipped.no_address",
   skippedInvalidAddress: "skipped.invalid_address",
   skippedNoTemplate: "skipped.no_template",
+  skippedRead: "skipped.read",
   queued: "queued",
   duplicate: "duplicate",
   sent: "sent",

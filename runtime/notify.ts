@@ -17,6 +17,7 @@ import {
   type ChannelDelivery,
   type HttpResult,
   type NotificationRequest,
+  FEED_CHANNEL,
   type Problem,
   type RenderedContent,
 } from "./contracts";
@@ -267,6 +268,14 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
         continue;
       }
       plans.push({ channel, action: "deliver", delivery });
+    }
+    // Escalation: the inbox first; its channels wait, and go only if the notification is unread by then.
+    const escalation = job.typeConfig?.escalation;
+    if (escalation && plans.some((plan) => plan.channel === FEED_CHANNEL && plan.action === "deliver")) {
+      const escalateAt = new Date(Date.parse(job.createdAt) + escalation.afterSeconds * 1000).toISOString();
+      for (const plan of plans) {
+        if (plan.action === "deliver" && escalation.channels.includes(plan.channel)) plan.delivery.escalateAt = escalateAt;
+      }
     }
     for (const [variable, usedBy] of missingVariables) {
       contentProblems.push({

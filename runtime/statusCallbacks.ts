@@ -20,7 +20,7 @@ import { METRIC, makeMetrics, type Metrics } from "./metrics";
 export const SIGNATURE_HEADER = "x-tidings-signature";
 
 /** Statuses a callback is sent for: a channel's delivery is decided. */
-export const FINAL_STATUSES: DeliveryStatus[] = ["sent", "error", "unsubscribed"];
+export const FINAL_STATUSES: DeliveryStatus[] = ["sent", "error", "unsubscribed", "skipped"];
 
 /** The body POSTed to the producer's endpoint. */
 export interface StatusCallback {

@@ -17,7 +17,7 @@
  */
 import type { TokenVerifier } from "./authorizer";
 import type { NotificationTypeConfig } from "./config";
-import { DELIVERY_STATUS, type Problem, type ReadFrame } from "./contracts";
+import { DELIVERY_STATUS, FEED_CHANNEL, type Problem, type ReadFrame } from "./contracts";
 import type { DeviceRegistry } from "./devices";
 import { decodeCursor, type Feed } from "./feed";
 import {
@@ -40,8 +40,6 @@ import { PIXEL_GIF_BASE64, verifyLinkToken, verifyUnsubscribeToken } from "./tra
 import { isDeviceToken, NOTIFICATION_ID_PATTERN } from "./validate";
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 
-/** The feed channel: feed items are websocket-channel notifications, logged on that channel's row. */
-export const FEED_CHANNEL = "websocket";
 /** Most eventIds one read or archive request may name. */
 export const MAX_EVENT_IDS = 100;
 /** @default page size of GET /me/notifications */

@@ -11,7 +11,7 @@
  */
 import { quietUntil } from "./quietHours";
 import { DEFAULTS } from "./defaults";
-import { DELIVERY_STATUS, detailTypeFor, EVENT_SOURCE, PROVIDER_OUTCOME } from "./contracts";
+import { DELIVERY_STATUS, detailTypeFor, EVENT_SOURCE, FEED_CHANNEL, PROVIDER_OUTCOME } from "./contracts";
 import type { ChannelDelivery, DeliveryStatus, Provider, ProviderResult, SqsBatchResponse, SqsEvent, SqsRecord } from "./contracts";
 import { type DecisionLogger, logDecision, OUTCOME, type OutcomeOf } from "./log";
 import { unconfirmedDelivery } from "./deliveryDigest";
@@ -21,6 +21,9 @@ import type { NotificationLog, StatusFields } from "./notificationLog";
 import type { PolitenessLimiter } from "./politeness";
 import { MAX_DELAY_SECONDS } from "./channelQueues";
 import { safeReason } from "./providers/errors";
+
+/** The inbox statuses that mean the user read the notification: an escalation then ends `skipped`. */
+const READ_STATUSES: readonly DeliveryStatus[] = [DELIVERY_STATUS.opened, DELIVERY_STATUS.clicked];
 
 export interface ChannelWorkerDeps {
   /** The channel this worker serves; records for another channel are refused. */
@@ -127,8 +130,8 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
   async function callback(
     delivery: ChannelDelivery,
     producer: string | undefined,
-    status: "sent" | "error",
-    fields: { provider: string; reason?: string },
+    status: "sent" | "error" | "skipped",
+    fields: { provider?: string; reason?: string },
   ) {
     if (!deps.statusCallbacks) return;
     const { eventId, userId, type } = delivery;
@@ -194,6 +197,24 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
       decide(OUTCOME.worker.delayed, { ...ids, reason, delaySeconds });
       return true;
     };
+
+    // Escalation: held until its time, then sent only if the user has not read it in the inbox by then.
+    if (delivery.escalateAt !== undefined) {
+      const escalateAt = Date.parse(delivery.escalateAt);
+      if (now() < escalateAt) {
+        const delaySeconds = Math.max(1, Math.min(Math.ceil((escalateAt - now()) / 1000), MAX_DELAY_SECONDS));
+        const until = delivery.escalateAt;
+        return holdBack(delaySeconds, DELIVERY_STATUS.delayed, { reason: "escalation", until }, `escalates at ${until} unless read`);
+      }
+      const inbox = await log.get(delivery.eventId, FEED_CHANNEL);
+      if (inbox && READ_STATUSES.includes(inbox.status)) {
+        await log.setStatus(delivery.eventId, channel, DELIVERY_STATUS.skipped, { reason: "read", releaseClaim: true });
+        decide(OUTCOME.worker.skipped, { ...ids, reason: "read in the inbox before the escalation" });
+        metrics.count(METRIC.skippedRead, dimensions);
+        await callback(delivery, entry.producer, "skipped", { reason: "read" });
+        return true;
+      }
+    }
 
     // The user's quiet hours: held until they end, re-queued in steps of at most SQS's longest delay.
     const quietEnd = delivery.quietHours && !delivery.critical ? quietUntil(delivery.quietHours, now()) : undefined;

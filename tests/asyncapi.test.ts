@@ -53,6 +53,7 @@ const delivery: Required<ChannelDelivery> = {
   critical: true,
   unsubscribe: "https://api.example.com/u/abc",
   quietHours: { start: "22:00", end: "07:00", timeZone: "Europe/Berlin" },
+  escalateAt: "2026-12-07T10:15:00.000Z",
 };
 const channelStatus: Required<ChannelStatus> = {
   status: "delayed",
