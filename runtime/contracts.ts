@@ -46,7 +46,17 @@ export interface NotificationRequest {
   sendAt?: string;
   /** BCP 47 locale of this notification's templates (`<channel>.<locale>.json`); default: the user's. */
   locale?: string;
+  /**
+   * Progress in place (feedback only): notifications of one producer with the same groupKey, for one
+   * user, update one feed item (content, progress, updatedAt), ^[A-Za-z0-9_.:-]{1,128}$.
+   */
+  groupKey?: string;
+  /** With groupKey: this update makes the item unread again (default: it keeps its read state). */
+  renotify?: boolean;
 }
+
+/** A groupKey: ^[A-Za-z0-9_.:-]{1,128}$. */
+export const GROUP_KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /** Where one channel delivers to, resolved from the contacts table (websocket needs none). */
 export interface ChannelAddress {
@@ -101,6 +111,11 @@ export interface ChannelDelivery {
   /** The user's quiet hours (non-critical, every channel but the WebSocket): the worker holds it until they end. */
   quietHours?: QuietHours;
   /**
+   * Progress in place: the feed item this delivery updates (`id`, the same for every update of the
+   * producer's `key` for this user), and whether it makes the item unread again.
+   */
+  group?: { key: string; id: string; renotify?: true };
+  /**
    * Escalation (the type's `escalation`): the worker holds it until then, and sends it only if the user has
    * not read the notification in the inbox by then; read, it ends `skipped` (reason `read`).
    */
@@ -119,7 +134,9 @@ export interface DeliveryEvent {
 /** Frames sent to WebSocket clients. */
 export type NotificationFrame =
   | { type: "notification"; id: string; message: string; callback: string; link?: string }
-  | { type: "feedback"; id: string; message: string; progress?: number };
+  | { type: "feedback"; id: string; message: string; progress?: number }
+  /** Progress in place: the feed item `id` (one per groupKey) now says this; `renotify`: it is unread again. */
+  | { type: "update"; id: string; groupKey: string; eventId: string; message: string; progress?: number; renotify?: true };
 /** Error frame codes: `invalid_json`, `missing_action`, `unknown_action` (`$default`); `invalid_message`, `forbidden`, `rate_limited`, `no_room` (`sendmessage`). */
 export const ERROR_FRAME_CODES = [
   "invalid_json",

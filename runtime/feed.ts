@@ -4,6 +4,7 @@
  * marks read and archives. Every operation is keyed by the caller's userId, so one user can never reach
  * another user's rows: an eventId that is not under the caller's key is simply not found.
  */
+import { createHash } from "node:crypto";
 import { DEFAULTS } from "./defaults";
 import {
   DeleteCommand,
@@ -33,13 +34,41 @@ export interface FeedItem {
   feedKey: string;
   unreadKey?: string;
   ttl: number;
+  /** Progress in place: the producer's groupKey; the item's `eventId` is its group's id (groupItemId). */
+  groupKey?: string;
+  /** A grouped item: when its newest update was accepted. */
+  updatedAt?: string;
+  /** A grouped item: the eventId of its newest update (whose log row a read opens). */
+  lastEventId?: string;
 }
 
 /** An item as the end-user API answers it (no keys, no ttl). */
 export type FeedEntry = Pick<
   FeedItem,
-  "eventId" | "type" | "kind" | "content" | "callback" | "link" | "progress" | "createdAt" | "readAt" | "archivedAt"
+  | "eventId"
+  | "type"
+  | "kind"
+  | "content"
+  | "callback"
+  | "link"
+  | "progress"
+  | "createdAt"
+  | "readAt"
+  | "archivedAt"
+  | "groupKey"
+  | "updatedAt"
 >;
+
+/**
+ * The one feed item of a producer's groupKey for a user: an id like an eventId (so the read, archive and
+ * sync routes take it), that no two producers' keys share.
+ */
+export function groupItemId(producer: string | undefined, groupKey: string): string {
+  return `g-${createHash("sha256")
+    .update(`${producer ?? ""}\n${groupKey}`)
+    .digest("base64url")
+    .slice(0, 32)}`;
+}
 
 export interface FeedDeps {
   ddb: DynamoDBDocumentClient;
@@ -77,6 +106,8 @@ export function toEntry(item: FeedItem): FeedEntry {
   if (progress !== undefined) entry.progress = progress;
   if (readAt !== undefined) entry.readAt = readAt;
   if (archivedAt !== undefined) entry.archivedAt = archivedAt;
+  if (item.groupKey !== undefined) entry.groupKey = item.groupKey;
+  if (item.updatedAt !== undefined) entry.updatedAt = item.updatedAt;
   return entry;
 }
 
@@ -103,6 +134,12 @@ export function decodeCursor(cursor: string, userId: string, unreadOnly: boolean
   return record.userId === userId ? record : undefined;
 }
 
+/** Whether a grouped item holds an update accepted before this delivery (it would take it). */
+function olderThan(held: FeedItem, delivery: ChannelDelivery): boolean {
+  const at = held.updatedAt ?? held.createdAt;
+  return at < delivery.createdAt || (at === delivery.createdAt && (held.lastEventId ?? "") < delivery.eventId);
+}
+
 export function makeFeed(deps: FeedDeps) {
   const now = deps.now ?? Date.now;
   const ttlSeconds = (deps.ttlDays ?? DEFAULTS.feedTtlDays) * 86_400;
@@ -114,10 +151,18 @@ export function makeFeed(deps: FeedDeps) {
     return item && item.ttl > nowSeconds() ? item : undefined;
   }
 
-  /** Marks items: returns the eventIds that changed (were unread). Items must exist (check with `missing`). */
-  async function mark(userId: string, eventIds: string[], field: "readAt" | "archivedAt"): Promise<string[]> {
+  /**
+   * Marks items: `changed`, the ids that were unread; `logIds`, the eventId whose log row each item stands
+   * for (a grouped item's newest update). Items must exist (check with `missing`).
+   */
+  async function mark(
+    userId: string,
+    eventIds: string[],
+    field: "readAt" | "archivedAt",
+  ): Promise<{ changed: string[]; logIds: string[] }> {
     const at = new Date(now()).toISOString();
     const changed: string[] = [];
+    const logIds: string[] = [];
     for (const eventId of eventIds) {
       const result = await deps.ddb.send(
         new UpdateCommand({
@@ -131,15 +176,96 @@ export function makeFeed(deps: FeedDeps) {
         }),
       );
       if (result.Attributes?.unreadKey !== undefined) changed.push(eventId);
+      logIds.push((result.Attributes?.lastEventId as string | undefined) ?? eventId);
     }
-    return changed;
+    return { changed, logIds };
+  }
+
+  /**
+   * Progress in place: a delivery of a group updates its one item. Content, progress, updatedAt and
+   * lastEventId follow the newest update (one accepted earlier, arriving late, changes nothing: "stale");
+   * the item keeps its place and read state, unless the update says renotify, which makes it unread and
+   * brings it back from the archive. The group's first delivery creates it, unread.
+   */
+  async function storeGroup(
+    delivery: ChannelDelivery,
+    group: NonNullable<ChannelDelivery["group"]>,
+  ): Promise<"stored" | "updated" | "stale"> {
+    const values = {
+      ":content": delivery.content,
+      ":updatedAt": delivery.createdAt,
+      ":eventId": delivery.eventId,
+      ":type": delivery.type,
+      ":kind": delivery.kind,
+      ":ttl": nowSeconds() + ttlSeconds,
+      ...(delivery.progress !== undefined ? { ":progress": delivery.progress } : {}),
+    };
+    const set = ["content = :content", "updatedAt = :updatedAt", "lastEventId = :eventId", "#type = :type", "kind = :kind", "#ttl = :ttl"];
+    const remove: string[] = [];
+    if (delivery.progress !== undefined) set.push("progress = :progress");
+    else remove.push("progress");
+    if (group.renotify) {
+      set.push("unreadKey = feedKey");
+      remove.push("readAt", "archivedAt");
+    }
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await deps.ddb.send(
+          new UpdateCommand({
+            TableName: deps.table,
+            Key: { userId: delivery.userId, eventId: group.id },
+            UpdateExpression: `SET ${set.join(", ")}${remove.length ? ` REMOVE ${remove.join(", ")}` : ""}`,
+            // Newer than what it holds (accepted later; the same instant: the larger eventId), so updates
+            // arriving out of order end on the newest.
+            ConditionExpression:
+              "attribute_exists(userId) AND (updatedAt < :updatedAt OR (updatedAt = :updatedAt AND lastEventId < :eventId))",
+            ExpressionAttributeNames: { "#type": "type", "#ttl": "ttl" },
+            ExpressionAttributeValues: values,
+          }),
+        );
+        return "updated";
+      } catch (error) {
+        if ((error as { name?: string }).name !== "ConditionalCheckFailedException") throw error;
+      }
+      const feedKey = `${delivery.createdAt}#${group.id}`;
+      const item: FeedItem = {
+        userId: delivery.userId,
+        eventId: group.id,
+        type: delivery.type,
+        kind: delivery.kind,
+        content: delivery.content,
+        ...(delivery.progress !== undefined ? { progress: delivery.progress } : {}),
+        createdAt: delivery.createdAt,
+        feedKey,
+        unreadKey: feedKey,
+        ttl: nowSeconds() + ttlSeconds,
+        groupKey: group.key,
+        updatedAt: delivery.createdAt,
+        lastEventId: delivery.eventId,
+      };
+      try {
+        await deps.ddb.send(new PutCommand({ TableName: deps.table, Item: item, ConditionExpression: "attribute_not_exists(userId)" }));
+        return "stored";
+      } catch (error) {
+        if ((error as { name?: string }).name !== "ConditionalCheckFailedException") throw error;
+        // It exists: it holds a newer update (stale), or an older one was created since the update was
+        // tried, which the next attempt updates.
+        const held = await get(delivery.userId, group.id);
+        if (!held || !olderThan(held, delivery)) return "stale";
+      }
+    }
+    return "stale";
   }
 
   return {
     get,
 
-    /** Stores a delivery for its user; storing the same eventId again changes nothing (read state is kept). */
-    async store(delivery: ChannelDelivery): Promise<"stored" | "exists"> {
+    /**
+     * Stores a delivery for its user; storing the same eventId again changes nothing (read state is kept).
+     * A grouped delivery updates its group's one item instead (storeGroup).
+     */
+    async store(delivery: ChannelDelivery): Promise<"stored" | "exists" | "updated" | "stale"> {
+      if (delivery.group) return storeGroup(delivery, delivery.group);
       const feedKey = `${delivery.createdAt}#${delivery.eventId}`;
       const item: FeedItem = {
         userId: delivery.userId,

@@ -23,6 +23,7 @@ import {
 } from "./contracts";
 import { slackEscape, slackEscapedData, smsLengthProblem, urlVariableProblems } from "./content";
 import { deliveryDigest, requestDigest } from "./deliveryDigest";
+import { groupItemId } from "./feed";
 import { logDecision, type DecisionLogger, OUTCOME } from "./log";
 import { METRIC, makeMetrics, type Metrics } from "./metrics";
 import { type CreateAnswer, isStuck, makeNotificationLog, oversizeNotification, STUCK_AFTER_MS } from "./notificationLog";
@@ -344,6 +345,15 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
       address,
       createdAt: job.createdAt,
       ...(job.typeConfig?.critical ? { critical: true as const } : {}),
+      ...(request.groupKey !== undefined
+        ? {
+            group: {
+              key: request.groupKey,
+              id: groupItemId(job.producer, request.groupKey),
+              ...(request.renotify ? { renotify: true as const } : {}),
+            },
+          }
+        : {}),
     };
     // The user's quiet hours hold it on every channel but the WebSocket (whose feed is not a ping), unless critical.
     if (job.quietHours && channel !== "websocket" && !job.typeConfig?.critical) delivery.quietHours = job.quietHours;

@@ -169,9 +169,10 @@ export function makeUserApi(deps: UserApiDeps): UserApiHandler {
       if (missing.length)
         return notFound(`eventIds[${(body.value.eventIds as string[]).indexOf(missing[0])}]`, `no notification ${missing[0]} in your feed`);
     }
-    await deps.feed.markRead(userId, eventIds);
-    // Reading is opening: the log row moves to `opened` (never backwards from clicked).
-    await Promise.all(eventIds.map((eventId) => deps.log.advance(eventId, FEED_CHANNEL, DELIVERY_STATUS.opened)));
+    const { logIds } = await deps.feed.markRead(userId, eventIds);
+    // Reading is opening: the log row moves to `opened` (never backwards from clicked); a grouped item's
+    // row is its newest update's.
+    await Promise.all(logIds.map((eventId) => deps.log.advance(eventId, FEED_CHANNEL, DELIVERY_STATUS.opened)));
     return afterChange(userId, eventIds, OUTCOME["user-api"].read);
   }
 

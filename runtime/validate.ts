@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { allowedTemplates, type NotificationTypeConfig } from "./config";
 import { deceptiveCharacterProblem } from "./content";
-import type { NotificationRequest, Problem } from "./contracts";
+import { GROUP_KEY_PATTERN, type NotificationRequest, type Problem } from "./contracts";
 import { canonicalLocale } from "./locales";
 
 /** Largest producer request body, in bytes (the EventBridge entry limit). */
@@ -257,6 +257,11 @@ function requestSchema(ctx: ValidationContext) {
       .min(0, { error: "must be between 0 and 100" })
       .max(100, { error: "must be between 0 and 100" })
       .optional(),
+    groupKey: z
+      .string({ error: "must be a string" })
+      .regex(GROUP_KEY_PATTERN, { error: "must be 1–128 characters of A-Z, a-z, 0-9, _, ., : or -" })
+      .optional(),
+    renotify: z.boolean({ error: "must be true or false" }).optional(),
     locale: z
       .string({ error: "must be a BCP 47 locale, e.g. de-AT" })
       .refine((v) => canonicalLocale(v) === v, { error: "must be a BCP 47 locale as written canonically, e.g. de, de-AT, pt-BR" })
@@ -312,6 +317,12 @@ export function validateNotificationRequest(rawBody: string | undefined, ctx: Va
   }
 
   // Cross-field rules, checked on whatever parts are individually valid.
+  if (parsed.groupKey !== undefined && parsed.callback !== undefined) {
+    problems.push({ field: "groupKey", problem: "updates a feedback notification in place: send it without a callback" });
+  }
+  if (parsed.renotify !== undefined && parsed.groupKey === undefined) {
+    problems.push({ field: "renotify", problem: "needs groupKey: it makes a grouped item unread again" });
+  }
   const type = typeof parsed.type === "string" && Object.hasOwn(ctx.types, parsed.type) ? parsed.type : undefined;
   if (type && Array.isArray(parsed.channels)) {
     const allowed = channelsOfType(ctx.types[type], ctx.enabledChannels);

@@ -54,6 +54,7 @@ const delivery: Required<ChannelDelivery> = {
   unsubscribe: "https://api.example.com/u/abc",
   quietHours: { start: "22:00", end: "07:00", timeZone: "Europe/Berlin" },
   escalateAt: "2026-12-07T10:15:00.000Z",
+  group: { key: "export:42", id: "g-abc", renotify: true },
 };
 const channelStatus: Required<ChannelStatus> = {
   status: "delayed",
@@ -74,6 +75,8 @@ const feedEntry: Required<FeedEntry> = {
   createdAt: AT,
   readAt: AT,
   archivedAt: AT,
+  groupKey: "export:42",
+  updatedAt: AT,
 };
 type Frame<K extends NotificationFrame["type"]> = Required<Extract<NotificationFrame, { type: K }>>;
 
@@ -92,6 +95,8 @@ const SAMPLES: Record<string, object[]> = {
       progress: 10,
       sendAt: "2027-01-15T09:00:00+01:00",
       locale: "de-AT",
+      groupKey: "export:42",
+      renotify: true,
     } satisfies Required<NotificationRequest>,
   ],
   ChannelDelivery: [delivery],
@@ -105,6 +110,17 @@ const SAMPLES: Record<string, object[]> = {
     } satisfies Frame<"notification">,
   ],
   FeedbackFrame: [{ type: "feedback", id: "e-1", message: "m", progress: 40 } satisfies Frame<"feedback">],
+  UpdateFrame: [
+    {
+      type: "update",
+      id: "g-abc",
+      groupKey: "export:42",
+      eventId: "e-2",
+      message: "m",
+      progress: 60,
+      renotify: true,
+    } satisfies Frame<"update">,
+  ],
   ErrorFrame: ERROR_FRAME_CODES.map((error) => ({ type: "error", error, message: "m" }) satisfies ErrorFrame),
   SendMessage: [
     { action: "sendmessage", message: "hello" } satisfies ChatMessageRequest,

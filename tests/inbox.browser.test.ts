@@ -101,6 +101,40 @@ describe("inbox page (headless Chromium)", function () {
     await page.waitForFunction(`document.querySelector("#badge").textContent === "2"`, undefined, { timeout: 5000 });
   });
 
+  it("shows progress in place: updates of one groupKey are one row whose bar moves, counted once", async () => {
+    const rows = () => page.locator("#notifications li").count();
+    const before = await rows();
+    const unread = Number(await badge());
+    for (const progress of [20, 50, 80]) {
+      await notify({
+        userId: "alice",
+        type: "job.progress",
+        channels: ["websocket"],
+        message: `Importing contacts: ${progress}%`,
+        progress,
+        groupKey: "import:1",
+      });
+      await page.waitForFunction(
+        `[...document.querySelectorAll("#notifications li progress")].some((bar) => bar.value === ${progress})`,
+        undefined,
+        { timeout: 15000 },
+      );
+    }
+    expect(await rows()).to.equal(before + 1);
+    const row = page.locator("#notifications li", { has: page.locator("progress") });
+    expect(await row.count()).to.equal(1);
+    expect(await row.locator(".message").textContent()).to.equal("Importing contacts: 80% — 80%");
+    await page.waitForFunction(`document.querySelector("#badge").textContent === "${unread + 1}"`, undefined, { timeout: 5000 });
+    // Reloaded from the feed, it is still one row with the newest progress.
+    await page.reload();
+    await page.waitForSelector('#status[data-state="open"]');
+    await page.waitForFunction(
+      `[...document.querySelectorAll("#notifications li progress")].map((bar) => bar.value).join() === "80"`,
+      undefined,
+      { timeout: 15000 },
+    );
+  });
+
   it("has a labelled user field and an accessible status", async () => {
     expect(await page.getByLabel("User").inputValue()).to.equal("alice");
     expect(await page.locator("#status").getAttribute("role")).to.equal("status");

@@ -106,6 +106,15 @@
     message.addEventListener("click", () => markRead(item));
     item.append(message);
 
+    // Progress in place: a grouped item is one row whose bar moves with each update.
+    if (entry.groupKey !== undefined && typeof entry.progress === "number") {
+      const bar = document.createElement("progress");
+      bar.max = 100;
+      bar.value = entry.progress;
+      bar.setAttribute("aria-label", "Progress: " + entry.content.text);
+      item.append(bar);
+    }
+
     // The tracking link records the click, then redirects to the callback; the callback is the fallback.
     const href = safeUrl(entry.link) || safeUrl(entry.callback);
     if (href && entry.callback) {
@@ -128,7 +137,7 @@
     item.append(archiveButton);
 
     const time = document.createElement("time");
-    const at = new Date(entry.createdAt);
+    const at = new Date(entry.updatedAt || entry.createdAt);
     time.dateTime = at.toISOString();
     time.textContent = at.toLocaleTimeString();
     item.append(time);
@@ -170,6 +179,28 @@
     refreshCount(session).catch(() => {});
   }
 
+  /** Progress in place: the group's one row takes the update (a new row if it is not shown yet). */
+  function showUpdate(frame) {
+    if (typeof frame.id !== "string" || typeof frame.message !== "string") return;
+    const shown = els.list.querySelector('li[data-id="' + CSS.escape(frame.id) + '"]');
+    const item = renderItem({
+      eventId: frame.id,
+      kind: "feedback",
+      content: { text: frame.message },
+      progress: frame.progress,
+      groupKey: frame.groupKey,
+      createdAt: new Date().toISOString(),
+    });
+    if (shown) {
+      if (!frame.renotify) item.dataset.read = shown.dataset.read;
+      shown.replaceWith(item);
+    } else {
+      els.list.prepend(item);
+      els.empty.hidden = true;
+    }
+    refreshCount(session).catch(() => {});
+  }
+
   /** Another tab or device read or archived: take the server's count, and its list (archived items leave it). */
   function onRead(frame) {
     if (!Array.isArray(frame.eventIds)) return;
@@ -205,7 +236,8 @@
     else if (frame && frame.type === "feedback") {
       showFeedback(frame);
       showNotification(frame);
-    } else if (frame && frame.type === "read") onRead(frame);
+    } else if (frame && frame.type === "update") showUpdate(frame);
+    else if (frame && frame.type === "read") onRead(frame);
     else if (frame && frame.type === "error") setStatus("open", "Connected — server said: " + (frame.message || frame.error));
   }
 

@@ -36,6 +36,13 @@ export function frameFor(delivery: ChannelDelivery): { ok: true; frame: Notifica
     if (typeof delivery.link === "string") frame.link = delivery.link;
     return { ok: true, frame };
   }
+  if (delivery.kind === "feedback" && delivery.group) {
+    const { id, key, renotify } = delivery.group;
+    const frame: NotificationFrame = { type: "update", id, groupKey: key, eventId: delivery.eventId, message };
+    if (typeof delivery.progress === "number") frame.progress = delivery.progress;
+    if (renotify) frame.renotify = true;
+    return { ok: true, frame };
+  }
   if (delivery.kind === "feedback") {
     const frame: NotificationFrame = { type: "feedback", id: delivery.eventId, message };
     if (typeof delivery.progress === "number") frame.progress = delivery.progress;
@@ -59,11 +66,14 @@ export function makeWebSocketProvider(deps: WebSocketProviderDeps): Provider {
       const framed = frameFor(delivery);
       if (!framed.ok) return { outcome: "permanent", reason: framed.reason };
       if (deps.feed) {
+        let stored: Awaited<ReturnType<Feed["store"]>>;
         try {
-          await deps.feed.store(delivery);
+          stored = await deps.feed.store(delivery);
         } catch (error) {
           return { outcome: "retryable", reason: `cannot store in the feed: ${(error as Error)?.name ?? "error"}` };
         }
+        // An update older than the one the item holds arrived late: the clients already show the newer.
+        if (stored === "stale") return { outcome: "sent", providerMessageId: "feed-superseded" };
         try {
           const report = await deliverToUser(delivery.userId, framed.frame);
           return { outcome: "sent", providerMessageId: `feed+${report.delivered}` };
