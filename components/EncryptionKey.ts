@@ -160,6 +160,15 @@ export function keyPolicy(accountId: string, region: string, adminArns: string[]
         Condition: from(arn("sns", "*")),
       },
       {
+        // SES event publishing (bounces, complaints) to the encrypted email-feedback topic.
+        Sid: "SesEventsToEncryptedTopic",
+        Effect: "Allow",
+        Principal: { Service: "ses.amazonaws.com" },
+        Action: ["kms:Decrypt", "kms:GenerateDataKey*"],
+        Resource: "*",
+        Condition: from(arn("ses", "configuration-set/*")),
+      },
+      {
         Sid: "EncryptedLogGroups",
         Effect: "Allow",
         Principal: { Service: `logs.${region}.amazonaws.com` },

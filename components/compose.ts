@@ -5,12 +5,13 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { enabledChannels, TidingsConfigError, type TidingsConfig, typeChannelProblems } from "../runtime/config";
+import { emailFeedbackOf, enabledChannels, TidingsConfigError, type TidingsConfig, typeChannelProblems } from "../runtime/config";
 import { channelAddresses, type WorkerSettings } from "../runtime/system";
 import { missingTemplates, missingTemplatesMessage } from "../runtime/templateFiles";
 import { type ChannelAddressField, policyDocument, TidingsError } from "./common";
 import { ConnectionsTable } from "./ConnectionsTable";
 import { ContactsTable } from "./ContactsTable";
+import { EmailFeedback } from "./EmailFeedback";
 import { EncryptionKey } from "./EncryptionKey";
 import { FeedTable } from "./FeedTable";
 import { NotificationApi } from "./NotificationApi";
@@ -291,6 +292,23 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
     opts,
   );
 
+  // SES bounces and complaints suppress the address (email through SES, tidings:emailFeedback).
+  const feedback = emailFeedbackOf(config);
+  const emailFeedback =
+    feedback && channels.email
+      ? new EmailFeedback(
+          "email-feedback",
+          {
+            configurationSetName: feedback.configurationSet,
+            createConfigurationSet: feedback.create,
+            contactsTable,
+            kmsKeyArn,
+            logRetentionDays: config.logRetentionDays,
+          },
+          opts,
+        )
+      : undefined;
+
   const operations = new Operations(
     "operations",
     {
@@ -325,6 +343,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
   return {
     operations,
     statusCallbacks,
+    emailFeedback,
     key,
     busPolicy,
     bus,

@@ -45,6 +45,7 @@ export {
   OperationsReconcilerSettings,
 } from "./Operations";
 export { StatusCallbacks, StatusCallbacksArgs, StatusCallbacksTransform } from "./StatusCallbacks";
+export { EmailFeedback, EmailFeedbackArgs, EmailFeedbackTransform } from "./EmailFeedback";
 export { TemplatesBucket, TemplatesBucketArgs, TemplatesBucketTransform } from "./TemplatesBucket";
 export {
   ChannelProvider,

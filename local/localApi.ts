@@ -25,6 +25,8 @@ export interface LocalApiOptions {
   ops: (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<boolean>;
   /** `/dev/faults`: providers failing on purpose (local/faults.ts). */
   faults: Pick<FaultRegistry, "handle">;
+  /** `POST /dev/ses/bounce`: SES's bounce or complaint played (local/sesFeedback.ts), when the stack handles them. */
+  sesFeedback?: (body: string) => Promise<{ status: number; body: unknown }>;
   /** `/sinks/<name>`: what the SMS, Slack and push sinks received (local/sinkPages.ts); true when it answered. */
   sinkPages: (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean;
 }
@@ -52,6 +54,18 @@ export async function startLocalApi(options: LocalApiOptions) {
       if (req.method === "GET" && url.pathname === "/dev/config") return json(res, 200, { websocketUrl: options.websocketUrl });
       if (url.pathname === "/dev/faults") {
         const answer = options.faults.handle(req.method ?? "GET", (await readBoundedBody(req, MAX_DEV_BODY_BYTES)).body);
+        return json(res, answer.status, answer.body);
+      }
+      if (req.method === "POST" && url.pathname === "/dev/ses/bounce") {
+        if (!options.sesFeedback) {
+          return json(res, 404, {
+            error: "not found",
+            problems: [
+              { field: "path", problem: "the email channel does not handle SES bounces here (tidings:emailFeedback, provider ses)" },
+            ],
+          });
+        }
+        const answer = await options.sesFeedback((await readBoundedBody(req, MAX_DEV_BODY_BYTES)).body ?? "");
         return json(res, answer.status, answer.body);
       }
       if (await options.routes(req, res, url)) return;

@@ -50,6 +50,7 @@ import { handleOpsRequest, makeOpsCollector, type OpsPageDeps, type ScheduledRow
 import { createCallbackQueues, createChannelQueues, createQueue, type LocalChannel, seedDemoUsers, uploadTemplates } from "./resources";
 import { type LocalScheduler, startLocalScheduler } from "./scheduler";
 import { makeFaultRegistry } from "./faults";
+import { makeSesFeedbackRoute, type SesFeedbackHandler } from "./sesFeedback";
 import { handleSinkPage, SINK_PAGES } from "./sinkPages";
 import { lazyInstances, type OnInvocation, startQueueTrigger } from "./functions";
 import { startSchedule } from "./schedule";
@@ -438,6 +439,8 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       log: { ddb, table: NAMES.tables.notificationLog },
       scheduled: scheduler ? opsScheduled(scheduler, log, functions, (spec) => instance(spec, env), config.auth.scopes.send) : undefined,
     };
+    // SES's bounces and complaints: the description's handler, fed by POST /dev/ses/bounce instead of SNS.
+    const feedbackFn = functions.find((f) => f.spec.triggers.some((t) => t.kind === "sns"));
     const api = await startLocalApi({
       port: port(options.apiPort, "TIDINGS_API_PORT", 4000),
       routes: router,
@@ -446,6 +449,9 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       ops: (req, res, url) => handleOpsRequest(opsDeps, req, res, url, async () => (await readBoundedBody(req, 16 * 1024)).body),
       faults,
       sinkPages: (req, res, url) => handleSinkPage({ sns, slack }, webhookChannels, req, res, url),
+      sesFeedback: feedbackFn
+        ? makeSesFeedbackRoute(instance(feedbackFn.spec, env) as unknown as SesFeedbackHandler, aws.endpoints.ses)
+        : undefined,
     });
     stopList.push(() => api.stop());
     env.linkBaseUrl = api.url;

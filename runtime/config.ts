@@ -135,6 +135,13 @@ export function parseTidingsConfig(raw: Record<string, unknown>, options: ParseO
   }
   if (!options.channelsAddedInCode) problems.push(...typeChannelProblems(config, []));
   if (problems.length) throw new TidingsConfigError([...new Set(problems)]);
+  // SES reports bounces and complaints through the email channel's configuration set: unless the channel
+  // names its own, the stack creates one, and the channel sends through it.
+  const email = config.channels.email;
+  if (config.emailFeedback.enabled && email?.enabled && channelProviderConfig("email", email)?.type === "ses" && !email.configurationSet) {
+    email.configurationSet = `tidings-${config.stage}-email`;
+    config.emailFeedback.createConfigurationSet = true;
+  }
   return config;
 }
 
@@ -145,6 +152,17 @@ export function parseTidingsConfig(raw: Record<string, unknown>, options: ParseO
  */
 export function minimumLookBackHours(stuckAfterMinutes: number, maxReputs: number): number {
   return Math.ceil((2 * stuckAfterMinutes * (maxReputs + 1)) / 60);
+}
+
+/**
+ * The email channel's bounce and complaint handling, when it sends through SES and `tidings:emailFeedback`
+ * is on: its configuration set, and whether the stack creates it.
+ */
+export function emailFeedbackOf(config: TidingsConfig): { configurationSet: string; create: boolean } | undefined {
+  const email = config.channels.email;
+  if (!config.emailFeedback.enabled || !email?.enabled || channelProviderConfig("email", email)?.type !== "ses") return undefined;
+  if (!email.configurationSet) return undefined;
+  return { configurationSet: email.configurationSet, create: config.emailFeedback.createConfigurationSet === true };
 }
 
 /** An escalation needs an inbox to be read in (the websocket channel), and escalates to other channels of its type. */

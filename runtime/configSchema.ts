@@ -220,6 +220,18 @@ function operationsSchema() {
         enabled: z.boolean().default(DEFAULTS.scheduling.enabled),
       })
       .prefault({}),
+    /**
+     * SES bounces and complaints (email through SES): the email channel's configuration set publishes them
+     * to an SNS topic whose handler records a permanent bounce or a complaint on the contact; later e-mails
+     * to that address end `skipped: suppressed` until a new address is set. Without a `configurationSet`
+     * on the email channel, the stack creates `tidings-<stage>-email`.
+     */
+    emailFeedback: z
+      .strictObject({
+        /** Off: no configuration set, topic or handler; bounced addresses keep being mailed. */
+        enabled: z.boolean().default(DEFAULTS.emailFeedback.enabled),
+      })
+      .prefault({}),
     /** The scheduled reconciler (runtime/reconciler.ts). */
     reconciler: z
       .strictObject({

@@ -121,6 +121,11 @@ export interface TidingsConfig {
   reconciler: { enabled: boolean; schedule: string; stuckAfterMinutes: number; maxReputs: number; lookBackHours: number };
   /** Scheduled notifications (`sendAt`, cancel). */
   scheduling: { enabled: boolean };
+  /**
+   * SES bounces and complaints suppress the address. `createConfigurationSet` is set by parsing: the
+   * email channel names no configuration set of its own, so the stack creates `tidings-<stage>-email`.
+   */
+  emailFeedback: { enabled: boolean; createConfigurationSet?: boolean };
   statusCallbacks?: { url: string; secretArn: string; maxReceiveCount: number };
   channels: Record<string, ChannelConfig>;
   notificationTypes: Record<string, NotificationTypeConfig>;

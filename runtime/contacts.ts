@@ -7,6 +7,7 @@
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { ChannelAddress, DeviceToken } from "./contracts";
 import { type AddressSchema, addressProblems, BUILT_IN_ADDRESSES } from "./addresses";
+import { suppressionOf } from "./emailFeedback";
 import { isDeviceToken, isE164, isEmail } from "./validate";
 
 export interface ContactRow {
@@ -15,12 +16,17 @@ export interface ContactRow {
   phone?: unknown;
   device_tokens?: unknown;
   external_channels?: { slack?: { webhookUrl?: unknown } } & Record<string, unknown>;
+  /** A permanent bounce or complaint SES reported for an address (runtime/emailFeedback.ts). */
+  emailSuppressed?: unknown;
 }
 
 export type AddressResult =
   | { ok: true; address: ChannelAddress }
-  /** `missing`: the contact has nothing for the channel; `invalid`: it has something unusable. */
-  | { ok: false; reason: "missing" | "invalid"; field: string; problem: string };
+  /**
+   * `missing`: the contact has nothing for the channel; `invalid`: it has something unusable;
+   * `suppressed`: its address bounced permanently or complained (until a new one is set).
+   */
+  | { ok: false; reason: "missing" | "invalid" | "suppressed"; field: string; problem: string };
 
 export interface AddressOptions {
   /** Origins a webhook URL may use besides its schema's hosts (the local mode's sinks). */
@@ -59,7 +65,10 @@ export function resolveAddress(channel: string, contact: ContactRow | undefined,
     case "email": {
       const email = contact?.email;
       if (email === undefined || email === null || email === "") return missing("email");
-      return isEmail(email) ? { ok: true, address: { email } } : invalid("email", "is not a valid e-mail address");
+      if (!isEmail(email)) return invalid("email", "is not a valid e-mail address");
+      const suppressed = suppressionOf(contact);
+      if (suppressed) return { ok: false, reason: "suppressed", field: "email", problem: `email is suppressed (${suppressed.reason})` };
+      return { ok: true, address: { email } };
     }
     case "sms": {
       const phone = contact?.phone;

@@ -28,4 +28,5 @@ export const DEFAULTS = {
   reconciler: { enabled: true, schedule: "rate(5 minutes)", stuckAfterMinutes: 15, maxReputs: 3, lookBackHours: 24 },
   statusCallbacks: { maxReceiveCount: 8 },
   scheduling: { enabled: true },
+  emailFeedback: { enabled: true },
 } as const;

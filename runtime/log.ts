@@ -16,6 +16,7 @@ export const OUTCOME = {
     skipped: "skipped",
     duplicate: "duplicate",
     noAddress: "no_address",
+    suppressed: "suppressed",
     noTemplate: "no_template",
     invalidAddress: "invalid_address",
     rejected: "rejected",
@@ -77,6 +78,8 @@ export const OUTCOME = {
   },
   /** Tracking links: what the user did with a delivered notification. */
   tracking: { opened: "opened", clicked: "clicked", refused: "refused" },
+  /** SES bounces and complaints, recorded on the contact. */
+  "email-feedback": { suppressed: "suppressed", ignored: "ignored", invalid: "invalid" },
   /** The producer's contact routes and erasure. */
   "user-data": { contactSaved: "contact-saved", userErased: "user-erased", error: "error" },
   /** The local mode's EventBridge bus (AWS logs these itself). */

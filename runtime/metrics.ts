@@ -25,7 +25,7 @@ export const METRICS_NAMESPACE = "Tidings";
 /**
  * Every metric Tidings emits, by name. Counts unless noted.
  * - accepted: a channel of an accepted request (queued, skipped or duplicate).
- * - skipped.<reason>: a channel not delivered: opted_out, no_address, invalid_address, no_template, read
+ * - skipped.<reason>: a channel not delivered: opted_out, no_address, invalid_address, suppressed, no_template, read
  *   (an escalation the user read in the inbox first).
  * - queued: put on the bus. duplicate: a retry of something already logged (service) or delivered (worker).
  * - sent, failed (permanent error), retried (a retryable failure, SQS delivers it again).
@@ -41,6 +41,7 @@ export const METRIC = {
   skippedInvalidAddress: "skipped.invalid_address",
   skippedNoTemplate: "skipped.no_template",
   skippedRead: "skipped.read",
+  skippedSuppressed: "skipped.suppressed",
   queued: "queued",
   duplicate: "duplicate",
   sent: "sent",

@@ -100,6 +100,12 @@ export interface NotificationServiceDeps {
 export type ChannelOutcome = "queued" | "duplicate" | `skipped: ${string}` | `invalid_address: ${string}`;
 /** What a channel without a template answers. */
 const NO_TEMPLATE: ChannelOutcome = "skipped: no template";
+/** A channel without a usable address: what the answer says (an invalid one says why) and what is counted. */
+const SKIPPED_ADDRESS = {
+  missing: { outcome: "skipped: no address", metric: METRIC.skippedNoAddress },
+  suppressed: { outcome: "skipped: suppressed", metric: METRIC.skippedSuppressed },
+  invalid: { outcome: undefined, metric: METRIC.skippedInvalidAddress },
+} as const satisfies Record<string, { outcome: ChannelOutcome | undefined; metric: string }>;
 
 /** Serves one request's body, from `caller` (the producer the gateway authorized; undefined in tests that call it directly). */
 export type NotificationService = (rawBody: string | undefined, caller?: Producer) => Promise<HttpResult>;
@@ -120,7 +126,7 @@ function respond(statusCode: number, body: unknown, headers: Record<string, stri
 type Plan =
   | { channel: string; action: "deliver"; delivery: ChannelDelivery }
   | { channel: string; action: "opted-out" }
-  | { channel: string; action: "no-address"; reason: "missing" | "invalid"; field: string; problem: string }
+  | { channel: string; action: "no-address"; reason: "missing" | "invalid" | "suppressed"; field: string; problem: string }
   /** The type (or the template asked for) has no template on this channel: skipped, the others delivered. */
   | { channel: string; action: "no-template"; field: "type" | "template"; problem: string };
 
@@ -449,7 +455,12 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
   function logSkipped(job: Job, plan: Extract<Plan, { action: "no-address" }>) {
     log({
       component: "notify",
-      outcome: plan.reason === "missing" ? OUTCOME.notify.noAddress : OUTCOME.notify.invalidAddress,
+      outcome:
+        plan.reason === "missing"
+          ? OUTCOME.notify.noAddress
+          : plan.reason === "suppressed"
+            ? OUTCOME.notify.suppressed
+            : OUTCOME.notify.invalidAddress,
       eventId: job.eventId,
       userId: job.userId,
       channel: plan.channel,
@@ -478,8 +489,9 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
         metrics.count(METRIC.skippedNoTemplate, { channel, type });
         logNoTemplate(job, plan);
       } else if (plan.action === "no-address") {
-        outcomes[channel] = plan.reason === "missing" ? "skipped: no address" : `invalid_address: ${plan.problem}`;
-        metrics.count(plan.reason === "missing" ? METRIC.skippedNoAddress : METRIC.skippedInvalidAddress, { channel, type });
+        const skipped = SKIPPED_ADDRESS[plan.reason];
+        outcomes[channel] = skipped.outcome ?? `invalid_address: ${plan.problem}`;
+        metrics.count(skipped.metric, { channel, type });
         logSkipped(job, plan);
       } else {
         const answer = answers.get(channel)!;

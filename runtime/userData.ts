@@ -16,6 +16,7 @@ import { type AddressSchema, addressProblems, BUILT_IN_ADDRESSES, maskedAddress 
 import { batchWriteAll } from "./batches";
 import { type ContactRow, resolveAddress } from "./contacts";
 import { connectionsOfUser } from "./deliver";
+import { suppressionOf } from "./emailFeedback";
 import type { Feed } from "./feed";
 import type { NotificationLog } from "./notificationLog";
 import {
@@ -59,6 +60,7 @@ export interface UserDataDeps {
 /** The contact as the API answers it: each channel address's secret fields masked. */
 function contactView(row: ContactRow & Record<string, unknown>, addresses: Record<string, AddressSchema>) {
   const { userId, email, phone, external_channels, device_tokens } = row;
+  const suppressed = suppressionOf(row);
   const external =
     external_channels && typeof external_channels === "object"
       ? Object.fromEntries(Object.entries(external_channels).map(([channel, value]) => [channel, maskedAddress(addresses[channel], value)]))
@@ -66,6 +68,7 @@ function contactView(row: ContactRow & Record<string, unknown>, addresses: Recor
   return {
     userId,
     ...(email !== undefined ? { email } : {}),
+    ...(suppressed ? { emailSuppressed: { reason: suppressed.reason, at: suppressed.at } } : {}),
     ...(phone !== undefined ? { phone } : {}),
     ...(external !== undefined ? { external_channels: external } : {}),
     devices: Array.isArray(device_tokens)

@@ -452,6 +452,21 @@ const EFFECTS: KeyEffect[] = [
     },
   },
   {
+    key: "emailFeedback.enabled",
+    variant: "B",
+    set: (raw) => (raw.emailFeedback = { enabled: false }),
+    graph: (g) => {
+      expect(g.resources.filter((r) => r.type.startsWith("aws:sesv2/"))).to.deep.equal([]);
+      expect(g.functions.filter((f) => /email-feedback/.test(f.name))).to.deep.equal([]);
+      expect(JSON.stringify(g.policy("email-worker"))).to.not.include("configuration-set");
+    },
+    local: async (l) => {
+      expect(l.t.functions.some((f) => f.group === "email-feedback")).to.equal(false);
+      const bounce = await l.post("/dev/ses/bounce", { email: "alice@example.com", type: "Permanent" }, l.producer);
+      expect(bounce.status).to.equal(404);
+    },
+  },
+  {
     key: "reconciler.enabled",
     variant: "B",
     set: (raw) => (raw.reconciler = { ...raw.reconciler, enabled: false }),
@@ -803,6 +818,32 @@ const EFFECTS: KeyEffect[] = [
       await expectRejection(refused, /the local mode cannot start[\s\S]*incident\.opened\/pager\.json/);
     },
   },
+  ...(["afterSeconds", "channels"] as const).map(
+    (part): KeyEffect => ({
+      key: `notificationTypes.<name>.escalation.${part}`,
+      variant: "A",
+      set: (raw) =>
+        (raw.notificationTypes["qa.escalate"] = {
+          channels: ["websocket", "email"],
+          messageOnly: true,
+          escalation: { afterSeconds: 3600, channels: ["email"] },
+        }),
+      graph: async (g) => {
+        const code = await g.code("producer-api-service");
+        const escalation = typeSettingIn(code, "qa.escalate", "escalation")?.replace(/\$/g, "\\$");
+        expect(code).to.match(new RegExp(`\\b${escalation}\\.afterSeconds=3600;var ([\\w$]+)=\\["email"\\];${escalation}\\.channels=\\1;`));
+      },
+      local: async (l) => {
+        const { body } = await l.post("/notifications", { userId: "alice", type: "qa.escalate", message: "Checkout is down" }, l.producer);
+        const held = async () => (await l.t.log.get(body.eventId, "email"))?.status === "delayed";
+        await until(held, 20_000, "the e-mail held for the escalation");
+        const email = await l.t.log.get(body.eventId, "email");
+        // afterSeconds: held until an hour after it was accepted; channels: e-mail waits, the inbox does not.
+        expect(Date.parse(email!.until!) - Date.parse(email!.createdAt)).to.be.within(3_599_000, 3_601_000);
+        await until(async () => (await l.t.log.get(body.eventId, "websocket"))?.status === "sent", 20_000, "the inbox at once");
+      },
+    }),
+  ),
   {
     key: "notificationTypes.<name>.messageOnly",
     variant: "A",

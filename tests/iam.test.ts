@@ -174,7 +174,11 @@ function callsOf(fn: string, serviceId: string, command: { constructor: { name: 
     case "secretsmanager":
       return [{ fn, action, target: input.SecretId }];
     case "ses":
-      return [{ fn, action, target: `ses-identity:${String(input.FromEmailAddress).replace(/^.*</, "").replace(/>.*$/, "")}` }];
+      return [
+        { fn, action, target: `ses-identity:${String(input.FromEmailAddress).replace(/^.*</, "").replace(/>.*$/, "")}` },
+        // A send through a configuration set is authorized against it too.
+        ...(input.ConfigurationSetName ? [{ fn, action, target: `ses-configuration-set:${input.ConfigurationSetName}` }] : []),
+      ];
     case "sns":
       return [{ fn, action, target: input.PhoneNumber ? "*" : (input.TargetArn ?? input.PlatformApplicationArn) }];
     case "lambda":
@@ -487,6 +491,13 @@ describe("IAM: the policies against AWS's reference and against every call the c
       t.sinks.sns.disableToken(DEVICE_TOKEN);
       await post("/notifications", { eventId: "iam-push", userId: "alice", type: "order.shipped", channels: ["push"], data: shipped });
       await until(async () => (await t.log.get("iam-push", "push"))?.status === "error", 20_000, "push error");
+      // SES reports a permanent bounce of alice's e-mail: the feedback handler records it on her contact.
+      await until(async () => (await t.log.get("iam-1", "email"))?.status === "sent", 20_000, "the e-mail sent");
+      const bounce = await fetch(`${api}/dev/ses/bounce`, {
+        method: "POST",
+        body: JSON.stringify({ email: "alice@example.com", type: "Permanent" }),
+      });
+      expect(await bounce.json()).to.include({ recorded: true });
 
       await fetch(`${api}/notifications/iam-1`, { headers: { authorization: producer } });
       const feed: any = await (await fetch(`${api}/me/notifications`, { headers: asUser(alice) })).json();
@@ -542,6 +553,8 @@ describe("IAM: the policies against AWS's reference and against every call the c
       if (resource && arnOf[resource]) arn = arnOf[resource]() + (call.part ? `/${call.part}` : "");
       else if (call.target.startsWith("ses-identity:"))
         arn = `arn:aws:ses:${REGION}:${ACCOUNT}:identity/${call.target.slice("ses-identity:".length)}`;
+      else if (call.target.startsWith("ses-configuration-set:"))
+        arn = `arn:aws:ses:${REGION}:${ACCOUNT}:configuration-set/${call.target.slice("ses-configuration-set:".length)}`;
       else if (call.target === "*" || call.target.startsWith("arn:")) arn = call.target;
       else throw new Error(`${call.fn}: ${call.action} on ${call.target}, which is none of its resources`);
       const principal = { AWS: roleArn(graphFn.name) };

@@ -92,7 +92,7 @@ describe("security guarantees of the resource graph", function () {
   it("scopes each service principal of the key policy by aws:SourceArn, and gives EventBridge kms:DescribeKey", () => {
     const services = keyStatements().filter((s) => s.Principal.Service);
     expect(services.map((s) => s.Principal.Service).sort()).to.deep.equal(
-      ["cloudwatch.amazonaws.com", "events.amazonaws.com", "logs.us-east-1.amazonaws.com", "sns.amazonaws.com"].sort(),
+      ["cloudwatch.amazonaws.com", "events.amazonaws.com", "logs.us-east-1.amazonaws.com", "ses.amazonaws.com", "sns.amazonaws.com"].sort(),
     );
     for (const s of services) {
       expect(s.Condition?.ArnLike?.["aws:SourceArn"], s.Sid).to.exist;

@@ -5,6 +5,7 @@
  */
 import { SendEmailCommand, type SESv2Client } from "@aws-sdk/client-sesv2";
 import type { ChannelDelivery, Provider, ProviderResult } from "../contracts";
+import { USER_HEADER } from "../emailFeedback";
 import { classifyError } from "./errors";
 
 export interface SesProviderDeps {
@@ -37,15 +38,17 @@ export function makeSesProvider(deps: SesProviderDeps): Provider {
             Content: {
               Simple: {
                 Subject: { Data: subject ?? delivery.type, Charset: "UTF-8" },
-                // RFC 8058: mail clients show an unsubscribe button that POSTs to the URL, no login needed.
-                ...(delivery.unsubscribe
-                  ? {
-                      Headers: [
+                Headers: [
+                  // Whose mail it is, for a bounce or complaint SES reports later (runtime/emailFeedback.ts).
+                  { Name: USER_HEADER, Value: encodeURIComponent(delivery.userId) },
+                  // RFC 8058: mail clients show an unsubscribe button that POSTs to the URL, no login needed.
+                  ...(delivery.unsubscribe
+                    ? [
                         { Name: "List-Unsubscribe", Value: `<${delivery.unsubscribe}>` },
                         { Name: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click" },
-                      ],
-                    }
-                  : {}),
+                      ]
+                    : []),
+                ],
                 Body: {
                   // The tracking link when there is one (a click is recorded, then redirected to the callback).
                   Text: { Data: withCallbackLink(text, delivery.link ?? delivery.callback), Charset: "UTF-8" },

@@ -10,7 +10,7 @@
  */
 import { type AddressSchema, BUILT_IN_ADDRESSES } from "../addresses";
 import { channelQueueSettings } from "../channelQueues";
-import { channelProviderConfig, enabledChannels, type TidingsConfig } from "../config";
+import { channelProviderConfig, emailFeedbackOf, enabledChannels, type TidingsConfig } from "../config";
 import { type ChannelDescription, type ProviderSpec, type WorkerSettings, workerFunction } from "./channels";
 import { type CallbackSettings, callbackSenderFunction, type ReconcilerSettings, reconcilerFunction } from "./operations";
 import {
@@ -23,7 +23,14 @@ import {
   statusFunction,
 } from "./producer";
 import type { FunctionSpec, ProducerScope, RouteKey } from "./spec";
-import { USER_DATA_ROUTES, type UserApiSettings, type UserDataSettings, userApiFunction, userDataFunction } from "./users";
+import {
+  emailFeedbackFunction,
+  USER_DATA_ROUTES,
+  type UserApiSettings,
+  type UserDataSettings,
+  userApiFunction,
+  userDataFunction,
+} from "./users";
 import { type WebSocketSettings, webSocketFunctions } from "./websocket";
 
 export * from "./spec";
@@ -39,7 +46,15 @@ export {
   statusFunction,
 } from "./producer";
 export { guardProducerRoutes } from "./guard";
-export { USER_API_ROUTES, USER_DATA_ROUTES, type UserApiSettings, type UserDataSettings, userApiFunction, userDataFunction } from "./users";
+export {
+  emailFeedbackFunction,
+  USER_API_ROUTES,
+  USER_DATA_ROUTES,
+  type UserApiSettings,
+  type UserDataSettings,
+  userApiFunction,
+  userDataFunction,
+} from "./users";
 export { managementClient, type TokenSettings, type WebSocketSettings, webSocketFunctions } from "./websocket";
 
 /** Every producer route and the scope it needs: the one list the grants, the gateway and the functions read. */
@@ -58,6 +73,8 @@ export interface SystemSettings {
   reconciler?: ReconcilerSettings;
   /** Absent without `tidings:statusCallbacks`. */
   statusCallbacks?: CallbackSettings;
+  /** SES bounces and complaints are handled (email through SES, `tidings:emailFeedback.enabled`). */
+  emailFeedback: boolean;
 }
 
 export interface SystemOptions {
@@ -125,6 +142,7 @@ export function systemSettings(config: TidingsConfig, options: SystemOptions = {
     statusCallbacks: config.statusCallbacks
       ? { url: config.statusCallbacks.url, maxReceiveCount: config.statusCallbacks.maxReceiveCount }
       : undefined,
+    emailFeedback: emailFeedbackOf(config) !== undefined && channels.includes("email"),
   };
 }
 
@@ -230,5 +248,6 @@ export function systemFunctions(settings: SystemSettings): SystemFunction[] {
   if (settings.statusCallbacks) {
     functions.push({ group: "status-callbacks", spec: callbackSenderFunction(settings.statusCallbacks) as FunctionSpec<never, unknown> });
   }
+  if (settings.emailFeedback) functions.push({ group: "email-feedback", spec: emailFeedbackFunction() as FunctionSpec<never, unknown> });
   return functions;
 }

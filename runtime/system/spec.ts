@@ -118,7 +118,9 @@ export type Trigger =
   /** A schedule (EventBridge rate or cron expression). */
   | { kind: "schedule"; expression: string }
   /** One-time EventBridge Scheduler schedules another function creates (scheduled notifications). */
-  | { kind: "scheduler" };
+  | { kind: "scheduler" }
+  /** An SNS topic's subscription: SES's bounce and complaint events (the local mode plays them: POST /dev/ses/bounce). */
+  | { kind: "sns"; topic: "emailFeedback" };
 
 /**
  * What only the local mode passes to a factory: where decisions and metrics go, and its fault

@@ -8,6 +8,7 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { NotificationTypeConfig } from "../config";
 import { makeUserDelivery } from "../deliver";
 import { makeDeviceRegistry } from "../devices";
+import { makeEmailFeedbackHandler, type SnsEvent } from "../emailFeedback";
 import { makeFeed } from "../feed";
 import { type HttpAnswer, type HttpRequestEvent, MAX_USER_BODY_BYTES } from "../http";
 import { makeNotificationLog } from "../notificationLog";
@@ -168,5 +169,21 @@ export function userApiFunction(settings: UserApiSettings): FunctionSpec<HttpReq
         logger: hooks?.logger,
       });
     },
+  };
+}
+
+/**
+ * SES bounces and complaints (runtime/emailFeedback.ts): subscribed to the topic the email channel's
+ * configuration set publishes them to, it records a suppression on the contact it names.
+ */
+export function emailFeedbackFunction(): FunctionSpec<SnsEvent, { recorded: number }> {
+  return {
+    name: "email-feedback",
+    settings: {},
+    description: "Tidings SES bounces and complaints: suppresses the address on the contact",
+    triggers: [{ kind: "sns", topic: "emailFeedback" }],
+    uses: withKey([{ resource: "contacts", actions: ["dynamodb:UpdateItem"] }]),
+    create: (env, hooks) =>
+      makeEmailFeedbackHandler({ ddb: documentClient(), contactsTable: envOf(env, "contacts"), logger: hooks?.logger }),
   };
 }
