@@ -135,6 +135,45 @@ describe("inbox page (headless Chromium)", function () {
     );
   });
 
+  it("shows the unread and the archived items on their own, from a labelled Show control", async () => {
+    await page.locator("#view").selectOption("all");
+    for (const message of ["Invoice 7 is ready", "Invoice 8 is ready"]) {
+      await notify({ userId: "alice", type: "job.progress", channels: ["websocket"], message });
+    }
+    const texts = () => page.locator("#notifications li .message").allTextContents();
+    await page.waitForFunction(
+      `[...document.querySelectorAll("#notifications li .message")].filter((m) => m.textContent.startsWith("Invoice")).length === 2`,
+      undefined,
+      { timeout: 15000 },
+    );
+    const seven = page.locator("#notifications li", { hasText: "Invoice 7 is ready" });
+    await seven.locator(".archive").click();
+    await page.waitForFunction(`![...document.querySelectorAll("#notifications li")].some((li) => li.textContent.includes("Invoice 7"))`);
+
+    await page.getByLabel("Show").selectOption("archived");
+    await page.waitForFunction(
+      `[...document.querySelectorAll("#notifications li")].some((li) => li.textContent.includes("Invoice 7"))`,
+      undefined,
+      {
+        timeout: 5000,
+      },
+    );
+    expect((await texts()).some((t) => t.startsWith("Invoice 8"))).to.equal(false);
+    expect(await page.locator("#notifications li", { hasText: "Invoice 7" }).locator(".archive").count()).to.equal(0);
+
+    await page.getByLabel("Show").selectOption("unread");
+    await page.waitForFunction(
+      `[...document.querySelectorAll("#notifications li")].some((li) => li.textContent.includes("Invoice 8"))`,
+      undefined,
+      {
+        timeout: 5000,
+      },
+    );
+    expect((await texts()).some((t) => t.startsWith("Invoice 7"))).to.equal(false);
+    expect(await page.locator('#notifications li[data-read="true"]').count()).to.equal(0);
+    await page.getByLabel("Show").selectOption("all");
+  });
+
   it("has a labelled user field and an accessible status", async () => {
     expect(await page.getByLabel("User").inputValue()).to.equal("alice");
     expect(await page.locator("#status").getAttribute("role")).to.equal("status");

@@ -20,6 +20,7 @@
     empty: document.getElementById("empty"),
     progress: document.getElementById("progress"),
     markAll: document.getElementById("mark-all"),
+    view: document.getElementById("view"),
     preferences: document.querySelector("#preferences tbody"),
     preferencesStatus: document.getElementById("preferences-status"),
   };
@@ -128,6 +129,12 @@
       item.append(link);
     }
 
+    // An archived item stays archived: it has no Archive button.
+    if (entry.archivedAt) {
+      item.dataset.archived = "true";
+      item.append(timeOf(entry));
+      return item;
+    }
     const archiveButton = document.createElement("button");
     archiveButton.type = "button";
     archiveButton.className = "archive";
@@ -136,17 +143,24 @@
     archiveButton.addEventListener("click", () => archive(item));
     item.append(archiveButton);
 
+    item.append(timeOf(entry));
+    return item;
+  }
+
+  function timeOf(entry) {
     const time = document.createElement("time");
     const at = new Date(entry.updatedAt || entry.createdAt);
     time.dateTime = at.toISOString();
     time.textContent = at.toLocaleTimeString();
-    item.append(time);
-    return item;
+    return time;
   }
+
+  /** The list's query for the view chosen: every item not archived, the unread ones, or the archived ones. */
+  const VIEW_QUERY = { all: "", unread: "&unread=true", archived: "&archived=true" };
 
   /** History (and catch-up after a reconnect): the newest page of the feed, with the server's unread count. */
   async function loadFeed(mySession) {
-    const feed = await api("GET", "/me/notifications?limit=50");
+    const feed = await api("GET", "/me/notifications?limit=50" + (VIEW_QUERY[els.view.value] ?? ""));
     if (mySession !== session) return;
     els.list.replaceChildren(...feed.items.map(renderItem));
     setUnread(feed.unreadCount);
@@ -162,6 +176,8 @@
 
   function showNotification(frame) {
     if (typeof frame.id !== "string" || typeof frame.message !== "string") return;
+    // A new notification is never archived: the archived view only takes the new count.
+    if (els.view.value === "archived") return void refreshCount(session).catch(() => {});
     if (els.list.querySelector('li[data-id="' + CSS.escape(frame.id) + '"]')) return; // delivered twice
     els.list.prepend(
       renderItem({
@@ -183,6 +199,15 @@
   function showUpdate(frame) {
     if (typeof frame.id !== "string" || typeof frame.message !== "string") return;
     const shown = els.list.querySelector('li[data-id="' + CSS.escape(frame.id) + '"]');
+    // The archived view keeps an archived item's row up to date; renotify brings it back to the inbox.
+    if (els.view.value === "archived") {
+      if (shown && frame.renotify) shown.remove();
+      else if (shown) {
+        const entry = { eventId: frame.id, kind: "feedback", content: { text: frame.message }, progress: frame.progress };
+        shown.replaceWith(renderItem({ ...entry, groupKey: frame.groupKey, createdAt: new Date().toISOString(), archivedAt: "yes" }));
+      }
+      return void refreshCount(session).catch(() => {});
+    }
     const item = renderItem({
       eventId: frame.id,
       kind: "feedback",
@@ -318,6 +343,10 @@
     }
     history.replaceState(null, "", "?user=" + encodeURIComponent(userId));
     start(userId);
+  });
+
+  els.view.addEventListener("change", () => {
+    if (token) loadFeed(session).catch((error) => setStatus("error", "Could not load the feed: " + error.message));
   });
 
   els.markAll.addEventListener("click", async () => {
