@@ -375,11 +375,15 @@ export class NotificationChannel extends pulumi.ComponentResource {
         feedTtlDays:
           primary.type === "websocket" && args.provider.feedTable ? (args.provider.feedTtlDays ?? DEFAULTS.feedTtlDays) : undefined,
         removeInvalidTokens: [args.provider, args.fallback].some((p) => p?.type === "sns-push" && p.contactsTable !== undefined),
+        recordOptOuts: [args.provider, args.fallback].some((p) => p?.type === "sns-sms" && p.contactsTable !== undefined),
       };
       const spec = workerFunction(workerSettings);
       const ref = (r: ResourceRef | undefined): Bound | undefined => (r ? { id: r.name, arn: r.arn } : undefined);
       const websocketProvider = [args.provider, args.fallback].find((p) => p?.type === "websocket");
-      const pushProvider = [args.provider, args.fallback].find((p) => p?.type === "sns-push");
+      // The contacts table: push removes invalid tokens there, SMS records numbers opted out at the carrier.
+      const contactsProvider = [args.provider, args.fallback].find(
+        (p) => (p?.type === "sns-push" || p?.type === "sns-sms") && p.contactsTable,
+      );
       const resources: Bindings["resources"] = {
         queue: { id: self.queue.url, arn: self.queue.arn },
         log: ref(args.notificationLogTable),
@@ -394,7 +398,7 @@ export class NotificationChannel extends pulumi.ComponentResource {
               arn: pulumi.interpolate`${websocketProvider.executionArn}/${websocketProvider.stage}`,
             }
           : undefined,
-        contacts: ref(pushProvider?.contactsTable),
+        contacts: ref(contactsProvider?.contactsTable),
       };
       const values: Bindings["values"] = {};
       if (primary.config) values.provider = primary.config.apply((config) => JSON.stringify(config));

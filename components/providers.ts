@@ -81,7 +81,11 @@ export interface ChannelProvider {
   feedTable?: ResourceRef;
   /** websocket: days a feed item is kept. @default 90 */
   feedTtlDays?: number;
-  /** sns-push: the contacts table; tokens SNS reports disabled or invalid are removed from it. @default tokens are kept */
+  /**
+   * sns-push: the contacts table; tokens SNS reports disabled or invalid are removed from it. sns-sms: a
+   * number opted out at the carrier (SMS STOP) is recorded on it, and skipped from then on.
+   * @default neither: tokens are kept, only the one delivery to an opted-out number is skipped
+   */
   contactsTable?: ResourceRef;
   /** inline (TypeScript only): the IAM statements `create`'s provider needs, scoped to named ARNs. */
   statements?(ctx: ProviderContext): ScopedStatement[];
@@ -95,9 +99,10 @@ export interface ChannelProvider {
 /**
  * The only statement Tidings grants with `Resource: "*"`: SNS Publish to a phone number has no
  * resource ARN, and AWS requires `"*"` for it (see "Amazon SNS SMS: IAM permissions" in the SNS
- * developer guide). Graph tests allow exactly this and nothing else.
+ * developer guide), as for CheckIfPhoneNumberIsOptedOut (asked before each SMS). Graph tests allow
+ * exactly this and nothing else.
  */
-export const SMS_PUBLISH_STATEMENT: ScopedStatement = { Action: ["sns:Publish"], Resource: ["*"] };
+export const SMS_PUBLISH_STATEMENT: ScopedStatement = { Action: ["sns:Publish", "sns:CheckIfPhoneNumberIsOptedOut"], Resource: ["*"] };
 /** ...and the Deny that keeps it to phone numbers: no topic (the alerts topic included), no endpoint. */
 export const SMS_DENY_TOPICS_STATEMENT: ScopedStatement = { Effect: "Deny", Action: ["sns:Publish"], Resource: ["arn:aws:sns:*:*:*"] };
 
@@ -251,7 +256,7 @@ export interface ProviderSources {
   websocket?: { api: { providerFor(connectionsTable: ResourceRef): ChannelProvider }; connectionsTable: ResourceRef };
   /** The in-app feed table (a FeedTable) and its item lifetime: the websocket channel stores every notification there. */
   feed?: { table: ResourceRef; ttlDays?: number };
-  /** The contacts table: the push channel removes tokens SNS reports disabled or invalid. */
+  /** The contacts table: push removes tokens SNS reports disabled or invalid; SMS records numbers opted out at the carrier. */
   contactsTable?: ResourceRef;
   /** Providers Tidings does not ship, by the name config uses for them (TypeScript: `type: "inline"`). */
   customProviders?: Record<string, ChannelProvider>;
@@ -285,5 +290,7 @@ export function providerFromConfig(
     return sources.feed ? { ...provider, feedTable: sources.feed.table, feedTtlDays: sources.feed.ttlDays } : provider;
   }
   const { connectionsTable: _table, managementEndpoint: _endpoint, contactsTable: _contacts, feedTable: _feed, ...settings } = data;
-  return data.type === "sns-push" && sources.contactsTable ? { ...settings, contactsTable: sources.contactsTable } : settings;
+  return (data.type === "sns-push" || data.type === "sns-sms") && sources.contactsTable
+    ? { ...settings, contactsTable: sources.contactsTable }
+    : settings;
 }

@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
+import { isE164 } from "../runtime/validate";
 import { readBoundedBody } from "./httpBody";
 import { guardLocalServer, parseDevTokenRequest } from "./localGuards";
 import type { FaultRegistry } from "./faults";
@@ -25,6 +26,8 @@ export interface LocalApiOptions {
   ops: (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<boolean>;
   /** `/dev/faults`: providers failing on purpose (local/faults.ts). */
   faults: Pick<FaultRegistry, "handle">;
+  /** `POST /dev/sms/stop` `{ phone }`: the holder of a number replies STOP (the SNS sink opts it out). */
+  smsStop: (phone: string) => void;
   /** `POST /dev/ses/bounce`: SES's bounce or complaint played (local/sesFeedback.ts), when the stack handles them. */
   sesFeedback?: (body: string) => Promise<{ status: number; body: unknown }>;
   /** `/sinks/<name>`: what the SMS, Slack and push sinks received (local/sinkPages.ts); true when it answered. */
@@ -55,6 +58,19 @@ export async function startLocalApi(options: LocalApiOptions) {
       if (url.pathname === "/dev/faults") {
         const answer = options.faults.handle(req.method ?? "GET", (await readBoundedBody(req, MAX_DEV_BODY_BYTES)).body);
         return json(res, answer.status, answer.body);
+      }
+      if (req.method === "POST" && url.pathname === "/dev/sms/stop") {
+        let phone: unknown;
+        try {
+          phone = JSON.parse((await readBoundedBody(req, MAX_DEV_BODY_BYTES)).body || "{}")?.phone;
+        } catch {
+          phone = undefined;
+        }
+        if (typeof phone !== "string" || !isE164(phone)) {
+          return json(res, 400, { error: "invalid request", problems: [{ field: "phone", problem: "must be an E.164 number" }] });
+        }
+        options.smsStop(phone);
+        return json(res, 200, { phone, optedOut: true });
       }
       if (req.method === "POST" && url.pathname === "/dev/ses/bounce") {
         if (!options.sesFeedback) {

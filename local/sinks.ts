@@ -1,7 +1,8 @@
 /**
  * Local stand-ins for the delivery endpoints no npm server covers, bound to 127.0.0.1:
  * - `startSnsSink()`: the SNS query-protocol actions the SMS and push providers call (Publish to a
- *   phone number or an endpoint, CreatePlatformEndpoint), answering with the XML the AWS SDK parses.
+ *   phone number or an endpoint, CreatePlatformEndpoint, CheckIfPhoneNumberIsOptedOut), answering with
+ *   the XML the AWS SDK parses.
  * - `startSlackSink()`: an incoming-webhook receiver: Slack's (`/services/…`), and any channel's of your
  *   own at `/hooks/<channel>/…` (a Teams, Discord or Mattermost webhook: any JSON body).
  * Both record what they receive and can be told to fail the next requests, so tests and the local
@@ -41,8 +42,10 @@ export interface SnsSink {
   received: SnsSinkMessage[];
   /** Platform endpoints created, by ARN. */
   endpoints: Map<string, SnsSinkEndpoint>;
-  /** Fails the next `count` requests (any action). */
+  /** Fails the next `count` Publish or CreatePlatformEndpoint requests. */
   failNext(count: number, kind: InjectedFailure): void;
+  /** The holder of this number replied STOP: it is opted out from now on (CheckIfPhoneNumberIsOptedOut, Publish). */
+  optOut(phoneNumber: string): void;
   /** Publishing to this token's endpoint answers EndpointDisabled from now on. */
   disableToken(token: string): void;
   stop(): Promise<void>;
@@ -56,6 +59,7 @@ export async function startSnsSink(options: { port?: number } = {}): Promise<Sns
   const endpoints = new Map<string, SnsSinkEndpoint>();
   const failures: InjectedFailure[] = [];
   const disabledTokens = new Set<string>();
+  const optedOut = new Set<string>();
 
   const server = createServer(async (req, res) => {
     const params = new URLSearchParams(await readBody(req));
@@ -74,6 +78,12 @@ export async function startSnsSink(options: { port?: number } = {}): Promise<Sns
         200,
         `<${action}Response xmlns="${SNS_XMLNS}"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`,
       );
+
+    if (action === "CheckIfPhoneNumberIsOptedOut") {
+      const phoneNumber = params.get("phoneNumber") ?? "";
+      if (!E164.test(phoneNumber)) return error(400, "Sender", "InvalidParameter", "Invalid parameter: phoneNumber");
+      return ok(`<isOptedOut>${optedOut.has(phoneNumber)}</isOptedOut>`);
+    }
 
     const injected = failures.shift();
     if (injected === "retryable") return error(500, "Receiver", "InternalError", "injected failure: try again");
@@ -99,6 +109,9 @@ export async function startSnsSink(options: { port?: number } = {}): Promise<Sns
       if (message === null) return error(400, "Sender", "InvalidParameter", "Invalid parameter: Message");
       if (phoneNumber !== undefined && !E164.test(phoneNumber)) {
         return error(400, "Sender", "InvalidParameter", "Invalid parameter: PhoneNumber Reason: input incorrectly formatted");
+      }
+      if (phoneNumber !== undefined && optedOut.has(phoneNumber)) {
+        return error(400, "Sender", "OptedOut", "Phone number is opted out");
       }
       if (targetArn !== undefined) {
         const endpoint = endpoints.get(targetArn);
@@ -138,6 +151,9 @@ export async function startSnsSink(options: { port?: number } = {}): Promise<Sns
     },
     disableToken(token) {
       disabledTokens.add(token);
+    },
+    optOut(phoneNumber) {
+      optedOut.add(phoneNumber);
     },
     stop: () => close(server),
   };

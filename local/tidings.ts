@@ -449,6 +449,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       ops: (req, res, url) => handleOpsRequest(opsDeps, req, res, url, async () => (await readBoundedBody(req, 16 * 1024)).body),
       faults,
       sinkPages: (req, res, url) => handleSinkPage({ sns, slack }, webhookChannels, req, res, url),
+      smsStop: (phone) => sns.optOut(phone),
       sesFeedback: feedbackFn
         ? makeSesFeedbackRoute(instance(feedbackFn.spec, env) as unknown as SesFeedbackHandler, aws.endpoints.ses)
         : undefined,

@@ -18,15 +18,18 @@ export interface ContactRow {
   external_channels?: { slack?: { webhookUrl?: unknown } } & Record<string, unknown>;
   /** A permanent bounce or complaint SES reported for an address (runtime/emailFeedback.ts). */
   emailSuppressed?: unknown;
+  /** A number whose holder opted out at the carrier (SMS STOP), as the SMS worker found it. */
+  phoneOptedOut?: unknown;
 }
 
 export type AddressResult =
   | { ok: true; address: ChannelAddress }
   /**
    * `missing`: the contact has nothing for the channel; `invalid`: it has something unusable;
-   * `suppressed`: its address bounced permanently or complained (until a new one is set).
+   * `suppressed`: its address bounced permanently or complained; `opted-out`: its number opted out at the
+   * carrier (both until a new one is set).
    */
-  | { ok: false; reason: "missing" | "invalid" | "suppressed"; field: string; problem: string };
+  | { ok: false; reason: "missing" | "invalid" | "suppressed" | "opted-out"; field: string; problem: string };
 
 export interface AddressOptions {
   /** Origins a webhook URL may use besides its schema's hosts (the local mode's sinks). */
@@ -73,7 +76,10 @@ export function resolveAddress(channel: string, contact: ContactRow | undefined,
     case "sms": {
       const phone = contact?.phone;
       if (phone === undefined || phone === null || phone === "") return missing("phone");
-      return isE164(phone) ? { ok: true, address: { phone } } : invalid("phone", "is not an E.164 number (+ and up to 15 digits)");
+      if (!isE164(phone)) return invalid("phone", "is not an E.164 number (+ and up to 15 digits)");
+      const optedOut = contact?.phoneOptedOut as { address?: unknown } | undefined;
+      if (optedOut?.address === phone) return { ok: false, reason: "opted-out", field: "phone", problem: "phone opted out at carrier" };
+      return { ok: true, address: { phone } };
     }
     case "push": {
       const tokens = contact?.device_tokens;

@@ -165,7 +165,8 @@ export type ReadFrame = { type: "read"; eventIds: string[]; unreadCount: number 
 export type ProviderResult =
   | { outcome: typeof PROVIDER_OUTCOME.sent; providerMessageId?: string }
   | { outcome: typeof PROVIDER_OUTCOME.retryable; reason: string }
-  | { outcome: typeof PROVIDER_OUTCOME.permanent; reason: string };
+  /** `optedOut`: the recipient opted out at the carrier (SMS STOP): the channel ends `skipped`, and the number is recorded. */
+  | { outcome: typeof PROVIDER_OUTCOME.permanent; reason: string; optedOut?: true };
 
 /** A delivery provider as the channel worker sees it. Built inside the Lambda from injected clients. */
 export interface Provider {

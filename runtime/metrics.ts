@@ -42,6 +42,7 @@ export const METRIC = {
   skippedNoTemplate: "skipped.no_template",
   skippedRead: "skipped.read",
   skippedSuppressed: "skipped.suppressed",
+  skippedOptedOutAtCarrier: "skipped.opted_out_at_carrier",
   queued: "queued",
   duplicate: "duplicate",
   sent: "sent",

@@ -104,6 +104,7 @@ const NO_TEMPLATE: ChannelOutcome = "skipped: no template";
 const SKIPPED_ADDRESS = {
   missing: { outcome: "skipped: no address", metric: METRIC.skippedNoAddress },
   suppressed: { outcome: "skipped: suppressed", metric: METRIC.skippedSuppressed },
+  "opted-out": { outcome: "skipped: opted out at carrier", metric: METRIC.skippedOptedOutAtCarrier },
   invalid: { outcome: undefined, metric: METRIC.skippedInvalidAddress },
 } as const satisfies Record<string, { outcome: ChannelOutcome | undefined; metric: string }>;
 
@@ -126,7 +127,7 @@ function respond(statusCode: number, body: unknown, headers: Record<string, stri
 type Plan =
   | { channel: string; action: "deliver"; delivery: ChannelDelivery }
   | { channel: string; action: "opted-out" }
-  | { channel: string; action: "no-address"; reason: "missing" | "invalid" | "suppressed"; field: string; problem: string }
+  | { channel: string; action: "no-address"; reason: "missing" | "invalid" | "suppressed" | "opted-out"; field: string; problem: string }
   /** The type (or the template asked for) has no template on this channel: skipped, the others delivered. */
   | { channel: string; action: "no-template"; field: "type" | "template"; problem: string };
 
@@ -458,7 +459,7 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
       outcome:
         plan.reason === "missing"
           ? OUTCOME.notify.noAddress
-          : plan.reason === "suppressed"
+          : plan.reason === "suppressed" || plan.reason === "opted-out"
             ? OUTCOME.notify.suppressed
             : OUTCOME.notify.invalidAddress,
       eventId: job.eventId,

@@ -55,6 +55,11 @@ export interface ChannelWorkerDeps {
   metrics?: Metrics;
   /** Enqueues a status callback for the producer when a delivery reaches a final status. */
   statusCallbacks?: CallbackEnqueuer;
+  /**
+   * Records that the user's address on this channel opted out at the carrier (a provider's `optedOut`),
+   * so the service skips it from now on. @default not recorded: only this delivery is skipped
+   */
+  recordOptOut?: (delivery: ChannelDelivery) => Promise<void>;
   /** Epoch ms and sleep, injectable for tests of the pacing. */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
@@ -277,6 +282,20 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
       decide(OUTCOME.worker.retry, { ...via, reason: result.reason });
       metrics.count(METRIC.retried, dimensions);
       return false;
+    }
+    if (result.optedOut) {
+      // SMS STOP: not a failure but the user's choice, recorded so later deliveries are skipped up front.
+      await deps.recordOptOut?.(delivery);
+      await log.setStatus(delivery.eventId, channel, DELIVERY_STATUS.skipped, {
+        provider: provider.name,
+        reason: result.reason,
+        countAttempt: true,
+        releaseClaim: true,
+      });
+      decide(OUTCOME.worker.skipped, { ...via, reason: result.reason });
+      metrics.count(METRIC.skippedOptedOutAtCarrier, dimensions);
+      await callback(delivery, entry.producer, "skipped", { provider: provider.name, reason: result.reason });
+      return true;
     }
     await log.setStatus(delivery.eventId, channel, DELIVERY_STATUS.error, {
       provider: provider.name,

@@ -157,7 +157,7 @@ const SAMPLES: Record<string, object[]> = {
   LambdaProviderAnswer: [
     { outcome: "sent", providerMessageId: "m-1" },
     { outcome: "retryable", reason: "busy" },
-    { outcome: "permanent", reason: "no such user" },
+    { outcome: "permanent", reason: "opted out at carrier", optedOut: true },
   ] satisfies Required<LambdaProviderAnswer>[],
   FeedPage: [{ items: [feedEntry], unreadCount: 1, nextCursor: "c" }],
   UnreadCount: [{ unreadCount: 3 } satisfies Required<UnreadCount>],

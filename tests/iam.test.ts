@@ -180,7 +180,7 @@ function callsOf(fn: string, serviceId: string, command: { constructor: { name: 
         ...(input.ConfigurationSetName ? [{ fn, action, target: `ses-configuration-set:${input.ConfigurationSetName}` }] : []),
       ];
     case "sns":
-      return [{ fn, action, target: input.PhoneNumber ? "*" : (input.TargetArn ?? input.PlatformApplicationArn) }];
+      return [{ fn, action, target: input.PhoneNumber || input.phoneNumber ? "*" : (input.TargetArn ?? input.PlatformApplicationArn) }];
     case "lambda":
       return [{ fn, action, target: input.FunctionName }];
     case "scheduler":
@@ -498,6 +498,11 @@ describe("IAM: the policies against AWS's reference and against every call the c
         body: JSON.stringify({ email: "alice@example.com", type: "Permanent" }),
       });
       expect(await bounce.json()).to.include({ recorded: true });
+      // Dora replies STOP to an SMS: the SMS worker records the number opted out on her contact.
+      await post("/users/dora/contact", { phone: "+15555550177" }, { authorization: producer }, "PUT");
+      t.sinks.sns.optOut("+15555550177");
+      await post("/notifications", { eventId: "iam-stop", userId: "dora", type: "order.shipped", channels: ["sms"], data: shipped });
+      await until(async () => (await t.log.get("iam-stop", "sms"))?.status === "skipped", 20_000, "the SMS skipped: opted out");
 
       await fetch(`${api}/notifications/iam-1`, { headers: { authorization: producer } });
       const feed: any = await (await fetch(`${api}/me/notifications`, { headers: asUser(alice) })).json();

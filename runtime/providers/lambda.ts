@@ -25,7 +25,8 @@ export interface LambdaProviderRequest {
 export type LambdaProviderAnswer =
   | { outcome: "sent"; providerMessageId?: string }
   | { outcome: "retryable"; reason: string }
-  | { outcome: "permanent"; reason: string };
+  /** `optedOut`: the recipient opted out at the carrier: the delivery ends `skipped`, not `error`. */
+  | { outcome: "permanent"; reason: string; optedOut?: true };
 
 export interface LambdaProviderDeps {
   /** Invokes functions; in the local mode its endpoint is the local invoke server. */
@@ -38,7 +39,7 @@ export interface LambdaProviderDeps {
 
 /** Reads a function's answer; anything off-contract is retryable with a reason saying what was wrong. */
 export function parseLambdaAnswer(text: string): ProviderResult {
-  let answer: { outcome?: unknown; reason?: unknown; providerMessageId?: unknown };
+  let answer: { outcome?: unknown; reason?: unknown; providerMessageId?: unknown; optedOut?: unknown };
   try {
     answer = JSON.parse(text) ?? {};
   } catch {
@@ -51,6 +52,7 @@ export function parseLambdaAnswer(text: string): ProviderResult {
   }
   if (outcome === "retryable" || outcome === "permanent") {
     const reason = typeof answer.reason === "string" && answer.reason !== "" ? answer.reason : `provider function said ${outcome}`;
+    if (outcome === "permanent" && answer.optedOut === true) return { outcome, reason: safeReason(reason), optedOut: true };
     return { outcome, reason: safeReason(reason) };
   }
   return {

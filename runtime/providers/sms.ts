@@ -1,8 +1,10 @@
 /**
  * SMS through SNS Publish to a phone number. SNS validates the number (E.164); a rejected number is a
- * permanent failure, throttling a retryable one.
+ * permanent failure, throttling a retryable one. A number whose holder opted out at the carrier (replied
+ * STOP) is not sent to: SNS says so when asked first (CheckIfPhoneNumberIsOptedOut) or when it refuses the
+ * Publish (OptedOut), and the answer is `optedOut`.
  */
-import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
+import { CheckIfPhoneNumberIsOptedOutCommand, PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
 import type { ChannelDelivery, Provider, ProviderResult } from "../contracts";
 import { withCallbackLink } from "./email";
 import { classifyError } from "./errors";
@@ -15,6 +17,13 @@ export interface SnsSmsProviderDeps {
   senderId?: string;
 }
 
+/** What the provider answers for a number opted out at the carrier. */
+export const OPTED_OUT_AT_CARRIER = {
+  outcome: "permanent",
+  reason: "opted out at carrier",
+  optedOut: true,
+} as const satisfies ProviderResult;
+
 export function makeSnsSmsProvider(deps: SnsSmsProviderDeps): Provider {
   const attributes: Record<string, { DataType: string; StringValue: string }> = {
     "AWS.SNS.SMS.SMSType": { DataType: "String", StringValue: deps.smsType ?? "Transactional" },
@@ -26,6 +35,8 @@ export function makeSnsSmsProvider(deps: SnsSmsProviderDeps): Provider {
       const phone = delivery.address.phone;
       if (!phone) return { outcome: "permanent", reason: "no phone number for this user" };
       try {
+        const check = await deps.sns.send(new CheckIfPhoneNumberIsOptedOutCommand({ phoneNumber: phone }));
+        if (check.isOptedOut) return OPTED_OUT_AT_CARRIER;
         const result = await deps.sns.send(
           new PublishCommand({
             PhoneNumber: phone,
@@ -36,6 +47,8 @@ export function makeSnsSmsProvider(deps: SnsSmsProviderDeps): Provider {
         );
         return { outcome: "sent", providerMessageId: result.MessageId };
       } catch (error) {
+        const { name, Code } = (error ?? {}) as { name?: string; Code?: string };
+        if (name === "OptedOutException" || Code === "OptedOut") return OPTED_OUT_AT_CARRIER;
         return classifyError(error, "SNS Publish (SMS)");
       }
     },

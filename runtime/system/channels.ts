@@ -8,6 +8,7 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { AddressSchema } from "../addresses";
 import type { ChannelQueueSettings } from "../channelQueues";
 import type { Provider, SqsBatchResponse, SqsEvent } from "../contracts";
+import { makeOptOutRecorder } from "../optOuts";
 import { makeNotificationLog } from "../notificationLog";
 import { makePolitenessLimiter } from "../politeness";
 import { type ProviderConfig, type ProviderEntry, type ProviderType, providerTable } from "../providers/table";
@@ -45,6 +46,8 @@ export interface WorkerSettings {
   feedTtlDays?: number;
   /** sns-push: a token SNS reports disabled or invalid is removed from the user's contact. */
   removeInvalidTokens?: boolean;
+  /** sns-sms: a number opted out at the carrier (SMS STOP) is recorded on the user's contact, and skipped from then on. */
+  recordOptOuts?: boolean;
 }
 
 /**
@@ -72,7 +75,7 @@ function buildable(spec: ProviderSpec): Built {
 }
 
 /** The Tidings resources a shipped provider type reaches (its other grants name resources outside the stack). */
-function providerUses(spec: ProviderSpec, settings: Pick<WorkerSettings, "feedTtlDays" | "removeInvalidTokens">): Use[] {
+function providerUses(spec: ProviderSpec, settings: Pick<WorkerSettings, "feedTtlDays" | "removeInvalidTokens" | "recordOptOuts">): Use[] {
   const feed = settings.feedTtlDays !== undefined;
   if ("create" in spec) return [];
   switch (spec.type) {
@@ -89,6 +92,9 @@ function providerUses(spec: ProviderSpec, settings: Pick<WorkerSettings, "feedTt
     case "sns-push":
       // A token SNS reports disabled or invalid leaves the user's contact.
       return settings.removeInvalidTokens ? [{ resource: "contacts", actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"] }] : [];
+    case "sns-sms":
+      // A number opted out at the carrier is recorded on the user's contact (a conditional update).
+      return settings.recordOptOuts ? [{ resource: "contacts", actions: ["dynamodb:UpdateItem"] }] : [];
     default:
       return [];
   }
@@ -189,6 +195,7 @@ export function workerFunction(settings: WorkerSettings): FunctionSpec<SqsEvent,
         },
         ratePerSecond,
         statusCallbacks: callbacks(env, sqs),
+        recordOptOut: settings.recordOptOuts ? makeOptOutRecorder({ ddb, table: envOf(env, "contacts") }) : undefined,
         logger: hooks?.logger,
         metrics: hooks?.metrics,
       });

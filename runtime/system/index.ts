@@ -184,6 +184,7 @@ export function configChannels(
         feedTtlDays: provider && "type" in provider && provider.type === "websocket" ? config.feed.ttlDays : undefined,
         // As the stack's channel: a push token SNS reports invalid is removed from the user's contact.
         removeInvalidTokens: [provider, fallback].some((spec) => spec && "type" in spec && spec.type === "sns-push"),
+        recordOptOuts: [provider, fallback].some((spec) => spec && "type" in spec && spec.type === "sns-sms"),
       };
       const values: ChannelDescription["values"] = {};
       for (const which of ["provider", "fallback"] as const) {
