@@ -11,6 +11,7 @@ import { type DynamoDBDocumentClient, paginateScan } from "@aws-sdk/lib-dynamodb
 import { DELIVERY_STATUS, type LogEntry } from "../runtime/contracts";
 import { entriesOf, type Item, NOTIFICATION_ITEM } from "../runtime/logItem";
 import { producersEventId } from "../runtime/producers";
+import type { NotificationLog } from "../runtime/notificationLog";
 import { type ScheduleRecord, scheduleOf, shownScheduleStatus } from "../runtime/scheduling";
 
 export interface OpsNotification {
@@ -125,4 +126,86 @@ export async function listNotifications(ddb: DynamoDBDocumentClient, table: stri
     .sort((a, b) => urgency(a) - urgency(b) || b.createdAt.localeCompare(a.createdAt))
     .slice(0, query.limit);
   return { items };
+}
+
+/** One step of a notification's way, as the functions logged it (local/opsNotifications.ts `makeTimeline`). */
+export interface TimelineStep {
+  at: string;
+  component: string;
+  outcome: string;
+  channel?: string;
+  reason?: string;
+}
+
+/** What each channel of one notification was sent: its status and the delivery it kept, content and recipient. */
+export interface OpsNotificationDetail extends OpsNotification {
+  sent: Record<string, { content?: { subject?: string; text?: string; html?: string }; to?: string }>;
+  /** Its way through the system, oldest first (the decisions logged in this run). */
+  timeline: TimelineStep[];
+}
+
+/**
+ * The decisions the functions log, kept per notification for the ops page's timeline (the local mode's
+ * stand-in for CloudWatch Logs Insights on the deployed stack): the newest `maxNotifications`, each with
+ * at most `maxSteps` steps.
+ */
+export function makeTimeline(options: { maxNotifications?: number; maxSteps?: number } = {}) {
+  const maxNotifications = options.maxNotifications ?? 2_000;
+  const maxSteps = options.maxSteps ?? 100;
+  const steps = new Map<string, TimelineStep[]>();
+  return {
+    record(decision: { eventId?: string; component: string; outcome: string; channel?: string; reason?: string }) {
+      if (typeof decision.eventId !== "string") return;
+      const id = producersEventId(decision.eventId);
+      let list = steps.get(id);
+      if (!list) {
+        if (steps.size >= maxNotifications) steps.delete(steps.keys().next().value as string);
+        list = [];
+        steps.set(id, list);
+      }
+      if (list.length >= maxSteps) return;
+      const { component, outcome, channel, reason } = decision;
+      list.push({ at: new Date().toISOString(), component, outcome, ...(channel ? { channel } : {}), ...(reason ? { reason } : {}) });
+    },
+    of: (eventId: string): TimelineStep[] => [...(steps.get(eventId) ?? [])],
+  };
+}
+
+export type Timeline = ReturnType<typeof makeTimeline>;
+
+/** One notification by its key in the log, with what each channel sent and its timeline; undefined when unknown. */
+export async function notificationDetail(
+  log: NotificationLog,
+  timeline: Timeline,
+  notificationId: string,
+): Promise<OpsNotificationDetail | undefined> {
+  const { rows, item } = await log.notificationOf(notificationId);
+  if (!item && rows.length === 0) return undefined;
+  const first = rows[0];
+  const found: OpsNotification = {
+    eventId: producersEventId(notificationId),
+    notificationId,
+    userId: item?.userId ?? first.userId,
+    type: item?.type ?? first.type,
+    createdAt: item?.createdAt ?? first.createdAt,
+    ...((item?.producer ?? first?.producer) !== undefined ? { producer: item?.producer ?? first?.producer } : {}),
+    ...(item?.schedule ? { status: shownScheduleStatus(item.schedule.status), sendAt: item.schedule.sendAt } : {}),
+    channels: {},
+  };
+  const sent: OpsNotificationDetail["sent"] = {};
+  for (const row of rows) {
+    found.channels[row.channel] = {
+      status: row.status,
+      ...(row.reason !== undefined ? { reason: row.reason } : {}),
+      tries: typeof row.attempts === "number" ? row.attempts : 0,
+      ...(row.provider !== undefined ? { provider: row.provider } : {}),
+      updatedAt: row.updatedAt,
+    };
+    const delivery = row.delivery;
+    const address = delivery?.address ?? {};
+    // Where it went, without a webhook URL's secret path.
+    const to = address.email ?? address.phone ?? (address.webhookUrl ? String(address.webhookUrl).replace(/[^/]+$/, "•••") : undefined);
+    sent[row.channel] = { ...(delivery ? { content: delivery.content } : {}), ...(to ? { to: String(to) } : {}) };
+  }
+  return { ...found, sent, timeline: timeline.of(found.eventId) };
 }

@@ -15,7 +15,7 @@ import type * as http from "node:http";
 import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { type EmfLine, metricValues, parseEmfLine } from "../runtime/metrics";
 import { redrive, redriveRuleDeadLetters } from "../runtime/redrive";
-import { listNotifications, OPS_STATUSES, opsQuery } from "./opsNotifications";
+import { listNotifications, OPS_STATUSES, type OpsNotificationDetail, opsQuery } from "./opsNotifications";
 import type { SlackSink, SnsSink } from "./sinks";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
@@ -90,6 +90,8 @@ export interface OpsPageDeps {
   faults?: () => Fault[];
   /** The notification log, which the notifications list reads. */
   log?: { ddb: DynamoDBDocumentClient; table: string };
+  /** One notification by its key in the log: what each channel sent, and its timeline. */
+  detail?: (notificationId: string) => Promise<OpsNotificationDetail | undefined>;
   /** Scheduled notifications still to send (soonest first), and their cancel; absent when scheduling is off. */
   scheduled?: {
     list(): Promise<ScheduledRow[]>;
@@ -214,6 +216,14 @@ export async function handleOpsRequest(
     else sendJson(res, 200, await listNotifications(deps.log.ddb, deps.log.table, parsed.query));
     return true;
   }
+  const detailPath = /^\/ops\/notifications\/([^/]+)$/.exec(url.pathname);
+  if (req.method === "GET" && detailPath) {
+    const id = decodeURIComponent(detailPath[1]);
+    const detail = deps.detail ? await deps.detail(id) : undefined;
+    if (detail) sendJson(res, 200, detail);
+    else sendJson(res, 404, { error: "not found", problems: [{ field: "notificationId", problem: `no notification ${id} in the log` }] });
+    return true;
+  }
   if (req.method === "POST" && url.pathname === "/ops/cancel") {
     let body: { notificationId?: unknown };
     try {
@@ -238,7 +248,7 @@ export async function handleOpsRequest(
     return true;
   }
   if (req.method === "POST" && url.pathname === "/ops/redrive") {
-    let body: { channel?: unknown; dlq?: unknown };
+    let body: { channel?: unknown; dlq?: unknown; eventId?: unknown };
     try {
       body = JSON.parse((await readBody()) ?? "{}");
     } catch {
@@ -257,10 +267,23 @@ export async function handleOpsRequest(
       sendJson(res, 400, { error: "invalid request", problems: [{ field: "dlq", problem: 'must be "queue" or "rule"' }] });
       return true;
     }
+    // One notification's messages only: its deliveries' eventId, on the channel queue's DLQ.
+    const eventId = body.eventId;
+    if (eventId !== undefined && (typeof eventId !== "string" || eventId === "" || body.dlq !== "queue")) {
+      sendJson(res, 400, {
+        error: "invalid request",
+        problems: [{ field: "eventId", problem: 'must be a notification\'s key in the log, with dlq "queue"' }],
+      });
+      return true;
+    }
     const result =
       body.dlq === "rule"
         ? await redriveRuleDeadLetters(deps.sqs, channel)
-        : await redrive(deps.sqs, { queueUrl: channel.queueUrl, deadLetterQueueUrl: channel.deadLetterQueueUrl }, { method: "copy" });
+        : await redrive(
+            deps.sqs,
+            { queueUrl: channel.queueUrl, deadLetterQueueUrl: channel.deadLetterQueueUrl },
+            { method: "copy", ...(typeof eventId === "string" ? { eventId } : {}) },
+          );
     sendJson(res, 200, {
       channel: channel.name,
       dlq: body.dlq,
@@ -308,6 +331,15 @@ const OPS_HTML = `<!doctype html>
   <thead><tr><th>eventId</th><th>user</th><th>type</th><th>created</th><th>channels: status (tries) reason</th></tr></thead>
   <tbody></tbody>
 </table>
+<section id="detail" aria-live="polite" hidden>
+  <h3 id="detail-title"></h3>
+  <table id="detail-channels">
+    <thead><tr><th>channel</th><th>status (tries)</th><th>reason</th><th>sent to</th><th>what it sent</th><th></th></tr></thead>
+    <tbody></tbody>
+  </table>
+  <h4>Timeline</h4>
+  <ol id="detail-timeline"></ol>
+</section>
 <h2>Scheduled</h2>
 <table id="scheduled">
   <thead><tr><th>eventId</th><th>user</th><th>type</th><th>producer</th><th>send at</th><th></th></tr></thead>
@@ -390,7 +422,13 @@ async function refresh() {
   document.querySelector("#notifications tbody").replaceChildren(...(list.items ?? []).map((n) => {
     const tr = document.createElement("tr");
     tr.dataset.event = n.eventId;
-    tr.append(cell(n.eventId), cell(n.userId), cell(n.type), cell(n.createdAt));
+    const open = document.createElement("td");
+    const button = document.createElement("button");
+    button.type = "button"; button.className = "open"; button.textContent = n.eventId;
+    button.setAttribute("aria-label", "Details of " + n.eventId);
+    button.onclick = () => { openDetail = n.notificationId; showDetail(); };
+    open.append(button);
+    tr.append(open, cell(n.userId), cell(n.type), cell(n.createdAt));
     const td = document.createElement("td"); td.style.textAlign = "left";
     const lines = Object.entries(n.channels).map(([name, c]) => {
       const div = document.createElement("div"); div.dataset.channel = name;
@@ -411,7 +449,44 @@ async function refresh() {
     section.append(h, ul); return section;
   }));
 }
-refresh(); setInterval(refresh, 1000);
+/** One notification: each channel's status, what it sent, a redrive of its dead letters, and its timeline. */
+let openDetail = null;
+async function showDetail() {
+  if (!openDetail) return;
+  const r = await fetch("/ops/notifications/" + encodeURIComponent(openDetail));
+  const section = document.getElementById("detail");
+  if (!r.ok) { section.hidden = true; return; }
+  const d = await r.json();
+  section.hidden = false;
+  section.dataset.event = d.eventId;
+  document.getElementById("detail-title").textContent = "Notification " + d.eventId + " for " + d.userId + " (" + d.type + ")";
+  document.querySelector("#detail-channels tbody").replaceChildren(...Object.entries(d.channels).map(([name, c]) => {
+    const tr = document.createElement("tr"); tr.dataset.channel = name;
+    const sent = d.sent[name] || {};
+    const content = sent.content ? (sent.content.subject ? sent.content.subject + ": " : "") + (sent.content.text || "") : "";
+    tr.append(cell(name), cell(c.status + " (" + c.tries + ")"), cell(c.reason || ""), cell(sent.to || ""), cell(content));
+    const actions = document.createElement("td");
+    if (c.status === "dead-lettered") {
+      const b = document.createElement("button"); b.type = "button"; b.textContent = "Redrive this notification";
+      b.onclick = async () => {
+        b.disabled = true;
+        const answer = await fetch("/ops/redrive", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ channel: name, dlq: "queue", eventId: d.notificationId }) });
+        const j = await answer.json();
+        document.getElementById("message").textContent = answer.ok ? "Redrove " + j.moved + " message(s) of " + d.eventId + " on " + name + "." : JSON.stringify(j);
+        refresh(); showDetail();
+      };
+      actions.append(b);
+    }
+    tr.append(actions);
+    return tr;
+  }));
+  document.getElementById("detail-timeline").replaceChildren(...d.timeline.map((step) => {
+    const li = document.createElement("li");
+    li.textContent = step.at.slice(11, 23) + " " + step.component + " " + step.outcome + (step.channel ? " " + step.channel : "") + (step.reason ? ": " + step.reason : "");
+    return li;
+  }));
+}
+refresh(); setInterval(() => { refresh(); showDetail(); }, 1000);
 </script>
 </body>
 </html>

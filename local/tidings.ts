@@ -22,6 +22,7 @@ import { missingTemplates, missingTemplatesMessage, readTemplateDirs, shippedTem
 import type { AuthResult } from "../runtime/authorizer";
 import { detailTypeFor, EVENT_SOURCE, type HttpResult, type Provider, type WebSocketEvent } from "../runtime/contracts";
 import type { ReconcileReport } from "../runtime/reconciler";
+import { eventIdOf } from "../runtime/redrive";
 import { type DecisionLogger, logDecision, OUTCOME } from "../runtime/log";
 import { makeMetrics, type Metrics } from "../runtime/metrics";
 import { makeNotificationLog, type NotificationLog } from "../runtime/notificationLog";
@@ -46,6 +47,7 @@ import { readBoundedBody } from "./httpBody";
 import { bearerProducerCheck, type HttpHandler, type LocalRoute, makeHttpRouter } from "./httpRouter";
 import { type LocalLambdaHandler, startLocalLambda } from "./lambdaInvoke";
 import { type DevTokenClaims, startLocalApi } from "./localApi";
+import { makeTimeline, notificationDetail } from "./opsNotifications";
 import { handleOpsRequest, makeOpsCollector, type OpsPageDeps, type ScheduledRow } from "./opsPage";
 import { createCallbackQueues, createChannelQueues, createQueue, type LocalChannel, seedDemoUsers, uploadTemplates } from "./resources";
 import { type LocalScheduler, startLocalScheduler } from "./scheduler";
@@ -178,7 +180,13 @@ const NAMES = {
 };
 
 export async function startLocalTidings(options: LocalTidingsOptions = {}) {
-  const logger = options.logger ?? logDecision;
+  // Every decision also goes to the ops page's timelines (what CloudWatch Logs Insights is to the stack).
+  const timeline = makeTimeline();
+  const writeDecision = options.logger ?? logDecision;
+  const logger: DecisionLogger = (decision) => {
+    timeline.record(decision);
+    writeDecision(decision);
+  };
   const composition = options.composition ?? configComposition(options);
   const config = composition.config;
   const described = composition.channels;
@@ -342,6 +350,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
                 outcome: OUTCOME["local-sqs"].deadLettered,
                 channel: channel.name,
                 messageId: record.messageId,
+                eventId: eventIdOf(record.body),
                 reason: `failed ${maxReceiveCount} receives`,
               });
             }
@@ -437,6 +446,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       sinks: { sesEndpoint: aws.endpoints.ses, sns, slack },
       faults: faults.list,
       log: { ddb, table: NAMES.tables.notificationLog },
+      detail: (notificationId: string) => notificationDetail(log, timeline, notificationId),
       scheduled: scheduler ? opsScheduled(scheduler, log, functions, (spec) => instance(spec, env), config.auth.scopes.send) : undefined,
     };
     // SES's bounces and complaints: the description's handler, fed by POST /dev/ses/bounce instead of SNS.

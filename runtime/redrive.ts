@@ -6,6 +6,7 @@
  * No Pulumi import: the CLI (local/redrive-cli.ts) and the tests use it directly.
  */
 import {
+  ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
   GetQueueAttributesCommand,
   ListMessageMoveTasksCommand,
@@ -42,6 +43,11 @@ export interface RedriveOptions {
   maxMessagesPerSecond?: number;
   /** Copy only: how long a received DLQ message stays hidden while it is being copied. @default 30 */
   visibilityTimeoutSeconds?: number;
+  /**
+   * Only this notification's messages (the delivery's `eventId`), copied; every other message is given
+   * back to the DLQ at once. A move task cannot choose, so this always copies. @default every message
+   */
+  eventId?: string;
 }
 
 export type RedriveResult =
@@ -82,7 +88,11 @@ export async function redrive(sqs: SQSClient, queues: ChannelQueues, options: Re
   if (!queues.queueUrl || !queues.deadLetterQueueUrl) {
     throw new Error("redrive needs both queueUrl and deadLetterQueueUrl for the channel.");
   }
-  if (method === "copy" || (method === "auto" && (options.local ?? isLocalQueueUrl(queues.deadLetterQueueUrl)))) {
+  if (
+    options.eventId !== undefined ||
+    method === "copy" ||
+    (method === "auto" && (options.local ?? isLocalQueueUrl(queues.deadLetterQueueUrl)))
+  ) {
     return copyMessages(sqs, queues, options);
   }
   try {
@@ -126,6 +136,9 @@ async function copyMessages(
   let moved = 0;
   const failed: { messageId: string; reason: string }[] = [];
   const skip = new Set<string>();
+  // One notification's messages: the others go back at once, and the search ends when receives bring
+  // only messages already seen (SQS hands out a sample of the queue each time).
+  let passesWithNothingNew = 0;
   for (;;) {
     const out = await sqs.send(
       new ReceiveMessageCommand({
@@ -138,7 +151,28 @@ async function copyMessages(
       }),
     );
     // A message that failed to copy stays hidden for the visibility timeout, so it cannot loop here.
-    const messages = (out.Messages ?? []).filter((m) => !skip.has(m.MessageId ?? ""));
+    let messages = (out.Messages ?? []).filter((m) => !skip.has(m.MessageId ?? ""));
+    if (options.eventId !== undefined) {
+      // Every other message goes back at once, also one seen before (received again, it is hidden again).
+      const others = (out.Messages ?? []).filter((m) => eventIdOf(m.Body) !== options.eventId);
+      const unseen = others.filter((m) => !skip.has(m.MessageId ?? ""));
+      for (const other of others) {
+        skip.add(other.MessageId ?? "");
+        await sqs.send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: queues.deadLetterQueueUrl,
+            ReceiptHandle: other.ReceiptHandle,
+            VisibilityTimeout: 0,
+          }),
+        );
+      }
+      messages = messages.filter((m) => !others.includes(m));
+      passesWithNothingNew = messages.length === 0 && unseen.length === 0 ? passesWithNothingNew + 1 : 0;
+      if (messages.length === 0) {
+        if (passesWithNothingNew >= 3 || (out.Messages ?? []).length === 0) break;
+        continue;
+      }
+    }
     if (messages.length === 0) break;
     for (const message of messages) {
       try {
@@ -155,6 +189,16 @@ async function copyMessages(
     }
   }
   return { method: "copy", moved, failed };
+}
+
+/** The delivery's eventId in a channel queue's message (the EventBridge event the rule put on it). */
+export function eventIdOf(body: string | undefined): string | undefined {
+  try {
+    const eventId = (JSON.parse(body ?? "") as { detail?: { eventId?: unknown } })?.detail?.eventId;
+    return typeof eventId === "string" ? eventId : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Body, attributes and (for FIFO queues) group of a received message, ready to send again. */

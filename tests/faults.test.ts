@@ -67,6 +67,36 @@ describe("POST /dev/faults: provoke a failure, watch it, recover (npm start)", f
     await until(async () => (await emailState()).alarm === "OK", 10_000, "the alarm back to OK");
   });
 
+  it("shows one notification's timeline and what it sent, and redrives that notification alone", async () => {
+    await call("POST", "/dev/faults", { channel: "email", mode: "retryable" });
+    const [first, second] = [await send(), await send()];
+    for (const eventId of [first, second]) {
+      await until(async () => (await tidings.log.get(eventId, "email"))?.status === "dead-lettered", 20_000, "dead-lettered");
+    }
+    await call("DELETE", "/dev/faults");
+    // The log says dead-lettered on the last failed try; SQS moves the message at its next receive.
+    await until(async () => (await emailState()).deadLetterDepth === 2, 20_000, "both in the DLQ");
+
+    const detail = await call("GET", `/ops/notifications/${first}`);
+    expect(detail.status).to.equal(200);
+    expect(detail.body).to.deep.include({ eventId: first, userId: "alice", type: "order.shipped" });
+    expect(detail.body.channels.email).to.include({ status: "dead-lettered", tries: 2 });
+    expect(detail.body.sent.email).to.deep.include({ to: "alice@example.com" });
+    expect(detail.body.sent.email.content.text).to.include("F-1");
+    const steps = detail.body.timeline.map((s: { component: string; outcome: string }) => `${s.component} ${s.outcome}`);
+    expect(steps[0]).to.equal("notify queued");
+    expect(steps).to.include.members(["worker retry", "local-sqs dead-lettered"]);
+    expect((await call("GET", "/ops/notifications/no-such-notification")).status).to.equal(404);
+
+    const one = await call("POST", "/ops/redrive", { channel: "email", dlq: "queue", eventId: first });
+    expect(one.body).to.include({ moved: 1 });
+    await until(async () => (await tidings.log.get(first, "email"))?.status === "sent", 20_000, "the one redriven sent");
+    expect((await tidings.log.get(second, "email"))?.status).to.equal("dead-lettered");
+    expect((await call("POST", "/ops/redrive", { channel: "email", dlq: "rule", eventId: second })).status).to.equal(400);
+    expect((await call("POST", "/ops/redrive", { channel: "email", dlq: "queue" })).body.moved).to.equal(1);
+    await until(async () => (await tidings.log.get(second, "email"))?.status === "sent", 20_000, "the other sent after all");
+  });
+
   it("a permanent fault ends the delivery in error at once, with its reason", async () => {
     await call("POST", "/dev/faults", { channel: "email", mode: "permanent" });
     try {

@@ -58,10 +58,18 @@ describe("ops page: a fault provoked, seen and recovered from (headless Chromium
     expect(await listed(eventId, "dead-lettered").getAttribute("class")).to.equal("alert");
     await page.waitForFunction(`${emailCell(9)}?.textContent === "ALARM"`, undefined, { timeout: 10_000 });
 
-    // Clear the fault in the page, redrive the DLQ with its button: sent.
+    // The notification's own view: its timeline, and what it sent where.
+    await page.getByRole("button", { name: `Details of ${eventId}` }).click();
+    await page.locator(`#detail[data-event="${eventId}"]`).waitFor({ timeout: 10_000 });
+    const timeline = await page.locator("#detail-timeline li").allTextContents();
+    expect(timeline[0]).to.match(/notify queued/);
+    expect(timeline.some((step) => /local-sqs dead-lettered email/.test(step))).to.equal(true);
+    expect(await page.locator('#detail-channels tr[data-channel="email"]').textContent()).to.include("alice@example.com");
+
+    // Clear the fault in the page, redrive this notification from its view: sent.
     await page.locator('select[aria-label="fault for email"]').selectOption("none");
     await until(async () => (await faults()).length === 0, 10_000, "the fault cleared from the page");
-    await page.locator('#channels tr[data-channel="email"] button[data-dlq="queue"]').click();
+    await page.locator('#detail-channels tr[data-channel="email"] button').click();
     await page.locator('#filters select[name="status"]').selectOption("sent");
     await listed(eventId, "sent").waitFor({ timeout: 20_000 });
     expect(await listed(eventId, "sent").textContent()).to.equal("email: sent (3)");
