@@ -338,17 +338,26 @@ export function configSchema() {
       })
       .prefault({}),
     /** The end-user API (`/me/*`). */
-    userApi: z.strictObject({
-      /**
-       * Origins of your web app that may call the end-user API from a browser (CORS). Required: there
-       * is no default of `*`. The local mode serves its own pages and answers only loopback pages.
-       * @example allowOrigins: [https://app.example.com]
-       */
-      allowOrigins: z
-        .array(z.string().regex(ORIGIN_PATTERN, "must be an origin like https://app.example.com (no *, no path)"))
-        .min(1)
-        .max(20),
-    }),
+    userApi: z.strictObject(
+      {
+        /**
+         * Origins of your web app that may call the end-user API from a browser (CORS). Required: there
+         * is no default of `*`. The local mode serves its own pages and answers only loopback pages.
+         * @example allowOrigins: [https://app.example.com]
+         */
+        allowOrigins: z
+          .array(z.string().regex(ORIGIN_PATTERN, "must be an origin like https://app.example.com (no *, no path)"))
+          .min(1)
+          .max(20),
+      },
+      {
+        // No default of `*`: a missing key says what to set.
+        error: (issue) =>
+          issue.input === undefined
+            ? "is required: { allowOrigins: [the origins of your web app, e.g. https://app.example.com] } (CORS of the end-user API; there is no default of *)"
+            : undefined,
+      },
+    ),
     /** Push device tokens a user may register; the oldest is evicted beyond this. */
     devices: z
       .strictObject({

@@ -156,7 +156,9 @@ describe("stack config: security keys", () => {
   it("requires the end-user API's CORS origins (no default of *), each an origin", () => {
     const missing = readStackFile();
     delete missing.userApi;
-    expect(problemsOf(missing).some((p) => p.startsWith("tidings:userApi:"))).to.equal(true);
+    expect(problemsOf(missing)).to.include(
+      "tidings:userApi: is required: { allowOrigins: [the origins of your web app, e.g. https://app.example.com] } (CORS of the end-user API; there is no default of *)",
+    );
     const star = readStackFile();
     star.userApi = { allowOrigins: ["*", "https://app.example.com/path"] };
     expect(problemsOf(star)).to.include.members([
