@@ -36,9 +36,50 @@ export interface ChannelCounters {
   latencies: number[];
 }
 
+/** A channel's last hour, minute by minute (oldest first), as CloudWatch would chart it from the same metrics. */
+export interface ChannelHour {
+  /** Deliveries sent in each of the last 60 minutes, the current one last. */
+  deliveriesPerMinute: number[];
+  /** failed / (sent + failed) over the hour; 0 when nothing ended. */
+  errorRate: number;
+  /** Delivery latency percentiles over the hour (ms, nearest rank); null without a delivery. */
+  p50: number | null;
+  p99: number | null;
+}
+
+interface MinuteBucket {
+  sent: number;
+  failed: number;
+  latencies: number[];
+}
+
+const MINUTE_MS = 60_000;
+/** Latency samples a minute keeps for the percentiles. */
+const SAMPLES_PER_MINUTE = 1_000;
+
+/** The value at rank ceil(p·n) of the sorted samples (nearest rank), or null for none. */
+export function percentile(samples: number[], p: number): number | null {
+  if (samples.length === 0) return null;
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)];
+}
+
 /** Aggregates EMF lines per channel; `write` is the metrics sink the local handlers get. */
 export function makeOpsCollector(options: { echo?: (line: string) => void } = {}) {
   const channels = new Map<string, ChannelCounters>();
+  // Per channel, minute (epoch minute of the EMF timestamp) → what ended in it.
+  const minutes = new Map<string, Map<number, MinuteBucket>>();
+  const bucket = (channel: string, at: number) => {
+    let byMinute = minutes.get(channel);
+    if (!byMinute) minutes.set(channel, (byMinute = new Map()));
+    const minute = Math.floor(at / MINUTE_MS);
+    let b = byMinute.get(minute);
+    if (!b) {
+      byMinute.set(minute, (b = { sent: 0, failed: 0, latencies: [] }));
+      for (const old of byMinute.keys()) if (old <= minute - 60) byMinute.delete(old);
+    }
+    return b;
+  };
   const counters = (channel: string) => {
     let c = channels.get(channel);
     if (!c) {
@@ -49,7 +90,11 @@ export function makeOpsCollector(options: { echo?: (line: string) => void } = {}
   };
   function ingest(line: EmfLine) {
     const c = counters(String(line.channel));
+    const minute = bucket(String(line.channel), Number(line._aws?.Timestamp) || Date.now());
     for (const { name, value } of metricValues(line)) {
+      if (name === "sent") minute.sent += value;
+      if (name === "failed") minute.failed += value;
+      if (name === "deliveryLatency" && minute.latencies.length < SAMPLES_PER_MINUTE) minute.latencies.push(value);
       if (name === "deliveryLatency") {
         c.latencies.push(value);
         if (c.latencies.length > SPARK_POINTS) c.latencies.shift();
@@ -68,6 +113,21 @@ export function makeOpsCollector(options: { echo?: (line: string) => void } = {}
     counters(channel: string): ChannelCounters {
       const c = counters(channel);
       return { ...c, latencies: [...c.latencies] };
+    },
+    /** The channel's last 60 minutes up to `now`: deliveries per minute, error rate, p50 and p99 latency. */
+    hour(channel: string, now = Date.now()): ChannelHour {
+      const current = Math.floor(now / MINUTE_MS);
+      const byMinute = minutes.get(channel) ?? new Map<number, MinuteBucket>();
+      const window = Array.from({ length: 60 }, (_, i) => byMinute.get(current - 59 + i));
+      const sent = window.reduce((sum, b) => sum + (b?.sent ?? 0), 0);
+      const failed = window.reduce((sum, b) => sum + (b?.failed ?? 0), 0);
+      const latencies = window.flatMap((b) => b?.latencies ?? []);
+      return {
+        deliveriesPerMinute: window.map((b) => b?.sent ?? 0),
+        errorRate: sent + failed === 0 ? 0 : failed / (sent + failed),
+        p50: percentile(latencies, 0.5),
+        p99: percentile(latencies, 0.99),
+      };
     },
   };
 }
@@ -170,6 +230,7 @@ export async function opsState(deps: OpsPageDeps) {
       deadLetterDepth: await queueDepth(deps.sqs, c.deadLetterQueueUrl),
       ruleDeadLetterDepth: await queueDepth(deps.sqs, c.ruleDeadLetterQueueUrl),
       ...deps.collector.counters(c.name),
+      hour: deps.collector.hour(c.name),
     })),
   );
   const faults = deps.faults?.() ?? [];
@@ -319,6 +380,11 @@ const OPS_HTML = `<!doctype html>
   <thead><tr><th>channel</th><th>queue</th><th>DLQ</th><th>rule DLQ</th><th>sent</th><th>failed</th><th>retried</th><th>latency (ms)</th><th></th><th>DLQ alarm</th><th>fault (POST /dev/faults)</th></tr></thead>
   <tbody></tbody>
 </table>
+<h2>Last hour</h2>
+<table id="hour">
+  <thead><tr><th>channel</th><th>deliveries per minute (60 min)</th><th>error rate</th><th>p50 (ms)</th><th>p99 (ms)</th></tr></thead>
+  <tbody></tbody>
+</table>
 <h2>Notifications</h2>
 <form id="filters">
   <label>status <select name="status"><option value="">any</option>${OPS_STATUSES.map((status) => `<option>${status}</option>`).join("")}</select></label>
@@ -372,8 +438,20 @@ function button(channel, dlq, depth) {
   };
   return b;
 }
+/** Deliveries per minute as 60 bars, the current minute last (plain SVG). */
+function bars(values) {
+  const max = Math.max(1, ...values), w = 180, h = 28, step = w / values.length;
+  const rects = values.map((v, i) => '<rect x="' + (i * step).toFixed(1) + '" y="' + (h - (v / max) * h).toFixed(1) + '" width="' + Math.max(1, step - 0.5).toFixed(1) + '" height="' + ((v / max) * h).toFixed(1) + '" fill="#3461c1"/>').join("");
+  return '<svg class="bars" width="' + w + '" height="' + h + '" role="img" aria-label="deliveries per minute, the last 60 minutes: ' + values.reduce((a, b) => a + b, 0) + ' in all">' + rects + "</svg>";
+}
 async function refresh() {
   const state = await (await fetch("/ops/state")).json();
+  document.querySelector("#hour tbody").replaceChildren(...state.channels.map((c) => {
+    const tr = document.createElement("tr"); tr.dataset.channel = c.name;
+    const chart = document.createElement("td"); chart.innerHTML = bars(c.hour.deliveriesPerMinute);
+    tr.append(cell(c.name), chart, cell((c.hour.errorRate * 100).toFixed(1) + " %", c.hour.errorRate > 0), cell(c.hour.p50 ?? "–"), cell(c.hour.p99 ?? "–"));
+    return tr;
+  }));
   tbody.replaceChildren(...state.channels.map((c) => {
     const tr = document.createElement("tr");
     tr.dataset.channel = c.name;

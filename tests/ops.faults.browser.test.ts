@@ -73,6 +73,12 @@ describe("ops page: a fault provoked, seen and recovered from (headless Chromium
     await page.locator('#filters select[name="status"]').selectOption("sent");
     await listed(eventId, "sent").waitFor({ timeout: 20_000 });
     expect(await listed(eventId, "sent").textContent()).to.equal("email: sent (3)");
+    // The last hour: 60 bars of deliveries per minute, an error rate and the latency percentiles.
+    const hour = page.locator('#hour tr[data-channel="email"]');
+    expect(await hour.locator("svg rect").count()).to.equal(60);
+    await page.waitForFunction(`document.querySelector('#hour tr[data-channel="email"] td:nth-child(4)')?.textContent !== "–"`, undefined, {
+      timeout: 10_000,
+    });
     await page.waitForFunction(`${emailCell(9)}?.textContent === "OK"`, undefined, { timeout: 10_000 });
   });
 
