@@ -15,7 +15,7 @@ import YAML from "yaml";
 import { type ComposedStack, observeCompositions } from "../components/compose";
 import type { ProviderConfig } from "../runtime/providers/table";
 import type { ChannelDescription } from "../runtime/system";
-import { outputValue, useMocks } from "../testing";
+import { outputValue, settle, useMocks } from "../testing";
 import type { LocalLambdaHandler } from "./lambdaInvoke";
 import { type LocalComposition, type LocalTidingsOptions, startLocalTidings } from "./tidings";
 import { registerTypeScript } from "./typescript";
@@ -70,6 +70,9 @@ export async function loadComposition(options: Pick<DevOptions, "cwd" | "program
   } finally {
     stopObserving();
     process.chdir(previous);
+    // Every registration done (each function's bundle included), also when the program threw: nothing
+    // of it is left running to fail later.
+    await settle().catch(() => undefined);
   }
   if (composed.length !== 1) {
     throw new Error(

@@ -22,9 +22,18 @@ if (!process.env.TIDINGS_TEST_LOGS) {
   }) as typeof process.stdout.write;
 }
 
+let currentTest = "(no test yet)";
+// A rejection nobody handles ends a parallel worker without a word: say which test ran last, and what
+// it was, before the worker ends as it would have.
+process.on("unhandledRejection", (reason) => {
+  print(`unhandled rejection (last test: ${currentTest}):`, reason);
+  throw reason;
+});
+
 export const mochaHooks = {
-  beforeEach() {
+  beforeEach(this: Mocha.Context) {
     captured = [];
+    currentTest = this.currentTest?.fullTitle() ?? currentTest;
   },
   afterEach(this: Mocha.Context) {
     if (this.currentTest?.state === "failed" && captured.length) {
