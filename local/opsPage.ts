@@ -71,11 +71,15 @@ export function makeOpsCollector(options: { echo?: (line: string) => void } = {}
   const minutes = new Map<string, Map<number, MinuteBucket>>();
   const bucket = (channel: string, at: number) => {
     let byMinute = minutes.get(channel);
-    if (!byMinute) minutes.set(channel, (byMinute = new Map()));
+    if (!byMinute) {
+      byMinute = new Map();
+      minutes.set(channel, byMinute);
+    }
     const minute = Math.floor(at / MINUTE_MS);
     let b = byMinute.get(minute);
     if (!b) {
-      byMinute.set(minute, (b = { sent: 0, failed: 0, latencies: [] }));
+      b = { sent: 0, failed: 0, latencies: [] };
+      byMinute.set(minute, b);
       for (const old of byMinute.keys()) if (old <= minute - 60) byMinute.delete(old);
     }
     return b;
