@@ -16,7 +16,7 @@ import { parseTidingsConfig } from "../runtime/config";
 import type { SnsEvent } from "../runtime/emailFeedback";
 import { createTidingsStack } from "../stack";
 import { type MockedResource, ofType, outputValue, settle, useMocks } from "../testing";
-import { producerScopes, startQuiet } from "./helpers/localTidings";
+import { type LocalCaller, localCaller, startQuiet } from "./helpers/localTidings";
 import { loadShipped } from "./helpers/shipped";
 import { until } from "./helpers/sockets";
 
@@ -136,36 +136,17 @@ describe("SES bounces and complaints", function () {
 
   describe("in the local mode: POST /dev/ses/bounce", () => {
     let tidings: LocalTidings;
-    let producer: string;
     let admin: string;
+    let call: LocalCaller["call"];
+    let ship: () => ReturnType<LocalCaller["ship"]>;
 
     before(async () => {
       tidings = await startQuiet();
-      producer = await tidings.signToken("svc-orders", { scope: producerScopes(tidings) });
-      admin = await tidings.signToken("svc-accounts", {
-        scope: `${tidings.config.auth.scopes.contactsWrite} ${tidings.config.auth.scopes.contactsRead}`,
-      });
+      const caller = await localCaller(tidings);
+      ({ admin, call } = caller);
+      ship = () => caller.ship("bob", ["websocket", "email"]);
     });
     after(async () => tidings?.stop());
-
-    const call = async (path: string, body?: unknown, token = producer, method = "POST") => {
-      const response = await fetch(`${tidings.endpoints.api}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}` },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      return { status: response.status, body: (await response.json()) as any };
-    };
-    const ship = async () => {
-      const sent = await call("/notifications", {
-        userId: "bob",
-        type: "order.shipped",
-        channels: ["websocket", "email"],
-        data: { orderId: "B-1", carrier: "DHL", trackingUrl: "https://track.example.com/B-1" },
-      });
-      expect(sent.status).to.equal(202);
-      return sent.body;
-    };
 
     it("suppresses a bounced address: later e-mails end skipped: suppressed, the contact says why, a new address is mailed again", async () => {
       const first = await ship();

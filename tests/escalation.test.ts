@@ -17,7 +17,7 @@ import { makeNotificationLog, type NotificationLog } from "../runtime/notificati
 import type { StatusCallback } from "../runtime/statusCallbacks";
 import { makeChannelWorker } from "../runtime/worker";
 import { acceptDeliveries, deliveryStatus, sqsEventOf } from "../testing";
-import { producerScopes, startQuiet } from "./helpers/localTidings";
+import { localCaller, startQuiet } from "./helpers/localTidings";
 import { until } from "./helpers/sockets";
 
 const TABLE = "escalation-log";
@@ -159,19 +159,7 @@ describe("escalation: the inbox first, then louder channels", function () {
         },
       });
       try {
-        const producer = await tidings.signToken("svc", { scope: producerScopes(tidings) });
-        const answer = await fetch(tidings.endpoints.notifications, {
-          method: "POST",
-          headers: { authorization: `Bearer ${producer}` },
-          body: JSON.stringify({
-            userId: "alice",
-            type: "order.shipped",
-            channels: ["websocket", "email"],
-            data: { orderId: "X-1", carrier: "DHL", trackingUrl: "https://t.example.com/X-1" },
-          }),
-        });
-        expect(answer.status).to.equal(202);
-        const { eventId } = (await answer.json()) as { eventId: string };
+        const { eventId } = await (await localCaller(tidings)).ship("alice", ["websocket", "email"]);
         await until(async () => (await tidings.log.get(eventId, "email"))?.status === "sent", 30_000, "the e-mail escalated");
         const websocket = await tidings.log.get(eventId, "websocket");
         const email = await tidings.log.get(eventId, "email");

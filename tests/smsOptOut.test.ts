@@ -7,42 +7,24 @@
  */
 import { expect } from "chai";
 import type { LocalTidings } from "../local/tidings";
-import { producerScopes, startQuiet } from "./helpers/localTidings";
+import { type LocalCaller, localCaller, startQuiet } from "./helpers/localTidings";
 import { until } from "./helpers/sockets";
 
 describe("SMS STOP: a number opted out at the carrier", function () {
   this.timeout(60_000);
   let tidings: LocalTidings;
-  let producer: string;
   let admin: string;
+  let call: LocalCaller["call"];
+  let text: () => ReturnType<LocalCaller["ship"]>;
 
   before(async () => {
     tidings = await startQuiet();
-    producer = await tidings.signToken("svc-orders", { scope: producerScopes(tidings) });
-    admin = await tidings.signToken("svc-accounts", {
-      scope: `${tidings.config.auth.scopes.contactsWrite} ${tidings.config.auth.scopes.contactsRead}`,
-    });
+    const caller = await localCaller(tidings);
+    ({ admin, call } = caller);
+    text = () => caller.ship("alice", ["websocket", "sms"]);
   });
   after(async () => tidings?.stop());
 
-  const call = async (path: string, body?: unknown, token = producer, method = "POST") => {
-    const response = await fetch(`${tidings.endpoints.api}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}` },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: response.status, body: (await response.json()) as any };
-  };
-  const text = async () => {
-    const sent = await call("/notifications", {
-      userId: "alice",
-      type: "order.shipped",
-      channels: ["websocket", "sms"],
-      data: { orderId: "S-1", carrier: "DHL", trackingUrl: "https://track.example.com/S-1" },
-    });
-    expect(sent.status).to.equal(202);
-    return sent.body as { eventId: string; channels: Record<string, string> };
-  };
   const smsTo = (phone: string) => tidings.sinks.sns.received.filter((m) => m.phoneNumber === phone).length;
 
   it("skips the SMS to an opted-out number, records it on the contact, and skips later ones up front", async () => {

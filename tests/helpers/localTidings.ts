@@ -18,3 +18,39 @@ export async function devToken(tidings: LocalTidings, userId: string, scope?: st
 export function producerScopes(tidings: Pick<LocalTidings, "config">): string {
   return Object.values(tidings.config.auth.scopes).join(" ");
 }
+
+/** What a test of the local mode's HTTP routes calls with: a producer's and a contacts admin's tokens, and `call`. */
+export interface LocalCaller {
+  producer: string;
+  /** Holds the contacts scopes (`PUT` and `GET /users/{id}/contact`). */
+  admin: string;
+  /** A JSON request to the API port, as `token` (the producer's by default); answers status and parsed body. */
+  call(path: string, body?: unknown, token?: string, method?: string): Promise<{ status: number; body: any }>;
+  /** An order.shipped to `userId` on `channels`, as the producer: answered 202, its `{ eventId, channels }`. */
+  ship(userId: string, channels: string[]): Promise<{ eventId: string; channels: Record<string, string> }>;
+}
+
+export async function localCaller(tidings: LocalTidings): Promise<LocalCaller> {
+  const { scopes } = tidings.config.auth;
+  const producer = await tidings.signToken("svc-orders", { scope: producerScopes(tidings) });
+  const admin = await tidings.signToken("svc-accounts", { scope: `${scopes.contactsWrite} ${scopes.contactsRead}` });
+  const call: LocalCaller["call"] = async (path, body, token = producer, method = "POST") => {
+    const response = await fetch(`${tidings.endpoints.api}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}` },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: response.status, body: await response.json() };
+  };
+  return {
+    producer,
+    admin,
+    call,
+    async ship(userId, channels) {
+      const data = { orderId: "O-1", carrier: "DHL", trackingUrl: "https://track.example.com/O-1" };
+      const sent = await call("/notifications", { userId, type: "order.shipped", channels, data });
+      expect(sent.status, JSON.stringify(sent.body)).to.equal(202);
+      return sent.body;
+    },
+  };
+}
