@@ -312,5 +312,35 @@ describe("inbox page (headless Chromium)", function () {
       fs.mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: path.join(ARTIFACTS, "inbox-feed.png"), fullPage: true });
     });
+
+    it("sets the time zone, quiet hours and language in the panel; a bad zone is refused naming it; empty hours clear them", async () => {
+      const carol = await devToken(tidings, "carol");
+      const stored = async () =>
+        (await (await fetch(`${tidings.endpoints.api}/me/preferences`, { headers: { authorization: `Bearer ${carol}` } })).json()) as any;
+      await page.getByLabel("Time zone").fill("Mars/Olympus");
+      await page.getByRole("button", { name: "Save" }).click();
+      await page.waitForSelector('#preferences-status:has-text("Not saved: timeZone")');
+
+      await page.getByLabel("Time zone").fill("Europe/Berlin");
+      await page.getByLabel("Quiet from").fill("22:00");
+      await page.getByLabel("until").fill("07:00");
+      await page.getByLabel("Language").fill("de-AT");
+      await page.getByRole("button", { name: "Save" }).click();
+      await page.waitForSelector('#preferences-status:has-text("Saved: time zone")');
+      expect(await stored()).to.deep.include({ timeZone: "Europe/Berlin", quietHours: { start: "22:00", end: "07:00" }, locale: "de-AT" });
+
+      // The panel reads the server: after a reload it shows them; emptied hours and language are cleared.
+      await page.reload();
+      await page.waitForSelector('#status[data-state="open"]:has-text("carol")');
+      await page.waitForFunction(`document.querySelector('#when [name="quietStart"]').value === "22:00"`, undefined, { timeout: 10000 });
+      await page.getByLabel("Quiet from").fill("");
+      await page.getByLabel("Language").fill("");
+      await page.getByRole("button", { name: "Save" }).click();
+      await page.waitForSelector('#preferences-status:has-text("Saved: time zone")');
+      const cleared = await stored();
+      expect(cleared.timeZone).to.equal("Europe/Berlin");
+      expect(cleared).to.not.have.property("quietHours");
+      expect(cleared).to.not.have.property("locale");
+    });
   });
 });

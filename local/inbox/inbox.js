@@ -23,6 +23,7 @@
     view: document.getElementById("view"),
     preferences: document.querySelector("#preferences tbody"),
     preferencesStatus: document.getElementById("preferences-status"),
+    when: document.getElementById("when"),
   };
 
   let socket = null;
@@ -393,9 +394,43 @@
     els.preferences.replaceChildren(...rows);
   }
 
+  /** The user's time zone, quiet hours and language, as the preferences say them. */
+  function renderWhen(preferences) {
+    const fields = els.when.elements;
+    fields.timeZone.value = preferences.timeZone || "";
+    fields.quietStart.value = (preferences.quietHours && preferences.quietHours.start) || "";
+    fields.quietEnd.value = (preferences.quietHours && preferences.quietHours.end) || "";
+    fields.locale.value = preferences.locale || "";
+  }
+
+  els.when.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!token) return;
+    const fields = els.when.elements;
+    const start = fields.quietStart.value, end = fields.quietEnd.value;
+    const change = {
+      // Empty quiet hours or language clear them; the zone stays until another is given.
+      quietHours: start && end ? { start, end } : null,
+      locale: fields.locale.value.trim() || null,
+    };
+    if (fields.timeZone.value.trim()) change.timeZone = fields.timeZone.value.trim();
+    els.preferencesStatus.textContent = "Saving…";
+    try {
+      const saved = await api("PUT", "/me/preferences", change);
+      renderPreferences(saved);
+      renderWhen(saved);
+      els.preferencesStatus.textContent = "Saved: time zone, quiet hours and language";
+    } catch (error) {
+      els.preferencesStatus.textContent = "Not saved: " + error.message;
+    }
+  });
+
   async function loadPreferences(mySession) {
     const preferences = await api("GET", "/me/preferences");
-    if (mySession === session) renderPreferences(preferences);
+    if (mySession === session) {
+      renderPreferences(preferences);
+      renderWhen(preferences);
+    }
   }
 
   async function setPreference(type, channel, on, box) {
