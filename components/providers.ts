@@ -99,10 +99,9 @@ export interface ChannelProvider {
 /**
  * The only statement Tidings grants with `Resource: "*"`: SNS Publish to a phone number has no
  * resource ARN, and AWS requires `"*"` for it (see "Amazon SNS SMS: IAM permissions" in the SNS
- * developer guide), as for CheckIfPhoneNumberIsOptedOut (asked before each SMS). Graph tests allow
- * exactly this and nothing else.
+ * developer guide). Graph tests allow exactly this and nothing else.
  */
-export const SMS_PUBLISH_STATEMENT: ScopedStatement = { Action: ["sns:Publish", "sns:CheckIfPhoneNumberIsOptedOut"], Resource: ["*"] };
+export const SMS_PUBLISH_STATEMENT: ScopedStatement = { Action: ["sns:Publish"], Resource: ["*"] };
 /** ...and the Deny that keeps it to phone numbers: no topic (the alerts topic included), no endpoint. */
 export const SMS_DENY_TOPICS_STATEMENT: ScopedStatement = { Effect: "Deny", Action: ["sns:Publish"], Resource: ["arn:aws:sns:*:*:*"] };
 

@@ -1,8 +1,7 @@
 /**
  * Local stand-ins for the delivery endpoints no npm server covers, bound to 127.0.0.1:
  * - `startSnsSink()`: the SNS query-protocol actions the SMS and push providers call (Publish to a
- *   phone number or an endpoint, CreatePlatformEndpoint, CheckIfPhoneNumberIsOptedOut), answering with
- *   the XML the AWS SDK parses.
+ *   phone number or an endpoint, CreatePlatformEndpoint), answering with the XML the AWS SDK parses.
  * - `startSlackSink()`: an incoming-webhook receiver: Slack's (`/services/…`), and any channel's of your
  *   own at `/hooks/<channel>/…` (a Teams, Discord or Mattermost webhook: any JSON body).
  * Both record what they receive and can be told to fail the next requests, so tests and the local
@@ -42,9 +41,9 @@ export interface SnsSink {
   received: SnsSinkMessage[];
   /** Platform endpoints created, by ARN. */
   endpoints: Map<string, SnsSinkEndpoint>;
-  /** Fails the next `count` Publish or CreatePlatformEndpoint requests. */
+  /** Fails the next `count` requests (any action). */
   failNext(count: number, kind: InjectedFailure): void;
-  /** The holder of this number replied STOP: it is opted out from now on (CheckIfPhoneNumberIsOptedOut, Publish). */
+  /** The holder of this number replied STOP: a Publish to it answers OptedOut from now on. */
   optOut(phoneNumber: string): void;
   /** Publishing to this token's endpoint answers EndpointDisabled from now on. */
   disableToken(token: string): void;
@@ -78,12 +77,6 @@ export async function startSnsSink(options: { port?: number } = {}): Promise<Sns
         200,
         `<${action}Response xmlns="${SNS_XMLNS}"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`,
       );
-
-    if (action === "CheckIfPhoneNumberIsOptedOut") {
-      const phoneNumber = params.get("phoneNumber") ?? "";
-      if (!E164.test(phoneNumber)) return error(400, "Sender", "InvalidParameter", "Invalid parameter: phoneNumber");
-      return ok(`<isOptedOut>${optedOut.has(phoneNumber)}</isOptedOut>`);
-    }
 
     const injected = failures.shift();
     if (injected === "retryable") return error(500, "Receiver", "InternalError", "injected failure: try again");

@@ -180,7 +180,7 @@ function callsOf(fn: string, serviceId: string, command: { constructor: { name: 
         ...(input.ConfigurationSetName ? [{ fn, action, target: `ses-configuration-set:${input.ConfigurationSetName}` }] : []),
       ];
     case "sns":
-      return [{ fn, action, target: input.PhoneNumber || input.phoneNumber ? "*" : (input.TargetArn ?? input.PlatformApplicationArn) }];
+      return [{ fn, action, target: input.PhoneNumber ? "*" : (input.TargetArn ?? input.PlatformApplicationArn) }];
     case "lambda":
       return [{ fn, action, target: input.FunctionName }];
     case "scheduler":

@@ -85,7 +85,7 @@ describe("security guarantees of the resource graph", function () {
 
   it("the SMS worker may publish to phone numbers only: topic and endpoint ARNs are denied", () => {
     const statements = statementsOf("sms-worker-role");
-    expect(statements).to.deep.include({ Effect: "Allow", Action: ["sns:Publish", "sns:CheckIfPhoneNumberIsOptedOut"], Resource: ["*"] });
+    expect(statements).to.deep.include({ Effect: "Allow", Action: ["sns:Publish"], Resource: ["*"] });
     expect(statements).to.deep.include({ Effect: "Deny", Action: ["sns:Publish"], Resource: ["arn:aws:sns:*:*:*"] });
   });
 

@@ -1,6 +1,6 @@
 /**
- * SMS STOP (issue 21 §7): a number whose holder opted out at the carrier is not sent to. The SMS
- * provider asks SNS first (CheckIfPhoneNumberIsOptedOut); the worker ends the delivery `skipped` (reason
+ * SMS STOP (issue 21 §7): a number whose holder opted out at the carrier is not sent to. SNS refuses
+ * the Publish (OptedOut); the worker ends the delivery `skipped` (reason
  * `opted out at carrier`) and records the number on the contact, so the service skips SMS for it from
  * then on (`skipped: opted out at carrier`) until a new number is set. In the local mode over HTTP, with
  * `POST /dev/sms/stop` playing the reply.

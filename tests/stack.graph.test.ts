@@ -47,7 +47,6 @@ const asList = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v
  */
 const STAR_ALLOWED: Record<string, string> = {
   "sns:Publish": "publishing an SMS to a phone number has no resource ARN",
-  "sns:CheckIfPhoneNumberIsOptedOut": "a phone number's opt-out status has no resource ARN",
   "sns:CreatePlatformEndpoint": "AWS's service authorization reference lists no resource type for it (tests/iam.test.ts)",
 };
 

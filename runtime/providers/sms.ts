@@ -1,10 +1,10 @@
 /**
  * SMS through SNS Publish to a phone number. SNS validates the number (E.164); a rejected number is a
- * permanent failure, throttling a retryable one. A number whose holder opted out at the carrier (replied
- * STOP) is not sent to: SNS says so when asked first (CheckIfPhoneNumberIsOptedOut) or when it refuses the
- * Publish (OptedOut), and the answer is `optedOut`.
+ * permanent failure, throttling a retryable one. A Publish SNS refuses because the number's holder opted
+ * out at the carrier (replied STOP: `OptedOut`) answers `optedOut`. No opt-out check comes first: it would
+ * cost a call per message (bench: 16 calls per 4-channel notification).
  */
-import { CheckIfPhoneNumberIsOptedOutCommand, PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
+import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
 import type { ChannelDelivery, Provider, ProviderResult } from "../contracts";
 import { withCallbackLink } from "./email";
 import { classifyError } from "./errors";
@@ -35,8 +35,6 @@ export function makeSnsSmsProvider(deps: SnsSmsProviderDeps): Provider {
       const phone = delivery.address.phone;
       if (!phone) return { outcome: "permanent", reason: "no phone number for this user" };
       try {
-        const check = await deps.sns.send(new CheckIfPhoneNumberIsOptedOutCommand({ phoneNumber: phone }));
-        if (check.isOptedOut) return OPTED_OUT_AT_CARRIER;
         const result = await deps.sns.send(
           new PublishCommand({
             PhoneNumber: phone,
