@@ -15,7 +15,7 @@ import { DELIVERY_STATUS, detailTypeFor, EVENT_SOURCE, FEED_CHANNEL, PROVIDER_OU
 import type { ChannelDelivery, DeliveryStatus, Provider, ProviderResult, SqsBatchResponse, SqsEvent, SqsRecord } from "./contracts";
 import { type DecisionLogger, logDecision, OUTCOME, type OutcomeOf } from "./log";
 import { unconfirmedDelivery } from "./deliveryDigest";
-import { METRIC, makeMetrics, type Metrics } from "./metrics";
+import { METRIC, type MetricName, makeMetrics, type Metrics } from "./metrics";
 import type { CallbackEnqueuer } from "./statusCallbacks";
 import type { NotificationLog, StatusFields } from "./notificationLog";
 import type { PolitenessLimiter } from "./politeness";
@@ -202,32 +202,37 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
       decide(OUTCOME.worker.delayed, { ...ids, reason, delaySeconds });
       return true;
     };
+    /** Holds it `delayed` until `at` (epoch ms), re-queued in steps of at most SQS's longest delay. */
+    const holdUntil = (at: number, reason: string) => {
+      const until = new Date(at).toISOString();
+      const delaySeconds = Math.max(1, Math.min(Math.ceil((at - now()) / 1000), MAX_DELAY_SECONDS));
+      return holdBack(delaySeconds, DELIVERY_STATUS.delayed, { reason, until }, `${reason} until ${until}`);
+    };
+    /** Ends it `skipped` for good with `reason` (counted as `metric`), and tells the producer; `via` the provider that said so. */
+    const skip = async (reason: string, metric: MetricName, via?: { provider: string; failover: boolean }) => {
+      const provider = via ? { provider: via.provider } : {};
+      await log.setStatus(delivery.eventId, channel, DELIVERY_STATUS.skipped, {
+        reason,
+        releaseClaim: true,
+        ...(via ? { ...provider, countAttempt: true } : {}),
+      });
+      decide(OUTCOME.worker.skipped, { ...ids, ...via, reason });
+      metrics.count(metric, dimensions);
+      await callback(delivery, entry.producer, "skipped", { reason, ...provider });
+      return true;
+    };
 
     // Escalation: held until its time, then sent only if the user has not read it in the inbox by then.
     if (delivery.escalateAt !== undefined) {
       const escalateAt = Date.parse(delivery.escalateAt);
-      if (now() < escalateAt) {
-        const delaySeconds = Math.max(1, Math.min(Math.ceil((escalateAt - now()) / 1000), MAX_DELAY_SECONDS));
-        const until = delivery.escalateAt;
-        return holdBack(delaySeconds, DELIVERY_STATUS.delayed, { reason: "escalation", until }, `escalates at ${until} unless read`);
-      }
+      if (now() < escalateAt) return holdUntil(escalateAt, "escalation");
       const inbox = await log.get(delivery.eventId, FEED_CHANNEL);
-      if (inbox && READ_STATUSES.includes(inbox.status)) {
-        await log.setStatus(delivery.eventId, channel, DELIVERY_STATUS.skipped, { reason: "read", releaseClaim: true });
-        decide(OUTCOME.worker.skipped, { ...ids, reason: "read in the inbox before the escalation" });
-        metrics.count(METRIC.skippedRead, dimensions);
-        await callback(delivery, entry.producer, "skipped", { reason: "read" });
-        return true;
-      }
+      if (inbox && READ_STATUSES.includes(inbox.status)) return skip("read", METRIC.skippedRead);
     }
 
-    // The user's quiet hours: held until they end, re-queued in steps of at most SQS's longest delay.
+    // The user's quiet hours: held until they end.
     const quietEnd = delivery.quietHours && !delivery.critical ? quietUntil(delivery.quietHours, now()) : undefined;
-    if (quietEnd !== undefined) {
-      const until = new Date(quietEnd).toISOString();
-      const delaySeconds = Math.max(1, Math.min(Math.ceil((quietEnd - now()) / 1000), MAX_DELAY_SECONDS));
-      return holdBack(delaySeconds, DELIVERY_STATUS.delayed, { reason: "quiet hours", until }, `quiet hours until ${until}`);
-    }
+    if (quietEnd !== undefined) return holdUntil(quietEnd, "quiet hours");
 
     // After the claim, so a copy of a delivery another worker sends (or sent) takes no politeness token.
     // A message that already made a provider call (or was received before) already took its token: only
@@ -286,16 +291,7 @@ export function makeChannelWorker(deps: ChannelWorkerDeps): (event: SqsEvent) =>
     if (result.optedOut) {
       // SMS STOP: not a failure but the user's choice, recorded so later deliveries are skipped up front.
       await deps.recordOptOut?.(delivery);
-      await log.setStatus(delivery.eventId, channel, DELIVERY_STATUS.skipped, {
-        provider: provider.name,
-        reason: result.reason,
-        countAttempt: true,
-        releaseClaim: true,
-      });
-      decide(OUTCOME.worker.skipped, { ...via, reason: result.reason });
-      metrics.count(METRIC.skippedOptedOutAtCarrier, dimensions);
-      await callback(delivery, entry.producer, "skipped", { provider: provider.name, reason: result.reason });
-      return true;
+      return skip(result.reason, METRIC.skippedOptedOutAtCarrier, { provider: provider.name, failover: provider !== primary });
     }
     await log.setStatus(delivery.eventId, channel, DELIVERY_STATUS.error, {
       provider: provider.name,
