@@ -7,7 +7,7 @@
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import type { ChannelAddress, DeviceToken } from "./contracts";
 import { type AddressSchema, addressProblems, BUILT_IN_ADDRESSES } from "./addresses";
-import { suppressionOf } from "./emailFeedback";
+import { holdOf } from "./addressHolds";
 import { isDeviceToken, isE164, isEmail } from "./validate";
 
 export interface ContactRow {
@@ -69,7 +69,7 @@ export function resolveAddress(channel: string, contact: ContactRow | undefined,
       const email = contact?.email;
       if (email === undefined || email === null || email === "") return missing("email");
       if (!isEmail(email)) return invalid("email", "is not a valid e-mail address");
-      const suppressed = suppressionOf(contact);
+      const suppressed = holdOf(contact, "emailSuppressed");
       if (suppressed) return { ok: false, reason: "suppressed", field: "email", problem: `email is suppressed (${suppressed.reason})` };
       return { ok: true, address: { email } };
     }
@@ -77,8 +77,8 @@ export function resolveAddress(channel: string, contact: ContactRow | undefined,
       const phone = contact?.phone;
       if (phone === undefined || phone === null || phone === "") return missing("phone");
       if (!isE164(phone)) return invalid("phone", "is not an E.164 number (+ and up to 15 digits)");
-      const optedOut = contact?.phoneOptedOut as { address?: unknown } | undefined;
-      if (optedOut?.address === phone) return { ok: false, reason: "opted-out", field: "phone", problem: "phone opted out at carrier" };
+      if (holdOf(contact, "phoneOptedOut"))
+        return { ok: false, reason: "opted-out", field: "phone", problem: "phone opted out at carrier" };
       return { ok: true, address: { phone } };
     }
     case "push": {

@@ -8,21 +8,12 @@
  * SES event records carry the mail's headers: the user is the `X-Tidings-User` header the SES provider
  * sets, so no index of contacts by address is needed.
  */
-import { type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { recordHold } from "./addressHolds";
 import { type DecisionLogger, logDecision, OUTCOME, type OutcomeOf } from "./log";
 
 /** The header naming the user of a mail (URI-encoded userId), set by the SES provider. */
 export const USER_HEADER = "X-Tidings-User";
-
-/** What a contact records about an address that must not be mailed again. */
-export interface EmailSuppression {
-  /** The address it is about: a contact whose `email` differs is not suppressed. */
-  address: string;
-  /** `bounce: <subtype>` or `complaint: <feedback type>`. */
-  reason: string;
-  /** When SES reported it (ISO-8601). */
-  at: string;
-}
 
 /** An SNS-triggered Lambda's event, with only what the handler reads. */
 export interface SnsEvent {
@@ -44,14 +35,9 @@ export interface EmailFeedbackDeps {
   now?: () => number;
 }
 
-/** Whether a contact's current address is suppressed (a bounce or complaint recorded for that address). */
-export function suppressionOf(contact: { email?: unknown; emailSuppressed?: unknown } | undefined): EmailSuppression | undefined {
-  const record = contact?.emailSuppressed as EmailSuppression | undefined;
-  return record && typeof record === "object" && record.address === contact?.email ? record : undefined;
-}
-
 export function makeEmailFeedbackHandler(deps: EmailFeedbackDeps) {
   const logger = deps.logger ?? logDecision;
+  const contacts = { ddb: deps.ddb, table: deps.contactsTable };
   const now = deps.now ?? Date.now;
   const decide = (outcome: OutcomeOf<"email-feedback">, fields: Record<string, unknown>) =>
     logger({ component: "email-feedback", outcome, ...fields });
@@ -92,24 +78,12 @@ export function makeEmailFeedbackHandler(deps: EmailFeedbackDeps) {
     let outcome: "recorded" | "address changed" = "address changed";
     for (const { emailAddress } of recipients) {
       if (!emailAddress) continue;
-      const suppression: EmailSuppression = { address: emailAddress, reason, at };
-      try {
-        await deps.ddb.send(
-          new UpdateCommand({
-            TableName: deps.contactsTable,
-            Key: { userId },
-            UpdateExpression: "SET emailSuppressed = :suppression",
-            // Only while the contact still has that address: a new one starts clean.
-            ConditionExpression: "email = :address",
-            ExpressionAttributeValues: { ":suppression": suppression, ":address": emailAddress },
-          }),
-        );
+      // Only while the contact still has that address: a new one starts clean.
+      const written = await recordHold(contacts, userId, "emailSuppressed", { address: emailAddress, reason, at });
+      if (written === "recorded") {
         outcome = "recorded";
         decide(OUTCOME["email-feedback"].suppressed, { userId, reason });
-      } catch (error) {
-        if ((error as { name?: string }).name !== "ConditionalCheckFailedException") throw error;
-        decide(OUTCOME["email-feedback"].ignored, { userId, reason: `${reason}, but the contact's address has changed since` });
-      }
+      } else decide(OUTCOME["email-feedback"].ignored, { userId, reason: `${reason}, but the contact's address has changed since` });
     }
     return outcome;
   }

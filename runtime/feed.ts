@@ -16,6 +16,7 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import type { ChannelDelivery, RenderedContent } from "./contracts";
+import { isConditionFailure } from "./logWrites";
 import { TABLES } from "./tables";
 
 /** A feed row as stored. `feedKey` orders it; `unreadKey` exists only while it is unread and not archived. */
@@ -225,7 +226,7 @@ export function makeFeed(deps: FeedDeps) {
         );
         return "updated";
       } catch (error) {
-        if ((error as { name?: string }).name !== "ConditionalCheckFailedException") throw error;
+        if (!isConditionFailure(error)) throw error;
       }
       const feedKey = `${delivery.createdAt}#${group.id}`;
       const item: FeedItem = {
@@ -247,7 +248,7 @@ export function makeFeed(deps: FeedDeps) {
         await deps.ddb.send(new PutCommand({ TableName: deps.table, Item: item, ConditionExpression: "attribute_not_exists(userId)" }));
         return "stored";
       } catch (error) {
-        if ((error as { name?: string }).name !== "ConditionalCheckFailedException") throw error;
+        if (!isConditionFailure(error)) throw error;
         // It exists: it holds a newer update (stale), or an older one was created since the update was
         // tried, which the next attempt updates.
         const held = await get(delivery.userId, group.id);
@@ -285,7 +286,7 @@ export function makeFeed(deps: FeedDeps) {
         await deps.ddb.send(new PutCommand({ TableName: deps.table, Item: item, ConditionExpression: "attribute_not_exists(userId)" }));
         return "stored";
       } catch (error) {
-        if ((error as { name?: string }).name === "ConditionalCheckFailedException") return "exists";
+        if (isConditionFailure(error)) return "exists";
         throw error;
       }
     },

@@ -16,7 +16,7 @@ import { type AddressSchema, addressProblems, BUILT_IN_ADDRESSES, maskedAddress 
 import { batchWriteAll } from "./batches";
 import { type ContactRow, resolveAddress } from "./contacts";
 import { connectionsOfUser } from "./deliver";
-import { suppressionOf } from "./emailFeedback";
+import { holdOf } from "./addressHolds";
 import type { Feed } from "./feed";
 import type { NotificationLog } from "./notificationLog";
 import {
@@ -60,7 +60,7 @@ export interface UserDataDeps {
 /** The contact as the API answers it: each channel address's secret fields masked. */
 function contactView(row: ContactRow & Record<string, unknown>, addresses: Record<string, AddressSchema>) {
   const { userId, email, phone, external_channels, device_tokens } = row;
-  const suppressed = suppressionOf(row);
+  const suppressed = holdOf(row, "emailSuppressed");
   const external =
     external_channels && typeof external_channels === "object"
       ? Object.fromEntries(Object.entries(external_channels).map(([channel, value]) => [channel, maskedAddress(addresses[channel], value)]))

@@ -8,7 +8,7 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { AddressSchema } from "../addresses";
 import type { ChannelQueueSettings } from "../channelQueues";
 import type { Provider, SqsBatchResponse, SqsEvent } from "../contracts";
-import { makeOptOutRecorder } from "../optOuts";
+import { makeOptOutRecorder } from "../addressHolds";
 import { makeNotificationLog } from "../notificationLog";
 import { makePolitenessLimiter } from "../politeness";
 import { type ProviderConfig, type ProviderEntry, type ProviderType, providerTable } from "../providers/table";
