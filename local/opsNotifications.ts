@@ -73,18 +73,21 @@ function urgency(n: OpsNotification): number {
   return 2;
 }
 
+/** One channel's entry as the list shows it. */
+function channelRow(entry: LogEntry): OpsNotification["channels"][string] {
+  return {
+    status: entry.status,
+    ...(entry.reason !== undefined ? { reason: entry.reason } : {}),
+    tries: typeof entry.attempts === "number" ? entry.attempts : 0,
+    ...(entry.provider !== undefined ? { provider: entry.provider } : {}),
+    updatedAt: entry.updatedAt,
+  };
+}
+
 function notificationOf(item: Item): OpsNotification {
   const scheduled = item.channel === NOTIFICATION_ITEM ? scheduleOf(item) : undefined;
   const channels: OpsNotification["channels"] = {};
-  for (const entry of entriesOf(item)) {
-    channels[entry.channel] = {
-      status: entry.status,
-      ...(entry.reason !== undefined ? { reason: entry.reason } : {}),
-      tries: typeof entry.attempts === "number" ? entry.attempts : 0,
-      ...(entry.provider !== undefined ? { provider: entry.provider } : {}),
-      updatedAt: entry.updatedAt,
-    };
-  }
+  for (const entry of entriesOf(item)) channels[entry.channel] = channelRow(entry);
   return {
     eventId: producersEventId(item.eventId),
     notificationId: item.eventId,
@@ -194,13 +197,7 @@ export async function notificationDetail(
   };
   const sent: OpsNotificationDetail["sent"] = {};
   for (const row of rows) {
-    found.channels[row.channel] = {
-      status: row.status,
-      ...(row.reason !== undefined ? { reason: row.reason } : {}),
-      tries: typeof row.attempts === "number" ? row.attempts : 0,
-      ...(row.provider !== undefined ? { provider: row.provider } : {}),
-      updatedAt: row.updatedAt,
-    };
+    found.channels[row.channel] = channelRow(row);
     const delivery = row.delivery;
     const address = delivery?.address ?? {};
     // Where it went, without a webhook URL's secret path.

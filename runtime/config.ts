@@ -137,8 +137,8 @@ export function parseTidingsConfig(raw: Record<string, unknown>, options: ParseO
   if (problems.length) throw new TidingsConfigError([...new Set(problems)]);
   // SES reports bounces and complaints through the email channel's configuration set: unless the channel
   // names its own, the stack creates one, and the channel sends through it.
-  const email = config.channels.email;
-  if (config.emailFeedback.enabled && email?.enabled && channelProviderConfig("email", email)?.type === "ses" && !email.configurationSet) {
+  const email = sesEmailWithFeedback(config);
+  if (email && !email.configurationSet) {
     email.configurationSet = `tidings-${config.stage}-email`;
     config.emailFeedback.createConfigurationSet = true;
   }
@@ -159,10 +159,15 @@ export function minimumLookBackHours(stuckAfterMinutes: number, maxReputs: numbe
  * is on: its configuration set, and whether the stack creates it.
  */
 export function emailFeedbackOf(config: TidingsConfig): { configurationSet: string; create: boolean } | undefined {
-  const email = config.channels.email;
-  if (!config.emailFeedback.enabled || !email?.enabled || channelProviderConfig("email", email)?.type !== "ses") return undefined;
-  if (!email.configurationSet) return undefined;
+  const email = sesEmailWithFeedback(config);
+  if (!email?.configurationSet) return undefined;
   return { configurationSet: email.configurationSet, create: config.emailFeedback.createConfigurationSet === true };
+}
+
+/** The email channel's config when it sends through SES and `tidings:emailFeedback` is on. */
+function sesEmailWithFeedback(config: TidingsConfig): ChannelConfig | undefined {
+  const email = config.channels.email;
+  return config.emailFeedback.enabled && email?.enabled && channelProviderConfig("email", email)?.type === "ses" ? email : undefined;
 }
 
 /** An escalation needs an inbox to be read in (the websocket channel), and escalates to other channels of its type. */

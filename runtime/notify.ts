@@ -363,7 +363,7 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
         : {}),
     };
     // The user's quiet hours hold it on every channel but the WebSocket (whose feed is not a ping), unless critical.
-    if (job.quietHours && channel !== "websocket" && !job.typeConfig?.critical) delivery.quietHours = job.quietHours;
+    if (job.quietHours && channel !== FEED_CHANNEL && !job.typeConfig?.critical) delivery.quietHours = job.quietHours;
     // A non-critical e-mail carries its one-click unsubscribe (critical ones cannot be switched off).
     if (deps.links && channel === "email" && !job.typeConfig?.critical)
       delivery.unsubscribe = await deps.links.unsubscribe({ userId, type: job.type, channel });
