@@ -62,6 +62,14 @@ export const PARTS: Part[] = [
     },
   },
   {
+    name: "feed",
+    summary: "the inbox's page, unread count and mark-all-read on a 100-item feed vs. a 10,000-item one: time and capacity units",
+    async run(quick, progress) {
+      const { runFeedScale } = require("./feedScale") as typeof import("./feedScale");
+      return runFeedScale({ sizes: quick ? [100, 1000] : [100, 10_000] }, progress);
+    },
+  },
+  {
     name: "scale",
     summary: "time to evaluate the stack under mocks with 5, 20 and 50 channels",
     async run(quick, progress) {

@@ -159,7 +159,11 @@ export type ErrorFrame = {
  */
 export const PROVIDER_OUTCOME = { sent: "sent", retryable: "retryable", permanent: "permanent" } as const;
 /** Sent to every open connection of a user after a read or archive in the feed (sync across devices). */
-export type ReadFrame = { type: "read"; eventIds: string[]; unreadCount: number };
+/**
+ * Read or archived elsewhere: these eventIds, or (after "mark all read", with eventIds empty) every item
+ * that arrived up to `upTo`.
+ */
+export type ReadFrame = { type: "read"; eventIds: string[]; upTo?: string; unreadCount: number };
 
 /** What a provider says about one send. Providers never throw for a delivery problem. */
 export type ProviderResult =

@@ -19,7 +19,12 @@ import type { ChannelDelivery, RenderedContent } from "./contracts";
 import { isConditionFailure } from "./logWrites";
 import { TABLES } from "./tables";
 
-/** A feed row as stored. `feedKey` orders it; `unreadKey` exists only while it is unread and not archived. */
+/**
+ * A feed row as stored. `feedKey` orders the inbox and exists only while the item is not archived;
+ * `archivedKey` (the same value) exists only while it is; `unreadKey` (`<arrivedAt>#<eventId>`) exists
+ * until it is read by id or archived. "Mark all read" removes no key: it writes the user's read mark, and
+ * every item that arrived up to it counts as read (see readMark), so its cost does not grow with the feed.
+ */
 export interface FeedItem {
   userId: string;
   eventId: string;
@@ -32,8 +37,11 @@ export interface FeedItem {
   createdAt: string;
   readAt?: string;
   archivedAt?: string;
-  feedKey: string;
+  feedKey?: string;
+  archivedKey?: string;
   unreadKey?: string;
+  /** When the item entered the inbox (or a renotify brought it back): the read mark compares it. */
+  arrivedAt?: string;
   ttl: number;
   /** Progress in place: the producer's groupKey; the item's `eventId` is its group's id (groupItemId). */
   groupKey?: string;
@@ -81,6 +89,8 @@ export interface FeedDeps {
 
 export interface FeedPage {
   items: FeedEntry[];
+  /** Unread and not archived, in the whole feed. */
+  unreadCount: number;
   /** Opaque: pass back as `cursor` for the next (older) page. */
   nextCursor?: string;
 }
@@ -90,17 +100,39 @@ export interface ListOptions {
   limit: number;
   /** From a previous page's nextCursor. */
   cursor?: Record<string, unknown>;
-  /** Only unread (and not archived) items. */
-  unreadOnly?: boolean;
-  /** Only archived items (default: archived items are left out). */
-  archived?: boolean;
+  /** The inbox (not archived), its unread items only, or the archive. @default "inbox" */
+  listing?: Listing;
 }
 
-const INDEX_BY_TIME = "byTime";
-const INDEX_UNREAD = "unread";
+/** Which listing a query (and its cursor) belongs to: the index it reads and that index's sort key. */
+const LISTINGS = {
+  inbox: { index: "byTime", sortKey: "feedKey" },
+  unread: { index: "unread", sortKey: "unreadKey" },
+  archived: { index: "archived", sortKey: "archivedKey" },
+} as const satisfies Record<string, { index: keyof typeof TABLES.feed.indexes; sortKey: string }>;
+export type Listing = keyof typeof LISTINGS;
 
-export function toEntry(item: FeedItem): FeedEntry {
-  const { eventId, type, kind, content, callback, link, progress, createdAt, readAt, archivedAt } = item;
+/**
+ * The row holding the user's read mark, under a sort key no eventId can take (NOTIFICATION_ID_PATTERN has
+ * no `~`), so no route reaches it and it is in no index.
+ */
+export const READ_MARK_ID = "~read";
+
+/** The unreadKey of an item that arrived at `at`. */
+const unreadKeyOf = (at: string, eventId: string) => `${at}#${eventId}`;
+/** Above every unreadKey of an item that arrived at or before `at` ("~" sorts after every id character). */
+const aboveArrivalsAt = (at: string) => `${at}#~`;
+
+/** When the item was read: by id, or by the user's read mark if it arrived by then. */
+function readAtOf(item: FeedItem, readMark: string | undefined): string | undefined {
+  if (item.readAt !== undefined) return item.readAt;
+  const arrivedAt = item.arrivedAt ?? item.createdAt;
+  return readMark !== undefined && arrivedAt <= readMark ? readMark : undefined;
+}
+
+export function toEntry(item: FeedItem, readMark?: string): FeedEntry {
+  const { eventId, type, kind, content, callback, link, progress, createdAt, archivedAt } = item;
+  const readAt = readAtOf(item, readMark);
   const entry: FeedEntry = { eventId, type, kind, content, createdAt };
   if (callback !== undefined) entry.callback = callback;
   if (link !== undefined) entry.link = link;
@@ -117,7 +149,7 @@ export function encodeCursor(key: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify(key), "utf8").toString("base64url");
 }
 
-export function decodeCursor(cursor: string, userId: string, unreadOnly: boolean): Record<string, unknown> | undefined {
+export function decodeCursor(cursor: string, userId: string, listing: Listing): Record<string, unknown> | undefined {
   if (cursor.length > 2048 || !/^[A-Za-z0-9_-]+$/.test(cursor)) return undefined;
   let key: unknown;
   try {
@@ -127,8 +159,7 @@ export function decodeCursor(cursor: string, userId: string, unreadOnly: boolean
   }
   if (!key || typeof key !== "object" || Array.isArray(key)) return undefined;
   const record = key as Record<string, unknown>;
-  const sortKey = unreadOnly ? "unreadKey" : "feedKey";
-  const expected = ["userId", "eventId", sortKey];
+  const expected = ["userId", "eventId", LISTINGS[listing].sortKey];
   // Key values DynamoDB takes: non-empty strings (an empty one is a ValidationException, not an empty page).
   const isKeyValue = (v: unknown) => typeof v === "string" && v.length > 0 && v.length <= 1024;
   if (Object.keys(record).length !== 3 || !expected.every((k) => isKeyValue(record[k]))) return undefined;
@@ -145,6 +176,7 @@ export function makeFeed(deps: FeedDeps) {
   const now = deps.now ?? Date.now;
   const ttlSeconds = (deps.ttlDays ?? DEFAULTS.feedTtlDays) * 86_400;
   const nowSeconds = () => Math.floor(now() / 1000);
+  const nowIso = () => new Date(now()).toISOString();
 
   async function get(userId: string, eventId: string): Promise<FeedItem | undefined> {
     const result = await deps.ddb.send(new GetCommand({ TableName: deps.table, Key: { userId, eventId }, ConsistentRead: true }));
@@ -152,47 +184,53 @@ export function makeFeed(deps: FeedDeps) {
     return item && item.ttl > nowSeconds() ? item : undefined;
   }
 
-  /**
-   * Marks items: `changed`, the ids that were unread; `logIds`, the eventId whose log row each item stands
-   * for (a grouped item's newest update). Items must exist (check with `missing`).
-   */
-  async function mark(
-    userId: string,
-    eventIds: string[],
-    field: "readAt" | "archivedAt",
-  ): Promise<{ changed: string[]; logIds: string[] }> {
-    const at = new Date(now()).toISOString();
-    const changed: string[] = [];
-    const logIds: string[] = [];
-    for (const eventId of eventIds) {
-      const result = await deps.ddb.send(
-        new UpdateCommand({
-          TableName: deps.table,
-          Key: { userId, eventId },
-          UpdateExpression: `SET #field = if_not_exists(#field, :at) REMOVE #unreadKey`,
-          ConditionExpression: "attribute_exists(userId)",
-          ExpressionAttributeNames: { "#field": field, "#unreadKey": "unreadKey" },
-          ExpressionAttributeValues: { ":at": at },
-          ReturnValues: "ALL_OLD",
-        }),
-      );
-      if (result.Attributes?.unreadKey !== undefined) changed.push(eventId);
-      logIds.push((result.Attributes?.lastEventId as string | undefined) ?? eventId);
-    }
-    return { changed, logIds };
+  /** The user's read mark: every item that arrived up to this time is read. */
+  async function readMark(userId: string): Promise<string | undefined> {
+    const result = await deps.ddb.send(
+      new GetCommand({ TableName: deps.table, Key: { userId, eventId: READ_MARK_ID }, ConsistentRead: true }),
+    );
+    return result.Item?.readAt as string | undefined;
   }
+
+  /** A query on the unread index: the items above the read mark (and above `since`), newest first. */
+  function unreadQuery(userId: string, above: string | undefined) {
+    return {
+      TableName: deps.table,
+      IndexName: LISTINGS.unread.index,
+      KeyConditionExpression: above === undefined ? "#user = :user" : "#user = :user AND #unreadKey > :above",
+      FilterExpression: "#ttl > :now",
+      ExpressionAttributeNames: { "#user": "userId", "#ttl": "ttl", ...(above === undefined ? {} : { "#unreadKey": "unreadKey" }) },
+      ExpressionAttributeValues: { ":user": userId, ":now": nowSeconds(), ...(above === undefined ? {} : { ":above": above }) },
+    };
+  }
+
+  /** The unread index above the read mark, so it counts only unread rows. */
+  async function countUnread(userId: string, mark: string | undefined): Promise<number> {
+    let count = 0;
+    const pages = paginateQuery(
+      { client: deps.ddb },
+      { ...unreadQuery(userId, mark === undefined ? undefined : aboveArrivalsAt(mark)), Select: "COUNT" },
+    );
+    for await (const page of pages) count += page.Count ?? 0;
+    return count;
+  }
+
+  /** The larger of two optional ISO times. */
+  const later = (a: string | undefined, b: string | undefined) => (a === undefined ? b : b === undefined || a > b ? a : b);
 
   /**
    * Progress in place: a delivery of a group updates its one item. Content, progress, updatedAt and
    * lastEventId follow the newest update (one accepted earlier, arriving late, changes nothing: "stale");
-   * the item keeps its place and read state, unless the update says renotify, which makes it unread and
-   * brings it back from the archive. The group's first delivery creates it, unread.
+   * the item keeps its place and read state, unless the update says renotify, which makes it unread, brings
+   * it back from the archive and to the top of the inbox. The group's first delivery creates it, unread.
    */
   async function storeGroup(
     delivery: ChannelDelivery,
     group: NonNullable<ChannelDelivery["group"]>,
   ): Promise<"stored" | "updated" | "stale"> {
-    const values = {
+    const arrivedAt = nowIso();
+    const feedKey = `${delivery.createdAt}#${group.id}`;
+    const values: Record<string, unknown> = {
       ":content": delivery.content,
       ":updatedAt": delivery.createdAt,
       ":eventId": delivery.eventId,
@@ -206,8 +244,9 @@ export function makeFeed(deps: FeedDeps) {
     if (delivery.progress !== undefined) set.push("progress = :progress");
     else remove.push("progress");
     if (group.renotify) {
-      set.push("unreadKey = feedKey");
-      remove.push("readAt", "archivedAt");
+      set.push("feedKey = :feedKey", "unreadKey = :unreadKey", "arrivedAt = :arrivedAt");
+      Object.assign(values, { ":feedKey": feedKey, ":unreadKey": unreadKeyOf(arrivedAt, group.id), ":arrivedAt": arrivedAt });
+      remove.push("readAt", "archivedAt", "archivedKey");
     }
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
@@ -228,7 +267,6 @@ export function makeFeed(deps: FeedDeps) {
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
       }
-      const feedKey = `${delivery.createdAt}#${group.id}`;
       const item: FeedItem = {
         userId: delivery.userId,
         eventId: group.id,
@@ -238,7 +276,8 @@ export function makeFeed(deps: FeedDeps) {
         ...(delivery.progress !== undefined ? { progress: delivery.progress } : {}),
         createdAt: delivery.createdAt,
         feedKey,
-        unreadKey: feedKey,
+        unreadKey: unreadKeyOf(arrivedAt, group.id),
+        arrivedAt,
         ttl: nowSeconds() + ttlSeconds,
         groupKey: group.key,
         updatedAt: delivery.createdAt,
@@ -260,6 +299,7 @@ export function makeFeed(deps: FeedDeps) {
 
   return {
     get,
+    readMark,
 
     /**
      * Stores a delivery for its user; storing the same eventId again changes nothing (read state is kept).
@@ -267,7 +307,7 @@ export function makeFeed(deps: FeedDeps) {
      */
     async store(delivery: ChannelDelivery): Promise<"stored" | "exists" | "updated" | "stale"> {
       if (delivery.group) return storeGroup(delivery, delivery.group);
-      const feedKey = `${delivery.createdAt}#${delivery.eventId}`;
+      const arrivedAt = nowIso();
       const item: FeedItem = {
         userId: delivery.userId,
         eventId: delivery.eventId,
@@ -278,8 +318,9 @@ export function makeFeed(deps: FeedDeps) {
         ...(delivery.link !== undefined ? { link: delivery.link } : {}),
         ...(delivery.progress !== undefined ? { progress: delivery.progress } : {}),
         createdAt: delivery.createdAt,
-        feedKey,
-        unreadKey: feedKey,
+        feedKey: `${delivery.createdAt}#${delivery.eventId}`,
+        unreadKey: unreadKeyOf(arrivedAt, delivery.eventId),
+        arrivedAt,
         ttl: nowSeconds() + ttlSeconds,
       };
       try {
@@ -291,56 +332,43 @@ export function makeFeed(deps: FeedDeps) {
       }
     },
 
-    /** Newest first. Expired rows DynamoDB has not removed yet are left out. */
+    /**
+     * Newest first: every query reads its own sparse index, so a page costs the same whatever else the
+     * feed holds. Expired rows DynamoDB has not removed yet are left out.
+     */
     async list(userId: string, options: ListOptions): Promise<FeedPage> {
-      const items: FeedEntry[] = [];
-      let startKey = options.cursor;
-      const unreadOnly = options.unreadOnly ?? false;
-      const names: Record<string, string> = { "#user": "userId", "#ttl": "ttl" };
-      const values: Record<string, unknown> = { ":user": userId, ":now": nowSeconds() };
-      let filter = "#ttl > :now";
-      if (!unreadOnly) {
-        names["#archivedAt"] = "archivedAt";
-        filter += options.archived ? " AND attribute_exists(#archivedAt)" : " AND attribute_not_exists(#archivedAt)";
-      }
-      do {
-        const page = await deps.ddb.send(
-          new QueryCommand({
-            TableName: deps.table,
-            IndexName: unreadOnly ? INDEX_UNREAD : INDEX_BY_TIME,
-            KeyConditionExpression: "#user = :user",
-            FilterExpression: filter,
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-            ScanIndexForward: false,
-            Limit: options.limit - items.length,
-            ExclusiveStartKey: startKey,
-          }),
-        );
-        for (const item of (page.Items ?? []) as FeedItem[]) items.push(toEntry(item));
-        startKey = page.LastEvaluatedKey;
-      } while (startKey && items.length < options.limit);
-      return { items, ...(startKey ? { nextCursor: encodeCursor(startKey) } : {}) };
+      const listing = options.listing ?? "inbox";
+      const mark = await readMark(userId);
+      const query =
+        listing === "unread"
+          ? unreadQuery(userId, mark === undefined ? undefined : aboveArrivalsAt(mark))
+          : {
+              TableName: deps.table,
+              IndexName: LISTINGS[listing].index,
+              KeyConditionExpression: "#user = :user",
+              // Rows archived before the archive had its own index still hold a feedKey.
+              FilterExpression: listing === "inbox" ? "#ttl > :now AND attribute_not_exists(archivedAt)" : "#ttl > :now",
+              ExpressionAttributeNames: { "#user": "userId", "#ttl": "ttl" },
+              ExpressionAttributeValues: { ":user": userId, ":now": nowSeconds() },
+            };
+      const listItems = async () => {
+        const items: FeedEntry[] = [];
+        let startKey = options.cursor;
+        do {
+          const page = await deps.ddb.send(
+            new QueryCommand({ ...query, ScanIndexForward: false, Limit: options.limit - items.length, ExclusiveStartKey: startKey }),
+          );
+          for (const item of (page.Items ?? []) as FeedItem[]) items.push(toEntry(item, mark));
+          startKey = page.LastEvaluatedKey;
+        } while (startKey && items.length < options.limit);
+        return { items, startKey };
+      };
+      const [{ items, startKey }, unreadCount] = await Promise.all([listItems(), countUnread(userId, mark)]);
+      return { items, unreadCount, ...(startKey ? { nextCursor: encodeCursor(startKey) } : {}) };
     },
 
-    /** Unread and not archived, from the sparse index. */
-    async unreadCount(userId: string): Promise<number> {
-      let count = 0;
-      const pages = paginateQuery(
-        { client: deps.ddb },
-        {
-          TableName: deps.table,
-          IndexName: INDEX_UNREAD,
-          KeyConditionExpression: "#user = :user",
-          FilterExpression: "#ttl > :now",
-          ExpressionAttributeNames: { "#user": "userId", "#ttl": "ttl" },
-          ExpressionAttributeValues: { ":user": userId, ":now": nowSeconds() },
-          Select: "COUNT",
-        },
-      );
-      for await (const page of pages) count += page.Count ?? 0;
-      return count;
-    },
+    /** Unread and not archived. */
+    unreadCount: async (userId: string): Promise<number> => countUnread(userId, await readMark(userId)),
 
     /** The eventIds of `eventIds` that the user has no (live) item for. */
     async missing(userId: string, eventIds: string[]): Promise<string[]> {
@@ -348,27 +376,96 @@ export function makeFeed(deps: FeedDeps) {
       return eventIds.filter((_, i) => !found[i]);
     },
 
-    /** Every unread item's eventId. */
-    async unreadIds(userId: string): Promise<string[]> {
-      const ids: string[] = [];
+    /**
+     * The unread items that arrived after `since` (and after the read mark): type and the eventId whose
+     * log row each stands for. Bounded by what arrived since then, not by the feed's length.
+     */
+    async unreadSince(userId: string, since: string): Promise<{ type: string; logId: string }[]> {
+      const above = aboveArrivalsAt(later(await readMark(userId), since) as string);
+      const found: { type: string; logId: string }[] = [];
+      const query = unreadQuery(userId, above);
       const pages = paginateQuery(
         { client: deps.ddb },
         {
-          TableName: deps.table,
-          IndexName: INDEX_UNREAD,
-          KeyConditionExpression: "#user = :user",
-          ExpressionAttributeNames: { "#user": "userId" },
-          ExpressionAttributeValues: { ":user": userId },
+          ...query,
+          ProjectionExpression: "eventId, #type, lastEventId",
+          ExpressionAttributeNames: { ...query.ExpressionAttributeNames, "#type": "type" },
         },
       );
-      for await (const page of pages) for (const item of page.Items ?? []) ids.push(item.eventId as string);
-      return ids;
+      for await (const page of pages) {
+        for (const item of (page.Items ?? []) as FeedItem[]) found.push({ type: item.type, logId: item.lastEventId ?? item.eventId });
+      }
+      return found;
     },
 
-    markRead: (userId: string, eventIds: string[]) => mark(userId, eventIds, "readAt"),
-    archive: (userId: string, eventIds: string[]) => mark(userId, eventIds, "archivedAt"),
+    /**
+     * Marks read by id: `logIds`, the eventId whose log row each item stands for (a grouped item's newest
+     * update). Items must exist (check with `missing`).
+     */
+    async markRead(userId: string, eventIds: string[]): Promise<{ logIds: string[] }> {
+      const at = nowIso();
+      const logIds: string[] = [];
+      for (const eventId of eventIds) {
+        const result = await deps.ddb.send(
+          new UpdateCommand({
+            TableName: deps.table,
+            Key: { userId, eventId },
+            UpdateExpression: "SET readAt = if_not_exists(readAt, :at) REMOVE unreadKey",
+            ConditionExpression: "attribute_exists(userId)",
+            ExpressionAttributeValues: { ":at": at },
+            ReturnValues: "ALL_OLD",
+          }),
+        );
+        logIds.push((result.Attributes?.lastEventId as string | undefined) ?? eventId);
+      }
+      return { logIds };
+    },
 
-    /** Deletes every item of the user (account erasure). */
+    /**
+     * Everything that arrived up to now is read: one write, whatever the feed holds. The mark only moves
+     * forward. Returns it.
+     */
+    async markAllRead(userId: string): Promise<string> {
+      const at = nowIso();
+      try {
+        await deps.ddb.send(
+          new UpdateCommand({
+            TableName: deps.table,
+            Key: { userId, eventId: READ_MARK_ID },
+            UpdateExpression: "SET readAt = :at",
+            ConditionExpression: "attribute_not_exists(readAt) OR readAt < :at",
+            ExpressionAttributeValues: { ":at": at },
+          }),
+        );
+        return at;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        return (await readMark(userId)) ?? at;
+      }
+    },
+
+    /** Moves items to the archive (their inbox key becomes their archive key). Items must exist. */
+    async archive(userId: string, eventIds: string[]): Promise<void> {
+      const at = nowIso();
+      for (const eventId of eventIds) {
+        try {
+          await deps.ddb.send(
+            new UpdateCommand({
+              TableName: deps.table,
+              Key: { userId, eventId },
+              UpdateExpression: "SET archivedAt = if_not_exists(archivedAt, :at), archivedKey = feedKey REMOVE feedKey, unreadKey",
+              ConditionExpression: "attribute_exists(feedKey)",
+              ExpressionAttributeValues: { ":at": at },
+            }),
+          );
+        } catch (error) {
+          // Already archived.
+          if (!isConditionFailure(error)) throw error;
+        }
+      }
+    },
+
+    /** Deletes every item of the user, and the read mark (account erasure). */
     async erase(userId: string): Promise<number> {
       let erased = 0;
       const pages = paginateQuery(
@@ -384,7 +481,7 @@ export function makeFeed(deps: FeedDeps) {
       for await (const page of pages) {
         for (const item of page.Items ?? []) {
           await deps.ddb.send(new DeleteCommand({ TableName: deps.table, Key: { userId, eventId: item.eventId } }));
-          erased++;
+          if (item.eventId !== READ_MARK_ID) erased++;
         }
       }
       return erased;

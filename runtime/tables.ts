@@ -72,15 +72,21 @@ export const TABLES = {
     ttlAttribute: "ttl",
   },
   /**
-   * The in-app feed: pk userId, sk eventId (a user reads only rows under their own key). GSI byTime on
-   * userId + feedKey (`<createdAt>#<eventId>`, newest first with ScanIndexForward false); sparse GSI
-   * unread on userId + unreadKey (present only while unread and not archived), so counting unread reads
-   * only unread rows. Items: FeedItem (runtime/feed.ts), TTL on ttl.
+   * The in-app feed: pk userId, sk eventId (a user reads only rows under their own key). Three sparse GSIs,
+   * so that every listing reads only its own rows: byTime on userId + feedKey (`<createdAt>#<eventId>`,
+   * present while not archived; newest first with ScanIndexForward false), archived on userId + archivedKey
+   * (the same value, present once archived), unread on userId + unreadKey (`<arrivedAt>#<eventId>`, until
+   * read by id or archived; the user's read mark bounds it from below). Items: FeedItem (runtime/feed.ts),
+   * and one read-mark row per user; TTL on ttl.
    */
   feed: {
     hashKey: "userId",
     rangeKey: "eventId",
-    indexes: { byTime: { hashKey: "userId", rangeKey: "feedKey" }, unread: { hashKey: "userId", rangeKey: "unreadKey" } },
+    indexes: {
+      byTime: { hashKey: "userId", rangeKey: "feedKey" },
+      unread: { hashKey: "userId", rangeKey: "unreadKey" },
+      archived: { hashKey: "userId", rangeKey: "archivedKey" },
+    },
     ttlAttribute: "ttl",
   },
   /** pk counterKey (`<channel>#<userId>`), sk window (window start, epoch seconds). Items: count, ttl. */

@@ -4,7 +4,7 @@
  *
  *   GET    /me/notifications?limit=&cursor=&unread=true&archived=true   the feed, newest first
  *   GET    /me/notifications/count                                      { unreadCount }
- *   POST   /me/notifications/read      { eventIds: [...] } | { all: true } → { unreadCount }
+ *   POST   /me/notifications/read      { eventIds: [...] } | { all: true } → { unreadCount } (+ upTo for all)
  *   POST   /me/notifications/archive   { eventIds: [...] }                 → { unreadCount }
  *   GET    /me/preferences, PUT /me/preferences
  *   POST   /me/devices { platform, token }, DELETE /me/devices/{token}
@@ -13,13 +13,14 @@
  *   POST   /u/{token}                   `List-Unsubscribe=One-Click` (RFC 8058): that type off on that channel
  *
  * Every rejected request (400 naming the field, 401, 404, 413) writes nothing. After a read or an
- * archive, every open connection of the user gets `{ type: "read", eventIds, unreadCount }`.
+ * archive, every open connection of the user gets `{ type: "read", eventIds, unreadCount }`; after "mark all
+ * read", `{ type: "read", eventIds: [], upTo, unreadCount }`: every item that arrived up to `upTo` is read.
  */
 import type { TokenVerifier } from "./authorizer";
 import type { NotificationTypeConfig } from "./config";
 import { DELIVERY_STATUS, FEED_CHANNEL, type Problem, type ReadFrame } from "./contracts";
 import type { DeviceRegistry } from "./devices";
-import { decodeCursor, type Feed } from "./feed";
+import { decodeCursor, type Feed, type Listing } from "./feed";
 import {
   describeError,
   type HttpAnswer,
@@ -70,10 +71,21 @@ export type UserApiHandler = (event: HttpRequestEvent) => Promise<HttpAnswer>;
 
 const notFound = (field: string, problem: string) => rejected(404, "not found", [{ field, problem }]);
 
+/**
+ * How far back "mark all read" looks for items whose escalation may still be pending: the longest
+ * escalation of any type, plus an hour for a queue's backlog and retries. Undefined: no type escalates.
+ */
+function escalationHorizonSeconds(types: Record<string, NotificationTypeConfig>): number | undefined {
+  const longest = Math.max(...Object.values(types).map((type) => type.escalation?.afterSeconds ?? -1));
+  return longest < 0 ? undefined : longest + 3600;
+}
+
 export function makeUserApi(deps: UserApiDeps): UserApiHandler {
   const logger = deps.logger ?? logDecision;
   const preferences = makePreferencesStore({ ddb: deps.ddb, table: deps.settingsTable });
   const context = { enabledChannels: deps.enabledChannels, types: deps.types };
+  const now = deps.now ?? Date.now;
+  const escalationHorizon = escalationHorizonSeconds(deps.types);
 
   async function authenticate(event: HttpRequestEvent): Promise<{ ok: true; userId: string } | { ok: false; answer: HttpAnswer }> {
     const match = /^Bearer ([^\s]+)$/i.exec(header(event, "authorization") ?? "");
@@ -106,18 +118,18 @@ export function makeUserApi(deps: UserApiDeps): UserApiHandler {
     return [...new Set(ids as string[])];
   }
 
-  async function afterChange(userId: string, eventIds: string[], action: OutcomeOf<"user-api">): Promise<HttpAnswer> {
+  async function afterChange(userId: string, eventIds: string[], action: OutcomeOf<"user-api">, upTo?: string): Promise<HttpAnswer> {
     const unreadCount = await deps.feed.unreadCount(userId);
-    logger({ component: "user-api", outcome: action, userId, count: eventIds.length, unreadCount });
-    if (deps.notifyUser && eventIds.length) {
+    logger({ component: "user-api", outcome: action, userId, count: eventIds.length, unreadCount, ...(upTo ? { upTo } : {}) });
+    if (deps.notifyUser && (eventIds.length || upTo)) {
       try {
-        await deps.notifyUser(userId, { type: "read", eventIds, unreadCount });
+        await deps.notifyUser(userId, { type: "read", eventIds, ...(upTo ? { upTo } : {}), unreadCount });
       } catch (error) {
         // The change is stored; other devices see it on their next read of the feed.
         logger({ component: "user-api", outcome: OUTCOME["user-api"].syncFailed, userId, reason: describeError(error) });
       }
     }
-    return respond(200, { unreadCount });
+    return respond(200, { unreadCount, ...(upTo ? { upTo } : {}) });
   }
 
   async function listNotifications(userId: string, event: HttpRequestEvent): Promise<HttpAnswer> {
@@ -139,18 +151,14 @@ export function makeUserApi(deps: UserApiDeps): UserApiHandler {
         problems.push({ field: `query.${name}`, problem: "must be true or false" });
     }
     if (unread === "true" && archived === "true") problems.push({ field: "query.archived", problem: "archived items are never unread" });
-    const unreadOnly = unread === "true";
+    const listing: Listing = unread === "true" ? "unread" : archived === "true" ? "archived" : "inbox";
     let cursor: Record<string, unknown> | undefined;
     if (rawCursor !== undefined) {
-      cursor = decodeCursor(rawCursor, userId, unreadOnly);
+      cursor = decodeCursor(rawCursor, userId, listing);
       if (!cursor) problems.push({ field: "query.cursor", problem: "is not a cursor of this listing (use nextCursor as given)" });
     }
     if (problems.length) return rejected(400, "invalid request", problems);
-    const [page, unreadCount] = await Promise.all([
-      deps.feed.list(userId, { limit, cursor, unreadOnly, archived: archived === "true" }),
-      deps.feed.unreadCount(userId),
-    ]);
-    return respond(200, { items: page.items, unreadCount, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });
+    return respond(200, await deps.feed.list(userId, { limit, cursor, listing }));
   }
 
   async function markRead(userId: string, event: HttpRequestEvent): Promise<HttpAnswer> {
@@ -163,17 +171,29 @@ export function makeUserApi(deps: UserApiDeps): UserApiHandler {
       if (body.value.eventIds !== undefined) problems.push({ field: "eventIds", problem: "give eventIds or all, not both" });
     } else eventIds = eventIdsOf(body.value, problems);
     if (problems.length) return rejected(400, "invalid request", problems);
-    if (body.value.all === true) eventIds = await deps.feed.unreadIds(userId);
-    else {
-      const missing = await deps.feed.missing(userId, eventIds);
-      if (missing.length)
-        return notFound(`eventIds[${(body.value.eventIds as string[]).indexOf(missing[0])}]`, `no notification ${missing[0]} in your feed`);
-    }
+    if (body.value.all === true) return markAllRead(userId);
+    const missing = await deps.feed.missing(userId, eventIds);
+    if (missing.length)
+      return notFound(`eventIds[${(body.value.eventIds as string[]).indexOf(missing[0])}]`, `no notification ${missing[0]} in your feed`);
     const { logIds } = await deps.feed.markRead(userId, eventIds);
     // Reading is opening: the log row moves to `opened` (never backwards from clicked); a grouped item's
     // row is its newest update's.
     await Promise.all(logIds.map((eventId) => deps.log.advance(eventId, FEED_CHANNEL, DELIVERY_STATUS.opened)));
     return afterChange(userId, eventIds, OUTCOME["user-api"].read);
+  }
+
+  /**
+   * One write (the read mark), whatever the feed holds. Log rows are not each moved to `opened`, except
+   * where an escalation may still be waiting on them: the unread items of escalating types that arrived
+   * within the escalation horizon, so that reading them all still stops their escalation.
+   */
+  async function markAllRead(userId: string): Promise<HttpAnswer> {
+    const since = escalationHorizon === undefined ? undefined : new Date(now() - escalationHorizon * 1000).toISOString();
+    const pending = since === undefined ? [] : await deps.feed.unreadSince(userId, since);
+    const upTo = await deps.feed.markAllRead(userId);
+    const escalating = pending.filter((item) => deps.types[item.type]?.escalation);
+    await Promise.all(escalating.map((item) => deps.log.advance(item.logId, FEED_CHANNEL, DELIVERY_STATUS.opened)));
+    return afterChange(userId, [], OUTCOME["user-api"].read, upTo);
   }
 
   async function archive(userId: string, event: HttpRequestEvent): Promise<HttpAnswer> {

@@ -127,7 +127,7 @@ const SAMPLES: Record<string, object[]> = {
     { action: "sendmessage", data: "hello" } satisfies ChatMessageRequest,
   ],
   ChatFrame: [{ type: "message", room: "ops", from: "alice", message: "hello" } satisfies Required<ChatFrame>],
-  ReadFrame: [{ type: "read", eventIds: ["e-1"], unreadCount: 0 } satisfies Required<ReadFrame>],
+  ReadFrame: [{ type: "read", eventIds: [], upTo: AT, unreadCount: 0 } satisfies Required<ReadFrame>],
   NotificationStatus: [
     {
       eventId: "e-1",

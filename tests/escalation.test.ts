@@ -4,7 +4,8 @@
  * local DynamoDB: held (`delayed`, `until` the escalation's time) before then; after, sent when the inbox
  * row is unread, `skipped` (reason `read`) when it was opened or clicked. The config refuses an
  * escalation without an inbox, to the websocket channel, or to a channel the type does not reach. In
- * the local mode, an unread notification escalates to e-mail once its time comes.
+ * the local mode, an unread notification escalates to e-mail once its time comes, and "mark all read"
+ * (one write of the read mark) still stops a waiting escalation.
  */
 import { expect } from "chai";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -166,6 +167,31 @@ describe("escalation: the inbox first, then louder channels", function () {
         // The inbox went first; the e-mail not before its escalation time.
         expect(Date.parse(email!.updatedAt)).to.be.at.least(Date.parse(email!.createdAt) + 1_000);
         expect(websocket!.status).to.be.oneOf(["sent", "opened"]);
+      } finally {
+        await tidings.stop();
+      }
+    });
+
+    it("ends the held e-mail skipped (read) after the user marks all read", async () => {
+      const tidings = await startQuiet({
+        editConfig: (raw) => {
+          raw.notificationTypes["order.shipped"].escalation = { afterSeconds: 4, channels: ["email"] };
+        },
+      });
+      try {
+        const caller = await localCaller(tidings);
+        const { eventId } = await caller.ship("alice", ["websocket", "email"]);
+        await until(async () => (await tidings.log.get(eventId, "websocket"))?.status === "sent", 10_000, "the inbox got it");
+        const token = await tidings.signToken("alice");
+        const read = await fetch(`${tidings.endpoints.api}/me/notifications/read`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ all: true }),
+        });
+        expect(read.status).to.equal(200);
+        expect(await tidings.log.get(eventId, "websocket")).to.include({ status: "opened" });
+        await until(async () => (await tidings.log.get(eventId, "email"))?.status === "skipped", 30_000, "the escalation ended");
+        expect(await tidings.log.get(eventId, "email")).to.include({ reason: "read" });
       } finally {
         await tidings.stop();
       }

@@ -510,6 +510,8 @@ describe("IAM: the policies against AWS's reference and against every call the c
       await goneConnection();
       await post("/me/notifications/read", { eventIds: [feed.items[0].eventId] }, asUser(alice));
       await post("/me/notifications/archive", { eventIds: [feed.items[0].eventId] }, asUser(alice));
+      await fetch(`${api}/me/notifications?archived=true`, { headers: asUser(alice) });
+      await post("/me/notifications/read", { all: true }, asUser(alice));
       await fetch(`${api}/me/preferences`, { headers: asUser(alice) });
       await fetch(feed.items[0].link, { redirect: "manual" });
       await fetch(`${api}/me/devices/${"b".repeat(64)}`, { method: "DELETE", headers: asUser(alice) });

@@ -165,8 +165,17 @@ describe("user routes (local mode, over HTTP)", function () {
       const c = await notify(userId);
       expect((await reader.nextJson(5000)).id).to.equal(c); // the live frame, as before
       const all = await call("POST", "/me/notifications/read", { token, body: { all: true } });
-      expect(all.body).to.deep.equal({ unreadCount: 0 });
-      expect(await reader.nextJson(3000)).to.deep.equal({ type: "read", eventIds: [c], unreadCount: 0 });
+      expect(all.body.unreadCount).to.equal(0);
+      const upTo = all.body.upTo;
+      expect(Date.parse(upTo)).to.be.a("number").and.not.NaN;
+      expect(await reader.nextJson(3000)).to.deep.equal({ type: "read", eventIds: [], upTo, unreadCount: 0 });
+      const afterAll = await call("GET", "/me/notifications", { token });
+      expect(afterAll.body.items.find((i: any) => i.eventId === c)?.readAt).to.equal(upTo);
+      // One that arrives after the mark is unread.
+      const d = await notify(userId);
+      expect((await reader.nextJson(5000)).id).to.equal(d);
+      expect((await call("GET", "/me/notifications?unread=true", { token })).body).to.deep.include({ unreadCount: 1 });
+      expect((await call("GET", "/me/notifications?unread=true", { token })).body.items.map((i: any) => i.eventId)).to.deep.equal([d]);
     } finally {
       socket.terminate();
     }

@@ -227,9 +227,13 @@
     refreshCount(session).catch(() => {});
   }
 
-  /** Another tab or device read or archived: take the server's count, and its list (archived items leave it). */
+  /**
+   * Another tab or device read or archived: take the server's count, and its list (archived items leave it).
+   * `upTo` (mark all read): everything shown arrived before it, so everything shown is read.
+   */
   function onRead(frame) {
     if (!Array.isArray(frame.eventIds)) return;
+    if (typeof frame.upTo === "string") for (const item of els.list.querySelectorAll("li[data-id]")) item.dataset.read = "true";
     for (const id of frame.eventIds) {
       const item = els.list.querySelector('li[data-id="' + CSS.escape(String(id)) + '"]');
       if (item) item.dataset.read = "true";

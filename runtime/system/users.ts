@@ -139,6 +139,7 @@ export function userApiFunction(settings: UserApiSettings): FunctionSpec<HttpReq
       { resource: "feed", actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"] },
       { resource: "feed", actions: ["dynamodb:Query"], part: "index/byTime" },
       { resource: "feed", actions: ["dynamodb:Query"], part: "index/unread" },
+      { resource: "feed", actions: ["dynamodb:Query"], part: "index/archived" },
       { resource: "contacts", actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"] },
       { resource: "settings", actions: ["dynamodb:GetItem", "dynamodb:PutItem"] },
       // Reading records `opened`, a tracking link `clicked` (UpdateItem); a link reads its notification first (GetItem).
