@@ -7,6 +7,7 @@ import {
   childOf,
   nodesOf,
   type NotificationTypeSettings,
+  type ResourceRef,
   setNodes,
   type Throttling,
   type TidingsComponentOptions,
@@ -38,6 +39,14 @@ export interface UserApiArgs {
   connectionsTable: TableRef;
   /** The WebSocket API the `read` frames are posted through (a WebSocketApi). */
   websocket: WebSocketRef;
+  /**
+   * The notifications bus: with it, users enter their own e-mail address and phone number
+   * (`/me/contact`), and the verification codes go out on the bus like any delivery, to the email and sms
+   * channels' queues. Without it, those routes answer 404.
+   * @default none: no self-service contact details
+   * @example bus: notificationsBus // the EventBus the channels' rules listen on
+   */
+  bus?: ResourceRef;
   /** The Secrets Manager secret holding the token-signing key (WebSocketApi.secret.arn): user tokens and tracking links. */
   tokenSigningSecretArn: pulumi.Input<string>;
   /** Claims user tokens must carry: the WebSocket's (`tidings:auth`). */
@@ -124,8 +133,8 @@ export class UserApi extends pulumi.ComponentResource {
       throw new TidingsError(`UserApi: maxDevicesPerUser must be a whole number 1–100 (got ${maxDevicesPerUser}).`);
     }
 
-    const fn = createFunction();
     const api = createApi();
+    const fn = createFunction();
     const integration = new aws.apigatewayv2.Integration(
       ...withTransform(opts?.transform?.integration, `${name}-service`, {
         apiId: api.id,
@@ -181,8 +190,11 @@ export class UserApi extends pulumi.ComponentResource {
         enabledChannels: [...args.enabledChannels],
         types: typeConfigs(args.types),
         maxDevicesPerUser,
+        selfService: args.bus !== undefined,
       });
       const bindings: Bindings = {
+        // The verification e-mail's link points back at this API.
+        values: args.bus ? { linkBaseUrl: api.apiEndpoint } : {},
         resources: {
           feed: { id: args.feedTable.name, arn: args.feedTable.arn },
           contacts: { id: args.contactsTable.name, arn: args.contactsTable.arn },
@@ -192,6 +204,7 @@ export class UserApi extends pulumi.ComponentResource {
           websocket: webSocketBinding(args.websocket),
           tokenSecret: { id: args.tokenSigningSecretArn, arn: args.tokenSigningSecretArn },
           key: { id: args.kmsKeyArn, arn: args.kmsKeyArn },
+          bus: args.bus ? { id: args.bus.name, arn: args.bus.arn } : undefined,
         },
       };
       return describedFunction(

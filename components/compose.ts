@@ -230,6 +230,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
       notificationLogTable,
       connectionsTable,
       websocket,
+      bus,
       tokenSigningSecretArn: websocket.secret.arn,
       auth: config.auth,
       enabledChannels: Object.keys(channels),
@@ -332,9 +333,11 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
     },
     opts,
   );
-  // The service puts, and the reconciler puts a recorded delivery again: nobody else.
+  // The service puts, the user API puts a verification code's delivery, and the reconciler puts a
+  // recorded delivery again: nobody else.
   const putters = [
     api.function.role.arn,
+    userApi.function.role.arn,
     ...(api.scheduling ? [api.scheduling.sender.role.arn] : []),
     ...(operations.reconciler ? [operations.reconciler.function.role.arn] : []),
   ];

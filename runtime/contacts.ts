@@ -20,6 +20,9 @@ export interface ContactRow {
   emailSuppressed?: unknown;
   /** A number whose holder opted out at the carrier (SMS STOP), as the SMS worker found it. */
   phoneOptedOut?: unknown;
+  /** The user entered `email` (`phone`) themselves and has not confirmed it yet (runtime/selfContact.ts). */
+  emailUnverified?: unknown;
+  phoneUnverified?: unknown;
 }
 
 export type AddressResult =
@@ -27,9 +30,9 @@ export type AddressResult =
   /**
    * `missing`: the contact has nothing for the channel; `invalid`: it has something unusable;
    * `suppressed`: its address bounced permanently or complained; `opted-out`: its number opted out at the
-   * carrier (both until a new one is set).
+   * carrier (both until a new one is set); `unverified`: the user entered it and has not confirmed it yet.
    */
-  | { ok: false; reason: "missing" | "invalid" | "suppressed" | "opted-out"; field: string; problem: string };
+  | { ok: false; reason: "missing" | "invalid" | "suppressed" | "opted-out" | "unverified"; field: string; problem: string };
 
 export interface AddressOptions {
   /** Origins a webhook URL may use besides its schema's hosts (the local mode's sinks). */
@@ -50,6 +53,12 @@ export function makeContactReader(deps: { ddb: DynamoDBDocumentClient; table: st
 export type ContactReader = ReturnType<typeof makeContactReader>;
 
 const missing = (field: string): AddressResult => ({ ok: false, reason: "missing", field, problem: `contact has no ${field}` });
+const unverified = (field: string): AddressResult => ({
+  ok: false,
+  reason: "unverified",
+  field,
+  problem: `${field} is not verified yet (the user entered it and has not confirmed the code)`,
+});
 const invalid = (field: string, problem: string): AddressResult => ({
   ok: false,
   reason: "invalid",
@@ -69,6 +78,7 @@ export function resolveAddress(channel: string, contact: ContactRow | undefined,
       const email = contact?.email;
       if (email === undefined || email === null || email === "") return missing("email");
       if (!isEmail(email)) return invalid("email", "is not a valid e-mail address");
+      if (contact?.emailUnverified) return unverified("email");
       const suppressed = holdOf(contact, "emailSuppressed");
       if (suppressed) return { ok: false, reason: "suppressed", field: "email", problem: `email is suppressed (${suppressed.reason})` };
       return { ok: true, address: { email } };
@@ -77,6 +87,7 @@ export function resolveAddress(channel: string, contact: ContactRow | undefined,
       const phone = contact?.phone;
       if (phone === undefined || phone === null || phone === "") return missing("phone");
       if (!isE164(phone)) return invalid("phone", "is not an E.164 number (+ and up to 15 digits)");
+      if (contact?.phoneUnverified) return unverified("phone");
       if (holdOf(contact, "phoneOptedOut"))
         return { ok: false, reason: "opted-out", field: "phone", problem: "phone opted out at carrier" };
       return { ok: true, address: { phone } };

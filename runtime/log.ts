@@ -74,6 +74,8 @@ export const OUTCOME = {
     deviceRemoved: "device-removed",
     unsubscribed: "unsubscribed",
     unsubscribeRefused: "unsubscribe-refused",
+    /** A self-service contact request (PUT /me/contact, verify, the e-mail link), with its answer's status. */
+    contact: "contact",
     error: "error",
   },
   /** Tracking links: what the user did with a delivered notification. */

@@ -10,7 +10,7 @@ import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } 
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { NotificationTypeConfig } from "./config";
-import { resolveAddress } from "./contacts";
+import { type AddressResult, resolveAddress } from "./contacts";
 import {
   detailTypeFor,
   EVENT_SOURCE,
@@ -105,6 +105,8 @@ const SKIPPED_ADDRESS = {
   missing: { outcome: "skipped: no address", metric: METRIC.skippedNoAddress },
   suppressed: { outcome: "skipped: suppressed", metric: METRIC.skippedSuppressed },
   "opted-out": { outcome: "skipped: opted out at carrier", metric: METRIC.skippedOptedOutAtCarrier },
+  // An address the user has not confirmed is none yet.
+  unverified: { outcome: "skipped: unverified", metric: METRIC.skippedNoAddress },
   invalid: { outcome: undefined, metric: METRIC.skippedInvalidAddress },
 } as const satisfies Record<string, { outcome: ChannelOutcome | undefined; metric: string }>;
 
@@ -127,7 +129,7 @@ function respond(statusCode: number, body: unknown, headers: Record<string, stri
 type Plan =
   | { channel: string; action: "deliver"; delivery: ChannelDelivery }
   | { channel: string; action: "opted-out" }
-  | { channel: string; action: "no-address"; reason: "missing" | "invalid" | "suppressed" | "opted-out"; field: string; problem: string }
+  | { channel: string; action: "no-address"; reason: Exclude<AddressResult, { ok: true }>["reason"]; field: string; problem: string }
   /** The type (or the template asked for) has no template on this channel: skipped, the others delivered. */
   | { channel: string; action: "no-template"; field: "type" | "template"; problem: string };
 
@@ -457,7 +459,7 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
     log({
       component: "notify",
       outcome:
-        plan.reason === "missing"
+        plan.reason === "missing" || plan.reason === "unverified"
           ? OUTCOME.notify.noAddress
           : plan.reason === "suppressed" || plan.reason === "opted-out"
             ? OUTCOME.notify.suppressed

@@ -11,6 +11,8 @@
  *   GET    /t/{token}                   signed tracking link: records clicked (302) or opened (pixel)
  *   GET    /u/{token}                   one-click unsubscribe: a page with a button; changes nothing
  *   POST   /u/{token}                   `List-Unsubscribe=One-Click` (RFC 8058): that type off on that channel
+ *   GET    /me/contact, PUT /me/contact, POST /me/contact/verify, GET|POST /v/{token}
+ *                                       the user's own e-mail and phone, verified by a code (runtime/selfContact.ts)
  *
  * Every rejected request (400 naming the field, 401, 404, 413) writes nothing. After a read or an
  * archive, every open connection of the user gets `{ type: "read", eventIds, unreadCount }`; after "mark all
@@ -37,6 +39,7 @@ import {
 import { type DecisionLogger, logDecision, OUTCOME, type OutcomeOf } from "./log";
 import type { NotificationLog } from "./notificationLog";
 import { applyPreferences, describePreferences, makePreferencesStore } from "./preferences";
+import type { SelfContact } from "./selfContact";
 import { PIXEL_GIF_BASE64, verifyLinkToken, verifyUnsubscribeToken } from "./tracking";
 import { isDeviceToken, NOTIFICATION_ID_PATTERN } from "./validate";
 import { type DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
@@ -61,6 +64,8 @@ export interface UserApiDeps {
   getLinkKey: () => Promise<Uint8Array>;
   enabledChannels: string[];
   types: Record<string, NotificationTypeConfig>;
+  /** Self-service contact details. @default off: /me/contact and /v/{token} answer 404 */
+  selfContact?: SelfContact;
   /** Posts a frame to every open connection of a user (runtime/deliver.ts makeUserDelivery). */
   notifyUser?: (userId: string, frame: ReadFrame) => Promise<unknown>;
   logger?: DecisionLogger;
@@ -328,6 +333,29 @@ export function makeUserApi(deps: UserApiDeps): UserApiHandler {
     return page(200, "Unsubscribed", `<h1>Unsubscribed</h1><p>You will no longer get ${what}.</p>`);
   }
 
+  /**
+   * `GET /v/{token}` (the verification e-mail's link) shows a button and changes nothing (mail scanners
+   * fetch links); `POST` confirms the address, while it is still the one waiting for that code.
+   */
+  async function confirmAddress(self: SelfContact, token: string, method: string): Promise<HttpAnswer> {
+    const link = await self.openLink(token);
+    if (!link.ok)
+      return rejected(link.status, link.status === 404 ? "not found" : "invalid request", [{ field: "path.token", problem: link.reason }]);
+    const address = escapeHtml(link.address);
+    if (method === "GET")
+      return page(
+        200,
+        "Confirm your address",
+        `<h1>Confirm your address</h1><p>Use ${address} for your notifications?</p><form method="post"><button type="submit">Confirm</button></form>`,
+      );
+    const answer = await self.confirmLink(link);
+    logger({ component: "user-api", outcome: OUTCOME["user-api"].contact, userId: link.userId, status: answer.statusCode, reason: "v" });
+    if (answer.statusCode === 200)
+      return page(200, "Address confirmed", `<h1>Confirmed</h1><p>Notifications can now reach ${address}.</p>`);
+    const problem = (JSON.parse(answer.body ?? "{}") as { problems?: Problem[] }).problems?.[0]?.problem ?? "it cannot be confirmed";
+    return page(answer.statusCode, "Not confirmed", `<h1>Not confirmed</h1><p>${escapeHtml(problem)}.</p>`);
+  }
+
   async function route(event: HttpRequestEvent): Promise<HttpAnswer> {
     const method = methodOf(event);
     const segments = pathSegments(event);
@@ -349,6 +377,12 @@ export function makeUserApi(deps: UserApiDeps): UserApiHandler {
       const query = parseQuery(event, []);
       if (!query.ok) return query.answer;
       return unsubscribe(segments[1], event, method);
+    }
+    if (segments[0] === "v" && segments.length === 2 && deps.selfContact) {
+      if (method !== "GET" && method !== "POST") return allow(["GET", "POST"]);
+      const query = parseQuery(event, []);
+      if (!query.ok) return query.answer;
+      return confirmAddress(deps.selfContact, segments[1], method);
     }
     if (segments[0] !== "me") return notFound("path", `/${path} is not a route of this API`);
 
@@ -380,6 +414,21 @@ export function makeUserApi(deps: UserApiDeps): UserApiHandler {
         if (!query.ok) return query.answer;
         if (method === "GET") return respond(200, describePreferences(await preferences.get(userId), context));
         return putPreferences(userId, event);
+      }
+      case "me/contact":
+      case "me/contact/verify": {
+        const self = deps.selfContact;
+        if (!self) break;
+        const methods = path === "me/contact" ? ["GET", "PUT"] : ["POST"];
+        if (!methods.includes(method)) return allow(methods);
+        const query = noQuery();
+        if (!query.ok) return query.answer;
+        if (method === "GET") return self.get(userId);
+        const body = parseJsonBody(event);
+        if (!body.ok) return body.answer;
+        const answer = await (method === "PUT" ? self.put(userId, body.value) : self.verify(userId, body.value));
+        logger({ component: "user-api", outcome: OUTCOME["user-api"].contact, userId, status: answer.statusCode, reason: path });
+        return answer;
       }
       case "me/devices": {
         if (method !== "POST") return allow(["POST"]);

@@ -145,6 +145,9 @@ export function makeUserDataApi(deps: UserDataDeps) {
       values[`:${field}`] = value;
       sets.push(`#${field} = :${field}`);
     }
+    // What a producer writes counts as verified: a self-entered address waiting for its code stops waiting.
+    const settled = ["email", "phone"].filter((field) => field in checked.set || checked.remove.includes(field));
+    for (const field of settled) checked.remove.push(`${field}Unverified`);
     for (const field of checked.remove) names[`#${field}`] = field;
     const expression = [
       sets.length ? `SET ${sets.join(", ")}` : "",

@@ -9,6 +9,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Parser } from "@asyncapi/parser";
+import type { SelfContactUpdate, SelfContactView, VerifyCodeRequest } from "../runtime/selfContact";
 import Ajv from "ajv";
 import addFormats from "ajv-formats";
 import { expect } from "chai";
@@ -162,6 +163,14 @@ const SAMPLES: Record<string, object[]> = {
   FeedPage: [{ items: [feedEntry], unreadCount: 1, nextCursor: "c" }],
   UnreadCount: [{ unreadCount: 3 } satisfies Required<UnreadCount>],
   MarkRead: [{ eventIds: ["e-1"] }, { all: true }] satisfies MarkReadRequest[],
+  SelfContact: [
+    {
+      email: { address: "ada@example.com", verified: true },
+      phone: { address: "+15555550123", verified: false, expiresAt: AT },
+    } satisfies Required<SelfContactView>,
+  ],
+  SelfContactUpdate: [{ email: "ada@example.com", phone: null } satisfies Required<SelfContactUpdate>],
+  VerifyCode: [{ channel: "sms", code: "042917" } satisfies Required<VerifyCodeRequest>],
   Archive: [{ eventIds: ["e-1"] } satisfies Required<ArchiveRequest>],
   Preferences: [
     {

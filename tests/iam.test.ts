@@ -511,6 +511,9 @@ describe("IAM: the policies against AWS's reference and against every call the c
       await post("/me/notifications/read", { eventIds: [feed.items[0].eventId] }, asUser(alice));
       await post("/me/notifications/archive", { eventIds: [feed.items[0].eventId] }, asUser(alice));
       await fetch(`${api}/me/notifications?archived=true`, { headers: asUser(alice) });
+      // Alice enters her own number: the code goes out as a delivery of its own (log row, bus, SMS worker).
+      await post("/me/contact", { phone: "+15555550188" }, asUser(alice), "PUT");
+      await until(async () => t.sinks.sns.received.some((m) => m.phoneNumber === "+15555550188"), 20_000, "the code was sent");
       await post("/me/notifications/read", { all: true }, asUser(alice));
       await fetch(`${api}/me/preferences`, { headers: asUser(alice) });
       await fetch(feed.items[0].link, { redirect: "manual" });
@@ -654,7 +657,8 @@ describe("IAM: the policies against AWS's reference and against every call the c
         ["email-worker", { action: "sqs:SendMessage", resource: arn("aws:sqs/queue:Queue", "sms-queue") }],
         ["email-worker", { action: "events:PutEvents", resource: arn("aws:cloudwatch/eventBus:EventBus", "notifications") }],
         ["email-worker", { action: "dynamodb:PutItem", resource: logArn }],
-        ["user-api-service", { action: "dynamodb:PutItem", resource: logArn }],
+        // A verification code's log row is a put; the feed is only ever updated.
+        ["user-api-service", { action: "dynamodb:PutItem", resource: arn("aws:dynamodb/table:Table", "feed") }],
         ["user-api-service", { action: "dynamodb:DeleteItem", resource: logArn }],
         ["producer-api-status", { action: "dynamodb:UpdateItem", resource: logArn }],
         [

@@ -318,14 +318,14 @@ describe("inbox page (headless Chromium)", function () {
       const stored = async () =>
         (await (await fetch(`${tidings.endpoints.api}/me/preferences`, { headers: { authorization: `Bearer ${carol}` } })).json()) as any;
       await page.getByLabel("Time zone").fill("Mars/Olympus");
-      await page.getByRole("button", { name: "Save" }).click();
+      await page.locator("#when").getByRole("button", { name: "Save" }).click();
       await page.waitForSelector('#preferences-status:has-text("Not saved: timeZone")');
 
       await page.getByLabel("Time zone").fill("Europe/Berlin");
       await page.getByLabel("Quiet from").fill("22:00");
       await page.getByLabel("until").fill("07:00");
       await page.getByLabel("Language").fill("de-AT");
-      await page.getByRole("button", { name: "Save" }).click();
+      await page.locator("#when").getByRole("button", { name: "Save" }).click();
       await page.waitForSelector('#preferences-status:has-text("Saved: time zone")');
       expect(await stored()).to.deep.include({ timeZone: "Europe/Berlin", quietHours: { start: "22:00", end: "07:00" }, locale: "de-AT" });
 
@@ -335,12 +335,43 @@ describe("inbox page (headless Chromium)", function () {
       await page.waitForFunction(`document.querySelector('#when [name="quietStart"]').value === "22:00"`, undefined, { timeout: 10000 });
       await page.getByLabel("Quiet from").fill("");
       await page.getByLabel("Language").fill("");
-      await page.getByRole("button", { name: "Save" }).click();
+      await page.locator("#when").getByRole("button", { name: "Save" }).click();
       await page.waitForSelector('#preferences-status:has-text("Saved: time zone")');
       const cleared = await stored();
       expect(cleared.timeZone).to.equal("Europe/Berlin");
       expect(cleared).to.not.have.property("quietHours");
       expect(cleared).to.not.have.property("locale");
+    });
+
+    it("enters a phone number in the panel, and verifies it with the SMS code from the keyboard", async () => {
+      await page.goto(`${tidings.endpoints.inbox}?user=erin`);
+      await page.waitForSelector('#status[data-state="open"]:has-text("erin")');
+      await page.getByLabel("Phone").fill("+15555550160");
+      await page.locator("#contact").getByRole("button", { name: "Save" }).click();
+      await page.waitForSelector('#contact-status:has-text("enter the code sent to your phone")');
+      await page.waitForSelector('.contact-state[data-field="phone"]:has-text("waiting for the code")');
+      // The code field has the focus, and SMS is chosen.
+      expect(await page.evaluate('document.activeElement && document.activeElement.getAttribute("name")')).to.equal("code");
+      let code: string | undefined;
+      for (let i = 0; i < 100 && !code; i++) {
+        const text = tidings.sinks.sns.received.filter((m) => m.phoneNumber === "+15555550160").at(-1)?.message ?? "";
+        code = /verification code is (\d{6})/.exec(text)?.[1];
+        if (!code) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(code, "the SMS code").to.be.a("string");
+      await page.keyboard.type("000000" === code ? "111111" : "000000");
+      await page.keyboard.press("Enter");
+      await page.waitForSelector('#contact-status:has-text("Not verified: code does not match")');
+      await page.getByRole("textbox", { name: "Code" }).fill(code!);
+      await page.keyboard.press("Enter");
+      await page.waitForSelector('.contact-state[data-field="phone"]:has-text("verified")');
+      await page.waitForSelector('#contact-status:has-text("Verified")');
+      // After a reload the panel reads it back from the server.
+      await page.reload();
+      await page.waitForFunction(`document.querySelector('#contact [name="phone"]').value === "+15555550160"`, undefined, {
+        timeout: 10000,
+      });
+      expect(await page.locator('.contact-state[data-field="phone"]').textContent()).to.equal("verified");
     });
   });
 });

@@ -64,6 +64,8 @@ describe("trust: one route table, enforced at the gateway, in the function and l
       "GET /t/{token}",
       "GET /u/{token}",
       "POST /u/{token}",
+      "GET /v/{token}",
+      "POST /v/{token}",
     ]);
     expect(routes.filter((r) => r.api === "user").every((r) => r.auth.kind !== "producer")).to.equal(true);
   });

@@ -24,6 +24,9 @@
     preferences: document.querySelector("#preferences tbody"),
     preferencesStatus: document.getElementById("preferences-status"),
     when: document.getElementById("when"),
+    contact: document.getElementById("contact"),
+    contactStatus: document.getElementById("contact-status"),
+    verify: document.getElementById("verify"),
   };
 
   let socket = null;
@@ -304,6 +307,7 @@
         .then(() => mySession === session && setStatus("open", "Connected as " + userId))
         .catch((error) => mySession === session && setStatus("error", "Could not load the feed: " + error.message));
       loadPreferences(mySession).catch((error) => (els.preferencesStatus.textContent = "Could not load preferences: " + error.message));
+      loadContact(mySession).catch((error) => (els.contactStatus.textContent = "Could not load your contact details: " + error.message));
     });
     ws.addEventListener("message", (event) => {
       if (mySession === session) onFrame(event);
@@ -426,6 +430,67 @@
       els.preferencesStatus.textContent = "Saved: time zone, quiet hours and language";
     } catch (error) {
       els.preferencesStatus.textContent = "Not saved: " + error.message;
+    }
+  });
+
+  /** What GET /me/contact said last: a field left empty that had an address is removed on save. */
+  let contact = {};
+
+  /** The user's own e-mail and phone, each with whether it is verified. */
+  function renderContact(view) {
+    contact = view || {};
+    for (const field of ["email", "phone"]) {
+      els.contact.elements[field].value = contact[field] ? contact[field].address : "";
+      const state = els.contact.querySelector('.contact-state[data-field="' + field + '"]');
+      state.textContent = !contact[field] ? "" : contact[field].verified ? "verified" : "waiting for the code";
+      state.dataset.verified = contact[field] ? String(contact[field].verified) : "";
+    }
+  }
+
+  async function loadContact(mySession) {
+    const view = await api("GET", "/me/contact");
+    if (mySession === session) renderContact(view);
+  }
+
+  els.contact.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!token) return;
+    const change = {};
+    for (const field of ["email", "phone"]) {
+      const value = els.contact.elements[field].value.trim();
+      const had = contact[field] ? contact[field].address : "";
+      if (value !== had) change[field] = value || null;
+    }
+    if (!Object.keys(change).length) {
+      els.contactStatus.textContent = "Nothing changed";
+      return;
+    }
+    els.contactStatus.textContent = "Saving…";
+    try {
+      renderContact(await api("PUT", "/me/contact", change));
+      const waiting = Object.keys(change).filter((field) => change[field] !== null);
+      els.contactStatus.textContent = waiting.length
+        ? "Saved: enter the code sent to your " + waiting.map((f) => (f === "email" ? "e-mail" : "phone")).join(" and ")
+        : "Saved";
+      if (waiting.length) {
+        els.verify.elements.channel.value = waiting[0] === "email" ? "email" : "sms";
+        els.verify.elements.code.focus();
+      }
+    } catch (error) {
+      els.contactStatus.textContent = "Not saved: " + error.message;
+    }
+  });
+
+  els.verify.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!token) return;
+    const fields = els.verify.elements;
+    try {
+      renderContact(await api("POST", "/me/contact/verify", { channel: fields.channel.value, code: fields.code.value.trim() }));
+      fields.code.value = "";
+      els.contactStatus.textContent = "Verified";
+    } catch (error) {
+      els.contactStatus.textContent = "Not verified: " + error.message;
     }
   });
 

@@ -127,7 +127,13 @@ export function systemSettings(config: TidingsConfig, options: SystemOptions = {
       scopes: config.auth.scopes,
       addresses,
     },
-    userApi: { auth, enabledChannels: channels, types: config.notificationTypes, maxDevicesPerUser: config.devices.maxPerUser },
+    userApi: {
+      auth,
+      enabledChannels: channels,
+      types: config.notificationTypes,
+      maxDevicesPerUser: config.devices.maxPerUser,
+      selfService: true,
+    },
     // Whether the workers put final statuses on the callbacks queue is the system's, not each channel's.
     channels: Object.fromEntries(channels.map((name) => [name, { ...described[name].worker, statusCallbacks }])),
     reconciler: config.reconciler.enabled

@@ -4,6 +4,7 @@
  */
 import { DeleteConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { NotificationTypeConfig } from "../config";
 import { makeUserDelivery } from "../deliver";
@@ -12,6 +13,7 @@ import { makeEmailFeedbackHandler, type SnsEvent } from "../emailFeedback";
 import { makeFeed } from "../feed";
 import { type HttpAnswer, type HttpRequestEvent, MAX_USER_BODY_BYTES } from "../http";
 import { makeNotificationLog } from "../notificationLog";
+import { makeSelfContact } from "../selfContact";
 import { makeUserApi } from "../userApi";
 import { makeUserDataApi } from "../userData";
 import type { AddressSchema } from "../addresses";
@@ -41,9 +43,14 @@ export const USER_API_ROUTES: RouteKey[] = [
   "DELETE /me/devices/{token}",
   // Every other /me path reaches the function, which names what is wrong (404 naming the path, 405 the method).
   "ANY /me/{proxy+}",
+  "GET /me/contact",
+  "PUT /me/contact",
+  "POST /me/contact/verify",
   "GET /t/{token}",
   "GET /u/{token}",
   "POST /u/{token}",
+  "GET /v/{token}",
+  "POST /v/{token}",
 ];
 
 export interface UserDataSettings {
@@ -117,10 +124,15 @@ export interface UserApiSettings {
   types: Record<string, NotificationTypeConfig>;
   /** `tidings:devices.maxPerUser` */
   maxDevicesPerUser: number;
+  /**
+   * Self-service contact details (`/me/contact`): the codes go out on the bus like any delivery, so the
+   * function puts events and writes their log rows. Off: those routes answer 404.
+   */
+  selfService: boolean;
 }
 
 export function userApiFunction(settings: UserApiSettings): FunctionSpec<HttpRequestEvent, HttpAnswer> {
-  const { auth, enabledChannels, types, maxDevicesPerUser } = settings;
+  const { auth, enabledChannels, types, maxDevicesPerUser, selfService } = settings;
   return {
     name: "user-api",
     settings,
@@ -130,8 +142,8 @@ export function userApiFunction(settings: UserApiSettings): FunctionSpec<HttpReq
         kind: "http",
         api: "user",
         route,
-        // A tracking or unsubscribe link carries its own proof (a sealed token).
-        auth: /^(GET|POST) \/[tu]\//.test(route) ? { kind: "public" } : { kind: "user" },
+        // A tracking, unsubscribe or confirmation link carries its own proof (a sealed token).
+        auth: /^(GET|POST) \/[tuv]\//.test(route) ? { kind: "public" } : { kind: "user" },
         maxBodyBytes: MAX_USER_BODY_BYTES,
       }),
     ),
@@ -142,23 +154,39 @@ export function userApiFunction(settings: UserApiSettings): FunctionSpec<HttpReq
       { resource: "feed", actions: ["dynamodb:Query"], part: "index/archived" },
       { resource: "contacts", actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"] },
       { resource: "settings", actions: ["dynamodb:GetItem", "dynamodb:PutItem"] },
-      // Reading records `opened`, a tracking link `clicked` (UpdateItem); a link reads its notification first (GetItem).
-      { resource: "log", actions: ["dynamodb:GetItem", "dynamodb:UpdateItem"] },
+      // Reading records `opened`, a tracking link `clicked` (UpdateItem); a link reads its notification first
+      // (GetItem); a verification code is a notification of its own (PutItem).
+      { resource: "log", actions: ["dynamodb:GetItem", "dynamodb:UpdateItem", ...(selfService ? ["dynamodb:PutItem"] : [])] },
       { resource: "connections", actions: ["dynamodb:Query"], part: "index/byUser" },
       { resource: "connections", actions: ["dynamodb:DeleteItem"] },
       { resource: "websocket", actions: ["execute-api:ManageConnections"], part: "POST/@connections/*" },
       { resource: "tokenSecret", actions: ["secretsmanager:GetSecretValue"] },
+      ...(selfService ? [{ resource: "bus", actions: ["events:PutEvents"] } as const] : []),
     ]),
+    values: selfService ? ["linkBaseUrl"] : [],
     create: (env, hooks) => {
       const ddb = documentClient();
       const mgmt = managementClient(envOf(env, "websocket"));
       const connectionsTable = envOf(env, "connections");
       // One key for user tokens and tracking links: one GetSecretValue per cold start.
       const getKey = signingKeyFrom(env, auth);
+      const log = makeNotificationLog({ ddb, table: envOf(env, "log"), metrics: hooks?.metrics });
       return makeUserApi({
         verify: tokenVerifierFrom(getKey, auth),
         feed: makeFeed({ ddb, table: envOf(env, "feed") }),
-        log: makeNotificationLog({ ddb, table: envOf(env, "log"), metrics: hooks?.metrics }),
+        log,
+        selfContact: selfService
+          ? makeSelfContact({
+              ddb,
+              contactsTable: envOf(env, "contacts"),
+              log,
+              events: new EventBridgeClient({}),
+              busName: envOf(env, "bus"),
+              enabledChannels,
+              getSecret: getKey,
+              userApiUrl: () => envOf(env, "linkBaseUrl"),
+            })
+          : undefined,
         ddb,
         settingsTable: envOf(env, "settings"),
         contactsTable: envOf(env, "contacts"),
