@@ -18,6 +18,7 @@ import { SettingsTable } from "../components/SettingsTable";
 import { USER_API_ROUTES, UserApi } from "../components/UserApi";
 import { USER_DATA_ROUTES, UserDataRoutes } from "../components/UserDataRoutes";
 import { type LocalAws, startLocalAws } from "../local/aws";
+import { type EventBridgeEvent, type LocalEventBus, startEventBus } from "../local/eventBridge";
 import { type LocalSecretsManager, startSecretsManager } from "../local/secretsManager";
 import { signDevToken } from "../local/tokens";
 import { makeFeed } from "../runtime/feed";
@@ -45,8 +46,12 @@ describe("UserApi and UserDataRoutes (graph and shipped code)", function () {
   let names: Record<"feed" | "contacts" | "settings" | "log" | "connections", string>;
   let ddb: DynamoDBDocumentClient;
   let userApi: (event: HttpRequestEvent) => Promise<any>;
+  /** The end-user API composed with the bus: self-service contact details on. */
+  let selfServiceApi: (event: HttpRequestEvent) => Promise<any>;
+  let bus: LocalEventBus;
+  const busEvents: EventBridgeEvent[] = [];
   let userData: (event: HttpRequestEvent) => Promise<any>;
-  let components: { api: UserApi; routes: UserDataRoutes; keyArn: string; tableArns: Record<string, string> };
+  let components: { api: UserApi; routes: UserDataRoutes; keyArn: string; tableArns: Record<string, string>; selfApiUrl?: string };
   const savedEnv = { ...process.env };
   const consoleLog = console.log;
 
@@ -54,6 +59,8 @@ describe("UserApi and UserDataRoutes (graph and shipped code)", function () {
     console.log = () => {};
     localAws = await startLocalAws();
     localAws.applyEnv();
+    bus = await startEventBus();
+    process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = bus.endpoint;
     secrets = await startSecretsManager();
     Object.assign(process.env, secrets.env);
     secrets.put(SECRET_ARN, SECRET);
@@ -101,6 +108,22 @@ describe("UserApi and UserDataRoutes (graph and shipped code)", function () {
       allowOrigins: ["https://app.example.com"],
       kmsKeyArn: key.arn,
     });
+    const notificationsBus = new aws.cloudwatch.EventBus("notifications", {});
+    const selfApi = new UserApi("user-api-self", {
+      feedTable: tables.feed,
+      contactsTable: tables.contacts,
+      settingsTable: tables.settings,
+      notificationLogTable: tables.log,
+      connectionsTable: tables.connections,
+      websocket,
+      bus: notificationsBus,
+      tokenSigningSecretArn: SECRET_ARN,
+      auth: AUTH,
+      enabledChannels: ["websocket", "email", "sms"],
+      types: TYPES,
+      allowOrigins: ["https://app.example.com"],
+      kmsKeyArn: key.arn,
+    });
     const routes = new UserDataRoutes("user-data", {
       api: producerApi,
       authorization: { type: "AWS_IAM" },
@@ -132,6 +155,14 @@ describe("UserApi and UserDataRoutes (graph and shipped code)", function () {
     });
     ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
     userApi = (await loadShipped(api.function)).handler;
+    selfServiceApi = (await loadShipped(selfApi.function)).handler;
+    bus.addRule({
+      name: "see-all",
+      eventBusName: await outputValue(notificationsBus.name),
+      pattern: { source: ["tidings"] },
+      target: async (e) => void busEvents.push(e),
+    });
+    components.selfApiUrl = await outputValue(selfApi.url);
     userData = asProducer((await loadShipped(routes.function)).handler);
   });
 
@@ -140,6 +171,7 @@ describe("UserApi and UserDataRoutes (graph and shipped code)", function () {
     ddb?.destroy();
     await new Promise<void>((resolve) => (management ? management.close(() => resolve()) : resolve()));
     await secrets?.stop();
+    await bus?.stop();
     await localAws?.stop();
     process.env = savedEnv;
   });
@@ -288,6 +320,41 @@ describe("UserApi and UserDataRoutes (graph and shipped code)", function () {
     });
     const device = json(await userApi(event("POST", "/me/devices", { auth, body: { platform: "apns", token: "a".repeat(64) } })));
     expect(device.status).to.equal(201);
+  });
+
+  it("shipped end-user API with the bus: a self-entered number gets its code as a logged delivery on the bus, and the code verifies it; an e-mail's link confirms", async () => {
+    const auth = await bearer("fay");
+    const put = json(
+      await selfServiceApi(event("PUT", "/me/contact", { auth, body: { phone: "+15555550177", email: "fay@example.com" } })),
+    );
+    expect(put.status).to.equal(200);
+    expect(put.body.phone).to.deep.include({ address: "+15555550177", verified: false });
+    await bus.idle();
+    const sms = busEvents.find((e) => e["detail-type"] === "notification.sms" && (e.detail as any).userId === "fay");
+    const mail = busEvents.find((e) => e["detail-type"] === "notification.email" && (e.detail as any).userId === "fay");
+    expect(sms, JSON.stringify(busEvents.map((e) => e["detail-type"]))).to.not.equal(undefined);
+    const smsDelivery = sms!.detail as any;
+    expect(smsDelivery).to.deep.include({ type: "tidings.contact-verification", critical: true, address: { phone: "+15555550177" } });
+    // Logged like any delivery, so the SMS worker sends it and the reconciler can put it again.
+    const log = makeNotificationLog({ ddb, table: names.log });
+    expect(await log.get(smsDelivery.eventId, "sms")).to.deep.include({ status: "created", userId: "fay" });
+    const code = /code is (\d{6})/.exec(smsDelivery.content.text)![1];
+    const verified = json(await selfServiceApi(event("POST", "/me/contact/verify", { auth, body: { channel: "sms", code } })));
+    expect(verified.body.phone).to.deep.equal({ address: "+15555550177", verified: true });
+
+    const link = /(https:\/\/\S+\/v\/[A-Za-z0-9_-]+)/.exec((mail!.detail as any).content.text)![1];
+    expect(link.startsWith(`${components.selfApiUrl}/v/`), link).to.equal(true);
+    const path = new URL(link).pathname;
+    expect((await selfServiceApi(event("GET", path))).statusCode).to.equal(200);
+    expect(json(await selfServiceApi(event("GET", "/me/contact", { auth }))).body.email.verified).to.equal(false);
+    const confirmed = await selfServiceApi(event("POST", path));
+    expect(confirmed.statusCode, confirmed.body).to.equal(200);
+    expect(json(await selfServiceApi(event("GET", "/me/contact", { auth }))).body.email).to.deep.equal({
+      address: "fay@example.com",
+      verified: true,
+    });
+    // The API composed without the bus has no such routes.
+    expect(json(await userApi(event("GET", "/me/contact", { auth }))).status).to.equal(404);
   });
 
   it("shipped user-data routes: contact saved and validated like the service, user erased with their connections closed and their log items deleted", async () => {
