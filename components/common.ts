@@ -106,6 +106,37 @@ export interface NotificationTypeSettings {
   critical?: boolean;
   /** Templates a request of this type may name. @default [the type's own] */
   templates?: string[];
+  /** Requests carry a literal `message`, never a template: no template files needed. @default false */
+  messageOnly?: boolean;
+  /**
+   * The inbox first: `channels` get it only if it is still unread in the inbox after `afterSeconds`.
+   * @default none
+   * @example escalation: { afterSeconds: 900, channels: ["email", "sms"] }
+   */
+  escalation?: EscalationSettings;
+  /**
+   * Collected per user (and `key`'s value in `data`) for `windowSeconds`, then one delivery per channel but
+   * websocket, whose template gets `{{count}}` and `{{#items}}…{{/items}}`. Needs the scheduled sender.
+   * @default none
+   * @example digest: { windowSeconds: 3600, key: "repositoryId" }
+   */
+  digest?: DigestSettings;
+}
+
+/** A type's escalation (`tidings:notificationTypes.<type>.escalation`). */
+export interface EscalationSettings {
+  /** Seconds the inbox has before `channels` get it (at most 7 days). */
+  afterSeconds: number;
+  /** Channels of the type, not websocket. */
+  channels: string[];
+}
+
+/** A type's digest (`tidings:notificationTypes.<type>.digest`). */
+export interface DigestSettings {
+  /** How long a window stays open after its first notification (at most a day). */
+  windowSeconds: number;
+  /** A `data` field: a digest per value. @default one digest per user */
+  key?: string;
 }
 
 /** Notification types as the runtime reads them: `defaultOptIn` filled in, plain data (no Outputs). */

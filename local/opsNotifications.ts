@@ -10,6 +10,7 @@
 import { type DynamoDBDocumentClient, paginateScan } from "@aws-sdk/lib-dynamodb";
 import { DELIVERY_STATUS, type LogEntry } from "../runtime/contracts";
 import { entriesOf, type Item, NOTIFICATION_ITEM } from "../runtime/logItem";
+import { WINDOW_ITEM } from "../runtime/digests";
 import { producersEventId } from "../runtime/producers";
 import type { NotificationLog } from "../runtime/notificationLog";
 import { type ScheduleRecord, scheduleOf, shownScheduleStatus } from "../runtime/scheduling";
@@ -25,7 +26,10 @@ export interface OpsNotification {
   /** Scheduled notifications: `scheduled`, `sent`, `failed` or `cancelled`. */
   status?: ScheduleRecord["status"];
   sendAt?: string;
-  channels: Record<string, { status: LogEntry["status"]; reason?: string; tries: number; provider?: string; updatedAt: string }>;
+  channels: Record<
+    string,
+    { status: LogEntry["status"]; reason?: string; tries: number; provider?: string; digestId?: string; updatedAt: string }
+  >;
 }
 
 export interface OpsQuery {
@@ -64,7 +68,10 @@ export function opsQuery(
   return { ok: true, query: { eventId: text("eventId"), userId: text("userId"), type: text("type"), channel, status, limit } };
 }
 
-/** How much a notification needs an operator: 0 = something failed, 1 = still on its way (or waiting), 2 = done. */
+/**
+ * How much a notification needs an operator: 0 = something failed, 1 = still on its way (or waiting), 2 = done
+ * (a channel collected into a digest counts as done here: its digest is listed, and waits, on its own).
+ */
 function urgency(n: OpsNotification): number {
   const statuses = Object.values(n.channels).map((c) => c.status as string);
   if (n.status === "failed" || statuses.some((s) => s === DELIVERY_STATUS.error || s === DELIVERY_STATUS.deadLettered)) return 0;
@@ -80,6 +87,8 @@ function channelRow(entry: LogEntry): OpsNotification["channels"][string] {
     ...(entry.reason !== undefined ? { reason: entry.reason } : {}),
     tries: typeof entry.attempts === "number" ? entry.attempts : 0,
     ...(entry.provider !== undefined ? { provider: entry.provider } : {}),
+    // Collected: the digest (a notification of its own, listed too) is what waits or fails.
+    ...(entry.digestId !== undefined ? { digestId: entry.digestId } : {}),
     updatedAt: entry.updatedAt,
   };
 }
@@ -117,6 +126,7 @@ export async function listNotifications(ddb: DynamoDBDocumentClient, table: stri
   const byId = new Map<string, OpsNotification>();
   for await (const page of paginateScan({ client: ddb }, { TableName: table })) {
     for (const item of (page.Items ?? []) as Item[]) {
+      if (item.channel === WINDOW_ITEM) continue; // a digest window's pointer, not a notification
       const found = notificationOf(item);
       // Rows of the earlier one-row-per-channel layout: one notification of several rows.
       const seen = byId.get(found.notificationId);

@@ -173,6 +173,8 @@ export interface ScheduledRow {
   userId?: string;
   type?: string;
   producer?: string;
+  /** A digest waiting for its window to close: how many notifications it has collected. */
+  collected?: number;
 }
 
 export interface Delivery {
@@ -410,7 +412,7 @@ const OPS_HTML = `<!doctype html>
   <h4>Timeline</h4>
   <ol id="detail-timeline"></ol>
 </section>
-<h2>Scheduled</h2>
+<h2>Scheduled, and digests waiting to close</h2>
 <table id="scheduled">
   <thead><tr><th>eventId</th><th>user</th><th>type</th><th>producer</th><th>send at</th><th></th></tr></thead>
   <tbody></tbody>
@@ -482,8 +484,11 @@ async function refresh() {
   document.querySelector("#scheduled tbody").replaceChildren(...state.scheduled.map((n) => {
     const tr = document.createElement("tr");
     tr.dataset.notification = n.notificationId;
-    tr.append(cell(n.eventId), cell(n.userId ?? ""), cell(n.type ?? ""), cell(n.producer ?? ""), cell(n.sendAt));
+    const type = n.collected === undefined ? (n.type ?? "") : (n.type ?? "") + " (digest of " + n.collected + ")";
+    tr.append(cell(n.eventId), cell(n.userId ?? ""), cell(type), cell(n.producer ?? ""), cell(n.sendAt));
     const actions = document.createElement("td");
+    // A digest closes by itself: its notifications are collected, and cancelling it would leave them unsent.
+    if (n.collected !== undefined) { tr.append(actions); return tr; }
     const b = document.createElement("button");
     b.textContent = "Cancel";
     b.onclick = async () => {

@@ -571,6 +571,7 @@ function opsScheduled(
             userId: item?.userId,
             type: item?.type,
             producer: item?.producer,
+            ...(item?.collected !== undefined ? { collected: item.collected } : {}),
           };
         }),
       ),

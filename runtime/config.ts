@@ -125,6 +125,7 @@ export function parseTidingsConfig(raw: Record<string, unknown>, options: ParseO
       problems.push(`tidings:notificationTypes.${type}: a critical type cannot ask for opt-in (defaultOptIn: false)`);
     }
     problems.push(...escalationProblems(type, def, config));
+    problems.push(...digestProblems(type, def, config));
   }
   const { stuckAfterMinutes, maxReputs, lookBackHours } = config.reconciler;
   const shortestLookBack = minimumLookBackHours(stuckAfterMinutes, maxReputs);
@@ -183,6 +184,21 @@ function escalationProblems(type: string, def: TidingsConfig["notificationTypes"
       problems.push(`${at}.channels.${i}: "${channel}" is not one of the type's channels (${def.channels.join(", ")})`);
     }
   });
+  return problems;
+}
+
+/** A digest closes by a schedule, collects what must not wait for nobody, and goes out on channels other than the inbox. */
+function digestProblems(type: string, def: TidingsConfig["notificationTypes"][string], config: TidingsConfig): string[] {
+  if (!def.digest) return [];
+  const at = `tidings:notificationTypes.${type}.digest`;
+  const problems: string[] = [];
+  if (def.critical) problems.push(`${at}: a critical type cannot have a digest (it must not wait)`);
+  if (def.escalation) problems.push(`${at}: a type with an escalation cannot have a digest too (both hold its louder channels)`);
+  if (def.messageOnly) problems.push(`${at}: a messageOnly type cannot have a digest (a digest is rendered from its template)`);
+  if (!config.scheduling.enabled) problems.push(`${at}: needs tidings:scheduling.enabled (a digest closes by a schedule)`);
+  const channels = def.channels ?? Object.keys(config.channels).filter((name) => config.channels[name]?.enabled);
+  if (!channels.some((channel) => channel !== FEED_CHANNEL))
+    problems.push(`${at}: the type reaches only ${FEED_CHANNEL}, which gets every notification at once: nothing to digest`);
   return problems;
 }
 

@@ -184,6 +184,25 @@ function typeSchema() {
         channels: z.array(z.string().regex(CHANNEL_NAME_PATTERN)).min(1),
       })
       .optional(),
+    /**
+     * Digests: the first notification of this type for a user (and `key`'s value) opens a window of
+     * `windowSeconds`; what arrives until it closes is collected, and then each channel but websocket gets
+     * one delivery, whose template has `{{count}}` and `{{#items}}…{{/items}}` (each item its notification's
+     * `data`). The feed and the WebSocket get every notification at once. Not for critical types; needs
+     * `tidings:scheduling.enabled`.
+     * @example digest: { windowSeconds: 3600, key: repositoryId }
+     */
+    digest: z
+      .strictObject({
+        /** How long a window stays open after its first notification (at most a day). */
+        windowSeconds: positiveInt(86_400),
+        /** A `data` field: notifications with different values of it go to different digests. @default one digest per user */
+        key: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/)
+          .optional(),
+      })
+      .optional(),
   });
 }
 

@@ -68,6 +68,8 @@ export interface NotificationTypeConfig {
   messageOnly?: boolean;
   /** The inbox first: `channels` get it only if it is unread in the inbox after `afterSeconds`. @default none */
   escalation?: { afterSeconds: number; channels: string[] };
+  /** Collected for `windowSeconds` per user (and `key`'s value), then one delivery per channel but websocket. @default none */
+  digest?: { windowSeconds: number; key?: string };
 }
 
 /** The stack configuration (namespace `tidings`) as parseTidingsConfig returns it, defaults filled in. */

@@ -82,6 +82,15 @@ export interface RenderedContent {
   html?: string;
 }
 
+/** One notification a digest collected (runtime/digests.ts); its template gets each one's `data` in `items`. */
+export interface DigestItem {
+  data: Record<string, unknown>;
+  /** When it was collected: items are listed in this order. */
+  at: string;
+  /** The channels it was collected for (the digest goes to all of them). */
+  channels: string[];
+}
+
 /**
  * `detail` of the EventBridge event (and so the SQS message body's `detail`): everything a channel
  * worker needs, so that it never reads the producer request or the contacts table again.
@@ -197,6 +206,8 @@ export const DELIVERY_STATUS = {
   delayed: "delayed",
   /** Not sent, for good, with the reason: `read` (an escalation the user read in the inbox first). */
   skipped: "skipped",
+  /** Collected into a digest (`digestId`) still open; once the digest is sent, it reads as the digest's status. */
+  digested: "digested",
 } as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUS)[keyof typeof DELIVERY_STATUS];
 
@@ -232,6 +243,8 @@ export interface LogEntry {
   delivery?: ChannelDelivery;
   /** SHA-256 of `delivery` (runtime/deliveryDigest.ts): a worker sends only what matches it. */
   digest?: string;
+  /** `digested`: the notification (its eventId) of the digest this one was collected into. */
+  digestId?: string;
   /** SHA-256 of the producer's request without eventId: a reused eventId must match it. */
   requestDigest?: string;
   /** Who sent it (runtime/producers.ts); absent in items written before producers owned their eventIds. */

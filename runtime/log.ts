@@ -27,6 +27,8 @@ export const OUTCOME = {
     scheduled: "scheduled",
     scheduleFailed: "schedule_failed",
     cancelled: "cancelled",
+    /** A channel collected into a digest (its id in `reason`). */
+    digested: "digested",
     error: "error",
   },
   /** The scheduled sender, when a scheduled notification's time comes. */

@@ -76,7 +76,13 @@ export interface NewLogEntry {
   channel: string;
   userId: string;
   type: string;
-  status: typeof DELIVERY_STATUS.created | typeof DELIVERY_STATUS.unsubscribed | typeof DELIVERY_STATUS.error;
+  status:
+    | typeof DELIVERY_STATUS.created
+    | typeof DELIVERY_STATUS.unsubscribed
+    | typeof DELIVERY_STATUS.error
+    | typeof DELIVERY_STATUS.digested;
+  /** `digested`: the digest it was collected into. */
+  digestId?: string;
   reason?: string;
   /** The event detail as put on the bus: kept so the reconciler can put a lost event again. */
   delivery?: ChannelDelivery;
@@ -142,6 +148,7 @@ export function recordOf(entry: NewLogEntry, at: string): DeliveryRecord {
   if (entry.reason !== undefined) record.reason = entry.reason;
   if (entry.delivery !== undefined) record.delivery = storedDelivery(entry.delivery);
   if (entry.digest !== undefined) record.digest = entry.digest;
+  if (entry.digestId !== undefined) record.digestId = entry.digestId;
   return record;
 }
 

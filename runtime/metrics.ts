@@ -44,6 +44,8 @@ export const METRIC = {
   skippedSuppressed: "skipped.suppressed",
   skippedOptedOutAtCarrier: "skipped.opted_out_at_carrier",
   queued: "queued",
+  /** A channel collected into a digest (sent later as one, counted `queued` then). */
+  digested: "digested",
   duplicate: "duplicate",
   sent: "sent",
   failed: "failed",

@@ -129,6 +129,8 @@ export interface NotificationFields {
   createdAt: string;
   producer?: string;
   schedule?: ScheduleRecord;
+  /** A digest (runtime/digests.ts): how many notifications it has collected. */
+  collected?: number;
 }
 
 export function makeNotificationLog(deps: NotificationLogDeps) {
@@ -325,6 +327,7 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
       createdAt: item.createdAt as string,
       ...(item.producer !== undefined ? { producer: item.producer as string } : {}),
       ...(schedule ? { schedule } : {}),
+      ...(item.digestItems !== undefined ? { collected: Object.keys(item.digestItems as object).length } : {}),
     };
     return { rows: items.flatMap(entriesOf), item: fields };
   }

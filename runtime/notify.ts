@@ -10,8 +10,10 @@ import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } 
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { NotificationTypeConfig } from "./config";
+import { digestData, digestKeyValue, makeDigests } from "./digests";
 import { type AddressResult, resolveAddress } from "./contacts";
 import {
+  DELIVERY_STATUS,
   detailTypeFor,
   EVENT_SOURCE,
   type ChannelDelivery,
@@ -97,7 +99,7 @@ export interface NotificationServiceDeps {
 }
 
 /** Outcome of one channel in the 202 answer. */
-export type ChannelOutcome = "queued" | "duplicate" | `skipped: ${string}` | `invalid_address: ${string}`;
+export type ChannelOutcome = "queued" | "duplicate" | "digested" | `skipped: ${string}` | `invalid_address: ${string}`;
 /** What a channel without a template answers. */
 const NO_TEMPLATE: ChannelOutcome = "skipped: no template";
 /** A channel without a usable address: what the answer says (an invalid one says why) and what is counted. */
@@ -131,7 +133,9 @@ type Plan =
   | { channel: string; action: "opted-out" }
   | { channel: string; action: "no-address"; reason: Exclude<AddressResult, { ok: true }>["reason"]; field: string; problem: string }
   /** The type (or the template asked for) has no template on this channel: skipped, the others delivered. */
-  | { channel: string; action: "no-template"; field: "type" | "template"; problem: string };
+  | { channel: string; action: "no-template"; field: "type" | "template"; problem: string }
+  /** The type has a digest: collected into the open one (`digestId`, once collected), sent when it closes. */
+  | { channel: string; action: "digest"; digestId?: string };
 
 export function makeNotificationService(deps: NotificationServiceDeps): NotificationService {
   return makeNotificationPipeline(deps).serve;
@@ -148,6 +152,10 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
   const recordedTypes = makeProducerGrants({ s3: deps.s3, bucket: deps.templatesBucket, cacheTtlMs: deps.templateCacheMs, now });
   const notificationLog = makeNotificationLog({ ddb: deps.ddb, table: deps.tables.log, ttlDays: deps.logTtlDays, now });
   const scheduledLog = makeScheduledLog({ ddb: deps.ddb, table: deps.tables.log, ttlDays: deps.logTtlDays, now });
+  // Digests close by schedules: without a scheduler (scheduling off) the config refuses a digest.
+  const digests = deps.scheduler
+    ? makeDigests({ ddb: deps.ddb, table: deps.tables.log, scheduledLog, scheduler: deps.scheduler, ttlDays: deps.logTtlDays, now })
+    : undefined;
   const context = {
     enabledChannels: deps.enabledChannels,
     types: deps.types,
@@ -204,6 +212,10 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
     quietHours?: QuietHours;
     /** The locale of the templates: the request's, else the user's (decide). */
     locale?: string;
+    /** This is a digest being sent (its data is what it collected): its channels are not collected again. */
+    digestSend?: true;
+    /** The digest of the request its notification item was written with, when the request changed since (a digest's data). */
+    fingerprint?: string;
   }
   type Decided = Plan | { channel: string; action: "render"; address: ChannelDelivery["address"] };
   /** A refusal to send back, or the phase's result. */
@@ -229,13 +241,16 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
     });
   }
 
+  /** Whether this channel of the job is collected into a digest (every channel of a digest type but the inbox). */
+  const collects = (job: Job, channel: string) => job.typeConfig?.digest !== undefined && !job.digestSend && channel !== FEED_CHANNEL;
+
   /** 2. Each channel to render gets its content (a 422 naming every problem when any cannot). */
   async function render(job: Job, decided: Decided[]): Promise<Phase<Plan[]>> {
     const { request, eventId, userId, type } = job;
     // Templates are cached after the first load; a cold cache loads every channel's at once.
     const rendered = await Promise.all(
       decided.map(async (d) => {
-        if (d.action !== "render") return undefined;
+        if (d.action !== "render" || collects(job, d.channel)) return undefined;
         const link = request.callback !== undefined && deps.links ? await deps.links.click({ eventId, channel: d.channel }) : undefined;
         return { content: await contentFor(request, d.channel, link, job.locale), link };
       }),
@@ -249,6 +264,10 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
         continue;
       }
       const { channel } = decision;
+      if (collects(job, channel)) {
+        plans.push({ channel, action: "digest" });
+        continue;
+      }
       const { content, link } = rendered[index]!;
       if (!content.ok) {
         if (content.missingTemplate) {
@@ -383,13 +402,14 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
   async function record(job: Job, plans: Plan[]): Promise<Phase<Map<string, CreateAnswer>> | { ok: false; taken: true }> {
     const { request, eventId, userId, type, producer } = job;
     const written = plans.filter(
-      (p): p is Extract<Plan, { action: "deliver" | "opted-out" }> => p.action === "deliver" || p.action === "opted-out",
+      (p): p is Extract<Plan, { action: "deliver" | "opted-out" | "digest" }> =>
+        p.action === "deliver" || p.action === "opted-out" || p.action === "digest",
     );
     // Each entry carries the request's digest (a reused eventId must match it) and the delivery's digest
     // (what a worker checks before it sends: runtime/deliveryDigest.ts).
-    const fingerprint = requestDigest(request);
+    const fingerprint = job.fingerprint ?? requestDigest(request);
     const entries = written.map((plan) =>
-      plan.action === "opted-out"
+      plan.action === "digest"
         ? {
             eventId,
             channel: plan.channel,
@@ -397,22 +417,34 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
             type,
             producer,
             callback: request.callback,
-            status: "unsubscribed" as const,
-            reason: "opted out",
+            status: DELIVERY_STATUS.digested,
+            digestId: plan.digestId,
             requestDigest: fingerprint,
           }
-        : {
-            eventId,
-            channel: plan.channel,
-            userId,
-            type,
-            producer,
-            callback: request.callback,
-            status: "created" as const,
-            delivery: plan.delivery,
-            digest: deliveryDigest(plan.delivery),
-            requestDigest: fingerprint,
-          },
+        : plan.action === "opted-out"
+          ? {
+              eventId,
+              channel: plan.channel,
+              userId,
+              type,
+              producer,
+              callback: request.callback,
+              status: "unsubscribed" as const,
+              reason: "opted out",
+              requestDigest: fingerprint,
+            }
+          : {
+              eventId,
+              channel: plan.channel,
+              userId,
+              type,
+              producer,
+              callback: request.callback,
+              status: "created" as const,
+              delivery: plan.delivery,
+              digest: deliveryDigest(plan.delivery),
+              requestDigest: fingerprint,
+            },
     );
     // Every channel's content lives in one item (deflated), and DynamoDB keeps items up to 400 KB.
     const oversize = oversizeNotification(entries);
@@ -487,6 +519,10 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
         const callback = { eventId, userId, type, channel, status: "unsubscribed" as const, at: createdAt, reason: "opted out" };
         await deps.statusCallbacks?.({ ...callback, producer: job.producer });
         log({ component: "notify", outcome: "skipped", eventId, userId, channel, reason: "opted out" });
+      } else if (plan.action === "digest") {
+        outcomes[channel] = "digested";
+        metrics.count(METRIC.digested, { channel, type });
+        log({ component: "notify", outcome: OUTCOME.notify.digested, eventId, userId, channel, reason: plan.digestId });
       } else if (plan.action === "no-template") {
         outcomes[channel] = NO_TEMPLATE;
         metrics.count(METRIC.skippedNoTemplate, { channel, type });
@@ -552,11 +588,30 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
     return failed;
   }
 
+  /** The channels a digest collects: into the open digest of the producer, user, type and key value. */
+  async function collect(job: Job, plans: Plan[]) {
+    const collected = plans.filter((p): p is Extract<Plan, { action: "digest" }> => p.action === "digest");
+    const digest = job.typeConfig?.digest;
+    if (!collected.length || !digest) return;
+    if (!digests) throw new Error(`${job.type} has a digest, and scheduling is off: nothing would close it`);
+    const digestId = await digests.collect({
+      eventId: job.eventId,
+      producer: job.producer,
+      userId: job.userId,
+      type: job.type,
+      keyValue: digestKeyValue(digest.key, job.request.data),
+      windowSeconds: digest.windowSeconds,
+      item: { data: job.request.data ?? {}, at: job.createdAt, channels: collected.map((p) => p.channel) },
+    });
+    for (const plan of collected) plan.digestId = digestId;
+  }
+
   /** Decided, rendered and recorded under `job.eventId`; "taken" when another producer's notification holds it. */
   async function accept(job: Job) {
     const decided = await decide(job, job.request.channels ?? channelsOfType(job.typeConfig, deps.enabledChannels));
     const plans = await render(job, decided);
     if (!plans.ok) return plans;
+    await collect(job, plans.value);
     const answers = await record(job, plans.value);
     if (!answers.ok) return answers;
     return { ok: true as const, plans: plans.value, answers: answers.value };
@@ -677,8 +732,15 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
       log({ component: "scheduled", outcome: OUTCOME.scheduled.skipped, eventId: notificationId, reason: "not scheduled any more" });
       return "skipped";
     }
-    const { request, producer, createdAt } = claimed;
+    const { producer, createdAt, digestItems } = claimed;
+    let request = claimed.request;
+    if (digestItems) {
+      // A digest: what it collected is its data, and it goes to every channel something was collected for.
+      const { data, channels } = digestData(digestItems);
+      request = { ...request, data, channels };
+    }
     const job: Job = {
+      ...(digestItems ? { digestSend: true as const, fingerprint: requestDigest(claimed.request) } : {}),
       request,
       eventId: notificationId,
       producer,

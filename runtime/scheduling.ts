@@ -13,7 +13,7 @@
  */
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import type { NotificationRequest } from "./contracts";
+import type { DigestItem, NotificationRequest } from "./contracts";
 import { DEFAULTS } from "./defaults";
 import { createdDayShard, NOTIFICATION_ITEM } from "./logItem";
 import { inList, isConditionFailure, oldItemOf } from "./logWrites";
@@ -58,6 +58,8 @@ export interface NewSchedule {
   requestDigest: string;
   request: NotificationRequest;
   sendAt: string;
+  /** A digest (runtime/digests.ts): it collects `digestItems` until it is sent. */
+  digest?: true;
 }
 
 /** The schedule record of a notification item (its stored request left out); undefined when it was never scheduled. */
@@ -135,6 +137,7 @@ export function makeScheduledLog(deps: ScheduledLogDeps) {
               // reconciler's index does not hold it before there is anything to reconcile.
               deliveries: {},
               scheduled: { ...schedule, request: deflateRawSync(JSON.stringify(entry.request)) },
+              ...(entry.digest ? { digestItems: {} } : {}),
             },
             ConditionExpression: "attribute_not_exists(eventId)",
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",
@@ -171,7 +174,11 @@ export function makeScheduledLog(deps: ScheduledLogDeps) {
      * notification's creation time now, so the reconciler watches it from here. The stored request and
      * its producer, or undefined when it was cancelled, is done, or was erased.
      */
-    async claimSend(eventId: string): Promise<{ request: NotificationRequest; producer?: string; createdAt: string } | undefined> {
+    async claimSend(
+      eventId: string,
+    ): Promise<
+      { request: NotificationRequest; producer?: string; createdAt: string; digestItems?: Record<string, DigestItem> } | undefined
+    > {
       const createdAt = new Date(now()).toISOString();
       const item = await move(eventId, ["scheduled", "sending"], "sending", {
         set: ["#createdAt = :createdAt", "#shard = :shard"],
@@ -181,7 +188,8 @@ export function makeScheduledLog(deps: ScheduledLogDeps) {
       if (!item) return undefined;
       const stored = (item.scheduled as { request: Uint8Array }).request;
       const request = JSON.parse(inflateRawSync(stored).toString("utf8")) as NotificationRequest;
-      return { request, producer: item.producer as string | undefined, createdAt };
+      const digestItems = item.digestItems as Record<string, DigestItem> | undefined;
+      return { request, producer: item.producer as string | undefined, createdAt, ...(digestItems ? { digestItems } : {}) };
     },
 
     /** The end of a claimed send: `sent`, or `failed` with why. */

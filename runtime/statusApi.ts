@@ -7,7 +7,8 @@
  * 404 `{ error: "not found", eventId }` when nothing is logged under that id (never sent, or expired by
  * TTL) or what is logged is another producer's: an eventId belongs to the producer that sent it
  */
-import type { HttpResult, LogEntry } from "./contracts";
+import { DELIVERY_STATUS, type HttpResult, type LogEntry } from "./contracts";
+import { isUnfinished } from "./logItem";
 import { type DecisionLogger, logDecision, OUTCOME } from "./log";
 import type { NotificationLog } from "./notificationLog";
 import { type ScheduleRecord, shownScheduleStatus } from "./scheduling";
@@ -22,6 +23,8 @@ export interface ChannelStatus {
   until?: string;
   attempts?: number;
   provider?: string;
+  /** Collected into this digest: `digested` until the digest is sent on the channel, then the digest's status. */
+  digestId?: string;
 }
 
 export interface NotificationStatus {
@@ -48,6 +51,7 @@ export function notificationStatus(
   eventId: string,
   rows: LogEntry[],
   scheduled?: { userId: string; type: string; createdAt: string; schedule: ScheduleRecord },
+  digests: Map<string, LogEntry[]> = new Map(),
 ): NotificationStatus | undefined {
   const schedule = scheduled
     ? {
@@ -64,9 +68,22 @@ export function notificationStatus(
   const first = rows.reduce((a, b) => (a.createdAt <= b.createdAt ? a : b));
   const channels: Record<string, ChannelStatus> = {};
   for (const row of rows) {
+    // Collected into a digest: once the digest has gone out on this channel (or ended there), that is its status.
+    const digest = row.digestId ? digests.get(row.digestId)?.find((d) => d.channel === row.channel) : undefined;
+    if (row.status === DELIVERY_STATUS.digested && digest && !isUnfinished(digest.status)) {
+      channels[row.channel] = {
+        status: digest.status,
+        updatedAt: digest.updatedAt,
+        ...(digest.reason !== undefined ? { reason: digest.reason } : {}),
+        ...(digest.provider !== undefined ? { provider: digest.provider } : {}),
+        digestId: row.digestId,
+      };
+      continue;
+    }
     channels[row.channel] = {
       status: row.status,
       updatedAt: row.updatedAt,
+      ...(row.digestId !== undefined ? { digestId: row.digestId } : {}),
       ...(row.reason !== undefined ? { reason: row.reason } : {}),
       ...(row.until !== undefined ? { until: row.until } : {}),
       ...(typeof row.attempts === "number" ? { attempts: row.attempts } : {}),
@@ -95,10 +112,15 @@ export function makeStatusService(deps: StatusApiDeps) {
 
   return eventIdRoute("status", logger, async (eventId, caller) => {
     const found = await notificationFor(eventId, caller);
+    const digestIds = [
+      ...new Set(found.rows.flatMap((row) => (row.status === DELIVERY_STATUS.digested && row.digestId ? [row.digestId] : []))),
+    ];
+    const digests = new Map(await Promise.all(digestIds.map(async (id) => [id, (await deps.log.notificationOf(id)).rows] as const)));
     const status = notificationStatus(
       eventId,
       found.rows,
       found.item?.schedule ? { ...found.item, schedule: found.item.schedule } : undefined,
+      digests,
     );
     if (!status) return respond(404, { error: "not found", eventId });
     return respond(200, status);

@@ -64,6 +64,7 @@ const channelStatus: Required<ChannelStatus> = {
   attempts: 1,
   provider: "ses",
   until: AT,
+  digestId: "dg-abc-1",
 };
 const feedEntry: Required<FeedEntry> = {
   eventId: "e-1",

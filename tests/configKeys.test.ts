@@ -435,7 +435,11 @@ const EFFECTS: KeyEffect[] = [
   {
     key: "scheduling.enabled",
     variant: "B",
-    set: (raw) => (raw.scheduling = { enabled: false }),
+    set: (raw) => {
+      raw.scheduling = { enabled: false };
+      // A digest closes by a schedule: without scheduling the config refuses one (tests/digests.test.ts).
+      delete raw.notificationTypes["comment.added"].digest;
+    },
     graph: (g) => {
       expect(g.resources.filter((r) => r.type === "aws:scheduler/scheduleGroup:ScheduleGroup")).to.deep.equal([]);
       expect(g.functions.filter((f) => /scheduling/.test(f.name)).map((f) => f.name)).to.deep.equal([]);
@@ -841,6 +845,38 @@ const EFFECTS: KeyEffect[] = [
         // afterSeconds: held until an hour after it was accepted; channels: e-mail waits, the inbox does not.
         expect(Date.parse(email!.until!) - Date.parse(email!.createdAt)).to.be.within(3_599_000, 3_601_000);
         await until(async () => (await l.t.log.get(body.eventId, "websocket"))?.status === "sent", 20_000, "the inbox at once");
+      },
+    }),
+  ),
+  ...(["windowSeconds", "key"] as const).map(
+    (part): KeyEffect => ({
+      key: `notificationTypes.<name>.digest.${part}`,
+      variant: "A",
+      set: (raw) => (raw.notificationTypes["comment.added"].digest = { windowSeconds: 3600, key: "threadId" }),
+      graph: async (g) => {
+        const code = await g.code("producer-api-service");
+        const digest = typeSettingIn(code, "comment.added", "digest")?.replace(/\$/g, "\\$");
+        expect(digest, "the type's digest in the shipped service").to.be.a("string");
+        // Serialized as an object literal: `var <digest>={windowSeconds:3600,key:"threadId"}`.
+        const literal = new RegExp(`\\bvar ${digest}=\\{[^}]*\\b${part}:${part === "key" ? '"threadId"' : "3600"}(?=[,}])`);
+        expect(code).to.match(literal);
+      },
+      local: async (l) => {
+        const comment = (threadId: string) =>
+          l.post(
+            "/notifications",
+            { userId: "alice", type: "comment.added", data: { threadId, threadTitle: "Launch", author: "bob", excerpt: "LGTM" } },
+            l.producer,
+          );
+        const digestOf = async (eventId: string) => (await l.t.log.get(eventId, "email"))?.digestId;
+        const [a, b, c] = [await comment("T1"), await comment("T1"), await comment("T2")].map((answer) => answer.body.eventId as string);
+        // key: one digest per threadId; windowSeconds: it closes an hour after the first.
+        expect(await digestOf(a))
+          .to.equal(await digestOf(b))
+          .and.to.not.equal(await digestOf(c));
+        const digest = (await l.t.log.notificationOf((await digestOf(a))!)).item!;
+        const created = Date.parse((await l.t.log.get(a, "email"))!.createdAt);
+        expect(Date.parse(digest.schedule!.sendAt) - created).to.be.within(3_599_000, 3_601_000);
       },
     }),
   ),
