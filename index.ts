@@ -15,3 +15,4 @@ export const alertsTopicArn = tidings.outputs.alertsTopicArn;
 export const tables = tidings.outputs.tables;
 export const templatesBucket = tidings.outputs.templatesBucket;
 export const channels = tidings.outputs.channels;
+export const scheduling = tidings.outputs.scheduling;

@@ -391,6 +391,10 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
           },
         ]),
       ),
+      // `npm run redrive -- --schedules` hands the fires in this DLQ to the sender.
+      ...(api.scheduling
+        ? { scheduling: { deadLetterQueueUrl: api.scheduling.deadLetterQueue.url, senderArn: api.scheduling.sender.function.arn } }
+        : {}),
     },
   };
 }

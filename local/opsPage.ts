@@ -5,7 +5,8 @@
  *
  *   GET  /ops           the page (plain HTML + a small script polling /ops/state)
  *   GET  /ops/state     the JSON the page draws
- *   POST /ops/redrive   `{ "channel": "email", "dlq": "queue" | "rule" }` → `{ channel, dlq, moved, failed }`
+ *   POST /ops/redrive   `{ "channel": "email", "dlq": "queue" | "rule" }` → `{ channel, dlq, moved, failed }`;
+ *                       `{ "dlq": "schedules" }` hands the fires the scheduled sender never took to it again
  *   POST /ops/cancel    `{ "notificationId": "…" }` → what `DELETE /notifications/{eventId}` answers its producer
  *   GET  /ops/notifications?status=&channel=&userId=&type=&eventId=&limit= → `{ items: [{ eventId, userId,
  *        type, channels: { email: { status, reason, tries, provider } } }] }`, those needing an operator first
@@ -14,7 +15,7 @@ import type { Fault } from "./faults";
 import type * as http from "node:http";
 import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { type EmfLine, metricValues, parseEmfLine } from "../runtime/metrics";
-import { redrive, redriveRuleDeadLetters } from "../runtime/redrive";
+import { redrive, redriveRuleDeadLetters, redriveScheduleFires } from "../runtime/redrive";
 import { listNotifications, OPS_STATUSES, type OpsNotificationDetail, opsQuery } from "./opsNotifications";
 import type { SlackSink, SnsSink } from "./sinks";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
@@ -160,6 +161,10 @@ export interface OpsPageDeps {
   scheduled?: {
     list(): Promise<ScheduledRow[]>;
     cancel(notificationId: string): Promise<{ status: number; body: unknown }>;
+    /** The schedules' DLQ: fires the Scheduler could not hand the scheduled sender. */
+    deadLetterQueueUrl: string;
+    /** Hands one fire (a DLQ message's body) to the scheduled sender; throws when it fails again. */
+    fire(body: string): Promise<void>;
   };
 }
 
@@ -247,7 +252,13 @@ export async function opsState(deps: OpsPageDeps) {
       fault: faults.find((f) => f.channel === channel.name)?.mode ?? null,
     });
   }
-  return { channels, deliveries: await latestDeliveries(deps), scheduled: (await deps.scheduled?.list()) ?? [] };
+  return {
+    channels,
+    deliveries: await latestDeliveries(deps),
+    scheduled: (await deps.scheduled?.list()) ?? [],
+    // The stack's schedules DlqAlarm: a fire in it is an ALARM, until a redrive hands it to the sender.
+    ...(deps.scheduled ? { schedulesDeadLetterDepth: await queueDepth(deps.sqs, deps.scheduled.deadLetterQueueUrl) } : {}),
+  };
 }
 
 function send(res: http.ServerResponse, status: number, type: string, body: string) {
@@ -322,6 +333,15 @@ export async function handleOpsRequest(
       sendJson(res, 400, { error: "invalid request", problems: [{ field: "body", problem: "is not JSON" }] });
       return true;
     }
+    if (body?.dlq === "schedules") {
+      if (!deps.scheduled) {
+        sendJson(res, 404, { error: "not found", message: "scheduling is off (tidings:scheduling.enabled)" });
+        return true;
+      }
+      const result = await redriveScheduleFires(deps.sqs, deps.scheduled.deadLetterQueueUrl, deps.scheduled.fire);
+      sendJson(res, 200, { dlq: "schedules", moved: result.moved, failed: result.failed });
+      return true;
+    }
     const channel = deps.channels.find((c) => c.name === body?.channel);
     if (!channel) {
       sendJson(res, 400, {
@@ -331,7 +351,7 @@ export async function handleOpsRequest(
       return true;
     }
     if (body.dlq !== "queue" && body.dlq !== "rule") {
-      sendJson(res, 400, { error: "invalid request", problems: [{ field: "dlq", problem: 'must be "queue" or "rule"' }] });
+      sendJson(res, 400, { error: "invalid request", problems: [{ field: "dlq", problem: 'must be "queue", "rule" or "schedules"' }] });
       return true;
     }
     // One notification's messages only: its deliveries' eventId, on the channel queue's DLQ.
@@ -413,6 +433,7 @@ const OPS_HTML = `<!doctype html>
   <ol id="detail-timeline"></ol>
 </section>
 <h2>Scheduled, and digests waiting to close</h2>
+<p id="schedules-dlq" hidden>Fires the scheduled sender never took: <strong id="schedules-dlq-depth">0</strong> <button type="button" id="schedules-redrive">Redrive schedules DLQ</button></p>
 <table id="scheduled">
   <thead><tr><th>eventId</th><th>user</th><th>type</th><th>producer</th><th>send at</th><th></th></tr></thead>
   <tbody></tbody>
@@ -422,6 +443,12 @@ const OPS_HTML = `<!doctype html>
 <p id="message" role="status"></p>
 <script>
 const tbody = document.querySelector("#channels tbody");
+document.getElementById("schedules-redrive").onclick = async () => {
+  const r = await fetch("/ops/redrive", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ dlq: "schedules" }) });
+  const j = await r.json();
+  document.getElementById("message").textContent = r.ok ? "Schedules DLQ: handed " + j.moved + " fire(s) to the sender" + (j.failed.length ? ", " + j.failed.length + " failed again" : "") + "." : JSON.stringify(j);
+  refresh();
+};
 function sparkline(values) {
   if (!values.length) return "<small>–</small>";
   const w = 120, h = 24, max = Math.max(...values, 1);
@@ -481,6 +508,10 @@ async function refresh() {
     fault.append(select); tr.append(fault);
     return tr;
   }));
+  const schedulesDlq = document.getElementById("schedules-dlq");
+  schedulesDlq.hidden = state.schedulesDeadLetterDepth === undefined;
+  document.getElementById("schedules-dlq-depth").textContent = String(state.schedulesDeadLetterDepth ?? 0);
+  schedulesDlq.dataset.alarm = state.schedulesDeadLetterDepth > 0 ? "ALARM" : "OK";
   document.querySelector("#scheduled tbody").replaceChildren(...state.scheduled.map((n) => {
     const tr = document.createElement("tr");
     tr.dataset.notification = n.notificationId;

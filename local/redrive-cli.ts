@@ -1,7 +1,9 @@
 /**
  * `npm run redrive -- <channel> [--rule-dlq] [--local]`: moves a channel's dead-lettered messages back to
  * its queue. `--rule-dlq` takes the rule's DLQ instead (events EventBridge could not put on the queue)
- * and sends each event to the queue, as the rule target would have.
+ * and sends each event to the queue, as the rule target would have. `--schedules` (no channel) hands the
+ * schedules DLQ's fires (scheduled notifications the Scheduler could not hand the sender) to the sender:
+ * a Lambda Invoke of `scheduling.senderArn`, or locally the running `npm start`'s `POST /ops/redrive`.
  *
  *   AWS:   queue URLs from `pulumi stack output --json` (channels.<name>.queueUrl / deadLetterQueueUrl),
  *          then an SQS message move task. `--stack <name>` picks the stack; `--outputs <file>` reads a
@@ -14,14 +16,19 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { redrive, redriveRuleDeadLetters, type ChannelQueues, type RedriveResult } from "../runtime/redrive";
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { redrive, redriveRuleDeadLetters, redriveScheduleFires, type ChannelQueues, type RedriveResult } from "../runtime/redrive";
 
 export const LOCAL_STATE_FILE = path.join(__dirname, "..", ".tidings-local.json");
 
-const USAGE = "usage: npm run redrive -- <channel> [--rule-dlq] [--local] [--state <file>] [--stack <name>] [--outputs <file>]";
+const USAGE =
+  "usage: npm run redrive -- <channel> [--rule-dlq] | --schedules  [--local] [--state <file>] [--stack <name>] [--outputs <file>]";
 
 export interface RedriveCliArgs {
-  channel: string;
+  /** The channel whose DLQ is redriven; absent with `schedules`. */
+  channel?: string;
+  /** The schedules' DLQ instead: its fires go to the scheduled sender. */
+  schedules?: true;
   local: boolean;
   /** The rule DLQ (EventBridge → queue failures) instead of the queue's DLQ. */
   ruleDlq?: boolean;
@@ -36,6 +43,7 @@ export const HELP = [
   "",
   "Moves a channel's dead-lettered messages back to its queue once the cause is fixed.",
   "  --rule-dlq        the rule's DLQ instead (events EventBridge could not put on the queue)",
+  "  --schedules       no channel: hand the schedules DLQ's fires to the scheduled sender again",
   "  --local           against the running `npm start` (its state file, .tidings-local.json)",
   "  --state <file>    another local state file",
   "  --stack <name>    the Pulumi stack whose outputs name the queues (AWS)",
@@ -59,11 +67,13 @@ export function parseRedriveArgs(argv: string[]): RedriveCliArgs | "help" {
   for (const [name, value] of Object.entries(values)) {
     if (typeof value === "string" && value.startsWith("--")) throw new Error(`--${name} needs a value.\n${USAGE}`);
   }
-  if (positionals.length !== 1) throw new Error(`Give exactly one channel name (e.g. email).\n${USAGE}`);
+  if (values.schedules) {
+    if (positionals.length || values["rule-dlq"]) throw new Error(`--schedules takes no channel and no --rule-dlq.\n${USAGE}`);
+  } else if (positionals.length !== 1) throw new Error(`Give exactly one channel name (e.g. email), or --schedules.\n${USAGE}`);
   if (values.local && (values.stack || values.outputs))
     throw new Error(`--local reads the local state file; --stack and --outputs are for AWS.\n${USAGE}`);
   return {
-    channel: positionals[0],
+    ...(values.schedules ? { schedules: true as const } : { channel: positionals[0] }),
     local: values.local ?? false,
     ...(values["rule-dlq"] ? { ruleDlq: true } : {}),
     ...(values.stack ? { stack: values.stack } : {}),
@@ -80,6 +90,7 @@ function parseRedriveOptions(argv: string[]) {
     options: {
       local: { type: "boolean" },
       "rule-dlq": { type: "boolean" },
+      schedules: { type: "boolean" },
       stack: { type: "string" },
       outputs: { type: "string" },
       state: { type: "string" },
@@ -155,6 +166,8 @@ export async function runRedriveCli(argv: string[], print: (line: string) => voi
     print((error as Error).message);
     return 2;
   }
+  if (args.schedules) return redriveSchedulesCli(args, print);
+  const channel = args.channel!;
   let sqs: SQSClient | undefined;
   let restoreDns: (() => void) | undefined;
   try {
@@ -165,7 +178,7 @@ export async function runRedriveCli(argv: string[], print: (line: string) => voi
         aws?: { sqs?: string };
         region?: string;
       };
-      queues = channelQueuesFrom(state, args.channel, stateFile);
+      queues = channelQueuesFrom(state, channel, stateFile);
       // Local queue URLs name sqs.<region>.localhost: resolve that to loopback in this process.
       const { interceptLocalhostDns } = await import("fauxqs");
       restoreDns = interceptLocalhostDns();
@@ -174,27 +187,74 @@ export async function runRedriveCli(argv: string[], print: (line: string) => voi
       sqs = new SQSClient({ endpoint, region, credentials: { accessKeyId: "local", secretAccessKey: "local" } });
     } else {
       const outputs = args.outputsFile ? readJson(args.outputsFile, `No outputs file at ${args.outputsFile}.`) : stackOutputs(args.stack);
-      queues = channelQueuesFrom(outputs, args.channel, args.outputsFile ?? "the stack outputs");
+      queues = channelQueuesFrom(outputs, channel, args.outputsFile ?? "the stack outputs");
       sqs = new SQSClient({});
     }
     if (args.ruleDlq) {
-      if (!queues.ruleDeadLetterQueueUrl) throw new Error(`Channel "${args.channel}" has no ruleDeadLetterQueueUrl in its outputs.`);
+      if (!queues.ruleDeadLetterQueueUrl) throw new Error(`Channel "${channel}" has no ruleDeadLetterQueueUrl in its outputs.`);
       const result = await redriveRuleDeadLetters(sqs, {
         queueUrl: queues.queueUrl,
         ruleDeadLetterQueueUrl: queues.ruleDeadLetterQueueUrl,
       });
-      print(describeResult(args.channel, { ...queues, deadLetterQueueUrl: queues.ruleDeadLetterQueueUrl }, result));
+      print(describeResult(channel, { ...queues, deadLetterQueueUrl: queues.ruleDeadLetterQueueUrl }, result));
       return result.failed.length > 0 ? 1 : 0;
     }
     const result = await redrive(sqs, queues, { method: args.local ? "copy" : "auto" });
-    print(describeResult(args.channel, queues, result));
+    print(describeResult(channel, queues, result));
     return result.method === "copy" && result.failed.length > 0 ? 1 : 0;
   } catch (error) {
-    print(`redrive ${args.channel}: ${error instanceof Error ? error.message : String(error)}`);
+    print(`redrive ${channel}: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   } finally {
     sqs?.destroy();
     restoreDns?.();
+  }
+}
+
+/**
+ * `--schedules`: in AWS, each fire in `scheduling.deadLetterQueueUrl` is invoked on `scheduling.senderArn`
+ * (RequestResponse; a function error keeps it); locally, the running local mode's ops route does the same.
+ */
+async function redriveSchedulesCli(args: RedriveCliArgs, print: (line: string) => void): Promise<number> {
+  try {
+    let result: { moved: number; failed: { messageId?: string; reason: string }[] };
+    if (args.local) {
+      const stateFile = args.stateFile ?? LOCAL_STATE_FILE;
+      const state = readJson(stateFile, `No local Tidings state at ${stateFile}: start the local mode with \`npm start\` first.`) as {
+        endpoints?: { api?: string };
+      };
+      if (!state.endpoints?.api) throw new Error(`${stateFile} names no local API.`);
+      const answer = await fetch(`${state.endpoints.api}/ops/redrive`, { method: "POST", body: JSON.stringify({ dlq: "schedules" }) });
+      const body = (await answer.json()) as { moved?: number; failed?: { messageId?: string; reason: string }[]; message?: string };
+      if (!answer.ok) throw new Error(body.message ?? `the local ops route answered ${answer.status}`);
+      result = { moved: body.moved ?? 0, failed: body.failed ?? [] };
+    } else {
+      const outputs = (
+        args.outputsFile ? readJson(args.outputsFile, `No outputs file at ${args.outputsFile}.`) : stackOutputs(args.stack)
+      ) as {
+        scheduling?: { deadLetterQueueUrl?: string; senderArn?: string };
+      };
+      const { deadLetterQueueUrl, senderArn } = outputs?.scheduling ?? {};
+      if (!deadLetterQueueUrl || !senderArn) throw new Error("The stack outputs have no scheduling (tidings:scheduling.enabled is off?).");
+      const sqs = new SQSClient({});
+      const lambda = new LambdaClient({});
+      try {
+        result = await redriveScheduleFires(sqs, deadLetterQueueUrl, async (body) => {
+          const answer = await lambda.send(new InvokeCommand({ FunctionName: senderArn, Payload: new TextEncoder().encode(body) }));
+          if (answer.FunctionError)
+            throw new Error(`the sender failed again: ${new TextDecoder().decode(answer.Payload ?? new Uint8Array())}`);
+        });
+      } finally {
+        sqs.destroy();
+        lambda.destroy();
+      }
+    }
+    print(`Handed ${result.moved} fire(s) from the schedules DLQ to the scheduled sender.`);
+    for (const f of result.failed) print(`  not handed: ${f.messageId ?? "?"}: ${f.reason}`);
+    return result.failed.length > 0 ? 1 : 0;
+  } catch (error) {
+    print(`redrive --schedules: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
   }
 }
 

@@ -401,8 +401,10 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
     // Scheduled notifications: the Scheduler's one-time schedules invoke the scheduled sender.
     const senderFn = functions.find((f) => f.spec.triggers.some((t) => t.kind === "scheduler"));
     let scheduler: LocalScheduler | undefined;
+    let scheduledSender: ((input: unknown) => Promise<unknown>) | undefined;
     if (senderFn && schedulesDeadLetter) {
       const sender = instance(senderFn.spec, env) as unknown as (input: unknown) => Promise<unknown>;
+      scheduledSender = sender;
       scheduler = await startLocalScheduler({
         targets: { [NAMES.scheduledSender]: sender },
         deadLetter: async (_arn, body) => {
@@ -447,7 +449,15 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       faults: faults.list,
       log: { ddb, table: NAMES.tables.notificationLog },
       detail: (notificationId: string) => notificationDetail(log, timeline, notificationId),
-      scheduled: scheduler ? opsScheduled(scheduler, log, functions, (spec) => instance(spec, env), config.auth.scopes.send) : undefined,
+      scheduled:
+        scheduler && schedulesDeadLetter && scheduledSender
+          ? {
+              ...opsScheduled(scheduler, log, functions, (spec) => instance(spec, env), config.auth.scopes.send),
+              deadLetterQueueUrl: schedulesDeadLetter.url,
+              // What the Scheduler hands the sender: the fire's Input, parsed.
+              fire: async (body: string) => void (await scheduledSender(JSON.parse(body))),
+            }
+          : undefined,
     };
     // SES's bounces and complaints: the description's handler, fed by POST /dev/ses/bounce instead of SNS.
     const feedbackFn = functions.find((f) => f.spec.triggers.some((t) => t.kind === "sns"));
@@ -527,6 +537,8 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       reconcile,
       /** The local Scheduler's schedules (scheduled notifications), when scheduling is on. */
       scheduler,
+      /** Where the local Scheduler puts the fires the scheduled sender never took, when scheduling is on. */
+      schedulesDeadLetterQueueUrl: schedulesDeadLetter?.url,
       /** The status callbacks' secret (the receiver verifies with it), when they are on. */
       statusCallbacksSecret: callbacks?.secret,
       /** A dev token: an end user's, or with the scopes of `config.auth.scopes` a producer's. */
@@ -554,7 +566,7 @@ function opsScheduled(
   functions: SystemFunction[],
   instance: (spec: FunctionSpec<never, unknown>) => (event: never) => Promise<unknown>,
   sendScope: string,
-): NonNullable<OpsPageDeps["scheduled"]> {
+): Pick<NonNullable<OpsPageDeps["scheduled"]>, "list" | "cancel"> {
   const route = NOTIFICATION_ROUTES[2].route;
   const cancelFn = functions.find((f) => f.spec.triggers.some((t) => t.kind === "http" && t.route === route))!;
   const cancel = instance(cancelFn.spec) as unknown as (event: unknown) => Promise<HttpResult>;

@@ -82,6 +82,23 @@ export async function redriveRuleDeadLetters(
   ) as Promise<Extract<RedriveResult, { method: "copy" }>>;
 }
 
+/**
+ * The schedules' DLQ holds fires the Scheduler could not hand the scheduled sender (after its retries):
+ * each is handed to `fire` (the sender: a Lambda Invoke deployed, the function itself locally) and deleted
+ * once it returns; one that throws stays. The sender claims a notification only while it is scheduled, so
+ * a fire of one cancelled or sent meanwhile does nothing, and a fire redriven twice sends once.
+ */
+export async function redriveScheduleFires(
+  sqs: SQSClient,
+  deadLetterQueueUrl: string,
+  fire: (body: string) => Promise<void>,
+  options: Pick<RedriveOptions, "visibilityTimeoutSeconds"> = {},
+): Promise<Extract<RedriveResult, { method: "copy" }>> {
+  return copyMessages(sqs, { queueUrl: "", deadLetterQueueUrl }, { ...options, send: (message) => fire(message.Body ?? "") }) as Promise<
+    Extract<RedriveResult, { method: "copy" }>
+  >;
+}
+
 /** Moves the DLQ's messages back to the source queue; see RedriveOptions for how. */
 export async function redrive(sqs: SQSClient, queues: ChannelQueues, options: RedriveOptions = {}): Promise<RedriveResult> {
   const method = options.method ?? "auto";
@@ -130,8 +147,12 @@ async function startMoveTask(sqs: SQSClient, queues: ChannelQueues, options: Red
 
 async function copyMessages(
   sqs: SQSClient,
-  queues: ChannelQueues,
-  options: RedriveOptions & { dropAttributes?: boolean },
+  queues: Pick<ChannelQueues, "queueUrl" | "deadLetterQueueUrl">,
+  options: RedriveOptions & {
+    dropAttributes?: boolean;
+    /** Where each message goes instead of the source queue (a throw keeps it in the DLQ). */
+    send?: (message: Message) => Promise<void>;
+  },
 ): Promise<RedriveResult> {
   let moved = 0;
   const failed: { messageId: string; reason: string }[] = [];
@@ -176,9 +197,12 @@ async function copyMessages(
     if (messages.length === 0) break;
     for (const message of messages) {
       try {
-        const copy = copyOf(message);
-        if (options.dropAttributes) copy.MessageAttributes = undefined;
-        await sqs.send(new SendMessageCommand({ QueueUrl: queues.queueUrl, ...copy }));
+        if (options.send) await options.send(message);
+        else {
+          const copy = copyOf(message);
+          if (options.dropAttributes) copy.MessageAttributes = undefined;
+          await sqs.send(new SendMessageCommand({ QueueUrl: queues.queueUrl, ...copy }));
+        }
       } catch (error) {
         skip.add(message.MessageId ?? "");
         failed.push({ messageId: message.MessageId ?? "?", reason: error instanceof Error ? error.message : String(error) });

@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { startLocalAws, type LocalAws } from "../local/aws";
+import { startLocalLambda } from "../local/lambdaInvoke";
 import { parseRedriveArgs, runRedriveCli } from "../local/redrive-cli";
 import { isLocalQueueUrl, redrive, type ChannelQueues } from "../runtime/redrive";
 
@@ -209,6 +210,44 @@ describe("redrive (DLQ → source queue)", () => {
       expect(lines.join("\n")).to.match(/Moved 1 message\(s\) of "slack"/);
       expect(lines.join("\n")).to.match(/has no ruleDeadLetterQueueUrl/);
       expect((await drain(queues.queueUrl)).map((m) => m.body)).to.deep.equal([JSON.stringify({ id: "r1" })]);
+    });
+
+    it("--schedules hands each fire in the schedules DLQ to the scheduled sender (Lambda Invoke); one that fails again stays", async () => {
+      const dlq = (await sqs.send(new CreateQueueCommand({ QueueName: `schedules-dlq-${pairs++}` }))).QueueUrl!;
+      const senderArn = "arn:aws:lambda:us-east-1:123456789012:function:tidings-scheduling-sender-4f2a9c1";
+      const fired: unknown[] = [];
+      const lambda = await startLocalLambda({
+        [senderArn]: async (fire: { eventId?: string }) => {
+          if (fire.eventId === "broken") throw new Error("the log table is unreachable");
+          fired.push(fire);
+          return { outcome: "sent" };
+        },
+      });
+      for (const eventId of ["n-1", "broken"])
+        await sqs.send(new SendMessageCommand({ QueueUrl: dlq, MessageBody: JSON.stringify({ eventId }) }));
+      const outputsFile = path.join(tmp, "outputs-schedules.json");
+      fs.writeFileSync(outputsFile, JSON.stringify({ channels: {}, scheduling: { deadLetterQueueUrl: dlq, senderArn } }));
+      const lines: string[] = [];
+      const env = { ...aws.env, AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint };
+      const previous = Object.fromEntries(Object.keys(env).map((key) => [key, process.env[key]]));
+      Object.assign(process.env, env);
+      try {
+        expect(await runRedriveCli(["--schedules", "--outputs", outputsFile], (line) => lines.push(line))).to.equal(1, lines.join("\n"));
+        fs.writeFileSync(outputsFile, JSON.stringify({ channels: {} }));
+        expect(await runRedriveCli(["--schedules", "--outputs", outputsFile], (line) => lines.push(line))).to.equal(1);
+      } finally {
+        await lambda.stop();
+        for (const [key, value] of Object.entries(previous)) {
+          if (value === undefined) delete process.env[key];
+          else process.env[key] = value;
+        }
+      }
+      expect(fired).to.deep.equal([{ eventId: "n-1" }]);
+      expect(lines.join("\n")).to.match(/Handed 1 fire\(s\) from the schedules DLQ/);
+      expect(lines.join("\n")).to.match(/not handed: .*the sender failed again/);
+      expect(lines.join("\n")).to.match(/have no scheduling/);
+      expect(parseRedriveArgs(["--schedules", "--local"])).to.deep.equal({ schedules: true, local: true });
+      expect(() => parseRedriveArgs(["email", "--schedules"])).to.throw(/--schedules takes no channel/);
     });
 
     it("reads saved stack outputs with --outputs", async () => {

@@ -4,7 +4,13 @@
  * read when it is sent, a cancel before its time means it is never delivered, a cancel after it is a
  * 409, a cancel racing the send is one or the other, and bad times are 400 naming sendAt.
  */
+import { DeleteScheduleCommand, SchedulerClient } from "@aws-sdk/client-scheduler";
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { expect } from "chai";
+import { runRedriveCli } from "../local/redrive-cli";
 import type { LocalTidings } from "../local/tidings";
 import { producerScopes, startQuiet } from "./helpers/localTidings";
 import { until } from "./helpers/sockets";
@@ -227,5 +233,43 @@ describe("scheduled notifications (local mode, over HTTP)", function () {
     expect(bad.status).to.equal(400);
     expect(((await bad.json()) as any).problems[0].field).to.equal("notificationId");
     expect((await call("DELETE", `/notifications/${second}`)).status).to.equal(200);
+  });
+
+  it("a fire the sender never took waits in the schedules DLQ; the ops page's redrive hands it to the sender, which sends it once", async () => {
+    const eventId = newId("lost");
+    await call("POST", "/notifications", { eventId, userId: "alice", type: "job.progress", message: "late but sent", sendAt: inMs(1_000) });
+    // The schedule is gone (as if the Scheduler's retries had all failed): nothing fires it.
+    const schedule = tidings.scheduler!.pending().find((p) => JSON.parse(p.input).eventId === eventId)!;
+    await new SchedulerClient({}).send(new DeleteScheduleCommand({ Name: schedule.name, GroupName: schedule.group }));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, schedule.at - Date.now()) + 500));
+    expect((await statusOf(eventId)).status).to.equal("scheduled");
+    // What the Scheduler puts in the DLQ then: the schedule's Input. And one that is not a fire at all.
+    const dlq = tidings.schedulesDeadLetterQueueUrl!;
+    await tidings.clients.sqs.send(new SendMessageCommand({ QueueUrl: dlq, MessageBody: schedule.input }));
+    await tidings.clients.sqs.send(new SendMessageCommand({ QueueUrl: dlq, MessageBody: '{"not":"a fire"}' }));
+    const opsState = async () => (await (await fetch(`${tidings.endpoints.api}/ops/state`)).json()) as any;
+    expect((await opsState()).schedulesDeadLetterDepth).to.equal(2);
+
+    const redrive = async () => {
+      const answer = await fetch(`${tidings.endpoints.api}/ops/redrive`, { method: "POST", body: JSON.stringify({ dlq: "schedules" }) });
+      expect(answer.status).to.equal(200);
+      return (await answer.json()) as { dlq: string; moved: number; failed: { reason: string }[] };
+    };
+    const first = await redrive();
+    expect([first.dlq, first.moved, first.failed.length]).to.deep.equal(["schedules", 1, 1]);
+    expect(first.failed[0].reason).to.match(/eventId/);
+    expect((await statusOf(eventId)).status).to.equal("sent");
+    await until(async () => (await tidings.log.get(eventId, "websocket"))?.status === "sent", 10_000, "sent");
+
+    // The same fire again (redriven twice), this time by `npm run redrive -- --schedules --local`: the
+    // sender finds it sent, and sends nothing.
+    await tidings.clients.sqs.send(new SendMessageCommand({ QueueUrl: dlq, MessageBody: schedule.input }));
+    const stateFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tidings-state-")), "state.json");
+    fs.writeFileSync(stateFile, JSON.stringify({ endpoints: tidings.endpoints }));
+    const lines: string[] = [];
+    // The message that is not a fire is still there (hidden a while after its failed try): the CLI says so.
+    await runRedriveCli(["--schedules", "--local", "--state", stateFile], (line) => lines.push(line));
+    expect(lines[0]).to.equal("Handed 1 fire(s) from the schedules DLQ to the scheduled sender.");
+    expect((await tidings.log.get(eventId, "websocket"))?.attempts).to.equal(1);
   });
 });
