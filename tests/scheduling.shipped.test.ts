@@ -13,6 +13,8 @@ import { startShippedService, type ShippedService } from "./hostile/shippedServi
 import { asProducer, loadShipped } from "./helpers/shipped";
 import { until } from "./helpers/sockets";
 
+const SLACK_HOOK = "https://hooks.slack.com/services/T0000000/B0000000/abcdefghijklmnopqrstuvwx";
+
 describe("scheduled notifications as shipped (local AWS, the local Scheduler)", function () {
   this.timeout(60_000);
   let service: ShippedService;
@@ -21,6 +23,7 @@ describe("scheduled notifications as shipped (local AWS, the local Scheduler)", 
   const fired: ScheduledFire[] = [];
   const deadLettered: string[] = [];
   let names: { group: string; role: string; sender: string; dlq: string };
+  let sender: (fire: ScheduledFire) => Promise<{ outcome: string }>;
 
   before(async () => {
     service = await startShippedService();
@@ -31,7 +34,7 @@ describe("scheduled notifications as shipped (local AWS, the local Scheduler)", 
       sender: await outputValue(scheduling.sender.function.arn),
       dlq: await outputValue(scheduling.deadLetterQueue.arn),
     };
-    const sender = (await loadShipped<ScheduledFire, { outcome: string }>(scheduling.sender)).handler;
+    sender = (await loadShipped<ScheduledFire, { outcome: string }>(scheduling.sender)).handler;
     cancel = asProducer((await loadShipped(scheduling.cancel)).handler);
     scheduler = await startLocalScheduler({
       targets: {
@@ -84,6 +87,40 @@ describe("scheduled notifications as shipped (local AWS, the local Scheduler)", 
     expect(again.statusCode).to.equal(409);
     expect(JSON.parse(again.body!).error).to.equal("already_sent");
     expect(deadLettered).to.deep.equal([]);
+  });
+
+  it("collects a digest type's e-mail and Slack in the shipped service, and the shipped sender sends the digest with count and items", async () => {
+    await service.putContact({ userId: "dee", email: "dee@example.com", external_channels: { slack: { webhookUrl: SLACK_HOOK } } });
+    const comment = (n: number) =>
+      service.post({
+        userId: "dee",
+        type: "comment.added",
+        data: { threadId: "T9", threadTitle: "Launch", author: `a${n}`, excerpt: `c${n}` },
+      });
+    const answers = [await comment(1), await comment(2)];
+    for (const answer of answers) expect(answer.body.channels).to.deep.equal({ websocket: "queued", email: "digested", slack: "digested" });
+    const digest = scheduler.pending().find((p) => JSON.parse(p.input).eventId.startsWith("dg-"))!;
+    expect(digest).to.include({ group: names.group, targetArn: names.sender, deadLetterArn: names.dlq });
+    const digestId = JSON.parse(digest.input).eventId as string;
+    const log = makeNotificationLog({ ddb: service.ddb, table: service.names.log });
+    expect(await log.get(answers[1].body.eventId, "email")).to.include({ status: "digested", digestId });
+
+    // Its window is 30 s: fire it now, as the Scheduler would then.
+    const before = service.events.length;
+    expect(await sender({ eventId: digestId })).to.deep.equal({ outcome: "sent" });
+    await service.bus.idle();
+    const sent = service.events
+      .slice(before)
+      .map((e) => e.detail as { eventId: string; channel: string; content: { subject?: string; text: string } });
+    expect(sent.map((d) => [d.eventId, d.channel]).sort()).to.deep.equal([
+      [digestId, "email"],
+      [digestId, "slack"],
+    ]);
+    const email = sent.find((d) => d.channel === "email")!;
+    expect(email.content.subject).to.equal("2 new comments");
+    expect(email.content.text).to.match(/a1 on Launch: c1\n- a2 on Launch: c2/);
+    // Fired again (a retried fire): nothing more.
+    expect(await sender({ eventId: digestId })).to.deep.equal({ outcome: "skipped" });
   });
 
   it("gives the Scheduler's role the sender and the DLQ only, assumable by the Scheduler for this account only; the cancel route needs IAM", async () => {

@@ -286,6 +286,22 @@ describe("UserApi and UserDataRoutes (graph and shipped code)", function () {
     });
     expect(await makeNotificationLog({ ddb, table: names.log }).get("evt-a", "websocket")).to.include({ status: "opened" });
 
+    // Mark all read: one write of the read mark; the frame says up to when, and the list reads it as readAt.
+    const all = json(await userApi(event("POST", "/me/notifications/read", { auth, body: { all: true } })));
+    expect(all.body.unreadCount).to.equal(0);
+    expect(posted).to.deep.include({
+      method: "POST",
+      connectionId: "ann-phone=",
+      frame: { type: "read", eventIds: [], upTo: all.body.upTo, unreadCount: 0 },
+    });
+    const after = json(await userApi(event("GET", "/me/notifications", { auth })));
+    expect(after.body.items.find((i: any) => i.eventId === "evt-b").readAt).to.equal(all.body.upTo);
+    const archived = json(await userApi(event("POST", "/me/notifications/archive", { auth, body: { eventIds: ["evt-b"] } })));
+    expect(archived.status).to.equal(200);
+    expect(
+      json(await userApi(event("GET", "/me/notifications", { auth, query: "archived=true" }))).body.items.map((i: any) => i.eventId),
+    ).to.deep.equal(["evt-b"]);
+
     expect(json(await userApi(event("GET", "/me/notifications"))).status).to.equal(401);
     const other = await bearer("bob");
     expect(json(await userApi(event("POST", "/me/notifications/archive", { auth: other, body: { eventIds: ["evt-b"] } }))).status).to.equal(
