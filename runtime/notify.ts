@@ -408,42 +408,25 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
     // Each entry carries the request's digest (a reused eventId must match it) and the delivery's digest
     // (what a worker checks before it sends: runtime/deliveryDigest.ts).
     const fingerprint = job.fingerprint ?? requestDigest(request);
+    const shared = (channel: string) => ({
+      eventId,
+      channel,
+      userId,
+      type,
+      producer,
+      callback: request.callback,
+      requestDigest: fingerprint,
+    });
     const entries = written.map((plan) =>
       plan.action === "digest"
-        ? {
-            eventId,
-            channel: plan.channel,
-            userId,
-            type,
-            producer,
-            callback: request.callback,
-            status: DELIVERY_STATUS.digested,
-            digestId: plan.digestId,
-            requestDigest: fingerprint,
-          }
+        ? { ...shared(plan.channel), status: DELIVERY_STATUS.digested, digestId: plan.digestId }
         : plan.action === "opted-out"
-          ? {
-              eventId,
-              channel: plan.channel,
-              userId,
-              type,
-              producer,
-              callback: request.callback,
-              status: "unsubscribed" as const,
-              reason: "opted out",
-              requestDigest: fingerprint,
-            }
+          ? { ...shared(plan.channel), status: DELIVERY_STATUS.unsubscribed, reason: "opted out" }
           : {
-              eventId,
-              channel: plan.channel,
-              userId,
-              type,
-              producer,
-              callback: request.callback,
-              status: "created" as const,
+              ...shared(plan.channel),
+              status: DELIVERY_STATUS.created,
               delivery: plan.delivery,
               digest: deliveryDigest(plan.delivery),
-              requestDigest: fingerprint,
             },
     );
     // Every channel's content lives in one item (deflated), and DynamoDB keeps items up to 400 KB.

@@ -93,7 +93,7 @@ describe("UserApi and UserDataRoutes (graph and shipped code)", function () {
       stageName: "dev",
     };
     const producerApi = new aws.apigatewayv2.Api("producer-api", { protocolType: "HTTP" });
-    const api = new UserApi("user-api", {
+    const apiArgs = {
       feedTable: tables.feed,
       contactsTable: tables.contacts,
       settingsTable: tables.settings,
@@ -104,26 +104,12 @@ describe("UserApi and UserDataRoutes (graph and shipped code)", function () {
       auth: AUTH,
       enabledChannels: ["websocket", "email"],
       types: TYPES,
-      maxDevicesPerUser: 2,
       allowOrigins: ["https://app.example.com"],
       kmsKeyArn: key.arn,
-    });
+    };
+    const api = new UserApi("user-api", { ...apiArgs, maxDevicesPerUser: 2 });
     const notificationsBus = new aws.cloudwatch.EventBus("notifications", {});
-    const selfApi = new UserApi("user-api-self", {
-      feedTable: tables.feed,
-      contactsTable: tables.contacts,
-      settingsTable: tables.settings,
-      notificationLogTable: tables.log,
-      connectionsTable: tables.connections,
-      websocket,
-      bus: notificationsBus,
-      tokenSigningSecretArn: SECRET_ARN,
-      auth: AUTH,
-      enabledChannels: ["websocket", "email", "sms"],
-      types: TYPES,
-      allowOrigins: ["https://app.example.com"],
-      kmsKeyArn: key.arn,
-    });
+    const selfApi = new UserApi("user-api-self", { ...apiArgs, bus: notificationsBus, enabledChannels: ["websocket", "email", "sms"] });
     const routes = new UserDataRoutes("user-data", {
       api: producerApi,
       authorization: { type: "AWS_IAM" },
