@@ -57,6 +57,8 @@ export interface ProducerScopes {
   contactsRead?: string;
   /** `DELETE /users/{userId}`. @default "users:erase" */
   erase?: string;
+  /** `PUT`, `GET /topics/{topic}/subscribers`, `DELETE /topics/{topic}/subscribers/{userId}`. @default "topics:write" */
+  topicsWrite?: string;
 }
 
 /** Child components of a NotificationApi (kept off its schema outputs). */

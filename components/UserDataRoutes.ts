@@ -19,11 +19,13 @@ import {
 import { DEFAULTS } from "../runtime/defaults";
 import { describedFunction } from "./described";
 import type { InlineFunction, InlineFunctionTransform } from "./InlineFunction";
-import { USER_DATA_ROUTES as DESCRIBED_ROUTES, userDataFunction } from "../runtime/system";
+import { USER_DATA_ROUTES as DESCRIBED_ROUTES, TOPIC_ROUTES, userDataFunction } from "../runtime/system";
 import type { ProducerScopes, TableRef } from "./NotificationApi";
 
-/** The producer-side user-data routes, as API Gateway route keys. */
+/** The producer-side user-data routes, as API Gateway route keys (and, with a topics table, TOPIC_ROUTE_KEYS). */
 export const USER_DATA_ROUTES: string[] = DESCRIBED_ROUTES.map((r) => r.route);
+/** The topic subscription routes, as API Gateway route keys. */
+export const TOPIC_ROUTE_KEYS: string[] = TOPIC_ROUTES.map((r) => r.route);
 
 export interface UserDataRoutesArgs {
   /**
@@ -58,6 +60,13 @@ export interface UserDataRoutesArgs {
   channelAddresses?: Record<string, Record<string, ChannelAddressField>>;
   /** Erasing a user also closes their open connections through this WebSocket API. */
   websocket: WebSocketRef;
+  /**
+   * Topic subscriptions (a TopicsTable): with it, the routes `PUT`/`GET /topics/{topic}/subscribers` and
+   * `DELETE /topics/{topic}/subscribers/{userId}` (scope `topicsWrite`), and erasing a user deletes theirs.
+   * @default no topic routes
+   * @example topicsTable: new TopicsTable("topics", { kmsKeyArn: key.arn })
+   */
+  topicsTable?: TableRef;
   kmsKeyArn: pulumi.Input<string>;
   /** @default 14 */
   logRetentionDays?: number;
@@ -123,6 +132,7 @@ export class UserDataRoutes extends pulumi.ComponentResource {
         politenessChannels: args.politeness?.channels ?? [],
         scopes,
         addresses: addressesOf("UserDataRoutes", args.channelAddresses),
+        topics: args.topicsTable !== undefined,
       }),
       {
         resources: {
@@ -134,6 +144,7 @@ export class UserDataRoutes extends pulumi.ComponentResource {
           key: { id: args.kmsKeyArn, arn: args.kmsKeyArn },
           ...(args.notificationLogTable ? { log: { id: args.notificationLogTable.name, arn: args.notificationLogTable.arn } } : {}),
           ...(args.politeness ? { politeness: { id: args.politeness.table.name, arn: args.politeness.table.arn } } : {}),
+          ...(args.topicsTable ? { topics: { id: args.topicsTable.name, arn: args.topicsTable.arn } } : {}),
         },
       },
       { kmsKeyArn: args.kmsKeyArn, logRetentionDays: args.logRetentionDays },
@@ -148,7 +159,7 @@ export class UserDataRoutes extends pulumi.ComponentResource {
         payloadFormatVersion: "2.0",
       }),
     );
-    this.routes = DESCRIBED_ROUTES.map(
+    this.routes = [...DESCRIBED_ROUTES, ...(args.topicsTable ? TOPIC_ROUTES : [])].map(
       ({ route: routeKey, scope }) =>
         new aws.apigatewayv2.Route(
           ...withTransform(

@@ -19,6 +19,7 @@ import { NotificationChannel, type NotificationChannelArgs } from "./Notificatio
 import { NotificationLogTable } from "./NotificationLogTable";
 import { Operations } from "./Operations";
 import { PolitenessTable } from "./PolitenessTable";
+import { TopicsTable } from "./TopicsTable";
 import { type ChannelProvider, providerFromConfig } from "./providers";
 import { SettingsTable } from "./SettingsTable";
 import { StatusCallbacks } from "./StatusCallbacks";
@@ -102,6 +103,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
   const settingsTable = new SettingsTable("settings", { kmsKeyArn, deletionProtection }, opts);
   const notificationLogTable = new NotificationLogTable("notification-log", { kmsKeyArn, deletionProtection }, opts);
   const politenessTable = new PolitenessTable("politeness", { kmsKeyArn }, opts);
+  const topicsTable = new TopicsTable("topics", { kmsKeyArn }, opts);
   const feedTable = new FeedTable("feed", { kmsKeyArn }, opts);
 
   const alertsTopic = new aws.sns.Topic("alerts", { kmsMasterKeyId: kmsKeyArn }, opts);
@@ -287,6 +289,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
       politeness: { table: politenessTable, channels: channelsWithPerUserLimits(channels) },
       channelAddresses: addresses,
       websocket,
+      topicsTable,
       kmsKeyArn,
       logRetentionDays: config.logRetentionDays,
     },
@@ -377,6 +380,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
         notificationLog: notificationLogTable.name,
         politeness: politenessTable.name,
         feed: feedTable.name,
+        topics: topicsTable.name,
       },
       templatesBucket: templates.bucketName,
       channels: Object.fromEntries(

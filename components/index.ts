@@ -24,6 +24,7 @@ export { EncryptedTable, EncryptedTableArgs, EncryptedTableTransform, encryptedT
 export { ConnectionsTable } from "./ConnectionsTable";
 export { ContactsTable } from "./ContactsTable";
 export { SettingsTable } from "./SettingsTable";
+export { TopicsTable } from "./TopicsTable";
 export { NotificationLogTable } from "./NotificationLogTable";
 export { PolitenessTable } from "./PolitenessTable";
 export { FeedTable } from "./FeedTable";

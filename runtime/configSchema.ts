@@ -116,6 +116,8 @@ function authSchema() {
         contactsRead: scopeName().default(DEFAULTS.auth.scopes.contactsRead),
         /** `DELETE /users/{userId}`. */
         erase: scopeName().default(DEFAULTS.auth.scopes.erase),
+        /** `PUT`, `GET /topics/{topic}/subscribers` and `DELETE /topics/{topic}/subscribers/{userId}`. */
+        topicsWrite: scopeName().default(DEFAULTS.auth.scopes.topicsWrite),
       })
       .prefault({}),
     /**

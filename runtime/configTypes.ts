@@ -82,7 +82,7 @@ export interface TidingsConfig {
     issuer: string;
     audience: string;
     /** The scope each producer route needs. @default { send: "notifications:send", contactsWrite: "contacts:write", contactsRead: "contacts:read", erase: "users:erase" } */
-    scopes: { send: string; contactsWrite: string; contactsRead: string; erase: string };
+    scopes: { send: string; contactsWrite: string; contactsRead: string; erase: string; topicsWrite: string };
     /** An identity provider's JWKS URL: RS256/ES256 tokens signed with its keys are accepted too. */
     jwksUrl?: string;
     /** @default 300 */

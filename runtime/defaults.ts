@@ -9,7 +9,13 @@ export const DEFAULTS = {
   auth: {
     issuer: "tidings",
     audience: "tidings",
-    scopes: { send: "notifications:send", contactsWrite: "contacts:write", contactsRead: "contacts:read", erase: "users:erase" },
+    scopes: {
+      send: "notifications:send",
+      contactsWrite: "contacts:write",
+      contactsRead: "contacts:read",
+      erase: "users:erase",
+      topicsWrite: "topics:write",
+    },
     keyCacheSeconds: 300,
   },
   websocket: { maxConnectionsPerUser: 10, chat: { enabled: false, scope: "chat:send", perMinute: 20 } },

@@ -12,6 +12,7 @@ export interface ProducerScopeNames {
   contactsWrite: string;
   contactsRead: string;
   erase: string;
+  topicsWrite: string;
 }
 
 /** The authorizer context API Gateway (HTTP API, payload 2.0) passes: a JWT's claims and scopes, or the IAM caller. */

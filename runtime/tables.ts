@@ -89,6 +89,15 @@ export const TABLES = {
     },
     ttlAttribute: "ttl",
   },
+  /**
+   * Topics: pk topic, sk userId, one item per subscriber (runtime/topics.ts); keys-only GSI byUser on
+   * userId + topic, so erasing a user finds their subscriptions.
+   */
+  topics: {
+    hashKey: "topic",
+    rangeKey: "userId",
+    indexes: { byUser: { hashKey: "userId", rangeKey: "topic", projection: [] } },
+  },
   /** pk counterKey (`<channel>#<userId>`), sk window (window start, epoch seconds). Items: count, ttl. */
   politeness: { hashKey: "counterKey", rangeKey: "window", ttlAttribute: "ttl" },
 } as const satisfies Record<string, TableLayout>;

@@ -10,6 +10,7 @@
  * (runtime/contacts.ts `resolveAddress`), so what is stored here is what delivery accepts. A field set
  * to null is removed; device tokens are the user's own business (`POST /me/devices`) and are kept.
  */
+import { type Topics, topicRoute } from "./topics";
 import { removeConnection } from "./connectionSlots";
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, paginateQuery, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { type AddressSchema, addressProblems, BUILT_IN_ADDRESSES, maskedAddress } from "./addresses";
@@ -46,6 +47,8 @@ export interface UserDataDeps {
    * log is left to its TTL.
    */
   log?: Pick<NotificationLog, "eraseUser">;
+  /** Topic subscriptions: the `/topics` routes, and erasing a user deletes theirs. @default no topic routes */
+  topics?: Topics;
   /** The politeness table and the channels with per-user counters: erasing a user deletes theirs. */
   politeness?: { table: string; channels: string[] };
   /** Origins a Slack webhook URL may use besides hooks.slack.com (the local mode's sink). */
@@ -213,8 +216,9 @@ export function makeUserDataApi(deps: UserDataDeps) {
     // The log last: a notification accepted while the rest was erased is erased too, and without a
     // contact none is sent after. (Not in the answer, whose keys are a contract; the decision log says.)
     const logItems = (await deps.log?.eraseUser(userId)) ?? 0;
+    const subscriptions = (await deps.topics?.eraseUser(userId)) ?? 0;
     const erased = { contact: !!contact.Attributes, settings: !!settings.Attributes, feedItems, connections: connectionIds.length };
-    logger({ component: "user-data", outcome: OUTCOME["user-data"].userErased, userId, ...erased, logItems });
+    logger({ component: "user-data", outcome: OUTCOME["user-data"].userErased, userId, ...erased, logItems, subscriptions });
     return respond(200, { userId, erased });
   }
 
@@ -222,6 +226,7 @@ export function makeUserDataApi(deps: UserDataDeps) {
     const method = methodOf(event);
     const segments = pathSegments(event);
     if (!segments) return rejected(400, "invalid request", [{ field: "path", problem: "is not URL-encoded correctly" }]);
+    if (segments[0] === "topics" && deps.topics) return topicRoute(deps.topics, segments, method, event);
     if (segments[0] !== "users" || segments.length < 2 || segments.length > 3 || (segments.length === 3 && segments[2] !== "contact")) {
       return rejected(404, "not found", [{ field: "path", problem: `/${segments.join("/")} is not a route of this API` }]);
     }

@@ -164,6 +164,9 @@ const SAMPLES: Record<string, object[]> = {
   FeedPage: [{ items: [feedEntry], unreadCount: 1, nextCursor: "c" }],
   UnreadCount: [{ unreadCount: 3 } satisfies Required<UnreadCount>],
   MarkRead: [{ eventIds: ["e-1"] }, { all: true }] satisfies MarkReadRequest[],
+  TopicSubscribe: [{ userIds: ["ada", "bob"] }],
+  TopicSubscribed: [{ topic: "release.notes", added: 2 }],
+  TopicSubscribers: [{ topic: "release.notes", userIds: ["ada"], nextCursor: "YWRh" }],
   SelfContact: [
     {
       email: { address: "ada@example.com", verified: true },

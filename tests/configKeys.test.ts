@@ -103,8 +103,8 @@ const EFFECTS: KeyEffect[] = [
     graph: (g) => {
       const producerApi = g.one("aws:apigatewayv2/api:Api", "producer-api").state.id;
       const routes = g.resources.filter((r) => r.type === "aws:apigatewayv2/route:Route" && r.inputs.apiId === producerApi);
-      // Scheduling is off in this variant: its DELETE route is not there.
-      expect(routes).to.have.length(5);
+      // Scheduling is off in this variant: its DELETE route is not there. 5 + the 3 topic routes.
+      expect(routes).to.have.length(8);
       for (const route of routes) expect(route.inputs.authorizationType, route.inputs.routeKey).to.equal("JWT");
     },
     local: { none: "the local mode stands a Bearer token in for either auth, checking the same scopes" },
@@ -132,7 +132,7 @@ const EFFECTS: KeyEffect[] = [
       ws.terminate();
     },
   },
-  ...(["send", "contactsWrite", "contactsRead", "erase"] as const).map(
+  ...(["send", "contactsWrite", "contactsRead", "erase", "topicsWrite"] as const).map(
     (scope): KeyEffect => ({
       key: `auth.scopes.${scope}`,
       variant: "B",
@@ -152,8 +152,9 @@ const EFFECTS: KeyEffect[] = [
           contactsWrite: ["PUT", "/users/qa/contact"],
           contactsRead: ["GET", "/users/qa/contact"],
           erase: ["DELETE", "/users/qa"],
+          topicsWrite: ["GET", "/topics/qa/subscribers"],
         }[scope];
-        const without = await l.t.signToken("svc", { scope: "notifications:send contacts:write contacts:read users:erase" });
+        const without = await l.t.signToken("svc", { scope: "notifications:send contacts:write contacts:read users:erase topics:write" });
         const answer = await fetch(`${l.t.endpoints.api}${route[1]}`, {
           method: route[0],
           headers: { authorization: `Bearer ${without}` },

@@ -528,6 +528,11 @@ describe("IAM: the policies against AWS's reference and against every call the c
 
       await fetch(`${api}/users/carol/contact`, { headers: { authorization: producer } });
       await until(async () => calls.some((c) => c.action === "sqs:ChangeMessageVisibility"), 20_000, "a refused callback backed off");
+      // Topics: subscribe (BatchGet, BatchWrite), page (Query), unsubscribe (DeleteItem); alice's erasure
+      // deletes hers (Query on byUser).
+      await post("/topics/news/subscribers", { userIds: ["alice", "bob"] }, { authorization: producer }, "PUT");
+      await fetch(`${api}/topics/news/subscribers`, { headers: { authorization: producer } });
+      await post("/topics/news/subscribers/bob", undefined, { authorization: producer }, "DELETE");
       await fetch(`${api}/users/alice`, { method: "DELETE", headers: { authorization: producer } });
       socket.terminate();
       await until(async () => calls.some((c) => c.fn === "Tidings: removes a closed WebSocket connection"), 10_000, "the disconnect");
@@ -547,6 +552,7 @@ describe("IAM: the policies against AWS's reference and against every call the c
         settings: () => one("aws:dynamodb/table:Table", "settings").state.arn,
         log: () => one("aws:dynamodb/table:Table", "notification-log").state.arn,
         politeness: () => one("aws:dynamodb/table:Table", "politeness").state.arn,
+        topics: () => one("aws:dynamodb/table:Table", "topics").state.arn,
         feed: () => one("aws:dynamodb/table:Table", "feed").state.arn,
         bus: () => one("aws:cloudwatch/eventBus:EventBus", "notifications").state.arn,
         templates: () => one("aws:s3/bucket:Bucket", "templates").state.arn,

@@ -23,7 +23,13 @@ import { evaluate, type Policy } from "./helpers/iamPolicy";
 import { loadShipped } from "./helpers/shipped";
 import { connectAtOnce, until, upgradeStatus } from "./helpers/sockets";
 
-const DEFAULT_SCOPES = { send: "notifications:send", contactsWrite: "contacts:write", contactsRead: "contacts:read", erase: "users:erase" };
+const DEFAULT_SCOPES = {
+  send: "notifications:send",
+  contactsWrite: "contacts:write",
+  contactsRead: "contacts:read",
+  erase: "users:erase",
+  topicsWrite: "topics:write",
+};
 
 /** The routes of the one description: every function's HTTP triggers. */
 function routeTable(config: TidingsConfig): (HttpRoute & { fn: string })[] {
@@ -59,6 +65,9 @@ describe("trust: one route table, enforced at the gateway, in the function and l
       ["PUT /users/{userId}/contact", "contactsWrite"],
       ["GET /users/{userId}/contact", "contactsRead"],
       ["DELETE /users/{userId}", "erase"],
+      ["PUT /topics/{topic}/subscribers", "topicsWrite"],
+      ["GET /topics/{topic}/subscribers", "topicsWrite"],
+      ["DELETE /topics/{topic}/subscribers/{userId}", "topicsWrite"],
     ]);
     expect(routes.filter((r) => r.auth.kind === "public").map((r) => r.route)).to.deep.equal([
       "GET /t/{token}",

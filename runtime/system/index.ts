@@ -30,6 +30,7 @@ import {
   type UserDataSettings,
   userApiFunction,
   userDataFunction,
+  TOPIC_ROUTES,
 } from "./users";
 import { type WebSocketSettings, webSocketFunctions } from "./websocket";
 
@@ -48,6 +49,7 @@ export {
 export { guardProducerRoutes } from "./guard";
 export {
   emailFeedbackFunction,
+  TOPIC_ROUTES,
   USER_API_ROUTES,
   USER_DATA_ROUTES,
   type UserApiSettings,
@@ -58,7 +60,11 @@ export {
 export { managementClient, type TokenSettings, type WebSocketSettings, webSocketFunctions } from "./websocket";
 
 /** Every producer route and the scope it needs: the one list the grants, the gateway and the functions read. */
-export const PRODUCER_ROUTES: readonly { route: RouteKey; scope: ProducerScope }[] = [...NOTIFICATION_ROUTES, ...USER_DATA_ROUTES];
+export const PRODUCER_ROUTES: readonly { route: RouteKey; scope: ProducerScope }[] = [
+  ...NOTIFICATION_ROUTES,
+  ...USER_DATA_ROUTES,
+  ...TOPIC_ROUTES,
+];
 
 /** What every function of a system is built from. */
 export interface SystemSettings {
@@ -126,6 +132,7 @@ export function systemSettings(config: TidingsConfig, options: SystemOptions = {
       politenessChannels: channels.filter((name) => described[name].worker.perUser !== undefined),
       scopes: config.auth.scopes,
       addresses,
+      topics: true,
     },
     userApi: {
       auth,

@@ -21,6 +21,8 @@ export const RESOURCES = [
   "log",
   "politeness",
   "feed",
+  /** Topic subscriptions (runtime/topics.ts). */
+  "topics",
   "bus",
   "templates",
   "tokenSecret",
@@ -86,7 +88,7 @@ export type RouteAuth =
   | { kind: "public" };
 
 /** The producer scopes, by what they allow; their names come from config. */
-export type ProducerScope = "send" | "contactsWrite" | "contactsRead" | "erase";
+export type ProducerScope = "send" | "contactsWrite" | "contactsRead" | "erase" | "topicsWrite";
 
 /** An HTTP API of the system. */
 export type HttpApiName = "producer" | "user";

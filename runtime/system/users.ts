@@ -14,6 +14,7 @@ import { makeFeed } from "../feed";
 import { type HttpAnswer, type HttpRequestEvent, MAX_USER_BODY_BYTES } from "../http";
 import { makeNotificationLog } from "../notificationLog";
 import { makeSelfContact } from "../selfContact";
+import { makeTopics } from "../topics";
 import { makeUserApi } from "../userApi";
 import { makeUserDataApi } from "../userData";
 import type { AddressSchema } from "../addresses";
@@ -25,10 +26,17 @@ import { managementClient, signingKeyFrom, type TokenSettings, tokenVerifierFrom
 const documentClient = () => DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
 
 /** The producer's user-data routes and the scope each needs. */
-export const USER_DATA_ROUTES: { route: RouteKey; scope: "contactsWrite" | "contactsRead" | "erase" }[] = [
+export const USER_DATA_ROUTES: { route: RouteKey; scope: "contactsWrite" | "contactsRead" | "erase" | "topicsWrite" }[] = [
   { route: "PUT /users/{userId}/contact", scope: "contactsWrite" },
   { route: "GET /users/{userId}/contact", scope: "contactsRead" },
   { route: "DELETE /users/{userId}", scope: "erase" },
+];
+
+/** The topic subscription routes (runtime/topics.ts), on the same function when there is a topics table. */
+export const TOPIC_ROUTES: typeof USER_DATA_ROUTES = [
+  { route: "PUT /topics/{topic}/subscribers", scope: "topicsWrite" },
+  { route: "GET /topics/{topic}/subscribers", scope: "topicsWrite" },
+  { route: "DELETE /topics/{topic}/subscribers/{userId}", scope: "topicsWrite" },
 ];
 
 /** The end-user API's routes: every one but the tracking and unsubscribe links needs the user's own token. */
@@ -65,6 +73,8 @@ export interface UserDataSettings {
   politenessChannels: string[];
   /** The scope each producer route needs (`tidings:auth.scopes`), checked again by the function. */
   scopes: ProducerScopeNames;
+  /** Topic subscriptions: the topic routes, and erasing a user's subscriptions with the user. */
+  topics: boolean;
 }
 
 export function userDataFunction(settings: UserDataSettings): FunctionSpec<HttpRequestEvent, HttpAnswer> {
@@ -87,12 +97,18 @@ export function userDataFunction(settings: UserDataSettings): FunctionSpec<HttpR
       { resource: "log", actions: ["dynamodb:BatchWriteItem"] },
     );
   }
+  if (settings.topics) {
+    uses.push(
+      { resource: "topics", actions: ["dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"] },
+      { resource: "topics", actions: ["dynamodb:Query"], part: "index/byUser" },
+    );
+  }
   return guardProducerRoutes<HttpRequestEvent, HttpAnswer>(
     {
       name: "user-data",
       settings,
-      description: "Tidings producer API: PUT/GET /users/{userId}/contact, DELETE /users/{userId}",
-      triggers: USER_DATA_ROUTES.map((entry) => producerRoute(entry, MAX_USER_BODY_BYTES)),
+      description: "Tidings producer API: PUT/GET /users/{userId}/contact, DELETE /users/{userId}, /topics/{topic}/subscribers",
+      triggers: [...USER_DATA_ROUTES, ...(settings.topics ? TOPIC_ROUTES : [])].map((entry) => producerRoute(entry, MAX_USER_BODY_BYTES)),
       uses: withKey(uses),
       create: (env, hooks) => {
         const ddb = documentClient();
@@ -102,6 +118,7 @@ export function userDataFunction(settings: UserDataSettings): FunctionSpec<HttpR
           tables: { contacts: envOf(env, "contacts"), settings: envOf(env, "settings"), connections: envOf(env, "connections") },
           feed: makeFeed({ ddb, table: envOf(env, "feed") }),
           log: logOf?.(envOf(env, "log")),
+          topics: settings.topics ? makeTopics({ ddb, table: envOf(env, "topics") }) : undefined,
           politeness: settings.politenessChannels.length
             ? { table: envOf(env, "politeness"), channels: settings.politenessChannels }
             : undefined,
