@@ -4,6 +4,7 @@ import { DEFAULTS } from "../runtime/config";
 import type { HttpResult } from "../runtime/contracts";
 import type { HttpApiEvent } from "../runtime/notify";
 import { producerFunction } from "../runtime/system";
+import { TopicFanOut, type TopicFanOutTransform } from "./TopicFanOut";
 import {
   addressesOf,
   type ChannelAddressField,
@@ -66,6 +67,7 @@ interface ApiNodes {
   function: InlineFunction<HttpApiEvent, HttpResult>;
   status: NotificationStatusRoute;
   scheduling?: ScheduledNotifications;
+  topics?: TopicFanOut;
 }
 
 /** The templates bucket as the API needs it. */
@@ -158,6 +160,13 @@ export interface NotificationApiArgs {
   scheduling?: boolean;
   /** Where the alarm of the scheduled notifications' DLQ goes. @default no alarm */
   alertsTopicArn?: pulumi.Input<string>;
+  /**
+   * Topic subscriptions (a TopicsTable): with it, `POST /notifications` takes `topic` instead of `userId`
+   * and a TopicFanOut sends it to every subscriber.
+   * @default no topic sends (`topic` is a 400)
+   * @example topicsTable: new TopicsTable("topics", { kmsKeyArn: key.arn })
+   */
+  topicsTable?: TableRef;
 }
 
 /** Signed click-tracking links in actionable notifications. */
@@ -184,6 +193,7 @@ export interface NotificationApiTransform {
   status?: NotificationStatusRouteTransform;
   /** Scheduled notifications: the schedule group, role, DLQ, scheduled sender and cancel route. */
   scheduling?: ScheduledNotificationsTransform;
+  topics?: TopicFanOutTransform;
 }
 
 /**
@@ -226,6 +236,10 @@ export class NotificationApi extends pulumi.ComponentResource {
   get scheduling(): ScheduledNotifications | undefined {
     return nodesOf<ApiNodes>(this).scheduling;
   }
+  /** The topic fan-out, when the API has a topics table. */
+  get topics(): TopicFanOut | undefined {
+    return nodesOf<ApiNodes>(this).topics;
+  }
   /** `https://<id>.execute-api.<region>.amazonaws.com` */
   readonly url: pulumi.Output<string>;
   /** `<url>/notifications`: where producers POST. */
@@ -242,7 +256,7 @@ export class NotificationApi extends pulumi.ComponentResource {
 
     const api = createApi();
     const authorizer = auth.type === "jwt" ? createJwtAuthorizer(auth) : undefined;
-    const { fn, scheduling } = createFunction();
+    const { fn, scheduling, topics } = createFunction();
     const integration = createIntegration();
     const route = createRoute();
     const status = new NotificationStatusRoute(
@@ -265,7 +279,7 @@ export class NotificationApi extends pulumi.ComponentResource {
     this.stage = stage;
     this.route = route;
     this.authorizer = authorizer;
-    setNodes<ApiNodes>(this, { function: fn, status, scheduling });
+    setNodes<ApiNodes>(this, { function: fn, status, scheduling, topics });
     this.url = api.apiEndpoint;
     this.endpoint = pulumi.interpolate`${api.apiEndpoint}/notifications`;
     this.registerOutputs({ url: this.url, endpoint: this.endpoint });
@@ -287,6 +301,7 @@ export class NotificationApi extends pulumi.ComponentResource {
         producers: args.producers,
         addresses: addressesOf("NotificationApi", args.channelAddresses),
         scheduling: args.scheduling ?? DEFAULTS.scheduling.enabled,
+        topics: args.topicsTable !== undefined,
       };
       const bindings: Bindings = {
         resources: {
@@ -321,17 +336,31 @@ export class NotificationApi extends pulumi.ComponentResource {
             { parent, transform: transform.scheduling },
           )
         : undefined;
+      const topics = args.topicsTable
+        ? new TopicFanOut(
+            `${name}-topics`,
+            {
+              producer: settings,
+              bindings,
+              topicsTable: args.topicsTable,
+              kmsKeyArn: args.kmsKeyArn,
+              alertsTopicArn: args.alertsTopicArn,
+              logRetentionDays,
+            },
+            { parent, transform: transform.topics },
+          )
+        : undefined;
       const fn = describedFunction(
         `${name}-service`,
         producerFunction(settings),
         {
-          resources: { ...bindings.resources, ...scheduling?.serviceBindings.resources },
+          resources: { ...bindings.resources, ...scheduling?.serviceBindings.resources, ...topics?.serviceBindings.resources },
           values: { ...bindings.values, ...scheduling?.serviceBindings.values },
         },
         { kmsKeyArn: args.kmsKeyArn, logRetentionDays },
         { parent, transform: transform.function },
       );
-      return { fn, scheduling };
+      return { fn, scheduling, topics };
     }
 
     function createApi() {

@@ -258,6 +258,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
       logTtlDays: config.logTtlDays,
       scheduling: config.scheduling.enabled,
       alertsTopicArn: alertsTopic.arn,
+      topicsTable,
       stuckAfterMinutes: config.reconciler.stuckAfterMinutes,
       auth:
         config.producerAuth === "jwt"
@@ -336,12 +337,13 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
     },
     opts,
   );
-  // The service puts, the user API puts a verification code's delivery, and the reconciler puts a
+  // The service (its scheduled sender, its topic fan-out) puts, the user API puts a verification code's delivery, and the reconciler puts a
   // recorded delivery again: nobody else.
   const putters = [
     api.function.role.arn,
     userApi.function.role.arn,
     ...(api.scheduling ? [api.scheduling.sender.role.arn] : []),
+    ...(api.topics ? [api.topics.function.role.arn] : []),
     ...(operations.reconciler ? [operations.reconciler.function.role.arn] : []),
   ];
   const busPolicy = createBusPolicy(bus, putters, opts);

@@ -9,8 +9,7 @@
  */
 import { type DynamoDBDocumentClient, paginateScan } from "@aws-sdk/lib-dynamodb";
 import { DELIVERY_STATUS, type LogEntry } from "../runtime/contracts";
-import { entriesOf, type Item, NOTIFICATION_ITEM } from "../runtime/logItem";
-import { WINDOW_ITEM } from "../runtime/digests";
+import { entriesOf, isNotificationLog, type Item, NOTIFICATION_ITEM } from "../runtime/logItem";
 import { producersEventId } from "../runtime/producers";
 import type { NotificationLog } from "../runtime/notificationLog";
 import { type ScheduleRecord, scheduleOf, shownScheduleStatus } from "../runtime/scheduling";
@@ -126,7 +125,7 @@ export async function listNotifications(ddb: DynamoDBDocumentClient, table: stri
   const byId = new Map<string, OpsNotification>();
   for await (const page of paginateScan({ client: ddb }, { TableName: table })) {
     for (const item of (page.Items ?? []) as Item[]) {
-      if (item.channel === WINDOW_ITEM) continue; // a digest window's pointer, not a notification
+      if (!isNotificationLog(item)) continue; // a topic send, a fan-out page, a digest window
       const found = notificationOf(item);
       // Rows of the earlier one-row-per-channel layout: one notification of several rows.
       const seen = byId.get(found.notificationId);

@@ -8,7 +8,8 @@ import { CreateBucketCommand, PutObjectCommand, type S3Client } from "@aws-sdk/c
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { type DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { channelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
-import { CALLBACK_QUEUE, type ChannelDescription } from "../runtime/system";
+import { DEFAULTS } from "../runtime/defaults";
+import { CALLBACK_QUEUE, type ChannelDescription, FANOUT_QUEUE } from "../runtime/system";
 import type { SlackSink } from "./sinks";
 
 export interface LocalChannel {
@@ -64,6 +65,17 @@ export async function createCallbackQueues(sqs: SQSClient, maxReceiveCount: numb
     MessageRetentionPeriod: String(settings.deadLetterRetentionSeconds),
   });
   const queue = await createQueue(sqs, "tidings-status-callbacks", {
+    VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
+    RedrivePolicy: redrivePolicy(dlq.arn, settings),
+  });
+  return { queue, deadLetterQueue: dlq };
+}
+
+/** The topic fan-out's queue and DLQ, as the stack's TopicFanOut makes them. */
+export async function createFanOutQueues(sqs: SQSClient) {
+  const settings = channelQueueSettings({ ...FANOUT_QUEUE, maxReceiveCount: DEFAULTS.channel.maxReceiveCount });
+  const dlq = await createQueue(sqs, "tidings-topics-fanout-dlq", { MessageRetentionPeriod: String(settings.deadLetterRetentionSeconds) });
+  const queue = await createQueue(sqs, "tidings-topics-fanout", {
     VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
     RedrivePolicy: redrivePolicy(dlq.arn, settings),
   });

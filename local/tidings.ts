@@ -49,7 +49,15 @@ import { type LocalLambdaHandler, startLocalLambda } from "./lambdaInvoke";
 import { type DevTokenClaims, startLocalApi } from "./localApi";
 import { makeTimeline, notificationDetail } from "./opsNotifications";
 import { handleOpsRequest, makeOpsCollector, type OpsPageDeps, type ScheduledRow } from "./opsPage";
-import { createCallbackQueues, createChannelQueues, createQueue, type LocalChannel, seedDemoUsers, uploadTemplates } from "./resources";
+import {
+  createCallbackQueues,
+  createFanOutQueues,
+  createChannelQueues,
+  createQueue,
+  type LocalChannel,
+  seedDemoUsers,
+  uploadTemplates,
+} from "./resources";
 import { type LocalScheduler, startLocalScheduler } from "./scheduler";
 import { makeFaultRegistry } from "./faults";
 import { makeSesFeedbackRoute, type SesFeedbackHandler } from "./sesFeedback";
@@ -116,6 +124,8 @@ export interface LocalTidingsOptions {
   localAws?: LocalAws;
   /** Overrides each worker's claim lease. @default the channel's workerTimeoutSeconds */
   claimLeaseSeconds?: number;
+  /** Pages of 100 subscribers a topic fan-out run takes before it hands the rest to a run of its own. @default 20 */
+  fanOutPagesPerRun?: number;
   /**
    * Handlers for the `lambda` providers of the config, by function ARN (or name): the local invoke
    * server (local/lambdaInvoke.ts) runs them when a worker invokes that function.
@@ -266,6 +276,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       channels.push(await createChannelQueues(sqs, name, described[name], options.visibilityTimeoutSeconds));
     }
     const callbackQueues = callbacks ? await createCallbackQueues(sqs, callbacks.maxReceiveCount) : undefined;
+    const fanOutQueues = settings.producer.topics ? await createFanOutQueues(sqs) : undefined;
     const schedulesDeadLetter = settings.producer.scheduling
       ? await createQueue(sqs, "tidings-schedules-dlq", { MessageRetentionPeriod: "1209600" })
       : undefined;
@@ -281,6 +292,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
         faults.wrap(channel, options.wrapProvider ? options.wrapProvider(channel, provider, role) : provider, role),
       webhookOrigins: [slack.url],
       loopbackCallbacks: true,
+      fanOutPagesPerRun: options.fanOutPagesPerRun,
     };
 
     // The WebSocket API: its routes and authorizer are the description's functions, built at first use.
@@ -292,6 +304,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       politeness: NAMES.tables.politeness,
       feed: NAMES.tables.feed,
       topics: NAMES.tables.topics,
+      ...(fanOutQueues ? { fanout: fanOutQueues.queue.url } : {}),
       bus: NAMES.bus,
       templates: NAMES.templatesBucket,
       tokenSecret: NAMES.tokenSecret,
@@ -376,6 +389,26 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
           options.pollWaitSeconds,
           {
             onError: (error) => logger({ component: "local-sqs", outcome: "error", channel: "status-callbacks", reason: String(error) }),
+          },
+        ),
+      );
+    }
+
+    // Topic sends: the fan-out function on its queue.
+    const fanOutFn = functions.find((f) => f.group === "topics");
+    if (fanOutFn && fanOutQueues) {
+      stopList.push(
+        startQueueTrigger(
+          fanOutFn.spec,
+          env,
+          hooks,
+          environments,
+          options.onInvocation,
+          sqs,
+          fanOutQueues.queue.url,
+          options.pollWaitSeconds,
+          {
+            onError: (error) => logger({ component: "local-sqs", outcome: "error", channel: "topics-fanout", reason: String(error) }),
           },
         ),
       );

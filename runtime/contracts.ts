@@ -24,7 +24,13 @@ export function detailTypeFor(channel: string): string {
 export interface NotificationRequest {
   /** Makes retries idempotent; ^[A-Za-z0-9_-]{1,128}$. Assigned by the service when absent. */
   eventId?: string;
+  /**
+   * The user it is for. Absent (and `topic` given) for a topic send: the service fills it in for each
+   * subscriber, so every request the pipeline sees has one.
+   */
   userId: string;
+  /** Every subscriber of this topic instead of one user (runtime/topics.ts), ^[A-Za-z0-9_.-]{1,128}$. */
+  topic?: string;
   /** Notification type, ^[a-z0-9][a-z0-9._-]{0,63}$, declared in stack config. */
   type: string;
   /** Distinct names of enabled channels; default: every channel the type allows. */

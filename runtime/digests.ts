@@ -24,7 +24,7 @@ import type { ScheduledLog } from "./scheduling";
 /** What one digest collects at most: a fuller window closes early into the next digest. */
 export const MAX_DIGEST_ITEMS = 50;
 /** The `channel` of a window's pointer item in the log table: not a notification, nor a channel of one. */
-export const WINDOW_ITEM = "#digest-window";
+const WINDOW_ITEM = "#digest-window";
 
 export interface DigestsDeps {
   ddb: DynamoDBDocumentClient;

@@ -29,8 +29,12 @@ export const OUTCOME = {
     cancelled: "cancelled",
     /** A channel collected into a digest (its id in `reason`). */
     digested: "digested",
+    /** A topic send accepted and handed to the fan-out. */
+    topic: "topic",
     error: "error",
   },
+  /** The topic fan-out: a page of subscribers handed to the pipeline. */
+  fanout: { page: "page", invalid: "invalid", error: "error" },
   /** The scheduled sender, when a scheduled notification's time comes. */
   scheduled: { sent: "sent", failed: "failed", skipped: "skipped" },
   /** A channel worker, per SQS record. */

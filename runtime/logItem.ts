@@ -136,8 +136,16 @@ export function entryOf(item: Item | undefined, channel: string): LogEntry | und
   return entry;
 }
 
+/**
+ * Whether a stored item is the log of a notification: its item, or a row of the earlier one-row-per-channel
+ * layout. Items whose `channel` starts with `#` are otherwise the pipeline's own (a topic send, its fan-out
+ * pages, a digest window), never a channel of a notification.
+ */
+export const isNotificationLog = (item: Item) => item.channel === NOTIFICATION_ITEM || !String(item.channel).startsWith("#");
+
 /** Every channel's entry of a stored item. */
 export function entriesOf(item: Item): LogEntry[] {
+  if (!isNotificationLog(item)) return [];
   if (item.channel !== NOTIFICATION_ITEM) return [item as unknown as LogEntry];
   return Object.keys((item.deliveries as Record<string, unknown> | undefined) ?? {}).map((channel) => entryOf(item, channel)!);
 }

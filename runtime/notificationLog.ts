@@ -377,6 +377,16 @@ export function makeNotificationLog(deps: NotificationLogDeps) {
 
     notificationOf,
 
+    /** The channel entries of each notification (by its item; at most BATCH_GET_LIMIT a call), read consistently. */
+    async entriesFor(eventIds: string[]): Promise<Map<string, LogEntry[]>> {
+      const found = new Map<string, LogEntry[]>();
+      for (let at = 0; at < eventIds.length; at += BATCH_GET_LIMIT) {
+        const items = await getItems(eventIds.slice(at, at + BATCH_GET_LIMIT).map((eventId) => ({ eventId, channel: NOTIFICATION_ITEM })));
+        for (const item of items) found.set(item.eventId, entriesOf(item));
+      }
+      return found;
+    },
+
     /**
      * Entries still `created`/`pending` and untouched since `olderThan` (ISO), of notifications created
      * from `createdFrom` (ISO) to `olderThan`, in pages, for the reconciler. It queries byCreatedDay,

@@ -11,6 +11,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { NotificationTypeConfig } from "./config";
 import { digestData, digestKeyValue, makeDigests } from "./digests";
+import { makeTopicSends, recipientId, type TopicSend } from "./topicSends";
 import { type AddressResult, resolveAddress } from "./contacts";
 import {
   DELIVERY_STATUS,
@@ -96,6 +97,11 @@ export interface NotificationServiceDeps {
   producers?: ProducerTypes;
   /** Scheduled notifications (`sendAt`): what wakes the scheduled sender. @default off: sendAt is refused */
   scheduler?: Scheduler;
+  /**
+   * Sending to a topic: its subscribers, and what starts the fan-out of a send (puts `{ eventId }` on the
+   * fan-out queue). @default off: `topic` is refused
+   */
+  topics?: { count(topic: string): Promise<number>; fanOut(eventId: string): Promise<void> };
 }
 
 /** Outcome of one channel in the 202 answer. */
@@ -121,6 +127,9 @@ export type NotificationService = (rawBody: string | undefined, caller?: Produce
  */
 export type ScheduledSend = (notificationId: string) => Promise<"sent" | "failed" | "skipped">;
 
+/** One subscriber of a topic send, through the pipeline (the fan-out's `send`). */
+export type RecipientSend = (send: TopicSend, userId: string) => Promise<"sent" | "unreachable">;
+
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
 
 function respond(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
@@ -142,7 +151,11 @@ export function makeNotificationService(deps: NotificationServiceDeps): Notifica
 }
 
 /** The service's pipeline, served to producers (`serve`) and to the Scheduler (`sendScheduled`). */
-export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve: NotificationService; sendScheduled: ScheduledSend } {
+export function makeNotificationPipeline(deps: NotificationServiceDeps): {
+  serve: NotificationService;
+  sendScheduled: ScheduledSend;
+  sendToRecipient: RecipientSend;
+} {
   const now = deps.now ?? Date.now;
   const log = deps.logger ?? logDecision;
   const metrics = deps.metrics ?? makeMetrics();
@@ -152,6 +165,7 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
   const recordedTypes = makeProducerGrants({ s3: deps.s3, bucket: deps.templatesBucket, cacheTtlMs: deps.templateCacheMs, now });
   const notificationLog = makeNotificationLog({ ddb: deps.ddb, table: deps.tables.log, ttlDays: deps.logTtlDays, now });
   const scheduledLog = makeScheduledLog({ ddb: deps.ddb, table: deps.tables.log, ttlDays: deps.logTtlDays, now });
+  const topicSends = makeTopicSends({ ddb: deps.ddb, table: deps.tables.log, ttlDays: deps.logTtlDays, now });
   // Digests close by schedules: without a scheduler (scheduling off) the config refuses a digest.
   const digests = deps.scheduler
     ? makeDigests({ ddb: deps.ddb, table: deps.tables.log, scheduledLog, scheduler: deps.scheduler, ttlDays: deps.logTtlDays, now })
@@ -632,6 +646,7 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
       typeConfig,
       createdAt: new Date(now()).toISOString(),
     };
+    if (request.topic !== undefined) return sendToTopic(request, eventId, caller);
     if (request.sendAt !== undefined) return scheduleLater(job, caller);
     let accepted = await accept(job);
     if (!accepted.ok && "taken" in accepted && caller) {
@@ -708,6 +723,62 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
     return respond(202, { eventId, status: schedule.status, sendAt: schedule.sendAt });
   }
 
+  /**
+   * `topic`: the send is recorded with its subscriber count and handed to the fan-out, which sends it to
+   * each subscriber; the same request again answers the same (and hands it on again, if not done).
+   */
+  async function sendToTopic(request: NotificationRequest, eventId: string, caller: Producer | undefined): Promise<HttpResult> {
+    const topic = request.topic!;
+    if (!deps.topics)
+      return respond(400, {
+        error: "invalid request",
+        problems: [{ field: "topic", problem: "cannot be used: this stack has no topics" }],
+      });
+    const recipients = await deps.topics.count(topic);
+    const send = await topicSends.record({
+      eventId,
+      topic,
+      type: request.type,
+      producer: caller?.id,
+      requestDigest: requestDigest(request),
+      request,
+      recipients,
+    });
+    if (send === "conflict") return respond(409, { error: "eventId already used for a different notification", eventId });
+    if (!send.done) {
+      try {
+        await deps.topics.fanOut(eventId);
+      } catch (error) {
+        log({ component: "notify", outcome: OUTCOME.notify.putFailed, eventId, reason: `fan-out not started: ${describeError(error)}` });
+        return respond(
+          503,
+          { error: "the fan-out did not start; retry with the same eventId", retryable: true, eventId },
+          { "retry-after": "1" },
+        );
+      }
+    }
+    log({ component: "notify", outcome: OUTCOME.notify.topic, eventId, reason: `${topic}: ${send.recipients} recipients` });
+    return respond(202, { eventId, topic, recipients: send.recipients });
+  }
+
+  /** One subscriber: the send's request for them, under their own id, through the pipeline as if it had just arrived. */
+  const sendToRecipient: RecipientSend = async (send, userId) => {
+    const eventId = recipientId(send.eventId, userId);
+    const { topic: _topic, ...request } = send.request;
+    const job: Job = {
+      request: { ...request, userId, eventId },
+      eventId,
+      producer: send.producer,
+      userId,
+      type: send.type,
+      typeConfig: deps.types[send.type],
+      createdAt: send.createdAt,
+    };
+    const answer = await deliver(job, await accept(job), eventId);
+    if (answer.statusCode === 503 || answer.statusCode >= 500) throw new Error(`recipient ${eventId}: ${answer.body}`);
+    return answer.statusCode === 202 ? "sent" : "unreachable";
+  };
+
   const sendScheduled: ScheduledSend = async (notificationId) => {
     const claimed = await scheduledLog.claimSend(notificationId);
     if (!claimed) {
@@ -758,6 +829,7 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): { serve
       }
     },
     sendScheduled,
+    sendToRecipient,
   };
 }
 

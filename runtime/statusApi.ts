@@ -7,8 +7,9 @@
  * 404 `{ error: "not found", eventId }` when nothing is logged under that id (never sent, or expired by
  * TTL) or what is logged is another producer's: an eventId belongs to the producer that sent it
  */
-import { DELIVERY_STATUS, type HttpResult, type LogEntry } from "./contracts";
+import { DELIVERY_STATUS, type HttpResult, isDelivered, type LogEntry } from "./contracts";
 import { isUnfinished } from "./logItem";
+import { recipientId, type TopicSend, type TopicSends } from "./topicSends";
 import { type DecisionLogger, logDecision, OUTCOME } from "./log";
 import type { NotificationLog } from "./notificationLog";
 import { type ScheduleRecord, shownScheduleStatus } from "./scheduling";
@@ -41,8 +42,32 @@ export interface NotificationStatus {
   reason?: string;
 }
 
+/** A topic send: its recipients, and how each stands (on any channel: sent first, then failed, then skipped). */
+export interface TopicSendStatus {
+  eventId: string;
+  topic: string;
+  type: string;
+  createdAt: string;
+  recipients: number;
+  sent: number;
+  skipped: number;
+  failed: number;
+  pending: number;
+}
+
+/** How one recipient stands: sent on some channel; else still on its way; else failed; else skipped (or never reached by any channel). */
+export function recipientOutcome(entries: LogEntry[] | undefined): "sent" | "pending" | "failed" | "skipped" {
+  if (!entries?.length) return "skipped";
+  if (entries.some((e) => isDelivered(e.status))) return "sent";
+  if (entries.some((e) => isUnfinished(e.status) || e.status === DELIVERY_STATUS.digested)) return "pending";
+  if (entries.some((e) => e.status === DELIVERY_STATUS.error || e.status === DELIVERY_STATUS.deadLettered)) return "failed";
+  return "skipped";
+}
+
 export interface StatusApiDeps {
-  log: Pick<NotificationLog, "notificationOf">;
+  log: Pick<NotificationLog, "notificationOf" | "entriesFor">;
+  /** Topic sends (runtime/topicSends.ts): their status is their recipients'. @default none */
+  topicSends?: Pick<TopicSends, "get" | "recipients">;
   logger?: DecisionLogger;
 }
 
@@ -110,6 +135,17 @@ export function makeStatusService(deps: StatusApiDeps) {
     return deps.log.notificationOf(producerEventKey(eventId, caller.id));
   }
 
+  /** A topic send's counts, from each reached recipient's notification; the ones not reached yet are pending. */
+  async function topicStatus(send: TopicSend): Promise<TopicSendStatus> {
+    const userIds = await deps.topicSends!.recipients(send.eventId);
+    const entries = await deps.log.entriesFor(userIds.map((userId) => recipientId(send.eventId, userId)));
+    const counts = { sent: 0, skipped: 0, failed: 0, pending: 0 };
+    for (const userId of userIds) counts[recipientOutcome(entries.get(recipientId(send.eventId, userId)))]++;
+    const recipients = send.done ? userIds.length : Math.max(send.recipients, userIds.length);
+    counts.pending += recipients - userIds.length;
+    return { eventId: send.eventId, topic: send.topic, type: send.type, createdAt: send.createdAt, recipients, ...counts };
+  }
+
   return eventIdRoute("status", logger, async (eventId, caller) => {
     const found = await notificationFor(eventId, caller);
     const digestIds = [
@@ -122,7 +158,12 @@ export function makeStatusService(deps: StatusApiDeps) {
       found.item?.schedule ? { ...found.item, schedule: found.item.schedule } : undefined,
       digests,
     );
-    if (!status) return respond(404, { error: "not found", eventId });
+    if (!status) {
+      const topicSend = await deps.topicSends?.get(eventId);
+      if (topicSend && (topicSend.producer === undefined || caller === undefined || topicSend.producer === caller.id))
+        return respond(200, await topicStatus(topicSend));
+      return respond(404, { error: "not found", eventId });
+    }
     return respond(200, status);
   });
 }

@@ -11,10 +11,8 @@ import { DeleteCommand, type DynamoDBDocumentClient, paginateQuery, QueryCommand
 import { batchGetAll, batchWriteAll } from "./batches";
 import type { Problem } from "./contracts";
 import { type HttpAnswer, type HttpRequestEvent, parseJsonBody, parseQuery, rejected, respond, unknownKeys } from "./http";
-import { userIdProblem } from "./validate";
+import { TOPIC_PATTERN, userIdProblem } from "./validate";
 
-/** What a topic may be named. */
-export const TOPIC_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
 /** Most userIds one `PUT /topics/{topic}/subscribers` may name. */
 export const MAX_SUBSCRIBERS_PER_REQUEST = 1000;
 /** Subscribers per page of `GET /topics/{topic}/subscribers`. */
@@ -76,6 +74,22 @@ export function makeTopics(deps: TopicsDeps) {
       );
       const userIds = (answer.Items ?? []).map((item) => item.userId as string);
       return { userIds, ...(answer.LastEvaluatedKey ? { last: answer.LastEvaluatedKey.userId as string } : {}) };
+    },
+
+    /** How many subscribe to `topic` (keys only, a 1 MB page at a time). */
+    async count(topic: string): Promise<number> {
+      let count = 0;
+      const pages = paginateQuery(
+        { client: deps.ddb },
+        {
+          TableName: deps.table,
+          KeyConditionExpression: "topic = :topic",
+          ExpressionAttributeValues: { ":topic": topic },
+          Select: "COUNT",
+        },
+      );
+      for await (const page of pages) count += page.Count ?? 0;
+      return count;
     },
 
     /** Deletes every subscription of the user (account erasure); answers how many. */

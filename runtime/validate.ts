@@ -40,6 +40,8 @@ export function sendAtProblem(value: string, nowMs: number): string | undefined 
 
 export const EVENT_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 /** A notification's id as end users see it: its eventId, and a producer's tag when another producer held the eventId (runtime/producers.ts). */
+/** What a topic may be named (runtime/topics.ts). */
+export const TOPIC_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
 export const NOTIFICATION_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}(\.[A-Za-z0-9_-]{12})?$/;
 /** Same as a type name: a template is stored as `templates/<name>/<channel>.json`. */
 export const TEMPLATE_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -197,7 +199,10 @@ function requestSchema(ctx: ValidationContext) {
       .refine((v) => [...v].length <= 128, { error: "must be at most 128 characters" })
       .refine((v) => !UNPRINTABLE.test(v), {
         error: "must be printable (no control, format or zero-width characters, no lone surrogates)",
-      }),
+      })
+      .optional(),
+    // Checked with userId below: one of them is required.
+    topic: z.unknown().optional(),
     type: z
       .string({ error: "is required: a string" })
       .regex(TYPE_PATTERN, { error: "must match ^[a-z0-9][a-z0-9._-]{0,63}$", abort: true })
@@ -355,6 +360,13 @@ export function validateNotificationRequest(rawBody: string | undefined, ctx: Va
   if (parsed.message !== undefined && parsed.template !== undefined) {
     problems.push({ field: "template", problem: "give either message or template, not both" });
   }
+  // One user, or every subscriber of a topic.
+  if (parsed.topic !== undefined) {
+    if (typeof parsed.topic !== "string" || !TOPIC_PATTERN.test(parsed.topic))
+      problems.push({ field: "topic", problem: `must be a topic name matching ${TOPIC_PATTERN}` });
+    if (parsed.userId !== undefined) problems.push({ field: "topic", problem: "give either userId or topic, not both" });
+    if (parsed.sendAt !== undefined) problems.push({ field: "sendAt", problem: "cannot be used with topic: a topic is sent now" });
+  } else if (parsed.userId === undefined) problems.push({ field: "userId", problem: "is required: a string (or send to a topic)" });
 
   if (problems.length > MAX_PROBLEMS) {
     // A 256 KB body can hold thousands of bad items; the first ones are enough to fix the request.

@@ -99,6 +99,8 @@ const SAMPLES: Record<string, object[]> = {
       locale: "de-AT",
       groupKey: "export:42",
       renotify: true,
+      // The schema declares both; the service takes one of userId and topic (400 naming topic otherwise).
+      topic: "release.notes",
     } satisfies Required<NotificationRequest>,
   ],
   ChannelDelivery: [delivery],

@@ -83,7 +83,8 @@ function typeSettingIn(code: string, type: string, key: string): string | undefi
   if (at < 0) return undefined;
   const variable = /^\["[^"]+"\]=([\w$]+)/.exec(code.slice(at))?.[1];
   const before = code.slice(Math.max(0, at - 400), at);
-  return [...before.matchAll(new RegExp(`\\b${variable?.replace("$", "\\$")}\\.${key}=([^;]+);`, "g"))].pop()?.[1];
+  // Not \b: a minified name may start with `$`, which is no word character.
+  return [...before.matchAll(new RegExp(`(?<![\\w$])${variable?.replace("$", "\\$")}\\.${key}=([^;]+);`, "g"))].pop()?.[1];
 }
 
 const settingsOf = (l: Local, group: string) => l.t.functions.find((f) => f.group === group)!.spec.settings as any;
@@ -836,7 +837,9 @@ const EFFECTS: KeyEffect[] = [
       graph: async (g) => {
         const code = await g.code("producer-api-service");
         const escalation = typeSettingIn(code, "qa.escalate", "escalation")?.replace(/\$/g, "\\$");
-        expect(code).to.match(new RegExp(`\\b${escalation}\\.afterSeconds=3600;var ([\\w$]+)=\\["email"\\];${escalation}\\.channels=\\1;`));
+        expect(code).to.match(
+          new RegExp(`(?<![\\w$])${escalation}\\.afterSeconds=3600;var ([\\w$]+)=\\["email"\\];${escalation}\\.channels=\\1;`),
+        );
       },
       local: async (l) => {
         const { body } = await l.post("/notifications", { userId: "alice", type: "qa.escalate", message: "Checkout is down" }, l.producer);

@@ -367,6 +367,8 @@ describe("IAM: the policies against AWS's reference and against every call the c
         },
         stuckAfterMs: 500,
         reconcileIntervalMs: 0,
+        // Two pages of subscribers below: the first run hands the second to a run of its own.
+        fanOutPagesPerRun: 1,
         // Events of "lost-…" notifications never reach their queue: the reconciler finds their rows.
         wrapRuleTarget: (_channel, target) => async (event) => {
           if (String((event.detail as { eventId?: string }).eventId).startsWith("lost-")) throw new Error("injected: rule target lost it");
@@ -532,6 +534,23 @@ describe("IAM: the policies against AWS's reference and against every call the c
       // deletes hers (Query on byUser).
       await post("/topics/news/subscribers", { userIds: ["alice", "bob"] }, { authorization: producer }, "PUT");
       await fetch(`${api}/topics/news/subscribers`, { headers: { authorization: producer } });
+      // A topic send: the fan-out sends each subscriber the order's template with a tracking link; carol
+      // has switched it off, which is a status callback. Then its status counts them.
+      const readers = Array.from({ length: 100 }, (_, i) => `reader-${i}`);
+      await post("/topics/news/subscribers", { userIds: ["carol", ...readers] }, { authorization: producer }, "PUT");
+      const carol = await t.signToken("carol");
+      await post("/me/preferences", { types: { "order.shipped": { websocket: false } } }, asUser(carol), "PUT");
+      await post("/notifications", {
+        eventId: "iam-topic",
+        topic: "news",
+        type: "order.shipped",
+        channels: ["websocket"],
+        data: shipped,
+        callback: "https://shop.example.com/orders/1",
+      });
+      const topicStatus = async () =>
+        (await (await fetch(`${api}/notifications/iam-topic`, { headers: { authorization: producer } })).json()) as any;
+      await until(async () => (await topicStatus()).pending === 0, 20_000, "the topic send reached everyone");
       await post("/topics/news/subscribers/bob", undefined, { authorization: producer }, "DELETE");
       await fetch(`${api}/users/alice`, { method: "DELETE", headers: { authorization: producer } });
       socket.terminate();
@@ -558,6 +577,7 @@ describe("IAM: the policies against AWS's reference and against every call the c
         templates: () => one("aws:s3/bucket:Bucket", "templates").state.arn,
         tokenSecret: () => one("aws:secretsmanager/secret:Secret", "websocket-token-signing").state.arn,
         callbacks: () => one("aws:sqs/queue:Queue", "status-callbacks-queue").state.arn,
+        fanout: () => one("aws:sqs/queue:Queue", "producer-api-topics-queue").state.arn,
         callbacksSecret: () => CALLBACKS_SECRET,
         queue: () => one("aws:sqs/queue:Queue", graphFn.name.replace(/-worker$/, "-queue")).state.arn,
         websocket: () => `${one("aws:apigatewayv2/api:Api", "websocket").state.executionArn}/dev`,
@@ -644,9 +664,16 @@ describe("IAM: the policies against AWS's reference and against every call the c
             fn.name.endsWith("-worker")
           )
             continue; // the event source mapping polls the queue with the function's role
-          if (fn.name === "status-callbacks-sender" && /^sqs:(ReceiveMessage|DeleteMessage|GetQueueAttributes)$/.test(grant.action))
+          if (
+            (fn.name === "status-callbacks-sender" || fn.name === "producer-api-topics-fanout") &&
+            /^sqs:(ReceiveMessage|DeleteMessage|GetQueueAttributes)$/.test(grant.action)
+          )
             continue;
-          if (grant.action === "kms:Decrypt" && (fn.name.endsWith("-worker") || fn.name === "status-callbacks-sender")) continue; // receiving SSE-KMS messages
+          if (
+            grant.action === "kms:Decrypt" &&
+            (fn.name.endsWith("-worker") || fn.name === "status-callbacks-sender" || fn.name === "producer-api-topics-fanout")
+          )
+            continue; // receiving SSE-KMS messages
           const used = (exercised.get(fn.name) ?? []).some(
             (r) => globMatches(grant.action, r.action, true) && globMatches(grant.resource, r.resource),
           );

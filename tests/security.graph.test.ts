@@ -60,17 +60,18 @@ describe("security guarantees of the resource graph", function () {
   const keyStatements = () => JSON.parse(one("aws:kms/key:Key", "tidings").inputs.policy).Statement as any[];
   const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v as string]);
 
-  it("the bus lets only the notification service's (its scheduled sender's, the user API's, the reconciler's) role put events and denies every other principal", () => {
+  it("the bus lets only the notification service's (its scheduled sender's and topic fan-out's, the user API's, the reconciler's) role put events and denies every other principal", () => {
     const policy = JSON.parse(one("aws:cloudwatch/eventBusPolicy:EventBusPolicy", "notifications-policy").inputs.policy);
     const serviceRole = one("aws:iam/role:Role", "producer-api-service-role").state.arn;
     const reconcilerRole = one("aws:iam/role:Role", "reconciler-role").state.arn;
     const scheduledRole = one("aws:iam/role:Role", "producer-api-scheduling-sender-role").state.arn;
     const userApiRole = one("aws:iam/role:Role", "user-api-service-role").state.arn;
+    const fanOutRole = one("aws:iam/role:Role", "producer-api-topics-fanout-role").state.arn;
     const busArn = one("aws:cloudwatch/eventBus:EventBus", "notifications").state.arn;
     expect(policy.Statement).to.deep.include({
       Sid: "NotificationServicePuts",
       Effect: "Allow",
-      Principal: { AWS: [serviceRole, userApiRole, scheduledRole, reconcilerRole] },
+      Principal: { AWS: [serviceRole, userApiRole, scheduledRole, fanOutRole, reconcilerRole] },
       Action: "events:PutEvents",
       Resource: busArn,
     });
@@ -80,7 +81,7 @@ describe("security guarantees of the resource graph", function () {
       Principal: "*",
       Action: "events:PutEvents",
       Resource: busArn,
-      Condition: { ArnNotEquals: { "aws:PrincipalArn": [serviceRole, userApiRole, scheduledRole, reconcilerRole] } },
+      Condition: { ArnNotEquals: { "aws:PrincipalArn": [serviceRole, userApiRole, scheduledRole, fanOutRole, reconcilerRole] } },
     });
   });
 

@@ -21,6 +21,7 @@ import {
   scheduledSenderFunction,
   type StatusSettings,
   statusFunction,
+  topicFanOutFunction,
 } from "./producer";
 import type { FunctionSpec, ProducerScope, RouteKey } from "./spec";
 import {
@@ -45,6 +46,8 @@ export {
   scheduledSenderFunction,
   type StatusSettings,
   statusFunction,
+  FANOUT_QUEUE,
+  topicFanOutFunction,
 } from "./producer";
 export { guardProducerRoutes } from "./guard";
 export {
@@ -125,6 +128,7 @@ export function systemSettings(config: TidingsConfig, options: SystemOptions = {
       producers: config.producers,
       addresses,
       scheduling: config.scheduling.enabled,
+      topics: true,
     },
     status: { scopes: config.auth.scopes },
     userData: {
@@ -249,6 +253,9 @@ export function systemFunctions(settings: SystemSettings): SystemFunction[] {
           { group: "scheduling", spec: scheduledSenderFunction(settings.producer) as FunctionSpec<never, unknown> },
           { group: "scheduling", spec: cancelFunction(settings.status) as FunctionSpec<never, unknown> },
         ]
+      : []),
+    ...(settings.producer.topics
+      ? [{ group: "topics", spec: topicFanOutFunction(settings.producer) as FunctionSpec<never, unknown> }]
       : []),
     { group: "user-data", spec: userDataFunction(settings.userData) as FunctionSpec<never, unknown> },
     { group: "user-api", spec: userApiFunction(settings.userApi) as FunctionSpec<never, unknown> },

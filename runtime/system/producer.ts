@@ -6,12 +6,12 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { SQSClient } from "@aws-sdk/client-sqs";
+import { SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { makeSecretKeyLoader } from "../authorizer";
 import type { NotificationTypeConfig } from "../config";
-import type { HttpResult } from "../contracts";
+import type { HttpResult, SqsBatchResponse, SqsEvent } from "../contracts";
 import { makeNotificationLog } from "../notificationLog";
 import { type CancelApiEvent, makeCancelApiHandler } from "../cancelApi";
 import { type HttpApiEvent, makeHttpApiHandler, makeNotificationPipeline } from "../notify";
@@ -22,6 +22,9 @@ import { makeStatusApiHandler, type StatusApiEvent } from "../statusApi";
 import { makeCallbackEnqueuer } from "../statusCallbacks";
 import type { AddressSchema } from "../addresses";
 import type { ProducerScopeNames, ProducerTypes } from "../producers";
+import { makeTopicFanOut } from "../topicFanOut";
+import { makeTopicSends } from "../topicSends";
+import { makeTopics } from "../topics";
 import { makeLinkSigner } from "../tracking";
 import { guardProducerRoutes } from "./guard";
 import {
@@ -65,6 +68,8 @@ export interface ProducerSettings {
   addresses?: Record<string, AddressSchema>;
   /** Scheduled notifications (`tidings:scheduling.enabled`): `sendAt`, the scheduled sender and the cancel route. */
   scheduling: boolean;
+  /** Sending to a topic: `topic` in a request, the fan-out function and its queue. */
+  topics: boolean;
 }
 
 /** What the status route's function is built from. */
@@ -102,6 +107,10 @@ function pipelineUses(settings: ProducerSettings): Use[] {
     { resource: "bus", actions: ["events:PutEvents"] },
   ];
   if (settings.statusCallbacks) uses.push({ resource: "callbacks", actions: ["sqs:SendMessage"] });
+  if (settings.topics) {
+    // Counting a topic's subscribers, and starting (or going on with) its fan-out.
+    uses.push({ resource: "topics", actions: ["dynamodb:Query"] }, { resource: "fanout", actions: ["sqs:SendMessage"] });
+  }
   if (settings.tracking) uses.push({ resource: "tokenSecret", actions: ["secretsmanager:GetSecretValue"] });
   return uses;
 }
@@ -116,6 +125,7 @@ function pipelineFactory(settings: ProducerSettings, withScheduler: boolean) {
   const links = tracking ? (env: Env) => linkSignerFrom(env, tracking) : () => undefined;
   const callbacks = settings.statusCallbacks ? callbackEnqueuerFrom : () => undefined;
   const scheduler = withScheduler ? schedulerFrom : () => undefined;
+  const topics = settings.topics ? topicsFrom : () => undefined;
   return (env: Env, hooks: Hooks | undefined) =>
     makeNotificationPipeline({
       ddb: documentClient(),
@@ -139,7 +149,71 @@ function pipelineFactory(settings: ProducerSettings, withScheduler: boolean) {
       producers,
       addresses,
       scheduler: scheduler(env),
+      topics: topics(env),
     });
+}
+
+/** A topic's subscriber count, and the fan-out queue a send is handed to. */
+function topicsFrom(env: Env) {
+  const topics = makeTopics({ ddb: documentClient(), table: envOf(env, "topics") });
+  const sqs = new SQSClient({});
+  return {
+    count: topics.count,
+    fanOut: async (eventId: string) => {
+      await sqs.send(new SendMessageCommand({ QueueUrl: envOf(env, "fanout"), MessageBody: JSON.stringify({ eventId }) }));
+    },
+  };
+}
+
+/** The fan-out queue: one send at a time per message, a few sends at once. */
+export const FANOUT_QUEUE = { batchSize: 1, maxConcurrency: 4, workerTimeoutSeconds: 300 } as const;
+
+/**
+ * The topic fan-out: for each send on its queue, pages the topic's subscribers and sends each through the
+ * pipeline (the service's reads and writes), moving the send's cursor in the log as it goes.
+ */
+export function topicFanOutFunction(settings: ProducerSettings): FunctionSpec<SqsEvent, SqsBatchResponse> {
+  const pipeline = pipelineFactory(settings, false);
+  return {
+    name: "fanout",
+    settings,
+    description: "Tidings topic fan-out: sends a topic's notification to each subscriber",
+    triggers: [
+      {
+        kind: "queue",
+        queue: "fanout",
+        batchSize: FANOUT_QUEUE.batchSize,
+        maxConcurrency: FANOUT_QUEUE.maxConcurrency,
+        maximumBatchingWindowSeconds: 0,
+      },
+    ],
+    // The pipeline's (with topics: its Query pages the subscribers, its SendMessage hands the rest on; its
+    // log actions also read, write and move on the send's item and pages).
+    uses: withKey([
+      ...pipelineUses(settings),
+      {
+        resource: "fanout",
+        actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+        caller: "event-source",
+      },
+    ]),
+    values: settings.tracking ? ["linkBaseUrl"] : [],
+    timeoutSeconds: FANOUT_QUEUE.workerTimeoutSeconds,
+    create: (env, hooks) => {
+      const ddb = documentClient();
+      const sqs = new SQSClient({});
+      return makeTopicFanOut({
+        sends: makeTopicSends({ ddb, table: envOf(env, "log"), ttlDays: settings.logTtlDays }),
+        topics: makeTopics({ ddb, table: envOf(env, "topics") }),
+        send: pipeline(env, hooks).sendToRecipient,
+        requeue: async (eventId) => {
+          await sqs.send(new SendMessageCommand({ QueueUrl: envOf(env, "fanout"), MessageBody: JSON.stringify({ eventId }) }));
+        },
+        logger: hooks?.logger,
+        pagesPerRun: hooks?.fanOutPagesPerRun,
+      });
+    },
+  };
 }
 
 /** The Scheduler calls of the service (create) and the cancel route (delete), from the environment. */
@@ -193,7 +267,9 @@ export function producerFunction(settings: ProducerSettings): FunctionSpec<HttpA
  * notification's key; it runs the service's pipeline then (runtime/scheduling.ts). A throw makes the
  * Scheduler retry, and a fire it never took ends in the schedules' DLQ.
  */
-export function scheduledSenderFunction(settings: ProducerSettings): FunctionSpec<ScheduledFire, { outcome: string }> {
+export function scheduledSenderFunction(producer: ProducerSettings): FunctionSpec<ScheduledFire, { outcome: string }> {
+  // A scheduled notification is one user's (`topic` with `sendAt` is refused): no topics here.
+  const settings = { ...producer, topics: false };
   const pipeline = pipelineFactory(settings, false);
   return {
     name: "scheduled",
@@ -243,12 +319,16 @@ export function statusFunction(settings: StatusSettings): FunctionSpec<StatusApi
       settings,
       description: "Tidings producer API: GET /notifications/{eventId}",
       triggers: [producerRoute(NOTIFICATION_ROUTES[1], 0)],
-      uses: withKey([{ resource: "log", actions: ["dynamodb:Query"] }]),
-      create: (env, hooks) =>
-        makeStatusApiHandler({
-          log: makeNotificationLog({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({})), table: envOf(env, "log") }),
+      // A notification's rows (Query); a topic send's item (GetItem), its pages (Query) and its recipients' items (BatchGetItem).
+      uses: withKey([{ resource: "log", actions: ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"] }]),
+      create: (env, hooks) => {
+        const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+        return makeStatusApiHandler({
+          log: makeNotificationLog({ ddb, table: envOf(env, "log") }),
+          topicSends: makeTopicSends({ ddb, table: envOf(env, "log") }),
           logger: hooks?.logger,
-        }),
+        });
+      },
     },
     settings.scopes,
   );

@@ -23,6 +23,8 @@ export const RESOURCES = [
   "feed",
   /** Topic subscriptions (runtime/topics.ts). */
   "topics",
+  /** The topic fan-out's queue: `{ eventId }` of each topic send to go on with (runtime/topicFanOut.ts). */
+  "fanout",
   "bus",
   "templates",
   "tokenSecret",
@@ -116,7 +118,13 @@ export type Trigger =
   /** The WebSocket API's `$connect` authorizer. */
   | { kind: "websocket-authorizer"; identitySources: string[] }
   /** An SQS event source: batches of up to `batchSize`, at most `maxConcurrency` at once. */
-  | { kind: "queue"; queue: "queue" | "callbacks"; batchSize: number; maxConcurrency: number; maximumBatchingWindowSeconds: number }
+  | {
+      kind: "queue";
+      queue: "queue" | "callbacks" | "fanout";
+      batchSize: number;
+      maxConcurrency: number;
+      maximumBatchingWindowSeconds: number;
+    }
   /** A schedule (EventBridge rate or cron expression). */
   | { kind: "schedule"; expression: string }
   /** One-time EventBridge Scheduler schedules another function creates (scheduled notifications). */
@@ -137,6 +145,8 @@ export interface Hooks {
   webhookOrigins?: string[];
   /** Callbacks may name this machine (localhost): the local mode's receivers run there. */
   loopbackCallbacks?: boolean;
+  /** Pages of subscribers a topic fan-out run takes before it hands the rest on (tests make it small). */
+  fanOutPagesPerRun?: number;
 }
 
 /** One function of the system. */
