@@ -103,7 +103,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
   const settingsTable = new SettingsTable("settings", { kmsKeyArn, deletionProtection }, opts);
   const notificationLogTable = new NotificationLogTable("notification-log", { kmsKeyArn, deletionProtection }, opts);
   const politenessTable = new PolitenessTable("politeness", { kmsKeyArn }, opts);
-  const topicsTable = new TopicsTable("topics", { kmsKeyArn }, opts);
+  const topicsTable = config.topics.enabled ? new TopicsTable("topics", { kmsKeyArn }, opts) : undefined;
   const feedTable = new FeedTable("feed", { kmsKeyArn }, opts);
 
   const alertsTopic = new aws.sns.Topic("alerts", { kmsMasterKeyId: kmsKeyArn }, opts);
@@ -382,7 +382,7 @@ export function createTidingsStack(inputs: TidingsStackInputs) {
         notificationLog: notificationLogTable.name,
         politeness: politenessTable.name,
         feed: feedTable.name,
-        topics: topicsTable.name,
+        ...(topicsTable ? { topics: topicsTable.name } : {}),
       },
       templatesBucket: templates.bucketName,
       channels: Object.fromEntries(

@@ -242,6 +242,16 @@ function operationsSchema() {
       })
       .prefault({}),
     /**
+     * Topics: subscriber lists (`/topics/{topic}/subscribers`, scope `topics:write`), and `POST /notifications`
+     * with `topic`, which a fan-out function sends to every subscriber.
+     */
+    topics: z
+      .strictObject({
+        /** Off: no topics table, routes, fan-out queue or function, and `topic` is a 400. */
+        enabled: z.boolean().default(DEFAULTS.topics.enabled),
+      })
+      .prefault({}),
+    /**
      * SES bounces and complaints (email through SES): the email channel's configuration set publishes them
      * to an SNS topic whose handler records a permanent bounce or a complaint on the contact; later e-mails
      * to that address end `skipped: suppressed` until a new address is set. Without a `configurationSet`

@@ -123,6 +123,7 @@ export interface TidingsConfig {
   reconciler: { enabled: boolean; schedule: string; stuckAfterMinutes: number; maxReputs: number; lookBackHours: number };
   /** Scheduled notifications (`sendAt`, cancel). */
   scheduling: { enabled: boolean };
+  topics: { enabled: boolean };
   /**
    * SES bounces and complaints suppress the address. `createConfigurationSet` is set by parsing: the
    * email channel names no configuration set of its own, so the stack creates `tidings-<stage>-email`.

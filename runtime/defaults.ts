@@ -34,5 +34,6 @@ export const DEFAULTS = {
   reconciler: { enabled: true, schedule: "rate(5 minutes)", stuckAfterMinutes: 15, maxReputs: 3, lookBackHours: 24 },
   statusCallbacks: { maxReceiveCount: 8 },
   scheduling: { enabled: true },
+  topics: { enabled: true },
   emailFeedback: { enabled: true },
 } as const;

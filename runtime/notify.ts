@@ -732,7 +732,7 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): {
     if (!deps.topics)
       return respond(400, {
         error: "invalid request",
-        problems: [{ field: "topic", problem: "cannot be used: this stack has no topics" }],
+        problems: [{ field: "topic", problem: "cannot be used: topics are off in this stack (tidings:topics.enabled)" }],
       });
     const recipients = await deps.topics.count(topic);
     const send = await topicSends.record({

@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Parser } from "@asyncapi/parser";
 import type { SelfContactUpdate, SelfContactView, VerifyCodeRequest } from "../runtime/selfContact";
+import type { TopicSendStatus } from "../runtime/statusApi";
 import Ajv from "ajv";
 import addFormats from "ajv-formats";
 import { expect } from "chai";
@@ -167,6 +168,19 @@ const SAMPLES: Record<string, object[]> = {
   UnreadCount: [{ unreadCount: 3 } satisfies Required<UnreadCount>],
   MarkRead: [{ eventIds: ["e-1"] }, { all: true }] satisfies MarkReadRequest[],
   TopicSubscribe: [{ userIds: ["ada", "bob"] }],
+  TopicSendStatus: [
+    {
+      eventId: "launch-1",
+      topic: "release.notes",
+      type: "order.shipped",
+      createdAt: AT,
+      recipients: 3,
+      sent: 1,
+      skipped: 1,
+      failed: 0,
+      pending: 1,
+    } satisfies Required<TopicSendStatus>,
+  ],
   TopicSubscribed: [{ topic: "release.notes", added: 2 }],
   TopicSubscribers: [{ topic: "release.notes", userIds: ["ada"], nextCursor: "YWRh" }],
   SelfContact: [

@@ -458,6 +458,25 @@ const EFFECTS: KeyEffect[] = [
     },
   },
   {
+    key: "topics.enabled",
+    variant: "A",
+    set: (raw) => (raw.topics = { enabled: false }),
+    graph: (g) => {
+      expect(g.resources.filter((r) => r.name === "topics" || r.name.startsWith("producer-api-topics"))).to.deep.equal([]);
+      expect(g.resources.filter((r) => r.type === "aws:apigatewayv2/route:Route" && /topics/.test(r.inputs.routeKey))).to.deep.equal([]);
+      // The service reaches no topics table and no fan-out queue.
+      expect(JSON.stringify(g.policy("producer-api-service"))).to.not.match(/topics/);
+    },
+    local: async (l) => {
+      const refused = await l.post("/notifications", { topic: "launch", type: "job.progress", message: "hi" }, l.producer);
+      expect(refused.status).to.equal(400);
+      expect(refused.body.problems).to.deep.equal([
+        { field: "topic", problem: "cannot be used: topics are off in this stack (tidings:topics.enabled)" },
+      ]);
+      expect((await l.post("/topics/launch/subscribers", { userIds: ["alice"] }, l.producer, "PUT")).status).to.equal(404);
+    },
+  },
+  {
     key: "emailFeedback.enabled",
     variant: "B",
     set: (raw) => (raw.emailFeedback = { enabled: false }),

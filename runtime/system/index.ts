@@ -128,7 +128,7 @@ export function systemSettings(config: TidingsConfig, options: SystemOptions = {
       producers: config.producers,
       addresses,
       scheduling: config.scheduling.enabled,
-      topics: true,
+      topics: config.topics.enabled,
     },
     status: { scopes: config.auth.scopes },
     userData: {
@@ -136,7 +136,7 @@ export function systemSettings(config: TidingsConfig, options: SystemOptions = {
       politenessChannels: channels.filter((name) => described[name].worker.perUser !== undefined),
       scopes: config.auth.scopes,
       addresses,
-      topics: true,
+      topics: config.topics.enabled,
     },
     userApi: {
       auth,
