@@ -49,7 +49,7 @@ const AWS_ROUND_TRIP_MS = 10;
 const PLATFORM_LOG_BYTES_PER_INVOCATION = 350;
 const MEMORY_GB = 256 / 1024;
 
-interface Counts {
+export interface Counts {
   notifications: number;
   invocations: number;
   durationMs: number;
@@ -63,7 +63,7 @@ interface Counts {
 }
 
 /** Records every AWS call while `active` (with its consumed capacity), and which function sent it. */
-function installRecorder(counts: () => Counts | undefined, invocation: AsyncLocalStorage<string>) {
+export function installRecorder(counts: () => Counts | undefined, invocation: AsyncLocalStorage<string>) {
   const { Client } = require("@smithy/core/client") as { Client: { prototype: { send: (...args: any[]) => Promise<any> } } };
   const { SignatureV4 } = require("@smithy/signature-v4") as { SignatureV4: { prototype: { sign: (...args: any[]) => Promise<any> } } };
   const inside = new AsyncLocalStorage<true>();
@@ -119,7 +119,7 @@ function indexWrites(command: string, input: any): number {
     if (command === "Put") return 2;
     if (command === "Update" && /DELETE #unfinished/.test(String(input.UpdateExpression ?? ""))) return 1;
   }
-  if (/feed/.test(table) && (command === "Put" || command === "Update")) return 2; // byTime and unread
+  if (/feed/.test(table) && (command === "Put" || command === "Update")) return 2; // byTime and unread (or archived)
   if (/connections/.test(table) && command === "Put") return 1; // byUser
   return 0;
 }
@@ -238,7 +238,7 @@ export async function runCost(options: { notifications: number }, progress: (lin
 }
 
 /** One priced line of a notification's cost. */
-interface Item {
+export interface Item {
   item: string;
   quantity: number;
   unit: string;
@@ -247,7 +247,7 @@ interface Item {
   cut: string;
 }
 
-function items(c: Counts): Item[] {
+export function items(c: Counts): Item[] {
   const per = (n: number) => n / c.notifications;
   const calls = (key: string) => per(c.calls.get(key) ?? 0);
   const awsCalls = per([...c.calls.values()].reduce((a, b) => a + b, 0));

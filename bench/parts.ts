@@ -70,6 +70,15 @@ export const PARTS: Part[] = [
     },
   },
   {
+    name: "topics",
+    summary:
+      "one notification to a topic of 10,000 subscribers: time to the last delivery, deliveries per second, calls and cost per 1,000",
+    async run(quick, progress) {
+      const { runTopicFanOut } = require("./topicFanOut") as typeof import("./topicFanOut");
+      return runTopicFanOut({ subscribers: quick ? 1000 : 10_000 }, progress);
+    },
+  },
+  {
     name: "scale",
     summary: "time to evaluate the stack under mocks with 5, 20 and 50 channels",
     async run(quick, progress) {

@@ -4,11 +4,10 @@ import { DEFAULTS } from "../runtime/defaults";
 import { channelQueueSettings, redrivePolicy } from "../runtime/channelQueues";
 import type { SqsBatchResponse, SqsEvent } from "../runtime/contracts";
 import { FANOUT_QUEUE, type ProducerSettings, topicFanOutFunction } from "../runtime/system";
-import { childOf, nodesOf, setNodes, type TidingsComponentOptions, type Transform } from "./common";
+import { childOf, nodesOf, type ResourceRef, setNodes, type TidingsComponentOptions, type Transform } from "./common";
 import { type Bindings, describedFunction } from "./described";
 import { DlqAlarm, type DlqAlarmTransform } from "./DlqAlarm";
 import type { InlineFunction, InlineFunctionTransform } from "./InlineFunction";
-import type { TableRef } from "./NotificationApi";
 
 export interface TopicFanOutArgs {
   /** What the notification service is built from: the fan-out runs the same pipeline for each subscriber. */
@@ -16,7 +15,7 @@ export interface TopicFanOutArgs {
   /** The pipeline's resources (tables, templates, bus, key, secrets), as the service is given them. */
   bindings: Bindings;
   /** The topic subscriptions (a TopicsTable). */
-  topicsTable: TableRef;
+  topicsTable: ResourceRef;
   kmsKeyArn: pulumi.Input<string>;
   /** Where the DLQ's alarm goes. @default no alarm */
   alertsTopicArn?: pulumi.Input<string>;

@@ -127,6 +127,7 @@ describe("stack config: security keys", () => {
       contactsWrite: "contacts:write",
       contactsRead: "contacts:read",
       erase: "users:erase",
+      topicsWrite: "topics:write",
     });
     expect(config.producerAuth).to.equal("iam");
     expect(config.auth.maxTokenAgeSeconds).to.equal(undefined);

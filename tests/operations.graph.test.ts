@@ -62,7 +62,7 @@ describe("operations in the stack (Pulumi mocks)", function () {
     };
   });
 
-  it("adds GET /notifications/{eventId} with the producer route's auth, served by a function that may only Query the log", () => {
+  it("adds GET /notifications/{eventId} with the producer route's auth, served by a function that may only read the log", () => {
     const routes = ofType(dev.resources, "aws:apigatewayv2/route:Route").filter((r) => /notifications/.test(r.inputs.routeKey));
     const get = routes.find((r) => r.inputs.routeKey === "GET /notifications/{eventId}")!;
     const postRoute = routes.find((r) => r.inputs.routeKey === "POST /notifications")!;
@@ -70,7 +70,10 @@ describe("operations in the stack (Pulumi mocks)", function () {
     expect(get.inputs.authorizationType).to.equal(postRoute.inputs.authorizationType);
     const statements = policyOf(dev.resources, "producer-api-status-role").Statement;
     const data = statements.filter((s: any) => s.Action.some((a: string) => a.startsWith("dynamodb:")));
-    expect(data).to.deep.equal([{ Effect: "Allow", Action: ["dynamodb:Query"], Resource: [names.log] }]);
+    // A notification's rows (Query); a topic send's item, its pages and its recipients' items (GetItem, BatchGetItem).
+    expect(data).to.deep.equal([
+      { Effect: "Allow", Action: ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"], Resource: [names.log] },
+    ]);
     const permission = ofType(dev.resources, "aws:lambda/permission:Permission").find((p) => p.name === "producer-api-status-invoke")!;
     expect(permission.inputs.sourceArn).to.match(/\/\*\/GET\/notifications\/\*$/);
   });
@@ -183,7 +186,7 @@ describe("operations in the stack (Pulumi mocks)", function () {
     expect(statements[2].Resource).to.deep.equal([await outputOf(dev.stack.bus.arn)]);
   });
 
-  it("a Reconciler built directly refuses a look-back its reputs do not fit in", () => {
+  it("a Reconciler built directly refuses a look-back its reputs do not fit in", async () => {
     const { stack } = dev;
     const args = {
       notificationLogTable: stack.notificationLogTable,
@@ -197,6 +200,7 @@ describe("operations in the stack (Pulumi mocks)", function () {
       /lookBackHours \(1\) must be at least 2/,
     );
     expect(() => new Reconciler("wide-window", { ...args, lookBackHours: 2 })).to.not.throw();
+    await settle(); // these register now, not in the next test's mocks
   });
 
   it("refuses alarm and reconciler settings that cannot work, naming the key", () => {

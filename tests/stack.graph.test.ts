@@ -64,15 +64,14 @@ describe("the whole stack (Pulumi mocks)", function () {
       ofType(list, "aws:cloudwatch/eventRule:EventRule").filter((r) => r.inputs.eventPattern);
     const rules = channelRules(resources).map((r) => JSON.parse(r.inputs.eventPattern)["detail-type"][0]);
     expect(rules.sort()).to.deep.equal(["notification.email", "notification.slack", "notification.sms", "notification.websocket"]);
-    // The channels' queues; the schedules' DLQ and its alarm belong to the stack, not a channel.
-    const channelQueues = (list: MockedResource[]) => ofType(list, "aws:sqs/queue:Queue").filter((r) => !r.name.includes("-scheduling-"));
+    // The channels' queues; the schedules' DLQ, the topic fan-out's queues and their alarms belong to the stack, not a channel.
+    const ofTheStack = (name: string) => name.includes("-scheduling-") || name.includes("-topics-");
+    const channelQueues = (list: MockedResource[]) => ofType(list, "aws:sqs/queue:Queue").filter((r) => !ofTheStack(r.name));
     const before = channelQueues(resources).length;
-    const mappings = ofType(resources, "aws:lambda/eventSourceMapping:EventSourceMapping").length;
+    const mappings = ofType(resources, "aws:lambda/eventSourceMapping:EventSourceMapping").filter((r) => !ofTheStack(r.name)).length;
     // Per channel alarms; the reconciler's one alarm is the stack's, not a channel's.
     const channelAlarms = (list: MockedResource[]) =>
-      ofType(list, "aws:cloudwatch/metricAlarm:MetricAlarm").filter(
-        (r) => !r.name.startsWith("reconciler") && !r.name.includes("-scheduling-"),
-      ).length;
+      ofType(list, "aws:cloudwatch/metricAlarm:MetricAlarm").filter((r) => !r.name.startsWith("reconciler") && !ofTheStack(r.name)).length;
     const alarms = channelAlarms(resources);
 
     const { resources: without } = await buildStack((raw) => (raw.channels.sms.enabled = false));
@@ -80,7 +79,9 @@ describe("the whole stack (Pulumi mocks)", function () {
     expect(rulesWithout).to.not.include("notification.sms");
     expect(rulesWithout).to.have.length(3);
     expect(channelQueues(without).length).to.equal((before / 4) * 3);
-    expect(ofType(without, "aws:lambda/eventSourceMapping:EventSourceMapping").length).to.equal((mappings / 4) * 3);
+    expect(ofType(without, "aws:lambda/eventSourceMapping:EventSourceMapping").filter((r) => !ofTheStack(r.name)).length).to.equal(
+      (mappings / 4) * 3,
+    );
     expect(channelAlarms(without)).to.equal((alarms / 4) * 3);
     // Templates are data and stay uploaded; no resource of the sms channel itself remains.
     const smsResources = without.filter((r) => /(^|-)sms(-|$)/.test(r.name) && r.type !== "aws:s3/bucketObjectv2:BucketObjectv2");
@@ -143,7 +144,7 @@ describe("the whole stack (Pulumi mocks)", function () {
     const schedulesDlq = queues.find((q) => q.name === "producer-api-scheduling-dlq");
     expect(schedulesDlq, "the schedules' DLQ").to.exist;
     deadLetterQueues.add(schedulesDlq!.state.name);
-    expect(deadLetterQueues.size).to.equal(9); // queue DLQ + rule DLQ for each of 4 channels, and the schedules'
+    expect(deadLetterQueues.size).to.equal(10); // queue DLQ + rule DLQ for each of 4 channels, the schedules' and the topic fan-out's
     for (const name of deadLetterQueues) expect(alarmed.has(name), `alarm on ${name}`).to.equal(true);
     // Every queue is either a channel queue with a DLQ, or a DLQ.
     for (const q of queues) expect(!!q.inputs.redrivePolicy || deadLetterQueues.has(q.state.name), q.name).to.equal(true);
@@ -248,7 +249,7 @@ describe("the whole stack (Pulumi mocks)", function () {
     }
   });
 
-  it("ships the producer API without the SQS client unless status callbacks are on (a client it never uses is not loaded)", async () => {
+  it("ships the producer API without the SQS client unless status callbacks or topics are on (a client it never uses is not loaded)", async () => {
     const producerBundle = async (functions: typeof dev.functions) => {
       for (const fn of functions) {
         if ((await outputValue(fn.function.urn)).endsWith("::producer-api-service")) return (await shippedCode(fn)).text;
@@ -256,8 +257,12 @@ describe("the whole stack (Pulumi mocks)", function () {
       throw new Error("no producer-api-service function");
     };
     const requiresSqs = (text: string) => /require\("@aws-sdk\/client-sqs[/"]/.test(text);
-    expect(requiresSqs(await producerBundle(dev.functions)), "status callbacks off").to.equal(false);
+    // The dev stack has topics: their fan-out is started with an SQS message.
+    expect(requiresSqs(await producerBundle(dev.functions)), "topics on").to.equal(true);
+    const neither = await buildStack((raw) => (raw.topics = { enabled: false }));
+    expect(requiresSqs(await producerBundle(neither.functions)), "status callbacks and topics off").to.equal(false);
     const withCallbacks = await buildStack((raw) => {
+      raw.topics = { enabled: false };
       raw.statusCallbacks = {
         url: "https://shop.example.com/hooks/tidings",
         secretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:callbacks-AbCdEf",
