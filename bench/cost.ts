@@ -62,6 +62,21 @@ export interface Counts {
   logBytes: number;
 }
 
+/** Nothing counted yet, for `notifications` notifications (what the items divide by). */
+export function noCounts(notifications: number): Counts {
+  return {
+    notifications,
+    invocations: 0,
+    durationMs: 0,
+    calls: new Map(),
+    writeUnits: 0,
+    readUnits: 0,
+    indexWriteUnits: 0,
+    sqsRequests: 0,
+    logBytes: 0,
+  };
+}
+
 /** Records every AWS call while `active` (with its consumed capacity), and which function sent it. */
 export function installRecorder(counts: () => Counts | undefined, invocation: AsyncLocalStorage<string>) {
   const { Client } = require("@smithy/core/client") as { Client: { prototype: { send: (...args: any[]) => Promise<any> } } };
@@ -179,17 +194,7 @@ export async function runCost(options: { notifications: number }, progress: (lin
       });
     }
     const measure = async (label: string, body: (userId: string) => object, channels: number, userOffset: number) => {
-      const counts: Counts = {
-        notifications: 0,
-        invocations: 0,
-        durationMs: 0,
-        calls: new Map(),
-        writeUnits: 0,
-        readUnits: 0,
-        indexWriteUnits: 0,
-        sqsRequests: 0,
-        logBytes: 0,
-      };
+      const counts = noCounts(0);
       current = counts;
       for (let i = 0; i < options.notifications; i++) {
         const userId = users[userOffset + i];

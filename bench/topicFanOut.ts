@@ -7,22 +7,13 @@
  */
 import { randomUUID } from "node:crypto";
 import type { DecisionLogger } from "../runtime/log";
-import { type Counts, installRecorder, items, PRICES } from "./cost";
+import { installRecorder, items, noCounts, PRICES } from "./cost";
 import { formatNumber, now, type PartResult } from "./lib";
 
 export async function runTopicFanOut(options: { subscribers: number }, progress: (line: string) => void): Promise<PartResult> {
   const { startLocalTidings, invocations } = require("../local/tidings") as typeof import("../local/tidings");
-  const counts: Counts = {
-    notifications: options.subscribers / 1000,
-    invocations: 0,
-    durationMs: 0,
-    calls: new Map(),
-    writeUnits: 0,
-    readUnits: 0,
-    indexWriteUnits: 0,
-    sqsRequests: 0,
-    logBytes: 0,
-  };
+  // Priced per 1,000 recipients: the items divide by this.
+  const counts = noCounts(options.subscribers / 1000);
   let recording = false;
   const uninstall = installRecorder(() => (recording ? counts : undefined), invocations);
   let delivered = 0;
