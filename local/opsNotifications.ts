@@ -12,6 +12,8 @@ import { DELIVERY_STATUS, type LogEntry } from "../runtime/contracts";
 import { entriesOf, isNotificationLog, type Item, NOTIFICATION_ITEM } from "../runtime/logItem";
 import { producersEventId } from "../runtime/producers";
 import type { NotificationLog } from "../runtime/notificationLog";
+import { type TopicSendStatus, topicSendStatus } from "../runtime/statusApi";
+import { makeTopicSends, TOPIC_SEND_ITEM, type TopicSend } from "../runtime/topicSends";
 import { type ScheduleRecord, scheduleOf, shownScheduleStatus } from "../runtime/scheduling";
 
 export interface OpsNotification {
@@ -214,4 +216,29 @@ export async function notificationDetail(
     sent[row.channel] = { ...(delivery ? { content: delivery.content } : {}), ...(to ? { to: String(to) } : {}) };
   }
   return { ...found, sent, timeline: timeline.of(found.eventId) };
+}
+
+/** The topic sends in the log (newest first, at most `limit`), each with its recipients' counts. */
+export async function listTopicSends(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  log: NotificationLog,
+  limit = 20,
+): Promise<TopicSendStatus[]> {
+  const sends = makeTopicSends({ ddb, table });
+  const ids: string[] = [];
+  for await (const page of paginateScan(
+    { client: ddb },
+    {
+      TableName: table,
+      FilterExpression: "channel = :topic",
+      ExpressionAttributeValues: { ":topic": TOPIC_SEND_ITEM },
+      ProjectionExpression: "eventId",
+    },
+  )) {
+    for (const item of page.Items ?? []) ids.push(item.eventId as string);
+  }
+  const found = (await Promise.all(ids.map((eventId) => sends.get(eventId)))).filter((send): send is TopicSend => send !== undefined);
+  found.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  return Promise.all(found.slice(0, limit).map((send) => topicSendStatus(send, { log, topicSends: sends })));
 }

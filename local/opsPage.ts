@@ -16,6 +16,7 @@ import type * as http from "node:http";
 import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { type EmfLine, metricValues, parseEmfLine } from "../runtime/metrics";
 import { redrive, redriveRuleDeadLetters, redriveScheduleFires } from "../runtime/redrive";
+import type { TopicSendStatus } from "../runtime/statusApi";
 import { listNotifications, OPS_STATUSES, type OpsNotificationDetail, opsQuery } from "./opsNotifications";
 import type { SlackSink, SnsSink } from "./sinks";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
@@ -155,6 +156,8 @@ export interface OpsPageDeps {
   faults?: () => Fault[];
   /** The notification log, which the notifications list reads. */
   log?: { ddb: DynamoDBDocumentClient; table: string };
+  /** The topic sends in the log, newest first, each with its recipients' counts. */
+  topicSends?: () => Promise<TopicSendStatus[]>;
   /** One notification by its key in the log: what each channel sent, and its timeline. */
   detail?: (notificationId: string) => Promise<OpsNotificationDetail | undefined>;
   /** Scheduled notifications still to send (soonest first), and their cancel; absent when scheduling is off. */
@@ -256,6 +259,7 @@ export async function opsState(deps: OpsPageDeps) {
     channels,
     deliveries: await latestDeliveries(deps),
     scheduled: (await deps.scheduled?.list()) ?? [],
+    topicSends: (await deps.topicSends?.()) ?? [],
     // The stack's schedules DlqAlarm: a fire in it is an ALARM, until a redrive hands it to the sender.
     ...(deps.scheduled ? { schedulesDeadLetterDepth: await queueDepth(deps.sqs, deps.scheduled.deadLetterQueueUrl) } : {}),
   };
@@ -432,6 +436,11 @@ const OPS_HTML = `<!doctype html>
   <h4>Timeline</h4>
   <ol id="detail-timeline"></ol>
 </section>
+<h2>Topic sends</h2>
+<table id="topic-sends">
+  <thead><tr><th>eventId</th><th>topic</th><th>type</th><th>recipients</th><th>sent</th><th>skipped</th><th>failed</th><th>pending</th></tr></thead>
+  <tbody></tbody>
+</table>
 <h2>Scheduled, and digests waiting to close</h2>
 <p id="schedules-dlq" hidden>Fires the scheduled sender never took: <strong id="schedules-dlq-depth">0</strong> <button type="button" id="schedules-redrive">Redrive schedules DLQ</button></p>
 <table id="scheduled">
@@ -506,6 +515,11 @@ async function refresh() {
       refresh();
     };
     fault.append(select); tr.append(fault);
+    return tr;
+  }));
+  document.querySelector("#topic-sends tbody").replaceChildren(...state.topicSends.map((t) => {
+    const tr = document.createElement("tr");
+    tr.append(...[t.eventId, t.topic, t.type, t.recipients, t.sent, t.skipped, t.failed, t.pending].map((v) => cell(String(v))));
     return tr;
   }));
   const schedulesDlq = document.getElementById("schedules-dlq");

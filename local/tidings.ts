@@ -47,7 +47,7 @@ import { readBoundedBody } from "./httpBody";
 import { bearerProducerCheck, type HttpHandler, type LocalRoute, makeHttpRouter } from "./httpRouter";
 import { type LocalLambdaHandler, startLocalLambda } from "./lambdaInvoke";
 import { type DevTokenClaims, startLocalApi } from "./localApi";
-import { makeTimeline, notificationDetail } from "./opsNotifications";
+import { listTopicSends, makeTimeline, notificationDetail } from "./opsNotifications";
 import { handleOpsRequest, makeOpsCollector, type OpsPageDeps, type ScheduledRow } from "./opsPage";
 import {
   createCallbackQueues,
@@ -484,6 +484,7 @@ export async function startLocalTidings(options: LocalTidingsOptions = {}) {
       faults: faults.list,
       log: { ddb, table: NAMES.tables.notificationLog },
       detail: (notificationId: string) => notificationDetail(log, timeline, notificationId),
+      topicSends: settings.producer.topics ? () => listTopicSends(ddb, NAMES.tables.notificationLog, log) : undefined,
       scheduled:
         scheduler && schedulesDeadLetter && scheduledSender
           ? {

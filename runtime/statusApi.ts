@@ -64,6 +64,20 @@ export function recipientOutcome(entries: LogEntry[] | undefined): "sent" | "pen
   return "skipped";
 }
 
+/** A topic send's counts, from each reached recipient's notification; the ones not reached yet are pending. */
+export async function topicSendStatus(
+  send: TopicSend,
+  deps: { log: Pick<NotificationLog, "entriesFor">; topicSends: Pick<TopicSends, "recipients"> },
+): Promise<TopicSendStatus> {
+  const userIds = await deps.topicSends.recipients(send.eventId);
+  const entries = await deps.log.entriesFor(userIds.map((userId) => recipientId(send.eventId, userId)));
+  const counts = { sent: 0, skipped: 0, failed: 0, pending: 0 };
+  for (const userId of userIds) counts[recipientOutcome(entries.get(recipientId(send.eventId, userId)))]++;
+  const recipients = send.done ? userIds.length : Math.max(send.recipients, userIds.length);
+  counts.pending += recipients - userIds.length;
+  return { eventId: send.eventId, topic: send.topic, type: send.type, createdAt: send.createdAt, recipients, ...counts };
+}
+
 export interface StatusApiDeps {
   log: Pick<NotificationLog, "notificationOf" | "entriesFor">;
   /** Topic sends (runtime/topicSends.ts): their status is their recipients'. @default none */
@@ -136,15 +150,7 @@ export function makeStatusService(deps: StatusApiDeps) {
   }
 
   /** A topic send's counts, from each reached recipient's notification; the ones not reached yet are pending. */
-  async function topicStatus(send: TopicSend): Promise<TopicSendStatus> {
-    const userIds = await deps.topicSends!.recipients(send.eventId);
-    const entries = await deps.log.entriesFor(userIds.map((userId) => recipientId(send.eventId, userId)));
-    const counts = { sent: 0, skipped: 0, failed: 0, pending: 0 };
-    for (const userId of userIds) counts[recipientOutcome(entries.get(recipientId(send.eventId, userId)))]++;
-    const recipients = send.done ? userIds.length : Math.max(send.recipients, userIds.length);
-    counts.pending += recipients - userIds.length;
-    return { eventId: send.eventId, topic: send.topic, type: send.type, createdAt: send.createdAt, recipients, ...counts };
-  }
+  const topicStatus = (send: TopicSend) => topicSendStatus(send, { log: deps.log, topicSends: deps.topicSends! });
 
   return eventIdRoute("status", logger, async (eventId, caller) => {
     const found = await notificationFor(eventId, caller);

@@ -71,6 +71,16 @@ describe("sending to a topic", function () {
       expect((await feed()).filter((i: any) => i.content.text === "We launch at 10")).to.have.length(1);
       expect((await tidings.log.get(recipientId("launch-1", "alice"), "websocket"))?.attempts).to.equal(1);
       expect(await status()).to.deep.include({ recipients: 120, sent: 119, skipped: 1 });
+      // The ops page lists the send with the same counts.
+      const ops = (await (await fetch(`${tidings.endpoints.api}/ops/state`)).json()) as { topicSends: any[] };
+      expect(ops.topicSends.find((t) => t.eventId === "launch-1")).to.deep.include({
+        topic: "launch",
+        recipients: 120,
+        sent: 119,
+        skipped: 1,
+        failed: 0,
+        pending: 0,
+      });
       // Another request under the same eventId is a conflict.
       expect((await caller.call("/notifications", { ...request, message: "other" })).status).to.equal(409);
     });
