@@ -3,6 +3,8 @@
  *
  * 200 `{ eventId, status: "cancelled" }` while nothing is sent yet (again: the same answer)
  * 409 `{ error: "already_sent", eventId, status }` once its time came (or it was never scheduled)
+ * 409 `{ error: "digest", eventId, message }` for a digest: it closes by itself, and its collected
+ *     notifications would otherwise never be sent
  * 404 `{ error: "not found", eventId }` for an eventId this producer has no notification under
  * 400 naming `eventId` for an id no producer could have sent
  */
@@ -36,6 +38,12 @@ export function makeCancelService(deps: CancelDeps) {
   async function cancel(eventId: string, caller: Producer | undefined): Promise<HttpResult> {
     const { key, found } = await findOwn(eventId, caller);
     if (!found) return respond(404, { error: "not found", eventId });
+    if (found.digest)
+      return respond(409, {
+        error: "digest",
+        eventId,
+        message: "a digest closes by itself: the notifications it collected are sent with it",
+      });
     const status = found.schedule?.status;
     if (status === "cancelled") return respond(200, { eventId, status });
     if (status === "scheduled" && (await deps.log.cancel(key))) {

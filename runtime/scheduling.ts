@@ -157,11 +157,15 @@ export function makeScheduledLog(deps: ScheduledLogDeps) {
       return { outcome: "exists", schedule: scheduleOf(existing) };
     },
 
-    /** The item under `eventId`: its producer and schedule (undefined: no such notification). */
-    async find(eventId: string): Promise<{ producer?: string; schedule?: ScheduleRecord } | undefined> {
+    /** The item under `eventId`: its producer and schedule, and whether it is a digest (undefined: no such notification). */
+    async find(eventId: string): Promise<{ producer?: string; schedule?: ScheduleRecord; digest?: true } | undefined> {
       const item = await read(eventId);
       if (!item) return undefined;
-      return { producer: item.producer as string | undefined, schedule: scheduleOf(item) };
+      return {
+        producer: item.producer as string | undefined,
+        schedule: scheduleOf(item),
+        ...(item.digestItems !== undefined ? { digest: true as const } : {}),
+      };
     },
 
     /** `scheduled` → `cancelled`; undefined when it was not scheduled any more (or is not there). */

@@ -137,6 +137,13 @@ describe("digests", function () {
       expect(digest).to.deep.include({ status: "sent", userId: "alice", type: "comment.added" });
       expect(Object.keys(digest.channels).sort()).to.deep.equal(["email", "slack"]);
 
+      // A digest is not the producer's to cancel: its collected notifications go out with it.
+      const later0 = await comment(9, "T3");
+      const open0 = (await caller.call(`/notifications/${later0.body.eventId}`, undefined, caller.producer, "GET")).body;
+      const refused = await caller.call(`/notifications/${open0.channels.email.digestId}`, undefined, caller.producer, "DELETE");
+      expect(refused.status).to.equal(409);
+      expect(refused.body).to.include({ error: "digest", eventId: open0.channels.email.digestId });
+
       // The window closed: the next comment opens a new digest.
       const later = await comment(5, "T1");
       const next = (await caller.call(`/notifications/${later.body.eventId}`, undefined, caller.producer, "GET")).body;
