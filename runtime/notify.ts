@@ -735,19 +735,15 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): {
         problems: [{ field: "topic", problem: "cannot be used: topics are off in this stack (tidings:topics.enabled)" }],
       });
     const recipients = await deps.topics.count(topic);
-    const send = await topicSends.record({
-      eventId,
-      topic,
-      type: request.type,
-      producer: caller?.id,
-      requestDigest: requestDigest(request),
-      request,
-      recipients,
-    });
-    if (send === "conflict") return respond(409, { error: "eventId already used for a different notification", eventId });
+    const entry = { eventId, topic, type: request.type, producer: caller?.id, requestDigest: requestDigest(request), request, recipients };
+    let send = await topicSends.record(entry);
+    // Another producer's send holds the eventId: this producer's is its own, under its own key.
+    if (send === "taken" && caller) send = await topicSends.record({ ...entry, eventId: producerEventKey(eventId, caller.id) });
+    if (send === "taken" || send === "conflict")
+      return respond(409, { error: "eventId already used for a different notification", eventId });
     if (!send.done) {
       try {
-        await deps.topics.fanOut(eventId);
+        await deps.topics.fanOut(send.eventId);
       } catch (error) {
         log({ component: "notify", outcome: OUTCOME.notify.putFailed, eventId, reason: `fan-out not started: ${describeError(error)}` });
         return respond(

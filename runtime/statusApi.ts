@@ -165,9 +165,13 @@ export function makeStatusService(deps: StatusApiDeps) {
       digests,
     );
     if (!status) {
-      const topicSend = await deps.topicSends?.get(eventId);
-      if (topicSend && (topicSend.producer === undefined || caller === undefined || topicSend.producer === caller.id))
-        return respond(200, await topicStatus(topicSend));
+      const held = await deps.topicSends?.get(eventId);
+      // Another producer's send under this eventId: the caller's own is under its own key.
+      const topicSend =
+        held && held.producer !== undefined && caller !== undefined && held.producer !== caller.id
+          ? await deps.topicSends?.get(producerEventKey(eventId, caller.id))
+          : held;
+      if (topicSend) return respond(200, { ...(await topicStatus(topicSend)), eventId });
       return respond(404, { error: "not found", eventId });
     }
     return respond(200, status);

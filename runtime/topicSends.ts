@@ -69,8 +69,11 @@ export function makeTopicSends(deps: TopicSendsDeps) {
   return {
     get,
 
-    /** Writes the send once: a retry of it answers what is stored; another request under the eventId "conflict". */
-    async record(send: Omit<TopicSend, "createdAt" | "pages" | "reached" | "unreachable">): Promise<TopicSend | "conflict"> {
+    /**
+     * Writes the send once: a retry of it answers what is stored; another producer's send under the eventId
+     * "taken" (this producer's goes under its own key); another request of this producer's "conflict".
+     */
+    async record(send: Omit<TopicSend, "createdAt" | "pages" | "reached" | "unreachable">): Promise<TopicSend | "taken" | "conflict"> {
       const createdAt = new Date(now()).toISOString();
       const { request, ...fields } = send;
       try {
@@ -95,6 +98,7 @@ export function makeTopicSends(deps: TopicSendsDeps) {
         if (!isConditionFailure(error)) throw error;
       }
       const stored = await get(send.eventId);
+      if (stored && stored.producer !== undefined && send.producer !== undefined && stored.producer !== send.producer) return "taken";
       if (!stored || stored.producer !== send.producer || stored.requestDigest !== send.requestDigest) return "conflict";
       return stored;
     },

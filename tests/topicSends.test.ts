@@ -83,6 +83,16 @@ describe("sending to a topic", function () {
       });
       // Another request under the same eventId is a conflict.
       expect((await caller.call("/notifications", { ...request, message: "other" })).status).to.equal(409);
+
+      // Another producer may use the same eventId: its send is its own (eventIds are per producer).
+      await caller.call("/topics/small/subscribers", { userIds: ["alice", "bob"] }, topicsToken, "PUT");
+      const other = await tidings.signToken("svc-other", { scope: tidings.config.auth.scopes.send });
+      const theirs = await caller.call("/notifications", { ...request, topic: "small", message: "Theirs" }, other);
+      expect(theirs).to.deep.equal({ status: 202, body: { eventId: "launch-1", topic: "small", recipients: 2 } });
+      const theirStatus = async () => (await caller.call("/notifications/launch-1", undefined, other, "GET")).body;
+      await until(async () => (await theirStatus()).pending === 0, 20_000, "their send reached its two subscribers");
+      expect(await theirStatus()).to.deep.include({ eventId: "launch-1", topic: "small", recipients: 2, sent: 1, skipped: 1 });
+      expect(await status()).to.deep.include({ topic: "launch", recipients: 120, sent: 119 });
     });
 
     it("refuses topic with userId or sendAt, a bad topic, and neither userId nor topic, naming the field", async () => {
