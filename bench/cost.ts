@@ -6,6 +6,7 @@
  * per million notifications: on four channels (websocket, email, sms, slack), and to the feed only.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { LocalTidingsOptions } from "../local/tidings";
 import type { DecisionLogger } from "../runtime/log";
 import { type PartResult, formatNumber, type Table } from "./lib";
 
@@ -60,6 +61,13 @@ export interface Counts {
   indexWriteUnits: number;
   sqsRequests: number;
   logBytes: number;
+}
+
+/** The local mode as the counting parts run it: free ports, no state file or demo users, short polls; the caller's hooks count. */
+export function countingLocalOptions(
+  hooks: Required<Pick<LocalTidingsOptions, "logger" | "metrics" | "onInvocation">>,
+): LocalTidingsOptions {
+  return { apiPort: 0, wsPort: 0, sesPort: 0, stateFile: false, seed: false, pollWaitSeconds: 1, ...hooks };
 }
 
 /** Nothing counted yet, for `notifications` notifications (what the items divide by). */
@@ -154,22 +162,18 @@ export async function runCost(options: { notifications: number }, progress: (lin
   const countMetricLine = (name: string) => {
     if (current) current.logBytes += 260 + name.length;
   };
-  const tidings = await startLocalTidings({
-    apiPort: 0,
-    wsPort: 0,
-    sesPort: 0,
-    stateFile: false,
-    seed: false,
-    pollWaitSeconds: 1,
-    logger,
-    // An EMF line is about 260 bytes and the metric's name.
-    metrics: { count: (name) => countMetricLine(name), latency: (name) => countMetricLine(name) },
-    onInvocation: (_fn, ms) => {
-      if (!current) return;
-      current.invocations++;
-      current.durationMs += ms;
-    },
-  });
+  const tidings = await startLocalTidings(
+    countingLocalOptions({
+      logger,
+      // An EMF line is about 260 bytes and the metric's name.
+      metrics: { count: (name) => countMetricLine(name), latency: (name) => countMetricLine(name) },
+      onInvocation: (_fn, ms) => {
+        if (!current) return;
+        current.invocations++;
+        current.durationMs += ms;
+      },
+    }),
+  );
   const sockets: InstanceType<typeof WebSocket>[] = [];
   try {
     const producer = `Bearer ${await tidings.signToken("bench", { scope: tidings.config.auth.scopes.send })}`;

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { DecisionLogger } from "../runtime/log";
-import { installRecorder, items, noCounts, PRICES } from "./cost";
+import { countingLocalOptions, installRecorder, items, noCounts, PRICES } from "./cost";
 import { formatNumber, now, type PartResult } from "./lib";
 
 export async function runTopicFanOut(options: { subscribers: number }, progress: (line: string) => void): Promise<PartResult> {
@@ -26,21 +26,17 @@ export async function runTopicFanOut(options: { subscribers: number }, progress:
       lastDeliveryAt = now();
     }
   };
-  const tidings = await startLocalTidings({
-    apiPort: 0,
-    wsPort: 0,
-    sesPort: 0,
-    stateFile: false,
-    seed: false,
-    pollWaitSeconds: 1,
-    logger,
-    metrics: { count: () => undefined, latency: () => undefined },
-    onInvocation: (_fn, ms) => {
-      if (!recording) return;
-      counts.invocations++;
-      counts.durationMs += ms;
-    },
-  });
+  const tidings = await startLocalTidings(
+    countingLocalOptions({
+      logger,
+      metrics: { count: () => undefined, latency: () => undefined },
+      onInvocation: (_fn, ms) => {
+        if (!recording) return;
+        counts.invocations++;
+        counts.durationMs += ms;
+      },
+    }),
+  );
   try {
     const { scopes } = tidings.config.auth;
     const producer = `Bearer ${await tidings.signToken("bench", { scope: `${scopes.send} ${scopes.topicsWrite}` })}`;

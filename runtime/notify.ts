@@ -771,7 +771,8 @@ export function makeNotificationPipeline(deps: NotificationServiceDeps): {
       createdAt: send.createdAt,
     };
     const answer = await deliver(job, await accept(job), eventId);
-    if (answer.statusCode === 503 || answer.statusCode >= 500) throw new Error(`recipient ${eventId}: ${answer.body}`);
+    // 503 (the bus refused an entry) or a table out of reach: the fan-out retries this page.
+    if (answer.statusCode >= 500) throw new Error(`recipient ${eventId}: ${answer.body}`);
     return answer.statusCode === 202 ? "sent" : "unreachable";
   };
 
