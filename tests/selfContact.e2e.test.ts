@@ -169,6 +169,17 @@ describe("self-service contact details (local mode, over HTTP)", function () {
     }
     expect((await asUser(userId, "GET", "/me/contact")).body).to.deep.equal({});
     expect((await asUser(userId, "DELETE", "/me/contact")).status).to.equal(405);
+    // Without the user's token: 401 naming authorization, nothing written.
+    for (const [method, path, body] of [
+      ["GET", "/me/contact", undefined],
+      ["PUT", "/me/contact", { phone: "+15555550150" }],
+      ["POST", "/me/contact/verify", { channel: "sms", code: "123456" }],
+    ] as const) {
+      const response = await fetch(`${tidings.endpoints.api}${path}`, { method, ...(body ? { body: JSON.stringify(body) } : {}) });
+      expect(response.status, `${method} ${path}`).to.equal(401);
+      expect(((await response.json()) as { problems: { field: string }[] }).problems[0].field).to.equal("authorization");
+    }
+    expect(tidings.sinks.sns.received.some((m) => m.phoneNumber === "+15555550150")).to.equal(false);
   });
 
   it("sends at most five codes an hour per address field (429 with Retry-After), and null removes the field", async () => {
